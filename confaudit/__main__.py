@@ -1,0 +1,3 @@
+from confaudit.cli import main
+
+main()

@@ -1,0 +1,169 @@
+"""Thin typer shell: parses options, calls one command module, maps errors to exit codes.
+
+Only this module exits. Command bodies live in ``confaudit.commands.<name>`` and are imported
+lazily so ``confaudit --help`` never imports scapy, mitmproxy or pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from confaudit.errors import EXIT_INTERNAL, ConfauditError
+
+app = typer.Typer(
+    name="confaudit",
+    help="Audit what video-conference platforms actually do against what they claim.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+def _one_line(text: str) -> str:
+    # Captured bytes can reach error text: strip control characters so nothing forges output.
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in text.replace("\n", " "))
+    return cleaned[:2000]
+
+
+def _run(command: str, **kwargs: object) -> None:
+    """Import ``confaudit.commands.<command>`` and call its ``run``; translate failures."""
+    try:
+        module = importlib.import_module(f"confaudit.commands.{command}")
+        code = module.run(**kwargs)
+    except ConfauditError as err:
+        sys.stderr.write(f"confaudit: error: {_one_line(str(err))}\n")
+        raise typer.Exit(err.exit_code) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("confaudit: interrupted\n")
+        raise typer.Exit(130) from None
+    except (typer.Exit, SystemExit):
+        raise
+    except BaseException as err:  # internal error: one line, no traceback, distinct exit code
+        sys.stderr.write(f"confaudit: internal error: {type(err).__name__}: {_one_line(str(err))}\n")
+        raise typer.Exit(EXIT_INTERNAL) from None
+    raise typer.Exit(int(code or 0))
+
+
+@app.command()
+def analyze(
+    inputs: Annotated[list[Path], typer.Argument(help="Captures (pcap, pcapng, .gz), session directories, .mitm flow files, HAR files.")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the evidence bundle (JSON) here.")] = None,
+    parquet: Annotated[Optional[Path], typer.Option("--parquet", help="Also write the bundle's tables as Parquet files into this directory.")] = None,
+    keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log (SSLKEYLOGFILE format) of the auditor's own endpoint: decrypt its SRTP and test for an inner E2EE layer.")] = None,
+    first_party: Annotated[Optional[list[str]], typer.Option("--first-party", help="Domain or entity of the vendor (repeatable).")] = None,
+    room_name: Annotated[Optional[list[str]], typer.Option("--room-name", help="Known room name, to find it in outgoing data (repeatable).")] = None,
+    participant: Annotated[Optional[list[str]], typer.Option("--participant", help="Known participant name, to find it in outgoing data (repeatable).")] = None,
+    entity_list: Annotated[Optional[list[Path]], typer.Option("--entity-list", help="Extra entity map (JSON) of domains to companies; its name and licence are recorded.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on the terminal.")] = False,
+) -> None:
+    """Turn captures and recorded sessions into one evidence bundle."""
+    _run("analyze", inputs=inputs, json_out=json_out, parquet=parquet, keylog=keylog,
+         first_party=first_party or [], room_names=room_name or [], participants=participant or [],
+         entity_lists=entity_list or [], quiet=quiet)
+
+
+@app.command()
+def capture(
+    out: Annotated[Path, typer.Option("--out", help="Session directory to create.")],
+    vendor: Annotated[str, typer.Option("--vendor", help="Vendor being audited.")],
+    mode: Annotated[str, typer.Option("--mode", help="mitmproxy mode: regular, wireguard, local, reverse:..., socks5, ...")] = "regular",
+    listen_host: Annotated[str, typer.Option("--listen-host", help="Address the proxy listens on.")] = "127.0.0.1",
+    listen_port: Annotated[int, typer.Option("--listen-port", help="Port the proxy listens on (0: pick a free one).")] = 8080,
+    iface: Annotated[Optional[str], typer.Option("--iface", help="Interface for the packet sniffer (default: none).")] = None,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="Stop after this many seconds.")] = None,
+    scenario: Annotated[str, typer.Option("--scenario", help="Free text: what the auditor does in this session.")] = "",
+    operator: Annotated[str, typer.Option("--operator", help="Who ran the capture.")] = "",
+    ignore_host: Annotated[Optional[list[str]], typer.Option("--ignore-host", help="Regex of hosts passed through untouched (metadata only).")] = None,
+    no_panel: Annotated[bool, typer.Option("--no-panel", help="No live panel (for scripts and CI).")] = False,
+) -> None:
+    """Record a live call: mitmproxy with the confaudit addon plus a packet sniffer."""
+    _run("capture", out=out, vendor=vendor, mode=mode, listen_host=listen_host, listen_port=listen_port,
+         iface=iface, duration=duration, scenario=scenario, operator=operator,
+         ignore_hosts=ignore_host or [], panel=not no_panel)
+
+
+@app.command()
+def mark(
+    session: Annotated[Path, typer.Argument(help="Session directory being recorded.")],
+    phase: Annotated[str, typer.Argument(help="lobby, joined, muted, unmuted, camera-off, camera-on, screen-share, left, or your own label.")],
+) -> None:
+    """Add a phase marker to a session's timeline (from another terminal)."""
+    _run("mark", session=session, phase=phase)
+
+
+@app.command()
+def score(
+    sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts, combined into one evidence bundle (or an evidence JSON).")],
+    claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).")],
+    keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.")] = None,
+) -> None:
+    """Score evidence against a vendor's claims: a table per claim and category."""
+    _run("score", sessions=sessions, claims=claims, keylog=keylog)
+
+
+@app.command()
+def check(
+    sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts (or an evidence JSON).")],
+    claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).")],
+    fail_on: Annotated[str, typer.Option("--fail-on", help="Lowest severity of a contradicted claim that fails: info|low|medium|high|critical.")] = "high",
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Findings as JSON.")] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="JUnit XML, one testcase per claim.")] = None,
+    sarif: Annotated[Optional[Path], typer.Option("--sarif", help="SARIF 2.1.0, results located at each claim's line.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown summary (PR comment, step summary).")] = None,
+    keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.")] = None,
+) -> None:
+    """CI gate: exit 0 pass, 1 contradicted at/above --fail-on, 2 usage, 3 bad input, 4 internal."""
+    if fail_on not in _SEVERITIES:
+        sys.stderr.write(f"confaudit: error: --fail-on must be one of {', '.join(_SEVERITIES)}\n")
+        raise typer.Exit(2)
+    _run("check", sessions=sessions, claims=claims, fail_on=fail_on, json_out=json_out,
+         junit=junit, sarif=sarif, markdown=markdown, keylog=keylog)
+
+
+@app.command()
+def diff(
+    old: Annotated[Path, typer.Argument(help="Earlier session, capture or evidence JSON.")],
+    new: Annotated[Path, typer.Argument(help="Later session, capture or evidence JSON.")],
+    claims: Annotated[Optional[Path], typer.Option("--claims", help="Claims file, to diff verdicts too.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the diff as JSON.")] = None,
+) -> None:
+    """What changed between two sessions or app versions."""
+    _run("diff", old=old, new=new, claims=claims, json_out=json_out)
+
+
+@app.command()
+def report(
+    sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts (or an evidence JSON).")],
+    claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
+    keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.")] = None,
+) -> None:
+    """Write a self-contained HTML audit report."""
+    _run("report", sessions=sessions, claims=claims, out=out, keylog=keylog)
+
+
+@app.command()
+def compare(
+    sessions: Annotated[list[Path], typer.Argument(help="One session (or evidence JSON) per vendor.")],
+    claims_dir: Annotated[Path, typer.Option("--claims-dir", help="Directory of claims files; matched to sessions by vendor.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Comparison HTML to write.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown matrix.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Comparison as JSON.")] = None,
+) -> None:
+    """Compare vendors: claims x verdicts, data categories, third parties, media encryption."""
+    _run("compare", sessions=sessions, claims_dir=claims_dir, out=out, markdown=markdown, json_out=json_out)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Orchestrate every input into one evidence bundle (the only place stages meet).
+
+Input kinds, detected by content (never by file name alone):
+- session directory (``manifest.json`` inside): its capture, flows, observations, phases, key log;
+- packet capture: pcap, pcapng, either gzip-compressed;
+- HTTP side: ``.mitm`` flow file (tnetstring), HAR (JSON with ``log.entries``),
+  observations JSONL written by the addon;
+- a finished evidence bundle (JSON with ``schema_version``): used as is.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confaudit import __version__
+from confaudit.errors import InputError, UsageError
+from confaudit.evidence import SCHEMA_VERSION
+
+PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1"}
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+
+Progress = Callable[[str, int, int], None]
+"""progress(label, done, total) — called by long-running stages."""
+
+
+@dataclass
+class _Sorted:
+    captures: list[Path] = field(default_factory=list)
+    http_sources: list[Path] = field(default_factory=list)
+    sessions: list[Any] = field(default_factory=list)
+    bundles: list[Path] = field(default_factory=list)
+    keylogs: list[Path] = field(default_factory=list)
+
+
+def detect_kind(path: Path) -> str:
+    """Return 'session', 'capture', 'mitm', 'har', 'observations' or 'bundle'; raise InputError."""
+    if path.is_dir():
+        if (path / "manifest.json").is_file() or (path / "observations.jsonl").is_file():
+            return "session"
+        raise InputError(path, "directory is not a confaudit session (no manifest.json)")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise InputError(path, exc.strerror or "cannot read file") from None
+    if not head:
+        raise InputError(path, "file is empty")
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as gz:
+                inner = gz.read(4)
+        except (OSError, EOFError) as exc:
+            raise InputError(path, f"corrupt gzip data ({exc})") from None
+        if inner in PCAP_MAGICS or inner == PCAPNG_MAGIC:
+            return "capture"
+        raise InputError(path, "gzip file does not contain a pcap or pcapng capture")
+    if head[:4] in PCAP_MAGICS or head[:4] == PCAPNG_MAGIC:
+        return "capture"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped[:1] == b"{":
+        with path.open("rb") as fh:
+            probe = fh.read(4096)
+        if b'"schema_version"' in probe and b'"log"' not in probe[:200]:
+            return "bundle"
+        if path.suffix == ".jsonl" or b'"kind"' in probe.split(b"\n", 1)[0]:
+            return "observations"
+        return "har"
+    if head[:1].isdigit() and b":" in head:
+        return "mitm"
+    raise InputError(path, "not a recognised input (expected pcap, pcapng, gzip capture, session directory, .mitm, HAR or evidence JSON)")
+
+
+def _sort_inputs(paths: Sequence[Path]) -> _Sorted:
+    from confaudit.capture.session import read_session
+
+    out = _Sorted()
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(path, "no such file or directory")
+        kind = detect_kind(path)
+        if kind == "session":
+            sess = read_session(path)
+            out.sessions.append(sess)
+            out.captures.extend(sess.captures)
+            out.http_sources.extend(sess.http_sources)
+            if sess.keylog is not None:
+                out.keylogs.append(sess.keylog)
+        elif kind == "capture":
+            out.captures.append(path)
+        elif kind == "bundle":
+            out.bundles.append(path)
+        else:
+            out.http_sources.append(path)
+    if out.bundles and (len(paths) > 1):
+        raise UsageError("an evidence JSON cannot be combined with other inputs; pass the raw inputs instead")
+    return out
+
+
+def load_bundle(path: Path) -> dict[str, Any]:
+    """Read a previously written evidence bundle, checking its version and schema."""
+    from confaudit.evidence.schema import validate_bundle
+    from confaudit.jsonio import load_json_file
+
+    bundle = load_json_file(path)
+    if not isinstance(bundle, dict) or "schema_version" not in bundle:
+        raise InputError(path, "not a confaudit evidence bundle")
+    major = str(bundle["schema_version"]).split(".")[0]
+    if major != SCHEMA_VERSION.split(".")[0]:
+        raise InputError(path, f"evidence schema {bundle['schema_version']} is not supported (this confaudit reads {SCHEMA_VERSION})")
+    problems = validate_bundle(bundle)
+    if problems:
+        raise InputError(path, f"evidence bundle does not match the schema: {problems[0]}")
+    return bundle
+
+
+def build_evidence(
+    paths: Sequence[Path],
+    *,
+    keylog: Path | None = None,
+    first_party: Iterable[str] = (),
+    room_names: Iterable[str] = (),
+    participants: Iterable[str] = (),
+    entity_lists: Iterable[Path] = (),
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Analyse every input and fold the results into one bundle dict (deterministic)."""
+    if not paths:
+        raise UsageError("no inputs given")
+    sorted_inputs = _sort_inputs(paths)
+    if sorted_inputs.bundles:
+        bundle = load_bundle(sorted_inputs.bundles[0])
+        if keylog is not None:
+            raise UsageError("--keylog needs the raw capture, not an evidence JSON")
+        return bundle
+
+    bundle: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "confaudit", "version": __version__},
+        "inputs": [],
+        "complete": True,
+        "warnings": [],
+        "session": None,
+        "phases": [],
+    }
+
+    if sorted_inputs.captures:
+        from confaudit.analysis.capture import analyze_captures
+
+        _merge(bundle, analyze_captures(sorted_inputs.captures, progress=progress))
+
+    if sorted_inputs.http_sources:
+        from confaudit.capture.importers import link_http_to_flows, load_http_sources
+
+        _merge(bundle, load_http_sources(sorted_inputs.http_sources))
+        link_http_to_flows(bundle)
+
+    if sorted_inputs.sessions:
+        from confaudit.capture.session import session_provenance
+
+        bundle["session"] = session_provenance(sorted_inputs.sessions)
+        phases = [p for s in sorted_inputs.sessions for p in s.phases]
+        bundle["phases"] = sorted(phases, key=lambda p: (p["ts"], p["phase"]))
+
+    from confaudit.telemetry import enrich as telemetry_enrich
+
+    telemetry_enrich(
+        bundle,
+        first_party=list(first_party),
+        room_names=list(room_names),
+        participants=list(participants),
+        entity_lists=list(entity_lists),
+    )
+
+    keylogs = ([keylog] if keylog is not None else []) + sorted_inputs.keylogs
+    if keylog is not None and not sorted_inputs.captures:
+        raise UsageError("--keylog needs at least one packet capture")
+    if sorted_inputs.captures:
+        from confaudit.e2ee import enrich as e2ee_enrich
+
+        e2ee_enrich(bundle, captures=sorted_inputs.captures, keylogs=keylogs, explicit_keylog=keylog)
+
+    bundle["complete"] = bool(bundle["complete"]) and all(i.get("complete", True) for i in bundle["inputs"])
+    return bundle
+
+
+def _merge(bundle: dict[str, Any], part: dict[str, Any]) -> None:
+    """Fold a stage's partial bundle in: lists concatenate, dicts update, 'complete' ANDs."""
+    for key, value in part.items():
+        if key == "complete":
+            bundle["complete"] = bool(bundle["complete"]) and bool(value)
+        elif key not in bundle or bundle[key] is None:
+            bundle[key] = value
+        elif isinstance(bundle[key], list) and isinstance(value, list):
+            bundle[key].extend(value)
+        elif isinstance(bundle[key], dict) and isinstance(value, dict):
+            _merge_counts(bundle[key], value)
+        else:
+            bundle[key] = value
+
+
+def _merge_counts(target: dict[str, Any], extra: dict[str, Any]) -> None:
+    for k, v in extra.items():
+        if isinstance(v, (int, float)) and isinstance(target.get(k), (int, float)):
+            target[k] = target[k] + v
+        else:
+            target[k] = v

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install the Debian packages the tests and reports use, when missing. Idempotent; no-op when
+# everything is present. Needs root (CI and the dev machines run as root) and Debian's apt.
+set -euo pipefail
+want=()
+command -v tshark >/dev/null 2>&1 || want+=(tshark)
+command -v chromium >/dev/null 2>&1 || want+=(chromium)
+command -v firefox-esr >/dev/null 2>&1 || want+=(firefox-esr)
+[ ${#want[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "sysdeps: missing ${want[*]} and cannot install them (need root and apt-get); tests that need them will skip" >&2
+  exit 0
+fi
+echo "sysdeps: installing ${want[*]} from Debian's packages" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null

@@ -1,0 +1,34 @@
+"""Shared fixtures: paths to the real public captures, and an isolated redaction key."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CAPTURES = Path(os.environ.get("CONFAUDIT_SHARED", REPO.parent / "shared")) / "captures"
+
+
+@pytest.fixture(scope="session")
+def shared_captures() -> Path:
+    """The real public captures in ../shared/captures (CI always has them)."""
+    if not (SHARED_CAPTURES / "SOURCES.md").is_file():
+        pytest.skip(f"real public captures not found at {SHARED_CAPTURES} (../shared is absent outside CI)")
+    return SHARED_CAPTURES
+
+
+@pytest.fixture(autouse=True)
+def _fixed_redaction_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deterministic redaction tokens in tests; never the developer's own key file."""
+    monkeypatch.setenv("CONFAUDIT_REDACTION_KEY", "test-redaction-key-not-secret")
+
+
+def require_binary(name: str) -> str:
+    """Path of a system binary the Makefile installs; skip with a reason if absent."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (make test installs it from Debian's packages)")
+    return path
