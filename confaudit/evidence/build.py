@@ -166,15 +166,11 @@ def build_evidence(
         phases = [p for s in sorted_inputs.sessions for p in s.phases]
         bundle["phases"] = sorted(phases, key=lambda p: (p["ts"], p["phase"]))
 
+    known = _known_values(sorted_inputs.sessions, first_party, room_names, participants)
+
     from confaudit.telemetry import enrich as telemetry_enrich
 
-    telemetry_enrich(
-        bundle,
-        first_party=list(first_party),
-        room_names=list(room_names),
-        participants=list(participants),
-        entity_lists=list(entity_lists),
-    )
+    telemetry_enrich(bundle, entity_lists=list(entity_lists), **known)
 
     keylogs = ([keylog] if keylog is not None else []) + sorted_inputs.keylogs
     if keylog is not None and not sorted_inputs.captures:
@@ -186,6 +182,16 @@ def build_evidence(
 
     bundle["complete"] = bool(bundle["complete"]) and all(i.get("complete", True) for i in bundle["inputs"])
     return bundle
+
+
+def _known_values(sessions: list[Any], first_party: Iterable[str], room_names: Iterable[str],
+                  participants: Iterable[str]) -> dict[str, list[str]]:
+    """Values given on the command line plus those recorded in session manifests, deduplicated in order."""
+    known = {"first_party": list(first_party), "room_names": list(room_names), "participants": list(participants)}
+    for sess in sessions:
+        for key in known:
+            known[key].extend(str(v) for v in (getattr(sess, key, None) or ()))
+    return {key: list(dict.fromkeys(v for v in values if v)) for key, values in known.items()}
 
 
 def _merge(bundle: dict[str, Any], part: dict[str, Any]) -> None:
