@@ -1,0 +1,97 @@
+"""Per-packet shape classes computed with numpy from the first 16 payload bytes.
+
+A class is only a hint about what a packet LOOKS like (RFC 7983 first-byte ranges, STUN magic
+cookie, TLS record header, ...). Labels are decided per flow later (``labels.py``): DNS ids can
+look like STUN, QUIC short headers land in the STUN/DTLS ranges, and Zoom's media is outside
+RFC 7983 altogether.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EMPTY = 0
+"""No transport payload (TCP control segments, empty datagrams)."""
+STUN = 1
+"""STUN Binding (or unknown method) with the RFC 5389 magic cookie."""
+TURN = 2
+"""STUN-format TURN method (Allocate, Refresh, Send, Data, CreatePermission, ChannelBind)."""
+STUN_CLASSIC = 3
+"""First byte 0-3 and a length field that fits, but no magic cookie (RFC 3489 style, or not STUN)."""
+DTLS = 4
+"""DTLS record header: content type 20-26, version major 0xFE."""
+DTLS13_UNIFIED = 5
+"""First byte 0b001CSLEE (DTLS 1.3 unified header); only trusted on a flow with a DTLS handshake."""
+CHANNEL_DATA = 6
+"""TURN ChannelData: channel 0x4000-0x7FFF and a length that fits the datagram."""
+RTP = 7
+"""RTP version 2, second byte outside the RTCP packet-type range."""
+RTCP = 8
+"""RTP version 2 with an RTCP packet type (192-223) in the second byte."""
+QUIC_LONG = 9
+"""QUIC long header (form and fixed bits set) with a non-zero version."""
+TLS_RECORD = 10
+"""TLS record header (type 20-23, version 3.x)."""
+TEXT = 11
+"""Starts with printable ASCII letters (SIP, HTTP, other text protocols)."""
+OTHER = 12
+"""Anything else."""
+COUNT = 13
+
+NAMES = ("empty", "stun", "turn", "stun_classic", "dtls", "dtls13_unified", "channel_data", "rtp", "rtcp",
+         "quic_long", "tls_record", "text", "other")
+
+_STUN_COOKIE = (0x21, 0x12, 0xA4, 0x42)
+
+
+def classify(head: Any, payload_len: Any, proto: Any) -> Any:
+    """uint8 class per row from ``head`` (n x 16 uint8), payload lengths and IP protocols."""
+    import numpy as np
+
+    n = len(payload_len)
+    out = np.full(n, OTHER, dtype=np.uint8)
+    if n == 0:
+        return out
+    b0 = head[:, 0].astype(np.int64)
+    b1 = head[:, 1].astype(np.int64)
+    b2 = head[:, 2].astype(np.int64)
+    length16 = (b2 << 8) | head[:, 3].astype(np.int64)
+    plen = payload_len.astype(np.int64)
+    udp = proto == 17
+
+    letters = ((b0 >= 0x41) & (b0 <= 0x5A)) | ((b0 >= 0x61) & (b0 <= 0x7A))
+    printable1 = (b1 >= 0x20) & (b1 < 0x7F)
+    out[letters & printable1 & (plen >= 4)] = TEXT
+
+    tls = (b0 >= 20) & (b0 <= 23) & (b1 == 3) & (b2 <= 4) & (proto == 6)
+    out[tls] = TLS_RECORD
+
+    version2 = (b0 & 0xC0) == 0x80
+    rtcp_pt = (b1 >= 192) & (b1 <= 223)
+    out[udp & version2 & ~rtcp_pt & (plen >= 12)] = RTP
+    out[udp & version2 & rtcp_pt & (plen >= 8)] = RTCP
+
+    quic_version = head[:, 1:5].astype(np.int64)
+    nonzero_version = quic_version.any(axis=1)
+    out[udp & ((b0 & 0xC0) == 0xC0) & nonzero_version & (plen >= 7)] = QUIC_LONG
+
+    channel = udp & (b0 >= 64) & (b0 <= 79) & (length16 + 4 <= plen) & (plen <= length16 + 7)
+    out[channel] = CHANNEL_DATA
+
+    dtls = udp & (b0 >= 20) & (b0 <= 26) & (b1 == 0xFE) & (plen >= 13)
+    out[dtls] = DTLS
+    unified = udp & ((b0 & 0xE0) == 0x20) & ~dtls & (plen >= 4)
+    out[unified] = DTLS13_UNIFIED
+
+    # The cookie is strong evidence on its own: WhatsApp sends lengths that are not multiples of 4.
+    stun_shape = (b0 <= 3) & (length16 + 20 <= plen) & (plen >= 20)
+    aligned = (length16 & 3) == 0
+    cookie = np.all(head[:, 4:8] == np.array(_STUN_COOKIE, dtype=np.uint8), axis=1)
+    method = ((b0 & 0x3E) << 6) | (b1 & 0xE0) >> 1 | (b1 & 0x0F)
+    turn_method = (method >= 0x003) & (method <= 0x00A)
+    out[stun_shape & aligned & ~cookie & udp] = STUN_CLASSIC
+    out[stun_shape & cookie & ~turn_method] = STUN
+    out[stun_shape & cookie & turn_method] = TURN
+
+    out[plen <= 0] = EMPTY
+    return out

@@ -1,0 +1,243 @@
+"""Dissect sampled UDP evidence with the wire parsers: STUN/TURN, DTLS, QUIC, DNS, Zoom.
+
+Each function takes one flow's samples and returns a JSON-ready summary (or None). Captured
+values are bounded and made JSON-safe; STUN usernames are replaced by redaction tokens.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from confaudit.analysis.refs import hex16, packet_refs, text
+from confaudit.analysis.samples import Sample
+
+MAX_VALUES = 32
+
+
+def _addr(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (tuple, list)) and len(value) >= 2:
+        ip, port = value[0], value[1]
+    else:
+        ip, port = getattr(value, "ip", None), getattr(value, "port", None)
+    if ip is None:
+        return None
+    ip = str(ip)
+    return f"[{ip}]:{int(port)}" if ":" in ip else f"{ip}:{int(port)}"
+
+
+def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str, Any] | None:
+    """Aggregate the STUN/TURN messages of one flow."""
+    from confaudit.wire.stun import parse_stun
+
+    types: Counter[str] = Counter()
+    methods: Counter[str] = Counter()
+    realms: set[str] = set()
+    software: set[str] = set()
+    usernames: set[str] = set()
+    addresses: dict[str, set[str]] = {"mapped": set(), "relayed": set(), "peer": set()}
+    vendor: dict[str, dict[str, Any]] = {}
+    ice = Counter()
+    errors: Counter[str] = Counter()
+    classic = 0
+    parsed: list[Sample] = []
+    for sample in samples:
+        msg = parse_stun(sample.payload)
+        if msg is None:
+            msg = parse_stun(sample.payload, allow_classic=True)
+            if msg is None:
+                continue
+            classic += 1
+        parsed.append(sample)
+        types[hex16(msg.msg_type)] += 1
+        methods[f"{msg.method_name or 'unknown'} {msg.msg_class}"] += 1
+        if msg.realm:
+            realms.add(text(msg.realm, 256) or "")
+        if msg.software:
+            software.add(text(msg.software, 256) or "")
+        if msg.username:
+            usernames.add(redactor.token("stun-username", msg.username))
+        for key, attr in (("mapped", "mapped_address"), ("mapped", "xor_mapped_address"),
+                          ("relayed", "xor_relayed_address"), ("peer", "xor_peer_address")):
+            rendered = _addr(getattr(msg, attr, None))
+            if rendered and len(addresses[key]) < MAX_VALUES:
+                addresses[key].add(rendered)
+        for name in ("priority", "ice_controlling", "ice_controlled", "use_candidate", "nonce_present"):
+            if getattr(msg, name, None) not in (None, False):
+                ice[name] += 1
+        if getattr(msg, "error_code", None):
+            errors[str(msg.error_code)] += 1
+        for vtype, vname, _value in getattr(msg, "vendor_attributes", ()) or ():
+            entry = vendor.setdefault(hex16(vtype), {"name": vname, "count": 0})
+            entry["count"] += 1
+    if not parsed:
+        return None
+    return {
+        "flow": flow_id,
+        "messages": len(parsed),
+        "classic": classic,
+        "message_types": dict(sorted(types.items())),
+        "methods": dict(sorted(methods.items())),
+        "realms": sorted(realms),
+        "software": sorted(software),
+        "usernames": sorted(usernames)[:MAX_VALUES],
+        "mapped_addresses": sorted(addresses["mapped"]),
+        "relayed_addresses": sorted(addresses["relayed"]),
+        "peer_addresses": sorted(addresses["peer"]),
+        "ice_attributes": dict(sorted(ice.items())),
+        "error_codes": dict(sorted(errors.items())),
+        "vendor_attributes": [{"type": k, "name": v["name"], "count": v["count"]} for k, v in sorted(vendor.items())],
+        "channel_data_packets": 0,
+        "packets": packet_refs(parsed),
+    }
+
+
+def dtls_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
+    """The DTLS handshake of one flow (ClientHello/ServerHello/Certificate)."""
+    from confaudit.wire.dtls import dtls_handshake_info
+
+    info = dtls_handshake_info([s.payload for s in samples])
+    ch = info.client_hello
+    sh = info.server_hello
+    if ch is None and sh is None and not info.record_counts:
+        return None
+    return {
+        "flow": flow_id,
+        "version": info.version_label,
+        "srtp_profiles_offered": [hex16(p) for p in (ch.use_srtp_profiles if ch else ())],
+        "srtp_profile": hex16(info.srtp_profile) if info.srtp_profile is not None else None,
+        "srtp_profile_name": info.srtp_profile_name,
+        "null_profile": bool(info.null_profile),
+        "cipher": hex16(sh.cipher_suite) if sh is not None and sh.cipher_suite is not None else None,
+        "cipher_name": sh.cipher_suite_name if sh is not None else None,
+        "ciphers_offered": [hex16(c) for c in (ch.cipher_suites if ch else ())][:64],
+        "certificate_names": _leaf_names(info),
+        "certificate_chain_names": sorted({text(n, 256) or "" for n in (info.certificate_names or ())}),
+        "client_random": ch.random if ch else None,
+        "server_random": sh.random if sh else None,
+        "sni": text(ch.sni, 256) if ch and ch.sni else None,
+        "alpn": [text(a, 64) for a in (ch.alpn if ch else ())],
+        "record_types": {str(k): int(v) for k, v in sorted(info.record_counts.items())},
+        "packets": packet_refs(samples),
+    }
+
+
+def _leaf_names(info: Any) -> list[str]:
+    """Subject CN and SAN DNS names of the first (end-entity) certificate only, not its issuers."""
+    certs = getattr(info, "certificates", ()) or ()
+    if not certs:
+        return []
+    leaf = certs[0]
+    names = ([leaf.subject_cn] if leaf.subject_cn else []) + list(leaf.san_dns or ())
+    return sorted({text(n, 256) or "" for n in names})
+
+
+def quic_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
+    """QUIC version and, when the Initial can be decrypted, the ClientHello SNI/ALPN."""
+    from confaudit.wire import quic as wquic
+
+    versions: Counter[int] = Counter()
+    kept: list[Sample] = []
+    for sample in samples:
+        header = wquic.parse_quic_long_header(sample.payload)
+        if header is None:
+            continue
+        versions[int(header.version)] += 1
+        kept.append(sample)
+    if not kept:
+        return None
+    version = versions.most_common(1)[0][0]
+    known = version in wquic.QUIC_VERSIONS
+    sni = alpn = None
+    hello = None
+    try:
+        hello = wquic.quic_client_hello([s.payload for s in kept if s.forward] or [s.payload for s in kept])
+    except Exception:  # adapter over a mitmproxy internal: never let it break the analysis
+        hello = None
+    if hello is not None:
+        sni, alpn_list = hello[0], hello[1]
+        alpn = [text(a, 64) for a in (alpn_list or ())]
+    return {
+        "flow": flow_id,
+        "version": f"0x{version:08x}",
+        "version_name": wquic.QUIC_VERSIONS.get(version) if known else None,
+        "known_version": known,
+        "sni": text(sni, 256) if sni else None,
+        "alpn": alpn or [],
+        "long_header_packets": len(kept),
+        "packets": packet_refs(kept),
+    }
+
+
+def dns_records(flow_id: str, samples: list[Sample], tcp: bool) -> list[dict[str, Any]]:
+    """One entry per DNS question answered or asked on this flow."""
+    from confaudit.analysis.refs import packet_ref
+    from confaudit.wire.dns import parse_dns
+
+    out = []
+    for sample in samples:
+        msg = parse_dns(sample.payload, tcp=tcp)
+        if msg is None:
+            continue
+        answers = [a for a in msg.answers]
+        for question in msg.questions[:4]:
+            qname = text(question.name, 256) or ""
+            values, cnames = _answers_for(qname, answers)
+            out.append({
+                "name": qname,
+                "type": str(question.type),
+                "response": bool(msg.response),
+                "rcode": int(msg.rcode),
+                "answers": values[:MAX_VALUES],
+                "cnames": cnames[:MAX_VALUES],
+                "flow": flow_id,
+                "first_packet": packet_ref(sample),
+            })
+    return out
+
+
+def _answers_for(qname: str, answers: list[Any]) -> tuple[list[str], list[str]]:
+    """Address/other answers for ``qname`` following the CNAME chain (bounded)."""
+    current = qname.lower().rstrip(".")
+    chain: list[str] = []
+    values: list[str] = []
+    for _ in range(16):
+        step = None
+        for a in answers:
+            if (text(a.name, 256) or "").lower().rstrip(".") != current:
+                continue
+            if str(a.type).upper() == "CNAME":
+                step = (text(a.value, 256) or "").rstrip(".")
+            else:
+                values.append(text(a.value, 256) or "")
+        if step is None or step.lower() in chain:
+            break
+        chain.append(step.lower())
+        current = step.lower()
+    return sorted(set(values)), chain
+
+
+def zoom_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
+    """Zoom media encapsulation of one UDP flow: SFU (0x05 outer header) or P2P."""
+    from confaudit.wire.zoom import parse_zoom_media
+
+    packets = [(s, parse_zoom_media(s.payload)) for s in samples]
+    parsed = [(s, p) for s, p in packets if p is not None]
+    if len(parsed) < max(3, len(samples) // 2):
+        return None
+    modes = Counter(p.mode for _s, p in parsed)
+    media: Counter[str] = Counter(str(getattr(p, "media_type_name", None) or hex16(getattr(p, "media_type", 0)))
+                                  for _s, p in parsed)
+    pts: Counter[int] = Counter(int(p.rtp.payload_type) for _s, p in parsed if getattr(p, "rtp", None) is not None)
+    mode = modes.most_common(1)[0][0]
+    return {
+        "flow": flow_id,
+        "mode": mode,
+        "sampled_packets": len(samples),
+        "zoom_packets": len(parsed),
+        "media_types": dict(sorted(media.items())),
+        "rtp_payload_types": {str(k): v for k, v in sorted(pts.items())},
+        "packets": packet_refs([s for s, _p in parsed]),
+    }

@@ -1,0 +1,131 @@
+"""Vectorised per-flow accounting over PacketChunks.
+
+A flow is (IP protocol, unordered pair of (address, port)); its ``src`` is the side that sent the
+first packet seen. Per chunk, rows are grouped with numpy and only the distinct flows of the
+chunk are touched in Python, so the cost grows with flows, not packets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confaudit.analysis import classify
+
+
+class _Grow:
+    """A numpy array whose first axis grows by doubling."""
+
+    def __init__(self, shape_tail: tuple[int, ...], dtype: Any, fill: Any = 0) -> None:
+        import numpy as np
+
+        self.fill = fill
+        self.data = np.full((64, *shape_tail), fill, dtype=dtype)
+
+    def ensure(self, n: int) -> None:
+        import numpy as np
+
+        if n <= len(self.data):
+            return
+        size = len(self.data)
+        while size < n:
+            size *= 2
+        grown = np.full((size, *self.data.shape[1:]), self.fill, dtype=self.data.dtype)
+        grown[: len(self.data)] = self.data
+        self.data = grown
+
+
+def unique_rows(keys: Any) -> tuple[Any, Any, Any]:
+    """np.unique(keys, axis=0) with first index and inverse, via a 64-bit row hash (verified exactly)."""
+    import numpy as np
+
+    mixed = np.zeros(len(keys), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for col in range(keys.shape[1]):
+            mixed = (mixed ^ keys[:, col]) * np.uint64(0x100000001B3) + np.uint64(0x9E3779B97F4A7C15)
+            mixed ^= mixed >> np.uint64(29)
+    _h, first_row, inverse = np.unique(mixed, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if np.array_equal(keys[first_row[inverse]], keys):
+        return keys[first_row], first_row, inverse
+    uniq, first_row, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)  # hash collision
+    return uniq, first_row, inverse.reshape(-1)
+
+
+class FlowTable:
+    """Accumulates flows across chunks and inputs (merge by 5-tuple)."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.index: dict[tuple[int, ...], int] = {}
+        self.keys: list[tuple[int, ...]] = []
+        """Canonical key (proto, a_hi, a_lo, a_port, b_hi, b_lo, b_port) per flow."""
+        self.first_sender_is_b: list[bool] = []
+        self.first_packet: list[tuple[int, int]] = []
+        self.first_ts = _Grow((), np.float64, np.inf)
+        self.last_ts = _Grow((), np.float64, -np.inf)
+        self.packets = _Grow((2,), np.int64)
+        """Packets per direction: [:, 0] from src, [:, 1] from dst."""
+        self.bytes = _Grow((2,), np.int64)
+        self.payload_bytes = _Grow((2,), np.int64)
+        self.classes = _Grow((classify.COUNT,), np.int64)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add_chunk(self, chunk: Any, classes: Any) -> tuple[Any, Any]:
+        """Account a chunk; returns (flow index per row, True where the row goes src->dst)."""
+        import numpy as np
+
+        n = len(chunk)
+        if n == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+        proto = chunk.proto.astype(np.uint64)
+        s_hi, s_lo, sp = chunk.src_hi.astype(np.uint64), chunk.src_lo.astype(np.uint64), chunk.sport.astype(np.uint64)
+        d_hi, d_lo, dp = chunk.dst_hi.astype(np.uint64), chunk.dst_lo.astype(np.uint64), chunk.dport.astype(np.uint64)
+        swap = (s_hi > d_hi) | ((s_hi == d_hi) & ((s_lo > d_lo) | ((s_lo == d_lo) & (sp > dp))))
+        keys = np.empty((n, 7), dtype=np.uint64)
+        keys[:, 0] = proto
+        keys[:, 1] = np.where(swap, d_hi, s_hi)
+        keys[:, 2] = np.where(swap, d_lo, s_lo)
+        keys[:, 3] = np.where(swap, dp, sp)
+        keys[:, 4] = np.where(swap, s_hi, d_hi)
+        keys[:, 5] = np.where(swap, s_lo, d_lo)
+        keys[:, 6] = np.where(swap, sp, dp)
+        uniq, first_row, inverse = unique_rows(keys)
+        order = np.argsort(first_row, kind="stable")  # new flows get ids in first-seen order
+        local_to_global = np.empty(len(uniq), dtype=np.int64)
+        for u in order.tolist():
+            key = tuple(int(v) for v in uniq[u])
+            gid = self.index.get(key)
+            if gid is None:
+                gid = len(self.keys)
+                self.index[key] = gid
+                self.keys.append(key)
+                row = int(first_row[u])
+                self.first_sender_is_b.append(bool(swap[row]))
+                self.first_packet.append((chunk.input_index, int(chunk.frame[row])))
+            local_to_global[u] = gid
+        total = len(self.keys)
+        for arr in (self.first_ts, self.last_ts, self.packets, self.bytes, self.payload_bytes, self.classes):
+            arr.ensure(total)
+        gidx = local_to_global[inverse]
+        first_is_b = np.array(self.first_sender_is_b, dtype=bool)[gidx]
+        forward = swap == first_is_b
+        direction = (~forward).astype(np.int64)
+        ts = chunk.ts.astype(np.float64)
+        np.minimum.at(self.first_ts.data, gidx, ts)
+        np.maximum.at(self.last_ts.data, gidx, ts)
+        slot = gidx * 2 + direction
+        self.packets.data[:total] += np.bincount(slot, minlength=total * 2).reshape(total, 2)
+        self.bytes.data[:total] += np.bincount(slot, weights=chunk.wire_len, minlength=total * 2).astype(np.int64).reshape(total, 2)
+        self.payload_bytes.data[:total] += np.bincount(slot, weights=chunk.payload_len, minlength=total * 2).astype(np.int64).reshape(total, 2)
+        cslot = gidx * classify.COUNT + classes.astype(np.int64)
+        self.classes.data[:total] += np.bincount(cslot, minlength=total * classify.COUNT).reshape(total, classify.COUNT)
+        return gidx, forward
+
+    def endpoints(self, gid: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """((hi, lo, port) of src, (hi, lo, port) of dst) for flow ``gid``."""
+        key = self.keys[gid]
+        a, b = (key[1], key[2], key[3]), (key[4], key[5], key[6])
+        return (b, a) if self.first_sender_is_b[gid] else (a, b)

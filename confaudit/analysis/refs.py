@@ -1,0 +1,39 @@
+"""Evidence references and small JSON helpers shared by the analysis modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confaudit.analysis.samples import Sample
+
+MAX_REFS = 8
+MAX_TEXT = 512
+
+
+def packet_ref(sample: Sample) -> dict[str, str]:
+    """{"kind": "packet", "id": "<input>:<frame>"} for a sample."""
+    return {"kind": "packet", "id": f"{sample.input_index}:{sample.frame}"}
+
+
+def packet_refs(samples: list[Sample], limit: int = MAX_REFS) -> list[dict[str, str]]:
+    """References to the first ``limit`` samples."""
+    return [packet_ref(s) for s in samples[:limit]]
+
+
+def flow_ref(flow_id: str) -> dict[str, str]:
+    return {"kind": "flow", "id": flow_id}
+
+
+def text(value: Any, limit: int = MAX_TEXT) -> str | None:
+    """Captured text made JSON-safe: str, bounded, lone surrogates replaced."""
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("utf-8", "replace")
+    out = str(value)[:limit]
+    return out.encode("utf-8", "replace").decode("utf-8")
+
+
+def hex16(value: int) -> str:
+    """0x-prefixed 4-digit hex (cipher suites, SRTP profiles, STUN types)."""
+    return f"0x{int(value):04x}"

@@ -1,0 +1,1 @@
+"""Live capture (mitmproxy addon, sniffer), session bundles and HTTP-side importers."""

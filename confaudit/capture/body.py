@@ -1,0 +1,163 @@
+"""Message bodies -> evidence body records: bounded decompression, text/binary split, redaction, cap."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import zlib
+from typing import Any
+
+from confaudit.redact import Redactor
+
+TEXT_CAP = 256 * 1024
+"""Characters of decoded, redacted text kept per body."""
+BINARY_CAP = 64 * 1024
+"""Bytes of a binary body kept (base64)."""
+DECODE_LIMIT = 4 * 1024 * 1024
+"""Decompressed bytes examined at most: a small gzip bomb cannot exhaust memory."""
+
+_TEXT_TYPES = re.compile(r"^(text/|application/(?:[\w.+-]*\+)?(?:json|xml|javascript|x-www-form-urlencoded|sdp|graphql|csp-report|reports\+json|x-ndjson))", re.I)
+_BINARY_TYPES = re.compile(r"^(image|audio|video|font)/|application/(?:octet-stream|protobuf|x-protobuf|grpc|zip|gzip|pdf|wasm)", re.I)
+_CUT_AT = re.compile(r"[\s&,;\"'<>]")
+
+
+def decompress(raw: bytes, encoding: str, limit: int = DECODE_LIMIT) -> tuple[bytes, str | None]:
+    """Undo Content-Encoding (gzip, deflate, br, zstd; chained) up to ``limit`` bytes; returns (data, error)."""
+    data = raw
+    for enc in [e.strip().lower() for e in reversed(encoding.split(",")) if e.strip()]:
+        try:
+            if enc in ("gzip", "x-gzip"):
+                data = _zlib_bounded(data, 16 + zlib.MAX_WBITS, limit)
+            elif enc == "deflate":
+                try:
+                    data = _zlib_bounded(data, zlib.MAX_WBITS, limit)
+                except zlib.error:
+                    data = _zlib_bounded(data, -zlib.MAX_WBITS, limit)
+            elif enc == "br":
+                data = _brotli_bounded(data, limit)
+            elif enc == "zstd":
+                data = _zstd_bounded(data, limit)
+            elif enc in ("identity", "none"):
+                continue
+            else:
+                return raw, f"unknown content-encoding {enc[:40]!r}"
+        except Exception as exc:  # corrupt compressed data is evidence too: keep the raw bytes
+            return raw, f"cannot decode {enc[:20]}: {type(exc).__name__}"
+    return data, None
+
+
+def _zlib_bounded(data: bytes, wbits: int, limit: int) -> bytes:
+    dec = zlib.decompressobj(wbits)
+    out = dec.decompress(data, limit + 1)
+    return out
+
+
+def _brotli_bounded(data: bytes, limit: int) -> bytes:
+    import brotli
+
+    dec = brotli.Decompressor()
+    out = bytearray()
+    for start in range(0, len(data), 16384):
+        out += dec.process(data[start:start + 16384])
+        if len(out) > limit:
+            break
+    return bytes(out[:limit + 1])
+
+
+def _zstd_bounded(data: bytes, limit: int) -> bytes:
+    import zstandard
+
+    reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
+    return reader.read(limit + 1)
+
+
+def looks_textual(data: bytes, content_type: str) -> bool:
+    """Text when the type says so, else when the first KiB decodes as UTF-8 without control bytes."""
+    if _TEXT_TYPES.match(content_type):
+        return True
+    if _BINARY_TYPES.match(content_type):
+        return False
+    head = data[:1024]
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:
+            return False
+    return not any(b < 9 or 13 < b < 32 for b in head)
+
+
+def redact_text(text: str, content_type: str, redactor: Redactor) -> str:
+    """Redact by structure (JSON keys, form fields, SDP lines) and then by pattern."""
+    stripped = text.lstrip()
+    low = content_type.lower()
+    if stripped[:1] in ("{", "[") or "json" in low:
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            return json.dumps(redactor.json(obj), ensure_ascii=False, separators=(",", ":"))
+    if "x-www-form-urlencoded" in low or (re.fullmatch(r"[\w.%+\-\[\]]+=[^\s]*", stripped[:2000]) and "&" in stripped[:2000]):
+        return redactor.form(text)
+    return redactor.text(text)
+
+
+def body_record(raw: bytes | None, content_type: str, content_encoding: str, redactor: Redactor,
+                text_cap: int = TEXT_CAP, binary_cap: int = BINARY_CAP) -> dict[str, Any] | None:
+    """The evidence record of one body, or None when there is no body."""
+    if raw is None:
+        return None
+    content_type = (content_type or "")[:200]
+    data, error = decompress(raw, content_encoding or "") if content_encoding else (raw, None)
+    decoded_truncated = len(data) > DECODE_LIMIT
+    data = data[:DECODE_LIMIT]
+    record: dict[str, Any] = {
+        "content_type": content_type,
+        "encoding": (content_encoding or "identity")[:60],
+        "size": len(raw) if error else (len(data) if not decoded_truncated else None),
+        "wire_size": len(raw),
+        "truncated": False,
+        "cap": text_cap,
+    }
+    if error:
+        record["decode_error"] = error
+    if not data:
+        record["text"] = ""
+        return record
+    if looks_textual(data, content_type):
+        text = data.decode("utf-8", "replace")
+        truncated = decoded_truncated or len(text) > text_cap
+        if truncated:
+            # Cut on a delimiter so a half secret at the cap cannot slip past the patterns.
+            text = text[:text_cap]
+            cut = max((m.start() for m in _CUT_AT.finditer(text, max(0, len(text) - 512))), default=len(text))
+            text = text[:cut]
+        redacted = redact_text(text, content_type, redactor)
+        record.update(text=redacted[:text_cap] if not truncated else redacted, truncated=truncated)
+        return record
+    kept = data[:binary_cap]
+    record.update(base64=base64.b64encode(redact_binary(kept, redactor)).decode("ascii"),
+                  truncated=decoded_truncated or len(data) > binary_cap, cap=binary_cap)
+    return record
+
+
+def redact_binary(data: bytes, redactor: Redactor) -> bytes:
+    """Token patterns inside binary payloads (protobuf strings): redact the ASCII runs that carry them."""
+    text = data.decode("latin-1")
+    redacted = redactor.text(text)
+    return data if redacted == text else redacted.encode("latin-1", "replace")
+
+
+def message_content(content: bytes, is_text: bool, redactor: Redactor, cap: int = TEXT_CAP) -> tuple[str, str, bool]:
+    """(type, content, truncated) of a WebSocket message: text redacted+capped, binary base64 capped."""
+    if not is_text:
+        kept = bytes(content[:BINARY_CAP])
+        return "binary", base64.b64encode(redact_binary(kept, redactor)).decode("ascii"), len(content) > BINARY_CAP
+    text = content[:DECODE_LIMIT].decode("utf-8", "replace")
+    truncated = len(content) > DECODE_LIMIT or len(text) > cap
+    if truncated:
+        text = text[:cap]
+        cut = max((m.start() for m in _CUT_AT.finditer(text, max(0, len(text) - 512))), default=len(text))
+        text = text[:cut]
+    return "text", redact_text(text, "", redactor), truncated

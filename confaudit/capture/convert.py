@@ -1,0 +1,205 @@
+"""mitmproxy flows -> observation records: the one converter the live addon and the .mitm importer share.
+
+Records carry no bundle ids yet (``importers`` numbers them); an HTTP record and its WebSocket
+messages are joined by ``flow_uuid`` (mitmproxy's flow id).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+from urllib.parse import urlsplit
+
+from confaudit.capture.body import body_record, message_content
+from confaudit.redact import Redactor
+
+STUN_MAGIC = b"\x21\x12\xa4\x42"
+STUN_USERNAME = 0x0006
+MAX_STUN_ATTR_TYPES = 64
+
+
+def address(addr: Any) -> dict[str, Any] | None:
+    """``{"ip", "port"}`` from a socket address tuple, or None."""
+    if not addr or not isinstance(addr, (tuple, list)) or len(addr) < 2:
+        return None
+    return {"ip": str(addr[0]), "port": int(addr[1]) if isinstance(addr[1], int) else None}
+
+
+def _headers(headers: Any) -> list[tuple[str, str]]:
+    return [(str(k), str(v)) for k, v in headers.items(multi=True)]
+
+
+def http_record(flow: Any, redactor: Redactor, source: str) -> dict[str, Any]:
+    """One HTTPFlow -> an ``http[]`` record (without id): redacted URL, headers and decoded bodies."""
+    req, resp = flow.request, flow.response
+    url = redactor.url(req.pretty_url)
+    parts = urlsplit(url)
+    record: dict[str, Any] = {
+        "kind": "http",
+        "flow_uuid": flow.id,
+        "ts": req.timestamp_start,
+        "method": req.method,
+        "url": url,
+        "scheme": req.scheme,
+        "host": req.pretty_host,
+        "port": req.port,
+        "path": parts.path,
+        "query": redactor.query_pairs(req.query.items(multi=True)),
+        "http_version": req.http_version,
+        "status": resp.status_code if resp is not None else None,
+        "request_headers": [list(p) for p in redactor.headers(_headers(req.headers))],
+        "response_headers": [list(p) for p in redactor.headers(_headers(resp.headers))] if resp is not None else [],
+        "request_body": body_record(req.raw_content, req.headers.get("content-type", ""),
+                                    req.headers.get("content-encoding", ""), redactor) if req.raw_content else None,
+        "response_body": body_record(resp.raw_content, resp.headers.get("content-type", ""),
+                                     resp.headers.get("content-encoding", ""), redactor)
+        if resp is not None and resp.raw_content else None,
+        "client": address(flow.client_conn.peername),
+        "server": address(flow.server_conn.peername) or address(flow.server_conn.address),
+        "source": source,
+        "flow": None,
+        "duration_ms": _duration_ms(req, resp),
+        "error": redactor.text(flow.error.msg)[:500] if flow.error else None,
+    }
+    return record
+
+
+def _duration_ms(req: Any, resp: Any) -> float | None:
+    end = getattr(resp, "timestamp_end", None) if resp is not None else None
+    if end is None or req.timestamp_start is None:
+        return None
+    return round(max(0.0, end - req.timestamp_start) * 1000.0, 3)
+
+
+def websocket_record(flow: Any, message: Any, redactor: Redactor, source: str) -> dict[str, Any]:
+    """One WebSocket message -> a ``websocket[]`` record (without id)."""
+    kind, content, truncated = message_content(bytes(message.content), bool(message.is_text), redactor)
+    return {
+        "kind": "websocket",
+        "http_uuid": flow.id,
+        "ts": message.timestamp,
+        "from_client": bool(message.from_client),
+        "type": kind,
+        "size": len(message.content),
+        "content": content,
+        "truncated": truncated,
+        "host": flow.request.pretty_host,
+        "url": redactor.url(flow.request.pretty_url),
+        "source": source,
+    }
+
+
+def clienthello_record(ts: float, client_hello: Any, client: Any, server: Any, transport: str,
+                       passthrough: bool) -> dict[str, Any]:
+    """TLS/DTLS/QUIC ClientHello metadata (SNI, ALPN) for one connection, intercepted or not."""
+    alpn = [a.decode("ascii", "replace") if isinstance(a, bytes) else str(a) for a in (client_hello.alpn_protocols or [])]
+    return {
+        "kind": "tls_clienthello",
+        "ts": ts,
+        "sni": client_hello.sni,
+        "alpn": alpn[:16],
+        "cipher_count": len(client_hello.cipher_suites or []),
+        "client": address(client),
+        "server": address(server),
+        "transport": transport,
+        "passthrough": passthrough,
+    }
+
+
+def first_byte_class(payload: bytes) -> str:
+    """RFC 7983 demultiplexing class of a datagram, by its first byte (and STUN magic cookie)."""
+    if not payload:
+        return "empty"
+    b = payload[0]
+    if b <= 3:
+        return "stun" if payload[4:8] == STUN_MAGIC else "other"
+    if 16 <= b <= 19:
+        return "zrtp"
+    if 20 <= b <= 63:
+        return "dtls"
+    if 64 <= b <= 79:
+        return "turn-channel"
+    if 128 <= b <= 191:
+        return "rtp-rtcp"
+    if b >= 192:
+        return "quic-long"
+    return "other"
+
+
+def stun_attribute_types(payload: bytes, limit: int = 32) -> list[int]:
+    """Attribute types of a STUN message (never their values)."""
+    if len(payload) < 20 or payload[4:8] != STUN_MAGIC:
+        return []
+    out, pos = [], 20
+    end = min(len(payload), 20 + struct.unpack("!H", payload[2:4])[0])
+    while pos + 4 <= end and len(out) < limit:
+        attr_type, attr_len = struct.unpack("!HH", payload[pos:pos + 4])
+        out.append(attr_type)
+        pos += 4 + attr_len + (-attr_len % 4)
+    return out
+
+
+class UdpAggregate:
+    """Running counters for one UDP flow; holds no payloads."""
+
+    __slots__ = ("first_ts", "last_ts", "client", "server", "packets", "bytes", "classes", "stun_attrs", "sizes")
+
+    def __init__(self, client: Any, server: Any, ts: float) -> None:
+        self.first_ts = ts
+        self.last_ts = ts
+        self.client = address(client)
+        self.server = address(server)
+        self.packets = {"from_client": 0, "to_client": 0}
+        self.bytes = {"from_client": 0, "to_client": 0}
+        self.classes: dict[str, int] = {}
+        self.stun_attrs: set[int] = set()
+        self.sizes = {"min": None, "max": 0}
+
+    def add(self, payload: bytes, from_client: bool, ts: float) -> None:
+        side = "from_client" if from_client else "to_client"
+        self.packets[side] += 1
+        self.bytes[side] += len(payload)
+        self.last_ts = max(self.last_ts, ts)
+        cls = first_byte_class(payload)
+        self.classes[cls] = self.classes.get(cls, 0) + 1
+        if cls == "stun" and len(self.stun_attrs) < MAX_STUN_ATTR_TYPES:
+            self.stun_attrs.update(stun_attribute_types(payload))
+        self.sizes["min"] = len(payload) if self.sizes["min"] is None else min(self.sizes["min"], len(payload))
+        self.sizes["max"] = max(self.sizes["max"], len(payload))
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "kind": "udp_flow",
+            "ts": self.first_ts,
+            "ts_last": self.last_ts,
+            "client": self.client,
+            "server": self.server,
+            "packets": dict(self.packets),
+            "bytes": dict(self.bytes),
+            "first_byte_classes": dict(sorted(self.classes.items())),
+            "stun_attribute_types": sorted(self.stun_attrs),
+            "size_min": self.sizes["min"],
+            "size_max": self.sizes["max"],
+        }
+
+
+def dns_record(flow: Any, redactor: Redactor) -> dict[str, Any]:
+    """A DNS flow's questions and answers (names and types; the answers' data as text)."""
+    req, resp = flow.request, flow.response
+    questions = [{"name": str(q.name), "type": int(q.type)} for q in (req.questions if req else [])][:16]
+    answers = []
+    for ans in (resp.answers if resp else [])[:64]:
+        try:
+            data = str(ans)
+        except Exception:  # an answer mitmproxy cannot render is still counted
+            data = ""
+        answers.append({"name": str(ans.name), "type": int(ans.type), "data": redactor.text(data)[:300]})
+    return {
+        "kind": "dns",
+        "ts": req.timestamp if req else None,
+        "questions": questions,
+        "answers": answers,
+        "client": address(flow.client_conn.peername),
+        "server": address(flow.server_conn.address),
+        "response_code": int(resp.response_code) if resp else None,
+    }

@@ -1,0 +1,267 @@
+"""HTTP-side inputs (observations.jsonl, .mitm, HAR) -> a partial evidence bundle; pcap cross-links.
+
+Live (observations written by the addon) and offline (.mitm) go through the same converter
+(``confaudit.capture.convert``); everything is redacted again on import (idempotent), so a
+session written by an older or foreign addon cannot leak secrets into the bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from confaudit.capture import convert
+from confaudit.capture.body import TEXT_CAP
+from confaudit.errors import InputError
+from confaudit.redact import Redactor
+
+MAX_LINE_BYTES = 64 * 1024 * 1024
+MAX_FLOW_FILE_BYTES = 4 * 1024 * 1024 * 1024
+_SECTIONS = {"http": "http", "websocket": "websocket", "tls_clienthello": "tls_clienthello",
+             "udp_flow": "udp_flows", "dns": "dns_queries"}
+_REQUIRED = {"http": {"ts": (int, float), "method": str, "url": str},
+             "websocket": {"ts": (int, float), "http_uuid": str, "type": str},
+             "tls_clienthello": {"ts": (int, float)}, "udp_flow": {"ts": (int, float)}, "dns": {}}
+
+
+def sniff_format(path: Path) -> str:
+    """'observations', 'har' or 'mitm' from the first bytes."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped[:1] == b"{":
+        first_line = stripped.split(b"\n", 1)[0]
+        return "observations" if b'"kind"' in first_line or path.suffix == ".jsonl" else "har"
+    if stripped[:1].isdigit():
+        return "mitm"
+    raise InputError(path, "not an HTTP-side input (expected observations JSONL, HAR or .mitm)")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_observations(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
+    """(records, read, skipped, warnings); malformed lines are skipped and counted (a torn tail is normal)."""
+    from confaudit.jsonio import loads_strict
+
+    records, read, skipped, warnings = [], 0, 0, []
+    with path.open("rb") as fh:
+        for number, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b""), 1):
+            if not raw.strip():
+                continue
+            try:
+                if len(raw) > MAX_LINE_BYTES:
+                    raise InputError(path, "line too long")
+                record = loads_strict(raw.decode("utf-8"), path)
+                _check_record(record)
+            except (InputError, UnicodeDecodeError, ValueError) as exc:
+                skipped += 1
+                if len(warnings) < 10:
+                    warnings.append(f"{path.name}:{number}: skipped malformed record ({type(exc).__name__})")
+                while len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                    raw = fh.readline(MAX_LINE_BYTES + 1)
+                    if not raw:
+                        break
+                continue
+            if record["kind"] == "header":
+                continue
+            read += 1
+            if record["kind"] in _SECTIONS:
+                records.append(_reredact(record, redactor))
+    if read == 0 and skipped and not records:
+        raise InputError(path, "no readable observation records")
+    return records, read, skipped, warnings
+
+
+def _check_record(record: Any) -> None:
+    if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
+        raise ValueError("not a record object")
+    for key, types in _REQUIRED.get(record["kind"], {}).items():
+        if not isinstance(record.get(key), types) or isinstance(record.get(key), bool):
+            raise ValueError(f"field {key} has the wrong type")
+
+
+def _reredact(record: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """Redaction is idempotent: apply it again to whatever the file says."""
+    if record["kind"] == "http":
+        record["url"] = redactor.url(record["url"])
+        for key in ("request_headers", "response_headers"):
+            headers = record.get(key)
+            if isinstance(headers, list):
+                pairs = [h for h in headers if isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h)]
+                record[key] = [list(p) for p in redactor.headers(pairs)]
+        if isinstance(record.get("query"), list):
+            record["query"] = redactor.query_pairs(q for q in record["query"] if isinstance(q, list) and len(q) == 2)
+        for key in ("request_body", "response_body"):
+            body = record.get(key)
+            if isinstance(body, dict) and isinstance(body.get("text"), str):
+                from confaudit.capture.body import redact_text
+
+                body["text"] = redact_text(body["text"][:TEXT_CAP], str(body.get("content_type", "")), redactor)
+    elif record["kind"] == "websocket" and record.get("type") == "text" and isinstance(record.get("content"), str):
+        from confaudit.capture.body import redact_text
+
+        record["content"] = redact_text(record["content"][:TEXT_CAP], "", redactor)
+        if isinstance(record.get("url"), str):
+            record["url"] = redactor.url(record["url"])
+    return record
+
+
+def read_flow_file(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
+    """Records of a mitmproxy .mitm file; any corruption (truncated, deep, wrong types) is an InputError."""
+    from mitmproxy import dns, http, io, tcp, udp
+
+    if path.stat().st_size > MAX_FLOW_FILE_BYTES:
+        raise InputError(path, f"flow file larger than {MAX_FLOW_FILE_BYTES} bytes")
+    records: list[dict[str, Any]] = []
+    read = skipped = 0
+    seen_conns: set[str] = set()
+    try:
+        with path.open("rb") as fh:
+            for flow in io.FlowReader(fh).stream():
+                read += 1
+                if isinstance(flow, http.HTTPFlow):
+                    records.append(convert.http_record(flow, redactor, "mitm"))
+                    if flow.websocket is not None:
+                        records.extend(convert.websocket_record(flow, m, redactor, "mitm") for m in flow.websocket.messages)
+                    conn = flow.client_conn
+                    if conn.sni and conn.id not in seen_conns:
+                        seen_conns.add(conn.id)
+                        records.append(_hello_from_conn(conn))
+                elif isinstance(flow, udp.UDPFlow):
+                    if flow.messages:
+                        agg = convert.UdpAggregate(flow.client_conn.peername, flow.server_conn.address, flow.messages[0].timestamp)
+                        for m in flow.messages:
+                            agg.add(m.content, m.from_client, m.timestamp)
+                        records.append(agg.record())
+                elif isinstance(flow, dns.DNSFlow):
+                    records.append(convert.dns_record(flow, redactor))
+                elif isinstance(flow, tcp.TCPFlow):
+                    skipped += 1
+    except RecursionError:
+        raise InputError(path, f"flow file nests too deeply (after {read} flows)") from None
+    except MemoryError:
+        raise InputError(path, "flow file needs too much memory") from None
+    except Exception as exc:  # FlowReadException, ValueError, TypeError, KeyError from hostile tnetstrings
+        raise InputError(path, f"corrupt or truncated flow file after {read} flows ({type(exc).__name__})") from None
+    warnings = [f"{path.name}: {skipped} raw TCP flows not imported"] if skipped else []
+    return records, read, 0, warnings
+
+
+class _Hello:
+    def __init__(self, sni: str, alpn: list[bytes], ciphers: list[int]) -> None:
+        self.sni, self.alpn_protocols, self.cipher_suites = sni, alpn, ciphers
+
+
+def _hello_from_conn(conn: Any) -> dict[str, Any]:
+    hello = _Hello(conn.sni, list(conn.alpn_offers or []), list(conn.cipher_list or []))
+    return convert.clienthello_record(conn.timestamp_start or 0.0, hello, conn.peername, None, "tcp", False)
+
+
+def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
+    from confaudit.capture.har import har_records
+    from confaudit.jsonio import load_json_file
+
+    records, warnings = har_records(load_json_file(path), path, redactor)
+    return records, sum(1 for r in records if r["kind"] == "http"), 0, warnings
+
+
+_READERS = {"observations": read_observations, "mitm": read_flow_file, "har": read_har}
+
+
+def load_http_sources(paths: list[Path], redactor: Redactor | None = None) -> dict[str, Any]:
+    """Partial bundle: inputs[], http[], websocket[], tls_clienthello[], udp_flows[], dns_queries[]."""
+    redactor = redactor or Redactor.default()
+    inputs, tagged = [], []
+    for index, raw in enumerate(paths):
+        path = Path(raw)
+        try:
+            fmt = sniff_format(path)
+            records, read, skipped, warnings = _READERS[fmt](path, redactor)
+        except OSError as exc:
+            raise InputError(path, exc.strerror or "cannot read file") from None
+        inputs.append({"path": str(path), "sha256": _sha256(path), "format": fmt, "records_read": read,
+                       "records_skipped": skipped, "complete": skipped == 0, "warnings": warnings})
+        tagged.extend((index, order, rec) for order, rec in enumerate(records))
+    return dict(assemble(tagged), inputs=inputs, complete=all(i["complete"] for i in inputs))
+
+
+def _ts(rec: dict[str, Any]) -> float:
+    ts = rec.get("ts")
+    return float(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else 0.0
+
+
+def assemble(tagged: list[tuple[int, int, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Number records deterministically (ts, then source order) and join WebSocket messages to their HTTP id."""
+    out: dict[str, list[dict[str, Any]]] = {section: [] for section in _SECTIONS.values()}
+    ordered = sorted(tagged, key=lambda t: (_ts(t[2]), t[0], t[1]))
+    http_ids: dict[tuple[int, str], str] = {}
+    for src, _, rec in ordered:
+        if rec["kind"] == "http":
+            rec_id = f"h{len(out['http']) + 1}"
+            http_ids[(src, str(rec.get("flow_uuid")))] = rec_id
+    for src, _, rec in ordered:
+        kind = rec.pop("kind")
+        section = out[_SECTIONS[kind]]
+        if kind == "http":
+            rec = {"id": http_ids[(src, str(rec.pop("flow_uuid", None)))], **rec}
+        elif kind == "websocket":
+            rec = {"id": f"w{len(section) + 1}", "http_id": http_ids.get((src, str(rec.pop("http_uuid", None)))), "flow": None, **rec}
+        else:
+            prefix = {"tls_clienthello": "t", "udp_flow": "u", "dns": "d"}[kind]
+            rec = {"id": f"{prefix}{len(section) + 1}", **rec}
+        section.append(rec)
+    return out
+
+
+# ---- cross-linking with the packet side -----------------------------------------------------------
+def _endpoint(flow: dict[str, Any], side: str) -> tuple[str, int] | None:
+    node = flow.get(side)
+    if isinstance(node, dict) and "ip" in node and "port" in node:
+        return str(node["ip"]), node["port"]
+    ip, port = flow.get(f"{side}_ip"), flow.get(f"{side}_port")
+    return (str(ip), port) if ip is not None and port is not None else None
+
+
+def _window(flow: dict[str, Any]) -> tuple[float, float]:
+    first = next((flow[k] for k in ("ts_first", "first_ts", "start", "ts_start", "ts") if isinstance(flow.get(k), (int, float))), None)
+    last = next((flow[k] for k in ("ts_last", "last_ts", "end", "ts_end") if isinstance(flow.get(k), (int, float))), first)
+    return (float("-inf"), float("inf")) if first is None else (first - 2.0, (last or first) + 2.0)
+
+
+def link_http_to_flows(bundle: dict[str, Any]) -> None:
+    """Set http[].flow / websocket[].flow to the pcap flow id carrying them (TCP 5-tuple + time)."""
+    flows = bundle.get("flows") or []
+    index: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for flow in flows:
+        if not isinstance(flow, dict) or str(flow.get("transport", flow.get("proto", "tcp"))).lower() not in ("tcp", "6"):
+            continue
+        for side in ("src", "dst", "client", "server"):
+            ep = _endpoint(flow, side)
+            if ep is not None:
+                index.setdefault(ep, []).append(flow)
+    if not index:
+        return
+    by_http: dict[str, str] = {}
+    for rec in bundle.get("http") or []:
+        match = None
+        for side in ("client", "server"):
+            ep = rec.get(side)
+            if not isinstance(ep, dict) or match:
+                continue
+            for flow in index.get((str(ep.get("ip")), ep.get("port")), []):
+                lo, hi = _window(flow)
+                if lo <= _ts(rec) <= hi:
+                    match = flow.get("id")
+                    break
+        rec["flow"] = match
+        by_http[rec["id"]] = match
+    for ws in bundle.get("websocket") or []:
+        ws["flow"] = by_http.get(ws.get("http_id"))

@@ -1,0 +1,77 @@
+"""observations.jsonl: the addon's append-only record stream (written off the event loop, flushed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+from confaudit import __version__
+
+FORMAT = "confaudit-observations"
+FLUSH_INTERVAL_S = 0.5
+
+
+def encode_line(record: dict[str, Any]) -> bytes:
+    """One JSONL line; lone surrogates from captured bytes become '?' instead of failing the write."""
+    return (json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+            .encode("utf-8", "replace") + b"\n")
+
+
+class ObservationWriter:
+    """Appends records from any thread; a daemon thread writes and flushes them in batches."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._fh = self.path.open("ab")
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.records_written = 0
+        self.write_errors = 0
+        self._thread = threading.Thread(target=self._drain, name="confaudit-observations", daemon=True)
+        self._thread.start()
+        if new:
+            self.write({"kind": "header", "format": FORMAT, "version": 1, "tool": f"confaudit {__version__}"})
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Queue one record (non-blocking: serialisation only, no I/O)."""
+        self._queue.put(encode_line(record))
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=FLUSH_INTERVAL_S)
+            except queue.Empty:
+                continue
+            batch = [item]
+            while len(batch) < 4096:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = None in batch
+            lines = [b for b in batch if b is not None]
+            try:
+                self._fh.write(b"".join(lines))
+                self._fh.flush()
+                self.records_written += len(lines)
+            except OSError:
+                self.write_errors += len(lines)
+            if stop:
+                return
+
+    def close(self) -> None:
+        """Write everything queued, fsync and close."""
+        if self._fh.closed:
+            return
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        finally:
+            self._fh.close()

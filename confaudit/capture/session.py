@@ -1,0 +1,237 @@
+"""Session bundle directories: manifest writing, phase markers, reading a session for analysis."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confaudit import __version__
+from confaudit.errors import InputError
+
+MANIFEST = "manifest.json"
+OBSERVATIONS = "observations.jsonl"
+FLOWS = "flows.mitm"
+PCAP = "capture.pcapng"
+KEYLOG = "sslkeys.log"
+PHASES = "phases.jsonl"
+SENSITIVE = {FLOWS: "raw proxied traffic, unredacted", PCAP: "raw packets, unredacted", KEYLOG: "TLS session keys"}
+KNOWN_PHASES = ("lobby", "joined", "muted", "unmuted", "camera-off", "camera-on", "screen-share", "left")
+MAX_PHASE_LINES = 100_000
+_DEPENDENCIES = ("mitmproxy", "scapy", "aiortc", "av", "cryptography", "pyOpenSSL")
+
+
+@dataclass(frozen=True)
+class SessionInputs:
+    """What one session directory contributes to an analysis."""
+
+    path: Path
+    """The session directory."""
+    manifest: dict[str, Any]
+    """Parsed manifest.json (empty when the session has none yet)."""
+    vendor: str
+    """Vendor recorded at capture time."""
+    captures: list[Path]
+    """Packet captures (capture.pcapng when non-empty)."""
+    http_sources: list[Path]
+    """observations.jsonl if present, else flows.mitm: never both (no double counting)."""
+    phases: list[dict[str, Any]]
+    """Timeline markers ``{"phase", "ts"}`` in file order."""
+    keylog: Path | None
+    """mitmproxy's NSS key log, when non-empty."""
+    room_names: list[str] = field(default_factory=list)
+    """Room names the auditor recorded in the manifest."""
+    participants: list[str] = field(default_factory=list)
+    """Participant names the auditor recorded."""
+    first_party: list[str] = field(default_factory=list)
+    """The vendor's own domains, when recorded."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dependency_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+    import platform
+
+    out = {"python": platform.python_version()}
+    for name in _DEPENDENCIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def new_manifest(vendor: str, scenario: str = "", operator: str = "", mode: str = "", simulated: bool = False,
+                 known: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The manifest of a session that starts now (``stopped`` is filled by :func:`finish_manifest`)."""
+    return {
+        "format": "confaudit-session", "format_version": 1,
+        "tool": {"name": "confaudit", "version": __version__}, "dependencies": dependency_versions(),
+        "vendor": vendor, "scenario": scenario, "operator": operator, "mode": mode,
+        "simulated": bool(simulated), "started": time.time(), "stopped": None,
+        "known": {k: list(v) for k, v in (known or {}).items()},
+        "files": {}, "hook_errors": {}, "hook_error_samples": [], "stats": {},
+    }
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    from confaudit.jsonio import write_json
+
+    write_json(Path(directory) / MANIFEST, manifest)
+
+
+def finish_manifest(directory: Path, manifest: dict[str, Any], stopped: float | None = None) -> dict[str, Any]:
+    """Hash every file, mark raw ones sensitive, stamp the stop time and write atomically."""
+    directory = Path(directory)
+    files = {}
+    for path in sorted(directory.iterdir()):
+        if not path.is_file() or path.name == MANIFEST or path.name.startswith("."):
+            continue
+        files[path.name] = {"sha256": sha256_file(path), "size": path.stat().st_size,
+                            "sensitive": path.name in SENSITIVE}
+        if path.name in SENSITIVE:
+            files[path.name]["why_sensitive"] = SENSITIVE[path.name]
+    done = dict(manifest, files=files, stopped=stopped if stopped is not None else time.time())
+    write_manifest(directory, done)
+    return done
+
+
+def append_phase(directory: Path, phase: str, ts: float | None = None) -> dict[str, Any]:
+    """Append ``{"phase", "ts"}`` to phases.jsonl with fsync (safe from another terminal)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError(directory, "session directory does not exist")
+    label = phase.strip()
+    if not label or len(label) > 64 or not all(ch.isprintable() for ch in label):
+        raise InputError(directory, "phase must be 1-64 printable characters")
+    entry = {"phase": label, "ts": time.time() if ts is None else float(ts)}
+    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+    fd = os.open(directory / PHASES, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)  # one write() of a short line under O_APPEND: concurrent markers never interleave
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return entry
+
+
+def read_phases(path: Path) -> list[dict[str, Any]]:
+    """Phase markers; a torn last line (crash mid-write) is skipped, anything else malformed is an error."""
+    if not path.is_file():
+        return []
+    lines = path.read_bytes().split(b"\n")
+    if len(lines) > MAX_PHASE_LINES:
+        raise InputError(path, f"more than {MAX_PHASE_LINES} phase markers")
+    out = []
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            entry = json.loads(raw.decode("utf-8"), parse_constant=_reject)
+            ok = isinstance(entry, dict) and isinstance(entry.get("phase"), str) \
+                and isinstance(entry.get("ts"), (int, float)) and not isinstance(entry.get("ts"), bool)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            ok = False
+        if not ok:
+            if number == len(lines):
+                continue
+            raise InputError(path, f"line {number}: not a phase marker {{\"phase\": str, \"ts\": number}}")
+        out.append({"phase": entry["phase"][:64], "ts": float(entry["ts"])})
+    return out
+
+
+def _reject(name: str) -> Any:
+    raise ValueError(name)
+
+
+def read_session(directory: Path) -> SessionInputs:
+    """Everything a session directory holds for analysis; InputError on a corrupt manifest."""
+    from confaudit.jsonio import load_json_file
+
+    directory = Path(directory)
+    manifest: dict[str, Any] = {}
+    if (directory / MANIFEST).is_file():
+        loaded = load_json_file(directory / MANIFEST, max_bytes=16 * 1024 * 1024)
+        if not isinstance(loaded, dict) or loaded.get("format") not in (None, "confaudit-session"):
+            raise InputError(directory / MANIFEST, "not a confaudit session manifest")
+        if not isinstance(loaded.get("files", {}), dict) or not isinstance(loaded.get("known", {}), dict):
+            raise InputError(directory / MANIFEST, "manifest fields 'files'/'known' must be objects")
+        manifest = loaded
+    pcap = directory / PCAP
+    observations, flows, keylog = directory / OBSERVATIONS, directory / FLOWS, directory / KEYLOG
+    if observations.is_file() and observations.stat().st_size > 0:
+        http_sources = [observations]
+    elif flows.is_file() and flows.stat().st_size > 0:
+        http_sources = [flows]
+    else:
+        http_sources = []
+    known = manifest.get("known", {})
+
+    def names(key: str) -> list[str]:
+        value = known.get(key, [])
+        return [str(v) for v in value if isinstance(v, (str, int))] if isinstance(value, list) else []
+
+    vendor = manifest.get("vendor")
+    return SessionInputs(
+        path=directory, manifest=manifest, vendor=vendor if isinstance(vendor, str) else "",
+        captures=[pcap] if pcap.is_file() and pcap.stat().st_size > 0 else [],
+        http_sources=http_sources, phases=read_phases(directory / PHASES),
+        keylog=keylog if keylog.is_file() and keylog.stat().st_size > 0 else None,
+        room_names=names("room_names"), participants=names("participants"), first_party=names("first_party"),
+    )
+
+
+def session_provenance(sessions: list[SessionInputs]) -> dict[str, Any]:
+    """bundle["session"]: who/what/when, versions, file hashes (and whether they still match), hook errors."""
+    entries = []
+    for sess in sessions:
+        m = sess.manifest
+        files = []
+        for name, info in sorted((m.get("files") or {}).items()):
+            if not isinstance(info, dict):
+                continue
+            path = sess.path / str(name)
+            current = sha256_file(path) if path.is_file() else None
+            files.append({"name": str(name), "sha256": info.get("sha256"), "sensitive": bool(info.get("sensitive")),
+                          "present": current is not None, "matches": current is not None and current == info.get("sha256")})
+        hook_errors = m.get("hook_errors") if isinstance(m.get("hook_errors"), dict) else {}
+        entries.append({
+            "path": sess.path.name, "vendor": sess.vendor, "scenario": _s(m.get("scenario")),
+            "operator": _s(m.get("operator")), "mode": _s(m.get("mode")),
+            "started": _num(m.get("started")), "stopped": _num(m.get("stopped")),
+            "tool": m.get("tool") if isinstance(m.get("tool"), dict) else None,
+            "dependencies": m.get("dependencies") if isinstance(m.get("dependencies"), dict) else {},
+            "simulated": bool(m.get("simulated", False)), "files": files,
+            "sensitive_files": [f["name"] for f in files if f["sensitive"]],
+            "hook_errors": hook_errors, "has_manifest": bool(m),
+            "finished": m.get("stopped") is not None,
+        })
+    first = entries[0] if entries else {}
+    return {
+        "vendor": first.get("vendor", ""), "scenario": first.get("scenario", ""), "operator": first.get("operator", ""),
+        "started": min((e["started"] for e in entries if e["started"] is not None), default=None),
+        "stopped": max((e["stopped"] for e in entries if e["stopped"] is not None), default=None),
+        "simulated": any(e["simulated"] for e in entries),
+        "files_match": all(f["matches"] for e in entries for f in e["files"]),
+        "hook_errors": sum(int(v) for e in entries for v in e["hook_errors"].values() if isinstance(v, int)),
+        "sessions": entries,
+    }
+
+
+def _s(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -1,0 +1,76 @@
+"""``confaudit analyze``: inputs -> one evidence bundle (JSON, optional Parquet) + a terminal summary."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+
+def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | None = None, keylog: Path | None = None,
+        first_party: Sequence[str] = (), room_names: Sequence[str] = (), participants: Sequence[str] = (),
+        entity_lists: Sequence[Path] = (), quiet: bool = False) -> int:
+    """Build the bundle, write the requested files atomically, print the summary; 0 even when incomplete."""
+    from confaudit.evidence.build import build_evidence
+
+    with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
+        bundle = build_evidence(list(inputs), keylog=keylog, first_party=first_party, room_names=room_names,
+                                participants=participants, entity_lists=entity_lists, progress=progress)
+    if json_out is not None:
+        from confaudit.jsonio import write_json
+
+        write_json(json_out, bundle)
+    if parquet is not None:
+        from confaudit.evidence.parquet import write_parquet
+
+        write_parquet(bundle, parquet)
+    console = _console()
+    if not quiet:
+        from confaudit.analysis.summary import render_summary
+
+        render_summary(bundle, console)
+    if not bundle.get("complete", True):
+        from confaudit.analysis.summary import clean
+        from rich.text import Text
+
+        console.print(Text("WARNING: the evidence is INCOMPLETE (an input could not be read to the end); "
+                           "absence of a finding is not evidence of absence.", style="bold yellow"))
+        for item in bundle.get("inputs", []):
+            for warning in item.get("warnings", [])[:5]:
+                console.print(Text(f"  {clean(item.get('path'), 200)}: {clean(warning, 300)}"))
+    return 0
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=False)
+
+
+class _progress:
+    """A rich progress bar on a TTY; otherwise a no-op callback. Yields the callback or None."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Callable[[str, int, int], None] | None:
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                             console=_console(), transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task("reading", total=None)
+        return self.update
+
+    def update(self, label: str, done: int, total: int) -> None:
+        from confaudit.analysis.summary import clean
+
+        self._bar.update(self._task, description=clean(label, 40), completed=done, total=total or None)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -1,0 +1,113 @@
+"""``confaudit compare``: one audit report per vendor plus a comparison (HTML, Markdown, JSON).
+
+Sessions are matched to claims files by the rule in :mod:`confaudit.report.matching`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from confaudit.errors import InputError, UsageError
+
+MAX_CLAIMS_FILES = 200
+
+
+def _claims_files(claims_dir: Path) -> list[Any]:
+    from confaudit.rules.claims import load_claims
+
+    if not claims_dir.is_dir():
+        raise InputError(claims_dir, "--claims-dir is not a directory")
+    paths = sorted(p for p in claims_dir.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not paths:
+        raise InputError(claims_dir, "no claims files (*.yaml, *.yml) in --claims-dir")
+    if len(paths) > MAX_CLAIMS_FILES:
+        raise InputError(claims_dir, f"{len(paths)} claims files; at most {MAX_CLAIMS_FILES} are read")
+    return [load_claims(p) for p in paths]
+
+
+def _session_vendor(path: Path) -> str:
+    """Vendor named in a session directory's manifest, without analysing anything ('' if none)."""
+    manifest = path / "manifest.json"
+    if not (path.is_dir() and manifest.is_file()):
+        return ""
+    from confaudit.jsonio import load_json_file
+
+    data = load_json_file(manifest, max_bytes=16 * 1024 * 1024)
+    vendor = data.get("vendor") if isinstance(data, dict) else None
+    return vendor.strip() if isinstance(vendor, str) else ""
+
+
+def _evaluate(session: Path, claims_files: list[Any]) -> tuple[Any, Any, str]:
+    """(RunResult, bundle with the vendor's first parties marked, why this claims file)."""
+    from confaudit.evidence.build import build_evidence
+    from confaudit.report.matching import ClaimsCandidate, MatchError, manifest_vendor, match_claims
+    from confaudit.rules.engine import evaluate, with_first_party
+
+    candidates = [ClaimsCandidate(cf.path, cf.vendor, tuple(cf.first_party)) for cf in claims_files]
+    vendor = _session_vendor(session)
+    if vendor:
+        bundle: Any = None
+    else:  # raw captures or an evidence JSON: analyse once, then match on the parties seen
+        bundle = build_evidence([session])
+        vendor = manifest_vendor(bundle)
+    try:
+        match = match_claims(vendor, bundle or {}, candidates)
+    except MatchError as err:
+        raise UsageError(f"{session}: {err}") from None
+    chosen = claims_files[candidates.index(match.candidate)]
+    if bundle is None:
+        bundle = build_evidence([session], first_party=chosen.first_party)
+    return evaluate(chosen, bundle), with_first_party(bundle, tuple(chosen.first_party)), match.reason
+
+
+def report_name(vendor: str, taken: set[str]) -> str:
+    """audit-<vendor>.html, unique within one comparison, safe as a file name and a link."""
+    from confaudit.report.filters import anchor
+
+    base = anchor("audit", vendor.lower()).strip("._-") or "audit"
+    name, n = f"{base}.html", 2
+    while name in taken:
+        name, n = f"{base}-{n}.html", n + 1
+    taken.add(name)
+    return name
+
+
+def run(sessions: list[Path], claims_dir: Path, out: Path | None = None, markdown: Path | None = None,
+        json_out: Path | None = None) -> int:
+    """Evaluate every session, then write all outputs (rendered fully before any is written)."""
+    from confaudit.jsonio import atomic_write_text, dumps_canonical
+    from confaudit.report.compare_view import comparison_view
+    from confaudit.report.html import render_audit, render_comparison
+    from confaudit.report.markdown import comparison_markdown
+
+    if out is None and markdown is None and json_out is None:
+        raise UsageError("give at least one of --out, --markdown, --json")
+    if len(sessions) < 1:
+        raise UsageError("give at least one session")
+    claims_files = _claims_files(Path(claims_dir))
+    entries, taken, seen_vendors = [], set(), {}
+    for session in sessions:
+        result, bundle, reason = _evaluate(Path(session), claims_files)
+        if result.vendor in seen_vendors:
+            raise UsageError(f"{session} and {seen_vendors[result.vendor]} both match vendor {result.vendor!r}; "
+                             "compare one session per vendor")
+        seen_vendors[result.vendor] = session
+        sys.stderr.write(f"confaudit: {session}: {result.vendor} ({reason})\n")
+        entries.append({"run": result.to_dict(), "bundle": bundle, "report_href": report_name(result.vendor, taken)})
+
+    outputs: list[tuple[Path, str]] = []
+    if out is not None:
+        for e in entries:
+            outputs.append((Path(out).parent / e["report_href"], render_audit(e["run"], e["bundle"])))
+        outputs.append((Path(out), render_comparison(entries)))
+    view = comparison_view([dict(e, report_href=e["report_href"] if out is not None else "") for e in entries])
+    if markdown is not None:
+        outputs.append((Path(markdown), comparison_markdown(view)))
+    if json_out is not None:
+        outputs.append((Path(json_out), dumps_canonical(view["machine"]) + "\n"))
+    for path, text in outputs:
+        atomic_write_text(path, text)
+    sys.stderr.write(f"confaudit: wrote {', '.join(str(p) for p, _ in outputs)}\n")
+    return 0

@@ -1,0 +1,56 @@
+"""``confaudit diff OLD NEW``: new third parties, data categories per party, encryption, media path, verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    from confaudit.formats._safe import clean
+
+    lines = []
+    for p in result["third_parties"]["added"]:
+        lines.append(f"+ third party {clean(p['domain'], 200)} ({clean(p.get('entity') or 'unknown entity', 100)})")
+    for p in result["third_parties"]["removed"]:
+        lines.append(f"- third party {clean(p['domain'], 200)}")
+    for party, change in result["data_categories"].items():
+        if change["added"]:
+            lines.append(f"+ {clean(party, 200)} now receives {', '.join(change['added'])}")
+        if change["removed"]:
+            lines.append(f"- {clean(party, 200)} no longer receives {', '.join(change['removed'])}")
+    if result["encryption"]:
+        lines.append(f"~ encryption: {result['encryption']['old']} -> {result['encryption']['new']}")
+    if result["media_path"]:
+        lines.append(f"~ media path: {result['media_path']['old']} -> {result['media_path']['new']}")
+    for v in result["verdicts"]:
+        lines.append(f"~ claim {clean(v['claim_id'], 128)}: {v['old'] or 'absent'} -> {v['new']}")
+    if result.get("score"):
+        lines.append(f"~ score: {result['score']['old']} -> {result['score']['new']}")
+    if not all(result["complete"].values()):
+        lines.append("warning: an input was read only partly; absent items may be missing evidence, not changes")
+    return lines or ["no changes"]
+
+
+def run(*, old: Path, new: Path, claims: Path | None = None, json_out: Path | None = None) -> int:
+    from confaudit.jsonio import write_json
+    from confaudit.rules.diff import diff_bundles
+    from confaudit.rules.runner import build_bundle
+
+    claims_file = None
+    if claims is not None:
+        from confaudit.rules.claims import load_claims
+
+        claims_file = load_claims(claims)
+    old_bundle = build_bundle([old], claims_file)
+    new_bundle = build_bundle([new], claims_file)
+    old_run = new_run = None
+    if claims_file is not None:
+        from confaudit.rules.engine import evaluate
+
+        old_run, new_run = evaluate(claims_file, old_bundle), evaluate(claims_file, new_bundle)
+    result = diff_bundles(old_bundle, new_bundle, old_run, new_run)
+    if json_out is not None:
+        write_json(json_out, result)
+    print("\n".join(summary_lines(result)))
+    return 0

@@ -1,0 +1,53 @@
+"""``confaudit score``: a table of claims, verdicts and category scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from confaudit.rules.model import RunResult
+
+_STYLE = {"supported": "green", "contradicted": "bold red", "not_observable": "dim", "inconclusive": "yellow",
+          "error": "magenta", "document_only": "cyan"}
+
+
+def render(run: RunResult, console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from confaudit.formats._safe import clean
+
+    def cell(value: object, limit: int = 300) -> str:
+        return escape(clean(value, limit))
+
+    claims = Table(title=f"confaudit: {cell(run.vendor, 100)} claims", show_lines=False)
+    for column in ("claim", "category", "severity", "verdict", "why"):
+        claims.add_column(column, overflow="fold")
+    for f in run.findings:
+        style = _STYLE.get(f.verdict, "")
+        claims.add_row(cell(f.claim_id, 128), cell(f.category), f.severity,
+                       f"[{style}]{f.verdict.replace('_', ' ')}[/]", cell(f.explanation, 400))
+    console.print(claims)
+    cats = Table(title="scores by category")
+    for column in ("category", "score", "weight", "claims", "verifiable by"):
+        cats.add_column(column)
+    for cat, entry in run.score.by_category.items():
+        value = "n/a" if entry.get("score") is None else f"{entry['score']:.0f}"
+        cats.add_row(cell(entry.get("title", cat), 100), value, f"{entry.get('weight', 1):g}", str(entry.get("claims", 0)),
+                     str(entry.get("verifiable")))
+    console.print(cats)
+    overall = "n/a (no claim could be checked)" if run.score.overall is None else f"{run.score.overall:.0f}/100"
+    console.print(f"[bold]overall score:[/] {overall}")
+    if run.score.capped_reason:
+        console.print(f"[bold red]{cell(run.score.capped_reason, 600)}[/]")
+    if not run.evidence_complete:
+        console.print("[yellow]part of the evidence could not be read; affected claims are inconclusive[/]")
+
+
+def run(*, sessions: list[Path], claims: Path, keylog: Path | None = None) -> int:
+    from rich.console import Console
+
+    from confaudit.rules.runner import run_claims
+
+    result, _bundle = run_claims(sessions, claims, keylog)
+    render(result, Console(highlight=False, soft_wrap=False))
+    return 0

@@ -1,0 +1,50 @@
+"""Auditor-endpoint E2EE verification: decrypt our own SRTP with our own DTLS keys, look inside.
+
+Entry point ``enrich(bundle, captures=, keylogs=, explicit_keylog=)`` adds the bundle's ``e2ee`` object
+(documented in docs/e2ee.md, schema in confaudit/evidence/schema/40-e2ee.json). Without usable keys
+every stream stays ``not_observable``; SDES evidence is reported either way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from confaudit.errors import InputError
+
+
+def enrich(bundle: dict[str, Any], *, captures: list[Path], keylogs: list[Path],
+           explicit_keylog: Path | None) -> None:
+    """Add ``bundle["e2ee"]``; raises InputError only for a bad ``explicit_keylog``."""
+    from confaudit.e2ee.keylog import read_keylog
+
+    loaded = []
+    warnings: list[str] = []
+    if explicit_keylog is not None:
+        loaded.append(read_keylog(Path(explicit_keylog), strict=True))
+    for path in keylogs:
+        if explicit_keylog is not None and Path(path) == Path(explicit_keylog):
+            continue
+        try:
+            loaded.append(read_keylog(Path(path), strict=False))
+        except InputError as exc:
+            warnings.append(f"e2ee: session key log skipped: {exc}")
+    from confaudit.e2ee.report import build_e2ee
+
+    try:
+        e2ee, complete = build_e2ee(bundle, [Path(c) for c in captures], loaded)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - enrichment must never take the whole analysis down
+        from confaudit.e2ee.report import empty_e2ee
+        from confaudit.e2ee.sdes import find_sdes
+
+        e2ee, complete = empty_e2ee(loaded, find_sdes(bundle)), False
+        warnings.append(f"e2ee: analysis stopped ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+                        "streams left not_observable")
+    bundle["e2ee"] = e2ee
+    e2ee["warnings"] = e2ee.get("warnings", []) + warnings
+    if e2ee["warnings"]:
+        bundle.setdefault("warnings", []).extend(e2ee["warnings"])
+    if not complete:
+        bundle["complete"] = False

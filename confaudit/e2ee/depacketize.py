@@ -1,0 +1,187 @@
+"""Decrypted RTP packets -> codec frames (RFC 2198 RED, RFC 7741 VP8, RFC 9628 VP9, RFC 6184 H.264).
+
+Pure functions over bytes; malformed input gives None or an empty result, never an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RtpPacket:
+    """A decrypted RTP packet, reduced to what frame assembly needs."""
+
+    seq: int
+    """Sequence number."""
+    timestamp: int
+    """RTP timestamp."""
+    marker: bool
+    """Marker bit (last packet of a video frame)."""
+    payload_type: int
+    """Payload type."""
+    payload: bytes
+    """Payload after header, CSRCs, extension and padding."""
+
+
+def parse_rtp(data: bytes) -> RtpPacket | None:
+    """Parse a (decrypted) RTP packet; None if it is not RTP v2 or its lengths do not fit."""
+    if len(data) < 12 or data[0] >> 6 != 2:
+        return None
+    pos = 12 + 4 * (data[0] & 0x0F)
+    if data[0] & 0x10:
+        if pos + 4 > len(data):
+            return None
+        pos += 4 + 4 * int.from_bytes(data[pos + 2:pos + 4], "big")
+    end = len(data)
+    if data[0] & 0x20:
+        if end == 0 or data[-1] == 0 or data[-1] > end - pos:
+            return None
+        end -= data[-1]
+    if pos > end:
+        return None
+    return RtpPacket(int.from_bytes(data[2:4], "big"), int.from_bytes(data[4:8], "big"),
+                     bool(data[1] & 0x80), data[1] & 0x7F, data[pos:end])
+
+
+def red_unwrap(payload: bytes) -> tuple[int, bytes] | None:
+    """RFC 2198: (primary payload type, primary block) or None if the headers do not fit."""
+    pos = 0
+    redundant = 0
+    while True:
+        if pos >= len(payload):
+            return None
+        if payload[pos] & 0x80:
+            if pos + 4 > len(payload):
+                return None
+            redundant += int.from_bytes(payload[pos + 2:pos + 4], "big") & 0x3FF
+            pos += 4
+        else:
+            primary_pt = payload[pos] & 0x7F
+            pos += 1
+            break
+    if pos + redundant > len(payload):
+        return None
+    return primary_pt, payload[pos + redundant:]
+
+
+def vp8_descriptor(payload: bytes) -> tuple[bool, bytes] | None:
+    """RFC 7741 descriptor: (starts a frame, VP8 bytes) or None."""
+    if not payload:
+        return None
+    b0 = payload[0]
+    pos = 1
+    if b0 & 0x80:
+        if len(payload) < 2:
+            return None
+        ext = payload[1]
+        pos = 2
+        if ext & 0x80:
+            if pos >= len(payload):
+                return None
+            pos += 2 if payload[pos] & 0x80 else 1
+        if ext & 0x40:
+            pos += 1
+        if ext & 0x30:
+            pos += 1
+    if pos > len(payload):
+        return None
+    return bool(b0 & 0x10) and (b0 & 0x07) == 0, payload[pos:]
+
+
+def vp8_keyframe_size(frame: bytes) -> tuple[int, int] | None:
+    """(width, height) from a VP8 keyframe header (RFC 6386 §9.1), None if not a keyframe."""
+    if len(frame) < 10 or frame[0] & 0x01 or frame[3:6] != b"\x9d\x01\x2a":
+        return None
+    return int.from_bytes(frame[6:8], "little") & 0x3FFF, int.from_bytes(frame[8:10], "little") & 0x3FFF
+
+
+def vp9_descriptor(payload: bytes) -> tuple[bool, bool, bytes] | None:
+    """RFC 9628 descriptor: (begins frame, ends frame, VP9 bytes) or None."""
+    if not payload:
+        return None
+    b0 = payload[0]
+    pos = 1
+    if b0 & 0x80:  # I: picture id
+        if pos >= len(payload):
+            return None
+        pos += 2 if payload[pos] & 0x80 else 1
+    if b0 & 0x20:  # L: layer indices (+ TL0PICIDX in non-flexible mode)
+        pos += 1 if b0 & 0x10 else 2
+    if b0 & 0x10 and b0 & 0x40:  # F and P: up to 3 P_DIFF bytes
+        for _ in range(3):
+            if pos >= len(payload):
+                return None
+            more = payload[pos] & 0x01
+            pos += 1
+            if not more:
+                break
+    if b0 & 0x02:  # V: scalability structure
+        if pos >= len(payload):
+            return None
+        ss = payload[pos]
+        pos += 1
+        spatial = (ss >> 5) + 1
+        if ss & 0x10:
+            pos += 4 * spatial
+        if ss & 0x08:
+            if pos >= len(payload):
+                return None
+            groups = payload[pos]
+            pos += 1
+            for _ in range(groups):
+                if pos >= len(payload):
+                    return None
+                pos += 1 + ((payload[pos] >> 2) & 0x03)
+    if pos > len(payload):
+        return None
+    return bool(b0 & 0x08), bool(b0 & 0x04), payload[pos:]
+
+
+def h264_nal_units(payload: bytes, pending: bytearray | None) -> tuple[list[bytes], bytearray | None]:
+    """RFC 6184 packet -> complete NAL units (single, STAP-A, FU-A); ``pending`` carries a FU-A across packets."""
+    if not payload:
+        return [], pending
+    nal_type = payload[0] & 0x1F
+    if 1 <= nal_type <= 23:
+        return [payload], None
+    if nal_type == 24:
+        units, pos = [], 1
+        while pos + 2 <= len(payload):
+            size = int.from_bytes(payload[pos:pos + 2], "big")
+            if size == 0 or pos + 2 + size > len(payload):
+                break
+            units.append(payload[pos + 2:pos + 2 + size])
+            pos += 2 + size
+        return units, None
+    if nal_type == 28 and len(payload) >= 2:
+        start, end = payload[1] & 0x80, payload[1] & 0x40
+        if start:
+            pending = bytearray([(payload[0] & 0xE0) | (payload[1] & 0x1F)])
+        if pending is None:
+            return [], None
+        pending += payload[2:]
+        if end:
+            return [bytes(pending)], None
+        return [], pending
+    return [], None
+
+
+def group_frames(packets: list[RtpPacket]) -> list[list[RtpPacket]]:
+    """Packets grouped by RTP timestamp in sequence order; only gap-free groups are returned."""
+    by_ts: dict[int, list[RtpPacket]] = {}
+    order: list[int] = []
+    for pkt in packets:
+        if pkt.timestamp not in by_ts:
+            by_ts[pkt.timestamp] = []
+            order.append(pkt.timestamp)
+        by_ts[pkt.timestamp].append(pkt)
+    frames = []
+    for ts in order:
+        group = by_ts[ts]
+        base = group[0].seq
+        group.sort(key=lambda p: (p.seq - base + 0x8000) & 0xFFFF)
+        seqs = [(p.seq - group[0].seq) & 0xFFFF for p in group]
+        if seqs == list(range(len(group))) and group[-1].marker:
+            frames.append(group)
+    return frames

@@ -1,0 +1,294 @@
+"""Inner-payload test: does the decrypted RTP payload decode with the real codec (PyAV)?
+
+Structure checks alone are fooled (an E2EE receiver that cannot decode keeps requesting
+keyframes, so clear keyframe headers abound while the rest is ciphertext; Opus is high-entropy
+either way), so every candidate codec actually decodes the stream:
+- video: clean decodes at plausible dimensions -> readable; decoder errors on most frames while the
+  clear bytes kept by E2EE schemes still parse -> inner encryption;
+- audio: Opus decodes random bytes without complaint but yields out-of-range noise (samples beyond
+  full scale), which encoded real audio never does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confaudit.e2ee.depacketize import (RtpPacket, group_frames, h264_nal_units, red_unwrap, vp8_descriptor,
+                                        vp8_keyframe_size, vp9_descriptor)
+
+MIN_VIDEO_FRAMES = 3
+MIN_AUDIO_PACKETS = 20
+MAX_DIMENSION = 8192
+CLEAN_RATIO = 0.8
+CLEAN_ERRORS = 0.05  # a valid bitstream decodes; gap-free frames of a readable stream almost never fail
+ERROR_RATIO = 0.3  # ciphertext past the clear header makes libvpx/ffmpeg reject most frames (not all)
+AUDIO_NOISE_FRACTION = 0.005  # share of decoded samples beyond full scale that only garbage produces
+AUDIO_CLEAN_FRACTION = 0.0005
+TOC_CONSISTENCY = 0.6
+CHAIN_SHARE = 0.5  # clear structure must hold across the stream, not in a few lucky frames
+H264_PROFILES = frozenset({66, 77, 88, 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
+
+
+@dataclass(frozen=True)
+class CodecTrial:
+    """Result of decoding one stream's sample with one codec."""
+
+    codec: str
+    """Candidate codec name (opus, vp8, vp9, h264)."""
+    units: int
+    """Frames (video) or packets (audio) fed to the decoder."""
+    clean: int
+    """Units decoded without error (and, for video, at plausible dimensions)."""
+    errors: int
+    """Units the decoder rejected."""
+    structure: int
+    """Units whose clear-text codec structure parsed (keyframe header, NAL header, TOC)."""
+    detail: str
+    """Human-readable measurement for the reasons list."""
+    audio_noise: float | None = None
+    """Audio only: share of decoded samples beyond full scale."""
+
+
+@dataclass(frozen=True)
+class InnerVerdict:
+    """Classification of one stream's inner payload."""
+
+    inner: str
+    """codec | encrypted | undetermined."""
+    codec: str | None
+    """The codec that decoded (or whose clear structure was found)."""
+    reasons: tuple[str, ...]
+    """Why, with the measured numbers."""
+
+
+def unwrap_red(packets: list[RtpPacket]) -> tuple[list[RtpPacket], str | None]:
+    """If the stream is RFC 2198 RED (consistent primary PT), return the primary blocks."""
+    if not packets:
+        return packets, None
+    unwrapped = [red_unwrap(p.payload) for p in packets]
+    primaries = [u[0] for u in unwrapped if u is not None]
+    if len(primaries) < 0.9 * len(packets):
+        return packets, None
+    main_pt = max(set(primaries), key=primaries.count)
+    if primaries.count(main_pt) < 0.9 * len(packets) or main_pt == packets[0].payload_type:
+        return packets, None
+    out = [RtpPacket(p.seq, p.timestamp, p.marker, u[0], u[1]) for p, u in zip(packets, unwrapped)
+           if u is not None and u[0] == main_pt]
+    return out, f"RED (RFC 2198) unwrapped: primary payload type {main_pt}"
+
+
+def _decoder(name: str):
+    import av
+
+    ctx = av.CodecContext.create(name, "r")
+    ctx.thread_count = 1  # no frame-threading delay: one packet in, its frame out
+    if name == "opus":
+        ctx.sample_rate = 48000
+        ctx.layout = "stereo"
+    return ctx
+
+
+def _decode_video(codec: str, units: list[bytes]) -> tuple[int, int, set[tuple[int, int]]]:
+    import av
+
+    dec = _decoder(codec)
+    clean = errors = 0
+    dims: set[tuple[int, int]] = set()
+    for data in units:
+        try:
+            frames = dec.decode(av.Packet(data))
+        except (av.error.FFmpegError, ValueError):
+            errors += 1
+            continue
+        for frame in frames:
+            if 16 <= frame.width <= MAX_DIMENSION and 16 <= frame.height <= MAX_DIMENSION:
+                clean += 1
+                dims.add((frame.width, frame.height))
+            else:
+                errors += 1
+    return clean, errors, dims
+
+
+def _decodable_chain(packets: list[RtpPacket], frame_of) -> tuple[list[bytes], int]:
+    """Frames a decoder can take in order: from a keyframe on, restarting at the next keyframe after a loss.
+
+    ``frame_of(group) -> (frame bytes, is_keyframe) | None``. Returns (frames, keyframes seen).
+    """
+    units: list[bytes] = []
+    keyframes = 0
+    synced = False
+    previous: list[RtpPacket] | None = None
+    for group in group_frames(packets):
+        follows = previous is not None and group[0].seq == (previous[-1].seq + 1) & 0xFFFF
+        previous = group
+        parsed = frame_of(group)
+        if parsed is None:
+            synced = False
+            continue
+        frame, is_key = parsed
+        keyframes += is_key
+        synced = is_key or (synced and follows)
+        if synced:
+            units.append(frame)
+    return units, keyframes
+
+
+def _vp8_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
+    parts = [vp8_descriptor(p.payload) for p in group]
+    if any(x is None for x in parts) or not parts[0][0]:
+        return None
+    frame = b"".join(x[1] for x in parts)
+    return frame, vp8_keyframe_size(frame) is not None
+
+
+def _vp9_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
+    parts = [vp9_descriptor(p.payload) for p in group]
+    if any(x is None for x in parts) or not parts[0][0]:
+        return None
+    frame = b"".join(x[2] for x in parts)
+    # uncompressed header: frame marker 0b10, then a keyframe carries sync code 49 83 42
+    return frame, len(frame) > 4 and frame[0] >> 6 == 2 and b"\x49\x83\x42" in frame[1:5]
+
+
+def _h264_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
+    nals: list[bytes] = []
+    pending = None
+    for p in group:
+        got, pending = h264_nal_units(p.payload, pending)
+        nals.extend(got)
+    if not nals or any(n[0] & 0x80 for n in nals):
+        return None
+    # An IDR access unit starts with an SPS whose profile_idc is a real H.264 profile.
+    has_sps = any(n[0] & 0x1F == 7 and len(n) > 3 and n[1] in H264_PROFILES for n in nals)
+    return b"".join(b"\x00\x00\x00\x01" + n for n in nals), has_sps
+
+
+def trial_video(codec: str, packets: list[RtpPacket]) -> CodecTrial:
+    frame_of = {"vp8": _vp8_frame, "vp9": _vp9_frame, "h264": _h264_frame}[codec]
+    units, structure = _decodable_chain(packets, frame_of)
+    if not units:
+        return CodecTrial(codec, 0, 0, 0, structure, f"{codec}: no complete frame from a keyframe on")
+    if len(units) < CHAIN_SHARE * len(group_frames(packets)):
+        structure = 0  # most frames never formed a decodable chain: the "keyframes" were chance
+    clean, errors, dims = _decode_video(codec, units)
+    size = ", ".join(f"{w}x{h}" for w, h in sorted(dims)) or "none"
+    return CodecTrial(codec, len(units), clean, errors, structure,
+                      f"{codec}: {clean} of {len(units)} frames decoded, {errors} decoder errors, dimensions {size}, "
+                      f"{structure} keyframe headers in clear")
+
+
+def trial_opus(packets: list[RtpPacket]) -> CodecTrial:
+    import av
+    import numpy as np
+
+    dec = _decoder("opus")
+    clean = errors = fed = 0
+    samples = []
+    configs: dict[int, int] = {}
+    for p in packets:
+        if not p.payload:
+            continue
+        fed += 1
+        configs[p.payload[0] >> 3] = configs.get(p.payload[0] >> 3, 0) + 1
+        try:
+            frames = dec.decode(av.Packet(p.payload))
+        except (av.error.FFmpegError, ValueError):
+            errors += 1
+            continue
+        clean += 1
+        for frame in frames:
+            arr = frame.to_ndarray()
+            samples.append(arr[0] if frame.format.is_planar else arr.reshape(-1))
+    # A real Opus stream keeps one TOC configuration (mode, bandwidth, frame size) for most packets.
+    structure = max(configs.values(), default=0)
+    if not samples:
+        return CodecTrial("opus", fed, 0, errors, structure, "opus: nothing decoded")
+    pcm = np.abs(np.concatenate(samples).astype(np.float32))
+    scale = 32768.0 if not np.issubdtype(samples[0].dtype, np.floating) else 1.0
+    over = float(np.mean(pcm > 1.0 * scale))
+    peak99 = float(np.percentile(pcm, 99)) / scale
+    return CodecTrial("opus", fed, clean, errors, structure,
+                      f"opus: {clean} of {fed} packets decoded, {over:.2%} of samples beyond full scale, "
+                      f"99th percentile level {peak99:.2f}, {structure} packets share one TOC configuration",
+                      audio_noise=over)
+
+
+def sframe_counter_runs(packets: list[RtpPacket]) -> int:
+    """Consecutive frames whose RFC 9605 SFrame header counter increases by one."""
+    counters = []
+    for p in packets:
+        if not p.payload:
+            continue
+        cfg = p.payload[0]
+        pos = 1
+        kid_len = ((cfg >> 4) & 0x07) + 1 if cfg & 0x80 else 0
+        pos += kid_len
+        ctr_len = (cfg & 0x07) + 1 if cfg & 0x08 else 0
+        if not ctr_len or pos + ctr_len > len(p.payload):
+            counters.append(cfg & 0x07)
+            continue
+        counters.append(int.from_bytes(p.payload[pos:pos + ctr_len], "big"))
+    return sum(1 for a, b in zip(counters, counters[1:]) if b == a + 1)
+
+
+def classify(packets: list[RtpPacket], kind: str | None, codec_hint: str | None) -> InnerVerdict:
+    """Classify a stream's decrypted packets (in capture order)."""
+    reasons: list[str] = []
+    packets, red_note = unwrap_red(packets)
+    if red_note:
+        reasons.append(red_note)
+    empty = sum(1 for p in packets if not p.payload)
+    if packets and empty >= 0.9 * len(packets):
+        return InnerVerdict("undetermined", None, (*reasons, f"{empty} of {len(packets)} packets carry no payload "
+                                                   "(padding-only bandwidth probes): no media to test"))
+    if len(packets) < MIN_VIDEO_FRAMES:
+        return InnerVerdict("undetermined", None, (*reasons, f"only {len(packets)} decrypted packets"))
+    candidates = _candidates(packets, kind, codec_hint)
+    trials = [trial_opus(packets) if c == "opus" else trial_video(c, packets) for c in candidates]
+    reasons.extend(t.detail for t in trials)
+    for t in trials:
+        if t.codec == "opus":
+            if t.units >= MIN_AUDIO_PACKETS and t.audio_noise is not None and t.audio_noise <= AUDIO_CLEAN_FRACTION \
+                    and t.clean >= CLEAN_RATIO * t.units:
+                return InnerVerdict("codec", "opus", (*reasons, "audio decodes to in-range signal: readable media"))
+        elif t.units >= MIN_VIDEO_FRAMES and t.clean >= CLEAN_RATIO * t.units and t.errors <= CLEAN_ERRORS * t.units:
+            return InnerVerdict("codec", t.codec, (*reasons, "video decodes cleanly at plausible dimensions: readable media"))
+    for t in trials:
+        if t.codec == "opus":
+            if t.units >= MIN_AUDIO_PACKETS and t.audio_noise is not None and t.audio_noise >= AUDIO_NOISE_FRACTION \
+                    and t.structure >= TOC_CONSISTENCY * t.units:
+                return InnerVerdict("encrypted", "opus", (*reasons, "Opus TOC parses but the audio decodes to "
+                                                          "out-of-range noise: payload past the clear bytes is ciphertext"))
+        elif t.units >= MIN_VIDEO_FRAMES and t.structure and t.errors >= max(MIN_VIDEO_FRAMES, ERROR_RATIO * t.units):
+            return InnerVerdict("encrypted", t.codec, (*reasons, f"{t.codec} headers in clear but the decoder rejects "
+                                                       "the frames: inner encryption past the clear bytes"))
+    runs = sframe_counter_runs(packets)
+    if runs >= 0.8 * (len(packets) - 1) and len(packets) >= MIN_AUDIO_PACKETS:
+        return InnerVerdict("encrypted", None, (*reasons, f"SFrame (RFC 9605) header with a counter increasing by one "
+                                                f"in {runs} consecutive packets, no codec decodes"))
+    return InnerVerdict("undetermined", None, (*reasons, "no codec decoded the payload and no encryption framing was recognised"))
+
+
+def _candidates(packets: list[RtpPacket], kind: str | None, codec_hint: str | None) -> list[str]:
+    hint = (codec_hint or "").lower()
+    for name in ("opus", "vp8", "vp9", "h264"):
+        if name in hint.replace(".", "").replace("avc", "h264"):
+            return [name]
+    if kind == "audio":
+        return ["opus"]
+    if kind == "video":
+        return ["vp8", "vp9", "h264"]
+    timestamps = {p.timestamp for p in packets}
+    if len(timestamps) < 0.8 * len(packets):  # several packets per timestamp: video frames
+        return ["vp8", "vp9", "h264"]
+    # Video first: a clean video decode is strong evidence, while Opus decodes almost any bytes.
+    if _audio_clock(packets):
+        return ["vp8", "vp9", "h264", "opus"]
+    return ["vp8", "vp9", "h264"]
+
+
+def _audio_clock(packets: list[RtpPacket]) -> bool:
+    """RTP timestamps advancing in multiples of 2.5 ms at 48 kHz (120 ticks), as Opus packets do."""
+    steps = [(b.timestamp - a.timestamp) & 0xFFFFFFFF for a, b in zip(packets, packets[1:])]
+    steps = [s for s in steps if 0 < s < 0x7FFFFFFF]
+    return bool(steps) and sum(1 for s in steps if s % 120 == 0 and s <= 5760) >= 0.9 * len(steps)

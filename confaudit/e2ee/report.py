@@ -1,0 +1,208 @@
+"""Captures + key logs -> the bundle's ``e2ee`` object (sessions, streams, SDES, summary)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from confaudit.e2ee.exporter import PROFILES
+from confaudit.e2ee.inner import classify
+from confaudit.e2ee.keylog import KeyLog, merge_secrets, parse_keylog_text
+from confaudit.e2ee.packets import ReadStatus, read_datagrams
+from confaudit.e2ee.scan import MAX_STREAMS, CaptureScan, StreamCounts
+from confaudit.e2ee.sdes import find_sdes
+
+
+def empty_e2ee(keylogs: list[KeyLog], sdes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"keylogs": [_keylog_entry(k, 0) for k in keylogs], "sessions": [], "streams": [], "srtcp": [],
+            "sdes": sdes, "summary": _summary([], sdes, []), "warnings": []}
+
+
+def _keylog_entry(log: KeyLog, matched: int) -> dict[str, Any]:
+    return {"path": log.source, "sha256": log.sha256, "lines": log.lines, "kinds": log.kinds,
+            "dtls_sessions_matched": matched}
+
+
+def _endpoint(ep: tuple[str, int]) -> str:
+    host, port = ep
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _flow_ids(bundle: dict[str, Any]) -> dict[tuple[tuple[str, int], tuple[str, int]], str]:
+    out = {}
+    for flow in bundle.get("flows") or []:
+        try:
+            a = (str(flow["src"]), int(flow["sport"]))
+            b = (str(flow["dst"]), int(flow["dport"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if str(flow.get("transport", "udp")) == "udp":
+            out.setdefault(tuple(sorted((a, b))), str(flow.get("id")))
+    return out
+
+
+def _media_index(bundle: dict[str, Any]) -> dict[tuple, dict[str, Any]]:
+    out = {}
+    for ms in bundle.get("media_streams") or []:
+        if not isinstance(ms, dict) or "flow" not in ms:
+            continue
+        ssrc = ms.get("ssrc")
+        if isinstance(ssrc, str):  # the packet analysis writes SSRCs as "0x%08x"
+            try:
+                ssrc = int(ssrc, 16 if ssrc.lower().startswith("0x") else 10)
+            except ValueError:
+                continue
+        if isinstance(ssrc, int) and not isinstance(ssrc, bool):
+            out.setdefault((str(ms["flow"]), ssrc), ms)
+            if isinstance(ms.get("sender"), str):  # the same SSRC can appear in both directions
+                out.setdefault((str(ms["flow"]), ssrc, ms["sender"]), ms)
+    return out
+
+
+def _paths(bundle: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """Per-flow path (a server or relay endpoint on the flow) and the capture-wide topology as fallback."""
+    media_path = bundle.get("media_path") if isinstance(bundle.get("media_path"), dict) else {}
+    topology = media_path.get("topology")
+    overall = topology if topology in ("p2p", "relay", "server") else "unknown"
+    per_flow: dict[str, str] = {}
+    for endpoint in media_path.get("endpoints") or []:
+        if not isinstance(endpoint, dict) or endpoint.get("role") not in ("server", "relay"):
+            continue
+        for flow_id in endpoint.get("flows") or []:
+            if per_flow.get(str(flow_id)) != "server":
+                per_flow[str(flow_id)] = str(endpoint["role"])
+    return per_flow, overall
+
+
+def _scan_captures(captures: list[Path], keylogs: list[KeyLog]) -> tuple[CaptureScan, list[KeyLog], bool, list[str]]:
+    """Two passes when a capture embeds key logs (DSB): collect secrets first, then decrypt."""
+    statuses = []
+    embedded: list[KeyLog] = []
+    scan = CaptureScan(merge_secrets(keylogs))
+    for index, path in enumerate(captures):
+        status = ReadStatus()
+        for dg in read_datagrams(path, index, status):
+            scan.feed(index, dg)
+        statuses.append(status)
+        for n, text in enumerate(status.dsb_keylogs or []):
+            embedded.append(parse_keylog_text(text, f"{path}#dsb{n}", text.encode("ascii", "replace"), strict=False))
+    if embedded and any(log.lines for log in embedded):
+        scan = CaptureScan(merge_secrets(keylogs + embedded))
+        for index, path in enumerate(captures):
+            for dg in read_datagrams(path, index, ReadStatus()):
+                scan.feed(index, dg)
+    problems = [f"e2ee: {p}: {s.problem}" for p, s in zip(captures, statuses) if s.problem]
+    complete = all(s.complete for s in statuses)
+    if scan.streams_dropped:
+        problems.append(f"e2ee: {scan.streams_dropped} packets of SSRCs beyond the first {MAX_STREAMS} were not analysed")
+        complete = False
+    return scan, keylogs + embedded, complete, problems
+
+
+def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLog]) -> tuple[dict[str, Any], bool]:
+    """The ``e2ee`` object and whether every capture was read completely."""
+    scan, all_logs, complete, problems = _scan_captures(captures, keylogs)
+    flow_ids = _flow_ids(bundle)
+    media = _media_index(bundle)
+    per_flow_path, overall_path = _paths(bundle)
+
+    sessions_out = []
+    session_ids: dict[int, int] = {}
+    for flow, hs in sorted(scan.handshakes.items()):
+        for session in hs.sessions:
+            if session.server_random is None and not session.profiles_offered:
+                continue
+            labels = scan.secrets.get(session.client_random, {})
+            found = ("EXPORTER_SECRET" in labels) if session.version == "DTLS 1.3" else ("CLIENT_RANDOM" in labels)
+            profile = session.profile or scan.profiles_used.get(id(session))
+            session_ids[id(session)] = len(sessions_out)
+            sessions_out.append({
+                "flow": flow_ids.get(flow), "client": _endpoint(session.client),
+                "server": _endpoint(flow[1] if flow[0] == session.client else flow[0]),
+                "version": session.version, "client_random": session.client_random.hex(),
+                "profile": PROFILES[profile].name if profile in PROFILES else (f"0x{profile:04x}" if profile else None),
+                "profile_source": "server_hello" if session.profile else ("authenticated_trial" if profile else None),
+                "profiles_offered": [f"0x{c:04x}" for c in session.profiles_offered],
+                "keys": "found" if found else "missing",
+                "note": scan.session_notes.get(id(session)),
+            })
+
+    streams_out = []
+    for n, stream in enumerate(sorted(scan.streams.values(), key=lambda s: s.first_frame)):
+        flow_id = flow_ids.get(stream.flow)
+        path = per_flow_path.get(flow_id or "", overall_path)
+        streams_out.append(_stream_entry(n, stream, flow_ids, media, path, session_ids))
+
+    srtcp = [{"flow": flow_ids.get(flow), "sender": _endpoint(sender), "packets": c.packets, "decrypted": c.decrypted,
+              "auth_failed": c.auth_failed, "duplicates": c.duplicates}
+             for (flow, sender), c in sorted(scan.control.items())]
+    matched = {}
+    for log in all_logs:
+        matched[log.source] = sum(1 for hs in scan.handshakes.values() for s in hs.sessions
+                                  if s.client_random in log.secrets)
+    sdes = find_sdes(bundle)
+    e2ee = {"keylogs": [_keylog_entry(log, matched[log.source]) for log in all_logs], "sessions": sessions_out,
+            "streams": streams_out, "srtcp": srtcp, "sdes": sdes,
+            "summary": _summary(streams_out, sdes, sessions_out), "warnings": problems}
+    return e2ee, complete
+
+
+def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, path: str,
+                  session_ids: dict[int, int]) -> dict[str, Any]:
+    flow_id = flow_ids.get(stream.flow)
+    plain_sender = f"{stream.sender[0]}:{stream.sender[1]}"  # the packet analysis does not bracket IPv6
+    ms = (media.get((flow_id, stream.ssrc, _endpoint(stream.sender))) or media.get((flow_id, stream.ssrc, plain_sender))
+          or media.get((flow_id, stream.ssrc))) if flow_id else None
+    kind = (ms or {}).get("kind") if (ms or {}).get("kind") in ("audio", "video") else None
+    codec_hint = (ms or {}).get("codec") if isinstance((ms or {}).get("codec"), str) else None
+    reasons: list[str] = []
+    if stream.decrypted == 0:
+        inner, codec = "not_observable", None
+        if stream.session is None or stream.packets == stream.duplicates:
+            reasons.append("no DTLS session keys apply to this stream")
+        elif stream.auth_failed:
+            reasons.append(f"{stream.auth_failed} packets failed SRTP authentication with the logged keys: "
+                           "wrong or missing keys for this sender")
+        else:
+            reasons.append("no key-log secret for this stream's DTLS session")
+    else:
+        verdict = classify(stream.sample, kind, codec_hint)
+        inner, codec = verdict.inner, verdict.codec
+        reasons.extend(verdict.reasons)
+        if stream.auth_failed:
+            reasons.append(f"{stream.auth_failed} packets failed SRTP authentication (counted, not classified)")
+    main_pt = max(stream.payload_types, key=stream.payload_types.get) if stream.payload_types else None
+    return {
+        "id": f"e{n + 1}", "flow": flow_id, "media_stream": (ms or {}).get("id"),
+        "sender": _endpoint(stream.sender), "ssrc": stream.ssrc, "payload_type": main_pt,
+        "kind": kind or _kind_from_codec(codec), "codec": codec or codec_hint,
+        "session": session_ids.get(id(stream.session)) if stream.session is not None else None,
+        "packets": stream.packets, "decrypted": stream.decrypted, "auth_failed": stream.auth_failed,
+        "duplicates": stream.duplicates, "replay_rejected": stream.replay_rejected,
+        "first_packet": {"input": stream.first_frame[0], "frame": stream.first_frame[1]},
+        "inner": inner, "reasons": reasons, "path": path,
+    }
+
+
+def _kind_from_codec(codec: str | None) -> str:
+    return {"opus": "audio", "vp8": "video", "vp9": "video", "h264": "video"}.get(codec or "", "unknown")
+
+
+def _summary(streams: list[dict[str, Any]], sdes: list[dict[str, Any]], sessions: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = {k: sum(1 for s in streams if s["inner"] == k) for k in ("codec", "encrypted", "undetermined", "not_observable")}
+    paths = sorted({s["path"] for s in streams if s["inner"] in ("codec", "encrypted")})
+    if counts["codec"] and not counts["encrypted"]:
+        conclusion = "media_readable_at_transport_end"
+    elif counts["encrypted"] and not counts["codec"]:
+        conclusion = "inner_encryption_observed"
+    elif counts["codec"] and counts["encrypted"]:
+        conclusion = "mixed"
+    else:
+        conclusion = "not_observable"
+    return {
+        "conclusion": conclusion, "streams": len(streams), "inner_codec": counts["codec"],
+        "inner_encrypted": counts["encrypted"], "inner_undetermined": counts["undetermined"],
+        "not_observable": counts["not_observable"], "paths": paths,
+        "sessions": len(sessions), "sessions_with_keys": sum(1 for s in sessions if s["keys"] == "found"),
+        "sdes_keys_in_signalling": bool(sdes),
+    }

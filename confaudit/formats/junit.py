@@ -1,0 +1,56 @@
+"""JUnit XML: one testsuite per vendor, one testcase per claim.
+
+contradicted -> <failure>, error -> <error>, not_observable / inconclusive / document_only ->
+<skipped> (with the reason), supported -> a plain passing testcase. Follows the common subset that
+Jenkins, GitLab and GitHub test reporters read (testsuites > testsuite > testcase).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from confaudit.formats._safe import xml_text
+from confaudit.rules.model import RunResult
+
+_SKIP_LABEL = {"not_observable": "not observable", "inconclusive": "inconclusive", "document_only": "document only"}
+
+
+def _evidence_text(finding) -> str:
+    lines = [f"{e.get('kind')} {e.get('id')}: {e.get('detail', '')}".rstrip(": ") for e in finding.evidence]
+    return "\n".join(xml_text(line, 400) for line in lines)
+
+
+def to_junit(run: RunResult) -> str:
+    """JUnit XML text (UTF-8 declaration included)."""
+    vendor = xml_text(run.vendor, 200)
+    counts = {"tests": len(run.findings), "failures": 0, "errors": 0, "skipped": 0}
+    suites = ET.Element("testsuites", name="confaudit")
+    suite = ET.SubElement(suites, "testsuite", name=f"confaudit claims: {vendor}")
+    props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", name="claims_file", value=xml_text(run.claims_path, 1000))
+    ET.SubElement(props, "property", name="evidence_complete", value=str(run.evidence_complete).lower())
+    ET.SubElement(props, "property", name="score", value="" if run.score.overall is None else f"{run.score.overall:.1f}")
+    for f in run.findings:
+        case = ET.SubElement(suite, "testcase", name=xml_text(f.claim_id, 200), classname=f"confaudit.{vendor}",
+                             file=xml_text(run.claims_path, 1000), line=str(f.line), time="0")
+        message = xml_text(f"[{f.severity}] {f.explanation}", 2000)
+        if f.verdict == "contradicted":
+            counts["failures"] += 1
+            node = ET.SubElement(case, "failure", message=message, type=f"contradicted.{f.severity}")
+            node.text = xml_text(f.statement, 2000) + "\n" + _evidence_text(f)
+        elif f.verdict == "error":
+            counts["errors"] += 1
+            node = ET.SubElement(case, "error", message=message, type="check_error")
+            node.text = _evidence_text(f)
+        elif f.verdict in _SKIP_LABEL:
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", message=xml_text(f"{_SKIP_LABEL[f.verdict]}: {f.explanation}", 2000))
+        else:
+            out = ET.SubElement(case, "system-out")
+            out.text = xml_text(f"supported: {f.explanation}", 2000) + "\n" + _evidence_text(f)
+    for node in (suites, suite):
+        for key, value in counts.items():
+            node.set(key, str(value))
+        node.set("time", "0")
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

@@ -1,0 +1,67 @@
+"""Markdown summaries (PR comments, ``$GITHUB_STEP_SUMMARY``).
+
+Every captured or claims-file string is escaped: no raw HTML, no link or image syntax survives, so a
+summary cannot beacon or forge content when rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from confaudit.formats._safe import clean
+from confaudit.rules.model import RunResult, severity_rank
+
+_ICON = {"supported": "✅ supported", "contradicted": "❌ contradicted", "not_observable": "➖ not observable",
+         "inconclusive": "⚠️ inconclusive", "error": "💥 error", "document_only": "📄 document only"}
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def esc(value: object, limit: int = 500) -> str:
+    """Markdown- and HTML-inert text for a table cell."""
+    text = clean(value, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _SPECIAL.sub(r"\\\1", text)
+    return text.replace("://", ":&#47;&#47;")  # no autolinks to attacker-chosen hosts
+
+
+def _score(run: RunResult) -> str:
+    return "n/a (nothing checkable)" if run.score.overall is None else f"{run.score.overall:.0f}/100"
+
+
+def to_markdown(run: RunResult) -> str:
+    s = run.score
+    lines = [f"## confaudit: {esc(run.vendor, 200)}", ""]
+    lines.append(f"**Score:** {_score(run)}  ·  " + "  ·  ".join(
+        f"{_ICON[v]}: {n}" for v, n in s.counts.items() if n))
+    if s.contradicted_high:
+        lines.append("")
+        lines.append("> **Contradicted high-severity claims:** " + ", ".join(f"`{esc(c, 130)}`" for c in s.contradicted_high))
+    if not run.evidence_complete:
+        lines += ["", "> ⚠️ Part of the evidence could not be read; affected claims are marked inconclusive."]
+    lines += ["", "| Claim | Severity | Verdict | Why |", "|---|---|---|---|"]
+    order = sorted(run.findings, key=lambda f: (f.verdict != "contradicted", -severity_rank(f.severity), f.line))
+    for f in order:
+        lines.append(f"| {esc(f.claim_id, 130)} | {f.severity} | {_ICON.get(f.verdict, esc(f.verdict))} | "
+                     f"{esc(f.explanation, 600)} |")
+    lines += ["", "<details><summary>Scores by category</summary>", "",
+              "| Category | Score | Claims | Verifiable by |", "|---|---|---|---|"]
+    for cat, entry in s.by_category.items():
+        value = "n/a" if entry.get("score") is None else f"{entry['score']:.0f}"
+        lines.append(f"| {esc(entry.get('title', cat), 200)} | {value} | {entry.get('claims', 0)} | {entry.get('verifiable')} |")
+    lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+def comparison_markdown(runs: Sequence[RunResult]) -> str:
+    """A vendor x category matrix of scores, with contradicted high-severity claims called out."""
+    categories = sorted({c for r in runs for c in r.score.by_category})
+    header = "| Vendor | Score | " + " | ".join(esc(c, 60) for c in categories) + " | Contradicted (high) |"
+    lines = ["## confaudit: vendor comparison", "", header, "|" + "---|" * (len(categories) + 3)]
+    for run in runs:
+        cells = []
+        for cat in categories:
+            entry = run.score.by_category.get(cat)
+            cells.append("" if entry is None else "n/a" if entry.get("score") is None else f"{entry['score']:.0f}")
+        high = ", ".join(esc(c, 80) for c in run.score.contradicted_high) or "none"
+        lines.append(f"| {esc(run.vendor, 100)} | {_score(run)} | " + " | ".join(cells) + f" | {high} |")
+    return "\n".join(lines) + "\n"

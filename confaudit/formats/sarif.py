@@ -1,0 +1,101 @@
+"""SARIF 2.1.0 for GitHub code scanning: one rule per claim, one result per finding, located at the claim.
+
+Results point at the claim's line in the claims file, so annotations land on the vendor statement.
+``partialFingerprints`` hash vendor, claim id and check only (never evidence), so an alert keeps its
+identity across runs. ``kind`` follows the spec: ``fail`` for contradicted claims (level from
+severity), ``pass`` for supported, ``review`` for everything not settled by the capture,
+``informational`` for document-only claims (levels other than for ``fail`` are ``none``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from confaudit import __version__
+from confaudit.formats._safe import clean
+from confaudit.jsonio import dumps_canonical
+from confaudit.rules.model import Finding, RunResult
+
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+FINGERPRINT_KEY = "confauditClaim/v1"
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.5", "info": "0.0"}
+_FAIL_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+_KIND = {"supported": "pass", "contradicted": "fail", "not_observable": "review", "inconclusive": "review",
+         "error": "review", "document_only": "informational"}
+_VERDICT_TEXT = {"supported": "Supported", "contradicted": "Contradicted", "not_observable": "Not observable",
+                 "inconclusive": "Inconclusive", "error": "Check error", "document_only": "Document only"}
+
+
+def _rule_name(claim_id: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", claim_id) if part) or "Claim"
+
+
+def _uri(path: str) -> str:
+    return path.replace("\\", "/")
+
+
+def _rule(f: Finding, vendor: str) -> dict:
+    source = f.source
+    statement = clean(f.statement, 1000)
+    help_text = (f"{vendor} claims: \"{statement}\" (source: {clean(source.get('title'), 300)}, "
+                 f"{clean(source.get('date'), 40)}). confaudit checks it with '{f.check}'.")
+    rule = {
+        "id": f.claim_id,
+        "name": _rule_name(f.claim_id),
+        "shortDescription": {"text": clean(f"{vendor}: {statement}", 200)},
+        "fullDescription": {"text": statement},
+        "help": {"text": help_text},
+        "defaultConfiguration": {"level": _FAIL_LEVEL.get(f.severity, "warning")},
+        "properties": {"tags": ["confaudit", "vendor-claim", f.category, f.check],
+                       "security-severity": SECURITY_SEVERITY.get(f.severity, "5.5"), "precision": "high",
+                       "claim-severity": f.severity},
+    }
+    url = str(source.get("url") or "")
+    if url.startswith(("https://", "http://")):
+        rule["helpUri"] = url
+    return rule
+
+
+def _result(f: Finding, index: int, uri: str) -> dict:
+    kind = _KIND.get(f.verdict, "review")
+    message = f"{_VERDICT_TEXT.get(f.verdict, f.verdict)}: {clean(f.explanation, 2000)}"
+    result = {
+        "ruleId": f.claim_id,
+        "ruleIndex": index,
+        "kind": kind,
+        "level": _FAIL_LEVEL.get(f.severity, "warning") if kind == "fail" else "none",
+        "message": {"text": message},
+        "locations": [{"physicalLocation": {
+            "artifactLocation": {"uri": uri, "index": 0},
+            "region": {"startLine": max(1, f.line), "startColumn": max(1, f.column)},
+        }}],
+        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+        "properties": {"verdict": f.verdict, "severity": f.severity, "category": f.category,
+                       "evidence": [{k: clean(v, 300) for k, v in e.items()} for e in f.evidence]},
+    }
+    return result
+
+
+def to_sarif_dict(run: RunResult, artifact_uri: str | None = None) -> dict:
+    uri = _uri(artifact_uri if artifact_uri is not None else run.claims_path)
+    vendor = clean(run.vendor, 200)
+    return {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "confaudit", "version": __version__, "semanticVersion": __version__,
+                                "rules": [_rule(f, vendor) for f in run.findings]}},
+            "automationDetails": {"id": f"confaudit/{re.sub(r'[^A-Za-z0-9_.-]+', '-', vendor.lower()) or 'vendor'}/"},
+            "artifacts": [{"location": {"uri": uri}, "roles": ["analysisTarget"]}],
+            "columnKind": "unicodeCodePoints",
+            "invocations": [{"executionSuccessful": not any(f.verdict == "error" for f in run.findings)}],
+            "results": [_result(f, i, uri) for i, f in enumerate(run.findings)],
+            "properties": {"vendor": vendor, "evidenceComplete": run.evidence_complete,
+                           "score": run.score.overall, "contradictedHigh": list(run.score.contradicted_high)},
+        }],
+    }
+
+
+def to_sarif(run: RunResult, artifact_uri: str | None = None) -> str:
+    """SARIF 2.1.0 text; ``artifact_uri`` overrides the claims path (use a repo-relative path)."""
+    return dumps_canonical(to_sarif_dict(run, artifact_uri)) + "\n"

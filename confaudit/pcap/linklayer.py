@@ -1,0 +1,87 @@
+"""Link layers, column-wise: where each frame's IP header starts and which IP version it claims.
+
+Supported: Ethernet (1) with up to three 802.1Q/802.1ad tags, raw IP (101, 12, 14, 228, 229),
+Linux cooked SLL (113) and SLL2 (276), BSD null/loopback (0, 108) in either byte order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confaudit.pcap.gather import be16, windows
+
+ETHERNET = 1
+RAW_IP = (101, 12, 14)
+RAW_IPV4 = 228
+RAW_IPV6 = 229
+LINUX_SLL = 113
+LINUX_SLL2 = 276
+BSD_NULL = 0
+BSD_LOOP = 108
+SUPPORTED = frozenset((ETHERNET, *RAW_IP, RAW_IPV4, RAW_IPV6, LINUX_SLL, LINUX_SLL2, BSD_NULL, BSD_LOOP))
+
+ETHERTYPE_IPV4 = 0x0800
+ETHERTYPE_IPV6 = 0x86DD
+VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+MAX_VLAN_TAGS = 3
+BSD_AF_INET = 2
+BSD_AF_INET6 = (24, 28, 30)
+
+
+def locate_l3(arr: Any, data_off: Any, caplen: Any, linktype: Any) -> tuple[Any, Any]:
+    """Return (absolute offset of the IP header, claimed IP version 4/6 or 0 for non-IP) per frame."""
+    import numpy as np
+
+    n = len(data_off)
+    l3 = data_off.copy()
+    family = np.zeros(n, dtype=np.uint8)
+    for lt in np.unique(linktype):
+        rows = np.flatnonzero(linktype == lt)
+        shift, fam = _one_linktype(int(lt), arr, data_off[rows], caplen[rows])
+        fam = np.where(caplen[rows] > shift, fam, 0)
+        l3[rows] = data_off[rows] + shift
+        family[rows] = fam
+    return l3, family
+
+
+def _one_linktype(lt: int, arr: Any, off: Any, caplen: Any) -> tuple[Any, Any]:
+    import numpy as np
+
+    n = len(off)
+    if lt == ETHERNET:
+        win = windows(arr, off, 14 + 4 * MAX_VLAN_TAGS)
+        etype = be16(win, 12)
+        shift = np.full(n, 14, dtype=np.int64)
+        for tag in range(MAX_VLAN_TAGS):
+            tagged = np.isin(etype, VLAN_TPIDS)
+            if not tagged.any():
+                break
+            etype = np.where(tagged, be16(win, 16 + 4 * tag), etype)
+            shift += 4 * tagged
+        return shift, _from_ethertype(etype)
+    if lt in RAW_IP or lt in (RAW_IPV4, RAW_IPV6):
+        nibble = windows(arr, off, 1)[:, 0] >> 4
+        fam = np.where(nibble == 4, 4, np.where(nibble == 6, 6, 0)).astype(np.uint8)
+        if lt == RAW_IPV4:
+            fam = np.where(fam == 4, fam, 0)
+        elif lt == RAW_IPV6:
+            fam = np.where(fam == 6, fam, 0)
+        return np.zeros(n, dtype=np.int64), fam
+    if lt == LINUX_SLL:
+        return np.full(n, 16, dtype=np.int64), _from_ethertype(be16(windows(arr, off, 16), 14))
+    if lt == LINUX_SLL2:
+        return np.full(n, 20, dtype=np.int64), _from_ethertype(be16(windows(arr, off, 2), 0))
+    if lt in (BSD_NULL, BSD_LOOP):
+        win = windows(arr, off, 4).astype(np.int64)
+        little = win[:, 0] | (win[:, 1] << 8) | (win[:, 2] << 16) | (win[:, 3] << 24)
+        big = win[:, 3] | (win[:, 2] << 8) | (win[:, 1] << 16) | (win[:, 0] << 24)
+        af = np.where(little & 0xFFFF0000, big, little)  # the family is small in the right order
+        fam = np.where(af == BSD_AF_INET, 4, np.where(np.isin(af, BSD_AF_INET6), 6, 0)).astype(np.uint8)
+        return np.full(n, 4, dtype=np.int64), fam
+    return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.uint8)
+
+
+def _from_ethertype(etype: Any) -> Any:
+    import numpy as np
+
+    return np.where(etype == ETHERTYPE_IPV4, 4, np.where(etype == ETHERTYPE_IPV6, 6, 0)).astype(np.uint8)

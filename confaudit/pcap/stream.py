@@ -1,0 +1,176 @@
+"""Bounded byte streams over a capture file: plain or gzip, hashing the stored bytes as they pass.
+
+gzip is decompressed incrementally with a cap on the expansion ratio, so a decompression bomb
+ends with an error instead of exhausting memory or time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+from confaudit.errors import InputError
+
+RAW_READ_BYTES = 1 << 20
+GZIP_MAX_RATIO = 100
+GZIP_RATIO_FLOOR_BYTES = 16 << 20
+"""Below this many decompressed bytes the ratio is not checked (small, highly compressible files)."""
+
+
+class HashingFile:
+    """An unbuffered file whose every byte read feeds a SHA-256 of the file as stored."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._fh: BinaryIO = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        except OSError as exc:
+            raise InputError(path, exc.strerror or "cannot open file") from None
+        self._hash = hashlib.sha256()
+        self.raw_bytes_read = 0
+
+    def read(self, n: int) -> bytes:
+        try:
+            data = self._fh.read(n)
+        except OSError as exc:
+            raise InputError(self.path, f"read error: {exc.strerror or exc}") from None
+        self._hash.update(data)
+        self.raw_bytes_read += len(data)
+        return data
+
+    def readinto(self, view: memoryview) -> int:
+        try:
+            n = self._fh.readinto(view)
+        except OSError as exc:
+            raise InputError(self.path, f"read error: {exc.strerror or exc}") from None
+        self._hash.update(view[:n])
+        self.raw_bytes_read += n
+        return n
+
+    def finish_hash(self) -> str:
+        """Hash whatever was not read, so the digest always covers the whole stored file."""
+        while self.read(RAW_READ_BYTES):
+            pass
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class PlainStream:
+    """The capture bytes are the file bytes."""
+
+    compressed = False
+
+    def __init__(self, raw: HashingFile, prefix: bytes, size: int) -> None:
+        self.raw = raw
+        self.size = size
+        self.warnings: list[str] = []
+        self._prefix = prefix
+
+    def remaining_hint(self) -> int | None:
+        """Bytes left in the file (it may change under us; only used to size buffers)."""
+        return max(self.size - self.raw.raw_bytes_read, 0) + len(self._prefix)
+
+    def readinto(self, view: memoryview) -> int:
+        """Fill ``view`` as far as the file allows; returns the count (0 at end of file)."""
+        total = min(len(self._prefix), len(view))
+        view[:total] = self._prefix[:total]
+        self._prefix = self._prefix[total:]
+        while total < len(view):
+            n = self.raw.readinto(view[total:])
+            if n == 0:
+                break
+            total += n
+        return total
+
+
+class GzipStream:
+    """Decompresses gzip members one after another, bounded by an expansion-ratio cap."""
+
+    compressed = True
+
+    def __init__(self, raw: HashingFile, stored_size: int, prefix: bytes) -> None:
+        self.raw = raw
+        self.stored_size = max(stored_size, 1)
+        self.out_bytes = 0
+        self.warnings: list[str] = []
+        self._dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = prefix
+        self._done = False
+
+    def remaining_hint(self) -> int | None:
+        return None
+
+    def _check_ratio(self) -> None:
+        if self.out_bytes > GZIP_RATIO_FLOOR_BYTES and self.out_bytes > GZIP_MAX_RATIO * self.stored_size:
+            raise InputError(self.raw.path, f"gzip expands more than {GZIP_MAX_RATIO}x "
+                                            f"({self.stored_size} stored bytes gave over {self.out_bytes}) "
+                                            "(decompression bomb?)")
+
+    def _next_input(self) -> bytes:
+        if self._dec.unconsumed_tail:
+            return self._dec.unconsumed_tail
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
+        return self.raw.read(RAW_READ_BYTES)
+
+    def _start_next_member(self) -> bool:
+        """After a member ends: continue with the next one, or stop (noting trailing garbage)."""
+        rest = self._dec.unused_data
+        if not rest:
+            rest = self.raw.read(RAW_READ_BYTES)
+        if not rest:
+            return False
+        if rest[:2] == b"\x1f\x8b":
+            self._dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self._pending = rest
+            return True
+        if rest.strip(b"\x00"):
+            self.warnings.append("bytes after the end of the gzip data were ignored")
+        elif self.raw.read(RAW_READ_BYTES).strip(b"\x00"):
+            self.warnings.append("bytes after the end of the gzip data were ignored")
+        return False
+
+    def readinto(self, view: memoryview) -> int:
+        total = 0
+        while total < len(view) and not self._done:
+            if self._dec.eof:
+                if not self._start_next_member():
+                    self._done = True
+                    break
+            data = self._next_input()
+            if not data:
+                self.warnings.append(f"gzip data is truncated (after {self.out_bytes} decompressed bytes)")
+                self._done = True
+                break
+            try:
+                out = self._dec.decompress(data, len(view) - total)
+            except zlib.error as exc:
+                if self.out_bytes == 0:
+                    raise InputError(self.raw.path, f"corrupt gzip data ({exc})") from None
+                self.warnings.append(f"corrupt gzip data after {self.out_bytes} decompressed bytes ({exc})")
+                self._done = True
+                break
+            view[total: total + len(out)] = out
+            total += len(out)
+            self.out_bytes += len(out)
+            self._check_ratio()
+        return total
+
+
+def open_capture_stream(path: Path) -> tuple[HashingFile, PlainStream | GzipStream]:
+    """Open ``path``; gzip is recognised by its magic bytes, never by the file name."""
+    raw = HashingFile(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raw.close()
+        raise InputError(path, exc.strerror or "cannot stat file") from None
+    head = raw.read(2)
+    if head == b"\x1f\x8b":
+        return raw, GzipStream(raw, size, head)
+    return raw, PlainStream(raw, head, size)

@@ -1,0 +1,338 @@
+"""Replace the auditor's secrets with keyed HMAC tokens: by structure first, then by pattern.
+
+A token looks like ``[REDACTED <kind> #<8 hex>]``; the hex is HMAC-SHA256(key, secret), so equal
+secrets stay linkable across a bundle while a reader without the key cannot brute-force short
+secrets (PINs, passwords). Every method is pure and idempotent: redacting redacted output is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote_plus, urlsplit
+
+KEY_ENV = "CONFAUDIT_REDACTION_KEY"
+TOKEN_RE = re.compile(r"\[REDACTED [A-Za-z0-9_.\-]{1,40} #[0-9a-f]{8}\]")
+_URL_TOKEN_RE = re.compile(r"\[REDACTED(?:%20| |\+)[A-Za-z0-9_.\-]{1,40}(?:%20| |\+)(?:%23|#)[0-9a-f]{8}\]")
+_MAX_DEPTH = 200
+
+# Header names redacted whole (case-insensitive), plus any name containing one of the fragments.
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "api-key", "x-api-key",
+                   "x-amz-security-token", "x-goog-api-key", "x-csrf-token", "x-xsrf-token"}
+_SECRET_HEADER_FRAGMENTS = ("token", "secret", "session", "auth", "key", "signature", "password",
+                            "csrf", "xsrf", "cookie", "credential", "passcode")
+_URL_HEADERS = {"referer", "location", "origin", "content-location", "link"}
+_COOKIE_ATTRIBUTES = {"path", "domain", "expires", "max-age", "secure", "httponly", "samesite",
+                      "partitioned", "priority"}
+
+# Parameter / JSON key names: exact compact names, and words that make any name secret.
+_SECRET_NAMES = {"code", "pin", "otp", "sig", "sid", "key", "pwd", "passwd", "password", "secret", "token",
+                 "session", "sessionid", "jsessionid", "phpsessid", "apikey", "assertion", "samlresponse",
+                 "samlrequest", "credential", "credentials", "auth", "authorization", "signature", "csrf",
+                 "passcode", "xamzsignature", "xamzcredential", "xamzsecuritytoken", "xgoogapikey", "jwt"}
+_SECRET_WORDS = {"token", "secret", "password", "passwd", "pwd", "signature", "sig", "csrf", "xsrf",
+                 "credential", "credentials", "passcode", "apikey", "auth", "authorization", "otp",
+                 "jwt", "bearer", "cookie", "privatekey", "passphrase"}
+_SECRET_FRAGMENTS = ("token", "secret", "password", "passwd", "csrf", "xsrf", "apikey", "credential", "signature",
+                     "passcode", "privatekey", "sessionid", "sessionkey", "accesskey")
+_SESSION_WORDS = {"session", "sid", "key"}
+_SESSION_COMPANIONS = {"id", "key", "token", "secret", "api", "access", "private", "secret", "x", "session", "sid"}
+
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("private-key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S)),
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")),
+    ("aws-key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")),
+    ("google-key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}")),
+    ("github-token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
+    ("slack-token", re.compile(r"\bxox[abposre]-[A-Za-z0-9\-]{10,}")),
+    ("stripe-key", re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),
+)
+_AUTH_SCHEME_RE = re.compile(r"\b(Bearer|Basic|Digest|Token|Negotiate)(\s+)([A-Za-z0-9._~+/=\-]{6,})", re.I)
+_USERINFO_RE = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,15}://)([^/\s@\[\]\"'<>]+@)")
+_ASSIGNMENT_RE = re.compile(
+    r"(?i)(?P<name>[A-Za-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|signature"
+    r"|credential|passcode|session[_\-]?id|csrf|xsrf)[A-Za-z0-9_.\-]*)"
+    r"(?P<sep>\\?[\"']?\s*[=:]\s*\\?[\"']?)(?P<val>[^\s\"'&;,<>\\\[\]{}]{1,4096})")
+_ICE_PWD_RE = re.compile(r"(a=ice-pwd:)([A-Za-z0-9+/=]+)")
+_CRYPTO_RE = re.compile(r"(a=crypto:[^\r\n\\]*?inline:)([A-Za-z0-9+/=]+)")
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _words(name: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9]+", _CAMEL_RE.sub("_", name).lower()) if w]
+
+
+def is_secret_name(name: str) -> bool:
+    """True for a query, form or JSON key that names a credential (access_token, apiKey, sid, ...)."""
+    words = _words(name)
+    if not words:
+        return False
+    if "".join(words) in _SECRET_NAMES:
+        return True
+    joined = "".join(words)
+    if any(w in _SECRET_WORDS for w in words) or any(f in joined for f in _SECRET_FRAGMENTS):
+        return True
+    return any(w in _SESSION_WORDS for w in words) and all(w in _SESSION_COMPANIONS for w in words)
+
+
+def is_secret_header(name: str) -> bool:
+    """True for a header whose value is a credential (Authorization, Cookie, X-Api-Key, *token*, ...)."""
+    low = name.strip().lower()
+    if low.startswith(":"):  # HTTP/2 pseudo-headers in HAR exports (":authority" is the host)
+        return False
+    return low in _SECRET_HEADERS or any(f in low for f in _SECRET_HEADER_FRAGMENTS)
+
+
+def _kind_label(kind: str) -> str:
+    label = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(kind))[:40]
+    return label or "secret"
+
+
+class Redactor:
+    """Redacts secrets with HMAC-SHA256 tokens under one key."""
+
+    def __init__(self, key: bytes) -> None:
+        if not key:
+            raise ValueError("redaction key must not be empty")
+        self._key = bytes(key)
+
+    @classmethod
+    def default(cls) -> "Redactor":
+        """Key from $CONFAUDIT_REDACTION_KEY, else the per-user key file (created 0600 on first use)."""
+        env = os.environ.get(KEY_ENV)
+        if env:
+            return cls(env.encode("utf-8"))
+        return cls(_user_key(_key_path()))
+
+    def token(self, kind: str, value: str | bytes) -> str:
+        """``[REDACTED kind #hmac8]``; an existing token is returned unchanged."""
+        if isinstance(value, str):
+            if TOKEN_RE.fullmatch(value):
+                return value
+            raw = value.encode("utf-8", "surrogatepass")
+        else:
+            raw = bytes(value)
+        digest = hmac.new(self._key, raw, hashlib.sha256).hexdigest()[:8]
+        return f"[REDACTED {_kind_label(kind)} #{digest}]"
+
+    def _url_token(self, kind: str, value: str) -> str:
+        return quote(self.token(kind, value), safe="[]")
+
+    # ---- structure -------------------------------------------------------------------------
+    def headers(self, headers: Iterable[tuple[str, str]] | Iterable[list[str]]) -> list[tuple[str, str]]:
+        """Redact credential headers by name (cookie names kept), URLs in Referer/Location, patterns elsewhere."""
+        out: list[tuple[str, str]] = []
+        for name, value in headers:
+            name, value = str(name), str(value)
+            low = name.strip().lower()
+            if low == "cookie":
+                value = self._cookie(value, "cookie")
+            elif low == "set-cookie":
+                value = self._set_cookie(value)
+            elif low in ("authorization", "proxy-authorization"):
+                value = self._authorization(low, value)
+            elif is_secret_header(low):
+                value = value if TOKEN_RE.fullmatch(value) else self.token(low, value)
+            elif low in _URL_HEADERS:
+                value = self.url(value)
+            else:
+                value = self.text(value)
+            out.append((name, value))
+        return out
+
+    def _authorization(self, kind: str, value: str) -> str:
+        scheme, sep, cred = value.strip().partition(" ")
+        if sep and scheme.isalpha() and len(scheme) <= 20:
+            cred = cred.strip()
+            return f"{scheme} {cred if TOKEN_RE.fullmatch(cred) else self.token(kind, cred)}"
+        return value if TOKEN_RE.fullmatch(value) else self.token(kind, value)
+
+    def _cookie(self, value: str, kind: str) -> str:
+        parts = []
+        for crumb in value.split(";"):
+            name, eq, val = crumb.strip().partition("=")
+            if not eq:
+                parts.append(self.token(kind, name) if name and not TOKEN_RE.fullmatch(name) else name)
+            else:
+                parts.append(f"{name}={self.token(kind, val)}")
+        return "; ".join(p for p in parts if p)
+
+    def _set_cookie(self, value: str) -> str:
+        first, *attrs = value.split(";")
+        name, eq, val = first.strip().partition("=")
+        head = f"{name}={self.token('set-cookie', val)}" if eq else self.token("set-cookie", name)
+        kept = []
+        for attr in attrs:
+            attr_name, _, _ = attr.strip().partition("=")
+            kept.append(attr.strip() if attr_name.lower() in _COOKIE_ATTRIBUTES else self.token("set-cookie", attr.strip()))
+        return "; ".join([head, *kept])
+
+    def query_pairs(self, pairs: Iterable[tuple[str, str]] | Iterable[list[str]]) -> list[list[str]]:
+        """Redact decoded [key, value] pairs: secret names by structure, other values by pattern."""
+        out = []
+        for key, value in pairs:
+            key, value = str(key), str(value)
+            if is_secret_name(key):
+                value = self.token(key, value)
+            else:
+                value = self.text(value)
+            out.append([self.text(key), value])
+        return out
+
+    def form(self, body: str) -> str:
+        """Redact an ``a=1&b=2`` string (form body, query string or fragment), keeping its raw encoding."""
+        pieces = []
+        for piece in body.split("&"):
+            raw_key, eq, raw_val = piece.partition("=")
+            key = _unquote(raw_key)
+            if eq and is_secret_name(key):
+                raw_val = raw_val if _URL_TOKEN_RE.fullmatch(raw_val) else self._url_token(key, _unquote(raw_val))
+            elif eq:
+                decoded = _unquote(raw_val)
+                redacted = self.text(decoded)
+                if redacted != decoded:
+                    raw_val = quote(redacted, safe="[]")
+            else:
+                decoded = _unquote(raw_key)
+                redacted = self.text(decoded)
+                if redacted != decoded:
+                    raw_key = quote(redacted, safe="[]")
+            pieces.append(f"{raw_key}{eq}{raw_val}")
+        return "&".join(pieces)
+
+    def url(self, url: str) -> str:
+        """Redact userinfo, secret query/fragment parameters and token patterns in the path."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return self.text(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, hostport = netloc.rpartition("@")
+            if not _URL_TOKEN_RE.fullmatch(userinfo):
+                userinfo = self._url_token("userinfo", _unquote(userinfo))
+            netloc = f"{userinfo}@{hostport}"
+        path = parts.path
+        decoded_path = _unquote(path)
+        if self.text(decoded_path) != decoded_path:
+            path = quote(self.text(decoded_path), safe="/[]:@!$&'()*+,;=")
+        query = self.form(parts.query) if parts.query else ""
+        fragment = self.form(parts.fragment) if "=" in parts.fragment else self.text(parts.fragment)
+        out = f"{parts.scheme}:" if parts.scheme else ""
+        if parts.netloc or parts.scheme in ("http", "https", "ws", "wss"):
+            out += f"//{netloc}"
+        out += path
+        if parts.query or url.rstrip("#").endswith("?"):
+            out += f"?{query}"
+        if parts.fragment:
+            out += f"#{fragment}"
+        return out
+
+    def json(self, obj: Any, _depth: int = 0) -> Any:
+        """Redact a parsed JSON value: secret keys by name, TURN iceServers creds, patterns in strings."""
+        if _depth > _MAX_DEPTH:
+            return self.token("deep-json", repr(obj)[:100000])
+        if isinstance(obj, dict):
+            turn = "credential" in obj or "urls" in obj
+            out = {}
+            for key, value in obj.items():
+                skey = str(key)
+                if (is_secret_name(skey) or (turn and skey.lower() == "username")) and value is not None \
+                        and not isinstance(value, (dict, list, bool)):
+                    out[key] = self.token(skey, str(value))
+                else:
+                    out[key] = self.json(value, _depth + 1)
+            return out
+        if isinstance(obj, list):
+            return [self.json(v, _depth + 1) for v in obj]
+        if isinstance(obj, str):
+            return self._json_string(obj, _depth)
+        return obj
+
+    def _json_string(self, value: str, depth: int) -> str:
+        stripped = value.strip()
+        if stripped[:1] in ("{", "[") and len(value) < 4_000_000:
+            import json
+
+            try:
+                inner = json.loads(value)
+            except (ValueError, RecursionError):
+                return self.text(value)
+            redacted = self.json(inner, depth + 1)
+            if redacted != inner:
+                return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
+            return value
+        if "://" in stripped[:16] and " " not in stripped:
+            return self.url(value)
+        return self.text(value)
+
+    # ---- patterns --------------------------------------------------------------------------
+    def sdp(self, text: str) -> str:
+        """Redact ``a=ice-pwd`` values and SDES ``a=crypto ... inline:`` master keys."""
+        text = _ICE_PWD_RE.sub(lambda m: m.group(1) + self.token("ice-pwd", m.group(2)), text)
+        return _CRYPTO_RE.sub(lambda m: m.group(1) + self.token("srtp-key", m.group(2)), text)
+
+    def text(self, text: str) -> str:
+        """Redact token patterns anywhere in free text (JWT, Bearer/Basic, vendor keys, password=, SDP keys)."""
+        if not text:
+            return text
+        for kind, pattern in _PATTERNS:
+            text = pattern.sub(lambda m, k=kind: self.token(k, m.group(0)), text)
+        text = _AUTH_SCHEME_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{self.token(m.group(1).lower(), m.group(3))}", text)
+        text = _USERINFO_RE.sub(self._userinfo_sub, text)
+        text = _ASSIGNMENT_RE.sub(self._assignment_sub, text)
+        return self.sdp(text)
+
+    def _userinfo_sub(self, m: re.Match[str]) -> str:
+        userinfo = m.group(2)[:-1]
+        if TOKEN_RE.fullmatch(userinfo) or _URL_TOKEN_RE.fullmatch(userinfo):
+            return m.group(0)
+        return f"{m.group(1)}{self._url_token('userinfo', _unquote(userinfo))}@"
+
+    def _assignment_sub(self, m: re.Match[str]) -> str:
+        end = m.end("val")
+        following = m.string[end:end + 1]
+        val = m.group("val")
+        if following == "]" and m.string[m.start("val") - 1:m.start("val")] == "[":
+            return m.group(0)
+        if m.string.startswith("[REDACTED", m.start("val")) or val.startswith("%5BREDACTED"):
+            return m.group(0)
+        return f"{m.group('name')}{m.group('sep')}{self.token(m.group('name'), val)}"
+
+
+def _unquote(value: str) -> str:
+    try:
+        return unquote_plus(value, errors="replace")
+    except (ValueError, TypeError):
+        return value
+
+
+def _key_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "confaudit" / "redaction.key"
+
+
+def _user_key(path: Path) -> bytes:
+    """Read the per-user key, creating it (32 random bytes, hex, mode 0600) atomically on first use."""
+    try:
+        data = path.read_bytes().strip()
+        if len(data) >= 32:
+            return data
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_hex(32).encode("ascii") + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path.read_bytes().strip()

@@ -1,0 +1,146 @@
+"""Context of the vendors comparison: verdict, data, third-party, media and score matrices.
+
+Input: one ``{run, bundle, report_href}`` per vendor (``run`` a RunResult dict, ``report_href`` the
+relative file name of that vendor's audit report, whose anchors every cell links to).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any, Mapping, Sequence
+
+from confaudit.report.sanitize import Sanitizer
+from confaudit.report.view import finding_anchor, party_anchor
+
+MAX_THIRD_PARTIES = 100
+_FILE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,150}")
+
+
+def _list(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _safe_href(value: Any) -> str:
+    """Only a plain relative file name may become a link target (never a scheme or path)."""
+    text = str(value or "")
+    return text if _FILE_RE.fullmatch(text) else ""
+
+
+def _href(base: str, frag: str) -> str:
+    return f"{base}#{frag}" if base else f"#{frag}"
+
+
+def _vendor(run: Mapping[str, Any], bundle: Mapping[str, Any], href: str, clean: Sanitizer) -> dict[str, Any]:
+    score = run.get("score") if isinstance(run.get("score"), Mapping) else {}
+    session = bundle.get("session") if isinstance(bundle.get("session"), Mapping) else {}
+    return {"name": clean.text(run.get("vendor") or "unknown", 80), "href": href, "overall": score.get("overall"),
+            "counts": dict(score.get("counts") or {}), "complete": bool(run.get("evidence_complete", True)) and bool(bundle.get("complete", True)),
+            "simulated": bool(session.get("simulated")) if session else None,
+            "by_category": {str(k): (v.get("score") if isinstance(v, Mapping) else None)
+                            for k, v in (score.get("by_category") or {}).items()}}
+
+
+def _verdict_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> list[dict[str, Any]]:
+    categories: list[str] = []
+    for e in entries:
+        for f in _list(e["run"].get("findings")):
+            cat = str(f.get("category"))
+            if cat not in categories:
+                categories.append(cat)
+    rows = []
+    for cat in categories:
+        cells = []
+        for e in entries:
+            cells.append([{"claim_id": clean.text(f.get("claim_id"), 80), "verdict": str(f.get("verdict")),
+                           "statement": clean.text(f.get("statement"), 200),
+                           "href": _href(e["report_href"], finding_anchor(f.get("claim_id")))}
+                          for f in _list(e["run"].get("findings")) if str(f.get("category")) == cat])
+        rows.append({"category": clean.text(cat, 60), "cells": cells})
+    return rows
+
+
+def _data_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> list[dict[str, Any]]:
+    per_vendor = []
+    categories: list[str] = []
+    for e in entries:
+        third: dict[str, set[str]] = {}
+        first: dict[str, set[str]] = {}
+        for df in _list(e["bundle"].get("data_flows")):
+            cat = str(df.get("category"))
+            if cat not in categories:
+                categories.append(cat)
+            target = first if df.get("first_party") is True else third
+            target.setdefault(cat, set()).add(str(df.get("party")))
+        per_vendor.append((first, third))
+    return [{"category": clean.text(cat, 40),
+             "cells": [{"first": len(first.get(cat, ())), "third": len(third.get(cat, ())),
+                        "third_names": clean.text(", ".join(sorted(third.get(cat, ()))[:10]), 200),
+                        "href": _href(e["report_href"], "parties")}
+                       for e, (first, third) in zip(entries, per_vendor)]}
+            for cat in sorted(categories)]
+
+
+def _third_party_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> tuple[list[dict[str, Any]], int]:
+    keyed: dict[str, list[Mapping[str, Any] | None]] = {}
+    for n, e in enumerate(entries):
+        for p in _list(e["bundle"].get("parties")):
+            if p.get("first_party") is True:
+                continue
+            key = str(p.get("entity") or p.get("domain"))
+            slot = keyed.setdefault(key, [None] * len(entries))
+            slot[n] = slot[n] or p
+    ranked = sorted(keyed.items(), key=lambda kv: (-sum(1 for p in kv[1] if p), kv[0]))
+    rows = []
+    for key, parties in ranked[:MAX_THIRD_PARTIES]:
+        cells = []
+        for e, p in zip(entries, parties):
+            cells.append(None if p is None else {
+                "domain": clean.text(p.get("domain"), 80), "requests": p.get("request_count") or 0,
+                "categories": clean.text(", ".join(str(c) for c in (p.get("categories") or [])[:12]), 200),
+                "href": _href(e["report_href"], party_anchor(p.get("id")))})
+        rows.append({"party": clean.text(key, 80), "cells": cells})
+    return rows, max(len(ranked) - MAX_THIRD_PARTIES, 0)
+
+
+def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
+    bundle = e["bundle"]
+    path = bundle.get("media_path") if isinstance(bundle.get("media_path"), Mapping) else {}
+    streams = _list(bundle.get("media_streams"))
+    enc = Counter(str(s.get("encryption") or "unknown") for s in streams)
+    tls = _list(bundle.get("tls"))
+    versions = Counter(str(t.get("version") or "?") for t in tls)
+    profiles = Counter(str(d.get("srtp_profile") or "none") for d in _list(bundle.get("dtls")))
+    e2ee = bundle.get("e2ee") if isinstance(bundle.get("e2ee"), Mapping) else {}
+    summary = e2ee.get("summary") if isinstance(e2ee.get("summary"), Mapping) else {}
+    return {
+        "topology": clean.text(path.get("topology") or "not observed", 40),
+        "streams": clean.text(", ".join(f"{n} {k}" for k, n in sorted(enc.items())) or "not observed", 200),
+        "tls": clean.text(", ".join(f"{k} ×{n}" for k, n in sorted(versions.items())) or "not observed", 200),
+        "weak_tls": sum(1 for t in tls if t.get("weak")),
+        "srtp": clean.text(", ".join(f"{k} ×{n}" for k, n in sorted(profiles.items())) or "not observed", 200),
+        "e2ee": clean.text(summary.get("conclusion") or "not tested", 120),
+        "href": _href(e["report_href"], "media"),
+    }
+
+
+def comparison_view(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The whole comparison context (also the ``--json`` output's source)."""
+    clean = Sanitizer()
+    runs = [{"run": dict(e["run"]), "bundle": e["bundle"], "report_href": _safe_href(e.get("report_href"))}
+            for e in entries]
+    vendors = [_vendor(e["run"], e["bundle"], e["report_href"], clean) for e in runs]
+    categories = sorted({c for v in vendors for c in v["by_category"]})
+    third, third_more = _third_party_rows(runs, clean)
+    view = {
+        "vendors": vendors,
+        "verdict_rows": _verdict_rows(runs, clean),
+        "data_rows": _data_rows(runs, clean),
+        "third_party_rows": third, "third_party_more": third_more,
+        "media": [_media(e, clean) for e in runs],
+        "score_rows": [{"category": clean.text(c, 60), "scores": [v["by_category"].get(c) for v in vendors]} for c in categories],
+    }
+    view["machine"] = clean.data({"format": "confaudit-comparison", "version": 1,
+                                  **{k: view[k] for k in ("vendors", "verdict_rows", "data_rows", "third_party_rows",
+                                                          "third_party_more", "media", "score_rows")}})
+    return view

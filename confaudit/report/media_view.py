@@ -1,0 +1,103 @@
+"""The media section's tables: streams, media path, TLS/DTLS/QUIC/STUN inventory, E2EE result."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Mapping
+
+from confaudit.report.sanitize import Sanitizer
+
+MAX_ROWS = 200
+
+
+def _records(bundle: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = bundle.get(key)
+    return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
+
+
+def _join(values: Any, clean: Sanitizer, limit: int = 200) -> str:
+    if isinstance(values, (list, tuple)):
+        return clean.text(", ".join(str(v) for v in values[:50]), limit)
+    return clean.text(values, limit)
+
+
+def _flat(values: Any) -> str:
+    if isinstance(values, (list, tuple)):
+        return ", ".join(str(v) for v in values[:50])
+    return "" if values is None else str(values)
+
+
+def _aggregate(rows: list[tuple[Any, ...]]) -> list[tuple[tuple[str, ...], int]]:
+    counts = Counter(tuple(str(c) for c in row) for row in rows)
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _shown(rows: list[tuple[tuple[str, ...], int]], clean: Sanitizer,
+           limits: tuple[int, ...]) -> tuple[list[dict[str, Any]], int]:
+    """Redacted display rows for the first MAX_ROWS groups, and how many groups were left out."""
+    shown = [{"cols": tuple(clean.text(c, lim) for c, lim in zip(cols, limits)), "count": n} for cols, n in rows[:MAX_ROWS]]
+    return shown, max(len(rows) - MAX_ROWS, 0)
+
+
+def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
+    """Everything the media section shows; each list capped with a count of what was left out."""
+    streams = _records(bundle, "media_streams")
+    enc = Counter(str(s.get("encryption") or "unknown") for s in streams)
+    stream_rows = [{
+        "id": clean.text(s.get("id"), 40), "flow": clean.text(s.get("flow"), 40), "ssrc": clean.text(s.get("ssrc"), 20),
+        "kind": clean.text(s.get("kind"), 20), "codec": clean.text(s.get("codec") or "unknown", 40),
+        "encryption": clean.text(s.get("encryption") or "unknown", 40),
+        "encrypted": str(s.get("encryption") or "").lower() not in ("", "none", "plain", "rtp", "unencrypted", "unknown"),
+        "packets": s.get("packets"), "reasons": _join(s.get("reasons"), clean, 300),
+    } for s in streams[:MAX_ROWS]]
+
+    path = bundle.get("media_path") if isinstance(bundle.get("media_path"), Mapping) else None
+    path_view = None
+    if path:
+        endpoints = [e for e in path.get("endpoints") or [] if isinstance(e, Mapping)]
+        path_view = {
+            "topology": clean.text(path.get("topology") or "unknown", 60),
+            "reasons": [clean.text(r, 300) for r in (path.get("reasons") or [])[:20]],
+            "endpoints": [{"address": clean.text(e.get("address"), 60), "port": clean.text(e.get("port"), 10),
+                           "role": clean.text(e.get("role"), 40), "names": _join(e.get("names"), clean, 200)}
+                          for e in endpoints[:MAX_ROWS]],
+            "endpoints_more": max(len(endpoints) - MAX_ROWS, 0),
+        }
+
+    # Aggregate the raw values first, then redact only the rows shown (tens of thousands of handshakes).
+    tls_raw = _records(bundle, "tls")
+    tls, tls_more = _shown(_aggregate([(t.get("sni") or "(no SNI)", t.get("version") or "?", t.get("cipher") or "?",
+                              "weak" if t.get("weak") else "") for t in tls_raw]), clean, (120, 20, 80, 10))
+    quic, quic_more = _shown(_aggregate([(q.get("sni") or "(no SNI)", q.get("version") or "?") for q in _records(bundle, "quic")]),
+                  clean, (120, 40))
+    dtls, dtls_more = _shown(_aggregate([(d.get("version") or "?", _flat(d.get("srtp_profiles_offered")),
+                               d.get("srtp_profile") or "none negotiated") for d in _records(bundle, "dtls")]),
+                  clean, (20, 200, 60))
+    stun, stun_more = _shown(_aggregate([(_flat(s.get("realms")), s.get("software") or "") for s in _records(bundle, "stun")]),
+                  clean, (120, 120))
+
+    e2ee = bundle.get("e2ee") if isinstance(bundle.get("e2ee"), Mapping) else None
+    e2ee_view = None
+    if e2ee:
+        summary = e2ee.get("summary") if isinstance(e2ee.get("summary"), Mapping) else {}
+        e2ee_streams = [s for s in e2ee.get("streams") or [] if isinstance(s, Mapping)]
+        e2ee_view = {
+            "conclusion": clean.text(summary.get("conclusion") or "not determined", 300),
+            "keylogs": len(e2ee.get("keylogs") or []),
+            "streams": [{"id": clean.text(s.get("id"), 20), "sender": clean.text(s.get("sender"), 80),
+                         "ssrc": clean.text(s.get("ssrc"), 20), "codec": clean.text(s.get("codec") or "?", 40),
+                         "packets": s.get("packets"), "decrypted": s.get("decrypted"),
+                         "inner": clean.text(s.get("inner") if not isinstance(s.get("inner"), Mapping)
+                                             else s["inner"].get("verdict") or s["inner"].get("class"), 80),
+                         "reasons": _join(s.get("reasons"), clean, 300)} for s in e2ee_streams[:MAX_ROWS]],
+            "streams_more": max(len(e2ee_streams) - MAX_ROWS, 0),
+        }
+
+    return {
+        "streams": stream_rows, "streams_more": max(len(streams) - MAX_ROWS, 0), "stream_count": len(streams),
+        "encryption_counts": [{"state": clean.text(k, 40), "count": v} for k, v in sorted(enc.items())],
+        "path": path_view,
+        "tls": tls, "tls_more": tls_more, "tls_count": len(tls_raw),
+        "quic": quic, "quic_more": quic_more, "dtls": dtls, "dtls_more": dtls_more, "stun": stun, "stun_more": stun_more,
+        "e2ee": e2ee_view,
+    }

@@ -1,0 +1,50 @@
+"""Redact the auditor's secrets from every captured string before it reaches a report.
+
+Bundles are redacted when they are built; this second pass is defence in depth for bundles
+written by older versions or edited by hand. Only strings that are displayed pass through it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confaudit.report.filters import clip
+
+
+class Sanitizer:
+    """Redacts and clips display strings with one redaction key."""
+
+    def __init__(self) -> None:
+        from confaudit.redact import Redactor
+
+        self._redactor = Redactor.default()
+        self._memo: dict[tuple[str, str, int], str] = {}  # tables repeat the same hosts and names many times
+
+    def text(self, value: Any, limit: int = 300) -> str:
+        """Free text (hostnames, SOFTWARE, explanations, examples): pattern-redacted and clipped."""
+        if value is None:
+            return ""
+        raw = value if isinstance(value, str) else str(value)
+        key = ("t", raw, limit)
+        if key not in self._memo:
+            try:
+                self._memo[key] = clip(self._redactor.text(raw), limit)
+            except Exception:  # a redaction bug must never leak the raw value
+                self._memo[key] = self._redactor.token("unrenderable", raw)
+        return self._memo[key]
+
+    def url(self, value: Any, limit: int = 300) -> str:
+        """A URL with secret query parameters, userinfo and tokens replaced, clipped."""
+        if value is None:
+            return ""
+        try:
+            return clip(self._redactor.url(str(value)), limit)
+        except Exception:
+            return self._redactor.token("url", str(value))
+
+    def data(self, value: Any) -> Any:
+        """A JSON-like value (evidence details, params) redacted by key names and patterns."""
+        try:
+            return self._redactor.json(value)
+        except Exception:
+            return self._redactor.token("unrenderable", repr(value)[:10000])

@@ -1,0 +1,155 @@
+"""Geometry of the 'traffic per party across call phases' chart (SVG drawn by the template)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+MAX_ROWS = 15
+"""Parties drawn; the rest are summed into one 'other parties' row."""
+BINS = 60
+"""Time buckets across the capture."""
+LABEL_W = 190
+PLOT_W = 720
+ROW_H = 22
+TOP = 30
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bucket of one party's traffic."""
+
+    x: float
+    """Left edge in SVG units."""
+    y: float
+    """Top edge in SVG units."""
+    width: float
+    """Bar width."""
+    height: float
+    """Bar height (proportional to the row's busiest bucket)."""
+    title: str
+    """Tooltip text: events in the bucket."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One party's lane."""
+
+    label: str
+    """Party domain (or entity); escaped by the template."""
+    first_party: bool | None
+    """Whether the party is the vendor itself."""
+    y: float
+    """Baseline of the lane."""
+    total: int
+    """Events in the lane."""
+    bars: tuple[Bar, ...] = field(default_factory=tuple)
+    """Non-empty buckets."""
+
+
+@dataclass(frozen=True)
+class PhaseMark:
+    """A phase boundary."""
+
+    x: float
+    """Position in SVG units."""
+    label: str
+    """Phase name as marked by the auditor."""
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The whole chart."""
+
+    width: int
+    """SVG width."""
+    height: int
+    """SVG height."""
+    label_w: int
+    """Width of the label column."""
+    rows: tuple[Row, ...]
+    """Lanes, busiest first."""
+    phases: tuple[PhaseMark, ...]
+    """Phase boundaries."""
+    duration_s: float
+    """Seconds covered."""
+    events: int
+    """Events plotted."""
+
+
+def _num(value: Any) -> float | None:
+    if value.__class__ not in (int, float):  # exact types: bool is not a time
+        return None
+    return float(value) if value == value and abs(value) < 1e11 else None
+
+
+def traffic_events(bundle: Mapping[str, Any]) -> list[tuple[float, str]]:
+    """(timestamp, party id) of every HTTP request and WebSocket message with a known party."""
+    host_party: dict[str, str] = {}
+    for party in bundle.get("parties") or []:
+        if isinstance(party, Mapping):
+            for host in party.get("hosts") or []:
+                host_party.setdefault(str(host).lower(), str(party.get("id")))
+    events: list[tuple[float, str]] = []
+    http_host: dict[str, str] = {}
+    for req in bundle.get("http") or []:
+        if not isinstance(req, dict):
+            continue
+        host = str(req.get("host") or "").lower()
+        http_host[str(req.get("id"))] = host
+        ts = _num(req.get("ts"))
+        if ts is not None and host in host_party:
+            events.append((ts, host_party[host]))
+    for msg in bundle.get("websocket") or []:
+        if not isinstance(msg, dict):
+            continue
+        host = http_host.get(str(msg.get("http_id")), "")
+        ts = _num(msg.get("ts"))
+        if ts is not None and host in host_party:
+            events.append((ts, host_party[host]))
+    return events
+
+
+def build_timeline(bundle: Mapping[str, Any], sanitize_label: Any = str) -> Timeline | None:
+    """Bucket traffic events per party over time; None when nothing has a timestamp and a party."""
+    events = traffic_events(bundle)
+    if not events:
+        return None
+    parties = {str(p.get("id")): p for p in bundle.get("parties") or [] if isinstance(p, Mapping)}
+    t0 = min(t for t, _ in events)
+    t1 = max(t for t, _ in events)
+    phase_ts = [(_num(p.get("ts")), p.get("phase")) for p in bundle.get("phases") or [] if isinstance(p, Mapping)]
+    phase_ts = [(t, name) for t, name in phase_ts if t is not None]
+    if phase_ts:
+        t0 = min(t0, min(t for t, _ in phase_ts))
+        t1 = max(t1, max(t for t, _ in phase_ts))
+    span = max(t1 - t0, 1e-6)
+    per_party: dict[str, list[int]] = defaultdict(lambda: [0] * BINS)
+    for ts, pid in events:
+        idx = min(int((ts - t0) / span * BINS), BINS - 1)
+        per_party[pid][idx] += 1
+    ranked = sorted(per_party.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
+    lanes: list[tuple[str, bool | None, list[int]]] = []
+    for pid, counts in ranked[:MAX_ROWS]:
+        party = parties.get(pid, {})
+        fp = party.get("first_party")
+        lanes.append((sanitize_label(party.get("domain") or pid), fp if isinstance(fp, bool) else None, counts))
+    if len(ranked) > MAX_ROWS:
+        other = [sum(c[i] for _, c in ranked[MAX_ROWS:]) for i in range(BINS)]
+        lanes.append((f"{len(ranked) - MAX_ROWS} other parties", False, other))
+    bin_w = PLOT_W / BINS
+    rows = []
+    for n, (label, fp, counts) in enumerate(lanes):
+        base = TOP + (n + 1) * ROW_H
+        peak = max(counts) or 1
+        bars = tuple(
+            Bar(x=round(LABEL_W + i * bin_w, 1), y=round(base - 2 - (ROW_H - 6) * c / peak, 1),
+                width=round(max(bin_w - 1, 1), 1), height=round((ROW_H - 6) * c / peak, 1),
+                title=f"{c} request{'s' if c != 1 else ''} at +{(i * span / BINS):.0f} s")
+            for i, c in enumerate(counts) if c)
+        rows.append(Row(label=label, first_party=fp, y=base, total=sum(counts), bars=bars))
+    marks = tuple(PhaseMark(x=round(LABEL_W + (t - t0) / span * PLOT_W, 1), label=sanitize_label(name)[:24])
+                  for t, name in sorted(phase_ts, key=lambda p: p[0])[:40])
+    return Timeline(width=LABEL_W + PLOT_W + 10, height=TOP + (len(rows) + 1) * ROW_H + 10, label_w=LABEL_W,
+                    rows=tuple(rows), phases=marks, duration_s=round(span, 1), events=len(events))

@@ -1,0 +1,183 @@
+"""Turn a run dict (``RunResult.to_dict()``) and an evidence bundle into the audit template's context.
+
+Every captured string is redacted and clipped here; lists are capped with "N more" counts so a
+report stays small whatever the capture size. Depends only on field names, never on classes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Mapping
+
+from confaudit.report.evidence_refs import EvidenceIndex, evidence_rows
+from confaudit.report.filters import anchor
+from confaudit.report.media_view import media_view
+from confaudit.report.methodology import GENERAL_LIMITS, method_rows
+from confaudit.report.sanitize import Sanitizer
+from confaudit.report.timeline import build_timeline
+
+MAX_EVIDENCE_SHOWN = 25
+"""Evidence references listed under each finding in the page."""
+MAX_EVIDENCE_JSON = 200
+"""Evidence references kept per finding in the embedded JSON (``confaudit check --json`` has them all)."""
+MAX_PARTIES = 200
+MAX_DATA_FLOWS = 300
+MAX_WARNINGS = 50
+VERDICT_ORDER = ("contradicted", "error", "inconclusive", "not_observable", "supported", "document_only")
+
+
+def _list(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _verdict_rank(verdict: str) -> int:
+    return VERDICT_ORDER.index(verdict) if verdict in VERDICT_ORDER else 1
+
+
+def finding_anchor(claim_id: Any) -> str:
+    """HTML id of a finding (comparison reports link to it)."""
+    return anchor("finding", claim_id)
+
+
+def party_anchor(party_id: Any) -> str:
+    """HTML id of a party row."""
+    return anchor("party", party_id)
+
+
+def _findings(run: Mapping[str, Any], index: EvidenceIndex, clean: Sanitizer) -> list[dict[str, Any]]:
+    out = []
+    for f in _list(run.get("findings")):
+        source = f.get("source") if isinstance(f.get("source"), Mapping) else {}
+        evidence = f.get("evidence") if isinstance(f.get("evidence"), list) else []
+        rows, more = evidence_rows(evidence, index, clean, MAX_EVIDENCE_SHOWN)
+        out.append({
+            "anchor": finding_anchor(f.get("claim_id")), "claim_id": clean.text(f.get("claim_id"), 120),
+            "statement": clean.text(f.get("statement"), 2000), "source_title": clean.text(source.get("title"), 300),
+            "source_url": clean.url(source.get("url"), 2000), "source_date": clean.text(source.get("date"), 40),
+            "verdict": str(f.get("verdict")), "severity": clean.text(f.get("severity"), 20),
+            "category": clean.text(f.get("category"), 60), "check": clean.text(f.get("check"), 60),
+            "explanation": clean.text(f.get("explanation"), 2000), "evidence_count": len(evidence),
+            "evidence": rows, "evidence_more": more, "line": f.get("line"),
+        })
+    return out
+
+
+def _parties(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
+    parties = _list(bundle.get("parties"))
+    flows = _list(bundle.get("data_flows"))
+    cells: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"count": 0, "example": "", "phases": set()})
+    categories: list[str] = []
+    for df in flows:
+        cat = str(df.get("category"))
+        if cat not in categories:
+            categories.append(cat)
+        cell = cells[(str(df.get("party_id") or df.get("party")), cat)]
+        cell["count"] += int(df.get("count") or 1) if isinstance(df.get("count"), int) else 1
+        cell["example"] = cell["example"] or clean.text(df.get("example"), 60)
+        if df.get("phase"):
+            cell["phases"].add(clean.text(df.get("phase"), 30))
+    ranked = sorted(parties, key=lambda p: (p.get("first_party") is True, -int(p.get("request_count") or 0),
+                                            str(p.get("domain"))))
+    rows = []
+    for p in ranked[:MAX_PARTIES]:
+        pid = str(p.get("id"))
+        row_cells = []
+        for cat in categories:
+            cell = cells.get((pid, cat)) or cells.get((str(p.get("domain")), cat))
+            row_cells.append({"count": cell["count"], "example": cell["example"], "phases": ", ".join(sorted(cell["phases"]))}
+                             if cell else None)
+        rows.append({"anchor": party_anchor(pid), "domain": clean.text(p.get("domain"), 120),
+                     "entity": clean.text(p.get("entity") or "unknown", 120), "first_party": p.get("first_party"),
+                     "requests": p.get("request_count") or 0, "bytes_sent": p.get("bytes_sent") or 0,
+                     "hosts": clean.text(", ".join(str(h) for h in (p.get("hosts") or [])[:10]), 300),
+                     "cells": row_cells})
+    flow_rows = [{"party": clean.text(df.get("party"), 120), "category": clean.text(df.get("category"), 40),
+                  "location": clean.text(df.get("location"), 20), "field": clean.text(df.get("field_path"), 200),
+                  "example": clean.text(df.get("example"), 120), "phase": clean.text(df.get("phase") or "", 40),
+                  "count": df.get("count"), "first_party": df.get("first_party")}
+                 for df in sorted(flows, key=lambda d: (d.get("first_party") is True, str(d.get("party")),
+                                                        str(d.get("category"))))[:MAX_DATA_FLOWS]]
+    return {"categories": [clean.text(c.replace("_", " "), 40) for c in categories], "rows": rows,
+            "more": max(len(ranked) - MAX_PARTIES, 0), "count": len(parties),
+            "third_party_count": sum(1 for p in parties if p.get("first_party") is False),
+            "data_flows": flow_rows, "data_flows_more": max(len(flows) - MAX_DATA_FLOWS, 0)}
+
+
+def _session(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any] | None:
+    sess = bundle.get("session")
+    if not isinstance(sess, Mapping):
+        return None
+    files, tools = [], []
+    for entry in _list(sess.get("sessions"))[:20]:
+        for f in _list(entry.get("files"))[:50]:
+            files.append({"name": clean.text(f.get("name"), 120), "sha256": clean.text(f.get("sha256"), 64),
+                          "matches": f.get("matches")})
+        tool = entry.get("tool") if isinstance(entry.get("tool"), Mapping) else {}
+        deps = entry.get("dependencies") if isinstance(entry.get("dependencies"), Mapping) else {}
+        for name, version in list(tool.items())[:10] + list(deps.items())[:40]:
+            tools.append({"name": clean.text(name, 60), "version": clean.text(version, 60)})
+    return {"vendor": clean.text(sess.get("vendor"), 120), "scenario": clean.text(sess.get("scenario"), 500),
+            "operator": clean.text(sess.get("operator"), 120), "started": sess.get("started"),
+            "stopped": sess.get("stopped"), "simulated": bool(sess.get("simulated")),
+            "files_match": sess.get("files_match"), "files": files, "tools": tools}
+
+
+def _score(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
+    score = run.get("score") if isinstance(run.get("score"), Mapping) else {}
+    by_cat = score.get("by_category") if isinstance(score.get("by_category"), Mapping) else {}
+    counts = score.get("counts") if isinstance(score.get("counts"), Mapping) else {}
+    return {
+        "overall": score.get("overall"), "capped_reason": clean.text(score.get("capped_reason"), 500) or None,
+        "contradicted_high": [clean.text(c, 120) for c in (score.get("contradicted_high") or [])[:50]],
+        "counts": [{"verdict": v, "count": counts.get(v, 0)} for v in VERDICT_ORDER if counts.get(v)],
+        "categories": [{"name": clean.text(name, 60), "score": c.get("score"), "weight": c.get("weight"),
+                        "claims": c.get("claims"), "verifiable": clean.text(c.get("verifiable"), 20)}
+                       for name, c in sorted(by_cat.items()) if isinstance(c, Mapping)],
+    }
+
+
+def embedded_json(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
+    """The findings for machines: the run dict, redacted, evidence capped per finding."""
+    findings = []
+    for f in _list(run.get("findings")):
+        evidence = f.get("evidence") if isinstance(f.get("evidence"), list) else []
+        item = dict(f, evidence=evidence[:MAX_EVIDENCE_JSON])
+        if len(evidence) > MAX_EVIDENCE_JSON:
+            item["evidence_omitted"] = len(evidence) - MAX_EVIDENCE_JSON
+        findings.append(item)
+    return clean.data({"format": "confaudit-findings", "version": 1, "vendor": run.get("vendor"),
+                       "claims_path": run.get("claims_path"), "evidence_complete": run.get("evidence_complete"),
+                       "score": run.get("score"), "findings": findings})
+
+
+def audit_view(run: Mapping[str, Any], bundle: Mapping[str, Any]) -> dict[str, Any]:
+    """The complete context of ``audit.html.j2``."""
+    clean = Sanitizer()
+    index = EvidenceIndex(bundle)
+    warnings = [w for w in bundle.get("warnings") or [] if isinstance(w, str)]
+    inputs = _list(bundle.get("inputs"))
+    # Contradictions first: that is what readers look for; file order within a verdict.
+    findings = sorted(_findings(run, index, clean), key=lambda f: _verdict_rank(f["verdict"]))
+    tool = bundle.get("tool") if isinstance(bundle.get("tool"), Mapping) else {}
+    return {
+        "vendor": clean.text(run.get("vendor") or "unknown vendor", 120),
+        "claims_path": clean.text(run.get("claims_path"), 300),
+        "complete": bool(run.get("evidence_complete", True)) and bool(bundle.get("complete", True)),
+        "tool_version": clean.text(tool.get("version"), 40), "schema_version": clean.text(bundle.get("schema_version"), 20),
+        "warnings": [clean.text(w, 400) for w in warnings[:MAX_WARNINGS]],
+        "warnings_more": max(len(warnings) - MAX_WARNINGS, 0),
+        "inputs": [{"path": clean.text(i.get("path"), 300), "sha256": clean.text(i.get("sha256"), 64),
+                    "format": clean.text(i.get("format"), 30), "records_read": i.get("records_read"),
+                    "records_skipped": i.get("records_skipped"), "complete": i.get("complete")} for i in inputs[:100]],
+        "inputs_more": max(len(inputs) - 100, 0),
+        "session": _session(bundle, clean),
+        "phases": [{"phase": clean.text(p.get("phase"), 60), "ts": p.get("ts")} for p in _list(bundle.get("phases"))[:100]],
+        "score": _score(run, clean),
+        "findings": findings,
+        "parties": _parties(bundle, clean),
+        "timeline": build_timeline(bundle, lambda s: clean.text(s, 40)),
+        "media": media_view(bundle, clean),
+        "methods": method_rows([str(f.get("check")) for f in _list(run.get("findings"))]),
+        "limits": GENERAL_LIMITS,
+        "machine": embedded_json(run, clean),
+    }

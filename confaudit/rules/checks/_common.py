@@ -1,0 +1,154 @@
+"""Defensive readers of the evidence bundle and helpers shared by the check predicates.
+
+The bundle is attacker-influenced and its sections are written by several stages: every lookup
+tolerates a missing key, a None, or a value of the wrong type. A missing section means "not
+observable", never "nothing there".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from confaudit.rules.model import Outcome
+
+MAX_REFS = 25
+"""Evidence references kept per finding; the rest are summarised in one extra reference."""
+
+
+def records(bundle: Mapping[str, Any], key: str) -> list[Mapping[str, Any]] | None:
+    """The dict items of list section ``key``; None when the section is absent or not a list."""
+    value = bundle.get(key) if isinstance(bundle, Mapping) else None
+    if not isinstance(value, list):
+        return None
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def obj(bundle: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    """Object section ``key``, or None."""
+    value = bundle.get(key) if isinstance(bundle, Mapping) else None
+    return value if isinstance(value, Mapping) else None
+
+
+def text(value: Any, limit: int = 200) -> str:
+    """A short printable string for an explanation or a reference detail."""
+    if value is None:
+        return ""
+    out = "".join(ch if ch.isprintable() else "?" for ch in str(value))
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def record_id(item: Mapping[str, Any], fallback: str) -> str:
+    rid = item.get("id")
+    return text(rid, 80) if isinstance(rid, (str, int)) and str(rid) else fallback
+
+
+def ref(kind: str, rid: Any, detail: str = "") -> dict[str, str]:
+    return {"kind": kind, "id": text(rid, 80), "detail": text(detail)}
+
+
+def flow_ref(item: Mapping[str, Any]) -> list[dict[str, str]]:
+    """References to the flow and first packet a record names (``flow``, ``packet``, ``first_packet``, ``packets``)."""
+    out = []
+    flow = item.get("flow") or item.get("flow_id")
+    if isinstance(flow, (str, int)) and str(flow):
+        out.append(ref("flow", flow))
+    packets = item.get("packets") if isinstance(item.get("packets"), list) else []
+    for candidate in [item.get("packet"), item.get("first_packet")] + packets[:1]:
+        if isinstance(candidate, Mapping) and candidate.get("id") is not None:
+            out.append(ref(str(candidate.get("kind") or "packet"), candidate["id"]))
+            break
+        if isinstance(candidate, str) and candidate:
+            out.append(ref("packet", candidate))
+            break
+    return out
+
+
+def capped(refs: Iterable[Mapping[str, str]]) -> tuple[Mapping[str, str], ...]:
+    """Deduplicate references and keep at most MAX_REFS, noting how many were left out."""
+    seen: dict[tuple[str, str, str], Mapping[str, str]] = {}
+    for r in refs:
+        seen.setdefault((r["kind"], r["id"], r.get("detail", "")), r)
+    kept = list(seen.values())
+    if len(kept) <= MAX_REFS:
+        return tuple(kept)
+    return tuple(kept[:MAX_REFS]) + (ref("note", "more", f"{len(kept) - MAX_REFS} more references omitted"),)
+
+
+def outcome(verdict: str, explanation: str, refs: Iterable[Mapping[str, str]] = ()) -> Outcome:
+    return Outcome(verdict=verdict, explanation=explanation, evidence=capped(refs))
+
+
+def listing(values: Iterable[Any], limit: int = 5) -> str:
+    """'a, b and c' (with '... and N more' past ``limit``)."""
+    items = [text(v, 80) for v in values]
+    if not items:
+        return "none"
+    if len(items) > limit:
+        return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def plural(n: int, word: str) -> str:
+    """'1 stream', '2 streams', '3 parties' (the last word of ``word`` is pluralised)."""
+    if n == 1:
+        return f"{n} {word}"
+    head, _, last = word.rpartition(" ")
+    if last.endswith("y") and last[-2:-1] not in "aeiou":
+        last = last[:-1] + "ies"
+    elif last.endswith(("s", "x", "ch", "sh")):
+        last += "es"
+    else:
+        last += "s"
+    return f"{n} {head + ' ' if head else ''}{last}"
+
+
+def were(n: int) -> str:
+    return "was" if n == 1 else "were"
+
+
+def all_of(n: int, word: str) -> str:
+    """'the 1 observed stream' / 'all 4 observed streams'."""
+    return f"the {plural(n, word)}" if n == 1 else f"all {plural(n, word)}"
+
+
+def domain_matches(domain: str, pattern: str) -> bool:
+    """True when ``domain`` equals ``pattern`` or is a subdomain of it (case-insensitive)."""
+    d = domain.lower().rstrip(".")
+    p = pattern.lower().rstrip(".").lstrip("*").lstrip(".")
+    return bool(p) and (d == p or d.endswith("." + p))
+
+
+def party_names(party: Mapping[str, Any]) -> list[str]:
+    """Domain and entity names a party record is known by."""
+    names = []
+    for key in ("domain", "entity", "host", "name"):
+        value = party.get(key)
+        if isinstance(value, str) and value:
+            names.append(value)
+    return names
+
+
+def matches_any(names: Iterable[str], patterns: Iterable[str]) -> bool:
+    """True when any name equals (case-insensitive) or is a subdomain of any pattern."""
+    pats = [p for p in patterns if p]
+    for name in names:
+        for pat in pats:
+            if name.lower() == pat.lower() or domain_matches(name, pat):
+                return True
+    return False
+
+
+def str_set(value: Any) -> set[str]:
+    """A set of lower-case strings from a string, list of strings or None."""
+    if isinstance(value, str):
+        return {value.lower()}
+    if isinstance(value, (list, tuple, set)):
+        return {v.lower() for v in value if isinstance(v, str)}
+    return set()
+
+
+def number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if value == value else None

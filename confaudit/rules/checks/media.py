@@ -1,0 +1,119 @@
+"""Check ``media_encryption``: every media stream SRTP or vendor AEAD, no NULL SRTP profile, no plain RTP."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from confaudit.rules.checks._common import all_of, flow_ref, listing, outcome, plural, record_id, records, ref, text, were
+from confaudit.rules.model import Outcome
+
+PLAIN = frozenset({"plain", "plaintext", "rtp", "none", "unencrypted", "clear", "cleartext"})
+UNKNOWN = frozenset({"unknown", "undetermined", ""})
+_SRTP_NAMES = {1: "SRTP_AES128_CM_HMAC_SHA1_80", 2: "SRTP_AES128_CM_HMAC_SHA1_32", 5: "SRTP_NULL_HMAC_SHA1_80",
+               6: "SRTP_NULL_HMAC_SHA1_32", 7: "SRTP_AEAD_AES_128_GCM", 8: "SRTP_AEAD_AES_256_GCM",
+               9: "DOUBLE_AEAD_AES_128_GCM_AEAD_AES_128_GCM", 10: "DOUBLE_AEAD_AES_256_GCM_AEAD_AES_256_GCM"}
+NULL_PROFILES = frozenset({5, 6})
+
+
+def srtp_profile(value: Any) -> tuple[int | None, str]:
+    """(code, name) of a DTLS-SRTP profile given as int, '0x0008' or a name."""
+    if isinstance(value, bool) or value is None:
+        return None, ""
+    if isinstance(value, int):
+        return value, _SRTP_NAMES.get(value, f"0x{value:04x}")
+    if isinstance(value, Mapping):
+        return srtp_profile(value.get("id", value.get("code", value.get("name"))))
+    raw = str(value).strip()
+    try:
+        code = int(raw, 16) if raw.lower().startswith("0x") else int(raw)
+        return srtp_profile(code)
+    except ValueError:
+        pass
+    for code, name in _SRTP_NAMES.items():
+        if raw.upper().endswith(name.removeprefix("SRTP_")):
+            return code, name
+    return None, text(raw, 60)
+
+
+def stream_encryption(stream: Mapping[str, Any]) -> str:
+    """'plain', 'encrypted' or 'unknown' for one media stream record."""
+    value = str(stream.get("encryption") or "").lower()
+    if value in PLAIN:
+        return "plain"
+    if value in UNKNOWN:
+        return "unknown"
+    return "encrypted"
+
+
+def _stream_detail(stream: Mapping[str, Any]) -> str:
+    parts = [text(stream.get("kind"), 20), text(stream.get("codec"), 30)]
+    ssrc = stream.get("ssrc")
+    if isinstance(ssrc, int) and not isinstance(ssrc, bool):
+        parts.append(f"SSRC 0x{ssrc & 0xFFFFFFFF:08x}")
+    elif isinstance(ssrc, str):
+        parts.append(f"SSRC {text(ssrc, 12)}")
+    return " ".join(p for p in parts if p)
+
+
+def _null_dtls(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
+    found = []
+    for i, item in enumerate(records(bundle, "dtls") or []):
+        code, name = srtp_profile(item.get("srtp_profile"))
+        if (code in NULL_PROFILES) or ("NULL" in name.upper()):
+            found.append(ref("dtls", record_id(item, f"dtls{i}"), f"DTLS-SRTP selected {name} (no encryption)"))
+            found.extend(flow_ref(item))
+    return found
+
+
+def _sdp_plain(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
+    """SDP that negotiates NULL or unencrypted SRTP crypto suites, or plain RTP/AVP media."""
+    found = []
+    for i, item in enumerate(records(bundle, "sdp") or []):
+        rid = record_id(item, f"sdp{i}")
+        for crypto in item.get("crypto") if isinstance(item.get("crypto"), list) else []:
+            line = crypto if isinstance(crypto, str) else " ".join(str(v) for v in crypto.values()) if isinstance(crypto, Mapping) else ""
+            if "NULL" in line.upper() or "UNENCRYPTED_SRTP" in line.upper():
+                found.append(ref("sdp", rid, "a=crypto offers an unencrypted SRTP suite"))
+        media = item.get("media") if isinstance(item.get("media"), list) else []
+        for m in media:
+            proto = str(m.get("proto") or m.get("protocol") or m.get("transport") or "") if isinstance(m, Mapping) else ""
+            if proto.upper() in ("RTP/AVP", "RTP/AVPF"):
+                found.append(ref("sdp", rid, f"m={text(m.get('type') or m.get('kind') or 'media', 20)} negotiated over plain {proto}"))
+    return found
+
+
+def media_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
+    streams = records(bundle, "media_streams")
+    classified = [(stream_encryption(s), s, i) for i, s in enumerate(streams or [])]
+    plain = [(s, i) for kind, s, i in classified if kind == "plain"]
+    unknown = [(s, i) for kind, s, i in classified if kind == "unknown"]
+    encrypted = [(s, i) for kind, s, i in classified if kind == "encrypted"]
+    null_profiles = _null_dtls(bundle)
+    sdp_plain = _sdp_plain(bundle)
+    if plain or null_profiles or sdp_plain:
+        refs: list[dict[str, str]] = []
+        for s, i in plain:
+            refs.append(ref("media_stream", record_id(s, f"m{i}"), f"plain RTP {_stream_detail(s)}"))
+            refs.extend(flow_ref(s))
+        parts = []
+        if plain:
+            parts.append(f"{plural(len(plain), 'media stream')} sent as unencrypted RTP")
+        if null_profiles:
+            parts.append("a NULL (unencrypted) SRTP profile selected in DTLS")
+        if sdp_plain:
+            parts.append("signalling that negotiated unencrypted media")
+        return outcome("contradicted", "The capture shows " + " and ".join(parts) + ".", refs + null_profiles + sdp_plain)
+    if streams is None and not records(bundle, "dtls"):
+        return outcome("not_observable", "The evidence holds no media-stream analysis (no packet capture of the call).")
+    if not encrypted and not unknown:
+        return outcome("not_observable", "No audio or video media streams were found in the capture.")
+    refs = [ref("media_stream", record_id(s, f"m{i}"), f"{text(s.get('encryption'), 30)} {_stream_detail(s)}")
+            for s, i in encrypted[:15]]
+    if unknown:
+        unknown_refs = [ref("media_stream", record_id(s, f"m{i}"), "encryption undetermined") for s, i in unknown]
+        return outcome("inconclusive", f"{plural(len(encrypted), 'media stream')} {were(len(encrypted))} encrypted but the encryption of "
+                       f"{plural(len(unknown), 'other stream')} could not be determined.", unknown_refs + refs)
+    kinds = sorted({text(s.get("encryption"), 30) for s, _ in encrypted})
+    return outcome("supported", f"{all_of(len(encrypted), 'observed media stream').capitalize()} {were(len(encrypted))} encrypted "
+                   f"({listing(kinds)}) and no NULL SRTP profile or plain RTP was negotiated.", refs)

@@ -1,0 +1,78 @@
+"""Checks ``media_path`` (allowed topologies) and ``data_location`` (allowed countries of endpoints)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from confaudit.rules.checks._common import all_of, listing, obj, outcome, plural, record_id, records, ref, text, were
+from confaudit.rules.model import Outcome
+
+TOPOLOGIES = ("p2p", "relay", "server")
+
+
+def _endpoint_refs(path: Mapping[str, Any]) -> list[dict[str, str]]:
+    refs = []
+    endpoints = path.get("endpoints") if isinstance(path.get("endpoints"), list) else []
+    for i, ep in enumerate(endpoints):
+        if isinstance(ep, Mapping):
+            addr = ep.get("address") or ep.get("ip") or ep.get("host") or ""
+            role = ep.get("role") or ep.get("kind") or ""
+            refs.append(ref("endpoint", record_id(ep, f"ep{i}"), f"{text(role, 30)} {text(addr, 60)}".strip()))
+            names = ep.get("names") if isinstance(ep.get("names"), list) else []
+            if names:
+                refs[-1]["detail"] = text(f"{refs[-1]['detail']} ({', '.join(str(n) for n in names[:3])})")
+            flows = ep.get("flows") if isinstance(ep.get("flows"), list) else [ep.get("flow")]
+            refs.extend(ref("flow", f) for f in flows[:5] if isinstance(f, str))
+        elif isinstance(ep, str):
+            refs.append(ref("endpoint", f"ep{i}", ep))
+    return refs
+
+
+def media_path(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
+    allowed = [str(a) for a in params.get("allowed", [])]
+    path = obj(bundle, "media_path")
+    topology = path.get("topology") if path else None
+    if not isinstance(topology, str) or topology.lower() not in TOPOLOGIES:
+        return outcome("not_observable", "The capture does not show how the media travelled (no media path could be determined).")
+    topology = topology.lower()
+    reasons = path.get("reasons") if isinstance(path.get("reasons"), list) else []
+    why = f" ({text(reasons[0], 160)})" if reasons else ""
+    refs = _endpoint_refs(path) + [ref("note", "reason", str(r)) for r in reasons[:5]]
+    if topology in allowed:
+        return outcome("supported", f"The media travelled over a {topology} path{why}, which the claim allows.", refs)
+    return outcome("contradicted", f"The media travelled over a {topology} path{why}, but the claim allows only "
+                   f"{listing(allowed)}.", refs)
+
+
+def _located(bundle: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(kind, id, name, country) of every endpoint or party that carries a country code."""
+    out = []
+    path = obj(bundle, "media_path") or {}
+    for i, ep in enumerate(path.get("endpoints") if isinstance(path.get("endpoints"), list) else []):
+        if isinstance(ep, Mapping) and isinstance(ep.get("country"), str):
+            out.append(("endpoint", record_id(ep, f"ep{i}"), text(ep.get("address") or ep.get("ip"), 60), ep["country"]))
+    for i, party in enumerate(records(bundle, "parties") or []):
+        countries = party.get("countries") if isinstance(party.get("countries"), list) else [party.get("country")]
+        for c in countries:
+            if isinstance(c, str) and c:
+                out.append(("party", record_id(party, f"p{i}"), text(party.get("domain"), 80), c))
+    for i, flow in enumerate(records(bundle, "flows") or []):
+        c = flow.get("dst_country") or flow.get("country")
+        if isinstance(c, str) and c:
+            out.append(("flow", record_id(flow, f"f{i}"), text(flow.get("dst") or flow.get("server"), 60), c))
+    return out
+
+
+def data_location(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
+    allowed = {str(c).upper() for c in params.get("allowed_countries", [])}
+    located = _located(bundle)
+    if not located:
+        return outcome("not_observable", "No endpoint in the evidence carries a country (no offline country lookup was applied).")
+    outside = [(k, i, n, c) for k, i, n, c in located if c.upper() not in allowed]
+    if outside:
+        refs = [ref(k, i, f"{n} in {text(c, 8)}") for k, i, n, c in outside]
+        return outcome("contradicted", f"{plural(len(outside), 'endpoint')} {were(len(outside))} located outside the allowed countries "
+                       f"({listing(sorted({c.upper() for *_, c in outside}))}).", refs)
+    refs = [ref(k, i, f"{n} in {text(c, 8)}") for k, i, n, c in located[:15]]
+    return outcome("supported", f"{all_of(len(located), 'located endpoint').capitalize()} {were(len(located))} in {listing(sorted(allowed))}.", refs)

@@ -1,0 +1,142 @@
+"""Checks ``room_links`` (hard-to-guess, fresh links) and ``no_audio_while_muted``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from confaudit.rules.checks._common import number, obj, outcome, plural, record_id, records, ref, text
+from confaudit.rules.model import Outcome
+
+MUTED_PHASES = frozenset({"muted", "mute", "mic-off", "microphone-off"})
+
+
+def room_link_summary(bundle: Mapping[str, Any], pattern: str | None) -> Mapping[str, Any] | None:
+    """The bundle's room_links, or an analysis of its URLs with the claims file's pattern when absent."""
+    summary = obj(bundle, "room_links")
+    if summary and (summary.get("links") or summary.get("samples")):
+        return summary
+    if not pattern:
+        return summary
+    try:
+        from confaudit.telemetry.room_links import analyze_room_links
+    except ImportError:
+        return summary
+    urls = [h.get("url") for h in records(bundle, "http") or [] if isinstance(h.get("url"), str)]
+    urls += [w.get("url") for w in records(bundle, "websocket") or [] if isinstance(w.get("url"), str)]
+    try:
+        result = analyze_room_links(urls, pattern)
+    except ValueError:
+        return summary
+    return result if isinstance(result, Mapping) and result.get("samples") else summary
+
+
+def _freshness(summary: Mapping[str, Any], count: int) -> bool | None:
+    """False when one link served several rooms, True when several distinct links were seen, else None."""
+    if isinstance(summary.get("fresh_per_room"), bool):
+        return summary["fresh_per_room"]
+    reused = summary.get("reused_ids")
+    if isinstance(reused, list) and reused:
+        return False
+    distinct = summary.get("distinct_ids")
+    if isinstance(distinct, int) and not isinstance(distinct, bool):
+        return True if distinct >= 2 else None
+    return None
+
+
+def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
+    summary = room_link_summary(bundle, params.get("_room_link_pattern"))
+    links = summary.get("links") if summary and isinstance(summary.get("links"), list) else []
+    examples = summary.get("examples") if summary and isinstance(summary.get("examples"), list) else []
+    count = len(links) or (int(summary.get("distinct_ids") or 0) if summary else 0)
+    if not count:
+        return outcome("not_observable", "No room links were found in the evidence.")
+    minimum = float(params.get("min_entropy_bits", 0) or 0)
+    entropy = number(summary.get("entropy_bits"))
+    fresh = _freshness(summary, count)
+    shown = links[:10] or examples[:10]
+    refs = [ref("room_link", f"l{i}", text(link.get("token") if isinstance(link, Mapping) else link, 120) or "link")
+            for i, link in enumerate(shown)]
+    reused = summary.get("reused_ids") if isinstance(summary.get("reused_ids"), list) else []
+    refs += [ref("room_link", "reused", f"id used for several rooms: {text(r, 80)}") for r in reused[:5]]
+    links = links or [None] * count
+    problems, unknown = [], []
+    if minimum:
+        if entropy is None:
+            unknown.append("entropy")
+        elif entropy < minimum:
+            problems.append(f"links carry about {entropy:.0f} bits of entropy, below the {minimum:.0f} claimed")
+    if params.get("fresh_per_room"):
+        if fresh is False:
+            problems.append("the same link was reused for different rooms")
+        elif fresh is not True:
+            unknown.append("freshness (needs links of at least two rooms)")
+    if problems:
+        return outcome("contradicted", f"Across {plural(len(links), 'room link')}, " + " and ".join(problems) + ".", refs)
+    if unknown:
+        return outcome("not_observable", f"The {plural(len(links), 'observed room link')} cannot show link "
+                       + " or ".join(unknown) + ".", refs)
+    desc = f"about {entropy:.0f} bits of entropy" if entropy is not None else "the claimed properties"
+    fresh_text = ", a fresh link per room" if params.get("fresh_per_room") else ""
+    return outcome("supported", f"The {plural(len(links), 'observed room link')} had {desc}{fresh_text}.", refs)
+
+
+def _audio(entry: Mapping[str, Any]) -> tuple[float | None, float | None, int]:
+    """(packets/s, bits/s, audio-metrics flows) of one phase_summary entry.
+
+    Reads the telemetry shape (``audio_media[]`` with ``packets_per_s``/``bytes_per_s`` per stream,
+    ``audio_metrics_flows[]``) and flat or nested ``audio_pps``/``audio_bps`` shapes.
+    """
+    media = entry.get("audio_media")
+    if isinstance(media, list):
+        rates = [m for m in media if isinstance(m, Mapping)]
+        pps_values = [number(m.get("packets_per_s")) for m in rates]
+        bps_values = [number(m.get("bytes_per_s")) for m in rates]
+        pps = sum(v for v in pps_values if v is not None) if rates else 0.0
+        bps = sum(v * 8 for v in bps_values if v is not None) if rates else 0.0
+    else:
+        audio = entry.get("audio") if isinstance(entry.get("audio"), Mapping) else {}
+        pps = number(entry.get("audio_pps", audio.get("pps")))
+        bps = number(entry.get("audio_bps", audio.get("bps")))
+    metrics = entry.get("audio_metrics_flows", entry.get("audio_metrics"))
+    count = len(metrics) if isinstance(metrics, list) else int(metrics) if isinstance(metrics, int) and not isinstance(metrics, bool) else 0
+    return pps, bps, count
+
+
+def _is_muted(entry: Mapping[str, Any]) -> bool:
+    return entry.get("muted") is True or str(entry.get("phase", "")).lower() in MUTED_PHASES
+
+
+def no_audio_while_muted(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
+    max_bps = float(params.get("max_audio_bps", 12000))
+    summary = [s for s in records(bundle, "phase_summary") or [] if _is_muted(s)]
+    muted_names = {str(s.get("phase", "")).lower() for s in summary} | MUTED_PHASES
+    marked = [p for p in records(bundle, "phases") or [] if str(p.get("phase", "")).lower() in MUTED_PHASES]
+    if not summary and not marked:
+        return outcome("not_observable", "The session has no 'muted' phase marker, so audio while muted cannot be measured.")
+    refs: list[dict[str, str]] = []
+    problems = []
+    measured = False
+    for i, entry in enumerate(summary):
+        pps, bps, metrics = _audio(entry)
+        measured = measured or bps is not None or pps is not None
+        if bps is not None and bps > max_bps:
+            problems.append(f"audio media at {bps / 1000:.1f} kbit/s")
+            refs.append(ref("phase", record_id(entry, f"muted{i}"), f"{bps:.0f} bit/s, {pps or 0:.1f} packets/s of audio while muted"))
+        if metrics:
+            problems.append(f"{plural(metrics, 'audio-level telemetry message')}")
+            refs.append(ref("phase", record_id(entry, f"muted{i}"), f"{metrics} audio_metrics flows while muted"))
+            flows = entry.get("audio_metrics_flows") if isinstance(entry.get("audio_metrics_flows"), list) else []
+            refs.extend(ref("data_flow", d) for d in flows[:10] if isinstance(d, str))
+    for i, f in enumerate(records(bundle, "data_flows") or []):
+        if f.get("category") == "audio_metrics" and str(f.get("phase", "")).lower() in muted_names:
+            field = f.get("field_path") or f.get("field")
+            refs.append(ref("data_flow", record_id(f, f"d{i}"), f"{text(field, 60)} to {text(f.get('party'), 60)}"))
+            if not any("telemetry" in p for p in problems):
+                problems.append("audio-level telemetry")
+    if problems:
+        return outcome("contradicted", "While muted, the client still sent " + " and ".join(dict.fromkeys(problems)) + ".", refs)
+    if not measured:
+        return outcome("not_observable", "A muted phase was marked but the capture has no audio measurements for it.")
+    return outcome("supported", f"While muted, audio stayed at or below {max_bps / 1000:.1f} kbit/s (silence) and no "
+                   "audio-level telemetry was sent.", refs)

@@ -1,0 +1,194 @@
+"""Check ``transport_encryption``: no plaintext HTTP/WebSocket/SIP signalling and no TLS below ``min_tls``."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from confaudit.rules.checks._common import all_of, flow_ref, listing, outcome, plural, record_id, records, ref, text
+from confaudit.rules.model import Outcome
+
+_NAMED = {"sslv2": (2, 0), "sslv3": (3, 0), "ssl2": (2, 0), "ssl3": (3, 0)}
+# TLS 1.x is wire version (3, x+1).
+_WIRE = {(2, 0): "SSL 2.0", (3, 0): "SSL 3.0", (3, 1): "TLS 1.0", (3, 2): "TLS 1.1", (3, 3): "TLS 1.2", (3, 4): "TLS 1.3"}
+# Plain HTTP that carries no user data by design (signed revocation data).
+_REVOCATION_PATH = re.compile(r"(^|/)(ocsp|crl)[^/]*(/|$)|\.crl$", re.I)
+
+
+def tls_version(value: Any) -> tuple[int, int] | None:
+    """Wire version (major, minor) from 'TLS 1.2', 'TLSv1.2', '1.2', 'SSLv3', 0x0303, '0x0303'; None if unknown."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        major, minor = value >> 8, value & 0xFF
+        return (major, minor) if (major, minor) in _WIRE else None
+    if not isinstance(value, str):
+        return None
+    raw = value.strip().lower().replace(" ", "").replace("_", "")
+    if raw.startswith("0x"):
+        try:
+            return tls_version(int(raw, 16))
+        except ValueError:
+            return None
+    if raw in _NAMED:
+        return _NAMED[raw]
+    m = re.fullmatch(r"(ssl|tls|dtls)?v?(\d)(?:\.(\d))?", raw)
+    if not m:
+        return None
+    proto, major, minor = m.group(1), int(m.group(2)), int(m.group(3) or 0)
+    if proto == "ssl":
+        return (major, 0) if (major, 0) in _WIRE else None
+    if proto == "dtls":  # DTLS 1.0 ~ TLS 1.1, DTLS 1.2 ~ TLS 1.2, DTLS 1.3 ~ TLS 1.3
+        return {(1, 0): (3, 2), (1, 2): (3, 3), (1, 3): (3, 4)}.get((major, minor))
+    if major == 1 and 0 <= minor <= 3:
+        return (3, minor + 1)
+    return None
+
+
+def version_name(wire: tuple[int, int]) -> str:
+    return _WIRE.get(wire, f"{wire[0]}.{wire[1]}")
+
+
+def _loopback(host: Any) -> bool:
+    if not isinstance(host, str):
+        return False
+    h = host.strip("[]").lower()
+    if h == "localhost" or h.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_of(url: str) -> str:
+    m = re.match(r"^[a-z][a-z0-9+.-]*://(?:[^@/]*@)?(\[[^\]]*\]|[^:/?#]*)", url, re.I)
+    return m.group(1) if m else ""
+
+
+def _revocation(url: str, host: str) -> bool:
+    path = "/" + url.split("?", 1)[0].split("://", 1)[-1].partition("/")[2]
+    return bool(_REVOCATION_PATH.search(path)) or host.lower().startswith(("ocsp.", "crl.", "ocsp-", "crl-"))
+
+
+def _plain_http(bundle: Mapping[str, Any]) -> tuple[list[dict[str, str]], int]:
+    """Plaintext HTTP requests and ws:// WebSockets (excluding loopback and revocation checks)."""
+    found: list[dict[str, str]] = []
+    exempt = 0
+    for i, item in enumerate(records(bundle, "http") or []):
+        url = item.get("url") if isinstance(item.get("url"), str) else ""
+        scheme = str(item.get("scheme") or url.split(":", 1)[0]).lower()
+        if scheme != "http":
+            continue
+        host = item.get("host") or _host_of(url)
+        if _loopback(host):
+            continue
+        if _revocation(url, str(host)):
+            exempt += 1
+            continue
+        found.append(ref("http", record_id(item, f"h{i}"), f"plaintext HTTP to {text(host, 120)}"))
+        found.extend(flow_ref(item))
+    for i, item in enumerate(records(bundle, "websocket") or []):
+        url = item.get("url") if isinstance(item.get("url"), str) else ""
+        if url.lower().startswith("ws://") and not _loopback(_host_of(url)):
+            found.append(ref("websocket", record_id(item, f"w{i}"), f"unencrypted WebSocket to {text(_host_of(url), 120)}"))
+            found.extend(flow_ref(item))
+    return found, exempt
+
+
+def _plain_packet_http(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Cleartext HTTP requests (and ws:// upgrades) the packet analysis saw on the wire."""
+    found = []
+    for i, item in enumerate(records(bundle, "http_plain") or []):
+        host = item.get("host") if isinstance(item.get("host"), str) else ""
+        target = item.get("target") if isinstance(item.get("target"), str) else ""
+        if _loopback(host.rsplit(":", 1)[0] if host.count(":") == 1 else host) or _revocation("http://" + host + target, host):
+            continue
+        what = "unencrypted WebSocket upgrade" if item.get("websocket_upgrade") else "plaintext HTTP"
+        found.append(ref("http_plain", record_id(item, f"hp{i}"), f"{what} {text(item.get('method'), 10)} to {text(host, 120) or 'a server'}"))
+        found.extend(flow_ref(item))
+    return found
+
+
+def _plain_sip(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
+    """SIP the packet analysis could read: on the wire in clear text (SIP over TLS is never readable)."""
+    found = []
+    for i, item in enumerate(records(bundle, "sip") or []):
+        if str(item.get("transport") or "").lower() in ("tls", "wss", "sips"):
+            continue
+        first = item.get("first_line") or item.get("method") or ""
+        words = str(first).split()
+        # Only the method or status code: SIP URIs in the first line name people.
+        what = words[1] if words and words[0].upper().startswith("SIP/") and len(words) > 1 else (words[0] if words else "message")
+        found.append(ref("sip", record_id(item, f"sip{i}"), f"plaintext SIP {text(what, 20)}"))
+        found.extend(flow_ref(item))
+    return found
+
+
+def _plain_flows(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Flows labelled cleartext HTTP, for bundles without the finer ``http_plain`` section."""
+    found: list[dict[str, str]] = []
+    if records(bundle, "http_plain") is not None:
+        return found
+    for i, item in enumerate(records(bundle, "flows") or []):
+        label = str(item.get("protocol") or item.get("app_protocol") or "").lower()
+        if label in ("http", "http1", "http/1.1", "ws", "websocket-plain"):
+            dst = item.get("dst") or item.get("server") or item.get("dst_ip") or ""
+            if _loopback(dst if isinstance(dst, str) else ""):
+                continue
+            found.append(ref("flow", record_id(item, f"f{i}"), f"cleartext {label.upper()} flow"))
+    return found
+
+
+def _weak_tls(bundle: Mapping[str, Any], minimum: tuple[int, int]) -> tuple[list[dict[str, str]], int]:
+    found: list[dict[str, str]] = []
+    seen = 0
+    for i, item in enumerate(records(bundle, "tls") or []):
+        wire = None
+        for key in ("version", "negotiated_version", "server_version"):
+            wire = tls_version(item.get(key))
+            if wire:
+                break
+        rid = record_id(item, f"tls{i}")
+        name = text(item.get("sni") or item.get("server") or "", 120)
+        if wire is not None:
+            seen += 1
+            if wire < minimum:
+                found.append(ref("tls", rid, f"{version_name(wire)} negotiated with {name or 'a server'}"))
+                found.extend(flow_ref(item))
+        weak = item.get("weak")
+        if weak and weak is not False:
+            reason = weak if isinstance(weak, str) else f"weak cipher {text(item.get('cipher'), 60)}"
+            found.append(ref("tls", rid, f"{text(reason, 120)} ({name or 'unknown server'})"))
+            found.extend(flow_ref(item))
+    return found, seen
+
+
+def transport_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
+    minimum = tls_version(str(params.get("min_tls", "1.2"))) or (3, 3)
+    plain, exempt = _plain_http(bundle)
+    plain += _plain_packet_http(bundle) + _plain_sip(bundle) + _plain_flows(bundle)
+    weak, tls_seen = _weak_tls(bundle, minimum)
+    quic = records(bundle, "quic") or []
+    https = [h for h in records(bundle, "http") or [] if str(h.get("scheme") or h.get("url", "")).lower().startswith("https")]
+    wss = [w for w in records(bundle, "websocket") or [] if str(w.get("url", "")).lower().startswith("wss://")]
+    if plain or weak:
+        parts = []
+        if plain:
+            primary = [r for r in plain if r["kind"] in ("http", "http_plain", "websocket", "sip") or r["detail"].startswith("cleartext")]
+            parts.append(plural(len(primary), "unencrypted signalling or web exchange"))
+        if weak:
+            parts.append(f"TLS weaker than {version_name(minimum)} ({listing(sorted({r['detail'] for r in weak if r['kind'] == 'tls'}), 3)})")
+        return outcome("contradicted", "The capture shows " + " and ".join(parts) + ".", plain + weak)
+    encrypted = tls_seen + len(quic) + len(https) + len(wss)
+    if encrypted == 0:
+        if any(records(bundle, k) for k in ("tls", "http", "websocket")):
+            return outcome("not_observable", "No connection with a readable TLS version or a non-loopback HTTP scheme was seen.")
+        return outcome("not_observable", "The evidence holds no TLS, QUIC, HTTP or WebSocket traffic to judge.")
+    note = f" ({plural(exempt, 'certificate revocation check')} over plain HTTP ignored)" if exempt else ""
+    refs = [r for i, t in enumerate((records(bundle, "tls") or [])[:10])
+            for r in [ref("tls", record_id(t, f"tls{i}"), f"{text(t.get('version'), 20)} {text(t.get('sni'), 100)}".strip())] + flow_ref(t)]
+    return outcome("supported", f"{all_of(encrypted, 'observed connection').capitalize()} used TLS {version_name(minimum)[4:]} or "
+                   f"newer, QUIC or HTTPS/WSS, with no plaintext HTTP, WebSocket or SIP{note}.", refs)

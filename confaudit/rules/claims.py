@@ -1,0 +1,265 @@
+"""Load and validate a claims file (YAML) into a ClaimsFile, keeping each claim's line and column.
+
+Claims files come from other people: the loader composes YAML nodes (never constructs arbitrary
+objects), refuses aliases (no billion-laughs), caps size, rejects duplicate and unknown keys, and
+reports every problem as ``ClaimsError(path, problem, line, column)``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from confaudit.errors import ClaimsError
+from confaudit.rules.checks import CHECK_KINDS, DOCUMENT_ONLY, Param
+from confaudit.rules.model import SEVERITIES, Claim, ClaimsFile
+
+MAX_CLAIMS_BYTES = 2 * 1024 * 1024
+MAX_CLAIMS = 1000
+TOP_KEYS = {"vendor", "first_party", "room_link_pattern", "claims", "schema", "notes", "description"}
+CLAIM_KEYS = {"id", "statement", "source", "check", "severity", "category", "notes"}
+SOURCE_KEYS = {"title", "url", "date", "quote", "retrieved", "archive"}
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_TRUE = {"true", "yes", "on"}
+_FALSE = {"false", "no", "off"}
+
+
+class _Loader:
+    """Walks composed YAML nodes, raising ClaimsError at the offending node."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, node: Any, problem: str) -> ClaimsError:
+        mark = getattr(node, "start_mark", None)
+        return ClaimsError(self.path, problem, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
+
+    def mapping(self, node: Any, what: str, allowed: set[str] | None = None) -> dict[str, tuple[Any, Any]]:
+        import yaml
+
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, f"{what} must be a mapping")
+        out: dict[str, tuple[Any, Any]] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail(key_node, f"{what}: keys must be plain names")
+            key = key_node.value
+            if key == "<<":
+                raise self.fail(key_node, f"{what}: YAML merge keys are not allowed")
+            if key in out:
+                raise self.fail(key_node, f"{what}: duplicate key '{key}'")
+            if allowed is not None and key not in allowed:
+                raise self.fail(key_node, f"{what}: unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
+            out[key] = (key_node, value_node)
+        return out
+
+    def scalar(self, node: Any, what: str) -> str:
+        import yaml
+
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, f"{what} must be a single value")
+        return node.value
+
+    def string(self, node: Any, what: str, allow_empty: bool = False) -> str:
+        value = self.scalar(node, what).strip()
+        if not value and not allow_empty:
+            raise self.fail(node, f"{what} must not be empty")
+        if len(value) > 10_000:
+            raise self.fail(node, f"{what} is longer than 10000 characters")
+        return value
+
+    def string_list(self, node: Any, what: str) -> list[str]:
+        import yaml
+
+        if isinstance(node, yaml.ScalarNode):
+            return [self.string(node, what)]
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, f"{what} must be a list")
+        return [self.string(item, f"{what} item") for item in node.value]
+
+    def param(self, spec: Param, node: Any, check: str) -> Any:
+        what = f"parameter '{spec.name}' of check '{check}'"
+        if spec.kind == "bool":
+            raw = self.scalar(node, what).lower()
+            if raw in _TRUE or raw in _FALSE:
+                return raw in _TRUE
+            raise self.fail(node, f"{what} must be true or false, not '{raw}'")
+        if spec.kind == "number":
+            raw = self.scalar(node, what)
+            try:
+                value = float(raw)
+            except ValueError:
+                raise self.fail(node, f"{what} must be a number, not '{raw}'") from None
+            if value != value or value in (float("inf"), float("-inf")) or value < 0:
+                raise self.fail(node, f"{what} must be a finite non-negative number")
+            return value
+        values = self.string_list(node, what) if spec.kind == "str_list" else [self.string(node, what)]
+        if spec.choices:
+            for value in values:
+                if value not in spec.choices:
+                    raise self.fail(node, f"{what}: '{value}' is not one of {', '.join(spec.choices)}")
+        if spec.kind == "str_list":
+            if spec.required and not values:
+                raise self.fail(node, f"{what} must list at least one value")
+            return tuple(values)
+        return values[0]
+
+
+MAX_FLOW_DEPTH = 64
+
+
+def _flow_depth_problem(text: str) -> tuple[int, int] | None:
+    """(line, column) where ``[``/``{`` nesting passes MAX_FLOW_DEPTH (PyYAML's scanner is quadratic there)."""
+    depth, line, col, quote = 0, 1, 0, ""
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            if quote == "'":
+                continue
+        if quote:
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in "\"'" and depth:
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                return line, col
+        elif ch in "]}" and depth:
+            depth -= 1
+    return None
+
+
+def _parse(path: Path) -> tuple[Any, str]:
+    import yaml
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_CLAIMS_BYTES:
+            raise ClaimsError(path, f"file is {size} bytes, above the {MAX_CLAIMS_BYTES}-byte limit for claims files")
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise ClaimsError(path, exc.strerror or "cannot read file") from None
+    except UnicodeDecodeError as exc:
+        raise ClaimsError(path, f"not UTF-8 text (byte {exc.start})") from None
+    deep = _flow_depth_problem(text)
+    if deep is not None:
+        raise ClaimsError(path, f"brackets nested deeper than {MAX_FLOW_DEPTH} levels", *deep)
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise ClaimsError(path, "YAML aliases (*name) are not allowed in claims files",
+                                  event.start_mark.line + 1, event.start_mark.column + 1)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        raise ClaimsError(path, f"invalid YAML: {problem}", mark.line + 1 if mark else None,
+                          mark.column + 1 if mark else None) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ClaimsError(path, f"invalid YAML: {type(exc).__name__}") from None
+    if root is None:
+        raise ClaimsError(path, "file is empty")
+    return root, text
+
+
+def load_claims(path: str | Path) -> ClaimsFile:
+    """Parse and validate ``path``; raise ClaimsError(file, problem, line, column) on any problem."""
+    from confaudit.rules.scoring import rubric
+
+    p = Path(path)
+    root, _ = _parse(p)
+    ld = _Loader(str(path))
+    top = ld.mapping(root, "claims file", TOP_KEYS)
+    for required in ("vendor", "claims"):
+        if required not in top:
+            raise ld.fail(root, f"missing required key '{required}'")
+    vendor = ld.string(top["vendor"][1], "vendor")
+    first_party = tuple(ld.string_list(top["first_party"][1], "first_party")) if "first_party" in top else ()
+    pattern = None
+    if "room_link_pattern" in top:
+        pattern = ld.string(top["room_link_pattern"][1], "room_link_pattern")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ld.fail(top["room_link_pattern"][1], f"room_link_pattern is not a valid regular expression: {exc}") from None
+    import yaml
+
+    claims_node = top["claims"][1]
+    if not isinstance(claims_node, yaml.SequenceNode) or not claims_node.value:
+        raise ld.fail(claims_node, "claims must be a non-empty list")
+    if len(claims_node.value) > MAX_CLAIMS:
+        raise ld.fail(claims_node, f"more than {MAX_CLAIMS} claims")
+    categories = rubric()
+    claims: list[Claim] = []
+    seen: set[str] = set()
+    for node in claims_node.value:
+        claim = _claim(ld, node, categories)
+        if claim.id in seen:
+            raise ld.fail(node, f"duplicate claim id '{claim.id}'")
+        seen.add(claim.id)
+        claims.append(claim)
+    return ClaimsFile(path=str(path), vendor=vendor, first_party=first_party, room_link_pattern=pattern,
+                      claims=tuple(claims))
+
+
+def _claim(ld: _Loader, node: Any, categories: dict[str, Any]) -> Claim:
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        raise ld.fail(node, "each claim must be a mapping with id, statement, source, check and severity")
+    keys = ld.mapping(node, "claim")
+    for required in ("id", "statement", "source", "check", "severity"):
+        if required not in keys:
+            raise ld.fail(node, f"claim is missing required key '{required}'")
+    claim_id = ld.string(keys["id"][1], "claim id")
+    if not _ID.match(claim_id):
+        raise ld.fail(keys["id"][1], f"claim id '{claim_id}' must be letters, digits, '.', '_' or '-' (max 128)")
+    check_node = keys["check"][1]
+    check = ld.string(check_node, f"claim '{claim_id}': check")
+    kind = CHECK_KINDS.get(check)
+    if kind is None:
+        raise ld.fail(check_node, f"claim '{claim_id}': unknown check kind '{check}' (known: {', '.join(CHECK_KINDS)})")
+    specs = {p.name: p for p in kind.params}
+    params: dict[str, Any] = {}
+    for key, (key_node, value_node) in keys.items():
+        if key in CLAIM_KEYS:
+            continue
+        if key not in specs:
+            allowed = ", ".join(specs) or "none"
+            raise ld.fail(key_node, f"claim '{claim_id}': unknown parameter '{key}' for check '{check}' (allowed: {allowed})")
+        params[key] = ld.param(specs[key], value_node, check)
+    for spec in kind.params:
+        if spec.name not in params:
+            if spec.required:
+                raise ld.fail(check_node, f"claim '{claim_id}': check '{check}' needs parameter '{spec.name}'")
+            params[spec.name] = spec.default
+    if check == "room_links" and not params["min_entropy_bits"] and not params["fresh_per_room"]:
+        raise ld.fail(check_node, f"claim '{claim_id}': room_links needs min_entropy_bits and/or fresh_per_room: true")
+    severity = ld.string(keys["severity"][1], "severity")
+    if severity not in SEVERITIES:
+        raise ld.fail(keys["severity"][1], f"claim '{claim_id}': severity '{severity}' is not one of {', '.join(SEVERITIES)}")
+    source = _source(ld, keys["source"][1], claim_id)
+    category = kind.category
+    if "category" in keys:
+        category = ld.string(keys["category"][1], "category")
+        if category not in categories:
+            raise ld.fail(keys["category"][1], f"claim '{claim_id}': category '{category}' is not in the rubric "
+                          f"({', '.join(categories)})")
+    return Claim(id=claim_id, statement=ld.string(keys["statement"][1], "statement"), source=source, check=check,
+                 params=params, severity=severity, category=category, line=node.start_mark.line + 1,
+                 column=node.start_mark.column + 1, document_only=check == DOCUMENT_ONLY)
+
+
+def _source(ld: _Loader, node: Any, claim_id: str) -> dict[str, str]:
+    fields = ld.mapping(node, f"claim '{claim_id}': source", SOURCE_KEYS)
+    for required in ("title", "url", "date"):
+        if required not in fields:
+            raise ld.fail(node, f"claim '{claim_id}': source needs '{required}'")
+    source = {k: ld.string(v, f"source {k}") for k, (_, v) in fields.items()}
+    if not re.match(r"^https?://[^\s]+$", source["url"]):
+        raise ld.fail(fields["url"][1], f"claim '{claim_id}': source url must be an http(s) URL")
+    return source

@@ -1,0 +1,176 @@
+"""Records of the rules engine: claims, findings, scores and a run's result (all frozen, JSON-ready)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+VERDICTS = ("supported", "contradicted", "not_observable", "inconclusive", "error", "document_only")
+CHECKED_VERDICTS = ("supported", "contradicted")
+"""Verdicts that count in a score; every other verdict is reported but never scored as a pass."""
+
+
+def severity_rank(severity: str) -> int:
+    """0 for info ... 4 for critical; unknown severities rank highest so they are never ignored."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One vendor statement and the check that tests it."""
+
+    id: str
+    """Stable identifier, unique in its file (SARIF ruleId, JUnit testcase name)."""
+    statement: str
+    """The vendor's own words."""
+    source: Mapping[str, str]
+    """Where the vendor said it: ``title``, ``url``, ``date``."""
+    check: str
+    """Check kind (``transport_encryption`` ...) or ``document_only``."""
+    params: Mapping[str, Any]
+    """The check's parameters, with defaults filled in."""
+    severity: str
+    """info|low|medium|high|critical: how bad it is when the claim is contradicted."""
+    category: str
+    """Rubric criterion id the claim scores under."""
+    line: int
+    """1-based line of the claim in the claims file."""
+    column: int
+    """1-based column of the claim in the claims file."""
+    document_only: bool
+    """True when no capture can check the claim (deletion, audits, server-side listening)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain({
+            "id": self.id, "statement": self.statement, "source": dict(self.source), "check": self.check,
+            "params": dict(self.params), "severity": self.severity, "category": self.category,
+            "line": self.line, "column": self.column, "document_only": self.document_only,
+        })
+
+
+@dataclass(frozen=True)
+class ClaimsFile:
+    """A parsed, validated claims file."""
+
+    path: str
+    """The file as given on the command line (used for SARIF locations)."""
+    vendor: str
+    """Vendor name."""
+    first_party: tuple[str, ...]
+    """Domains or entities that are the vendor itself."""
+    room_link_pattern: str | None
+    """Regex matching the vendor's room links, if given."""
+    claims: tuple[Claim, ...]
+    """Claims in file order."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "vendor": self.vendor, "first_party": list(self.first_party),
+                "room_link_pattern": self.room_link_pattern, "claims": [c.to_dict() for c in self.claims]}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check predicate concluded, before the engine dresses it as a Finding."""
+
+    verdict: str
+    """One of VERDICTS."""
+    explanation: str
+    """One sentence a journalist could quote."""
+    evidence: tuple[Mapping[str, str], ...] = ()
+    """Evidence references ``{kind, id, detail}``."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The verdict on one claim, with its evidence."""
+
+    claim_id: str
+    """The claim's id."""
+    statement: str
+    """The vendor's words."""
+    source: Mapping[str, str]
+    """Where the vendor said it."""
+    check: str
+    """Check kind."""
+    params: Mapping[str, Any]
+    """Check parameters used."""
+    severity: str
+    """Claim severity."""
+    category: str
+    """Rubric criterion id."""
+    verdict: str
+    """supported|contradicted|not_observable|inconclusive|error|document_only."""
+    explanation: str
+    """One quotable sentence."""
+    evidence: tuple[Mapping[str, str], ...]
+    """Evidence references ``{kind, id, detail}`` (flow, packet, http, websocket, media_stream, party ...)."""
+    line: int
+    """Claim line in the claims file."""
+    column: int
+    """Claim column in the claims file."""
+    fingerprint: str
+    """Stable hash of vendor, claim id and check (same claim -> same fingerprint across runs)."""
+    document_only: bool
+    """True for claims no capture can check."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain({
+            "claim_id": self.claim_id, "statement": self.statement, "source": dict(self.source),
+            "check": self.check, "params": dict(self.params), "severity": self.severity,
+            "category": self.category, "verdict": self.verdict, "explanation": self.explanation,
+            "evidence": [dict(e) for e in self.evidence], "line": self.line, "column": self.column,
+            "fingerprint": self.fingerprint, "document_only": self.document_only,
+        })
+
+
+@dataclass(frozen=True)
+class Score:
+    """Scores of one run: overall and per rubric category."""
+
+    overall: float | None
+    """0-100, or None when no claim could be checked."""
+    by_category: Mapping[str, Mapping[str, Any]]
+    """category -> {score (0-100 or None), weight, claims (count), verifiable (capture|document)}."""
+    contradicted_high: tuple[str, ...]
+    """Ids of contradicted claims of severity high or critical (always shown beside the score)."""
+    counts: Mapping[str, int]
+    """verdict -> number of findings."""
+    capped_reason: str | None
+    """Why the overall score was capped, if it was."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain({"overall": self.overall, "by_category": self.by_category,
+                       "contradicted_high": list(self.contradicted_high), "counts": dict(self.counts),
+                       "capped_reason": self.capped_reason})
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything one ``check``/``score`` run produced."""
+
+    vendor: str
+    """Vendor of the claims file."""
+    claims_path: str
+    """Claims file path as given."""
+    findings: tuple[Finding, ...]
+    """One finding per claim, in file order."""
+    score: Score
+    """Scores."""
+    evidence_complete: bool
+    """False when any input was read only partly."""
+    inputs: tuple[Mapping[str, Any], ...] = field(default=())
+    """The bundle's ``inputs[]`` (provenance)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain({"vendor": self.vendor, "claims_path": self.claims_path,
+                       "findings": [f.to_dict() for f in self.findings], "score": self.score.to_dict(),
+                       "evidence_complete": self.evidence_complete, "inputs": [dict(i) for i in self.inputs]})

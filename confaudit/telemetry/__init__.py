@@ -1,0 +1,66 @@
+"""Telemetry: payload decoding, data taxonomy, parties and room links.
+
+Entry point :func:`enrich` adds ``parties``, ``data_flows``, ``phase_summary``, ``room_links`` and
+``entity_lists`` to an evidence bundle in place. A malformed bundle never makes it raise: missing or
+ill-typed sections yield empty results. Only a bad user-supplied entity list raises (InputError).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    return [str(v) for v in value if isinstance(v, (str, int)) and str(v).strip()] if isinstance(value, list) else []
+
+
+def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[str],
+           participants: list[str], entity_lists: list[Path]) -> None:
+    """Mutate ``bundle`` in place, adding the telemetry sections."""
+    from confaudit.telemetry.assemble import assemble, collect_events, known_values
+    from confaudit.telemetry.entities import load_entity_maps
+    from confaudit.telemetry.parties import first_party_from
+
+    emap = load_entity_maps(list(entity_lists or ()))  # InputError for a bad user list: exit 3
+    bundle["entity_lists"] = [
+        {"name": m.name, "licence": m.licence, "source": m.source, "sha256": m.sha256, "entries": m.entries}
+        for m in emap.lists
+    ]
+    session = bundle.get("session") if isinstance(bundle.get("session"), dict) else {}
+    dedupe = lambda values: list(dict.fromkeys(values))  # noqa: E731
+    first = dedupe([*_strings(first_party), *_strings(session.get("first_party"))])
+    rooms = dedupe([*_strings(room_names), *_strings(session.get("room_names"))])
+    people = dedupe([*_strings(participants), *_strings(session.get("participants"))])
+    accounts = dedupe([*_strings(session.get("accounts")), *_strings(session.get("emails"))])
+    warnings = bundle["warnings"] if isinstance(bundle.get("warnings"), list) else bundle.setdefault("warnings", [])
+    try:
+        events = collect_events(bundle)
+        assemble(bundle, emap, first_party_from(first, emap), known_values(events, rooms, people, accounts), events)
+    except Exception as exc:  # noqa: BLE001 - fail closed: an analysis bug must not lose the whole bundle
+        if os.environ.get("CONFAUDIT_DEBUG"):
+            raise
+        bundle["parties"], bundle["data_flows"], bundle["phase_summary"] = [], [], []
+        bundle["complete"] = False
+        warnings.append(f"telemetry: analysis failed ({type(exc).__name__}); parties and data flows are missing")
+    truncated = sum(p.get("truncated_payloads", 0) for p in bundle["parties"])
+    if truncated:
+        warnings.append(f"telemetry: {truncated} payload(s) were truncated by the capture cap or a decoding limit; "
+                        "fields beyond the cut were not classified")
+    bundle["room_links"] = _room_links(bundle, session, warnings)
+
+
+def _room_links(bundle: dict[str, Any], session: dict[str, Any], warnings: list[Any]) -> dict[str, Any] | None:
+    pattern = session.get("room_link_pattern")
+    if not isinstance(pattern, str) or not pattern:
+        return None
+    from confaudit.telemetry.room_links import analyze_room_links, room_link_candidates
+
+    try:
+        return analyze_room_links(room_link_candidates(bundle), pattern)
+    except ValueError as exc:
+        warnings.append(f"telemetry: room links not analysed: {exc}")
+        return None

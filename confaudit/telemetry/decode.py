@@ -1,0 +1,379 @@
+"""Decode HTTP/WebSocket payloads into flat field paths (``events[3].device.ua``).
+
+Handles query strings, JSON, NDJSON, form-urlencoded, multipart, JSON nested inside strings,
+base64 and percent-encoded values, gzip/deflate/brotli/zstd bodies and batched event arrays.
+Binary payloads are reported as opaque with their size; protobuf-like ones are walked for their
+printable strings so those can still be classified by value. Every step is bounded (depth, field
+count, decompressed size) so hostile payloads cannot hang or exhaust memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+MAX_DECODED_BYTES = 8 * 1024 * 1024
+MAX_FIELDS = 5000
+MAX_DEPTH = 24
+MAX_NESTED_DECODES = 3
+MIN_BASE64_LEN = 12
+
+_B64_RE = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
+_PCT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
+_FORMISH_RE = re.compile(r"^[^=&\s]{1,64}=[^&\s]*(&[^=&\s]{1,64}=[^&\s]*)+$")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One scalar value found in a payload."""
+
+    path: str
+    """Field path, e.g. ``body.events[3].device.ua`` or ``query.tz``."""
+    keys: tuple[str, ...]
+    """Object keys along the path (array indices dropped), nearest last; used to classify by name."""
+    value: str
+    """The scalar as text (numbers and booleans rendered as JSON)."""
+    transforms: tuple[str, ...] = ()
+    """Decodings applied to reach this value, outermost first (gzip, json, base64, url, protobuf...)."""
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A payload (or part of one) that could not be decoded into fields."""
+
+    path: str
+    """Where the opaque bytes sit (``body``, ``ws``, ``body.blob``)."""
+    size: int
+    """Size in bytes of the opaque part."""
+    kind: str
+    """``protobuf-like``, ``binary``, ``compressed-undecodable`` or ``over-limit``."""
+
+
+@dataclass
+class Decoded:
+    """Result of decoding one message: flat fields plus opaque parts."""
+
+    fields: list[Field] = field(default_factory=list)
+    opaque: list[Opaque] = field(default_factory=list)
+    truncated: bool = False
+    """True when the source body was cut by the capture's cap or decoding hit a limit."""
+
+    def add(self, item: Field) -> bool:
+        if len(self.fields) >= MAX_FIELDS:
+            self.truncated = True
+            return False
+        self.fields.append(item)
+        return True
+
+
+# ---- bytes --------------------------------------------------------------------------------
+def body_bytes(body: Any) -> bytes | None:
+    """Raw bytes of a capture body record (``text`` or ``base64``); None when absent or malformed."""
+    if not isinstance(body, dict):
+        return None
+    if isinstance(body.get("text"), str):
+        return body["text"].encode("utf-8", "surrogatepass")
+    if isinstance(body.get("base64"), str):
+        try:
+            return base64.b64decode(body["base64"], validate=False)
+        except (binascii.Error, ValueError):
+            return None
+    return None
+
+
+def decompress(data: bytes, encoding: str = "") -> tuple[bytes, str | None]:
+    """Undo compression, bounded; returns (bytes, name applied | ``failed`` | None).
+
+    Capture body records usually hold already-decoded bytes while still naming the original
+    Content-Encoding, so the header is only trusted when the bytes are not readable text;
+    gzip and zstd are recognised by their magic bytes.
+    """
+    enc = (encoding or "").lower().strip()
+    if data[:2] == b"\x1f\x8b":
+        return _attempt(data, "gzip", strict=True)
+    if data[:4] == b"\x28\xb5\x2f\xfd":
+        return _attempt(data, "zstd", strict=True)
+    if enc in ("gzip", "x-gzip", "deflate", "br", "zstd") and as_text(data[:4096]) is None:
+        return _attempt(data, "gzip" if enc == "x-gzip" else enc, strict=False)
+    return data, None
+
+
+def _attempt(data: bytes, codec: str, strict: bool) -> tuple[bytes, str | None]:
+    try:
+        if codec == "gzip":
+            return _bounded_zlib(data, 16 + zlib.MAX_WBITS), "gzip"
+        if codec == "zstd":
+            import zstandard
+
+            reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
+            return reader.read(MAX_DECODED_BYTES), "zstd"
+        if codec == "deflate":
+            try:
+                return _bounded_zlib(data, zlib.MAX_WBITS), "deflate"
+            except zlib.error:
+                return _bounded_zlib(data, -zlib.MAX_WBITS), "deflate"
+        import brotli
+
+        dec = brotli.Decompressor()
+        out = bytearray()
+        for start in range(0, len(data), 16384):
+            out += dec.process(data[start:start + 16384])
+            if len(out) >= MAX_DECODED_BYTES:
+                break
+        return bytes(out[:MAX_DECODED_BYTES]), "br"
+    except Exception:  # noqa: BLE001 - any codec failure means "could not decode"
+        return data, "failed" if strict else None
+
+
+def _bounded_zlib(data: bytes, wbits: int) -> bytes:
+    dec = zlib.decompressobj(wbits)
+    out = dec.decompress(data, MAX_DECODED_BYTES)
+    return out
+
+
+def as_text(data: bytes) -> str | None:
+    """UTF-8 text when ``data`` is mostly printable text, else None."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text:
+        return text
+    sample = text[:4096]
+    bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
+    return text if bad <= len(sample) // 50 else None
+
+
+# ---- entry points -------------------------------------------------------------------------
+def decode_body(body: Any, prefix: str = "") -> Decoded:
+    """Decode a capture body record ``{content_type, encoding, size, truncated, text|base64}``."""
+    out = Decoded()
+    raw = body_bytes(body)
+    if raw is None or not raw:
+        return out
+    out.truncated = bool(body.get("truncated"))
+    data, applied = decompress(raw, str(body.get("encoding") or ""))
+    if applied == "failed":
+        out.opaque.append(Opaque(prefix or "$", len(raw), "compressed-undecodable"))
+        return out
+    transforms = (applied,) if applied else ()
+    decode_bytes(data, str(body.get("content_type") or ""), prefix, transforms, out)
+    return out
+
+
+def decode_message(content: Any, msg_type: str = "text", prefix: str = "") -> Decoded:
+    """Decode a WebSocket message (text, or binary carried as base64 / a ``{base64}`` dict)."""
+    out = Decoded()
+    if isinstance(content, dict):
+        raw = body_bytes(content)
+    elif isinstance(content, str) and msg_type == "binary":
+        try:
+            raw = base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError):
+            raw = content.encode("utf-8", "surrogatepass")
+    elif isinstance(content, str):
+        raw = content.encode("utf-8", "surrogatepass")
+    else:
+        return out
+    if not raw:
+        return out
+    data, applied = decompress(raw)
+    if applied == "failed":
+        out.opaque.append(Opaque(prefix or "$", len(raw), "compressed-undecodable"))
+        return out
+    decode_bytes(data, "", prefix, (applied,) if applied and applied != "failed" else (), out)
+    return out
+
+
+def decode_query(pairs: Any, prefix: str = "") -> Decoded:
+    """Decode ``[[k, v], ...]`` query pairs (values may themselves be JSON / base64 / encoded)."""
+    out = Decoded()
+    if not isinstance(pairs, list):
+        return out
+    for pair in pairs:
+        if isinstance(pair, (list, tuple)) and len(pair) == 2:
+            key, value = str(pair[0]), "" if pair[1] is None else str(pair[1])
+            _scalar(value, _join(prefix, key), (key,), (), out, 0)
+    return out
+
+
+def decode_bytes(data: bytes, content_type: str, prefix: str, transforms: tuple[str, ...], out: Decoded) -> None:
+    """Decode a payload by content type, falling back to sniffing its bytes."""
+    ctype = content_type.lower()
+    if "multipart/" in ctype:
+        _multipart(data, content_type, prefix, transforms, out)
+        return
+    text = as_text(data)
+    if text is None:
+        _binary(data, prefix, transforms, out)
+        return
+    _text(text, ctype, prefix, (), transforms, out, 0)
+
+
+# ---- structure ----------------------------------------------------------------------------
+def _text(text: str, ctype: str, path: str, keys: tuple[str, ...], transforms: tuple[str, ...],
+          out: Decoded, depth: int) -> None:
+    stripped = text.strip()
+    if stripped[:1] in ("{", "[") or "json" in ctype:
+        parsed = _json(stripped)
+        if parsed is not _FAIL:
+            _walk(parsed, path, keys, (*transforms, "json"), out, depth + 1)
+            return
+        lines = [ln for ln in stripped.splitlines() if ln.strip()]
+        if len(lines) > 1:  # NDJSON / JSON lines: one event per line
+            docs = [_json(ln.strip()) for ln in lines[:MAX_FIELDS]]
+            if all(d is not _FAIL for d in docs):
+                for i, doc in enumerate(docs):
+                    _walk(doc, f"{path}[{i}]", keys, (*transforms, "ndjson"), out, depth + 1)
+                return
+    if "x-www-form-urlencoded" in ctype or _FORMISH_RE.match(stripped):
+        for key, value in parse_qsl(stripped, keep_blank_values=True):
+            _scalar(value, _join(path, key), (*keys, key), (*transforms, "form"), out, depth + 1)
+        return
+    _scalar(text, path, keys, transforms, out, depth)
+
+
+_FAIL = object()
+
+
+def _json(text: str) -> Any:
+    if len(text) > MAX_DECODED_BYTES:
+        return _FAIL
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _FAIL
+
+
+def _walk(obj: Any, path: str, keys: tuple[str, ...], transforms: tuple[str, ...], out: Decoded, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        out.truncated = True
+        return
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            skey = str(key)
+            sub = _join(path, skey)
+            _walk(value, sub, (*keys, skey), transforms, out, depth + 1)
+            if len(out.fields) >= MAX_FIELDS:
+                out.truncated = True
+                return
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            _walk(value, f"{path}[{i}]", keys, transforms, out, depth + 1)
+            if len(out.fields) >= MAX_FIELDS:
+                out.truncated = True
+                return
+    elif obj is None:
+        return
+    elif isinstance(obj, str):
+        _scalar(obj, path, keys, transforms, out, depth)
+    else:
+        out.add(Field(path, keys, json.dumps(obj), transforms))
+
+
+def _scalar(value: str, path: str, keys: tuple[str, ...], transforms: tuple[str, ...], out: Decoded, depth: int) -> None:
+    """Record a string value, and also whatever it decodes to (nested JSON, base64, percent-encoding)."""
+    if not out.add(Field(path, keys, value, transforms)):
+        return
+    nested = sum(1 for t in transforms if t in ("json-in-string", "base64", "url", "form-in-string"))
+    if nested >= MAX_NESTED_DECODES or depth > MAX_DEPTH:
+        return
+    stripped = value.strip()
+    if len(stripped) < 2:
+        return
+    if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+        parsed = _json(stripped)
+        if parsed is not _FAIL and isinstance(parsed, (dict, list)):
+            _walk(parsed, path, keys, (*transforms, "json-in-string"), out, depth + 1)
+            return
+    if _PCT_RE.search(stripped):
+        decoded = unquote(stripped, errors="replace")
+        if decoded != stripped:
+            _scalar(decoded, path, keys, (*transforms, "url"), out, depth + 1)
+            return
+    if _FORMISH_RE.match(stripped) and len(stripped) < 65536:
+        for key, sub in parse_qsl(stripped, keep_blank_values=True):
+            _scalar(sub, _join(path, key), (*keys, key), (*transforms, "form-in-string"), out, depth + 1)
+        return
+    decoded_b64 = _maybe_base64(stripped)
+    if decoded_b64 is not None:
+        data, applied = decompress(decoded_b64)
+        steps = (*transforms, "base64") + ((applied,) if applied and applied != "failed" else ())
+        text = as_text(data)
+        if text is not None and text.strip():
+            _text(text, "", path, keys, steps, out, depth + 1)
+        elif text is None and len(data) >= 8:
+            _binary(data, path, steps, out, record_opaque=False)
+
+
+def _maybe_base64(value: str) -> bytes | None:
+    """Bytes when ``value`` is plausibly base64 (std or url-safe) of something, else None."""
+    if len(value) < MIN_BASE64_LEN or len(value) > MAX_DECODED_BYTES or not _B64_RE.match(value):
+        return None
+    if value.isdigit() or value.isalpha() and (value.islower() or value.isupper()):
+        return None  # plain words and numbers are valid base64 alphabets but are not encodings
+    if re.fullmatch(r"[0-9a-fA-F]+", value):
+        return None  # hex digests / ids
+    padded = value + "=" * (-len(value) % 4)
+    try:
+        if "-" in value or "_" in value:
+            return base64.urlsafe_b64decode(padded)
+        return base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _multipart(data: bytes, ctype: str, prefix: str, transforms: tuple[str, ...], out: Decoded) -> None:
+    match = re.search(r'boundary="?([^";]+)"?', ctype, re.I)
+    if not match:
+        _binary(data, prefix, transforms, out)
+        return
+    boundary = b"--" + match.group(1).encode("latin-1", "replace")
+    for index, part in enumerate(data.split(boundary)[1:]):
+        if part.startswith(b"--"):
+            break
+        head, sep, content = part.partition(b"\r\n\r\n")
+        if not sep:
+            head, sep, content = part.partition(b"\n\n")
+        if not sep:
+            continue
+        head_text = head.decode("latin-1", "replace")
+        name_match = re.search(r'name="([^"]*)"', head_text, re.I)
+        name = name_match.group(1) if name_match else f"part{index}"
+        ctype_match = re.search(r"content-type:\s*([^\r\n]+)", head_text, re.I)
+        part_ctype = ctype_match.group(1) if ctype_match else ""
+        content = content[:-2] if content.endswith(b"\r\n") else content.rstrip(b"\n")
+        path = _join(prefix, name)
+        text = as_text(content)
+        if text is None:
+            _binary(content, path, (*transforms, "multipart"), out)
+        else:
+            _text(text, part_ctype.lower(), path, (name,), (*transforms, "multipart"), out, 1)
+
+
+def _binary(data: bytes, path: str, transforms: tuple[str, ...], out: Decoded, record_opaque: bool = True) -> None:
+    from confaudit.telemetry.protobuf import protobuf_strings
+
+    strings = protobuf_strings(data)
+    if record_opaque:
+        out.opaque.append(Opaque(path or "$", len(data), "protobuf-like" if strings is not None else "binary"))
+    for sub_path, text in strings or ():
+        if not out.add(Field(f"{path}{sub_path}" if path else sub_path[1:], (), text, (*transforms, "protobuf"))):
+            return
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{_key_part(key)}" if path else _key_part(key)
+
+
+def _key_part(key: str) -> str:
+    """A key as it appears in a path; unusual characters are quoted so paths stay unambiguous."""
+    if re.fullmatch(r"[A-Za-z0-9_\-$@:]{1,128}", key):
+        return key
+    return json.dumps(key[:128], ensure_ascii=False)

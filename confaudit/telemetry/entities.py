@@ -1,0 +1,220 @@
+"""Entity maps: which company operates a domain, from the built-in map and user-supplied lists.
+
+Formats accepted: confaudit's ``{name, licence, entities: [{entity, domains, categories, source}]}``,
+Disconnect's ``services.json`` (``{license?, categories: {Cat: [{Entity: {url: [domains]}}]}}``) and
+DuckDuckGo's entity map (``{Entity: {properties: [...], resources: [...]}}``). Later lists override
+earlier ones; the longest matching domain suffix wins. Registrable domains come from the Public
+Suffix List shipped inside ``publicsuffixlist`` (no network).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from confaudit.errors import InputError
+
+MAX_ENTRIES = 200_000
+
+
+@dataclass(frozen=True)
+class EntityList:
+    """Provenance of one entity map."""
+
+    name: str
+    """List name (from the file, else its file name)."""
+    licence: str
+    """Licence declared by the list (``unknown`` when it declares none)."""
+    source: str
+    """``builtin`` or the path given by the user."""
+    sha256: str
+    """Hash of the list file's bytes."""
+    entries: int
+    """Number of domain entries read."""
+
+
+@dataclass(frozen=True)
+class EntityEntry:
+    """One domain -> entity fact."""
+
+    domain: str
+    """Domain suffix (lower-case, no leading dot)."""
+    entity: str
+    """Company / organisation name."""
+    categories: tuple[str, ...]
+    """Service categories (video_vendor, cdn, relay, analytics, advertising, error_reporting, telemetry, social...)."""
+    source: str
+    """Public fact backing the entry."""
+    list_name: str
+    """Name of the list it came from."""
+    licence: str
+    """Licence of that list."""
+
+
+class EntityMap:
+    """Domain-suffix index over one or more lists."""
+
+    def __init__(self) -> None:
+        self._by_domain: dict[str, EntityEntry] = {}
+        self.lists: list[EntityList] = []
+
+    def add(self, meta: EntityList, entries: list[EntityEntry]) -> None:
+        self.lists.append(meta)
+        for entry in entries:
+            self._by_domain[entry.domain] = entry
+
+    def lookup(self, host: str) -> EntityEntry | None:
+        """The entry for the longest suffix of ``host`` present in the map."""
+        labels = normalise_host(host).split(".")
+        for i in range(len(labels)):
+            entry = self._by_domain.get(".".join(labels[i:]))
+            if entry is not None:
+                return entry
+        return None
+
+    def entity_names(self) -> set[str]:
+        return {e.entity for e in self._by_domain.values()}
+
+    def domains_of(self, entity: str) -> list[str]:
+        low = entity.lower()
+        return sorted(d for d, e in self._by_domain.items() if e.entity.lower() == low)
+
+
+def normalise_host(host: str) -> str:
+    host = str(host or "").strip().lower().rstrip(".")
+    if host.startswith("[") and "]" in host:
+        return host[1:host.index("]")]
+    return host
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(normalise_host(host).split("%")[0])
+        return True
+    except ValueError:
+        return False
+
+
+@lru_cache(maxsize=1)
+def _psl() -> Any:
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def registrable_domain(host: str) -> str:
+    """eTLD+1 of ``host`` from the offline Public Suffix List; IPs and bare suffixes come back as is."""
+    name = normalise_host(host)
+    if not name or is_ip(name):
+        return name
+    try:
+        found = _psl().privatesuffix(name)
+    except Exception:  # noqa: BLE001 - malformed hostnames from hostile traffic: fall back to the name
+        found = None
+    return found or name
+
+
+def load_entity_maps(user_lists: list[Path]) -> EntityMap:
+    """The built-in map plus each user list (InputError for unreadable or malformed lists)."""
+    emap = EntityMap()
+    raw = resources.files("confaudit.telemetry").joinpath("data", "entities.json").read_bytes()
+    emap.add(*parse_list(_strict_json(raw, "builtin"), "builtin", raw, "confaudit-builtin"))
+    for path in user_lists:
+        from confaudit.jsonio import load_json_file
+
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InputError(path, exc.strerror or "cannot read entity list") from None
+        doc = load_json_file(path)
+        emap.add(*parse_list(doc, str(path), data, Path(path).stem))
+    return emap
+
+
+def _strict_json(raw: bytes, source: str) -> Any:
+    from confaudit.jsonio import loads_strict
+
+    return loads_strict(raw.decode("utf-8"), source)
+
+
+def parse_list(doc: Any, source: str, raw: bytes, default_name: str) -> tuple[EntityList, list[EntityEntry]]:
+    """Parse any accepted list shape into entries; InputError naming the problem otherwise."""
+    if not isinstance(doc, dict):
+        raise InputError(source, "entity list must be a JSON object")
+    name = str(doc.get("name") or default_name)[:200]
+    licence = str(doc.get("licence") or doc.get("license") or "unknown")[:200]
+    if isinstance(doc.get("entities"), list):
+        entries = _confaudit_shape(doc["entities"], source, name, licence)
+    elif isinstance(doc.get("categories"), dict):
+        entries = _disconnect_shape(doc["categories"], source, name, licence)
+    elif doc and all(isinstance(v, dict) and ("properties" in v or "resources" in v) for v in doc.values()
+                     if not isinstance(v, str)):
+        entries = _duckduckgo_shape(doc, source, name, licence)
+    else:
+        raise InputError(source, "entity list has no 'entities' array (nor Disconnect 'categories' / DuckDuckGo entity map)")
+    meta = EntityList(name, licence, source, hashlib.sha256(raw).hexdigest(), len(entries))
+    return meta, entries
+
+
+def _domain(value: Any, source: str) -> str:
+    dom = normalise_host(str(value)).lstrip("*.").lstrip(".")
+    if not dom or len(dom) > 253 or any(c.isspace() or c in "/:@" for c in dom):
+        raise InputError(source, f"entity list has an invalid domain {str(value)[:80]!r}")
+    return dom
+
+
+def _check_size(count: int, source: str) -> None:
+    if count > MAX_ENTRIES:
+        raise InputError(source, f"entity list has more than {MAX_ENTRIES} domains")
+
+
+def _confaudit_shape(items: list[Any], source: str, name: str, licence: str) -> list[EntityEntry]:
+    out: list[EntityEntry] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("entity"), str) \
+                or not isinstance(item.get("domains"), list):
+            raise InputError(source, f"entity list entry {index} needs 'entity' (string) and 'domains' (list)")
+        cats = tuple(str(c) for c in item.get("categories") or () if isinstance(c, str))
+        for dom in item["domains"]:
+            out.append(EntityEntry(_domain(dom, source), item["entity"][:200], cats,
+                                   str(item.get("source") or "")[:500], name, licence))
+        _check_size(len(out), source)
+    return out
+
+
+def _disconnect_shape(categories: dict[str, Any], source: str, name: str, licence: str) -> list[EntityEntry]:
+    out: list[EntityEntry] = []
+    for category, services in categories.items():
+        for service in services if isinstance(services, list) else ():
+            if not isinstance(service, dict):
+                continue
+            for entity, sites in service.items():
+                if not isinstance(sites, dict):
+                    continue
+                for homepage, domains in sites.items():
+                    if not isinstance(domains, list):
+                        continue
+                    for dom in domains:
+                        if isinstance(dom, str):
+                            out.append(EntityEntry(_domain(dom, source), str(entity)[:200],
+                                                   (str(category).lower(),), str(homepage)[:500], name, licence))
+            _check_size(len(out), source)
+    return out
+
+
+def _duckduckgo_shape(doc: dict[str, Any], source: str, name: str, licence: str) -> list[EntityEntry]:
+    out: list[EntityEntry] = []
+    for entity, info in doc.items():
+        if not isinstance(info, dict):
+            continue
+        domains = list(info.get("properties") or ()) + list(info.get("resources") or ())
+        for dom in domains:
+            if isinstance(dom, str):
+                out.append(EntityEntry(_domain(dom, source), str(entity)[:200], (), "", name, licence))
+        _check_size(len(out), source)
+    return out

@@ -1,0 +1,137 @@
+"""Turn one HTTP request or client WebSocket message into classified fields (pure).
+
+Request headers the browser adds by itself (User-Agent, Accept-Language, client hints, cookies)
+are reported as *implicit*: every request carries them, so they are kept apart from data the page
+chose to send, except when they carry a known value (a room name in the Referer is a real leak).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from confaudit.telemetry.decode import Decoded, Field, Opaque, decode_body, decode_message, decode_query
+from confaudit.telemetry.known import KnownMatcher
+from confaudit.telemetry.taxonomy import Match, classify_key, classify_value
+
+IMPLICIT_HEADERS: dict[str, tuple[str, ...]] = {
+    "user-agent": ("browser",), "accept-language": ("locale",), "sec-ch-ua": ("browser",),
+    "sec-ch-ua-full-version": ("browser",), "sec-ch-ua-full-version-list": ("browser",),
+    "sec-ch-ua-platform": ("os",), "sec-ch-ua-platform-version": ("os",), "sec-ch-ua-mobile": ("device",),
+    "sec-ch-ua-model": ("device",), "sec-ch-ua-arch": ("device",), "sec-ch-ua-bitness": ("device",),
+    "sec-ch-ua-wow64": ("device",), "sec-ch-ua-form-factors": ("device",), "sec-ch-viewport-width": ("screen",),
+    "sec-ch-dpr": ("screen",), "viewport-width": ("screen",), "dpr": ("screen",), "device-memory": ("device",),
+    "sec-ch-device-memory": ("device",), "ect": ("network",), "rtt": ("network",), "downlink": ("network",),
+    "sec-ch-prefers-color-scheme": ("technical",), "cookie": ("identifier",),
+}
+# Headers that carry no data the page chose; only known values found in them are reported.
+TRANSPORT_HEADERS = {
+    "accept", "accept-encoding", "connection", "host", "content-type", "content-length", "origin", "referer",
+    "cache-control", "pragma", "upgrade-insecure-requests", "priority", "te", "dnt", "sec-gpc", "upgrade",
+    "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol",
+    "if-none-match", "if-modified-since", "range", "keep-alive", "transfer-encoding", "expect", "via",
+    "x-requested-with", "purpose", "sec-purpose", "content-encoding", "proxy-connection", "authorization",
+    "proxy-authorization", "traceparent", "tracestate", "sec-purpose", "service-worker", "x-forwarded-for",
+    "x-forwarded-proto", "x-forwarded-host", "forwarded", "early-data", "cdn-loop",
+}
+
+
+@dataclass(frozen=True)
+class ClassifiedField:
+    """A field with its categories."""
+
+    location: str
+    """``query``, ``path``, ``header``, ``body`` or ``message``."""
+    field: Field
+    """The decoded field."""
+    matches: tuple[Match, ...]
+    """Why each category applies (several per field possible; ``technical`` when none)."""
+    implicit: bool
+    """True for data every browser request carries by itself (User-Agent, Accept-Language, cookies)."""
+
+
+def classify_field(field: Field, matcher: KnownMatcher) -> list[Match]:
+    """Key-name, value-shape and known-value matches, deduplicated by category (first reason kept)."""
+    found: dict[str, Match] = {}
+    for match in (*matcher.match(field.value), *classify_key(field.keys), *classify_value(field.value, field.keys)):
+        found.setdefault(match.category, match)
+    return list(found.values()) or [Match("technical", "default")]
+
+
+def _pairs(value: Any) -> list[tuple[str, str]]:
+    out = []
+    for item in value if isinstance(value, list) else ():
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            out.append((str(item[0]), "" if item[1] is None else str(item[1])))
+    return out
+
+
+@dataclass(frozen=True)
+class Located:
+    """A decoded field and where in the message it sat."""
+
+    location: str
+    """``query``, ``path``, ``fragment``, ``header``, ``body`` or ``message``."""
+    field: Field
+    """The decoded field."""
+
+
+def request_located(rec: dict[str, Any]) -> tuple[list[Located], Decoded]:
+    """Decoded fields of one HTTP request record, plus the body's decode result (opaque parts)."""
+    out: list[Located] = []
+    url = rec.get("url") if isinstance(rec.get("url"), str) else ""
+    query = rec.get("query")
+    if not isinstance(query, list):
+        query = [list(p) for p in parse_qsl(urlsplit(url).query, keep_blank_values=True)] if "?" in url else []
+    out.extend(Located("query", f) for f in decode_query(query).fields)
+    path = rec.get("path") if isinstance(rec.get("path"), str) else (urlsplit(url).path if url else "")
+    fragment = urlsplit(url).fragment if url and "#" in url else ""
+    for location, text in (("path", path), ("fragment", fragment)):
+        if text:
+            out.append(Located(location, Field("$", (), unquote(text.split("?", 1)[0], errors="replace"), ())))
+    for name, value in _pairs(rec.get("request_headers")):
+        if not name.startswith(":"):
+            out.append(Located("header", Field(name.strip().lower(), (name.strip().lower(),), value, ())))
+    body = decode_body(rec.get("request_body"))
+    out.extend(Located("body", f) for f in body.fields)
+    return out, body
+
+
+def message_located(rec: dict[str, Any]) -> tuple[list[Located], Decoded]:
+    """Decoded fields of one client->server WebSocket message."""
+    decoded = decode_message(rec.get("content"), str(rec.get("type") or "text"))
+    decoded.truncated = decoded.truncated or rec.get("truncated") is True
+    return [Located("message", f) for f in decoded.fields], decoded
+
+
+def classify_located(item: Located, matcher: KnownMatcher) -> list[ClassifiedField]:
+    """Categories of one located field (URL path and fragment: known values only)."""
+    if item.location in ("path", "fragment"):
+        hits = matcher.match(item.field.value)
+        return [ClassifiedField(item.location, item.field, tuple(hits), False)] if hits else []
+    if item.location == "header":
+        return _header_fields(item.field.path, item.field.value, matcher)
+    return [ClassifiedField(item.location, item.field, tuple(classify_field(item.field, matcher)), False)]
+
+
+def _header_fields(low: str, value: str, matcher: KnownMatcher) -> list[ClassifiedField]:
+    field = Field(low, (low,), value, ())
+    known = matcher.match(value)
+    if low in IMPLICIT_HEADERS:
+        cats = [Match(c, f"header:{low}") for c in IMPLICIT_HEADERS[low]]
+        out = [ClassifiedField("header", field, tuple(cats), True)]
+        extra = tuple(m for m in known if m.category not in IMPLICIT_HEADERS[low])
+        if extra:
+            out.append(ClassifiedField("header", field, extra, False))
+        return out
+    if low in TRANSPORT_HEADERS or low.startswith(("sec-fetch-", "sec-ch-", "access-control-")):
+        return [ClassifiedField("header", field, tuple(known), False)] if known else []
+    matches: dict[str, Match] = {m.category: m for m in reversed(
+        [*known, *classify_key((re.sub(r"^x-", "", low),)), *classify_value(value, (low,))])}
+    return [ClassifiedField("header", field, tuple(matches.values()) or (Match("technical", "default"),), False)]
+
+
+def opaque_size(opaques: list[Opaque]) -> int:
+    return sum(o.size for o in opaques)

@@ -1,0 +1,192 @@
+"""Room-link analysis: alphabet, length, estimated entropy, an empirical uniformity check and reuse.
+
+The founding claim to test is a "random mixed-case alphanumeric suffix, new link per room". From
+observed links we report what the samples show; with few samples the alphabet is a lower bound and
+the uniformity check says so instead of passing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Any
+
+MAX_SAMPLES = 5000
+MAX_ID_LEN = 512
+CLASS_SIZES = {"lower": 26, "upper": 26, "digit": 10, "-": 1, "_": 1}
+
+
+def char_class(ch: str) -> str:
+    if "a" <= ch <= "z":
+        return "lower"
+    if "A" <= ch <= "Z":
+        return "upper"
+    if "0" <= ch <= "9":
+        return "digit"
+    if ch in "-_":
+        return ch
+    return "other"
+
+
+def compile_pattern(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
+    """Compile a room-link regex; ValueError unless it has a named group ``id``."""
+    try:
+        compiled = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"room_link_pattern is not a valid regular expression: {exc}") from None
+    if "id" not in compiled.groupindex:
+        raise ValueError("room_link_pattern needs a named group (?P<id>...)")
+    return compiled
+
+
+def _samples(urls: Any, compiled: re.Pattern[str]) -> list[tuple[str, str, str | None]]:
+    """(id, url, context) for every match; context = room/session label when items are dicts."""
+    out = []
+    for item in urls if isinstance(urls, (list, tuple)) else ():
+        context = None
+        if isinstance(item, dict):
+            context = item.get("room") or item.get("session")
+            context = str(context) if context is not None else None
+            item = item.get("url")
+        if not isinstance(item, str):
+            continue
+        for match in compiled.finditer(item[:100000]):
+            ident = match.group("id")
+            if ident and len(ident) <= MAX_ID_LEN:
+                out.append((ident, match.group(0)[:300], context))
+        if len(out) >= MAX_SAMPLES:
+            break
+    return out[:MAX_SAMPLES]
+
+
+def _alphabet_size(classes: set[str], others: set[str]) -> int:
+    return sum(CLASS_SIZES.get(c, 0) for c in classes) + len(others)
+
+
+def _uniformity(ids: list[str], classes: set[str], others: set[str]) -> dict[str, Any]:
+    """Chi-square of character frequencies against a uniform draw from the observed alphabet."""
+    alphabet = _alphabet_size(classes, others)
+    counts = Counter(ch for ident in ids for ch in ident)
+    total = sum(counts.values())
+    if alphabet < 2 or total < 5 * alphabet:
+        return {"verdict": "insufficient_samples", "characters": total, "needed": 5 * max(alphabet, 2),
+                "chi_square": None, "p_value": None}
+    expected = total / alphabet
+    chi2 = sum((counts.get(ch, 0) - expected) ** 2 / expected for ch in _alphabet_chars(classes, others))
+    p_value = _chi2_sf(chi2, alphabet - 1)
+    return {"verdict": "consistent_with_uniform" if p_value >= 0.001 else "not_uniform",
+            "characters": total, "needed": 5 * alphabet, "chi_square": round(chi2, 3), "p_value": round(p_value, 6)}
+
+
+def _alphabet_chars(classes: set[str], others: set[str]) -> list[str]:
+    chars = list(others)
+    if "lower" in classes:
+        chars += [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    if "upper" in classes:
+        chars += [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    if "digit" in classes:
+        chars += [str(d) for d in range(10)]
+    chars += [c for c in "-_" if c in classes]
+    return chars
+
+
+def _chi2_sf(x: float, df: int) -> float:
+    """Upper tail of chi-square (Wilson-Hilferty normal approximation; fine for df >= 2)."""
+    if x <= 0:
+        return 1.0
+    z = ((x / df) ** (1 / 3) - (1 - 2 / (9 * df))) / math.sqrt(2 / (9 * df))
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def _min_distance(ids: list[str]) -> int | None:
+    """Smallest Hamming distance between distinct same-length ids (first 400 ids; None if no pair)."""
+    distinct = sorted(set(ids))[:400]
+    best = None
+    for i, a in enumerate(distinct):
+        for b in distinct[i + 1:]:
+            if len(a) == len(b):
+                d = sum(x != y for x, y in zip(a, b))
+                best = d if best is None else min(best, d)
+    return best
+
+
+def room_link_candidates(bundle: dict[str, Any]) -> list[str]:
+    """Strings that may hold room links: URLs, Referer/Location headers, text bodies and messages."""
+    from confaudit.telemetry.decode import body_bytes, decompress
+
+    out: list[str] = []
+    for rec in _records(bundle, "http"):
+        if isinstance(rec.get("url"), str):
+            out.append(rec["url"])
+        for key in ("request_headers", "response_headers"):
+            for pair in rec.get(key) if isinstance(rec.get(key), list) else ():
+                if isinstance(pair, (list, tuple)) and len(pair) == 2 and str(pair[0]).lower() in ("referer", "location", "origin"):
+                    out.append(str(pair[1]))
+        for key in ("request_body", "response_body"):
+            raw = body_bytes(rec.get(key))
+            if raw:
+                data, _ = decompress(raw, str(rec[key].get("encoding") or ""))
+                out.append(data[:1_000_000].decode("utf-8", "replace"))
+    for rec in _records(bundle, "websocket"):
+        if isinstance(rec.get("content"), str) and rec.get("type") != "binary":
+            out.append(rec["content"][:1_000_000])
+    return out
+
+
+def _records(bundle: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = bundle.get(key)
+    return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+
+
+def analyze_room_links(urls: Any, pattern: str | re.Pattern[str]) -> dict[str, Any]:
+    """Analyse room links in ``urls`` (strings, or dicts ``{url, room|session}``) with ``pattern``.
+
+    Raises ValueError for an invalid pattern (the caller maps it to a claims error).
+    """
+    compiled = compile_pattern(pattern)
+    samples = _samples(urls, compiled)
+    ids = [s[0] for s in samples]
+    distinct = sorted(set(ids))
+    classes: set[str] = set()
+    others: set[str] = set()
+    lengths = [len(i) for i in distinct]
+    width = max(lengths, default=0)
+    positional: list[set[str]] = [set() for _ in range(width)]
+    for ident in distinct:
+        for pos, ch in enumerate(ident):
+            cls = char_class(ch)
+            classes.add(cls)
+            positional[pos].add(cls)
+            if cls == "other":
+                others.add(ch)
+    alphabet = _alphabet_size(classes, others)
+    min_len = min(lengths, default=0)
+    uniform_bits = min_len * math.log2(alphabet) if alphabet > 1 else 0.0
+    positional_bits = 0.0
+    for pos in range(min_len):
+        here_others = {i[pos] for i in distinct if char_class(i[pos]) == "other"}
+        positional_bits += math.log2(max(_alphabet_size(positional[pos], here_others), 1))
+    contexts: dict[str, set[str]] = {}
+    for ident, _url, ctx in samples:
+        if ctx is not None:
+            contexts.setdefault(ident, set()).add(ctx)
+    occurrences = Counter(ids)
+    return {
+        "pattern": compiled.pattern,
+        "samples": len(samples),
+        "distinct_ids": len(distinct),
+        "examples": [s[1] for s in samples[:5]],
+        "length": {"min": min_len, "max": max(lengths, default=0)},
+        "alphabet_classes": sorted(classes),
+        "alphabet_size": alphabet,
+        "position_classes": [sorted(p) for p in positional],
+        "entropy_bits": round(uniform_bits, 2),
+        "entropy_bits_positional": round(positional_bits, 2),
+        "entropy_basis": "log2(alphabet_size ** min_length), alphabet = character classes seen in the samples",
+        "uniformity": _uniformity(distinct, classes, others),
+        "min_hamming_distance": _min_distance(distinct),
+        "reused_ids": sorted(i for i, ctx in contexts.items() if len(ctx) > 1),
+        "repeated_ids": sorted(i for i, n in occurrences.items() if n > 1)[:100],
+        "complete": len(samples) < MAX_SAMPLES,
+    }

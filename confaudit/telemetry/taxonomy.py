@@ -1,0 +1,253 @@
+"""Data taxonomy: which personal-data categories a field carries, by key name and by value.
+
+The category names are a contract (docs/taxonomy.md). Decisions are small pure functions over
+tables; a field may yield several categories. ``technical`` means "none of the others".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+CATEGORIES = (
+    "device", "os", "browser", "screen", "locale", "timezone", "network", "location", "identifier",
+    "account", "contact", "usage", "room_name", "participants", "audio_metrics", "content", "technical",
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    """One reason a field belongs to a category."""
+
+    category: str
+    """A name from CATEGORIES."""
+    reason: str
+    """How it was decided: ``key:<name>``, ``value:email``, ``known:room_name sha256`` ..."""
+
+
+# Whole key names (lower-case, separators removed) -> categories.
+KEY_NAMES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("ua", "useragent", "navigatoruseragent", "browser", "browsername", "browserversion",
+                     "browserfamily", "secchua", "appversion", "appcodename", "uastring", "uafullversion"),
+                    ("browser",)),
+    **dict.fromkeys(("os", "osname", "osversion", "platform", "platformversion", "osfamily", "operatingsystem",
+                     "secchuaplatform", "oscpu", "systemversion"), ("os",)),
+    **dict.fromkeys(("device", "devicemodel", "model", "manufacturer", "devicetype", "devicename", "hardware",
+                     "hardwareconcurrency", "devicememory", "cpu", "cpucores", "gpu", "renderer", "webglrenderer",
+                     "webglvendor", "maxtouchpoints", "touchpoints", "devicebrand", "devicefamily",
+                     "secchuamodel", "battery", "batterylevel", "physmemory", "physicalmemory", "totalmemory", "ram",
+                     "arch", "cpuarch", "architecture", "cpuarchitecture", "gpuvendor", "gpumodel", "cameras", "microphones", "mediadevices",
+                     "audiodevice", "videodevice", "micname", "cameraname", "devicelabel"), ("device",)),
+    **dict.fromkeys(("screen", "screensize", "screenresolution", "resolution", "screenwidth", "screenheight",
+                     "viewport", "viewportwidth", "viewportheight", "innerwidth", "innerheight", "availwidth",
+                     "availheight", "colordepth", "pixeldepth", "dpr", "devicepixelratio", "pixelratio",
+                     "orientation", "sr", "vp"), ("screen",)),
+    **dict.fromkeys(("locale", "language", "languages", "lang", "hl", "ul", "acceptlanguage",
+                     "preferredlanguage", "uilanguage"), ("locale",)),
+    **dict.fromkeys(("tz", "timezone", "tzoffset", "timezoneoffset", "utcoffset", "tzname", "timezonename",
+                     "gmtoffset"), ("timezone",)),
+    **dict.fromkeys(("ip", "ipaddress", "ipaddr", "localip", "publicip", "remoteip", "clientip", "candidate",
+                     "candidates", "icecandidate", "icecandidates", "localcandidate", "remotecandidate",
+                     "connectiontype", "effectivetype", "downlink", "downlinkmax", "rtt", "networktype", "carrier",
+                     "ssid", "bssid", "wifi", "mac", "macaddress", "network", "isp", "asn", "ect", "nettype",
+                     "srflx", "relayprotocol"), ("network",)),
+    **dict.fromkeys(("lat", "latitude", "lng", "lon", "longitude", "geo", "geolocation", "city", "country",
+                     "countrycode", "region", "postal", "postalcode", "zip", "zipcode", "location", "coords",
+                     "gps", "address", "subdivision", "metro"), ("location",)),
+    **dict.fromkeys(("deviceid", "installid", "installationid", "advertisingid", "adid", "idfa", "idfv", "gaid",
+                     "aaid", "visitorid", "anonymousid", "anonid", "clientid", "cid", "uid", "uuid", "guid",
+                     "fingerprint", "fp", "browserid", "machineid", "trackingid", "distinctid", "amplitudeid",
+                     "deviceuuid", "userid", "externalid", "persistentid", "cookieid", "vid", "fbp", "fbc",
+                     "gclid", "fbclid", "canvashash", "audiohash", "fingerprinthash", "ajsanonymousid", "ajsuserid", "sessionuuid", "instanceid", "appinstanceid"),
+                    ("identifier",)),
+    **dict.fromkeys(("email", "emailaddress", "mail", "phone", "phonenumber", "mobile", "msisdn", "tel",
+                     "firstname", "lastname", "fullname", "displayname", "username", "login", "accountname",
+                     "accountid", "surname", "givenname", "familyname", "birthday", "dob", "gender", "age",
+                     "profilename", "nickname", "avatar", "avatarurl"), ("account",)),
+    **dict.fromkeys(("em", "hashedemail", "emailhash", "emailsha256", "emailmd5", "ph", "hashedphone",
+                     "phonehash"), ("account", "identifier")),
+    **dict.fromkeys(("contacts", "contact", "addressbook", "friends", "buddies", "followers", "invitees",
+                     "phonebook", "contactlist"), ("contact",)),
+    **dict.fromkeys(("event", "events", "eventname", "eventtype", "action", "actions", "click", "clicks",
+                     "join", "joined", "jointime", "leave", "left", "leavetime", "mute", "muted", "unmute",
+                     "ismuted", "audiomuted", "videomuted", "duration", "callduration", "pageview", "screenview",
+                     "interaction", "interactions", "ec", "ea", "el", "en", "tap", "scroll", "keypress",
+                     "buttonclicked", "page", "pagetitle", "dl", "dt", "dp", "handraised", "reaction", "reactions",
+                     "screenshare", "cameraon", "micon", "timespent", "engagementtime", "participantcount",
+                     "numparticipants"), ("usage",)),
+    **dict.fromkeys(("room", "roomname", "roomid", "roomtitle", "roomurl", "meeting", "meetingid", "meetingname",
+                     "meetingtitle", "meetingnumber", "conference", "conferencename", "conferenceid",
+                     "callname", "channelname", "roomcode", "meetingcode", "spacename", "spaceid"),
+                    ("room_name",)),
+    **dict.fromkeys(("participants", "participant", "participantnames", "participantname",
+                     "attendees", "attendee", "members", "member", "roster", "peers", "peername", "peernames",
+                     "invitedusers", "speakers", "speakername", "participantlist"), ("participants",)),
+    **dict.fromkeys(("audiolevel", "audiolevels", "volume", "speaking", "isspeaking", "speakingwhilemuted",
+                     "vad", "voiceactivity", "voiceactivitydetected", "loudness", "miclevel", "microphonelevel",
+                     "inputlevel", "inputvolume", "audioenergy", "totalaudioenergy", "energy", "rms", "dbfs",
+                     "noiselevel", "backgroundnoise", "speechdetected", "talking", "istalking", "audioinputlevel",
+                     "micvolume", "voicelevel", "totalsamplesduration"), ("audio_metrics",)),
+    **dict.fromkeys(("chat", "chatmessage", "message", "messages", "msg", "transcript", "transcription",
+                     "caption", "captions", "subtitle", "subtitles", "comment", "comments", "note", "notes",
+                     "whiteboard", "question", "answer", "poll", "chattext", "messagetext", "utterance"),
+                    ("content",)),
+}
+
+# Single words that decide a category wherever they appear inside a compound key (userEmail, geo_city).
+KEY_WORDS: dict[str, tuple[str, ...]] = {
+    "email": ("account",), "phone": ("account",), "msisdn": ("account",), "useragent": ("browser",),
+    "timezone": ("timezone",), "locale": ("locale",), "latitude": ("location",), "longitude": ("location",),
+    "geo": ("location",), "idfa": ("identifier",), "fingerprint": ("identifier",), "candidate": ("network",),
+    "ip": ("network",), "transcript": ("content",), "participants": ("participants",),
+    "participant": ("participants",), "attendees": ("participants",),
+    "viewport": ("screen",), "resolution": ("screen",), "speaking": ("audio_metrics",),
+    "loudness": ("audio_metrics",), "contacts": ("contact",),
+}
+
+# Generic leaf names whose meaning comes from the parent key (device.id, screen.width, user.name).
+GENERIC_LEAVES = {"id", "name", "width", "height", "w", "h", "version", "type", "value", "level", "model",
+                  "title", "code", "string", "label", "list", "count", "full", "short", "hash", "major", "minor",
+                  "text", "body"}
+PARENT_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "device": {"id": ("identifier",), "*": ("device",)},
+    "install": {"*": ("identifier",)}, "installation": {"*": ("identifier",)},
+    "advertising": {"*": ("identifier",)}, "visitor": {"id": ("identifier",)},
+    "anonymous": {"id": ("identifier",)}, "client": {"id": ("identifier",)},
+    "user": {"id": ("identifier",), "name": ("account",), "*": ("account",)},
+    "account": {"*": ("account",)}, "profile": {"*": ("account",)}, "me": {"name": ("account",)},
+    "owner": {"name": ("account",)}, "host": {"name": ("account",)},
+    "screen": {"*": ("screen",)}, "viewport": {"*": ("screen",)}, "window": {"width": ("screen",), "height": ("screen",)},
+    "hw": {"*": ("device",)}, "hardware": {"*": ("device",)},
+    "os": {"*": ("os",)}, "platform": {"*": ("os",)}, "browser": {"*": ("browser",)}, "ua": {"*": ("browser",)},
+    "room": {"*": ("room_name",)}, "meeting": {"*": ("room_name",)}, "conference": {"*": ("room_name",)},
+    "participants": {"*": ("participants",)}, "participant": {"*": ("participants",)},
+    "attendees": {"*": ("participants",)}, "members": {"*": ("participants",)}, "peers": {"*": ("participants",)},
+    "geo": {"*": ("location",)}, "location": {"*": ("location",)},
+    "network": {"*": ("network",)}, "connection": {"*": ("network",)},
+    "audio": {"level": ("audio_metrics",)}, "mic": {"level": ("audio_metrics",)},
+    "microphone": {"level": ("audio_metrics",)}, "contacts": {"*": ("contact",)}, "contact": {"*": ("contact",)},
+    "chat": {"*": ("content",)}, "message": {"text": ("content",), "body": ("content",)}, "transcript": {"*": ("content",)}, "locale": {"*": ("locale",)},
+    "timezone": {"*": ("timezone",)}, "event": {"name": ("usage",), "type": ("usage",)},
+}
+
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])")
+_PHONE_RE = re.compile(r"^(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,4}(?:[\s.\-]\d{2,4}){1,4}$|^\+\d{8,15}$")
+_UA_RE = re.compile(r"\bMozilla/\d\.\d \(|\b(?:AppleWebKit|Gecko|Chrome|Firefox|Safari|Edg|OPR)/\d+[.\d]*\b.*\b(?:AppleWebKit|Gecko|Chrome|Firefox|Safari|Mobile|Version)/")
+_CANDIDATE_RE = re.compile(r"\bcandidate:\S+ \d+ (?:udp|tcp) \d+ (\S+) \d+ typ (host|srflx|prflx|relay)", re.I)
+_IPV4_IN_TEXT = re.compile(r"(?<![\w./\-])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
+_TZ_RE = re.compile(r"^(?:Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)/[A-Za-z_+\-0-9/]{2,40}$")
+_SCREEN_RE = re.compile(r"^\d{3,5}\s?[x×*]\s?\d{3,5}(?:\s?[x×*]\s?\d{1,2})?$")
+_IP_CHARS = re.compile(r"^[0-9A-Fa-f:.]+$")
+_VERSION_WORDS = {"version", "ver", "v", "build", "release", "sdk", "appversion", "osversion", "browserversion"}
+
+
+@lru_cache(maxsize=65536)
+def _key_words(key: str) -> tuple[str, ...]:
+    return tuple(w for w in re.split(r"[^a-z0-9]+", _CAMEL_RE.sub("_", key).lower()) if w)
+
+
+def key_words(key: str) -> list[str]:
+    """``userEmail`` -> ['user', 'email']; ``x-client-tz`` -> ['x', 'client', 'tz']."""
+    return list(_key_words(key[:200]))
+
+
+def classify_key(keys: tuple[str, ...]) -> list[Match]:
+    """Categories implied by the field's key names (nearest key last)."""
+    if not keys:
+        return []
+    leaf = keys[-1]
+    words = key_words(leaf)
+    joined = "".join(words)
+    if joined in KEY_NAMES:
+        return [Match(c, f"key:{leaf[:60]}") for c in KEY_NAMES[joined]]
+    if joined.startswith("x") and joined[1:] in KEY_NAMES:  # X-Client-Timezone style headers
+        return [Match(c, f"key:{leaf[:60]}") for c in KEY_NAMES[joined[1:]]]
+    cats: list[str] = []
+    for word in words:
+        for cat in KEY_WORDS.get(word, ()):
+            if cat not in cats:
+                cats.append(cat)
+    if cats:
+        return [Match(c, f"key:{leaf[:60]}") for c in cats]
+    generic, parent_words = (joined, []) if joined in GENERIC_LEAVES else (None, [])
+    if generic is None and len(words) > 1 and words[-1] in GENERIC_LEAVES:
+        generic, parent_words = words[-1], list(reversed(words[:-1]))  # deviceId, screen_w
+    if generic is None:
+        return []
+    parent_words += [w for k in reversed(keys[:-1]) for w in reversed(key_words(k))][:3]
+    for word in parent_words:
+        table = PARENT_WORDS.get(word)
+        if table:
+            chosen = table.get(generic, table.get("*"))
+            if chosen:
+                return [Match(c, f"key:{'.'.join(keys[-2:])[:60]}") for c in chosen]
+    return []
+
+
+def classify_value(value: str, keys: tuple[str, ...] = ()) -> list[Match]:
+    """Categories implied by the value's shape (user agent, e-mail, phone, IP, ICE candidate, tz...)."""
+    if not value or len(value) > 20000:
+        return []
+    text = value.strip()
+    out: list[Match] = []
+    if _UA_RE.search(text):
+        out.append(Match("browser", "value:user-agent"))
+    if _EMAIL_RE.search(text):
+        out.append(Match("account", "value:email"))
+    leaf_words = set(key_words(keys[-1])) if keys else set()
+    if len(text) <= 24 and _PHONE_RE.match(text) and sum(ch.isdigit() for ch in text) >= 8 \
+            and not leaf_words & (_VERSION_WORDS | {"ts", "time", "timestamp", "date", "id"}) \
+            and (text.startswith("+") or any(c in text for c in " ()") or leaf_words & {"phone", "tel", "mobile"}):
+        out.append(Match("account", "value:phone"))
+    candidates = _CANDIDATE_RE.findall(text)
+    if candidates:
+        kinds = sorted({f"{typ}:{_ip_scope(addr)}" for addr, typ in candidates})
+        out.append(Match("network", "value:ice-candidate " + ",".join(kinds)))
+    elif not leaf_words & _VERSION_WORDS and not out:
+        scope = _ip_value_scope(text)
+        if scope:
+            out.append(Match("network", f"value:ip-address {scope}"))
+    if _TZ_RE.match(text):
+        out.append(Match("timezone", "value:tz-name"))
+    if _SCREEN_RE.match(text):
+        out.append(Match("screen", "value:screen-size"))
+    return out
+
+
+def _ip_value_scope(text: str) -> str | None:
+    """``public``/``private``/... when the value is an IP address, or short text embedding an IPv4 address."""
+    candidate = text.strip("[]").split("%")[0]
+    if 2 <= len(candidate) <= 45 and _IP_CHARS.match(candidate):
+        try:
+            return _ip_scope(str(ipaddress.ip_address(candidate)))
+        except ValueError:
+            pass
+    if "." in text and len(text) <= 200:
+        for found in _IPV4_IN_TEXT.findall(text):
+            try:
+                addr = ipaddress.ip_address(found)
+            except ValueError:
+                continue
+            if not addr.is_unspecified:
+                return _ip_scope(str(addr))
+    return None
+
+
+_PRIVATE_NETS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10"))
+
+
+def _ip_scope(addr: str) -> str:
+    """``private`` (RFC 1918, CGNAT, ULA, link-local), ``loopback``, ``mdns`` or ``public``."""
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return "mdns" if addr.endswith(".local") else "unknown"
+    if ip.is_loopback:
+        return "loopback"
+    if any(ip.version == net.version and ip in net for net in _PRIVATE_NETS):
+        return "private"
+    return "public"

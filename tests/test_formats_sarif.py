@@ -1,0 +1,86 @@
+"""SARIF 2.1.0 output: golden file, schema validation, locations at claim lines, stable fingerprints."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from confaudit import __version__
+from confaudit.formats.sarif import to_sarif
+from confaudit.rules.claims import load_claims
+from confaudit.rules.engine import evaluate
+
+GOLDEN = Path(__file__).parent / "golden"
+SCHEMA = json.loads((GOLDEN / "sarif-2.1.0-subset.schema.json").read_text(encoding="utf-8"))
+
+
+def golden_run(bundle: dict | None = None):
+    claims = load_claims(GOLDEN / "claims.yaml")
+    if bundle is None:
+        bundle = json.loads((GOLDEN / "bundle.json").read_text(encoding="utf-8"))
+    return evaluate(claims, bundle)
+
+
+def _normalise(text: str) -> str:
+    return text.replace(f'"{__version__}"', '"VERSION"')
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("CONFAUDIT_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed; rerun with CONFAUDIT_UPDATE_GOLDEN=1 if intended"
+
+
+def test_sarif_matches_golden_and_schema() -> None:
+    text = _normalise(to_sarif(golden_run(), artifact_uri="tests/golden/claims.yaml"))
+    check_golden("expected.sarif", text)
+    doc = json.loads(text)
+    jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+
+
+def test_results_sit_on_claim_lines_with_verdict_kinds() -> None:
+    run = golden_run()
+    doc = json.loads(to_sarif(run, artifact_uri="claims/golden.yaml"))
+    lines = (GOLDEN / "claims.yaml").read_text().splitlines()
+    results = {r["ruleId"]: r for r in doc["runs"][0]["results"]}
+    for rule_id, result in results.items():
+        region = result["locations"][0]["physicalLocation"]["region"]
+        assert lines[region["startLine"] - 1].strip() == f"- id: {rule_id}"
+        assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "claims/golden.yaml"
+    assert results["golden-srtp"]["kind"] == "fail" and results["golden-srtp"]["level"] == "error"
+    assert results["golden-no-ads"]["kind"] == "fail" and results["golden-no-ads"]["level"] == "note"
+    assert results["golden-tls"]["kind"] == "pass" and results["golden-tls"]["level"] == "none"
+    assert results["golden-e2ee"]["kind"] == "review"
+    assert results["golden-deletion"]["kind"] == "informational"
+    rules = {r["id"]: r for r in doc["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules["golden-srtp"]["properties"]["security-severity"] == "9.5"
+    assert rules["golden-srtp"]["helpUri"] == "https://golden.example/security"
+
+
+def test_fingerprints_are_stable_across_evidence_but_differ_per_claim() -> None:
+    first = json.loads(to_sarif(golden_run()))
+    other = json.loads(to_sarif(golden_run({"complete": True})))
+    fp = lambda doc: [r["partialFingerprints"]["confauditClaim/v1"] for r in doc["runs"][0]["results"]]
+    assert fp(first) == fp(other)
+    assert len(set(fp(first))) == len(fp(first))
+    verdicts = [r["properties"]["verdict"] for r in other["runs"][0]["results"]]
+    assert "supported" not in verdicts  # empty evidence never passes
+
+
+def test_control_characters_never_reach_sarif() -> None:
+    text = to_sarif(golden_run())
+    assert "\x1b" not in text and "\\u001b" not in text
+
+
+@pytest.mark.parametrize("sample", sorted((Path(__file__).resolve().parents[1] / "samples" / "claims").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_every_sample_claims_file_gives_valid_sarif(sample: Path) -> None:
+    run = evaluate(load_claims(sample), {"complete": True})
+    doc = json.loads(to_sarif(run))
+    jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+    assert len(doc["runs"][0]["results"]) == len(run.findings)

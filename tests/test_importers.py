@@ -1,0 +1,137 @@
+"""HAR, .mitm and observations importers: one record shape, deterministic ids, hostile files -> InputError."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from mitmproxy import io as mio
+from mitmproxy.test import tflow
+
+from confaudit.capture.importers import link_http_to_flows, load_http_sources
+from confaudit.errors import InputError
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+
+
+def _har(entries: list) -> dict:
+    return {"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"}, "entries": entries}}
+
+
+def _entry(url: str, started: str, **extra) -> dict:
+    entry = {
+        "startedDateTime": started, "time": 12.5, "serverIPAddress": "[::1]",
+        "request": {"method": "POST", "url": url, "httpVersion": "HTTP/1.1",
+                    "headers": [{"name": "Cookie", "value": "sid=C00KIE"}, {"name": ":authority", "value": "t.test"}],
+                    "postData": {"mimeType": "application/json", "text": json.dumps({"screen": "1920x1080", "api_key": "K3Y"})}},
+        "response": {"status": 204, "headers": [], "content": {"size": 0, "mimeType": "text/plain"}},
+    }
+    entry.update(extra)
+    return entry
+
+
+def test_chrome_har_with_websocket(tmp_path: Path) -> None:
+    ws_entry = _entry("wss://rooms.test/socket?token=WS-TOK", "2026-11-25T08:00:02.000Z",
+                      _webSocketMessages=[
+                          {"type": "send", "time": 1795593602.5, "opcode": 1, "data": json.dumps({"password": "WS-PW"})},
+                          {"type": "receive", "time": 1795593602.6, "opcode": 2, "data": base64.b64encode(b"\x00\x01bin").decode()},
+                      ])
+    later = _entry("https://telemetry.tracker.test/b?uid=7", "2026-11-25T08:00:05.000Z")
+    earlier = _entry("https://rooms.test/api", "2026-11-25T08:00:01+00:00")
+    path = tmp_path / "chrome.har"
+    path.write_text(json.dumps(_har([later, ws_entry, earlier])))
+    bundle = load_http_sources([path])
+    hosts = [h["host"] for h in bundle["http"]]
+    assert hosts == ["rooms.test", "rooms.test", "telemetry.tracker.test"]  # ordered by time, ids follow
+    assert [h["id"] for h in bundle["http"]] == ["h1", "h2", "h3"]
+    assert bundle["http"][0]["server"] == {"ip": "::1", "port": 443} and bundle["http"][0]["source"] == "har"
+    assert json.loads(bundle["http"][0]["request_body"]["text"])["screen"] == "1920x1080"
+    ws = bundle["websocket"]
+    assert [(w["id"], w["http_id"], w["from_client"], w["type"]) for w in ws] == [("w1", "h2", True, "text"), ("w2", "h2", False, "binary")]
+    dumped = json.dumps(bundle)
+    for secret in ("C00KIE", "K3Y", "WS-TOK", "WS-PW"):
+        assert secret not in dumped
+    assert bundle["inputs"][0]["format"] == "har" and bundle["inputs"][0]["records_read"] == 3
+
+
+def test_mitm_flow_file_uses_the_same_converter(tmp_path: Path) -> None:
+    path = tmp_path / "flows.mitm"
+    flows = [tflow.tflow(resp=True), tflow.twebsocketflow(), tflow.tudpflow(), tflow.ttcpflow()]
+    flows[0].request.url = f"https://api.rooms.test/x?session={JWT}"
+    with path.open("wb") as fh:
+        writer = mio.FlowWriter(fh)
+        for flow in flows:
+            writer.add(flow)
+    bundle = load_http_sources([path])
+    assert len(bundle["http"]) == 2 and len(bundle["websocket"]) == 3 and len(bundle["udp_flows"]) == 1
+    assert JWT not in json.dumps(bundle) and all(h["source"] == "mitm" for h in bundle["http"])
+    assert bundle["inputs"][0]["format"] == "mitm" and "raw TCP" in bundle["inputs"][0]["warnings"][0]
+
+
+def test_observations_torn_tail_is_partial_not_silent(tmp_path: Path) -> None:
+    path = tmp_path / "observations.jsonl"
+    good = {"kind": "http", "flow_uuid": "a", "ts": 5.0, "method": "GET", "url": f"https://x.test/?access_token={JWT}"}
+    path.write_text('{"kind":"header","format":"confaudit-observations"}\n' + json.dumps(good) + '\n{"kind":"http","ts":')
+    bundle = load_http_sources([path])
+    assert bundle["complete"] is False and bundle["inputs"][0]["records_skipped"] == 1
+    assert JWT not in bundle["http"][0]["url"]  # re-redacted on import
+
+
+def test_link_http_to_pcap_flows_by_tuple_and_time() -> None:
+    bundle = {"http": [{"id": "h1", "ts": 100.0, "client": {"ip": "127.0.0.1", "port": 50000}, "server": None}],
+              "websocket": [{"id": "w1", "http_id": "h1"}],
+              "flows": [{"id": "f1", "transport": "tcp", "src": {"ip": "127.0.0.1", "port": 50001}, "dst": {"ip": "127.0.0.1", "port": 8080}, "ts_first": 99.0, "ts_last": 101.0},
+                        {"id": "f2", "transport": "tcp", "src": {"ip": "127.0.0.1", "port": 50000}, "dst": {"ip": "127.0.0.1", "port": 8080}, "ts_first": 99.5, "ts_last": 100.5}]}
+    link_http_to_flows(bundle)
+    assert bundle["http"][0]["flow"] == "f2" and bundle["websocket"][0]["flow"] == "f2"
+
+
+HOSTILE = {
+    "deep.har": "[" * 100000 + "]" * 100000,
+    "nan.har": '{"log": {"entries": [{"time": NaN}]}}',
+    "inf.har": '{"log": {"entries": [], "x": Infinity}}',
+    "surrogate.har": '{"log": {"entries": [{"startedDateTime": "\\ud800"}]}}',
+    "wrongtype.har": '{"log": {"entries": [{"request": "GET /", "response": {}}]}}',
+    "entries-not-list.har": '{"log": {"entries": {"a": 1}}}',
+    "headers-wrong.har": json.dumps(_har([_entry("https://x.test/", "2026-01-01T00:00:00Z", request={"method": "GET", "url": "https://x.test/", "headers": "Cookie: a"})])),
+    "bad-base64.har": json.dumps(_har([_entry("https://x.test/", "2026-01-01T00:00:00Z", response={"status": 200, "headers": [], "content": {"text": "!!!", "encoding": "base64"}})])),
+    "bad-date.har": json.dumps(_har([_entry("https://x.test/", "yesterday")])),
+    "truncated.mitm": "",
+    "deep.mitm": "",
+    "garbage.mitm": "12:not a tnetstring",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_inputs_are_one_line_input_errors(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    if name == "truncated.mitm":
+        with path.open("wb") as fh:
+            mio.FlowWriter(fh).add(tflow.tflow(resp=True))
+        path.write_bytes(path.read_bytes()[:-40])
+    elif name == "deep.mitm":
+        path.write_bytes(b"".join(b"%d:" % (2 * (50000 - i)) for i in range(1)) + b"[" * 0 + _deep_tnetstring(20000))
+    else:
+        path.write_text(HOSTILE[name])
+    with pytest.raises(InputError) as err:
+        load_http_sources([path])
+    message = str(err.value)
+    assert message.startswith(str(path)) and "\n" not in message
+
+
+def _deep_tnetstring(depth: int) -> bytes:
+    inner = b"0:]"
+    for _ in range(depth):
+        inner = b"%d:%s]" % (len(inner), inner)
+    return inner
+
+
+def test_huge_har_body_is_capped(tmp_path: Path) -> None:
+    big = "A" * (6 * 1024 * 1024)
+    path = tmp_path / "big.har"
+    entry = _entry("https://x.test/", "2026-01-01T00:00:00Z", response={"status": 200, "headers": [], "content": {"text": big, "mimeType": "text/plain"}})
+    path.write_text(json.dumps(_har([entry])))
+    body = load_http_sources([path])["http"][0]["response_body"]
+    assert body["truncated"] is True and len(body["text"]) <= body["cap"]

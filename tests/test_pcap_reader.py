@@ -1,0 +1,341 @@
+"""CaptureReader on hand-built captures (every link type and container variant) and the real ones."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import pcap_testbuild as b
+from conftest import require_binary
+from confaudit.errors import InputError
+from confaudit.pcap.reader import CaptureReader
+
+UDP_PAYLOAD = b"\x80\x6f" + bytes(range(30))
+V4_UDP = b.ipv4("192.0.2.1", "198.51.100.7", 17, b.udp(40000, 3478, UDP_PAYLOAD))
+V6_UDP = b.ipv6("2001:db8::1", "2001:db8::2", 17, b.udp(40001, 19305, UDP_PAYLOAD))
+
+
+def read(path: Path, **kw):
+    reader = CaptureReader(path, **kw)
+    packets = list(reader.packets())
+    return packets, reader.report
+
+
+def fragments(path: Path) -> list[bool]:
+    return [bool(f) for chunk in CaptureReader(path).chunks() for f in chunk.fragment]
+
+
+def write(tmp_path: Path, data: bytes, name: str = "c.pcap") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def assert_udp(p, src, dst, sport, dport, payload=UDP_PAYLOAD):
+    assert (p.src, p.dst, p.sport, p.dport, p.proto) == (src, dst, sport, dport, 17)
+    assert p.payload == payload
+
+
+# -- link types ------------------------------------------------------------------------------
+@pytest.mark.parametrize("linktype,frame4,frame6", [
+    (1, b.ether(V4_UDP), b.ether(V6_UDP, 0x86DD)),
+    (1, b.ether(V4_UDP, vlans=[(0x8100, 7)]), b.ether(V6_UDP, 0x86DD, vlans=[(0x8100, 7)])),
+    (1, b.ether(V4_UDP, vlans=[(0x88A8, 1), (0x8100, 2)]), b.ether(V6_UDP, 0x86DD, vlans=[(0x88A8, 1), (0x8100, 2)])),
+    (101, V4_UDP, V6_UDP), (12, V4_UDP, V6_UDP), (14, V4_UDP, V6_UDP),
+    (113, b.sll(V4_UDP), b.sll(V6_UDP, 0x86DD)),
+    (276, b.sll2(V4_UDP), b.sll2(V6_UDP, 0x86DD)),
+    (0, b.bsd_null(V4_UDP, 2), b.bsd_null(V6_UDP, 30)),
+    (0, b.bsd_null(V4_UDP, 2, ">"), b.bsd_null(V6_UDP, 24, ">")),
+    (108, b.bsd_null(V4_UDP, 2, ">"), b.bsd_null(V6_UDP, 28, ">")),
+    (108, b.bsd_null(V4_UDP, 2, "<"), b.bsd_null(V6_UDP, 28, "<")),
+], ids=["eth", "vlan", "qinq", "raw101", "raw12", "raw14", "sll", "sll2", "null-le", "null-be", "loop-be", "loop-le"])
+def test_every_link_type_gives_ipv4_and_ipv6(tmp_path, linktype, frame4, frame6):
+    packets, rep = read(write(tmp_path, b.pcap([frame4, frame6], linktype=linktype)))
+    assert len(packets) == 2 and rep.complete and rep.linktypes == (linktype,)
+    assert_udp(packets[0], "192.0.2.1", "198.51.100.7", 40000, 3478)
+    assert_udp(packets[1], "2001:db8::1", "2001:db8::2", 40001, 19305)
+    assert [p.frame for p in packets] == [1, 2] and [p.ip_version for p in packets] == [4, 6]
+
+
+def test_raw_ipv4_and_ipv6_link_types_check_the_version(tmp_path):
+    packets, rep = read(write(tmp_path, b.pcap([V4_UDP, V6_UDP], linktype=228)))
+    assert [p.ip_version for p in packets] == [4] and rep.non_ip_records == 1
+    packets, rep = read(write(tmp_path, b.pcap([V4_UDP, V6_UDP], linktype=229)))
+    assert [p.ip_version for p in packets] == [6] and rep.non_ip_records == 1
+
+
+def test_non_ip_frames_are_counted_not_returned(tmp_path):
+    arp = b.ether(bytes(28), 0x0806)
+    packets, rep = read(write(tmp_path, b.pcap([arp, b.ether(V4_UDP), arp])))
+    assert [p.frame for p in packets] == [2]
+    assert (rep.records_read, rep.non_ip_records, rep.complete) == (3, 2, True)
+
+
+def test_unsupported_link_type_is_not_complete(tmp_path):
+    packets, rep = read(write(tmp_path, b.pcap([V4_UDP], linktype=127)))
+    assert packets == [] and rep.non_ip_records == 1 and not rep.complete
+    assert any("link type 127" in w for w in rep.warnings)
+
+
+# -- IP layer ------------------------------------------------------------------------------
+def test_ethernet_padding_is_not_payload_and_ipv4_options_are_skipped(tmp_path):
+    small = b.ipv4("10.1.1.1", "10.1.1.2", 17, b.udp(53, 5353, b"hi"), options=b"\x01\x01\x01\x00")
+    packets, _ = read(write(tmp_path, b.pcap([b.ether(small, pad_to=60)])))
+    assert packets[0].payload == b"hi" and packets[0].wire_len == 60
+
+
+def test_tcp_fields_and_options(tmp_path):
+    seg = b.tcp(443, 51000, b"\x16\x03\x01hello", seq=0xDEADBEEF, flags=0x18, options=b"\x01\x01\x08\x0a" + bytes(8))
+    packets, _ = read(write(tmp_path, b.pcap([b.ether(b.ipv4("10.0.0.9", "10.0.0.8", 6, seg))])))
+    p = packets[0]
+    assert (p.proto, p.sport, p.dport, p.tcp_seq, p.tcp_flags, p.payload) == (6, 443, 51000, 0xDEADBEEF, 0x18, b"\x16\x03\x01hello")
+
+
+def test_ipv4_fragments(tmp_path):
+    first = b.ipv4("10.0.0.1", "10.0.0.2", 17, b.udp(1000, 2000, bytes(40)), flags_frag=0x2000)
+    later = b.ipv4("10.0.0.1", "10.0.0.2", 17, b"\xaa" * 24, flags_frag=6)
+    whole = b.ipv4("10.0.0.1", "10.0.0.2", 17, b.udp(1000, 2000, b"x"), flags_frag=0x4000)  # DF only
+    path = write(tmp_path, b.pcap([b.ether(first), b.ether(later), b.ether(whole)]))
+    packets, rep = read(path)
+    assert fragments(path) == [True, True, False]
+    assert (packets[0].sport, packets[1].sport, packets[1].proto) == (1000, 0, 17)
+    assert packets[1].payload == b"\xaa" * 24 and rep.complete
+
+
+def test_tso_zero_total_length_uses_captured_bytes(tmp_path):
+    pkt = b.ipv4("10.0.0.1", "10.0.0.2", 17, b.udp(1, 2, b"abcdef"), total_len=0)
+    packets, _ = read(write(tmp_path, b.pcap([b.ether(pkt)])))
+    assert packets[0].payload == b"abcdef"
+
+
+def test_ipv6_extension_headers_are_skipped(tmp_path):
+    l4 = b.udp(7000, 8000, b"media")
+    chain = b.ipv6("fe80::1", "ff02::fb", 17, l4, ext=[(0, b"\x01\x00" * 2), (43, bytes(6)), (60, bytes(14))])
+    frag = b.ipv6("2001:db8::5", "2001:db8::6", 17, l4, ext=[(44, b"\x00\x01\x00\x00\x00\x07")])  # M flag set
+    later = b.ipv6("2001:db8::5", "2001:db8::6", 17, b"\xbb" * 16, ext=[(44, b"\x00\x18\x00\x00\x00\x07")])
+    path = write(tmp_path, b.pcap([b.ether(x, 0x86DD) for x in (chain, frag, later)]))
+    packets, rep = read(path)
+    assert [(p.proto, p.sport, p.dport) for p in packets] == [(17, 7000, 8000), (17, 7000, 8000), (17, 0, 0)]
+    assert fragments(path) == [False, True, True]
+    assert packets[0].payload == b"media" and packets[2].payload == b"\xbb" * 16 and rep.complete
+
+
+def test_snapped_packets_clip_payload_and_short_ip_headers_are_reported(tmp_path):
+    frame = b.ether(b.ipv4("10.0.0.1", "10.0.0.2", 17, b.udp(1, 2, bytes(100))))
+    data = b.pcap([frame[:50], frame[:20]])
+    packets, rep = read(write(tmp_path, data))
+    assert len(packets) == 1 and packets[0].payload == bytes(50 - 42) and packets[0].wire_len == 50
+    assert rep.truncated_ip_records == 1 and not rep.complete
+
+
+# -- containers ------------------------------------------------------------------------------
+@pytest.mark.parametrize("endian", ["<", ">"])
+@pytest.mark.parametrize("ns", [False, True])
+def test_pcap_byte_orders_and_nanoseconds(tmp_path, endian, ns):
+    frames = [(1_700_000_000.123456, b.ether(V4_UDP)), (1_700_000_001.5, b.ether(V6_UDP, 0x86DD))]
+    packets, rep = read(write(tmp_path, b.pcap(frames, endian=endian, nanoseconds=ns)))
+    assert [round(p.ts, 6) for p in packets] == [1_700_000_000.123456, 1_700_000_001.5]
+    assert rep.format == "pcap" and rep.complete
+
+
+def test_pcapng_sections_interfaces_resolutions_and_block_kinds(tmp_path):
+    data = (
+        b.shb("<") + b.idb(1, "<") + b.idb(101, "<", tsresol=9)
+        + b.epb(0, 1_700_000_000_250_000, b.ether(V4_UDP)) + b.custom_block()
+        + b.epb(1, 1_700_000_000_500_000_000, V6_UDP)
+        + b.spb(b.ether(V4_UDP)) + b.dsb(b"CLIENT_RANDOM aa bb\n")
+        + b.shb(">") + b.idb(276, ">", tsresol=0x80 | 10, tsoffset=100) + b.idb(113, ">")
+        + b.obsolete_pb(1, 1_700_000_002_000_000, b.sll(V4_UDP), ">")
+        + b.epb(0, 1_000 << 10, b.sll2(V6_UDP, 0x86DD), ">")
+    )
+    reader = CaptureReader(write(tmp_path, data, "c.pcapng"))
+    packets = list(reader.packets())
+    rep = reader.report
+    assert rep.complete and rep.format == "pcapng" and rep.records_read == 5
+    assert rep.linktypes == (1, 101, 276, 113)
+    assert [p.frame for p in packets] == [1, 2, 3, 4, 5]
+    assert [p.ip_version for p in packets] == [4, 6, 4, 4, 6]
+    assert [round(p.ts, 6) for p in packets] == [1_700_000_000.25, 1_700_000_000.5, 1_700_000_000.5,
+                                                1_700_000_002.0, 1100.0]
+    assert all(p.payload == UDP_PAYLOAD for p in packets)
+    assert rep.dsb_keylogs == ("CLIENT_RANDOM aa bb\n",)
+    assert reader.decryption_secrets() == [(0x544C534B, b"CLIENT_RANDOM aa bb\n")]
+
+
+def test_pcapng_unknown_interface_and_oversized_caplen_are_skipped(tmp_path):
+    data = (b.shb() + b.idb(1) + b.epb(5, 0, b.ether(V4_UDP)) + b.epb(0, 0, b.ether(V4_UDP), caplen=5000)
+            + b.epb(0, 0, b.ether(V4_UDP)))
+    packets, rep = read(write(tmp_path, data, "c.pcapng"))
+    assert [p.frame for p in packets] == [3]
+    assert (rep.records_read, rep.records_skipped, rep.complete) == (1, 2, False)
+    assert len(rep.warnings) == 2
+
+
+@pytest.mark.parametrize("container", ["pcap", "pcapng"])
+def test_gzip_and_multi_member_gzip(tmp_path, container):
+    frames = b.sample_udp_frames(50)
+    raw = b.pcap(frames) if container == "pcap" else b.shb() + b.idb(1) + b"".join(b.epb(0, i, f) for i, f in enumerate(frames))
+    half = len(raw) // 2
+    path = write(tmp_path, gzip.compress(raw[:half]) + gzip.compress(raw[half:]), "c.gz")
+    packets, rep = read(path)
+    assert len(packets) == 50 and rep.complete and rep.format == f"{container}.gz"
+    assert rep.bytes_consumed == len(raw) and rep.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_small_chunks_give_the_same_packets_as_one_chunk(tmp_path):
+    frames = b.sample_udp_frames(300, payload_size=333) + [b.ether(V6_UDP, 0x86DD)] * 5
+    for data in (b.pcap(frames), b.shb() + b.idb(1) + b"".join(b.epb(0, i, f) for i, f in enumerate(frames))):
+        path = write(tmp_path, data)
+        big, rep_big = read(path)
+        small, rep_small = read(path, chunk_bytes=1)  # clamped to the minimum, forces many refills
+        assert big == small and len(big) == 305 and rep_small.complete and rep_big == rep_small
+
+
+def test_report_and_input_dict(tmp_path):
+    path = write(tmp_path, b.pcap([b.ether(V4_UDP)]))
+    reader = CaptureReader(path, input_index=3)
+    assert reader.report.complete is False  # nothing read yet: never claims completeness early
+    chunk = next(iter(reader.chunks()), None)
+    assert chunk is not None and chunk.input_index == 3
+    d = reader.report.as_input_dict()
+    assert set(d) >= {"path", "sha256", "format", "records_read", "records_skipped", "complete", "warnings",
+                      "size", "non_ip_records", "linktypes"}
+
+
+def test_header_only_capture_is_complete_and_empty(tmp_path):
+    for data, name in ((b.pcap([]), "h.pcap"), (b.shb() + b.idb(1), "h.pcapng")):
+        packets, rep = read(write(tmp_path, data, name))
+        assert packets == [] and rep.complete and rep.records_read == 0
+
+
+# -- fail closed -----------------------------------------------------------------------------
+@pytest.mark.parametrize("data,problem", [
+    (b"", "file is empty"),
+    (b"hello world, not a capture at all", "not a pcap or pcapng"),
+    (b"\xd4\xc3\xb2\xa1\x02\x00", "truncated pcap file header"),
+    (gzip.compress(b"just text inside gzip"), "gzip data that is not"),
+    (b"\x1f\x8b\x08\x00garbage-garbage", "corrupt gzip"),
+    (b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\xff\xff\xff\xff" + bytes(16), "no packet could be read"),
+])
+def test_unreadable_files_raise_one_line_input_errors(tmp_path, data, problem):
+    path = write(tmp_path, data, "bad.bin")
+    with pytest.raises(InputError) as err:
+        reader = CaptureReader(path)
+        list(reader.chunks())
+    assert problem in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_missing_file_and_directory(tmp_path):
+    for path in (tmp_path / "nope.pcap", tmp_path):
+        with pytest.raises(InputError):
+            CaptureReader(path)
+
+
+def test_truncated_last_record_is_partial_not_an_error(tmp_path):
+    data = b.pcap(b.sample_udp_frames(10))
+    packets, rep = read(write(tmp_path, data[:-7]))
+    assert len(packets) == 9 and not rep.complete and "trailing bytes unread" in rep.warnings[0]
+    assert rep.bytes_consumed < len(data) - 7
+
+
+def test_huge_caplen_stops_with_a_warning(tmp_path):
+    data = bytearray(b.pcap(b.sample_udp_frames(5)))
+    second = 24 + 16 + len(b.sample_udp_frames(1)[0])
+    data[second + 8: second + 12] = b"\xff\xff\xff\xff"
+    packets, rep = read(write(tmp_path, bytes(data)))
+    assert len(packets) == 1 and not rep.complete and "limit" in rep.warnings[0]
+
+
+def test_pcapng_four_gib_block_length_is_bounded(tmp_path):
+    data = bytearray(b.shb() + b.idb(1) + b.epb(0, 0, b.ether(V4_UDP)) + b.epb(0, 0, b.ether(V4_UDP)))
+    data[-len(b.epb(0, 0, b.ether(V4_UDP))) + 4:][:4] = b"\xf0\xff\xff\xff"
+    second = len(data) - len(b.epb(0, 0, b.ether(V4_UDP)))
+    data[second + 4: second + 8] = b"\xf0\xff\xff\xff"
+    packets, rep = read(write(tmp_path, bytes(data), "c.pcapng"))
+    assert len(packets) == 1 and not rep.complete and "impossible length" in rep.warnings[0]
+
+
+def test_gzip_bomb_is_an_error_quickly(tmp_path):
+    header = b.pcap([])
+    comp = gzip.compress(header + bytes(200 << 20), compresslevel=9)  # ~200 KB -> 200 MiB of zeros
+    path = write(tmp_path, comp, "bomb.pcap.gz")
+    start = time.monotonic()
+    with pytest.raises(InputError, match="decompression bomb"):
+        list(CaptureReader(path).chunks())
+    assert time.monotonic() - start < 5
+
+
+def test_truncated_gzip_is_partial(tmp_path):
+    comp = gzip.compress(b.pcap(b.sample_udp_frames(2000)))
+    packets, rep = read(write(tmp_path, comp[: len(comp) * 2 // 3], "t.pcap.gz"))
+    assert 0 < len(packets) < 2000 and not rep.complete
+    assert any("gzip data is truncated" in w for w in rep.warnings)
+
+
+def test_flood_of_empty_records_stops_fast(tmp_path):
+    data = b.pcap([b.ether(V4_UDP)]) + b"\0" * (16 * 3_000_000)  # 3 M zero-length records
+    start = time.monotonic()
+    packets, rep = read(write(tmp_path, data))
+    assert time.monotonic() - start < 10
+    assert len(packets) == 1 and not rep.complete and "consecutive empty records" in rep.warnings[0]
+
+
+def test_trailing_garbage_after_gzip_is_reported(tmp_path):
+    comp = gzip.compress(b.pcap(b.sample_udp_frames(3))) + b"TRAILING"
+    packets, rep = read(write(tmp_path, comp, "g.pcap.gz"))
+    assert len(packets) == 3 and not rep.complete
+
+
+# -- the real captures -------------------------------------------------------------------------
+def _tshark_frames(path: Path) -> int:
+    out = subprocess.run([require_binary("tshark"), "-n", "-r", str(path), "-T", "fields", "-e", "frame.number"],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    return len(out.split())
+
+
+def _tshark_outer_udp_tcp(path: Path) -> dict[int, tuple[str, str, int, int]]:
+    """frame -> (src, dst, sport, dport) for plain UDP/TCP frames (no tunnels or ICMP errors)."""
+    fields = ["frame.number", "frame.protocols", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst",
+              "udp.srcport", "tcp.srcport", "udp.dstport", "tcp.dstport"]
+    cmd = [require_binary("tshark"), "-n", "-r", str(path), "-T", "fields", "-E", "separator=|"]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120).stdout
+    rows = {}
+    for line in out.splitlines():
+        num, protos, s4, s6, d4, d6, us, ts, ud, td = line.split("|")
+        if "icmp" in protos or "," in s4 + s6 + us + ts or not (us or ts):
+            continue
+        rows[int(num)] = ((s4 or s6), (d4 or d6), int(us or ts), int(ud or td))
+    return rows
+
+
+def test_every_shared_capture_reads_completely_and_matches_tshark(shared_captures):
+    files = sorted(p for p in shared_captures.iterdir() if p.suffix in (".pcap", ".pcapng"))
+    assert len(files) >= 12
+    for path in files:
+        reader = CaptureReader(path)
+        packets = {p.frame: p for p in reader.packets()}
+        rep = reader.report
+        assert rep.complete, (path.name, rep.warnings)
+        assert rep.records_read == _tshark_frames(path), path.name
+        assert rep.bytes_consumed == rep.size and rep.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        expected = _tshark_outer_udp_tcp(path)
+        assert expected, path.name
+        got = {n: (packets[n].src, packets[n].dst, packets[n].sport, packets[n].dport) for n in expected if n in packets}
+        assert got == expected, path.name
+
+
+def test_dsb_key_log_from_quic_v2(shared_captures):
+    reader = CaptureReader(shared_captures / "quic-v2.pcapng")
+    list(reader.chunks())
+    keylogs = reader.report.dsb_keylogs
+    assert len(keylogs) == 1
+    lines = [line.split() for line in keylogs[0].splitlines() if line.strip()]
+    assert lines and all(len(parts) == 3 and len(parts[1]) == 64 for parts in lines)
+    assert {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_TRAFFIC_SECRET_0"} <= {parts[0] for parts in lines}

@@ -1,0 +1,126 @@
+"""confaudit.redact: structure-first, pattern-second, keyed, idempotent."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+
+import pytest
+
+from confaudit.redact import TOKEN_RE, Redactor, is_secret_header, is_secret_name
+
+R = Redactor(b"unit-test-key")
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+SECRETS_IN_TEXT = [
+    JWT,
+    "AKIAIOSFODNN7EXAMPLE",
+    "AIzaSyA-1234567890abcdefghijklmnopqrstu",
+    "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    "xoxb-1234567890-abcdefghij",
+    "sk_live_abcdefghijklmnop1234",
+]
+
+
+def test_token_is_keyed_deterministic_and_linkable() -> None:
+    a = R.token("cookie", "s3cret")
+    assert re.fullmatch(r"\[REDACTED cookie #[0-9a-f]{8}\]", a)
+    assert R.token("password", "s3cret").split("#")[1] == a.split("#")[1]  # equal secrets link
+    assert Redactor(b"other-key").token("cookie", "s3cret") != a  # keyed: not an unkeyed hash
+    assert R.token("cookie", a) == a
+    assert R.token("we ird<kind>", "x").startswith("[REDACTED we_ird_kind_ #")
+
+
+def test_headers_by_name_keep_cookie_names_and_schemes() -> None:
+    out = dict(R.headers([
+        ("Cookie", "theme=dark; SID=abc123"),
+        ("Set-Cookie", "SID=abc123; Path=/; Secure; HttpOnly"),
+        ("Authorization", "Bearer opaque-token-value"),
+        ("Proxy-Authorization", "Basic dXNlcjpwYXNz"),
+        ("X-Api-Key", "0123456789abcdef0123456789abcdef01234567"),
+        ("X-Vendor-Session", "sess-42"),
+        ("Referer", "https://rooms.test/join?pwd=hunter2&room=blue"),
+        ("User-Agent", "Mozilla/5.0"),
+        (":authority", "rooms.test"),
+    ]))
+    assert out["Cookie"].startswith("theme=[REDACTED cookie #") and "; SID=[REDACTED cookie #" in out["Cookie"]
+    assert out["Set-Cookie"].startswith("SID=[REDACTED set-cookie #") and out["Set-Cookie"].endswith("; Path=/; Secure; HttpOnly")
+    assert out["Authorization"].startswith("Bearer [REDACTED authorization #")
+    assert out["Proxy-Authorization"].startswith("Basic [REDACTED")
+    assert TOKEN_RE.fullmatch(out["X-Api-Key"]) and TOKEN_RE.fullmatch(out["X-Vendor-Session"])
+    assert "hunter2" not in out["Referer"] and "room=blue" in out["Referer"]
+    assert out["User-Agent"] == "Mozilla/5.0" and out[":authority"] == "rooms.test"
+    # the same cookie value in Cookie and Set-Cookie links
+    assert out["Cookie"].split("SID=")[1][-10:] == out["Set-Cookie"].split(";")[0][-10:]
+
+
+def test_url_userinfo_query_fragment_and_path() -> None:
+    url = f"https://bob:pw@rooms.test/r/{JWT}?access_token=abc&room=blue&X-Amz-Signature=ff#id_token=zz&v=1"
+    out = R.url(url)
+    for secret in ("bob:pw", "abc", JWT, "=ff", "zz"):
+        assert secret not in out
+    assert "room=blue" in out and "&v=1" in out and out.startswith("https://")
+    assert "rooms.test/r/" in out
+    assert R.url(out) == out
+    assert R.url("/path?sig=1") == "/path?sig=" + R.token("sig", "1").replace(" ", "%20").replace("#", "%23")
+    assert R.url("::not a url[") == "::not a url["
+
+
+def test_query_pairs_and_form() -> None:
+    pairs = R.query_pairs([("password", "x y"), ("codec", "opus"), ("q", f"Bearer {JWT}")])
+    assert pairs[0][1].startswith("[REDACTED password #") and pairs[1] == ["codec", "opus"]
+    assert JWT not in pairs[2][1]
+    form = R.form("user=alice&passwd=x%20y&csrfmiddlewaretoken=t0k&note=hi")
+    assert "x%20y" not in form and "t0k" not in form and "user=alice" in form and form.endswith("&note=hi")
+    assert R.form(form) == form
+
+
+def test_json_by_key_turn_credentials_nested_json_and_sdp() -> None:
+    obj = {
+        "iceServers": [{"urls": ["turn:relay.test:443"], "username": "1700000000:bob", "credential": "turnpw"}],
+        "auth": {"refreshToken": "rt-1", "expires": 3600},
+        "pin": 1234, "keyCode": 13, "codec": "VP8",
+        "payload": '{"client_secret":"cs-1"}',
+        "sdp": "v=0\r\na=ice-pwd:asd88fgpdd777uzjYhagZg\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32\r\n",
+    }
+    out = R.json(obj)
+    flat = repr(out)
+    for secret in ("1700000000:bob", "turnpw", "rt-1", "1234", "cs-1", "asd88fgpdd777uzjYhagZg", "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"):
+        assert secret not in flat, secret
+    assert out["keyCode"] == 13 and out["codec"] == "VP8" and out["auth"]["expires"] == 3600
+    assert "|2^20|1:32" in out["sdp"]
+    assert R.json(out) == out
+
+
+@pytest.mark.parametrize("secret", SECRETS_IN_TEXT)
+def test_text_patterns_anywhere(secret: str) -> None:
+    text = f"log line: value={secret} end"
+    out = R.text(text)
+    assert secret not in out and "end" in out
+    assert R.text(out) == out
+
+
+def test_text_assignments_and_auth_schemes() -> None:
+    text = 'password=hunter2 "api_key": "k-123" Authorization: Basic dXNlcjpwYXNz ws://u:p@h.test/ normal=1'
+    out = R.text(text)
+    for secret in ("hunter2", "k-123", "dXNlcjpwYXNz", "u:p@"):
+        assert secret not in out
+    assert "normal=1" in out and R.text(out) == out
+
+
+def test_names() -> None:
+    assert all(is_secret_name(n) for n in ("access_token", "apiKey", "sid", "JSESSIONID", "SAMLResponse", "code", "sig"))
+    assert not any(is_secret_name(n) for n in ("keyCode", "codec", "country_code", "author", "session_duration", "room"))
+    assert is_secret_header("X-Goog-Api-Key") and not is_secret_header("Content-Type")
+
+
+def test_default_key_from_env_and_from_0600_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = Redactor.default().token("k", "v")
+    assert a == Redactor(b"test-redaction-key-not-secret").token("k", "v")
+    monkeypatch.delenv("CONFAUDIT_REDACTION_KEY")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    first = Redactor.default().token("k", "v")
+    key_file = tmp_path / "confaudit" / "redaction.key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert Redactor.default().token("k", "v") == first != a
