@@ -3,6 +3,19 @@
 The logic ships in the confaudit package (``confaudit.capture.mitm_addon``) and is unit-tested there.
 """
 
-from confaudit.capture.mitm_addon import ConfauditAddon
+import os
+import sys
+
+# mitmproxy puts this file's directory first on sys.path, where this very file would shadow the
+# ``confaudit`` package: import with that directory hidden.
+_here = os.path.dirname(os.path.abspath(__file__))
+_saved = list(sys.path)
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+if getattr(sys.modules.get("confaudit"), "__path__", None) is None:
+    sys.modules.pop("confaudit", None)
+try:
+    from confaudit.capture.mitm_addon import ConfauditAddon
+finally:
+    sys.path[:] = _saved
 
 addons = [ConfauditAddon()]

@@ -14,27 +14,20 @@ Usage: ``python -m benchmarks.synth_call --packets 1000000 [--out FILE]``.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
-import random
 import struct
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import synth_packets as sp
+from benchmarks.synth_frames import slice_bytes
+from benchmarks.synth_model import EPOCH, ICMP_ECHO, QUIC_SHORT, RAW, RTCP, RTP, TLS_APP, Builder, Packets
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"
-GENERATOR_VERSION = 2
-PACKETS_PER_SECOND = 555
-EPOCH = 1_764_000_000.0
+GENERATOR_VERSION = 3
 SLICE = 100_000
-
-RAW, RTP, RTCP, TLS_APP, QUIC_SHORT, ICMP_ECHO = range(6)
-CLIENT4 = "192.168.1.23"
-CLIENT6 = "2001:db8:1::23"
 NAMES = ([f"zoom{i:02d}.zoom.us" for i in range(1, 21)] + [f"rtp{i}.meet.google.com" for i in range(1, 11)]
          + ["www.googleapis.com", "clients4.google.com", "us04web.zoom.us", "log.zoom.us", "zoom.us",
             "teams.microsoft.com", "api.flightproxy.teams.microsoft.com", "graph.microsoft.com",
@@ -44,81 +37,6 @@ NAMES = ([f"zoom{i:02d}.zoom.us" for i in range(1, 21)] + [f"rtp{i}.meet.google.
             "webex.com", "cisco.webex.com", "binaries.webex.com", "web.whatsapp.com", "mmg.whatsapp.net"])
 
 
-@dataclass(frozen=True)
-class Flow:
-    """One bidirectional 5-tuple of the synthetic call."""
-
-    family: int
-    proto: int
-    client: str
-    server: str
-    cport: int
-    sport: int
-
-
-@dataclass
-class Packets:
-    """Column-wise description of packets (concatenated across flows, then sorted by time)."""
-
-    ts: np.ndarray
-    flow: np.ndarray
-    to_server: np.ndarray
-    kind: np.ndarray
-    payload_len: np.ndarray
-    prefix: np.ndarray
-    """uint8[n, 16]: first payload bytes for kinds with a generated prefix."""
-    tcp_seq: np.ndarray
-    tcp_ack: np.ndarray
-    tcp_flags: np.ndarray
-    special: np.ndarray
-    """int64[n]: index into the explicit payload list, -1 for generated payloads."""
-
-
-class Builder:
-    """Accumulates per-flow packet columns plus explicit payloads."""
-
-    def __init__(self, total: int, seed: int) -> None:
-        self.total = total
-        self.duration = total / PACKETS_PER_SECOND
-        self.rng = np.random.default_rng(seed)
-        self.prng = random.Random(seed)
-        self.flows: list[Flow] = []
-        self.parts: list[dict[str, np.ndarray]] = []
-        self.payloads: list[bytes] = []
-        self.frames: dict[int, bytes] = {}
-
-    def flow(self, family: int, proto: int, server: str, sport: int, cport: int) -> int:
-        self.flows.append(Flow(family, proto, CLIENT4 if family == 4 else CLIENT6, server, cport, sport))
-        return len(self.flows) - 1
-
-    def times(self, n: int, start: float = 0.0, end: float | None = None) -> np.ndarray:
-        end = self.duration if end is None else end
-        return np.sort(self.rng.uniform(start, end, n)) + EPOCH
-
-    def add(self, flow: int, ts: np.ndarray, to_server: np.ndarray, kind: int, payload_len: np.ndarray,
-            prefix: np.ndarray | None = None, special: list[bytes] | None = None,
-            tcp: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
-        n = len(ts)
-        spec = np.full(n, -1, dtype=np.int64)
-        if special is not None:
-            spec[:] = np.arange(len(self.payloads), len(self.payloads) + n)
-            self.payloads.extend(special)
-            payload_len = np.array([len(p) for p in special], dtype=np.int64)
-        zeros = np.zeros(n, dtype=np.int64)
-        self.parts.append(dict(
-            ts=ts, flow=np.full(n, flow, dtype=np.int64), to_server=to_server.astype(bool),
-            kind=np.full(n, kind, dtype=np.int64), payload_len=payload_len.astype(np.int64),
-            prefix=prefix if prefix is not None else np.zeros((n, 16), dtype=np.uint8),
-            tcp_seq=tcp[0] if tcp else zeros, tcp_ack=tcp[1] if tcp else zeros, tcp_flags=tcp[2] if tcp else zeros,
-            special=spec))
-
-    def packets(self) -> Packets:
-        cols = {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
-        order = np.argsort(cols["ts"], kind="stable")
-        return Packets(**{k: v[order] for k, v in cols.items()})
-
-
-# -- traffic ---------------------------------------------------------------------------------
 def _rtp_prefix(n_up: int, n_down: int, pts: tuple[int, ...], clock_step: int, rng: np.random.Generator,
                 to_server: np.ndarray) -> np.ndarray:
     prefix = np.zeros((len(to_server), 16), dtype=np.uint8)
@@ -299,74 +217,6 @@ def build(total: int, seed: int = 7) -> tuple[Builder, Packets, np.ndarray]:
     return b, pk, cport[order]
 
 
-# -- writing ---------------------------------------------------------------------------------
-def _addr_bytes(addr: str) -> list[int]:
-    """IPv4 in the first 4 of 16 bytes, IPv6 in all 16."""
-    return list(ipaddress.ip_address(addr).packed.ljust(16, b"\0"))
-
-
-def _header_rows(b: Builder, pk: Packets, rows: np.ndarray, cport_override: np.ndarray, fam: int, proto: int) -> np.ndarray:
-    """Ethernet + IP + transport headers for rows sharing (family, proto), as uint8[m, width]."""
-    m = len(rows)
-    flows = b.flows
-    fidx = pk.flow[rows]
-    up = pk.to_server[rows]
-    table = np.array([[_addr_bytes(f.client), _addr_bytes(f.server)] for f in flows], dtype=np.uint8)
-    cip, sip = table[fidx, 0], table[fidx, 1]
-    cport = np.array([f.cport for f in flows], dtype=np.int64)[fidx]
-    cport = np.where(cport_override[rows] >= 0, cport_override[rows], cport)
-    sport = np.array([f.sport for f in flows], dtype=np.int64)[fidx]
-    l4len = {17: 8, 6: 20, 1: 0}[proto]
-    iplen = 20 if fam == 4 else 40
-    width = 14 + iplen + l4len
-    h = np.zeros((m, width), dtype=np.uint8)
-    h[:, 0:6] = np.where(up[:, None], [0x00, 0x1A, 0x2B, 0x3C, 0x4D, 0x5E], [0x02, 0x42, 0xAC, 0x11, 0x00, 0x02])
-    h[:, 6:12] = np.where(up[:, None], [0x02, 0x42, 0xAC, 0x11, 0x00, 0x02], [0x00, 0x1A, 0x2B, 0x3C, 0x4D, 0x5E])
-    plen = pk.payload_len[rows]
-    src = np.where(up[:, None], cip, sip)
-    dst = np.where(up[:, None], sip, cip)
-    if fam == 4:
-        h[:, 12], h[:, 13] = 0x08, 0x00
-        total = iplen + l4len + plen
-        ip = h[:, 14:34]
-        ip[:, 0] = 0x45
-        ip[:, 2], ip[:, 3] = total >> 8, total & 0xFF
-        ident = np.arange(m) & 0xFFFF
-        ip[:, 4], ip[:, 5] = ident >> 8, ident & 0xFF
-        ip[:, 6] = 0x40
-        ip[:, 8], ip[:, 9] = 64, proto
-        ip[:, 12:16], ip[:, 16:20] = src[:, :4], dst[:, :4]
-        words = ip.astype(np.uint32).reshape(m, 10, 2)
-        s = (words[:, :, 0] << 8 | words[:, :, 1]).sum(axis=1)
-        s = (s & 0xFFFF) + (s >> 16)
-        s = (s & 0xFFFF) + (s >> 16)
-        csum = ~s & 0xFFFF
-        ip[:, 10], ip[:, 11] = csum >> 8, csum & 0xFF
-    else:
-        h[:, 12], h[:, 13] = 0x86, 0xDD
-        ip = h[:, 14:54]
-        ip[:, 0] = 0x60
-        pl = l4len + plen
-        ip[:, 4], ip[:, 5] = pl >> 8, pl & 0xFF
-        ip[:, 6], ip[:, 7] = proto, 64
-        ip[:, 8:24], ip[:, 24:40] = src, dst
-    t = h[:, 14 + iplen:]
-    if proto in (6, 17):
-        a, z = np.where(up, cport, sport), np.where(up, sport, cport)
-        t[:, 0], t[:, 1], t[:, 2], t[:, 3] = a >> 8, a & 0xFF, z >> 8, z & 0xFF
-    if proto == 17:
-        ulen = 8 + plen
-        t[:, 4], t[:, 5] = ulen >> 8, ulen & 0xFF
-    elif proto == 6:
-        seq, ack = pk.tcp_seq[rows], pk.tcp_ack[rows]
-        for i in range(4):
-            t[:, 4 + i] = (seq >> (24 - 8 * i)) & 0xFF
-            t[:, 8 + i] = (ack >> (24 - 8 * i)) & 0xFF
-        t[:, 12], t[:, 13] = 0x50, pk.tcp_flags[rows]
-        t[:, 14], t[:, 15] = 0xFF, 0xFF
-    return h
-
-
 def write_pcap(path: Path, total: int, seed: int = 7) -> None:
     b, pk, cport = build(total, seed)
     fam = np.array([f.family for f in b.flows])[pk.flow]
@@ -381,47 +231,8 @@ def write_pcap(path: Path, total: int, seed: int = 7) -> None:
         out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
         for lo in range(0, total, SLICE):
             hi = min(lo + SLICE, total)
-            out.write(_slice_bytes(b, pk, cport, fam, proto, hdr_len, frame_len, lo, hi))
+            out.write(slice_bytes(b, pk, cport, fam, proto, hdr_len, frame_len, lo, hi))
     os.replace(tmp, path)
-
-
-def _slice_bytes(b, pk, cport, fam, proto, hdr_len, frame_len, lo, hi) -> bytes:
-    idx = np.arange(lo, hi)
-    rec = 16 + frame_len[lo:hi]
-    start = np.concatenate(([0], np.cumsum(rec)[:-1]))
-    size = int(rec.sum())
-    buf = np.frombuffer(bytearray(b.rng.bytes(size)), dtype=np.uint8)
-    ts = pk.ts[lo:hi]
-    sec = ts.astype(np.int64)
-    usec = np.round((ts - sec) * 1e6).astype(np.int64).clip(0, 999_999)
-    head = np.stack([sec, usec, frame_len[lo:hi], frame_len[lo:hi]], axis=1).astype("<u4").view(np.uint8)
-    buf[start[:, None] + np.arange(16)] = head.reshape(-1, 16)
-    for f_, p_ in {(int(a), int(c)) for a, c in zip(fam[lo:hi], proto[lo:hi]) if a}:
-        sel = np.flatnonzero((fam[lo:hi] == f_) & (proto[lo:hi] == p_))
-        rows = idx[sel]
-        h = _header_rows(b, pk, rows, cport, f_, p_)
-        buf[(start[sel] + 16)[:, None] + np.arange(h.shape[1])] = h
-        pos = start[sel] + 16 + h.shape[1]
-        kinds = pk.kind[rows]
-        for kind, width in ((RTP, 12), (RTCP, 8), (TLS_APP, 5), (QUIC_SHORT, 9), (ICMP_ECHO, 8)):
-            k = np.flatnonzero(kinds == kind)
-            if k.size:
-                buf[pos[k][:, None] + np.arange(width)] = pk.prefix[rows[k], :width]
-        end = start[sel] + 16 + hdr_len[rows] + pk.payload_len[rows]
-        pad = np.flatnonzero(end < start[sel] + 16 + frame_len[rows])
-        for j in pad:  # zero Ethernet padding, like a NIC would
-            buf[end[j]: start[sel][j] + 16 + frame_len[rows[j]]] = 0
-    raw = buf.tobytes()
-    out = bytearray(raw)
-    for j in np.flatnonzero(pk.special[lo:hi] >= 0):
-        i = lo + j
-        data = b.payloads[pk.special[i]]
-        o = int(start[j]) + 16 + (14 if fam[i] == 0 else int(hdr_len[i]))
-        out[o: o + len(data)] = data
-        if fam[i] == 0:
-            out[int(start[j]) + 16 + 12: int(start[j]) + 16 + 14] = b"\x08\x06"
-            out[int(start[j]) + 16: int(start[j]) + 28] = b"\xff" * 6 + b"\x00\x1a\x2b\x3c\x4d\x5e"
-    return bytes(out)
 
 
 def ensure(packets: int = 1_000_000, seed: int = 7) -> Path:

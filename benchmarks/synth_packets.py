@@ -57,13 +57,14 @@ def dtls_flights(rng: random.Random) -> list[tuple[bool, bytes]]:
     srv_exts = _ext(14, struct.pack("!HHB", 2, 0x0007, 0)) + _ext(23, b"")
     server_hello = (struct.pack("!H", 0xFEFD) + rng.randbytes(32) + b"\x20" + rng.randbytes(32)
                     + struct.pack("!HB", 0xC02B, 0) + struct.pack("!H", len(srv_exts)) + srv_exts)
-    cert = rng.randbytes(420)
+    cert = self_signed_certificate()
     certs = (len(cert) + 3).to_bytes(3, "big") + len(cert).to_bytes(3, "big") + cert
     return [
         (True, _dtls_record(22, 0, 0, _dtls_handshake(1, 0, hello))),
         (False, _dtls_record(22, 0, 0, _dtls_handshake(2, 0, server_hello))
          + _dtls_record(22, 0, 1, _dtls_handshake(11, 1, certs))
-         + _dtls_record(22, 0, 2, _dtls_handshake(12, 2, b"\x03\x00\x17\x41" + rng.randbytes(65 + 72)))
+         + _dtls_record(22, 0, 2, _dtls_handshake(12, 2, b"\x03\x00\x17\x41\x04" + rng.randbytes(64)
+                                                + b"\x04\x03\x00\x46" + rng.randbytes(70)))
          + _dtls_record(22, 0, 3, _dtls_handshake(13, 3, b"\x01\x40\x00\x02\x04\x03\x00\x00"))
          + _dtls_record(22, 0, 4, _dtls_handshake(14, 4, b""))),
         (True, _dtls_record(22, 0, 1, _dtls_handshake(11, 1, certs))
@@ -72,6 +73,24 @@ def dtls_flights(rng: random.Random) -> list[tuple[bool, bytes]]:
          + _dtls_record(20, 0, 4, b"\x01") + _dtls_record(22, 1, 0, rng.randbytes(40))),
         (False, _dtls_record(20, 0, 5, b"\x01") + _dtls_record(22, 1, 0, rng.randbytes(40))),
     ]
+
+
+def self_signed_certificate() -> bytes:
+    """A real DER certificate (EC P-256, self-signed, CN=WebRTC) as browsers use for DTLS-SRTP."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "WebRTC")])
+    start = datetime.datetime(2025, 11, 1, tzinfo=datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(start)
+            .not_valid_after(start + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.DER)
 
 
 def tls_client_hello(rng: random.Random, sni: str) -> bytes:

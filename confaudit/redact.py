@@ -54,13 +54,13 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("stripe-key", re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),
 )
 _AUTH_SCHEME_RE = re.compile(r"\b(Bearer|Basic|Digest|Token|Negotiate)(\s+)([A-Za-z0-9._~+/=\-]{6,})", re.I)
-_USERINFO_RE = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,15}://)([^/\s@\[\]\"'<>]+@)")
+_USERINFO_RE = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,15}://)([^/\s@\[\]\"'<>]{1,256}@)")
 _ASSIGNMENT_RE = re.compile(
-    r"(?i)(?P<name>[A-Za-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|signature"
-    r"|credential|passcode|session[_\-]?id|csrf|xsrf)[A-Za-z0-9_.\-]*)"
+    r"(?i)(?<![A-Za-z0-9_.\-])(?P<name>[A-Za-z0-9_.\-]{0,40}?(?:password|passwd|pwd|secret|token|api[_\-]?key"
+    r"|access[_\-]?key|signature|credential|passcode|session[_\-]?id|csrf|xsrf)[A-Za-z0-9_.\-]{0,40})"
     r"(?P<sep>\\?[\"']?\s*[=:]\s*\\?[\"']?)(?P<val>[^\s\"'&;,<>\\\[\]{}]{1,4096})")
 _ICE_PWD_RE = re.compile(r"(a=ice-pwd:)([A-Za-z0-9+/=]+)")
-_CRYPTO_RE = re.compile(r"(a=crypto:[^\r\n\\]*?inline:)([A-Za-z0-9+/=]+)")
+_CRYPTO_RE = re.compile(r"(a=crypto:[^\r\n\\]{0,200}?inline:)([A-Za-z0-9+/=]+)")
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 

@@ -36,12 +36,15 @@ AUTO_RUNNING = tuple(range(11))
 TEMPLATE_SYNTAX = "{{ 7*7 }}{% raw %}"
 
 
-def run_chromium(chromium: str, page: Path, profile: Path, screenshot: Path | None = None) -> str:
+def run_chromium(chromium: str, page: Path, profile: Path, screenshot: Path | None = None, pdf: Path | None = None) -> str:
     """Load ``page`` over file:// in a fresh headless profile; the DOM after 3 s of virtual time."""
     args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             f"--user-data-dir={profile}", "--virtual-time-budget=3000", "--window-size=1280,2000"]
-    args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
+    if pdf:
+        args += [f"--print-to-pdf={pdf}", "--no-pdf-header-footer"]
+    else:
+        args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
     done = subprocess.run(args + [page.resolve().as_uri()], capture_output=True, text=True, timeout=90)
     return done.stdout
 

@@ -18,7 +18,7 @@ import pytest
 
 from confaudit.e2ee import enrich
 
-PAGE = b"""<!doctype html><html><body><script>
+PAGE = """<!doctype html><html><body><script>
 (async () => {
   const stream = await navigator.mediaDevices.getUserMedia({audio: true, video: true});
   const a = new RTCPeerConnection(), b = new RTCPeerConnection();
@@ -26,13 +26,35 @@ PAGE = b"""<!doctype html><html><body><script>
   b.onicecandidate = e => e.candidate && a.addIceCandidate(e.candidate);
   b.ontrack = e => { const el = document.createElement(e.track.kind); el.srcObject = e.streams[0];
                      el.autoplay = true; document.body.appendChild(el); };
-  stream.getTracks().forEach(t => a.addTrack(t, stream));
+  const worker = E2EE ? new Worker("worker.js") : null;
+  stream.getTracks().forEach(t => {
+    const sender = a.addTrack(t, stream);
+    if (worker) sender.transform = new RTCRtpScriptTransform(worker, {});
+  });
   await a.setLocalDescription(await a.createOffer());
   await b.setRemoteDescription(a.localDescription);
   await b.setLocalDescription(await b.createAnswer());
   await a.setRemoteDescription(b.localDescription);
 })();
 </script></body></html>"""
+
+# Insertable-streams E2EE in the browser (RTCRtpScriptTransform), Jitsi/Google style: 10 bytes of a
+# keyframe, 3 of a delta frame and the Opus TOC stay in clear, the rest is XORed with random bytes.
+WORKER = b"""onrtctransform = (event) => {
+  const t = event.transformer;
+  t.readable.pipeThrough(new TransformStream({
+    transform(frame, controller) {
+      const data = new Uint8Array(frame.data);
+      const clear = frame.type === "key" ? 10 : frame.type === "delta" ? 3 : 1;
+      const pad = new Uint8Array(Math.max(0, data.length - clear));
+      crypto.getRandomValues(pad);
+      for (let i = clear; i < data.length; i++) data[i] ^= pad[i - clear];
+      frame.data = data.buffer;
+      controller.enqueue(frame);
+    }
+  })).pipeTo(t.writable);
+};
+"""
 
 PREFS = {
     "media.navigator.streams.fake": "true",
@@ -53,14 +75,17 @@ PREFS = {
 
 
 @contextlib.contextmanager
-def _page_server():
+def _page_server(e2ee: bool):
+    page = f"<script>const E2EE = {'true' if e2ee else 'false'};</script>{PAGE}".encode()
+
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
+            body, ctype = (WORKER, "text/javascript") if self.path.endswith("worker.js") else (page, "text/html")
             self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(PAGE)))
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(PAGE)
+            self.wfile.write(body)
 
         def log_message(self, *args) -> None:
             pass
@@ -74,7 +99,7 @@ def _page_server():
         server.shutdown()
 
 
-def _record_firefox_call(tmp_path: Path, seconds: float) -> tuple[Path, Path]:
+def _record_firefox_call(tmp_path: Path, seconds: float, e2ee: bool = False) -> tuple[Path, Path]:
     from confaudit.capture.sniffer import PacketSniffer
 
     firefox = shutil.which("firefox-esr") or shutil.which("firefox")
@@ -89,7 +114,7 @@ def _record_firefox_call(tmp_path: Path, seconds: float) -> tuple[Path, Path]:
     sniffer.start()
     proc = None
     try:
-        with _page_server() as url:
+        with _page_server(e2ee) as url:
             proc = subprocess.Popen([firefox, "-headless", "-no-remote", "-profile", str(profile), url], env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             deadline = time.monotonic() + 40
@@ -128,3 +153,17 @@ def test_firefox_dtls13_call_is_decrypted_and_readable(tmp_path: Path) -> None:
     assert all(c["auth_failed"] == 0 and c["decrypted"] > 0 for c in e2ee["srtcp"])
     assert e2ee["summary"]["conclusion"] == "media_readable_at_transport_end"
     assert e2ee["keylogs"][0]["kinds"].get("EXPORTER_SECRET", 0) >= 1
+
+
+@pytest.mark.slow
+def test_firefox_insertable_streams_e2ee_is_found_inside(tmp_path: Path) -> None:
+    capture, keylog = _record_firefox_call(tmp_path, seconds=4.0, e2ee=True)
+    bundle = {"warnings": [], "complete": True}
+    enrich(bundle, captures=[capture], keylogs=[], explicit_keylog=keylog)
+    e2ee = bundle["e2ee"]
+    assert any(s["keys"] == "found" and s["version"] == "DTLS 1.3" for s in e2ee["sessions"])
+    encrypted = {s["codec"]: s for s in e2ee["streams"] if s["inner"] == "encrypted"}
+    assert {"opus", "vp8"} <= set(encrypted), e2ee["streams"]
+    assert all(s["auth_failed"] == 0 and s["decrypted"] > 20 for s in encrypted.values())
+    assert not any(s["inner"] == "codec" for s in e2ee["streams"])
+    assert e2ee["summary"]["conclusion"] == "inner_encryption_observed"

@@ -237,3 +237,55 @@ def test_invented_ssrcs_are_capped_and_mark_the_result_incomplete(tmp_path: Path
     assert len(bundle["e2ee"]["streams"]) == MAX_STREAMS
     assert bundle["complete"] is False and any("beyond the first" in w for w in bundle["warnings"])
     assert all(s["inner"] == "not_observable" and s["auth_failed"] == 1 for s in bundle["e2ee"]["streams"])
+
+
+@pytest.mark.parametrize("junk", [
+    {"flows": {"f1": 1}, "media_streams": "x", "media_path": "p2p", "sdp": [1, None, "a=crypto:1 X inline:k"]},
+    {"flows": [None, {"src": []}], "media_streams": [{"flow": "f1", "ssrc": "zz"}, {"flow": "f1", "ssrc": True}],
+     "media_path": {"endpoints": 5}, "http": {"a": 1}, "websocket": [{"x": {"y": ["a=crypto:7 AES inline:z"] * 3}}]},
+])
+def test_any_bundle_shape_is_survived(tmp_path: Path, handshake, junk: dict) -> None:
+    cap = tmp_path / "c.pcap"
+    write_call(cap, handshake, AV, seconds=1)
+    bundle = {"warnings": [], "complete": True, **junk}
+    _analyse(cap, _keylog(tmp_path / "k.log", handshake), bundle)
+    assert {s["inner"] for s in bundle["e2ee"]["streams"]} == {"codec"}
+    assert not any("analysis stopped" in w for w in bundle["warnings"])
+
+
+def test_media_after_an_ice_pair_change_is_keyed_by_the_shared_endpoint(tmp_path: Path, handshake) -> None:
+    import struct
+
+    from confaudit.e2ee.synth import PcapWriter
+
+    cap = tmp_path / "moved.pcap"
+    write_call(cap, handshake, AV, seconds=2, media_server=("127.0.0.1", 40010))
+    # Someone else's SRTP to the same server port, with no handshake of its own in the capture.
+    stranger = tmp_path / "stranger.pcap"
+    writer = PcapWriter(stranger)
+    for i in range(50):
+        writer.write(5.0 + i / 50, ("127.0.0.1", 40600), ("127.0.0.1", 40010),
+                     struct.pack("!BBHII", 0x80, 111, i, i * 960, 0x9999) + os.urandom(80))
+    writer.close()
+    bundle = {"warnings": [], "complete": True}
+    enrich(bundle, captures=[cap, stranger], keylogs=[], explicit_keylog=_keylog(tmp_path / "k.log", handshake))
+    streams = _by_ssrc(bundle)
+    assert streams[0x1111]["inner"] == "codec" and streams[0x2222]["inner"] == "codec"
+    assert any("ICE candidate-pair change" in r for r in streams[0x2222]["reasons"])
+    assert 0x9999 not in streams, "a stranger's stream sharing a server port is not reported as failing"
+
+
+def test_sframe_header_with_counter_is_an_inner_layer() -> None:
+    from confaudit.e2ee.depacketize import RtpPacket
+    from confaudit.e2ee.inner import classify
+
+    packets = []
+    for frame in range(40):
+        header = bytes([0x19]) + (500 + frame).to_bytes(2, "big")  # KID 1, 2-byte counter (RFC 9605 §4.3)
+        for part in range(3):
+            body = (header if part == 0 else b"") + os.urandom(300)
+            packets.append(RtpPacket(frame * 3 + part, frame * 3000, part == 2, 96, body))
+    verdict = classify(packets, "video", None)
+    assert verdict.inner == "encrypted" and any("SFrame" in r for r in verdict.reasons)
+    shuffled = [RtpPacket(p.seq, p.timestamp, p.marker, p.payload_type, os.urandom(len(p.payload))) for p in packets]
+    assert classify(shuffled, "video", None).inner == "undetermined"

@@ -50,13 +50,13 @@ def validate_junit(text: str) -> ET.Element:
 
 
 def test_junit_matches_golden_and_subset() -> None:
-    text = to_junit(golden_run())
+    text = to_junit(golden_run(), claims_uri="tests/golden/claims.yaml")
     check_golden("expected.junit.xml", text)
     root = validate_junit(text)
     cases = {c.get("name"): c for c in root.iter("testcase")}
     assert len(cases) == 5
     assert cases["golden-srtp"].find("failure").get("type") == "contradicted.critical"
-    assert cases["golden-e2ee"].find("skipped").get("message").startswith("not observable")
+    assert cases["golden-links"].find("skipped").get("message").startswith("not observable")
     assert cases["golden-deletion"].find("skipped").get("message").startswith("document only")
     assert cases["golden-tls"].find("failure") is None and cases["golden-tls"].find("skipped") is None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from confaudit.formats.jsonout import to_json
 from confaudit.formats.markdown import comparison_markdown, esc, to_markdown
@@ -14,9 +15,10 @@ def test_markdown_lists_every_claim_and_escapes() -> None:
     text = to_markdown(run)
     for f in run.findings:
         assert esc(f.claim_id) in text
-    assert "Contradicted high-severity claims" in text and "golden\\-srtp" in text
-    assert "<b>" not in text and "](" not in text and "\x1b" not in text
-    first_row = [line for line in text.splitlines() if line.startswith("| golden")][0]
+    assert "Contradicted high-severity claims" in text and "**golden-srtp**" in text
+    assert "<b>" not in text and not re.search(r"(?<!\\)\]\(", text) and "\\[ad networks\\]" in text
+    assert "\x1b" not in text
+    first_row = [line for line in text.splitlines() if line.startswith("| **golden")][0]
     assert "contradicted" in first_row and "critical" in first_row
 
 
@@ -29,7 +31,7 @@ def test_markdown_cannot_inject_links_or_html() -> None:
 def test_comparison_matrix() -> None:
     run = golden_run()
     text = comparison_markdown([run, golden_run({"complete": True})])
-    assert text.count("| Golden Vendor |") == 2 and "media_encryption" in text
+    assert text.count("| Golden Vendor |") == 2 and "media\\_encryption" in text
 
 
 def test_json_output_round_trips() -> None:

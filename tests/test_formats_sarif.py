@@ -45,9 +45,11 @@ def test_sarif_matches_golden_and_schema() -> None:
 
 def test_results_sit_on_claim_lines_with_verdict_kinds() -> None:
     run = golden_run()
-    doc = json.loads(to_sarif(run, artifact_uri="claims/golden.yaml"))
+    doc = json.loads(to_sarif(run, artifact_uri="claims/golden.yaml", include_all=True))
+    jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
     lines = (GOLDEN / "claims.yaml").read_text().splitlines()
     results = {r["ruleId"]: r for r in doc["runs"][0]["results"]}
+    assert len(results) == len(run.findings)
     for rule_id, result in results.items():
         region = result["locations"][0]["physicalLocation"]["region"]
         assert lines[region["startLine"] - 1].strip() == f"- id: {rule_id}"
@@ -55,16 +57,41 @@ def test_results_sit_on_claim_lines_with_verdict_kinds() -> None:
     assert results["golden-srtp"]["kind"] == "fail" and results["golden-srtp"]["level"] == "error"
     assert results["golden-no-ads"]["kind"] == "fail" and results["golden-no-ads"]["level"] == "note"
     assert results["golden-tls"]["kind"] == "pass" and results["golden-tls"]["level"] == "none"
-    assert results["golden-e2ee"]["kind"] == "review"
+    assert results["golden-links"]["kind"] == "review"
     assert results["golden-deletion"]["kind"] == "informational"
     rules = {r["id"]: r for r in doc["runs"][0]["tool"]["driver"]["rules"]}
     assert rules["golden-srtp"]["properties"]["security-severity"] == "9.5"
     assert rules["golden-srtp"]["helpUri"] == "https://golden.example/security"
 
 
+def test_github_default_has_only_problems_as_results() -> None:
+    """GitHub code scanning makes an alert of every result, whatever its kind (microsoft/PSRule#955)."""
+    doc = json.loads(to_sarif(golden_run()))
+    run = doc["runs"][0]
+    assert sorted(r["ruleId"] for r in run["results"]) == ["golden-no-ads", "golden-srtp"]
+    assert {o["ruleId"]: o["verdict"] for o in run["properties"]["otherVerdicts"]} == {
+        "golden-tls": "supported", "golden-links": "not_observable", "golden-deletion": "document_only"}
+    assert len(run["tool"]["driver"]["rules"]) == 5
+    rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert all(rule_ids[r["ruleIndex"]] == r["ruleId"] for r in run["results"])
+
+
+def test_crashed_check_is_a_tool_notification(monkeypatch: pytest.MonkeyPatch) -> None:
+    from confaudit.rules import checks
+
+    kind = checks.CHECK_KINDS["transport_encryption"]
+    monkeypatch.setitem(checks.CHECK_KINDS, "transport_encryption", checks.CheckKind(
+        kind.name, lambda b, p: 1 / 0, kind.params, kind.category))
+    doc = json.loads(to_sarif(golden_run()))
+    jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+    invocation = doc["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    assert invocation["toolExecutionNotifications"][0]["associatedRule"] == {"id": "golden-tls", "index": 0}
+
+
 def test_fingerprints_are_stable_across_evidence_but_differ_per_claim() -> None:
-    first = json.loads(to_sarif(golden_run()))
-    other = json.loads(to_sarif(golden_run({"complete": True})))
+    first = json.loads(to_sarif(golden_run(), include_all=True))
+    other = json.loads(to_sarif(golden_run({"complete": True}), include_all=True))
     fp = lambda doc: [r["partialFingerprints"]["confauditClaim/v1"] for r in doc["runs"][0]["results"]]
     assert fp(first) == fp(other)
     assert len(set(fp(first))) == len(fp(first))
@@ -81,6 +108,7 @@ def test_control_characters_never_reach_sarif() -> None:
                          ids=lambda p: p.stem)
 def test_every_sample_claims_file_gives_valid_sarif(sample: Path) -> None:
     run = evaluate(load_claims(sample), {"complete": True})
-    doc = json.loads(to_sarif(run))
-    jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+    for include_all in (False, True):
+        doc = json.loads(to_sarif(run, include_all=include_all))
+        jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
     assert len(doc["runs"][0]["results"]) == len(run.findings)

@@ -64,16 +64,18 @@ def test_sniffer_writes_what_was_sent_on_loopback(tmp_path: Path) -> None:
 def test_call_streams_are_srtp_media_streams(recorded) -> None:
     record, bundle, _capture, _keylog = recorded
     assert record.capture_packets > 50
-    found = {(int(m["ssrc"], 16), m["kind"]): m for m in bundle["media_streams"]}
+    found = {int(m["ssrc"], 16): m for m in bundle["media_streams"]}
     for sent in record.streams:
         assert sent.packets_sent > 5
-        stream = found.get((sent.ssrc, sent.kind))
+        stream = found.get(sent.ssrc)
         assert stream is not None, f"{sent} missing from {sorted(found)}"
+        # SRTP hides the codec; without the SDP only the sender knows the kind
+        assert stream["kind"] in (sent.kind, "unknown")
         assert stream["encryption"] == "srtp", stream["reasons"]
         assert stream["payload_type"] == sent.payload_type
         assert any("use_srtp" in r for r in stream["reasons"])
-        # the sniffer sees every packet aiortc sent (loopback), allowing for the last in-flight ones
-        assert sent.packets_sent - 3 <= stream["packets"] <= sent.packets_sent
+        # the sniffer sees every packet aiortc sent on loopback (senders stop before counters are read)
+        assert stream["packets"] == sent.packets_sent
     assert len(bundle["media_streams"]) == len(record.streams)
     assert bundle["protocol_counts"]["srtp"] == sum(m["packets"] for m in bundle["media_streams"])
     assert bundle["protocol_counts"]["rtp"] == 0

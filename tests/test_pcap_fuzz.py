@@ -11,8 +11,6 @@ import random
 import time
 from pathlib import Path
 
-import pytest
-
 import pcap_fuzzkit as fk
 import pcap_testbuild as b
 

@@ -339,3 +339,84 @@ def test_dsb_key_log_from_quic_v2(shared_captures):
     lines = [line.split() for line in keylogs[0].splitlines() if line.strip()]
     assert lines and all(len(parts) == 3 and len(parts[1]) == 64 for parts in lines)
     assert {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_TRAFFIC_SECRET_0"} <= {parts[0] for parts in lines}
+
+
+def test_synthetic_call_matches_tshark_packet_by_packet(tmp_path):
+    """The benchmark's generator and the reader agree with tshark on 5-tuples and payload lengths."""
+    from benchmarks.synth_call import write_pcap
+
+    path = tmp_path / "call.pcap"
+    write_pcap(path, 20_000, seed=3)
+    reader = CaptureReader(path)
+    packets = {p.frame: p for p in reader.packets()}
+    rep = reader.report
+    assert rep.complete and rep.records_read == 20_000 and rep.non_ip_records == len([1 for n in range(1, 20_001) if n not in packets])
+    fields = ["frame.number", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "udp.srcport", "tcp.srcport",
+              "udp.dstport", "tcp.dstport", "udp.length", "tcp.len", "tcp.seq_raw", "frame.time_epoch"]
+    cmd = [require_binary("tshark"), "-n", "-r", str(path), "-T", "fields", "-E", "separator=|"]
+    for f in fields:
+        cmd += ["-e", f]
+    lines = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=300).stdout.splitlines()
+    assert len(lines) == 20_000
+    ip_frames = 0
+    for line in lines:
+        num, s4, s6, d4, d6, us, ts, ud, td, ulen, tlen, seq, when = line.split("|")
+        if not (s4 or s6):
+            assert int(num) not in packets
+            continue
+        ip_frames += 1
+        p = packets[int(num)]
+        assert (p.src, p.dst) == ((s4 or s6), (d4 or d6))
+        assert (p.sport, p.dport) == (int(us or ts or 0), int(ud or td or 0))
+        if tlen:
+            assert len(p.payload) == int(tlen) and p.tcp_seq == int(seq)
+        elif ulen:
+            assert len(p.payload) == int(ulen) - 8
+        assert abs(p.ts - float(when)) < 2e-6
+    assert ip_frames == len(packets) > 19_900
+
+
+def test_unknown_pcapng_block_types_and_bad_tsresol_revoke_completeness(tmp_path):
+    frame = b.ether(V4_UDP)
+    unknown = bytearray(b.custom_block())
+    unknown[0:4] = (0x77).to_bytes(4, "little")  # e.g. a packet block whose type byte was damaged
+    packets, rep = read(write(tmp_path, b.shb() + b.idb(1) + bytes(unknown) + b.epb(0, 0, frame), "u.pcapng"))
+    assert len(packets) == 1 and not rep.complete and "unknown type" in rep.warnings[0]
+    packets, rep = read(write(tmp_path, b.shb() + b.idb(1, tsresol=99) + b.epb(0, 5, frame), "r.pcapng"))
+    assert len(packets) == 1 and not rep.complete and "timestamp resolution" in rep.warnings[0]
+
+
+def test_packets_equal_the_chunk_slow_path(shared_captures):
+    for name in ("teams.pcap", "zoom_p2p.pcapng", "quic-v2.pcapng"):
+        fast = list(CaptureReader(shared_captures / name).packets())
+        slow = [c.packet(i) for c in CaptureReader(shared_captures / name).chunks() for i in range(len(c))]
+        assert fast == slow and fast
+
+
+def test_cli_analyze_fails_closed_on_damaged_captures(tmp_path):
+    """End to end: unreadable -> exit 3 with one line naming the file; truncated -> complete false."""
+    import json
+    import sys
+
+    cli = [sys.executable, "-m", "confaudit"]
+    bad = write(tmp_path, b"\x0a\x0d\x0d\x0a\xff\xff\xff\x7f" + bytes(40), "bad.pcapng")
+    proc = subprocess.run([*cli, "analyze", str(bad), "--json", str(tmp_path / "o.json"), "-q"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.count("\n") == 1 and str(bad) in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o.json").exists()
+    cut = write(tmp_path, b.pcap(b.sample_udp_frames(20))[:-9], "cut.pcap")
+    out = tmp_path / "cut.json"
+    proc = subprocess.run([*cli, "analyze", str(cut), "--json", str(out), "-q"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 1), proc.stderr
+    bundle = json.loads(out.read_text())
+    assert bundle["complete"] is False and bundle["inputs"][0]["complete"] is False
+    assert bundle["inputs"][0]["records_read"] == 19
+
+
+def test_packets_can_be_selected_per_chunk(tmp_path):
+    tcp = b.ether(b.ipv4("10.0.0.9", "10.0.0.8", 6, b.tcp(443, 51000, b"x")))
+    path = write(tmp_path, b.pcap([b.ether(V4_UDP), tcp, b.ether(V6_UDP, 0x86DD), tcp]))
+    udp = list(CaptureReader(path).packets(lambda c: c.proto == 17))
+    assert [p.frame for p in udp] == [1, 3] and all(p.proto == 17 for p in udp)
+    assert [p.frame for p in CaptureReader(path).packets(lambda c: [1, 3])] == [2, 4]

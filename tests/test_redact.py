@@ -124,3 +124,16 @@ def test_default_key_from_env_and_from_0600_file(tmp_path, monkeypatch: pytest.M
     key_file = tmp_path / "confaudit" / "redaction.key"
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     assert Redactor.default().token("k", "v") == first != a
+
+
+@pytest.mark.parametrize("hostile", [
+    "A" * 300_000, "password" * 40_000, "a=crypto:" * 30_000, "eyJ" * 100_000, "http://" * 50_000,
+    "Bearer " * 50_000, "-----BEGIN PRIVATE KEY-----" * 10_000, "ab.-" * 80_000, "x://" + "b" * 200_000,
+])
+def test_patterns_stay_linear_on_adversarial_text(hostile: str) -> None:
+    import time
+
+    start = time.perf_counter()
+    once = R.text(hostile)
+    assert R.text(once) == once
+    assert time.perf_counter() - start < 5.0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
+from concurrent.futures import ThreadPoolExecutor
 import zlib
 from pathlib import Path
 
@@ -36,12 +38,20 @@ def _vulnerable_templates(tmp_path: Path) -> Path:
     return vuln
 
 
+def _load_all(chromium: str, pages: list[Path], tmp_path: Path) -> list[str]:
+    """DOMs of several pages, two browsers at a time (each with its own fresh profile)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda p: run_chromium(chromium, p, tmp_path / f"profile-{p.stem}"), pages))
+
+
 def test_payloads_never_execute_in_audit_or_comparison(tmp_path: Path) -> None:
     chromium = require_binary("chromium")
+    pages = []
     for n, payload in enumerate(PAYLOADS):
         page = tmp_path / f"audit-{n}.html"
         page.write_text(_report(payload), encoding="utf-8")
-        dom = run_chromium(chromium, page, tmp_path / f"profile-{n}")
+        pages.append(page)
+    for n, dom in enumerate(_load_all(chromium, pages, tmp_path)):
         assert 'data-report-script="ran"' in dom, f"payload {n}: our own script did not run (document replaced?)"
         assert MARKER not in dom, f"payload {n} executed in the audit report"
     bundle = synthetic_bundle(200, payload=PAYLOADS[2] + PAYLOADS[5], hosts=20)
@@ -58,13 +68,13 @@ def test_positive_control_vulnerable_template_executes(tmp_path: Path) -> None:
     chromium = require_binary("chromium")
     vuln = _vulnerable_templates(tmp_path)
     bundle = synthetic_bundle(100, hosts=5)
-    executed = []
+    pages = []
     for n in AUTO_RUNNING:
         run = synthetic_run(bundle, claims=3, payload=PAYLOADS[n], evidence_per_finding=2)
         page = tmp_path / f"vuln-{n}.html"
         page.write_text(render_audit(run, bundle, templates=vuln), encoding="utf-8")
-        if f"{MARKER}-{n}" in run_chromium(chromium, page, tmp_path / f"vprofile-{n}"):
-            executed.append(n)
+        pages.append(page)
+    executed = [n for n, dom in zip(AUTO_RUNNING, _load_all(chromium, pages, tmp_path)) if f"{MARKER}-{n}" in dom]
     # Every auto-running payload must be live, else a pass above would prove nothing.
     assert executed == list(AUTO_RUNNING)
 
@@ -116,3 +126,23 @@ def test_screenshot_renders_key_sections(tmp_path: Path) -> None:
     width, height, variety = _png_size_and_variety(shot)
     assert (width, height) == (1280, 2000)
     assert variety > 50  # text, badges and tables: a blank or error page has a handful of values
+
+
+def _pdf_pages(chromium: str, tmp_path: Path, name: str, evidence_per_finding: int) -> int:
+    bundle = synthetic_bundle(500)
+    page = tmp_path / f"{name}.html"
+    page.write_text(render_audit(synthetic_run(bundle, claims=6, evidence_per_finding=evidence_per_finding), bundle),
+                    encoding="utf-8")
+    pdf = tmp_path / f"{name}.pdf"
+    run_chromium(chromium, page, tmp_path / f"{name}-profile", pdf=pdf)
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    return len(re.findall(rb"/Type\s*/Page[^s]", data))
+
+
+def test_prints_to_pdf_with_findings_expanded(tmp_path: Path) -> None:
+    chromium = require_binary("chromium")
+    with_evidence = _pdf_pages(chromium, tmp_path, "with", 25)
+    without = _pdf_pages(chromium, tmp_path, "without", 0)
+    # Collapsed <details> would print the same pages either way; 125 evidence rows add several.
+    assert without >= 3 and with_evidence >= without + 3, (with_evidence, without)

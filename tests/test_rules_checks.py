@@ -87,3 +87,14 @@ def test_tls_version_spellings() -> None:
     assert tls_version("SSLv3") == (3, 0)
     assert tls_version("DTLS 1.2") == (3, 3)
     assert tls_version("banana") is None and tls_version(True) is None and tls_version(12345) is None
+
+
+def test_analytics_counts_as_tracking_only_when_asked(tmp_path: Path) -> None:
+    rule = (RULES / "no_advertising" / "rule.yaml").read_text()
+    bundle = {"complete": True, "dns": [{"name": "x"}], "parties": [
+        {"id": "p1", "domain": "google-analytics.com", "entity": "Google", "first_party": False, "entity_categories": ["analytics"]}]}
+    assert evaluate(load_claims(RULES / "no_advertising" / "rule.yaml"), bundle).findings[0].verdict == "supported"
+    strict = tmp_path / "rule.yaml"
+    strict.write_text(rule.replace("    severity: high", "    include_analytics: true\n    severity: high"))
+    finding = evaluate(load_claims(strict), bundle).findings[0]
+    assert finding.verdict == "contradicted" and "google-analytics.com" in finding.explanation

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,8 @@ def test_phases_single_out_audio_metrics_and_audio_rates_while_muted() -> None:
     assert all(d["phase"] == "muted" for d in audio_flows)
     assert summary["lobby"]["categories"] == {"timezone": 1} and summary["lobby"]["requests"] == 1
     assert muted["messages"] == 1  # server->client messages are not data sent to the party
+    assert (muted["duration"], muted["bytes_sent"]) == (20.0, 40)
+    assert summary["unmuted"]["duration"] == 10.0  # until the last event seen (media last_seen 150)
     media = muted["audio_media"]
     assert [(m["stream"], m["estimated"]) for m in media] == [("m1", True)]
     assert media[0]["packets"] == pytest.approx(1000) and media[0]["packets_per_s"] == pytest.approx(50)
@@ -155,6 +158,19 @@ def test_opaque_and_truncated_payloads_fail_closed() -> None:
     party = bundle["parties"][0]
     assert party["opaque_payloads"] == 1 and party["opaque_bytes"] == 280 and party["truncated_payloads"] == 1
     assert any("truncated" in w for w in bundle["warnings"])
+
+
+def test_cleartext_http_from_packet_captures_is_decoded_too() -> None:
+    bundle = _bundle(flows=[{"id": "f3", "first_seen": 5.0, "last_seen": 6.0, "bytes": 900}],
+                     http_plain=[{"flow": "f3", "method": "GET", "host": "beacon.tracker.test:8080",
+                                  "target": "/b?tz=Europe%2FLisbon&room=Quarterly%20Board%20Sync"},
+                                 {"flow": "f9", "method": "GET", "host": None, "target": "/x"}])
+    _run(bundle)
+    party = bundle["parties"][0]
+    assert (party["domain"], party["sources"], party["request_count"], party["flow_bytes"]) == (
+        "tracker.test", ["http_plain"], 1, 900)
+    assert party["categories"] == ["room_name", "timezone"]
+    assert bundle["data_flows"][0]["evidence"] == [{"kind": "flow", "id": "f3"}]
 
 
 def test_room_links_from_session_pattern() -> None:
@@ -223,7 +239,7 @@ def test_mitmproxy_flows_through_the_flow_file_importer(tmp_path: Path) -> None:
 HOSTILE_VALUES: list[Any] = [None, 0, -1, 1e308, True, "x", "", [], {}, [None], [1, "a"], [{}], {"a": None},
                              [{"id": 3, "ts": "NaN", "host": 5}], [{"host": "\x00" * 300, "ts": float("inf")}]]
 SECTIONS = ["http", "websocket", "tls", "quic", "dns", "dns_queries", "flows", "media_streams", "phases", "session",
-            "tls_clienthello", "stun", "ice_candidates"]
+            "tls_clienthello", "stun", "ice_candidates", "http_plain"]
 
 
 def test_any_malformed_bundle_gives_empty_results_not_a_crash() -> None:
@@ -263,13 +279,16 @@ def test_mutated_realistic_bundles_never_fail_the_analysis() -> None:
         tls=[{"flow": "f1", "sni": "meet.google.com", "certificate_names": ["*.google.com"]}],
         dns=[{"name": "t.tracker.test", "answers": ["192.0.2.1"], "cnames": ["x.sentry.io"]}],
         flows=[{"id": "f1", "dst": "192.0.2.1", "bytes": 10, "first_seen": 1.0, "last_seen": 3.0}],
-        media_streams=[{"id": "m1", "flow": "f1", "kind": "audio", "packets": 10, "bytes": 100}])
-    for _ in range(150):
+        media_streams=[{"id": "m1", "flow": "f1", "kind": "audio", "packets": 10, "bytes": 100}],
+        http_plain=[{"flow": "f1", "method": "GET", "host": "a.tracker.test", "target": "/p?tz=UTC"}],
+        stun=[{"flow": "f1", "realms": ["turner.facebook"]}])
+    for _ in range(int(os.environ.get("CONFAUDIT_FUZZ_ROUNDS", "150"))):
         bundle = _mutate(json.loads(json.dumps(base)), rng)
         bundle["warnings"] = []
         enrich(bundle, first_party=["example-rooms.test"], room_names=[ROOM], participants=PEOPLE, entity_lists=[])
         assert not any("analysis failed" in w for w in bundle["warnings"])
-        json.dumps(bundle, allow_nan=False)
+        json.dumps({k: bundle[k] for k in ("parties", "data_flows", "phase_summary", "room_links", "entity_lists")},
+                   allow_nan=False)
 
 
 def test_output_is_deterministic() -> None:

@@ -36,7 +36,7 @@ ROOM_PAGE = f"""<!doctype html><title>room</title><script>
   const uh = hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode({json.dumps(EMAIL)})));
   const post = (url, obj) => fetch(url, {{method: 'POST', mode: 'no-cors', body: JSON.stringify(obj)}});
   await post('{FIRST}/v1/t', {{ua: navigator.userAgent, scr: screen.width + 'x' + screen.height,
-                               zone: Intl.DateTimeFormat().resolvedOptions().timeZone, uh: uh}});
+                               zone: Intl.DateTimeFormat().resolvedOptions().timeZone, hm: uh}});
   await post('{THIRD}/e', {{r: {json.dumps(ROOM)}, p: {json.dumps(PEOPLE)}}});
   location.href = '/control.html';
 }})();
@@ -47,6 +47,39 @@ CONTROL_PAGE = f"""<!doctype html><title>control</title><script>
   const post = (url, obj) => fetch(url, {{method: 'POST', mode: 'no-cors', body: JSON.stringify(obj)}});
   await post('{FIRST}/v1/control', {{build: '4.2.1', ok: true, n: 3}});
   await post('{THIRD}/control', {{build: '4.2.1', ok: true, n: 3}});
+  await fetch('/done');
+}})();
+</script>"""
+
+# A real WebRTC call between two peer connections in the page (fake microphone): its ICE candidates go
+# to the third party, audio statistics to the first party, before and after the user mutes.
+CALL_PAGE = f"""<!doctype html><title>call</title><script>
+(async () => {{
+  const post = (url, obj) => fetch(url, {{method: 'POST', mode: 'no-cors', body: JSON.stringify(obj)}});
+  await fetch('/phase?name=in_call');
+  const stream = await navigator.mediaDevices.getUserMedia({{audio: true}});
+  const a = new RTCPeerConnection(), b = new RTCPeerConnection();
+  const sent = [];
+  a.onicecandidate = e => {{ if (e.candidate) {{ b.addIceCandidate(e.candidate); sent.push(e.candidate.candidate); }} }};
+  b.onicecandidate = e => {{ if (e.candidate) a.addIceCandidate(e.candidate); }};
+  stream.getTracks().forEach(t => a.addTrack(t, stream));
+  await a.setLocalDescription(await a.createOffer());
+  await b.setRemoteDescription(a.localDescription);
+  await b.setLocalDescription(await b.createAnswer());
+  await a.setRemoteDescription(b.localDescription);
+  for (let i = 0; i < 100 && a.connectionState !== 'connected'; i++) await new Promise(r => setTimeout(r, 50));
+  await new Promise(r => setTimeout(r, 300));
+  await post('{THIRD}/ice', {{cands: sent, state: a.connectionState}});
+  const level = async () => {{
+    let out = {{audioLevel: 0, totalAudioEnergy: 0}};
+    (await a.getStats()).forEach(s => {{ if (s.type === 'media-source' && s.kind === 'audio') out = {{audioLevel: s.audioLevel || 0, totalAudioEnergy: s.totalAudioEnergy || 0}}; }});
+    return out;
+  }};
+  await post('{FIRST}/v1/qos', {{stats: await level()}});
+  await fetch('/phase?name=muted');
+  stream.getAudioTracks().forEach(t => t.enabled = false);
+  await new Promise(r => setTimeout(r, 200));
+  await post('{FIRST}/v1/qos', {{stats: await level()}});
   await fetch('/done');
 }})();
 </script>"""
@@ -72,7 +105,10 @@ addons = [ConfauditAddon(), LabRedirect()]
 
 
 class _LabServer(ThreadingHTTPServer):
-    done = threading.Event()
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.done = threading.Event()
+        self.session_dir: Path | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -88,8 +124,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server API
-        pages = {"/room.html": ROOM_PAGE, "/control.html": CONTROL_PAGE}
-        if self.path in pages:
+        pages = {"/room.html": ROOM_PAGE, "/control.html": CONTROL_PAGE, "/call.html": CALL_PAGE}
+        if self.path.startswith("/phase?name="):
+            from confaudit.capture.session import append_phase
+
+            append_phase(self.server.session_dir, self.path.split("=", 1)[1])  # type: ignore[attr-defined]
+            self._reply(204)
+        elif self.path in pages:
             self._reply(200, pages[self.path].encode(), "text/html; charset=utf-8")
         elif self.path == "/done":
             self._reply(204)
@@ -121,18 +162,18 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
     raise AssertionError("mitmdump did not start listening")
 
 
-@pytest.fixture(scope="module")
-def live_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _run_lab(tmp: Path, page: str) -> Path:
+    """Chromium opens ``page`` through mitmdump+confaudit addon; returns the recorded session directory."""
     chromium = require_binary("chromium")
     mitmdump = Path(sys.executable).with_name("mitmdump")
     if not mitmdump.exists():
         pytest.skip("mitmdump is not installed in this environment")
-    tmp = tmp_path_factory.mktemp("live")
     server = _LabServer(("127.0.0.1", 0), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     addon = tmp / "lab_addons.py"
     addon.write_text(LAB_ADDONS.format(port=server.server_address[1]))
     session_dir = tmp / "session"
+    server.session_dir = session_dir
     proxy_port = _free_port()
     env = dict(os.environ, HOME=str(tmp))
     proxy = subprocess.Popen(
@@ -150,7 +191,8 @@ def live_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
              f"--user-data-dir={tmp / 'profile'}", f"--proxy-server=http://127.0.0.1:{proxy_port}",
              "--proxy-bypass-list=<-loopback>", "--window-size=1280,720",
              "--unsafely-treat-insecure-origin-as-secure=http://example-rooms.test",
-             "http://example-rooms.test/room.html"],
+             "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+             f"http://example-rooms.test/{page}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(env, TZ="Europe/Berlin"),
             start_new_session=True)
         assert server.done.wait(60), "the lab pages did not finish"
@@ -170,6 +212,16 @@ def live_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return session_dir
 
 
+@pytest.fixture(scope="module")
+def live_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _run_lab(tmp_path_factory.mktemp("live"), "room.html")
+
+
+@pytest.fixture(scope="module")
+def live_call_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _run_lab(tmp_path_factory.mktemp("call"), "call.html")
+
+
 def _requests(bundle: dict[str, Any], path: str) -> set[str]:
     return {h["id"] for h in bundle["http"] if h.get("path") == path}
 
@@ -186,8 +238,6 @@ def test_live_call_through_proxy_categories_per_party(live_session: Path) -> Non
     from confaudit.telemetry import enrich
 
     bundle = load_http_sources(read_session(live_session).http_sources)
-    for number, rec in enumerate(bundle["http"], start=1):  # unique ids whatever the importer assigned
-        rec["id"] = f"h{number}"
     bundle.update(warnings=[], session={"accounts": [EMAIL]}, phases=[])
     enrich(bundle, first_party=["example-rooms.test"], room_names=[ROOM], participants=PEOPLE, entity_lists=[])
     parties = {p["domain"]: p for p in bundle["parties"]}
@@ -197,8 +247,9 @@ def test_live_call_through_proxy_categories_per_party(live_session: Path) -> Non
     assert _categories(bundle, _requests(bundle, "/e")) == {"room_name", "participants"}
     controls = _requests(bundle, "/v1/control") | _requests(bundle, "/control")
     assert len(controls) == 2 and _categories(bundle, controls) == {"technical"}
-    hashed = next(d for d in bundle["data_flows"] if d["category"] == "account")
-    assert (hashed["party"], hashed["field_path"], hashed["reasons"]) == ("example-rooms.test", "uh", ["known:email sha256"])
+    hashed = [d for d in bundle["data_flows"] if d["field_path"] == "hm"]
+    assert [(d["party"], d["category"], d["reasons"]) for d in hashed] == [
+        ("example-rooms.test", "account", ["known:email sha256"])]
     zone = next(d for d in bundle["data_flows"] if d["category"] == "timezone")
     assert zone["example"] == "Europe/Berlin"
     # the browser added its own User-Agent header to every request: recorded, but kept implicit
@@ -217,3 +268,20 @@ def test_live_session_through_the_orchestrator(live_session: Path) -> None:
     # without the auditor's e-mail the hash stays an unexplained value: technical, never guessed
     assert categories["example-rooms.test"] == {"browser", "screen", "timezone", "technical"}
     assert categories["tracker.test"] == {"room_name", "participants", "technical"}
+
+
+@pytest.mark.slow
+def test_live_webrtc_call_candidates_and_audio_metrics_while_muted(live_call_session: Path) -> None:
+    from confaudit.evidence.build import build_evidence
+
+    bundle = build_evidence([live_call_session], first_party=["example-rooms.test"])
+    assert [p["phase"] for p in bundle["phases"]] == ["in_call", "muted"]
+    ice = [d for d in bundle["data_flows"] if d["party"] == "tracker.test" and d["category"] == "network"]
+    assert ice and ice[0]["field_pattern"] == "cands[*]"
+    assert any(r.startswith("value:ice-candidate host:") for r in ice[0]["reasons"])
+    summary = {s["phase"]: s for s in bundle["phase_summary"]}
+    assert summary["muted"]["muted"] is True and summary["in_call"]["muted"] is False
+    muted_audio = [d for d in bundle["data_flows"] if d["id"] in summary["muted"]["audio_metrics_flows"]]
+    assert {d["field_path"] for d in muted_audio} == {"stats.audioLevel", "stats.totalAudioEnergy"}
+    assert all(d["party"] == "example-rooms.test" and "muted" in d["phases"] for d in muted_audio)
+    assert summary["in_call"]["categories"].get("network") and summary["muted"]["categories"] == {"audio_metrics": 2}

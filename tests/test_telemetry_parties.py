@@ -88,6 +88,20 @@ def test_proxy_dns_queries_reveal_cname_chain() -> None:
     assert party["cname_chain"] == ["abc.sentry.io", "x.rooms.test"] and party["first_party"] is None
 
 
+def test_cdn_cname_is_hosting_not_cloaking_and_alias_names_are_not_parties() -> None:
+    bundle = {"dns": [{"name": "teams.microsoft.com", "answers": ["203.0.113.9"], "cnames": ["e123.dscb.akamaiedge.net"]},
+                      {"name": "e123.dscb.akamaiedge.net", "answers": ["203.0.113.9"], "cnames": []}],
+              "stun": [{"flow": "f9", "realms": ["turner.facebook", "not a host"]}],
+              "flows": [{"id": "f9", "dst": "31.13.86.54", "bytes": 4000}]}
+    _enrich(bundle, first_party=["Microsoft"])
+    assert [(p["domain"], p["entity"], p["entity_source"]) for p in bundle["parties"]] == [
+        ("microsoft.com", "Microsoft", "host"), ("turner.facebook", "Meta", "host")]
+    assert bundle["parties"][0]["cname_chain"] == ["e123.dscb.akamaiedge.net"]
+    relay = bundle["parties"][1]
+    assert relay["sources"] == ["stun_realm"] and relay["flow_bytes"] == 4000 and relay["first_party"] is False
+    assert relay["entity_categories"] == ["relay"]
+
+
 def test_user_list_overrides_and_is_recorded_with_licence(tmp_path: Path) -> None:
     user = tmp_path / "corp.json"
     user.write_text(json.dumps({"name": "Corp trackers", "licence": "CC-BY-4.0", "entities": [
@@ -114,7 +128,7 @@ def test_user_list_overrides_and_is_recorded_with_licence(tmp_path: Path) -> Non
     assert _party(bundle, "px-cdn.test")["entity"] == "Pixel Inc"
 
 
-@pytest.mark.parametrize("content", ["[]", "{\"entities\": 3}", "{\"entities\": [{\"entity\": 1}]}", "not json",
+@pytest.mark.parametrize("content", ["[]", "{\"entities\": 3}", "{\"name\": \"only a name\"}", "{\"entities\": [{\"entity\": 1}]}", "not json",
                                      "{\"entities\": [{\"entity\": \"x\", \"domains\": [\"bad domain/\"]}]}", ""])
 def test_bad_user_list_is_one_line_input_error(tmp_path: Path, content: str) -> None:
     path = tmp_path / "list.json"

@@ -76,6 +76,10 @@ def assemble(table: FlowTable, streams: StreamTable, store: SampleStore) -> dict
             if http:
                 ev["http"].extend(http)
                 f["http"] = True
+            stun_tcp = _safe(DT.tcp_stun_summary, fid, tcp, redactor) if tcp and not (tls or http) else None
+            if stun_tcp:
+                ev["stun"].append(stun_tcp)
+                f["stun_parsed"] = stun_tcp["messages"]
             dns = _safe(DU.dns_records, fid, store.get(gid, "dns"), True) or []
             ev["dns"].extend(dns)
             f["dns"] = bool(dns)
@@ -85,11 +89,6 @@ def assemble(table: FlowTable, streams: StreamTable, store: SampleStore) -> dict
             f["dns"] = bool(dns)
             if not dns:
                 _udp_evidence(gid, fid, counts, store, redactor, ev, f, keying_raw)
-        if flow["transport"] == "tcp" and counts[C.STUN]:
-            stun = _safe(DU.stun_summary, fid, store.get(gid, "stun"), redactor)
-            if stun:
-                ev["stun"].append(stun)
-                f["stun_parsed"] = stun["messages"]
         facts[gid] = f
 
     sdp_map = _sdp_keying(ev["sdp"])
@@ -100,7 +99,8 @@ def assemble(table: FlowTable, streams: StreamTable, store: SampleStore) -> dict
         ff = FlowFacts(transport=f["transport"], ports=f["ports"], dns=f.get("dns", False), quic=f.get("quic", False),
                        zoom=f.get("zoom", False), stun_parsed=f.get("stun_parsed", 0), classic_stun=f.get("classic", 0),
                        dtls_handshake=f.get("dtls", False), media=gid in media_flows, srtp=gid in srtp_flows,
-                       tls=f.get("tls", False), http=f.get("http", False), sip=f.get("sip", False))
+                       tls=f.get("tls", False), http=f.get("http", False), sip=f.get("sip", False),
+                       rtcp_valid=sum(keying_raw.get(gid, {}).get("rtcp", (0, 0))) > 0)
         labels = packet_labels([int(v) for v in table.classes.data[gid]], ff)
         flow["labels"] = dict(sorted(labels.items()))
         flow["protocol"] = flow_protocol(labels)

@@ -71,9 +71,13 @@ def classify(head: Any, payload_len: Any, proto: Any) -> Any:
     out[udp & version2 & ~rtcp_pt & (plen >= 12)] = RTP
     out[udp & version2 & rtcp_pt & (plen >= 8)] = RTCP
 
-    quic_version = head[:, 1:5].astype(np.int64)
-    nonzero_version = quic_version.any(axis=1)
-    out[udp & ((b0 & 0xC0) == 0xC0) & nonzero_version & (plen >= 7)] = QUIC_LONG
+    v = head[:, 1:5].astype(np.int64)
+    version = (v[:, 0] << 24) | (v[:, 1] << 16) | (v[:, 2] << 8) | v[:, 3]
+    known = (np.isin(version, (0x00000001, 0x6B3343CF, 0x709A50C4)) | ((version & 0xFFFFFF00) == 0xFF000000)
+             | ((version & 0xFFFFFFF0) == 0xFACEB000) | ((version >> 16) == 0x5130))
+    # RFC 9287 lets endpoints clear the fixed bit: a known version after the form bit still marks QUIC.
+    long_header = (((b0 & 0xC0) == 0xC0) & (version != 0)) | (((b0 & 0x80) == 0x80) & known)
+    out[udp & long_header & (plen >= 7)] = QUIC_LONG
 
     channel = udp & (b0 >= 64) & (b0 <= 79) & (length16 + 4 <= plen) & (plen <= length16 + 7)
     out[channel] = CHANNEL_DATA

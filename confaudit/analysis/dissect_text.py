@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from confaudit.analysis.dissect_udp import leaf_names
 from confaudit.analysis.refs import hex16, packet_ref, packet_refs, text
 from confaudit.analysis.samples import Sample
 from confaudit.analysis.tcpstream import reassemble
@@ -44,29 +45,38 @@ def tls_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
         "alpn_selected": text(getattr(server, "alpn", None), 64) if server is not None and getattr(server, "alpn", None) else None,
         "weak": bool(getattr(server, "weak", False)) if server is not None else False,
         "ech": bool(hello.ech_present),
-        "certificate_names": sorted({text(n, 256) or "" for n in (getattr(server, "certificate_names", None) or ())}),
+        "certificate_names": leaf_names(server) if server is not None else [],
         "server_hello_seen": server is not None,
         "packets": packet_refs(samples),
     }
 
 
 def http_requests(flow_id: str, samples: list[Sample]) -> list[dict[str, Any]]:
-    """Plaintext HTTP request heads at the start of the client side of one TCP flow."""
+    """Plaintext HTTP request heads in the first bytes of the client side of one TCP flow (keep-alive aware)."""
     from confaudit.wire.http import parse_http_request_head
 
     for side in (True, False):
-        part = [s for s in samples if s.forward is side]
+        part = sorted((s for s in samples if s.forward is side), key=lambda s: s.tcp_seq)
         stream = reassemble(part)
-        head = parse_http_request_head(stream) if stream else None
-        if head is not None:
-            return [{
+        out: list[dict[str, Any]] = []
+        offset = 0
+        while offset < len(stream) and len(out) < MAX_ITEMS:
+            head = parse_http_request_head(stream[offset:])
+            end = stream.find(b"\r\n\r\n", offset)
+            if head is None or end < 0:
+                break
+            out.append({
                 "flow": flow_id,
                 "method": text(head.method, 32),
                 "host": text(head.host, 256) if head.host else None,
                 "target": text(head.target, 256),
-                "websocket_upgrade": bool(getattr(head, "websocket_upgrade", False)),
+                "websocket_upgrade": bool(head.websocket_upgrade),
                 "first_packet": packet_ref(part[0]),
-            }]
+            })
+            length = next((v for k, v in head.headers if k.lower() == "content-length"), "0")
+            offset = end + 4 + (int(length) if length.strip().isdigit() else 0)
+        if out:
+            return out
     return []
 
 
@@ -81,22 +91,20 @@ def sip_messages(flow_id: str, samples: list[Sample], redactor: Any) -> tuple[li
         msg = parse_sip(sample.payload)
         if msg is None:
             continue
-        first_line = f"{msg.method} {text(msg.request_uri, 128)}" if getattr(msg, "method", None) else \
-            f"{getattr(msg, 'status_code', '')} {text(getattr(msg, 'reason', ''), 64)}"
+        first_line = (f"{msg.method} {text(msg.request_uri, 128)}" if msg.is_request
+                      else f"{msg.status_code} {text(msg.reason, 64)}")
         ref = packet_ref(sample)
         sips.append({
             "flow": flow_id,
             "first_line": text(redactor.text(first_line), 256),
             "call_id": redactor.token("sip-call-id", msg.call_id) if getattr(msg, "call_id", None) else None,
-            "user_agent": text(getattr(msg, "user_agent", None) or getattr(msg, "server", None), 128),
-            "authorization": bool(getattr(msg, "authorization_present", False)),
-            "content_type": text(getattr(msg, "content_type", None), 64),
+            "user_agent": text(msg.user_agent or msg.server, 128),
+            "authorization": bool(msg.authorization_present),
+            "content_type": text(msg.content_type, 64),
             "packet": ref,
         })
-        body = getattr(msg, "body", b"") or b""
-        if isinstance(body, (bytes, bytearray)):
-            body = bytes(body).decode("utf-8", "replace")
-        if "v=0" in body[:16]:
+        body = msg.body or ""
+        if "v=0" in body[:16] or "sdp" in (msg.content_type or "").lower():
             sdps.append(sdp_entry(parse_sdp(body), ref, "sip", flow_id, redactor))
     return sips, sdps
 
@@ -105,29 +113,33 @@ def sdp_entry(session: Any, ref: dict[str, str], source: str, flow_id: str | Non
     """A JSON-ready SDP summary; a=crypto keys and ice-pwd never leave unredacted."""
     media = []
     candidates = []
-    for m in (getattr(session, "media", None) or ())[:MAX_ITEMS]:
-        crypto = list(getattr(m, "crypto", None) or ())
+    for m in (session.media or ())[:MAX_ITEMS]:
+        pts = list(m.payload_types or ())[:MAX_ITEMS]
         media.append({
             "kind": text(m.kind, 32),
-            "port": int(m.port),
+            "port": int(m.port) if m.port is not None else None,
             "proto": text(m.proto, 64),
-            "connection": text(getattr(m, "connection_address", None) or getattr(session, "connection_address", None), 64),
-            "payload_types": [int(p) for p in (getattr(m, "payload_types", None) or ())][:MAX_ITEMS],
-            "codecs": [text(c, 64) for c in _codec_names(m)][:MAX_ITEMS],
-            "crypto": [{"tag": int(getattr(c, "tag", 0) or 0), "suite": text(getattr(c, "suite", ""), 64),
-                        "key": redactor.token("sdp-crypto", str(getattr(c, "key_params", "")))} for c in crypto][:8],
-            "fingerprint": text(getattr(m, "fingerprint", None) and " ".join(map(str, m.fingerprint)), 200),
-            "setup": text(getattr(m, "setup", None), 16),
-            "ice_ufrag": text(getattr(m, "ice_ufrag", None), 64),
-            "ice_pwd": redactor.token("ice-pwd", m.ice_pwd) if getattr(m, "ice_pwd", None) else None,
+            "connection": text(m.connection or session.connection, 64),
+            "payload_types": [int(p.pt) for p in pts],
+            "codecs": [text(p.codec, 64) for p in pts],
+            "crypto": [{"tag": c.tag, "suite": text(c.suite, 64),
+                        "key": redactor.token("sdp-crypto", c.key_params)} for c in (m.crypto or ())][:8],
+            "fingerprint": text(" ".join(m.fingerprint or session.fingerprint or ()), 200) or None,
+            "setup": text(m.setup, 16),
+            "ice_ufrag": text(m.ice_ufrag or session.ice_ufrag, 64),
+            "ice_pwd": redactor.token("ice-pwd", m.ice_pwd or session.ice_pwd) if (m.ice_pwd or session.ice_pwd) else None,
+            "direction": text(m.direction, 16),
+            "rtcp_mux": bool(m.rtcp_mux),
         })
-        for c in (getattr(m, "candidates", None) or ())[:MAX_ITEMS]:
-            candidates.append({"address": text(c.address, 64), "port": int(c.port), "type": text(c.typ, 16),
+        for c in (m.candidates or ())[:MAX_ITEMS]:
+            if c.port is None:
+                continue
+            candidates.append({"address": text(c.address, 64), "port": int(c.port), "type": text(c.typ, 16) or "unknown",
                                "transport": text(c.transport, 8), "source": ref})
     return {
         "source": source,
         "flow": flow_id,
-        "origin": text(getattr(session, "origin", None), 200),
+        "origin": text(" ".join(session.origin), 200) if session.origin else None,
         "media": media,
         "crypto_present": any(m["crypto"] for m in media),
         "secure_profile": any("SAVP" in (m["proto"] or "") for m in media),
@@ -136,8 +148,26 @@ def sdp_entry(session: Any, ref: dict[str, str], source: str, flow_id: str | Non
     }
 
 
-def _codec_names(media: Any) -> list[str]:
-    rtpmap = getattr(media, "rtpmap", None) or {}
-    if isinstance(rtpmap, dict):
-        return [str(v[0] if isinstance(v, (tuple, list)) else v) for _k, v in sorted(rtpmap.items())]
-    return []
+def tcp_stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str, Any] | None:
+    """STUN/TURN over TCP (plain framing or RFC 4571 length-prefixed ICE-TCP) in the first bytes of each direction."""
+    from confaudit.analysis.dissect_udp import stun_summary
+    from confaudit.wire.stun import frame_stun_tcp
+
+    messages: list[Sample] = []
+    for side in (True, False):
+        part = sorted((s for s in samples if s.forward is side), key=lambda s: s.tcp_seq)
+        stream = reassemble(part)
+        if not stream:
+            continue
+        best: tuple[bytes, ...] = ()
+        for rfc4571 in (False, True):
+            frames = frame_stun_tcp(stream, rfc4571=rfc4571).frames
+            if len(frames) > len(best):
+                best = frames
+        carrier = part[0]
+        messages.extend(Sample(carrier.input_index, carrier.frame, carrier.ts, side, f, carrier.tcp_seq) for f in best)
+    summary = stun_summary(flow_id, messages, redactor) if messages else None
+    if summary is not None:
+        summary["transport"] = "tcp"
+        summary["packets"] = packet_refs(samples)
+    return summary

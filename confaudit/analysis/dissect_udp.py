@@ -54,7 +54,12 @@ def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str
         types[hex16(msg.msg_type)] += 1
         methods[f"{msg.method_name or 'unknown'} {msg.msg_class}"] += 1
         if msg.realm:
-            realms.add(text(msg.realm, 256) or "")
+            realm = text(msg.realm, 256) or ""
+            # MS-TURN sends an opaque binary REALM: keep only names, count the rest.
+            if realm.isprintable() and "\ufffd" not in realm:
+                realms.add(realm)
+            else:
+                ice["binary_realm"] += 1
         if msg.software:
             software.add(text(msg.software, 256) or "")
         if msg.username:
@@ -113,7 +118,7 @@ def dtls_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
         "cipher": hex16(sh.cipher_suite) if sh is not None and sh.cipher_suite is not None else None,
         "cipher_name": sh.cipher_suite_name if sh is not None else None,
         "ciphers_offered": [hex16(c) for c in (ch.cipher_suites if ch else ())][:64],
-        "certificate_names": _leaf_names(info),
+        "certificate_names": leaf_names(info),
         "certificate_chain_names": sorted({text(n, 256) or "" for n in (info.certificate_names or ())}),
         "client_random": ch.random if ch else None,
         "server_random": sh.random if sh else None,
@@ -124,7 +129,7 @@ def dtls_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
     }
 
 
-def _leaf_names(info: Any) -> list[str]:
+def leaf_names(info: Any) -> list[str]:
     """Subject CN and SAN DNS names of the first (end-entity) certificate only, not its issuers."""
     certs = getattr(info, "certificates", ()) or ()
     if not certs:
@@ -136,36 +141,31 @@ def _leaf_names(info: Any) -> list[str]:
 
 def quic_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
     """QUIC version and, when the Initial can be decrypted, the ClientHello SNI/ALPN."""
-    from confaudit.wire import quic as wquic
+    from confaudit.wire.quic import parse_quic_long_header, quic_client_hello
 
     versions: Counter[int] = Counter()
+    names: dict[int, str] = {}
     kept: list[Sample] = []
     for sample in samples:
-        header = wquic.parse_quic_long_header(sample.payload)
-        if header is None:
+        header = parse_quic_long_header(sample.payload)
+        if header is None or header.version == 0:  # version 0 = Version Negotiation
             continue
         versions[int(header.version)] += 1
+        names[int(header.version)] = header.version_name
         kept.append(sample)
     if not kept:
         return None
     version = versions.most_common(1)[0][0]
-    known = version in wquic.QUIC_VERSIONS
-    sni = alpn = None
-    hello = None
-    try:
-        hello = wquic.quic_client_hello([s.payload for s in kept if s.forward] or [s.payload for s in kept])
-    except Exception:  # adapter over a mitmproxy internal: never let it break the analysis
-        hello = None
-    if hello is not None:
-        sni, alpn_list = hello[0], hello[1]
-        alpn = [text(a, 64) for a in (alpn_list or ())]
+    name = names[version]
+    known = not name.startswith("unknown") and "grease" not in name
+    hello = quic_client_hello([s.payload for s in kept if s.forward] or [s.payload for s in kept])
     return {
         "flow": flow_id,
         "version": f"0x{version:08x}",
-        "version_name": wquic.QUIC_VERSIONS.get(version) if known else None,
+        "version_name": name,
         "known_version": known,
-        "sni": text(sni, 256) if sni else None,
-        "alpn": alpn or [],
+        "sni": text(hello.sni, 256) if hello is not None and hello.sni else None,
+        "alpn": [text(a, 64) for a in (hello.alpn if hello is not None else ())],
         "long_header_packets": len(kept),
         "packets": packet_refs(kept),
     }
@@ -181,13 +181,13 @@ def dns_records(flow_id: str, samples: list[Sample], tcp: bool) -> list[dict[str
         msg = parse_dns(sample.payload, tcp=tcp)
         if msg is None:
             continue
-        answers = [a for a in msg.answers]
+        answers = [a for a in msg.answers if getattr(a, "section", "answer") == "answer"]
         for question in msg.questions[:4]:
             qname = text(question.name, 256) or ""
             values, cnames = _answers_for(qname, answers)
             out.append({
                 "name": qname,
-                "type": str(question.type),
+                "type": str(question.type_name or question.type),
                 "response": bool(msg.response),
                 "rcode": int(msg.rcode),
                 "answers": values[:MAX_VALUES],
@@ -208,7 +208,7 @@ def _answers_for(qname: str, answers: list[Any]) -> tuple[list[str], list[str]]:
         for a in answers:
             if (text(a.name, 256) or "").lower().rstrip(".") != current:
                 continue
-            if str(a.type).upper() == "CNAME":
+            if (a.type_name or "").upper() == "CNAME":
                 step = (text(a.value, 256) or "").rstrip(".")
             else:
                 values.append(text(a.value, 256) or "")

@@ -48,6 +48,8 @@ class FlowFacts:
     """Plaintext HTTP parsed (TCP)."""
     sip: bool = False
     """SIP parsed."""
+    rtcp_valid: bool = False
+    """Sampled RTCP-shaped packets validated as RTCP compounds (or SRTCP with a trailer)."""
 
 
 def packet_labels(counts: list[int], facts: FlowFacts) -> dict[str, int]:
@@ -95,7 +97,7 @@ def packet_labels(counts: list[int], facts: FlowFacts) -> dict[str, int]:
     add("dtls", dtls)
     media = counts[C.RTP] if facts.media else 0
     add("srtp" if facts.srtp else "rtp", media)
-    control = counts[C.RTCP] if (facts.media or facts.dtls_handshake or stun) else 0
+    control = counts[C.RTCP] if (facts.media or facts.dtls_handshake or stun or facts.rtcp_valid) else 0
     add("srtcp" if facts.srtp else "rtcp", control)
     sip = counts[C.TEXT] if facts.sip else 0
     add("sip", sip)

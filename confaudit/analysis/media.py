@@ -54,10 +54,9 @@ def codec_of(pt: int, keying: FlowKeying, structure_guess: str | None) -> tuple[
     """(codec, kind) from the SDP, else the static payload-type table, else the structure guess."""
     if keying.sdp_codecs and pt in keying.sdp_codecs:
         return keying.sdp_codecs[pt]
-    static = _static_payload_types().get(pt)
+    static = _static(pt)
     if static is not None:
-        name, kind = (static[0], static[1]) if isinstance(static, (tuple, list)) else (str(static), "unknown")
-        return str(name), str(kind)
+        return static
     if structure_guess:
         guess = structure_guess.lower()
         kind = "video" if guess in ("vp8", "vp9", "h264", "av1") else "audio" if guess in ("opus", "pcmu", "pcma", "g711", "g722") else "unknown"
@@ -65,12 +64,17 @@ def codec_of(pt: int, keying: FlowKeying, structure_guess: str | None) -> tuple[
     return None, "unknown"
 
 
-def _static_payload_types() -> dict[int, Any]:
+def _static(pt: int) -> tuple[str, str] | None:
+    """(codec, kind) of an RFC 3551 static payload type."""
     try:
-        from confaudit.wire import rtp as wrtp
+        from confaudit.wire.rtp import static_payload_type
     except ImportError:
-        return {}
-    return dict(getattr(wrtp, "STATIC_PAYLOAD_TYPES", {}) or {})
+        return None
+    entry = static_payload_type(pt)
+    if entry is None:
+        return None
+    kind = entry[1] if entry[1] in ("audio", "video") else "unknown"
+    return str(entry[0]), kind
 
 
 def encryption_verdict(keying: FlowKeying, structure_plain: bool | None,
@@ -115,9 +119,9 @@ def encryption_verdict(keying: FlowKeying, structure_plain: bool | None,
 
 def _structure(payloads: list[bytes], hint: str | None) -> Any:
     """wire.codecs.stream_structure, or None if it fails (a parser bug must not lose the stream)."""
-    from confaudit.wire.codecs import stream_structure
-
     try:
+        from confaudit.wire.codecs import stream_structure
+
         return stream_structure(payloads, hint)
     except Exception:  # noqa: BLE001
         return None

@@ -34,6 +34,8 @@ class StreamAcc:
     first_packet: tuple[int, int] = (0, 0)
     last_seq: int = -1
     last_rtp_ts: int = -1
+    last_ext: int = 0
+    max_ext: int = 0
     gaps: int = 0
     lost: int = 0
     reordered: int = 0
@@ -115,13 +117,18 @@ class StreamTable:
         acc.duplicates += int(np.count_nonzero(d == 0))
         small = (d > 1) & (d < 3000)
         acc.gaps += int(np.count_nonzero(small))
-        acc.lost += int((d[small] - 1).sum())
+        # RFC 3550 A.3: lost = extended highest seq - first seq + 1 - received (swaps do not count).
+        ext = acc.last_ext + np.cumsum(np.where(d >= 32768, d - 65536, d))
+        if len(ext):
+            acc.max_ext = max(acc.max_ext, int(ext.max()))
+            acc.last_ext = int(ext[-1])
         acc.seq_jumps += int(np.count_nonzero((d >= 3000) & (d < 32768)))
         acc.reordered += int(np.count_nonzero(d >= 32768))
         acc.ts_backwards += int(np.count_nonzero((np.diff(t) % (1 << 32)) >= (1 << 31)))
         acc.last_seq = int(seq[members[-1]])
         acc.last_rtp_ts = int(rtp_ts[members[-1]])
         acc.packets += len(members)
+        acc.lost = max(0, acc.max_ext + 1 - acc.packets)
         acc.bytes += int(lengths[members].sum())
         nf = int(np.count_nonzero(fwd[members]))
         acc.forward += nf

@@ -54,7 +54,7 @@ def _text_bytes(content: dict[str, Any], path: Path, where: str) -> bytes | None
     _need(isinstance(text, str), path, where, "content 'text' must be a string")
     if content.get("encoding") == "base64":
         try:
-            return base64.b64decode(text[: (DECODE_LIMIT // 3 + 1) * 4], validate=False)
+            return base64.b64decode("".join(text[: (DECODE_LIMIT // 3 + 1) * 4].split()), validate=True)
         except (binascii.Error, ValueError):
             raise InputError(path, f"HAR {where}: content is not valid base64") from None
     return text[:DECODE_LIMIT].encode("utf-8", "replace")
@@ -142,6 +142,6 @@ def _websocket_records(entry: dict[str, Any], uuid: str, host: str, url: str, pa
 
 def _b64(data: str, path: Path, where: str) -> bytes:
     try:
-        return base64.b64decode(data[: (DECODE_LIMIT // 3 + 1) * 4])
+        return base64.b64decode("".join(data[: (DECODE_LIMIT // 3 + 1) * 4].split()), validate=True)
     except (binascii.Error, ValueError):
         raise InputError(path, f"HAR {where}: binary WebSocket data is not base64") from None

@@ -203,15 +203,17 @@ def assemble(tagged: list[tuple[int, int, dict[str, Any]]]) -> dict[str, list[di
     out: dict[str, list[dict[str, Any]]] = {section: [] for section in _SECTIONS.values()}
     ordered = sorted(tagged, key=lambda t: (_ts(t[2]), t[0], t[1]))
     http_ids: dict[tuple[int, str], str] = {}
+    http_count = 0
     for src, _, rec in ordered:
         if rec["kind"] == "http":
-            rec_id = f"h{len(out['http']) + 1}"
-            http_ids[(src, str(rec.get("flow_uuid")))] = rec_id
+            http_count += 1
+            http_ids.setdefault((src, str(rec.get("flow_uuid"))), f"h{http_count}")
     for src, _, rec in ordered:
         kind = rec.pop("kind")
         section = out[_SECTIONS[kind]]
         if kind == "http":
-            rec = {"id": http_ids[(src, str(rec.pop("flow_uuid", None)))], **rec}
+            rec.pop("flow_uuid", None)
+            rec = {"id": f"h{len(section) + 1}", **rec}
         elif kind == "websocket":
             rec = {"id": f"w{len(section) + 1}", "http_id": http_ids.get((src, str(rec.pop("http_uuid", None)))), "flow": None, **rec}
         else:

@@ -18,6 +18,7 @@ from confaudit.errors import InputError
 
 _SNAPLEN = 262_144
 _BATCH = 64
+_RCVBUF = 32 * 1024 * 1024
 _ARPHRD_TO_LINKTYPE = {1: 1, 772: 1, 65534: 101, 776: 101, 778: 101}
 """Linux ARPHRD_* device type -> pcap LINKTYPE (Ethernet for ether and loopback, raw IP for tun)."""
 
@@ -106,6 +107,20 @@ def _linktype_of(iface: str) -> int:
     return _ARPHRD_TO_LINKTYPE.get(arphrd, 1)
 
 
+def _grow_receive_buffer(raw_socket: object) -> None:
+    """Bursts (a video keyframe, loopback's doubled frames) overflow the default ~200 KB buffer."""
+    import socket
+
+    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if option is None:
+            continue
+        try:
+            raw_socket.setsockopt(socket.SOL_SOCKET, option, _RCVBUF)  # type: ignore[attr-defined]
+            return
+        except OSError:
+            continue
+
+
 class PacketSniffer:
     """Capture every frame on ``iface`` into ``out_path`` (pcapng) from a background thread.
 
@@ -170,9 +185,9 @@ class PacketSniffer:
         logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
         # On loopback every frame is seen twice (outgoing + incoming): the sending L2 socket
         # drops PACKET_OUTGOING copies. Elsewhere the listen socket keeps both directions.
-        if self.linktype == 1 and self.iface == "lo":
-            return L2Socket(iface=self.iface)
-        return L2ListenSocket(iface=self.iface)
+        sock = L2Socket(iface=self.iface) if self.linktype == 1 and self.iface == "lo" else L2ListenSocket(iface=self.iface)
+        _grow_receive_buffer(sock.ins)
+        return sock
 
     def _run(self) -> None:
         import select
@@ -204,7 +219,9 @@ class PacketSniffer:
         pending: list[bytes] = []
         while True:
             stopping = self._stop.is_set()
-            readable, _, _ = select_fn([sock], [], [], 0.0 if stopping else 0.05)  # type: ignore[operator]
+            # After stop(), keep draining until the socket has been quiet for 100 ms: frames sent
+            # just before stop() may still be in the kernel's backlog.
+            readable, _, _ = select_fn([sock], [], [], 0.1 if stopping else 0.05)  # type: ignore[operator]
             if readable:
                 _cls, frame, ts = sock.recv_raw(_SNAPLEN)  # type: ignore[attr-defined]
                 if frame is not None:

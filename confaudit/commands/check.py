@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-from confaudit.errors import EXIT_CONTRADICTED, EXIT_INTERNAL, EXIT_OK
+from confaudit.errors import EXIT_BAD_INPUT, EXIT_CONTRADICTED, EXIT_INTERNAL, EXIT_OK, UsageError
 from confaudit.rules.model import RunResult, severity_rank
 
 
 def gate(run: RunResult, fail_on: str) -> int:
-    """0 pass; 1 a claim contradicted at/above ``fail_on``; 4 a check crashed (never a silent pass)."""
+    """0 pass; 1 a claim contradicted at/above ``fail_on``; 4 a check crashed; 3 damaged evidence left a
+    claim at/above ``fail_on`` unsettled. Never a silent pass."""
     threshold = severity_rank(fail_on)
     if any(f.verdict == "contradicted" and severity_rank(f.severity) >= threshold for f in run.findings):
         return EXIT_CONTRADICTED
     if any(f.verdict == "error" for f in run.findings):
         return EXIT_INTERNAL
+    if not run.evidence_complete and any(f.verdict == "inconclusive" and severity_rank(f.severity) >= threshold
+                                         for f in run.findings):
+        return EXIT_BAD_INPUT
     return EXIT_OK
 
 
@@ -31,13 +36,36 @@ def write_reports(run: RunResult, *, json_out: Path | None, junit: Path | None, 
     if json_out is not None:
         rendered.append((json_out, jsonout.to_json(run)))
     if junit is not None:
-        rendered.append((junit, junit_fmt.to_junit(run)))
+        rendered.append((junit, junit_fmt.to_junit(run, claims_uri=claims_uri)))
     if sarif is not None:
         rendered.append((sarif, sarif_fmt.to_sarif(run, artifact_uri=claims_uri)))
     if markdown is not None:
         rendered.append((markdown, md_fmt.to_markdown(run)))
     for path, text in rendered:  # render all first, so a formatter bug leaves no partial set of files
-        atomic_write_text(path, text)
+        try:
+            atomic_write_text(path, text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _gh_escape(value: str, prop: bool = False) -> str:
+    out = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return out.replace(":", "%3A").replace(",", "%2C") if prop else out
+
+
+def github_annotations(run: RunResult, fail_on: str, claims_uri: str) -> list[str]:
+    """``::error``/``::warning`` workflow commands for contradicted claims (shown on the claims file in PRs)."""
+    from confaudit.formats._safe import clean
+
+    lines = []
+    for f in run.findings:
+        if f.verdict != "contradicted":
+            continue
+        level = "error" if severity_rank(f.severity) >= severity_rank(fail_on) else "warning"
+        title = _gh_escape(clean(f"{run.vendor}: {f.claim_id} contradicted", 200), prop=True)
+        lines.append(f"::{level} file={_gh_escape(claims_uri, prop=True)},line={f.line},col={f.column},title={title}::"
+                     + _gh_escape(clean(f"[{f.severity}] {f.explanation}", 1000)))
+    return lines
 
 
 def summary_lines(run: RunResult, fail_on: str, code: int) -> list[str]:
@@ -53,7 +81,8 @@ def summary_lines(run: RunResult, fail_on: str, code: int) -> list[str]:
     if not run.evidence_complete:
         lines.append("  warning: part of the evidence could not be read; affected claims are inconclusive")
     verdict = {EXIT_OK: "PASS", EXIT_CONTRADICTED: f"FAIL (a claim of severity >= {fail_on} is contradicted)",
-               EXIT_INTERNAL: "ERROR (a check could not run)"}[code]
+               EXIT_INTERNAL: "ERROR (a check could not run)",
+               EXIT_BAD_INPUT: f"INCONCLUSIVE (damaged or partial evidence left claims of severity >= {fail_on} unsettled)"}[code]
     lines.append(f"result: {verdict}")
     return lines
 
@@ -67,5 +96,8 @@ def run(*, sessions: list[Path], claims: Path, fail_on: str = "high", json_out: 
     code = gate(result, fail_on)
     write_reports(result, json_out=json_out, junit=junit, sarif=sarif, markdown=markdown,
                   claims_uri=display_path(claims))
-    sys.stdout.write("\n".join(summary_lines(result, fail_on, code)) + "\n")
+    lines = summary_lines(result, fail_on, code)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        lines = github_annotations(result, fail_on, display_path(claims)) + lines
+    sys.stdout.write("\n".join(lines) + "\n")
     return code

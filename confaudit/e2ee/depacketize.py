@@ -5,7 +5,11 @@ Pure functions over bytes; malformed input gives None or an empty result, never 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+H264_PROFILES = frozenset({66, 77, 88, 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
+"""profile_idc values of real H.264 profiles (an SPS with anything else is not H.264)."""
 
 
 @dataclass(frozen=True)
@@ -185,3 +189,63 @@ def group_frames(packets: list[RtpPacket]) -> list[list[RtpPacket]]:
         if seqs == list(range(len(group))) and group[-1].marker:
             frames.append(group)
     return frames
+
+
+def decodable_chain(packets: list[RtpPacket],
+                    frame_of: Callable[[list[RtpPacket]], tuple[bytes, bool] | None]) -> tuple[list[bytes], int]:
+    """Frames a decoder can take in order: from a keyframe on, restarting at the next keyframe after a loss.
+
+    ``frame_of(group) -> (frame bytes, is_keyframe) | None``. Returns (frames, keyframes seen).
+    """
+    units: list[bytes] = []
+    keyframes = 0
+    synced = False
+    previous: list[RtpPacket] | None = None
+    for group in group_frames(packets):
+        follows = previous is not None and group[0].seq == (previous[-1].seq + 1) & 0xFFFF
+        previous = group
+        parsed = frame_of(group)
+        if parsed is None:
+            synced = False
+            continue
+        frame, is_key = parsed
+        keyframes += is_key
+        synced = is_key or (synced and follows)
+        if synced:
+            units.append(frame)
+    return units, keyframes
+
+
+def vp8_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
+    parts = [vp8_descriptor(p.payload) for p in group]
+    if any(x is None for x in parts) or not parts[0][0]:
+        return None
+    frame = b"".join(x[1] for x in parts)
+    return frame, vp8_keyframe_size(frame) is not None
+
+
+def vp9_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
+    parts = [vp9_descriptor(p.payload) for p in group]
+    if any(x is None for x in parts) or not parts[0][0]:
+        return None
+    # With spatial layers (SVC) one timestamp carries several layer frames, each opened by a B bit:
+    # decode the base layer only (the layers are not a valid superframe when simply concatenated).
+    starts = [i for i, x in enumerate(parts) if x[0]]
+    if len(starts) > 1:
+        parts = parts[:starts[1]]
+    frame = b"".join(x[2] for x in parts)
+    # uncompressed header: frame marker 0b10, then a keyframe carries sync code 49 83 42
+    return frame, len(frame) > 4 and frame[0] >> 6 == 2 and b"\x49\x83\x42" in frame[1:5]
+
+
+def h264_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
+    nals: list[bytes] = []
+    pending = None
+    for p in group:
+        got, pending = h264_nal_units(p.payload, pending)
+        nals.extend(got)
+    if not nals or any(n[0] & 0x80 for n in nals):
+        return None
+    # An IDR access unit starts with an SPS whose profile_idc is a real H.264 profile.
+    has_sps = any(n[0] & 0x1F == 7 and len(n) > 3 and n[1] in H264_PROFILES for n in nals)
+    return b"".join(b"\x00\x00\x00\x01" + n for n in nals), has_sps

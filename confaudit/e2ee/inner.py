@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from confaudit.e2ee.depacketize import (RtpPacket, group_frames, h264_nal_units, red_unwrap, vp8_descriptor,
-                                        vp8_keyframe_size, vp9_descriptor)
+from confaudit.e2ee.depacketize import (RtpPacket, decodable_chain, group_frames, h264_frame, red_unwrap, vp8_frame,
+                                        vp9_frame)
 
 MIN_VIDEO_FRAMES = 3
 MIN_AUDIO_PACKETS = 20
@@ -26,7 +26,6 @@ AUDIO_NOISE_FRACTION = 0.005  # share of decoded samples beyond full scale that 
 AUDIO_CLEAN_FRACTION = 0.0005
 TOC_CONSISTENCY = 0.6
 CHAIN_SHARE = 0.5  # clear structure must hold across the stream, not in a few lucky frames
-H264_PROFILES = frozenset({66, 77, 88, 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
 
 
 @dataclass(frozen=True)
@@ -109,63 +108,9 @@ def _decode_video(codec: str, units: list[bytes]) -> tuple[int, int, set[tuple[i
     return clean, errors, dims
 
 
-def _decodable_chain(packets: list[RtpPacket], frame_of) -> tuple[list[bytes], int]:
-    """Frames a decoder can take in order: from a keyframe on, restarting at the next keyframe after a loss.
-
-    ``frame_of(group) -> (frame bytes, is_keyframe) | None``. Returns (frames, keyframes seen).
-    """
-    units: list[bytes] = []
-    keyframes = 0
-    synced = False
-    previous: list[RtpPacket] | None = None
-    for group in group_frames(packets):
-        follows = previous is not None and group[0].seq == (previous[-1].seq + 1) & 0xFFFF
-        previous = group
-        parsed = frame_of(group)
-        if parsed is None:
-            synced = False
-            continue
-        frame, is_key = parsed
-        keyframes += is_key
-        synced = is_key or (synced and follows)
-        if synced:
-            units.append(frame)
-    return units, keyframes
-
-
-def _vp8_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
-    parts = [vp8_descriptor(p.payload) for p in group]
-    if any(x is None for x in parts) or not parts[0][0]:
-        return None
-    frame = b"".join(x[1] for x in parts)
-    return frame, vp8_keyframe_size(frame) is not None
-
-
-def _vp9_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
-    parts = [vp9_descriptor(p.payload) for p in group]
-    if any(x is None for x in parts) or not parts[0][0]:
-        return None
-    frame = b"".join(x[2] for x in parts)
-    # uncompressed header: frame marker 0b10, then a keyframe carries sync code 49 83 42
-    return frame, len(frame) > 4 and frame[0] >> 6 == 2 and b"\x49\x83\x42" in frame[1:5]
-
-
-def _h264_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
-    nals: list[bytes] = []
-    pending = None
-    for p in group:
-        got, pending = h264_nal_units(p.payload, pending)
-        nals.extend(got)
-    if not nals or any(n[0] & 0x80 for n in nals):
-        return None
-    # An IDR access unit starts with an SPS whose profile_idc is a real H.264 profile.
-    has_sps = any(n[0] & 0x1F == 7 and len(n) > 3 and n[1] in H264_PROFILES for n in nals)
-    return b"".join(b"\x00\x00\x00\x01" + n for n in nals), has_sps
-
-
 def trial_video(codec: str, packets: list[RtpPacket]) -> CodecTrial:
-    frame_of = {"vp8": _vp8_frame, "vp9": _vp9_frame, "h264": _h264_frame}[codec]
-    units, structure = _decodable_chain(packets, frame_of)
+    frame_of = {"vp8": vp8_frame, "vp9": vp9_frame, "h264": h264_frame}[codec]
+    units, structure = decodable_chain(packets, frame_of)
     if not units:
         return CodecTrial(codec, 0, 0, 0, structure, f"{codec}: no complete frame from a keyframe on")
     if len(units) < CHAIN_SHARE * len(group_frames(packets)):
@@ -213,10 +158,21 @@ def trial_opus(packets: list[RtpPacket]) -> CodecTrial:
                       audio_noise=over)
 
 
+def frame_starts(packets: list[RtpPacket]) -> list[RtpPacket]:
+    """The first packet of each RTP timestamp (where a per-frame header such as SFrame's sits)."""
+    seen: set[int] = set()
+    out = []
+    for p in packets:
+        if p.timestamp not in seen:
+            seen.add(p.timestamp)
+            out.append(p)
+    return out
+
+
 def sframe_counter_runs(packets: list[RtpPacket]) -> int:
     """Consecutive frames whose RFC 9605 SFrame header counter increases by one."""
     counters = []
-    for p in packets:
+    for p in frame_starts(packets):
         if not p.payload:
             continue
         cfg = p.payload[0]
@@ -263,7 +219,8 @@ def classify(packets: list[RtpPacket], kind: str | None, codec_hint: str | None)
             return InnerVerdict("encrypted", t.codec, (*reasons, f"{t.codec} headers in clear but the decoder rejects "
                                                        "the frames: inner encryption past the clear bytes"))
     runs = sframe_counter_runs(packets)
-    if runs >= 0.8 * (len(packets) - 1) and len(packets) >= MIN_AUDIO_PACKETS:
+    frames = len(frame_starts(packets))
+    if frames >= MIN_AUDIO_PACKETS and runs >= 0.8 * (frames - 1):
         return InnerVerdict("encrypted", None, (*reasons, f"SFrame (RFC 9605) header with a counter increasing by one "
                                                 f"in {runs} consecutive packets, no codec decodes"))
     return InnerVerdict("undetermined", None, (*reasons, "no codec decoded the payload and no encryption framing was recognised"))

@@ -30,7 +30,10 @@ def _endpoint(ep: tuple[str, int]) -> str:
 
 def _flow_ids(bundle: dict[str, Any]) -> dict[tuple[tuple[str, int], tuple[str, int]], str]:
     out = {}
-    for flow in bundle.get("flows") or []:
+    flows = bundle.get("flows")
+    for flow in flows if isinstance(flows, list) else []:
+        if not isinstance(flow, dict):
+            continue
         try:
             a = (str(flow["src"]), int(flow["sport"]))
             b = (str(flow["dst"]), int(flow["dport"]))
@@ -43,7 +46,8 @@ def _flow_ids(bundle: dict[str, Any]) -> dict[tuple[tuple[str, int], tuple[str, 
 
 def _media_index(bundle: dict[str, Any]) -> dict[tuple, dict[str, Any]]:
     out = {}
-    for ms in bundle.get("media_streams") or []:
+    streams = bundle.get("media_streams")
+    for ms in streams if isinstance(streams, list) else []:
         if not isinstance(ms, dict) or "flow" not in ms:
             continue
         ssrc = ms.get("ssrc")
@@ -65,10 +69,12 @@ def _paths(bundle: dict[str, Any]) -> tuple[dict[str, str], str]:
     topology = media_path.get("topology")
     overall = topology if topology in ("p2p", "relay", "server") else "unknown"
     per_flow: dict[str, str] = {}
-    for endpoint in media_path.get("endpoints") or []:
+    endpoints = media_path.get("endpoints")
+    for endpoint in endpoints if isinstance(endpoints, list) else []:
         if not isinstance(endpoint, dict) or endpoint.get("role") not in ("server", "relay"):
             continue
-        for flow_id in endpoint.get("flows") or []:
+        flow_ids = endpoint.get("flows")
+        for flow_id in flow_ids if isinstance(flow_ids, list) else []:
             if per_flow.get(str(flow_id)) != "server":
                 per_flow[str(flow_id)] = str(endpoint["role"])
     return per_flow, overall
@@ -124,18 +130,21 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
                 "profile_source": "server_hello" if session.profile else ("authenticated_trial" if profile else None),
                 "profiles_offered": [f"0x{c:04x}" for c in session.profiles_offered],
                 "keys": "found" if found else "missing",
-                "note": scan.session_notes.get(id(session)),
+                "note": scan.session_notes.get(id(session)) or _session_note(session, found),
             })
 
     streams_out = []
-    for n, stream in enumerate(sorted(scan.streams.values(), key=lambda s: s.first_frame)):
+    # A stream keyed only through a shared endpoint is reported once it authenticates: unrelated flows
+    # that happen to share a server port must not show up as authentication failures.
+    kept = [s for s in scan.streams.values() if s.keyed_via is None or s.decrypted]
+    for n, stream in enumerate(sorted(kept, key=lambda s: s.first_frame)):
         flow_id = flow_ids.get(stream.flow)
         path = per_flow_path.get(flow_id or "", overall_path)
         streams_out.append(_stream_entry(n, stream, flow_ids, media, path, session_ids))
 
     srtcp = [{"flow": flow_ids.get(flow), "sender": _endpoint(sender), "packets": c.packets, "decrypted": c.decrypted,
               "auth_failed": c.auth_failed, "duplicates": c.duplicates}
-             for (flow, sender), c in sorted(scan.control.items())]
+             for (flow, sender), c in sorted(scan.control.items()) if flow in scan.handshakes or c.decrypted]
     matched = {}
     for log in all_logs:
         matched[log.source] = sum(1 for hs in scan.handshakes.values() for s in hs.sessions
@@ -156,6 +165,9 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
     kind = (ms or {}).get("kind") if (ms or {}).get("kind") in ("audio", "video") else None
     codec_hint = (ms or {}).get("codec") if isinstance((ms or {}).get("codec"), str) else None
     reasons: list[str] = []
+    if stream.keyed_via is not None:
+        reasons.append(f"keyed by the DTLS session of flow {flow_ids.get(stream.keyed_via) or _flow_text(stream.keyed_via)}, "
+                       "which shares an endpoint with this flow (ICE candidate-pair change)")
     if stream.decrypted == 0:
         inner, codec = "not_observable", None
         if stream.session is None or stream.packets == stream.duplicates:
@@ -182,6 +194,19 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
         "first_packet": {"input": stream.first_frame[0], "frame": stream.first_frame[1]},
         "inner": inner, "reasons": reasons, "path": path,
     }
+
+
+def _session_note(session, found: bool) -> str | None:
+    if session.server_random is None:
+        return "ServerHello not in the capture: keys cannot be derived"
+    if not found:
+        label = "EXPORTER_SECRET" if session.version == "DTLS 1.3" else "CLIENT_RANDOM"
+        return f"no {label} line for this client random in any key log"
+    return None
+
+
+def _flow_text(flow: tuple[tuple[str, int], tuple[str, int]]) -> str:
+    return f"{_endpoint(flow[0])}-{_endpoint(flow[1])}"
 
 
 def _kind_from_codec(codec: str | None) -> str:

@@ -71,6 +71,8 @@ class StreamCounts:
     """The first MAX_SAMPLE_PACKETS decrypted packets, for the inner-payload test."""
     seen: "RecentDigests" = field(default_factory=lambda: RecentDigests())
     """Recent packet digests, for duplicate detection."""
+    keyed_via: FlowKey | None = None
+    """Handshake flow whose session keys this stream when its own flow had no handshake (ICE pair change)."""
 
 
 @dataclass
@@ -90,7 +92,7 @@ class ControlCounts:
 
 
 def session_candidates(session: DtlsSession, secrets: dict[bytes, dict[str, bytes]],
-                       sender: Endpoint) -> tuple[list[Candidate], str]:
+                       is_client: bool) -> tuple[list[Candidate], str]:
     """Keys the sender may use under this session, and a reason when there are none."""
     labels = secrets.get(session.client_random, {})
     if session.server_random is None:
@@ -102,7 +104,6 @@ def session_candidates(session: DtlsSession, secrets: dict[bytes, dict[str, byte
     codes = [c for c in codes if c in PROFILES]
     if not codes:
         return [], f"SRTP profile 0x{session.profile or 0:04x} is not decryptable here"
-    is_client = sender == session.client
     out = []
     for code in codes:
         profile = PROFILES[code]
@@ -137,6 +138,7 @@ class CaptureScan:
         self.session_notes: dict[int, str] = {}
         self.profiles_used: dict[int, int] = {}
         self.streams_dropped = 0
+        self._keyed_endpoints: dict[Endpoint, FlowKey] = {}
         """Packets of SSRCs beyond MAX_STREAMS (not analysed; makes the result incomplete)."""
 
     def feed(self, input_index: int, dg: Datagram) -> None:
@@ -152,7 +154,8 @@ class CaptureScan:
         flow: FlowKey = tuple(sorted((dg.src, dg.dst)))  # type: ignore[assignment]
         if 20 <= first <= 63:
             self.handshakes.setdefault(flow, FlowHandshakes()).feed(dg.src, payload)
-        elif 128 <= first <= 191 and len(payload) >= 12 and flow in self.handshakes:
+            self._keyed_endpoints[dg.src] = self._keyed_endpoints[dg.dst] = flow
+        elif 128 <= first <= 191 and len(payload) >= 12:
             self._media(input_index, dg.frame, flow, dg.src, payload)
 
     def _session(self, flow: FlowKey) -> DtlsSession | None:
@@ -160,10 +163,25 @@ class CaptureScan:
         complete = [s for s in sessions if s.server_random is not None]
         return (complete or sessions or [None])[-1]
 
-    def _decryptor(self, session: DtlsSession, sender: Endpoint) -> SenderDecryptor | None:
-        key = (id(session), sender)
+    def _keying(self, flow: FlowKey, sender: Endpoint) -> tuple[DtlsSession | None, bool, FlowKey | None]:
+        """(session, sender is its DTLS client, handshake flow if borrowed) for a media packet."""
+        if flow in self.handshakes:
+            session = self._session(flow)
+            return session, session is not None and sender == session.client, None
+        # DTLS keys the ICE transport, not the 5-tuple: after a candidate-pair change media continues on a
+        # new flow that shares one endpoint with the handshake's flow.
+        for shared in flow:
+            keyed = self._keyed_endpoints.get(shared)
+            session = self._session(keyed) if keyed is not None else None
+            if session is not None:
+                shared_is_client = shared == session.client
+                return session, (sender == shared) == shared_is_client, keyed
+        return None, False, None
+
+    def _decryptor(self, session: DtlsSession, is_client: bool) -> SenderDecryptor | None:
+        key = (id(session), is_client)
         if key not in self._decryptors:
-            candidates, note = session_candidates(session, self.secrets, sender)
+            candidates, note = session_candidates(session, self.secrets, is_client)
             self._decryptors[key] = SenderDecryptor(candidates) if candidates else None
             if note:
                 self.session_notes[id(session)] = note
@@ -171,8 +189,10 @@ class CaptureScan:
 
     def _media(self, input_index: int, frame: int, flow: FlowKey, sender: Endpoint, payload: bytes) -> None:
         rtcp = 192 <= payload[1] <= 223
-        session = self._session(flow)
-        decryptor = self._decryptor(session, sender) if session is not None else None
+        session, is_client, keyed_via = self._keying(flow, sender)
+        if session is None:
+            return
+        decryptor = self._decryptor(session, is_client)
         if rtcp:
             self._control(flow, sender, payload, decryptor)
             return
@@ -182,7 +202,7 @@ class CaptureScan:
             if len(self.streams) >= MAX_STREAMS:
                 self.streams_dropped += 1
                 return
-            stream = StreamCounts(flow, sender, ssrc, session, (input_index, frame))
+            stream = StreamCounts(flow, sender, ssrc, session, (input_index, frame), keyed_via=keyed_via)
             self.streams[(flow, sender, ssrc)] = stream
         stream.packets += 1
         pt = payload[1] & 0x7F

@@ -224,11 +224,13 @@ class SynthStream:
 def write_call(path: Path, handshake: Handshake, streams: list[SynthStream], *, seconds: float,
                transform: PayloadHook | None = None, duplicate: bool = False, corrupt_every: int = 0,
                media_cycle_seconds: float = 2.0, start: float = 1_700_000_000.0,
-               client: tuple[str, int] = CLIENT, server: tuple[str, int] = SERVER) -> int:
+               client: tuple[str, int] = CLIENT, server: tuple[str, int] = SERVER,
+               media_server: tuple[str, int] | None = None) -> int:
     """Write handshake + SRTP media + SRTCP to ``path``; returns datagrams written.
 
     Frames are encoded once for ``media_cycle_seconds`` and repeated (a long call stays cheap to make).
     ``corrupt_every`` flips a ciphertext byte in every Nth media packet (auth failures).
+    ``media_server`` moves the media to another server address after the handshake (ICE pair change).
     """
     from pylibsrtp import Policy, Session
 
@@ -241,18 +243,21 @@ def write_call(path: Path, handshake: Handshake, streams: list[SynthStream], *, 
         policy.allow_repeat_tx = True
         sessions[who] = Session(policy)
     ends = {"client": (client, server), "server": (server, client)}
+    moved = media_server or server
+    media_ends = {"client": (client, moved), "server": (moved, client)}
     writer = PcapWriter(path)
     written = 0
 
-    def emit(ts: float, who: str, data: bytes) -> None:
+    def emit(ts: float, who: str, data: bytes, media: bool = True) -> None:
         nonlocal written
+        src, dst = (media_ends if media else ends)[who]
         for _ in range(2 if duplicate else 1):
-            writer.write(ts, ends[who][0], ends[who][1], data)
+            writer.write(ts, src, dst, data)
             written += 1
 
     try:
         for n, (who, data) in enumerate(handshake.datagrams):
-            emit(start + n * 0.001, who, data)
+            emit(start + n * 0.001, who, data, media=False)
         events: list[tuple[float, int, SynthStream, int, bytes, bool, int]] = []
         for order, stream in enumerate(streams):
             events.extend(_stream_events(stream, order, seconds, media_cycle_seconds, start + 0.1))

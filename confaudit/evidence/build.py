@@ -64,7 +64,7 @@ def detect_kind(path: Path) -> str:
     if stripped[:1] == b"{":
         with path.open("rb") as fh:
             probe = fh.read(4096)
-        if b'"schema_version"' in probe and b'"log"' not in probe[:200]:
+        if (b'"schema_version"' in probe or _canonical_bundle(path)) and b'"log"' not in probe[:200]:
             return "bundle"
         if path.suffix == ".jsonl" or b'"kind"' in probe.split(b"\n", 1)[0]:
             return "observations"
@@ -72,6 +72,21 @@ def detect_kind(path: Path) -> str:
     if head[:1].isdigit() and b":" in head:
         return "mitm"
     raise InputError(path, "not a recognised input (expected pcap, pcapng, gzip capture, session directory, .mitm, HAR or evidence JSON)")
+
+
+def _canonical_bundle(path: Path) -> bool:
+    """True when a top-level ``"schema_version"`` key appears as jsonio.dumps_canonical lays it out.
+
+    Sorted keys put it far past the first 4 KiB of a bundle written by ``analyze --json``.
+    """
+    marker = b'\n "schema_version": "'
+    tail = b""
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            if marker in tail + block:
+                return True
+            tail = block[-len(marker):]
+    return False
 
 
 def _sort_inputs(paths: Sequence[Path]) -> _Sorted:

@@ -20,19 +20,20 @@ def _evidence_text(finding) -> str:
     return "\n".join(xml_text(line, 400) for line in lines)
 
 
-def to_junit(run: RunResult) -> str:
-    """JUnit XML text (UTF-8 declaration included)."""
+def to_junit(run: RunResult, claims_uri: str | None = None) -> str:
+    """JUnit XML text (UTF-8 declaration included); ``claims_uri`` overrides the claims path shown."""
     vendor = xml_text(run.vendor, 200)
+    claims_path = xml_text(claims_uri if claims_uri is not None else run.claims_path, 1000)
     counts = {"tests": len(run.findings), "failures": 0, "errors": 0, "skipped": 0}
     suites = ET.Element("testsuites", name="confaudit")
     suite = ET.SubElement(suites, "testsuite", name=f"confaudit claims: {vendor}")
     props = ET.SubElement(suite, "properties")
-    ET.SubElement(props, "property", name="claims_file", value=xml_text(run.claims_path, 1000))
+    ET.SubElement(props, "property", name="claims_file", value=claims_path)
     ET.SubElement(props, "property", name="evidence_complete", value=str(run.evidence_complete).lower())
     ET.SubElement(props, "property", name="score", value="" if run.score.overall is None else f"{run.score.overall:.1f}")
     for f in run.findings:
         case = ET.SubElement(suite, "testcase", name=xml_text(f.claim_id, 200), classname=f"confaudit.{vendor}",
-                             file=xml_text(run.claims_path, 1000), line=str(f.line), time="0")
+                             file=claims_path, line=str(f.line), time="0")
         message = xml_text(f"[{f.severity}] {f.explanation}", 2000)
         if f.verdict == "contradicted":
             counts["failures"] += 1

@@ -14,7 +14,8 @@ from confaudit.rules.model import RunResult, severity_rank
 
 _ICON = {"supported": "✅ supported", "contradicted": "❌ contradicted", "not_observable": "➖ not observable",
          "inconclusive": "⚠️ inconclusive", "error": "💥 error", "document_only": "📄 document only"}
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# Cells never start a line, so only inline syntax needs escaping (links, images, emphasis, code, tables, HTML).
+_SPECIAL = re.compile(r"([\\`*_\[\]!|~])")
 
 
 def esc(value: object, limit: int = 500) -> str:
@@ -35,13 +36,13 @@ def to_markdown(run: RunResult) -> str:
         f"{_ICON[v]}: {n}" for v, n in s.counts.items() if n))
     if s.contradicted_high:
         lines.append("")
-        lines.append("> **Contradicted high-severity claims:** " + ", ".join(f"`{esc(c, 130)}`" for c in s.contradicted_high))
+        lines.append("> **Contradicted high-severity claims:** " + ", ".join(f"**{esc(c, 130)}**" for c in s.contradicted_high))
     if not run.evidence_complete:
         lines += ["", "> ⚠️ Part of the evidence could not be read; affected claims are marked inconclusive."]
     lines += ["", "| Claim | Severity | Verdict | Why |", "|---|---|---|---|"]
     order = sorted(run.findings, key=lambda f: (f.verdict != "contradicted", -severity_rank(f.severity), f.line))
     for f in order:
-        lines.append(f"| {esc(f.claim_id, 130)} | {f.severity} | {_ICON.get(f.verdict, esc(f.verdict))} | "
+        lines.append(f"| **{esc(f.claim_id, 130)}**: {esc(f.statement, 200)} | {f.severity} | {_ICON.get(f.verdict, esc(f.verdict))} | "
                      f"{esc(f.explanation, 600)} |")
     lines += ["", "<details><summary>Scores by category</summary>", "",
               "| Category | Score | Claims | Verifiable by |", "|---|---|---|---|"]

@@ -1,10 +1,12 @@
-"""SARIF 2.1.0 for GitHub code scanning: one rule per claim, one result per finding, located at the claim.
+"""SARIF 2.1.0 for GitHub code scanning: one rule per claim, results located at the claim's line.
 
 Results point at the claim's line in the claims file, so annotations land on the vendor statement.
 ``partialFingerprints`` hash vendor, claim id and check only (never evidence), so an alert keeps its
-identity across runs. ``kind`` follows the spec: ``fail`` for contradicted claims (level from
-severity), ``pass`` for supported, ``review`` for everything not settled by the capture,
-``informational`` for document-only claims (levels other than for ``fail`` are ``none``).
+identity across runs. GitHub turns every result into an alert whatever its ``kind`` (see
+microsoft/PSRule#955), so by default only contradicted claims become results (``kind: fail``, level
+from severity); a check that crashed becomes a tool execution notification; every other verdict is
+listed in ``run.properties.otherVerdicts``. ``include_all=True`` emits one result per claim with the
+spec's kinds (``pass``, ``review``, ``informational``) for SARIF viewers that honour them.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def _rule(f: Finding, vendor: str) -> dict:
         "fullDescription": {"text": statement},
         "help": {"text": help_text},
         "defaultConfiguration": {"level": _FAIL_LEVEL.get(f.severity, "warning")},
-        "properties": {"tags": ["confaudit", "vendor-claim", f.category, f.check],
+        "properties": {"tags": list(dict.fromkeys(["confaudit", "vendor-claim", f.category, f.check])),
                        "security-severity": SECURITY_SEVERITY.get(f.severity, "5.5"), "precision": "high",
                        "claim-severity": f.severity},
     }
@@ -76,9 +78,22 @@ def _result(f: Finding, index: int, uri: str) -> dict:
     return result
 
 
-def to_sarif_dict(run: RunResult, artifact_uri: str | None = None) -> dict:
+def _notification(f: Finding, index: int) -> dict:
+    return {"associatedRule": {"id": f.claim_id, "index": index}, "level": "error",
+            "message": {"text": clean(f.explanation, 2000)}}
+
+
+def to_sarif_dict(run: RunResult, artifact_uri: str | None = None, include_all: bool = False) -> dict:
     uri = _uri(artifact_uri if artifact_uri is not None else run.claims_path)
     vendor = clean(run.vendor, 200)
+    indexed = list(enumerate(run.findings))
+    shown = indexed if include_all else [(i, f) for i, f in indexed if f.verdict == "contradicted"]
+    invocation: dict = {"executionSuccessful": not any(f.verdict == "error" for f in run.findings)}
+    errors = [_notification(f, i) for i, f in indexed if f.verdict == "error"]
+    if errors:
+        invocation["toolExecutionNotifications"] = errors
+    others = [] if include_all else [{"ruleId": f.claim_id, "verdict": f.verdict, "message": clean(f.explanation, 2000)}
+                                     for _, f in indexed if f.verdict != "contradicted"]
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -88,14 +103,15 @@ def to_sarif_dict(run: RunResult, artifact_uri: str | None = None) -> dict:
             "automationDetails": {"id": f"confaudit/{re.sub(r'[^A-Za-z0-9_.-]+', '-', vendor.lower()) or 'vendor'}/"},
             "artifacts": [{"location": {"uri": uri}, "roles": ["analysisTarget"]}],
             "columnKind": "unicodeCodePoints",
-            "invocations": [{"executionSuccessful": not any(f.verdict == "error" for f in run.findings)}],
-            "results": [_result(f, i, uri) for i, f in enumerate(run.findings)],
+            "invocations": [invocation],
+            "results": [_result(f, i, uri) for i, f in shown],
             "properties": {"vendor": vendor, "evidenceComplete": run.evidence_complete,
-                           "score": run.score.overall, "contradictedHigh": list(run.score.contradicted_high)},
+                           "score": run.score.overall, "contradictedHigh": list(run.score.contradicted_high),
+                           "otherVerdicts": others},
         }],
     }
 
 
-def to_sarif(run: RunResult, artifact_uri: str | None = None) -> str:
+def to_sarif(run: RunResult, artifact_uri: str | None = None, include_all: bool = False) -> str:
     """SARIF 2.1.0 text; ``artifact_uri`` overrides the claims path (use a repo-relative path)."""
-    return dumps_canonical(to_sarif_dict(run, artifact_uri)) + "\n"
+    return dumps_canonical(to_sarif_dict(run, artifact_uri, include_all)) + "\n"

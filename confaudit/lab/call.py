@@ -125,11 +125,13 @@ async def call(duration: float = 3.0, *, keylog_path: str | Path | None = None,
         offerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         answerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         try:
+            senders: list[tuple[str, str, Any]] = []
             for name, pc in (("offerer", offerer), ("answerer", answerer)):
-                if audio:
-                    _hook_sender(pc.addTrack(tone_track()), name, "audio", payload_transform, sent_codecs)
-                if video:
-                    _hook_sender(pc.addTrack(pattern_track()), name, "video", payload_transform, sent_codecs)
+                for kind, make, wanted in (("audio", tone_track, audio), ("video", pattern_track, video)):
+                    if wanted:
+                        sender = pc.addTrack(make())
+                        _hook_sender(sender, name, kind, payload_transform, sent_codecs)
+                        senders.append((name, kind, sender))
             await offerer.setLocalDescription(await offerer.createOffer())
             offer_sdp = offerer.localDescription.sdp
             if capture_path is not None:
@@ -140,8 +142,11 @@ async def call(duration: float = 3.0, *, keylog_path: str | Path | None = None,
             await offerer.setRemoteDescription(answerer.localDescription)
             await _wait_connected((offerer, answerer), timeout=15.0)
             await asyncio.sleep(duration)
-            streams = [s for name, pc in (("offerer", offerer), ("answerer", answerer))
-                       for s in await _sent_streams(pc, name, sent_codecs)]
+            # Stop sending before reading the counters, so they equal what reached the wire.
+            for pc in (offerer, answerer):
+                for sender in pc.getSenders():
+                    await sender.stop()
+            streams = [await _sent_stream(sender, name, kind, sent_codecs) for name, kind, sender in senders]
             peers = (_peer_record("offerer", offerer), _peer_record("answerer", answerer))
         finally:
             await offerer.close()
@@ -247,18 +252,13 @@ async def _wait_connected(pcs: tuple[Any, ...], timeout: float) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _sent_streams(pc: Any, peer: str, sent_codecs: dict[tuple[str, str], tuple[int, str]]) -> list[SentStream]:
-    out = []
-    for sender in pc.getSenders():
-        if sender.track is None:
-            continue
-        kind = sender.track.kind
-        stats = [s for s in (await sender.getStats()).values() if getattr(s, "type", "") == "outbound-rtp"]
-        pt, codec = sent_codecs.get((peer, kind), (-1, ""))
-        out.append(SentStream(peer=peer, kind=kind, ssrc=int(sender._ssrc), payload_type=pt, codec=codec,
-                              packets_sent=sum(int(s.packetsSent) for s in stats),
-                              bytes_sent=sum(int(s.bytesSent) for s in stats)))
-    return out
+async def _sent_stream(sender: Any, peer: str, kind: str,
+                       sent_codecs: dict[tuple[str, str], tuple[int, str]]) -> SentStream:
+    stats = [s for s in (await sender.getStats()).values() if getattr(s, "type", "") == "outbound-rtp"]
+    pt, codec = sent_codecs.get((peer, kind), (-1, ""))
+    return SentStream(peer=peer, kind=kind, ssrc=int(sender._ssrc), payload_type=pt, codec=codec,
+                      packets_sent=sum(int(s.packetsSent) for s in stats),
+                      bytes_sent=sum(int(s.bytesSent) for s in stats))
 
 
 def _peer_record(name: str, pc: Any) -> PeerRecord:

@@ -184,10 +184,12 @@ async def sfu_call(duration: float = 3.0, *, keylog_path: str | Path | None = No
                     sender = pc.addTrack(track)
                     if payload_transform is not None:
                         _transform_sender(sender, kind, payload_transform)
-            sdps = []
+            for name in names:  # gathering happens here: the clients' ports are known from now on
+                await clients[name].setLocalDescription(await clients[name].createOffer())
+            if capture_path is not None:  # every packet of the call has a client port on one side
+                sniffer = _start_sniffer(Path(capture_path), [clients[n].localDescription.sdp for n in names])
             for name in names:
                 other = "bob" if name == "alice" else "alice"
-                await clients[name].setLocalDescription(await clients[name].createOffer())
                 await server[name].setRemoteDescription(clients[name].localDescription)
                 for receiver in server[name].getReceivers():
                     _tap_receiver(receiver, forwarders[(name, receiver.track.kind)])
@@ -195,9 +197,6 @@ async def sfu_call(duration: float = 3.0, *, keylog_path: str | Path | None = No
                     _forward_sender(server[name].addTrack(_placeholder_track(kind)), forwarders[(other, kind)])
                 await server[name].setLocalDescription(await server[name].createAnswer())
                 await clients[name].setRemoteDescription(server[name].localDescription)
-                sdps += [clients[name].localDescription.sdp, server[name].localDescription.sdp]
-            if capture_path is not None:
-                sniffer = _start_sniffer(Path(capture_path), sdps)
             await _wait_connected([*clients.values(), *server.values()], 15.0)
             await asyncio.sleep(duration)
             sent = {n: {s.track.kind: int(s._ssrc) for s in clients[n].getSenders() if s.track} for n in names}

@@ -13,7 +13,8 @@ def windows(arr: Any, offs: Any, width: int) -> Any:
     import numpy as np
 
     safe = np.clip(offs, 0, max(len(arr) - width, 0))
-    return arr[safe[:, None] + np.arange(width, dtype=np.int64)]
+    # row-indexing a strided view copies each window in one go: far faster than an index matrix
+    return np.lib.stride_tricks.sliding_window_view(arr, width)[safe]
 
 
 def be16(win: Any, k: int) -> Any:

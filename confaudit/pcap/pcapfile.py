@@ -86,7 +86,7 @@ def _gather_u32(buf: bytearray, offs, count: int, endian: str):
     """``count`` consecutive u32 fields at each offset, as an (n, count) uint32 array."""
     import numpy as np
 
-    arr = np.frombuffer(buf, dtype=np.uint8)
-    idx = offs[:, None] + np.arange(count * 4, dtype=np.int64)
-    raw = np.ascontiguousarray(arr[idx])
+    from confaudit.pcap.gather import windows
+
+    raw = np.ascontiguousarray(windows(np.frombuffer(buf, dtype=np.uint8), offs, count * 4))
     return raw.view(np.dtype(endian + "u4")).reshape(len(offs), count).astype(np.uint32)

@@ -8,7 +8,7 @@ A file from which nothing at all can be read raises :class:`InputError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ MIN_CHUNK_BYTES = 4096
 class CaptureReader:
     """One capture file, read once, front to back."""
 
-    def __init__(self, path: str | Path, input_index: int = 0, chunk_bytes: int = 32 << 20) -> None:
+    def __init__(self, path: str | Path, input_index: int = 0, chunk_bytes: int = 8 << 20) -> None:
         self.path = Path(path)
         self.input_index = input_index
         self.chunk_bytes = max(int(chunk_bytes), MIN_CHUNK_BYTES)
@@ -103,11 +103,32 @@ class CaptureReader:
         """(secrets type, data) of every pcapng Decryption Secrets Block read so far."""
         return list(getattr(self._walker, "secrets", []))
 
-    def packets(self) -> Iterator[Packet]:
-        """Every IP packet as a :class:`Packet` (slow path)."""
+    def packets(self, select: Callable[[PacketChunk], Any] | None = None) -> Iterator[Packet]:
+        """IP packets as :class:`Packet` (slow path; equal to ``chunk.packet(i)`` for each row).
+
+        ``select(chunk)`` may return a boolean mask or row indices (e.g. ``lambda c: c.proto == 17``)
+        so that only those rows are turned into objects. Columns are converted once per chunk and
+        each distinct address is rendered once.
+        """
+        import numpy as np
+
         for chunk in self.chunks():
-            for i in range(len(chunk)):
-                yield chunk.packet(i)
+            rows = np.arange(len(chunk)) if select is None else np.asarray(select(chunk))
+            if rows.dtype == bool:
+                rows = np.flatnonzero(rows)
+            if not len(rows):
+                continue
+            src = _addresses(chunk.src_hi[rows], chunk.src_lo[rows])
+            dst = _addresses(chunk.dst_hi[rows], chunk.dst_lo[rows])
+            cols = [c[rows].tolist() for c in (chunk.frame, chunk.ts, chunk.ip_version, chunk.proto, chunk.sport,
+                                               chunk.dport, chunk.tcp_flags, chunk.tcp_seq, chunk.payload_off,
+                                               chunk.payload_len, chunk.wire_len)]
+            buf = chunk.buf
+            index = chunk.input_index
+            for i, (frame, ts, ver, proto, sport, dport, flags, seq, off, length, wire) in enumerate(zip(*cols)):
+                yield Packet(input_index=index, frame=frame, ts=ts, ip_version=ver, proto=proto, src=src[i],
+                             sport=sport, dst=dst[i], dport=dport, tcp_flags=flags, tcp_seq=seq,
+                             payload=bytes(buf[off: off + length]), wire_len=wire)
 
     def chunks(self) -> Iterator[PacketChunk]:
         """Packet chunks in file order; raises InputError when nothing could be read at all."""
@@ -116,6 +137,7 @@ class CaptureReader:
         self._started = True
         try:
             yield from self._read_all()
+            self._stream.drain()
             self._warnings.extend(self._stream.warnings)
             if self._stream.warnings:
                 self._damaged = True
@@ -199,3 +221,14 @@ class CaptureReader:
     def _keylogs(self) -> tuple[str, ...]:
         return tuple(data.decode("utf-8", errors="replace")
                      for kind, data in getattr(self._walker, "secrets", []) if kind == TLS_KEY_LOG)
+
+
+def _addresses(hi: Any, lo: Any) -> list[str]:
+    """Text form of every row's address, rendering each distinct address once."""
+    import numpy as np
+
+    from confaudit.pcap.chunk import addr_to_str
+
+    pairs, inverse = np.unique(np.stack((hi, lo), axis=1), axis=0, return_inverse=True)
+    texts = [addr_to_str(h, l) for h, l in pairs.tolist()]
+    return [texts[j] for j in inverse.reshape(-1).tolist()]

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
 from confaudit.errors import InputError
 
 RAW_READ_BYTES = 1 << 20
+THREAD_HASH_BYTES = 1 << 20
 GZIP_MAX_RATIO = 100
 GZIP_RATIO_FLOOR_BYTES = 16 << 20
 """Below this many decompressed bytes the ratio is not checked (small, highly compressible files)."""
@@ -30,13 +32,27 @@ class HashingFile:
             raise InputError(path, exc.strerror or "cannot open file") from None
         self._hash = hashlib.sha256()
         self.raw_bytes_read = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._hashing: Future[None] | None = None
+
+    def _update(self, data: bytes | memoryview) -> None:
+        """Hash large reads on a helper thread (hashlib drops the GIL), at most one in flight."""
+        if self._hashing is not None:
+            self._hashing.result()
+            self._hashing = None
+        if len(data) < THREAD_HASH_BYTES:
+            self._hash.update(data)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="confaudit-sha256")
+        self._hashing = self._pool.submit(self._hash.update, data)
 
     def read(self, n: int) -> bytes:
         try:
             data = self._fh.read(n)
         except OSError as exc:
             raise InputError(self.path, f"read error: {exc.strerror or exc}") from None
-        self._hash.update(data)
+        self._update(data)
         self.raw_bytes_read += len(data)
         return data
 
@@ -45,7 +61,7 @@ class HashingFile:
             n = self._fh.readinto(view)
         except OSError as exc:
             raise InputError(self.path, f"read error: {exc.strerror or exc}") from None
-        self._hash.update(view[:n])
+        self._update(view[:n])  # the reader never writes into a buffer region once it was read
         self.raw_bytes_read += n
         return n
 
@@ -53,9 +69,17 @@ class HashingFile:
         """Hash whatever was not read, so the digest always covers the whole stored file."""
         while self.read(RAW_READ_BYTES):
             pass
+        if self._hashing is not None:
+            self._hashing.result()
+            self._hashing = None
         return self._hash.hexdigest()
 
     def close(self) -> None:
+        if self._hashing is not None:
+            self._hashing.cancel()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self._fh.close()
 
 
@@ -73,6 +97,9 @@ class PlainStream:
     def remaining_hint(self) -> int | None:
         """Bytes left in the file (it may change under us; only used to size buffers)."""
         return max(self.size - self.raw.raw_bytes_read, 0) + len(self._prefix)
+
+    def drain(self) -> int:
+        return 0
 
     def readinto(self, view: memoryview) -> int:
         """Fill ``view`` as far as the file allows; returns the count (0 at end of file)."""
@@ -103,6 +130,14 @@ class GzipStream:
 
     def remaining_hint(self) -> int | None:
         return None
+
+    def drain(self) -> int:
+        """Decompress and discard the rest (still under the ratio cap, so a bomb is always named)."""
+        scratch = memoryview(bytearray(RAW_READ_BYTES))
+        total = 0
+        while n := self.readinto(scratch):
+            total += n
+        return total
 
     def _check_ratio(self) -> None:
         if self.out_bytes > GZIP_RATIO_FLOOR_BYTES and self.out_bytes > GZIP_MAX_RATIO * self.stored_size:

@@ -56,7 +56,7 @@ def _verdict_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> lis
                            "statement": clean.text(f.get("statement"), 200),
                            "href": _href(e["report_href"], finding_anchor(f.get("claim_id")))}
                           for f in _list(e["run"].get("findings")) if str(f.get("category")) == cat])
-        rows.append({"category": clean.text(cat, 60), "cells": cells})
+        rows.append({"category": clean.text(cat.replace("_", " "), 60), "cells": cells})
     return rows
 
 
@@ -73,7 +73,7 @@ def _data_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> list[d
             target = first if df.get("first_party") is True else third
             target.setdefault(cat, set()).add(str(df.get("party")))
         per_vendor.append((first, third))
-    return [{"category": clean.text(cat, 40),
+    return [{"category": clean.text(cat.replace("_", " "), 40),
              "cells": [{"first": len(first.get(cat, ())), "third": len(third.get(cat, ())),
                         "third_names": clean.text(", ".join(sorted(third.get(cat, ()))[:10]), 200),
                         "href": _href(e["report_href"], "parties")}
@@ -97,6 +97,7 @@ def _third_party_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) ->
         for e, p in zip(entries, parties):
             cells.append(None if p is None else {
                 "domain": clean.text(p.get("domain"), 80), "requests": p.get("request_count") or 0,
+                "flow_bytes": p.get("flow_bytes") or 0,
                 "categories": clean.text(", ".join(str(c) for c in (p.get("categories") or [])[:12]), 200),
                 "href": _href(e["report_href"], party_anchor(p.get("id")))})
         rows.append({"party": clean.text(key, 80), "cells": cells})
@@ -119,7 +120,7 @@ def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
         "tls": clean.text(", ".join(f"{k} ×{n}" for k, n in sorted(versions.items())) or "not observed", 200),
         "weak_tls": sum(1 for t in tls if t.get("weak")),
         "srtp": clean.text(", ".join(f"{k} ×{n}" for k, n in sorted(profiles.items())) or "not observed", 200),
-        "e2ee": clean.text(summary.get("conclusion") or "not tested", 120),
+        "e2ee": clean.text(str(summary.get("conclusion") or "not tested").replace("_", " "), 120),
         "href": _href(e["report_href"], "media"),
     }
 
@@ -138,7 +139,7 @@ def comparison_view(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "data_rows": _data_rows(runs, clean),
         "third_party_rows": third, "third_party_more": third_more,
         "media": [_media(e, clean) for e in runs],
-        "score_rows": [{"category": clean.text(c, 60), "scores": [v["by_category"].get(c) for v in vendors]} for c in categories],
+        "score_rows": [{"category": clean.text(c.replace("_", " "), 60), "scores": [v["by_category"].get(c) for v in vendors]} for c in categories],
     }
     view["machine"] = clean.data({"format": "confaudit-comparison", "version": 1,
                                   **{k: view[k] for k in ("vendors", "verdict_rows", "data_rows", "third_party_rows",

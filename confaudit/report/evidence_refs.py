@@ -34,7 +34,18 @@ class EvidenceIndex:
 
     def lookup(self, kind: str, ref_id: str) -> Mapping[str, Any] | None:
         """The referenced record, or None when the bundle does not hold it."""
+        if kind == "packet":
+            return self._packet(ref_id)
         return self._section(kind).get(ref_id)
+
+    def _packet(self, ref_id: str) -> Mapping[str, Any] | None:
+        """``<input_index>:<frame>`` -> {input path, frame}."""
+        index, _, frame = ref_id.partition(":")
+        inputs = self._bundle.get("inputs") or []
+        if not (index.isdigit() and frame.isdigit()) or int(index) >= len(inputs):
+            return None
+        source = inputs[int(index)]
+        return {"path": source.get("path") if isinstance(source, Mapping) else None, "frame": int(frame)}
 
 
 def _endpoint(rec: Mapping[str, Any], host: str, port: str) -> str:
@@ -49,6 +60,8 @@ def describe(kind: str, rec: Mapping[str, Any] | None, clean: Sanitizer) -> str:
     """One line about a referenced record (redacted, clipped); '' when unknown."""
     if rec is None:
         return ""
+    if kind == "packet":
+        return clean.text(f"frame {rec['frame']} of {rec.get('path') or 'input'}", 300)
     if kind == "http":
         status = rec.get("status")
         return clean.text(f"{rec.get('method', '')} ", 20) + clean.url(rec.get("url"), 200) + (f" → {status}" if status is not None else "")
@@ -64,7 +77,7 @@ def describe(kind: str, rec: Mapping[str, Any] | None, clean: Sanitizer) -> str:
         return clean.text(f"{rec.get('kind', '')} {rec.get('codec') or ''} ssrc {rec.get('ssrc')} "
                           f"({rec.get('encryption', 'unknown')})", 200)
     if kind == "tls":
-        return clean.text(f"{rec.get('sni') or 'no SNI'} {rec.get('version') or ''} {rec.get('cipher') or ''}", 200)
+        return clean.text(f"{rec.get('sni') or 'no SNI'} {rec.get('version') or ''} {rec.get('cipher_name') or rec.get('cipher') or ''}", 200)
     if kind == "dtls":
         return clean.text(f"DTLS {rec.get('version') or ''} SRTP {rec.get('srtp_profile') or 'none'}", 200)
     if kind == "websocket":

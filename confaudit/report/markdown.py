@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from confaudit.report.filters import score_text, verdict_label, verdict_symbol
+from confaudit.report.filters import human_bytes, score_text, verdict_label, verdict_symbol
 
 _SPECIAL_RE = re.compile(r"([\\`*_{}\[\]()<>#+!|~^$&:])")
 
@@ -17,6 +17,12 @@ def md_escape(value: Any, limit: int = 120) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return _SPECIAL_RE.sub(r"\\\1", text)
+
+
+def _traffic(cell: Mapping[str, Any] | None) -> str:
+    if not cell:
+        return "–"
+    return f"{cell['requests']} req." if cell.get("requests") else human_bytes(cell.get("flow_bytes") or 0)
 
 
 def _row(cells: list[str]) -> str:
@@ -41,7 +47,7 @@ def comparison_markdown(view: Mapping[str, Any]) -> str:
     if view["third_party_rows"]:
         lines += ["", "### Third parties", "", _row(["Company or domain"] + head[1:]), _row(rule)]
         for row in view["third_party_rows"][:30]:
-            lines.append(_row([md_escape(row["party"], 60)] + [f"{c['requests']} req." if c else "–" for c in row["cells"]]))
+            lines.append(_row([md_escape(row["party"], 60)] + [_traffic(c) for c in row["cells"]]))
         more = len(view["third_party_rows"]) - 30 + int(view.get("third_party_more") or 0)
         if more > 0:
             lines += ["", f"… and {more} more third parties (see the HTML comparison)."]

@@ -3,8 +3,9 @@
 Rule, in order:
 1. The session manifest names a vendor: the claims file whose ``vendor`` equals it (case, spaces,
    hyphens and underscores ignored). None or several: error.
-2. No vendor recorded (raw captures, HAR): the claims files whose ``first_party`` domains or entities
-   match a party seen in the session (equal, or a parent domain of it). Exactly one such file wins;
+2. No vendor recorded (raw captures, HAR): the claims files whose ``first_party`` domains
+   match a name seen in the session (party domains, entities and hosts, TLS SNI and certificate
+   names, media-path endpoint names; equal, or a parent domain of it). Exactly one such file wins;
    none or several: error naming the candidates.
 """
 
@@ -46,20 +47,36 @@ def normalise_vendor(name: str) -> str:
     return re.sub(r"[\s_\-.]+", "", name.strip().lower())
 
 
-def _party_names(bundle: Mapping[str, Any]) -> set[str]:
-    names: set[str] = set()
+def _names_seen(bundle: Mapping[str, Any]) -> set[str]:
+    """Party domains and hosts, TLS server and certificate names, media endpoint names.
+
+    Entities are left out on purpose: "Google" as Meet's first party would otherwise claim every
+    capture that merely contacts Google Analytics.
+    """
+    values: list[Any] = []
     for party in bundle.get("parties") or []:
-        if not isinstance(party, Mapping):
-            continue
-        for value in [party.get("domain"), party.get("entity"), *(party.get("hosts") or [])]:
-            if isinstance(value, str) and value:
-                names.add(value.strip().lower().rstrip("."))
+        if isinstance(party, Mapping):
+            values += [party.get("domain"), *(party.get("hosts") or [])]
+    for hello in bundle.get("tls") or []:
+        if isinstance(hello, Mapping):
+            values += [hello.get("sni"), *(hello.get("certificate_names") or [])]
+    path = bundle.get("media_path")
+    for endpoint in (path.get("endpoints") or []) if isinstance(path, Mapping) else []:
+        if isinstance(endpoint, Mapping):
+            values += list(endpoint.get("names") or [])
+    names = set()
+    for value in values:
+        if isinstance(value, str) and value.strip():
+            name = value.strip().lower().rstrip(".")
+            names.add(name[2:] if name.startswith("*.") else name)
     return names
 
 
 def _matches(first_party: str, names: Iterable[str]) -> bool:
     fp = first_party.strip().lower().rstrip(".")
-    return bool(fp) and any(n == fp or n.endswith("." + fp) for n in names)
+    if "." not in fp:  # an entity name, not a domain
+        return False
+    return any(n == fp or n.endswith("." + fp) for n in names)
 
 
 def manifest_vendor(bundle: Mapping[str, Any]) -> str:
@@ -80,7 +97,7 @@ def match_claims(session_vendor: str, bundle: Mapping[str, Any], candidates: Seq
         if not hits:
             raise MatchError(f"no claims file has vendor {session_vendor!r} (claims files: {listing})")
         raise MatchError(f"several claims files have vendor {session_vendor!r}: {', '.join(c.path for c in hits)}")
-    names = _party_names(bundle)
+    names = _names_seen(bundle)
     hits = [c for c in candidates if any(_matches(fp, names) for fp in c.first_party)]
     if len(hits) == 1:
         seen = next(fp for fp in hits[0].first_party if _matches(fp, names))

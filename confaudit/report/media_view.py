@@ -66,7 +66,7 @@ def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
 
     # Aggregate the raw values first, then redact only the rows shown (tens of thousands of handshakes).
     tls_raw = _records(bundle, "tls")
-    tls, tls_more = _shown(_aggregate([(t.get("sni") or "(no SNI)", t.get("version") or "?", t.get("cipher") or "?",
+    tls, tls_more = _shown(_aggregate([(t.get("sni") or "(no SNI)", t.get("version") or "?", t.get("cipher_name") or t.get("cipher") or "?",
                               "weak" if t.get("weak") else "") for t in tls_raw]), clean, (120, 20, 80, 10))
     quic, quic_more = _shown(_aggregate([(q.get("sni") or "(no SNI)", q.get("version") or "?") for q in _records(bundle, "quic")]),
                   clean, (120, 40))
@@ -82,7 +82,7 @@ def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
         summary = e2ee.get("summary") if isinstance(e2ee.get("summary"), Mapping) else {}
         e2ee_streams = [s for s in e2ee.get("streams") or [] if isinstance(s, Mapping)]
         e2ee_view = {
-            "conclusion": clean.text(summary.get("conclusion") or "not determined", 300),
+            "conclusion": clean.text(str(summary.get("conclusion") or "not determined").replace("_", " "), 300),
             "keylogs": len(e2ee.get("keylogs") or []),
             "streams": [{"id": clean.text(s.get("id"), 20), "sender": clean.text(s.get("sender"), 80),
                          "ssrc": clean.text(s.get("ssrc"), 20), "codec": clean.text(s.get("codec") or "?", 40),

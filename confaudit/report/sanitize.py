@@ -6,9 +6,18 @@ written by older versions or edited by hand. Only strings that are displayed pas
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from confaudit.report.filters import clip
+
+
+_URL_TOKEN_RE = re.compile(r"\[REDACTED(?:%20|\+| )([A-Za-z0-9_.\-]{1,40})(?:%20|\+| )(?:%23|#)([0-9a-f]{8})\]")
+
+
+def readable_tokens(text: str) -> str:
+    """Show percent-encoded redaction tokens inside URLs as ``[REDACTED kind #hex]`` (display only)."""
+    return _URL_TOKEN_RE.sub(r"[REDACTED \1 #\2]", text)
 
 
 class Sanitizer:
@@ -38,7 +47,7 @@ class Sanitizer:
         if value is None:
             return ""
         try:
-            return clip(self._redactor.url(str(value)), limit)
+            return clip(readable_tokens(self._redactor.url(str(value))), limit)
         except Exception:
             return self._redactor.token("url", str(value))
 

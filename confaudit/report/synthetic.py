@@ -21,7 +21,7 @@ def synthetic_bundle(observations: int = 1000, payload: str = "", hosts: int = 3
     n_ws = observations // 4
     n_tls = max(observations // 10, 1)
     t0 = 1_750_000_000.0
-    host_names = [f"h{i}.tracker{i % 97}.example{p}" if i % 3 else f"api{i}.vendor.example" for i in range(hosts)]
+    host_names = [f"h{i}.tracker{i % max(hosts // 3, 1)}.example{p}" if i % 3 else f"api{i}.vendor.example" for i in range(hosts)]
     domains = {h: ".".join(h.split(".")[-2:]) for h in host_names}
     parties, by_domain = [], {}
     for h in host_names:

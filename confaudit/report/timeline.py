@@ -29,7 +29,7 @@ class Bar:
     height: float
     """Bar height (proportional to the row's busiest bucket)."""
     title: str
-    """Tooltip text: events in the bucket."""
+    """Tooltip text: amount in the bucket."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Row:
     y: float
     """Baseline of the lane."""
     total: int
-    """Events in the lane."""
+    """Sum of the lane (in the chart's unit)."""
     bars: tuple[Bar, ...] = field(default_factory=tuple)
     """Non-empty buckets."""
 
@@ -74,8 +74,10 @@ class Timeline:
     """Phase boundaries."""
     duration_s: float
     """Seconds covered."""
-    events: int
-    """Events plotted."""
+    total: int
+    """Sum plotted (requests and messages, or bytes)."""
+    unit: str
+    """What bar heights count: 'requests and messages' or 'bytes'."""
 
 
 def _num(value: Any) -> float | None:
@@ -111,26 +113,55 @@ def traffic_events(bundle: Mapping[str, Any]) -> list[tuple[float, str]]:
     return events
 
 
+def flow_spans(bundle: Mapping[str, Any]) -> list[tuple[float, float, str, float]]:
+    """(first_seen, last_seen, party id, bytes) of every packet flow a party was attributed."""
+    flow_party: dict[str, str] = {}
+    for party in bundle.get("parties") or []:
+        if isinstance(party, dict):
+            for fid in party.get("flows") or []:
+                flow_party.setdefault(str(fid), str(party.get("id")))
+    spans = []
+    for flow in bundle.get("flows") or []:
+        if not isinstance(flow, dict) or str(flow.get("id")) not in flow_party:
+            continue
+        start, end, size = _num(flow.get("first_seen")), _num(flow.get("last_seen")), _num(flow.get("bytes"))
+        if start is not None and size:
+            spans.append((start, max(end or start, start), flow_party[str(flow.get("id"))], size))
+    return spans
+
+
+def _spread(spans: list[tuple[float, float, str, float]], t0: float, span: float) -> dict[str, list[float]]:
+    """Each span's weight spread evenly over the buckets it covers."""
+    per_party: dict[str, list[float]] = defaultdict(lambda: [0.0] * BINS)
+    for start, end, pid, weight in spans:
+        first = min(int((start - t0) / span * BINS), BINS - 1)
+        last = min(int((end - t0) / span * BINS), BINS - 1)
+        share = weight / (last - first + 1)
+        for idx in range(first, last + 1):
+            per_party[pid][idx] += share
+    return per_party
+
+
 def build_timeline(bundle: Mapping[str, Any], sanitize_label: Any = str) -> Timeline | None:
     """Bucket traffic events per party over time; None when nothing has a timestamp and a party."""
-    events = traffic_events(bundle)
-    if not events:
+    spans = [(ts, ts, pid, 1.0) for ts, pid in traffic_events(bundle)]
+    unit = "requests and messages"
+    if not spans:
+        spans, unit = flow_spans(bundle), "bytes"
+    if not spans:
         return None
     parties = {str(p.get("id")): p for p in bundle.get("parties") or [] if isinstance(p, Mapping)}
-    t0 = min(t for t, _ in events)
-    t1 = max(t for t, _ in events)
+    t0 = min(s[0] for s in spans)
+    t1 = max(s[1] for s in spans)
     phase_ts = [(_num(p.get("ts")), p.get("phase")) for p in bundle.get("phases") or [] if isinstance(p, Mapping)]
     phase_ts = [(t, name) for t, name in phase_ts if t is not None]
     if phase_ts:
         t0 = min(t0, min(t for t, _ in phase_ts))
         t1 = max(t1, max(t for t, _ in phase_ts))
     span = max(t1 - t0, 1e-6)
-    per_party: dict[str, list[int]] = defaultdict(lambda: [0] * BINS)
-    for ts, pid in events:
-        idx = min(int((ts - t0) / span * BINS), BINS - 1)
-        per_party[pid][idx] += 1
+    per_party = _spread(spans, t0, span)
     ranked = sorted(per_party.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
-    lanes: list[tuple[str, bool | None, list[int]]] = []
+    lanes: list[tuple[str, bool | None, list[float]]] = []
     for pid, counts in ranked[:MAX_ROWS]:
         party = parties.get(pid, {})
         fp = party.get("first_party")
@@ -146,10 +177,11 @@ def build_timeline(bundle: Mapping[str, Any], sanitize_label: Any = str) -> Time
         bars = tuple(
             Bar(x=round(LABEL_W + i * bin_w, 1), y=round(base - 2 - (ROW_H - 6) * c / peak, 1),
                 width=round(max(bin_w - 1, 1), 1), height=round((ROW_H - 6) * c / peak, 1),
-                title=f"{c} request{'s' if c != 1 else ''} at +{(i * span / BINS):.0f} s")
+                title=f"{c:,.0f} {unit} at +{(i * span / BINS):.0f} s")
             for i, c in enumerate(counts) if c)
-        rows.append(Row(label=label, first_party=fp, y=base, total=sum(counts), bars=bars))
+        rows.append(Row(label=label, first_party=fp, y=base, total=round(sum(counts)), bars=bars))
     marks = tuple(PhaseMark(x=round(LABEL_W + (t - t0) / span * PLOT_W, 1), label=sanitize_label(name)[:24])
                   for t, name in sorted(phase_ts, key=lambda p: p[0])[:40])
     return Timeline(width=LABEL_W + PLOT_W + 10, height=TOP + (len(rows) + 1) * ROW_H + 10, label_w=LABEL_W,
-                    rows=tuple(rows), phases=marks, duration_s=round(span, 1), events=len(events))
+                    rows=tuple(rows), phases=marks, duration_s=round(span, 1), total=round(sum(s[3] for s in spans)),
+                    unit=unit)

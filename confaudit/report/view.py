@@ -89,6 +89,7 @@ def _parties(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
         rows.append({"anchor": party_anchor(pid), "domain": clean.text(p.get("domain"), 120),
                      "entity": clean.text(p.get("entity") or "unknown", 120), "first_party": p.get("first_party"),
                      "requests": p.get("request_count") or 0, "bytes_sent": p.get("bytes_sent") or 0,
+                     "flow_bytes": p.get("flow_bytes"),
                      "hosts": clean.text(", ".join(str(h) for h in (p.get("hosts") or [])[:10]), 300),
                      "cells": row_cells})
     flow_rows = [{"party": clean.text(df.get("party"), 120), "category": clean.text(df.get("category"), 40),

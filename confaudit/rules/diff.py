@@ -55,6 +55,8 @@ def _changed(old: Any, new: Any) -> dict[str, Any] | None:
 def diff_bundles(old: Mapping[str, Any], new: Mapping[str, Any], old_run: RunResult | None = None,
                  new_run: RunResult | None = None) -> dict[str, Any]:
     """Changes from ``old`` to ``new``: third parties, data categories per party, encryption, media path, verdicts."""
+    old = old if isinstance(old, Mapping) else {}
+    new = new if isinstance(new, Mapping) else {}
     old_parties, new_parties = _third_parties(old), _third_parties(new)
     added = sorted(set(new_parties) - set(old_parties))
     removed = sorted(set(old_parties) - set(new_parties))

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from confaudit.rules.checks import CHECK_KINDS
-from confaudit.rules.checks._common import matches_any, party_names, records, text
+from confaudit.rules.checks._common import NameMatcher, party_names, records, text
 from confaudit.rules.model import Claim, ClaimsFile, Finding, Outcome, RunResult
 from confaudit.rules.scoring import score
 
@@ -28,12 +28,14 @@ def with_first_party(bundle: Mapping[str, Any], first_party: tuple[str, ...]) ->
     parties = records(bundle, "parties")
     if not first_party or parties is None:
         return bundle
-    marked = [dict(p, first_party=True) if matches_any(party_names(p), first_party) else p for p in parties]
+    matcher = NameMatcher(first_party)
+    marked = [dict(p, first_party=True) if p.get("first_party") is not True and matcher.any(party_names(p)) else p
+              for p in parties]
     view = {**bundle, "parties": marked}
     flows = records(bundle, "data_flows")
     if flows is not None:
-        view["data_flows"] = [dict(f, first_party=True) if matches_any(
-            [str(f.get(k)) for k in ("party", "entity") if isinstance(f.get(k), str)], first_party) else f for f in flows]
+        view["data_flows"] = [dict(f, first_party=True) if f.get("first_party") is not True and matcher.any(
+            (f.get("party"), f.get("entity"))) else f for f in flows]
     return view
 
 
@@ -41,7 +43,8 @@ def evidence_complete(bundle: Mapping[str, Any]) -> bool:
     if bundle.get("complete") is not True:
         return False
     inputs = bundle.get("inputs")
-    return all(not isinstance(i, Mapping) or i.get("complete", True) is not False for i in inputs or [])
+    return all(not isinstance(i, Mapping) or i.get("complete", True) is not False
+               for i in (inputs if isinstance(inputs, list) else []))
 
 
 def run_claim(claim: Claim, bundle: Mapping[str, Any], room_link_pattern: str | None, complete: bool) -> Outcome:
@@ -76,6 +79,7 @@ def evaluate(claims_file: ClaimsFile, bundle: Mapping[str, Any]) -> RunResult:
             severity=claim.severity, category=claim.category, verdict=result.verdict, explanation=result.explanation,
             evidence=tuple(result.evidence), line=claim.line, column=claim.column,
             fingerprint=fingerprint(claims_file.vendor, claim), document_only=claim.document_only))
-    inputs = tuple(i for i in bundle.get("inputs") or [] if isinstance(i, Mapping))
+    raw_inputs = bundle.get("inputs")
+    inputs = tuple(i for i in (raw_inputs if isinstance(raw_inputs, list) else []) if isinstance(i, Mapping))
     return RunResult(vendor=claims_file.vendor, claims_path=claims_file.path, findings=tuple(findings),
                      score=score(findings), evidence_complete=complete, inputs=inputs)

@@ -85,8 +85,9 @@ def score(findings: Iterable[Finding], criteria: Mapping[str, Criterion] | None 
     for entry in by_category.values():
         won, total = entry.pop("_won"), entry.pop("_total")
         if total > 0:
-            entry["score"] = round(100.0 * won / total, 1)
-            weighted += entry["score"] * entry["weight"]
+            raw = 100.0 * won / total
+            entry["score"] = round(raw, 1)
+            weighted += raw * entry["weight"]
             weight_sum += entry["weight"]
     overall = round(weighted / weight_sum, 1) if weight_sum else None
     high = tuple(f.claim_id for f in items

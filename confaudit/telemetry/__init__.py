@@ -21,7 +21,8 @@ def _strings(value: Any) -> list[str]:
 def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[str],
            participants: list[str], entity_lists: list[Path]) -> None:
     """Mutate ``bundle`` in place, adding the telemetry sections."""
-    from confaudit.telemetry.assemble import assemble, collect_events, known_values
+    from confaudit.telemetry.assemble import assemble
+    from confaudit.telemetry.events import collect_events, known_values
     from confaudit.telemetry.entities import load_entity_maps
     from confaudit.telemetry.parties import first_party_from
 

@@ -13,18 +13,22 @@ import base64
 import binascii
 import json
 import re
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-MAX_DECODED_BYTES = 8 * 1024 * 1024
+from confaudit.telemetry.payload_bytes import MAX_DECODED_BYTES, as_text, body_bytes, decompress
+
+__all__ = ["Decoded", "Field", "Opaque", "as_text", "body_bytes", "decode_body", "decode_message", "decode_query",
+           "decompress"]
+
 MAX_FIELDS = 5000
 MAX_DEPTH = 24
 MAX_NESTED_DECODES = 3
 MIN_BASE64_LEN = 12
 
 _B64_RE = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
+_NESTING = frozenset(("json-in-string", "base64", "url", "form-in-string"))
 _PCT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 _FORMISH_RE = re.compile(r"^[^=&\s]{1,64}=[^&\s]*(&[^=&\s]{1,64}=[^&\s]*)+$")
 
@@ -70,84 +74,6 @@ class Decoded:
             return False
         self.fields.append(item)
         return True
-
-
-# ---- bytes --------------------------------------------------------------------------------
-def body_bytes(body: Any) -> bytes | None:
-    """Raw bytes of a capture body record (``text`` or ``base64``); None when absent or malformed."""
-    if not isinstance(body, dict):
-        return None
-    if isinstance(body.get("text"), str):
-        return body["text"].encode("utf-8", "surrogatepass")
-    if isinstance(body.get("base64"), str):
-        try:
-            return base64.b64decode(body["base64"], validate=False)
-        except (binascii.Error, ValueError):
-            return None
-    return None
-
-
-def decompress(data: bytes, encoding: str = "") -> tuple[bytes, str | None]:
-    """Undo compression, bounded; returns (bytes, name applied | ``failed`` | None).
-
-    Capture body records usually hold already-decoded bytes while still naming the original
-    Content-Encoding, so the header is only trusted when the bytes are not readable text;
-    gzip and zstd are recognised by their magic bytes.
-    """
-    enc = (encoding or "").lower().strip()
-    if data[:2] == b"\x1f\x8b":
-        return _attempt(data, "gzip", strict=True)
-    if data[:4] == b"\x28\xb5\x2f\xfd":
-        return _attempt(data, "zstd", strict=True)
-    if enc in ("gzip", "x-gzip", "deflate", "br", "zstd") and as_text(data[:4096]) is None:
-        return _attempt(data, "gzip" if enc == "x-gzip" else enc, strict=False)
-    return data, None
-
-
-def _attempt(data: bytes, codec: str, strict: bool) -> tuple[bytes, str | None]:
-    try:
-        if codec == "gzip":
-            return _bounded_zlib(data, 16 + zlib.MAX_WBITS), "gzip"
-        if codec == "zstd":
-            import zstandard
-
-            reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
-            return reader.read(MAX_DECODED_BYTES), "zstd"
-        if codec == "deflate":
-            try:
-                return _bounded_zlib(data, zlib.MAX_WBITS), "deflate"
-            except zlib.error:
-                return _bounded_zlib(data, -zlib.MAX_WBITS), "deflate"
-        import brotli
-
-        dec = brotli.Decompressor()
-        out = bytearray()
-        for start in range(0, len(data), 16384):
-            out += dec.process(data[start:start + 16384])
-            if len(out) >= MAX_DECODED_BYTES:
-                break
-        return bytes(out[:MAX_DECODED_BYTES]), "br"
-    except Exception:  # noqa: BLE001 - any codec failure means "could not decode"
-        return data, "failed" if strict else None
-
-
-def _bounded_zlib(data: bytes, wbits: int) -> bytes:
-    dec = zlib.decompressobj(wbits)
-    out = dec.decompress(data, MAX_DECODED_BYTES)
-    return out
-
-
-def as_text(data: bytes) -> str | None:
-    """UTF-8 text when ``data`` is mostly printable text, else None."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if not text:
-        return text
-    sample = text[:4096]
-    bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n")
-    return text if bad <= len(sample) // 50 else None
 
 
 # ---- entry points -------------------------------------------------------------------------
@@ -281,11 +207,8 @@ def _scalar(value: str, path: str, keys: tuple[str, ...], transforms: tuple[str,
     """Record a string value, and also whatever it decodes to (nested JSON, base64, percent-encoding)."""
     if not out.add(Field(path, keys, value, transforms)):
         return
-    nested = sum(1 for t in transforms if t in ("json-in-string", "base64", "url", "form-in-string"))
-    if nested >= MAX_NESTED_DECODES or depth > MAX_DEPTH:
-        return
     stripped = value.strip()
-    if len(stripped) < 2:
+    if len(stripped) < 2 or depth > MAX_DEPTH or sum(map(_NESTING.__contains__, transforms)) >= MAX_NESTED_DECODES:
         return
     if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
         parsed = _json(stripped)

@@ -152,8 +152,8 @@ def parse_list(doc: Any, source: str, raw: bytes, default_name: str) -> tuple[En
         entries = _confaudit_shape(doc["entities"], source, name, licence)
     elif isinstance(doc.get("categories"), dict):
         entries = _disconnect_shape(doc["categories"], source, name, licence)
-    elif doc and all(isinstance(v, dict) and ("properties" in v or "resources" in v) for v in doc.values()
-                     if not isinstance(v, str)):
+    elif any(isinstance(v, dict) for v in doc.values()) and all(
+            isinstance(v, dict) and ("properties" in v or "resources" in v) for v in doc.values() if not isinstance(v, str)):
         entries = _duckduckgo_shape(doc, source, name, licence)
     else:
         raise InputError(source, "entity list has no 'entities' array (nor Disconnect 'categories' / DuckDuckGo entity map)")

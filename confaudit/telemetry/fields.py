@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from confaudit.telemetry.decode import Decoded, Field, Opaque, decode_body, decode_message, decode_query
+from confaudit.telemetry.decode import Decoded, Field, decode_body, decode_message, decode_query
 from confaudit.telemetry.known import KnownMatcher
 from confaudit.telemetry.taxonomy import Match, classify_key, classify_value
 
@@ -131,7 +131,3 @@ def _header_fields(low: str, value: str, matcher: KnownMatcher) -> list[Classifi
     matches: dict[str, Match] = {m.category: m for m in reversed(
         [*known, *classify_key((re.sub(r"^x-", "", low),)), *classify_value(value, (low,))])}
     return [ClassifiedField("header", field, tuple(matches.values()) or (Match("technical", "default"),), False)]
-
-
-def opaque_size(opaques: list[Opaque]) -> int:
-    return sum(o.size for o in opaques)

@@ -64,44 +64,60 @@ def variants(known: KnownValue) -> list[Variant]:
     return out
 
 
+_HEX_RUN = re.compile(r"(?<![0-9a-z])[0-9a-f]{32,64}(?![0-9a-z])")
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_\-]{22,44}")
+
+
 class KnownMatcher:
-    """Looks for every variant of every known value inside field values."""
+    """Looks for every variant of every known value inside field values, in time linear in the value.
+
+    Plain and URL-encoded forms: one case-insensitive alternation with token boundaries (so a room
+    called "team" does not match "teamwork"); base64 of the value: one case-sensitive alternation;
+    digests: hex and base64 runs of the value looked up in a table.
+    """
 
     def __init__(self, known: list[KnownValue]) -> None:
-        self._plain: list[tuple[re.Pattern[str], Variant]] = []
-        self._exact: list[Variant] = []
-        self._exact_case: list[Variant] = []
-        seen: set[tuple[str, str]] = set()
+        self._plain: dict[str, Variant] = {}
+        self._b64: dict[str, Variant] = {}
+        self._digest: dict[str, Variant] = {}
         for item in known:
             for var in variants(item):
-                if (var.text, var.known.category) in seen:
-                    continue
-                seen.add((var.text, var.known.category))
                 if var.encoding in ("plain", "url"):
-                    # token boundary so a room called "team" does not match "teamwork"
-                    pattern = re.compile(r"(?<![a-z0-9])" + re.escape(var.text) + r"(?![a-z0-9])")
-                    self._plain.append((pattern, var))
-                elif var.encoding.endswith("base64"):
-                    self._exact_case.append(var)
+                    self._plain.setdefault(var.text, var)
+                elif var.encoding == "base64":
+                    self._b64.setdefault(var.text, var)
                 else:
-                    self._exact.append(var)
+                    self._digest.setdefault(var.text, var)
+        self._plain_re = _alternation(self._plain, r"(?<![a-z0-9])(?:", r")(?![a-z0-9])")
+        self._b64_re = _alternation(self._b64, "(?:", ")")
 
     def __bool__(self) -> bool:
-        return bool(self._plain or self._exact or self._exact_case)
+        return bool(self._plain or self._b64 or self._digest)
 
     def match(self, value: str) -> list[Match]:
-        """Known-value matches in ``value`` (case-insensitive for plain/url/hex forms)."""
-        if not value or len(value) > 200000:
+        """Known-value matches in ``value`` (plain and URL forms case-insensitive, hex digests any case)."""
+        if not value or len(value) > 200000 or not self:
             return []
         low = value.lower()
+        hits: list[Variant] = []
+        if self._plain_re is not None:
+            hits += [self._plain[m.group(0)] for m in self._plain_re.finditer(low)]
+        if self._b64_re is not None:
+            hits += [self._b64[m.group(0)] for m in self._b64_re.finditer(value)]
+        if self._digest:
+            hits += [self._digest[m.group(0)] for m in _HEX_RUN.finditer(low) if m.group(0) in self._digest]
+            hits += [self._digest[t] for t in (m.group(0).rstrip("=") for m in _B64_RUN.finditer(value))
+                     if t in self._digest]
         found: dict[tuple[str, str], Match] = {}
-        for pattern, var in self._plain:
-            if var.text in low and pattern.search(low):
-                found.setdefault((var.known.category, var.known.label),
-                                 Match(var.known.category, f"known:{var.known.label}{'' if var.encoding == 'plain' else ' ' + var.encoding}"))
-        for hay, group in ((low, self._exact), (value, self._exact_case)):
-            for var in group:
-                if var.text in hay:
-                    found.setdefault((var.known.category, var.known.label),
-                                     Match(var.known.category, f"known:{var.known.label} {var.encoding}"))
+        for var in hits:
+            suffix = "" if var.encoding == "plain" else f" {var.encoding}"
+            found.setdefault((var.known.category, var.known.label),
+                             Match(var.known.category, f"known:{var.known.label}{suffix}"))
         return list(found.values())
+
+
+def _alternation(table: dict[str, Variant], head: str, tail: str) -> re.Pattern[str] | None:
+    if not table:
+        return None
+    ordered = sorted(table, key=len, reverse=True)  # longest first, so "Ann Lee" wins over "Ann"
+    return re.compile(head + "|".join(re.escape(t) for t in ordered) + tail)

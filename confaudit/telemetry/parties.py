@@ -5,6 +5,7 @@ subdomain aliased to a tracker); TLS certificate names identify hosts the map do
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,11 @@ class Resolution:
     """The CNAME target that revealed a different entity, when cloaked."""
 
 
+_HOSTNAME_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_\-]{0,62}\.)+[a-z0-9\-]{2,63}$")
+# A CNAME into one of these is a tracker hidden under the vendor's name; into a CDN it is just hosting.
+TRACKING_CATEGORIES = {"analytics", "advertising", "telemetry", "error_reporting", "session_replay", "social"}
+
+
 def _dicts(bundle: dict[str, Any], key: str) -> list[dict[str, Any]]:
     value = bundle.get(key)
     return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
@@ -70,6 +76,12 @@ def collect_hosts(bundle: dict[str, Any]) -> tuple[dict[str, HostInfo], dict[str
             item.sources.add("http")
             if isinstance(rec.get("flow"), str):
                 item.flows.add(rec["flow"])
+    for rec in _dicts(bundle, "http_plain"):
+        host = rec.get("host")
+        if isinstance(host, str) and (item := info(host.rsplit(":", 1)[0] if host.count(":") == 1 else host)):
+            item.sources.add("http_plain")
+            if isinstance(rec.get("flow"), str):
+                item.flows.add(rec["flow"])
     for rec in _dicts(bundle, "websocket"):
         if (item := info(rec.get("host"))) is not None:
             item.sources.add("websocket")
@@ -91,6 +103,12 @@ def collect_hosts(bundle: dict[str, Any]) -> tuple[dict[str, HostInfo], dict[str
             item.sources.add("tls_sni")
             if rec.get("id") is not None:
                 item.refs.add(("tls_clienthello", str(rec["id"])))
+    for rec in _dicts(bundle, "stun"):  # a TURN REALM names the relay operator (turner.facebook)
+        for realm in _names(rec.get("realms")):
+            if "." in realm and _HOSTNAME_RE.match(realm) and (item := info(realm)) is not None:
+                item.sources.add("stun_realm")
+                if isinstance(rec.get("flow"), str):
+                    item.flows.add(rec["flow"])
     ip_host: dict[str, str] = {}
     _proxy_dns(bundle, info, ip_host)
     for rec in _dicts(bundle, "dns"):
@@ -149,12 +167,13 @@ def _proxy_dns(bundle: dict[str, Any], info: Any, ip_host: dict[str, str]) -> No
 
 
 def resolve(item: HostInfo, emap: EntityMap) -> Resolution:
-    """Entity of a host: a CNAME target owned by another entity wins (cloaking), then the host, then its certificate."""
+    """Entity of a host: a tracker behind a CNAME wins (cloaking), then the host, then its certificate."""
     domain = registrable_domain(item.host)
     own = emap.lookup(item.host)
     for target in reversed(item.cnames):
         entry = emap.lookup(target)
-        if entry is not None and (own is None or entry.entity != own.entity):
+        if entry is not None and (own is None or entry.entity != own.entity) \
+                and TRACKING_CATEGORIES & set(entry.categories):
             return Resolution(domain, entry.entity, entry, "cname", target)
     if own is not None:
         return Resolution(domain, own.entity, own, "host", None)

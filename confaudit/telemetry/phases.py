@@ -104,14 +104,18 @@ def audio_rates(window: PhaseWindow, streams: Any, capture_end: float | None,
             "stream": str(stream.get("id", "")),
             "flow": stream.get("flow") if isinstance(stream.get("flow"), str) else None,
             "direction": stream.get("direction") if isinstance(stream.get("direction"), str) else None,
-            "packets": round(win_packets, 3),
-            "bytes": round(win_bytes, 3),
-            "packets_per_s": round(win_packets / duration, 3) if duration else None,
-            "bytes_per_s": round(win_bytes / duration, 3) if duration else None,
+            "packets": _finite(win_packets) or 0.0,
+            "bytes": _finite(win_bytes) or 0.0,
+            "packets_per_s": _finite(win_packets / duration) if duration else None,
+            "bytes_per_s": _finite(win_bytes / duration) if duration else None,
             "estimated": estimated,
         })
     out.sort(key=lambda r: r["stream"])
     return out
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 3) if math.isfinite(value) else None
 
 
 def _phase_counts(stream: dict[str, Any], window: PhaseWindow) -> tuple[float, float] | None:

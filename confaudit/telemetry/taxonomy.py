@@ -43,7 +43,7 @@ KEY_NAMES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("screen", "screensize", "screenresolution", "resolution", "screenwidth", "screenheight",
                      "viewport", "viewportwidth", "viewportheight", "innerwidth", "innerheight", "availwidth",
                      "availheight", "colordepth", "pixeldepth", "dpr", "devicepixelratio", "pixelratio",
-                     "orientation", "sr", "vp"), ("screen",)),
+                     "orientation"), ("screen",)),
     **dict.fromkeys(("locale", "language", "languages", "lang", "hl", "ul", "acceptlanguage",
                      "preferredlanguage", "uilanguage"), ("locale",)),
     **dict.fromkeys(("tz", "timezone", "tzoffset", "timezoneoffset", "utcoffset", "tzname", "timezonename",
@@ -51,15 +51,15 @@ KEY_NAMES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("ip", "ipaddress", "ipaddr", "localip", "publicip", "remoteip", "clientip", "candidate",
                      "candidates", "icecandidate", "icecandidates", "localcandidate", "remotecandidate",
                      "connectiontype", "effectivetype", "downlink", "downlinkmax", "rtt", "networktype", "carrier",
-                     "ssid", "bssid", "wifi", "mac", "macaddress", "network", "isp", "asn", "ect", "nettype",
+                     "ssid", "bssid", "wifi", "macaddress", "network", "isp", "asn", "ect", "nettype",
                      "srflx", "relayprotocol"), ("network",)),
     **dict.fromkeys(("lat", "latitude", "lng", "lon", "longitude", "geo", "geolocation", "city", "country",
-                     "countrycode", "region", "postal", "postalcode", "zip", "zipcode", "location", "coords",
-                     "gps", "address", "subdivision", "metro"), ("location",)),
+                     "countrycode", "postal", "postalcode", "zip", "zipcode", "location", "coords",
+                     "gps", "subdivision"), ("location",)),
     **dict.fromkeys(("deviceid", "installid", "installationid", "advertisingid", "adid", "idfa", "idfv", "gaid",
                      "aaid", "visitorid", "anonymousid", "anonid", "clientid", "cid", "uid", "uuid", "guid",
-                     "fingerprint", "fp", "browserid", "machineid", "trackingid", "distinctid", "amplitudeid",
-                     "deviceuuid", "userid", "externalid", "persistentid", "cookieid", "vid", "fbp", "fbc",
+                     "fingerprint", "browserid", "machineid", "trackingid", "distinctid", "amplitudeid",
+                     "deviceuuid", "userid", "externalid", "persistentid", "cookieid", "fbp", "fbc",
                      "gclid", "fbclid", "canvashash", "audiohash", "fingerprinthash", "ajsanonymousid", "ajsuserid", "sessionuuid", "instanceid", "appinstanceid"),
                     ("identifier",)),
     **dict.fromkeys(("email", "emailaddress", "mail", "phone", "phonenumber", "mobile", "msisdn", "tel",
@@ -71,10 +71,10 @@ KEY_NAMES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("contacts", "contact", "addressbook", "friends", "buddies", "followers", "invitees",
                      "phonebook", "contactlist"), ("contact",)),
     **dict.fromkeys(("event", "events", "eventname", "eventtype", "action", "actions", "click", "clicks",
-                     "join", "joined", "jointime", "leave", "left", "leavetime", "mute", "muted", "unmute",
+                     "join", "joined", "jointime", "leave", "leavetime", "mute", "muted", "unmute",
                      "ismuted", "audiomuted", "videomuted", "duration", "callduration", "pageview", "screenview",
                      "interaction", "interactions", "ec", "ea", "el", "en", "tap", "scroll", "keypress",
-                     "buttonclicked", "page", "pagetitle", "dl", "dt", "dp", "handraised", "reaction", "reactions",
+                     "buttonclicked", "pagetitle", "dl", "dp", "handraised", "reaction", "reactions",
                      "screenshare", "cameraon", "micon", "timespent", "engagementtime", "participantcount",
                      "numparticipants"), ("usage",)),
     **dict.fromkeys(("room", "roomname", "roomid", "roomtitle", "roomurl", "meeting", "meetingid", "meetingname",
@@ -89,11 +89,24 @@ KEY_NAMES: dict[str, tuple[str, ...]] = {
                      "inputlevel", "inputvolume", "audioenergy", "totalaudioenergy", "energy", "rms", "dbfs",
                      "noiselevel", "backgroundnoise", "speechdetected", "talking", "istalking", "audioinputlevel",
                      "micvolume", "voicelevel", "totalsamplesduration"), ("audio_metrics",)),
-    **dict.fromkeys(("chat", "chatmessage", "message", "messages", "msg", "transcript", "transcription",
-                     "caption", "captions", "subtitle", "subtitles", "comment", "comments", "note", "notes",
-                     "whiteboard", "question", "answer", "poll", "chattext", "messagetext", "utterance"),
+    **dict.fromkeys(("chat", "chatmessage", "transcript", "transcription",
+                     "caption", "captions", "subtitle", "subtitles",                      "whiteboard", "chattext", "messagetext", "utterance"),
                     ("content",)),
 }
+
+# Short parameter names of widespread beacons (GA4 /g/collect, Google Ads, Meta Pixel /tr advanced
+# matching, Mixpanel): documented by their vendors, too short to guess from words.
+BEACON_KEYS: dict[str, tuple[str, ...]] = {
+    "uafvl": ("browser",), "uap": ("os",), "uapv": ("os",), "uam": ("device",), "uaa": ("device",),
+    "uab": ("device",), "uaw": ("device",), "uamb": ("device",), "sw": ("screen",), "sh": ("screen",),
+    "uw": ("screen",), "uh": ("screen",), "biw": ("screen",), "bih": ("screen",), 
+    "utz": ("timezone",), "ev": ("usage",), "udem": ("account", "identifier"), "udph": ("account", "identifier"),
+    "udfn": ("account",), "udln": ("account",), "udge": ("account",), "uddb": ("account",),
+    "udct": ("location",), "udst": ("location",), "udzp": ("location",), "udcountry": ("location",),
+    "udexternalid": ("identifier",), "sid": ("identifier",), "sessionid": ("identifier",),
+    "distinctid": ("identifier",), "deviceid": ("identifier",), "mpcountrycode": ("location",),
+}
+KEY_NAMES.update(BEACON_KEYS)
 
 # Single words that decide a category wherever they appear inside a compound key (userEmail, geo_city).
 KEY_WORDS: dict[str, tuple[str, ...]] = {
@@ -102,14 +115,15 @@ KEY_WORDS: dict[str, tuple[str, ...]] = {
     "geo": ("location",), "idfa": ("identifier",), "fingerprint": ("identifier",), "candidate": ("network",),
     "ip": ("network",), "transcript": ("content",), "participants": ("participants",),
     "participant": ("participants",), "attendees": ("participants",),
-    "viewport": ("screen",), "resolution": ("screen",), "speaking": ("audio_metrics",),
+    "viewport": ("screen",), "resolution": ("screen",), "speaking": ("audio_metrics",), "tz": ("timezone",),
+    "language": ("locale",),
     "loudness": ("audio_metrics",), "contacts": ("contact",),
 }
 
 # Generic leaf names whose meaning comes from the parent key (device.id, screen.width, user.name).
 GENERIC_LEAVES = {"id", "name", "width", "height", "w", "h", "version", "type", "value", "level", "model",
                   "title", "code", "string", "label", "list", "count", "full", "short", "hash", "major", "minor",
-                  "text", "body"}
+                  "text", "body", "address"}
 PARENT_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "device": {"id": ("identifier",), "*": ("device",)},
     "install": {"*": ("identifier",)}, "installation": {"*": ("identifier",)},
@@ -133,7 +147,7 @@ PARENT_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])")
+EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])")
 _PHONE_RE = re.compile(r"^(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,4}(?:[\s.\-]\d{2,4}){1,4}$|^\+\d{8,15}$")
 _UA_RE = re.compile(r"\bMozilla/\d\.\d \(|\b(?:AppleWebKit|Gecko|Chrome|Firefox|Safari|Edg|OPR)/\d+[.\d]*\b.*\b(?:AppleWebKit|Gecko|Chrome|Firefox|Safari|Mobile|Version)/")
 _CANDIDATE_RE = re.compile(r"\bcandidate:\S+ \d+ (?:udp|tcp) \d+ (\S+) \d+ typ (host|srflx|prflx|relay)", re.I)
@@ -195,7 +209,7 @@ def classify_value(value: str, keys: tuple[str, ...] = ()) -> list[Match]:
     out: list[Match] = []
     if _UA_RE.search(text):
         out.append(Match("browser", "value:user-agent"))
-    if _EMAIL_RE.search(text):
+    if EMAIL_RE.search(text):
         out.append(Match("account", "value:email"))
     leaf_words = set(key_words(keys[-1])) if keys else set()
     if len(text) <= 24 and _PHONE_RE.match(text) and sum(ch.isdigit() for ch in text) >= 8 \

@@ -6,6 +6,7 @@ raise; a body that ends early gives a record with ``complete=False``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -281,7 +282,9 @@ def certificate_names(der: bytes) -> CertificateInfo:
         from cryptography import x509
         from cryptography.x509.oid import NameOID
 
-        cert = x509.load_der_x509_certificate(bytes(der))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # malformed-but-loadable certificates are the norm in captures
+            cert = x509.load_der_x509_certificate(bytes(der))
 
         def cn(name: Any) -> str | None:
             attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)

@@ -76,7 +76,7 @@ CHECK_KINDS: dict[str, CheckKind] = {k.name: k for k in (
         Param("allowed_recipients", "str_list", ()),
         Param("allowed_data", "str_list", (), choices=_data_categories()),
     ), "third_party_sharing"),
-    CheckKind("no_advertising", no_advertising, (), "advertising"),
+    CheckKind("no_advertising", no_advertising, (Param("include_analytics", "bool", False),), "advertising"),
     CheckKind("room_links", room_links, (
         Param("min_entropy_bits", "number", 0),
         Param("fresh_per_room", "bool", False),

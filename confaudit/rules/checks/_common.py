@@ -34,7 +34,8 @@ def text(value: Any, limit: int = 200) -> str:
     """A short printable string for an explanation or a reference detail."""
     if value is None:
         return ""
-    out = "".join(ch if ch.isprintable() else "?" for ch in str(value))
+    raw = value if isinstance(value, str) else str(value)
+    out = raw if raw.isprintable() else "".join(ch if ch.isprintable() else "?" for ch in raw)
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
@@ -75,13 +76,37 @@ def capped(refs: Iterable[Mapping[str, str]]) -> tuple[Mapping[str, str], ...]:
     return tuple(kept[:MAX_REFS]) + (ref("note", "more", f"{len(kept) - MAX_REFS} more references omitted"),)
 
 
+SECONDARY_KINDS = frozenset({"flow", "packet"})
+
+
+def balanced(refs: Iterable[Mapping[str, str]]) -> list[Mapping[str, str]]:
+    """Interleave evidence by kind (http, sip, tls ...) so a capped list still shows every kind of problem.
+
+    A unit is a primary reference followed by its flow/packet references; units keep their order within a kind.
+    """
+    groups: dict[str, list[list[Mapping[str, str]]]] = {}
+    for r in refs:
+        if r["kind"] in SECONDARY_KINDS and groups:
+            last_kind = next(reversed(groups))
+            groups[last_kind][-1].append(r)
+        else:
+            groups.setdefault(r["kind"], []).append([r])
+    out: list[Mapping[str, str]] = []
+    queues = [list(units) for units in groups.values()]
+    while any(queues):
+        for queue in queues:
+            if queue:
+                out.extend(queue.pop(0))
+    return out
+
+
 def outcome(verdict: str, explanation: str, refs: Iterable[Mapping[str, str]] = ()) -> Outcome:
     return Outcome(verdict=verdict, explanation=explanation, evidence=capped(refs))
 
 
-def listing(values: Iterable[Any], limit: int = 5) -> str:
-    """'a, b and c' (with '... and N more' past ``limit``)."""
-    items = [text(v, 80) for v in values]
+def listing(values: Iterable[Any], limit: int = 5, width: int = 80) -> str:
+    """'a, b and c' (with '... and N more' past ``limit``); non-list values count as empty."""
+    items = [text(v, width) for v in values] if isinstance(values, (list, tuple, set, frozenset, dict)) else []
     if not items:
         return "none"
     if len(items) > limit:
@@ -107,6 +132,11 @@ def were(n: int) -> str:
     return "was" if n == 1 else "were"
 
 
+def sentence(text_: str) -> str:
+    """Upper-case the first letter only (str.capitalize would lower-case names like TLS)."""
+    return text_[:1].upper() + text_[1:]
+
+
 def all_of(n: int, word: str) -> str:
     """'the 1 observed stream' / 'all 4 observed streams'."""
     return f"the {plural(n, word)}" if n == 1 else f"all {plural(n, word)}"
@@ -129,14 +159,29 @@ def party_names(party: Mapping[str, Any]) -> list[str]:
     return names
 
 
+class NameMatcher:
+    """Case-insensitive match of names against domains (with subdomains) and entity names, memoised."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self._exact = {p.lower().rstrip(".").lstrip("*").lstrip(".") for p in patterns if isinstance(p, str) and p.strip("*. ")}
+        self._seen: dict[str, bool] = {}
+
+    def name(self, name: str) -> bool:
+        hit = self._seen.get(name)
+        if hit is None:
+            labels = name.lower().rstrip(".").split(".")
+            hit = any(".".join(labels[i:]) in self._exact for i in range(len(labels)))
+            if len(self._seen) < 100_000:
+                self._seen[name] = hit
+        return hit
+
+    def any(self, names: Iterable[str]) -> bool:
+        return any(self.name(n) for n in names if isinstance(n, str))
+
+
 def matches_any(names: Iterable[str], patterns: Iterable[str]) -> bool:
     """True when any name equals (case-insensitive) or is a subdomain of any pattern."""
-    pats = [p for p in patterns if p]
-    for name in names:
-        for pat in pats:
-            if name.lower() == pat.lower() or domain_matches(name, pat):
-                return True
-    return False
+    return NameMatcher(patterns).any(names)
 
 
 def str_set(value: Any) -> set[str]:

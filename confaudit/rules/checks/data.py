@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.rules.checks._common import (listing, matches_any, obj, outcome, party_names, plural, record_id,
+from confaudit.rules.checks._common import (MAX_REFS, NameMatcher, listing, obj, outcome, party_names, plural, record_id,
                                             records, ref, str_set, text)
 from confaudit.rules.model import Outcome
 
 GUEST_PHASES = frozenset({"guest", "logged-out", "logged_out", "loggedout", "signed-out", "signed_out", "no-account"})
 NON_PERSONAL = frozenset({"technical"})
 AD_CATEGORIES = frozenset({"advertising", "ads", "ad", "adtech", "ad_tech", "ad-tech", "tracker", "tracking",
-                           "fingerprinting", "cryptomining", "social_tracking", "advertising_network"})
+                           "fingerprinting", "social", "social_tracking", "session_replay", "advertising_network"})
+ANALYTICS_CATEGORIES = frozenset({"analytics"})
 
 
 def _flow_refs(flow: Mapping[str, Any], index: int) -> list[dict[str, str]]:
@@ -99,6 +100,7 @@ def third_party_sharing(bundle: Mapping[str, Any], params: Mapping[str, Any]) ->
     if parties is None or flows is None or not _observed_traffic(bundle):
         return outcome("not_observable", "The evidence holds no decoded traffic with parties to check who received data.")
     index = _party_index(bundle)
+    allowed = NameMatcher(recipients)
     undeclared: list[tuple[int, Mapping[str, Any]]] = []
     excess: list[tuple[int, Mapping[str, Any]]] = []
     third = 0
@@ -111,7 +113,7 @@ def third_party_sharing(bundle: Mapping[str, Any], params: Mapping[str, Any]) ->
         category = str(f.get("category") or "")
         if category in NON_PERSONAL:
             continue
-        if not matches_any(party_names(party) or [name], recipients):
+        if not allowed.any(party_names(party) or [name]):
             undeclared.append((i, f))
         elif category not in allowed_data:
             excess.append((i, f))
@@ -124,7 +126,10 @@ def third_party_sharing(bundle: Mapping[str, Any], params: Mapping[str, Any]) ->
         if excess:
             what = sorted({f"{f.get('category')} to {f.get('party')}" for _, f in excess})
             parts.append(f"declared recipients received more than allowed ({listing(what)})")
-        refs = [r for i, f in (undeclared + excess) for r in _flow_refs(f, i)]
+        offenders = undeclared + excess
+        refs = [r for i, f in offenders[:MAX_REFS] for r in _flow_refs(f, i)][:MAX_REFS - 1]
+        if len(offenders) > MAX_REFS:
+            refs.append(ref("note", "more", f"{len(offenders) - MAX_REFS} more data flows to third parties"))
         return outcome("contradicted", "Personal data went to third parties: " + "; ".join(parts) + ".", refs)
     contacted = sorted({str(p.get("domain") or p.get("entity")) for p in parties if p.get("first_party") is False})
     refs = [ref("party", record_id(p, str(p.get("domain"))), text(p.get("entity"))) for p in parties
@@ -142,8 +147,8 @@ def no_advertising(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outc
     for i, p in enumerate(parties):
         if p.get("first_party") is True:
             continue
-        cats = str_set(p.get("entity_categories")) | str_set(p.get("categories"))
-        hits = sorted(cats & AD_CATEGORIES)
+        cats = str_set(p.get("entity_categories"))
+        hits = sorted(cats & (AD_CATEGORIES | (ANALYTICS_CATEGORIES if params.get("include_analytics") else frozenset())))
         if hits:
             lst = p.get("entity_list") if isinstance(p.get("entity_list"), Mapping) else {}
             source = text(lst.get("name"), 60) or listing(p.get("lists") or [], 3)
@@ -152,7 +157,7 @@ def no_advertising(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outc
                            f"{text(p.get('request_count', '?'), 12)} requests; list: {source})"))
     if ads:
         names = [r["detail"].split(" (", 1)[0] for r in ads]
-        return outcome("contradicted", f"The client contacted {plural(len(ads), 'advertising or tracking host')}: "
+        return outcome("contradicted", f"The client contacted {plural(len(ads), 'advertising or tracking party')}: "
                        f"{listing(names)}.", ads)
     if not parties:
         return outcome("supported", "No third party was contacted at all, so no advertising or tracking entity either.")

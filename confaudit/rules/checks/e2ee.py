@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from confaudit.rules.checks._common import flow_ref, obj, outcome, plural, record_id, records, ref, text
-from confaudit.rules.checks.media import stream_encryption
+from confaudit.rules.checks.media import sdp_plain, stream_encryption
 from confaudit.rules.model import Outcome
 
 
@@ -33,6 +33,9 @@ def observe_e2ee(bundle: Mapping[str, Any]) -> tuple[bool | None, str, list[dict
     if plain:
         refs = [ref("media_stream", record_id(s, f"m{i}"), "plain RTP") for s, i in plain]
         return False, f"{plural(len(plain), 'media stream')} travelled as unencrypted RTP, readable by any relay", refs
+    negotiated_plain = sdp_plain(bundle)
+    if negotiated_plain:
+        return False, "the signalling negotiated unencrypted media, readable by any relay", negotiated_plain
     e2ee = obj(bundle, "e2ee") or {}
     sdes = [s for s in e2ee.get("sdes", []) if isinstance(s, Mapping)] if isinstance(e2ee.get("sdes"), list) else []
     sdp_crypto = [s for s in records(bundle, "sdp") or [] if s.get("crypto_present") is True or s.get("crypto")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.rules.checks._common import all_of, flow_ref, listing, outcome, plural, record_id, records, ref, text, were
+from confaudit.rules.checks._common import all_of, balanced, sentence, flow_ref, listing, outcome, plural, record_id, records, ref, text, were
 from confaudit.rules.model import Outcome
 
 PLAIN = frozenset({"plain", "plaintext", "rtp", "none", "unencrypted", "clear", "cleartext"})
@@ -66,20 +66,28 @@ def _null_dtls(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
     return found
 
 
-def _sdp_plain(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
-    """SDP that negotiates NULL or unencrypted SRTP crypto suites, or plain RTP/AVP media."""
+def _crypto_lines(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else []
+    return [c if isinstance(c, str) else " ".join(str(v) for k, v in c.items() if k != "key") if isinstance(c, Mapping) else ""
+            for c in items]
+
+
+def sdp_plain(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
+    """SDP that negotiates NULL or unencrypted SRTP crypto suites, or plain RTP/AVP media (port 0 = rejected)."""
     found = []
     for i, item in enumerate(records(bundle, "sdp") or []):
         rid = record_id(item, f"sdp{i}")
-        for crypto in item.get("crypto") if isinstance(item.get("crypto"), list) else []:
-            line = crypto if isinstance(crypto, str) else " ".join(str(v) for v in crypto.values()) if isinstance(crypto, Mapping) else ""
-            if "NULL" in line.upper() or "UNENCRYPTED_SRTP" in line.upper():
-                found.append(ref("sdp", rid, "a=crypto offers an unencrypted SRTP suite"))
-        media = item.get("media") if isinstance(item.get("media"), list) else []
+        where = flow_ref(item)
+        media = [m for m in item.get("media") if isinstance(m, Mapping)] if isinstance(item.get("media"), list) else []
+        lines = _crypto_lines(item.get("crypto")) + [line for m in media for line in _crypto_lines(m.get("crypto"))]
+        if any("NULL" in line.upper() or "UNENCRYPTED_SRTP" in line.upper() for line in lines):
+            found.append(ref("sdp", rid, "a=crypto offers an unencrypted SRTP suite"))
+            found.extend(where)
         for m in media:
-            proto = str(m.get("proto") or m.get("protocol") or m.get("transport") or "") if isinstance(m, Mapping) else ""
-            if proto.upper() in ("RTP/AVP", "RTP/AVPF"):
-                found.append(ref("sdp", rid, f"m={text(m.get('type') or m.get('kind') or 'media', 20)} negotiated over plain {proto}"))
+            proto = str(m.get("proto") or m.get("protocol") or m.get("transport") or "")
+            if proto.upper() in ("RTP/AVP", "RTP/AVPF") and m.get("port") != 0:
+                found.append(ref("sdp", rid, f"m={text(m.get('kind') or m.get('type') or 'media', 20)} negotiated over plain {proto}"))
+                found.extend(where)
     return found
 
 
@@ -90,8 +98,8 @@ def media_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Ou
     unknown = [(s, i) for kind, s, i in classified if kind == "unknown"]
     encrypted = [(s, i) for kind, s, i in classified if kind == "encrypted"]
     null_profiles = _null_dtls(bundle)
-    sdp_plain = _sdp_plain(bundle)
-    if plain or null_profiles or sdp_plain:
+    negotiated = sdp_plain(bundle)
+    if plain or null_profiles or negotiated:
         refs: list[dict[str, str]] = []
         for s, i in plain:
             refs.append(ref("media_stream", record_id(s, f"m{i}"), f"plain RTP {_stream_detail(s)}"))
@@ -101,9 +109,9 @@ def media_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Ou
             parts.append(f"{plural(len(plain), 'media stream')} sent as unencrypted RTP")
         if null_profiles:
             parts.append("a NULL (unencrypted) SRTP profile selected in DTLS")
-        if sdp_plain:
-            parts.append("signalling that negotiated unencrypted media")
-        return outcome("contradicted", "The capture shows " + " and ".join(parts) + ".", refs + null_profiles + sdp_plain)
+        if negotiated:
+            parts.append(f"signalling that negotiated unencrypted media ({negotiated[0]['detail']})")
+        return outcome("contradicted", f"The capture shows {listing(parts, width=400)}.", balanced(refs + null_profiles + negotiated))
     if streams is None and not records(bundle, "dtls"):
         return outcome("not_observable", "The evidence holds no media-stream analysis (no packet capture of the call).")
     if not encrypted and not unknown:
@@ -112,8 +120,11 @@ def media_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Ou
             for s, i in encrypted[:15]]
     if unknown:
         unknown_refs = [ref("media_stream", record_id(s, f"m{i}"), "encryption undetermined") for s, i in unknown]
+        if not encrypted:
+            return outcome("inconclusive", f"The encryption of the {plural(len(unknown), 'media stream')} seen could not be "
+                           "determined (neither plain RTP nor SRTP could be confirmed).", unknown_refs)
         return outcome("inconclusive", f"{plural(len(encrypted), 'media stream')} {were(len(encrypted))} encrypted but the encryption of "
                        f"{plural(len(unknown), 'other stream')} could not be determined.", unknown_refs + refs)
     kinds = sorted({text(s.get("encryption"), 30) for s, _ in encrypted})
-    return outcome("supported", f"{all_of(len(encrypted), 'observed media stream').capitalize()} {were(len(encrypted))} encrypted "
+    return outcome("supported", f"{sentence(all_of(len(encrypted), 'observed media stream'))} {were(len(encrypted))} encrypted "
                    f"({listing(kinds)}) and no NULL SRTP profile or plain RTP was negotiated.", refs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.rules.checks._common import all_of, listing, obj, outcome, plural, record_id, records, ref, text, were
+from confaudit.rules.checks._common import all_of, sentence, listing, obj, outcome, plural, record_id, records, ref, text, were
 from confaudit.rules.model import Outcome
 
 TOPOLOGIES = ("p2p", "relay", "server")
@@ -75,4 +75,4 @@ def data_location(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outco
         return outcome("contradicted", f"{plural(len(outside), 'endpoint')} {were(len(outside))} located outside the allowed countries "
                        f"({listing(sorted({c.upper() for *_, c in outside}))}).", refs)
     refs = [ref(k, i, f"{n} in {text(c, 8)}") for k, i, n, c in located[:15]]
-    return outcome("supported", f"{all_of(len(located), 'located endpoint').capitalize()} {were(len(located))} in {listing(sorted(allowed))}.", refs)
+    return outcome("supported", f"{sentence(all_of(len(located), 'located endpoint'))} {were(len(located))} in {listing(sorted(allowed))}.", refs)

@@ -48,7 +48,8 @@ def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     summary = room_link_summary(bundle, params.get("_room_link_pattern"))
     links = summary.get("links") if summary and isinstance(summary.get("links"), list) else []
     examples = summary.get("examples") if summary and isinstance(summary.get("examples"), list) else []
-    count = len(links) or (int(summary.get("distinct_ids") or 0) if summary else 0)
+    distinct = summary.get("distinct_ids") if summary else None
+    count = len(links) or (distinct if isinstance(distinct, int) and not isinstance(distinct, bool) and distinct > 0 else 0)
     if not count:
         return outcome("not_observable", "No room links were found in the evidence.")
     minimum = float(params.get("min_entropy_bits", 0) or 0)
@@ -59,7 +60,6 @@ def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
             for i, link in enumerate(shown)]
     reused = summary.get("reused_ids") if isinstance(summary.get("reused_ids"), list) else []
     refs += [ref("room_link", "reused", f"id used for several rooms: {text(r, 80)}") for r in reused[:5]]
-    links = links or [None] * count
     problems, unknown = [], []
     if minimum:
         if entropy is None:
@@ -72,13 +72,13 @@ def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
         elif fresh is not True:
             unknown.append("freshness (needs links of at least two rooms)")
     if problems:
-        return outcome("contradicted", f"Across {plural(len(links), 'room link')}, " + " and ".join(problems) + ".", refs)
+        return outcome("contradicted", f"Across {plural(count, 'distinct room link')}, " + " and ".join(problems) + ".", refs)
     if unknown:
-        return outcome("not_observable", f"The {plural(len(links), 'observed room link')} cannot show link "
+        return outcome("not_observable", f"The {plural(count, 'distinct room link')} cannot show link "
                        + " or ".join(unknown) + ".", refs)
     desc = f"about {entropy:.0f} bits of entropy" if entropy is not None else "the claimed properties"
     fresh_text = ", a fresh link per room" if params.get("fresh_per_room") else ""
-    return outcome("supported", f"The {plural(len(links), 'observed room link')} had {desc}{fresh_text}.", refs)
+    return outcome("supported", f"The {plural(count, 'distinct room link')} had {desc}{fresh_text}.", refs)
 
 
 def _audio(entry: Mapping[str, Any]) -> tuple[float | None, float | None, int]:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.rules.checks._common import all_of, flow_ref, listing, outcome, plural, record_id, records, ref, text
+from confaudit.rules.checks._common import all_of, balanced, sentence, flow_ref, listing, outcome, plural, record_id, records, ref, text, were
 from confaudit.rules.model import Outcome
 
 _NAMED = {"sslv2": (2, 0), "sslv3": (3, 0), "ssl2": (2, 0), "ssl3": (3, 0)}
@@ -124,6 +124,12 @@ def _plain_sip(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
         what = words[1] if words and words[0].upper().startswith("SIP/") and len(words) > 1 else (words[0] if words else "message")
         found.append(ref("sip", record_id(item, f"sip{i}"), f"plaintext SIP {text(what, 20)}"))
         found.extend(flow_ref(item))
+    named = {r["id"] for r in found if r["kind"] == "flow"}
+    for i, flow in enumerate(records(bundle, "flows") or []):
+        fid = record_id(flow, f"f{i}")
+        if str(flow.get("protocol") or "").lower() == "sip" and fid not in named:
+            found.append(ref("sip", fid, "plaintext SIP flow"))
+            found.append(ref("flow", fid))
     return found
 
 
@@ -143,6 +149,7 @@ def _plain_flows(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def _weak_tls(bundle: Mapping[str, Any], minimum: tuple[int, int]) -> tuple[list[dict[str, str]], int]:
+    """TLS handshakes below ``minimum``; the analysis' ``weak`` flag decides only when no version is readable."""
     found: list[dict[str, str]] = []
     seen = 0
     for i, item in enumerate(records(bundle, "tls") or []):
@@ -152,16 +159,16 @@ def _weak_tls(bundle: Mapping[str, Any], minimum: tuple[int, int]) -> tuple[list
             if wire:
                 break
         rid = record_id(item, f"tls{i}")
-        name = text(item.get("sni") or item.get("server") or "", 120)
+        name = text(item.get("sni") or item.get("server") or "", 120) or "a server without SNI"
+        cipher = item.get("cipher")
+        suffix = f", cipher {text(cipher, 10)}" if isinstance(cipher, str) and cipher else ""
         if wire is not None:
             seen += 1
             if wire < minimum:
-                found.append(ref("tls", rid, f"{version_name(wire)} negotiated with {name or 'a server'}"))
+                found.append(ref("tls", rid, f"{version_name(wire)} negotiated with {name}{suffix}"))
                 found.extend(flow_ref(item))
-        weak = item.get("weak")
-        if weak and weak is not False:
-            reason = weak if isinstance(weak, str) else f"weak cipher {text(item.get('cipher'), 60)}"
-            found.append(ref("tls", rid, f"{text(reason, 120)} ({name or 'unknown server'})"))
+        elif item.get("weak") is True:
+            found.append(ref("tls", rid, f"a deprecated TLS version negotiated with {name}{suffix}"))
             found.extend(flow_ref(item))
     return found, seen
 
@@ -175,13 +182,23 @@ def transport_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
     https = [h for h in records(bundle, "http") or [] if str(h.get("scheme") or h.get("url", "")).lower().startswith("https")]
     wss = [w for w in records(bundle, "websocket") or [] if str(w.get("url", "")).lower().startswith("wss://")]
     if plain or weak:
-        parts = []
+        parts: list[str] = []
         if plain:
-            primary = [r for r in plain if r["kind"] in ("http", "http_plain", "websocket", "sip") or r["detail"].startswith("cleartext")]
-            parts.append(plural(len(primary), "unencrypted signalling or web exchange"))
+            kinds = {"http": "plaintext HTTP request", "http_plain": "plaintext HTTP request",
+                     "websocket": "unencrypted WebSocket", "sip": "plaintext SIP message"}
+            counts: dict[str, int] = {}
+            for r in plain:
+                label = kinds.get(r["kind"]) or ("cleartext HTTP flow" if r["detail"].startswith("cleartext") else None)
+                if label:
+                    counts[label] = counts.get(label, 0) + 1
+            parts.extend(plural(n, label) for label, n in counts.items())
         if weak:
-            parts.append(f"TLS weaker than {version_name(minimum)} ({listing(sorted({r['detail'] for r in weak if r['kind'] == 'tls'}), 3)})")
-        return outcome("contradicted", "The capture shows " + " and ".join(parts) + ".", plain + weak)
+            versions = sorted({r["detail"].split(" negotiated", 1)[0] for r in weak if r["kind"] == "tls"})
+            hosts = sorted({r["detail"].split(" negotiated with ", 1)[-1].split(", cipher", 1)[0] for r in weak if r["kind"] == "tls"})
+            count = len([r for r in weak if r["kind"] == "tls"])
+            parts.append(f"{plural(count, 'TLS handshake')} below {version_name(minimum)} ({listing(versions)} with "
+                         f"{listing(hosts, 3)})")
+        return outcome("contradicted", f"The capture shows {listing(parts, width=400)}.", balanced(plain + weak))
     encrypted = tls_seen + len(quic) + len(https) + len(wss)
     if encrypted == 0:
         if any(records(bundle, k) for k in ("tls", "http", "websocket")):
@@ -190,5 +207,5 @@ def transport_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
     note = f" ({plural(exempt, 'certificate revocation check')} over plain HTTP ignored)" if exempt else ""
     refs = [r for i, t in enumerate((records(bundle, "tls") or [])[:10])
             for r in [ref("tls", record_id(t, f"tls{i}"), f"{text(t.get('version'), 20)} {text(t.get('sni'), 100)}".strip())] + flow_ref(t)]
-    return outcome("supported", f"{all_of(encrypted, 'observed connection').capitalize()} used TLS {version_name(minimum)[4:]} or "
-                   f"newer, QUIC or HTTPS/WSS, with no plaintext HTTP, WebSocket or SIP{note}.", refs)
+    return outcome("supported", f"{sentence(all_of(encrypted, 'observed TLS, QUIC, HTTPS or WSS exchange'))} "
+                   f"{were(encrypted)} at {version_name(minimum)} or newer, with no plaintext HTTP, WebSocket or SIP{note}.", refs)

@@ -1,0 +1,153 @@
+"""Run a live capture: an in-process mitmproxy master with the confaudit addon, plus the sniffer.
+
+Ctrl-C (SIGINT) and SIGTERM only set a stop event: the proxy shuts down, the writer flushes,
+the sniffer stops and the manifest is written last, atomically, with every file's hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confaudit.capture import session
+from confaudit.errors import InputError, UsageError
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    """Everything `confaudit capture` needs to start."""
+
+    out: Path
+    """Session directory (created; must be empty or new)."""
+    vendor: str
+    """Vendor being audited."""
+    mode: str = "regular"
+    """mitmproxy mode spec (regular, wireguard, local, reverse:..., socks5, ...)."""
+    listen_host: str = "127.0.0.1"
+    """Address the proxy listens on."""
+    listen_port: int = 8080
+    """Port the proxy listens on (0: any free port)."""
+    iface: str | None = None
+    """Interface for the packet sniffer, or None for no pcap."""
+    duration: float | None = None
+    """Stop after this many seconds (None: until Ctrl-C or 'q')."""
+    scenario: str = ""
+    """What the auditor does in this session."""
+    operator: str = ""
+    """Who runs the capture."""
+    ignore_hosts: tuple[str, ...] = ()
+    """Host regexes passed through untouched (ClientHello metadata only)."""
+    simulated: bool = False
+    """True for lab captures (our own pages and peers), False for a real vendor."""
+    ssl_insecure: bool = False
+    """Do not verify upstream certificates (lab upstreams with self-signed certs only)."""
+    extra_addons: tuple[Any, ...] = ()
+    """More mitmproxy addons (the lab's hostname router)."""
+    known: dict[str, list[str]] = field(default_factory=dict)
+    """Room names, participants and first-party domains to record in the manifest."""
+
+
+@dataclass
+class LiveState:
+    """What the panel shows; updated by the capture loop."""
+
+    started: float
+    addon: Any
+    sniffer: Any = None
+    listen: list[tuple[str, int]] = field(default_factory=list)
+    phases: list[str] = field(default_factory=list)
+    stop: asyncio.Event | None = None
+
+
+def prepare_directory(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{out}: session directory exists and is not empty; choose a new --out")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None] | None = None,
+                      on_ready: Callable[[LiveState], None] | None = None) -> dict[str, Any]:
+    """Capture until duration, Ctrl-C, SIGTERM or ``state.stop``; return the final manifest."""
+    from mitmproxy import options
+    from mitmproxy.net import tls as mitm_tls
+    from mitmproxy.tools.dump import DumpMaster
+
+    from confaudit.capture.mitm_addon import ConfauditAddon
+
+    prepare_directory(config.out)
+    # mitmproxy reads SSLKEYLOGFILE at import; point its logger at the session instead.
+    mitm_tls.log_master_secret = mitm_tls.make_master_secret_logger(str(config.out / session.KEYLOG))
+    opts = options.Options(listen_host=config.listen_host, listen_port=config.listen_port, mode=[config.mode],
+                           ignore_hosts=list(config.ignore_hosts), ssl_insecure=config.ssl_insecure)
+    master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+    addon = ConfauditAddon()
+    for extra in config.extra_addons:
+        master.addons.add(extra)
+    master.addons.add(addon)
+    addon.open_session(config.out, vendor=config.vendor, scenario=config.scenario, operator=config.operator,
+                       mode=config.mode, simulated=config.simulated, known=config.known)
+    opts.update(save_stream_file=str(config.out / session.FLOWS))
+    state = LiveState(started=time.time(), addon=addon, stop=asyncio.Event())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, state.stop.set)
+    if config.iface:
+        from confaudit.capture.sniffer import PacketSniffer
+
+        state.sniffer = PacketSniffer(config.iface, config.out / session.PCAP)
+        state.sniffer.start()
+    runner = asyncio.create_task(master.run())
+    try:
+        state.listen = await _wait_listening(master, runner)
+        if on_ready is not None:
+            on_ready(state)
+        deadline = None if config.duration is None else time.monotonic() + config.duration
+        while not state.stop.is_set() and not runner.done():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            if on_tick is not None:
+                on_tick(state)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(state.stop.wait(), timeout=0.25)
+    finally:
+        master.shutdown()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(runner, timeout=10)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+        sniffer_stats = state.sniffer.stop() if state.sniffer is not None else None
+        if mitm_tls.log_master_secret is not None:
+            mitm_tls.log_master_secret.close()
+        mitm_tls.log_master_secret = None
+        addon.close(finish=False)
+        fields = addon.final_manifest_fields()
+        if sniffer_stats is not None:
+            fields["stats"]["sniffer"] = {"iface": config.iface, "packets": sniffer_stats.packets,
+                                          "bytes": sniffer_stats.bytes, "udp_bytes": sniffer_stats.udp_bytes}
+        fields["stats"]["listen"] = [list(a) for a in state.listen]
+        manifest = session.finish_manifest(config.out, fields)
+    if runner.done() and not runner.cancelled() and runner.exception() is not None:
+        raise InputError(config.out, f"proxy stopped: {type(runner.exception()).__name__}: {runner.exception()}")
+    return manifest
+
+
+async def _wait_listening(master: Any, runner: asyncio.Task[Any]) -> list[tuple[str, int]]:
+    """The proxy's bound addresses, once its servers are up (port 0 resolves to the real port)."""
+    proxyserver = master.addons.get("proxyserver")
+    for _ in range(200):
+        if runner.done():
+            exc = runner.exception()
+            raise UsageError(f"proxy did not start: {exc}" if exc else "proxy did not start")
+        addrs = [a for a in proxyserver.listen_addrs() if a]
+        if addrs:
+            return [(str(a[0]), int(a[1])) for a in addrs]
+        await asyncio.sleep(0.05)
+    raise UsageError("proxy did not start listening within 10 s")

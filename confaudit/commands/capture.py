@@ -1,0 +1,73 @@
+"""`confaudit capture`: record a live call into a session directory (proxy + sniffer + panel)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from confaudit.errors import UsageError
+
+
+def _instructions(listen: list[tuple[str, int]], mode: str) -> str:
+    host, port = listen[0] if listen else ("127.0.0.1", 8080)
+    lines = [f"proxy listening on {', '.join(f'{h}:{p}' for h, p in listen)} (mode {mode})"]
+    if mode == "regular":
+        lines.append(f"  browser: chromium --proxy-server=http://{host}:{port}  (or system proxy {host}:{port})")
+    if mode.startswith("wireguard"):
+        lines.append("  phone: import the WireGuard config printed at http://mitm.it after connecting")
+    lines.append("  trust mitmproxy's CA: ~/.mitmproxy/mitmproxy-ca-cert.pem, or browse to http://mitm.it through the proxy")
+    lines.append("  phases: press keys in the panel, or `confaudit mark DIR PHASE` from another terminal; Ctrl-C stops")
+    return "\n".join(lines) + "\n"
+
+
+def run(out: Path, vendor: str, mode: str = "regular", listen_host: str = "127.0.0.1", listen_port: int = 8080,
+        iface: str | None = None, duration: float | None = None, scenario: str = "", operator: str = "",
+        ignore_hosts: list[str] | None = None, panel: bool = True) -> int:
+    from confaudit.capture.live import CaptureConfig, run_capture
+
+    if not vendor.strip():
+        raise UsageError("--vendor must not be empty")
+    if duration is not None and duration <= 0:
+        raise UsageError("--duration must be positive")
+    if not 0 <= listen_port <= 65535:
+        raise UsageError("--listen-port must be 0-65535")
+    config = CaptureConfig(out=Path(out), vendor=vendor, mode=mode, listen_host=listen_host, listen_port=listen_port,
+                           iface=iface, duration=duration, scenario=scenario, operator=operator,
+                           ignore_hosts=tuple(ignore_hosts or ()))
+    show_panel = panel and sys.stdout.isatty()
+    manifest = asyncio.run(_capture(config, show_panel, run_capture))
+    stats = manifest.get("stats", {}).get("records", {})
+    sys.stdout.write(f"session written to {out}: {stats.get('http', 0)} HTTP, {stats.get('websocket', 0)} WebSocket, "
+                     f"{stats.get('tls_clienthello', 0)} TLS hellos, {len(manifest.get('files', {}))} files, "
+                     f"{sum(manifest.get('hook_errors', {}).values())} hook errors\n")
+    return 0
+
+
+async def _capture(config: Any, show_panel: bool, run_capture: Any) -> dict[str, Any]:
+    if not show_panel:
+        return await run_capture(config, on_ready=lambda s: sys.stdout.write(_instructions(s.listen, config.mode)))
+    from rich.live import Live
+
+    from confaudit.capture.panel import KeyReader, render
+
+    live = Live(auto_refresh=False, transient=False)
+    keys: list[KeyReader] = []
+
+    def ready(state: Any) -> None:
+        sys.stdout.write(_instructions(state.listen, config.mode))
+        live.start()
+        reader = KeyReader(state, config.out, asyncio.get_running_loop())
+        reader.start()
+        keys.append(reader)
+
+    def tick(state: Any) -> None:
+        live.update(render(state, config.vendor), refresh=True)
+
+    try:
+        return await run_capture(config, on_tick=tick, on_ready=ready)
+    finally:
+        for reader in keys:
+            reader.stop()
+        live.stop()

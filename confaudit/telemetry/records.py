@@ -1,0 +1,173 @@
+"""Turn the accumulated per-party and per-field observations into bundle records (pure)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from confaudit.telemetry.events import Event, _dicts
+from confaudit.telemetry.parties import FirstParty, Resolution
+from confaudit.telemetry.phases import audio_rates, is_muted_phase
+
+MAX_REFS = 20
+
+
+@dataclass
+class PartyAcc:
+    """Mutable tally for one (domain, entity) party while events are folded in."""
+
+    hosts: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)
+    requests: int = 0
+    messages: int = 0
+    bytes_sent: int = 0
+    flows: set[str] = field(default_factory=set)
+    categories: set[str] = field(default_factory=set)
+    implicit: set[str] = field(default_factory=set)
+    opaque_payloads: int = 0
+    opaque_bytes: int = 0
+    truncated_payloads: int = 0
+    omitted_fields: int = 0
+    certificate_names: set[str] = field(default_factory=set)
+    cnames: set[str] = field(default_factory=set)
+    refs: list[dict[str, str]] = field(default_factory=list)
+    ref_count: int = 0
+
+
+@dataclass
+class FlowAcc:
+    """Mutable tally for one (party, category, location, field pattern, implicit) data flow."""
+
+    first: Any
+    example: str
+    reasons: list[str]
+    transforms: list[str]
+    phases: list[str] = field(default_factory=list)
+    count: int = 0
+    refs: list[dict[str, str]] = field(default_factory=list)
+    ref_keys: set[tuple[str, str]] = field(default_factory=set)
+
+
+def entry_fields(res: Resolution) -> dict[str, Any]:
+    entry = res.entry
+    return {
+        "entity": res.entity,
+        "entity_categories": sorted(entry.categories) if entry else [],
+        "entity_source": res.entity_source,
+        "entity_fact": entry.source if entry else None,
+        "entity_list": {"name": entry.list_name, "licence": entry.licence} if entry else None,
+        "cname_target": res.cname_target,
+    }
+
+
+def party_records(parties: dict[tuple[str, str | None], PartyAcc], resolutions: dict[str, Resolution],
+                   fp: FirstParty, flow_bytes: dict[str, Any]) -> tuple[dict[tuple[str, str | None], str], list[dict[str, Any]]]:
+    ids: dict[tuple[str, str | None], str] = {}
+    records = []
+    for n, key in enumerate(sorted(parties, key=lambda k: (k[0], k[1] or "")), start=1):
+        acc = parties[key]
+        res = next(resolutions[h] for h in sorted(acc.hosts))
+        ids[key] = f"p{n}"
+        fb = [flow_bytes.get(f) for f in acc.flows]
+        host_res = {h: resolutions[h] for h in sorted(acc.hosts)}
+        fields = entry_fields(res)
+        fields["entity_categories"] = sorted({c for r in host_res.values() if r.entry for c in r.entry.categories})
+        records.append({
+            "id": f"p{n}",
+            "domain": key[0],
+            **fields,
+            "host_categories": {h: sorted(r.entry.categories) if r.entry else [] for h, r in list(host_res.items())[:200]},
+            "first_party": fp.contains(res),
+            "hosts": sorted(acc.hosts)[:200],
+            "sources": sorted(acc.sources),
+            "categories": sorted(acc.categories),
+            "implicit_categories": sorted(acc.implicit),
+            "request_count": acc.requests,
+            "message_count": acc.messages,
+            "bytes_sent": acc.bytes_sent,
+            "flow_bytes": sum(b for b in fb if isinstance(b, int) and not isinstance(b, bool)) if fb else None,
+            "flows": sorted(acc.flows)[:200],
+            "certificate_names": sorted(acc.certificate_names)[:50],
+            "cname_chain": sorted(acc.cnames)[:50],
+            "opaque_payloads": acc.opaque_payloads,
+            "opaque_bytes": acc.opaque_bytes,
+            "truncated_payloads": acc.truncated_payloads,
+            "omitted_fields": acc.omitted_fields,
+            "evidence": acc.refs + [{"kind": "flow", "id": f} for f in sorted(acc.flows)[:MAX_REFS - len(acc.refs)]],
+        })
+    return ids, records
+
+
+def flow_records(flows: dict[tuple[Any, ...], FlowAcc], party_ids: dict[tuple[str, str | None], str],
+                  parties: dict[tuple[str, str | None], PartyAcc], resolutions: dict[str, Resolution],
+                  fp: FirstParty) -> tuple[list[dict[str, Any]], dict[tuple[Any, ...], str]]:
+    records = []
+    ids: dict[tuple[Any, ...], str] = {}
+    ordered = sorted(flows, key=lambda k: (k[0][0], k[0][1] or "", k[1], k[2], k[3], k[4]))
+    for n, key in enumerate(ordered, start=1):
+        (domain, entity), category, location, pattern, implicit = key
+        flow = flows[key]
+        res = next(resolutions[h] for h in sorted(parties[(domain, entity)].hosts))
+        ids[key] = f"d{n}"
+        records.append({
+            "id": f"d{n}",
+            "party": domain,
+            "party_id": party_ids[(domain, entity)],
+            "entity": entity,
+            "first_party": fp.contains(res),
+            "entity_list": entry_fields(res)["entity_list"],
+            "category": category,
+            "location": location,
+            "field_path": flow.first,
+            "field_pattern": pattern,
+            "example": flow.example,
+            "reasons": flow.reasons,
+            "transforms": flow.transforms,
+            "implicit": implicit,
+            "phase": flow.phases[0] if flow.phases else None,
+            "phases": flow.phases,
+            "count": flow.count,
+            "evidence": flow.refs,
+            "evidence_count": len(flow.ref_keys),
+        })
+    return records, ids
+
+
+def capture_end(bundle: dict[str, Any], events: list[Event]) -> float | None:
+    times: list[float] = []
+    for key, field_name in (("flows", "last_seen"), ("media_streams", "last_seen")):
+        times += [r[field_name] for r in _dicts(bundle, key) if isinstance(r.get(field_name), (int, float))
+                  and not isinstance(r.get(field_name), bool)]
+    times += [e.ts for e in events if isinstance(e.ts, (int, float)) and not isinstance(e.ts, bool)]
+    return float(max(times)) if times else None
+
+
+def phase_records(bundle: dict[str, Any], windows: list[Any], per_phase: dict[int, dict[str, Any]],
+                   flow_ids: dict[tuple[Any, ...], str], events: list[Event]) -> list[dict[str, Any]]:
+    end = capture_end(bundle, events)
+    spans = {r["id"]: (float(r["first_seen"]), float(r["last_seen"])) for r in _dicts(bundle, "flows")
+             if isinstance(r.get("id"), str) and all(isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)
+                                                     for k in ("first_seen", "last_seen"))}
+    out = []
+    for window in windows:
+        stats = per_phase[window.index]
+        audio_ids = sorted((flow_ids[k] for k in stats["audio_keys"] if k in flow_ids), key=lambda i: int(i[1:]))
+        stop = window.end if window.end is not None else end
+        duration = stop - window.start if stop is not None and stop > window.start else None
+        out.append({
+            "index": window.index,
+            "phase": window.phase,
+            "start": window.start,
+            "end": window.end,
+            "duration": round(duration, 6) if duration is not None and math.isfinite(duration) else None,
+            "muted": is_muted_phase(window.phase),
+            "requests": stats["requests"],
+            "messages": stats["messages"],
+            "bytes_sent": stats["bytes_sent"],
+            "parties": sorted(stats["parties"]),
+            "categories": dict(sorted(stats["categories"].items())),
+            "audio_metrics_flows": audio_ids,
+            "audio_media": audio_rates(window, bundle.get("media_streams"), end, spans),
+        })
+    return out

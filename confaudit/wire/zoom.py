@@ -1,0 +1,133 @@
+"""Zoom's native media encapsulation (Princeton IMC 2022, research note 02 §B7).
+
+Server-relayed (SFU) packets carry an 8-byte outer header (byte 0 = 0x05, byte 7 = 0x00 client to
+server / 0x04 server to client) before the inner Zoom header; peer-to-peer packets start with the
+inner header. The inner type byte says what follows and the RTP header sits at a fixed offset.
+Whether a flow IS Zoom is decided per flow (``score_zoom_payloads``), never from one packet.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from confaudit.wire._records import record_dict
+from confaudit.wire.rtp import RtcpCompound, RtpHeader, parse_rtcp, parse_rtp
+
+SFU_MEDIA = 0x05
+_DIRECTIONS = {0x00: "c2s", 0x04: "s2c"}
+INNER_TYPES = {0x0F: "audio", 0x10: "video", 0x0D: "screen_share", 0x1E: "screen_share", 0x21: "rtcp", 0x22: "rtcp",
+               0x15: "zoom_0x15", 0x1F: "zoom_0x1f", 0x0C: "zoom_0x0c"}
+_RTCP_OFFSET = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ZoomPacket:
+    """One Zoom media-path packet."""
+
+    mode: str
+    """"sfu" (outer 0x05 header: server-relayed) or "p2p" (inner header at offset 0)."""
+    direction: str | None
+    """"c2s" / "s2c" from outer byte 7 (SFU only)."""
+    inner_offset: int
+    """Offset of the inner Zoom header (8 for SFU, 0 for P2P)."""
+    inner_type: int
+    """Inner type byte."""
+    inner_type_name: str
+    """"audio", "video", "screen_share", "rtcp" or "zoom_0x.." for seen-but-undocumented types."""
+    rtp_offset: int | None
+    """Absolute offset of the embedded RTP/RTCP header when the type has one."""
+    rtp: RtpHeader | None
+    """Embedded RTP header (audio/video/screen share) when it parses at the documented offset."""
+    rtcp: RtcpCompound | None
+    """Embedded RTCP (inner types 0x21/0x22) when it parses."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return record_dict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ZoomFlowScore:
+    """How much of one flow's payloads fit Zoom's media format."""
+
+    packets: int
+    """Payloads examined."""
+    zoom_packets: int
+    """Payloads with a Zoom outer or known inner header."""
+    media_packets: int
+    """Payloads whose embedded RTP/RTCP parsed at the documented offset."""
+    mode: str | None
+    """"sfu" or "p2p" by majority of media packets, None when there are none."""
+    is_zoom: bool
+    """At least 5 media packets and at least half of all payloads in Zoom format."""
+    inner_types: dict[str, int]
+    """Count per inner type name."""
+    payload_types: dict[int, int]
+    """Count per embedded RTP payload type."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return record_dict(self)
+
+
+def _rtp_offset(inner: bytes, inner_type: int, mode: str) -> int | None:
+    if inner_type == 0x0F:
+        return 19
+    if inner_type == 0x10:
+        return 24 if len(inner) > 20 and inner[20] == 0x02 else 20
+    if inner_type == 0x0D and mode == "sfu":
+        return 27
+    if inner_type == 0x1E and mode == "p2p":
+        return 20
+    if inner_type in (0x21, 0x22):
+        return _RTCP_OFFSET
+    return None
+
+
+def parse_zoom_media(data: bytes) -> ZoomPacket | None:
+    """Parse one UDP payload as Zoom media; None when neither header form fits."""
+    try:
+        return _parse(bytes(data))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _parse(data: bytes) -> ZoomPacket | None:
+    if len(data) >= 9 and data[0] == SFU_MEDIA and data[7] in _DIRECTIONS:
+        mode, base, direction = "sfu", 8, _DIRECTIONS[data[7]]
+    elif data and data[0] in INNER_TYPES:
+        mode, base, direction = "p2p", 0, None
+    else:
+        return None
+    inner = data[base:]
+    if not inner or inner[0] not in INNER_TYPES:
+        return None if mode == "p2p" else ZoomPacket(mode, direction, base, inner[0] if inner else -1,
+                                                         f"zoom_0x{inner[0]:02x}" if inner else "empty", None, None, None)
+    inner_type = inner[0]
+    rel = _rtp_offset(inner, inner_type, mode)
+    rtp = rtcp = None
+    if rel is not None and rel < len(inner):
+        if inner_type in (0x21, 0x22):
+            rtcp = parse_rtcp(inner[rel:])
+        else:
+            rtp = parse_rtp(inner[rel:])
+    return ZoomPacket(mode, direction, base, inner_type, INNER_TYPES[inner_type],
+                      base + rel if rel is not None else None, rtp, rtcp)
+
+
+def score_zoom_payloads(payloads: list[bytes]) -> ZoomFlowScore:
+    """Score one flow's UDP payloads against Zoom's media format (bounded to 5000 payloads)."""
+    sample = payloads[:5000]
+    parsed = [parse_zoom_media(p) for p in sample]
+    zoom = [z for z in parsed if z is not None]
+    media = [z for z in zoom if z.rtp is not None or z.rtcp is not None]
+    modes = Counter(z.mode for z in media)
+    pts = Counter(z.rtp.pt for z in media if z.rtp is not None)
+    return ZoomFlowScore(
+        packets=len(sample), zoom_packets=len(zoom), media_packets=len(media),
+        mode=modes.most_common(1)[0][0] if modes else None,
+        is_zoom=len(media) >= 5 and len(zoom) * 2 >= max(len(sample), 1),
+        inner_types=dict(Counter(z.inner_type_name for z in zoom)), payload_types=dict(pts),
+    )

@@ -1,0 +1,77 @@
+"""QUIC headers and Initial SNI: real aioquic clients (v1 and v2), real captures, fuzz."""
+
+from __future__ import annotations
+
+import pytest
+
+from confaudit.wire.quic import is_quic_short_header, parse_quic_long_header, quic_client_hello, quic_version_name
+from wire_pcap_util import mutations, udp
+
+
+def aioquic_initials(version: int, sni: str = "media.vendor.example") -> list[bytes]:
+    from aioquic.quic.configuration import QuicConfiguration
+    from aioquic.quic.connection import QuicConnection
+
+    config = QuicConfiguration(is_client=True, alpn_protocols=["h3", "webrtc"], server_name=sni,
+                               supported_versions=[version])
+    conn = QuicConnection(configuration=config)
+    conn.connect(("127.0.0.1", 4433), now=0.0)
+    return [data for data, _addr in conn.datagrams_to_send(now=0.0)]
+
+
+@pytest.mark.parametrize(("version", "name"), [(0x00000001, "QUIC v1"), (0x6B3343CF, "QUIC v2")])
+def test_real_client_initial_header_and_sni(version: int, name: str) -> None:
+    datagrams = aioquic_initials(version)
+    head = parse_quic_long_header(datagrams[0])
+    assert head.version == version and head.version_name == name and head.packet_type == "initial"
+    assert len(head.dcid) == 16 and head.token_len == 0 and head.fixed_bit
+    hello = quic_client_hello(datagrams)
+    assert hello == ("media.vendor.example", ("h3", "webrtc"), version)
+
+
+def test_version_specific_types_names_and_negotiation() -> None:
+    # Same type bits 0b01: 0-RTT in v1, Initial in v2 (RFC 9369 §3.2).
+    v1 = bytes([0xD0]) + (1).to_bytes(4, "big") + b"\x01\xaa\x00" + b"\x40\x10"
+    v2 = bytes([0xD0]) + (0x6B3343CF).to_bytes(4, "big") + b"\x01\xaa\x00" + b"\x00" + b"\x40\x10"
+    assert parse_quic_long_header(v1).packet_type == "0rtt"
+    assert parse_quic_long_header(v2).packet_type == "initial"
+    vn = parse_quic_long_header(b"\x80\x00\x00\x00\x00\x01\xaa\x01\xbb" + (1).to_bytes(4, "big") + (0x6B3343CF).to_bytes(4, "big"))
+    assert vn.packet_type == "version_negotiation" and vn.supported_versions == (1, 0x6B3343CF)
+    assert quic_version_name(0xFF00001D) == "draft-29" and quic_version_name(0x51303530) == "Google Q050"
+    assert quic_version_name(0xFACEB002).startswith("mvfst") and quic_version_name(0x1A2A3A4A) == "reserved (grease)"
+    assert parse_quic_long_header(bytes([0xC0]) + (1).to_bytes(4, "big") + b"\x15" + b"x" * 30) is None  # DCID > 20
+    assert parse_quic_long_header(b"\x40" * 30) is None
+    assert quic_client_hello([b"\x00" * 50]) is None and quic_client_hello([]) is None
+    broken = aioquic_initials(1)[0][:300]
+    assert quic_client_hello([broken]) is None
+
+
+def test_real_captures(shared_captures) -> None:
+    meet = udp(shared_captures / "google_meet.pcapng")
+    heads = [parse_quic_long_header(s.payload) for s in meet]
+    assert all(h and h.version == 1 for h in heads) and len(heads) == 6
+    assert quic_client_hello([s.payload for s in meet if s.dport == 443]) == ("meet.google.com", ("h3",), 1)
+    v2 = udp(shared_captures / "quic-v2.pcapng")
+    longs = [h for s in v2 if (h := parse_quic_long_header(s.payload))]
+    assert [h.packet_type for h in longs] == ["initial", "initial", "handshake"]
+    hello = quic_client_hello([s.payload for s in v2 if s.dport == 4443])
+    assert hello is not None and hello.version == 0x6B3343CF and hello.sni == "test" and hello.alpn == ("h3",)
+    cids = {bytes.fromhex(longs[0].scid), bytes.fromhex(longs[1].scid)}
+    shorts = [s for s in v2 if not s.payload[0] & 0x80]
+    assert len(shorts) == 16
+    assert all(any(is_quic_short_header(s.payload, c) for c in cids) for s in shorts)
+    greased = [s for s in shorts if not s.payload[0] & 0x40]
+    assert greased and not any(is_quic_short_header(s.payload) for s in greased)  # fixed bit cleared
+
+
+@pytest.mark.timeout(60)
+def test_never_raises_on_random_and_mutated_bytes() -> None:
+    seeds = aioquic_initials(1)[:1] + aioquic_initials(0x6B3343CF)[:1]
+    cases = mutations([s[:200] for s in seeds] + seeds, 2000)
+    for data in cases:
+        head = parse_quic_long_header(data)
+        if head:
+            head.to_dict()
+        is_quic_short_header(data), is_quic_short_header(data, b"\x01\x02")
+    for data in mutations(seeds, 60, seed=3):
+        quic_client_hello([data])
