@@ -59,6 +59,10 @@ _ASSIGNMENT_RE = re.compile(
     r"(?i)(?<![A-Za-z0-9_.\-])(?P<name>[A-Za-z0-9_.\-]{0,40}?(?:password|passwd|pwd|secret|token|api[_\-]?key"
     r"|access[_\-]?key|signature|credential|passcode|session[_\-]?id|csrf|xsrf)[A-Za-z0-9_.\-]{0,40})"
     r"(?P<sep>\\?[\"']?\s*[=:]\s*\\?[\"']?)(?P<val>[^\s\"'&;,<>\\\[\]{}]{1,4096})")
+# Cheap pre-check: text without any of these fragments cannot match a pattern below.
+_MAYBE_SECRET_RE = re.compile(
+    r"eyJ|AKIA|ASIA|AIza|gh[pousr]_|github_pat_|xox|_live_|_test_|PRIVATE KEY|bearer|basic|digest|token|negotiate"
+    r"|://|passw|pwd|secret|api|access|signature|credential|passcode|session|csrf|xsrf|a=ice-pwd|a=crypto", re.I)
 _ICE_PWD_RE = re.compile(r"(a=ice-pwd:)([A-Za-z0-9+/=]+)")
 _CRYPTO_RE = re.compile(r"(a=crypto:[^\r\n\\]{0,200}?inline:)([A-Za-z0-9+/=]+)")
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -280,7 +284,7 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """Redact token patterns anywhere in free text (JWT, Bearer/Basic, vendor keys, password=, SDP keys)."""
-        if not text:
+        if not text or not _MAYBE_SECRET_RE.search(text):
             return text
         for kind, pattern in _PATTERNS:
             text = pattern.sub(lambda m, k=kind: self.token(k, m.group(0)), text)

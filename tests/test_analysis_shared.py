@@ -223,3 +223,31 @@ def test_sip_call_rtp_is_plain_with_sdp_evidence(analyzed) -> None:
     assert bundle["protocol_counts"]["rtcp"] == 1
     offers = [m for sdp in bundle["sdp"] for m in sdp["media"]]
     assert offers and all(m["proto"] == "RTP/AVP" and not m["crypto"] for m in offers)
+
+
+def test_zoom_sfu_relayed_meeting(analyzed) -> None:
+    bundle = analyzed("zoom2.pcap")
+    assert bundle["protocol_counts"]["zoom"] == 322  # every UDP packet (all on 8801)
+    assert {z["mode"] for z in bundle["zoom"]} == {"sfu"}
+    audio = [z for z in bundle["zoom"] if z["confirmed"]]
+    assert len(audio) == 1 and set(audio[0]["rtp_payload_types"]) <= {"112", "99", "98"}
+    assert audio[0]["media_types"].get("audio", 0) > 0
+    assert bundle["media_path"]["topology"] == "server"
+    assert all(e["port"] == 8801 for e in bundle["media_path"]["endpoints"] if e["role"] == "server")
+    assert any("0x05 outer header" in r for r in bundle["media_path"]["reasons"])
+    assert [t["sni"] for t in bundle["tls"]] == ["zoomsjccv154mmr.sjc.zoom.us"]
+
+
+def test_zoom_peer_to_peer_meeting(analyzed) -> None:
+    bundle = analyzed("zoom_p2p.pcapng")
+    assert {z["mode"] for z in bundle["zoom"]} == {"p2p"}
+    media = [z for z in bundle["zoom"] if z["confirmed"]]
+    assert len(media) == 1
+    assert {"98", "110", "113"} <= set(media[0]["rtp_payload_types"])
+    # SOURCES.md: 0x1F 300 + video 203 + 0x15 63 + audio 44 + RTCP 1
+    assert bundle["protocol_counts"]["zoom"] == 611
+    assert bundle["protocol_counts"]["stun"] == 80  # cookie-less Binding requests on 3478
+    assert all(s["classic"] == s["messages"] for s in bundle["stun"])
+    assert bundle["media_path"]["topology"] == "p2p"
+    assert not any(e["role"] in ("server", "relay") for e in bundle["media_path"]["endpoints"])
+    assert bundle["protocol_counts"]["dns"] == 3

@@ -50,6 +50,8 @@ def test_analyze_writes_deterministic_json_and_parquet(shared_captures: Path, tm
     for key in ("flows", "media_streams", "stun", "dtls"):
         table = pq.read_table(tmp_path / "pq" / f"{key}.parquet")
         assert table.num_rows == len(bundle[key]), key
+    endpoints = pq.read_table(tmp_path / "pq" / "media_path_endpoints.parquet").to_pylist()
+    assert [e["address"] for e in endpoints] == [e["address"] for e in bundle["media_path"]["endpoints"]]
     flows = pq.read_table(tmp_path / "pq" / "flows.parquet").to_pylist()
     assert [f["id"] for f in flows] == [f["id"] for f in bundle["flows"]]
     assert json.loads(flows[0]["labels"]) == bundle["flows"][0]["labels"]

@@ -174,3 +174,62 @@ def test_truncated_capture_never_passes(shared_captures: Path, tmp_path: Path) -
     assert doc["evidence_complete"] is False and doc["findings"][0]["verdict"] == "inconclusive"
     whole = invoke("check", shared_captures / "teams.pcap", "--claims", claims)
     assert whole.exit_code == 0, whole.output
+
+
+UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+
+
+def _har_entry(url: str, body: dict | None, started: str) -> dict:
+    text = json.dumps(body) if body is not None else ""
+    request = {"method": "POST" if body is not None else "GET", "url": url, "httpVersion": "HTTP/1.1",
+               "headers": [{"name": "User-Agent", "value": UA}, {"name": "Content-Type", "value": "application/json"}],
+               "queryString": [], "cookies": [], "headersSize": -1, "bodySize": len(text)}
+    if body is not None:
+        request["postData"] = {"mimeType": "application/json", "text": text}
+    return {"startedDateTime": started, "time": 5, "request": request,
+            "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "headers": [], "cookies": [],
+                         "content": {"size": 0, "mimeType": "text/plain", "text": ""}, "redirectURL": "",
+                         "headersSize": -1, "bodySize": 0},
+            "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}}
+
+
+def test_har_session_settles_data_claims(tmp_path: Path) -> None:
+    """A browser HAR (real importer, taxonomy and parties) decides data, sharing and transport claims."""
+    har = {"log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": [
+        _har_entry("https://rooms.vendor.test/api/join", {"device": {"ua": UA}, "tz": "Europe/Berlin"}, "2026-11-25T08:00:01.000Z"),
+        _har_entry("https://events.tracker.test/v2", {"room": "Book club", "screen": "1920x1080"}, "2026-11-25T08:00:02.000Z"),
+        _har_entry("http://static.vendor.test/logo.png", None, "2026-11-25T08:00:03.000Z"),
+    ]}}
+    path = tmp_path / "call.har"
+    path.write_text(json.dumps(har))
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(f"""vendor: Vendor
+first_party: [vendor.test]
+claims:
+  - id: collects-browser-and-timezone
+    statement: "We collect your browser and time zone."
+    source: {SOURCE}
+    check: data_collection
+    categories: [browser, timezone]
+    severity: low
+  - id: no-sharing
+    statement: "We share nothing with third parties."
+    source: {SOURCE}
+    check: third_party_sharing
+    severity: critical
+  - id: tls
+    statement: "Everything is encrypted in transit."
+    source: {SOURCE}
+    check: transport_encryption
+    severity: medium
+""", encoding="utf-8")
+    result = invoke("check", path, "--claims", claims, "--json", tmp_path / "f.json", "--fail-on", "critical")
+    assert result.exit_code == 1, result.output
+    findings = {f["claim_id"]: f for f in json.loads((tmp_path / "f.json").read_text())["findings"]}
+    assert findings["collects-browser-and-timezone"]["verdict"] == "supported"
+    sharing = findings["no-sharing"]
+    assert sharing["verdict"] == "contradicted" and "tracker.test" in sharing["explanation"]
+    assert "room_name" in sharing["explanation"]
+    assert any(e["kind"] == "data_flow" for e in sharing["evidence"])
+    assert findings["tls"]["verdict"] == "contradicted" and "plaintext HTTP" in findings["tls"]["explanation"]
+    assert invoke("check", path, "--claims", claims, "--fail-on", "critical").stdout.count("CONTRADICTED") == 2

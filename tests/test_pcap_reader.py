@@ -420,3 +420,13 @@ def test_packets_can_be_selected_per_chunk(tmp_path):
     udp = list(CaptureReader(path).packets(lambda c: c.proto == 17))
     assert [p.frame for p in udp] == [1, 3] and all(p.proto == 17 for p in udp)
     assert [p.frame for p in CaptureReader(path).packets(lambda c: [1, 3])] == [2, 4]
+
+
+@pytest.mark.parametrize("flood", ["sections", "interfaces", "custom"])
+def test_floods_of_non_packet_blocks_stop_fast(tmp_path, flood):
+    unit = {"sections": b.shb(), "interfaces": b.idb(1), "custom": b.custom_block(size=0)}[flood]
+    data = b.shb() + b.idb(1) + b.epb(0, 0, b.ether(V4_UDP)) + unit * 400_000 + b.epb(0, 0, b.ether(V4_UDP))
+    start = time.monotonic()
+    packets, rep = read(write(tmp_path, data, "flood.pcapng"))
+    assert time.monotonic() - start < 10
+    assert len(packets) == 1 and not rep.complete and len(rep.warnings) <= 51

@@ -102,6 +102,20 @@ def test_email_seen_in_clear_is_traced_when_hashed_elsewhere() -> None:
     assert tracker and tracker[0]["reasons"] == ["known:email md5"]
 
 
+def test_phone_seen_in_clear_is_traced_when_hashed_as_e164_digits() -> None:
+    digits_hash = hashlib.sha256(b"447700900123").hexdigest()
+    bundle = _bundle(http=[
+        _http("h1", 1.0, "https://api.example-rooms.test/profile", {"phone": "+44 7700 900123"}),
+        _http("h2", 2.0, "https://px.tracker.test/tr?ud_ph=" + digits_hash, method="GET")])
+    _run(bundle)
+    tracker = [d for d in bundle["data_flows"] if d["party"] == "tracker.test" and d["category"] == "account"]
+    assert tracker and tracker[0]["reasons"] == ["known:phone sha256-normalised"]
+    session = _bundle(session={"phones": ["+1 (415) 555-0100"]}, http=[
+        _http("h1", 1.0, "https://px.tracker.test/p?x=" + hashlib.md5(b"+14155550100").hexdigest(), method="GET")])
+    _run(session)
+    assert [d["reasons"] for d in session["data_flows"] if d["category"] == "account"] == [["known:phone md5-normalised"]]
+
+
 def test_phases_single_out_audio_metrics_and_audio_rates_while_muted() -> None:
     bundle = _bundle(
         phases=[{"phase": "lobby", "ts": 100.0}, {"phase": "in_call", "ts": 110.0}, {"phase": "muted", "ts": 120.0},

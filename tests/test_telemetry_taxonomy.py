@@ -61,7 +61,9 @@ def test_key_names(keys: tuple[str, ...], expected: set[str]) -> None:
 
 
 @pytest.mark.parametrize("keys", [("screenShareStarted",), ("buildNumber",), ("roomCapacity",), ("status",),
-                                  ("a",), ("v",), ("seq",), ("chatEnabled",), ("type",), ("x", "y")])
+                                  ("a",), ("v",), ("seq",), ("chatEnabled",), ("type",), ("x", "y"),
+                                  ("error", "message"), ("page",), ("left",), ("mac",), ("region",), ("address",),
+                                  ("sr",), ("fp",), ("model", "name")])
 def test_neutral_keys_have_no_category(keys: tuple[str, ...]) -> None:
     assert {m.category for m in classify_key(keys)} - {"usage"} == set()
 
@@ -71,6 +73,8 @@ def test_neutral_keys_have_no_category(keys: tuple[str, ...]) -> None:
     ("alice.smith+test@example.co.uk", {"account"}),
     ("+1 415 555 0100", {"account"}),
     ("+447700900123", {"account"}),
+    ("+44 7700 900123", {"account"}),
+    ("(020) 7946 0958", {"account"}),
     ("203.0.113.9", {"network"}),
     ("2001:db8::1", {"network"}),
     ("candidate:842163049 1 udp 1677729535 198.51.100.7 54400 typ srflx raddr 0.0.0.0 rport 0 generation 0", {"network"}),

@@ -48,6 +48,20 @@ def test_dtls12_server_flight_with_certificate_and_null_profile() -> None:
     assert info.to_dict()["server_hello"]["version_name"] == "DTLS 1.2"
 
 
+def test_both_peers_certificates_with_same_header_fields_stay_apart() -> None:
+    ders = [certificate_der("client-webrtc")]
+    while len(ders) < 2:
+        candidate = certificate_der("server-webrtc")
+        if len(candidate) == len(ders[0]):
+            ders.append(candidate)
+    bodies = [certificate_body(d) for d in ders]
+    datagrams = [dtls_record(22, dtls_fragment(11, b, 1, 0, len(b))) for b in bodies]
+    info = dtls_handshake_info(datagrams)
+    assert info.certificate_names == ("client-webrtc", "server-webrtc")
+    with_direction = dtls_handshake_info(datagrams, from_client=[True, False])
+    assert with_direction.certificate_names == ("client-webrtc", "server-webrtc")
+
+
 def test_dtls13_selected_version_and_unified_header() -> None:
     sh = server_hello_body(version=0xFEFD, suite=0x1301, extensions=ext(43, b"\xfe\xfc"))
     unified = bytes([0b00101110]) + b"\x12\x34" + vec(2, b"e" * 30)  # S=1, L=1, epoch bits 2
@@ -83,11 +97,15 @@ def test_real_google_meet_and_zoom_dtls(shared_captures) -> None:
     for info in meet:
         assert info.client_hello.use_srtp_profiles == (0x0001, 0x0008, 0x0007)
         assert info.srtp_profile == 0x0008 and info.server_hello.cipher_suite == 0xC02F
-        assert info.certificate_names == ("hangouts",)
+        # Chrome's self-signed "WebRTC" client certificate and Google's "hangouts" server certificate
+        # share handshake type and message_seq; both survive reassembly.
+        assert info.certificate_names == ("WebRTC", "hangouts")
     zoom = [i for i in _dtls_flows(shared_captures / "stun_zoom.pcapng") if i.client_hello]
     assert zoom and all(i.server_hello.cipher_suite == 0xCCA8 for i in zoom)
     assert all(i.client_hello.use_srtp_profiles == (7, 8, 1, 2) for i in zoom)
     assert all("*.cloud.zoom.us" in i.certificate_names for i in zoom)
+    assert not any("DigiCert" in n for i in zoom for n in i.certificate_names)  # CA names stay in .certificates
+    assert all(any(c.issuer_cn == "DigiCert TLS RSA SHA256 2020 CA1" for c in i.certificates) for i in zoom)
     mixed = _dtls_flows(shared_captures / "stun.pcap")
     assert any(i.client_hello and i.client_hello.alpn == ("webrtc", "c-webrtc") for i in mixed)
     assert any(i.problems for i in mixed)  # nDPI's damaged ClientHello (frame 196) is reported, not hidden

@@ -8,11 +8,11 @@ from confaudit.wire.quic import is_quic_short_header, parse_quic_long_header, qu
 from wire_pcap_util import mutations, udp
 
 
-def aioquic_initials(version: int, sni: str = "media.vendor.example") -> list[bytes]:
+def aioquic_initials(version: int, sni: str = "media.vendor.example", alpn: list[str] | None = None) -> list[bytes]:
     from aioquic.quic.configuration import QuicConfiguration
     from aioquic.quic.connection import QuicConnection
 
-    config = QuicConfiguration(is_client=True, alpn_protocols=["h3", "webrtc"], server_name=sni,
+    config = QuicConfiguration(is_client=True, alpn_protocols=alpn or ["h3", "webrtc"], server_name=sni,
                                supported_versions=[version])
     conn = QuicConnection(configuration=config)
     conn.connect(("127.0.0.1", 4433), now=0.0)
@@ -27,6 +27,15 @@ def test_real_client_initial_header_and_sni(version: int, name: str) -> None:
     assert len(head.dcid) == 16 and head.token_len == 0 and head.fixed_bit
     hello = quic_client_hello(datagrams)
     assert hello == ("media.vendor.example", ("h3", "webrtc"), version)
+
+
+def test_client_hello_spanning_several_initial_datagrams() -> None:
+    alpn = [f"proto-{i:03d}-" + "x" * 20 for i in range(80)]  # > 2 KiB ClientHello, like a PQ key share
+    datagrams = aioquic_initials(1, "big.example", alpn)
+    assert len(datagrams) >= 2
+    assert quic_client_hello(datagrams[:1]) is None  # cannot decide from the first datagram alone
+    hello = quic_client_hello([b"\x00noise"] + datagrams)
+    assert hello.sni == "big.example" and hello.alpn == tuple(alpn)
 
 
 def test_version_specific_types_names_and_negotiation() -> None:

@@ -169,3 +169,28 @@ def test_never_raises_on_random_and_mutated_bytes() -> None:
         parse_channel_data(data)
         frame_stun_tcp(data)
         frame_stun_tcp(data, rfc4571=True)
+
+
+RFC5769_REQUEST = (
+    "000100582112a442b7e7a701bc34d686fa87dfae802200105354554e207465737420636c69656e74002400046e0001ff"
+    "80290008932ff9b151263b36000600096576746a3a68367659202020000800149aeaa70cbfd8cb56781ef2b5b2d3f249"
+    "c1b571a280280004e57a3bcf"
+)
+RFC5769_RESPONSE_V4 = (
+    "0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220002000080001a147e112a643"
+    "000800142b91f599fd9e90c38c7489f92af9ba53f06be7d780280004c07d4c96"
+)
+RFC5769_RESPONSE_V6 = (
+    "010100482112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220002000140002a1470113a9fa"
+    "a5d3f179bc25f4b5bed2b9d900080014a382954e4be67bf11784c97c8292c275bfe3ed4180280004c8fb0b4c"
+)
+
+
+def test_rfc5769_test_vectors() -> None:
+    req = parse_stun(bytes.fromhex(RFC5769_REQUEST))
+    assert req.fingerprint_valid and req.username == "evtj:h6vY" and req.software == "STUN test client"
+    assert req.priority == 0x6E0001FF and req.ice_controlled and req.message_integrity_present
+    v4 = parse_stun(bytes.fromhex(RFC5769_RESPONSE_V4))
+    assert v4.fingerprint_valid and v4.xor_mapped_address == ("192.0.2.1", 32853)
+    v6 = parse_stun(bytes.fromhex(RFC5769_RESPONSE_V6))
+    assert v6.fingerprint_valid and v6.xor_mapped_address == ("2001:db8:1234:5678:11:2233:4455:6677", 32853)

@@ -59,7 +59,8 @@ def assemble(table: FlowTable, streams: StreamTable, store: SampleStore) -> dict
 
     redactor = Redactor.default()
     flows = _base_flows(table)
-    ev: dict[str, list[dict[str, Any]]] = {k: [] for k in ("stun", "dtls", "quic", "dns", "tls", "http", "sip", "sdp", "zoom")}
+    ev: dict[str, list[dict[str, Any]]] = {k: [] for k in ("stun", "dtls", "quic", "dns", "tls", "http", "sip", "sdp",
+                                                           "zoom", "zoom_candidates")}
     facts: dict[int, dict[str, Any]] = {}
     keying_raw: dict[int, dict[str, Any]] = {}
     for gid, flow in enumerate(flows):
@@ -91,6 +92,9 @@ def assemble(table: FlowTable, streams: StreamTable, store: SampleStore) -> dict
                 _udp_evidence(gid, fid, counts, store, redactor, ev, f, keying_raw)
         facts[gid] = f
 
+    ev["zoom"] = _accept_zoom(flows, ev["zoom_candidates"], ev["stun"])
+    for zoom in ev["zoom"]:
+        facts[int(zoom["flow"][1:]) - 1]["zoom"] = True
     sdp_map = _sdp_keying(ev["sdp"])
     media_streams, srtp_flows, media_flows = _media(flows, streams, keying_raw, sdp_map)
     protocol_counts = {label: 0 for label in LABELS}
@@ -133,6 +137,27 @@ def assemble(table: FlowTable, streams: StreamTable, store: SampleStore) -> dict
     }
 
 
+def _accept_zoom(flows: list[dict[str, Any]], candidates: list[dict[str, Any]],
+                 stuns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Zoom flows: media confirmed, or the SFU outer header, or sharing a socket with a Zoom/classic-STUN flow."""
+    def sockets(fid: str) -> set[tuple[str, int]]:
+        f = flows[int(fid[1:]) - 1]
+        return {(f["src"], f["sport"]), (f["dst"], f["dport"])}
+
+    accepted = [c for c in candidates if c["confirmed"] or c["mode"] == "sfu"]
+    known: set[tuple[str, int]] = set()
+    for entry in accepted + [s for s in stuns if s["classic"]]:
+        known |= sockets(entry["flow"])
+    for c in candidates:
+        if c not in accepted and sockets(c["flow"]) & known:
+            accepted.append(c)
+    for c in accepted:
+        if not c["confirmed"]:
+            c["reason"] = ("Zoom SFU outer header without embedded media" if c["mode"] == "sfu"
+                           else "Zoom inner headers on a socket shared with a Zoom media or classic-STUN flow")
+    return sorted(accepted, key=lambda c: int(c["flow"][1:]))
+
+
 def _ref_key(ref: dict[str, str]) -> tuple[int, int]:
     a, b = ref["id"].split(":")
     return int(a), int(b)
@@ -168,10 +193,9 @@ def _udp_evidence(gid: int, fid: str, counts: list[int], store: SampleStore, red
     payload = sum(counts) - counts[C.EMPTY]
     standard = counts[C.RTP] + counts[C.RTCP] + counts[C.DTLS] + counts[C.STUN] + counts[C.TURN] + counts[C.TEXT]
     if payload and standard * 2 < payload:
-        zoom = _safe(DU.zoom_summary, fid, store.get(gid, "first"))
+        zoom = _safe(DU.zoom_summary, fid, store.get(gid, "zoom"))
         if zoom:
-            ev["zoom"].append(zoom)
-            f["zoom"] = True
+            ev["zoom_candidates"].append(zoom)
     rtcp = store.get(gid, "rtcp")
     if rtcp:
         keying_raw.setdefault(gid, {})["rtcp"] = _safe(_srtcp_counts, rtcp) or (0, 0)

@@ -220,24 +220,27 @@ def _answers_for(qname: str, answers: list[Any]) -> tuple[list[str], list[str]]:
 
 
 def zoom_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
-    """Zoom media encapsulation of one UDP flow: SFU (0x05 outer header) or P2P."""
-    from confaudit.wire.zoom import parse_zoom_media
+    """Zoom media encapsulation of one UDP flow: SFU (0x05 outer header) or P2P (inner header first).
 
-    packets = [(s, parse_zoom_media(s.payload)) for s in samples]
-    parsed = [(s, p) for s, p in packets if p is not None]
-    if len(parsed) < max(3, len(samples) // 2):
+    ``confirmed`` is True when embedded RTP/RTCP media was found (wire.zoom's score); a flow whose
+    samples are all Zoom-shaped but carry no media is returned unconfirmed for the caller to decide.
+    """
+    from confaudit.wire.zoom import parse_zoom_media, score_zoom_payloads
+
+    score = score_zoom_payloads([s.payload for s in samples])
+    parsed = [(s, parse_zoom_media(s.payload)) for s in samples]
+    zoom_samples = [(s, z) for s, z in parsed if z is not None]
+    if len(zoom_samples) < 5 or len(zoom_samples) * 2 < len(samples):
         return None
-    modes = Counter(p.mode for _s, p in parsed)
-    media: Counter[str] = Counter(str(getattr(p, "media_type_name", None) or hex16(getattr(p, "media_type", 0)))
-                                  for _s, p in parsed)
-    pts: Counter[int] = Counter(int(p.rtp.payload_type) for _s, p in parsed if getattr(p, "rtp", None) is not None)
-    mode = modes.most_common(1)[0][0]
+    mode = score.mode or Counter(z.mode for _s, z in zoom_samples).most_common(1)[0][0]
     return {
         "flow": flow_id,
         "mode": mode,
-        "sampled_packets": len(samples),
-        "zoom_packets": len(parsed),
-        "media_types": dict(sorted(media.items())),
-        "rtp_payload_types": {str(k): v for k, v in sorted(pts.items())},
-        "packets": packet_refs([s for s, _p in parsed]),
+        "confirmed": bool(score.is_zoom),
+        "sampled_packets": score.packets,
+        "zoom_packets": score.zoom_packets,
+        "media_packets": score.media_packets,
+        "media_types": {str(k): int(v) for k, v in sorted(score.inner_types.items())},
+        "rtp_payload_types": {str(k): int(v) for k, v in sorted(score.payload_types.items())},
+        "packets": packet_refs([s for s, _z in zoom_samples]),
     }

@@ -101,8 +101,10 @@ def encryption_verdict(keying: FlowKeying, structure_plain: bool | None,
         reasons.append(f"{keying.rtcp_plain} RTCP packet(s) on the flow end exactly at their length fields (no SRTCP trailer)")
         plain_votes += 1
     if structure_plain is True:
+        # Readable codec structure cannot survive SRTP encryption: weighs as much as keying does,
+        # so keyed-but-plaintext media ends up "unknown" (contradictory), never silently "srtp".
         reasons.append("payloads show stable codec structure across packets: " + "; ".join(structure_reasons[:3]))
-        plain_votes += 1
+        plain_votes += 2
     elif structure_plain is False:
         reasons.append("payload first bytes look uniform across packets (no codec structure): " + "; ".join(structure_reasons[:3]))
         secure_votes += 1

@@ -6,6 +6,8 @@ import ipaddress
 from collections import Counter
 from typing import Any
 
+from confaudit.analysis.labels import STUN_PORTS
+
 MEDIA_LABELS = ("rtp", "srtp", "rtcp", "srtcp", "zoom")
 TURN_METHODS = ("Allocate", "Refresh", "Send", "Data", "CreatePermission", "ChannelBind")
 SERVER_PORTS = {8801: "Zoom multimedia router port 8801", 19305: "Google Meet media port 19305",
@@ -44,8 +46,9 @@ def endpoint_names(tls: list[dict[str, Any]], dtls: list[dict[str, Any]], dns: l
     for entry in stun:
         flow = flows_by_id.get(entry["flow"])
         if flow:
+            server = flow["src"] if flow["sport"] in STUN_PORTS and flow["dport"] not in STUN_PORTS else flow["dst"]
             for realm in entry.get("realms", []):
-                names.setdefault(flow["dst"], set()).add(realm)
+                names.setdefault(server, set()).add(realm)
     return names
 
 
@@ -59,7 +62,10 @@ def _flow_kind(flow: dict[str, Any], stun: dict[str, Any] | None, zoom: dict[str
         if turn or stun.get("relayed_addresses") or flow["labels"].get("turn"):
             what = ", ".join(turn) if turn else "TURN ChannelData"
             realm = f" (REALM {', '.join(stun['realms'])})" if stun.get("realms") else ""
-            return "relay", flow["dst"], [f"{fid}: TURN {what} to {flow['dst']}:{flow['dport']}{realm}"]
+            # The capture may start with the relay's answer: the relay is the side on the TURN port.
+            relay_is_src = flow["sport"] in STUN_PORTS and flow["dport"] not in STUN_PORTS
+            relay, port = (flow["src"], flow["sport"]) if relay_is_src else (flow["dst"], flow["dport"])
+            return "relay", relay, [f"{fid}: TURN {what} with relay {relay}:{port}{realm}"]
     if zoom is not None:
         if zoom["mode"] == "sfu":
             return "server", flow["dst"], [f"{fid}: Zoom SFU encapsulation (0x05 outer header) to {flow['dst']}:{flow['dport']}"]

@@ -22,12 +22,15 @@ BUDGETS = {
     "rtcp": 16,       # SRTCP trailer checks
     "tcp": 96,        # first ~16 KB per direction, reassembled by sequence number
     "channel": 16,    # TURN ChannelData (inner protocol)
+    "zoom": 64,       # UDP payloads starting like Zoom's SFU (0x05) or inner media headers
 }
 FIRST_BYTES = 256
 TCP_BYTES_PER_DIRECTION = 16 * 1024
 MAX_PAYLOAD = 65_535
 GLOBAL_BYTE_BUDGET = 96 * 1024 * 1024
 DNS_PORTS = (53, 5353, 5355)
+ZOOM_FIRST_BYTES = (0x05, 0x0C, 0x0D, 0x0F, 0x10, 0x15, 0x1E, 0x1F, 0x21, 0x22)
+"""Zoom's SFU outer header and inner media types (wire.zoom.SFU_MEDIA / INNER_TYPES)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,7 @@ class SampleStore:
             "rtcp": classes == classify.RTCP,
             "tcp": has_payload & (chunk.proto == 6) & ~chunk.fragment,
             "channel": classes == classify.CHANNEL_DATA,
+            "zoom": (chunk.proto == 17) & np.isin(chunk.head[:, 0], ZOOM_FIRST_BYTES) & has_payload,
         }
         for category, mask in masks.items():
             rows = np.nonzero(mask)[0]
@@ -112,7 +116,7 @@ class SampleStore:
         for row in rows.tolist():
             flow = int(gidx[row])
             fwd = bool(forward[row])
-            limit = FIRST_BYTES if category == "first" else MAX_PAYLOAD
+            limit = FIRST_BYTES if category in ("first", "zoom") else MAX_PAYLOAD
             if category == "tcp":
                 used = self.tcp_bytes.get((flow, fwd), 0)
                 if used >= TCP_BYTES_PER_DIRECTION:

@@ -6,6 +6,14 @@ from pathlib import Path
 from typing import Any
 
 
+def _value(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
+
+
 def summary_lines(result: dict[str, Any]) -> list[str]:
     from confaudit.formats._safe import clean
 
@@ -20,7 +28,10 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         if change["removed"]:
             lines.append(f"- {clean(party, 200)} no longer receives {', '.join(change['removed'])}")
     if result["encryption"]:
-        lines.append(f"~ encryption: {result['encryption']['old']} -> {result['encryption']['new']}")
+        old, new = result["encryption"]["old"], result["encryption"]["new"]
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                lines.append(f"~ {key.replace('_', ' ')}: {_value(old.get(key))} -> {_value(new.get(key))}")
     if result["media_path"]:
         lines.append(f"~ media path: {result['media_path']['old']} -> {result['media_path']['new']}")
     for v in result["verdicts"]:

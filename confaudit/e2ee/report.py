@@ -142,7 +142,9 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
         path = per_flow_path.get(flow_id or "", overall_path)
         streams_out.append(_stream_entry(n, stream, flow_ids, media, path, session_ids))
 
-    srtcp = [{"flow": flow_ids.get(flow), "sender": _endpoint(sender), "packets": c.packets, "decrypted": c.decrypted,
+    srtcp = [{"flow": flow_ids.get(flow), "sender": _endpoint(sender),
+              "session": session_ids.get(id(c.session)) if c.session is not None else None,
+              "packets": c.packets, "decrypted": c.decrypted,
               "auth_failed": c.auth_failed, "duplicates": c.duplicates}
              for (flow, sender), c in sorted(scan.control.items()) if flow in scan.handshakes or c.decrypted]
     matched = {}

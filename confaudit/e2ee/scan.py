@@ -89,6 +89,8 @@ class ControlCounts:
     """Byte-identical copies."""
     seen: "RecentDigests" = field(default_factory=lambda: RecentDigests())
     """Recent packet digests."""
+    session: DtlsSession | None = None
+    """The DTLS session keying the first packet."""
 
 
 def session_candidates(session: DtlsSession, secrets: dict[bytes, dict[str, bytes]],
@@ -194,7 +196,7 @@ class CaptureScan:
             return
         decryptor = self._decryptor(session, is_client)
         if rtcp:
-            self._control(flow, sender, payload, decryptor)
+            self._control(flow, sender, payload, decryptor, session)
             return
         ssrc = int.from_bytes(payload[8:12], "big")
         stream = self.streams.get((flow, sender, ssrc))
@@ -226,8 +228,9 @@ class CaptureScan:
         else:
             stream.auth_failed += 1
 
-    def _control(self, flow: FlowKey, sender: Endpoint, payload: bytes, decryptor: SenderDecryptor | None) -> None:
-        counts = self.control.setdefault((flow, sender), ControlCounts())
+    def _control(self, flow: FlowKey, sender: Endpoint, payload: bytes, decryptor: SenderDecryptor | None,
+                 session: DtlsSession) -> None:
+        counts = self.control.setdefault((flow, sender), ControlCounts(session=session))
         counts.packets += 1
         if counts.seen.seen_before(_digest(payload)):
             counts.duplicates += 1

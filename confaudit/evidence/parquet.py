@@ -41,7 +41,8 @@ def _column_array(values: list[Any]) -> Any:
 
 
 def write_parquet(bundle: dict[str, Any], directory: str | os.PathLike[str]) -> list[Path]:
-    """Write ``<key>.parquet`` for every list in the bundle (atomically each); returns the paths written."""
+    """Write ``<key>.parquet`` for every list in the bundle, and ``<key>_<sub>.parquet`` for lists of
+    records inside top-level objects (atomically each); returns the paths written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -50,11 +51,12 @@ def write_parquet(bundle: dict[str, Any], directory: str | os.PathLike[str]) -> 
     out_dir = Path(directory)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {}
-    for key in sorted(bundle):
-        value = bundle[key]
-        if not isinstance(value, list):
-            continue
-        names, columns = table_rows(value)
+    lists = {key: value for key, value in bundle.items() if isinstance(value, list)}
+    for key, value in bundle.items():  # one level down too: media_path.endpoints -> media_path_endpoints
+        if isinstance(value, dict):
+            lists.update({f"{key}_{sub}": v for sub, v in value.items() if isinstance(v, list) and v and isinstance(v[0], dict)})
+    for key in sorted(lists):
+        names, columns = table_rows(lists[key])
         tables[key] = pa.table({n: _column_array(columns[n]) for n in names})
     written = []
     for key, table in tables.items():  # build every table first: a bad one leaves no partial set

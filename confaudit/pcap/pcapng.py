@@ -25,6 +25,8 @@ KNOWN_OTHER_BLOCKS = frozenset((4, 5, 7, 8, 9, 0x0BAD, 0x40000BAD))
 TLS_KEY_LOG = 0x544C534B
 MAX_SECRETS_BYTES = 64 << 20
 MAX_INTERFACES = 65_536
+MAX_SECTIONS = 1_000
+"""Real files have one section, a few when concatenated; each one costs a numpy pass per chunk."""
 _BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
 
 
@@ -67,6 +69,7 @@ class PcapngWalker:
         self._idle_blocks = 0
         self._last_ts = 0.0
         self.unknown_blocks = 0
+        self.sections = 0
         """Blocks of a type this reader does not know (possibly corrupted packet blocks)."""
 
     # -- the walk ---------------------------------------------------------------------------
@@ -106,14 +109,27 @@ class PcapngWalker:
             if btype == EPB:
                 append(pos)
                 idle = 0
-            elif btype == SHB:
+                pos = nxt
+                continue
+            if btype == SPB or btype == PB:
+                special[len(offsets)] = btype
+                append(pos)
+                idle = 0
+                pos = nxt
+                continue
+            # every other block, section and interface headers included, counts towards the cap:
+            # a flood of them is as hostile as a flood of empty packets
+            idle += 1
+            if idle > MAX_DEGENERATE_RUN:
+                stop = f"more than {MAX_DEGENERATE_RUN} consecutive non-packet blocks: stopped reading (hostile or corrupt capture)"
+                break
+            if btype == SHB:
                 problem = self._section_header(buf, pos, blen, endian)
                 if problem:
                     stop = problem
                     break
                 section = self.section
                 segments.append((len(offsets), section))
-                idle = 0
             elif section is None:
                 stop = f"block at byte {pos} comes before any section header"
                 break
@@ -121,20 +137,10 @@ class PcapngWalker:
                 problem = self._interface(buf, pos, blen, section)
                 if problem:
                     warnings.append(problem)
-                idle = 0
-            elif btype == SPB or btype == PB:
-                special[len(offsets)] = btype
-                append(pos)
-                idle = 0
-            else:
-                if btype == DSB:
-                    self._secrets(buf, pos, blen, section.endian, warnings)
-                elif btype not in KNOWN_OTHER_BLOCKS:
-                    self.unknown_blocks += 1
-                idle += 1
-                if idle > MAX_DEGENERATE_RUN:
-                    stop = f"more than {MAX_DEGENERATE_RUN} consecutive non-packet blocks: stopped reading (hostile or corrupt capture)"
-                    break
+            elif btype == DSB:
+                self._secrets(buf, pos, blen, section.endian, warnings)
+            elif btype not in KNOWN_OTHER_BLOCKS:
+                self.unknown_blocks += 1
             pos = nxt
         if stop is None and need == 0 and pos < end:
             need = 12 if pos + 12 > end else 0
@@ -155,6 +161,9 @@ class PcapngWalker:
         major = struct.unpack_from(endian + "H", buf, pos + 12)[0]
         if major != 1:
             return f"section header at byte {pos} has unsupported pcapng version {major}"
+        self.sections += 1
+        if self.sections > MAX_SECTIONS:
+            return f"more than {MAX_SECTIONS} sections: stopped reading (hostile or corrupt capture)"
         self.section = Section(endian)
         return None
 

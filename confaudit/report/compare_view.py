@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
+from confaudit.report.filters import as_list, as_map
 from confaudit.report.sanitize import Sanitizer
 from confaudit.report.view import finding_anchor, party_anchor
 
@@ -35,10 +36,10 @@ def _vendor(run: Mapping[str, Any], bundle: Mapping[str, Any], href: str, clean:
     score = run.get("score") if isinstance(run.get("score"), Mapping) else {}
     session = bundle.get("session") if isinstance(bundle.get("session"), Mapping) else {}
     return {"name": clean.text(run.get("vendor") or "unknown", 80), "href": href, "overall": score.get("overall"),
-            "counts": dict(score.get("counts") or {}), "complete": bool(run.get("evidence_complete", True)) and bool(bundle.get("complete", True)),
+            "counts": as_map(score.get("counts")), "complete": bool(run.get("evidence_complete", True)) and bool(bundle.get("complete", True)),
             "simulated": bool(session.get("simulated")) if session else None,
             "by_category": {str(k): (v.get("score") if isinstance(v, Mapping) else None)
-                            for k, v in (score.get("by_category") or {}).items()}}
+                            for k, v in as_map(score.get("by_category")).items()}}
 
 
 def _verdict_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> list[dict[str, Any]]:
@@ -98,7 +99,7 @@ def _third_party_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) ->
             cells.append(None if p is None else {
                 "domain": clean.text(p.get("domain"), 80), "requests": p.get("request_count") or 0,
                 "flow_bytes": p.get("flow_bytes") or 0,
-                "categories": clean.text(", ".join(str(c) for c in (p.get("categories") or [])[:12]), 200),
+                "categories": clean.text(", ".join(str(c) for c in as_list(p.get("categories"))[:12]), 200),
                 "href": _href(e["report_href"], party_anchor(p.get("id")))})
         rows.append({"party": clean.text(key, 80), "cells": cells})
     return rows, max(len(ranked) - MAX_THIRD_PARTIES, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from confaudit.report.filters import as_list
 from confaudit.report.sanitize import Sanitizer
 
 SECTIONS = {
@@ -29,7 +30,7 @@ class EvidenceIndex:
                 records = e2ee.get("streams") if isinstance(e2ee, Mapping) else None
             elif name:
                 records = self._bundle.get(name)
-            self._maps[kind] = {str(r.get("id")): r for r in records or [] if isinstance(r, Mapping) and "id" in r}
+            self._maps[kind] = {str(r.get("id")): r for r in as_list(records) if isinstance(r, Mapping) and "id" in r}
         return self._maps[kind]
 
     def lookup(self, kind: str, ref_id: str) -> Mapping[str, Any] | None:
@@ -41,7 +42,7 @@ class EvidenceIndex:
     def _packet(self, ref_id: str) -> Mapping[str, Any] | None:
         """``<input_index>:<frame>`` -> {input path, frame}."""
         index, _, frame = ref_id.partition(":")
-        inputs = self._bundle.get("inputs") or []
+        inputs = as_list(self._bundle.get("inputs"))
         if not (index.isdigit() and frame.isdigit()) or int(index) >= len(inputs):
             return None
         source = inputs[int(index)]
@@ -91,7 +92,7 @@ def describe(kind: str, rec: Mapping[str, Any] | None, clean: Sanitizer) -> str:
 
 def evidence_rows(evidence: Any, index: EvidenceIndex, clean: Sanitizer, limit: int) -> tuple[list[dict[str, str]], int]:
     """Display rows for at most ``limit`` references, and how many were left out."""
-    refs = [e for e in evidence or [] if isinstance(e, Mapping)]
+    refs = [e for e in as_list(evidence) if isinstance(e, Mapping)]
     rows = []
     for ref in refs[:limit]:
         kind, ref_id = str(ref.get("kind", "")), str(ref.get("id", ""))

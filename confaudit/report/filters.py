@@ -51,12 +51,14 @@ def count(value: Any) -> str:
     """Integer with thousands separators; non-numbers as text."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return clip(value)
+    if value != value or abs(value) > 1e18:
+        return "–"
     return f"{int(value):,}"
 
 
 def human_bytes(value: Any) -> str:
     """1536 -> '1.5 KB' (decimal units)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) > 1e18:
         return "–"
     size = float(value)
     for unit in ("B", "KB", "MB", "GB"):
@@ -78,7 +80,7 @@ def timestamp(value: Any) -> str:
 
 def score_text(value: Any) -> str:
     """0-100 score as '87', None as 'n/a'."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) > 1e18:
         return "n/a"
     return f"{float(value):.0f}"
 
@@ -115,3 +117,22 @@ FILTERS = {
     "timestamp": timestamp, "score_text": score_text, "verdict_label": verdict_label,
     "verdict_class": verdict_class, "verdict_symbol": verdict_symbol,
 }
+
+
+def as_list(value: Any) -> list[Any]:
+    """The value if it is a list or tuple, else [] (bundles from other tools may hold anything)."""
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def as_map(value: Any) -> dict[Any, Any]:
+    """The value if it is a mapping, else {}."""
+    from collections.abc import Mapping
+
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def as_int(value: Any) -> int:
+    """A finite number as int, anything else 0."""
+    if value.__class__ in (int, float) and value == value and abs(value) < 1e18:
+        return int(value)
+    return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Mapping
 
+from confaudit.report.filters import as_list
 from confaudit.report.sanitize import Sanitizer
 
 MAX_ROWS = 200
@@ -54,10 +55,10 @@ def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     path = bundle.get("media_path") if isinstance(bundle.get("media_path"), Mapping) else None
     path_view = None
     if path:
-        endpoints = [e for e in path.get("endpoints") or [] if isinstance(e, Mapping)]
+        endpoints = [e for e in as_list(path.get("endpoints")) if isinstance(e, Mapping)]
         path_view = {
             "topology": clean.text(path.get("topology") or "unknown", 60),
-            "reasons": [clean.text(r, 300) for r in (path.get("reasons") or [])[:20]],
+            "reasons": [clean.text(r, 300) for r in as_list(path.get("reasons"))[:20]],
             "endpoints": [{"address": clean.text(e.get("address"), 60), "port": clean.text(e.get("port"), 10),
                            "role": clean.text(e.get("role"), 40), "names": _join(e.get("names"), clean, 200)}
                           for e in endpoints[:MAX_ROWS]],
@@ -80,10 +81,10 @@ def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     e2ee_view = None
     if e2ee:
         summary = e2ee.get("summary") if isinstance(e2ee.get("summary"), Mapping) else {}
-        e2ee_streams = [s for s in e2ee.get("streams") or [] if isinstance(s, Mapping)]
+        e2ee_streams = [s for s in as_list(e2ee.get("streams")) if isinstance(s, Mapping)]
         e2ee_view = {
             "conclusion": clean.text(str(summary.get("conclusion") or "not determined").replace("_", " "), 300),
-            "keylogs": len(e2ee.get("keylogs") or []),
+            "keylogs": len(as_list(e2ee.get("keylogs"))),
             "streams": [{"id": clean.text(s.get("id"), 20), "sender": clean.text(s.get("sender"), 80),
                          "ssrc": clean.text(s.get("ssrc"), 20), "codec": clean.text(s.get("codec") or "?", 40),
                          "packets": s.get("packets"), "decrypted": s.get("decrypted"),

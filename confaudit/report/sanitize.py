@@ -7,7 +7,7 @@ written by older versions or edited by hand. Only strings that are displayed pas
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Mapping
 
 from confaudit.report.filters import clip
 
@@ -18,6 +18,21 @@ _URL_TOKEN_RE = re.compile(r"\[REDACTED(?:%20|\+| )([A-Za-z0-9_.\-]{1,40})(?:%20
 def readable_tokens(text: str) -> str:
     """Show percent-encoded redaction tokens inside URLs as ``[REDACTED kind #hex]`` (display only)."""
     return _URL_TOKEN_RE.sub(r"[REDACTED \1 #\2]", text)
+
+
+def plain_json(value: Any, depth: int = 0) -> Any:
+    """Only JSON types: string keys, finite numbers, lists; anything else as its string; depth-capped."""
+    if depth > 60:
+        return None
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float)):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, Mapping):
+        return {str(k): plain_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v, depth + 1) for v in value]
+    return str(value)
 
 
 class Sanitizer:
@@ -52,8 +67,8 @@ class Sanitizer:
             return self._redactor.token("url", str(value))
 
     def data(self, value: Any) -> Any:
-        """A JSON-like value (evidence details, params) redacted by key names and patterns."""
+        """A JSON-like value (evidence details, params) made plain JSON, then redacted by key names and patterns."""
         try:
-            return self._redactor.json(value)
+            return self._redactor.json(plain_json(value))
         except Exception:
             return self._redactor.token("unrenderable", repr(value)[:10000])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
+
+from confaudit.report.filters import as_list
 
 MAX_ROWS = 15
 """Parties drawn; the rest are summed into one 'other parties' row."""
@@ -89,13 +91,13 @@ def _num(value: Any) -> float | None:
 def traffic_events(bundle: Mapping[str, Any]) -> list[tuple[float, str]]:
     """(timestamp, party id) of every HTTP request and WebSocket message with a known party."""
     host_party: dict[str, str] = {}
-    for party in bundle.get("parties") or []:
+    for party in as_list(bundle.get("parties")):
         if isinstance(party, Mapping):
-            for host in party.get("hosts") or []:
+            for host in as_list(party.get("hosts")):
                 host_party.setdefault(str(host).lower(), str(party.get("id")))
     events: list[tuple[float, str]] = []
     http_host: dict[str, str] = {}
-    for req in bundle.get("http") or []:
+    for req in as_list(bundle.get("http")):
         if not isinstance(req, dict):
             continue
         host = str(req.get("host") or "").lower()
@@ -103,7 +105,7 @@ def traffic_events(bundle: Mapping[str, Any]) -> list[tuple[float, str]]:
         ts = _num(req.get("ts"))
         if ts is not None and host in host_party:
             events.append((ts, host_party[host]))
-    for msg in bundle.get("websocket") or []:
+    for msg in as_list(bundle.get("websocket")):
         if not isinstance(msg, dict):
             continue
         host = http_host.get(str(msg.get("http_id")), "")
@@ -116,12 +118,12 @@ def traffic_events(bundle: Mapping[str, Any]) -> list[tuple[float, str]]:
 def flow_spans(bundle: Mapping[str, Any]) -> list[tuple[float, float, str, float]]:
     """(first_seen, last_seen, party id, bytes) of every packet flow a party was attributed."""
     flow_party: dict[str, str] = {}
-    for party in bundle.get("parties") or []:
+    for party in as_list(bundle.get("parties")):
         if isinstance(party, dict):
-            for fid in party.get("flows") or []:
+            for fid in as_list(party.get("flows")):
                 flow_party.setdefault(str(fid), str(party.get("id")))
     spans = []
-    for flow in bundle.get("flows") or []:
+    for flow in as_list(bundle.get("flows")):
         if not isinstance(flow, dict) or str(flow.get("id")) not in flow_party:
             continue
         start, end, size = _num(flow.get("first_seen")), _num(flow.get("last_seen")), _num(flow.get("bytes"))
@@ -150,10 +152,10 @@ def build_timeline(bundle: Mapping[str, Any], sanitize_label: Any = str) -> Time
         spans, unit = flow_spans(bundle), "bytes"
     if not spans:
         return None
-    parties = {str(p.get("id")): p for p in bundle.get("parties") or [] if isinstance(p, Mapping)}
+    parties = {str(p.get("id")): p for p in as_list(bundle.get("parties")) if isinstance(p, Mapping)}
     t0 = min(s[0] for s in spans)
     t1 = max(s[1] for s in spans)
-    phase_ts = [(_num(p.get("ts")), p.get("phase")) for p in bundle.get("phases") or [] if isinstance(p, Mapping)]
+    phase_ts = [(_num(p.get("ts")), p.get("phase")) for p in as_list(bundle.get("phases")) if isinstance(p, Mapping)]
     phase_ts = [(t, name) for t, name in phase_ts if t is not None]
     if phase_ts:
         t0 = min(t0, min(t for t, _ in phase_ts))

@@ -13,6 +13,7 @@ from confaudit.report.evidence_refs import EvidenceIndex, evidence_rows
 from confaudit.report.filters import anchor
 from confaudit.report.media_view import media_view
 from confaudit.report.methodology import GENERAL_LIMITS, method_rows
+from confaudit.report.filters import as_int, as_list
 from confaudit.report.sanitize import Sanitizer
 from confaudit.report.timeline import build_timeline
 
@@ -72,11 +73,11 @@ def _parties(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
         if cat not in categories:
             categories.append(cat)
         cell = cells[(str(df.get("party_id") or df.get("party")), cat)]
-        cell["count"] += int(df.get("count") or 1) if isinstance(df.get("count"), int) else 1
+        cell["count"] += as_int(df.get("count")) or 1
         cell["example"] = cell["example"] or clean.text(df.get("example"), 60)
         if df.get("phase"):
             cell["phases"].add(clean.text(df.get("phase"), 30))
-    ranked = sorted(parties, key=lambda p: (p.get("first_party") is True, -int(p.get("request_count") or 0),
+    ranked = sorted(parties, key=lambda p: (p.get("first_party") is True, -as_int(p.get("request_count")),
                                             str(p.get("domain"))))
     rows = []
     for p in ranked[:MAX_PARTIES]:
@@ -90,7 +91,7 @@ def _parties(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
                      "entity": clean.text(p.get("entity") or "unknown", 120), "first_party": p.get("first_party"),
                      "requests": p.get("request_count") or 0, "bytes_sent": p.get("bytes_sent") or 0,
                      "flow_bytes": p.get("flow_bytes"),
-                     "hosts": clean.text(", ".join(str(h) for h in (p.get("hosts") or [])[:10]), 300),
+                     "hosts": clean.text(", ".join(str(h) for h in as_list(p.get("hosts"))[:10]), 300),
                      "cells": row_cells})
     flow_rows = [{"party": clean.text(df.get("party"), 120), "category": clean.text(df.get("category"), 40),
                   "location": clean.text(df.get("location"), 20), "field": clean.text(df.get("field_path"), 200),
@@ -129,11 +130,11 @@ def _score(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     counts = score.get("counts") if isinstance(score.get("counts"), Mapping) else {}
     return {
         "overall": score.get("overall"), "capped_reason": clean.text(score.get("capped_reason"), 500) or None,
-        "contradicted_high": [clean.text(c, 120) for c in (score.get("contradicted_high") or [])[:50]],
+        "contradicted_high": [clean.text(c, 120) for c in as_list(score.get("contradicted_high"))[:50]],
         "counts": [{"verdict": v, "count": counts.get(v, 0)} for v in VERDICT_ORDER if counts.get(v)],
         "categories": [{"name": clean.text(name, 60), "score": c.get("score"), "weight": c.get("weight"),
                         "claims": c.get("claims"), "verifiable": clean.text(c.get("verifiable"), 20)}
-                       for name, c in sorted(by_cat.items()) if isinstance(c, Mapping)],
+                       for name, c in sorted(by_cat.items(), key=lambda kv: str(kv[0])) if isinstance(c, Mapping)],
     }
 
 
@@ -155,7 +156,7 @@ def audit_view(run: Mapping[str, Any], bundle: Mapping[str, Any]) -> dict[str, A
     """The complete context of ``audit.html.j2``."""
     clean = Sanitizer()
     index = EvidenceIndex(bundle)
-    warnings = [w for w in bundle.get("warnings") or [] if isinstance(w, str)]
+    warnings = [w for w in as_list(bundle.get("warnings")) if isinstance(w, str)]
     inputs = _list(bundle.get("inputs"))
     # Contradictions first: that is what readers look for; file order within a verdict.
     findings = sorted(_findings(run, index, clean), key=lambda f: _verdict_rank(f["verdict"]))

@@ -39,6 +39,7 @@ def encryption_summary(bundle: Mapping[str, Any]) -> dict[str, Any]:
                        if d.get("srtp_profile")})
     plain_http = sum(1 for h in records(bundle, "http") or []
                      if str(h.get("scheme") or str(h.get("url", "")).split(":", 1)[0]).lower() == "http")
+    plain_http += len(records(bundle, "http_plain") or [])
     return {"media_streams": dict(sorted(streams.items())), "tls_versions": versions, "srtp_profiles": profiles,
             "plain_http_requests": plain_http}
 

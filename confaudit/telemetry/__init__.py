@@ -36,7 +36,8 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     first = dedupe([*_strings(first_party), *_strings(session.get("first_party"))])
     rooms = dedupe([*_strings(room_names), *_strings(session.get("room_names"))])
     people = dedupe([*_strings(participants), *_strings(session.get("participants"))])
-    accounts = dedupe([*_strings(session.get("accounts")), *_strings(session.get("emails"))])
+    accounts = dedupe([*_strings(session.get("accounts")), *_strings(session.get("emails")),
+                       *_strings(session.get("phones"))])
     warnings = bundle["warnings"] if isinstance(bundle.get("warnings"), list) else bundle.setdefault("warnings", [])
     try:
         events = collect_events(bundle)

@@ -9,7 +9,7 @@ from confaudit.telemetry.decode import Decoded, body_bytes
 from confaudit.telemetry.entities import normalise_host
 from confaudit.telemetry.fields import Located, message_located, request_located
 from confaudit.telemetry.known import KnownValue
-from confaudit.telemetry.taxonomy import EMAIL_RE
+from confaudit.telemetry.taxonomy import EMAIL_RE, classify_value
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,12 @@ def _plain_http_events(bundle: dict[str, Any]) -> list[Event]:
 
 def known_values(events: list[Event], room_names: list[str], participants: list[str],
                  accounts: list[str]) -> list[KnownValue]:
-    """The auditor's known values plus e-mails and User-Agents seen in clear in the traffic."""
+    """The auditor's known values plus e-mails, phone numbers and User-Agents seen in clear in the traffic."""
     known = [KnownValue("room_name", "room_name", v) for v in room_names]
     known += [KnownValue("participants", "participant", v) for v in participants]
-    known += [KnownValue("account", "email" if "@" in v else "account", v) for v in accounts]
+    known += [KnownValue("account", _account_label(v), v) for v in accounts]
     seen_emails: set[str] = set()
+    seen_phones: set[str] = set()
     seen_ua: set[str] = set()
     for event in events:
         for item in event.located:
@@ -120,6 +121,16 @@ def known_values(events: list[Event], room_names: list[str], participants: list[
                 seen_ua.add(item.field.value)
             elif item.location in ("query", "body", "message") and "@" in item.field.value and len(seen_emails) < 200:
                 seen_emails.update(m.group(0) for m in EMAIL_RE.finditer(item.field.value[:2000]))
+            elif item.location in ("query", "body", "message") and len(item.field.value) <= 24 and len(seen_phones) < 200 \
+                    and any(m.reason == "value:phone" for m in classify_value(item.field.value, item.field.keys)):
+                seen_phones.add(item.field.value.strip())
     known += [KnownValue("browser", "user-agent", v) for v in sorted(seen_ua)]
     known += [KnownValue("account", "email", v) for v in sorted(seen_emails) if v not in accounts]
+    known += [KnownValue("account", "phone", v) for v in sorted(seen_phones) if v not in accounts]
     return known
+
+
+def _account_label(value: str) -> str:
+    if "@" in value:
+        return "email"
+    return "phone" if sum(ch.isdigit() for ch in value) >= 8 and not any(ch.isalpha() for ch in value) else "account"

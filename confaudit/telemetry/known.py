@@ -55,10 +55,14 @@ def variants(known: KnownValue) -> list[Variant]:
         if len(form) >= 8:
             out.append(Variant(form, "base64", known))
     normalised = {value, value.lower()}
+    if known.label == "phone":  # hashed-phone matching hashes E.164 digits, with or without the '+'
+        digits = "".join(ch for ch in value if ch.isdigit())
+        normalised |= {digits, "+" + digits} if len(digits) >= 8 else set()
+        out += [Variant(form, "plain", known) for form in normalised - {value.lower()} if len(form) >= 8]
     for name, fn in _HASHES:
         for form in normalised:
             digest = fn(form.encode("utf-8"))
-            suffix = "" if form == value else "-lower"
+            suffix = "" if form == value else ("-lower" if form == value.lower() else "-normalised")
             out.append(Variant(digest.hexdigest(), f"{name}{suffix}", known))
             out.append(Variant(base64.b64encode(digest.digest()).decode("ascii").rstrip("="), f"{name}{suffix}-base64", known))
     return out

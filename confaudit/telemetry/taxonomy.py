@@ -38,7 +38,8 @@ KEY_NAMES: dict[str, tuple[str, ...]] = {
                      "hardwareconcurrency", "devicememory", "cpu", "cpucores", "gpu", "renderer", "webglrenderer",
                      "webglvendor", "maxtouchpoints", "touchpoints", "devicebrand", "devicefamily",
                      "secchuamodel", "battery", "batterylevel", "physmemory", "physicalmemory", "totalmemory", "ram",
-                     "arch", "cpuarch", "architecture", "cpuarchitecture", "gpuvendor", "gpumodel", "cameras", "microphones", "mediadevices",
+                     "arch", "cpuarch", "architecture", "cpuarchitecture", "gpuvendor", "gpumodel", "cameras",
+                     "microphones", "mediadevices",
                      "audiodevice", "videodevice", "micname", "cameraname", "devicelabel"), ("device",)),
     **dict.fromkeys(("screen", "screensize", "screenresolution", "resolution", "screenwidth", "screenheight",
                      "viewport", "viewportwidth", "viewportheight", "innerwidth", "innerheight", "availwidth",
@@ -148,7 +149,7 @@ PARENT_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
 
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])")
-_PHONE_RE = re.compile(r"^(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,4}(?:[\s.\-]\d{2,4}){1,4}$|^\+\d{8,15}$")
+_PHONE_RE = re.compile(r"^(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,6}(?:[\s.\-]\d{2,6}){1,4}$|^\+\d{8,15}$")
 _UA_RE = re.compile(r"\bMozilla/\d\.\d \(|\b(?:AppleWebKit|Gecko|Chrome|Firefox|Safari|Edg|OPR)/\d+[.\d]*\b.*\b(?:AppleWebKit|Gecko|Chrome|Firefox|Safari|Mobile|Version)/")
 _CANDIDATE_RE = re.compile(r"\bcandidate:\S+ \d+ (?:udp|tcp) \d+ (\S+) \d+ typ (host|srflx|prflx|relay)", re.I)
 _IPV4_IN_TEXT = re.compile(r"(?<![\w./\-])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")

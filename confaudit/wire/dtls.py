@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from confaudit.wire._records import hex_capped, record_dict
 from confaudit.wire.hello import (
@@ -71,9 +71,9 @@ class DtlsHandshakeInfo:
     server_hello: ServerHello | None
     """ServerHello, when seen."""
     certificates: tuple[CertificateInfo, ...]
-    """Certificates from clear-text Certificate messages (DTLS ≤ 1.2; both sides in WebRTC)."""
+    """Certificates from clear-text Certificate messages (DTLS ≤ 1.2; both sides in WebRTC), chains included."""
     certificate_names: tuple[str, ...]
-    """Sorted unique subject CNs and SAN DNS names of those certificates."""
+    """Sorted unique subject CNs and SAN DNS names of the leaf certificate of each Certificate message."""
     version: int | None
     """Negotiated version number (0xfefd, 0xfefc, ...) when it can be told."""
     version_label: str | None
@@ -169,14 +169,19 @@ def _records(data: bytes) -> tuple[DtlsRecord, ...]:
 
 
 class _Reassembler:
-    """Collects handshake fragments per (msg_type, message_seq) into whole bodies (bounded)."""
+    """Collects handshake fragments into whole bodies (bounded).
+
+    Messages are keyed by (direction, msg_type, message_seq, length). Without direction both
+    peers' messages share one space (WebRTC: both send Certificate seq 1), so a fragment that
+    contradicts bytes already seen starts a separate buffer instead of corrupting the first.
+    """
 
     def __init__(self) -> None:
-        self.buffers: dict[tuple[int, int], tuple[bytearray, bytearray]] = {}
-        self.order: list[tuple[int, int]] = []
+        self.buffers: dict[tuple[Any, ...], tuple[bytearray, bytearray]] = {}
+        self.order: list[tuple[Any, ...]] = []
         self.problems: list[str] = []
 
-    def add(self, fragment: bytes) -> None:
+    def add(self, fragment: bytes, direction: bool | None) -> None:
         pos = 0
         while pos + 12 <= len(fragment):
             msg_type = fragment[pos]
@@ -189,33 +194,55 @@ class _Reassembler:
             if len(body) < frag_len or frag_off + frag_len > length or length > _MAX_MESSAGE:
                 self.problems.append(f"bad handshake fragment (type {msg_type})")
                 return
-            key = (msg_type, seq)
+            if not self._place(direction, msg_type, seq, length, frag_off, body):
+                return
+
+    def _place(self, direction: bool | None, msg_type: int, seq: int, length: int, off: int, body: bytes) -> bool:
+        for variant in range(4):
+            key = (direction, msg_type, seq, length, variant)
             if key not in self.buffers:
                 if len(self.buffers) >= _MAX_MESSAGES:
                     self.problems.append("handshake message limit reached")
-                    return
+                    return False
                 self.buffers[key] = (bytearray(length), bytearray(length))
                 self.order.append(key)
             data, seen = self.buffers[key]
-            if len(data) != length:
-                continue
-            data[frag_off : frag_off + frag_len] = body
-            seen[frag_off : frag_off + frag_len] = b"\x01" * frag_len
+            end = off + len(body)
+            if any(s and data[off + i] != body[i] for i, s in enumerate(seen[off:end])):
+                continue  # different message with the same header fields: try the next buffer
+            data[off:end] = body
+            seen[off:end] = b"\x01" * len(body)
+            return True
+        self.problems.append(f"conflicting fragments for handshake type {msg_type}")
+        return True
 
     def messages(self) -> Iterable[tuple[int, bytes, bool]]:
         """(msg_type, body, complete) in first-seen order; incomplete bodies keep the prefix seen."""
         for key in self.order:
             data, seen = self.buffers[key]
-            complete = all(seen)
-            if complete:
-                yield key[0], bytes(data), True
+            prefix = seen.find(0)
+            if prefix < 0:
+                yield key[1], bytes(data), True
             else:
-                prefix = seen.find(0)
-                yield key[0], bytes(data[: prefix if prefix >= 0 else len(data)]), False
+                yield key[1], bytes(data[:prefix]), False
 
 
-def dtls_handshake_info(datagrams: Iterable[bytes]) -> DtlsHandshakeInfo:
-    """Summarise the clear-text handshake of one flow (both directions, in capture order)."""
+def dtls_handshake_info(
+    datagrams: Iterable[bytes], from_client: Sequence[bool] | None = None
+) -> DtlsHandshakeInfo:
+    """Summarise the clear-text handshake of one flow (both directions, in capture order).
+
+    ``from_client`` (one flag per datagram) keeps the two peers' message sequences apart; without
+    it, conflicting fragments are still kept apart by content.
+    """
+    try:
+        return _handshake_info(datagrams, from_client)
+    except Exception as exc:  # noqa: BLE001 - fail closed: say nothing was decodable, and why
+        return DtlsHandshakeInfo(None, 0, False, None, (), (), None, None, None, None, False, {}, 0,
+                                 (f"handshake summary failed: {type(exc).__name__}",))
+
+
+def _handshake_info(datagrams: Iterable[bytes], from_client: Sequence[bool] | None) -> DtlsHandshakeInfo:
     reasm = _Reassembler()
     counts: dict[str, int] = {}
     unified = 0
@@ -235,13 +262,14 @@ def dtls_handshake_info(datagrams: Iterable[bytes]) -> DtlsHandshakeInfo:
                 unified += 1
                 unified_after_hello = unified_after_hello or bool(reasm.order)
             elif rec.content_type == 22 and rec.epoch == 0:
-                reasm.add(rec.fragment)
+                reasm.add(rec.fragment, from_client[index] if from_client and index < len(from_client) else None)
     problems.extend(reasm.problems)
     client: ClientHello | None = None
     server: ServerHello | None = None
     client_count = 0
     hvr = False
     certs: list[CertificateInfo] = []
+    leaves: list[CertificateInfo] = []
     for msg_type, body, complete in reasm.messages():
         if msg_type == 1:
             client_count += 1
@@ -252,12 +280,14 @@ def dtls_handshake_info(datagrams: Iterable[bytes]) -> DtlsHandshakeInfo:
         elif msg_type == 2:
             server = parse_server_hello_body(body) or server
         elif msg_type == 11 and complete:
-            certs.extend(parse_certificate_body(body))
+            chain = parse_certificate_body(body)
+            certs.extend(chain)
+            leaves.extend(chain[:1])
         if not complete:
             problems.append(f"handshake message type {msg_type} incomplete ({len(body)} bytes seen)")
     version = _version(server, unified_after_hello)
     profile = server.use_srtp_profile if server else None
-    names = sorted({n for c in certs for n in ((c.subject_cn,) if c.subject_cn else ()) + c.san_dns})
+    names = sorted({n for c in leaves for n in ((c.subject_cn,) if c.subject_cn else ()) + c.san_dns})
     return DtlsHandshakeInfo(
         client_hello=client, client_hello_count=client_count, hello_verify_request=hvr, server_hello=server,
         certificates=tuple(certs), certificate_names=tuple(names), version=version,

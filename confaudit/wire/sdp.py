@@ -12,6 +12,7 @@ from typing import Any
 from confaudit.wire._records import record_dict
 
 _MAX_LINES = 20000
+_MAX_TEXT = 1 << 20
 _MAX_MEDIA = 128
 _MAX_PER_LIST = 512
 _DIRECTIONS = {"sendrecv", "sendonly", "recvonly", "inactive"}
@@ -258,11 +259,14 @@ def parse_sdp(text: str | bytes) -> SdpSession:
 
 def _parse(text: str | bytes) -> SdpSession:
     if isinstance(text, (bytes, bytearray, memoryview)):
-        text = bytes(text).decode("utf-8", errors="replace")
+        text = bytes(text[:_MAX_TEXT]).decode("utf-8", errors="replace")
+    problems: list[str] = []
+    if len(text) > _MAX_TEXT:
+        text = text[:_MAX_TEXT]
+        problems.append("SDP longer than 1 MiB; the rest was not read")
     session = _Section(None)
     sections: list[_Section] = []
     current = session
-    problems: list[str] = []
     origin = name = None
     for raw in text.splitlines()[:_MAX_LINES]:
         line = raw.strip()

@@ -74,7 +74,7 @@ class TlsServerHello:
     certificates: tuple[CertificateInfo, ...]
     """Certificates when the Certificate message is in the clear (TLS ≤ 1.2) and complete."""
     certificate_names: tuple[str, ...]
-    """Sorted unique subject CNs and SAN DNS names of those certificates."""
+    """Sorted unique subject CN and SAN DNS names of the leaf (server) certificate."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -177,7 +177,7 @@ def parse_tls_server_hello(stream: bytes) -> TlsServerHello | _NeedMore | None:
             if mtype == 11 and complete and hello.version < 0x0304:
                 certs = parse_certificate_body(mbody)
                 break
-        names = sorted({n for c in certs for n in ((c.subject_cn,) if c.subject_cn else ()) + c.san_dns})
+        names = sorted({n for c in certs[:1] for n in ((c.subject_cn,) if c.subject_cn else ()) + c.san_dns})
         return TlsServerHello(
             hello=hello, version=hello.version, version_name=tls_version_name(hello.version),
             weak=is_weak_version(hello.version), cipher_suite=hello.cipher_suite,

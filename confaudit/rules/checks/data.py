@@ -11,6 +11,12 @@ from confaudit.rules.model import Outcome
 
 GUEST_PHASES = frozenset({"guest", "logged-out", "logged_out", "loggedout", "signed-out", "signed_out", "no-account"})
 NON_PERSONAL = frozenset({"technical"})
+IMPLICIT_THAT_COUNTS = frozenset({"identifier"})
+"""Implicit (browser-inherent) headers are not sharing decisions, except identifiers (cookies sent back to a tracker)."""
+
+
+def _inherent(flow: Mapping[str, Any]) -> bool:
+    return flow.get("implicit") is True and flow.get("category") not in IMPLICIT_THAT_COUNTS
 AD_CATEGORIES = frozenset({"advertising", "ads", "ad", "adtech", "ad_tech", "ad-tech", "tracker", "tracking",
                            "fingerprinting", "social", "social_tracking", "session_replay", "advertising_network"})
 ANALYTICS_CATEGORIES = frozenset({"analytics"})
@@ -69,13 +75,17 @@ def data_collection(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Out
         if isinstance(f.get("category"), str):
             by_category.setdefault(f["category"], []).append((i, f))
     if mode == "only":
-        extra = sorted(set(by_category) - set(wanted))
+        chosen = {c for c, items in by_category.items() if any(not _inherent(f) for _, f in items)}
+        extra = sorted(chosen - set(wanted))
         if extra:
-            refs = [r for c in extra for i, f in by_category[c][:3] for r in _flow_refs(f, i)]
+            refs = [r for c in extra for i, f in [x for x in by_category[c] if not _inherent(x[1])][:3]
+                    for r in _flow_refs(f, i)]
             return outcome("contradicted", f"Data outside the stated categories was sent{scope}: {listing(extra)}.", refs)
-        refs = [r for c in sorted(by_category) for i, f in by_category[c][:2] for r in _flow_refs(f, i)]
-        return outcome("supported", f"Only the stated categories ({listing(sorted(by_category) or ['none'])}) were seen "
-                       f"in {plural(len(flows), 'decoded data flow')}{scope}.", refs)
+        refs = [r for c in sorted(chosen) for i, f in by_category[c][:2] for r in _flow_refs(f, i)]
+        inherent = sorted(set(by_category) - chosen - set(wanted))
+        note = f"; browser-inherent headers also carried {listing(inherent)}" if inherent else ""
+        return outcome("supported", f"Only the stated categories ({listing(sorted(chosen) or ['none'])}) were seen "
+                       f"in {plural(len(flows), 'decoded data flow')}{scope}{note}.", refs)
     missing = [c for c in wanted if c not in by_category]
     refs = [r for c in wanted if c in by_category for i, f in by_category[c][:2] for r in _flow_refs(f, i)]
     if missing:
@@ -111,7 +121,7 @@ def third_party_sharing(bundle: Mapping[str, Any], params: Mapping[str, Any]) ->
             continue
         third += 1
         category = str(f.get("category") or "")
-        if category in NON_PERSONAL:
+        if category in NON_PERSONAL or _inherent(f):
             continue
         if not allowed.any(party_names(party) or [name]):
             undeclared.append((i, f))

@@ -47,7 +47,6 @@ def _freshness(summary: Mapping[str, Any], count: int) -> bool | None:
 def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     summary = room_link_summary(bundle, params.get("_room_link_pattern"))
     links = summary.get("links") if summary and isinstance(summary.get("links"), list) else []
-    examples = summary.get("examples") if summary and isinstance(summary.get("examples"), list) else []
     distinct = summary.get("distinct_ids") if summary else None
     count = len(links) or (distinct if isinstance(distinct, int) and not isinstance(distinct, bool) and distinct > 0 else 0)
     if not count:
@@ -55,11 +54,20 @@ def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     minimum = float(params.get("min_entropy_bits", 0) or 0)
     entropy = number(summary.get("entropy_bits"))
     fresh = _freshness(summary, count)
-    shown = links[:10] or examples[:10]
-    refs = [ref("room_link", f"l{i}", text(link.get("token") if isinstance(link, Mapping) else link, 120) or "link")
-            for i, link in enumerate(shown)]
+    # Room links are capabilities to join the auditor's rooms: cite their shape, never the links themselves.
+    length = summary.get("length") if isinstance(summary.get("length"), Mapping) else {}
+    classes = summary.get("alphabet_classes") if isinstance(summary.get("alphabet_classes"), list) else []
+    shape = [f"{count} distinct ids"]
+    if entropy is not None:
+        shape.append(f"about {entropy:.1f} bits")
+    if length:
+        shape.append(f"length {text(length.get('min'), 6)}-{text(length.get('max'), 6)}")
+    if classes:
+        shape.append("alphabet " + "+".join(text(c, 20) for c in classes[:6]))
+    refs = [ref("room_links", "summary", ", ".join(shape))]
     reused = summary.get("reused_ids") if isinstance(summary.get("reused_ids"), list) else []
-    refs += [ref("room_link", "reused", f"id used for several rooms: {text(r, 80)}") for r in reused[:5]]
+    if reused:
+        refs.append(ref("room_links", "reused", f"{plural(len(reused), 'id')} used for several rooms"))
     problems, unknown = [], []
     if minimum:
         if entropy is None:

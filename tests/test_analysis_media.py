@@ -1,0 +1,61 @@
+"""The SRTP-vs-plaintext verdict and the per-flow labels as pure functions."""
+
+from __future__ import annotations
+
+from confaudit.analysis import classify as C
+from confaudit.analysis.labels import FlowFacts, flow_protocol, packet_labels
+from confaudit.analysis.media import FlowKeying, encryption_verdict
+
+
+def test_dtls_srtp_keying_with_uniform_payloads_is_srtp() -> None:
+    verdict, reasons = encryption_verdict(FlowKeying(dtls_profile="0x0007", dtls_offered=("0x0007",)), False, ["x"])
+    assert verdict == "srtp" and any("0x0007" in r for r in reasons)
+
+
+def test_sdp_rtp_avp_with_codec_structure_is_plain() -> None:
+    verdict, reasons = encryption_verdict(FlowKeying(sdp_secure=False, rtcp_plain=1), True, ["g711"])
+    assert verdict == "plain" and any("RTP/AVP" in r for r in reasons)
+
+
+def test_keyed_but_readable_media_is_contradictory_not_srtp() -> None:
+    verdict, reasons = encryption_verdict(FlowKeying(dtls_profile="0x0001"), True, ["vp8 keyframes 9D 01 2A"])
+    assert verdict == "unknown" and reasons[-1] == "evidence is contradictory"
+
+
+def test_no_evidence_is_unknown_and_says_so() -> None:
+    assert encryption_verdict(FlowKeying(), None, []) == (
+        "unknown", ["no keying, SDP, SRTCP or payload-structure evidence for this stream"])
+
+
+def test_sdes_crypto_in_sdp_or_srtcp_trailers_mean_srtp() -> None:
+    assert encryption_verdict(FlowKeying(sdp_secure=True), None, [])[0] == "srtp"
+    assert encryption_verdict(FlowKeying(srtcp_trailers=3), None, [])[0] == "srtp"
+
+
+def _counts(**by_class: int) -> list[int]:
+    counts = [0] * C.COUNT
+    for name, n in by_class.items():
+        counts[C.NAMES.index(name)] = n
+    return counts
+
+
+def test_dns_flow_is_dns_whatever_the_first_bytes() -> None:
+    labels = packet_labels(_counts(stun_classic=3, other=5, rtp=2), FlowFacts("udp", (5353, 53), dns=True))
+    assert labels == {"dns": 10}
+
+
+def test_quic_flow_short_headers_are_quic() -> None:
+    labels = packet_labels(_counts(quic_long=3, stun_classic=4, dtls13_unified=6, rtp=6), FlowFacts("udp", (4443, 50000), quic=True))
+    assert labels == {"quic": 19}
+
+
+def test_rtp_shapes_without_a_plausible_stream_are_other() -> None:
+    labels = packet_labels(_counts(rtp=7, other=2), FlowFacts("udp", (1000, 2000)))
+    assert labels == {"other": 9}
+    assert flow_protocol({"tcp": 10, "tls": 3}) == "tls"
+    assert flow_protocol({"tcp": 3}) == "tcp"
+
+
+def test_tcp_flow_labels_payload_by_flow_and_control_as_tcp() -> None:
+    labels = packet_labels(_counts(empty=5, tls_record=3, other=4, text=1), FlowFacts("tcp", (5000, 443), tls=True))
+    assert labels == {"tcp": 5, "tls": 8}
