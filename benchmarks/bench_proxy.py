@@ -30,6 +30,7 @@ RESPONSE_BODY = json.dumps({"ok": True, "items": list(range(300))}).encode()
 
 class _Upstream(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16  # one send per response: no Nagle/delayed-ACK 40 ms stalls
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))

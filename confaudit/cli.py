@@ -60,13 +60,14 @@ def analyze(
     first_party: Annotated[Optional[list[str]], typer.Option("--first-party", help="Domain or entity of the vendor (repeatable).")] = None,
     room_name: Annotated[Optional[list[str]], typer.Option("--room-name", help="Known room name, to find it in outgoing data (repeatable).")] = None,
     participant: Annotated[Optional[list[str]], typer.Option("--participant", help="Known participant name, to find it in outgoing data (repeatable).")] = None,
+    account: Annotated[Optional[list[str]], typer.Option("--account", help="The auditor's own e-mail or phone used in the call, to find it in outgoing data even when hashed (repeatable).")] = None,
     entity_list: Annotated[Optional[list[Path]], typer.Option("--entity-list", help="Extra entity map (JSON) of domains to companies; its name and licence are recorded.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on the terminal.")] = False,
 ) -> None:
     """Turn captures and recorded sessions into one evidence bundle."""
     _run("analyze", inputs=inputs, json_out=json_out, parquet=parquet, keylog=keylog,
          first_party=first_party or [], room_names=room_name or [], participants=participant or [],
-         entity_lists=entity_list or [], quiet=quiet)
+         accounts=account or [], entity_lists=entity_list or [], quiet=quiet)
 
 
 @app.command()

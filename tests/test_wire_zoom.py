@@ -29,6 +29,10 @@ def test_crafted_sfu_and_p2p_packets() -> None:
     assert p2p.rtp_offset == 24 and p2p.rtp.pt == 98
     rtcp_inner = b"\x22" + b"\x00" * 15 + struct.pack("!BBHI", 0x80, 200, 6, 7) + b"\x00" * 20
     assert parse_zoom_media(sfu(0x04, rtcp_inner)).rtcp.sender_ssrc == 7
+    share = parse_zoom_media(sfu(0x04, b"\x0d" + b"\x00" * 6 + b"\x1e" + b"\x00" * 19 + RTP_AUDIO))
+    assert share.inner_type_name == "screen_share" and share.rtp_offset == 35 and share.rtp.ssrc == 0xABCD
+    other = parse_zoom_media(sfu(0x04, b"\x0d" + b"\x00" * 26 + RTP_AUDIO))
+    assert other.inner_type_name == "zoom_0x0d" and other.rtp is None  # 0x0D without 0x1E is not media
     assert parse_zoom_media(b"\x05\x00\x00\x00\x00\x00\x00\x09" + audio_inner) is None  # byte 7 not a direction
     assert parse_zoom_media(b"\x80\x60" + b"\0" * 30) is None
     assert parse_zoom_media(b"\x0f\x00").rtp is None

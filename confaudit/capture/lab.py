@@ -69,6 +69,7 @@ class TlsUpstream:
 
         class _Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = 1 << 16  # one send per response: no Nagle/delayed-ACK 40 ms stalls
 
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)

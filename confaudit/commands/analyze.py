@@ -9,13 +9,14 @@ from typing import Any, Callable, Sequence
 
 def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | None = None, keylog: Path | None = None,
         first_party: Sequence[str] = (), room_names: Sequence[str] = (), participants: Sequence[str] = (),
-        entity_lists: Sequence[Path] = (), quiet: bool = False) -> int:
+        entity_lists: Sequence[Path] = (), quiet: bool = False, accounts: Sequence[str] = ()) -> int:
     """Build the bundle, write the requested files atomically, print the summary; 0 even when incomplete."""
     from confaudit.evidence.build import build_evidence
 
     with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
         bundle = build_evidence(list(inputs), keylog=keylog, first_party=first_party, room_names=room_names,
-                                participants=participants, entity_lists=entity_lists, progress=progress)
+                                participants=participants, accounts=accounts, entity_lists=entity_lists,
+                                progress=progress)
     if json_out is not None:
         from confaudit.jsonio import write_json
 

@@ -140,6 +140,7 @@ def build_evidence(
     first_party: Iterable[str] = (),
     room_names: Iterable[str] = (),
     participants: Iterable[str] = (),
+    accounts: Iterable[str] = (),
     entity_lists: Iterable[Path] = (),
     progress: Progress | None = None,
 ) -> dict[str, Any]:
@@ -185,7 +186,7 @@ def build_evidence(
 
     from confaudit.telemetry import enrich as telemetry_enrich
 
-    telemetry_enrich(bundle, entity_lists=list(entity_lists), **known)
+    telemetry_enrich(bundle, entity_lists=list(entity_lists), accounts=list(accounts), **known)
 
     keylogs = ([keylog] if keylog is not None else []) + sorted_inputs.keylogs
     if keylog is not None and not sorted_inputs.captures:

@@ -19,7 +19,7 @@ def _strings(value: Any) -> list[str]:
 
 
 def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[str],
-           participants: list[str], entity_lists: list[Path]) -> None:
+           participants: list[str], entity_lists: list[Path], accounts: list[str] | None = None) -> None:
     """Mutate ``bundle`` in place, adding the telemetry sections."""
     from confaudit.telemetry.assemble import assemble
     from confaudit.telemetry.events import collect_events, known_values
@@ -36,7 +36,7 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     first = dedupe([*_strings(first_party), *_strings(session.get("first_party"))])
     rooms = dedupe([*_strings(room_names), *_strings(session.get("room_names"))])
     people = dedupe([*_strings(participants), *_strings(session.get("participants"))])
-    accounts = dedupe([*_strings(session.get("accounts")), *_strings(session.get("emails")),
+    accounts = dedupe([*_strings(list(accounts or [])), *_strings(session.get("accounts")), *_strings(session.get("emails")),
                        *_strings(session.get("phones"))])
     warnings = bundle["warnings"] if isinstance(bundle.get("warnings"), list) else bundle.setdefault("warnings", [])
     try:

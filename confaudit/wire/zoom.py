@@ -17,8 +17,12 @@ from confaudit.wire.rtp import RtcpCompound, RtpHeader, parse_rtcp, parse_rtp
 
 SFU_MEDIA = 0x05
 _DIRECTIONS = {0x00: "c2s", 0x04: "s2c"}
-INNER_TYPES = {0x0F: "audio", 0x10: "video", 0x0D: "screen_share", 0x1E: "screen_share", 0x21: "rtcp", 0x22: "rtcp",
-               0x15: "zoom_0x15", 0x1F: "zoom_0x1f", 0x0C: "zoom_0x0c"}
+# Names and RTP offsets follow Princeton's zoom-analysis (IMC 2022) and its Wireshark dissector:
+# 0x0D is screen share only when inner byte 7 is 0x1E; 0x01 carries RTP at 26; 0x21-0x23 RTCP at 16.
+INNER_TYPES = {0x01: "zoom_0x01", 0x0C: "zoom_0x0c", 0x0D: "zoom_0x0d", 0x0F: "audio", 0x10: "video",
+               0x15: "zoom_0x15", 0x1E: "screen_share", 0x1F: "zoom_0x1f", 0x20: "zoom_0x20", 0x21: "rtcp",
+               0x22: "rtcp", 0x23: "rtcp"}
+_RTCP_TYPES = (0x21, 0x22, 0x23)
 _RTCP_OFFSET = 16
 
 
@@ -35,13 +39,13 @@ class ZoomPacket:
     inner_type: int
     """Inner type byte."""
     inner_type_name: str
-    """"audio", "video", "screen_share", "rtcp" or "zoom_0x.." for seen-but-undocumented types."""
+    """"audio", "video", "screen_share", "rtcp" or "zoom_0x.." for types without a documented meaning."""
     rtp_offset: int | None
     """Absolute offset of the embedded RTP/RTCP header when the type has one."""
     rtp: RtpHeader | None
     """Embedded RTP header (audio/video/screen share) when it parses at the documented offset."""
     rtcp: RtcpCompound | None
-    """Embedded RTCP (inner types 0x21/0x22) when it parses."""
+    """Embedded RTCP (inner types 0x21-0x23) when it parses."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -72,16 +76,24 @@ class ZoomFlowScore:
         return record_dict(self)
 
 
-def _rtp_offset(inner: bytes, inner_type: int, mode: str) -> int | None:
+def _type_name(inner: bytes) -> str:
+    if inner[0] == 0x0D and len(inner) > 7 and inner[7] == 0x1E:
+        return "screen_share"
+    return INNER_TYPES[inner[0]]
+
+
+def _rtp_offset(inner: bytes, inner_type: int) -> int | None:
+    if inner_type == 0x01:
+        return 26
     if inner_type == 0x0F:
         return 19
     if inner_type == 0x10:
         return 24 if len(inner) > 20 and inner[20] == 0x02 else 20
-    if inner_type == 0x0D and mode == "sfu":
+    if inner_type == 0x0D and len(inner) > 7 and inner[7] == 0x1E:
         return 27
-    if inner_type == 0x1E and mode == "p2p":
+    if inner_type == 0x1E:
         return 20
-    if inner_type in (0x21, 0x22):
+    if inner_type in _RTCP_TYPES:
         return _RTCP_OFFSET
     return None
 
@@ -106,14 +118,14 @@ def _parse(data: bytes) -> ZoomPacket | None:
         return None if mode == "p2p" else ZoomPacket(mode, direction, base, inner[0] if inner else -1,
                                                          f"zoom_0x{inner[0]:02x}" if inner else "empty", None, None, None)
     inner_type = inner[0]
-    rel = _rtp_offset(inner, inner_type, mode)
+    rel = _rtp_offset(inner, inner_type)
     rtp = rtcp = None
     if rel is not None and rel < len(inner):
-        if inner_type in (0x21, 0x22):
+        if inner_type in _RTCP_TYPES:
             rtcp = parse_rtcp(inner[rel:])
         else:
             rtp = parse_rtp(inner[rel:])
-    return ZoomPacket(mode, direction, base, inner_type, INNER_TYPES[inner_type],
+    return ZoomPacket(mode, direction, base, inner_type, _type_name(inner),
                       base + rel if rel is not None else None, rtp, rtcp)
 
 
