@@ -63,9 +63,17 @@ _ASSIGNMENT_RE = re.compile(
 _MAYBE_SECRET_RE = re.compile(
     r"eyJ|AKIA|ASIA|AIza|gh[pousr]_|github_pat_|xox|_live_|_test_|PRIVATE KEY|bearer|basic|digest|token|negotiate"
     r"|://|passw|pwd|secret|api|access|signature|credential|passcode|session|csrf|xsrf|a=ice-pwd|a=crypto", re.I)
+# JSON keys that may name a secret without any fragment above (pin, sid, code, key, username of TURN, ...).
+_MAYBE_SECRET_KEY_RE = re.compile(r'"[^"\\]{0,40}(?:pin|sid|code|key|otp|sig|auth|jwt|username|cookie|saml|assertion)'
+                                  r'[^"\\]{0,40}"\s*:', re.I)
 _ICE_PWD_RE = re.compile(r"(a=ice-pwd:)([A-Za-z0-9+/=]+)")
 _CRYPTO_RE = re.compile(r"(a=crypto:[^\r\n\\]{0,200}?inline:)([A-Za-z0-9+/=]+)")
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def may_hold_secret(text: str) -> bool:
+    """Cheap test: False means neither a secret key name nor a token pattern can occur in ``text``."""
+    return bool(_MAYBE_SECRET_RE.search(text) or _MAYBE_SECRET_KEY_RE.search(text))
 
 
 def _words(name: str) -> list[str]:
@@ -240,6 +248,8 @@ class Redactor:
 
     def json(self, obj: Any, _depth: int = 0) -> Any:
         """Redact a parsed JSON value: secret keys by name, TURN iceServers creds, patterns in strings."""
+        if obj is None or isinstance(obj, (bool, int, float)):
+            return obj
         if _depth > _MAX_DEPTH:
             return self.token("deep-json", repr(obj)[:100000])
         if isinstance(obj, dict):

@@ -62,11 +62,12 @@ def test_every_link_type_gives_ipv4_and_ipv6(tmp_path, linktype, frame4, frame6)
     assert [p.frame for p in packets] == [1, 2] and [p.ip_version for p in packets] == [4, 6]
 
 
-def test_raw_ipv4_and_ipv6_link_types_check_the_version(tmp_path):
-    packets, rep = read(write(tmp_path, b.pcap([V4_UDP, V6_UDP], linktype=228)))
-    assert [p.ip_version for p in packets] == [4] and rep.non_ip_records == 1
-    packets, rep = read(write(tmp_path, b.pcap([V4_UDP, V6_UDP], linktype=229)))
-    assert [p.ip_version for p in packets] == [6] and rep.non_ip_records == 1
+def test_raw_ip_link_types_check_the_version(tmp_path):
+    for linktype, kept in ((228, 4), (229, 6), (101, 4)):
+        frames = [V4_UDP, V6_UDP] if linktype != 101 else [V4_UDP, b.ether(V4_UDP)]
+        packets, rep = read(write(tmp_path, b.pcap(frames, linktype=linktype)))
+        assert [p.ip_version for p in packets] == [kept]
+        assert rep.truncated_ip_records == 1 and rep.non_ip_records == 0 and not rep.complete
 
 
 def test_non_ip_frames_are_counted_not_returned(tmp_path):

@@ -32,7 +32,8 @@ def test_post_quantum_client_hello_spanning_records_and_segments() -> None:
     assert ch.sni == "media.vendor.example" and ch.alpn == ("h2", "http/1.1")
     assert ch.supported_versions == (0x0304, 0x0303) and ch.ech_present
     assert ch.random == bytes(range(32)).hex() and ch.cookie_len is None
-    assert ch.cipher_suites == (0x1301, 0xC02F) and 51 in ch.extensions
+    assert ch.cipher_suites == (0x1301, 0xC02F) and 51 in ch.extensions and ch.key_share_groups == (0x11EC,)
+    assert ch.to_dict()["post_quantum_key_share"] and ch.to_dict()["key_share_group_names"] == ["X25519MLKEM768"]
     assert ch.to_dict()["cipher_suite_names"] == ["TLS_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
 
 
@@ -55,9 +56,10 @@ def test_server_hello_tls12_with_certificate_and_tls13() -> None:
     assert parse_tls_server_hello(tls_records(flight)[:30]) is NEED_MORE
     cut_cert = parse_tls_server_hello(tls_records(flight)[:150])
     assert cut_cert.certificate_names == ()  # ServerHello complete, certificate not yet
-    tls13 = handshake(2, server_hello_body(extensions=ext(43, b"\x03\x04")))
+    tls13 = handshake(2, server_hello_body(extensions=ext(43, b"\x03\x04") + ext(51, b"\x00\x1d" + vec(2, b"k" * 32))))
     sh13 = parse_tls_server_hello(tls_records(tls13, version=0x0303) + b"\x14\x03\x03\x00\x01\x01")
     assert sh13.version_name == "TLS 1.3" and not sh13.weak and sh13.hello.legacy_version == 0x0303
+    assert sh13.hello.key_share_group == 0x001D and sh13.to_dict()["hello"]["key_share_group_name"] == "x25519"
     assert tls_version_name(0x0300) == "SSL 3.0" and tls_version_name(0x7A7A) == "GREASE"
 
 
@@ -79,6 +81,7 @@ def test_real_client_hellos_and_server_hellos(shared_captures) -> None:
     meet = [parse_tls_client_hello(s.payload) for s in tcp(shared_captures / "google_meet.pcapng")
             if s.payload[:1] == b"\x16"]
     assert [ch.sni for ch in meet if ch] == ["meet.google.com"]
+    assert meet[0].to_dict()["key_share_group_names"] == ["GREASE", "x25519"] and meet[0].ech_present
 
 
 @pytest.mark.timeout(60)

@@ -8,7 +8,7 @@ import re
 import zlib
 from typing import Any
 
-from confaudit.redact import Redactor
+from confaudit.redact import Redactor, may_hold_secret
 
 TEXT_CAP = 256 * 1024
 """Characters of decoded, redacted text kept per body."""
@@ -89,6 +89,8 @@ def looks_textual(data: bytes, content_type: str) -> bool:
 
 def redact_text(text: str, content_type: str, redactor: Redactor) -> str:
     """Redact by structure (JSON keys, form fields, SDP lines) and then by pattern."""
+    if not may_hold_secret(text):
+        return text
     stripped = text.lstrip()
     low = content_type.lower()
     if stripped[:1] in ("{", "[") or "json" in low:

@@ -7,8 +7,10 @@ Records are converted on the event loop (bounded by the body caps) and written b
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,8 @@ MAX_WS_MESSAGES_KEPT = 1000
 """WebSocket messages kept on a live flow (older ones are already recorded)."""
 MAX_OPEN_UDP_FLOWS = 20_000
 MAX_ERROR_SAMPLES = 20
+DEFER_S = 0.02
+"""Conversion waits this long so the response reaches the client first (no added latency)."""
 
 
 def _contained(hook: Callable[..., None]) -> Callable[..., None]:
@@ -49,6 +53,8 @@ class ConfauditAddon:
         self.hosts: dict[str, int] = {}
         self.udp_bytes = 0
         self._passthrough_seen: set[int] = set()
+        self._pending: deque[tuple[str, Callable[..., None], tuple[Any, ...]]] = deque()
+        self._drain_scheduled = False
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def load(self, loader: Any) -> None:
@@ -83,6 +89,7 @@ class ConfauditAddon:
 
     def close(self, finish: bool = True) -> dict[str, Any] | None:
         """Flush open UDP aggregates and the writer; write the final manifest (atomic)."""
+        self._drain()
         for key in list(self.udp):
             self._emit_udp(key)
         if self.writer is not None:
@@ -104,6 +111,28 @@ class ConfauditAddon:
             # The message may quote captured bytes: redact and cap it.
             self.error_samples.append(f"{hook}: {type(exc).__name__}: {self.redactor.text(str(exc))[:200]}")
 
+    def _defer(self, hook: str, work: Callable[..., None], *args: Any) -> None:
+        """Run ``work`` shortly after the hook returns, in a batch, on the event loop (or now, without one)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self._pending.append((hook, work, args))
+        if loop is None:
+            self._drain()
+        elif not self._drain_scheduled:
+            self._drain_scheduled = True
+            loop.call_later(DEFER_S, self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        while self._pending:
+            hook, work, args = self._pending.popleft()
+            try:
+                work(*args)
+            except Exception as exc:  # contained like a hook error
+                self.note_error(hook, exc)
+
     def _write(self, record: dict[str, Any]) -> None:
         self.counts[record["kind"]] = self.counts.get(record["kind"], 0) + 1
         if self.writer is not None:
@@ -122,12 +151,13 @@ class ConfauditAddon:
     def _http(self, flow: Any) -> None:
         host = flow.request.pretty_host
         self.hosts[host] = self.hosts.get(host, 0) + 1
-        self._write(convert.http_record(flow, self.redactor, self.source))
+        self._defer("response", lambda f: self._write(convert.http_record(f, self.redactor, self.source)), flow)
 
     @_contained
     def websocket_message(self, flow: Any) -> None:
         messages = flow.websocket.messages
-        self._write(convert.websocket_record(flow, messages[-1], self.redactor, self.source))
+        self._defer("websocket_message",
+                    lambda f, m: self._write(convert.websocket_record(f, m, self.redactor, self.source)), flow, messages[-1])
         if len(messages) > MAX_WS_MESSAGES_KEPT:
             del messages[: len(messages) - MAX_WS_MESSAGES_KEPT]
 

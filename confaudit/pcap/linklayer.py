@@ -60,12 +60,11 @@ def _one_linktype(lt: int, arr: Any, off: Any, caplen: Any) -> tuple[Any, Any]:
             shift += 4 * tagged
         return shift, _from_ethertype(etype)
     if lt in RAW_IP or lt in (RAW_IPV4, RAW_IPV6):
+        # every frame on a raw-IP link claims to be IP: a wrong version nibble is an invalid IP
+        # header (counted and warned), never a silently skipped "non-IP" frame
         nibble = windows(arr, off, 1)[:, 0] >> 4
-        fam = np.where(nibble == 4, 4, np.where(nibble == 6, 6, 0)).astype(np.uint8)
-        if lt == RAW_IPV4:
-            fam = np.where(fam == 4, fam, 0)
-        elif lt == RAW_IPV6:
-            fam = np.where(fam == 6, fam, 0)
+        claimed = {RAW_IPV4: 4, RAW_IPV6: 6}.get(lt)
+        fam = np.full(n, claimed, dtype=np.uint8) if claimed else np.where(nibble == 6, 6, 4).astype(np.uint8)
         return np.zeros(n, dtype=np.int64), fam
     if lt == LINUX_SLL:
         return np.full(n, 16, dtype=np.int64), _from_ethertype(be16(windows(arr, off, 16), 14))

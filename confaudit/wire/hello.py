@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from confaudit.wire._records import record_dict, safe_text
-from confaudit.wire.names import SRTP_NULL_PROFILES, SRTP_PROFILES, cipher_suite_name, tls_version_name
+from confaudit.wire.names import (
+    POST_QUANTUM_GROUPS,
+    SRTP_NULL_PROFILES,
+    SRTP_PROFILES,
+    cipher_suite_name,
+    tls_group_name,
+    tls_version_name,
+)
 
 _MAX_CERTS = 16
 
@@ -65,6 +72,10 @@ class ClientHello:
     """ALPN protocol names offered."""
     ech_present: bool
     """encrypted_client_hello (0xfe0d) extension present."""
+    supported_groups: tuple[int, ...]
+    """Named groups offered in supported_groups (ext 10)."""
+    key_share_groups: tuple[int, ...]
+    """Groups with a key share sent (ext 51); 0x11ec = X25519MLKEM768 (post-quantum hybrid)."""
     use_srtp_profiles: tuple[int, ...]
     """SRTP protection profiles offered in use_srtp (ext 14)."""
     use_srtp_mki: str | None
@@ -79,6 +90,8 @@ class ClientHello:
         out["supported_version_names"] = [tls_version_name(v) for v in self.supported_versions]
         out["cipher_suite_names"] = [cipher_suite_name(c) for c in self.cipher_suites]
         out["use_srtp_profile_names"] = [SRTP_PROFILES.get(p) for p in self.use_srtp_profiles]
+        out["key_share_group_names"] = [tls_group_name(g) for g in self.key_share_groups]
+        out["post_quantum_key_share"] = any(g in POST_QUANTUM_GROUPS for g in self.key_share_groups)
         return out
 
 
@@ -100,6 +113,8 @@ class ServerHello:
     """Extension types in order."""
     alpn: str | None
     """ALPN protocol chosen."""
+    key_share_group: int | None
+    """Group of the server's key share (TLS 1.3, ext 51)."""
     use_srtp_profile: int | None
     """SRTP protection profile chosen in use_srtp (ext 14)."""
     use_srtp_profile_name: str | None
@@ -119,6 +134,7 @@ class ServerHello:
         out = record_dict(self)
         out["version"] = self.version
         out["version_name"] = tls_version_name(self.version)
+        out["key_share_group_name"] = tls_group_name(self.key_share_group) if self.key_share_group is not None else None
         return out
 
 
@@ -178,6 +194,18 @@ def _extensions(r: _Reader) -> list[tuple[int, bytes]]:
     return out
 
 
+def _key_share_groups(value: bytes) -> tuple[int, ...]:
+    shares = _Reader(_Reader(value).vector(2))
+    groups: list[int] = []
+    while shares.pos < len(shares.data) and len(groups) < 32:
+        group = shares.uint(2)
+        shares.vector(2)
+        if shares.short:
+            break
+        groups.append(group)
+    return tuple(groups)
+
+
 def _u16_list(raw: bytes) -> tuple[int, ...]:
     return tuple(int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw) - 1, 2))
 
@@ -201,7 +229,7 @@ def _client_hello(body: bytes, dtls: bool) -> ClientHello | None:
     suites = _u16_list(r.vector(2))
     r.vector(1)  # compression methods
     fields: dict[str, Any] = {"supported_versions": (), "sni": None, "alpn": (), "use_srtp_profiles": (),
-                              "use_srtp_mki": None}
+                              "use_srtp_mki": None, "supported_groups": (), "key_share_groups": ()}
     exts = _extensions(r) if not r.short else []
     for etype, value in exts:
         if etype == 0:
@@ -214,6 +242,10 @@ def _client_hello(body: bytes, dtls: bool) -> ClientHello | None:
             vr = _Reader(value)
             fields["use_srtp_profiles"] = _u16_list(vr.vector(2))
             fields["use_srtp_mki"] = vr.vector(1).hex()
+        elif etype == 10:
+            fields["supported_groups"] = _u16_list(_Reader(value).vector(2))
+        elif etype == 51:
+            fields["key_share_groups"] = _key_share_groups(value)
     return ClientHello(
         legacy_version=legacy_version, random=random, session_id_len=session_id_len, cookie_len=cookie_len,
         cipher_suites=suites, extensions=tuple(e for e, _ in exts), ech_present=any(e == 0xFE0D for e, _ in exts),
@@ -240,12 +272,15 @@ def _server_hello(body: bytes) -> ServerHello | None:
     suite = int.from_bytes(suite_raw, "big") if suite_raw else None
     r.take(1)
     selected: int | None = None
+    key_group: int | None = None
     alpn: str | None = None
     profile: int | None = None
     exts = _extensions(r) if not r.short else []
     for etype, value in exts:
         if etype == 43 and len(value) >= 2:
             selected = int.from_bytes(value[:2], "big")
+        elif etype == 51 and len(value) >= 2:
+            key_group = int.from_bytes(value[:2], "big")
         elif etype == 16:
             names = _alpn_list(value)
             alpn = names[0] if names else None
@@ -255,7 +290,7 @@ def _server_hello(body: bytes) -> ServerHello | None:
     return ServerHello(
         legacy_version=legacy_version, selected_version=selected, random=random, cipher_suite=suite,
         cipher_suite_name=cipher_suite_name(suite) if suite is not None else None,
-        extensions=tuple(e for e, _ in exts), alpn=alpn, use_srtp_profile=profile,
+        extensions=tuple(e for e, _ in exts), alpn=alpn, key_share_group=key_group, use_srtp_profile=profile,
         use_srtp_profile_name=SRTP_PROFILES.get(profile) if profile is not None else None,
         null_profile=profile in SRTP_NULL_PROFILES, complete=not r.short,
     )

@@ -169,6 +169,14 @@ TLS_CIPHER_SUITES: dict[int, str] = {
     0xCCAA: "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
 }
 
+TLS_GROUPS: dict[int, str] = {
+    0x0017: "secp256r1", 0x0018: "secp384r1", 0x0019: "secp521r1", 0x001D: "x25519", 0x001E: "x448",
+    0x0100: "ffdhe2048", 0x0101: "ffdhe3072", 0x0200: "MLKEM512", 0x0201: "MLKEM768", 0x0202: "MLKEM1024",
+    0x11EB: "SecP256r1MLKEM768", 0x11EC: "X25519MLKEM768", 0x11ED: "SecP384r1MLKEM1024",
+    0x6399: "X25519Kyber768Draft00",
+}
+POST_QUANTUM_GROUPS: frozenset[int] = frozenset({0x0200, 0x0201, 0x0202, 0x11EB, 0x11EC, 0x11ED, 0x6399})
+
 # RFC 3551 static payload types: pt -> (encoding name, kind, clock rate).
 RTP_STATIC_PAYLOAD_TYPES: dict[int, tuple[str, str, int]] = {
     0: ("PCMU", "audio", 8000),
@@ -248,6 +256,13 @@ def tls_version_name(version: int | None) -> str | None:
     if version & 0x0F0F == 0x0A0A:
         return "GREASE"
     return TLS_VERSIONS.get(version, f"0x{version:04x}")
+
+
+def tls_group_name(group: int) -> str | None:
+    """Named-group name ("x25519", "X25519MLKEM768", "GREASE"), None when unknown."""
+    if group & 0x0F0F == 0x0A0A and group >> 8 == group & 0xFF:
+        return "GREASE"
+    return TLS_GROUPS.get(group)
 
 
 def cipher_suite_name(suite: int) -> str | None:
