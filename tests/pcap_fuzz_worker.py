@@ -1,4 +1,4 @@
-"""Child process for the capture fuzz test: reads one capture path per stdin line, answers one JSON line.
+"""Child process for the capture fuzz test: reads "CHUNK_BYTES PATH" per stdin line, answers one JSON line.
 
 Runs under an address-space limit set by the parent; anything but InputError is reported as a crash.
 """
@@ -9,12 +9,12 @@ import json
 import sys
 
 
-def read_one(path: str) -> dict:
+def read_one(chunk_bytes: int, path: str) -> dict:
     from confaudit.errors import InputError
     from confaudit.pcap.reader import CaptureReader
 
     try:
-        reader = CaptureReader(path)
+        reader = CaptureReader(path, chunk_bytes=chunk_bytes)
         rows = sum(len(chunk) for chunk in reader.chunks())
         rep = reader.report
         return {"rows": rows, "records_read": rep.records_read, "records_skipped": rep.records_skipped,
@@ -31,7 +31,8 @@ def main() -> None:
 
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
-        print(json.dumps(read_one(line.rstrip("\n"))), flush=True)
+        chunk_bytes, path = line.rstrip("\n").split(" ", 1)
+        print(json.dumps(read_one(int(chunk_bytes), path)), flush=True)
 
 
 if __name__ == "__main__":

@@ -237,12 +237,13 @@ class Worker:
             return {"died": rc}
         return json.loads(line)
 
-    def read(self, path: Path, timeout: float) -> tuple[dict, float]:
+    def read(self, path: Path, timeout: float, chunk_bytes: int = 8 << 20) -> tuple[dict, float]:
+        """Read ``path`` in the child; small ``chunk_bytes`` exercise records split across buffers."""
         if self.proc is None:
             self._start()
         assert self.proc is not None and self.proc.stdin is not None
         start = time.monotonic()
-        self.proc.stdin.write(f"{path}\n")
+        self.proc.stdin.write(f"{chunk_bytes} {path}\n")
         self.proc.stdin.flush()
         return self._answer(timeout), time.monotonic() - start
 

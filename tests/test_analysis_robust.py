@@ -110,3 +110,53 @@ def test_progress_reports_bytes_per_chunk_up_to_the_total(shared_captures: Path)
     done = [d for _l, d, _t in calls]
     assert done == sorted(done) and done[-1] == total
     assert {label for label, _d, _t in calls} == {"teams.pcap", "sip.pcap"}
+
+
+def test_exhausted_sample_budget_fails_closed(shared_captures: Path, monkeypatch) -> None:
+    import confaudit.analysis.samples as samples
+
+    monkeypatch.setattr(samples, "GLOBAL_BYTE_BUDGET", 2000)
+    bundle = analyze_captures([shared_captures / "teams.pcap"])
+    assert bundle["complete"] is False
+    assert any("sampling budget" in w for w in bundle["warnings"])
+    assert all(i["complete"] for i in bundle["inputs"])  # the file itself was read to the end
+    assert sum(bundle["protocol_counts"].values()) == 1498  # every packet still counted
+
+
+def test_header_only_capture_is_complete_and_empty(tmp_path: Path) -> None:
+    from confaudit.evidence.build import build_evidence
+    from confaudit.evidence.schema import validate_bundle
+
+    capture = tmp_path / "empty.pcap"
+    write_pcap(capture, [])
+    bundle = build_evidence([capture])
+    assert validate_bundle(bundle) == []
+    assert bundle["complete"] is True and bundle["flows"] == [] and bundle["media_streams"] == []
+    assert set(bundle["protocol_counts"].values()) == {0}
+    assert bundle["media_path"]["topology"] == "unknown"
+
+
+def _invite(sdp: bytes, tcp: bool = False) -> bytes:
+    head = (b"INVITE sip:bob@example.org SIP/2.0\r\nCall-ID: 77@host\r\nCSeq: 1 INVITE\r\n"
+            b"Content-Type: application/sdp\r\nContent-Length: " + str(len(sdp)).encode() + b"\r\n\r\n")
+    return head + sdp
+
+
+def test_sdes_crypto_in_clear_sip_marks_srtp_and_never_leaks_the_key(tmp_path: Path) -> None:
+    key = b"WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAo"
+    sdp = (b"v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n"
+           b"a=rtpmap:0 PCMU/8000\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + key + b"\r\n")
+    rng = random.Random(5)
+    frames = [udp_frame("10.0.0.9", 5060, "10.0.0.10", 5060, _invite(sdp))]
+    frames += [tcp_frame("10.0.0.9", 5070, "10.0.0.10", 5060, _invite(sdp), seq=1)]
+    frames += [udp_frame("10.0.0.10", 6000, "10.0.0.9", 4000, _rtp(i, i * 160, 0xABCDEF01, rng.randbytes(170))) for i in range(30)]
+    capture = tmp_path / "sdes.pcap"
+    write_pcap(capture, frames)
+    bundle = analyze_captures([capture])
+    text = dumps_canonical(bundle)
+    assert key.decode() not in text and key[:16].decode() not in text
+    assert bundle["protocol_counts"]["sip"] == 2 and len(bundle["sdp"]) == 2
+    assert all(s["crypto_present"] and s["media"][0]["crypto"][0]["key"].startswith("[REDACTED") for s in bundle["sdp"])
+    (stream,) = bundle["media_streams"]
+    assert stream["encryption"] == "srtp" and stream["codec"] == "PCMU"
+    assert any("a=crypto" in r for r in stream["reasons"])

@@ -63,6 +63,8 @@ def test_meet_dtls_srtp_profiles_cipher_and_hangouts(analyzed) -> None:
     keyed = [m for m in bundle["media_streams"] if m["flow"] in {d["flow"] for d in handshakes}]
     assert keyed and all(m["encryption"] == "srtp" for m in keyed)
     assert all(any("use_srtp profile 0x0008" in r for r in m["reasons"]) for m in keyed)
+    # f5 (port 3478) carries DTLS application data only: the association moved there from another pair
+    assert all(m["encryption"] == "srtp" for m in bundle["media_streams"])
 
 
 def test_meet_stun_has_ice_attributes_and_google_network_info(analyzed) -> None:

@@ -8,6 +8,7 @@ import json
 import ssl
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -112,3 +113,81 @@ def test_mark_appends_from_another_process(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "confaudit", "mark", str(tmp_path / "missing"), "x"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 3 and bad.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_ctrl_c_ends_capture_cleanly_with_manifest(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "confaudit", "capture", "--out", str(out), "--vendor", "v",
+                             "--listen-port", "0", "--no-panel"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("proxy listening on 127.0.0.1:"), line + proc.stderr.read()
+        port = int(line.split()[3].rsplit(":", 1)[1])
+        import http.server
+        import threading
+
+        # Plain HTTP upstream: `confaudit capture` verifies upstream certificates (no --ssl-insecure).
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{port}"}))
+            with opener.open(f"http://127.0.0.1:{server.server_address[1]}/before-ctrl-c", timeout=20) as resp:
+                resp.read()
+        except urllib.error.HTTPError as err:
+            assert err.code == 404  # the directory listing handler: any answer proves the proxy path
+        finally:
+            server.shutdown()
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "session written" in stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stopped"] and manifest["stats"]["records"]["http"] == 1
+    assert "/before-ctrl-c" in (out / "observations.jsonl").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_mitmdump_loads_the_entry_file(tmp_path: Path) -> None:
+    import time
+
+    from benchmarks.bench_proxy import _free_port
+
+    port, out = _free_port(), tmp_path / "s"
+    mitmdump = Path(sys.executable).with_name("mitmdump")
+    upstream = TlsUpstream([ROOM_HOST]).start()
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([str(mitmdump), "-q", "--listen-port", str(port), "--set", "ssl_insecure=true",
+                             "-s", str(repo / "addons" / "confaudit.py"), "--set", f"confaudit_session={out}",
+                             "--set", "confaudit_vendor=lab"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        context = ssl._create_unverified_context()
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"https": f"http://127.0.0.1:{port}"}),
+                                             urllib.request.HTTPSHandler(context=context))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with opener.open(f"https://127.0.0.1:{upstream.port}/via-mitmdump?token=ENTRY-SECRET", timeout=10) as resp:
+                    assert resp.status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else "timeout"
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        upstream.stop()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["vendor"] == "lab" and manifest["stopped"]
+    bundle = load_http_sources(read_session(out).http_sources)
+    assert [h["path"] for h in bundle["http"]] == ["/via-mitmdump"] and "ENTRY-SECRET" not in json.dumps(bundle)
+    assert len(load_http_sources([out / "flows.mitm"])["http"]) == 1

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "confaudit"]
 
@@ -98,3 +96,11 @@ def test_captured_escape_sequences_never_reach_the_terminal(tmp_path: Path) -> N
     assert "\x1b[2J" not in out and "\x1b]0" not in out and "\x07" not in out and "\x08" not in out
     bundle = json.loads((tmp_path / "evil.json").read_text())
     assert bundle["tls"] and bundle["tls"][0]["sni"] is not None
+
+
+def test_parquet_path_that_is_a_file_fails_before_writing_anything(shared_captures: Path, tmp_path: Path) -> None:
+    occupied = tmp_path / "occupied"
+    occupied.write_text("x")
+    res = _cli("analyze", shared_captures / "sip.pcap", "--json", tmp_path / "out.json", "--parquet", occupied, "-q")
+    assert res.returncode == 3 and "occupied" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "out.json").exists()

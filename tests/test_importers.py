@@ -82,8 +82,9 @@ def test_observations_torn_tail_is_partial_not_silent(tmp_path: Path) -> None:
 def test_link_http_to_pcap_flows_by_tuple_and_time() -> None:
     bundle = {"http": [{"id": "h1", "ts": 100.0, "client": {"ip": "127.0.0.1", "port": 50000}, "server": None}],
               "websocket": [{"id": "w1", "http_id": "h1"}],
-              "flows": [{"id": "f1", "transport": "tcp", "src": {"ip": "127.0.0.1", "port": 50001}, "dst": {"ip": "127.0.0.1", "port": 8080}, "ts_first": 99.0, "ts_last": 101.0},
-                        {"id": "f2", "transport": "tcp", "src": {"ip": "127.0.0.1", "port": 50000}, "dst": {"ip": "127.0.0.1", "port": 8080}, "ts_first": 99.5, "ts_last": 100.5}]}
+              "flows": [{"id": "f1", "transport": "tcp", "src": "127.0.0.1", "sport": 50001, "dst": "127.0.0.1", "dport": 8080, "first_seen": 99.0, "last_seen": 101.0},
+                        {"id": "f3", "transport": "tcp", "src": "127.0.0.1", "sport": 50000, "dst": "127.0.0.1", "dport": 8080, "first_seen": 10.0, "last_seen": 11.0},
+                        {"id": "f2", "transport": "tcp", "src": "127.0.0.1", "sport": 50000, "dst": "127.0.0.1", "dport": 8080, "first_seen": 99.5, "last_seen": 100.5}]}
     link_http_to_flows(bundle)
     assert bundle["http"][0]["flow"] == "f2" and bundle["websocket"][0]["flow"] == "f2"
 

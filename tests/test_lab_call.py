@@ -47,7 +47,7 @@ def test_sniffer_writes_what_was_sent_on_loopback(tmp_path: Path) -> None:
         s.close()
     assert stats.packets == 50, stats
     assert stats.dropped_by_filter >= 50
-    assert stats.udp_bytes > 0
+    assert stats.udp_bytes == stats.bytes and stats.udp_bytes_per_second > 0
     from confaudit.pcap.reader import CaptureReader
 
     reader = CaptureReader(out)
@@ -111,6 +111,12 @@ def test_call_stun_and_topology(recorded) -> None:
     assert all(e["role"] == "peer" for e in bundle["media_path"]["endpoints"])
     assert bundle["complete"] is True
     assert "ice-pwd" not in repr(record) and record.offer_sdp not in repr(record)
+    pwd = next(line.split(":", 1)[1] for line in record.offer_sdp.splitlines() if line.startswith("a=ice-pwd:"))
+    assert pwd not in record.redacted_offer() and "a=ice-pwd:" in record.redacted_offer()
+    _udp, a_addr, a_port, b_addr, b_port = record.five_tuple()
+    (flow,) = bundle["flows"]
+    assert {(flow["src"], flow["sport"]), (flow["dst"], flow["dport"])} == {(a_addr, a_port), (b_addr, b_port)}
+    assert sorted(record.ssrcs("audio") + record.ssrcs("video")) == sorted(int(m["ssrc"], 16) for m in bundle["media_streams"])
 
 
 @pytest.mark.slow

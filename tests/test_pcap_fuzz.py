@@ -15,6 +15,9 @@ import pcap_fuzzkit as fk
 import pcap_testbuild as b
 
 PER_FILE_TIMEOUT = 10.0
+SMALL_CHUNK = 4096
+"""The reader's smallest buffer: most records then straddle buffer boundaries."""
+CHUNK_SIZES = (SMALL_CHUNK, 8 << 20)
 COUNT = int(os.environ.get("CONFAUDIT_FUZZ_COUNT", "2000"))
 SECONDS = float(os.environ.get("CONFAUDIT_FUZZ_SECONDS", "25"))
 
@@ -49,9 +52,10 @@ def run_campaign(seeds: list[fk.Seed], tmp_path: Path, count: int, seconds: floa
     deadline = time.monotonic() + seconds
     path = tmp_path / "mutant.bin"
 
-    def check(m: fk.Mutant, stream_len: int) -> dict:
+    def check(m: fk.Mutant, stream_len: int, chunk_bytes: int | None = None) -> dict:
         path.write_bytes(m.data)
-        result, took = worker.read(path, PER_FILE_TIMEOUT)
+        chunk = chunk_bytes if chunk_bytes is not None else rng.choice(CHUNK_SIZES)
+        result, took = worker.read(path, PER_FILE_TIMEOUT, chunk)
         problems = fk.violations(m, result, stream_len)
         if problems:
             keep = tmp_path / f"failure-{len(failures)}.bin"
@@ -72,8 +76,8 @@ def run_campaign(seeds: list[fk.Seed], tmp_path: Path, count: int, seconds: floa
             for raw, wrapped in pairs:
                 if done >= count or time.monotonic() > deadline:
                     break
-                plain = check(raw, len(raw.data))
-                packed = check(wrapped, len(raw.data))
+                plain = check(raw, len(raw.data), SMALL_CHUNK)  # also: buffer size must not matter
+                packed = check(wrapped, len(raw.data), 8 << 20)
                 same = ("error" in plain and "error" in packed) or all(
                     plain.get(k) == packed.get(k) for k in ("rows", "records_read", "records_skipped", "complete", "bytes_consumed"))
                 if not same:

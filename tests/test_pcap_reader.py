@@ -46,6 +46,9 @@ def assert_udp(p, src, dst, sport, dport, payload=UDP_PAYLOAD):
     (1, b.ether(V4_UDP), b.ether(V6_UDP, 0x86DD)),
     (1, b.ether(V4_UDP, vlans=[(0x8100, 7)]), b.ether(V6_UDP, 0x86DD, vlans=[(0x8100, 7)])),
     (1, b.ether(V4_UDP, vlans=[(0x88A8, 1), (0x8100, 2)]), b.ether(V6_UDP, 0x86DD, vlans=[(0x88A8, 1), (0x8100, 2)])),
+    (1, b.ether(b"\x11\x00\x00\x07\x00\x00\x00\x21" + V4_UDP, 0x8864),
+     b.ether(b"\x11\x00\x00\x07\x00\x00\x00\x57" + V6_UDP, 0x8864, vlans=[(0x8100, 9)])),
+    (1, b.ether(b"\x00\x01\x01\x40" + V4_UDP, 0x8847), b.ether(b"\x00\x01\x00\x40\x00\x02\x01\x40" + V6_UDP, 0x8847)),
     (101, V4_UDP, V6_UDP), (12, V4_UDP, V6_UDP), (14, V4_UDP, V6_UDP),
     (113, b.sll(V4_UDP), b.sll(V6_UDP, 0x86DD)),
     (276, b.sll2(V4_UDP), b.sll2(V6_UDP, 0x86DD)),
@@ -53,7 +56,7 @@ def assert_udp(p, src, dst, sport, dport, payload=UDP_PAYLOAD):
     (0, b.bsd_null(V4_UDP, 2, ">"), b.bsd_null(V6_UDP, 24, ">")),
     (108, b.bsd_null(V4_UDP, 2, ">"), b.bsd_null(V6_UDP, 28, ">")),
     (108, b.bsd_null(V4_UDP, 2, "<"), b.bsd_null(V6_UDP, 28, "<")),
-], ids=["eth", "vlan", "qinq", "raw101", "raw12", "raw14", "sll", "sll2", "null-le", "null-be", "loop-be", "loop-le"])
+], ids=["eth", "vlan", "qinq", "pppoe", "mpls", "raw101", "raw12", "raw14", "sll", "sll2", "null-le", "null-be", "loop-be", "loop-le"])
 def test_every_link_type_gives_ipv4_and_ipv6(tmp_path, linktype, frame4, frame6):
     packets, rep = read(write(tmp_path, b.pcap([frame4, frame6], linktype=linktype)))
     assert len(packets) == 2 and rep.complete and rep.linktypes == (linktype,)
@@ -231,8 +234,12 @@ def test_unreadable_files_raise_one_line_input_errors(tmp_path, data, problem):
     assert problem in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
 
 
-def test_missing_file_and_directory(tmp_path):
-    for path in (tmp_path / "nope.pcap", tmp_path):
+def test_missing_file_directory_fifo_and_device(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.pcap"
+    os.mkfifo(fifo)  # open() on it would block forever without a writer
+    for path in (tmp_path / "nope.pcap", tmp_path, fifo, Path("/dev/zero")):
         with pytest.raises(InputError):
             CaptureReader(path)
 

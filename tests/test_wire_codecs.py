@@ -123,6 +123,13 @@ def test_real_plain_g711_and_real_srtp(shared_captures) -> None:
             assert stream_structure(payloads, None).plain is False
 
 
+def test_rtx_and_fec_hints() -> None:
+    plain = rtp_payloads("video/VP8", 12)
+    rtx = stream_structure([seq.to_bytes(2, "big") + p for seq, p in enumerate(plain, 1000)], "rtx")
+    assert rtx.plain is True and rtx.codec_guess == "vp8"
+    assert stream_structure(plain, "ulpfec").plain is None
+
+
 def test_too_few_packets_is_undecided() -> None:
     assert stream_structure([b"\x78abc"] * 3, "opus").plain is None
     assert stream_structure([], None).plain is None

@@ -78,7 +78,8 @@ def test_dtls13_selected_version_and_unified_header() -> None:
 def test_records_stop_cleanly_on_garbage() -> None:
     good = dtls_record(23, b"abc", epoch=1)
     recs = parse_dtls_records(good + b"\x17\xfe\xfd\x00")  # truncated second header
-    assert len(recs) == 1 and recs[0].fragment == b"abc" and recs[0].version == 0xFEFD
+    assert len(recs) == 1 and recs[0].fragment == b"abc" and recs[0].version == 0xFEFD and recs[0].end == 16
+    assert "4 bytes after the last DTLS record" in dtls_handshake_info([good + b"\x17\xfe\xfd\x00"]).problems[0]
     assert parse_dtls_records(b"\x16\x03\x01\x00\x05hello") == ()  # TLS, not DTLS
     assert parse_dtls_records(b"") == ()
 

@@ -84,3 +84,70 @@ def test_never_raises_on_random_and_mutated_bytes() -> None:
         is_quic_short_header(data), is_quic_short_header(data, b"\x01\x02")
     for data in mutations(seeds, 60, seed=3):
         quic_client_hello([data])
+
+
+def test_initial_key_derivation_matches_rfc_vectors() -> None:
+    from confaudit.wire.quic_initial import client_initial_keys
+
+    dcid = bytes.fromhex("8394c8f03e515708")  # RFC 9001 A.1 / RFC 9369 A.1 / draft-29 A.1
+    assert client_initial_keys(1, dcid) == (bytes.fromhex("1f369613dd76d5467730efcbe3b1a22d"),
+                                            bytes.fromhex("fa044b2f42a3fd3b46fb255c"),
+                                            bytes.fromhex("9f50449e04a0e810283a1e9933adedd2"))
+    assert client_initial_keys(0x6B3343CF, dcid) == (bytes.fromhex("8b1a0bc121284290a29e0971b5cd045d"),
+                                                     bytes.fromhex("91f73e2351d8fa91660e909f"),
+                                                     bytes.fromhex("45b95e15235d6f45a6b19cbcb0294ba9"))
+    draft = client_initial_keys(0xFF00001D, dcid)
+    assert draft.key.hex() == "175257a31eb09dea9366d8bb79ad80ba" and draft.iv.hex() == "6b26114b9cba2b63a9e8dd4f"
+    assert client_initial_keys(0x51303530, dcid) is None
+
+
+def _reprotect(datagram: bytes, new_version: int) -> bytes:
+    """Re-encrypt a v1 client Initial under another version's Initial keys (test-side protection code)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from confaudit.wire.quic_initial import client_initial_keys
+
+    head = parse_quic_long_header(datagram)
+    dcid = bytes.fromhex(head.dcid)
+    pn_offset = 1 + 4 + 1 + len(dcid) + 1 + len(bytes.fromhex(head.scid)) + 1 + 2  # token len 0, 2-byte length
+    old, new = client_initial_keys(1, dcid), client_initial_keys(new_version, dcid)
+    mask = Cipher(algorithms.AES(old.hp), modes.ECB()).encryptor().update(datagram[pn_offset + 4 : pn_offset + 20])
+    first = datagram[0] ^ (mask[0] & 0x0F)
+    pn_len = (first & 0x03) + 1
+    pn = bytes(b ^ m for b, m in zip(datagram[pn_offset : pn_offset + pn_len], mask[1:]))
+    end = pn_offset + head.payload_len
+    header = bytes([first]) + datagram[1:pn_offset] + pn
+    nonce = lambda iv: bytes(a ^ b for a, b in zip(iv, int.from_bytes(pn, "big").to_bytes(12, "big")))  # noqa: E731
+    plain = AESGCM(old.key).decrypt(nonce(old.iv), datagram[pn_offset + pn_len : end], header)
+    header = header[:1] + new_version.to_bytes(4, "big") + header[5:]
+    body = AESGCM(new.key).encrypt(nonce(new.iv), plain, header)
+    packet = bytearray(header + body)
+    mask = Cipher(algorithms.AES(new.hp), modes.ECB()).encryptor().update(bytes(packet[pn_offset + 4 : pn_offset + 20]))
+    packet[0] ^= mask[0] & 0x0F
+    for i in range(pn_len):
+        packet[pn_offset + i] ^= mask[1 + i]
+    return bytes(packet) + datagram[end:]
+
+
+def test_own_initial_decryption_and_fallback(shared_captures, monkeypatch) -> None:
+    import sys
+
+    from confaudit.wire.quic_initial import decrypt_client_hello
+
+    meet = [s.payload for s in udp(shared_captures / "google_meet.pcapng") if s.dport == 443]
+    version, hello = decrypt_client_hello(meet)
+    assert version == 1 and hello.sni == "meet.google.com" and hello.alpn == ("h3",) and hello.complete
+    v2 = [s.payload for s in udp(shared_captures / "quic-v2.pcapng") if s.dport == 4443]
+    assert decrypt_client_hello(v2)[1].sni == "test"
+    alpn = [f"proto-{i:03d}-" + "x" * 20 for i in range(80)]
+    big = aioquic_initials(1, "big.example", alpn)
+    assert decrypt_client_hello(big)[1].alpn == tuple(alpn) and decrypt_client_hello(big[:1]) is None
+    draft29 = [_reprotect(d, 0xFF00001D) for d in aioquic_initials(1)]
+    assert parse_quic_long_header(draft29[0]).version_name == "draft-29"
+    assert quic_client_hello(draft29) == ("media.vendor.example", ("h3", "webrtc"), 0xFF00001D)
+    # Without mitmproxy's internal module the same answers still come out.
+    monkeypatch.setitem(sys.modules, "mitmproxy.proxy.layers.quic._client_hello_parser", None)
+    assert quic_client_hello(meet) == ("meet.google.com", ("h3",), 1)
+    assert quic_client_hello(aioquic_initials(0x6B3343CF)) == ("media.vendor.example", ("h3", "webrtc"), 0x6B3343CF)
+    assert decrypt_client_hello([d[:-1] + bytes([d[-1] ^ 1]) for d in meet[:1]]) is None  # tag check fails

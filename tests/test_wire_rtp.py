@@ -34,11 +34,15 @@ def test_rtp_header_extensions_csrcs_padding() -> None:
     hdr = parse_rtp(rtp(csrcs=(1, 2), ext=one_byte, pad=4, marker=True))
     assert hdr is not None and hdr.marker and hdr.pt == 111 and hdr.seq == 7 and hdr.ssrc == 0xDEADBEEF
     assert hdr.csrcs == (1, 2) and hdr.extension_profile == 0xBEDE
-    assert hdr.extension_elements == ((1, 1), (3, 3))
+    assert hdr.extension_elements == ((1, 1), (3, 3)) and not hdr.cryptex
+    assert hdr.extension_values == ((1, "aa"), (3, "010203"))
     assert hdr.payload_offset == 12 + 8 + 12 and hdr.payload_len == 41 and hdr.padding_len == 4
     two_byte = b"\x10\x00\x00\x02" + bytes([5, 3, 9, 9, 9, 0, 0, 0])
     hdr = parse_rtp(rtp(ext=two_byte))
     assert hdr.extension_profile == 0x1000 and hdr.extension_elements == ((5, 3),)
+    assert hdr.extension_values == ((5, "090909"),)
+    encrypted_ext = parse_rtp(rtp(ext=b"\xc0\xde\x00\x01\x8a\x17\x3c\x01"))
+    assert encrypted_ext.cryptex and encrypted_ext.extension_elements == ()
     bad = bytearray(rtp(payload=b"abc\x40"))
     bad[0] |= 0x20
     assert parse_rtp(bytes(bad)).problems and parse_rtp(bytes(bad)).payload_len == 4
@@ -73,6 +77,9 @@ def test_real_plain_sip_rtp_vs_srtp(shared_captures) -> None:
     assert srtcp_trailer(next(p for p in sip if parse_rtcp(p))) is None
     meet = [s.payload for s in udp(shared_captures / "stun_google_meet.pcapng") if s.payload[0] & 0xC0 == 0x80]
     assert Counter(h.pt for p in meet if (h := parse_rtp(p))) == {97: 108, 111: 52, 99: 31}
+    opus = [h for p in meet if (h := parse_rtp(p)) and h.pt == 111]
+    # SRTP leaves RFC 8285 header extensions in clear (no Cryptex): every Opus packet shows its elements.
+    assert all(h.extension_profile == 0xBEDE and not h.cryptex and h.extension_values for h in opus)
     meet_rtcp = [p for p in meet if parse_rtcp(p)]
     assert Counter(parse_rtcp(p).packets[0].pt for p in meet_rtcp) == {201: 9, 207: 8, 205: 6, 204: 4, 200: 2}
     assert {srtcp_trailer(p)[2] for p in meet_rtcp} == {16}  # AEAD GCM, as the DTLS profile 0x0008 says

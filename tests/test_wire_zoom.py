@@ -35,6 +35,7 @@ def test_crafted_sfu_and_p2p_packets() -> None:
     assert other.inner_type_name == "zoom_0x0d" and other.rtp is None  # 0x0D without 0x1E is not media
     assert parse_zoom_media(b"\x05\x00\x00\x00\x00\x00\x00\x09" + audio_inner) is None  # byte 7 not a direction
     assert parse_zoom_media(b"\x80\x60" + b"\0" * 30) is None
+    assert parse_zoom_media(b"\x01\x01\x00\x00\x21\x12\xa4\x42" + b"\0" * 12) is None  # STUN success, not Zoom 0x01
     assert parse_zoom_media(b"\x0f\x00").rtp is None
 
 

@@ -81,6 +81,12 @@ def assemble(table: FlowTable, streams: StreamTable, store: SampleStore) -> dict
             if stun_tcp:
                 ev["stun"].append(stun_tcp)
                 f["stun_parsed"] = stun_tcp["messages"]
+            elif tcp and not (tls or http):  # SIP over TCP: one message per segment in practice
+                parsed = _safe(DT.sip_messages, fid, [s for s in tcp if s.payload[:1].isalpha()], redactor)
+                if parsed and parsed[0]:
+                    ev["sip"].extend(parsed[0])
+                    ev["sdp"].extend(parsed[1])
+                    f["sip"] = True
             dns = _safe(DU.dns_records, fid, store.get(gid, "dns"), True) or []
             ev["dns"].extend(dns)
             f["dns"] = bool(dns)
@@ -120,7 +126,7 @@ def assemble(table: FlowTable, streams: StreamTable, store: SampleStore) -> dict
     names = endpoint_names(ev["tls"], ev["dtls"], ev["dns"], ev["stun"], by_id)
     warnings = []
     if store.budget_exhausted:
-        warnings.append("evidence sampling budget reached: later packets were counted but not dissected")
+        warnings.append("evidence sampling budget reached: later packets were counted but not dissected (complete: false)")
     if streams.untracked:
         warnings.append(f"{sum(streams.untracked.values())} RTP-shaped packets in flows with more than 64 SSRC/PT groups were not grouped into streams")
     return {
@@ -145,12 +151,14 @@ def _accept_zoom(flows: list[dict[str, Any]], candidates: list[dict[str, Any]],
         return {(f["src"], f["sport"]), (f["dst"], f["dport"])}
 
     accepted = [c for c in candidates if c["confirmed"] or c["mode"] == "sfu"]
+    taken = {c["flow"] for c in accepted}
     known: set[tuple[str, int]] = set()
     for entry in accepted + [s for s in stuns if s["classic"]]:
         known |= sockets(entry["flow"])
     for c in candidates:
-        if c not in accepted and sockets(c["flow"]) & known:
+        if c["flow"] not in taken and sockets(c["flow"]) & known:
             accepted.append(c)
+            taken.add(c["flow"])
     for c in accepted:
         if not c["confirmed"]:
             c["reason"] = ("Zoom SFU outer header without embedded media" if c["mode"] == "sfu"
@@ -241,6 +249,7 @@ def _media(flows: list[dict[str, Any]], streams: StreamTable, keying_raw: dict[i
         keying = FlowKeying(
             dtls_profile=dtls.get("srtp_profile") if dtls else None,
             dtls_offered=tuple(dtls.get("srtp_profiles_offered", ())) if dtls else (),
+            dtls_records_only=sum(dtls.get("record_types", {}).values()) if dtls and not dtls.get("version") else 0,
             dtls_ref={"kind": "dtls", "id": flow["id"]} if dtls else None,
             sdp_secure=sdp["secure"] if sdp else None, sdp_ref=sdp["ref"] if sdp else None,
             sdp_codecs=sdp["codecs"] if sdp else None, srtcp_trailers=trailers, rtcp_plain=plain)

@@ -49,7 +49,8 @@ def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = No
 
     part = assemble(table, streams, store)
     part["inputs"] = inputs
-    part["complete"] = all(bool(i.get("complete", False)) for i in inputs)
+    # Evidence that was counted but not dissected could hide a finding: fail closed.
+    part["complete"] = all(bool(i.get("complete", False)) for i in inputs) and not store.budget_exhausted
     return part
 
 

@@ -29,6 +29,8 @@ class FlowKeying:
     """Packet carrying that SDP."""
     sdp_codecs: dict[int, tuple[str, str]] | None = None
     """payload type -> (codec, kind) from that SDP."""
+    dtls_records_only: int = 0
+    """DTLS records on the flow without a visible handshake (the association moved here from another pair)."""
     srtcp_trailers: int = 0
     """RTCP compounds on the flow with an SRTCP index + tag trailer."""
     rtcp_plain: int = 0
@@ -87,6 +89,10 @@ def encryption_verdict(keying: FlowKeying, structure_plain: bool | None,
         secure_votes += 2
     elif keying.dtls_offered:
         reasons.append(f"DTLS ClientHello on the same 5-tuple offered use_srtp ({', '.join(keying.dtls_offered)}); ServerHello not seen")
+        secure_votes += 1
+    elif keying.dtls_records_only:
+        reasons.append(f"{keying.dtls_records_only} DTLS record(s) on the same 5-tuple without a visible handshake "
+                       "(the association was set up on another candidate pair)")
         secure_votes += 1
     if keying.sdp_secure is True:
         reasons.append("SDP in the clear describes this address/port as RTP/SAVP(F) or with a=crypto")

@@ -20,10 +20,6 @@ def packet_refs(samples: list[Sample], limit: int = MAX_REFS) -> list[dict[str, 
     return [packet_ref(s) for s in samples[:limit]]
 
 
-def flow_ref(flow_id: str) -> dict[str, str]:
-    return {"kind": "flow", "id": flow_id}
-
-
 def text(value: Any, limit: int = MAX_TEXT) -> str | None:
     """Captured text made JSON-safe: str, bounded, lone surrogates replaced."""
     if value is None:

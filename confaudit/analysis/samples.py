@@ -54,7 +54,8 @@ class Sample:
 class SampleStore:
     """Per-flow samples by category, with per-flow and global budgets."""
 
-    def __init__(self) -> None:
+    def __init__(self, byte_budget: int | None = None) -> None:
+        self.byte_budget = GLOBAL_BYTE_BUDGET if byte_budget is None else byte_budget
         self.samples: dict[tuple[int, str], list[Sample]] = {}
         self.taken: dict[str, Any] = {}
         self.tcp_bytes: dict[tuple[int, bool], int] = {}
@@ -63,7 +64,7 @@ class SampleStore:
 
     def take_bytes(self, n: int) -> bool:
         """Reserve ``n`` bytes of the global budget; False (and flagged) once it is spent."""
-        if self.bytes_used + n > GLOBAL_BYTE_BUDGET:
+        if self.bytes_used + n > self.byte_budget:
             self.budget_exhausted = True
             return False
         self.bytes_used += n

@@ -55,7 +55,7 @@ def http_record(flow: Any, redactor: Redactor, source: str) -> dict[str, Any]:
                                      resp.headers.get("content-encoding", ""), redactor)
         if resp is not None and resp.raw_content else None,
         "client": address(flow.client_conn.peername),
-        "server": address(flow.server_conn.peername) or address(flow.server_conn.address),
+        "server": address(flow.server_conn.peername),
         "source": source,
         "flow": None,
         "duration_ms": _duration_ms(req, resp),

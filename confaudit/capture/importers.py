@@ -228,13 +228,16 @@ def _endpoint(flow: dict[str, Any], side: str) -> tuple[str, int] | None:
     node = flow.get(side)
     if isinstance(node, dict) and "ip" in node and "port" in node:
         return str(node["ip"]), node["port"]
+    port_key = {"src": "sport", "dst": "dport"}.get(side)
+    if isinstance(node, str) and port_key and isinstance(flow.get(port_key), int):
+        return node, flow[port_key]  # the packet side's shape: src/sport, dst/dport
     ip, port = flow.get(f"{side}_ip"), flow.get(f"{side}_port")
     return (str(ip), port) if ip is not None and port is not None else None
 
 
 def _window(flow: dict[str, Any]) -> tuple[float, float]:
-    first = next((flow[k] for k in ("ts_first", "first_ts", "start", "ts_start", "ts") if isinstance(flow.get(k), (int, float))), None)
-    last = next((flow[k] for k in ("ts_last", "last_ts", "end", "ts_end") if isinstance(flow.get(k), (int, float))), first)
+    first = next((flow[k] for k in ("first_seen", "ts_first", "first_ts", "start", "ts_start", "ts") if isinstance(flow.get(k), (int, float))), None)
+    last = next((flow[k] for k in ("last_seen", "ts_last", "last_ts", "end", "ts_end") if isinstance(flow.get(k), (int, float))), first)
     return (float("-inf"), float("inf")) if first is None else (first - 2.0, (last or first) + 2.0)
 
 

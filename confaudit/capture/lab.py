@@ -4,6 +4,7 @@ self-signed certificate for made-up hostnames, and an addon routing those hostna
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import http.server
 import json
@@ -72,6 +73,10 @@ class TlsUpstream:
             wbufsize = 1 << 16  # one send per response: no Nagle/delayed-ACK 40 ms stalls
 
             def _serve(self) -> None:
+                if self.headers.get("upgrade", "").lower() == "websocket":
+                    upstream.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers), "body": b""})
+                    websocket_echo(self)
+                    return
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -104,13 +109,81 @@ class TlsUpstream:
             self._tmp.cleanup()
 
 
+BLACKHOLE = ("127.0.0.1", 9)
+"""Where connections to any other host go: the discard port on loopback (nothing leaves the machine)."""
+
+
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+
+
+def _read_frame(rfile: Any) -> tuple[int, bytes] | None:
+    head = rfile.read(2)
+    if len(head) < 2:
+        return None
+    opcode, length = head[0] & 0x0F, head[1] & 0x7F
+    if length == 126:
+        length = int.from_bytes(rfile.read(2), "big")
+    elif length == 127:
+        length = int.from_bytes(rfile.read(8), "big")
+    if length > 1 << 20:
+        return None
+    mask = rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+    data = rfile.read(length)
+    return opcode, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    n = len(payload)
+    size = bytes([n]) if n < 126 else (bytes([126]) + n.to_bytes(2, "big") if n < 65536 else bytes([127]) + n.to_bytes(8, "big"))
+    return bytes([0x80 | opcode]) + size + payload
+
+
+def websocket_echo(handler: Any) -> None:
+    """Minimal RFC 6455 server: accept, then answer each text/binary message with ``echo:`` + it."""
+    import base64
+    import hashlib
+
+    key = handler.headers.get("sec-websocket-key", "").encode()
+    accept = base64.b64encode(hashlib.sha1(key + _WS_GUID).digest()).decode()
+    handler.send_response(101)
+    handler.send_header("upgrade", "websocket")
+    handler.send_header("connection", "Upgrade")
+    handler.send_header("sec-websocket-accept", accept)
+    handler.end_headers()
+    handler.wfile.flush()
+    while True:
+        frame = _read_frame(handler.rfile)
+        if frame is None or frame[0] == 8:
+            with contextlib.suppress(OSError):
+                handler.wfile.write(_frame(8, b"\x03\xe8"))
+                handler.wfile.flush()
+            handler.close_connection = True
+            return
+        if frame[0] in (1, 2):
+            handler.wfile.write(_frame(frame[0], b"echo:" + frame[1]))
+            handler.wfile.flush()
+
+
 class LabResolver:
-    """mitmproxy addon: connect made-up lab hostnames to 127.0.0.1:<port> (SNI and Host unchanged)."""
+    """mitmproxy addon: connect made-up lab hostnames to 127.0.0.1:<port> (SNI and Host unchanged);
+    every other host (a browser's background requests) gets a local 403 and never a real connection."""
 
     def __init__(self, routes: dict[str, int]) -> None:
         self.routes = {host.lower(): port for host, port in routes.items()}
+        self.blocked: list[str] = []
+
+    def request(self, flow: Any) -> None:
+        from mitmproxy import http
+
+        host = flow.request.pretty_host.lower()
+        if host not in self.routes and host not in ("127.0.0.1", "localhost", "::1"):
+            self.blocked.append(host)
+            flow.metadata["confaudit_ignore"] = "lab: browser background request, blocked locally"
+            flow.response = http.Response.make(403, b"blocked by the confaudit lab", {"content-type": "text/plain"})
 
     def server_connect(self, data: Any) -> None:
         host = str(data.server.address[0]).lower() if data.server.address else ""
         if host in self.routes:
             data.server.address = ("127.0.0.1", self.routes[host])
+        elif host not in ("127.0.0.1", "localhost", "::1"):
+            data.server.address = BLACKHOLE

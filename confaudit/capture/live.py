@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +53,8 @@ class CaptureConfig:
     """More mitmproxy addons (the lab's hostname router)."""
     known: dict[str, list[str]] = field(default_factory=dict)
     """Room names, participants and first-party domains to record in the manifest."""
+    extra_options: dict[str, Any] = field(default_factory=dict)
+    """More mitmproxy options (the lab uses connection_strategy=lazy)."""
 
 
 @dataclass
@@ -81,18 +85,19 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
     from confaudit.capture.mitm_addon import ConfauditAddon
 
     prepare_directory(config.out)
-    # mitmproxy reads SSLKEYLOGFILE at import; point its logger at the session instead.
-    mitm_tls.log_master_secret = mitm_tls.make_master_secret_logger(str(config.out / session.KEYLOG))
+    keylog = _session_keylog(mitm_tls)
+    keylog.retarget(config.out / session.KEYLOG)
     opts = options.Options(listen_host=config.listen_host, listen_port=config.listen_port, mode=[config.mode],
                            ignore_hosts=list(config.ignore_hosts), ssl_insecure=config.ssl_insecure)
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+    if config.extra_options:
+        opts.update(**config.extra_options)  # options the master's addons declare
     addon = ConfauditAddon()
     for extra in config.extra_addons:
         master.addons.add(extra)
     master.addons.add(addon)
     addon.open_session(config.out, vendor=config.vendor, scenario=config.scenario, operator=config.operator,
                        mode=config.mode, simulated=config.simulated, known=config.known)
-    opts.update(save_stream_file=str(config.out / session.FLOWS))
     state = LiveState(started=time.time(), addon=addon, stop=asyncio.Event())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -124,9 +129,7 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
         sniffer_stats = state.sniffer.stop() if state.sniffer is not None else None
-        if mitm_tls.log_master_secret is not None:
-            mitm_tls.log_master_secret.close()
-        mitm_tls.log_master_secret = None
+        keylog.retarget(None)
         addon.close(finish=False)
         fields = addon.final_manifest_fields()
         if sniffer_stats is not None:
@@ -137,6 +140,42 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
     if runner.done() and not runner.cancelled() and runner.exception() is not None:
         raise InputError(config.out, f"proxy stopped: {type(runner.exception()).__name__}: {runner.exception()}")
     return manifest
+
+
+class SessionKeyLog:
+    """mitmproxy's key-log callback, retargetable: mitmproxy caches SSL contexts holding the callback,
+    so one instance serves every session of a process and only its file changes."""
+
+    __name__ = "SessionKeyLog"  # pyOpenSSL wraps the callback with functools.wraps
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fh: Any = None
+
+    def retarget(self, path: Path | None) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+            self._fh = None
+            if path is not None:
+                self._fh = Path(path).open("ab")
+                os.chmod(path, 0o600)
+
+    def __call__(self, connection: Any, keymaterial: bytes) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.write(keymaterial + b"\n")
+                self._fh.flush()
+
+    def close(self) -> None:
+        self.retarget(None)
+
+
+def _session_keylog(mitm_tls: Any) -> SessionKeyLog:
+    # mitmproxy reads SSLKEYLOGFILE once at import; replace its logger with ours (once per process).
+    if not isinstance(mitm_tls.log_master_secret, SessionKeyLog):
+        mitm_tls.log_master_secret = SessionKeyLog()
+    return mitm_tls.log_master_secret
 
 
 async def _wait_listening(master: Any, runner: asyncio.Task[Any]) -> list[tuple[str, int]]:

@@ -55,6 +55,8 @@ class ConfauditAddon:
         self._passthrough_seen: set[int] = set()
         self._pending: deque[tuple[str, Callable[..., None], tuple[Any, ...]]] = deque()
         self._drain_scheduled = False
+        self._flow_file: Any = None
+        self._flow_writer: Any = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def load(self, loader: Any) -> None:
@@ -71,9 +73,6 @@ class ConfauditAddon:
             self.open_session(Path(ctx.options.confaudit_session), vendor=ctx.options.confaudit_vendor,
                               scenario=ctx.options.confaudit_scenario, operator=ctx.options.confaudit_operator,
                               mode=",".join(ctx.options.mode), simulated=ctx.options.confaudit_simulated)
-            # Also keep mitmproxy's own flow file, unless the user chose one (-w) or no Save addon runs.
-            if "save_stream_file" in ctx.options and not ctx.options.save_stream_file:
-                ctx.options.save_stream_file = str(self.directory / session.FLOWS)
 
     def open_session(self, directory: Path, vendor: str = "", scenario: str = "", operator: str = "",
                      mode: str = "", simulated: bool = False, known: dict[str, list[str]] | None = None) -> None:
@@ -83,6 +82,17 @@ class ConfauditAddon:
         self.manifest = session.new_manifest(vendor, scenario, operator, mode, simulated, known)
         session.write_manifest(directory, self.manifest)
         self.writer = ObservationWriter(directory / session.OBSERVATIONS)
+        self._flow_file = (directory / session.FLOWS).open("ab")
+
+    def _save_flow(self, flow: Any) -> None:
+        """Append the flow to flows.mitm (mitmproxy's format); runs deferred, after the client got its answer."""
+        if self._flow_file is None:
+            return
+        from mitmproxy import io as mitm_io
+
+        if self._flow_writer is None:
+            self._flow_writer = mitm_io.FlowWriter(self._flow_file)
+        self._flow_writer.add(flow)
 
     def done(self) -> None:
         self.close()
@@ -94,6 +104,9 @@ class ConfauditAddon:
             self._emit_udp(key)
         if self.writer is not None:
             self.writer.close()
+        if self._flow_file is not None:
+            self._flow_file.close()
+            self._flow_file = None
         if self.directory is None or self.manifest is None or not finish:
             return None
         self.manifest = session.finish_manifest(self.directory, self.final_manifest_fields())
@@ -149,9 +162,18 @@ class ConfauditAddon:
             self._http(flow)
 
     def _http(self, flow: Any) -> None:
+        if flow.metadata.get("confaudit_ignore"):  # set by the lab's router for traffic it blocked itself
+            self.counts["ignored"] = self.counts.get("ignored", 0) + 1
+            return
         host = flow.request.pretty_host
         self.hosts[host] = self.hosts.get(host, 0) + 1
         self._defer("response", lambda f: self._write(convert.http_record(f, self.redactor, self.source)), flow)
+        if not _is_upgrade(flow):  # WebSocket flows are saved whole at websocket_end
+            self._defer("response", self._save_flow, flow)
+
+    @_contained
+    def websocket_end(self, flow: Any) -> None:
+        self._defer("websocket_end", self._save_flow, flow)
 
     @_contained
     def websocket_message(self, flow: Any) -> None:
@@ -190,6 +212,7 @@ class ConfauditAddon:
     @_contained
     def dns_response(self, flow: Any) -> None:
         self._write(convert.dns_record(flow, self.redactor))
+        self._defer("dns_response", self._save_flow, flow)
 
     @_contained
     def dns_error(self, flow: Any) -> None:
@@ -210,6 +233,7 @@ class ConfauditAddon:
     @_contained
     def udp_end(self, flow: Any) -> None:
         self._emit_udp(flow.id)
+        self._defer("udp_end", self._save_flow, flow)
 
     @_contained
     def udp_error(self, flow: Any) -> None:
@@ -219,6 +243,11 @@ class ConfauditAddon:
         agg = self.udp.pop(key, None)
         if agg is not None:
             self._write(agg.record())
+
+
+def _is_upgrade(flow: Any) -> bool:
+    resp = flow.response
+    return resp is not None and resp.status_code == 101 and "websocket" in resp.headers.get("upgrade", "").lower()
 
 
 def _parse_hello(data: bytes, transport: str) -> Any:

@@ -13,6 +13,12 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
     """Build the bundle, write the requested files atomically, print the summary; 0 even when incomplete."""
     from confaudit.evidence.build import build_evidence
 
+    from confaudit.errors import InputError
+
+    if parquet is not None and parquet.exists() and not parquet.is_dir():
+        raise InputError(parquet, "--parquet needs a directory, and this path is a file")
+    if json_out is not None and json_out.is_dir():
+        raise InputError(json_out, "--json needs a file path, and this path is a directory")
     with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
         bundle = build_evidence(list(inputs), keylog=keylog, first_party=first_party, room_names=room_names,
                                 participants=participants, accounts=accounts, entity_lists=entity_lists,

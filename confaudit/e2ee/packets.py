@@ -40,20 +40,41 @@ class ReadStatus:
     """Key-log texts embedded in the capture (pcapng DSB)."""
 
 
-def read_datagrams(path: Path, input_index: int, status: ReadStatus) -> Iterator[Datagram]:
-    """Yield every UDP datagram; damage is recorded in ``status`` instead of raised."""
+def read_datagrams(path: Path, input_index: int, status: ReadStatus,
+                   ports: frozenset[int] | None = None) -> Iterator[Datagram]:
+    """Yield UDP datagrams (only those with a port in ``ports`` when given); damage goes to ``status``.
+
+    Rows are selected on the reader's numpy columns, so packets that cannot matter (TCP, other
+    flows) never become Python objects.
+    """
     try:
         from confaudit.pcap.reader import CaptureReader
     except ImportError:
         yield from _scapy_datagrams(path, status)
         return
+    import numpy as np
+
     from confaudit.errors import InputError
+    from confaudit.pcap.chunk import addr_to_str
+
+    wanted = None if ports is None else np.fromiter(sorted(ports), dtype=np.uint16, count=len(ports))
+    names: dict[tuple[int, int], str] = {}
+
+    def name(hi: int, lo: int) -> str:
+        key = (int(hi), int(lo))
+        if key not in names:
+            names[key] = addr_to_str(*key)
+        return names[key]
 
     try:
         reader = CaptureReader(path, input_index)
-        for pkt in reader.packets():
-            if pkt.proto == 17:
-                yield Datagram(pkt.frame, (pkt.src, pkt.sport), (pkt.dst, pkt.dport), pkt.payload)
+        for chunk in reader.chunks():
+            mask = chunk.proto == 17
+            if wanted is not None:
+                mask &= np.isin(chunk.sport, wanted) | np.isin(chunk.dport, wanted)
+            for i in np.flatnonzero(mask):
+                yield Datagram(int(chunk.frame[i]), (name(chunk.src_hi[i], chunk.src_lo[i]), int(chunk.sport[i])),
+                               (name(chunk.dst_hi[i], chunk.dst_lo[i]), int(chunk.dport[i])), chunk.payload(i))
     except InputError as exc:
         status.complete = False
         status.problem = str(exc)

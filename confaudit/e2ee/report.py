@@ -80,14 +80,36 @@ def _paths(bundle: dict[str, Any]) -> tuple[dict[str, str], str]:
     return per_flow, overall
 
 
-def _scan_captures(captures: list[Path], keylogs: list[KeyLog]) -> tuple[CaptureScan, list[KeyLog], bool, list[str]]:
-    """Two passes when a capture embeds key logs (DSB): collect secrets first, then decrypt."""
+def _dtls_ports(bundle: dict[str, Any]) -> frozenset[int] | None:
+    """Ports of the UDP flows the packet analysis saw DTLS (or TURN-wrapped traffic) on; None if unknown."""
+    flows = bundle.get("flows")
+    if not isinstance(flows, list) or not flows:
+        return None
+    ports: set[int] = set()
+    for flow in flows:
+        labels = flow.get("labels") if isinstance(flow, dict) else None
+        if flow.get("transport") == "udp" and isinstance(labels, dict) and (labels.get("dtls") or labels.get("turn")):
+            for key in ("sport", "dport"):
+                if isinstance(flow.get(key), int):
+                    ports.add(flow[key])
+    return frozenset(ports)
+
+
+def _scan_captures(captures: list[Path], keylogs: list[KeyLog],
+                   bundle: dict[str, Any] | None = None) -> tuple[CaptureScan, list[KeyLog], bool, list[str]]:
+    """Two passes when a capture embeds key logs (DSB): collect secrets first, then decrypt.
+
+    Without any secret, only flows carrying DTLS can yield sessions (reported ``keys: missing``), so
+    the first pass reads just those; key logs embedded in the capture trigger a full second pass.
+    """
     statuses = []
     embedded: list[KeyLog] = []
+    have_secrets = any(log.secrets for log in keylogs)
+    ports = None if have_secrets or bundle is None else _dtls_ports(bundle)
     scan = CaptureScan(merge_secrets(keylogs))
     for index, path in enumerate(captures):
         status = ReadStatus()
-        for dg in read_datagrams(path, index, status):
+        for dg in read_datagrams(path, index, status, ports):
             scan.feed(index, dg)
         statuses.append(status)
         for n, text in enumerate(status.dsb_keylogs or []):
@@ -107,7 +129,7 @@ def _scan_captures(captures: list[Path], keylogs: list[KeyLog]) -> tuple[Capture
 
 def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLog]) -> tuple[dict[str, Any], bool]:
     """The ``e2ee`` object and whether every capture was read completely."""
-    scan, all_logs, complete, problems = _scan_captures(captures, keylogs)
+    scan, all_logs, complete, problems = _scan_captures(captures, keylogs, bundle)
     flow_ids = _flow_ids(bundle)
     media = _media_index(bundle)
     per_flow_path, overall_path = _paths(bundle)

@@ -48,8 +48,15 @@ def write_parquet(bundle: dict[str, Any], directory: str | os.PathLike[str]) -> 
 
     from confaudit.jsonio import atomic_write_bytes
 
+    from confaudit.errors import InputError
+
     out_dir = Path(directory)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InputError(out_dir, "--parquet needs a directory, and this path is a file") from None
+    except OSError as exc:
+        raise InputError(out_dir, exc.strerror or "cannot create the Parquet directory") from None
     tables = {}
     lists = {key: value for key, value in bundle.items() if isinstance(value, list)}
     for key, value in bundle.items():  # one level down too: media_path.endpoints -> media_path_endpoints

@@ -1,6 +1,6 @@
 """Link layers, column-wise: where each frame's IP header starts and which IP version it claims.
 
-Supported: Ethernet (1) with up to three 802.1Q/802.1ad tags, raw IP (101, 12, 14, 228, 229),
+Supported: Ethernet (1) with up to three 802.1Q/802.1ad tags, PPPoE sessions and MPLS stacks, raw IP (101, 12, 14, 228, 229),
 Linux cooked SLL (113) and SLL2 (276), BSD null/loopback (0, 108) in either byte order.
 """
 
@@ -24,6 +24,9 @@ ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_IPV6 = 0x86DD
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
 MAX_VLAN_TAGS = 3
+ETHERTYPE_PPPOE_SESSION = 0x8864
+ETHERTYPES_MPLS = (0x8847, 0x8848)
+MAX_MPLS_LABELS = 4
 BSD_AF_INET = 2
 BSD_AF_INET6 = (24, 28, 30)
 
@@ -58,7 +61,10 @@ def _one_linktype(lt: int, arr: Any, off: Any, caplen: Any) -> tuple[Any, Any]:
                 break
             etype = np.where(tagged, be16(win, 16 + 4 * tag), etype)
             shift += 4 * tagged
-        return shift, _from_ethertype(etype)
+        fam = _from_ethertype(etype)
+        _pppoe(arr, off, etype, shift, fam)
+        _mpls(arr, off, etype, shift, fam)
+        return shift, fam
     if lt in RAW_IP or lt in (RAW_IPV4, RAW_IPV6):
         # every frame on a raw-IP link claims to be IP: a wrong version nibble is an invalid IP
         # header (counted and warned), never a silently skipped "non-IP" frame
@@ -78,6 +84,33 @@ def _one_linktype(lt: int, arr: Any, off: Any, caplen: Any) -> tuple[Any, Any]:
         fam = np.where(af == BSD_AF_INET, 4, np.where(np.isin(af, BSD_AF_INET6), 6, 0)).astype(np.uint8)
         return np.full(n, 4, dtype=np.int64), fam
     return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.uint8)
+
+
+def _pppoe(arr: Any, off: Any, etype: Any, shift: Any, fam: Any) -> None:
+    """PPPoE session frames: 6-byte PPPoE header, then the PPP protocol (0x0021 IPv4, 0x0057 IPv6)."""
+    import numpy as np
+
+    rows = np.flatnonzero(etype == ETHERTYPE_PPPOE_SESSION)
+    if rows.size:
+        ppp = be16(windows(arr, off[rows] + shift[rows] + 6, 2), 0)
+        fam[rows] = np.where(ppp == 0x0021, 4, np.where(ppp == 0x0057, 6, 0))
+        shift[rows] += 8
+
+
+def _mpls(arr: Any, off: Any, etype: Any, shift: Any, fam: Any) -> None:
+    """MPLS label stacks (up to :data:`MAX_MPLS_LABELS`); the payload's IP version is its first nibble."""
+    import numpy as np
+
+    rows = np.flatnonzero(np.isin(etype, ETHERTYPES_MPLS))
+    if not rows.size:
+        return
+    labels = windows(arr, off[rows] + shift[rows], 4 * MAX_MPLS_LABELS + 1)
+    bottom = (labels[:, 2: 4 * MAX_MPLS_LABELS: 4] & 1).astype(bool)
+    found = bottom.any(axis=1)
+    depth = np.argmax(bottom, axis=1) + 1
+    nibble = labels[np.arange(len(rows)), np.minimum(4 * depth, 4 * MAX_MPLS_LABELS)] >> 4
+    fam[rows] = np.where(found & (nibble == 4), 4, np.where(found & (nibble == 6), 6, 0))
+    shift[rows] += 4 * depth
 
 
 def _from_ethertype(etype: Any) -> Any:

@@ -37,6 +37,8 @@ class CaptureReader:
             raise InputError(self.path, "is a directory, not a capture file")
         if not self.path.exists():
             raise InputError(self.path, "no such file")
+        if not self.path.is_file():  # a FIFO would block open(), a device never ends
+            raise InputError(self.path, "not a regular file (pipes and devices are not read)")
         self._raw, self._stream = open_capture_stream(self.path)
         try:
             self._start()
@@ -52,7 +54,8 @@ class CaptureReader:
         got = self._stream.readinto(memoryview(head))
         self._head = head[:got]
         if got == 0:
-            raise InputError(self.path, "gzip data holds no capture (decompresses to nothing)")
+            problem = self._stream.warnings[0] if self._stream.warnings else "decompresses to nothing"
+            raise InputError(self.path, f"gzip data holds no capture ({problem})")
         suffix = ".gz" if self._stream.compressed else ""
         if is_pcap_magic(self._head):
             self.format = "pcap" + suffix

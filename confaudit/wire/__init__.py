@@ -1,5 +1,6 @@
 """Pure byte parsers for call protocols: functions ``bytes -> record | None`` that never raise.
 
-Modules: stun, dtls, tls, dns, rtp, codecs, sip, sdp, http, quic, zoom; shared tables in names.
+Modules: stun (+ stun_tcp), dtls, tls (+ hello, shared with dtls), dns, rtp, codecs (+ g711,
+structure), sip, sdp, http, quic (+ quic_initial), zoom; shared name tables in names.
 No heavy imports here (``confaudit --help`` must stay fast).
 """

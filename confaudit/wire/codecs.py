@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from confaudit.wire._records import record_dict
+from confaudit.wire.g711 import g711_plausible
+
+__all__ = ["H264Nal", "H264Payload", "OpusToc", "Vp8Info", "Vp9Info", "g711_plausible", "h264_nal", "h264_payload",
+           "opus_toc", "red_unwrap", "stream_structure", "vp8_descriptor", "vp9_descriptor"]
 
 _OPUS_BANDWIDTHS = ("NB", "MB", "WB", "SWB", "FB")
 _VP8_START_CODE = b"\x9d\x01\x2a"
@@ -292,44 +296,6 @@ def red_unwrap(payload: bytes) -> tuple[int, bytes, tuple[tuple[int, int, bytes]
         blocks.append((pt, offset, b[pos : pos + length]))
         pos += length
     return primary_pt, b[pos:], tuple(blocks)
-
-
-def _alaw_linear(byte: int) -> int:
-    x = byte ^ 0x55
-    seg, mant = (x >> 4) & 0x07, x & 0x0F
-    mag = (mant << 4) + 8 if seg == 0 else ((mant << 4) + 0x108) << (seg - 1)
-    return mag if x & 0x80 else -mag
-
-
-def _ulaw_linear(byte: int) -> int:
-    x = ~byte & 0xFF
-    seg, mant = (x >> 4) & 0x07, x & 0x0F
-    mag = (((mant << 3) + 0x84) << seg) - 0x84
-    return -mag if x & 0x80 else mag
-
-
-_ALAW = tuple(_alaw_linear(v) for v in range(256))
-_ULAW = tuple(_ulaw_linear(v) for v in range(256))
-
-
-def _smoothness(samples: list[int]) -> float:
-    """Mean |x[i]-x[i-1]| over mean |x|: ~1.4 for independent random samples, well below 1 for audio."""
-    level = sum(abs(s) for s in samples) / len(samples)
-    if level < 64:  # digital near-silence
-        return 0.0
-    diff = sum(abs(a - b) for a, b in zip(samples, samples[1:])) / (len(samples) - 1)
-    return diff / level
-
-
-def g711_plausible(payload: bytes, law: str | None = None) -> bool | None:
-    """Whether a G.711 payload decodes to audio-like samples (time-correlated or near-silent).
-
-    ``law`` "a" / "u" or None for either; None for payloads under 32 bytes.
-    """
-    if len(payload) < 32:
-        return None
-    tables = {"a": (_ALAW,), "u": (_ULAW,)}.get(law or "", (_ALAW, _ULAW))
-    return any(_smoothness([t[v] for v in payload[:1024]]) < 0.75 for t in tables)
 
 
 def stream_structure(payloads: list[bytes], codec_hint: str | None = None) -> Any:

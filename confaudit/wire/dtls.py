@@ -50,6 +50,8 @@ class DtlsRecord:
     """The 2 low epoch bits of a unified header."""
     cid_present: bool
     """Connection ID present (unified C bit or tls12_cid content type)."""
+    end: int
+    """Offset just after the record in the datagram."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (fragment hex capped at 64 bytes)."""
@@ -105,7 +107,7 @@ def _unified(data: bytes, offset: int) -> tuple[DtlsRecord | None, int]:
     if cid:
         # The CID length is negotiated out of band, so the rest of the header cannot be located.
         rest = data[offset + 1 :]
-        return DtlsRecord(offset, None, None, None, first & 0x03, 0, len(rest), rest, True, first & 0x03, True), len(data)
+        return DtlsRecord(offset, None, None, None, first & 0x03, 0, len(rest), rest, True, first & 0x03, True, len(data)), len(data)
     pos = offset + 1
     seq_len = 2 if seq16 else 1
     if pos + seq_len > len(data):
@@ -122,7 +124,7 @@ def _unified(data: bytes, offset: int) -> tuple[DtlsRecord | None, int]:
     else:
         length = len(data) - pos
     body = data[pos : pos + length]
-    return DtlsRecord(offset, None, None, None, first & 0x03, seq, length, body, True, first & 0x03, False), pos + length
+    return DtlsRecord(offset, None, None, None, first & 0x03, seq, length, body, True, first & 0x03, False, pos + length), pos + length
 
 
 def parse_dtls_records(data: bytes) -> tuple[DtlsRecord, ...]:
@@ -153,7 +155,7 @@ def _records(data: bytes) -> tuple[DtlsRecord, ...]:
             # tls12_cid puts a CID of negotiated length before the length field.
             rest = data[offset + 11 :]
             out.append(DtlsRecord(offset, 25, CONTENT_TYPES[25], version, int.from_bytes(data[offset + 3 : offset + 5], "big"),
-                                  int.from_bytes(data[offset + 5 : offset + 11], "big"), len(rest), rest, False, None, True))
+                                  int.from_bytes(data[offset + 5 : offset + 11], "big"), len(rest), rest, False, None, True, len(data)))
             break
         length = int.from_bytes(data[offset + 11 : offset + 13], "big")
         if offset + 13 + length > len(data):
@@ -163,6 +165,7 @@ def _records(data: bytes) -> tuple[DtlsRecord, ...]:
             epoch=int.from_bytes(data[offset + 3 : offset + 5], "big"),
             sequence_number=int.from_bytes(data[offset + 5 : offset + 11], "big"), length=length,
             fragment=data[offset + 13 : offset + 13 + length], unified=False, epoch_bits=None, cid_present=False,
+            end=offset + 13 + length,
         ))
         offset += 13 + length
     return tuple(out)
@@ -255,6 +258,8 @@ def _handshake_info(datagrams: Iterable[bytes], from_client: Sequence[bool] | No
         records = parse_dtls_records(datagram)
         if not records and datagram:
             problems.append(f"datagram {index} is not DTLS")
+        elif records and records[-1].end < len(datagram):
+            problems.append(f"datagram {index}: {len(datagram) - records[-1].end} bytes after the last DTLS record")
         for rec in records:
             name = "unified" if rec.unified else (rec.content_type_name or "unknown")
             counts[name] = counts.get(name, 0) + 1

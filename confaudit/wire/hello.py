@@ -159,7 +159,7 @@ class CertificateInfo:
 def _alpn_list(value: bytes) -> tuple[str, ...]:
     r = _Reader(_Reader(value).vector(2))
     names: list[str] = []
-    while r.pos < len(r.data) and len(names) < 64:
+    while r.pos < len(r.data) and len(names) < 128:
         name = r.vector(1)
         if r.short:
             break

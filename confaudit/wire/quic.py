@@ -2,7 +2,8 @@
 
 ``quic_client_hello`` decrypts Initial packets (keys derive from public, version-specific salts)
 through mitmproxy's internal parser — the one adapter to that API; mitmproxy 12.3 / aioquic 1.2
-handle QUIC v1 and v2 (checked against quic-v2.pcapng).
+handle QUIC v1 and v2 (checked against quic-v2.pcapng). When that API is missing or fails (drafts,
+a future mitmproxy), ``quic_initial`` decrypts the Initials itself with ``cryptography``.
 """
 
 from __future__ import annotations
@@ -158,6 +159,19 @@ def quic_client_hello(datagrams: list[bytes]) -> QuicHello | None:
             break
     if not initials or version is None:
         return None
+    hello = _via_mitmproxy(initials, version)
+    if hello is not None:
+        return hello
+    from confaudit.wire.quic_initial import decrypt_client_hello
+
+    found = decrypt_client_hello(initials)
+    if found is None:
+        return None
+    return QuicHello(found[1].sni, found[1].alpn, found[0])
+
+
+def _via_mitmproxy(initials: list[bytes], version: int) -> QuicHello | None:
+    """The one adapter to mitmproxy's internal QUIC ClientHello parser (pinned to mitmproxy 12.3)."""
     try:
         from mitmproxy.proxy.layers.quic._client_hello_parser import quic_parse_client_hello_from_datagrams
 
@@ -166,6 +180,6 @@ def quic_client_hello(datagrams: list[bytes]) -> QuicHello | None:
             if hello is not None:
                 alpn = tuple(p.decode("utf-8", "replace") for p in hello.alpn_protocols)
                 return QuicHello(hello.sni, alpn, version)
-    except Exception:  # noqa: BLE001 - internal API over hostile bytes: any failure means "unknown"
+    except Exception:  # noqa: BLE001 - internal API over hostile bytes: any failure means "try our own"
         return None
     return None

@@ -44,6 +44,10 @@ class RtpHeader:
     """0xBEDE (one-byte), 0x100X (two-byte) or another profile; None without extension."""
     extension_elements: tuple[tuple[int, int], ...]
     """RFC 8285 elements as (id, length) (empty for other profiles)."""
+    extension_values: tuple[tuple[int, str], ...]
+    """RFC 8285 elements as (id, value hex capped at 16 bytes): in clear under SRTP (e.g. audio level, RFC 6464)."""
+    cryptex: bool
+    """Extension block profile 0xC0DE/0xC2DE: header extensions encrypted (RFC 9335)."""
     payload_offset: int
     """Offset of the payload in the packet."""
     payload_len: int
@@ -109,7 +113,7 @@ def static_payload_type(pt: int) -> tuple[str, str, int] | None:
     return RTP_STATIC_PAYLOAD_TYPES.get(pt)
 
 
-def _extension(data: bytes, pos: int) -> tuple[int, tuple[tuple[int, int], ...], int, list[str]] | None:
+def _extension(data: bytes, pos: int) -> tuple[int, list[tuple[int, bytes]], int, list[str]] | None:
     if pos + 4 > len(data):
         return None
     profile = int.from_bytes(data[pos : pos + 2], "big")
@@ -118,7 +122,7 @@ def _extension(data: bytes, pos: int) -> tuple[int, tuple[tuple[int, int], ...],
     if end > len(data):
         return None
     body = data[pos + 4 : end]
-    elements: list[tuple[int, int]] = []
+    elements: list[tuple[int, bytes]] = []
     problems: list[str] = []
     i = 0
     if profile == 0xBEDE:
@@ -132,7 +136,7 @@ def _extension(data: bytes, pos: int) -> tuple[int, tuple[tuple[int, int], ...],
             if i + 1 + length > len(body):
                 problems.append("one-byte extension element overruns the block")
                 break
-            elements.append((ident, length))
+            elements.append((ident, body[i + 1 : i + 1 + length]))
             i += 1 + length
     elif profile & 0xFFF0 == 0x1000:
         while i < len(body) and len(elements) < _MAX_EXT_ELEMENTS:
@@ -143,9 +147,9 @@ def _extension(data: bytes, pos: int) -> tuple[int, tuple[tuple[int, int], ...],
             if i + 2 > len(body) or i + 2 + body[i + 1] > len(body):
                 problems.append("two-byte extension element overruns the block")
                 break
-            elements.append((ident, body[i + 1]))
+            elements.append((ident, body[i + 2 : i + 2 + body[i + 1]]))
             i += 2 + body[i + 1]
-    return profile, tuple(elements), end, problems
+    return profile, elements, end, problems
 
 
 def parse_rtp(data: bytes) -> RtpHeader | None:
@@ -166,7 +170,7 @@ def _rtp(data: bytes) -> RtpHeader | None:
     csrcs = tuple(int.from_bytes(data[12 + 4 * i : 16 + 4 * i], "big") for i in range(cc))
     problems: list[str] = []
     profile: int | None = None
-    elements: tuple[tuple[int, int], ...] = ()
+    elements: list[tuple[int, bytes]] = []
     if data[0] & 0x10:
         ext = _extension(data, pos)
         if ext is None:
@@ -186,7 +190,9 @@ def _rtp(data: bytes) -> RtpHeader | None:
         version=2, padding=bool(data[0] & 0x20), extension=bool(data[0] & 0x10), csrc_count=cc,
         marker=bool(data[1] & 0x80), pt=data[1] & 0x7F, seq=int.from_bytes(data[2:4], "big"),
         timestamp=int.from_bytes(data[4:8], "big"), ssrc=int.from_bytes(data[8:12], "big"), csrcs=csrcs,
-        extension_profile=profile, extension_elements=elements, payload_offset=pos, payload_len=payload_len,
+        extension_profile=profile, extension_elements=tuple((i, len(v)) for i, v in elements),
+        extension_values=tuple((i, v[:16].hex()) for i, v in elements), cryptex=profile in (0xC0DE, 0xC2DE),
+        payload_offset=pos, payload_len=payload_len,
         padding_len=padding_len, problems=tuple(problems),
     )
 

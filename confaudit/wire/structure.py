@@ -17,7 +17,9 @@ from confaudit.wire.codecs import g711_plausible, h264_payload, opus_toc, red_un
 MIN_PACKETS = 8
 _MAX_PACKETS = 2000
 _HINTS = {"opus": "opus", "vp8": "vp8", "vp9": "vp9", "h264": "h264", "avc": "h264", "pcma": "pcma",
-          "pcmu": "pcmu", "g711": "g711", "red": "red"}
+          "pcmu": "pcmu", "g711": "g711", "red": "red", "rtx": "rtx"}
+# Payloads whose bytes carry no codec structure of their own: no verdict either way.
+_UNJUDGED = {"ulpfec", "flexfec", "flexfec03", "telephoneevent", "cn"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +139,16 @@ def judge_stream(payloads: list[bytes], codec_hint: str | None) -> StructureVerd
 def _judge(payloads: list[bytes], codec_hint: str | None) -> StructureVerdict:
     payloads = [p for p in payloads if p]
     n = len(payloads)
-    hint = _HINTS.get((codec_hint or "").lower().replace(".", "").replace("-", ""))
+    key = (codec_hint or "").lower().replace(".", "").replace("-", "")
+    if key in _UNJUDGED:
+        return StructureVerdict(None, None, (f"{codec_hint}: payloads carry no codec structure to judge",), n)
+    hint = _HINTS.get(key)
     reasons: list[str] = []
+    if hint == "rtx":
+        # RFC 4588: a 2-byte original sequence number precedes the original payload.
+        payloads, hint = [p[2:] for p in payloads if len(p) > 2], None
+        n = len(payloads)
+        reasons.append("rtx: judged the original payloads after the 2-byte OSN")
     if hint == "red":
         primaries = [r[1] for p in payloads if (r := red_unwrap(p)) and r[1]]
         reasons.append(f"red: {len(primaries)}/{n} payloads unwrap (RFC 2198)")

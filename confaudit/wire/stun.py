@@ -14,6 +14,10 @@ from typing import Any, NamedTuple
 
 from confaudit.wire._records import hex_capped, record_dict, safe_text
 from confaudit.wire.names import STUN_ATTRIBUTES, STUN_METHODS, STUN_VENDOR_ATTRIBUTES
+from confaudit.wire.stun_tcp import StunTcpFrames, frame_stun_tcp
+
+__all__ = ["MAGIC_COOKIE", "ChannelData", "StunAddress", "StunMessage", "StunTcpFrames", "frame_stun_tcp",
+           "parse_channel_data", "parse_stun"]
 
 MAGIC_COOKIE = 0x2112A442
 _FINGERPRINT_XOR = 0x5354554E
@@ -21,7 +25,6 @@ _HEADER = struct.Struct("!HHI12s")
 _CLASSES = ("request", "indication", "success", "error")
 _VENDOR_VALUE_CAP = 64
 _TEXT_CAP = 763  # RFC 8489 limit for REALM/SOFTWARE (in bytes)
-_MAX_TCP_FRAMES = 100_000
 
 
 class StunAddress(NamedTuple):
@@ -114,24 +117,6 @@ class ChannelData:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return record_dict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class StunTcpFrames:
-    """STUN messages and ChannelData split out of one TCP byte stream."""
-
-    frames: tuple[bytes, ...]
-    """Each complete frame (STUN message or ChannelData incl. header), without RFC 4571 prefixes."""
-    consumed: int
-    """Bytes of the stream consumed by complete frames."""
-    complete: bool
-    """True when the whole stream split into frames with nothing left over."""
-    problem: str | None
-    """Why splitting stopped early (unrecognised bytes, truncated frame), None when complete."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (frames as hex)."""
         return record_dict(self)
 
 
@@ -295,50 +280,3 @@ def parse_channel_data(data: bytes) -> ChannelData | None:
     if not 0x4000 <= channel <= 0x7FFF or 4 + length > len(data):
         return None
     return ChannelData(channel_number=channel, length=length, payload_offset=4, padding=len(data) - 4 - length)
-
-
-def frame_stun_tcp(stream: bytes, rfc4571: bool = False) -> StunTcpFrames:
-    """Split a TCP byte stream carrying STUN and ChannelData (RFC 8656 §12.5: ChannelData padded to 4).
-
-    With ``rfc4571=True`` each frame carries a 2-byte length prefix instead (ICE-TCP, RFC 6544).
-    """
-    data = bytes(stream)
-    frames: list[bytes] = []
-    offset = 0
-    problem: str | None = None
-    while offset < len(data) and len(frames) < _MAX_TCP_FRAMES:
-        if rfc4571:
-            if offset + 2 > len(data):
-                problem = "truncated RFC 4571 length prefix"
-                break
-            size = int.from_bytes(data[offset : offset + 2], "big")
-            if offset + 2 + size > len(data):
-                problem = f"truncated frame at offset {offset}"
-                break
-            frames.append(data[offset + 2 : offset + 2 + size])
-            offset += 2 + size
-            continue
-        if offset + 4 > len(data):
-            problem = f"truncated frame header at offset {offset}"
-            break
-        first = data[offset]
-        length = int.from_bytes(data[offset + 2 : offset + 4], "big")
-        if first < 0x40:
-            size = 20 + length
-            if offset + size > len(data):
-                problem = f"truncated STUN message at offset {offset}"
-                break
-        elif 0x40 <= first <= 0x7F:
-            size = 4 + length + (-length % 4)
-            if offset + 4 + length > len(data):
-                problem = f"truncated ChannelData at offset {offset}"
-                break
-            size = min(size, len(data) - offset)
-        else:
-            problem = f"neither STUN nor ChannelData at offset {offset}"
-            break
-        frames.append(data[offset : offset + (20 + length if first < 0x40 else 4 + length)])
-        offset += size
-    if problem is None and offset < len(data):
-        problem = "frame limit reached"
-    return StunTcpFrames(frames=tuple(frames), consumed=offset, complete=problem is None, problem=problem)

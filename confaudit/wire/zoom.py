@@ -24,6 +24,7 @@ INNER_TYPES = {0x01: "zoom_0x01", 0x0C: "zoom_0x0c", 0x0D: "zoom_0x0d", 0x0F: "a
                0x22: "rtcp", 0x23: "rtcp"}
 _RTCP_TYPES = (0x21, 0x22, 0x23)
 _RTCP_OFFSET = 16
+_STUN_COOKIE = b"\x21\x12\xa4\x42"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,8 @@ def parse_zoom_media(data: bytes) -> ZoomPacket | None:
 def _parse(data: bytes) -> ZoomPacket | None:
     if len(data) >= 9 and data[0] == SFU_MEDIA and data[7] in _DIRECTIONS:
         mode, base, direction = "sfu", 8, _DIRECTIONS[data[7]]
-    elif data and data[0] in INNER_TYPES:
+    elif data and data[0] in INNER_TYPES and data[4:8] != _STUN_COOKIE:
+        # Type 0x01 shares its first byte with STUN success responses: the cookie tells them apart.
         mode, base, direction = "p2p", 0, None
     else:
         return None
