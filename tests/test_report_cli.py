@@ -98,3 +98,21 @@ def test_compare_without_a_matching_claims_file_is_a_usage_error(shared_captures
     assert not (tmp_path / "c.json").exists()
     done = _confaudit("compare", shared_captures / "webex.pcap", "--claims-dir", CLAIMS)
     assert done.returncode == 2 and "--out, --markdown, --json" in done.stderr
+
+
+def test_report_on_a_recorded_session_shows_provenance_and_hides_keys(tmp_path: Path) -> None:
+    session = REPO / "samples" / "sessions" / "example-rooms"
+    if not (session / "manifest.json").is_file():
+        pytest.skip("samples/sessions/example-rooms is not in this checkout")
+    out = tmp_path / "rooms.html"
+    done = _confaudit("report", session, "--claims", CLAIMS / "messenger-rooms.yaml", "--out", out)
+    assert done.returncode == 0, done.stderr
+    html = out.read_text(encoding="utf-8")
+    manifest = json.loads((session / "manifest.json").read_text())
+    assert "Simulated lab capture." in html
+    assert manifest["files"]["capture.pcapng"]["sha256"] in html  # manifest hashes
+    assert f"mitmproxy {manifest['dependencies']['mitmproxy']}" in html  # tool versions
+    assert '<svg class="chart"' in html and ">muted<" in html  # timeline with phase marks
+    secrets = [line.split()[2] for line in (session / "sslkeys.log").read_text().splitlines()
+               if len(line.split()) == 3 and not line.startswith("#")]
+    assert secrets and not [s for s in secrets if s in html or s.upper() in html]

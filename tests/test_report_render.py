@@ -126,3 +126,50 @@ def test_large_bundle_is_capped_fast_and_small() -> None:
     assert "more data flows not shown" in html and "more TLS server names not shown" in html
     data = embedded_json(html)
     assert data["findings"][0]["evidence_omitted"] == 5000 - 200
+
+
+_ODD_VALUES = (None, 0, -1, 1.5, float("inf"), float("nan"), True, "", "x" * 5000, [], {}, [1, "a", None],
+               {"a": 1}, "\u202e\x00\x1b[31m", 10**30)
+
+
+def _paths(obj: object, prefix: tuple = ()) -> list[tuple]:
+    out: list[tuple] = []
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            out += [prefix + (key,)] + _paths(value, prefix + (key,))
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj[:3]):
+            out += [prefix + (i,)] + _paths(value, prefix + (i,))
+    return out
+
+
+def _set(obj: object, path: tuple, value: object) -> None:
+    try:
+        for key in path[:-1]:
+            obj = obj[key]  # type: ignore[index]
+        obj[path[-1]] = value  # type: ignore[index]
+    except (TypeError, KeyError, IndexError):
+        pass
+
+
+def test_malformed_records_never_crash_rendering() -> None:
+    """Any field of the bundle or run replaced by any JSON-ish value: both reports still render."""
+    import random
+
+    from confaudit.report.html import render_comparison
+
+    base = synthetic_bundle(60, hosts=6)
+    run0 = synthetic_run(base, claims=4, evidence_per_finding=3)
+    bundle_paths, run_paths = _paths(base), _paths(run0)
+    rng = random.Random(20261125)
+    for _ in range(150):
+        bundle, run = copy.deepcopy(base), copy.deepcopy(run0)
+        for _ in range(rng.randint(1, 6)):
+            if rng.random() < 0.6:
+                _set(bundle, rng.choice(bundle_paths), rng.choice(_ODD_VALUES))
+            else:
+                _set(run, rng.choice(run_paths), rng.choice(_ODD_VALUES))
+        html = render_audit(run, bundle)
+        assert html.rstrip().endswith("</html>")
+        assert "\x00" not in html and "\x1b" not in html and "\u202e" not in html
+        render_comparison([{"run": run, "bundle": bundle, "report_href": "a.html"}])

@@ -164,6 +164,44 @@ def websocket_echo(handler: Any) -> None:
             handler.wfile.flush()
 
 
+def websocket_exchange(proxy_port: int, host: str, path: str, messages: list[str], timeout: float = 20.0) -> list[bytes]:
+    """A real WebSocket client through the HTTP proxy (CONNECT, TLS, upgrade): send each text message,
+    read one reply per message, close. Returns the replies."""
+    import base64
+    import os
+    import socket
+
+    raw = socket.create_connection(("127.0.0.1", proxy_port), timeout=timeout)
+    raw.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
+    if b" 200 " not in raw.recv(4096):
+        raise OSError("proxy refused CONNECT")
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # mitmproxy's CA is not trusted here
+    with context.wrap_socket(raw, server_hostname=host) as conn:
+        key = base64.b64encode(os.urandom(16)).decode()
+        conn.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        rfile = conn.makefile("rb")
+        status = rfile.readline()
+        if b" 101 " not in status:
+            raise OSError(f"WebSocket upgrade refused: {status[:60]!r}")
+        while rfile.readline() not in (b"\r\n", b""):
+            pass
+        replies = []
+        for text in messages:
+            payload, mask = text.encode(), os.urandom(4)
+            n = len(payload)
+            size = bytes([0x80 | n]) if n < 126 else (bytes([0x80 | 126]) + n.to_bytes(2, "big") if n < 65536
+                                                       else bytes([0x80 | 127]) + n.to_bytes(8, "big"))
+            conn.sendall(bytes([0x81]) + size + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+            frame = _read_frame(rfile)
+            replies.append(frame[1] if frame else b"")
+        close_mask = os.urandom(4)
+        conn.sendall(bytes([0x88, 0x82]) + close_mask + bytes(b ^ close_mask[i] for i, b in enumerate(b"\x03\xe8")))
+        _read_frame(rfile)
+    return replies
+
+
 class LabResolver:
     """mitmproxy addon: connect made-up lab hostnames to 127.0.0.1:<port> (SNI and Host unchanged);
     every other host (a browser's background requests) gets a local 403 and never a real connection."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confaudit.capture.lab import LabResolver, TlsUpstream
+from confaudit.capture.lab import LabResolver, TlsUpstream, websocket_exchange
 from confaudit.capture.session import append_phase
 
 ROOM_HOST = "rooms.example-rooms.test"
@@ -28,6 +28,8 @@ ROOM_PAGE = """<!doctype html><html><head><title>example-rooms</title></head><bo
 const ROOM = %(room)s, NAME = %(name)s, TRACKER = "https://%(tracker)s/collect";
 const beacon = (url, data) => fetch(url, {method: "POST", mode: "no-cors", body: JSON.stringify(data)});
 const sleep = ms => new Promise(r => setTimeout(r, ms));
+// (Headless Chromium 156 drops WebSockets through the intercepting proxy with 1006; the signalling
+// WebSocket of this lab is driven from Python instead, see record_lab_session.)
 (async () => {
   const env = {ua: navigator.userAgent, screen: screen.width + "x" + screen.height,
                tz: Intl.DateTimeFormat().resolvedOptions().timeZone, lang: navigator.language, room: ROOM};
@@ -42,12 +44,6 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
   const answer = await b.createAnswer(); await b.setLocalDescription(answer); await a.setRemoteDescription(answer);
   await fetch("/api/join", {method: "POST", headers: {"content-type": "application/json"},
                             body: JSON.stringify({room: ROOM, display_name: NAME, sdp: offer.sdp})});
-  await new Promise((resolve, reject) => {
-    const ws = new WebSocket("wss://" + location.host + "/signal?room=" + encodeURIComponent(ROOM));
-    ws.onopen = () => ws.send(JSON.stringify({type: "offer", room: ROOM, sdp: offer.sdp}));
-    ws.onmessage = () => { ws.close(); resolve(); };
-    ws.onerror = () => reject(new Error("websocket failed"));
-  });
   await fetch("/phase/joined");
   await sleep(%(media_ms)d);
   stream.getAudioTracks().forEach(t => t.enabled = false);
@@ -145,6 +141,11 @@ def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool 
 
                 record = await asyncio.to_thread(run_call, media_seconds)
                 result["streams"] = len(record.streams)
+                signalling = [json.dumps({"type": "offer", "room": ROOM_NAME, "participant": PARTICIPANT,
+                                          "sdp": record.offer_sdp}),
+                              json.dumps({"type": "leave", "room": ROOM_NAME})]
+                result["ws_replies"] = await asyncio.to_thread(
+                    websocket_exchange, state.listen[0][1], ROOM_HOST, f"/signal?room={ROOM_NAME}", signalling)
             deadline = time.monotonic() + timeout
             while not any(p in ("/phase/left",) or p.startswith("/error") for p in paths()):
                 if time.monotonic() > deadline or browser.poll() is not None:
@@ -165,7 +166,7 @@ def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool 
                            scenario="lab room: beacons, WebRTC call in Chromium and aiortc, mute",
                            operator="confaudit lab", ssl_insecure=True, simulated=True,
                            extra_addons=(LabResolver({ROOM_HOST: upstream.port, TRACKER_HOST: upstream.port}),),
-                           extra_options={"connection_strategy": "lazy"},
+                           extra_options={"connection_strategy": "lazy", "http2": False},
                            known={"room_names": [ROOM_NAME], "participants": [PARTICIPANT], "first_party": ["example-rooms.test"]})
     try:
         manifest = asyncio.run(run_capture(config, on_ready=ready))

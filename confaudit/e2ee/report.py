@@ -129,6 +129,14 @@ def _scan_captures(captures: list[Path], keylogs: list[KeyLog],
 
 def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLog]) -> tuple[dict[str, Any], bool]:
     """The ``e2ee`` object and whether every capture was read completely."""
+    from confaudit.e2ee.nokeys import bundle_has_no_keys, sessions_and_streams
+
+    if bundle_has_no_keys(bundle, keylogs):
+        per_flow_path, overall_path = _paths(bundle)
+        sessions, streams = sessions_and_streams(bundle, lambda f: per_flow_path.get(str(f), overall_path))
+        sdes = find_sdes(bundle)
+        return ({"keylogs": [_keylog_entry(log, 0) for log in keylogs], "sessions": sessions, "streams": streams,
+                 "srtcp": [], "sdes": sdes, "summary": _summary(streams, sdes, sessions), "warnings": []}, True)
     scan, all_logs, complete, problems = _scan_captures(captures, keylogs, bundle)
     flow_ids = _flow_ids(bundle)
     media = _media_index(bundle)

@@ -50,4 +50,5 @@ class ReadReport:
             "complete": self.complete,
             "warnings": list(self.warnings),
             "linktypes": list(self.linktypes),
+            "decryption_secrets_blocks": len(self.dsb_keylogs),
         }

@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
-from confaudit.report.filters import as_list, as_map
+from confaudit.report.filters import as_int, as_list, as_map
 from confaudit.report.sanitize import Sanitizer
 from confaudit.report.view import finding_anchor, party_anchor
 
@@ -36,7 +36,7 @@ def _vendor(run: Mapping[str, Any], bundle: Mapping[str, Any], href: str, clean:
     score = run.get("score") if isinstance(run.get("score"), Mapping) else {}
     session = bundle.get("session") if isinstance(bundle.get("session"), Mapping) else {}
     return {"name": clean.text(run.get("vendor") or "unknown", 80), "href": href, "overall": score.get("overall"),
-            "counts": as_map(score.get("counts")), "complete": bool(run.get("evidence_complete", True)) and bool(bundle.get("complete", True)),
+            "counts": {str(k): as_int(v) for k, v in as_map(score.get("counts")).items()}, "complete": bool(run.get("evidence_complete", True)) and bool(bundle.get("complete", True)),
             "simulated": bool(session.get("simulated")) if session else None,
             "by_category": {str(k): (v.get("score") if isinstance(v, Mapping) else None)
                             for k, v in as_map(score.get("by_category")).items()}}

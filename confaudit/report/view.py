@@ -58,7 +58,7 @@ def _findings(run: Mapping[str, Any], index: EvidenceIndex, clean: Sanitizer) ->
             "verdict": str(f.get("verdict")), "severity": clean.text(f.get("severity"), 20),
             "category": clean.text(f.get("category"), 60), "check": clean.text(f.get("check"), 60),
             "explanation": clean.text(f.get("explanation"), 2000), "evidence_count": len(evidence),
-            "evidence": rows, "evidence_more": more, "line": f.get("line"),
+            "evidence": rows, "evidence_more": more, "line": as_int(f.get("line")),
         })
     return out
 
@@ -131,7 +131,7 @@ def _score(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     return {
         "overall": score.get("overall"), "capped_reason": clean.text(score.get("capped_reason"), 500) or None,
         "contradicted_high": [clean.text(c, 120) for c in as_list(score.get("contradicted_high"))[:50]],
-        "counts": [{"verdict": v, "count": counts.get(v, 0)} for v in VERDICT_ORDER if counts.get(v)],
+        "counts": [{"verdict": v, "count": as_int(counts.get(v))} for v in VERDICT_ORDER if as_int(counts.get(v))],
         "categories": [{"name": clean.text(name, 60), "score": c.get("score"), "weight": c.get("weight"),
                         "claims": c.get("claims"), "verifiable": clean.text(c.get("verifiable"), 20)}
                        for name, c in sorted(by_cat.items(), key=lambda kv: str(kv[0])) if isinstance(c, Mapping)],
@@ -179,7 +179,7 @@ def audit_view(run: Mapping[str, Any], bundle: Mapping[str, Any]) -> dict[str, A
         "parties": _parties(bundle, clean),
         "timeline": build_timeline(bundle, lambda s: clean.text(s, 40)),
         "media": media_view(bundle, clean),
-        "methods": method_rows([str(f.get("check")) for f in _list(run.get("findings"))]),
+        "methods": method_rows([clean.text(f.get("check"), 60) for f in _list(run.get("findings"))]),
         "limits": GENERAL_LIMITS,
         "machine": embedded_json(run, clean),
     }
