@@ -213,17 +213,27 @@ def _limit_memory() -> None:
 class Worker:
     """The reader in a child process with an address-space limit; one answer per file, with a timeout."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: Path | None = None) -> None:
         self.proc: subprocess.Popen[str] | None = None
+        self.log = log
+        """The child's stderr goes here (for diagnosis), else nowhere."""
 
     def _start(self) -> None:
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-        self.proc = subprocess.Popen([sys.executable, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True, env=env, preexec_fn=_limit_memory)
-        self.sel = selectors.DefaultSelector()
-        self.sel.register(self.proc.stdout, selectors.EVENT_READ)
-        ready = self._answer(60)
-        assert ready == {"ready": True}, f"fuzz worker did not start: {ready}"
+        # a loaded CI box can be slow to import numpy: one retry before declaring the harness broken
+        for attempt in (1, 2):
+            env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+            err = open(self.log, "a") if self.log else subprocess.DEVNULL  # noqa: SIM115 - child owns it
+            self.proc = subprocess.Popen([sys.executable, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=err, text=True, env=env, preexec_fn=_limit_memory)
+            if self.log:
+                err.close()
+            self.sel = selectors.DefaultSelector()
+            self.sel.register(self.proc.stdout, selectors.EVENT_READ)
+            ready = self._answer(90)
+            if ready == {"ready": True}:
+                return
+        tail = self.log.read_text()[-2000:] if self.log and self.log.exists() else ""
+        raise AssertionError(f"fuzz worker did not start twice: {ready} {tail}")
 
     def _answer(self, timeout: float) -> dict:
         assert self.proc is not None and self.proc.stdout is not None

@@ -46,7 +46,7 @@ def mutants_for(seed: fk.Seed, rng: random.Random, budget: int) -> tuple[list[fk
 
 def run_campaign(seeds: list[fk.Seed], tmp_path: Path, count: int, seconds: float) -> dict[str, int]:
     rng = random.Random(20261125)
-    worker = fk.Worker()
+    worker = fk.Worker(tmp_path / "worker-stderr.log")
     failures: list[str] = []
     tally: dict[str, int] = {}
     deadline = time.monotonic() + seconds

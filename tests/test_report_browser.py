@@ -75,6 +75,11 @@ def test_positive_control_vulnerable_template_executes(tmp_path: Path) -> None:
         page.write_text(render_audit(run, bundle, templates=vuln), encoding="utf-8")
         pages.append(page)
     executed = [n for n, dom in zip(AUTO_RUNNING, _load_all(chromium, pages, tmp_path)) if f"{MARKER}-{n}" in dom]
+    for n in sorted(set(AUTO_RUNNING) - set(executed)):  # event-driven payloads (focus, animation) can miss a
+        page = tmp_path / f"vuln-{n}.html"               # busy box's 3 s virtual budget: one sequential retry
+        if f"{MARKER}-{n}" in run_chromium(chromium, page, tmp_path / f"retry-profile-{n}"):
+            executed.append(n)
+    executed.sort()
     # Every auto-running payload must be live, else a pass above would prove nothing.
     assert executed == list(AUTO_RUNNING)
 

@@ -116,3 +116,12 @@ def test_report_on_a_recorded_session_shows_provenance_and_hides_keys(tmp_path: 
     secrets = [line.split()[2] for line in (session / "sslkeys.log").read_text().splitlines()
                if len(line.split()) == 3 and not line.startswith("#")]
     assert secrets and not [s for s in secrets if s in html or s.upper() in html]
+
+
+def test_compare_refuses_an_out_name_that_a_vendor_report_would_overwrite(shared_captures: Path, tmp_path: Path) -> None:
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    (claims / "webex.yaml").write_text(WEBEX_CLAIMS)
+    done = _confaudit("compare", shared_captures / "webex.pcap", "--claims-dir", claims, "--out", tmp_path / "audit-webex.html")
+    assert done.returncode == 2 and "per-vendor report" in done.stderr
+    assert not (tmp_path / "audit-webex.html").exists()

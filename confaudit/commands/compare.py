@@ -98,6 +98,8 @@ def run(sessions: list[Path], claims_dir: Path, out: Path | None = None, markdow
         entries.append({"run": result.to_dict(), "bundle": bundle, "report_href": report_name(result.vendor, taken)})
 
     outputs: list[tuple[Path, str]] = []
+    if out is not None and Path(out).name in taken:
+        raise UsageError(f"--out {out} has the name of a per-vendor report written beside it; choose another name")
     if out is not None:
         for e in entries:
             outputs.append((Path(out).parent / e["report_href"], render_audit(e["run"], e["bundle"])))

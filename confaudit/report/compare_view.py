@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any, Mapping, Sequence
 
 from confaudit.report.filters import as_int, as_list, as_map
+from confaudit.report.methodology import category_title, category_titles
 from confaudit.report.sanitize import Sanitizer
 from confaudit.report.view import finding_anchor, party_anchor
 
@@ -43,12 +44,15 @@ def _vendor(run: Mapping[str, Any], bundle: Mapping[str, Any], href: str, clean:
 
 
 def _verdict_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> list[dict[str, Any]]:
+    titles = category_titles()
     categories: list[str] = []
     for e in entries:
         for f in _list(e["run"].get("findings")):
             cat = str(f.get("category"))
             if cat not in categories:
                 categories.append(cat)
+    order = list(titles)  # rubric order (NSA 2020 criteria first), categories unknown to it last
+    categories.sort(key=lambda c: order.index(c) if c in order else len(order))
     rows = []
     for cat in categories:
         cells = []
@@ -57,7 +61,7 @@ def _verdict_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> lis
                            "statement": clean.text(f.get("statement"), 200),
                            "href": _href(e["report_href"], finding_anchor(f.get("claim_id")))}
                           for f in _list(e["run"].get("findings")) if str(f.get("category")) == cat])
-        rows.append({"category": clean.text(cat.replace("_", " "), 60), "cells": cells})
+        rows.append({"category": clean.text(category_title(cat, titles), 120), "cells": cells})
     return rows
 
 
@@ -140,7 +144,7 @@ def comparison_view(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "data_rows": _data_rows(runs, clean),
         "third_party_rows": third, "third_party_more": third_more,
         "media": [_media(e, clean) for e in runs],
-        "score_rows": [{"category": clean.text(c.replace("_", " "), 60), "scores": [v["by_category"].get(c) for v in vendors]} for c in categories],
+        "score_rows": [{"category": clean.text(category_title(c, category_titles()), 120), "scores": [v["by_category"].get(c) for v in vendors]} for c in categories],
     }
     view["machine"] = clean.data({"format": "confaudit-comparison", "version": 1,
                                   **{k: view[k] for k in ("vendors", "verdict_rows", "data_rows", "third_party_rows",

@@ -64,3 +64,18 @@ def method_rows(checks: list[str]) -> list[dict[str, str]]:
         can, cannot = CAN_AND_CANNOT.get(check, ("See the check's documentation.", "See the check's documentation."))
         rows.append({"check": check, "can": can, "cannot": cannot})
     return rows
+
+
+def category_titles() -> dict[str, str]:
+    """Rubric criterion id -> human title (empty when the rubric cannot be read: ids are shown instead)."""
+    try:
+        from confaudit.rules.scoring import rubric
+
+        return {cid: c.title for cid, c in rubric().items()}
+    except Exception:  # the report must render even if the rubric file is broken
+        return {}
+
+
+def category_title(category: str, titles: dict[str, str]) -> str:
+    """'Media encrypted in transit ...' for a known id, else the id with spaces for underscores."""
+    return titles.get(category) or category.replace("_", " ")

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from confaudit.report.evidence_refs import EvidenceIndex, evidence_rows
 from confaudit.report.filters import anchor
 from confaudit.report.media_view import media_view
-from confaudit.report.methodology import GENERAL_LIMITS, method_rows
+from confaudit.report.methodology import GENERAL_LIMITS, category_title, category_titles, method_rows
 from confaudit.report.filters import as_int, as_list
 from confaudit.report.sanitize import Sanitizer
 from confaudit.report.timeline import build_timeline
@@ -125,6 +125,7 @@ def _session(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any] | No
 
 
 def _score(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
+    titles = category_titles()
     score = run.get("score") if isinstance(run.get("score"), Mapping) else {}
     by_cat = score.get("by_category") if isinstance(score.get("by_category"), Mapping) else {}
     counts = score.get("counts") if isinstance(score.get("counts"), Mapping) else {}
@@ -132,7 +133,8 @@ def _score(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
         "overall": score.get("overall"), "capped_reason": clean.text(score.get("capped_reason"), 500) or None,
         "contradicted_high": [clean.text(c, 120) for c in as_list(score.get("contradicted_high"))[:50]],
         "counts": [{"verdict": v, "count": as_int(counts.get(v))} for v in VERDICT_ORDER if as_int(counts.get(v))],
-        "categories": [{"name": clean.text(name, 60), "score": c.get("score"), "weight": c.get("weight"),
+        "categories": [{"name": clean.text(category_title(str(name), titles), 120), "id": clean.text(name, 60),
+                        "score": c.get("score"), "weight": c.get("weight"),
                         "claims": c.get("claims"), "verifiable": clean.text(c.get("verifiable"), 20)}
                        for name, c in sorted(by_cat.items(), key=lambda kv: str(kv[0])) if isinstance(c, Mapping)],
     }
