@@ -57,8 +57,8 @@ def test_reuse_across_rooms_and_sessions() -> None:
 
 
 def test_bad_patterns_raise_value_error() -> None:
-    with pytest.raises(ValueError, match="named group"):
-        analyze_room_links([], r"https://rooms\.test/r/([a-z]+)")
+    with pytest.raises(ValueError, match="group for the room id"):
+        analyze_room_links([], r"https://rooms\.test/r/[a-z]+")
     with pytest.raises(ValueError, match="regular expression"):
         analyze_room_links([], r"(?P<id>[a-z")
 
@@ -66,3 +66,9 @@ def test_bad_patterns_raise_value_error() -> None:
 def test_no_samples_is_an_empty_result_not_a_crash() -> None:
     result = analyze_room_links(["https://elsewhere.test/"], PATTERN)
     assert result["samples"] == 0 and result["entropy_bits"] == 0 and result["min_hamming_distance"] is None
+
+
+def test_unnamed_group_is_the_room_id_as_in_claims_files() -> None:
+    result = analyze_room_links(["https://rooms.test/r/AbCdEf1234", "https://rooms.test/x/zz"],
+                                r"rooms\.test/r/([A-Za-z0-9]+)")
+    assert result["samples"] == 1 and result["distinct_ids"] == 1

@@ -42,6 +42,8 @@ def detect_kind(path: Path) -> str:
         if (path / "manifest.json").is_file() or (path / "observations.jsonl").is_file():
             return "session"
         raise InputError(path, "directory is not a confaudit session (no manifest.json)")
+    if not path.is_file():
+        raise InputError(path, "not a regular file (pipes, devices and sockets are not read)")
     try:
         with path.open("rb") as fh:
             head = fh.read(16)

@@ -30,14 +30,23 @@ def char_class(ch: str) -> str:
 
 
 def compile_pattern(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
-    """Compile a room-link regex; ValueError unless it has a named group ``id``."""
+    """Compile a room-link regex; the id is the named group ``id``, else the first group that matched.
+
+    ValueError when the regex is invalid or has no group at all.
+    """
     try:
         compiled = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
     except re.error as exc:
         raise ValueError(f"room_link_pattern is not a valid regular expression: {exc}") from None
-    if "id" not in compiled.groupindex:
-        raise ValueError("room_link_pattern needs a named group (?P<id>...)")
+    if "id" not in compiled.groupindex and compiled.groups == 0:
+        raise ValueError("room_link_pattern needs a group for the room id: (?P<id>...) or (...)")
     return compiled
+
+
+def _match_id(match: re.Match[str]) -> str | None:
+    if "id" in match.re.groupindex:
+        return match.group("id")
+    return next((g for g in match.groups() if g), None)
 
 
 def _samples(urls: Any, compiled: re.Pattern[str]) -> list[tuple[str, str, str | None]]:
@@ -52,7 +61,7 @@ def _samples(urls: Any, compiled: re.Pattern[str]) -> list[tuple[str, str, str |
         if not isinstance(item, str):
             continue
         for match in compiled.finditer(item[:100000]):
-            ident = match.group("id")
+            ident = _match_id(match)
             if ident and len(ident) <= MAX_ID_LEN:
                 out.append((ident, match.group(0)[:300], context))
         if len(out) >= MAX_SAMPLES:

@@ -106,6 +106,8 @@ def _plain_packet_http(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
         target = item.get("target") if isinstance(item.get("target"), str) else ""
         if _loopback(host.rsplit(":", 1)[0] if host.count(":") == 1 else host) or _revocation("http://" + host + target, host):
             continue
+        if str(item.get("method") or "").upper() == "CONNECT":
+            continue  # a client asking its HTTP proxy for a tunnel; what follows inside is judged on its own
         what = "unencrypted WebSocket upgrade" if item.get("websocket_upgrade") else "plaintext HTTP"
         found.append(ref("http_plain", record_id(item, f"hp{i}"), f"{what} {text(item.get('method'), 10)} to {text(host, 120) or 'a server'}"))
         found.extend(flow_ref(item))
