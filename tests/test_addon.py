@@ -147,3 +147,27 @@ _CLIENT_HELLO_HEX = (
     + "002b" + "0003" + "020303"
     + "0015" + "0036" + "00" * 54
 )
+
+
+async def test_memory_stays_bounded_over_many_media_packets(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from mitmproxy import udp
+
+    addon = ConfauditAddon()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, confaudit_session=str(tmp_path))
+        flows = [tflow.tudpflow(messages=[]) for _ in range(20)]
+        payload = bytes([0x80, 96]) + b"\x00" * 1100
+        tracemalloc.start()
+        baseline = tracemalloc.get_traced_memory()[0]
+        for i in range(40_000):  # ~44 MB of RTP through the hook
+            flow = flows[i % 20]
+            flow.messages.append(udp.UDPMessage(True, bytes(payload), 1000.0 + i / 1000))
+            addon.udp_message(flow)
+        grown = tracemalloc.get_traced_memory()[0] - baseline
+        tracemalloc.stop()
+        addon.done()
+    assert grown < 2_000_000, grown
+    recs = load_http_sources([tmp_path / "observations.jsonl"])["udp_flows"]
+    assert sum(r["packets"]["from_client"] for r in recs) == 40_000

@@ -191,3 +191,56 @@ def test_mitmdump_loads_the_entry_file(tmp_path: Path) -> None:
     bundle = load_http_sources(read_session(out).http_sources)
     assert [h["path"] for h in bundle["http"]] == ["/via-mitmdump"] and "ENTRY-SECRET" not in json.dumps(bundle)
     assert len(load_http_sources([out / "flows.mitm"])["http"]) == 1
+
+
+def test_panel_summary_counts_other_domains() -> None:
+    import time as _time
+    from types import SimpleNamespace
+
+    from confaudit.capture.panel import render, summary
+
+    addon = SimpleNamespace(hosts={"api.example-rooms.test": 3, "cdn.example-rooms.test": 1, "t.tracker.test": 2},
+                            counts={"http": 6, "websocket": 2, "tls_clienthello": 3}, udp_bytes=125_000, hook_errors={})
+    state = SimpleNamespace(addon=addon, started=_time.time() - 10, sniffer=None, phases=["joined"], listen=[("127.0.0.1", 8080)])
+    s = summary(state, "example-rooms")
+    assert s["http"] == 6 and s["hosts"] == 3 and s["other_domains"] == ["tracker.test"]
+    assert 90 < s["udp_kbps"] < 110
+    render(state, "example-rooms")  # a rich Table, no exception
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_ignored_host_is_passed_through_untouched_with_clienthello_metadata(tmp_path: Path) -> None:
+    upstream = TlsUpstream([ROOM_HOST]).start()
+    out = tmp_path / "session"
+    statuses: list[int] = []
+
+    def pinned_client(port: int) -> None:
+        # Trusts ONLY the origin's own certificate, like a pinned app: works only if nothing intercepts.
+        context = ssl.create_default_context(cadata=upstream.cert_pem.decode())
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"https": f"http://127.0.0.1:{port}"}),
+                                             urllib.request.HTTPSHandler(context=context))
+        with opener.open(f"https://{ROOM_HOST}/pinned", timeout=20) as resp:
+            statuses.append(resp.status)
+
+    async def scenario() -> dict:
+        def ready(state) -> None:
+            async def drive() -> None:
+                try:
+                    await asyncio.to_thread(pinned_client, state.listen[0][1])
+                finally:
+                    state.stop.set()
+            asyncio.get_running_loop().create_task(drive())
+        return await run_capture(CaptureConfig(out=out, vendor="v", listen_port=0, duration=60, ignore_hosts=(ROOM_HOST,),
+                                               extra_addons=(LabResolver({ROOM_HOST: upstream.port}),)), on_ready=ready)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        upstream.stop()
+    assert statuses == [200] and [r["path"] for r in upstream.requests] == ["/pinned"]
+    bundle = load_http_sources([out / "observations.jsonl"])
+    assert bundle["http"] == []  # passed through: no decrypted content
+    hellos = [t for t in bundle["tls_clienthello"] if t["sni"] == ROOM_HOST]
+    assert hellos and hellos[0]["passthrough"] is True and hellos[0]["alpn"] == ["h2", "http/1.1"]

@@ -57,12 +57,14 @@ class TlsUpstream:
     handler: Handler = echo_handler
     port: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
+    cert_pem: bytes = b""
     _server: Any = None
     _tmp: Any = None
 
     def start(self) -> "TlsUpstream":
         self._tmp = tempfile.TemporaryDirectory(prefix="confaudit-lab-")
         cert, key = self_signed_cert(self.hostnames, Path(self._tmp.name))
+        self.cert_pem = cert.read_bytes()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         context.set_alpn_protocols(["http/1.1"])

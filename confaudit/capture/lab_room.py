@@ -125,6 +125,7 @@ def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool 
     out.mkdir(parents=True, exist_ok=True)
     upstream = TlsUpstream([ROOM_HOST, TRACKER_HOST], handler=_handler(out, int(media_seconds * 1000))).start()
     profile = tempfile.TemporaryDirectory(prefix="confaudit-chromium-")
+    browser_log = tempfile.TemporaryFile()
     result: dict[str, Any] = {"streams": 0}
 
     def paths() -> list[str]:
@@ -134,7 +135,7 @@ def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool 
         append_phase(out, "lobby")
         browser = subprocess.Popen(chromium_command(f"https://{ROOM_HOST}/room/{ROOM_NAME}", state.listen[0][1],
                                                     Path(profile.name)),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=browser_log)
         try:
             if aiortc_call:
                 from confaudit.lab.call import run_call
@@ -148,7 +149,11 @@ def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool 
                     websocket_exchange, state.listen[0][1], ROOM_HOST, f"/signal?room={ROOM_NAME}", signalling)
             deadline = time.monotonic() + timeout
             while not any(p in ("/phase/left",) or p.startswith("/error") for p in paths()):
-                if time.monotonic() > deadline or browser.poll() is not None:
+                if browser.poll() is not None:
+                    result["stopped"] = f"chromium exited with code {browser.returncode} before the page left the room"
+                    break
+                if time.monotonic() > deadline:
+                    result["stopped"] = f"the page did not leave the room within {timeout:.0f} s"
                     break
                 await asyncio.sleep(0.2)
         finally:
@@ -166,7 +171,7 @@ def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool 
                            scenario="lab room: beacons, WebRTC call in Chromium and aiortc, mute",
                            operator="confaudit lab", ssl_insecure=True, simulated=True,
                            extra_addons=(LabResolver({ROOM_HOST: upstream.port, TRACKER_HOST: upstream.port}),),
-                           extra_options={"connection_strategy": "lazy", "http2": False},
+                           extra_options={"connection_strategy": "lazy"},
                            known={"room_names": [ROOM_NAME], "participants": [PARTICIPANT], "first_party": ["example-rooms.test"]})
     try:
         manifest = asyncio.run(run_capture(config, on_ready=ready))
@@ -174,5 +179,10 @@ def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool 
         upstream.stop()
         profile.cleanup()
     errors = [p for p in paths() if p.startswith("/error")]
+    if not errors and result.get("stopped"):
+        browser_log.seek(0)
+        tail = browser_log.read()[-600:].decode("utf-8", "replace").strip().replace("\n", " | ")
+        errors = [f"{result['stopped']}; chromium said: {tail or '(nothing)'}"]
+    browser_log.close()
     return LabRun(manifest=manifest, upstream_paths=paths(), page_error=errors[0] if errors else None,
                   aiortc_streams=result["streams"])

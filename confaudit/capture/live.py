@@ -100,6 +100,7 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
                        mode=config.mode, simulated=config.simulated, known=config.known)
     state = LiveState(started=time.time(), addon=addon, stop=asyncio.Event())
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_quiet_cancellations)
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, state.stop.set)
@@ -140,6 +141,13 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
     if runner.done() and not runner.cancelled() and runner.exception() is not None:
         raise InputError(config.out, f"proxy stopped: {type(runner.exception()).__name__}: {runner.exception()}")
     return manifest
+
+
+def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Client connections still open at shutdown are cancelled: expected, not worth a traceback."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
 
 
 class SessionKeyLog:

@@ -31,8 +31,11 @@ def summary(state: Any, vendor: str) -> dict[str, Any]:
     """Numbers the panel shows (pure, testable)."""
     addon = state.addon
     domains = {registrable_domain(h) for h in list(addon.hosts)}
-    vendor_key = vendor.lower().replace(" ", "")
-    others = sorted(d for d in domains if vendor_key not in d.replace("-", "").replace(".", ""))
+    def squash(text: str) -> str:
+        return "".join(ch for ch in text.lower() if ch.isalnum())
+
+    vendor_key = squash(vendor)
+    others = sorted(d for d in domains if not vendor_key or vendor_key not in squash(d))
     elapsed = max(0.001, time.time() - state.started)
     udp_bytes = addon.udp_bytes
     if state.sniffer is not None:
