@@ -128,7 +128,7 @@ class StreamTable:
         acc.last_seq = int(seq[members[-1]])
         acc.last_rtp_ts = int(rtp_ts[members[-1]])
         acc.packets += len(members)
-        acc.lost = max(0, acc.max_ext + 1 - acc.packets)
+        acc.lost = max(0, acc.max_ext + 1 - (acc.packets - acc.duplicates))
         acc.bytes += int(lengths[members].sum())
         nf = int(np.count_nonzero(fwd[members]))
         acc.forward += nf
@@ -139,9 +139,14 @@ class StreamTable:
 
 
 def plausible_stream(acc: StreamAcc) -> bool:
-    """True when the group behaves like a real RTP stream (enough packets, mostly consecutive seq)."""
-    if acc.packets < 3:
+    """True when the group behaves like a real RTP stream (enough packets, mostly consecutive seq).
+
+    Exact repeats of a sequence number are not disorder: loopback and span-port captures hold every
+    datagram twice, and random bytes almost never repeat an SSRC, let alone a sequence number.
+    """
+    distinct = acc.packets - acc.duplicates
+    if distinct < 3:
         return False
-    transitions = max(1, acc.packets - 1)
-    disorder = acc.seq_jumps + acc.reordered + acc.duplicates
+    transitions = max(1, distinct - 1)
+    disorder = acc.seq_jumps + acc.reordered
     return disorder <= transitions * 0.25
