@@ -59,3 +59,14 @@ def test_rtp_shapes_without_a_plausible_stream_are_other() -> None:
 def test_tcp_flow_labels_payload_by_flow_and_control_as_tcp() -> None:
     labels = packet_labels(_counts(empty=5, tls_record=3, other=4, text=1), FlowFacts("tcp", (5000, 443), tls=True))
     assert labels == {"tcp": 5, "tls": 8}
+
+
+def test_weak_cipher_names() -> None:
+    from confaudit.analysis.dissect_text import weak_cipher_name
+
+    for bad in ("TLS_RSA_WITH_RC4_128_MD5", "TLS_RSA_WITH_NULL_SHA", "TLS_RSA_EXPORT_WITH_RC4_40_MD5",
+                "TLS_DH_anon_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_RSA_WITH_DES_CBC_SHA"):
+        assert weak_cipher_name(bad), bad
+    for good in ("TLS_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                 "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", None):
+        assert not weak_cipher_name(good), good

@@ -44,11 +44,20 @@ def tls_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
         "cipher_name": getattr(server, "cipher_suite_name", None) if server is not None else None,
         "alpn_selected": text(getattr(server, "alpn", None), 64) if server is not None and getattr(server, "alpn", None) else None,
         "weak": bool(getattr(server, "weak", False)) if server is not None else False,
+        "weak_cipher": weak_cipher_name(getattr(server, "cipher_suite_name", None) if server is not None else None),
         "ech": bool(hello.ech_present),
         "certificate_names": leaf_names(server) if server is not None else [],
         "server_hello_seen": server is not None,
         "packets": packet_refs(samples),
     }
+
+
+_WEAK_CIPHER_PARTS = ("_RC4_", "_NULL_", "_EXPORT", "_anon_", "_DES_CBC_", "_DES40_", "_3DES_", "_IDEA_", "_MD5")
+
+
+def weak_cipher_name(name: str | None) -> bool:
+    """RC4, NULL, export-grade, anonymous, (3)DES, IDEA or MD5-MAC suites: broken or deprecated (RFC 7465, 8996)."""
+    return isinstance(name, str) and any(part in name + "_" for part in _WEAK_CIPHER_PARTS)
 
 
 def http_requests(flow_id: str, samples: list[Sample]) -> list[dict[str, Any]]:

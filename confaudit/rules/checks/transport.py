@@ -172,6 +172,10 @@ def _weak_tls(bundle: Mapping[str, Any], minimum: tuple[int, int]) -> tuple[list
         elif item.get("weak") is True:
             found.append(ref("tls", rid, f"a deprecated TLS version negotiated with {name}{suffix}"))
             found.extend(flow_ref(item))
+        if item.get("weak_cipher") is True and not (wire is not None and wire < minimum):
+            cipher_name = text(item.get("cipher_name") or cipher or "?", 80)
+            found.append(ref("tls", rid, f"{version_name(wire) if wire else 'TLS'} negotiated with {name}, weak cipher {cipher_name}"))
+            found.extend(flow_ref(item))
     return found, seen
 
 
