@@ -71,26 +71,12 @@ def red_unwrap(payload: bytes) -> tuple[int, bytes] | None:
 
 def vp8_descriptor(payload: bytes) -> tuple[bool, bytes] | None:
     """RFC 7741 descriptor: (starts a frame, VP8 bytes) or None."""
-    if not payload:
+    from confaudit.wire.codecs import vp8_descriptor as parse_descriptor
+
+    info = parse_descriptor(payload)
+    if info is None:
         return None
-    b0 = payload[0]
-    pos = 1
-    if b0 & 0x80:
-        if len(payload) < 2:
-            return None
-        ext = payload[1]
-        pos = 2
-        if ext & 0x80:
-            if pos >= len(payload):
-                return None
-            pos += 2 if payload[pos] & 0x80 else 1
-        if ext & 0x40:
-            pos += 1
-        if ext & 0x30:
-            pos += 1
-    if pos > len(payload):
-        return None
-    return bool(b0 & 0x10) and (b0 & 0x07) == 0, payload[pos:]
+    return info.start_of_partition and info.partition_id == 0, payload[info.header_len:]
 
 
 def vp8_keyframe_size(frame: bytes) -> tuple[int, int] | None:
