@@ -28,6 +28,11 @@ def _addr(value: Any) -> str | None:
     return f"[{ip}]:{int(port)}" if ":" in ip else f"{ip}:{int(port)}"
 
 
+STUN_FULL_PARSE = 256
+"""Messages per flow whose attributes are all decoded; later repeats of known types are only counted."""
+STUN_COOKIE = b"\x21\x12\xa4\x42"
+
+
 def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str, Any] | None:
     """Aggregate the STUN/TURN messages of one flow."""
     from confaudit.wire.stun import parse_stun
@@ -43,7 +48,17 @@ def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str
     errors: Counter[str] = Counter()
     classic = 0
     parsed: list[Sample] = []
+    method_of_type: dict[int, str] = {}
+    full = 0
     for sample in samples:
+        head = sample.payload[:8]
+        if full >= STUN_FULL_PARSE and len(head) == 8 and head[4:8] == STUN_COOKIE:
+            msg_type = int.from_bytes(head[:2], "big")
+            if msg_type in method_of_type:  # a repeat (consent checks): count it, skip the attribute walk
+                parsed.append(sample)
+                types[hex16(msg_type)] += 1
+                methods[method_of_type[msg_type]] += 1
+                continue
         msg = parse_stun(sample.payload)
         if msg is None:
             msg = parse_stun(sample.payload, allow_classic=True)
@@ -51,7 +66,9 @@ def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str
                 continue
             classic += 1
         parsed.append(sample)
+        full += 1
         types[hex16(msg.msg_type)] += 1
+        method_of_type.setdefault(msg.msg_type, f"{msg.method_name or 'unknown'} {msg.msg_class}")
         methods[f"{msg.method_name or 'unknown'} {msg.msg_class}"] += 1
         if msg.realm:
             realm = text(msg.realm, 256) or ""
@@ -82,6 +99,7 @@ def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str
     return {
         "flow": flow_id,
         "messages": len(parsed),
+        "attributes_from": full,
         "classic": classic,
         "message_types": dict(sorted(types.items())),
         "methods": dict(sorted(methods.items())),

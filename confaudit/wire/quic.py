@@ -159,15 +159,14 @@ def quic_client_hello(datagrams: list[bytes]) -> QuicHello | None:
             break
     if not initials or version is None:
         return None
-    hello = _via_mitmproxy(initials, version)
-    if hello is not None:
-        return hello
+    # Our own Initial decryption (RFC 9001 / 9369 keys, checked against the RFC vectors) first: it
+    # needs no import of mitmproxy's proxy layers (0.2 s); mitmproxy's parser stays as a second opinion.
     from confaudit.wire.quic_initial import decrypt_client_hello
 
     found = decrypt_client_hello(initials)
-    if found is None:
-        return None
-    return QuicHello(found[1].sni, found[1].alpn, found[0])
+    if found is not None:
+        return QuicHello(found[1].sni, found[1].alpn, found[0])
+    return _via_mitmproxy(initials, version)
 
 
 def _via_mitmproxy(initials: list[bytes], version: int) -> QuicHello | None:
