@@ -131,6 +131,9 @@ def no_audio_while_muted(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
         if bps is not None and bps > max_bps:
             problems.append(f"audio media at {bps / 1000:.1f} kbit/s")
             refs.append(ref("phase", record_id(entry, f"muted{i}"), f"{bps:.0f} bit/s, {pps or 0:.1f} packets/s of audio while muted"))
+        elif bps is not None or pps is not None:
+            refs.append(ref("phase", record_id(entry, f"muted{i}"),
+                            f"measured while muted: {bps or 0:.0f} bit/s, {pps or 0:.1f} packets/s of audio"))
         if metrics:
             problems.append(f"{plural(metrics, 'audio-level telemetry message')}")
             refs.append(ref("phase", record_id(entry, f"muted{i}"), f"{metrics} audio_metrics flows while muted"))
