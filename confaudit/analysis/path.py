@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 from confaudit.analysis.labels import STUN_PORTS
+from confaudit.analysis.refs import hostport
 
 MEDIA_LABELS = ("rtp", "srtp", "rtcp", "srtcp", "zoom")
 TURN_METHODS = ("Allocate", "Refresh", "Send", "Data", "CreatePermission", "ChannelBind")
@@ -65,13 +66,13 @@ def _flow_kind(flow: dict[str, Any], stun: dict[str, Any] | None, zoom: dict[str
             # The capture may start with the relay's answer: the relay is the side on the TURN port.
             relay_is_src = flow["sport"] in STUN_PORTS and flow["dport"] not in STUN_PORTS
             relay, port = (flow["src"], flow["sport"]) if relay_is_src else (flow["dst"], flow["dport"])
-            return "relay", relay, [f"{fid}: TURN {what} with relay {relay}:{port}{realm}"]
+            return "relay", relay, [f"{fid}: TURN {what} with relay {hostport(relay, port)}{realm}"]
     if zoom is not None:
         if zoom["mode"] == "sfu":
-            return "server", flow["dst"], [f"{fid}: Zoom SFU encapsulation (0x05 outer header) to {flow['dst']}:{flow['dport']}"]
+            return "server", flow["dst"], [f"{fid}: Zoom SFU encapsulation (0x05 outer header) to {hostport(flow['dst'], flow['dport'])}"]
         return "p2p", "", [f"{fid}: Zoom media without the 0x05 server header (peer-to-peer mode) between {flow['src']} and {flow['dst']}"]
     if src_local and dst_local:
-        return "p2p", "", [f"{fid}: media directly between private/loopback addresses {flow['src']}:{flow['sport']} and {flow['dst']}:{flow['dport']}"]
+        return "p2p", "", [f"{fid}: media directly between private/loopback addresses {hostport(flow['src'], flow['sport'])} and {hostport(flow['dst'], flow['dport'])}"]
     server_side = flow["dst"] if src_local or not dst_local else flow["src"]
     server_port = flow["dport"] if server_side == flow["dst"] else flow["sport"]
     hints = []
@@ -84,10 +85,10 @@ def _flow_kind(flow: dict[str, Any], stun: dict[str, Any] | None, zoom: dict[str
     if names.get(server_side):
         hints.append(f"named {', '.join(sorted(names[server_side])[:3])}")
     if hints:
-        return "server", server_side, [f"{fid}: media to {server_side}:{server_port}, a vendor server ({'; '.join(hints)})"]
+        return "server", server_side, [f"{fid}: media to {hostport(server_side, server_port)}, a vendor server ({'; '.join(hints)})"]
     if stun is not None and stun.get("ice_attributes", {}).get("use_candidate"):
-        return "p2p", "", [f"{fid}: ICE-nominated pair between {flow['src']}:{flow['sport']} and {flow['dst']}:{flow['dport']} with no server evidence"]
-    return "unknown", "", [f"{fid}: media to {flow['dst']}:{flow['dport']} with no relay, server or peer evidence"]
+        return "p2p", "", [f"{fid}: ICE-nominated pair between {hostport(flow['src'], flow['sport'])} and {hostport(flow['dst'], flow['dport'])} with no server evidence"]
+    return "unknown", "", [f"{fid}: media to {hostport(flow['dst'], flow['dport'])} with no relay, server or peer evidence"]
 
 
 def media_path(flows: list[dict[str, Any]], stun: list[dict[str, Any]], zoom: list[dict[str, Any]],

@@ -33,3 +33,8 @@ def text(value: Any, limit: int = MAX_TEXT) -> str | None:
 def hex16(value: int) -> str:
     """0x-prefixed 4-digit hex (cipher suites, SRTP profiles, STUN types)."""
     return f"0x{int(value):04x}"
+
+
+def hostport(ip: object, port: object) -> str:
+    """``ip:port``, with IPv6 addresses in brackets so the port cannot be mistaken for a group."""
+    return f"[{ip}]:{port}" if ":" in str(ip) else f"{ip}:{port}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from confaudit.analysis.refs import hostport
+
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|\x1b.")
 TOP_FLOWS = 10
 
@@ -41,7 +43,7 @@ def render_summary(bundle: dict[str, Any], console: Any) -> None:
     flows = sorted(bundle.get("flows", []), key=lambda f: (-f.get("bytes", 0), f.get("id", "")))[:TOP_FLOWS]
     if flows:
         console.print(_table(f"Top {len(flows)} flows by bytes", ["id", "proto", "src", "dst", "packets", "bytes", "label"],
-                             [[f["id"], f["transport"], f"{f['src']}:{f['sport']}", f"{f['dst']}:{f['dport']}",
+                             [[f["id"], f["transport"], hostport(f['src'], f['sport']), hostport(f['dst'], f['dport']),
                                f["packets"], f["bytes"], f.get("protocol")] for f in flows]))
     media = bundle.get("media_streams", [])
     if media:
