@@ -30,8 +30,9 @@ print(json.dumps({"package": confaudit.__file__, "templates": str(template_dir()
 @pytest.mark.slow
 def test_wheel_contains_templates_and_renders_from_them(tmp_path: Path) -> None:
     out = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(REPO)],
-                   check=True, capture_output=True, timeout=300)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                            str(out), str(REPO)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
     wheel = next(out.glob("confaudit-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
