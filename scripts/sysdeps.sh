@@ -14,4 +14,4 @@ fi
 echo "sysdeps: installing ${want[*]} from Debian's packages" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+apt-get install -y -qq "${want[@]}" >/dev/null
