@@ -102,8 +102,7 @@ def test_compare_without_a_matching_claims_file_is_a_usage_error(shared_captures
 
 def test_report_on_a_recorded_session_shows_provenance_and_hides_keys(tmp_path: Path) -> None:
     session = REPO / "samples" / "sessions" / "example-rooms"
-    if not (session / "manifest.json").is_file():
-        pytest.skip("samples/sessions/example-rooms is not in this checkout")
+    assert (session / "manifest.json").is_file(), "the bundled sample session is missing"
     out = tmp_path / "rooms.html"
     done = _confaudit("report", session, "--claims", CLAIMS / "messenger-rooms.yaml", "--out", out)
     assert done.returncode == 0, done.stderr

@@ -155,12 +155,8 @@ def test_real_capture_sni_parties(shared_captures: Path) -> None:
     pytest.importorskip("confaudit.analysis.capture", reason="packet analysis stage not in the tree yet")
     from confaudit.analysis.capture import analyze_captures
 
-    try:
-        bundle = analyze_captures([shared_captures / "teams.pcap"], progress=None)
-    except ModuleNotFoundError as exc:  # a teammate's stage still being written
-        pytest.skip(f"packet analysis stage incomplete: {exc}")
-    if not bundle.get("tls"):
-        pytest.skip("packet analysis does not report TLS SNI yet")
+    bundle = analyze_captures([shared_captures / "teams.pcap"], progress=None)
+    assert bundle.get("tls"), "the packet analysis reports no TLS SNI for teams.pcap"
     _enrich(bundle, first_party=["Microsoft"])
     parties = {p["domain"]: p for p in bundle["parties"]}
     # tshark: 39 ClientHellos; 9 to mobile.pipe.aria.microsoft.com, 2 to gate.hockeyapp.net, 2 to dati.ntop.org
