@@ -44,6 +44,15 @@ def test_lab_call_end_to_end(tmp_path: Path) -> None:
     assert any(not w["from_client"] and w["content"].startswith("echo:") for w in ws)
     ws_http = next(h for h in bundle["http"] if h["id"] == sent[0]["http_id"])
     assert ws_http["status"] == 101 and ws_http["path"] == "/signal"
+    # Chromium's own signalling WebSocket (not only the Python peer's) went through the proxy, both ways
+    browser_ws = [h["id"] for h in bundle["http"] if h["status"] == 101 and "HeadlessChrome" in
+                  next((v for k, v in h["request_headers"] if k.lower() == "user-agent"), "")]
+    assert browser_ws, "Chromium's WebSocket upgrade was not recorded"
+    from_browser = [w for w in ws if w["http_id"] in browser_ws]
+    assert {w["from_client"] for w in from_browser} == {True, False}
+    offer = json.loads(next(w["content"] for w in from_browser if w["from_client"]))
+    assert offer["type"] == "offer" and offer["participant"] == PARTICIPANT
+    assert "a=ice-pwd:[REDACTED ice-pwd #" in offer["sdp"]
     assert [p["phase"] for p in bundle["phases"]] == ["lobby", "joined", "muted", "left"]
     assert bundle["session"]["simulated"] is True and bundle["session"]["files_match"] is True
     # media: the packet side found the RTP/SRTP streams of both calls on lo

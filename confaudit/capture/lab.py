@@ -115,7 +115,17 @@ BLACKHOLE = ("127.0.0.1", 9)
 """Where connections to any other host go: the discard port on loopback (nothing leaves the machine)."""
 
 
-_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+"""RFC 6455 section 1.3 (a mistyped GUID here once made every browser reject our 101 with code 1006)."""
+
+
+def websocket_accept(key: str | bytes) -> str:
+    """The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 section 4.2.2)."""
+    import base64
+    import hashlib
+
+    raw = key.encode() if isinstance(key, str) else key
+    return base64.b64encode(hashlib.sha1(raw.strip() + _WS_GUID).digest()).decode()
 
 
 def _read_frame(rfile: Any) -> tuple[int, bytes] | None:
@@ -142,11 +152,7 @@ def _frame(opcode: int, payload: bytes) -> bytes:
 
 def websocket_echo(handler: Any) -> None:
     """Minimal RFC 6455 server: accept, then answer each text/binary message with ``echo:`` + it."""
-    import base64
-    import hashlib
-
-    key = handler.headers.get("sec-websocket-key", "").encode()
-    accept = base64.b64encode(hashlib.sha1(key + _WS_GUID).digest()).decode()
+    accept = websocket_accept(handler.headers.get("sec-websocket-key", ""))
     handler.send_response(101)
     handler.send_header("upgrade", "websocket")
     handler.send_header("connection", "Upgrade")
@@ -161,8 +167,8 @@ def websocket_echo(handler: Any) -> None:
                 handler.wfile.flush()
             handler.close_connection = True
             return
-        if frame[0] in (1, 2):
-            handler.wfile.write(_frame(frame[0], b"echo:" + frame[1]))
+        if frame[0] in (1, 2, 9):  # text, binary: echo; ping: pong
+            handler.wfile.write(_frame(10 if frame[0] == 9 else frame[0], (b"" if frame[0] == 9 else b"echo:") + frame[1]))
             handler.wfile.flush()
 
 
@@ -187,8 +193,13 @@ def websocket_exchange(proxy_port: int, host: str, path: str, messages: list[str
         status = rfile.readline()
         if b" 101 " not in status:
             raise OSError(f"WebSocket upgrade refused: {status[:60]!r}")
-        while rfile.readline() not in (b"\r\n", b""):
-            pass
+        accepts = []
+        while (line := rfile.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "sec-websocket-accept":
+                accepts.append(value.strip())
+        if accepts != [websocket_accept(key)]:  # what a browser checks (RFC 6455 section 4.1)
+            raise OSError(f"WebSocket upgrade: wrong Sec-WebSocket-Accept {accepts!r}")
         replies = []
         for text in messages:
             payload, mask = text.encode(), os.urandom(4)

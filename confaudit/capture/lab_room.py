@@ -28,8 +28,7 @@ ROOM_PAGE = """<!doctype html><html><head><title>example-rooms</title></head><bo
 const ROOM = %(room)s, NAME = %(name)s, TRACKER = "https://%(tracker)s/collect";
 const beacon = (url, data) => fetch(url, {method: "POST", mode: "no-cors", body: JSON.stringify(data)});
 const sleep = ms => new Promise(r => setTimeout(r, ms));
-// (Headless Chromium 156 drops WebSockets through the intercepting proxy with 1006; the signalling
-// WebSocket of this lab is driven from Python instead, see record_lab_session.)
+const closed = ws => new Promise(r => { if (ws.readyState === WebSocket.CLOSED) r(); else ws.addEventListener("close", r); });
 (async () => {
   const env = {ua: navigator.userAgent, screen: screen.width + "x" + screen.height,
                tz: Intl.DateTimeFormat().resolvedOptions().timeZone, lang: navigator.language, room: ROOM};
@@ -44,6 +43,16 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
   const answer = await b.createAnswer(); await b.setLocalDescription(answer); await a.setRemoteDescription(answer);
   await fetch("/api/join", {method: "POST", headers: {"content-type": "application/json"},
                             body: JSON.stringify({room: ROOM, display_name: NAME, sdp: offer.sdp})});
+  // The browser's own signalling WebSocket, through the capture proxy like everything else.
+  const signal = await new Promise((resolve, reject) => {
+    const ws = new WebSocket("wss://" + location.host + "/signal?room=" + encodeURIComponent(ROOM));
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => resolve(ws);
+    ws.onerror = () => reject(new Error("signalling WebSocket failed"));
+  });
+  const echoed = new Promise(r => { signal.onmessage = r; });
+  signal.send(JSON.stringify({type: "offer", room: ROOM, participant: NAME, sdp: offer.sdp}));
+  await echoed;
   await fetch("/phase/joined");
   await sleep(%(media_ms)d);
   stream.getAudioTracks().forEach(t => t.enabled = false);
@@ -51,6 +60,9 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
   await beacon(TRACKER, {event: "mute", room: ROOM, participant: NAME});
   await sleep(%(media_ms)d);
   a.close(); b.close();
+  signal.send(JSON.stringify({type: "leave", room: ROOM}));
+  signal.close(1000, "left");
+  await Promise.race([closed(signal), sleep(3000)]);
   await beacon("/api/telemetry", {event: "left", room: ROOM});
   await fetch("/phase/left");
   document.getElementById("s").textContent = "done";
@@ -141,6 +153,7 @@ def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool 
                 from confaudit.lab.call import run_call
 
                 record = await asyncio.to_thread(run_call, media_seconds)
+                # The aiortc peer signals over its own WebSocket (the page's browser opens another one).
                 result["streams"] = len(record.streams)
                 signalling = [json.dumps({"type": "offer", "room": ROOM_NAME, "participant": PARTICIPANT,
                                           "sdp": record.offer_sdp}),
