@@ -6,6 +6,7 @@ want=()
 command -v tshark >/dev/null 2>&1 || want+=(tshark)
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
 command -v firefox-esr >/dev/null 2>&1 || want+=(firefox-esr)
+command -v tmux >/dev/null 2>&1 || want+=(tmux)
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "sysdeps: missing ${want[*]} and cannot install them (need root and apt-get); tests that need them will skip" >&2

@@ -50,24 +50,32 @@ async def _capture(config: Any, show_panel: bool, run_capture: Any) -> dict[str,
         return await run_capture(config, on_ready=lambda s: sys.stdout.write(_instructions(s.listen, config.mode)))
     from rich.live import Live
 
-    from confaudit.capture.panel import KeyReader, render
+    from confaudit.capture.panel import KeyReader, PhaseTail, render
 
     live = Live(auto_refresh=False, transient=False)
     keys: list[KeyReader] = []
+    phases = PhaseTail(config.out)
 
     def ready(state: Any) -> None:
         sys.stdout.write(_instructions(state.listen, config.mode))
         live.start()
         reader = KeyReader(state, config.out, asyncio.get_running_loop())
-        reader.start()
         keys.append(reader)
+        reader.start()
 
     def tick(state: Any) -> None:
-        live.update(render(state, config.vendor), refresh=True)
+        phases.sync(state)
+        try:
+            table: Any = render(state, config.vendor, [e for reader in keys for e in reader.errors])
+        except Exception as err:  # a panel bug must never end the capture: the session matters more
+            from rich.text import Text
+
+            table = Text(f"confaudit capture: panel error ({type(err).__name__}); recording continues, q or Ctrl-C stops")
+        live.update(table, refresh=True)
 
     try:
         return await run_capture(config, on_tick=tick, on_ready=ready)
     finally:
         for reader in keys:
-            reader.stop()
+            reader.stop()  # restores the terminal mode before anything else is printed
         live.stop()
