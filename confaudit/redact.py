@@ -222,8 +222,11 @@ class Redactor:
         """Redact userinfo, secret query/fragment parameters and token patterns in the path."""
         try:
             parts = urlsplit(url)
-        except ValueError:
-            return self.text(url)
+        except ValueError:  # e.g. a client-controlled host "evil.[x]": still redact the query by name
+            head, _, fragment = url.partition("#")
+            base, sep, query = head.partition("?")
+            out = self.text(base) + (sep + self.form(query) if sep else "")
+            return out + ("#" + (self.form(fragment) if "=" in fragment else self.text(fragment)) if fragment else "")
         netloc = parts.netloc
         if "@" in netloc:
             userinfo, _, hostport = netloc.rpartition("@")

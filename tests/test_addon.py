@@ -171,3 +171,16 @@ async def test_memory_stays_bounded_over_many_media_packets(tmp_path: Path) -> N
     assert grown < 2_000_000, grown
     recs = load_http_sources([tmp_path / "observations.jsonl"])["udp_flows"]
     assert sum(r["packets"]["from_client"] for r in recs) == 40_000
+
+
+def test_hostile_host_header_cannot_hide_a_request_or_leak_its_token() -> None:
+    from confaudit.capture.convert import http_record
+    from confaudit.redact import Redactor
+
+    flow = tflow.tflow(resp=True)
+    flow.request.host = "evil.[/b]"
+    flow.request.path = "/collect?access_token=s3cr3t-t0ken-value&event=join"
+    record = http_record(flow, Redactor(b"test-key"), "live")
+    assert record["host"] == "evil.[/b]" and record["path"] == "/collect"
+    assert "s3cr3t-t0ken-value" not in json.dumps(record)
+    assert ["event", "join"] in [list(p) for p in record["query"]]

@@ -29,11 +29,27 @@ def _headers(headers: Any) -> list[tuple[str, str]]:
     return [(str(k), str(v)) for k, v in headers.items(multi=True)]
 
 
+def _query_pairs(req: Any) -> list[tuple[str, str]]:
+    try:
+        return list(req.query.items(multi=True))
+    except ValueError:  # mitmproxy parses the whole URL, which a hostile Host can make invalid
+        from urllib.parse import parse_qsl
+
+        return parse_qsl(str(req.path).partition("?")[2].partition("#")[0], keep_blank_values=True)
+
+
+def _path_of(url: str, raw_path: str) -> str:
+    """The URL's path; a client-controlled Host such as ``evil.[x]`` must not make the record vanish."""
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return str(raw_path).split("?", 1)[0].split("#", 1)[0]
+
+
 def http_record(flow: Any, redactor: Redactor, source: str) -> dict[str, Any]:
     """One HTTPFlow -> an ``http[]`` record (without id): redacted URL, headers and decoded bodies."""
     req, resp = flow.request, flow.response
     url = redactor.url(req.pretty_url)
-    parts = urlsplit(url)
     record: dict[str, Any] = {
         "kind": "http",
         "flow_uuid": flow.id,
@@ -43,8 +59,8 @@ def http_record(flow: Any, redactor: Redactor, source: str) -> dict[str, Any]:
         "scheme": req.scheme,
         "host": req.pretty_host,
         "port": req.port,
-        "path": parts.path,
-        "query": redactor.query_pairs(req.query.items(multi=True)),
+        "path": _path_of(url, req.path),
+        "query": redactor.query_pairs(_query_pairs(req)),
         "http_version": req.http_version,
         "status": resp.status_code if resp is not None else None,
         "request_headers": [list(p) for p in redactor.headers(_headers(req.headers))],
