@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from confaudit.analysis.flows import unique_rows
+from confaudit.analysis.flows import stable_group_order, unique_rows
 
 MAX_STREAMS_PER_FLOW = 64
 SAMPLES_PER_STREAM = 12
@@ -73,24 +73,98 @@ class StreamTable:
         flows = gidx[rows]
         keys = np.stack([flows, ssrc, pt], axis=1)
         uniq, first, inverse = unique_rows(keys.astype(np.uint64))
-        order = np.argsort(inverse, kind="stable")
+        order = stable_group_order(inverse, len(uniq))
         bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
-        fwd = forward[rows]
-        lengths = chunk.payload_len[rows].astype(np.int64)
-        ts = chunk.ts[rows]
+        accs: list[StreamAcc | None] = [None] * len(uniq)
+        uniq_keys = uniq.tolist()
         for u in np.argsort(first, kind="stable").tolist():
-            flow, s, p = (int(v) for v in uniq[u])
+            flow, s, p = uniq_keys[u]
             members = order[bounds[u]: bounds[u + 1]]
             acc = self._stream(flow, s, p, chunk.input_index, int(chunk.frame[rows[members[0]]]))
             if acc is None:
                 self.untracked[flow] = self.untracked.get(flow, 0) + len(members)
                 continue
-            self._update(acc, members, seq, rtp_ts, marker, fwd, lengths, ts)
+            accs[u] = acc
             for m in members[: max(0, SAMPLES_PER_STREAM - len(acc.samples))].tolist():
                 row = int(rows[m])
                 if not take_sample(min(SAMPLE_BYTES, int(chunk.payload_len[row]))):
                     break
                 acc.samples.append(chunk.payload(row)[:SAMPLE_BYTES])
+        self._update_all(accs, order, bounds, seq, rtp_ts, marker, forward[rows],
+                         chunk.payload_len[rows].astype(np.int64), chunk.ts[rows])
+
+    @staticmethod
+    def _update_all(accs: list[StreamAcc | None], order: Any, bounds: Any, seq: Any, rtp_ts: Any,
+                    marker: Any, fwd: Any, lengths: Any, ts: Any) -> None:
+        """Fold every group of the chunk into its accumulator at once (groups are contiguous in ``order``)."""
+        import numpy as np
+
+        starts = bounds[:-1]
+        counts = np.diff(bounds)
+        n_groups = len(accs)
+        last_seq = np.array([a.last_seq if a is not None else -1 for a in accs], dtype=np.int64)
+        last_rtp = np.array([a.last_rtp_ts if a is not None else -1 for a in accs], dtype=np.int64)
+        last_ext = np.array([a.last_ext if a is not None else 0 for a in accs], dtype=np.int64)
+        group = np.repeat(np.arange(n_groups), counts)
+        s = seq[order]
+        t = rtp_ts[order]
+        prev_s = np.empty_like(s)
+        prev_t = np.empty_like(t)
+        prev_s[1:] = s[:-1]
+        prev_t[1:] = t[:-1]
+        prev_s[starts] = last_seq
+        prev_t[starts] = last_rtp
+        valid = np.ones(len(s), dtype=bool)
+        valid[starts] = last_seq >= 0
+        d = (s - prev_s) % 65536
+        step = np.where(valid, np.where(d >= 32768, d - 65536, d), 0)
+        cum = np.cumsum(step)
+        before = np.concatenate([[0], cum])[starts]
+        ext = last_ext[group] + cum - before[group]
+        has_ext = np.add.reduceat(valid.astype(np.int64), starts) > 0
+        max_ext = np.maximum.reduceat(np.where(valid, ext, np.iinfo(np.int64).min), starts)
+        ends = bounds[1:] - 1
+
+        def per_group(mask: Any) -> Any:
+            return np.bincount(group[valid & mask], minlength=n_groups)
+
+        dups = per_group(d == 0)
+        gaps = per_group((d > 1) & (d < 3000))
+        jumps = per_group((d >= 3000) & (d < 32768))
+        reordered = per_group(d >= 32768)
+        backwards = per_group(((t - prev_t) % (1 << 32)) >= (1 << 31))
+        nbytes = np.add.reduceat(lengths[order], starts)
+        nfwd = np.add.reduceat(fwd[order].astype(np.int64), starts)
+        markers = np.add.reduceat(marker[order], starts)
+        ts_sorted = ts[order]
+        ts_min = np.minimum.reduceat(ts_sorted, starts)
+        ts_max = np.maximum.reduceat(ts_sorted, starts)
+        cols = zip(accs, counts.tolist(), dups.tolist(), gaps.tolist(), jumps.tolist(), reordered.tolist(),
+                   backwards.tolist(), has_ext.tolist(), max_ext.tolist(), ext[ends].tolist(), s[ends].tolist(),
+                   t[ends].tolist(), nbytes.tolist(), nfwd.tolist(), markers.tolist(), ts_min.tolist(),
+                   ts_max.tolist())
+        for (acc, n, dup, gap, jump, reord, back, has, mx, ext_end, s_end, t_end, nb, nf, mk, tmin,
+             tmax) in cols:
+            if acc is None:
+                continue
+            acc.duplicates += dup
+            acc.gaps += gap
+            if has:
+                acc.max_ext = max(acc.max_ext, mx)
+                acc.last_ext = ext_end
+            acc.seq_jumps += jump
+            acc.reordered += reord
+            acc.ts_backwards += back
+            acc.last_seq = s_end
+            acc.last_rtp_ts = t_end
+            acc.packets += n
+            acc.lost = max(0, acc.max_ext + 1 - (acc.packets - acc.duplicates))
+            acc.bytes += nb
+            acc.forward += nf
+            acc.backward += n - nf
+            acc.markers += mk
+            acc.first_ts = min(acc.first_ts, tmin)
+            acc.last_ts = max(acc.last_ts, tmax)
 
     def _stream(self, flow: int, ssrc: int, pt: int, input_index: int, frame: int) -> StreamAcc | None:
         key = (flow, ssrc, pt)
@@ -102,40 +176,6 @@ class StreamTable:
             acc = StreamAcc(flow=flow, ssrc=ssrc, payload_type=pt, first_packet=(input_index, frame))
             self.streams[key] = acc
         return acc
-
-    @staticmethod
-    def _update(acc: StreamAcc, members: Any, seq: Any, rtp_ts: Any, marker: Any, fwd: Any,
-                lengths: Any, ts: Any) -> None:
-        import numpy as np
-
-        s = seq[members]
-        t = rtp_ts[members]
-        if acc.last_seq >= 0:
-            s = np.concatenate([[acc.last_seq], s])
-            t = np.concatenate([[acc.last_rtp_ts], t])
-        d = np.diff(s) % 65536
-        acc.duplicates += int(np.count_nonzero(d == 0))
-        small = (d > 1) & (d < 3000)
-        acc.gaps += int(np.count_nonzero(small))
-        # RFC 3550 A.3: lost = extended highest seq - first seq + 1 - received (swaps do not count).
-        ext = acc.last_ext + np.cumsum(np.where(d >= 32768, d - 65536, d))
-        if len(ext):
-            acc.max_ext = max(acc.max_ext, int(ext.max()))
-            acc.last_ext = int(ext[-1])
-        acc.seq_jumps += int(np.count_nonzero((d >= 3000) & (d < 32768)))
-        acc.reordered += int(np.count_nonzero(d >= 32768))
-        acc.ts_backwards += int(np.count_nonzero((np.diff(t) % (1 << 32)) >= (1 << 31)))
-        acc.last_seq = int(seq[members[-1]])
-        acc.last_rtp_ts = int(rtp_ts[members[-1]])
-        acc.packets += len(members)
-        acc.lost = max(0, acc.max_ext + 1 - (acc.packets - acc.duplicates))
-        acc.bytes += int(lengths[members].sum())
-        nf = int(np.count_nonzero(fwd[members]))
-        acc.forward += nf
-        acc.backward += len(members) - nf
-        acc.markers += int(marker[members].sum())
-        acc.first_ts = min(acc.first_ts, float(ts[members].min()))
-        acc.last_ts = max(acc.last_ts, float(ts[members].max()))
 
 
 def plausible_stream(acc: StreamAcc) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confaudit.analysis import classify
+from confaudit.analysis.flows import stable_group_order
 
 BUDGETS = {
     "first": 16,      # any payload: zoom scoring, SIP/HTTP/QUIC/DNS detection, classic STUN
@@ -101,8 +102,13 @@ class SampleStore:
                 if taken is not None:
                     grown[: len(taken)] = taken
                 self.taken[category] = taken = grown
+            left = BUDGETS[category] - taken[gidx[rows]]
+            if not left.all():  # flows that spent their budget keep nothing; ranks are per flow
+                rows = rows[left > 0]
+                if len(rows) == 0:
+                    continue
             flows = gidx[rows]
-            order = np.argsort(flows, kind="stable")
+            order = stable_group_order(flows, n_flows)
             sorted_flows = flows[order]
             starts = np.searchsorted(sorted_flows, sorted_flows, side="left")
             rank = np.empty(len(rows), dtype=np.int64)

@@ -1,9 +1,8 @@
 """QUIC packet headers (RFC 8999/9000, v2 RFC 9369) and the SNI/ALPN of a client's Initial.
 
 ``quic_client_hello`` decrypts Initial packets (keys derive from public, version-specific salts)
-through mitmproxy's internal parser — the one adapter to that API; mitmproxy 12.3 / aioquic 1.2
-handle QUIC v1 and v2 (checked against quic-v2.pcapng). When that API is missing or fails (drafts,
-a future mitmproxy), ``quic_initial`` decrypts the Initials itself with ``cryptography``.
+with ``quic_initial`` (``cryptography``; v1, v2 and drafts, checked against the RFC 9001/9369
+vectors). The tests cross-check its answers against mitmproxy's own parser on real captures.
 """
 
 from __future__ import annotations
@@ -159,26 +158,10 @@ def quic_client_hello(datagrams: list[bytes]) -> QuicHello | None:
             break
     if not initials or version is None:
         return None
-    # Our own Initial decryption (RFC 9001 / 9369 keys, checked against the RFC vectors) first: it
-    # needs no import of mitmproxy's proxy layers (0.2 s); mitmproxy's parser stays as a second opinion.
     from confaudit.wire.quic_initial import decrypt_client_hello
 
     found = decrypt_client_hello(initials)
-    if found is not None:
-        return QuicHello(found[1].sni, found[1].alpn, found[0])
-    return _via_mitmproxy(initials, version)
-
-
-def _via_mitmproxy(initials: list[bytes], version: int) -> QuicHello | None:
-    """The one adapter to mitmproxy's internal QUIC ClientHello parser (pinned to mitmproxy 12.3)."""
-    try:
-        from mitmproxy.proxy.layers.quic._client_hello_parser import quic_parse_client_hello_from_datagrams
-
-        for count in range(1, len(initials) + 1):
-            hello = quic_parse_client_hello_from_datagrams(initials[:count])
-            if hello is not None:
-                alpn = tuple(p.decode("utf-8", "replace") for p in hello.alpn_protocols)
-                return QuicHello(hello.sni, alpn, version)
-    except Exception:  # noqa: BLE001 - internal API over hostile bytes: any failure means "try our own"
+    if found is None:
         return None
-    return None
+    return QuicHello(found[1].sni, found[1].alpn, found[0])
+
