@@ -110,16 +110,23 @@ def loads_strict(text: str, source: object = "<json>", max_depth: int = MAX_DEPT
     return obj
 
 
-def load_json_file(path: str | os.PathLike[str], max_bytes: int = MAX_JSON_BYTES) -> Any:
-    """Read and strictly parse a JSON file with a size cap; errors are one-line InputErrors."""
+def read_capped(path: str | os.PathLike[str], max_bytes: int, what: str = "file",
+                error: type[InputError] = InputError) -> bytes:
+    """The bytes of a regular file no larger than ``max_bytes``; otherwise a one-line ``error``."""
     p = Path(path)
     try:
         size = p.stat().st_size
         if size > max_bytes:
-            raise InputError(p, f"file is {size} bytes, above the {max_bytes}-byte limit for JSON input")
-        raw = p.read_bytes()
+            raise error(p, f"{what} is {size} bytes, above the {max_bytes}-byte limit")
+        return p.read_bytes()
     except OSError as exc:
-        raise InputError(p, exc.strerror or "cannot read file") from None
+        raise error(p, exc.strerror or f"cannot read {what}") from None
+
+
+def load_json_file(path: str | os.PathLike[str], max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """Read and strictly parse a JSON file with a size cap; errors are one-line InputErrors."""
+    p = Path(path)
+    raw = read_capped(p, max_bytes, "JSON input")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -88,14 +88,10 @@ def _decode(raw: bytes, source: str) -> str:
 
 def read_keylog(path: Path, *, strict: bool) -> KeyLog:
     """Read a key-log file; strict (the user's --keylog) raises InputError on anything malformed."""
+    from confaudit.jsonio import read_capped
+
     source = str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_KEYLOG_BYTES:
-            raise InputError(source, f"key log is {size} bytes, above the {MAX_KEYLOG_BYTES}-byte limit")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(source, exc.strerror or "cannot read key log") from None
+    raw = read_capped(path, MAX_KEYLOG_BYTES, "key log")
     if strict and not raw.strip():
         raise InputError(source, "key log is empty")
     return parse_keylog_text(_decode(raw, source), source, raw, strict=strict)

@@ -136,13 +136,11 @@ def _flow_depth_problem(text: str) -> tuple[int, int] | None:
 def _parse(path: Path) -> tuple[Any, str]:
     import yaml
 
+    from confaudit.jsonio import read_capped
+
+    raw = read_capped(path, MAX_CLAIMS_BYTES, "claims file", error=ClaimsError)
     try:
-        size = path.stat().st_size
-        if size > MAX_CLAIMS_BYTES:
-            raise ClaimsError(path, f"file is {size} bytes, above the {MAX_CLAIMS_BYTES}-byte limit for claims files")
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise ClaimsError(path, exc.strerror or "cannot read file") from None
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ClaimsError(path, f"not UTF-8 text (byte {exc.start})") from None
     deep = _flow_depth_problem(text)
