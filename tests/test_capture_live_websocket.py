@@ -13,7 +13,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,7 +21,7 @@ import pytest
 
 from conftest import require_binary
 from confaudit.capture.lab import LabResolver, TlsUpstream, websocket_accept
-from confaudit.capture.lab_room import ROOM_HOST, chromium_command
+from confaudit.capture.lab_room import ROOM_HOST, headless_browser, wait_for_page
 from confaudit.capture.live import CaptureConfig, run_capture
 
 BINARY = [0, 1, 2, 250, 255]
@@ -59,20 +58,11 @@ def _record(out: Path, strategy: str) -> tuple[list[dict[str, Any]], str]:
     log = tempfile.TemporaryFile()
 
     async def scenario(state: Any) -> None:
-        browser = subprocess.Popen(chromium_command(f"https://{ROOM_HOST}/", state.listen[0][1], Path(profile.name)),
-                                   stdout=subprocess.DEVNULL, stderr=log)
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and browser.poll() is None:
-                if any(r["path"] == "/finished" for r in upstream.requests):
-                    break
-                await asyncio.sleep(0.2)
+            async with headless_browser(f"https://{ROOM_HOST}/", state.listen[0][1], Path(profile.name), log) as browser:
+                await wait_for_page(browser, lambda: any(r["path"] == "/finished" for r in upstream.requests), 60,
+                                    "finish its WebSocket exchange")
         finally:
-            browser.terminate()
-            try:
-                await asyncio.to_thread(browser.wait, 15)
-            except subprocess.TimeoutExpired:
-                browser.kill()
             state.stop.set()
 
     config = CaptureConfig(out=out, vendor="example-rooms", listen_port=0, duration=90, ssl_insecure=True,

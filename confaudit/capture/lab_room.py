@@ -7,6 +7,7 @@ and ``scripts/make_sample_session.py``; every byte stays on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from confaudit.capture.lab import LabResolver, TlsUpstream, websocket_exchange
@@ -128,6 +130,32 @@ def chromium_command(url: str, proxy_port: int, profile: Path) -> list[str]:
             "--disable-features=WebRtcHideLocalIpsWithMdns", url]
 
 
+@contextlib.asynccontextmanager
+async def headless_browser(url: str, proxy_port: int, profile: Path, log: Any) -> AsyncIterator[subprocess.Popen]:
+    """Headless Chromium on ``url`` through the lab proxy; terminated (then killed) on the way out."""
+    browser = subprocess.Popen(chromium_command(url, proxy_port, profile), stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        yield browser
+    finally:
+        browser.terminate()
+        try:
+            await asyncio.to_thread(browser.wait, 15)
+        except subprocess.TimeoutExpired:
+            browser.kill()
+
+
+async def wait_for_page(browser: subprocess.Popen, done: Callable[[], bool], timeout: float, goal: str) -> str | None:
+    """Poll until ``done()``; otherwise why the page did not get there (browser exit or timeout)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if browser.poll() is not None:
+            return f"chromium exited with code {browser.returncode} before the page could {goal}"
+        if time.monotonic() > deadline:
+            return f"the page did not {goal} within {timeout:.0f} s"
+        await asyncio.sleep(0.2)
+    return None
+
+
 def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool = True,
                        timeout: float = 120.0) -> LabRun:
     """Record the lab room into session directory ``out`` (must not exist or be empty)."""
@@ -145,36 +173,24 @@ def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool 
 
     async def scenario(state: Any) -> None:
         append_phase(out, "lobby")
-        browser = subprocess.Popen(chromium_command(f"https://{ROOM_HOST}/room/{ROOM_NAME}", state.listen[0][1],
-                                                    Path(profile.name)),
-                                   stdout=subprocess.DEVNULL, stderr=browser_log)
         try:
-            if aiortc_call:
-                from confaudit.lab.call import run_call
+            async with headless_browser(f"https://{ROOM_HOST}/room/{ROOM_NAME}", state.listen[0][1],
+                                        Path(profile.name), browser_log) as browser:
+                if aiortc_call:
+                    from confaudit.lab.call import run_call
 
-                record = await asyncio.to_thread(run_call, media_seconds)
-                # The aiortc peer signals over its own WebSocket (the page's browser opens another one).
-                result["streams"] = len(record.streams)
-                signalling = [json.dumps({"type": "offer", "room": ROOM_NAME, "participant": PARTICIPANT,
-                                          "sdp": record.offer_sdp}),
-                              json.dumps({"type": "leave", "room": ROOM_NAME})]
-                result["ws_replies"] = await asyncio.to_thread(
-                    websocket_exchange, state.listen[0][1], ROOM_HOST, f"/signal?room={ROOM_NAME}", signalling)
-            deadline = time.monotonic() + timeout
-            while not any(p in ("/phase/left",) or p.startswith("/error") for p in paths()):
-                if browser.poll() is not None:
-                    result["stopped"] = f"chromium exited with code {browser.returncode} before the page left the room"
-                    break
-                if time.monotonic() > deadline:
-                    result["stopped"] = f"the page did not leave the room within {timeout:.0f} s"
-                    break
-                await asyncio.sleep(0.2)
+                    record = await asyncio.to_thread(run_call, media_seconds)
+                    # The aiortc peer signals over its own WebSocket (the page's browser opens another one).
+                    result["streams"] = len(record.streams)
+                    signalling = [json.dumps({"type": "offer", "room": ROOM_NAME, "participant": PARTICIPANT,
+                                              "sdp": record.offer_sdp}),
+                                  json.dumps({"type": "leave", "room": ROOM_NAME})]
+                    result["ws_replies"] = await asyncio.to_thread(
+                        websocket_exchange, state.listen[0][1], ROOM_HOST, f"/signal?room={ROOM_NAME}", signalling)
+                result["stopped"] = await wait_for_page(
+                    browser, lambda: any(p == "/phase/left" or p.startswith("/error") for p in paths()), timeout,
+                    "leave the room")
         finally:
-            browser.terminate()
-            try:
-                await asyncio.to_thread(browser.wait, 15)
-            except subprocess.TimeoutExpired:
-                browser.kill()
             state.stop.set()
 
     def ready(state: Any) -> None:
