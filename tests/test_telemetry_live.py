@@ -60,8 +60,10 @@ CALL_PAGE = f"""<!doctype html><title>call</title><script>
   const stream = await navigator.mediaDevices.getUserMedia({{audio: true}});
   const a = new RTCPeerConnection(), b = new RTCPeerConnection();
   const sent = [];
-  a.onicecandidate = e => {{ if (e.candidate) {{ b.addIceCandidate(e.candidate); sent.push(e.candidate.candidate); }} }};
-  b.onicecandidate = e => {{ if (e.candidate) a.addIceCandidate(e.candidate); }};
+  // Every candidate is reported as telemetry, but only loopback ones are paired: media stays on lo.
+  const loop = c => /^(127[.]|::1$)/.test(c.address || '');
+  a.onicecandidate = e => {{ if (e.candidate) {{ sent.push(e.candidate.candidate); if (loop(e.candidate)) b.addIceCandidate(e.candidate); }} }};
+  b.onicecandidate = e => {{ if (e.candidate && loop(e.candidate)) a.addIceCandidate(e.candidate); }};
   stream.getTracks().forEach(t => a.addTrack(t, stream));
   await a.setLocalDescription(await a.createOffer());
   await b.setRemoteDescription(a.localDescription);
@@ -192,7 +194,7 @@ def _run_lab(tmp: Path, page: str) -> Path:
              "--proxy-bypass-list=<-loopback>", "--window-size=1280,720",
              "--unsafely-treat-insecure-origin-as-secure=http://example-rooms.test",
              "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-             f"http://example-rooms.test/{page}"],
+             "--allow-loopback-in-peer-connection", f"http://example-rooms.test/{page}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(env, TZ="Europe/Berlin"),
             start_new_session=True)
         assert server.done.wait(60), "the lab pages did not finish"

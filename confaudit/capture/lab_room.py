@@ -38,8 +38,10 @@ const closed = ws => new Promise(r => { if (ws.readyState === WebSocket.CLOSED) 
   await beacon("/api/telemetry", Object.assign({event: "lobby"}, env));
   const stream = await navigator.mediaDevices.getUserMedia({audio: true, video: {width: 320, height: 240}});
   const a = new RTCPeerConnection(), b = new RTCPeerConnection();
-  a.onicecandidate = e => e.candidate && b.addIceCandidate(e.candidate);
-  b.onicecandidate = e => e.candidate && a.addIceCandidate(e.candidate);
+  // Only loopback candidates are paired, so the media never uses another interface of the machine.
+  const loop = c => /^(127[.]|::1$)/.test(c.address || "");
+  a.onicecandidate = e => e.candidate && loop(e.candidate) && b.addIceCandidate(e.candidate);
+  b.onicecandidate = e => e.candidate && loop(e.candidate) && a.addIceCandidate(e.candidate);
   stream.getTracks().forEach(t => a.addTrack(t, stream));
   const offer = await a.createOffer(); await a.setLocalDescription(offer); await b.setRemoteDescription(offer);
   const answer = await b.createAnswer(); await b.setLocalDescription(answer); await a.setRemoteDescription(answer);
@@ -124,6 +126,7 @@ def chromium_command(url: str, proxy_port: int, profile: Path) -> list[str]:
     return [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
             "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            "--allow-loopback-in-peer-connection",
             f"--proxy-pac-url={lab_pac_url(proxy_port)}", "--ignore-certificate-errors",
             "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,AutofillServerCommunication",
             "--no-pings", "--disable-domain-reliability", "--disable-client-side-phishing-detection",
