@@ -1,4 +1,9 @@
-"""Run one child process and measure its wall time and its own peak RSS (via wait4)."""
+"""Run one child process and measure its wall time and peak RSS.
+
+Peak RSS is the larger of the process's own peak (wait4) and the peak of its whole process tree
+(the sum of every descendant's resident set, sampled every 10 ms from /proc), so a tool that
+forks helpers is charged for them too.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ class Measured:
     wall_s: float
     """Wall-clock seconds from start to exit."""
     peak_rss_mb: float
-    """Peak resident set size of the child itself (not its children), in MB (10^6 bytes)."""
+    """Peak resident set size in MB (10^6 bytes): the process's own, or its sampled tree's if larger."""
     returncode: int
     """Exit code (negative: killed by that signal)."""
     stderr: str
@@ -27,10 +32,12 @@ def run_measured(cmd: list[str], timeout: float = 1800.0, env: dict[str, str] | 
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = start + timeout
     status, usage = 0, None
+    tree_peak = 0
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
+        tree_peak = max(tree_peak, _tree_rss_bytes(proc.pid))
         if time.perf_counter() > deadline:
             proc.kill()
             _, status, usage = os.wait4(proc.pid, 0)
@@ -41,4 +48,21 @@ def run_measured(cmd: list[str], timeout: float = 1800.0, env: dict[str, str] | 
     err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
     if proc.stderr:
         proc.stderr.close()
-    return Measured(wall, usage.ru_maxrss / 1024 * 1.048576, proc.returncode, "\n".join(err.strip().splitlines()[-3:]))
+    peak = max(usage.ru_maxrss * 1024, tree_peak) / 1e6
+    return Measured(wall, peak, proc.returncode, "\n".join(err.strip().splitlines()[-3:]))
+
+
+def _tree_rss_bytes(pid: int) -> int:
+    """Resident bytes of ``pid`` and all its descendants now (0 where /proc cannot tell)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/status") as fh:
+                total += next((int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:")), 0)
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return total

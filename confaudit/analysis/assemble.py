@@ -22,23 +22,31 @@ def _flow_id(gid: int) -> str:
 def _base_flows(table: FlowTable) -> list[dict[str, Any]]:
     from confaudit.pcap.chunk import addr_to_str
 
+    n = len(table)
+    # Python numbers for all flows at once: per-flow numpy indexing is slow
+    packets, wire_bytes = table.packets.data[:n].tolist(), table.bytes.data[:n].tolist()
+    payload_bytes = table.payload_bytes.data[:n].tolist()
+    first_ts, last_ts = table.first_ts.data[:n].tolist(), table.last_ts.data[:n].tolist()
+    names: dict[tuple[int, int], str] = {}  # many flows share an address (DNS server, SFU)
     out = []
-    for gid in range(len(table)):
+    for gid in range(n):
         (s_hi, s_lo, sport), (d_hi, d_lo, dport) = table.endpoints(gid)
         proto = table.keys[gid][0]
+        src = names.get((s_hi, s_lo)) or names.setdefault((s_hi, s_lo), addr_to_str(s_hi, s_lo))
+        dst = names.get((d_hi, d_lo)) or names.setdefault((d_hi, d_lo), addr_to_str(d_hi, d_lo))
         out.append({
             "id": _flow_id(gid),
             "transport": _TRANSPORT.get(proto, "other"),
             "ip_protocol": int(proto),
-            "src": addr_to_str(s_hi, s_lo), "sport": int(sport),
-            "dst": addr_to_str(d_hi, d_lo), "dport": int(dport),
-            "packets": int(table.packets.data[gid].sum()),
-            "bytes": int(table.bytes.data[gid].sum()),
-            "packets_src_to_dst": int(table.packets.data[gid][0]),
-            "packets_dst_to_src": int(table.packets.data[gid][1]),
-            "payload_bytes": int(table.payload_bytes.data[gid].sum()),
-            "first_seen": float(table.first_ts.data[gid]),
-            "last_seen": float(table.last_ts.data[gid]),
+            "src": src, "sport": int(sport),
+            "dst": dst, "dport": int(dport),
+            "packets": sum(packets[gid]),
+            "bytes": sum(wire_bytes[gid]),
+            "packets_src_to_dst": packets[gid][0],
+            "packets_dst_to_src": packets[gid][1],
+            "payload_bytes": sum(payload_bytes[gid]),
+            "first_seen": first_ts[gid],
+            "last_seen": last_ts[gid],
             "first_packet": {"input": table.first_packet[gid][0], "frame": table.first_packet[gid][1]},
         })
     return out
@@ -59,13 +67,14 @@ def assemble(table: FlowTable, streams: StreamTable, store: SampleStore) -> dict
 
     redactor = Redactor.default()
     flows = _base_flows(table)
+    class_counts = table.classes.data[: len(flows)].tolist()  # per flow, indexed by classify's class ids
     ev: dict[str, list[dict[str, Any]]] = {k: [] for k in ("stun", "dtls", "quic", "dns", "tls", "http", "sip", "sdp",
                                                            "zoom", "zoom_candidates")}
     facts: dict[int, dict[str, Any]] = {}
     keying_raw: dict[int, dict[str, Any]] = {}
     for gid, flow in enumerate(flows):
         fid = flow["id"]
-        counts = [int(v) for v in table.classes.data[gid]]
+        counts = class_counts[gid]
         f: dict[str, Any] = {"transport": flow["transport"], "ports": (flow["sport"], flow["dport"])}
         if flow["transport"] == "tcp":
             tcp = store.get(gid, "tcp")
@@ -111,14 +120,14 @@ def assemble(table: FlowTable, streams: StreamTable, store: SampleStore) -> dict
                        dtls_handshake=f.get("dtls", False), media=gid in media_flows, srtp=gid in srtp_flows,
                        tls=f.get("tls", False), http=f.get("http", False), sip=f.get("sip", False),
                        rtcp_valid=sum(keying_raw.get(gid, {}).get("rtcp", (0, 0))) > 0)
-        labels = packet_labels([int(v) for v in table.classes.data[gid]], ff)
+        labels = packet_labels(class_counts[gid], ff)
         flow["labels"] = dict(sorted(labels.items()))
         flow["protocol"] = flow_protocol(labels)
         for label, n in labels.items():
             protocol_counts[label] = protocol_counts.get(label, 0) + n
     for stun in ev["stun"]:
         gid = int(stun["flow"][1:]) - 1
-        stun["channel_data_packets"] = int(table.classes.data[gid][C.CHANNEL_DATA])
+        stun["channel_data_packets"] = class_counts[gid][C.CHANNEL_DATA]
 
     from confaudit.analysis.path import endpoint_names, media_path
 

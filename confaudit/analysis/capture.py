@@ -39,7 +39,7 @@ def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = No
             store.add_chunk(chunk, classes, gidx, forward, len(table))
             streams.add_rows(chunk, np.nonzero(classes == classify.RTP)[0], gidx, forward, store.take_bytes)
             if progress is not None:
-                consumed = min(sizes[index], int(getattr(reader.report, "bytes_consumed", 0) or 0))
+                consumed = min(sizes[index], reader.bytes_consumed)
                 progress(label, done_before + consumed, total)
         inputs.append(reader.report.as_input_dict())
         done_before += sizes[index]

@@ -41,22 +41,25 @@ COUNT = 13
 NAMES = ("empty", "stun", "turn", "stun_classic", "dtls", "dtls13_unified", "channel_data", "rtp", "rtcp",
          "quic_long", "tls_record", "text", "other")
 
-_STUN_COOKIE = (0x21, 0x12, 0xA4, 0x42)
+_STUN_COOKIE = 0x2112A442
 
 
 def classify(head: Any, payload_len: Any, proto: Any) -> Any:
     """uint8 class per row from ``head`` (n x 16 uint8), payload lengths and IP protocols."""
     import numpy as np
 
+    from confaudit.pcap.gather import field
+
     n = len(payload_len)
     out = np.full(n, OTHER, dtype=np.uint8)
     if n == 0:
         return out
-    b0 = head[:, 0].astype(np.int64)
-    b1 = head[:, 1].astype(np.int64)
-    b2 = head[:, 2].astype(np.int64)
-    length16 = (b2 << 8) | head[:, 3].astype(np.int64)
-    plen = payload_len.astype(np.int64)
+    # byte columns stay uint8 (every constant compared with them fits a byte): no int64 copies
+    b0 = np.ascontiguousarray(head[:, 0])
+    b1 = np.ascontiguousarray(head[:, 1])
+    b2 = head[:, 2]
+    length16 = field(head, 2, ">u2").astype(np.int64)
+    plen = np.asarray(payload_len, dtype=np.int64)
     udp = proto == 17
 
     letters = ((b0 >= 0x41) & (b0 <= 0x5A)) | ((b0 >= 0x61) & (b0 <= 0x7A))
@@ -71,10 +74,9 @@ def classify(head: Any, payload_len: Any, proto: Any) -> Any:
     out[udp & version2 & ~rtcp_pt & (plen >= 12)] = RTP
     out[udp & version2 & rtcp_pt & (plen >= 8)] = RTCP
 
-    v = head[:, 1:5].astype(np.int64)
-    version = (v[:, 0] << 24) | (v[:, 1] << 16) | (v[:, 2] << 8) | v[:, 3]
-    known = (np.isin(version, (0x00000001, 0x6B3343CF, 0x709A50C4)) | ((version & 0xFFFFFF00) == 0xFF000000)
-             | ((version & 0xFFFFFFF0) == 0xFACEB000) | ((version >> 16) == 0x5130))
+    version = field(head, 1, ">u4").astype(np.uint32)
+    known = ((version == 0x00000001) | (version == 0x6B3343CF) | (version == 0x709A50C4)
+             | ((version & 0xFFFFFF00) == 0xFF000000) | ((version & 0xFFFFFFF0) == 0xFACEB000) | ((version >> 16) == 0x5130))
     # RFC 9287 lets endpoints clear the fixed bit: a known version after the form bit still marks QUIC.
     long_header = (((b0 & 0xC0) == 0xC0) & (version != 0)) | (((b0 & 0x80) == 0x80) & known)
     out[udp & long_header & (plen >= 7)] = QUIC_LONG
@@ -90,8 +92,8 @@ def classify(head: Any, payload_len: Any, proto: Any) -> Any:
     # The cookie is strong evidence on its own: WhatsApp sends lengths that are not multiples of 4.
     stun_shape = (b0 <= 3) & (length16 + 20 <= plen) & (plen >= 20)
     aligned = (length16 & 3) == 0
-    cookie = np.all(head[:, 4:8] == np.array(_STUN_COOKIE, dtype=np.uint8), axis=1)
-    method = ((b0 & 0x3E) << 6) | (b1 & 0xE0) >> 1 | (b1 & 0x0F)
+    cookie = field(head, 4, ">u4") == _STUN_COOKIE
+    method = ((b0.astype(np.uint16) & 0x3E) << 6) | (b1 & 0xE0) >> 1 | (b1 & 0x0F)
     turn_method = (method >= 0x003) & (method <= 0x00A)
     out[stun_shape & aligned & ~cookie & udp] = STUN_CLASSIC
     out[stun_shape & cookie & ~turn_method] = STUN

@@ -68,8 +68,8 @@ def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str
         parsed.append(sample)
         full += 1
         types[hex16(msg.msg_type)] += 1
-        method_of_type.setdefault(msg.msg_type, f"{msg.method_name or 'unknown'} {msg.msg_class}")
-        methods[f"{msg.method_name or 'unknown'} {msg.msg_class}"] += 1
+        method = method_of_type.setdefault(msg.msg_type, f"{msg.method_name or 'unknown'} {msg.msg_class}")
+        methods[method] += 1
         if msg.realm:
             realm = text(msg.realm, 256) or ""
             # MS-TURN sends an opaque binary REALM: keep only names, count the rest.
@@ -80,18 +80,20 @@ def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str
         if msg.software:
             software.add(text(msg.software, 256) or "")
         if msg.username:
-            usernames.add(redactor.token("stun-username", msg.username))
-        for key, attr in (("mapped", "mapped_address"), ("mapped", "xor_mapped_address"),
-                          ("relayed", "xor_relayed_address"), ("peer", "xor_peer_address")):
-            rendered = _addr(getattr(msg, attr, None))
+            usernames.add(msg.username)  # raw here, tokens below: one HMAC per distinct name
+        for key, address in (("mapped", msg.mapped_address), ("mapped", msg.xor_mapped_address),
+                             ("relayed", msg.xor_relayed_address), ("peer", msg.xor_peer_address)):
+            rendered = _addr(address)
             if rendered and len(addresses[key]) < MAX_VALUES:
                 addresses[key].add(rendered)
-        for name in ("priority", "ice_controlling", "ice_controlled", "use_candidate", "nonce_present"):
-            if getattr(msg, name, None) not in (None, False):
+        for name, value in (("priority", msg.priority), ("ice_controlling", msg.ice_controlling),
+                            ("ice_controlled", msg.ice_controlled), ("use_candidate", msg.use_candidate),
+                            ("nonce_present", msg.nonce_present)):
+            if value not in (None, False):  # a PRIORITY of 0 is not counted either
                 ice[name] += 1
-        if getattr(msg, "error_code", None):
+        if msg.error_code:
             errors[str(msg.error_code)] += 1
-        for vtype, vname, _value in getattr(msg, "vendor_attributes", ()) or ():
+        for vtype, vname, _value in msg.vendor_attributes:
             entry = vendor.setdefault(hex16(vtype), {"name": vname, "count": 0})
             entry["count"] += 1
     if not parsed:
@@ -105,7 +107,7 @@ def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str
         "methods": dict(sorted(methods.items())),
         "realms": sorted(realms),
         "software": sorted(software),
-        "usernames": sorted(usernames)[:MAX_VALUES],
+        "usernames": sorted({redactor.token("stun-username", name) for name in usernames})[:MAX_VALUES],
         "mapped_addresses": sorted(addresses["mapped"]),
         "relayed_addresses": sorted(addresses["relayed"]),
         "peer_addresses": sorted(addresses["peer"]),

@@ -34,7 +34,7 @@ class _Grow:
         self.data = grown
 
 
-def _unique_first_inverse(values: Any) -> tuple[Any, Any]:
+def unique_first_inverse(values: Any) -> tuple[Any, Any]:
     """np.unique(values, return_index=True, return_inverse=True)[1:] for a 1-D array, without its stable argsort.
 
     Sorting the values (not their indices) and a binary search per row is several times faster
@@ -62,7 +62,7 @@ def unique_rows(keys: Any) -> tuple[Any, Any, Any]:
         for col in range(keys.shape[1]):
             mixed = (mixed ^ keys[:, col]) * np.uint64(0x100000001B3) + np.uint64(0x9E3779B97F4A7C15)
             mixed ^= mixed >> np.uint64(29)
-    first_row, inverse = _unique_first_inverse(mixed)
+    first_row, inverse = unique_first_inverse(mixed)
     if np.array_equal(keys[first_row[inverse]], keys):
         return keys[first_row], first_row, inverse
     uniq, first_row, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)  # hash collision
@@ -107,50 +107,56 @@ class FlowTable:
         n = len(chunk)
         if n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-        proto = chunk.proto.astype(np.uint64)
-        s_hi, s_lo, sp = chunk.src_hi.astype(np.uint64), chunk.src_lo.astype(np.uint64), chunk.sport.astype(np.uint64)
-        d_hi, d_lo, dp = chunk.dst_hi.astype(np.uint64), chunk.dst_lo.astype(np.uint64), chunk.dport.astype(np.uint64)
-        swap = (s_hi > d_hi) | ((s_hi == d_hi) & ((s_lo > d_lo) | ((s_lo == d_lo) & (sp > dp))))
-        keys = np.empty((n, 7), dtype=np.uint64)
-        keys[:, 0] = proto
-        keys[:, 1] = np.where(swap, d_hi, s_hi)
-        keys[:, 2] = np.where(swap, d_lo, s_lo)
-        keys[:, 3] = np.where(swap, dp, sp)
-        keys[:, 4] = np.where(swap, s_hi, d_hi)
-        keys[:, 5] = np.where(swap, s_lo, d_lo)
-        keys[:, 6] = np.where(swap, sp, dp)
+        # rows are grouped by their directed key; only the few distinct keys are put in canonical order
+        ports = (chunk.proto.astype(np.uint64) << np.uint64(32)) | (chunk.sport.astype(np.uint64) << np.uint64(16)) \
+            | chunk.dport.astype(np.uint64)
+        keys = np.stack([ports, chunk.src_hi, chunk.src_lo, chunk.dst_hi, chunk.dst_lo], axis=1, dtype=np.uint64,
+                        casting="unsafe")
         uniq, first_row, inverse = unique_rows(keys)
-        order = np.argsort(first_row, kind="stable")  # new flows get ids in first-seen order
-        local_to_global = np.empty(len(uniq), dtype=np.int64)
-        uniq_keys = uniq.tolist()
-        for u in order.tolist():
-            key = tuple(uniq_keys[u])
+        gid, forward = self._register(uniq.tolist(), first_row, chunk)
+        total = len(self.keys)
+        for arr in (self.first_ts, self.last_ts, self.packets, self.bytes, self.payload_bytes, self.classes):
+            arr.ensure(total)
+        # per directed key, then added to its flow: (flow, direction) and directed key are one-to-one
+        k = len(uniq)
+        direction = (~forward).astype(np.int64)
+        ts = chunk.ts.astype(np.float64)
+        first_ts = np.full(k, np.inf)
+        last_ts = np.full(k, -np.inf)
+        np.minimum.at(first_ts, inverse, ts)
+        np.maximum.at(last_ts, inverse, ts)
+        np.minimum.at(self.first_ts.data, gid, first_ts)
+        np.maximum.at(self.last_ts.data, gid, last_ts)
+        np.add.at(self.packets.data, (gid, direction), np.bincount(inverse, minlength=k))
+        np.add.at(self.bytes.data, (gid, direction),
+                  np.bincount(inverse, weights=chunk.wire_len, minlength=k).astype(np.int64))
+        np.add.at(self.payload_bytes.data, (gid, direction),
+                  np.bincount(inverse, weights=chunk.payload_len, minlength=k).astype(np.int64))
+        per_class = np.bincount(inverse * classify.COUNT + classes.astype(np.int64), minlength=k * classify.COUNT)
+        np.add.at(self.classes.data, gid, per_class.reshape(k, classify.COUNT))
+        return gid[inverse], forward[inverse]
+
+    def _register(self, uniq: list[list[int]], first_row: Any, chunk: Any) -> tuple[Any, Any]:
+        """Flow index and direction of each distinct directed key; new flows get ids in first-seen order."""
+        import numpy as np
+
+        gids = np.empty(len(uniq), dtype=np.int64)
+        forward = np.empty(len(uniq), dtype=bool)
+        for u in np.argsort(first_row, kind="stable").tolist():
+            ports, s_hi, s_lo, d_hi, d_lo = uniq[u]
+            proto, sp, dp = ports >> 32, (ports >> 16) & 0xFFFF, ports & 0xFFFF
+            swap = (s_hi, s_lo, sp) > (d_hi, d_lo, dp)
+            key = (proto, d_hi, d_lo, dp, s_hi, s_lo, sp) if swap else (proto, s_hi, s_lo, sp, d_hi, d_lo, dp)
             gid = self.index.get(key)
             if gid is None:
                 gid = len(self.keys)
                 self.index[key] = gid
                 self.keys.append(key)
-                row = int(first_row[u])
-                self.first_sender_is_b.append(bool(swap[row]))
-                self.first_packet.append((chunk.input_index, int(chunk.frame[row])))
-            local_to_global[u] = gid
-        total = len(self.keys)
-        for arr in (self.first_ts, self.last_ts, self.packets, self.bytes, self.payload_bytes, self.classes):
-            arr.ensure(total)
-        gidx = local_to_global[inverse]
-        first_is_b = np.array(self.first_sender_is_b, dtype=bool)[gidx]
-        forward = swap == first_is_b
-        direction = (~forward).astype(np.int64)
-        ts = chunk.ts.astype(np.float64)
-        np.minimum.at(self.first_ts.data, gidx, ts)
-        np.maximum.at(self.last_ts.data, gidx, ts)
-        slot = gidx * 2 + direction
-        self.packets.data[:total] += np.bincount(slot, minlength=total * 2).reshape(total, 2)
-        self.bytes.data[:total] += np.bincount(slot, weights=chunk.wire_len, minlength=total * 2).astype(np.int64).reshape(total, 2)
-        self.payload_bytes.data[:total] += np.bincount(slot, weights=chunk.payload_len, minlength=total * 2).astype(np.int64).reshape(total, 2)
-        cslot = gidx * classify.COUNT + classes.astype(np.int64)
-        self.classes.data[:total] += np.bincount(cslot, minlength=total * classify.COUNT).reshape(total, classify.COUNT)
-        return gidx, forward
+                self.first_sender_is_b.append(swap)
+                self.first_packet.append((chunk.input_index, int(chunk.frame[first_row[u]])))
+            gids[u] = gid
+            forward[u] = swap == self.first_sender_is_b[gid]
+        return gids, forward
 
     def endpoints(self, gid: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         """((hi, lo, port) of src, (hi, lo, port) of dst) for flow ``gid``."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from confaudit.analysis.flows import stable_group_order, unique_rows
+from confaudit.analysis.flows import stable_group_order, unique_first_inverse, unique_rows
+from confaudit.pcap.gather import field as header_field, take_rows
 
 MAX_STREAMS_PER_FLOW = 64
 SAMPLES_PER_STREAM = 12
 SAMPLE_BYTES = 1200
+_STEP_KINDS = (1, 2, 3000, 32768)
 
 
 @dataclass(slots=True)
@@ -62,30 +64,28 @@ class StreamTable:
 
         if len(rows) == 0:
             return
-        head = chunk.head[rows]
-        ssrc = (head[:, 8].astype(np.int64) << 24) | (head[:, 9].astype(np.int64) << 16) | \
-            (head[:, 10].astype(np.int64) << 8) | head[:, 11].astype(np.int64)
+        head = take_rows(chunk.head, rows)
+        ssrc = header_field(head, 8, ">u4").astype(np.int64)
         pt = (head[:, 1] & 0x7F).astype(np.int64)
         marker = (head[:, 1] >> 7).astype(np.int64)
-        seq = (head[:, 2].astype(np.int64) << 8) | head[:, 3].astype(np.int64)
-        rtp_ts = (head[:, 4].astype(np.int64) << 24) | (head[:, 5].astype(np.int64) << 16) | \
-            (head[:, 6].astype(np.int64) << 8) | head[:, 7].astype(np.int64)
-        flows = gidx[rows]
-        keys = np.stack([flows, ssrc, pt], axis=1)
-        uniq, first, inverse = unique_rows(keys.astype(np.uint64))
+        seq = header_field(head, 2, ">u2").astype(np.int64)
+        rtp_ts = header_field(head, 4, ">u4").astype(np.int64)
+        uniq, first, inverse = _stream_keys(gidx[rows], ssrc, pt)
         order = stable_group_order(inverse, len(uniq))
-        bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(inverse, minlength=len(uniq)))))
         accs: list[StreamAcc | None] = [None] * len(uniq)
         uniq_keys = uniq.tolist()
+        group_start = bounds.tolist()
+        first_frame = chunk.frame[rows[first]].tolist()  # a group's first row is its first member
         for u in np.argsort(first, kind="stable").tolist():
             flow, s, p = uniq_keys[u]
-            members = order[bounds[u]: bounds[u + 1]]
-            acc = self._stream(flow, s, p, chunk.input_index, int(chunk.frame[rows[members[0]]]))
+            acc = self._stream(flow, s, p, chunk.input_index, first_frame[u])
             if acc is None:
-                self.untracked[flow] = self.untracked.get(flow, 0) + len(members)
+                self.untracked[flow] = self.untracked.get(flow, 0) + group_start[u + 1] - group_start[u]
                 continue
             accs[u] = acc
-            for m in members[: max(0, SAMPLES_PER_STREAM - len(acc.samples))].tolist():
+            wanted = min(SAMPLES_PER_STREAM - len(acc.samples), group_start[u + 1] - group_start[u])
+            for m in order[group_start[u]: group_start[u] + max(0, wanted)].tolist():
                 row = int(rows[m])
                 if not take_sample(min(SAMPLE_BYTES, int(chunk.payload_len[row]))):
                     break
@@ -125,14 +125,11 @@ class StreamTable:
         max_ext = np.maximum.reduceat(np.where(valid, ext, np.iinfo(np.int64).min), starts)
         ends = bounds[1:] - 1
 
-        def per_group(mask: Any) -> Any:
-            return np.bincount(group[valid & mask], minlength=n_groups)
-
-        dups = per_group(d == 0)
-        gaps = per_group((d > 1) & (d < 3000))
-        jumps = per_group((d >= 3000) & (d < 32768))
-        reordered = per_group(d >= 32768)
-        backwards = per_group(((t - prev_t) % (1 << 32)) >= (1 << 31))
+        # sequence steps by kind: 0 duplicate, 1 next, 2 gap (< 3000), 3 jump, 4 reordered (backwards)
+        step_kind = np.searchsorted(_STEP_KINDS, d, side="right")
+        per_kind = np.bincount(group[valid] * 5 + step_kind[valid], minlength=5 * n_groups).reshape(n_groups, 5)
+        dups, gaps, jumps, reordered = per_kind[:, 0], per_kind[:, 2], per_kind[:, 3], per_kind[:, 4]
+        backwards = np.bincount(group[valid & (((t - prev_t) % (1 << 32)) >= (1 << 31))], minlength=n_groups)
         nbytes = np.add.reduceat(lengths[order], starts)
         nfwd = np.add.reduceat(fwd[order].astype(np.int64), starts)
         markers = np.add.reduceat(marker[order], starts)
@@ -176,6 +173,19 @@ class StreamTable:
             acc = StreamAcc(flow=flow, ssrc=ssrc, payload_type=pt, first_packet=(input_index, frame))
             self.streams[key] = acc
         return acc
+
+
+def _stream_keys(flows: Any, ssrc: Any, pt: Any) -> tuple[Any, Any, Any]:
+    """Distinct (flow, ssrc, payload type) rows, with the first row and the inverse (as unique_rows)."""
+    import numpy as np
+
+    if flows.max() < (1 << 25):  # one uint64 holds all three: no row hash needed
+        key = (flows.astype(np.uint64) << np.uint64(39)) | (ssrc.astype(np.uint64) << np.uint64(7)) | pt.astype(np.uint64)
+        first, inverse = unique_first_inverse(key)
+        uniq = key[first]
+        return np.stack([uniq >> np.uint64(39), (uniq >> np.uint64(7)) & np.uint64(0xFFFF_FFFF), uniq & np.uint64(0x7F)],
+                        axis=1), first, inverse
+    return unique_rows(np.stack([flows, ssrc, pt], axis=1).astype(np.uint64))
 
 
 def plausible_stream(acc: StreamAcc) -> bool:

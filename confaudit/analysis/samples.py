@@ -12,6 +12,7 @@ from typing import Any
 
 from confaudit.analysis import classify
 from confaudit.analysis.flows import stable_group_order
+from confaudit.pcap.gather import equals_any
 
 BUDGETS = {
     "first": 16,      # any payload: zoom scoring, SIP/HTTP/QUIC/DNS detection, classic STUN
@@ -75,65 +76,69 @@ class SampleStore:
         return self.samples.get((flow, category), [])
 
     def add_chunk(self, chunk: Any, classes: Any, gidx: Any, forward: Any, n_flows: int) -> None:
-        import numpy as np
-
-        plen = chunk.payload_len
-        has_payload = plen > 0
-        ports_dns = np.isin(chunk.sport, DNS_PORTS) | np.isin(chunk.dport, DNS_PORTS)
+        has_payload = chunk.payload_len > 0
+        udp = chunk.proto == 17
         masks = {
             "first": has_payload,
             "stun": (classes == classify.STUN) | (classes == classify.TURN) | (classes == classify.STUN_CLASSIC),
-            "dtls": (classes == classify.DTLS),
+            "dtls": classes == classify.DTLS,
             "quic": classes == classify.QUIC_LONG,
-            "dns": has_payload & ports_dns,
-            "text": (classes == classify.TEXT) & (chunk.proto == 17),
+            "dns": has_payload & (equals_any(chunk.sport, DNS_PORTS) | equals_any(chunk.dport, DNS_PORTS)),
+            "text": (classes == classify.TEXT) & udp,
             "rtcp": classes == classify.RTCP,
             "tcp": has_payload & (chunk.proto == 6) & ~chunk.fragment,
             "channel": classes == classify.CHANNEL_DATA,
-            "zoom": (chunk.proto == 17) & np.isin(chunk.head[:, 0], ZOOM_FIRST_BYTES) & has_payload,
+            "zoom": udp & equals_any(chunk.head[:, 0], ZOOM_FIRST_BYTES) & has_payload,
         }
         for category, mask in masks.items():
-            rows = np.nonzero(mask)[0]
+            keep = self._select(category, mask, gidx, n_flows)
+            if len(keep):
+                self._store(chunk, category, keep, gidx, forward)
+
+    def _select(self, category: str, mask: Any, gidx: Any, n_flows: int) -> Any:
+        """Rows of ``mask`` within their flow's budget left for ``category`` (and charge them)."""
+        import numpy as np
+
+        rows = np.flatnonzero(mask)
+        if len(rows) == 0:
+            return rows
+        taken = self.taken.get(category)
+        if taken is None or len(taken) < n_flows:
+            grown = np.zeros(max(64, n_flows * 2), dtype=np.int64)
+            if taken is not None:
+                grown[: len(taken)] = taken
+            self.taken[category] = taken = grown
+        left = BUDGETS[category] - taken[gidx[rows]]
+        if not left.all():  # flows that spent their budget keep nothing; ranks are per flow
+            rows = rows[left > 0]
             if len(rows) == 0:
-                continue
-            taken = self.taken.get(category)
-            if taken is None or len(taken) < n_flows:
-                grown = np.zeros(max(64, n_flows * 2), dtype=np.int64)
-                if taken is not None:
-                    grown[: len(taken)] = taken
-                self.taken[category] = taken = grown
-            left = BUDGETS[category] - taken[gidx[rows]]
-            if not left.all():  # flows that spent their budget keep nothing; ranks are per flow
-                rows = rows[left > 0]
-                if len(rows) == 0:
-                    continue
-            flows = gidx[rows]
-            order = stable_group_order(flows, n_flows)
-            sorted_flows = flows[order]
-            starts = np.searchsorted(sorted_flows, sorted_flows, side="left")
-            rank = np.empty(len(rows), dtype=np.int64)
-            rank[order] = np.arange(len(rows)) - starts
-            keep = rows[rank < (BUDGETS[category] - taken[flows])]
-            if len(keep) == 0:
-                continue
-            np.add.at(taken, gidx[keep], 1)
-            self._store(chunk, category, keep, gidx, forward)
+                return rows
+            left = left[left > 0]
+        flows = gidx[rows]
+        order = stable_group_order(flows, n_flows)
+        sorted_flows = flows[order]
+        starts = np.searchsorted(sorted_flows, sorted_flows, side="left")
+        rank = np.empty(len(rows), dtype=np.int64)
+        rank[order] = np.arange(len(rows)) - starts
+        keep = rows[rank < left]
+        np.add.at(taken, gidx[keep], 1)
+        return keep
 
     def _store(self, chunk: Any, category: str, rows: Any, gidx: Any, forward: Any) -> None:
-        for row in rows.tolist():
-            flow = int(gidx[row])
-            fwd = bool(forward[row])
-            limit = FIRST_BYTES if category in ("first", "zoom") else MAX_PAYLOAD
-            if category == "tcp":
-                used = self.tcp_bytes.get((flow, fwd), 0)
-                if used >= TCP_BYTES_PER_DIRECTION:
-                    continue
-                self.tcp_bytes[(flow, fwd)] = used + int(chunk.payload_len[row])
-            size = min(limit, int(chunk.payload_len[row]))
-            if not self.take_bytes(size):
-                return
-            off = int(chunk.payload_off[row])
-            payload = bytes(chunk.buf[off: off + size])
-            self.samples.setdefault((flow, category), []).append(
-                Sample(chunk.input_index, int(chunk.frame[row]), float(chunk.ts[row]), fwd, payload,
-                       int(chunk.tcp_seq[row])))
+        limit = FIRST_BYTES if category in ("first", "zoom") else MAX_PAYLOAD
+        # plain Python values up front: indexing numpy scalars row by row costs more than the rest
+        cols = zip(gidx[rows].tolist(), forward[rows].tolist(), chunk.payload_len[rows].tolist(),
+                   chunk.payload_off[rows].tolist(), chunk.frame[rows].tolist(), chunk.ts[rows].tolist(),
+                   chunk.tcp_seq[rows].tolist())
+        with memoryview(chunk.buf) as buf:
+            for flow, fwd, length, off, frame, ts, seq in cols:
+                if category == "tcp":
+                    used = self.tcp_bytes.get((flow, fwd), 0)
+                    if used >= TCP_BYTES_PER_DIRECTION:
+                        continue
+                    self.tcp_bytes[(flow, fwd)] = used + length
+                size = min(limit, length)
+                if not self.take_bytes(size):
+                    return
+                self.samples.setdefault((flow, category), []).append(
+                    Sample(chunk.input_index, frame, ts, fwd, bytes(buf[off: off + size]), seq))

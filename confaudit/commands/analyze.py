@@ -31,7 +31,7 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
         from confaudit.evidence.parquet import write_parquet
 
         write_parquet(bundle, parquet)
-    console = _console()
+    console = _console() if not quiet or not bundle.get("complete", True) else None  # rich is slow to import
     if not quiet:
         from confaudit.analysis.summary import render_summary
 

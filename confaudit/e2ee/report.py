@@ -1,16 +1,19 @@
-"""Captures + key logs -> the bundle's ``e2ee`` object (sessions, streams, SDES, summary)."""
+"""Captures + key logs -> the bundle's ``e2ee`` object (sessions, streams, SDES, summary).
+
+The decryption modules are imported only when there is a key to use: the common no-key path
+(``nokeys``) needs none of them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from confaudit.e2ee.exporter import PROFILES
-from confaudit.e2ee.inner import classify
 from confaudit.e2ee.keylog import KeyLog, merge_secrets, parse_keylog_text
-from confaudit.e2ee.packets import ReadStatus, read_datagrams
-from confaudit.e2ee.scan import MAX_STREAMS, CaptureScan, StreamCounts
 from confaudit.e2ee.sdes import find_sdes
+
+if TYPE_CHECKING:
+    from confaudit.e2ee.scan import CaptureScan, StreamCounts
 
 
 def empty_e2ee(keylogs: list[KeyLog], sdes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -102,6 +105,9 @@ def _scan_captures(captures: list[Path], keylogs: list[KeyLog],
     Without any secret, only flows carrying DTLS can yield sessions (reported ``keys: missing``), so
     the first pass reads just those; key logs embedded in the capture trigger a full second pass.
     """
+    from confaudit.e2ee.packets import ReadStatus, read_datagrams
+    from confaudit.e2ee.scan import MAX_STREAMS, CaptureScan
+
     statuses = []
     embedded: list[KeyLog] = []
     have_secrets = any(log.secrets for log in keylogs)
@@ -137,6 +143,8 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
         sdes = find_sdes(bundle)
         return ({"keylogs": [_keylog_entry(log, 0) for log in keylogs], "sessions": sessions, "streams": streams,
                  "srtcp": [], "sdes": sdes, "summary": _summary(streams, sdes, sessions), "warnings": []}, True)
+    from confaudit.e2ee.exporter import PROFILES
+
     scan, all_logs, complete, problems = _scan_captures(captures, keylogs, bundle)
     flow_ids = _flow_ids(bundle)
     media = _media_index(bundle)
@@ -210,6 +218,8 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
         else:
             reasons.append("no key-log secret for this stream's DTLS session")
     else:
+        from confaudit.e2ee.inner import classify
+
         verdict = classify(stream.sample, kind, codec_hint)
         inner, codec = verdict.inner, verdict.codec
         reasons.extend(verdict.reasons)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from confaudit.pcap.gather import be16, be32, be64, windows
+from confaudit.pcap.gather import be16, equals_any, field, take_rows, windows
 
 TCP = 6
 UDP = 17
@@ -39,51 +39,58 @@ def extract_ip(arr: Any, l3: Any, family: Any, cap_end: Any) -> IpColumns:
     import numpy as np
 
     claims_ip = np.flatnonzero(family != 0)
-    l3 = l3[claims_ip]
-    fam = family[claims_ip]
-    end = cap_end[claims_ip]
+    fam, end = family, cap_end
+    if len(claims_ip) < len(family):
+        l3, fam, end = l3[claims_ip], family[claims_ip], cap_end[claims_ip]
     win = windows(arr, l3, 40)
+    ihl = (win[:, 0] & 0x0F) * 4
     version = win[:, 0] >> 4
-    ihl = (win[:, 0] & 0x0F).astype(np.int64) * 4
     v4 = (fam == 4) & (version == 4) & (ihl >= 20) & (l3 + ihl <= end)
     v6 = (fam == 6) & (version == 6) & (l3 + 40 <= end)
     ok = v4 | v6
     truncated = claims_ip[~ok]
-    l3, fam, end, win, ihl, v4 = l3[ok], fam[ok], end[ok], win[ok], ihl[ok], v4[ok]
-    rows = claims_ip[ok]
+    rows = claims_ip
+    if len(truncated):
+        l3, end, win, ihl, v4, rows = l3[ok], end[ok], take_rows(win, ok), ihl[ok], v4[ok], claims_ip[ok]
 
-    total = be16(win, 2)
-    v4_end = np.where(total == 0, end, np.minimum(l3 + np.maximum(total, ihl), end))  # 0: TSO capture
-    plen6 = be16(win, 4)
-    v6_end = np.where(plen6 == 0, end, np.minimum(l3 + 40 + plen6, end))  # 0: jumbogram
-    ip_end = np.where(v4, v4_end, v6_end)
+    length = np.where(v4, field(win, 2, ">u2"), field(win, 4, ">u2")).astype(np.int64)
+    ip_end = np.minimum(l3 + np.where(v4, np.maximum(length, ihl), length + 40), end)
+    ip_end = np.where(length == 0, end, ip_end)  # 0: TSO capture (IPv4), jumbogram (IPv6)
     proto = np.where(v4, win[:, 9], win[:, 6]).astype(np.int64)
     l4 = np.where(v4, l3 + ihl, l3 + 40)
-    frag_word = be16(win, 6)
-    fragment = v4 & ((frag_word & 0x3FFF) != 0)
-    later_fragment = v4 & ((frag_word & 0x1FFF) != 0)
-
-    src_hi = np.where(v4, np.uint64(0), be64(win, 8))
-    src_lo = np.where(v4, np.uint64(IPV4_MAPPED) | be32(win, 12).astype(np.uint64), be64(win, 16))
-    dst_hi = np.where(v4, np.uint64(0), be64(win, 24))
-    dst_lo = np.where(v4, np.uint64(IPV4_MAPPED) | be32(win, 16).astype(np.uint64), be64(win, 32))
-
-    proto, l4, fragment, later_fragment = _skip_ipv6_extensions(arr, ~v4, proto, l4, ip_end, fragment, later_fragment)
+    frag_word = np.where(v4, field(win, 6, ">u2"), 0)
+    fragment = (frag_word & 0x3FFF) != 0
+    later_fragment = (frag_word & 0x1FFF) != 0
+    if not v4.all():
+        proto, l4, fragment, later_fragment = _skip_ipv6_extensions(arr, ~v4, proto, l4, ip_end, fragment, later_fragment)
     cols = _transport(arr, proto, l4, ip_end, later_fragment)
-    cols.update(
-        ip_version=np.where(v4, 4, 6).astype(np.uint8), proto=proto.astype(np.uint8),
-        src_hi=src_hi.astype(np.uint64), src_lo=src_lo.astype(np.uint64),
-        dst_hi=dst_hi.astype(np.uint64), dst_lo=dst_lo.astype(np.uint64), fragment=fragment.astype(bool),
-    )
+    cols.update(_addresses(win, v4), ip_version=np.where(v4, 4, 6).astype(np.uint8), proto=proto.astype(np.uint8),
+                fragment=fragment)
     return IpColumns(rows=rows, truncated=truncated, columns=cols)
+
+
+def _addresses(win: Any, v4: Any) -> dict[str, Any]:
+    """Source and destination as uint64 halves; IPv4 in the IPv4-mapped form."""
+    import numpy as np
+
+    mapped = np.uint64(IPV4_MAPPED)
+    return {
+        "src_hi": np.where(v4, np.uint64(0), field(win, 8, ">u8")),
+        "src_lo": np.where(v4, field(win, 12, ">u4") | mapped, field(win, 16, ">u8")),
+        "dst_hi": np.where(v4, np.uint64(0), field(win, 24, ">u8")),
+        "dst_lo": np.where(v4, field(win, 16, ">u4") | mapped, field(win, 32, ">u8")),
+    }
 
 
 def _skip_ipv6_extensions(arr: Any, is_v6: Any, proto: Any, l4: Any, ip_end: Any, fragment: Any, later: Any):
     import numpy as np
 
     proto, l4, fragment, later = proto.copy(), l4.copy(), fragment.copy(), later.copy()
+    # a row that stops (not an extension header, or cut short) never resumes: each round only
+    # narrows the rows still walking
+    active = np.flatnonzero(is_v6)
     for _ in range(MAX_EXTENSION_HEADERS):
-        active = np.flatnonzero(is_v6 & np.isin(proto, IPV6_SKIPPABLE) & (l4 + 8 <= ip_end))
+        active = active[equals_any(proto[active], IPV6_SKIPPABLE) & (l4[active] + 8 <= ip_end[active])]
         if active.size == 0:
             break
         ext = windows(arr, l4[active], 8)
@@ -103,26 +110,35 @@ def _skip_ipv6_extensions(arr: Any, is_v6: Any, proto: Any, l4: Any, ip_end: Any
 def _transport(arr: Any, proto: Any, l4: Any, ip_end: Any, later_fragment: Any) -> dict[str, Any]:
     import numpy as np
 
-
     win = windows(arr, l4, 20)
     first = ~later_fragment
-    udp = first & (proto == UDP) & (l4 + 8 <= ip_end)
-    tcp = first & (proto == TCP) & (l4 + 20 <= ip_end)
+    is_udp = first & (proto == UDP)
+    is_tcp = first & (proto == TCP)
+    udp = is_udp & (l4 + 8 <= ip_end)
+    tcp = is_tcp & (l4 + 20 <= ip_end)
     ports = udp | tcp
-    sport = np.where(ports, be16(win, 0), 0)
-    dport = np.where(ports, be16(win, 2), 0)
-    doff = np.maximum((win[:, 12] >> 4).astype(np.int64) * 4, 20)
+    doff = np.maximum((win[:, 12] >> 4) * 4, 20)
     payload_off = np.where(udp, l4 + 8, np.where(tcp, l4 + doff, l4))
     # a transport header cut short by the snap length leaves no payload at all
-    short_header = first & np.isin(proto, (TCP, UDP)) & ~ports
+    short_header = (is_udp | is_tcp) & ~ports
     payload_off = np.minimum(np.where(short_header, ip_end, payload_off), ip_end)
     payload_len = np.maximum(ip_end - payload_off, 0)
-    head = windows(arr, payload_off, HEAD_BYTES)
-    head = np.where(np.arange(HEAD_BYTES)[None, :] < payload_len[:, None], head, 0).astype(np.uint8)
     return {
-        "sport": sport.astype(np.uint16), "dport": dport.astype(np.uint16),
+        "sport": np.where(ports, field(win, 0, ">u2"), 0).astype(np.uint16),
+        "dport": np.where(ports, field(win, 2, ">u2"), 0).astype(np.uint16),
         "tcp_flags": np.where(tcp, win[:, 13], 0).astype(np.uint8),
-        "tcp_seq": np.where(tcp, be32(win, 4), 0).astype(np.uint32),
-        "payload_off": payload_off.astype(np.int64), "payload_len": payload_len.astype(np.int64),
-        "head": head,
+        "tcp_seq": np.where(tcp, field(win, 4, ">u4"), 0).astype(np.uint32),
+        "payload_off": payload_off, "payload_len": payload_len,
+        "head": _payload_head(arr, payload_off, payload_len),
     }
+
+
+def _payload_head(arr: Any, payload_off: Any, payload_len: Any) -> Any:
+    """uint8[n, HEAD_BYTES]: the first payload bytes of each row, zero past the payload."""
+    import numpy as np
+
+    head = windows(arr, payload_off, HEAD_BYTES)
+    short = np.flatnonzero(payload_len < HEAD_BYTES)
+    if len(short):
+        head[short] = np.where(np.arange(HEAD_BYTES)[None, :] < payload_len[short, None], head[short], 0)
+    return head

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from confaudit.pcap.gather import be16, windows
+from confaudit.pcap.gather import be16, equals_any, windows
 
 ETHERNET = 1
 RAW_IP = (101, 12, 14)
@@ -35,9 +35,11 @@ def locate_l3(arr: Any, data_off: Any, caplen: Any, linktype: Any) -> tuple[Any,
     """Return (absolute offset of the IP header, claimed IP version 4/6 or 0 for non-IP) per frame."""
     import numpy as np
 
-    n = len(data_off)
+    if len(data_off) and (linktype == linktype[0]).all():  # the usual case: no per-linktype row subsets
+        shift, fam = _one_linktype(int(linktype[0]), arr, data_off, caplen)
+        return data_off + shift, np.where(caplen > shift, fam, 0).astype(np.uint8)
     l3 = data_off.copy()
-    family = np.zeros(n, dtype=np.uint8)
+    family = np.zeros(len(data_off), dtype=np.uint8)
     for lt in np.unique(linktype):
         rows = np.flatnonzero(linktype == lt)
         shift, fam = _one_linktype(int(lt), arr, data_off[rows], caplen[rows])
@@ -56,7 +58,7 @@ def _one_linktype(lt: int, arr: Any, off: Any, caplen: Any) -> tuple[Any, Any]:
         etype = be16(win, 12)
         shift = np.full(n, 14, dtype=np.int64)
         for tag in range(MAX_VLAN_TAGS):
-            tagged = np.isin(etype, VLAN_TPIDS)
+            tagged = equals_any(etype, VLAN_TPIDS)
             if not tagged.any():
                 break
             etype = np.where(tagged, be16(win, 16 + 4 * tag), etype)
@@ -81,7 +83,7 @@ def _one_linktype(lt: int, arr: Any, off: Any, caplen: Any) -> tuple[Any, Any]:
         little = win[:, 0] | (win[:, 1] << 8) | (win[:, 2] << 16) | (win[:, 3] << 24)
         big = win[:, 3] | (win[:, 2] << 8) | (win[:, 1] << 16) | (win[:, 0] << 24)
         af = np.where(little & 0xFFFF0000, big, little)  # the family is small in the right order
-        fam = np.where(af == BSD_AF_INET, 4, np.where(np.isin(af, BSD_AF_INET6), 6, 0)).astype(np.uint8)
+        fam = np.where(af == BSD_AF_INET, 4, np.where(equals_any(af, BSD_AF_INET6), 6, 0)).astype(np.uint8)
         return np.full(n, 4, dtype=np.int64), fam
     return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.uint8)
 
@@ -101,7 +103,7 @@ def _mpls(arr: Any, off: Any, etype: Any, shift: Any, fam: Any) -> None:
     """MPLS label stacks (up to :data:`MAX_MPLS_LABELS`); the payload's IP version is its first nibble."""
     import numpy as np
 
-    rows = np.flatnonzero(np.isin(etype, ETHERTYPES_MPLS))
+    rows = np.flatnonzero(equals_any(etype, ETHERTYPES_MPLS))
     if not rows.size:
         return
     labels = windows(arr, off[rows] + shift[rows], 4 * MAX_MPLS_LABELS + 1)

@@ -6,6 +6,7 @@ import struct
 from pathlib import Path
 
 from confaudit.errors import InputError
+from confaudit.pcap.framing import NATIVE, pcap_record_offsets
 from confaudit.pcap.records import MAX_BLOCK_BYTES, MAX_DEGENERATE_RUN, MAX_RECORD_BYTES, RecordBatch, WalkResult, degenerate_run_end
 
 FILE_HEADER_BYTES = 24
@@ -42,33 +43,22 @@ class PcapWalker:
     def walk(self, buf: bytearray, start: int, end: int) -> WalkResult:
         import numpy as np
 
-        offsets: list[int] = []
-        append = offsets.append
-        unpack = self._caplen
+        from confaudit.pcap.gather import field, windows
+
         hdr = self.record_header
-        limit = self.limit
-        pos = start
-        need = 0
-        stop = None
-        while pos + hdr <= end:
-            caplen = unpack(buf, pos + 8)[0]
-            if caplen > limit:
-                stop = (f"record at byte {pos} claims {caplen} captured bytes (limit {limit}): "
-                        "the rest of the file cannot be framed")
-                break
-            nxt = pos + hdr + caplen
-            if nxt > end:
-                need = hdr + caplen
-                break
-            append(pos)
-            pos = nxt
-        if stop is None and pos + hdr > end and pos < end:
-            need = hdr
-        if not offsets:
+        if self.endian == NATIVE:
+            offs, pos = pcap_record_offsets(buf, start, end, hdr)
+        else:
+            offs, pos = _frame_struct(buf, start, end, hdr, self._caplen)
+        raw = windows(np.frombuffer(buf, dtype=np.uint8), offs, 16)
+        sec, frac, caplen_col, wire = (field(raw, k, self.endian + "u4") for k in (0, 4, 8, 12))
+        over = np.flatnonzero(caplen_col > self.limit)
+        if over.size:  # framing stops at the first record over the limit: what follows it is not trusted
+            pos = int(offs[over[0]])
+            offs, sec, frac, caplen_col, wire = (a[: over[0]] for a in (offs, sec, frac, caplen_col, wire))
+        stop, need = self._stopped_at(buf, pos, end)
+        if not len(offs):
             return WalkResult(None, pos, need, stop)
-        offs = np.asarray(offsets, dtype=np.int64)
-        fields = _gather_u32(buf, offs, 4, self.endian)
-        sec, frac, caplen_col, wire = fields[:, 0], fields[:, 1], fields[:, 2], fields[:, 3]
         cut, self._empty_run = degenerate_run_end(caplen_col == 0, self._empty_run)
         if cut >= 0:
             stop = f"more than {MAX_DEGENERATE_RUN} consecutive empty records: stopped reading (hostile or corrupt capture)"
@@ -81,12 +71,30 @@ class PcapWalker:
             linktype=np.full(n, self.linktype, dtype=np.int64), usable=np.ones(n, dtype=bool))
         return WalkResult(batch, pos, need, stop)
 
+    def _stopped_at(self, buf: bytearray, pos: int, end: int) -> tuple[str | None, int]:
+        """(reason the stream cannot be framed further, or bytes the record at ``pos`` needs to fit)."""
+        hdr = self.record_header
+        if pos + hdr > end:
+            return None, (hdr if pos < end else 0)
+        caplen = self._caplen(buf, pos + 8)[0]
+        if caplen > self.limit:
+            return (f"record at byte {pos} claims {caplen} captured bytes (limit {self.limit}): "
+                    "the rest of the file cannot be framed"), 0
+        return None, hdr + caplen
 
-def _gather_u32(buf: bytearray, offs, count: int, endian: str):
-    """``count`` consecutive u32 fields at each offset, as an (n, count) uint32 array."""
+
+def _frame_struct(buf: bytearray, start: int, end: int, hdr: int, unpack):
+    """:func:`~confaudit.pcap.framing.pcap_record_offsets` for the other byte order."""
     import numpy as np
 
-    from confaudit.pcap.gather import windows
+    offsets: list[int] = []
+    append = offsets.append
+    pos = start
+    while pos + hdr <= end:
+        nxt = pos + hdr + unpack(buf, pos + 8)[0]
+        if nxt > end:
+            break
+        append(pos)
+        pos = nxt
+    return np.asarray(offsets, dtype=np.int64), pos
 
-    raw = np.ascontiguousarray(windows(np.frombuffer(buf, dtype=np.uint8), offs, count * 4))
-    return raw.view(np.dtype(endian + "u4")).reshape(len(offs), count).astype(np.uint32)

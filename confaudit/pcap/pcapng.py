@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from confaudit.errors import InputError
+from confaudit.pcap.framing import NATIVE, NativeWords, Positions, epb_run
 from confaudit.pcap.records import MAX_BLOCK_BYTES, MAX_DEGENERATE_RUN, RecordBatch, WalkResult, degenerate_run_end
 
 SHB = 0x0A0D0D0A
@@ -74,7 +75,11 @@ class PcapngWalker:
 
     # -- the walk ---------------------------------------------------------------------------
     def walk(self, buf: bytearray, start: int, end: int) -> WalkResult:
-        offsets: list[int] = []
+        with NativeWords(buf) as words:
+            return self._walk(buf, start, end, words)
+
+    def _walk(self, buf: bytearray, start: int, end: int, words: list[memoryview]) -> WalkResult:
+        offsets = Positions()
         append = offsets.append
         segments: list[tuple[int, Section]] = []
         special: dict[int, int] = {}
@@ -86,7 +91,15 @@ class PcapngWalker:
             segments.append((0, section))
         pos, need, stop = start, 0, None
         idle = self._idle_blocks
+        native = (section.endian if section else "<") == NATIVE
         while pos + 12 <= end:
+            if native:  # the common run of plain packet blocks, without the generic checks below
+                run, pos = epb_run(words, pos, end)
+                if len(run):
+                    offsets.extend(run)
+                    idle = 0
+                    if pos + 12 > end:
+                        break
             btype, blen = hdr(buf, pos)
             if btype == SHB:
                 endian = _BOM.get(bytes(buf[pos + 8: pos + 12]))
@@ -95,6 +108,7 @@ class PcapngWalker:
                     break
                 hdr = struct.Struct(endian + "II").unpack_from
                 word = struct.Struct(endian + "I").unpack_from
+                native = endian == NATIVE
                 blen = hdr(buf, pos)[1]
             if blen < 12 or blen & 3 or blen > MAX_BLOCK_BYTES:
                 stop = f"block at byte {pos} has an impossible length {blen}: the rest of the file cannot be framed"
@@ -147,11 +161,12 @@ class PcapngWalker:
         self._idle_blocks = idle
         if not offsets:
             return WalkResult(None, pos, need, stop, tuple(warnings))
-        batch, cut, more = self._columns(buf, offsets, segments, special)
+        offs = offsets.array()
+        batch, cut, more = self._columns(buf, offs, segments, special)
         warnings.extend(more)
         if cut >= 0:
             stop = f"more than {MAX_DEGENERATE_RUN} consecutive empty packet blocks: stopped reading (hostile or corrupt capture)"
-            pos = offsets[cut - 1] + int(_block_len(buf, offsets[cut - 1], segments)) if cut else start
+            pos = int(offs[cut - 1]) + int(_block_len(buf, int(offs[cut - 1]), segments)) if cut else start
         return WalkResult(batch, pos, need, stop, tuple(warnings))
 
     # -- non-packet blocks ------------------------------------------------------------------
@@ -207,13 +222,9 @@ class PcapngWalker:
         self.secrets.append((stype, bytes(buf[pos + 16: pos + 16 + slen])))
 
     # -- vectorised per-packet fields --------------------------------------------------------
-    def _columns(self, buf: bytearray, offsets: list[int], segments: list[tuple[int, Section]],
-                 special: dict[int, int]):
+    def _columns(self, buf: bytearray, offs, segments: list[tuple[int, Section]], special: dict[int, int]):
         import numpy as np
 
-        from confaudit.pcap.pcapfile import _gather_u32
-
-        offs = np.asarray(offsets, dtype=np.int64)
         n = len(offs)
         data_off = offs + 28
         caplen = np.zeros(n, dtype=np.int64)
@@ -230,50 +241,58 @@ class PcapngWalker:
             raise InputError(self.path, "packet block before any section header")
         for k, (i0, section) in enumerate(segments):
             i1 = bounds[k + 1]
-            if i1 <= i0:
-                continue
-            f = _gather_u32(buf, offs[i0:i1], 7, section.endian).astype(np.int64)
-            kind = kinds[i0:i1]
-            blen, ifid, hi, lo, cap, orig = f[:, 1], f[:, 2], f[:, 3], f[:, 4], f[:, 5], f[:, 6]
-            is_pb, is_spb = kind == PB, kind == SPB
-            if is_pb.any():
-                ifid = np.where(is_pb, (ifid & 0xFFFF) if section.endian == "<" else (ifid >> 16), ifid)
-            ifaces = section.interfaces
-            nif = len(ifaces)
-            if is_spb.any():
-                spb_orig = f[:, 2]
-                snap0 = ifaces[0].snaplen if nif and ifaces[0].snaplen else 1 << 62
-                cap = np.where(is_spb, np.minimum(np.minimum(spb_orig, blen - 16), snap0), cap)
-                orig = np.where(is_spb, spb_orig, orig)
-                ifid = np.where(is_spb, 0, ifid)
-                data_off[i0:i1] = np.where(is_spb, offs[i0:i1] + 12, data_off[i0:i1])
-            ok = (ifid < nif) & ((cap <= blen - 32) | is_spb) & (cap >= 0)
-            bad_if = int(np.count_nonzero(ifid >= nif))
-            if bad_if:
-                warnings.append(f"{bad_if} packet blocks name an interface the section does not describe: skipped")
-            bad_len = int(np.count_nonzero((ifid < nif) & ~ok))
-            if bad_len:
-                warnings.append(f"{bad_len} packet blocks claim more captured bytes than the block holds: skipped")
-            if nif:
-                lt = np.array([i.linktype for i in ifaces], dtype=np.int64)
-                units = np.array([i.units for i in ifaces], dtype=np.uint64)
-                toff = np.array([i.offset for i in ifaces], dtype=np.float64)
-                idx = np.where(ok, ifid, 0)
-                ticks = (hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)
-                u = units[idx]
-                seg_ts = (ticks // u).astype(np.float64) + (ticks % u).astype(np.float64) / u.astype(np.float64) + toff[idx]
-                seg_ts[is_spb] = np.nan
-                ts[i0:i1] = seg_ts
-                linktype[i0:i1] = np.where(ok, lt[idx], -1)
-            caplen[i0:i1] = np.where(ok, cap, 0)
-            wire[i0:i1] = orig
-            usable[i0:i1] = ok
+            if i1 > i0:
+                cols = self._segment(buf, offs[i0:i1], kinds[i0:i1], section, warnings)
+                data_off[i0:i1], caplen[i0:i1], wire[i0:i1], ts[i0:i1], linktype[i0:i1], usable[i0:i1] = cols
         ts = self._fill_missing_times(ts)
         cut, self._empty_run = degenerate_run_end(usable & (caplen == 0), self._empty_run)
         if cut >= 0:
             data_off, caplen, wire, ts, linktype, usable = (a[:cut] for a in (data_off, caplen, wire, ts, linktype, usable))
         batch = RecordBatch(data_off=data_off, caplen=caplen, wire_len=wire, ts=ts, linktype=linktype, usable=usable)
         return batch, cut, warnings
+
+    @staticmethod
+    def _segment(buf: bytearray, offs, kind, section: Section, warnings: list[str]):
+        """(data_off, caplen, wire_len, ts, linktype, usable) of the packet blocks of one section."""
+        import numpy as np
+
+        from confaudit.pcap.gather import windows
+
+        f = windows(np.frombuffer(buf, dtype=np.uint8), offs, 28).view(section.endian + "u4").astype(np.int64)
+        blen, ifid, hi, lo, cap, orig = f[:, 1], f[:, 2], f[:, 3], f[:, 4], f[:, 5], f[:, 6]
+        data_off = offs + 28
+        is_pb, is_spb = kind == PB, kind == SPB
+        if is_pb.any():
+            ifid = np.where(is_pb, (ifid & 0xFFFF) if section.endian == "<" else (ifid >> 16), ifid)
+        ifaces = section.interfaces
+        nif = len(ifaces)
+        if is_spb.any():
+            spb_orig = f[:, 2]
+            snap0 = ifaces[0].snaplen if nif and ifaces[0].snaplen else 1 << 62
+            cap = np.where(is_spb, np.minimum(np.minimum(spb_orig, blen - 16), snap0), cap)
+            orig = np.where(is_spb, spb_orig, orig)
+            ifid = np.where(is_spb, 0, ifid)
+            data_off = np.where(is_spb, offs + 12, data_off)
+        ok = (ifid < nif) & ((cap <= blen - 32) | is_spb) & (cap >= 0)
+        bad_if = int(np.count_nonzero(ifid >= nif))
+        if bad_if:
+            warnings.append(f"{bad_if} packet blocks name an interface the section does not describe: skipped")
+        bad_len = int(np.count_nonzero((ifid < nif) & ~ok))
+        if bad_len:
+            warnings.append(f"{bad_len} packet blocks claim more captured bytes than the block holds: skipped")
+        ts, linktype = np.zeros(len(offs)), np.zeros(len(offs), dtype=np.int64)
+        if nif:
+            lt = np.array([i.linktype for i in ifaces], dtype=np.int64)
+            units = np.array([i.units for i in ifaces], dtype=np.uint64)
+            toff = np.array([i.offset for i in ifaces], dtype=np.float64)
+            idx = np.where(ok, ifid, 0)
+            ticks = (hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)
+            # one interface: scalars (numpy divides by a scalar divisor much faster)
+            u, offset = (units[0], toff[0]) if nif == 1 else (units[idx], toff[idx])
+            ts = (ticks // u).astype(np.float64) + (ticks % u).astype(np.float64) / u.astype(np.float64) + offset
+            ts[is_spb] = np.nan
+            linktype = np.where(ok, lt[idx], -1)
+        return data_off, np.where(ok, cap, 0), orig, ts, linktype, ok
 
     def _fill_missing_times(self, ts):
         """Simple packet blocks carry no time: they take the time of the packet before them."""

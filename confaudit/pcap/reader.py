@@ -84,6 +84,11 @@ class CaptureReader:
 
     # -- public ------------------------------------------------------------------------------
     @property
+    def bytes_consumed(self) -> int:
+        """Capture bytes framed so far (for progress)."""
+        return self._bytes_consumed
+
+    @property
     def report(self) -> ReadReport:
         """What has been read so far (final once :meth:`chunks` is exhausted)."""
         warnings = list(self._warnings)

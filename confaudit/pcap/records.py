@@ -56,6 +56,8 @@ def degenerate_run_end(is_empty: Any, carried_run: int) -> tuple[int, int]:
     import numpy as np
 
     n = len(is_empty)
+    if n and carried_run <= MAX_DEGENERATE_RUN and not is_empty.any():  # the usual case, no run at all
+        return -1, 0
     bounds = np.concatenate(([-1 - carried_run], np.flatnonzero(~is_empty), [n])).astype(np.int64)
     too_long = np.flatnonzero(np.diff(bounds) - 1 > MAX_DEGENERATE_RUN)
     if too_long.size:

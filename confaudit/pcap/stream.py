@@ -37,9 +37,7 @@ class HashingFile:
 
     def _update(self, data: bytes | memoryview) -> None:
         """Hash large reads on a helper thread (hashlib drops the GIL), at most one in flight."""
-        if self._hashing is not None:
-            self._hashing.result()
-            self._hashing = None
+        self.settle()
         if len(data) < THREAD_HASH_BYTES:
             self._hash.update(data)
             return
@@ -65,13 +63,17 @@ class HashingFile:
         self.raw_bytes_read += n
         return n
 
+    def settle(self) -> None:
+        """Wait until no hash is in flight, so every buffer read so far may be written again."""
+        if self._hashing is not None:
+            self._hashing.result()
+            self._hashing = None
+
     def finish_hash(self) -> str:
         """Hash whatever was not read, so the digest always covers the whole stored file."""
         while self.read(RAW_READ_BYTES):
             pass
-        if self._hashing is not None:
-            self._hashing.result()
-            self._hashing = None
+        self.settle()
         return self._hash.hexdigest()
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ _TXT_CAP = 256
 OPCODES = {0: "QUERY", 1: "IQUERY", 2: "STATUS", 4: "NOTIFY", 5: "UPDATE"}
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 _SVC_KEYS = {0: "mandatory", 1: "alpn", 2: "no-default-alpn", 3: "port", 4: "ipv4hint", 5: "ech", 6: "ipv6hint"}
+_COUNTS = struct.Struct("!HHHH")
 
 
 class _Bad(Exception):
@@ -96,12 +98,13 @@ def _name(msg: bytes, pos: int) -> tuple[str, int]:
     end: int | None = None
     jumps = 0
     total = 0
+    size = len(msg)
     while True:
-        if pos >= len(msg):
+        if pos >= size:
             raise _Bad("name runs past the end")
         length = msg[pos]
         if length & 0xC0 == 0xC0:
-            if pos + 1 >= len(msg):
+            if pos + 1 >= size:
                 raise _Bad("truncated pointer")
             target = ((length & 0x3F) << 8) | msg[pos + 1]
             if end is None:
@@ -121,7 +124,7 @@ def _name(msg: bytes, pos: int) -> tuple[str, int]:
         total += length + 1
         if total > _MAX_NAME:
             raise _Bad("name longer than 255 bytes")
-        labels.append(safe_text(label, 63).replace(".", "\\."))
+        labels.append(label.decode("utf-8", "replace").replace(".", "\\."))  # as safe_text; labels are <= 63 bytes
         pos += 1 + length
 
 
@@ -191,7 +194,7 @@ def _parse(msg: bytes) -> DnsMessage | None:
     if len(msg) < 12:
         return None
     flags = int.from_bytes(msg[2:4], "big")
-    counts = tuple(int.from_bytes(msg[i : i + 2], "big") for i in (4, 6, 8, 10))
+    counts = _COUNTS.unpack_from(msg, 4)
     questions: list[DnsQuestion] = []
     answers: list[DnsAnswer] = []
     problems: list[str] = []

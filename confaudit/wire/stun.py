@@ -22,6 +22,7 @@ __all__ = ["MAGIC_COOKIE", "ChannelData", "StunAddress", "StunMessage", "StunTcp
 MAGIC_COOKIE = 0x2112A442
 _FINGERPRINT_XOR = 0x5354554E
 _HEADER = struct.Struct("!HHI12s")
+_ATTRIBUTE_HEADER = struct.Struct("!HH")
 _CLASSES = ("request", "indication", "success", "error")
 _VENDOR_VALUE_CAP = 64
 _TEXT_CAP = 763  # RFC 8489 limit for REALM/SOFTWARE (in bytes)
@@ -130,7 +131,7 @@ def _address(value: bytes, xor: bool, tid: bytes) -> StunAddress | None:
         raw = int.from_bytes(value[4:8], "big")
         if xor:
             raw ^= MAGIC_COOKIE
-        return StunAddress(str(ipaddress.IPv4Address(raw)), port)
+        return StunAddress(".".join(map(str, raw.to_bytes(4, "big"))), port)  # IPv4Address's text, faster
     if family == 2 and len(value) >= 20:
         raw = int.from_bytes(value[4:20], "big")
         if xor:
@@ -146,9 +147,9 @@ def _u32(value: bytes) -> int | None:
 def _fingerprint_ok(data: bytes, attr_offset: int, value: bytes) -> bool | None:
     if len(value) != 4:
         return False
-    head = bytearray(data[:attr_offset])
-    head[2:4] = (attr_offset + 8 - 20).to_bytes(2, "big")
-    return (zlib.crc32(bytes(head)) ^ _FINGERPRINT_XOR) == int.from_bytes(value, "big")
+    # CRC over the message up to FINGERPRINT, with the length field as if FINGERPRINT ended it
+    crc = zlib.crc32((attr_offset + 8 - 20).to_bytes(2, "big"), zlib.crc32(data[:2]))
+    return (zlib.crc32(data[4:attr_offset], crc) ^ _FINGERPRINT_XOR) == int.from_bytes(value, "big")
 
 
 def _method_and_class(msg_type: int) -> tuple[int, str]:
@@ -183,14 +184,7 @@ def _parse_stun(data: bytes, allow_classic: bool) -> StunMessage | None:
         problems.append("length not a multiple of 4 (unpadded vendor variant)")
     method, msg_class = _method_and_class(msg_type)
     full_tid = data[4:20] if classic else tid
-    fields: dict[str, Any] = {
-        "mapped_address": None, "xor_mapped_address": None, "xor_relayed_address": None,
-        "xor_peer_address": None, "realm": None, "software": None, "username": None,
-        "nonce_present": False, "message_integrity_present": False, "priority": None,
-        "ice_controlling": False, "ice_controlled": False, "use_candidate": False,
-        "error_code": None, "error_reason": None, "lifetime": None, "requested_transport": None,
-        "channel_number": None, "fingerprint_valid": None,
-    }
+    fields = dict(_NO_FIELDS)
     walk, walk_problems = _walk_attributes(data, padded=True)
     if walk_problems:
         unpadded, unpadded_problems = _walk_attributes(data, padded=False)
@@ -201,13 +195,15 @@ def _parse_stun(data: bytes, allow_classic: bool) -> StunMessage | None:
     attributes: list[tuple[int, str | None, int]] = []
     vendor: list[tuple[int, str | None, str]] = []
     for offset, atype, value in walk:
-        name = STUN_ATTRIBUTES.get(atype) or STUN_VENDOR_ATTRIBUTES.get(atype)
+        name = STUN_ATTRIBUTES.get(atype)
+        if name is None:
+            vendor_name = STUN_VENDOR_ATTRIBUTES.get(atype)
+            vendor.append((atype, vendor_name, hex_capped(value, _VENDOR_VALUE_CAP)))
+            name = vendor_name
         attributes.append((atype, name, len(value)))
         if fields["fingerprint_valid"] is not None:
             problems.append(f"attribute 0x{atype:04x} after FINGERPRINT")
         _decode_attribute(atype, value, full_tid, classic, fields, data, offset)
-        if atype not in STUN_ATTRIBUTES:
-            vendor.append((atype, STUN_VENDOR_ATTRIBUTES.get(atype), hex_capped(value, _VENDOR_VALUE_CAP)))
     return StunMessage(
         msg_type=msg_type, method=method, method_name=STUN_METHODS.get(method), msg_class=msg_class,
         length=length, transaction_id=full_tid.hex(), classic=classic, attributes=tuple(attributes),
@@ -219,51 +215,52 @@ def _walk_attributes(data: bytes, padded: bool) -> tuple[list[tuple[int, int, by
     """(offset, type, value) of each attribute; stops at the first structural problem."""
     walk: list[tuple[int, int, bytes]] = []
     offset = 20
-    while offset < len(data):
-        if offset + 4 > len(data):
+    size = len(data)
+    while offset < size:
+        if offset + 4 > size:
             return walk, [f"truncated attribute header at offset {offset}"]
-        atype, alen = struct.unpack_from("!HH", data, offset)
-        if offset + 4 + alen > len(data):
+        atype, alen = _ATTRIBUTE_HEADER.unpack_from(data, offset)
+        end = offset + 4 + alen
+        if end > size:
             return walk, [f"attribute 0x{atype:04x} length {alen} overruns message"]
-        walk.append((offset, atype, data[offset + 4 : offset + 4 + alen]))
-        offset += 4 + alen + (-alen % 4 if padded else 0)
+        walk.append((offset, atype, data[offset + 4 : end]))
+        offset = end + (-alen % 4 if padded else 0)
     return walk, []
+
+
+_NO_FIELDS: dict[str, Any] = {
+    "mapped_address": None, "xor_mapped_address": None, "xor_relayed_address": None,
+    "xor_peer_address": None, "realm": None, "software": None, "username": None,
+    "nonce_present": False, "message_integrity_present": False, "priority": None,
+    "ice_controlling": False, "ice_controlled": False, "use_candidate": False,
+    "error_code": None, "error_reason": None, "lifetime": None, "requested_transport": None,
+    "channel_number": None, "fingerprint_valid": None,
+}
+_ADDRESS_FIELDS = {0x0001: ("mapped_address", False), 0x0020: ("xor_mapped_address", True),
+                   0x8020: ("xor_mapped_address", True), 0x0016: ("xor_relayed_address", True),
+                   0x0012: ("xor_peer_address", True)}
+_TEXT_FIELDS = {0x0014: "realm", 0x8022: "software", 0x0006: "username"}
+_FLAG_FIELDS = {0x0015: "nonce_present", 0x0008: "message_integrity_present", 0x001C: "message_integrity_present",
+                0x802A: "ice_controlling", 0x8029: "ice_controlled", 0x0025: "use_candidate"}
+_U32_FIELDS = {0x0024: "priority", 0x000D: "lifetime"}
 
 
 def _decode_attribute(
     atype: int, value: bytes, tid: bytes, classic: bool, fields: dict[str, Any], data: bytes, offset: int
 ) -> None:
-    if atype == 0x0001 and fields["mapped_address"] is None:
-        fields["mapped_address"] = _address(value, False, tid)
-    elif atype in (0x0020, 0x8020) and fields["xor_mapped_address"] is None and not classic:
-        fields["xor_mapped_address"] = _address(value, True, tid)
-    elif atype == 0x0016 and fields["xor_relayed_address"] is None and not classic:
-        fields["xor_relayed_address"] = _address(value, True, tid)
-    elif atype == 0x0012 and fields["xor_peer_address"] is None and not classic:
-        fields["xor_peer_address"] = _address(value, True, tid)
-    elif atype == 0x0014:
-        fields["realm"] = safe_text(value, _TEXT_CAP)
-    elif atype == 0x8022:
-        fields["software"] = safe_text(value, _TEXT_CAP)
-    elif atype == 0x0006:
-        fields["username"] = safe_text(value, _TEXT_CAP)
-    elif atype == 0x0015:
-        fields["nonce_present"] = True
-    elif atype in (0x0008, 0x001C):
-        fields["message_integrity_present"] = True
-    elif atype == 0x0024:
-        fields["priority"] = _u32(value)
-    elif atype == 0x802A:
-        fields["ice_controlling"] = True
-    elif atype == 0x8029:
-        fields["ice_controlled"] = True
-    elif atype == 0x0025:
-        fields["use_candidate"] = True
+    if atype in _ADDRESS_FIELDS:
+        key, xor = _ADDRESS_FIELDS[atype]
+        if fields[key] is None and not (xor and classic):  # the first one counts; no XOR without the cookie
+            fields[key] = _address(value, xor, tid)
+    elif atype in _TEXT_FIELDS:
+        fields[_TEXT_FIELDS[atype]] = safe_text(value, _TEXT_CAP)
+    elif atype in _FLAG_FIELDS:
+        fields[_FLAG_FIELDS[atype]] = True
+    elif atype in _U32_FIELDS:
+        fields[_U32_FIELDS[atype]] = _u32(value)
     elif atype == 0x0009 and len(value) >= 4:
         fields["error_code"] = (value[2] & 0x07) * 100 + value[3]
         fields["error_reason"] = safe_text(value[4:], _TEXT_CAP)
-    elif atype == 0x000D:
-        fields["lifetime"] = _u32(value)
     elif atype == 0x0019 and value:
         fields["requested_transport"] = value[0]
     elif atype == 0x000C and len(value) >= 2:
