@@ -235,10 +235,15 @@ def write_pcap(path: Path, total: int, seed: int = 7) -> None:
     os.replace(tmp, path)
 
 
+def cached_path(packets: int = 1_000_000, seed: int = 7) -> Path:
+    """Where the cached capture with ``packets`` packets lives (it may not exist yet)."""
+    return DATA_DIR / f"synth-call-{packets}-s{seed}-v{GENERATOR_VERSION}.pcap"
+
+
 def ensure(packets: int = 1_000_000, seed: int = 7) -> Path:
     """Path of the cached capture with ``packets`` packets, generating it if needed."""
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    path = DATA_DIR / f"synth-call-{packets}-s{seed}-v{GENERATOR_VERSION}.pcap"
+    path = cached_path(packets, seed)
     if not path.exists():
         write_pcap(path, packets, seed)
     return path
