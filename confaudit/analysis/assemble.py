@@ -200,6 +200,12 @@ def _udp_evidence(gid: int, fid: str, counts: list[int], store: SampleStore, red
         ev["dtls"].append(dtls)
         f["dtls"] = True
         keying_raw.setdefault(gid, {})["dtls"] = dtls
+    elif relayed := store.get(gid, "channel_dtls"):  # the handshake of media relayed by a TURN server
+        dtls = _safe(DU.dtls_summary, fid, relayed)
+        if dtls:
+            dtls["turn_channel_data"] = True
+            ev["dtls"].append(dtls)
+            keying_raw.setdefault(gid, {})["dtls"] = dtls
     text_samples = store.get(gid, "text")
     if text_samples:
         parsed = _safe(DT.sip_messages, fid, text_samples, redactor)
@@ -213,7 +219,7 @@ def _udp_evidence(gid: int, fid: str, counts: list[int], store: SampleStore, red
         zoom = _safe(DU.zoom_summary, fid, store.get(gid, "zoom"))
         if zoom:
             ev["zoom_candidates"].append(zoom)
-    rtcp = store.get(gid, "rtcp")
+    rtcp = store.get(gid, "rtcp") or store.get(gid, "channel_rtcp")
     if rtcp:
         keying_raw.setdefault(gid, {})["rtcp"] = _safe(_srtcp_counts, rtcp) or (0, 0)
 

@@ -35,9 +35,12 @@ def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = No
         label = Path(path).name
         for chunk in reader.chunks():
             classes = classify.classify(chunk.head, chunk.payload_len, chunk.proto)
+            inner = classify.channel_inner(chunk.head, chunk.payload_len, chunk.proto, classes)
             gidx, forward = table.add_chunk(chunk, classes)
-            store.add_chunk(chunk, classes, gidx, forward, len(table))
+            store.add_chunk(chunk, classes, gidx, forward, len(table), inner)
             streams.add_rows(chunk, np.nonzero(classes == classify.RTP)[0], gidx, forward, store.take_bytes)
+            streams.add_rows(chunk, np.nonzero(inner == classify.RTP)[0], gidx, forward, store.take_bytes,
+                             inner_offset=classify.CHANNEL_HEADER)
             if progress is not None:
                 consumed = min(sizes[index], reader.bytes_consumed)
                 progress(label, done_before + consumed, total)

@@ -101,3 +101,28 @@ def classify(head: Any, payload_len: Any, proto: Any) -> Any:
 
     out[plen <= 0] = EMPTY
     return out
+
+
+CHANNEL_HEADER = 4
+"""Bytes of the TURN ChannelData header (channel number, length) before what it carries."""
+
+
+def channel_inner(head: Any, payload_len: Any, proto: Any, classes: Any) -> Any:
+    """Per row: the class of what a TURN ChannelData message carries, by the same rules; OTHER elsewhere.
+
+    Only 12 bytes of the inner message are in ``head`` (enough for every rule above); its length is
+    the ChannelData length field, so padding after it is never counted.
+    """
+    import numpy as np
+
+    from confaudit.pcap.gather import field
+
+    out = np.full(len(classes), OTHER, dtype=np.uint8)
+    rows = np.flatnonzero(classes == CHANNEL_DATA)
+    if len(rows) == 0:
+        return out
+    outer = head[rows]
+    inner_head = np.zeros_like(outer)
+    inner_head[:, : outer.shape[1] - CHANNEL_HEADER] = outer[:, CHANNEL_HEADER:]
+    out[rows] = classify(inner_head, field(outer, 2, ">u2").astype(np.int64), np.asarray(proto)[rows])
+    return out

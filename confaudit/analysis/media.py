@@ -145,6 +145,9 @@ def stream_entry(stream_id: str, flow_id: str, acc: StreamAcc, keying: FlowKeyin
     sreasons = list(verdict.reasons) if verdict is not None else []
     codec, kind = codec_of(acc.payload_type, keying, verdict.codec_guess if verdict is not None else None)
     encryption, reasons = encryption_verdict(keying, plain, sreasons)
+    if acc.turn_channel is not None:
+        reasons.insert(0, f"carried inside TURN ChannelData (channel 0x{acc.turn_channel:04x}): "
+                          "media relayed by the TURN server on this flow")
     direction = "both" if acc.forward and acc.backward else "forward" if acc.forward else "backward"
     return {
         "id": stream_id,
@@ -165,4 +168,4 @@ def stream_entry(stream_id: str, flow_id: str, acc: StreamAcc, keying: FlowKeyin
         "first_packet": {"kind": "packet", "id": f"{acc.first_packet[0]}:{acc.first_packet[1]}"},
         "encryption": encryption,
         "reasons": reasons,
-    }
+    } | ({"turn_channel": f"0x{acc.turn_channel:04x}"} if acc.turn_channel is not None else {})

@@ -46,6 +46,8 @@ class StreamAcc:
     ts_backwards: int = 0
     markers: int = 0
     samples: list[bytes] = field(default_factory=list)
+    turn_channel: int | None = None
+    """TURN channel number when the stream was seen inside ChannelData (relayed media)."""
 
 
 class StreamTable:
@@ -58,13 +60,18 @@ class StreamTable:
         """Per flow: RTP-shaped packets not tracked because the flow hit MAX_STREAMS_PER_FLOW."""
 
     def add_rows(self, chunk: Any, rows: Any, gidx: Any, forward: Any,
-                 take_sample: Callable[[int], bool]) -> None:
-        """Account the RTP-shaped ``rows`` of ``chunk`` (flow index per row in ``gidx``)."""
+                 take_sample: Callable[[int], bool], inner_offset: int = 0) -> None:
+        """Account the RTP-shaped ``rows`` of ``chunk`` (flow index per row in ``gidx``).
+
+        ``inner_offset`` > 0: the RTP packet starts that many bytes into the payload (inside TURN
+        ChannelData, whose channel number is then kept on the stream).
+        """
         import numpy as np
 
         if len(rows) == 0:
             return
-        head = take_rows(chunk.head, rows)
+        outer = take_rows(chunk.head, rows)
+        head = outer[:, inner_offset:]
         ssrc = header_field(head, 8, ">u4").astype(np.int64)
         pt = (head[:, 1] & 0x7F).astype(np.int64)
         marker = (head[:, 1] >> 7).astype(np.int64)
@@ -83,15 +90,17 @@ class StreamTable:
             if acc is None:
                 self.untracked[flow] = self.untracked.get(flow, 0) + group_start[u + 1] - group_start[u]
                 continue
+            if inner_offset and acc.turn_channel is None:
+                acc.turn_channel = int(outer[first[u], 0]) << 8 | int(outer[first[u], 1])
             accs[u] = acc
             wanted = min(SAMPLES_PER_STREAM - len(acc.samples), group_start[u + 1] - group_start[u])
             for m in order[group_start[u]: group_start[u] + max(0, wanted)].tolist():
                 row = int(rows[m])
-                if not take_sample(min(SAMPLE_BYTES, int(chunk.payload_len[row]))):
+                if not take_sample(min(SAMPLE_BYTES, int(chunk.payload_len[row]) - inner_offset)):
                     break
-                acc.samples.append(chunk.payload(row)[:SAMPLE_BYTES])
+                acc.samples.append(chunk.payload(row)[inner_offset: inner_offset + SAMPLE_BYTES])
         self._update_all(accs, order, bounds, seq, rtp_ts, marker, forward[rows],
-                         chunk.payload_len[rows].astype(np.int64), chunk.ts[rows])
+                         chunk.payload_len[rows].astype(np.int64) - inner_offset, chunk.ts[rows])
 
     @staticmethod
     def _update_all(accs: list[StreamAcc | None], order: Any, bounds: Any, seq: Any, rtp_ts: Any,

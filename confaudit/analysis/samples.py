@@ -23,7 +23,8 @@ BUDGETS = {
     "text": 200,      # SIP and other text protocols over UDP
     "rtcp": 16,       # SRTCP trailer checks
     "tcp": 96,        # first ~16 KB per direction, reassembled by sequence number
-    "channel": 16,    # TURN ChannelData (inner protocol)
+    "channel_dtls": 48,  # DTLS inside TURN ChannelData (relayed media's keying)
+    "channel_rtcp": 16,  # RTCP inside TURN ChannelData (SRTCP trailer checks)
     "zoom": 64,       # UDP payloads starting like Zoom's SFU (0x05) or inner media headers
 }
 FIRST_BYTES = 256
@@ -75,7 +76,8 @@ class SampleStore:
     def get(self, flow: int, category: str) -> list[Sample]:
         return self.samples.get((flow, category), [])
 
-    def add_chunk(self, chunk: Any, classes: Any, gidx: Any, forward: Any, n_flows: int) -> None:
+    def add_chunk(self, chunk: Any, classes: Any, gidx: Any, forward: Any, n_flows: int, inner: Any = None) -> None:
+        """Sample the rows of one chunk; ``inner``: what each TURN ChannelData row carries (classify.channel_inner)."""
         has_payload = chunk.payload_len > 0
         udp = chunk.proto == 17
         masks = {
@@ -87,10 +89,13 @@ class SampleStore:
             "text": (classes == classify.TEXT) & udp,
             "rtcp": classes == classify.RTCP,
             "tcp": has_payload & (chunk.proto == 6) & ~chunk.fragment,
-            "channel": classes == classify.CHANNEL_DATA,
+            "channel_dtls": None if inner is None else (inner == classify.DTLS) | (inner == classify.DTLS13_UNIFIED),
+            "channel_rtcp": None if inner is None else inner == classify.RTCP,
             "zoom": udp & equals_any(chunk.head[:, 0], ZOOM_FIRST_BYTES) & has_payload,
         }
         for category, mask in masks.items():
+            if mask is None:
+                continue
             keep = self._select(category, mask, gidx, n_flows)
             if len(keep):
                 self._store(chunk, category, keep, gidx, forward)
@@ -126,6 +131,7 @@ class SampleStore:
 
     def _store(self, chunk: Any, category: str, rows: Any, gidx: Any, forward: Any) -> None:
         limit = FIRST_BYTES if category in ("first", "zoom") else MAX_PAYLOAD
+        skip = classify.CHANNEL_HEADER if category.startswith("channel_") else 0  # keep what the relay carries
         # plain Python values up front: indexing numpy scalars row by row costs more than the rest
         cols = zip(gidx[rows].tolist(), forward[rows].tolist(), chunk.payload_len[rows].tolist(),
                    chunk.payload_off[rows].tolist(), chunk.frame[rows].tolist(), chunk.ts[rows].tolist(),
@@ -137,6 +143,7 @@ class SampleStore:
                     if used >= TCP_BYTES_PER_DIRECTION:
                         continue
                     self.tcp_bytes[(flow, fwd)] = used + length
+                off, length = off + skip, length - skip
                 size = min(limit, length)
                 if not self.take_bytes(size):
                     return
