@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import loopback_http
 from confaudit.capture.importers import load_http_sources
 from confaudit.capture.lab import LabResolver, TlsUpstream
 from confaudit.capture.live import CaptureConfig, run_capture
@@ -129,19 +130,15 @@ def test_ctrl_c_ends_capture_cleanly_with_manifest(tmp_path: Path) -> None:
         assert line.startswith("proxy listening on 127.0.0.1:"), line + proc.stderr.read()
         port = int(line.split()[3].rsplit(":", 1)[1])
         import http.server
-        import threading
 
         # Plain HTTP upstream: `confaudit capture` verifies upstream certificates (no --ssl-insecure).
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{port}"}))
-            with opener.open(f"http://127.0.0.1:{server.server_address[1]}/before-ctrl-c", timeout=20) as resp:
-                resp.read()
-        except urllib.error.HTTPError as err:
-            assert err.code == 404  # the directory listing handler: any answer proves the proxy path
-        finally:
-            server.shutdown()
+        with loopback_http(http.server.SimpleHTTPRequestHandler) as url:
+            try:
+                opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{port}"}))
+                with opener.open(f"{url}/before-ctrl-c", timeout=20) as resp:
+                    resp.read()
+            except urllib.error.HTTPError as err:
+                assert err.code == 404  # the directory listing handler: any answer proves the proxy path
         time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)

@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import termios
-import threading
 import time
 import urllib.request
 import uuid
@@ -27,6 +26,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from conftest import loopback_http
 from confaudit.capture.panel import KeyReader, PhaseTail, registrable_domain, render, summary
 from confaudit.capture.session import append_phase, read_phases
 
@@ -93,8 +93,7 @@ def pane(tmp_path: Path) -> Iterator[Pane]:
     tmux = shutil.which("tmux")
     if tmux is None:
         pytest.skip("tmux is not installed (scripts/sysdeps.sh installs it from Debian's packages)")
-    if not CONFAUDIT.is_file():
-        pytest.skip(f"confaudit entry point not found next to {sys.executable} (install the package editable)")
+    assert CONFAUDIT.is_file(), f"confaudit entry point not found next to {sys.executable} (make test installs it)"
     term = Pane(tmux, tmp_path)
     try:
         yield term
@@ -118,14 +117,8 @@ def upstream() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http(Handler) as url:
+        yield url
 
 
 def _capture_command(out: Path, duration: int = 30) -> str:

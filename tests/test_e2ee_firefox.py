@@ -10,12 +10,12 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from conftest import loopback_http
 from confaudit.e2ee import enrich
 
 PAGE = """<!doctype html><html><body><script>
@@ -90,13 +90,8 @@ def _page_server(e2ee: bool):
         def log_message(self, *args) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/call.html"
-    finally:
-        server.shutdown()
+    with loopback_http(Handler) as url:
+        yield f"{url}/call.html"
 
 
 def _record_firefox_call(tmp_path: Path, seconds: float, e2ee: bool = False) -> tuple[Path, Path]:

@@ -201,7 +201,7 @@ def test_room_links_from_session_pattern() -> None:
 
 
 def test_har_through_the_capture_importer(tmp_path: Path) -> None:
-    importers = pytest.importorskip("confaudit.capture.importers")
+    from confaudit.capture import importers
     body = json.dumps({"device": {"ua": UA}, "tz": "Asia/Tokyo", "room": ROOM})
     har = {"log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": [{
         "startedDateTime": "2026-11-25T08:00:01.000Z", "time": 5,
@@ -223,7 +223,7 @@ def test_har_through_the_capture_importer(tmp_path: Path) -> None:
 
 
 def test_mitmproxy_flows_through_the_flow_file_importer(tmp_path: Path) -> None:
-    importers = pytest.importorskip("confaudit.capture.importers")
+    from confaudit.capture import importers
     from mitmproxy import io as mio
     from mitmproxy.test import tflow
 

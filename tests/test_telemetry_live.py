@@ -168,8 +168,7 @@ def _run_lab(tmp: Path, page: str) -> Path:
     """Chromium opens ``page`` through mitmdump+confaudit addon; returns the recorded session directory."""
     chromium = require_binary("chromium")
     mitmdump = Path(sys.executable).with_name("mitmdump")
-    if not mitmdump.exists():
-        pytest.skip("mitmdump is not installed in this environment")
+    assert mitmdump.exists(), "mitmdump (a required dependency) is not installed next to this Python"
     server = _LabServer(("127.0.0.1", 0), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     addon = tmp / "lab_addons.py"

@@ -152,7 +152,6 @@ def test_first_party_by_entity_name_or_domain_or_url() -> None:
 
 
 def test_real_capture_sni_parties(shared_captures: Path) -> None:
-    pytest.importorskip("confaudit.analysis.capture", reason="packet analysis stage not in the tree yet")
     from confaudit.analysis.capture import analyze_captures
 
     bundle = analyze_captures([shared_captures / "teams.pcap"], progress=None)

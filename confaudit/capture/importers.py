@@ -7,13 +7,13 @@ session written by an older or foreign addon cannot leak secrets into the bundle
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from confaudit.capture import convert
 from confaudit.capture.body import TEXT_CAP
+from confaudit.capture.session import sha256_file
 from confaudit.errors import InputError
 from confaudit.redact import Redactor
 
@@ -37,14 +37,6 @@ def sniff_format(path: Path) -> str:
     if stripped[:1].isdigit():
         return "mitm"
     raise InputError(path, "not an HTTP-side input (expected observations JSONL, HAR or .mitm)")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_observations(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
@@ -185,9 +177,10 @@ def load_http_sources(paths: list[Path], redactor: Redactor | None = None) -> di
         try:
             fmt = sniff_format(path)
             records, read, skipped, warnings = _READERS[fmt](path, redactor)
+            digest = sha256_file(path)
         except OSError as exc:
             raise InputError(path, exc.strerror or "cannot read file") from None
-        inputs.append({"path": str(path), "sha256": _sha256(path), "format": fmt, "records_read": read,
+        inputs.append({"path": str(path), "sha256": digest, "format": fmt, "records_read": read,
                        "records_skipped": skipped, "complete": skipped == 0, "warnings": warnings})
         tagged.extend((index, order, rec) for order, rec in enumerate(records))
     return dict(assemble(tagged), inputs=inputs, complete=all(i["complete"] for i in inputs))
