@@ -75,9 +75,12 @@ def test_positive_control_vulnerable_template_executes(tmp_path: Path) -> None:
         page.write_text(render_audit(run, bundle, templates=vuln), encoding="utf-8")
         pages.append(page)
     executed = [n for n, dom in zip(AUTO_RUNNING, _load_all(chromium, pages, tmp_path)) if f"{MARKER}-{n}" in dom]
-    for n in sorted(set(AUTO_RUNNING) - set(executed)):  # event-driven payloads (focus, animation) can miss a
-        page = tmp_path / f"vuln-{n}.html"               # busy box's 3 s virtual budget: one sequential retry
-        if f"{MARKER}-{n}" in run_chromium(chromium, page, tmp_path / f"retry-profile-{n}"):
+    # Event-driven payloads can miss a run: headless Chromium fires `autofocus` onfocus in about 8 of 10
+    # loads here (measured), animations can miss a busy box's 3 s virtual budget. Sequential retries.
+    for n in sorted(set(AUTO_RUNNING) - set(executed)):
+        page = tmp_path / f"vuln-{n}.html"
+        if any(f"{MARKER}-{n}" in run_chromium(chromium, page, tmp_path / f"retry-profile-{n}-{attempt}")
+               for attempt in range(4)):
             executed.append(n)
     executed.sort()
     # Every auto-running payload must be live, else a pass above would prove nothing.
