@@ -30,6 +30,12 @@ def _fixed_redaction_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONFAUDIT_REDACTION_KEY", "test-redaction-key-not-secret")
 
 
+@pytest.fixture(autouse=True)
+def _strict_parsers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parser bug raises under test (also in CLI child processes) instead of being counted as lost evidence."""
+    monkeypatch.setenv("CONFAUDIT_STRICT_PARSERS", "1")
+
+
 def require_binary(name: str) -> str:
     """Path of a system binary the Makefile installs; skip with a reason if absent."""
     path = shutil.which(name)
