@@ -99,10 +99,16 @@ def test_messenger_turn_relay_in_stun_pcap(analyzed) -> None:
     assert {"Send indication", "Data indication", "Allocate request"} <= set(messenger[0]["methods"])
     # SOURCES.md's 19 ChannelData include frame 200 (channel 0x4001) on another, IPv6 flow
     assert messenger[0]["channel_data_packets"] == 18
-    assert bundle["media_path"]["topology"] == "relay"
-    relay = [e for e in bundle["media_path"]["endpoints"] if e["role"] == "relay"]
-    assert any(e["address"] == "31.13.86.54" and e["port"] == 40003 and "turner.facebook" in e["names"] for e in relay)
-    assert any("turner.facebook" in r for r in bundle["media_path"]["reasons"])
+    # The relay carried ICE checks and RTCP but no RTP: it is reported, never weighed as media.
+    # The only RTP in this mixed trace (6 SRTP packets) goes to a Meet SFU in Google's media network.
+    path = bundle["media_path"]
+    assert path["topology"] == "server"
+    assert path["packets_by_topology"] == {"server": 6}
+    assert any("turner.facebook" in r and "carried no media" in r for r in path["reasons"])
+    assert not any(e["role"] == "relay" for e in path["endpoints"])
+    # ICE-TCP (RFC 4571) and TURN-over-TCP flows are framed; their messages are STUN/TURN
+    framed = {f["id"]: f for f in bundle["flows"] if f.get("framing")}
+    assert sorted((f["framing"]["mode"], f["protocol"]) for f in framed.values()) == [("rfc4571", "stun"), ("stun", "turn")]
     assert any("turn.l.google.com" in s["realms"] for s in bundle["stun"])
     # 121 over UDP + 31 over TCP (12 ICE-TCP RFC 4571 framed, 19 TURN-over-TCP) + 19 ChannelData
     assert bundle["protocol_counts"]["stun"] + bundle["protocol_counts"]["turn"] == 171
@@ -128,8 +134,13 @@ def test_teams_snis_stun_attributes_and_dns(analyzed) -> None:
     vendor = {v["type"] for s in bundle["stun"] for v in s["vendor_attributes"]}
     assert {"0x8008", "0x8037", "0x8070"} <= vendor
     assert bundle["protocol_counts"]["dns"] == 45
-    relays = [e for e in bundle["media_path"]["endpoints"] if e["address"].startswith("52.114.250.")]
-    assert relays
+    # MS-TURN relays on 52.114.250.x carried ICE checks only (Data indications holding STUN); the
+    # SRTP went directly to a full ICE agent sending one source: a peer-to-peer 1:1 call.
+    path = bundle["media_path"]
+    assert path["topology"] == "p2p"
+    assert any(r.startswith("f78: media directly to 93.71.110.205:16332, a full ICE agent") for r in path["reasons"])
+    assert any("carried no media" in r for r in path["reasons"])
+    assert not any(e["address"].startswith("52.114.250.") for e in path["endpoints"])
 
 
 def test_teams_dns_names_ip_endpoints(analyzed) -> None:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from confaudit.analysis import classify as C
+from confaudit.analysis.carried import TcpFramer
+from confaudit.analysis.flow_evidence import FlowFindings, collect
 from confaudit.analysis.flows import FlowTable
-from confaudit.analysis.labels import LABELS, FlowFacts, flow_protocol, packet_labels
-from confaudit.analysis.media import FlowKeying, stream_entry
+from confaudit.analysis.labels import LABELS, FlowFacts, flow_protocol, message_labels, packet_labels
+from confaudit.analysis.media import FlowKeying, build_streams, sdp_keying
 from confaudit.analysis.rtpstreams import StreamTable, plausible_stream
 from confaudit.analysis.samples import SampleStore
+from confaudit.wire.errors import ParserBugs
 
 _TRANSPORT = {6: "tcp", 17: "udp"}
+NO_MEDIA = ("quic", "dns", "tls", "http", "zoom")
+"""Flows confirmed as one of these carry no RTP streams, whatever some packets' first bytes look like."""
 
 
 def _flow_id(gid: int) -> str:
@@ -52,104 +56,117 @@ def _base_flows(table: FlowTable) -> list[dict[str, Any]]:
     return out
 
 
-def _safe(fn: Any, *args: Any) -> Any:
-    """Wire parsers never raise by contract; a bug in one must not lose the whole analysis."""
-    try:
-        return fn(*args)
-    except Exception:  # noqa: BLE001 - recorded as a missing summary, analysis continues
-        return None
-
-
-def assemble(table: FlowTable, streams: StreamTable, store: SampleStore) -> dict[str, Any]:
-    from confaudit.analysis import dissect_text as DT
-    from confaudit.analysis import dissect_udp as DU
+def assemble(table: FlowTable, streams: StreamTable, store: SampleStore, bugs: ParserBugs,
+             framer: TcpFramer) -> dict[str, Any]:
+    from confaudit.analysis.path import endpoint_names, media_path
     from confaudit.redact import Redactor
 
     redactor = Redactor.default()
     flows = _base_flows(table)
     class_counts = table.classes.data[: len(flows)].tolist()  # per flow, indexed by classify's class ids
-    ev: dict[str, list[dict[str, Any]]] = {k: [] for k in ("stun", "dtls", "quic", "dns", "tls", "http", "sip", "sdp",
-                                                           "zoom", "zoom_candidates")}
-    facts: dict[int, dict[str, Any]] = {}
-    keying_raw: dict[int, dict[str, Any]] = {}
-    for gid, flow in enumerate(flows):
-        fid = flow["id"]
-        counts = class_counts[gid]
-        f: dict[str, Any] = {"transport": flow["transport"], "ports": (flow["sport"], flow["dport"])}
-        if flow["transport"] == "tcp":
-            tcp = store.get(gid, "tcp")
-            tls = _safe(DT.tls_summary, fid, tcp) if tcp else None
-            if tls:
-                ev["tls"].append(tls)
-                f["tls"] = True
-            http = _safe(DT.http_requests, fid, tcp) if tcp and not tls else None
-            if http:
-                ev["http"].extend(http)
-                f["http"] = True
-            stun_tcp = _safe(DT.tcp_stun_summary, fid, tcp, redactor) if tcp and not (tls or http) else None
-            if stun_tcp:
-                ev["stun"].append(stun_tcp)
-                f["stun_parsed"] = stun_tcp["messages"]
-            elif tcp and not (tls or http):  # SIP over TCP: one message per segment in practice
-                parsed = _safe(DT.sip_messages, fid, [s for s in tcp if s.payload[:1].isalpha()], redactor)
-                if parsed and parsed[0]:
-                    ev["sip"].extend(parsed[0])
-                    ev["sdp"].extend(parsed[1])
-                    f["sip"] = True
-            dns = _safe(DU.dns_records, fid, store.get(gid, "dns"), True) or []
-            ev["dns"].extend(dns)
-            f["dns"] = bool(dns)
-        elif flow["transport"] == "udp":
-            dns = _safe(DU.dns_records, fid, store.get(gid, "dns"), False) or []
-            ev["dns"].extend(dns)
-            f["dns"] = bool(dns)
-            if not dns:
-                _udp_evidence(gid, fid, counts, store, redactor, ev, f, keying_raw)
-        facts[gid] = f
-
-    ev["zoom"] = _accept_zoom(flows, ev["zoom_candidates"], ev["stun"])
-    for zoom in ev["zoom"]:
-        facts[int(zoom["flow"][1:]) - 1]["zoom"] = True
-    sdp_map = _sdp_keying(ev["sdp"])
-    media_streams, srtp_flows, media_flows = _media(flows, streams, keying_raw, sdp_map)
+    framed_counts = table.framed_classes.data[: len(flows)].tolist()
+    framed = set(framer.flows)
+    counts = [framed_counts[g] if g in framed else class_counts[g] for g in range(len(flows))]
+    ev = collect(flows, counts, framed, store, redactor, bugs)
+    sections = ev.sections
+    zoom = _accept_zoom(flows, sections["zoom_candidates"], sections["stun"])
+    for entry in zoom:
+        ev.flows[int(entry["flow"][1:]) - 1].zoom = True
+    sdp_map = sdp_keying(sections["sdp"])
+    skip = {gid for gid, f in ev.flows.items() if any(getattr(f, name) for name in NO_MEDIA)}
+    accs = sorted((a for a in streams.streams.values() if plausible_stream(a) and a.flow not in skip),
+                  key=lambda a: (a.first_packet, a.ssrc, a.payload_type))
+    media_streams = build_streams(flows, accs, _keying(flows, ev.flows, sdp_map), bugs)
+    by_flow: dict[str, list[str]] = {}
+    for entry in media_streams:
+        by_flow.setdefault(entry["flow"], []).append(entry["encryption"])
     protocol_counts = {label: 0 for label in LABELS}
     for gid, flow in enumerate(flows):
-        f = facts[gid]
-        ff = FlowFacts(transport=f["transport"], ports=f["ports"], dns=f.get("dns", False), quic=f.get("quic", False),
-                       zoom=f.get("zoom", False), stun_parsed=f.get("stun_parsed", 0), classic_stun=f.get("classic", 0),
-                       dtls_handshake=f.get("dtls", False), media=gid in media_flows, srtp=gid in srtp_flows,
-                       tls=f.get("tls", False), http=f.get("http", False), sip=f.get("sip", False),
-                       rtcp_valid=sum(keying_raw.get(gid, {}).get("rtcp", (0, 0))) > 0)
-        labels = packet_labels(class_counts[gid], ff)
+        found = ev.flows[gid]
+        verdicts = by_flow.get(flow["id"], [])
+        srtcp = found.srtcp
+        facts = FlowFacts(
+            transport=flow["transport"], ports=(flow["sport"], flow["dport"]), dns=found.dns, quic=found.quic,
+            zoom=found.zoom, stun_parsed=found.stun_parsed, classic_stun=found.classic_stun,
+            dtls_handshake=found.dtls is not None and not found.dtls.get("turn_channel_data"), media=bool(verdicts),
+            srtp=bool(verdicts) and verdicts.count("srtp") * 2 > len(verdicts),
+            srtcp=srtcp is not None and srtcp.srtcp_packets > 0,
+            rtcp_plain=srtcp is not None and srtcp.plain_packets > 0 and not srtcp.srtcp_packets,
+            tls=found.tls, http=found.http, sip=found.sip, framed=gid in framed)
+        labels = packet_labels(class_counts[gid], facts, framed_counts[gid] if gid in framed else None)
         flow["labels"] = dict(sorted(labels.items()))
         flow["protocol"] = flow_protocol(labels)
+        if gid in framed:
+            frame = framer.flows[gid]
+            flow["framing"] = {"mode": frame.mode, "messages": frame.messages, "problems": frame.problems(),
+                               "labels": dict(sorted(message_labels(framed_counts[gid], facts).items()))}
         for label, n in labels.items():
             protocol_counts[label] = protocol_counts.get(label, 0) + n
-    for stun in ev["stun"]:
+    for stun in sections["stun"]:
         gid = int(stun["flow"][1:]) - 1
-        stun["channel_data_packets"] = class_counts[gid][C.CHANNEL_DATA]
-
-    from confaudit.analysis.path import endpoint_names, media_path
+        stun["channel_data_packets"] = (framed_counts if gid in framed else class_counts)[gid][C.CHANNEL_DATA]
 
     by_id = {f["id"]: f for f in flows}
-    names = endpoint_names(ev["tls"], ev["dtls"], ev["dns"], ev["stun"], by_id)
-    warnings = []
-    if store.budget_exhausted:
-        warnings.append("evidence sampling budget reached: later packets were counted but not dissected (complete: false)")
-    if streams.untracked:
-        warnings.append(f"{sum(streams.untracked.values())} RTP-shaped packets in flows with more than 64 SSRC/PT groups were not grouped into streams")
+    names = endpoint_names(sections["tls"], sections["dtls"], sections["dns"], sections["stun"], by_id)
     return {
         "flows": flows,
         "protocol_counts": protocol_counts,
         "media_streams": media_streams,
-        "tls": ev["tls"], "quic": ev["quic"], "dtls": ev["dtls"], "stun": ev["stun"],
-        "dns": sorted(ev["dns"], key=lambda d: (_ref_key(d["first_packet"]), d["name"], d["type"])),
-        "sip": ev["sip"], "sdp": ev["sdp"], "http_plain": ev["http"],
-        "ice_candidates": _ice_candidates(ev["sdp"], ev["stun"]),
-        "zoom": ev["zoom"],
-        "media_path": media_path(flows, ev["stun"], ev["zoom"], ev["dtls"], names),
-        "warnings": warnings,
+        "tls": sections["tls"], "quic": sections["quic"], "dtls": sections["dtls"], "stun": sections["stun"],
+        "dns": sorted(sections["dns"], key=lambda d: (_ref_key(d["first_packet"]), d["name"], d["type"])),
+        "sip": sections["sip"], "sdp": sections["sdp"], "http_plain": sections["http"],
+        "ice_candidates": _ice_candidates(sections["sdp"], sections["stun"]),
+        "zoom": zoom,
+        "media_path": media_path(flows, media_streams, sections["stun"], zoom, names, _sources(flows, ev.flows, media_streams)),
+        "parser_errors": bugs.as_dict(),
+        "warnings": _warnings(store, streams, framer, flows, bugs),
     }
+
+
+def _sources(flows: list[dict[str, Any]], found: dict[int, FlowFindings],
+             streams: list[dict[str, Any]]) -> dict[str, dict[str, set[int]]]:
+    """flow id -> side -> SSRCs that side sent (media streams and RTCP senders)."""
+    out = {flow["id"]: {side: set(found[gid].rtcp_senders[side]) for side in ("src", "dst")}
+           for gid, flow in enumerate(flows)}
+    for entry in streams:
+        ssrc = int(entry["ssrc"], 16)
+        sides = {"forward": ("src",), "backward": ("dst",), "both": ("src", "dst")}[entry["direction"]]
+        for side in sides:
+            out[entry["flow"]][side].add(ssrc)
+    return out
+
+
+def _keying(flows: list[dict[str, Any]], found: dict[int, FlowFindings],
+            sdp_map: dict[tuple[str, int], dict[str, Any]]) -> dict[int, FlowKeying]:
+    out = {}
+    for gid, flow in enumerate(flows):
+        f = found[gid]
+        dtls = f.dtls
+        sdp = sdp_map.get((flow["src"], flow["sport"])) or sdp_map.get((flow["dst"], flow["dport"]))
+        out[gid] = FlowKeying(
+            dtls_profile=dtls.get("srtp_profile") if dtls else None,
+            dtls_null=bool(dtls.get("null_profile")) if dtls else False,
+            dtls_offered=tuple(dtls.get("srtp_profiles_offered", ())) if dtls else (),
+            dtls_records_only=sum(dtls.get("record_types", {}).values()) if dtls and not dtls.get("version") else 0,
+            sdp_secure=sdp["secure"] if sdp else None, sdp_codecs=sdp["codecs"] if sdp else None, srtcp=f.srtcp)
+    return out
+
+
+def _warnings(store: SampleStore, streams: StreamTable, framer: TcpFramer, flows: list[dict[str, Any]],
+              bugs: ParserBugs) -> list[str]:
+    warnings = []
+    if store.budget_exhausted:
+        warnings.append("evidence sampling budget reached: later packets were counted but not dissected (complete: false)")
+    if streams.untracked:
+        warnings.append(f"{sum(streams.untracked.values())} RTP-shaped packets in flows with more than 64 SSRC/PT groups "
+                        "were not grouped into streams")
+    for gid, frame in sorted(framer.flows.items()):
+        if flows[gid].get("framing") is None:
+            continue
+        for problem in frame.problems():
+            warnings.append(f"{flows[gid]['id']} (TCP {frame.mode} framing): {problem}")
+    warnings.extend(bugs.warnings())
+    return warnings
 
 
 def _accept_zoom(flows: list[dict[str, Any]], candidates: list[dict[str, Any]],
@@ -180,116 +197,6 @@ def _ref_key(ref: dict[str, str]) -> tuple[int, int]:
     return int(a), int(b)
 
 
-def _udp_evidence(gid: int, fid: str, counts: list[int], store: SampleStore, redactor: Any,
-                  ev: dict[str, list[dict[str, Any]]], f: dict[str, Any], keying_raw: dict[int, dict[str, Any]]) -> None:
-    from confaudit.analysis import dissect_text as DT
-    from confaudit.analysis import dissect_udp as DU
-
-    stun = _safe(DU.stun_summary, fid, store.get(gid, "stun"), redactor)
-    if stun:
-        ev["stun"].append(stun)
-        f["stun_parsed"] = stun["messages"] - stun["classic"]
-        f["classic"] = stun["classic"]
-    quic = _safe(DU.quic_summary, fid, store.get(gid, "quic"))
-    if quic and quic["known_version"]:
-        ev["quic"].append(quic)
-        f["quic"] = True
-        return
-    dtls = _safe(DU.dtls_summary, fid, store.get(gid, "dtls")) if counts[C.DTLS] else None
-    if dtls:
-        ev["dtls"].append(dtls)
-        f["dtls"] = True
-        keying_raw.setdefault(gid, {})["dtls"] = dtls
-    elif relayed := store.get(gid, "channel_dtls"):  # the handshake of media relayed by a TURN server
-        dtls = _safe(DU.dtls_summary, fid, relayed)
-        if dtls:
-            dtls["turn_channel_data"] = True
-            ev["dtls"].append(dtls)
-            keying_raw.setdefault(gid, {})["dtls"] = dtls
-    text_samples = store.get(gid, "text")
-    if text_samples:
-        parsed = _safe(DT.sip_messages, fid, text_samples, redactor)
-        if parsed and parsed[0]:
-            ev["sip"].extend(parsed[0])
-            ev["sdp"].extend(parsed[1])
-            f["sip"] = True
-    payload = sum(counts) - counts[C.EMPTY]
-    standard = counts[C.RTP] + counts[C.RTCP] + counts[C.DTLS] + counts[C.STUN] + counts[C.TURN] + counts[C.TEXT]
-    if payload and standard * 2 < payload:
-        zoom = _safe(DU.zoom_summary, fid, store.get(gid, "zoom"))
-        if zoom:
-            ev["zoom_candidates"].append(zoom)
-    rtcp = store.get(gid, "rtcp") or store.get(gid, "channel_rtcp")
-    if rtcp:
-        keying_raw.setdefault(gid, {})["rtcp"] = _safe(_srtcp_counts, rtcp) or (0, 0)
-
-
-def _srtcp_counts(samples: list[Any]) -> tuple[int, int]:
-    """(compounds with an SRTCP trailer, compounds ending exactly at their length fields)."""
-    from confaudit.wire.rtp import parse_rtcp, srtcp_trailer
-
-    trailers = plain = 0
-    for s in samples:
-        if _safe(srtcp_trailer, s.payload):
-            trailers += 1
-        elif _safe(parse_rtcp, s.payload) is not None:
-            plain += 1
-    return trailers, plain
-
-
-def _sdp_keying(sdps: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
-    """(address, port) -> secure flag, packet ref and codecs from SDP seen in the clear."""
-    out: dict[tuple[str, int], dict[str, Any]] = {}
-    for sdp in sdps:
-        for m in sdp["media"]:
-            if not m.get("connection") or not m.get("port"):
-                continue
-            secure = bool(m["crypto"]) or "SAVP" in (m.get("proto") or "")
-            codecs = {pt: (name, m.get("kind") or "unknown") for pt, name in zip(m["payload_types"], m["codecs"])}
-            out[(m["connection"], int(m["port"]))] = {"secure": secure, "ref": sdp["packet"], "codecs": codecs}
-    return out
-
-
-def _media(flows: list[dict[str, Any]], streams: StreamTable, keying_raw: dict[int, dict[str, Any]],
-           sdp_map: dict[tuple[str, int], dict[str, Any]]) -> tuple[list[dict[str, Any]], set[int], set[int]]:
-    accs = sorted((a for a in streams.streams.values() if plausible_stream(a)), key=lambda a: (a.first_packet, a.ssrc, a.payload_type))
-    entries: list[dict[str, Any]] = []
-    verdicts: dict[int, Counter[str]] = {}
-    for acc in accs:
-        flow = flows[acc.flow]
-        raw = keying_raw.get(acc.flow, {})
-        dtls = raw.get("dtls")
-        sdp = sdp_map.get((flow["src"], flow["sport"])) or sdp_map.get((flow["dst"], flow["dport"]))
-        trailers, plain = raw.get("rtcp", (0, 0))
-        keying = FlowKeying(
-            dtls_profile=dtls.get("srtp_profile") if dtls else None,
-            dtls_offered=tuple(dtls.get("srtp_profiles_offered", ())) if dtls else (),
-            dtls_records_only=sum(dtls.get("record_types", {}).values()) if dtls and not dtls.get("version") else 0,
-            dtls_ref={"kind": "dtls", "id": flow["id"]} if dtls else None,
-            sdp_secure=sdp["secure"] if sdp else None, sdp_ref=sdp["ref"] if sdp else None,
-            sdp_codecs=sdp["codecs"] if sdp else None, srtcp_trailers=trailers, rtcp_plain=plain)
-        entry = stream_entry(f"m{len(entries) + 1}", flow["id"], acc, keying,
-                             f"{flow['src']}:{flow['sport']}", f"{flow['dst']}:{flow['dport']}")
-        entries.append(entry)
-        verdicts.setdefault(acc.flow, Counter())[entry["encryption"]] += acc.packets
-    _propagate_by_ssrc(entries, accs, verdicts)
-    srtp = {gid for gid, c in verdicts.items() if c.get("srtp", 0) > c.get("plain", 0)}
-    return entries, srtp, set(verdicts)
-
-
-def _propagate_by_ssrc(entries: list[dict[str, Any]], accs: list[Any], verdicts: dict[int, Counter[str]]) -> None:
-    """An undecided stream whose SSRC is judged SRTP on another flow (ICE moved the pair) is SRTP too."""
-    decided = {e["ssrc"]: e for e in entries if e["encryption"] == "srtp" and e["ssrc"] != "0x00000000"}
-    for entry, acc in zip(entries, accs):
-        other = decided.get(entry["ssrc"])
-        if entry["encryption"] != "unknown" or other is None or other["flow"] == entry["flow"]:
-            continue
-        entry["encryption"] = "srtp"
-        entry["reasons"].append(f"the same SSRC is judged SRTP on flow {other['flow']} ({other['id']}); the ICE pair moved")
-        verdicts[acc.flow]["unknown"] -= acc.packets
-        verdicts[acc.flow]["srtp"] += acc.packets
-
-
 def _ice_candidates(sdps: list[dict[str, Any]], stuns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for sdp in sdps:
@@ -299,6 +206,7 @@ def _ice_candidates(sdps: list[dict[str, Any]], stuns: list[dict[str, Any]]) -> 
         for key, typ in (("mapped_addresses", "mapped"), ("relayed_addresses", "relay")):
             for rendered in stun[key]:
                 address, _, port = rendered.rpartition(":")
-                out.append({"address": address.strip("[]"), "port": int(port), "type": typ, "transport": "udp", "source": ref})
+                out.append({"address": address.strip("[]"), "port": int(port), "type": typ,
+                            "transport": stun.get("transport", "udp"), "source": ref})
     uniq = {(c["address"], c["port"], c["type"], c["transport"]): c for c in out}
     return [uniq[k] for k in sorted(uniq)]

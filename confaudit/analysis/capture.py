@@ -1,8 +1,10 @@
 """Packet captures -> the packet side of the evidence bundle.
 
 One pass over every input: vectorised flow accounting, RTP grouping and bounded evidence
-sampling per chunk; then the wire parsers run on the samples only, labels are decided per flow,
-media streams get an encryption verdict and the media path a topology. Deterministic output.
+sampling per chunk; datagrams carried inside TCP framing and TURN indications go through the
+same steps as their carrier flow's own (``carried``). Then the wire parsers run on the samples
+only, labels are decided per flow, media streams get an encryption verdict and the media path a
+topology. Deterministic output.
 """
 
 from __future__ import annotations
@@ -13,19 +15,60 @@ from typing import Any, Callable, Sequence
 Progress = Callable[[str, int, int], None]
 
 
+class _Observer:
+    """Feeds one chunk (or carried chunk) into the flow, sample and RTP-stream accumulators."""
+
+    def __init__(self) -> None:
+        from confaudit.analysis.carried import TcpFramer
+        from confaudit.analysis.flows import FlowTable
+        from confaudit.analysis.rtpstreams import StreamTable
+        from confaudit.analysis.samples import SampleStore
+        from confaudit.wire.errors import ParserBugs
+
+        self.table = FlowTable()
+        self.streams = StreamTable()
+        self.store = SampleStore()
+        self.framer = TcpFramer()
+        self.bugs = ParserBugs()
+
+    def packets(self, chunk: Any) -> None:
+        """A chunk read from a capture file."""
+        from confaudit.analysis import classify
+
+        classes = classify.classify(chunk.head, chunk.payload_len, chunk.proto)
+        gidx, forward = self.table.add_chunk(chunk, classes)
+        self._datagrams(chunk, classes, gidx, forward)
+        framed = self.framer.feed(chunk, gidx, forward, self.bugs)
+        if framed is not None:
+            fclasses = classify.classify(framed.chunk.head, framed.chunk.payload_len, framed.chunk.proto)
+            self.table.add_framed(framed.gidx, fclasses)
+            self._datagrams(framed.chunk, fclasses, framed.gidx, framed.forward)
+
+    def _datagrams(self, chunk: Any, classes: Any, gidx: Any, forward: Any) -> None:
+        import numpy as np
+
+        from confaudit.analysis import classify
+        from confaudit.analysis.carried import relayed_by_indications
+
+        inner = classify.channel_inner(chunk.head, chunk.payload_len, chunk.proto, classes)
+        self.store.add_chunk(chunk, classes, gidx, forward, len(self.table), inner)
+        take = self.store.take_bytes
+        self.streams.add_rows(chunk, np.flatnonzero(classes == classify.RTP), gidx, forward, take)
+        self.streams.add_rows(chunk, np.flatnonzero(inner == classify.RTP), gidx, forward, take,
+                              inner_offset=classify.CHANNEL_HEADER, relay="channel_data")
+        relayed = relayed_by_indications(chunk, classes, gidx, forward, self.bugs)
+        if relayed is not None:
+            rclasses = classify.classify(relayed.chunk.head, relayed.chunk.payload_len, relayed.chunk.proto)
+            self.store.add_relayed(relayed, rclasses, len(self.table))
+            self.streams.add_rows(relayed.chunk, np.flatnonzero(rclasses == classify.RTP), relayed.gidx,
+                                  relayed.forward, take, relay="indication")
+
+
 def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = None) -> dict[str, Any]:
     """Analyse the captures (in order; flows merge by 5-tuple across files) into a partial bundle."""
-    import numpy as np
-
-    from confaudit.analysis import classify
-    from confaudit.analysis.flows import FlowTable
-    from confaudit.analysis.rtpstreams import StreamTable
-    from confaudit.analysis.samples import SampleStore
     from confaudit.pcap.reader import CaptureReader
 
-    table = FlowTable()
-    streams = StreamTable()
-    store = SampleStore()
+    seen = _Observer()
     inputs: list[dict[str, Any]] = []
     sizes = [_size(p) for p in paths]
     total = sum(sizes)
@@ -34,13 +77,7 @@ def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = No
         reader = CaptureReader(Path(path), input_index=index)
         label = Path(path).name
         for chunk in reader.chunks():
-            classes = classify.classify(chunk.head, chunk.payload_len, chunk.proto)
-            inner = classify.channel_inner(chunk.head, chunk.payload_len, chunk.proto, classes)
-            gidx, forward = table.add_chunk(chunk, classes)
-            store.add_chunk(chunk, classes, gidx, forward, len(table), inner)
-            streams.add_rows(chunk, np.nonzero(classes == classify.RTP)[0], gidx, forward, store.take_bytes)
-            streams.add_rows(chunk, np.nonzero(inner == classify.RTP)[0], gidx, forward, store.take_bytes,
-                             inner_offset=classify.CHANNEL_HEADER)
+            seen.packets(chunk)
             if progress is not None:
                 consumed = min(sizes[index], reader.bytes_consumed)
                 progress(label, done_before + consumed, total)
@@ -50,10 +87,11 @@ def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = No
             progress(label, done_before, total)
     from confaudit.analysis.assemble import assemble
 
-    part = assemble(table, streams, store)
+    part = assemble(seen.table, seen.streams, seen.store, seen.bugs, seen.framer)
     part["inputs"] = inputs
-    # Evidence that was counted but not dissected could hide a finding: fail closed.
-    part["complete"] = all(bool(i.get("complete", False)) for i in inputs) and not store.budget_exhausted
+    # Evidence that was counted but not dissected, or that a parser bug lost, could hide a finding: fail closed.
+    part["complete"] = (all(bool(i.get("complete", False)) for i in inputs) and not seen.store.budget_exhausted
+                        and not seen.bugs.any_bugs)
     return part
 
 

@@ -19,7 +19,7 @@ TURN = 2
 STUN_CLASSIC = 3
 """First byte 0-3 and a length field that fits, but no magic cookie (RFC 3489 style, or not STUN)."""
 DTLS = 4
-"""DTLS record header: content type 20-26, version major 0xFE."""
+"""DTLS record header: content type 20-26, version major 0xFE (or OpenSSL's pre-standard 0x0100)."""
 DTLS13_UNIFIED = 5
 """First byte 0b001CSLEE (DTLS 1.3 unified header); only trusted on a flow with a DTLS handshake."""
 CHANNEL_DATA = 6
@@ -84,18 +84,19 @@ def classify(head: Any, payload_len: Any, proto: Any) -> Any:
     channel = udp & (b0 >= 64) & (b0 <= 79) & (length16 + 4 <= plen) & (plen <= length16 + 7)
     out[channel] = CHANNEL_DATA
 
-    dtls = udp & (b0 >= 20) & (b0 <= 26) & (b1 == 0xFE) & (plen >= 13)
+    dtls = udp & (b0 >= 20) & (b0 <= 26) & ((b1 == 0xFE) | ((b1 == 0x01) & (b2 == 0x00))) & (plen >= 13)
     out[dtls] = DTLS
     unified = udp & ((b0 & 0xE0) == 0x20) & ~dtls & (plen >= 4)
     out[unified] = DTLS13_UNIFIED
 
     # The cookie is strong evidence on its own: WhatsApp sends lengths that are not multiples of 4.
-    stun_shape = (b0 <= 3) & (length16 + 20 <= plen) & (plen >= 20)
+    # Over TCP a STUN message is a frame inside the byte stream (analysis.carried), never a segment.
+    stun_shape = udp & (b0 <= 3) & (length16 + 20 <= plen) & (plen >= 20)
     aligned = (length16 & 3) == 0
     cookie = field(head, 4, ">u4") == _STUN_COOKIE
     method = ((b0.astype(np.uint16) & 0x3E) << 6) | (b1 & 0xE0) >> 1 | (b1 & 0x0F)
     turn_method = (method >= 0x003) & (method <= 0x00A)
-    out[stun_shape & aligned & ~cookie & udp] = STUN_CLASSIC
+    out[stun_shape & aligned & ~cookie] = STUN_CLASSIC
     out[stun_shape & cookie & ~turn_method] = STUN
     out[stun_shape & cookie & turn_method] = TURN
 

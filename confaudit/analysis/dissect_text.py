@@ -131,6 +131,7 @@ def sdp_entry(session: Any, ref: dict[str, str], source: str, flow_id: str | Non
             "connection": text(m.connection or session.connection, 64),
             "payload_types": [int(p.pt) for p in pts],
             "codecs": [text(p.codec, 64) for p in pts],
+            "clock_rates": [int(p.clock) if p.clock else None for p in pts],
             "crypto": [{"tag": c.tag, "suite": text(c.suite, 64),
                         "key": redactor.token("sdp-crypto", c.key_params)} for c in (m.crypto or ())][:8],
             "fingerprint": text(" ".join(m.fingerprint or session.fingerprint or ()), 200) or None,
@@ -155,28 +156,3 @@ def sdp_entry(session: Any, ref: dict[str, str], source: str, flow_id: str | Non
         "candidates": candidates,
         "packet": ref,
     }
-
-
-def tcp_stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str, Any] | None:
-    """STUN/TURN over TCP (plain framing or RFC 4571 length-prefixed ICE-TCP) in the first bytes of each direction."""
-    from confaudit.analysis.dissect_udp import stun_summary
-    from confaudit.wire.stun import frame_stun_tcp
-
-    messages: list[Sample] = []
-    for side in (True, False):
-        part = sorted((s for s in samples if s.forward is side), key=lambda s: s.tcp_seq)
-        stream = reassemble(part)
-        if not stream:
-            continue
-        best: tuple[bytes, ...] = ()
-        for rfc4571 in (False, True):
-            frames = frame_stun_tcp(stream, rfc4571=rfc4571).frames
-            if len(frames) > len(best):
-                best = frames
-        carrier = part[0]
-        messages.extend(Sample(carrier.input_index, carrier.frame, carrier.ts, side, f, carrier.tcp_seq) for f in best)
-    summary = stun_summary(flow_id, messages, redactor) if messages else None
-    if summary is not None:
-        summary["transport"] = "tcp"
-        summary["packets"] = packet_refs(samples)
-    return summary

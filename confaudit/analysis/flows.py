@@ -96,6 +96,8 @@ class FlowTable:
         self.bytes = _Grow((2,), np.int64)
         self.payload_bytes = _Grow((2,), np.int64)
         self.classes = _Grow((classify.COUNT,), np.int64)
+        self.framed_classes = _Grow((classify.COUNT,), np.int64)
+        """Per flow: messages split out of a framed TCP stream (analysis.carried), by class."""
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -115,7 +117,8 @@ class FlowTable:
         uniq, first_row, inverse = unique_rows(keys)
         gid, forward = self._register(uniq.tolist(), first_row, chunk)
         total = len(self.keys)
-        for arr in (self.first_ts, self.last_ts, self.packets, self.bytes, self.payload_bytes, self.classes):
+        for arr in (self.first_ts, self.last_ts, self.packets, self.bytes, self.payload_bytes, self.classes,
+                    self.framed_classes):
             arr.ensure(total)
         # per directed key, then added to its flow: (flow, direction) and directed key are one-to-one
         k = len(uniq)
@@ -135,6 +138,13 @@ class FlowTable:
         per_class = np.bincount(inverse * classify.COUNT + classes.astype(np.int64), minlength=k * classify.COUNT)
         np.add.at(self.classes.data, gid, per_class.reshape(k, classify.COUNT))
         return gid[inverse], forward[inverse]
+
+    def add_framed(self, gidx: Any, classes: Any) -> None:
+        """Count the classes of messages split out of framed TCP flows (their own labels come from these)."""
+        import numpy as np
+
+        self.framed_classes.ensure(len(self.keys))
+        np.add.at(self.framed_classes.data, (gidx, classes.astype(np.int64)), 1)
 
     def _register(self, uniq: list[list[int]], first_row: Any, chunk: Any) -> tuple[Any, Any]:
         """Flow index and direction of each distinct directed key; new flows get ids in first-seen order."""

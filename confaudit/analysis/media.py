@@ -1,8 +1,11 @@
-"""Media streams and their encryption verdict (SRTP vs plaintext RTP) with reasons.
+"""Media streams: kind, codec and clock from timing and structure; encryption only from positive evidence.
 
-Not entropy: the verdict weighs DTLS-SRTP keying on the same 5-tuple (use_srtp), SDP seen in
-the clear (RTP/SAVP or a=crypto vs RTP/AVP), SRTCP trailers on the flow's RTCP, and codec
-payload structure across packets (stable when plaintext, uniform when encrypted).
+SRTP needs positive evidence: DTLS-SRTP keying on the 5-tuple (or on the pair the same SSRC moved
+from), SDP ``RTP/SAVP(F)``/``a=crypto`` for the address, an authentication tag that payload sizes
+and timestamp steps prove, or an SRTCP index trailer on the flow. Plaintext needs positive
+evidence too: SDP ``RTP/AVP``, plain RTCP, or codec structure that random bytes do not show. A
+payload that is no codec confaudit models, with no keying seen, is ``unknown`` -- never ``srtp``
+because its bytes "look random".
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confaudit.analysis.rtpstreams import StreamAcc
+from confaudit.wire.errors import ParserBugs
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,143 +23,107 @@ class FlowKeying:
 
     dtls_profile: str | None = None
     """SRTP profile chosen in the flow's DTLS ServerHello (hex), if seen."""
+    dtls_null: bool = False
+    """The chosen profile is a NULL-cipher one (authenticated, not encrypted)."""
     dtls_offered: tuple[str, ...] = ()
     """SRTP profiles offered in the flow's DTLS ClientHello."""
-    dtls_ref: dict[str, str] | None = None
-    """Reference to the flow's DTLS handshake."""
-    sdp_secure: bool | None = None
-    """True: SDP for this address/port says RTP/SAVP* or a=crypto; False: RTP/AVP; None: no SDP."""
-    sdp_ref: dict[str, str] | None = None
-    """Packet carrying that SDP."""
-    sdp_codecs: dict[int, tuple[str, str]] | None = None
-    """payload type -> (codec, kind) from that SDP."""
     dtls_records_only: int = 0
     """DTLS records on the flow without a visible handshake (the association moved here from another pair)."""
-    srtcp_trailers: int = 0
-    """RTCP compounds on the flow with an SRTCP index + tag trailer."""
-    rtcp_plain: int = 0
-    """RTCP compounds on the flow that end exactly where their length fields say (no trailer)."""
+    sdp_secure: bool | None = None
+    """True: SDP for this address/port says RTP/SAVP* or a=crypto; False: RTP/AVP; None: no SDP."""
+    sdp_codecs: dict[int, tuple[str, str, int | None]] | None = None
+    """payload type -> (codec, kind, clock rate) from that SDP."""
+    srtcp: Any = None
+    """wire.srtcp.SrtcpEvidence of the flow's RTCP, or None when it had none."""
 
 
-def rtp_payloads(samples: list[bytes]) -> list[bytes]:
-    """RTP payloads (after header, CSRCs, extension and padding) of sampled packets."""
-    try:
-        from confaudit.wire.rtp import parse_rtp
-    except ImportError:
-        return []
+def rtp_samples(acc: StreamAcc, bugs: ParserBugs) -> list[Any]:
+    """The stream's sampled packets as media_kind.RtpSample (payload bytes for the first SAMPLES_PER_STREAM)."""
+    from confaudit.wire.media_kind import RtpSample
+    from confaudit.wire.rtp import parse_rtp
+
     out = []
-    for data in samples:
-        header = parse_rtp(data)
+    for i, (start, length, arrival) in enumerate(acc.timing):
+        full = acc.samples[i] if i < len(acc.samples) else None
+        header = bugs.call("rtp", parse_rtp, full if full is not None else start)
         if header is None:
             continue
-        out.append(data[header.payload_offset: header.payload_offset + header.payload_len])
+        if full is not None and len(full) == length:
+            payload = full[header.payload_offset: header.payload_offset + header.payload_len]
+            payload_len = header.payload_len
+        else:  # only the first bytes were kept: the length still counts padding we cannot see
+            payload = full[header.payload_offset:] if full is not None else None
+            payload_len = max(0, length - header.payload_offset)
+        out.append(RtpSample(seq=header.seq, timestamp=header.timestamp, marker=header.marker,
+                             payload_len=payload_len, arrival=arrival, payload=payload))
     return out
 
 
-def codec_of(pt: int, keying: FlowKeying, structure_guess: str | None) -> tuple[str | None, str]:
-    """(codec, kind) from the SDP, else the static payload-type table, else the structure guess."""
-    if keying.sdp_codecs and pt in keying.sdp_codecs:
-        return keying.sdp_codecs[pt]
-    static = _static(pt)
-    if static is not None:
-        return static
-    if structure_guess:
-        guess = structure_guess.lower()
-        kind = "video" if guess in ("vp8", "vp9", "h264", "av1") else "audio" if guess in ("opus", "pcmu", "pcma", "g711", "g722") else "unknown"
-        return structure_guess, kind
-    return None, "unknown"
-
-
-def _static(pt: int) -> tuple[str, str] | None:
-    """(codec, kind) of an RFC 3551 static payload type."""
-    try:
-        from confaudit.wire.rtp import static_payload_type
-    except ImportError:
-        return None
-    entry = static_payload_type(pt)
-    if entry is None:
-        return None
-    kind = entry[1] if entry[1] in ("audio", "video") else "unknown"
-    return str(entry[0]), kind
-
-
-def encryption_verdict(keying: FlowKeying, structure_plain: bool | None,
-                       structure_reasons: list[str]) -> tuple[str, list[str]]:
-    """("srtp"|"plain"|"unknown", reasons) for one stream."""
-    reasons: list[str] = []
-    secure_votes = plain_votes = 0
-    if keying.dtls_profile:
-        reasons.append(f"DTLS handshake on the same 5-tuple negotiated use_srtp profile {keying.dtls_profile}")
-        secure_votes += 2
+def encryption_verdict(keying: FlowKeying, judgement: Any, moved_from: str | None) -> tuple[str, list[str]]:
+    """("srtp"|"plain"|"unknown", reasons) for one stream, from positive evidence only."""
+    secure: list[str] = []
+    plain: list[str] = []
+    if keying.dtls_profile and keying.dtls_null:
+        plain.append(f"DTLS-SRTP on the same 5-tuple negotiated the NULL-cipher profile {keying.dtls_profile}: "
+                     "authenticated, not encrypted")
+    elif keying.dtls_profile:
+        secure.append(f"DTLS handshake on the same 5-tuple negotiated use_srtp profile {keying.dtls_profile}")
     elif keying.dtls_offered:
-        reasons.append(f"DTLS ClientHello on the same 5-tuple offered use_srtp ({', '.join(keying.dtls_offered)}); ServerHello not seen")
-        secure_votes += 1
+        secure.append(f"DTLS ClientHello on the same 5-tuple offered use_srtp ({', '.join(keying.dtls_offered)}); "
+                      "the answer was not captured")
     elif keying.dtls_records_only:
-        reasons.append(f"{keying.dtls_records_only} DTLS record(s) on the same 5-tuple without a visible handshake "
-                       "(the association was set up on another candidate pair)")
-        secure_votes += 1
+        secure.append(f"{keying.dtls_records_only} DTLS record(s) on the same 5-tuple without a visible handshake "
+                      "(the association was set up on another candidate pair)")
+    if moved_from:
+        secure.append(moved_from)
     if keying.sdp_secure is True:
-        reasons.append("SDP in the clear describes this address/port as RTP/SAVP(F) or with a=crypto")
-        secure_votes += 2
+        secure.append("SDP in the clear describes this address/port as RTP/SAVP(F) or with a=crypto")
     elif keying.sdp_secure is False:
-        reasons.append("SDP in the clear describes this address/port as RTP/AVP without a=crypto (plaintext RTP)")
-        plain_votes += 2
-    if keying.srtcp_trailers:
-        reasons.append(f"{keying.srtcp_trailers} RTCP packet(s) on the flow carry an SRTCP index and authentication tag")
-        secure_votes += 1
-    elif keying.rtcp_plain:
-        reasons.append(f"{keying.rtcp_plain} RTCP packet(s) on the flow end exactly at their length fields (no SRTCP trailer)")
-        plain_votes += 1
-    if structure_plain is True:
-        # Readable codec structure cannot survive SRTP encryption: weighs as much as keying does,
-        # so keyed-but-plaintext media ends up "unknown" (contradictory), never silently "srtp".
-        reasons.append("payloads show stable codec structure across packets: " + "; ".join(structure_reasons[:3]))
-        plain_votes += 2
-    elif structure_plain is False:
-        reasons.append("payload first bytes look uniform across packets (no codec structure): " + "; ".join(structure_reasons[:3]))
-        secure_votes += 1
-    if secure_votes > plain_votes:
-        return "srtp", reasons
-    if plain_votes > secure_votes:
+        plain.append("SDP in the clear describes this address/port as RTP/AVP without a=crypto (plaintext RTP)")
+    srtcp = keying.srtcp
+    if srtcp is not None and srtcp.encrypted:
+        secure.append(srtcp.reason)
+    elif srtcp is not None and srtcp.plain_packets and not srtcp.srtcp_packets:
+        plain.append(srtcp.reason + ": SRTP sessions always authenticate their RTCP")
+    if judgement is not None and judgement.auth_tag_bytes:
+        secure.append(f"payload sizes exceed the {judgement.codec} frame size by a constant {judgement.auth_tag_bytes} "
+                      "bytes per timestamp step: an SRTP authentication tag")
+    if judgement is not None and judgement.plaintext:
+        plain.append("payloads carry readable codec structure: " + "; ".join(judgement.codec_reasons[:3]))
+    reasons = secure + plain
+    null_cipher = keying.dtls_profile and keying.dtls_null
+    if plain and (not secure or null_cipher and judgement is not None and judgement.plaintext):
         return "plain", reasons
-    if not reasons:
-        reasons.append("no keying, SDP, SRTCP or payload-structure evidence for this stream")
-    else:
-        reasons.append("evidence is contradictory")
-    return "unknown", reasons
+    if secure and not plain:
+        return "srtp", reasons
+    if secure and plain:
+        return "unknown", reasons + ["evidence is contradictory"]
+    why = "no keying (DTLS-SRTP, SDP), SRTCP trailer or authentication tag was seen"
+    if judgement is not None and not judgement.plaintext:
+        why += f", and the payload is no codec confaudit recognises in clear ({'; '.join(judgement.codec_reasons[:2]) or 'no structure matched'})"
+    return "unknown", [why]
 
 
-def _structure(payloads: list[bytes], hint: str | None) -> Any:
-    """wire.codecs.stream_structure, or None if it fails (a parser bug must not lose the stream)."""
-    try:
-        from confaudit.wire.codecs import stream_structure
-
-        return stream_structure(payloads, hint)
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def stream_entry(stream_id: str, flow_id: str, acc: StreamAcc, keying: FlowKeying, sender: str,
-                 receiver: str) -> dict[str, Any]:
-    """The media_streams[] entry for one plausible stream."""
-    payloads = rtp_payloads(acc.samples)
-    hint = keying.sdp_codecs.get(acc.payload_type, (None, ""))[0] if keying.sdp_codecs else None
-    verdict = _structure(payloads, hint) if payloads else None
-    plain = verdict.plain if verdict is not None else None
-    sreasons = list(verdict.reasons) if verdict is not None else []
-    codec, kind = codec_of(acc.payload_type, keying, verdict.codec_guess if verdict is not None else None)
-    encryption, reasons = encryption_verdict(keying, plain, sreasons)
-    if acc.turn_channel is not None:
+def stream_entry(stream_id: str, flow: dict[str, Any], acc: StreamAcc, judgement: Any,
+                 verdict: tuple[str, list[str]]) -> dict[str, Any]:
+    """The media_streams[] entry for one plausible stream (``judgement``: wire.media_kind.MediaJudgement or None)."""
+    encryption, reasons = verdict[0], list(verdict[1])
+    if acc.relay == "channel_data" and acc.turn_channel is not None:
         reasons.insert(0, f"carried inside TURN ChannelData (channel 0x{acc.turn_channel:04x}): "
                           "media relayed by the TURN server on this flow")
+    elif acc.relay == "indication":
+        reasons.insert(0, "carried inside TURN Send/Data indications: media relayed by the TURN server on this flow")
     direction = "both" if acc.forward and acc.backward else "forward" if acc.forward else "backward"
-    return {
+    sender, receiver = f"{flow['src']}:{flow['sport']}", f"{flow['dst']}:{flow['dport']}"
+    entry = {
         "id": stream_id,
-        "flow": flow_id,
+        "flow": flow["id"],
         "ssrc": f"0x{acc.ssrc:08x}",
         "payload_type": acc.payload_type,
-        "kind": kind,
-        "codec": codec,
+        "kind": judgement.kind if judgement is not None else "unknown",
+        "codec": judgement.codec if judgement is not None else None,
+        "clock_rate": judgement.clock_rate if judgement is not None else None,
+        "kind_reasons": list(judgement.kind_reasons) if judgement is not None else ["the media judgement failed (see warnings)"],
         "packets": acc.packets,
         "bytes": acc.bytes,
         "direction": direction,
@@ -168,4 +136,48 @@ def stream_entry(stream_id: str, flow_id: str, acc: StreamAcc, keying: FlowKeyin
         "first_packet": {"kind": "packet", "id": f"{acc.first_packet[0]}:{acc.first_packet[1]}"},
         "encryption": encryption,
         "reasons": reasons,
-    } | ({"turn_channel": f"0x{acc.turn_channel:04x}"} if acc.turn_channel is not None else {})
+    }
+    if acc.relay is not None:
+        entry["relay"] = acc.relay
+    if acc.turn_channel is not None:
+        entry["turn_channel"] = f"0x{acc.turn_channel:04x}"
+    return entry
+
+
+def sdp_keying(sdps: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """(address, port) -> secure flag and codecs (payload type -> (codec, kind, clock)) from SDP seen in the clear."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for sdp in sdps:
+        for m in sdp["media"]:
+            if not m.get("connection") or not m.get("port"):
+                continue
+            secure = bool(m["crypto"]) or "SAVP" in (m.get("proto") or "")
+            clocks = m.get("clock_rates") or [None] * len(m["payload_types"])
+            codecs = {pt: (name, m.get("kind") or "unknown", clock)
+                      for pt, name, clock in zip(m["payload_types"], m["codecs"], clocks)}
+            out[(m["connection"], int(m["port"]))] = {"secure": secure, "ref": sdp["packet"], "codecs": codecs}
+    return out
+
+
+def build_streams(flows: list[dict[str, Any]], accs: list[StreamAcc], keying: dict[int, FlowKeying],
+                  bugs: ParserBugs) -> list[dict[str, Any]]:
+    """media_streams[] for plausible streams, in first-seen order; SSRCs keyed on one pair carry it to the next."""
+    from confaudit.wire.media_kind import judge_media
+
+    judged = []
+    for acc in accs:
+        key = keying.get(acc.flow, FlowKeying())
+        sdp = (key.sdp_codecs or {}).get(acc.payload_type)
+        judgement = bugs.call("media", judge_media, rtp_samples(acc, bugs), acc.payload_type,
+                              sdp[0] if sdp else None, sdp[2] if sdp else None)
+        verdict = encryption_verdict(key, judgement, None)
+        judged.append((acc, key, judgement, verdict))
+    keyed = {acc.ssrc: flows[acc.flow]["id"] for acc, _k, _j, (state, _r) in judged if state == "srtp" and acc.ssrc}
+    entries = []
+    for acc, key, judgement, verdict in judged:
+        other = keyed.get(acc.ssrc)
+        if verdict[0] == "unknown" and other is not None and other != flows[acc.flow]["id"]:
+            verdict = encryption_verdict(key, judgement, f"the same SSRC is judged SRTP on flow {other}: the ICE pair moved "
+                                                         "and the keying with it")
+        entries.append(stream_entry(f"m{len(entries) + 1}", flows[acc.flow], acc, judgement, verdict))
+    return entries

@@ -1,36 +1,44 @@
-"""Who carries the media: peer-to-peer, a TURN relay, or a vendor server (SFU). Pure functions."""
+"""Who carries the media: peer-to-peer, a TURN relay, or a vendor server (SFU). Pure functions.
+
+Decided from where the media goes, weighted by media bytes per flow: only RTP/SRTP streams (and
+Zoom media) count, never TURN control, STUN checks or DTLS handshakes. A flow's media is
+- relayed when it travels inside TURN framing (ChannelData, Send/Data indications);
+- to a server when the remote side shows vendor-server evidence: a vendor's published media
+  network, a DNS/SNI name, a vendor DTLS certificate it presented, STUN SOFTWARE/REALM or vendor
+  attributes it sent (not the ones every libwebrtc client sends);
+  or it forwards the streams of many sources (a conference server, as Skype's is);
+- peer-to-peer when both ends are in participants' own networks, or the remote side is a full
+  ICE agent (it sends its own connectivity checks, which ICE-lite SFUs never do) sending the
+  streams of one participant;
+- unknown otherwise, with the reason.
+"""
 
 from __future__ import annotations
 
-import ipaddress
+import re
 from collections import Counter
 from typing import Any
 
+from confaudit.analysis.addresses import PARTICIPANT_CLASSES, address_class, media_network
 from confaudit.analysis.labels import STUN_PORTS
 from confaudit.analysis.refs import hostport
 
-MEDIA_LABELS = ("rtp", "srtp", "rtcp", "srtcp", "zoom")
-TURN_METHODS = ("Allocate", "Refresh", "Send", "Data", "CreatePermission", "ChannelBind")
-SERVER_PORTS = {8801: "Zoom multimedia router port 8801", 19305: "Google Meet media port 19305",
-                3478: "STUN/TURN port 3478", 3479: "STUN/TURN port 3479", 3480: "Teams media relay port 3480",
-                3481: "Teams media relay port 3481", 10000: "Jitsi videobridge port 10000", 9000: "Webex media port 9000"}
+CLIENT_STUN_ATTRIBUTES = frozenset({"0xc057", "0xc058", "0xc059", "0xc05a", "0xc05b", "0xc05c", "0xc05d", "0xc060"})
+"""GOOG-* attributes libwebrtc sends from every endpoint (browsers, apps, peers): no evidence of a server."""
+CONFERENCE_SOURCES = 5
+"""Distinct SSRCs (media and RTCP senders) from one remote side that make it a conference server:
+one participant sends audio, video, their retransmission streams and an RTCP SSRC or two."""
+_GENERIC_CERT = re.compile(r"^(webrtc|[0-9a-f]{8,}|[0-9]+)$", re.I)
+"""Names of self-signed WebRTC endpoint certificates (libwebrtc's "WebRTC", random hex): no vendor in them."""
 
 
-def is_local(address: str) -> bool:
-    """Private, loopback, link-local or unique-local address (a participant's own network)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if mapped is not None:
-        ip = mapped
-    return bool(ip.is_private or ip.is_loopback or ip.is_link_local)
+def _sides(flow: dict[str, Any]) -> tuple[tuple[str, str, int], tuple[str, str, int]]:
+    return ("src", flow["src"], flow["sport"]), ("dst", flow["dst"], flow["dport"])
 
 
 def endpoint_names(tls: list[dict[str, Any]], dtls: list[dict[str, Any]], dns: list[dict[str, Any]],
                    stun: list[dict[str, Any]], flows_by_id: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
-    """address -> names (DNS answers, TLS SNI of flows to it, DTLS certificate names, TURN realms)."""
+    """address -> names: DNS answers, TLS SNI of flows to it, DTLS certificate names it presented, TURN realms it serves."""
     names: dict[str, set[str]] = {}
     for entry in dns:
         for value in entry.get("answers", []):
@@ -42,86 +50,152 @@ def endpoint_names(tls: list[dict[str, Any]], dtls: list[dict[str, Any]], dns: l
     for entry in dtls:
         flow = flows_by_id.get(entry["flow"])
         if flow:
-            for name in entry.get("certificate_names", []):
-                names.setdefault(flow["dst"], set()).add(name)
+            for side, address, _port in _sides(flow):
+                for name in entry.get("certificates_from", {}).get(side, []):
+                    if not _GENERIC_CERT.match(name):
+                        names.setdefault(address, set()).add(name)
     for entry in stun:
         flow = flows_by_id.get(entry["flow"])
-        if flow:
-            server = flow["src"] if flow["sport"] in STUN_PORTS and flow["dport"] not in STUN_PORTS else flow["dst"]
-            for realm in entry.get("realms", []):
-                names.setdefault(server, set()).add(realm)
+        if flow and entry.get("realms"):
+            server = turn_server_side(flow, entry)
+            for realm in entry["realms"]:
+                names.setdefault(server[1], set()).add(realm)
     return names
 
 
-def _flow_kind(flow: dict[str, Any], stun: dict[str, Any] | None, zoom: dict[str, Any] | None,
-               dtls: dict[str, Any] | None, names: dict[str, set[str]]) -> tuple[str, str, list[str]]:
-    """(kind relay|server|p2p|unknown, server-side address or "", reasons) for one media flow."""
+def turn_server_side(flow: dict[str, Any], stun: dict[str, Any] | None) -> tuple[str, str, int]:
+    """(side, address, port) of the STUN/TURN server of a flow: the side receiving TURN requests, else on a STUN port."""
+    src, dst = _sides(flow)
+    sides = (stun or {}).get("sides") or {}
+    sent_src = sides.get("src", {}).get("turn_requests", 0)
+    sent_dst = sides.get("dst", {}).get("turn_requests", 0)
+    if sent_src != sent_dst:
+        return dst if sent_src > sent_dst else src
+    if flow["sport"] in STUN_PORTS and flow["dport"] not in STUN_PORTS:
+        return src
+    return dst
+
+
+def _server_evidence(side: str, address: str, stun: dict[str, Any] | None, names: dict[str, set[str]]) -> list[str]:
+    """Why ``address`` (the flow's ``side``) is a vendor server; empty when nothing says so."""
+    hints = []
+    network = media_network(address)
+    if network is not None:
+        hints.append(f"in {network[0]}'s published media network {network[1]}")
+    if names.get(address):
+        hints.append(f"named {', '.join(sorted(names[address])[:3])}")
+    sent = ((stun or {}).get("sides") or {}).get(side) or {}
+    # STUN attributes say "server" only from a side that answers and never checks on its own:
+    # clients and peers (Teams, libwebrtc) send vendor attributes in their own connectivity checks.
+    if sent.get("binding_requests", 0) == 0 and sent.get("binding_responses", 0) + sent.get("turn_requests", 0) >= 0:
+        if sent.get("software"):
+            hints.append(f"STUN SOFTWARE {', '.join(sent['software'][:2])} from that side")
+        vendor = [a for a in sent.get("vendor_attributes", []) if a not in CLIENT_STUN_ATTRIBUTES]
+        if vendor:
+            hints.append(f"vendor STUN attributes {', '.join(vendor[:4])} from that side")
+    return hints
+
+
+def _flow_kind(flow: dict[str, Any], relayed: int, stun: dict[str, Any] | None, zoom: dict[str, Any] | None,
+               names: dict[str, set[str]], sources: dict[str, set[int]]) -> tuple[str, tuple[str, str, int] | None, list[str]]:
+    """(relay|server|p2p|unknown, the server-side (side, address, port) or None, reasons) for one media flow."""
     fid = flow["id"]
-    src_local, dst_local = is_local(flow["src"]), is_local(flow["dst"])
-    if stun is not None:
-        turn = sorted(m for m in stun.get("methods", {}) if m.split(" ")[0] in TURN_METHODS)
-        if turn or stun.get("relayed_addresses") or flow["labels"].get("turn"):
-            what = ", ".join(turn) if turn else "TURN ChannelData"
-            realm = f" (REALM {', '.join(stun['realms'])})" if stun.get("realms") else ""
-            # The capture may start with the relay's answer: the relay is the side on the TURN port.
-            relay_is_src = flow["sport"] in STUN_PORTS and flow["dport"] not in STUN_PORTS
-            relay, port = (flow["src"], flow["sport"]) if relay_is_src else (flow["dst"], flow["dport"])
-            return "relay", relay, [f"{fid}: TURN {what} with relay {hostport(relay, port)}{realm}"]
+    src, dst = _sides(flow)
+    if relayed:
+        server = turn_server_side(flow, stun)
+        realm = f" (REALM {', '.join(stun['realms'])})" if stun and stun.get("realms") else ""
+        return "relay", server, [f"{fid}: media relayed inside TURN framing by {hostport(server[1], server[2])}{realm}"]
     if zoom is not None:
         if zoom["mode"] == "sfu":
-            return "server", flow["dst"], [f"{fid}: Zoom SFU encapsulation (0x05 outer header) to {hostport(flow['dst'], flow['dport'])}"]
-        return "p2p", "", [f"{fid}: Zoom media without the 0x05 server header (peer-to-peer mode) between {flow['src']} and {flow['dst']}"]
-    if src_local and dst_local:
-        return "p2p", "", [f"{fid}: media directly between private/loopback addresses {hostport(flow['src'], flow['sport'])} and {hostport(flow['dst'], flow['dport'])}"]
-    server_side = flow["dst"] if src_local or not dst_local else flow["src"]
-    server_port = flow["dport"] if server_side == flow["dst"] else flow["sport"]
-    hints = []
-    if server_port in SERVER_PORTS:
-        hints.append(SERVER_PORTS[server_port])
-    if dtls is not None and dtls.get("certificate_names"):
-        hints.append(f"DTLS certificate {', '.join(dtls['certificate_names'])}")
-    if stun is not None and (stun.get("software") or stun.get("vendor_attributes")):
-        hints.append("vendor STUN attributes/SOFTWARE from the remote side")
-    if names.get(server_side):
-        hints.append(f"named {', '.join(sorted(names[server_side])[:3])}")
-    if hints:
-        return "server", server_side, [f"{fid}: media to {hostport(server_side, server_port)}, a vendor server ({'; '.join(hints)})"]
-    if stun is not None and stun.get("ice_attributes", {}).get("use_candidate"):
-        return "p2p", "", [f"{fid}: ICE-nominated pair between {hostport(flow['src'], flow['sport'])} and {hostport(flow['dst'], flow['dport'])} with no server evidence"]
-    return "unknown", "", [f"{fid}: media to {hostport(flow['dst'], flow['dport'])} with no relay, server or peer evidence"]
+            return "server", dst, [f"{fid}: Zoom SFU encapsulation (0x05 outer header) to {hostport(dst[1], dst[2])}"]
+        return "p2p", None, [f"{fid}: Zoom media without the 0x05 server header (peer-to-peer mode) between "
+                             f"{hostport(src[1], src[2])} and {hostport(dst[1], dst[2])}"]
+    evidence = {side[0]: _server_evidence(side[0], side[1], stun, names) for side in (src, dst)}
+    local = {side[0]: address_class(side[1]) in PARTICIPANT_CLASSES for side in (src, dst)}
+    for side in (src, dst):
+        if len(sources.get(side[0], ())) >= CONFERENCE_SOURCES and not local[side[0]]:
+            evidence[side[0]].append(f"sends the streams of {len(sources[side[0]])} sources (SSRCs): a conference server")
+    servers = [side for side in (dst, src) if evidence[side[0]]]
+    if servers:
+        server = servers[0]
+        return "server", server, [f"{fid}: media to {hostport(server[1], server[2])}, a vendor server "
+                                  f"({'; '.join(evidence[server[0]])})"]
+    if local["src"] and local["dst"]:
+        return "p2p", None, [f"{fid}: media directly between {address_class(src[1])} address {hostport(src[1], src[2])} "
+                             f"and {address_class(dst[1])} address {hostport(dst[1], dst[2])}"]
+    remote = dst if local["src"] or not local["dst"] else src
+    checks = (((stun or {}).get("sides") or {}).get(remote[0]) or {}).get("binding_requests", 0)
+    if checks:
+        return "p2p", None, [f"{fid}: media directly to {hostport(remote[1], remote[2])}, a full ICE agent ({checks} "
+                             f"connectivity check(s) of its own; SFUs are ICE-lite) sending "
+                             f"{len(sources.get(remote[0], ()))} source(s), with no server evidence"]
+    return "unknown", None, [f"{fid}: media to {hostport(remote[1], remote[2])} ({address_class(remote[1])} address) "
+                             "with no relay, server or peer evidence"]
 
 
-def media_path(flows: list[dict[str, Any]], stun: list[dict[str, Any]], zoom: list[dict[str, Any]],
-               dtls: list[dict[str, Any]], names: dict[str, set[str]]) -> dict[str, Any]:
-    """The bundle's media_path object."""
-    by_flow = {"stun": {s["flow"]: s for s in stun}, "zoom": {z["flow"]: z for z in zoom},
-               "dtls": {d["flow"]: d for d in dtls}}
-    weights: Counter[str] = Counter()
+def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun: list[dict[str, Any]],
+               zoom: list[dict[str, Any]], names: dict[str, set[str]],
+               sources: dict[str, dict[str, set[int]]] | None = None) -> dict[str, Any]:
+    """The bundle's media_path object (``sources``: flow id -> side -> SSRCs that side sent)."""
+    stun_by = {s["flow"]: s for s in stun}
+    zoom_by = {z["flow"]: z for z in zoom}
+    media: dict[str, list[int]] = {}  # flow -> [packets, bytes, relayed packets]
+    for s in streams:
+        acc = media.setdefault(s["flow"], [0, 0, 0])
+        acc[0] += s["packets"]
+        acc[1] += s["bytes"]
+        acc[2] += s["packets"] if s.get("relay") else 0
+    for z in zoom:
+        flow = next((f for f in flows if f["id"] == z["flow"]), None)
+        if flow is not None:
+            zoom_packets = flow["labels"].get("zoom", 0)
+            share = zoom_packets / flow["packets"] if flow["packets"] else 0.0
+            acc = media.setdefault(z["flow"], [0, 0, 0])
+            acc[0] += zoom_packets
+            acc[1] += int(flow["payload_bytes"] * share)
+    packets: Counter[str] = Counter()
+    byte_weights: Counter[str] = Counter()
     reasons: list[str] = []
     endpoints: dict[tuple[str, int], dict[str, Any]] = {}
     for flow in flows:
-        labels = flow["labels"]
-        media_packets = sum(labels.get(label, 0) for label in MEDIA_LABELS)
-        relay_packets = labels.get("turn", 0)
-        if not media_packets and not relay_packets and flow["id"] not in by_flow["dtls"]:
+        if flow["id"] not in media:
             continue
-        kind, server, why = _flow_kind(flow, by_flow["stun"].get(flow["id"]), by_flow["zoom"].get(flow["id"]),
-                                       by_flow["dtls"].get(flow["id"]), names)
-        weights[kind] += media_packets + relay_packets
+        n_packets, n_bytes, relayed = media[flow["id"]]
+        kind, server, why = _flow_kind(flow, relayed, stun_by.get(flow["id"]), zoom_by.get(flow["id"]), names,
+                                       (sources or {}).get(flow["id"], {}))
+        packets[kind] += n_packets
+        byte_weights[kind] += n_bytes
         reasons.extend(why)
-        role_of_server = {"relay": "relay", "server": "server"}.get(kind, "peer")
-        for address, port in ((flow["src"], flow["sport"]), (flow["dst"], flow["dport"])):
-            role = role_of_server if address == server else ("client" if kind in ("relay", "server") else "peer")
-            entry = endpoints.setdefault((address, port), {"address": address, "port": port, "role": role,
-                                                           "names": sorted(names.get(address, set()))[:16], "flows": []})
+        for side, address, port in _sides(flow):
+            role = ({"relay": "relay", "server": "server"}[kind] if server is not None and side == server[0]
+                    else "client" if kind in ("relay", "server") else "peer")
+            entry = endpoints.setdefault((address, port), {
+                "address": address, "port": port, "role": role, "address_class": address_class(address),
+                "names": sorted(names.get(address, set()))[:16], "flows": []})
+            network = media_network(address)
+            if network is not None:
+                entry["network"] = {"vendor": network[0], "network": network[1], "source": network[2]}
             if flow["id"] not in entry["flows"]:
                 entry["flows"].append(flow["id"])
-    ranked = [k for k, _n in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])) if k != "unknown"]
-    topology = ranked[0] if ranked else "unknown"
-    if not weights:
-        reasons.append("no media, TURN or DTLS flows in the capture")
-    elif len([k for k in weights if k != "unknown"]) > 1:
-        reasons.append("several topologies seen; reported the one carrying the most media packets: "
-                       + ", ".join(f"{k} {n}" for k, n in sorted(weights.items())))
+    for entry in stun:
+        if entry["flow"] not in media and (entry.get("relayed_addresses") or any(
+                m.split(" ")[0] in ("Allocate", "ChannelBind", "Send", "Data") for m in entry.get("methods", {}))):
+            realm = f" (REALM {', '.join(entry['realms'])})" if entry.get("realms") else ""
+            reasons.append(f"{entry['flow']}: a TURN allocation{realm} carried no media packets (control and "
+                           "connectivity checks only): not counted")
+    decided = {k: n for k, n in byte_weights.items() if k != "unknown"}
+    if not media:
+        topology = "unknown"
+        reasons.append("no media packets in the capture (RTP/SRTP streams or Zoom media): the path cannot be told "
+                       "from signalling, STUN checks or TURN allocations alone")
+    elif not decided:
+        topology = "unknown"
+        reasons.append("the media flows show no relay, server or peer evidence")
+    else:
+        topology = sorted(decided.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        if len(decided) > 1:
+            reasons.append("media took several paths; reported the one carrying the most media bytes: "
+                           + ", ".join(f"{k} {byte_weights[k]} bytes in {packets[k]} packets" for k in sorted(byte_weights)))
     return {"topology": topology, "endpoints": sorted(endpoints.values(), key=lambda e: (e["address"], e["port"])),
-            "reasons": reasons[:64], "packets_by_topology": dict(sorted(weights.items()))}
+            "reasons": reasons[:64], "packets_by_topology": dict(sorted(packets.items())),
+            "bytes_by_topology": dict(sorted(byte_weights.items()))}

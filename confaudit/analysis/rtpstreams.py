@@ -15,8 +15,12 @@ from confaudit.analysis.flows import stable_group_order, unique_first_inverse, u
 from confaudit.pcap.gather import field as header_field, take_rows
 
 MAX_STREAMS_PER_FLOW = 64
-SAMPLES_PER_STREAM = 12
+SAMPLES_PER_STREAM = 24
+"""Packets per stream whose bytes (up to SAMPLE_BYTES) are kept for codec-structure checks."""
 SAMPLE_BYTES = 1200
+TIMING_PER_STREAM = 64
+"""Packets per stream whose header numbers (and first TIMING_BYTES) are kept for timing/size checks."""
+TIMING_BYTES = 64
 _STEP_KINDS = (1, 2, 3000, 32768)
 
 
@@ -45,9 +49,20 @@ class StreamAcc:
     seq_jumps: int = 0
     ts_backwards: int = 0
     markers: int = 0
+    same_timestamp: int = 0
+    """Packets whose RTP timestamp equals the previous packet's (in capture order): several packets per frame."""
+    min_len: int = 1 << 30
+    """Smallest RTP packet length seen (bytes, header included)."""
+    max_len: int = 0
+    """Largest RTP packet length seen."""
     samples: list[bytes] = field(default_factory=list)
+    """The first SAMPLES_PER_STREAM packets (RTP header included, up to SAMPLE_BYTES each)."""
+    timing: list[tuple[bytes, int, float]] = field(default_factory=list)
+    """The first TIMING_PER_STREAM packets as (first TIMING_BYTES bytes, packet length, capture time)."""
     turn_channel: int | None = None
     """TURN channel number when the stream was seen inside ChannelData (relayed media)."""
+    relay: str | None = None
+    """How a TURN server relayed the stream: "channel_data", "indication", or None (not relayed)."""
 
 
 class StreamTable:
@@ -60,11 +75,12 @@ class StreamTable:
         """Per flow: RTP-shaped packets not tracked because the flow hit MAX_STREAMS_PER_FLOW."""
 
     def add_rows(self, chunk: Any, rows: Any, gidx: Any, forward: Any,
-                 take_sample: Callable[[int], bool], inner_offset: int = 0) -> None:
+                 take_sample: Callable[[int], bool], inner_offset: int = 0, relay: str | None = None) -> None:
         """Account the RTP-shaped ``rows`` of ``chunk`` (flow index per row in ``gidx``).
 
         ``inner_offset`` > 0: the RTP packet starts that many bytes into the payload (inside TURN
-        ChannelData, whose channel number is then kept on the stream).
+        ChannelData, whose channel number is then kept on the stream). ``relay`` names how a TURN
+        server carried the rows ("channel_data", "indication"), None for the flow's own packets.
         """
         import numpy as np
 
@@ -92,13 +108,22 @@ class StreamTable:
                 continue
             if inner_offset and acc.turn_channel is None:
                 acc.turn_channel = int(outer[first[u], 0]) << 8 | int(outer[first[u], 1])
+            if relay is not None and acc.relay is None:
+                acc.relay = relay
             accs[u] = acc
-            wanted = min(SAMPLES_PER_STREAM - len(acc.samples), group_start[u + 1] - group_start[u])
+            members = group_start[u + 1] - group_start[u]
+            wanted = min(max(TIMING_PER_STREAM - len(acc.timing), SAMPLES_PER_STREAM - len(acc.samples)), members)
             for m in order[group_start[u]: group_start[u] + max(0, wanted)].tolist():
                 row = int(rows[m])
-                if not take_sample(min(SAMPLE_BYTES, int(chunk.payload_len[row]) - inner_offset)):
+                length = int(chunk.payload_len[row]) - inner_offset
+                full = len(acc.samples) < SAMPLES_PER_STREAM
+                if not take_sample(min(SAMPLE_BYTES if full else TIMING_BYTES, length)):
                     break
-                acc.samples.append(chunk.payload(row)[inner_offset: inner_offset + SAMPLE_BYTES])
+                packet = chunk.payload(row)[inner_offset: inner_offset + (SAMPLE_BYTES if full else TIMING_BYTES)]
+                if full:
+                    acc.samples.append(packet)
+                if len(acc.timing) < TIMING_PER_STREAM:
+                    acc.timing.append((packet[:TIMING_BYTES], length, float(chunk.ts[row])))
         self._update_all(accs, order, bounds, seq, rtp_ts, marker, forward[rows],
                          chunk.payload_len[rows].astype(np.int64) - inner_offset, chunk.ts[rows])
 
@@ -139,7 +164,11 @@ class StreamTable:
         per_kind = np.bincount(group[valid] * 5 + step_kind[valid], minlength=5 * n_groups).reshape(n_groups, 5)
         dups, gaps, jumps, reordered = per_kind[:, 0], per_kind[:, 2], per_kind[:, 3], per_kind[:, 4]
         backwards = np.bincount(group[valid & (((t - prev_t) % (1 << 32)) >= (1 << 31))], minlength=n_groups)
-        nbytes = np.add.reduceat(lengths[order], starts)
+        same_ts = np.bincount(group[valid & (t == prev_t) & (step_kind != 0)], minlength=n_groups)
+        sorted_len = lengths[order]
+        nbytes = np.add.reduceat(sorted_len, starts)
+        len_min = np.minimum.reduceat(sorted_len, starts)
+        len_max = np.maximum.reduceat(sorted_len, starts)
         nfwd = np.add.reduceat(fwd[order].astype(np.int64), starts)
         markers = np.add.reduceat(marker[order], starts)
         ts_sorted = ts[order]
@@ -148,9 +177,9 @@ class StreamTable:
         cols = zip(accs, counts.tolist(), dups.tolist(), gaps.tolist(), jumps.tolist(), reordered.tolist(),
                    backwards.tolist(), has_ext.tolist(), max_ext.tolist(), ext[ends].tolist(), s[ends].tolist(),
                    t[ends].tolist(), nbytes.tolist(), nfwd.tolist(), markers.tolist(), ts_min.tolist(),
-                   ts_max.tolist())
+                   ts_max.tolist(), same_ts.tolist(), len_min.tolist(), len_max.tolist())
         for (acc, n, dup, gap, jump, reord, back, has, mx, ext_end, s_end, t_end, nb, nf, mk, tmin,
-             tmax) in cols:
+             tmax, same, lmin, lmax) in cols:
             if acc is None:
                 continue
             acc.duplicates += dup
@@ -169,6 +198,9 @@ class StreamTable:
             acc.forward += nf
             acc.backward += n - nf
             acc.markers += mk
+            acc.same_timestamp += same
+            acc.min_len = min(acc.min_len, lmin)
+            acc.max_len = max(acc.max_len, lmax)
             acc.first_ts = min(acc.first_ts, tmin)
             acc.last_ts = max(acc.last_ts, tmax)
 

@@ -76,6 +76,15 @@ class SampleStore:
     def get(self, flow: int, category: str) -> list[Sample]:
         return self.samples.get((flow, category), [])
 
+    def add_relayed(self, carried: Any, classes: Any, n_flows: int) -> None:
+        """Sample datagrams a TURN server relays (carried.relayed_by_indications) as keying evidence of their flow."""
+        masks = {"channel_dtls": (classes == classify.DTLS) | (classes == classify.DTLS13_UNIFIED),
+                 "channel_rtcp": classes == classify.RTCP}
+        for category, mask in masks.items():
+            keep = self._select(category, mask, carried.gidx, n_flows)
+            if len(keep):
+                self._store(carried.chunk, category, keep, carried.gidx, carried.forward, skip=0)
+
     def add_chunk(self, chunk: Any, classes: Any, gidx: Any, forward: Any, n_flows: int, inner: Any = None) -> None:
         """Sample the rows of one chunk; ``inner``: what each TURN ChannelData row carries (classify.channel_inner)."""
         has_payload = chunk.payload_len > 0
@@ -129,9 +138,10 @@ class SampleStore:
         np.add.at(taken, gidx[keep], 1)
         return keep
 
-    def _store(self, chunk: Any, category: str, rows: Any, gidx: Any, forward: Any) -> None:
+    def _store(self, chunk: Any, category: str, rows: Any, gidx: Any, forward: Any, skip: int | None = None) -> None:
         limit = FIRST_BYTES if category in ("first", "zoom") else MAX_PAYLOAD
-        skip = classify.CHANNEL_HEADER if category.startswith("channel_") else 0  # keep what the relay carries
+        if skip is None:  # keep what the relay carries, without the ChannelData header
+            skip = classify.CHANNEL_HEADER if category.startswith("channel_") else 0
         # plain Python values up front: indexing numpy scalars row by row costs more than the rest
         cols = zip(gidx[rows].tolist(), forward[rows].tolist(), chunk.payload_len[rows].tolist(),
                    chunk.payload_off[rows].tolist(), chunk.frame[rows].tolist(), chunk.ts[rows].tolist(),
