@@ -87,7 +87,7 @@ def _server_evidence(side: str, address: str, stun: dict[str, Any] | None, names
     sent = ((stun or {}).get("sides") or {}).get(side) or {}
     # STUN attributes say "server" only from a side that answers and never checks on its own:
     # clients and peers (Teams, libwebrtc) send vendor attributes in their own connectivity checks.
-    if sent.get("binding_requests", 0) == 0 and sent.get("binding_responses", 0) + sent.get("turn_requests", 0) >= 0:
+    if sent.get("binding_requests", 0) == 0:
         if sent.get("software"):
             hints.append(f"STUN SOFTWARE {', '.join(sent['software'][:2])} from that side")
         vendor = [a for a in sent.get("vendor_attributes", []) if a not in CLIENT_STUN_ATTRIBUTES]

@@ -2,7 +2,8 @@
 
 Payload length comes from the IP length (so Ethernet padding is never payload), clipped to the
 captured bytes. IPv6 extension headers (hop-by-hop, routing, fragment, destination options, AH)
-are skipped, at most :data:`MAX_EXTENSION_HEADERS` of them.
+are skipped, at most :data:`MAX_EXTENSION_HEADERS` of them. GTP-U (UDP 2152, mobile networks'
+user-plane tunnel) is unwrapped: a row stands for the user's own packet inside the tunnel.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class IpColumns:
     """PacketChunk column name -> numpy array of length m."""
 
 
-def extract_ip(arr: Any, l3: Any, family: Any, cap_end: Any) -> IpColumns:
+def extract_ip(arr: Any, l3: Any, family: Any, cap_end: Any, unwrap_tunnels: bool = True) -> IpColumns:
     """Decode the IP and transport headers at ``l3`` (absolute offsets; ``cap_end`` bounds each frame)."""
     import numpy as np
 
@@ -66,7 +67,66 @@ def extract_ip(arr: Any, l3: Any, family: Any, cap_end: Any) -> IpColumns:
     cols = _transport(arr, proto, l4, ip_end, later_fragment)
     cols.update(_addresses(win, v4), ip_version=np.where(v4, 4, 6).astype(np.uint8), proto=proto.astype(np.uint8),
                 fragment=fragment)
+    if unwrap_tunnels:
+        _unwrap_gtpu(arr, cols)
     return IpColumns(rows=rows, truncated=truncated, columns=cols)
+
+
+GTPU_PORT = 2152
+MAX_GTP_EXTENSIONS = 4
+
+
+def _gtpu_inner_offset(arr: Any, off: int, length: int) -> int | None:
+    """Offset of the packet inside a GTP-U T-PDU (3GPP TS 29.281 §5), or None when the header does not walk."""
+    flags = int(arr[off])
+    size = 8
+    if flags & 0x07:  # sequence number, N-PDU number or an extension header present
+        size = 12
+        next_type = int(arr[off + 11]) if length >= 12 else 0
+        for _ in range(MAX_GTP_EXTENSIONS):
+            if not (flags & 0x04) or next_type == 0:
+                break
+            if size + 1 > length:
+                return None
+            ext_len = int(arr[off + size]) * 4
+            if ext_len == 0 or size + ext_len > length:
+                return None
+            next_type = int(arr[off + size + ext_len - 1])
+            size += ext_len
+        else:
+            if flags & 0x04 and next_type:
+                return None
+    if size + 20 > length or int(arr[off + size]) >> 4 not in (4, 6):
+        return None
+    return off + size
+
+
+def _unwrap_gtpu(arr: Any, cols: dict[str, Any]) -> None:
+    """Replace GTP-U T-PDU rows (version 1, message type 0xFF) by the IP packet they tunnel, in place."""
+    import numpy as np
+
+    head = cols["head"]
+    gtp = np.flatnonzero(((cols["sport"] == GTPU_PORT) | (cols["dport"] == GTPU_PORT)) & (cols["proto"] == UDP)
+                         & ((head[:, 0] & 0xF0) == 0x30) & (head[:, 1] == 0xFF) & (cols["payload_len"] >= 28))
+    if len(gtp) == 0:
+        return
+    rows, inner = [], []
+    for row, off, length in zip(gtp.tolist(), cols["payload_off"][gtp].tolist(), cols["payload_len"][gtp].tolist()):
+        start = _gtpu_inner_offset(arr, off, length)
+        if start is not None:
+            rows.append(row)
+            inner.append((start, off + length))
+    if not rows:
+        return
+    l3 = np.array([i[0] for i in inner], dtype=np.int64)
+    end = np.array([i[1] for i in inner], dtype=np.int64)
+    family = (arr[l3] >> 4).astype(np.uint8)
+    unwrapped = extract_ip(arr, l3, family, end, unwrap_tunnels=False)
+    if len(unwrapped.rows) == 0:
+        return
+    targets = np.asarray(rows, dtype=np.int64)[unwrapped.rows]
+    for name, values in unwrapped.columns.items():
+        cols[name][targets] = values
 
 
 def _addresses(win: Any, v4: Any) -> dict[str, Any]:
