@@ -129,18 +129,38 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
-        sniffer_stats = state.sniffer.stop() if state.sniffer is not None else None
+        sniffer_stats, sniffer_error = _stop_sniffer(state.sniffer)
         keylog.retarget(None)
         addon.close(finish=False)
         fields = addon.final_manifest_fields()
-        if sniffer_stats is not None:
-            fields["stats"]["sniffer"] = {"iface": config.iface, "packets": sniffer_stats.packets,
-                                          "bytes": sniffer_stats.bytes, "udp_bytes": sniffer_stats.udp_bytes}
+        if state.sniffer is not None:
+            fields["stats"]["sniffer"] = sniffer_manifest_stats(config.iface or "", sniffer_stats, sniffer_error)
         fields["stats"]["listen"] = [list(a) for a in state.listen]
         manifest = session.finish_manifest(config.out, fields)
     if runner.done() and not runner.cancelled() and runner.exception() is not None:
         raise InputError(config.out, f"proxy stopped: {type(runner.exception()).__name__}: {runner.exception()}")
+    if sniffer_error is not None:
+        raise InputError(config.out / session.PCAP, f"packet capture failed: {sniffer_error} (recorded in the manifest)")
     return manifest
+
+
+def _stop_sniffer(sniffer: Any) -> tuple[Any, str | None]:
+    """(final counters, error text): a sniffer failure must not keep the proxy's records from being sealed."""
+    if sniffer is None:
+        return None, None
+    try:
+        return sniffer.stop(), None
+    except Exception as exc:  # recorded in the manifest, then raised once the session is finished
+        return sniffer.stats, f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def sniffer_manifest_stats(iface: str, stats: Any, error: str | None) -> dict[str, Any]:
+    """manifest stats.sniffer: what was written, what the kernel dropped (None: unknown), and any failure."""
+    out: dict[str, Any] = {"iface": iface, "packets": stats.packets, "bytes": stats.bytes, "udp_bytes": stats.udp_bytes,
+                           "kernel_packets": stats.kernel_packets, "kernel_drops": stats.kernel_drops}
+    if error is not None:
+        out["error"] = error
+    return out
 
 
 def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

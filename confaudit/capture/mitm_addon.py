@@ -116,7 +116,8 @@ class ConfauditAddon:
         assert self.manifest is not None
         return dict(self.manifest, hook_errors=dict(self.hook_errors), hook_error_samples=list(self.error_samples),
                     stats={"records": dict(self.counts), "hosts": len(self.hosts),
-                           "write_errors": self.writer.write_errors if self.writer else 0})
+                           "write_errors": self.writer.write_errors if self.writer else 0,
+                           "dropped_records": self.writer.records_dropped if self.writer else 0})
 
     def note_error(self, hook: str, exc: BaseException) -> None:
         self.hook_errors[hook] = self.hook_errors.get(hook, 0) + 1

@@ -30,6 +30,8 @@ class ObservationWriter:
         new = not self.path.exists() or self.path.stat().st_size == 0
         self._fh = self.path.open("ab")
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._queued_lock = threading.Lock()
+        self.records_queued = 0
         self.records_written = 0
         self.write_errors = 0
         self._thread = threading.Thread(target=self._drain, name="confaudit-observations", daemon=True)
@@ -39,7 +41,16 @@ class ObservationWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         """Queue one record (non-blocking: serialisation only, no I/O)."""
-        self._queue.put(encode_line(record))
+        line = encode_line(record)
+        with self._queued_lock:
+            self.records_queued += 1
+        self._queue.put(line)
+
+    @property
+    def records_dropped(self) -> int:
+        """Records queued but neither written nor counted as write errors (the writer thread died or
+        did not finish within close()'s timeout): lost, final once close() returned."""
+        return max(self.records_queued - self.records_written - self.write_errors, 0)
 
     def _drain(self) -> None:
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,9 @@ from confaudit import __version__
 from confaudit.errors import InputError
 
 MANIFEST = "manifest.json"
+MANIFEST_TEMP = re.compile(r"^\.manifest\.json\..+\.tmp$")
+"""The manifest's temporary name while it is written atomically (left behind only by a kill mid-write):
+the one entry of a session directory that no manifest can list."""
 OBSERVATIONS = "observations.jsonl"
 FLOWS = "flows.mitm"
 PCAP = "capture.pcapng"
@@ -52,6 +56,7 @@ class SessionInputs:
 
 
 def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
@@ -89,11 +94,12 @@ def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
 
 
 def finish_manifest(directory: Path, manifest: dict[str, Any], stopped: float | None = None) -> dict[str, Any]:
-    """Hash every file, mark raw ones sensitive, stamp the stop time and write atomically."""
+    """Hash every file (dotfiles too: anything unlisted reads as added later), mark raw ones sensitive,
+    stamp the stop time and write atomically."""
     directory = Path(directory)
     files = {}
     for path in sorted(directory.iterdir()):
-        if not path.is_file() or path.name == MANIFEST or path.name.startswith("."):
+        if path.is_symlink() or not path.is_file() or path.name == MANIFEST or MANIFEST_TEMP.match(path.name):
             continue
         files[path.name] = {"sha256": sha256_file(path), "size": path.stat().st_size,
                             "sensitive": path.name in SENSITIVE}
@@ -105,13 +111,20 @@ def finish_manifest(directory: Path, manifest: dict[str, Any], stopped: float | 
 
 
 def append_phase(directory: Path, phase: str, ts: float | None = None) -> dict[str, Any]:
-    """Append ``{"phase", "ts"}`` to phases.jsonl with fsync (safe from another terminal)."""
+    """Append ``{"phase", "ts"}`` to phases.jsonl with fsync (safe from another terminal).
+
+    Refused once the session is finished: its manifest has sealed phases.jsonl by its hash.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError(directory, "session directory does not exist")
     label = phase.strip()
     if not label or len(label) > 64 or not all(ch.isprintable() for ch in label):
         raise InputError(directory, "phase must be 1-64 printable characters")
+    stopped = _stopped(directory)
+    if stopped is not None:
+        raise InputError(directory, f"session finished at {iso_time(stopped)}: its files are sealed by the manifest's "
+                                    "hashes, so markers can only be added while it is recording")
     entry = {"phase": label, "ts": time.time() if ts is None else float(ts)}
     line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
     fd = os.open(directory / PHASES, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -121,6 +134,25 @@ def append_phase(directory: Path, phase: str, ts: float | None = None) -> dict[s
     finally:
         os.close(fd)
     return entry
+
+
+def iso_time(ts: float) -> str:
+    """ISO 8601 in UTC with milliseconds, e.g. 2026-11-25T14:03:07.123+00:00."""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _stopped(directory: Path) -> float | None:
+    """The manifest's stop time; None while recording (or without a manifest). InputError when corrupt."""
+    if not (directory / MANIFEST).is_file():
+        return None
+    stopped = _load_manifest(directory / MANIFEST).get("stopped")
+    if stopped is None:
+        return None
+    if isinstance(stopped, bool) or not isinstance(stopped, (int, float)):
+        raise InputError(directory / MANIFEST, "manifest field 'stopped' must be a number or null")
+    return float(stopped)
 
 
 def read_phases(path: Path) -> list[dict[str, Any]]:
@@ -152,19 +184,21 @@ def _reject(name: str) -> Any:
     raise ValueError(name)
 
 
-def read_session(directory: Path) -> SessionInputs:
-    """Everything a session directory holds for analysis; InputError on a corrupt manifest."""
+def _load_manifest(path: Path) -> dict[str, Any]:
     from confaudit.jsonio import load_json_file
 
+    loaded = load_json_file(path, max_bytes=16 * 1024 * 1024)
+    if not isinstance(loaded, dict) or loaded.get("format") not in (None, "confaudit-session"):
+        raise InputError(path, "not a confaudit session manifest")
+    if not isinstance(loaded.get("files", {}), dict) or not isinstance(loaded.get("known", {}), dict):
+        raise InputError(path, "manifest fields 'files'/'known' must be objects")
+    return loaded
+
+
+def read_session(directory: Path) -> SessionInputs:
+    """Everything a session directory holds for analysis; InputError on a corrupt manifest."""
     directory = Path(directory)
-    manifest: dict[str, Any] = {}
-    if (directory / MANIFEST).is_file():
-        loaded = load_json_file(directory / MANIFEST, max_bytes=16 * 1024 * 1024)
-        if not isinstance(loaded, dict) or loaded.get("format") not in (None, "confaudit-session"):
-            raise InputError(directory / MANIFEST, "not a confaudit session manifest")
-        if not isinstance(loaded.get("files", {}), dict) or not isinstance(loaded.get("known", {}), dict):
-            raise InputError(directory / MANIFEST, "manifest fields 'files'/'known' must be objects")
-        manifest = loaded
+    manifest = _load_manifest(directory / MANIFEST) if (directory / MANIFEST).is_file() else {}
     pcap = directory / PCAP
     observations, flows, keylog = directory / OBSERVATIONS, directory / FLOWS, directory / KEYLOG
     if observations.is_file() and observations.stat().st_size > 0:
@@ -189,20 +223,22 @@ def read_session(directory: Path) -> SessionInputs:
     )
 
 
-def session_provenance(sessions: list[SessionInputs]) -> dict[str, Any]:
-    """bundle["session"]: who/what/when, versions, file hashes (and whether they still match), hook errors."""
+def session_provenance(sessions: list[SessionInputs], known_digests: dict[Path, str] | None = None) -> dict[str, Any]:
+    """bundle["session"]: who/what/when, versions, file hashes, and the integrity verdict per session.
+
+    ``known_digests``: SHA-256 of files already hashed while read as inputs (resolved path -> hex).
+    """
+    from confaudit.capture.integrity import check_session
+
     entries = []
+    problems: list[str] = []
     for sess in sessions:
         m = sess.manifest
-        files = []
-        for name, info in sorted((m.get("files") or {}).items()):
-            if not isinstance(info, dict):
-                continue
-            path = sess.path / str(name)
-            current = sha256_file(path) if path.is_file() else None
-            files.append({"name": str(name), "sha256": info.get("sha256"), "sensitive": bool(info.get("sensitive")),
-                          "present": current is not None, "matches": current is not None and current == info.get("sha256")})
+        integrity = check_session(sess.path, m, known_digests)
+        files = [{"name": f.name, "sha256": f.sha256, "sensitive": f.sensitive, "present": f.present, "matches": f.matches}
+                 for f in integrity.files]
         hook_errors = m.get("hook_errors") if isinstance(m.get("hook_errors"), dict) else {}
+        problems.extend(f"{sess.path}: {p}" for p in integrity.problems)
         entries.append({
             "path": sess.path.name, "vendor": sess.vendor, "scenario": _s(m.get("scenario")),
             "operator": _s(m.get("operator")), "mode": _s(m.get("mode")),
@@ -212,7 +248,8 @@ def session_provenance(sessions: list[SessionInputs]) -> dict[str, Any]:
             "simulated": bool(m.get("simulated", False)), "files": files,
             "sensitive_files": [f["name"] for f in files if f["sensitive"]],
             "hook_errors": hook_errors, "has_manifest": bool(m),
-            "finished": m.get("stopped") is not None,
+            "finished": m.get("stopped") is not None, "files_match": integrity.files_match,
+            "integrity": {"verified": integrity.verified, "problems": list(integrity.problems)},
         })
     first = entries[0] if entries else {}
     return {
@@ -220,8 +257,9 @@ def session_provenance(sessions: list[SessionInputs]) -> dict[str, Any]:
         "started": min((e["started"] for e in entries if e["started"] is not None), default=None),
         "stopped": max((e["stopped"] for e in entries if e["stopped"] is not None), default=None),
         "simulated": any(e["simulated"] for e in entries),
-        "files_match": all(f["matches"] for e in entries for f in e["files"]),
+        "files_match": bool(entries) and all(e["files_match"] for e in entries),
         "hook_errors": sum(int(v) for e in entries for v in e["hook_errors"].values() if isinstance(v, int)),
+        "integrity": {"verified": bool(entries) and not problems, "problems": problems},
         "sessions": entries,
     }
 

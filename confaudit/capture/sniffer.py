@@ -21,6 +21,10 @@ _BATCH = 64
 _RCVBUF = 32 * 1024 * 1024
 _ARPHRD_TO_LINKTYPE = {1: 1, 772: 1, 65534: 101, 776: 101, 778: 101}
 """Linux ARPHRD_* device type -> pcap LINKTYPE (Ethernet for ether and loopback, raw IP for tun)."""
+_SOL_PACKET = 263
+_PACKET_STATISTICS = 6
+"""getsockopt(SOL_PACKET, PACKET_STATISTICS): struct tpacket_stats {tp_packets, tp_drops}, reset on each read."""
+_STATS_EVERY_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,11 @@ class SnifferStats:
     """Seconds since start()."""
     dropped_by_filter: int
     """Frames seen but not written because of the port filter."""
+    kernel_packets: int | None = None
+    """Frames the kernel handed to the socket, dropped ones included (PACKET_STATISTICS); None if unreadable."""
+    kernel_drops: int | None = None
+    """Frames the kernel dropped because the socket's buffer was full (PACKET_STATISTICS tp_drops); None if
+    unreadable. Anything but 0 means the file is missing packets."""
 
     @property
     def udp_bytes_per_second(self) -> float:
@@ -67,6 +76,20 @@ def pcapng_packet(frame: bytes, ts: float) -> bytes:
     micros = int(round(ts * 1_000_000))
     body = struct.pack("<IIIII", 0, micros >> 32, micros & 0xFFFFFFFF, len(frame), len(frame)) + _pad4(frame)
     return _block(0x00000006, body)
+
+
+def pcapng_statistics(ts: float, kernel_packets: int | None, kernel_drops: int | None, delivered: int,
+                      accepted: int | None) -> bytes:
+    """Interface Statistics Block for interface 0 (isb_ifrecv, isb_osdrop, isb_filteraccept, isb_usrdeliv),
+    so the file itself says what the kernel dropped; counters that could not be read are left out."""
+    micros = int(round(ts * 1_000_000))
+    comment = b"Counters provided by confaudit (Linux PACKET_STATISTICS)"
+    options = struct.pack("<HH", 1, len(comment)) + _pad4(comment)
+    for code, value in ((4, kernel_packets), (6, accepted), (7, kernel_drops), (8, delivered)):
+        if value is not None:
+            options += struct.pack("<HHQ", code, 8, value)
+    options += struct.pack("<HH", 0, 0)
+    return _block(0x00000005, struct.pack("<III", 0, micros >> 32, micros & 0xFFFFFFFF) + options)
 
 
 def frame_ports(frame: bytes, linktype: int) -> tuple[int, int, int] | None:
@@ -141,13 +164,16 @@ class PacketSniffer:
         self._bytes = 0
         self._udp_bytes = 0
         self._filtered = 0
+        self._kernel_packets: int | None = 0
+        self._kernel_drops: int | None = 0
         self._started = 0.0
 
     @property
     def stats(self) -> SnifferStats:
         with self._lock:
             elapsed = time.monotonic() - self._started if self._started else 0.0
-            return SnifferStats(self._packets, self._bytes, self._udp_bytes, elapsed, self._filtered)
+            return SnifferStats(self._packets, self._bytes, self._udp_bytes, elapsed, self._filtered,
+                                self._kernel_packets, self._kernel_drops)
 
     def start(self) -> None:
         """Open the socket and the file, then capture until stop(); returns once capturing."""
@@ -209,6 +235,8 @@ class PacketSniffer:
                 fh.flush()
                 self._ready.set()
                 self._loop(sock, fh, select.select)
+                self._read_kernel_stats(sock)
+                fh.write(self._statistics_block())
         except BaseException as exc:  # surfaced to the caller by stop()
             self._error = exc
             self._ready.set()
@@ -217,7 +245,11 @@ class PacketSniffer:
 
     def _loop(self, sock: object, fh: BinaryIO, select_fn: object) -> None:
         pending: list[bytes] = []
+        stats_due = time.monotonic() + _STATS_EVERY_S
         while True:
+            if time.monotonic() >= stats_due:  # the kernel's 32-bit counters reset on read: never let them wrap
+                self._read_kernel_stats(sock)
+                stats_due = time.monotonic() + _STATS_EVERY_S
             stopping = self._stop.is_set()
             # After stop(), keep draining until the socket has been quiet for 100 ms: frames sent
             # just before stop() may still be in the kernel's backlog.
@@ -232,6 +264,26 @@ class PacketSniffer:
                 pending.clear()
             if stopping and not readable:
                 return
+
+    def _read_kernel_stats(self, sock: object) -> None:
+        """Add the kernel's receive/drop counters since the last read; unreadable makes them unknown for good."""
+        try:
+            raw = sock.ins.getsockopt(_SOL_PACKET, _PACKET_STATISTICS, 12)  # type: ignore[attr-defined]
+            received, dropped = struct.unpack_from("=II", raw)
+        except (OSError, AttributeError, struct.error):
+            with self._lock:
+                self._kernel_packets = self._kernel_drops = None
+            return
+        with self._lock:
+            if self._kernel_packets is not None and self._kernel_drops is not None:
+                self._kernel_packets += received
+                self._kernel_drops += dropped
+
+    def _statistics_block(self) -> bytes:
+        with self._lock:
+            accepted = self._packets if self.port_filter is not None else None
+            return pcapng_statistics(time.time(), self._kernel_packets, self._kernel_drops,
+                                     self._packets + self._filtered, accepted)
 
     def _accept(self, frame: bytes, ts: float, pending: list[bytes]) -> None:
         ports = frame_ports(frame, self.linktype)

@@ -1,15 +1,15 @@
-"""`confaudit mark DIR PHASE`: append a timeline marker to a session being recorded."""
+"""`confaudit mark DIR PHASE`: append a timeline marker to a session being recorded (never a finished one)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from confaudit.capture.session import KNOWN_PHASES, append_phase
+from confaudit.capture.session import KNOWN_PHASES, append_phase, iso_time
 
 
 def run(session: Path, phase: str) -> int:
     entry = append_phase(Path(session), phase)
     note = "" if entry["phase"] in KNOWN_PHASES else " (custom label)"
-    sys.stdout.write(f"marked {entry['phase']} at {entry['ts']:.3f}{note}\n")
+    sys.stdout.write(f"marked {entry['phase']} at {iso_time(entry['ts'])}{note}\n")
     return 0

@@ -180,7 +180,11 @@ def build_evidence(
     if sorted_inputs.sessions:
         from confaudit.capture.session import session_provenance
 
-        bundle["session"] = session_provenance(sorted_inputs.sessions)
+        bundle["session"] = session_provenance(sorted_inputs.sessions, _input_digests(bundle["inputs"]))
+        integrity = bundle["session"]["integrity"]
+        if not integrity["verified"]:  # lost or altered session files: nothing absent from them proves anything
+            bundle["complete"] = False
+            bundle["warnings"].extend(f"session {problem}" for problem in integrity["problems"])
         phases = [p for s in sorted_inputs.sessions for p in s.phases]
         bundle["phases"] = sorted(phases, key=lambda p: (p["ts"], p["phase"]))
 
@@ -198,8 +202,14 @@ def build_evidence(
 
         e2ee_enrich(bundle, captures=sorted_inputs.captures, keylogs=keylogs, explicit_keylog=keylog)
 
-    bundle["complete"] = bool(bundle["complete"]) and all(i.get("complete", True) for i in bundle["inputs"])
+    bundle["complete"] = bundle["complete"] is True and all(i.get("complete") is True for i in bundle["inputs"])
     return bundle
+
+
+def _input_digests(inputs: list[dict[str, Any]]) -> dict[Path, str]:
+    """SHA-256 of every input file as it was read (resolved path -> hex), so sessions verify those bytes."""
+    return {Path(i["path"]).resolve(): i["sha256"] for i in inputs
+            if isinstance(i.get("path"), str) and isinstance(i.get("sha256"), str) and len(i["sha256"]) == 64}
 
 
 def _known_values(sessions: list[Any], first_party: Iterable[str], room_names: Iterable[str],

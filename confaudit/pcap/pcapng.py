@@ -1,5 +1,6 @@
 """pcapng: sections (either byte order), interfaces (link type, if_tsresol, if_tsoffset), packet
-blocks (EPB, SPB, obsolete PB) and Decryption Secrets Blocks; every other block is skipped.
+blocks (EPB, SPB, obsolete PB), Interface Statistics Blocks (drop counters) and Decryption Secrets
+Blocks; every other block is skipped.
 
 The walk loop only validates block framing and collects packet-block offsets; all per-packet
 fields are then gathered column-wise.
@@ -13,16 +14,18 @@ from pathlib import Path
 
 from confaudit.errors import InputError
 from confaudit.pcap.framing import NATIVE, NativeWords, Positions, epb_run
+from confaudit.pcap.isb import InterfaceStatistics, statistics_from_options
 from confaudit.pcap.records import MAX_BLOCK_BYTES, MAX_DEGENERATE_RUN, RecordBatch, WalkResult, degenerate_run_end
 
 SHB = 0x0A0D0D0A
 IDB = 1
 PB = 2
 SPB = 3
+ISB = 5
 EPB = 6
 DSB = 0x0000000A
-KNOWN_OTHER_BLOCKS = frozenset((4, 5, 7, 8, 9, 0x0BAD, 0x40000BAD))
-"""Blocks skipped on purpose: name resolution, statistics, IRIG/ARINC, systemd journal, custom."""
+KNOWN_OTHER_BLOCKS = frozenset((4, 7, 8, 9, 0x0BAD, 0x40000BAD))
+"""Blocks skipped on purpose: name resolution, IRIG/ARINC, systemd journal, custom."""
 TLS_KEY_LOG = 0x544C534B
 MAX_SECRETS_BYTES = 64 << 20
 MAX_INTERFACES = 65_536
@@ -70,8 +73,10 @@ class PcapngWalker:
         self._idle_blocks = 0
         self._last_ts = 0.0
         self.unknown_blocks = 0
-        self.sections = 0
         """Blocks of a type this reader does not know (possibly corrupted packet blocks)."""
+        self.sections = 0
+        self.statistics: dict[tuple[int, int], InterfaceStatistics] = {}
+        """Latest Interface Statistics Block per (section, interface id)."""
 
     # -- the walk ---------------------------------------------------------------------------
     def walk(self, buf: bytearray, start: int, end: int) -> WalkResult:
@@ -153,6 +158,10 @@ class PcapngWalker:
                     warnings.append(problem)
             elif btype == DSB:
                 self._secrets(buf, pos, blen, section.endian, warnings)
+            elif btype == ISB:
+                problem = self._statistics(buf, pos, blen, section)
+                if problem:
+                    warnings.append(problem)
             elif btype not in KNOWN_OTHER_BLOCKS:
                 self.unknown_blocks += 1
             pos = nxt
@@ -206,6 +215,24 @@ class PcapngWalker:
         if linktype not in self.linktypes:
             self.linktypes.append(linktype)
         return problem
+
+    def _statistics(self, buf: bytearray, pos: int, blen: int, section: Section) -> str | None:
+        if blen < 24:
+            return f"interface statistics block at byte {pos} is too short ({blen} bytes): its drop counters are unknown"
+        ifid = struct.unpack_from(section.endian + "I", buf, pos + 8)[0]
+        if ifid >= len(section.interfaces):
+            return f"interface statistics block at byte {pos} names interface {ifid}, which the section does not describe"
+        stats = statistics_from_options(self.sections, ifid, _options(buf, pos + 20, pos + blen - 4, section.endian),
+                                        section.endian)
+        if isinstance(stats, str):
+            return f"interface statistics block at byte {pos}: {stats}"
+        # each block repeats the counters since the start of the capture: the last one is the total
+        self.statistics[(self.sections, ifid)] = stats
+        return None
+
+    def drop_warnings(self) -> list[str]:
+        """One line per interface whose latest statistics block reports dropped packets."""
+        return [w for _, stats in sorted(self.statistics.items()) if (w := stats.warning(self.sections))]
 
     def _secrets(self, buf: bytearray, pos: int, blen: int, endian: str, warnings: list[str]) -> None:
         if blen < 20:

@@ -14,6 +14,7 @@ from typing import Any
 
 from confaudit.errors import InputError
 from confaudit.pcap.chunk import Packet, PacketChunk
+from confaudit.pcap.isb import packets_dropped
 from confaudit.pcap.pcapfile import FILE_HEADER_BYTES, PcapWalker, is_pcap_magic
 from confaudit.pcap.pcapng import TLS_KEY_LOG, PcapngWalker, is_pcapng_magic
 from confaudit.pcap.records import WalkResult
@@ -99,6 +100,8 @@ class CaptureReader:
             warnings.append(f"{unknown} pcapng blocks of unknown type skipped (corrupt, or a newer pcapng)")
         if self._truncated_ip:
             warnings.append(f"{self._truncated_ip} IP packets have an IP header cut short or invalid: not analysed")
+        statistics = getattr(self._walker, "statistics", {})
+        warnings.extend(self._walker.drop_warnings() if statistics else ())
         # complete means nothing at all was doubtful: every warning, whatever its kind, revokes it
         complete = self._finished and not (warnings or self._damaged or self._records_skipped)
         warnings = _distinct(warnings)
@@ -107,7 +110,8 @@ class CaptureReader:
             records_read=self._records_read, records_skipped=self._records_skipped,
             non_ip_records=self._non_ip, bytes_consumed=self._bytes_consumed, complete=complete,
             warnings=tuple(warnings), linktypes=tuple(self._walker.linktypes),
-            truncated_ip_records=self._truncated_ip, dsb_keylogs=self._keylogs())
+            truncated_ip_records=self._truncated_ip, dsb_keylogs=self._keylogs(),
+            packets_dropped=packets_dropped(statistics.values()))
 
     def decryption_secrets(self) -> list[tuple[int, bytes]]:
         """(secrets type, data) of every pcapng Decryption Secrets Block read so far."""

@@ -36,6 +36,10 @@ class ReadReport:
     """IP frames whose IP header was cut short by the capture's snap length (not analysable)."""
     dsb_keylogs: tuple[str, ...] = ()
     """TLS key-log texts found in pcapng Decryption Secrets Blocks, in file order."""
+    packets_dropped: int | None = None
+    """Packets the capturing interface or OS dropped (pcapng Interface Statistics isb_ifdrop + isb_osdrop, last
+    block per interface); None when the file records no drop counter (pcap never does). Above 0, the read is
+    incomplete."""
 
     def as_input_dict(self) -> dict[str, Any]:
         """The evidence bundle's ``inputs[]`` entry for this file."""
@@ -51,4 +55,5 @@ class ReadReport:
             "warnings": list(self.warnings),
             "linktypes": list(self.linktypes),
             "decryption_secrets_blocks": len(self.dsb_keylogs),
+            "packets_dropped": self.packets_dropped,
         }

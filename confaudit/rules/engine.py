@@ -1,8 +1,9 @@
 """Evaluate a claims file against an evidence bundle: one Finding per claim, then the score.
 
 Fail closed: a check that raises gives ``error``; when the evidence is incomplete (an input was read
-only partly) nothing is ``supported`` or ``not_observable`` -- those become ``inconclusive`` --
-while a contradiction already seen stays a contradiction.
+only partly, a session's files were lost or altered, the capture recorded losses) nothing is
+``supported`` or ``not_observable`` -- those become ``inconclusive``, naming why -- while a
+contradiction already seen stays a contradiction.
 """
 
 from __future__ import annotations
@@ -39,16 +40,58 @@ def with_first_party(bundle: Mapping[str, Any], first_party: tuple[str, ...]) ->
     return view
 
 
+MAX_REASONS_NAMED = 3
+"""Reasons for incompleteness quoted in one explanation (the rest are counted)."""
+
+
+def incomplete_reasons(bundle: Mapping[str, Any]) -> tuple[str, ...]:
+    """Why the evidence may lack what a check looks for; empty only when it is complete.
+
+    Fail closed: a missing or malformed ``complete`` flag, input entry or session integrity verdict is
+    itself a reason.
+    """
+    reasons = [*_session_reasons(bundle.get("session")), *_input_reasons(bundle.get("inputs"))]
+    if bundle.get("complete") is not True and not reasons:
+        warnings = [w for w in bundle.get("warnings") or () if isinstance(w, str)] \
+            if isinstance(bundle.get("warnings"), list) else []
+        reasons.append("the evidence is marked incomplete" + (f" ({text(warnings[0], 200)})" if warnings else ""))
+    return tuple(reasons)
+
+
+def _session_reasons(session: Any) -> list[str]:
+    if session is None:
+        return []
+    integrity = session.get("integrity") if isinstance(session, Mapping) else None
+    if isinstance(integrity, Mapping) and integrity.get("verified") is True:
+        return []
+    problems = integrity.get("problems") if isinstance(integrity, Mapping) else None
+    named = [f"session {text(p, 200)}" for p in (problems if isinstance(problems, list) else []) if isinstance(p, str)]
+    return named or ["the session's files were not verified against its manifest"]
+
+
+def _input_reasons(inputs: Any) -> list[str]:
+    if inputs is None:  # no inputs listed: nothing was read in part (the schema requires the key anyway)
+        return []
+    if not isinstance(inputs, list):
+        return ["the list of inputs is malformed"]
+    reasons = []
+    for entry in inputs:
+        if not isinstance(entry, Mapping):
+            reasons.append("an input entry is malformed")
+        elif entry.get("complete") is not True:
+            warnings = entry.get("warnings") if isinstance(entry.get("warnings"), list) else []
+            first = next((w for w in warnings if isinstance(w, str)), "no reason recorded")
+            reasons.append(f"{text(entry.get('path'), 120) or 'an input'} was read only in part ({text(first, 200)})")
+    return reasons
+
+
 def evidence_complete(bundle: Mapping[str, Any]) -> bool:
-    if bundle.get("complete") is not True:
-        return False
-    inputs = bundle.get("inputs")
-    return all(not isinstance(i, Mapping) or i.get("complete", True) is not False
-               for i in (inputs if isinstance(inputs, list) else []))
+    return not incomplete_reasons(bundle)
 
 
-def run_claim(claim: Claim, bundle: Mapping[str, Any], room_link_pattern: str | None, complete: bool) -> Outcome:
-    """The outcome of one claim, fail-closed."""
+def run_claim(claim: Claim, bundle: Mapping[str, Any], room_link_pattern: str | None, complete: bool,
+              incomplete_because: tuple[str, ...] = ()) -> Outcome:
+    """The outcome of one claim, fail-closed; ``incomplete_because`` names why evidence is incomplete."""
     if claim.document_only:
         return Outcome("document_only", "No capture can check this statement; it is reported from documents only and never "
                        "scored as a pass.")
@@ -60,20 +103,29 @@ def run_claim(claim: Claim, bundle: Mapping[str, Any], room_link_pattern: str | 
         return Outcome("error", f"The {claim.check} check failed on this evidence ({type(exc).__name__}: "
                        f"{text(exc, 120)}), so the claim was not judged.")
     if not complete and result.verdict in ("supported", "not_observable"):
-        return Outcome("inconclusive", "Part of the evidence could not be read (an input is marked incomplete), so this "
-                       f"cannot be settled: {result.explanation}", result.evidence)
+        return Outcome("inconclusive", f"Part of the evidence is missing or could not be read ({_named(incomplete_because)}), "
+                       f"so what it may hold could contradict this: {result.explanation}", result.evidence)
     return result
+
+
+def _named(reasons: tuple[str, ...]) -> str:
+    if not reasons:
+        return "an input is marked incomplete"
+    shown = "; ".join(reasons[:MAX_REASONS_NAMED])
+    more = len(reasons) - MAX_REASONS_NAMED
+    return shown + (f"; and {more} more" if more > 0 else "")
 
 
 def evaluate(claims_file: ClaimsFile, bundle: Mapping[str, Any]) -> RunResult:
     """Run every claim's check over ``bundle`` (never mutated) and score the findings."""
     if not isinstance(bundle, Mapping):
         bundle = {}
-    complete = evidence_complete(bundle)
+    reasons = incomplete_reasons(bundle)
+    complete = not reasons
     view = with_first_party(bundle, claims_file.first_party)
     findings = []
     for claim in claims_file.claims:
-        result = run_claim(claim, view, claims_file.room_link_pattern, complete)
+        result = run_claim(claim, view, claims_file.room_link_pattern, complete, reasons)
         findings.append(Finding(
             claim_id=claim.id, statement=claim.statement, source=claim.source, check=claim.check, params=claim.params,
             severity=claim.severity, category=claim.category, verdict=result.verdict, explanation=result.explanation,
