@@ -1,8 +1,9 @@
 """Evaluate a claims file against an evidence bundle: one Finding per claim, then the score.
 
 Fail closed: a check that raises gives ``error``; when the evidence is incomplete (an input was read
-only partly) nothing is ``supported`` or ``not_observable`` -- those become ``inconclusive`` --
-while a contradiction already seen stays a contradiction.
+only partly) nothing is ``supported``, ``understated`` or ``not_observable`` -- those become
+``inconclusive``, since the unread part could overturn them -- while a contradiction already seen
+stays a contradiction.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def run_claim(claim: Claim, bundle: Mapping[str, Any], room_link_pattern: str | 
     except Exception as exc:  # noqa: BLE001 - a check bug must never become a pass
         return Outcome("error", f"The {claim.check} check failed on this evidence ({type(exc).__name__}: "
                        f"{text(exc, 120)}), so the claim was not judged.")
-    if not complete and result.verdict in ("supported", "not_observable"):
+    if not complete and result.verdict in ("supported", "understated", "not_observable"):
         return Outcome("inconclusive", "Part of the evidence could not be read (an input is marked incomplete), so this "
                        f"cannot be settled: {result.explanation}", result.evidence)
     return result
