@@ -258,3 +258,15 @@ def test_understated_is_a_notice_annotation_never_a_failure() -> None:
     assert gate(run, "info") == 0
     [line] = github_annotations(run, "info", "claims.yaml")
     assert line.startswith("::notice file=claims.yaml,line=5,col=5,title=Fixture Vendor%3A not-end-to-end-encrypted-claim understated::")
+
+
+def test_score_shows_coverage_and_the_caveat_beside_the_number(shared_captures: Path, tmp_path: Path) -> None:
+    claims = claims_file(tmp_path, TLS12_LOW, "    check: media_encryption\n    severity: critical\n", DELETION)
+    scored = invoke("score", shared_captures / "google_meet.pcapng", "--claims", claims)
+    assert scored.exit_code == 0, scored.output
+    text = " ".join(scored.stdout.split())  # rich wraps long lines
+    assert "overall score: 100/100 · tested 1 of 3 claims (weight 2 of 17) ⚠ most claims untested" in text
+    assert "not tested: c1 (not observable), c2 (document only)" in text
+    checked = invoke("check", shared_captures / "google_meet.pcapng", "--claims", claims)
+    assert checked.exit_code == 0, checked.output
+    assert "score 100/100, tested 1 of 3 claims (weight 2 of 17); warning: most claims untested" in checked.stdout
