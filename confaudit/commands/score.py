@@ -38,7 +38,8 @@ def render(run: RunResult, console) -> None:
     console.print(cats)
     overall = "n/a (no claim could be checked)" if run.score.overall is None else f"{run.score.overall:.0f}/100"
     cov = run.score.coverage
-    caveat = f" [bold yellow]⚠ {MOSTLY_UNTESTED_CAVEAT}[/]" if cov.mostly_untested and run.score.overall is not None else ""
+    shown = cov.mostly_untested and run.score.overall is not None
+    caveat = f" [bold yellow]⚠ {MOSTLY_UNTESTED_CAVEAT}[/]" if shown else ""
     console.print(f"[bold]overall score:[/] {overall} · {coverage_text(cov)}{caveat}")
     if cov.untested:
         console.print("not tested: " + ", ".join(f"{cell(u['claim_id'], 128)} ({u['verdict'].replace('_', ' ')})"

@@ -100,12 +100,15 @@ def _data_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> list[d
             target = first if df.get("first_party") is True else third
             target.setdefault(cat, set()).add(str(df.get("party")))
         per_vendor.append((first, third))
+    def cell(e: Mapping[str, Any], first: dict[str, set[str]], third: dict[str, set[str]], cat: str, web: bool) -> dict[str, Any]:
+        href = _href(e["report_href"], "parties")
+        if not web:  # no decoded web traffic: what was sent is unknown, not 0
+            return {"captured": False, "first": None, "third": None, "third_names": "", "href": href}
+        return {"captured": True, "first": len(first.get(cat, ())), "third": len(third.get(cat, ())),
+                "third_names": clean.text(", ".join(sorted(third.get(cat, ()))[:10]), 200), "href": href}
+
     return [{"category": clean.text(cat.replace("_", " "), 40),
-             "cells": [{"captured": True, "first": len(first.get(cat, ())), "third": len(third.get(cat, ())),
-                        "third_names": clean.text(", ".join(sorted(third.get(cat, ()))[:10]), 200),
-                        "href": _href(e["report_href"], "parties")} if web else
-                       {"captured": False, "first": None, "third": None, "third_names": "", "href": _href(e["report_href"], "parties")}
-                       for e, (first, third), web in zip(entries, per_vendor, captured)]}
+             "cells": [cell(e, first, third, cat, web) for e, (first, third), web in zip(entries, per_vendor, captured)]}
             for cat in sorted(categories)]
 
 
@@ -178,6 +181,6 @@ def comparison_view(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "score_rows": [{"category": clean.text(category_title(c, category_titles()), 120), "scores": [v["by_category"].get(c) for v in vendors]} for c in categories],
     }
     view["machine"] = clean.data({"format": "confaudit-comparison", "version": 1,
-                                  **{k: view[k] for k in ("vendors", "web_missing", "verdict_rows", "data_rows", "third_party_rows",
-                                                          "third_party_more", "media", "score_rows")}})
+                                  **{k: view[k] for k in ("vendors", "web_missing", "verdict_rows", "data_rows",
+                                                          "third_party_rows", "third_party_more", "media", "score_rows")}})
     return view

@@ -94,8 +94,8 @@ VERDICT_LABELS = {
     "error": "Check error",
     "document_only": "Document only",
 }
-VERDICT_SYMBOLS = {"supported": "✓", "contradicted": "✗", "understated": "↑", "not_observable": "∅", "inconclusive": "?",
-                   "error": "!", "document_only": "§"}
+VERDICT_SYMBOLS = {"supported": "✓", "contradicted": "✗", "understated": "↑", "not_observable": "∅",
+                   "inconclusive": "?", "error": "!", "document_only": "§"}
 
 
 def verdict_label(value: Any) -> str:

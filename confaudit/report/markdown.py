@@ -49,13 +49,14 @@ def comparison_markdown(view: Mapping[str, Any]) -> str:
                              for f in cell) or "–" for cell in row["cells"]]
         lines.append(_row([md_escape(row["category"], 60)] + cells))
     if view["data_rows"]:
-        lines += ["", "### Data categories (third parties, first parties in brackets)", "", _row(["Category"] + head[1:]), _row(rule)]
+        lines += ["", "### Data categories (third parties, first parties in brackets)", "",
+                  _row(["Category"] + head[1:]), _row(rule)]
         for row in view["data_rows"]:
-            lines.append(_row([md_escape(row["category"], 60)] + [f"{c['third']} ({c['first']})" if c["captured"] else "not captured"
-                                                                 for c in row["cells"]]))
+            cells = [f"{c['third']} ({c['first']})" if c["captured"] else "not captured" for c in row["cells"]]
+            lines.append(_row([md_escape(row["category"], 60)] + cells))
     if view["web_missing"]:
-        lines += ["", "Decoded HTTP/WebSocket traffic not captured for: "
-                  + ", ".join(md_escape(name, 40) for name in view["web_missing"]) + " (data categories and third parties unknown there)."]
+        names = ", ".join(md_escape(name, 40) for name in view["web_missing"])
+        lines += ["", f"Decoded HTTP/WebSocket traffic not captured for: {names} (data categories and third parties unknown there)."]
     if view["third_party_rows"]:
         lines += ["", "### Third parties", "", _row(["Company or domain"] + head[1:]), _row(rule)]
         for row in view["third_party_rows"][:30]:

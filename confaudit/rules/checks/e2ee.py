@@ -44,7 +44,7 @@ def observe_e2ee(bundle: Mapping[str, Any]) -> tuple[bool | None, str, list[dict
         return False, "the signalling negotiated unencrypted media, readable by any relay", negotiated_plain
     null_keyed = null_dtls(bundle)
     if null_keyed:
-        return False, "DTLS selected a NULL SRTP profile, so the media was sent unencrypted, readable by any relay", null_keyed
+        return False, "DTLS selected a NULL SRTP profile, so the media travelled unencrypted, readable by any relay", null_keyed
     e2ee = obj(bundle, "e2ee") or {}
     sdes = [s for s in e2ee.get("sdes", []) if isinstance(s, Mapping)] if isinstance(e2ee.get("sdes"), list) else []
     sdp_crypto = [s for s in records(bundle, "sdp") or [] if s.get("crypto_present") is True or s.get("crypto")]
