@@ -219,3 +219,54 @@ claims:
     assert any(e["kind"] == "data_flow" for e in sharing["evidence"])
     assert findings["tls"]["verdict"] == "contradicted" and "plaintext HTTP" in findings["tls"]["explanation"]
     assert invoke("check", path, "--claims", claims, "--fail-on", "critical").stdout.count("CONTRADICTED") == 2
+
+
+NOT_E2EE_CRITICAL = "    check: end_to_end_encryption\n    expect: false\n    severity: critical\n"
+
+
+def test_understated_claim_passes_the_gate_on_a_recorded_p2p_call(tmp_path: Path) -> None:
+    """The sample session's peer-to-peer DTLS-SRTP call against "not end-to-end encrypted": understated, exit 0."""
+    session = REPO / "samples" / "sessions" / "example-rooms"
+    claims = claims_file(tmp_path, NOT_E2EE_CRITICAL)
+    out = tmp_path / "out"
+    result = invoke("check", session, "--claims", claims, "--fail-on", "info", "--json", out / "f.json",
+                    "--sarif", out / "f.sarif", "--junit", out / "f.xml", "--markdown", out / "f.md")
+    assert result.exit_code == 0, result.output
+    assert "UNDERSTATED [critical] c0" in result.stdout and "result: PASS" in result.stdout
+    assert "score 100/100, tested 1 of 1 claim (weight 12 of 12)" in result.stdout
+    doc = json.loads((out / "f.json").read_text())
+    finding = doc["findings"][0]
+    assert finding["verdict"] == "understated" and any(e["kind"] == "dtls" for e in finding["evidence"])
+    assert doc["score"]["overall"] == 100.0 and doc["score"]["counts"]["understated"] == 1
+    sarif = json.loads((out / "f.sarif").read_text())
+    jsonschema.Draft7Validator(SARIF_SCHEMA).validate(sarif)
+    assert [(r["kind"], r["level"]) for r in sarif["runs"][0]["results"]] == [("fail", "note")]
+    junit = ET.fromstring((out / "f.xml").read_bytes())
+    assert junit.get("failures") == "0" and junit.find(".//testcase/properties/property").get("value") == "understated"
+    assert "🔷 understated" in (out / "f.md").read_text()
+
+
+def test_understated_is_a_notice_annotation_never_a_failure() -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from test_formats_sarif import understated_run
+
+    from confaudit.commands.check import gate, github_annotations
+
+    run = understated_run()
+    assert gate(run, "info") == 0
+    [line] = github_annotations(run, "info", "claims.yaml")
+    assert line.startswith("::notice file=claims.yaml,line=5,col=5,title=Fixture Vendor%3A not-end-to-end-encrypted-claim understated::")
+
+
+def test_score_shows_coverage_and_the_caveat_beside_the_number(shared_captures: Path, tmp_path: Path) -> None:
+    claims = claims_file(tmp_path, TLS12_LOW, "    check: media_encryption\n    severity: critical\n", DELETION)
+    scored = invoke("score", shared_captures / "google_meet.pcapng", "--claims", claims)
+    assert scored.exit_code == 0, scored.output
+    text = " ".join(scored.stdout.split())  # rich wraps long lines
+    assert "overall score: 100/100 · tested 1 of 3 claims (weight 2 of 17) ⚠ most claims untested" in text
+    assert "not tested: c1 (not observable), c2 (document only)" in text
+    checked = invoke("check", shared_captures / "google_meet.pcapng", "--claims", claims)
+    assert checked.exit_code == 0, checked.output
+    assert "score 100/100, tested 1 of 3 claims (weight 2 of 17); warning: most claims untested" in checked.stdout

@@ -1,7 +1,8 @@
 """JUnit XML: golden file, validated against the common JUnit subset that CI test reporters read.
 
 The structural checks below encode the Jenkins/Ant JUnit XSD subset (testsuites > testsuite >
-testcase; failure/error/skipped children; tests/failures/errors/skipped counts on each suite).
+testcase; failure/error/skipped children; tests/failures/errors/skipped counts on each suite) plus
+``testcase > properties`` as pytest writes it and the Jenkins JUnit plugin reads it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from confaudit.formats.junit import to_junit
-from test_formats_sarif import check_golden, golden_run
+from test_formats_sarif import check_golden, golden_run, understated_run
 
 SUITE_ATTRS = {"name", "tests", "failures", "errors", "skipped", "time", "timestamp", "hostname", "id", "package"}
 CASE_ATTRS = {"name", "classname", "time", "file", "line", "assertions"}
@@ -36,7 +37,9 @@ def validate_junit(text: str) -> ET.Element:
             float(child.get("time", "0"))
             outcomes = [c for c in child if c.tag in OUTCOMES]
             assert len(outcomes) <= 1
-            assert all(c.tag in OUTCOMES | {"system-out", "system-err"} for c in child)
+            assert all(c.tag in OUTCOMES | {"properties", "system-out", "system-err"} for c in child)
+            for props in child.iter("properties"):
+                assert all(p.tag == "property" and {"name", "value"} <= set(p.attrib) for p in props)
             counts["tests"] += 1
             for c in outcomes:
                 assert "message" in c.attrib
@@ -59,6 +62,20 @@ def test_junit_matches_golden_and_subset() -> None:
     assert cases["golden-links"].find("skipped").get("message").startswith("not observable")
     assert cases["golden-deletion"].find("skipped").get("message").startswith("document only")
     assert cases["golden-tls"].find("failure") is None and cases["golden-tls"].find("skipped") is None
+    verdicts = {name: c.find("properties/property[@name='verdict']").get("value") for name, c in cases.items()}
+    assert verdicts == {"golden-tls": "supported", "golden-srtp": "contradicted", "golden-links": "not_observable",
+                        "golden-no-ads": "contradicted", "golden-deletion": "document_only"}
+    suite_props = {p.get("name"): p.get("value") for p in root.find("testsuite/properties")}
+    assert suite_props["coverage"] == "tested 3 of 5 claims (weight 19 of 23)" and suite_props["claims_tested"] == "3"
+
+
+def test_understated_passes_and_says_so() -> None:
+    root = validate_junit(to_junit(understated_run()))
+    [case] = root.iter("testcase")
+    assert [c.tag for c in case] == ["properties", "system-out"]  # a pass: no failure, error or skipped
+    assert case.find("properties/property[@name='verdict']").get("value") == "understated"
+    assert case.find("system-out").text.startswith("understated: ")
+    assert root.get("failures") == "0" and root.get("skipped") == "0"
 
 
 def test_junit_survives_hostile_text() -> None:

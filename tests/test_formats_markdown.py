@@ -7,7 +7,7 @@ import re
 
 from confaudit.formats.jsonout import to_json
 from confaudit.formats.markdown import comparison_markdown, esc, to_markdown
-from test_formats_sarif import golden_run
+from test_formats_sarif import golden_run, understated_run
 
 
 def test_markdown_lists_every_claim_and_escapes() -> None:
@@ -41,3 +41,24 @@ def test_json_output_round_trips() -> None:
     assert [f["claim_id"] for f in doc["findings"]] == [f.claim_id for f in run.findings]
     assert doc["score"]["contradicted_high"] == ["golden-srtp"]
     assert to_json(run) == to_json(golden_run())
+
+
+def test_score_line_carries_coverage_and_caveat() -> None:
+    text = to_markdown(golden_run())
+    assert "**Score:** 33/100 · tested 3 of 5 claims (weight 19 of 23)  ·" in text and "most claims untested" not in text
+    bare = to_markdown(golden_run({"complete": True, "tls": [{"id": "t1", "version": "TLS 1.3", "sni": "a.golden.example"}]}))
+    score_line = next(line for line in bare.splitlines() if line.startswith("**Score:**"))
+    assert score_line.startswith("**Score:** 100/100 · tested 1 of 5 claims (weight 6 of 23) · ⚠️ most claims untested")
+
+
+def test_understated_has_its_own_label_after_contradictions() -> None:
+    from dataclasses import replace
+
+    golden, under = golden_run(), understated_run()
+    run = replace(golden, findings=golden.findings + under.findings)
+    text = to_markdown(run)
+    assert "🔷 understated" in text and "🔷 understated: 1" not in text  # counts come from the score, not findings
+    rows = [line for line in text.splitlines() if line.startswith("| **")]
+    verdicts = [("contradicted" in r, "understated" in r) for r in rows]
+    assert verdicts[:3] == [(True, False), (True, False), (False, True)]
+    assert "🔷 understated: 1" in to_markdown(under)

@@ -15,6 +15,7 @@ from confaudit.rules.claims import load_claims
 from confaudit.rules.engine import evaluate
 
 GOLDEN = Path(__file__).parent / "golden"
+UNDERSTATED = Path(__file__).parent / "rules" / "end_to_end_encryption.expect-false"
 SCHEMA = json.loads((GOLDEN / "sarif-2.1.0-subset.schema.json").read_text(encoding="utf-8"))
 
 
@@ -23,6 +24,12 @@ def golden_run(bundle: dict | None = None):
     if bundle is None:
         bundle = json.loads((GOLDEN / "bundle.json").read_text(encoding="utf-8"))
     return evaluate(claims, bundle)
+
+
+def understated_run():
+    """A high-severity "not end-to-end encrypted" claim on a peer-to-peer DTLS-SRTP call: understated."""
+    bundle = json.loads((UNDERSTATED / "understated--p2p-dtls.json").read_text(encoding="utf-8"))
+    return evaluate(load_claims(UNDERSTATED / "rule.yaml"), bundle)
 
 
 def _normalise(text: str) -> str:
@@ -74,6 +81,28 @@ def test_github_default_has_only_problems_as_results() -> None:
     assert len(run["tool"]["driver"]["rules"]) == 5
     rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
     assert all(rule_ids[r["ruleIndex"]] == r["ruleId"] for r in run["results"])
+
+
+def test_understated_is_a_note_never_a_security_alert() -> None:
+    run = understated_run()
+    assert run.findings[0].verdict == "understated" and run.findings[0].severity == "high"
+    for include_all in (False, True):
+        doc = json.loads(to_sarif(run, include_all=include_all))
+        jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+        [result] = doc["runs"][0]["results"]
+        assert (result["kind"], result["level"]) == ("fail", "note")
+        assert result["properties"]["verdict"] == "understated" and result["message"]["text"].startswith("Understated: ")
+        [rule] = doc["runs"][0]["tool"]["driver"]["rules"]
+        # GitHub ranks by security-severity before level: an understated claim must not become a "High" alert.
+        assert rule["defaultConfiguration"]["level"] == "note" and rule["properties"]["security-severity"] == "0.0"
+        assert rule["properties"]["claim-severity"] == "high"
+        assert doc["runs"][0]["properties"]["otherVerdicts"] == []
+
+
+def test_run_properties_carry_coverage() -> None:
+    coverage = json.loads(to_sarif(golden_run()))["runs"][0]["properties"]["coverage"]
+    assert (coverage["claims_tested"], coverage["claims_total"]) == (3, 5)
+    assert [u["claim_id"] for u in coverage["untested"]] == ["golden-links", "golden-deletion"]
 
 
 def test_crashed_check_is_a_tool_notification(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -107,7 +107,63 @@ def test_comparison_html_and_markdown_escape_captured_text(payload: str) -> None
 def test_markdown_and_json_summarise_every_vendor() -> None:
     view = comparison_view(_entries())
     md = comparison_markdown(view)
-    assert md.startswith("## confaudit comparison") and "| Overall score | 62 | 62 |" in md
-    assert "✗ Contradicted: claim-1" in md
+    caveat = "62 ⚠️ most claims untested: this score rests on a minority of what the vendor claims"
+    assert md.startswith("## confaudit comparison") and f"| Overall score | {caveat} | {caveat} |" in md
+    assert "| Coverage | tested 2 of 6 claims (weight 8 of 32) | tested 2 of 4 claims (weight 8 of 24) |" in md
+    assert "✗ Contradicted: claim-1" in md and "| ↑ Understated | 0 | 0 |" in md
     machine = view["machine"]
     assert machine["format"] == "confaudit-comparison" and len(machine["vendors"]) == 2
+    assert machine["vendors"][0]["coverage"]["claims_tested"] == 2 and machine["vendors"][0]["coverage"]["caveat"]
+
+
+def test_score_is_never_bare_when_most_claims_are_untested() -> None:
+    entries = _entries()
+    html = render_comparison(entries)
+    cell = html[html.index("<th>Overall (0–100)</th>"):]
+    cell = cell[:cell.index("</tr>")]
+    assert cell.count("tested 2 of") == 2 and cell.count("most claims untested") == 2
+    for finding in entries[0]["run"]["findings"]:  # every claim tested: coverage stays, the caveat goes
+        finding["verdict"] = "supported"
+    view = comparison_view(entries)
+    assert view["vendors"][0]["coverage"]["caveat"] is None and view["vendors"][0]["coverage"]["text"].startswith("tested 6 of 6")
+    assert view["vendors"][1]["coverage"]["caveat"]
+
+
+def _evaluated(session, claims_path) -> dict:
+    from confaudit.evidence.build import build_evidence
+    from confaudit.rules.claims import load_claims
+    from confaudit.rules.engine import evaluate, with_first_party
+
+    claims = load_claims(claims_path)
+    bundle = build_evidence([session], first_party=claims.first_party)
+    return {"run": evaluate(claims, bundle).to_dict(), "bundle": with_first_party(bundle, claims.first_party)}
+
+
+def test_planes_missing_from_the_evidence_are_not_captured_never_zero(shared_captures, tmp_path) -> None:
+    """A pcap-only capture (webex: TLS and SIP, no decoded HTTP, no media) beside a recorded session."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    claims = tmp_path / "webex.yaml"
+    claims.write_text("vendor: Webex\nfirst_party: [webex.com]\nclaims:\n  - id: webex-tls\n"
+                      "    statement: \"TLS everywhere.\"\n    source: {title: t, url: \"https://webex.example/\", date: \"2024-01-01\"}\n"
+                      "    check: transport_encryption\n    severity: high\n")
+    pcap_only = dict(_evaluated(shared_captures / "webex.pcap", claims), report_href="audit-webex.html")
+    session = dict(_evaluated(repo / "samples" / "sessions" / "example-rooms", repo / "samples" / "claims" / "example-rooms.yaml"),
+                   report_href="audit-rooms.html")
+    view = comparison_view([pcap_only, session])
+    assert [v["planes"] for v in view["vendors"]] == [{"web": False, "media": False, "packets": True},
+                                                      {"web": True, "media": True, "packets": True}]
+    assert view["web_missing"] == ["Webex"]
+    assert view["data_rows"] and all(row["cells"][0] == {**row["cells"][0], "captured": False, "third": None, "first": None}
+                                     and row["cells"][1]["captured"] for row in view["data_rows"])
+    tracker = next(row for row in view["third_party_rows"] if "tracker" in row["party"])
+    assert tracker["cells"][0] == {"captured": False} and tracker["cells"][1]["captured"] is True
+    webex_media, rooms_media = view["media"]
+    assert (webex_media["topology"], webex_media["streams"], webex_media["srtp"]) == ("not captured",) * 3
+    assert webex_media["tls"] != "not captured" and rooms_media["topology"] == "p2p" and "srtp" in rooms_media["streams"]
+    html = render_comparison([pcap_only, session])
+    data = html[html.index('id="data"'):html.index('id="third-parties"')]
+    assert data.count(">not captured</td>") == len(view["data_rows"]) and ">0 (0)<" not in data
+    md = comparison_markdown(view)
+    assert "| Media path | not captured | p2p |" in md and "Decoded HTTP/WebSocket traffic not captured for: Webex" in md

@@ -101,10 +101,11 @@ def test_incomplete_evidence_and_simulated_capture_are_flagged() -> None:
 
 def test_verdicts_badges_scores_and_evidence_links() -> None:
     bundle = synthetic_bundle(500)
-    run = synthetic_run(bundle, claims=6, evidence_per_finding=30)
+    run = synthetic_run(bundle, claims=7, evidence_per_finding=30)
     html = render_audit(run, bundle)
-    for label in ("Supported", "Contradicted", "Inconclusive", "Not observable", "Document only", "Check error"):
+    for label in ("Supported", "Contradicted", "Understated", "Inconclusive", "Not observable", "Document only", "Check error"):
         assert f"{label}</span>" in html
+    assert '<span class="badge understated">↑ Understated</span>' in html
     assert 'id="finding-claim-1"' in html and 'href="#finding-claim-1"' in html  # contradicted high -> link
     first = html.index('id="finding-')
     assert 'badge contradicted' in html[first:first + 400]  # contradictions listed first
@@ -173,3 +174,21 @@ def test_malformed_records_never_crash_rendering() -> None:
         assert html.rstrip().endswith("</html>")
         assert "\x00" not in html and "\x1b" not in html and "\u202e" not in html
         render_comparison([{"run": run, "bundle": bundle, "report_href": "a.html"}])
+
+
+def test_overall_score_carries_coverage_and_names_untested_claims() -> None:
+    bundle = synthetic_bundle(100)
+    run = synthetic_run(bundle, claims=7, evidence_per_finding=2)  # 3 of 7 tested: most claims untested
+    html = render_audit(run, bundle)
+    card = html[html.index('<div class="label">Overall score</div>'):]
+    card = card[:card.index('<div class="card">')]
+    assert ">62<" in card and '<div class="coverage">tested 3 of 7 claims (weight ' in card
+    assert "⚠ most claims untested: this score rests on a minority of what the vendor claims" in card
+    assert 'Not tested, so not in the score:\n<a href="#finding-claim-2">claim-2</a> (inconclusive)' in html
+    assert "never lowers the score" in html  # the understated legend, shown because claim-6 is understated
+    for f in run["findings"]:
+        f["verdict"] = "supported"
+    html = render_audit(run, bundle)
+    card = html[html.index('<div class="label">Overall score</div>'):]
+    card = card[:card.index('<div class="card">')]
+    assert "tested 7 of 7 claims" in card and "most claims untested" not in card and "Not tested, so" not in html

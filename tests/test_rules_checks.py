@@ -1,4 +1,7 @@
-"""Semgrep-style fixtures: each check kind's rule.yaml beside bundles named <expected verdict>--<case>.json."""
+"""Semgrep-style fixtures: each check kind's rule.yaml beside bundles named <expected verdict>--<case>.json.
+
+A directory ``<kind>.<variant>`` holds the same kind under another rule.yaml (e.g. ``expect: false``).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,20 @@ from confaudit.rules.engine import evaluate
 
 RULES = Path(__file__).parent / "rules"
 CASES = sorted(RULES.glob("*/*.json"))
+PASSING = [c for c in CASES if c.stem.split("--", 1)[0] in ("supported", "understated")]
+UNCITED_OUTSIDE_THIS_SCOPE = {
+    # rules/checks/data.py (traffic attribution work): no_advertising must cite the parties it checked,
+    # data_collection/third_party_sharing the requests or parties they looked at when nothing was sent.
+    "no_advertising/supported--no-ads", "no_advertising/supported--first-party-ad-company",
+    "third_party_sharing/supported--first-party-by-claims-file", "data_collection/supported--only-nothing-sent",
+    # rules/checks/transport.py: the supported outcome cites only `tls` records, none for HTTPS/QUIC/WSS.
+    "transport_encryption/supported--https-and-quic-without-tls-records",
+}
+"""Passing fixtures whose check (owned elsewhere) still cites nothing; strict xfail, so a fix must remove them here."""
+
+
+def _case_id(case: Path) -> str:
+    return f"{case.parent.name}/{case.stem}"
 
 
 def _evaluate(case: Path):
@@ -21,7 +38,7 @@ def _evaluate(case: Path):
     return evaluate(claims, bundle).findings[0]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.parent.name}/{c.stem}" for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
 def test_fixture_verdict(case: Path) -> None:
     expected = case.stem.split("--", 1)[0]
     finding = _evaluate(case)
@@ -30,6 +47,35 @@ def test_fixture_verdict(case: Path) -> None:
     if expected == "contradicted":
         assert finding.evidence, "a contradiction must cite evidence"
         assert all({"kind", "id", "detail"} <= set(ref) for ref in finding.evidence)
+
+
+@pytest.mark.parametrize("case", PASSING, ids=[_case_id(c) for c in PASSING])
+def test_a_pass_always_cites_evidence(case: Path, request: pytest.FixtureRequest) -> None:
+    """supported and understated rest on something seen: at least one well-formed evidence reference."""
+    if _case_id(case) in UNCITED_OUTSIDE_THIS_SCOPE:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="check owned by another change cites nothing yet"))
+    finding = _evaluate(case)
+    assert finding.verdict in ("supported", "understated")
+    assert finding.evidence, f"{finding.verdict} without evidence: {finding.explanation}"
+    assert all({"kind", "id", "detail"} <= set(ref) and ref["kind"] and ref["id"] for ref in finding.evidence)
+
+
+def test_every_check_kind_has_passing_fixtures_walked() -> None:
+    walked = {c.parent.name.split(".", 1)[0] for c in PASSING}
+    assert walked == set(CHECK_KINDS) - {"document_only"}
+
+
+def test_understated_only_where_a_claim_denies_a_protection() -> None:
+    """E2EE denied but observed -> understated; the same evidence under `expect: true` -> supported."""
+    denied = load_claims(RULES / "end_to_end_encryption.expect-false" / "rule.yaml")
+    promised = load_claims(RULES / "end_to_end_encryption" / "rule.yaml")
+    bundle = json.loads((RULES / "end_to_end_encryption" / "supported--p2p-dtls.json").read_text())
+    under = evaluate(denied, bundle).findings[0]
+    assert under.verdict == "understated" and "understates" in under.explanation
+    assert {r["kind"] for r in under.evidence} == {"dtls", "media_stream"}
+    assert evaluate(promised, bundle).findings[0].verdict == "supported"
+    bundle["inputs"][0]["complete"] = False  # unread input could hide plain RTP: fail closed
+    assert evaluate(denied, bundle).findings[0].verdict == "inconclusive"
 
 
 @pytest.mark.parametrize("kind", sorted(k for k in CHECK_KINDS if k != "document_only"))

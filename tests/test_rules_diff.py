@@ -51,3 +51,53 @@ def test_identical_bundles_have_no_changes() -> None:
 def test_diff_tolerates_garbage() -> None:
     result = diff_bundles({"parties": "x", "data_flows": [1, None], "tls": [{"version": 5}]}, {})
     assert result["changed"] is False
+
+
+RULES = Path(__file__).parent / "rules"
+
+
+def test_plaintext_http_counted_with_the_transport_checks_rule() -> None:
+    """Proxy CONNECT, loopback and OCSP/CRL fetches are not plaintext for `diff` either (same predicate as `check`)."""
+    from confaudit.rules.diff import encryption_summary
+
+    claims = load_claims(RULES / "transport_encryption" / "rule.yaml")
+    tls = [{"id": "t1", "flow": "f1", "sni": "rooms.vendor.example", "version": "TLS 1.3"}]
+    exempt = {"complete": True, "tls": tls, "http_plain": [
+        {"id": "hp1", "flow": "f2", "method": "CONNECT", "host": "rooms.vendor.example:443", "target": "rooms.vendor.example:443"},
+        {"id": "hp2", "flow": "f3", "method": "GET", "host": "ocsp.digicert.com", "target": "/MFEw"},
+        {"id": "hp3", "flow": "f4", "method": "GET", "host": "127.0.0.1:8080", "target": "/health"}],
+        "http": [{"id": "h1", "scheme": "http", "url": "http://localhost:3000/app", "host": "localhost"}]}
+    plain = json.loads(json.dumps(exempt))
+    plain["http_plain"].append({"id": "hp4", "flow": "f5", "method": "GET", "host": "tracker.example", "target": "/pixel"})
+    plain["http"].append({"id": "h2", "scheme": "http", "url": "http://cdn.vendor.example/a.js", "host": "cdn.vendor.example"})
+    plain["websocket"] = [{"id": "w1", "url": "ws://rtc.vendor.example/socket"}]
+    assert evaluate(claims, exempt).findings[0].verdict == "supported"
+    assert evaluate(claims, plain).findings[0].verdict == "contradicted"
+    assert (encryption_summary(exempt)["plain_http_requests"], encryption_summary(exempt)["plain_websockets"]) == (0, 0)
+    assert (encryption_summary(plain)["plain_http_requests"], encryption_summary(plain)["plain_websockets"]) == (2, 1)
+    change = diff_bundles(exempt, plain)["encryption"]
+    assert (change["old"]["plain_http_requests"], change["new"]["plain_http_requests"]) == (0, 2)
+
+
+def test_diff_and_check_agree_on_every_transport_fixture() -> None:
+    from confaudit.rules.diff import encryption_summary
+
+    claims = load_claims(RULES / "transport_encryption" / "rule.yaml")
+    for case in sorted((RULES / "transport_encryption").glob("*.json")):
+        bundle = json.loads(case.read_text(encoding="utf-8"))
+        summary = encryption_summary(bundle)
+        if summary["plain_http_requests"] or summary["plain_websockets"]:
+            assert evaluate(claims, bundle).findings[0].verdict in ("contradicted", "inconclusive"), case.name
+        if case.stem.startswith("supported"):
+            assert summary["plain_http_requests"] == summary["plain_websockets"] == 0, case.name
+
+
+def test_verdict_and_score_changes_carry_coverage() -> None:
+    old, new = _bundles()
+    claims = load_claims(GOLDEN / "claims.yaml")
+    result = diff_bundles(old, new, evaluate(claims, old), evaluate(claims, new))
+    assert result["coverage"]["old"]["claims_total"] == result["coverage"]["new"]["claims_total"] == 5
+    from confaudit.commands.diff import summary_lines
+
+    line = next(line for line in summary_lines(result) if line.startswith("~ score:"))
+    assert "(tested 3 of 5 claims (weight 19 of 23))" in line

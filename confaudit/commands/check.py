@@ -12,7 +12,8 @@ from confaudit.rules.model import RunResult, severity_rank
 
 def gate(run: RunResult, fail_on: str) -> int:
     """0 pass; 1 a claim contradicted at/above ``fail_on``; 4 a check crashed; 3 damaged evidence left a
-    claim at/above ``fail_on`` unsettled. Never a silent pass."""
+    claim at/above ``fail_on`` unsettled. Never a silent pass. An understated claim (more protection seen
+    than claimed) never fails, whatever its severity."""
     threshold = severity_rank(fail_on)
     if any(f.verdict == "contradicted" and severity_rank(f.severity) >= threshold for f in run.findings):
         return EXIT_CONTRADICTED
@@ -54,15 +55,19 @@ def _gh_escape(value: str, prop: bool = False) -> str:
 
 
 def github_annotations(run: RunResult, fail_on: str, claims_uri: str) -> list[str]:
-    """``::error``/``::warning`` workflow commands for contradicted claims (shown on the claims file in PRs)."""
+    """``::error``/``::warning`` workflow commands for contradicted claims and ``::notice`` for understated ones
+    (shown on the claims file in PRs)."""
     from confaudit.formats._safe import clean
 
     lines = []
     for f in run.findings:
-        if f.verdict != "contradicted":
+        if f.verdict == "understated":
+            level = "notice"
+        elif f.verdict == "contradicted":
+            level = "error" if severity_rank(f.severity) >= severity_rank(fail_on) else "warning"
+        else:
             continue
-        level = "error" if severity_rank(f.severity) >= severity_rank(fail_on) else "warning"
-        title = _gh_escape(clean(f"{run.vendor}: {f.claim_id} contradicted", 200), prop=True)
+        title = _gh_escape(clean(f"{run.vendor}: {f.claim_id} {f.verdict}", 200), prop=True)
         lines.append(f"::{level} file={_gh_escape(claims_uri, prop=True)},line={f.line},col={f.column},title={title}::"
                      + _gh_escape(clean(f"[{f.severity}] {f.explanation}", 1000)))
     return lines
@@ -70,14 +75,17 @@ def github_annotations(run: RunResult, fail_on: str, claims_uri: str) -> list[st
 
 def summary_lines(run: RunResult, fail_on: str, code: int) -> list[str]:
     from confaudit.formats._safe import clean
+    from confaudit.rules.scoring import MOSTLY_UNTESTED_CAVEAT, coverage_text
 
     counts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in run.score.counts.items() if n)
     score = "n/a" if run.score.overall is None else f"{run.score.overall:.0f}/100"
-    lines = [f"confaudit check: {clean(run.vendor, 100)}: {counts}; score {score}"]
-    for f in run.findings:
-        if f.verdict in ("contradicted", "error"):
-            lines.append(f"  {f.verdict.upper()} [{f.severity}] {clean(f.claim_id, 128)} "
-                         f"({clean(run.claims_path, 300)}:{f.line}): {clean(f.explanation, 400)}")
+    cov = run.score.coverage
+    caveat = f"; warning: {MOSTLY_UNTESTED_CAVEAT}" if cov.mostly_untested and run.score.overall is not None else ""
+    lines = [f"confaudit check: {clean(run.vendor, 100)}: {counts}; score {score}, {coverage_text(cov)}{caveat}"]
+    listed = {"contradicted": 0, "error": 1, "understated": 2}
+    for f in sorted((f for f in run.findings if f.verdict in listed), key=lambda f: listed[f.verdict]):
+        lines.append(f"  {f.verdict.upper()} [{f.severity}] {clean(f.claim_id, 128)} "
+                     f"({clean(run.claims_path, 300)}:{f.line}): {clean(f.explanation, 400)}")
     if not run.evidence_complete:
         lines.append("  warning: part of the evidence could not be read; affected claims are inconclusive")
     verdict = {EXIT_OK: "PASS", EXIT_CONTRADICTED: f"FAIL (a claim of severity >= {fail_on} is contradicted)",

@@ -37,7 +37,11 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     for v in result["verdicts"]:
         lines.append(f"~ claim {clean(v['claim_id'], 128)}: {v['old'] or 'absent'} -> {v['new']}")
     if result.get("score"):
-        lines.append(f"~ score: {result['score']['old']} -> {result['score']['new']}")
+        from confaudit.rules.scoring import coverage_text
+
+        cov = result["coverage"]
+        lines.append(f"~ score: {result['score']['old']} ({coverage_text(cov['old'])}) -> "
+                     f"{result['score']['new']} ({coverage_text(cov['new'])})")
     if not all(result["complete"].values()):
         lines.append("warning: an input was read only partly; absent items may be missing evidence, not changes")
     return lines or ["no changes"]

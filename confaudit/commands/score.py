@@ -6,8 +6,8 @@ from pathlib import Path
 
 from confaudit.rules.model import RunResult
 
-_STYLE = {"supported": "green", "contradicted": "bold red", "not_observable": "dim", "inconclusive": "yellow",
-          "error": "magenta", "document_only": "cyan"}
+_STYLE = {"supported": "green", "contradicted": "bold red", "understated": "bold blue", "not_observable": "dim",
+          "inconclusive": "yellow", "error": "magenta", "document_only": "cyan"}
 
 
 def render(run: RunResult, console) -> None:
@@ -15,6 +15,7 @@ def render(run: RunResult, console) -> None:
     from rich.table import Table
 
     from confaudit.formats._safe import clean
+    from confaudit.rules.scoring import MOSTLY_UNTESTED_CAVEAT, coverage_text
 
     def cell(value: object, limit: int = 300) -> str:
         return escape(clean(value, limit))
@@ -36,7 +37,17 @@ def render(run: RunResult, console) -> None:
                      str(entry.get("verifiable")))
     console.print(cats)
     overall = "n/a (no claim could be checked)" if run.score.overall is None else f"{run.score.overall:.0f}/100"
-    console.print(f"[bold]overall score:[/] {overall}")
+    cov = run.score.coverage
+    shown = cov.mostly_untested and run.score.overall is not None
+    caveat = f" [bold yellow]⚠ {MOSTLY_UNTESTED_CAVEAT}[/]" if shown else ""
+    console.print(f"[bold]overall score:[/] {overall} · {coverage_text(cov)}{caveat}")
+    if cov.untested:
+        console.print("not tested: " + ", ".join(f"{cell(u['claim_id'], 128)} ({u['verdict'].replace('_', ' ')})"
+                                                 for u in cov.untested))
+    understated = [f.claim_id for f in run.findings if f.verdict == "understated"]
+    if understated:
+        console.print(f"[blue]understated (more protection seen than claimed; never lowers the score): "
+                      f"{cell(', '.join(understated), 600)}[/]")
     if run.score.capped_reason:
         console.print(f"[bold red]{cell(run.score.capped_reason, 600)}[/]")
     if not run.evidence_complete:

@@ -1,7 +1,10 @@
 """JUnit XML: one testsuite per vendor, one testcase per claim.
 
 contradicted -> <failure>, error -> <error>, not_observable / inconclusive / document_only ->
-<skipped> (with the reason), supported -> a plain passing testcase. Follows the common subset that
+<skipped> (with the reason), supported and understated -> a passing testcase (an understated claim
+denies a protection the evidence shows: never a failure). Every testcase carries a ``verdict``
+property (the pytest/Jenkins ``testcase > properties`` form) so readers can tell understated from
+supported; the suite's properties carry the score and its coverage. Follows the common subset that
 Jenkins, GitLab and GitHub test reporters read (testsuites > testsuite > testcase).
 """
 
@@ -11,6 +14,7 @@ import xml.etree.ElementTree as ET
 
 from confaudit.formats._safe import xml_text
 from confaudit.rules.model import RunResult
+from confaudit.rules.scoring import MOSTLY_UNTESTED_CAVEAT, coverage_text
 
 _SKIP_LABEL = {"not_observable": "not observable", "inconclusive": "inconclusive", "document_only": "document only"}
 
@@ -31,9 +35,18 @@ def to_junit(run: RunResult, claims_uri: str | None = None) -> str:
     ET.SubElement(props, "property", name="claims_file", value=claims_path)
     ET.SubElement(props, "property", name="evidence_complete", value=str(run.evidence_complete).lower())
     ET.SubElement(props, "property", name="score", value="" if run.score.overall is None else f"{run.score.overall:.1f}")
+    cov = run.score.coverage
+    ET.SubElement(props, "property", name="coverage", value=coverage_text(cov)
+                  + (f"; {MOSTLY_UNTESTED_CAVEAT}" if cov.mostly_untested else ""))
+    for key in ("claims_tested", "claims_total"):
+        ET.SubElement(props, "property", name=key, value=str(getattr(cov, key)))
+    for key in ("weight_tested", "weight_total"):
+        ET.SubElement(props, "property", name=key, value=f"{getattr(cov, key):g}")
     for f in run.findings:
         case = ET.SubElement(suite, "testcase", name=xml_text(f.claim_id, 200), classname=f"confaudit.{vendor}",
                              file=claims_path, line=str(f.line), time="0")
+        case_props = ET.SubElement(case, "properties")
+        ET.SubElement(case_props, "property", name="verdict", value=f.verdict)
         message = xml_text(f"[{f.severity}] {f.explanation}", 2000)
         if f.verdict == "contradicted":
             counts["failures"] += 1
@@ -48,7 +61,7 @@ def to_junit(run: RunResult, claims_uri: str | None = None) -> str:
             ET.SubElement(case, "skipped", message=xml_text(f"{_SKIP_LABEL[f.verdict]}: {f.explanation}", 2000))
         else:
             out = ET.SubElement(case, "system-out")
-            out.text = xml_text(f"supported: {f.explanation}", 2000) + "\n" + _evidence_text(f)
+            out.text = xml_text(f"{f.verdict}: {f.explanation}", 2000) + "\n" + _evidence_text(f)
     for node in (suites, suite):
         for key, value in counts.items():
             node.set(key, str(value))

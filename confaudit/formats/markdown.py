@@ -10,10 +10,14 @@ import re
 from collections.abc import Sequence
 
 from confaudit.formats._safe import clean
-from confaudit.rules.model import RunResult, severity_rank
+from confaudit.rules.model import RunResult, Score, severity_rank
+from confaudit.rules.scoring import MOSTLY_UNTESTED_CAVEAT, coverage_text
 
-_ICON = {"supported": "✅ supported", "contradicted": "❌ contradicted", "not_observable": "➖ not observable",
-         "inconclusive": "⚠️ inconclusive", "error": "💥 error", "document_only": "📄 document only"}
+_ICON = {"supported": "✅ supported", "contradicted": "❌ contradicted", "understated": "🔷 understated",
+         "not_observable": "➖ not observable", "inconclusive": "⚠️ inconclusive", "error": "💥 error",
+         "document_only": "📄 document only"}
+_FIRST = {"contradicted": 0, "understated": 1}
+"""Claims the evidence disagrees with come first: contradicted, then understated (more protection than claimed)."""
 # Cells never start a line, so only inline syntax needs escaping (links, images, emphasis, code, tables, HTML).
 _SPECIAL = re.compile(r"([\\`*_\[\]!|~])")
 
@@ -25,22 +29,25 @@ def esc(value: object, limit: int = 500) -> str:
     return text.replace("://", ":&#47;&#47;")  # no autolinks to attacker-chosen hosts
 
 
-def _score(run: RunResult) -> str:
-    return "n/a (nothing checkable)" if run.score.overall is None else f"{run.score.overall:.0f}/100"
+def score_with_coverage(score: Score) -> str:
+    """'80/100 · tested 2 of 9 claims (weight 7 of 40) · ⚠️ most claims untested: ...': never a bare number."""
+    overall = "n/a (nothing checkable)" if score.overall is None else f"{score.overall:.0f}/100"
+    caveat = f" · ⚠️ {MOSTLY_UNTESTED_CAVEAT}" if score.coverage.mostly_untested and score.overall is not None else ""
+    return f"{overall} · {coverage_text(score.coverage)}{caveat}"
 
 
 def to_markdown(run: RunResult) -> str:
     s = run.score
     lines = [f"## confaudit: {esc(run.vendor, 200)}", ""]
-    lines.append(f"**Score:** {_score(run)}  ·  " + "  ·  ".join(
-        f"{_ICON[v]}: {n}" for v, n in s.counts.items() if n))
+    lines.append(f"**Score:** {score_with_coverage(s)}  ·  " + "  ·  ".join(
+        f"{_ICON.get(v, esc(v))}: {n}" for v, n in s.counts.items() if n))
     if s.contradicted_high:
         lines.append("")
         lines.append("> **Contradicted high-severity claims:** " + ", ".join(f"**{esc(c, 130)}**" for c in s.contradicted_high))
     if not run.evidence_complete:
         lines += ["", "> ⚠️ Part of the evidence could not be read; affected claims are marked inconclusive."]
     lines += ["", "| Claim | Severity | Verdict | Why |", "|---|---|---|---|"]
-    order = sorted(run.findings, key=lambda f: (f.verdict != "contradicted", -severity_rank(f.severity), f.line))
+    order = sorted(run.findings, key=lambda f: (_FIRST.get(f.verdict, 2), -severity_rank(f.severity), f.line))
     for f in order:
         lines.append(f"| **{esc(f.claim_id, 130)}**: {esc(f.statement, 200)} | {f.severity} | {_ICON.get(f.verdict, esc(f.verdict))} | "
                      f"{esc(f.explanation, 600)} |")
@@ -64,5 +71,5 @@ def comparison_markdown(runs: Sequence[RunResult]) -> str:
             entry = run.score.by_category.get(cat)
             cells.append("" if entry is None else "n/a" if entry.get("score") is None else f"{entry['score']:.0f}")
         high = ", ".join(esc(c, 80) for c in run.score.contradicted_high) or "none"
-        lines.append(f"| {esc(run.vendor, 100)} | {_score(run)} | " + " | ".join(cells) + f" | {high} |")
+        lines.append(f"| {esc(run.vendor, 100)} | {score_with_coverage(run.score)} | " + " | ".join(cells) + f" | {high} |")
     return "\n".join(lines) + "\n"

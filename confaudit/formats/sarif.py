@@ -3,10 +3,13 @@
 Results point at the claim's line in the claims file, so annotations land on the vendor statement.
 ``partialFingerprints`` hash vendor, claim id and check only (never evidence), so an alert keeps its
 identity across runs. GitHub turns every result into an alert whatever its ``kind`` (see
-microsoft/PSRule#955), so by default only contradicted claims become results (``kind: fail``, level
-from severity); a check that crashed becomes a tool execution notification; every other verdict is
-listed in ``run.properties.otherVerdicts``. ``include_all=True`` emits one result per claim with the
-spec's kinds (``pass``, ``review``, ``informational``) for SARIF viewers that honour them.
+microsoft/PSRule#955), so by default only claims the evidence disagrees with become results:
+contradicted (``kind: fail``, level from severity) and understated (``kind: fail``, level ``note``,
+its rule's ``security-severity`` 0.0 like an info claim, so GitHub never ranks it as a high or
+critical security alert); a check that crashed becomes a tool execution notification; every other verdict is listed in
+``run.properties.otherVerdicts``. ``include_all=True`` emits one result per claim with the spec's
+kinds (``pass``, ``review``, ``informational``) for SARIF viewers that honour them.
+``run.properties.coverage`` says how many claims (and how much weight) the score rests on.
 """
 
 from __future__ import annotations
@@ -22,10 +25,20 @@ SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas
 FINGERPRINT_KEY = "confauditClaim/v1"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.5", "info": "0.0"}
 _FAIL_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
-_KIND = {"supported": "pass", "contradicted": "fail", "not_observable": "review", "inconclusive": "review",
-         "error": "review", "document_only": "informational"}
-_VERDICT_TEXT = {"supported": "Supported", "contradicted": "Contradicted", "not_observable": "Not observable",
-                 "inconclusive": "Inconclusive", "error": "Check error", "document_only": "Document only"}
+_KIND = {"supported": "pass", "contradicted": "fail", "understated": "fail", "not_observable": "review",
+         "inconclusive": "review", "error": "review", "document_only": "informational"}
+_VERDICT_TEXT = {"supported": "Supported", "contradicted": "Contradicted", "understated": "Understated",
+                 "not_observable": "Not observable", "inconclusive": "Inconclusive", "error": "Check error",
+                 "document_only": "Document only"}
+RESULT_VERDICTS = ("contradicted", "understated")
+"""Verdicts that become SARIF results by default (GitHub code scanning alerts)."""
+
+
+def _level(f: Finding) -> str:
+    """SARIF level: from severity for a contradiction, ``note`` for an understatement, else ``none``."""
+    if f.verdict == "understated":
+        return "note"
+    return _FAIL_LEVEL.get(f.severity, "warning") if f.verdict == "contradicted" else "none"
 
 
 def _rule_name(claim_id: str) -> str:
@@ -52,6 +65,9 @@ def _rule(f: Finding, vendor: str) -> dict:
                        "security-severity": SECURITY_SEVERITY.get(f.severity, "5.5"), "precision": "high",
                        "claim-severity": f.severity},
     }
+    if f.verdict == "understated":  # GitHub ranks an alert by security-severity over level: keep it a note
+        rule["defaultConfiguration"]["level"] = "note"
+        rule["properties"]["security-severity"] = SECURITY_SEVERITY["info"]
     url = str(source.get("url") or "")
     if url.startswith(("https://", "http://")):
         rule["helpUri"] = url
@@ -59,13 +75,12 @@ def _rule(f: Finding, vendor: str) -> dict:
 
 
 def _result(f: Finding, index: int, uri: str) -> dict:
-    kind = _KIND.get(f.verdict, "review")
     message = f"{_VERDICT_TEXT.get(f.verdict, f.verdict)}: {clean(f.explanation, 2000)}"
     result = {
         "ruleId": f.claim_id,
         "ruleIndex": index,
-        "kind": kind,
-        "level": _FAIL_LEVEL.get(f.severity, "warning") if kind == "fail" else "none",
+        "kind": _KIND.get(f.verdict, "review"),
+        "level": _level(f),
         "message": {"text": message},
         "locations": [{"physicalLocation": {
             "artifactLocation": {"uri": uri, "index": 0},
@@ -87,13 +102,13 @@ def to_sarif_dict(run: RunResult, artifact_uri: str | None = None, include_all: 
     uri = _uri(artifact_uri if artifact_uri is not None else run.claims_path)
     vendor = clean(run.vendor, 200)
     indexed = list(enumerate(run.findings))
-    shown = indexed if include_all else [(i, f) for i, f in indexed if f.verdict == "contradicted"]
+    shown = indexed if include_all else [(i, f) for i, f in indexed if f.verdict in RESULT_VERDICTS]
     invocation: dict = {"executionSuccessful": not any(f.verdict == "error" for f in run.findings)}
     errors = [_notification(f, i) for i, f in indexed if f.verdict == "error"]
     if errors:
         invocation["toolExecutionNotifications"] = errors
     others = [] if include_all else [{"ruleId": f.claim_id, "verdict": f.verdict, "message": clean(f.explanation, 2000)}
-                                     for _, f in indexed if f.verdict != "contradicted"]
+                                     for _, f in indexed if f.verdict not in RESULT_VERDICTS]
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -106,8 +121,8 @@ def to_sarif_dict(run: RunResult, artifact_uri: str | None = None, include_all: 
             "invocations": [invocation],
             "results": [_result(f, i, uri) for i, f in shown],
             "properties": {"vendor": vendor, "evidenceComplete": run.evidence_complete,
-                           "score": run.score.overall, "contradictedHigh": list(run.score.contradicted_high),
-                           "otherVerdicts": others},
+                           "score": run.score.overall, "coverage": run.score.coverage.to_dict(),
+                           "contradictedHigh": list(run.score.contradicted_high), "otherVerdicts": others},
         }],
     }
 

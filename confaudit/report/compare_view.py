@@ -2,6 +2,10 @@
 
 Input: one ``{run, bundle, report_href}`` per vendor (``run`` a RunResult dict, ``report_href`` the
 relative file name of that vendor's audit report, whose anchors every cell links to).
+
+A plane missing from a vendor's evidence is "not captured", never 0 or empty: no decoded HTTP or
+WebSocket traffic -> data categories and absent third parties; no media streams, DTLS, Zoom media
+or media path -> media path, streams and SRTP; no packet flows -> TLS.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from typing import Any, Mapping, Sequence
 from confaudit.report.filters import as_int, as_list, as_map
 from confaudit.report.methodology import category_title, category_titles
 from confaudit.report.sanitize import Sanitizer
-from confaudit.report.view import finding_anchor, party_anchor
+from confaudit.report.view import finding_anchor, party_anchor, score_coverage
 
 MAX_THIRD_PARTIES = 100
+NOT_CAPTURED = "not captured"
+TOPOLOGIES = ("p2p", "relay", "server")
 _FILE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,150}")
 
 
@@ -33,10 +39,25 @@ def _href(base: str, frag: str) -> str:
     return f"{base}#{frag}" if base else f"#{frag}"
 
 
+def _topology(bundle: Mapping[str, Any]) -> str | None:
+    path = bundle.get("media_path") if isinstance(bundle.get("media_path"), Mapping) else {}
+    value = str(path.get("topology") or "").lower()
+    return value if value in TOPOLOGIES else None
+
+
+def planes(bundle: Mapping[str, Any]) -> dict[str, bool]:
+    """Which kinds of traffic the evidence holds: decoded web requests, media, packets."""
+    return {"web": bool(_list(bundle.get("http")) or _list(bundle.get("websocket"))),
+            "media": bool(_list(bundle.get("media_streams")) or _list(bundle.get("dtls")) or _list(bundle.get("zoom"))
+                          or _topology(bundle)),
+            "packets": bool(_list(bundle.get("flows")))}
+
+
 def _vendor(run: Mapping[str, Any], bundle: Mapping[str, Any], href: str, clean: Sanitizer) -> dict[str, Any]:
     score = run.get("score") if isinstance(run.get("score"), Mapping) else {}
     session = bundle.get("session") if isinstance(bundle.get("session"), Mapping) else {}
     return {"name": clean.text(run.get("vendor") or "unknown", 80), "href": href, "overall": score.get("overall"),
+            "coverage": score_coverage(run, clean), "planes": planes(bundle),
             "counts": {str(k): as_int(v) for k, v in as_map(score.get("counts")).items()}, "complete": bool(run.get("evidence_complete", True)) and bool(bundle.get("complete", True)),
             "simulated": bool(session.get("simulated")) if session else None,
             "by_category": {str(k): (v.get("score") if isinstance(v, Mapping) else None)
@@ -68,6 +89,7 @@ def _verdict_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> lis
 def _data_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> list[dict[str, Any]]:
     per_vendor = []
     categories: list[str] = []
+    captured = [planes(e["bundle"])["web"] for e in entries]
     for e in entries:
         third: dict[str, set[str]] = {}
         first: dict[str, set[str]] = {}
@@ -78,11 +100,15 @@ def _data_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> list[d
             target = first if df.get("first_party") is True else third
             target.setdefault(cat, set()).add(str(df.get("party")))
         per_vendor.append((first, third))
+    def cell(e: Mapping[str, Any], first: dict[str, set[str]], third: dict[str, set[str]], cat: str, web: bool) -> dict[str, Any]:
+        href = _href(e["report_href"], "parties")
+        if not web:  # no decoded web traffic: what was sent is unknown, not 0
+            return {"captured": False, "first": None, "third": None, "third_names": "", "href": href}
+        return {"captured": True, "first": len(first.get(cat, ())), "third": len(third.get(cat, ())),
+                "third_names": clean.text(", ".join(sorted(third.get(cat, ()))[:10]), 200), "href": href}
+
     return [{"category": clean.text(cat.replace("_", " "), 40),
-             "cells": [{"first": len(first.get(cat, ())), "third": len(third.get(cat, ())),
-                        "third_names": clean.text(", ".join(sorted(third.get(cat, ()))[:10]), 200),
-                        "href": _href(e["report_href"], "parties")}
-                       for e, (first, third) in zip(entries, per_vendor)]}
+             "cells": [cell(e, first, third, cat, web) for e, (first, third), web in zip(entries, per_vendor, captured)]}
             for cat in sorted(categories)]
 
 
@@ -96,12 +122,16 @@ def _third_party_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) ->
             slot = keyed.setdefault(key, [None] * len(entries))
             slot[n] = slot[n] or p
     ranked = sorted(keyed.items(), key=lambda kv: (-sum(1 for p in kv[1] if p), kv[0]))
+    web = [planes(e["bundle"])["web"] for e in entries]
     rows = []
     for key, parties in ranked[:MAX_THIRD_PARTIES]:
         cells = []
-        for e, p in zip(entries, parties):
-            cells.append(None if p is None else {
-                "domain": clean.text(p.get("domain"), 80), "requests": p.get("request_count") or 0,
+        for e, p, captured in zip(entries, parties, web):
+            if p is None:  # absent: not contacted, or (without decoded web traffic) not captured
+                cells.append(None if captured else {"captured": False})
+                continue
+            cells.append({
+                "captured": True, "domain": clean.text(p.get("domain"), 80), "requests": p.get("request_count") or 0,
                 "flow_bytes": p.get("flow_bytes") or 0,
                 "categories": clean.text(", ".join(str(c) for c in as_list(p.get("categories"))[:12]), 200),
                 "href": _href(e["report_href"], party_anchor(p.get("id")))})
@@ -111,7 +141,6 @@ def _third_party_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) ->
 
 def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     bundle = e["bundle"]
-    path = bundle.get("media_path") if isinstance(bundle.get("media_path"), Mapping) else {}
     streams = _list(bundle.get("media_streams"))
     enc = Counter(str(s.get("encryption") or "unknown") for s in streams)
     tls = _list(bundle.get("tls"))
@@ -119,12 +148,16 @@ def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     profiles = Counter(str(d.get("srtp_profile") or "none") for d in _list(bundle.get("dtls")))
     e2ee = bundle.get("e2ee") if isinstance(bundle.get("e2ee"), Mapping) else {}
     summary = e2ee.get("summary") if isinstance(e2ee.get("summary"), Mapping) else {}
+    seen = planes(bundle)
+    media_absent = "none found" if seen["media"] else NOT_CAPTURED
     return {
-        "topology": clean.text(path.get("topology") or "not observed", 40),
-        "streams": clean.text(", ".join(f"{n} {k}" for k, n in sorted(enc.items())) or "not observed", 200),
-        "tls": clean.text(", ".join(f"{k} ×{n}" for k, n in sorted(versions.items())) or "not observed", 200),
+        "captured": {"media": seen["media"], "tls": bool(tls) or seen["packets"]},
+        "topology": clean.text(_topology(bundle) or ("not determined" if seen["media"] else NOT_CAPTURED), 40),
+        "streams": clean.text(", ".join(f"{n} {k}" for k, n in sorted(enc.items())) or media_absent, 200),
+        "tls": clean.text(", ".join(f"{k} ×{n}" for k, n in sorted(versions.items()))
+                          or ("none found" if seen["packets"] else NOT_CAPTURED), 200),
         "weak_tls": sum(1 for t in tls if t.get("weak")),
-        "srtp": clean.text(", ".join(f"{k} ×{n}" for k, n in sorted(profiles.items())) or "not observed", 200),
+        "srtp": clean.text(", ".join(f"{k} ×{n}" for k, n in sorted(profiles.items())) or media_absent, 200),
         "e2ee": clean.text(str(summary.get("conclusion") or "not tested").replace("_", " "), 120),
         "href": _href(e["report_href"], "media"),
     }
@@ -140,6 +173,7 @@ def comparison_view(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     third, third_more = _third_party_rows(runs, clean)
     view = {
         "vendors": vendors,
+        "web_missing": [v["name"] for v in vendors if not v["planes"]["web"]],
         "verdict_rows": _verdict_rows(runs, clean),
         "data_rows": _data_rows(runs, clean),
         "third_party_rows": third, "third_party_more": third_more,
@@ -147,6 +181,6 @@ def comparison_view(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "score_rows": [{"category": clean.text(category_title(c, category_titles()), 120), "scores": [v["by_category"].get(c) for v in vendors]} for c in categories],
     }
     view["machine"] = clean.data({"format": "confaudit-comparison", "version": 1,
-                                  **{k: view[k] for k in ("vendors", "verdict_rows", "data_rows", "third_party_rows",
-                                                          "third_party_more", "media", "score_rows")}})
+                                  **{k: view[k] for k in ("vendors", "web_missing", "verdict_rows", "data_rows",
+                                                          "third_party_rows", "third_party_more", "media", "score_rows")}})
     return view

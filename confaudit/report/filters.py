@@ -88,13 +88,14 @@ def score_text(value: Any) -> str:
 VERDICT_LABELS = {
     "supported": "Supported",
     "contradicted": "Contradicted",
+    "understated": "Understated",
     "not_observable": "Not observable",
     "inconclusive": "Inconclusive",
     "error": "Check error",
     "document_only": "Document only",
 }
-VERDICT_SYMBOLS = {"supported": "✓", "contradicted": "✗", "not_observable": "∅", "inconclusive": "?",
-                   "error": "!", "document_only": "§"}
+VERDICT_SYMBOLS = {"supported": "✓", "contradicted": "✗", "understated": "↑", "not_observable": "∅",
+                   "inconclusive": "?", "error": "!", "document_only": "§"}
 
 
 def verdict_label(value: Any) -> str:

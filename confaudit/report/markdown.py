@@ -22,6 +22,8 @@ def md_escape(value: Any, limit: int = 120) -> str:
 def _traffic(cell: Mapping[str, Any] | None) -> str:
     if not cell:
         return "–"
+    if not cell.get("captured", True):
+        return "not captured"
     return f"{cell['requests']} req." if cell.get("requests") else human_bytes(cell.get("flow_bytes") or 0)
 
 
@@ -35,8 +37,10 @@ def comparison_markdown(view: Mapping[str, Any]) -> str:
     head = [""] + [md_escape(v["name"], 40) for v in vendors]
     rule = ["---"] * len(head)
     lines = ["## confaudit comparison", "", _row(head), _row(rule)]
-    lines.append(_row(["Overall score"] + [score_text(v["overall"]) for v in vendors]))
-    for verdict in ("contradicted", "supported", "inconclusive", "not_observable", "document_only", "error"):
+    lines.append(_row(["Overall score"] + [score_text(v["overall"]) + (" ⚠️ " + v["coverage"]["caveat"]
+                                                                     if v["coverage"]["caveat"] else "") for v in vendors]))
+    lines.append(_row(["Coverage"] + [v["coverage"]["text"] for v in vendors]))
+    for verdict in ("contradicted", "understated", "supported", "inconclusive", "not_observable", "document_only", "error"):
         lines.append(_row([f"{verdict_symbol(verdict)} {verdict_label(verdict)}"] + [str(v["counts"].get(verdict, 0)) for v in vendors]))
     lines.append(_row(["Evidence complete"] + ["yes" if v["complete"] else "**NO**" for v in vendors]))
     lines += ["", "### Claims", "", _row(["Category"] + head[1:]), _row(rule)]
@@ -44,6 +48,15 @@ def comparison_markdown(view: Mapping[str, Any]) -> str:
         cells = ["<br>".join(f"{verdict_symbol(f['verdict'])} {verdict_label(f['verdict'])}: {md_escape(f['claim_id'], 60)}"
                              for f in cell) or "–" for cell in row["cells"]]
         lines.append(_row([md_escape(row["category"], 60)] + cells))
+    if view["data_rows"]:
+        lines += ["", "### Data categories (third parties, first parties in brackets)", "",
+                  _row(["Category"] + head[1:]), _row(rule)]
+        for row in view["data_rows"]:
+            cells = [f"{c['third']} ({c['first']})" if c["captured"] else "not captured" for c in row["cells"]]
+            lines.append(_row([md_escape(row["category"], 60)] + cells))
+    if view["web_missing"]:
+        names = ", ".join(md_escape(name, 40) for name in view["web_missing"])
+        lines += ["", f"Decoded HTTP/WebSocket traffic not captured for: {names} (data categories and third parties unknown there)."]
     if view["third_party_rows"]:
         lines += ["", "### Third parties", "", _row(["Company or domain"] + head[1:]), _row(rule)]
         for row in view["third_party_rows"][:30]:

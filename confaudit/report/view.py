@@ -24,7 +24,9 @@ MAX_EVIDENCE_JSON = 200
 MAX_PARTIES = 200
 MAX_DATA_FLOWS = 300
 MAX_WARNINGS = 50
-VERDICT_ORDER = ("contradicted", "error", "inconclusive", "not_observable", "supported", "document_only")
+VERDICT_ORDER = ("contradicted", "error", "understated", "inconclusive", "not_observable", "supported", "document_only")
+MAX_UNTESTED_SHOWN = 30
+"""Untested claims named beside the score; the rest are counted."""
 
 
 def _list(value: Any) -> list[Mapping[str, Any]]:
@@ -124,6 +126,25 @@ def _session(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any] | No
             "files_match": sess.get("files_match"), "files": files, "tools": tools}
 
 
+def score_coverage(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
+    """Coverage of the run's score, recomputed from its findings with the scoring rule (never a bare number).
+
+    ``text`` 'tested N of M claims (weight W of T)'; ``caveat`` set when most claims (or most weight) were
+    not tested and there is a score to qualify; ``untested`` names them with links to their findings.
+    """
+    from confaudit.rules.scoring import MOSTLY_UNTESTED_CAVEAT, coverage, coverage_text
+
+    cov = coverage((str(f.get("claim_id")), str(f.get("verdict")), str(f.get("severity")), str(f.get("category")))
+                   for f in _list(run.get("findings")))
+    score = run.get("score") if isinstance(run.get("score"), Mapping) else {}
+    scored = isinstance(score.get("overall"), (int, float)) and not isinstance(score.get("overall"), bool)
+    return {**cov.to_dict(), "text": coverage_text(cov),
+            "caveat": MOSTLY_UNTESTED_CAVEAT if cov.mostly_untested and scored else None,
+            "untested": [{"claim_id": clean.text(u["claim_id"], 120), "verdict": clean.text(u["verdict"], 40),
+                          "anchor": finding_anchor(u["claim_id"])} for u in cov.untested[:MAX_UNTESTED_SHOWN]],
+            "untested_more": max(len(cov.untested) - MAX_UNTESTED_SHOWN, 0)}
+
+
 def _score(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     titles = category_titles()
     score = run.get("score") if isinstance(run.get("score"), Mapping) else {}
@@ -131,6 +152,7 @@ def _score(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     counts = score.get("counts") if isinstance(score.get("counts"), Mapping) else {}
     return {
         "overall": score.get("overall"), "capped_reason": clean.text(score.get("capped_reason"), 500) or None,
+        "coverage": score_coverage(run, clean),
         "contradicted_high": [clean.text(c, 120) for c in as_list(score.get("contradicted_high"))[:50]],
         "counts": [{"verdict": v, "count": as_int(counts.get(v))} for v in VERDICT_ORDER if as_int(counts.get(v))],
         "categories": [{"name": clean.text(category_title(str(name), titles), 120), "id": clean.text(name, 60),

@@ -7,8 +7,10 @@ from typing import Any
 
 from confaudit.rules.checks._common import obj, records, text
 from confaudit.rules.checks.media import srtp_profile, stream_encryption
-from confaudit.rules.checks.transport import tls_version, version_name
+from confaudit.rules.checks.transport import _plain_flows, _plain_http, _plain_packet_http, tls_version, version_name
 from confaudit.rules.model import RunResult
+
+PLAIN_HTTP_KINDS = frozenset({"http", "http_plain"})
 
 
 def _party_key(party: Mapping[str, Any]) -> str:
@@ -37,11 +39,13 @@ def encryption_summary(bundle: Mapping[str, Any]) -> dict[str, Any]:
     versions = sorted({version_name(v) for t in records(bundle, "tls") or [] if (v := tls_version(t.get("version")))})
     profiles = sorted({srtp_profile(d.get("srtp_profile"))[1] for d in records(bundle, "dtls") or []
                        if d.get("srtp_profile")})
-    plain_http = sum(1 for h in records(bundle, "http") or []
-                     if str(h.get("scheme") or str(h.get("url", "")).split(":", 1)[0]).lower() == "http")
-    plain_http += len(records(bundle, "http_plain") or [])
+    # The transport_encryption check's own predicates, so proxy CONNECT, loopback and OCSP/CRL fetches count
+    # exactly as `check` counts them (the flow/packet references beside each item are not counted).
+    web, _revocation_checks = _plain_http(bundle)
+    plain = web + _plain_packet_http(bundle)
     return {"media_streams": dict(sorted(streams.items())), "tls_versions": versions, "srtp_profiles": profiles,
-            "plain_http_requests": plain_http}
+            "plain_http_requests": sum(1 for r in plain if r["kind"] in PLAIN_HTTP_KINDS) + len(_plain_flows(bundle)),
+            "plain_websockets": sum(1 for r in plain if r["kind"] == "websocket")}
 
 
 def _topology(bundle: Mapping[str, Any]) -> str:
@@ -90,6 +94,7 @@ def diff_bundles(old: Mapping[str, Any], new: Mapping[str, Any], old_run: RunRes
                                            "old": prior.verdict if prior else None, "new": f.verdict,
                                            "explanation": f.explanation})
         result["score"] = _changed(old_run.score.overall, new_run.score.overall)
+        result["coverage"] = {"old": old_run.score.coverage.to_dict(), "new": new_run.score.coverage.to_dict()}
     result["changed"] = bool(added or removed or categories or result["encryption"] or result["media_path"]
                              or result["verdicts"] or result.get("score"))
     return result

@@ -2,8 +2,9 @@
 
 Fail closed: a check that raises gives ``error``; when the evidence is incomplete (an input was read
 only partly, a session's files were lost or altered, the capture recorded losses) nothing is
-``supported`` or ``not_observable`` -- those become ``inconclusive``, naming why -- while a
-contradiction already seen stays a contradiction.
+``supported``, ``understated`` or ``not_observable`` -- those become ``inconclusive``, naming why,
+since the missing part could overturn them -- while a contradiction already seen stays a
+contradiction.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def run_claim(claim: Claim, bundle: Mapping[str, Any], room_link_pattern: str | 
     except Exception as exc:  # noqa: BLE001 - a check bug must never become a pass
         return Outcome("error", f"The {claim.check} check failed on this evidence ({type(exc).__name__}: "
                        f"{text(exc, 120)}), so the claim was not judged.")
-    if not complete and result.verdict in ("supported", "not_observable"):
+    if not complete and result.verdict in ("supported", "understated", "not_observable"):
         return Outcome("inconclusive", f"Part of the evidence is missing or could not be read ({_named(incomplete_because)}), "
                        f"so what it may hold could contradict this: {result.explanation}", result.evidence)
     return result

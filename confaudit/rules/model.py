@@ -6,9 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
-VERDICTS = ("supported", "contradicted", "not_observable", "inconclusive", "error", "document_only")
-CHECKED_VERDICTS = ("supported", "contradicted")
-"""Verdicts that count in a score; every other verdict is reported but never scored as a pass."""
+VERDICTS = ("supported", "contradicted", "understated", "not_observable", "inconclusive", "error", "document_only")
+PASSING_VERDICTS = ("supported", "understated")
+"""Verdicts scored as a pass: the evidence shows the protection the rubric criterion asks for.
+
+``understated``: the claim denies a protection (``expect: false``) that the evidence shows present.
+The statement is wrong in the user's favour, so it never lowers a score and never fails ``--fail-on``."""
+CHECKED_VERDICTS = ("supported", "contradicted", "understated")
+"""Verdicts that count in a score (the claim was tested); every other verdict is reported but never scored."""
 
 
 def severity_rank(severity: str) -> int:
@@ -108,7 +113,7 @@ class Finding:
     category: str
     """Rubric criterion id."""
     verdict: str
-    """supported|contradicted|not_observable|inconclusive|error|document_only."""
+    """supported|contradicted|understated|not_observable|inconclusive|error|document_only."""
     explanation: str
     """One quotable sentence."""
     evidence: tuple[Mapping[str, str], ...]
@@ -133,6 +138,29 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """How much of a claims file a score rests on: the claims the evidence tested, by count and by weight."""
+
+    claims_total: int
+    """Every claim in the file (M), document-only ones included."""
+    claims_tested: int
+    """Claims the evidence settled (N): supported, understated or contradicted."""
+    weight_total: float
+    """Sum of every claim's weight (T); a claim weighs its rubric category's weight times its severity weight."""
+    weight_tested: float
+    """Weight of the tested claims (W)."""
+    untested: tuple[Mapping[str, str], ...]
+    """``{claim_id, verdict}`` of every claim not tested (not observable, inconclusive, error, document only)."""
+    mostly_untested: bool
+    """True when fewer than half of the claims, or less than half of the weight, was tested: the score needs a caveat."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain({"claims_total": self.claims_total, "claims_tested": self.claims_tested,
+                       "weight_total": self.weight_total, "weight_tested": self.weight_tested,
+                       "untested": [dict(u) for u in self.untested], "mostly_untested": self.mostly_untested})
+
+
+@dataclass(frozen=True)
 class Score:
     """Scores of one run: overall and per rubric category."""
 
@@ -146,11 +174,13 @@ class Score:
     """verdict -> number of findings."""
     capped_reason: str | None
     """Why the overall score was capped, if it was."""
+    coverage: Coverage
+    """How many claims (and how much weight) the score rests on; shown beside every overall score."""
 
     def to_dict(self) -> dict[str, Any]:
         return _plain({"overall": self.overall, "by_category": self.by_category,
                        "contradicted_high": list(self.contradicted_high), "counts": dict(self.counts),
-                       "capped_reason": self.capped_reason})
+                       "capped_reason": self.capped_reason, "coverage": self.coverage.to_dict()})
 
 
 @dataclass(frozen=True)

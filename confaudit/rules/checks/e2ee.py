@@ -1,13 +1,19 @@
 """Check ``end_to_end_encryption`` (``expect``): can anyone but the call's participants read the media?
 
 Signals, strongest first:
-- plain RTP anywhere: media is readable on the path, so not end-to-end encrypted;
+- plain RTP anywhere, or a NULL SRTP profile selected in DTLS: media is readable on the path, so not
+  end-to-end encrypted;
 - SDES (``a=crypto``) keys in signalling: the signalling server saw the media keys;
 - auditor-endpoint test (``e2ee.streams[].inner``): after removing the auditor's own SRTP layer,
   ``codec`` (a valid codec frame) on a leg that ends at a server means the server can read it;
   ``encrypted`` means a second, inner layer (SFrame/insertable streams) protects the media;
 - a peer-to-peer path whose media is keyed by DTLS-SRTP: transport encryption is end to end.
 Nothing else is taken as E2EE: without these signals the verdict is not_observable.
+
+Verdicts: the observation equal to ``expect`` is supported; E2EE missing where the claim promises it
+is contradicted; E2EE present where the claim denies it (``expect: false``, e.g. "Rooms are not
+end-to-end encrypted" on a peer-to-peer DTLS-SRTP call) is understated: the statement undersells
+the protection, which never counts against the vendor.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from confaudit.rules.checks._common import flow_ref, obj, outcome, plural, record_id, records, ref, text
-from confaudit.rules.checks.media import sdp_plain, stream_encryption
+from confaudit.rules.checks.media import null_dtls, sdp_plain, stream_encryption
 from confaudit.rules.model import Outcome
 
 
@@ -36,6 +42,9 @@ def observe_e2ee(bundle: Mapping[str, Any]) -> tuple[bool | None, str, list[dict
     negotiated_plain = sdp_plain(bundle)
     if negotiated_plain:
         return False, "the signalling negotiated unencrypted media, readable by any relay", negotiated_plain
+    null_keyed = null_dtls(bundle)
+    if null_keyed:
+        return False, "DTLS selected a NULL SRTP profile, so the media travelled unencrypted, readable by any relay", null_keyed
     e2ee = obj(bundle, "e2ee") or {}
     sdes = [s for s in e2ee.get("sdes", []) if isinstance(s, Mapping)] if isinstance(e2ee.get("sdes"), list) else []
     sdp_crypto = [s for s in records(bundle, "sdp") or [] if s.get("crypto_present") is True or s.get("crypto")]
@@ -67,6 +76,8 @@ def observe_e2ee(bundle: Mapping[str, Any]) -> tuple[bool | None, str, list[dict
     encrypted = [s for s in streams if stream_encryption(s) == "encrypted"]
     if topology == "p2p" and keyed and encrypted and len(encrypted) == len(streams):
         refs = [ref("dtls", record_id(d, f"dtls{i}"), f"DTLS-SRTP {text(d.get('srtp_profile'), 40)}") for i, d in enumerate(keyed)]
+        refs += [ref("media_stream", record_id(s, f"m{i}"), f"{text(s.get('encryption'), 30)} on the peer-to-peer path")
+                 for i, s in enumerate(streams[:10])]
         return True, "media went directly between the participants over DTLS-SRTP, so no server held the keys", refs
     return None, "", []
 
@@ -77,6 +88,8 @@ def end_to_end_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) 
     if observed is None:
         return outcome("not_observable", "The evidence has no decisive end-to-end encryption signal (no auditor-endpoint "
                        "decryption test, SDES keys, plain RTP or peer-to-peer DTLS-SRTP path).")
+    if observed and not expect:
+        return outcome("understated", "The claim denies end-to-end encryption, yet the media was end-to-end encrypted "
+                       f"(the statement understates the protection): {reason}.", refs)
     state = "end-to-end encrypted" if observed else "not end-to-end encrypted"
-    verdict = "supported" if observed == expect else "contradicted"
-    return outcome(verdict, f"The media was {state}: {reason}.", refs)
+    return outcome("supported" if observed == expect else "contradicted", f"The media was {state}: {reason}.", refs)

@@ -56,7 +56,8 @@ def _stream_detail(stream: Mapping[str, Any]) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _null_dtls(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
+def null_dtls(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
+    """DTLS handshakes that selected a NULL (unencrypted) SRTP profile, with their flows."""
     found = []
     for i, item in enumerate(records(bundle, "dtls") or []):
         code, name = srtp_profile(item.get("srtp_profile"))
@@ -97,7 +98,7 @@ def media_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Ou
     plain = [(s, i) for kind, s, i in classified if kind == "plain"]
     unknown = [(s, i) for kind, s, i in classified if kind == "unknown"]
     encrypted = [(s, i) for kind, s, i in classified if kind == "encrypted"]
-    null_profiles = _null_dtls(bundle)
+    null_profiles = null_dtls(bundle)
     negotiated = sdp_plain(bundle)
     if plain or null_profiles or negotiated:
         refs: list[dict[str, str]] = []

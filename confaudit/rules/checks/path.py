@@ -1,4 +1,12 @@
-"""Checks ``media_path`` (allowed topologies) and ``data_location`` (allowed countries of endpoints)."""
+"""Checks ``media_path`` (allowed topologies) and ``data_location`` (allowed countries of endpoints).
+
+Neither produces ``understated``. A path claim can promise content privacy (no media server) or
+address privacy (relays and servers hide participants' IP addresses from each other), and a relay
+can hide a media server behind it, so no topology is more private than another in every sense: a
+path outside ``allowed`` is a contradiction either way. Content confidentiality is judged by
+``end_to_end_encryption``, where a peer-to-peer DTLS-SRTP call under a "not end-to-end encrypted"
+claim is understated.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +47,10 @@ def media_path(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     reasons = path.get("reasons") if isinstance(path.get("reasons"), list) else []
     why = f" ({text(reasons[0], 160)})" if reasons else ""
     refs = _endpoint_refs(path) + [ref("note", "reason", str(r)) for r in reasons[:5]]
+    if not refs:  # a bundle without endpoints or reasons: cite the topology and the streams that travelled it
+        refs = [ref("media_path", "topology", f"{topology} path reported by the analysis")]
+        for i, s in enumerate((records(bundle, "media_streams") or [])[:10]):
+            refs.append(ref("media_stream", record_id(s, f"m{i}"), text(s.get("encryption"), 30)))
     if topology in allowed:
         return outcome("supported", f"The media travelled over a {topology} path{why}, which the claim allows.", refs)
     return outcome("contradicted", f"The media travelled over a {topology} path{why}, but the claim allows only "
