@@ -117,7 +117,8 @@ def assemble(table: FlowTable, streams: StreamTable, store: SampleStore, bugs: P
         "sip": sections["sip"], "sdp": sections["sdp"], "http_plain": sections["http"],
         "ice_candidates": _ice_candidates(sections["sdp"], sections["stun"]),
         "zoom": zoom,
-        "media_path": media_path(flows, media_streams, sections["stun"], zoom, names, _sources(flows, ev.flows, media_streams)),
+        "media_path": media_path(flows, media_streams, sections["stun"], zoom, sections["dtls"], names,
+                                 _sources(flows, ev.flows, media_streams)),
         "parser_errors": bugs.as_dict(),
         "warnings": _warnings(store, streams, framer, flows, bugs),
     }

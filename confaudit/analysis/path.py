@@ -76,13 +76,23 @@ def turn_server_side(flow: dict[str, Any], stun: dict[str, Any] | None) -> tuple
     return dst
 
 
-def _server_evidence(side: str, address: str, stun: dict[str, Any] | None, names: dict[str, set[str]]) -> list[str]:
-    """Why ``address`` (the flow's ``side``) is a vendor server; empty when nothing says so."""
+def _server_evidence(side: str, address: str, stun: dict[str, Any] | None, names: dict[str, set[str]],
+                     dtls: dict[str, Any] | None) -> list[str]:
+    """Why ``address`` (the flow's ``side``) is a vendor server; empty when nothing says so.
+
+    A loopback or private address hosts many services (a lab, a LAN): names learned from other
+    flows to it (DNS, SNI) say nothing about this port, so only a certificate it presented on
+    this very flow names it.
+    """
     hints = []
     network = media_network(address)
     if network is not None:
         hints.append(f"in {network[0]}'s published media network {network[1]}")
-    if names.get(address):
+    if address_class(address) in PARTICIPANT_CLASSES:
+        own = [n for n in ((dtls or {}).get("certificates_from") or {}).get(side, []) if not _GENERIC_CERT.match(n)]
+        if own:
+            hints.append(f"presented the DTLS certificate {', '.join(sorted(own)[:3])} on this flow")
+    elif names.get(address):
         hints.append(f"named {', '.join(sorted(names[address])[:3])}")
     sent = ((stun or {}).get("sides") or {}).get(side) or {}
     # STUN attributes say "server" only from a side that answers and never checks on its own:
@@ -97,7 +107,8 @@ def _server_evidence(side: str, address: str, stun: dict[str, Any] | None, names
 
 
 def _flow_kind(flow: dict[str, Any], relayed: int, stun: dict[str, Any] | None, zoom: dict[str, Any] | None,
-               names: dict[str, set[str]], sources: dict[str, set[int]]) -> tuple[str, tuple[str, str, int] | None, list[str]]:
+               names: dict[str, set[str]], sources: dict[str, set[int]],
+               dtls: dict[str, Any] | None) -> tuple[str, tuple[str, str, int] | None, list[str]]:
     """(relay|server|p2p|unknown, the server-side (side, address, port) or None, reasons) for one media flow."""
     fid = flow["id"]
     src, dst = _sides(flow)
@@ -110,7 +121,7 @@ def _flow_kind(flow: dict[str, Any], relayed: int, stun: dict[str, Any] | None, 
             return "server", dst, [f"{fid}: Zoom SFU encapsulation (0x05 outer header) to {hostport(dst[1], dst[2])}"]
         return "p2p", None, [f"{fid}: Zoom media without the 0x05 server header (peer-to-peer mode) between "
                              f"{hostport(src[1], src[2])} and {hostport(dst[1], dst[2])}"]
-    evidence = {side[0]: _server_evidence(side[0], side[1], stun, names) for side in (src, dst)}
+    evidence = {side[0]: _server_evidence(side[0], side[1], stun, names, dtls) for side in (src, dst)}
     local = {side[0]: address_class(side[1]) in PARTICIPANT_CLASSES for side in (src, dst)}
     for side in (src, dst):
         if len(sources.get(side[0], ())) >= CONFERENCE_SOURCES and not local[side[0]]:
@@ -134,10 +145,11 @@ def _flow_kind(flow: dict[str, Any], relayed: int, stun: dict[str, Any] | None, 
 
 
 def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun: list[dict[str, Any]],
-               zoom: list[dict[str, Any]], names: dict[str, set[str]],
+               zoom: list[dict[str, Any]], dtls: list[dict[str, Any]], names: dict[str, set[str]],
                sources: dict[str, dict[str, set[int]]] | None = None) -> dict[str, Any]:
     """The bundle's media_path object (``sources``: flow id -> side -> SSRCs that side sent)."""
     stun_by = {s["flow"]: s for s in stun}
+    dtls_by = {d["flow"]: d for d in dtls}
     zoom_by = {z["flow"]: z for z in zoom}
     media: dict[str, list[int]] = {}  # flow -> [packets, bytes, relayed packets]
     for s in streams:
@@ -162,7 +174,7 @@ def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun:
             continue
         n_packets, n_bytes, relayed = media[flow["id"]]
         kind, server, why = _flow_kind(flow, relayed, stun_by.get(flow["id"]), zoom_by.get(flow["id"]), names,
-                                       (sources or {}).get(flow["id"], {}))
+                                       (sources or {}).get(flow["id"], {}), dtls_by.get(flow["id"]))
         packets[kind] += n_packets
         byte_weights[kind] += n_bytes
         reasons.extend(why)

@@ -48,7 +48,7 @@ def normalise_vendor(name: str) -> str:
 
 
 def _names_seen(bundle: Mapping[str, Any]) -> set[str]:
-    """Party domains and hosts, TLS server and certificate names, media endpoint names.
+    """Party domains and hosts, TLS/QUIC server and certificate names, DTLS certificate names, media endpoint names.
 
     Entities are left out on purpose: "Google" as Meet's first party would otherwise claim every
     capture that merely contacts Google Analytics.
@@ -57,9 +57,10 @@ def _names_seen(bundle: Mapping[str, Any]) -> set[str]:
     for party in bundle.get("parties") or []:
         if isinstance(party, Mapping):
             values += [party.get("domain"), *(party.get("hosts") or [])]
-    for hello in bundle.get("tls") or []:
-        if isinstance(hello, Mapping):
-            values += [hello.get("sni"), *(hello.get("certificate_names") or [])]
+    for key in ("tls", "quic", "dtls"):
+        for hello in bundle.get(key) or []:
+            if isinstance(hello, Mapping):
+                values += [hello.get("sni"), *(hello.get("certificate_names") or [])]
     path = bundle.get("media_path")
     for endpoint in (path.get("endpoints") or []) if isinstance(path, Mapping) else []:
         if isinstance(endpoint, Mapping):
