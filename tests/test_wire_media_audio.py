@@ -101,8 +101,12 @@ def test_real_opus_plain_and_srtp(profile: str) -> None:
 
 def test_opus_duration_must_match_the_timestamp_step() -> None:
     frames = pyav_frames("libopus", 48000, 960)
-    wrong = judge_media(samples(audio_stream(frames, 111, 480, 48000 // 2)), 111)  # 20 ms packets stepped by 480
-    assert wrong.plaintext is None and wrong.codec != "opus"
+    wrong = judge_media(samples(audio_stream(frames, 111, 1920, 48000)), 111)  # 20 ms packets stepped by 40 ms
+    assert wrong.plaintext is None and wrong.codec != "opus" and wrong.kind == "audio"
+    wrong = judge_media(samples(audio_stream(frames, 111, 1920, 48000)), 111, "opus", 48000)
+    assert wrong.plaintext is None and any("equals the timestamp step (48 kHz) in 0/" in r for r in wrong.codec_reasons)
+    slow = judge_media(samples(audio_stream(frames, 111, 480, 24000)), 111, "opus")  # 24 kHz is not Opus RTP
+    assert slow.plaintext is None and any("always uses 48000" in r for r in slow.codec_reasons)
 
 
 def _decode(fmt: str, data: bytes) -> list:
@@ -144,6 +148,9 @@ def test_amr_payloads(octet_aligned: bool, wideband: bool) -> None:
         "AMR-WB" if wideband else "AMR", "audio", clock, True), judged.codec_reasons
     encrypted = judge_media(samples(srtp(audio_stream(payloads, 98, step, clock), "32")), 98)
     assert (encrypted.kind, encrypted.clock_rate, encrypted.plaintext) == ("audio", clock, None)
+    if octet_aligned:  # the ToC's two padding bits must be zero (RFC 4867 §4.4.2)
+        padded = [p[:1] + bytes([p[1] | 0x01]) + p[2:] for p in payloads]
+        assert judge_media(samples(audio_stream(padded, 98, step, clock)), 98).plaintext is None
 
 
 def test_amr_frame_sizes_agree_with_ffmpeg() -> None:

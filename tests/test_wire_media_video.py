@@ -49,8 +49,10 @@ def test_srtp_video_keeps_kind_and_clock_never_plaintext(codec: str, profile: st
 @pytest.mark.parametrize("codec", CODECS)
 def test_loss_reordering_duplicates(codec: str) -> None:
     stream = video_stream([list(f) for f in _frames(codec)], 100)
-    judged = judge_media(samples(stream, drop=[4, 9], swap=[12], duplicate=[2, 15]), 100)
+    picked = samples(stream, drop=[4, 9], swap=[12], duplicate=[2, 15])
+    judged = judge_media(picked, 100)
     assert (judged.codec, judged.kind, judged.plaintext) == (codec, "video", True), judged.codec_reasons
+    assert judged.packets == len(picked) - 2  # the two duplicates dropped
 
 
 def test_video_timing_alone_without_a_clock() -> None:
@@ -67,13 +69,38 @@ def test_h264_needs_slices_not_just_a_parsable_first_byte() -> None:
     frames = [[bytes([0x48]) + rng.randbytes(rng.randrange(20, 60))] for _ in range(30)]
     judged = judge_media(samples(video_stream(frames, 100)), 100)
     assert judged.codec != "H264" and judged.plaintext is None
+    real = [list(f) for f in _frames("H264")]
+    mostly_bare = real[:3] + frames[:21]  # a few real access units, then frames without any slice (24 sampled)
+    judged = judge_media(samples(video_stream(mostly_bare, 100)), 100, "H264", 90000)
+    assert judged.plaintext is None and any("15 complete frames without a slice" in r for r in judged.codec_reasons)
 
 
 def test_fu_a_runs_must_be_consistent() -> None:
     frames = [list(f) for f in _frames("H264")]
-    broken = [[p[:1] + bytes([p[1] ^ 0x40]) + p[2:] if p[0] & 0x1F == 28 else p for p in f] for f in frames]
+    # a continuation fragment naming another NAL type than its run's start (5 <-> 1): each packet alone stays valid
+    broken = [[p[:1] + bytes([p[1] ^ 0x04]) + p[2:] if p[0] & 0x1F == 28 and not p[1] & 0x80 else p for p in f]
+              for f in frames]
     judged = judge_media(samples(video_stream(broken, 100)), 100, "H264", 90000)
     assert judged.plaintext is None and any("FU-A runs consistent" in r for r in judged.codec_reasons)
+
+
+def test_vp8_picture_ids_must_count_up() -> None:
+    rng = random.Random(5)
+    frames = [[p[:2] + (0x8000 | rng.randrange(1 << 15)).to_bytes(2, "big") + p[4:] for p in f] for f in _frames("VP8")]
+    assert all(p[0] & 0x80 and p[1] & 0x80 and p[2] & 0x80 for f in _frames("VP8") for p in f)  # X, I, 15-bit M
+    judged = judge_media(samples(video_stream(frames, 100)), 100, "VP8", 90000)
+    assert judged.plaintext is None and any("picture IDs consistent in 0/" in r or "picture IDs consistent in 1/" in r
+                                            for r in judged.codec_reasons), judged.codec_reasons
+
+
+def test_av1_fragments_chain_y_to_z() -> None:
+    frames = av1_frames_rtp(mtu=200)
+    assert any(p[0] & 0x40 for f in frames for p in f)
+    plain = judge_media(samples(video_stream(frames, 100)), 100, "AV1", 90000)
+    assert plain.plaintext is True
+    unchained = [[bytes([p[0] & ~0x40]) + p[1:] for p in f] for f in frames]  # Y cleared: a Z packet follows nothing
+    judged = judge_media(samples(video_stream(unchained, 100)), 100, "AV1", 90000)
+    assert judged.plaintext is None and any("Y then Z agree" in r for r in judged.codec_reasons)
 
 
 def test_av1_payload_walk() -> None:

@@ -145,54 +145,61 @@ def _best(checks: list[CodecCheck]) -> tuple[CodecCheck | None, list[CodecCheck]
     return (passing[0] if passing else None), passing
 
 
+def _structure(view: StreamView, declared: str | None, timing: str) -> tuple[CodecCheck | None, CodecCheck | None,
+                                                                            str | None, list[str]]:
+    """(passing check, check whose reasons and tag stand for the stream, codec, reasons) from payload structure.
+
+    A declared codec is tested alone; otherwise every codec of the kind the timing shows (all when
+    the timing is open) and the one random bytes are least likely to imitate wins.
+    """
+    reasons: list[str] = []
+    if declared in ("RED", "rtx"):
+        view, note = _unwrapped(view, declared)
+        reasons.append(note)
+    if declared in CHECKS:
+        checks = [CHECKS[declared](view)]
+    elif declared is not None and declared not in ("RED", "rtx"):
+        reasons.append(f"{declared}: no payload structure model for this codec, so no plaintext evidence")
+        return None, None, declared, reasons
+    else:
+        wanted = {"audio", "video"} if timing == "unknown" else {timing}
+        checks = [check(view) for name, check in CHECKS.items() if codec_kind(name) in wanted]
+    best, passing = _best(checks)
+    chosen = best or (checks[0] if declared in CHECKS else None)
+    if chosen is not None:
+        reasons.extend(chosen.reasons)
+    if best is None:
+        reasons.append(f"no modelled codec structure holds (tested {', '.join(c.codec for c in checks)}): "
+                       "SRTP-encrypted payloads and unmodelled codecs look the same, so this says neither")
+        return None, chosen, declared, reasons
+    others = [c for c in passing[1:] if c.codec != best.codec]
+    reasons.extend(f"{c.codec} structure holds as well ({c.reasons[0]})" for c in others)
+    if declared is None and any(c.kind == best.kind for c in others):
+        return best, chosen, None, reasons  # plaintext for sure, but which codec is open
+    return best, chosen, declared or best.codec, reasons
+
+
 def judge_media(samples: Sequence[RtpSample], payload_type: int, sdp_codec: str | None = None,
                 sdp_clock: int | None = None) -> MediaJudgement:
     """Judge one (flow, SSRC, payload type) stream from its sampled packets; raises only ParseError."""
     try:
         view = build_view(samples)
+        payload_type = int(payload_type) & 0x7F
     except (TypeError, ValueError, AttributeError) as exc:
         raise ParseError(f"malformed RTP sample: {type(exc).__name__}: {exc}") from None
-    declared, clock, declared_note = _declared(int(payload_type) & 0x7F, sdp_codec, sdp_clock)
+    declared, clock, declared_note = _declared(payload_type, sdp_codec, sdp_clock)
     timing, kind_reasons = timing_kind(view)
-    codec_reasons: list[str] = []
-    judged = view
-    if declared in ("RED", "rtx"):
-        judged, note = _unwrapped(view, declared)
-        codec_reasons.append(note)
-    if declared in CHECKS:
-        checks = [CHECKS[declared](judged)]
-    elif declared is not None and declared not in ("RED", "rtx"):
-        checks = []
-        codec_reasons.append(f"{declared}: no payload structure model for this codec, so no plaintext evidence")
+    best, chosen, codec, codec_reasons = _structure(view, declared, timing)
+    if codec_kind(declared) != "unknown":
+        kind = codec_kind(declared)
     else:
-        wanted = {"audio", "video"} if timing == "unknown" or declared in ("RED", "rtx") else {timing}
-        checks = [check(judged) for name, check in CHECKS.items() if codec_kind(name) in wanted]
-    best, passing = _best(checks)
-    if best is not None and declared is None and timing != "unknown" and best.kind != timing:
-        codec_reasons.append(f"{best.codec} structure holds, but the timing says {timing}: rejected")
-        best = None
-    chosen = best or (checks[0] if declared in CHECKS else None)
-    if chosen is not None:
-        codec_reasons.extend(chosen.reasons)
-    for other in passing[1:]:
-        if best is not None and other.codec != best.codec and declared is None:
-            codec_reasons.append(f"{other.codec} structure holds as well ({other.reasons[0]})")
-    if best is None:
-        tried = ", ".join(c.codec for c in checks)
-        codec_reasons.append(f"no modelled codec structure holds{f' (tested {tried})' if tried else ''}: "
-                             "SRTP-encrypted payloads and unmodelled codecs look the same, so this says neither")
-    codec = declared or (best.codec if best else None)
-    if declared is None and best is not None and len({c.codec for c in passing if c.kind == best.kind}) > 1:
-        codec = None  # several codecs' structure holds: plaintext, but which codec is open
-    kind = codec_kind(declared) if declared and codec_kind(declared) != "unknown" else \
-        best.kind if best is not None else timing
+        kind = best.kind if best is not None else timing
     if declared_note:
         kind_reasons.insert(0, declared_note)
         if timing not in ("unknown", kind) and kind != "unknown":
             kind_reasons.append(f"the timing alone would say {timing}")
-    clock_rate = clock or (best.clock if best is not None else None) or (
-        chosen.clock if chosen is not None and declared else None) or _measured(view, kind)
-    if view.clock and clock_rate and view.clock != clock_rate and not (codec == "G722" and view.clock == 8000):
+    clock_rate = clock or (chosen.clock if chosen is not None else None) or _measured(view, kind)
+    if view.clock and clock_rate and view.clock != clock_rate:
         kind_reasons.append(f"measured clock {view.clock} Hz differs from {clock_rate} Hz")
     return MediaJudgement(
         codec=codec, kind=kind, clock_rate=clock_rate, plaintext=True if best is not None else None,

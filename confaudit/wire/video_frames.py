@@ -107,7 +107,8 @@ def check_vp9(view: StreamView) -> CodecCheck:
     sync = sum(1 for i in keys if i.sync_code_ok)
     follow = follow_judged = 0
     for k in range(len(infos) - 1):
-        if infos[k] and infos[k + 1] and view.adjacent(k) if view.has_timing else infos[k] and infos[k + 1]:
+        neighbours = view.adjacent(k) or not view.has_timing  # bare payload lists: assume list order
+        if infos[k] and infos[k + 1] and neighbours:
             follow_judged += 1
             follow += infos[k].end_frame == infos[k + 1].begin_frame
     ids, id_judged = _picture_ids(view, [i.picture_id if i else None for i in infos],
