@@ -46,7 +46,7 @@ def test_opus_toc_and_real_opus_stream() -> None:
     verdict = stream_structure(plain, "opus")
     assert verdict.plain is True and verdict.codec_guess == "opus"
     encrypted = stream_structure(srtp_payloads(plain), "opus")
-    assert encrypted.plain is False, encrypted.reasons
+    assert encrypted.plain is None, encrypted.reasons  # never False: SRTP and unmodelled codecs look alike
 
 
 def test_vp8_descriptor_and_real_vp8_stream() -> None:
@@ -56,7 +56,7 @@ def test_vp8_descriptor_and_real_vp8_stream() -> None:
     assert info.start_code_ok and (info.width, info.height) == (320, 240) and info.reserved_ok
     verdict = stream_structure(plain, None)
     assert verdict.plain is True and verdict.codec_guess == "vp8"
-    assert stream_structure(srtp_payloads(plain) * 2, "vp8").plain is False
+    assert stream_structure(srtp_payloads(plain) * 2, "vp8").plain is None
     assert vp8_descriptor(b"\x90") is None and vp8_descriptor(b"") is None
     assert vp8_descriptor(b"\x50\x00\x00\x00").reserved_ok is False
 
@@ -72,7 +72,7 @@ def test_h264_nal_types_and_real_h264_stream() -> None:
     plain = rtp_payloads("video/H264", 10)
     verdict = stream_structure(plain, "h264")
     assert verdict.plain is True and verdict.codec_guess == "h264"
-    assert stream_structure(srtp_payloads(plain) * 2, "h264").plain is False
+    assert stream_structure(srtp_payloads(plain) * 2, "h264").plain is None
 
 
 def test_vp9_descriptor_and_real_vp9_stream() -> None:
@@ -84,7 +84,7 @@ def test_vp9_descriptor_and_real_vp9_stream() -> None:
     verdict = stream_structure(packets, "vp9")
     assert verdict.plain is True and verdict.codec_guess == "vp9"
     assert stream_structure(packets, None).plain is True
-    assert stream_structure(srtp_payloads(packets) * 3, "vp9").plain is False
+    assert stream_structure(srtp_payloads(packets) * 3, "vp9").plain is None
     assert vp9_descriptor(b"\x80") is None
 
 
@@ -117,10 +117,10 @@ def test_real_plain_g711_and_real_srtp(shared_captures) -> None:
     for (ssrc, pt), payloads in meet.items():
         if len(payloads) >= 8:
             hint = {111: "opus", 97: "vp8"}.get(pt)
-            assert stream_structure(payloads, hint).plain is False, (ssrc, pt)
+            assert stream_structure(payloads, hint).plain is None, (ssrc, pt)
     for payloads in streams("whatsapp_login_call.pcap").values():
         if len(payloads) >= 8:
-            assert stream_structure(payloads, None).plain is False
+            assert stream_structure(payloads, None).plain is None
 
 
 def test_rtx_and_fec_hints() -> None:

@@ -72,6 +72,10 @@ class Vp8Info:
     """Frame tag version field (0-3 valid), at a frame start."""
     show_frame: bool | None
     """Frame tag show_frame bit, at a frame start."""
+    picture_id: int | None = None
+    """PictureID (7 or 15 bits) when the I bit is set."""
+    first_partition_size: int | None = None
+    """Frame tag first_part_size (19 bits), at a frame start."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -86,6 +90,7 @@ def vp8_descriptor(payload: bytes) -> Vp8Info | None:
     first = b[0]
     pos = 1
     reserved_ok = not first & 0x40
+    picture_id = None
     if first & 0x80:
         if len(b) < 2:
             return None
@@ -93,8 +98,9 @@ def vp8_descriptor(payload: bytes) -> Vp8Info | None:
         reserved_ok = reserved_ok and not ext & 0x0F
         pos = 2
         if ext & 0x80:
-            if pos >= len(b):
+            if pos >= len(b) or (b[pos] & 0x80 and pos + 1 >= len(b)):
                 return None
+            picture_id = ((b[pos] & 0x7F) << 8 | b[pos + 1]) if b[pos] & 0x80 else b[pos]
             pos += 2 if b[pos] & 0x80 else 1
         if ext & 0x40:
             pos += 1
@@ -103,10 +109,11 @@ def vp8_descriptor(payload: bytes) -> Vp8Info | None:
     if pos > len(b):
         return None
     start, pid = bool(first & 0x10), first & 0x07
-    keyframe = width = height = start_code_ok = version = show = None
+    keyframe = width = height = start_code_ok = version = show = first_size = None
     frame = b[pos:]
     if start and pid == 0 and len(frame) >= 3:
         keyframe = not frame[0] & 0x01
+        first_size = int.from_bytes(frame[:3], "little") >> 5
         version = (frame[0] >> 1) & 0x07
         show = bool(frame[0] & 0x10)
         if keyframe:
@@ -114,7 +121,8 @@ def vp8_descriptor(payload: bytes) -> Vp8Info | None:
             if start_code_ok and len(frame) >= 10:
                 width = int.from_bytes(frame[6:8], "little") & 0x3FFF
                 height = int.from_bytes(frame[8:10], "little") & 0x3FFF
-    return Vp8Info(pos, start, pid, reserved_ok, keyframe, width, height, start_code_ok, version, show)
+    return Vp8Info(pos, start, pid, reserved_ok, keyframe, width, height, start_code_ok, version, show, picture_id,
+                   first_size)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,10 +33,15 @@ def _table(law: str) -> object:
     return _TABLES[law]
 
 
-def _smoothness(payload: bytes, law: str) -> float:
-    """Mean |x[i]-x[i-1]| over mean |x|: ~1.4 for independent random samples, well below 1 for audio."""
+def g711_smoothness(payload: bytes, law: str) -> float:
+    """Mean |x[i]-x[i-1]| over mean |x| of the decoded samples: ~1.4 for random bytes, well below 1 for audio.
+
+    0.0 for digital near-silence; ``law`` is "a" or "u".
+    """
     import numpy as np
 
+    if len(payload) < 2:
+        return 0.0
     samples = _table(law)[np.frombuffer(payload, dtype=np.uint8)]
     level = float(np.abs(samples).mean())
     if level < 64:  # digital near-silence
@@ -52,4 +57,4 @@ def g711_plausible(payload: bytes, law: str | None = None) -> bool | None:
     if len(payload) < 32:
         return None
     laws = (law,) if law in ("a", "u") else ("a", "u")
-    return any(_smoothness(bytes(payload[:1024]), one) < 0.75 for one in laws)
+    return any(g711_smoothness(bytes(payload[:1024]), one) < 0.75 for one in laws)
