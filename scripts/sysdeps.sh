@@ -7,6 +7,9 @@ command -v tshark >/dev/null 2>&1 || want+=(tshark)
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
 command -v firefox-esr >/dev/null 2>&1 || want+=(firefox-esr)
 command -v tmux >/dev/null 2>&1 || want+=(tmux)
+# real G.729 and GSM encoders for the codec-recognition tests (libraries, so ask dpkg)
+dpkg -s libbcg729-0 >/dev/null 2>&1 || want+=(libbcg729-0)
+dpkg -s libgsm1 >/dev/null 2>&1 || want+=(libgsm1)
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "sysdeps: missing ${want[*]} and cannot install them (need root and apt-get); tests that need them will skip" >&2

@@ -7,29 +7,59 @@ from confaudit.analysis.labels import FlowFacts, flow_protocol, packet_labels
 from confaudit.analysis.media import FlowKeying, encryption_verdict
 
 
-def test_dtls_srtp_keying_with_uniform_payloads_is_srtp() -> None:
-    verdict, reasons = encryption_verdict(FlowKeying(dtls_profile="0x0007", dtls_offered=("0x0007",)), False, ["x"])
+def _judgement(plaintext=None, auth_tag=None, codec=None):
+    from confaudit.wire.media_kind import MediaJudgement
+
+    return MediaJudgement(codec=codec, kind="audio", clock_rate=8000, plaintext=plaintext, auth_tag_bytes=auth_tag,
+                          kind_reasons=("timing",), codec_reasons=("structure facts",), packets=20)
+
+
+def _srtcp(encrypted=True, plain=0, proven=3):
+    from confaudit.wire.srtcp import SrtcpEvidence
+
+    return SrtcpEvidence(proven if encrypted is not None else 0, plain, encrypted,
+                         "index + 10-byte authentication tag" if encrypted is not None else None, "srtcp facts")
+
+
+def test_dtls_srtp_keying_is_srtp() -> None:
+    verdict, reasons = encryption_verdict(FlowKeying(dtls_profile="0x0007", dtls_offered=("0x0007",)), _judgement(), None)
     assert verdict == "srtp" and any("0x0007" in r for r in reasons)
 
 
+def test_random_looking_payloads_alone_are_never_srtp() -> None:
+    """No keying, no tag, no SRTCP: a payload that is no modelled codec stays unknown (plaintext G.729 was 'srtp')."""
+    verdict, reasons = encryption_verdict(FlowKeying(), _judgement(plaintext=None), None)
+    assert verdict == "unknown"
+    assert reasons[0].startswith("no keying (DTLS-SRTP, SDP), SRTCP trailer or authentication tag was seen")
+    assert "no codec confaudit recognises in clear" in reasons[0]
+
+
 def test_sdp_rtp_avp_with_codec_structure_is_plain() -> None:
-    verdict, reasons = encryption_verdict(FlowKeying(sdp_secure=False, rtcp_plain=1), True, ["g711"])
+    verdict, reasons = encryption_verdict(FlowKeying(sdp_secure=False, srtcp=_srtcp(None, plain=2)),
+                                          _judgement(plaintext=True, codec="PCMA"), None)
     assert verdict == "plain" and any("RTP/AVP" in r for r in reasons)
+    assert any("always authenticate their RTCP" in r for r in reasons)
 
 
 def test_keyed_but_readable_media_is_contradictory_not_srtp() -> None:
-    verdict, reasons = encryption_verdict(FlowKeying(dtls_profile="0x0001"), True, ["vp8 keyframes 9D 01 2A"])
+    verdict, reasons = encryption_verdict(FlowKeying(dtls_profile="0x0001"), _judgement(plaintext=True, codec="VP8"), None)
     assert verdict == "unknown" and reasons[-1] == "evidence is contradictory"
 
 
-def test_no_evidence_is_unknown_and_says_so() -> None:
-    assert encryption_verdict(FlowKeying(), None, []) == (
-        "unknown", ["no keying, SDP, SRTCP or payload-structure evidence for this stream"])
+def test_null_cipher_profile_with_readable_payloads_is_plain() -> None:
+    verdict, reasons = encryption_verdict(FlowKeying(dtls_profile="0x0005", dtls_null=True),
+                                          _judgement(plaintext=True, codec="PCMU"), None)
+    assert verdict == "plain" and "NULL-cipher" in reasons[0]
 
 
-def test_sdes_crypto_in_sdp_or_srtcp_trailers_mean_srtp() -> None:
-    assert encryption_verdict(FlowKeying(sdp_secure=True), None, [])[0] == "srtp"
-    assert encryption_verdict(FlowKeying(srtcp_trailers=3), None, [])[0] == "srtp"
+def test_each_positive_srtp_signal_is_enough() -> None:
+    assert encryption_verdict(FlowKeying(sdp_secure=True), None, None)[0] == "srtp"
+    assert encryption_verdict(FlowKeying(srtcp=_srtcp(True)), None, None)[0] == "srtp"
+    assert encryption_verdict(FlowKeying(), _judgement(auth_tag=10, codec="PCMU"), None)[0] == "srtp"
+    assert encryption_verdict(FlowKeying(dtls_records_only=4), None, None)[0] == "srtp"
+    assert encryption_verdict(FlowKeying(), None, "the same SSRC is judged SRTP on flow f1")[0] == "srtp"
+    # authenticated-only SRTCP (E bit clear) says nothing about the media payload's encryption
+    assert encryption_verdict(FlowKeying(srtcp=_srtcp(False)), None, None)[0] == "unknown"
 
 
 def _counts(**by_class: int) -> list[int]:

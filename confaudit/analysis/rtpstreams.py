@@ -18,8 +18,12 @@ MAX_STREAMS_PER_FLOW = 64
 SAMPLES_PER_STREAM = 24
 """Packets per stream whose bytes (up to SAMPLE_BYTES) are kept for codec-structure checks."""
 SAMPLE_BYTES = 1200
-TIMING_PER_STREAM = 64
-"""Packets per stream whose header numbers (and first TIMING_BYTES) are kept for timing/size checks."""
+TIMING_HEAD = 48
+"""Consecutive packets at a stream's start whose header numbers are kept (steps, frames, markers)."""
+TIMING_STRIDE = 16
+"""After them, one packet in this many is kept, so the clock is measured over the stream's span."""
+TIMING_PER_STREAM = 96
+"""At most this many timing samples per stream."""
 TIMING_BYTES = 64
 _STEP_KINDS = (1, 2, 3000, 32768)
 
@@ -58,7 +62,8 @@ class StreamAcc:
     samples: list[bytes] = field(default_factory=list)
     """The first SAMPLES_PER_STREAM packets (RTP header included, up to SAMPLE_BYTES each)."""
     timing: list[tuple[bytes, int, float]] = field(default_factory=list)
-    """The first TIMING_PER_STREAM packets as (first TIMING_BYTES bytes, packet length, capture time)."""
+    """Sampled packets as (first TIMING_BYTES bytes, packet length, capture time): the first TIMING_HEAD, then one in
+    TIMING_STRIDE, up to TIMING_PER_STREAM (a long key frame cannot fill the sample)."""
     turn_channel: int | None = None
     """TURN channel number when the stream was seen inside ChannelData (relayed media)."""
     relay: str | None = None
@@ -112,9 +117,8 @@ class StreamTable:
                 acc.relay = relay
             accs[u] = acc
             members = group_start[u + 1] - group_start[u]
-            wanted = min(max(TIMING_PER_STREAM - len(acc.timing), SAMPLES_PER_STREAM - len(acc.samples)), members)
-            for m in order[group_start[u]: group_start[u] + max(0, wanted)].tolist():
-                row = int(rows[m])
+            for k in _timing_positions(acc.packets, members, len(acc.timing)):
+                row = int(rows[order[group_start[u] + k]])
                 length = int(chunk.payload_len[row]) - inner_offset
                 full = len(acc.samples) < SAMPLES_PER_STREAM
                 if not take_sample(min(SAMPLE_BYTES if full else TIMING_BYTES, length)):
@@ -214,6 +218,14 @@ class StreamTable:
             acc = StreamAcc(flow=flow, ssrc=ssrc, payload_type=pt, first_packet=(input_index, frame))
             self.streams[key] = acc
         return acc
+
+
+def _timing_positions(before: int, members: int, have: int) -> list[int]:
+    """Positions (0-based within this chunk's members of a stream) to sample, given ``before`` packets already seen."""
+    head = list(range(max(0, min(members, TIMING_HEAD - before))))
+    first = max(len(head), (-(before + len(head))) % TIMING_STRIDE + len(head))
+    spread = list(range(first, members, TIMING_STRIDE))
+    return (head + spread)[: max(0, TIMING_PER_STREAM - have)]
 
 
 def _stream_keys(flows: Any, ssrc: Any, pt: Any) -> tuple[Any, Any, Any]:
