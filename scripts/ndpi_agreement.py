@@ -36,12 +36,11 @@ STALE_REFERENCES = {
 }
 
 IP_PROTOCOLS = {"TCP": 6, "UDP": 17, "ICMP": 1, "IGMP": 2, "ICMPV6": 58}
-TRANSPORTS = {6: "tcp", 17: "udp"}
 MEDIA = frozenset({"dtls", "rtp", "srtp", "rtcp", "srtcp"})
 NOT_MODELLED = frozenset({"other", "tcp"})
 
 
-class ReferenceError(ValueError):
+class ReferenceInputError(ValueError):
     """A reference file or bundle cannot be read as such; str() names the file and the line."""
 
 
@@ -180,7 +179,7 @@ def _address(text: str) -> str:
 
 
 def parse_ndpi_line(line: str, source: str = "<out>", lineno: int = 0) -> NdpiFlow | None:
-    """The flow on one ``.out`` line, or None when the line is not a flow line; ReferenceError if malformed."""
+    """The flow on one ``.out`` line, or None when the line is not a flow line; ReferenceInputError if malformed."""
     head = _FLOW_LINE.match(line.rstrip("\n"))
     if head is None:
         return None
@@ -189,12 +188,12 @@ def parse_ndpi_line(line: str, source: str = "<out>", lineno: int = 0) -> NdpiFl
     tup, proto, conf, pk = _TUPLE.match(rest), _PROTO.search(rest), _CONFIDENCE.search(rest), _PACKETS.search(rest)
     if tup is None or proto is None or conf is None or pk is None:
         missing = [n for n, m in (("5-tuple", tup), ("proto", proto), ("confidence", conf), ("packets", pk)) if m is None]
-        raise ReferenceError(f"{where}: flow line without {', '.join(missing)}")
+        raise ReferenceInputError(f"{where}: flow line without {', '.join(missing)}")
     try:
         client = Endpoint(_address(tup.group(1)), int(tup.group(2)))
         server = Endpoint(_address(tup.group(4)), int(tup.group(5)))
     except ValueError as err:
-        raise ReferenceError(f"{where}: bad address: {err}") from None
+        raise ReferenceInputError(f"{where}: bad address: {err}") from None
     ids, name = proto.group(1).split("."), proto.group(2)
     master, _, app = name.partition(".") if len(ids) > 1 else (name, "", "")
     return NdpiFlow(index=index, ip_protocol=IP_PROTOCOLS.get(transport), transport=transport, client=client,
@@ -211,7 +210,7 @@ def parse_ndpi_out(text: str, source: str = "<out>") -> list[NdpiFlow]:
         if flow is not None:
             flows.append(flow)
     if not flows:
-        raise ReferenceError(f"{source}: no flow lines (not an ndpiReader .out file?)")
+        raise ReferenceInputError(f"{source}: no flow lines (not an ndpiReader .out file?)")
     return flows
 
 
@@ -320,7 +319,7 @@ def load_reference(path: Path) -> list[NdpiFlow]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise ReferenceError(f"{path}: cannot read: {err}") from None
+        raise ReferenceInputError(f"{path}: cannot read: {err}") from None
     return parse_ndpi_out(text, str(path))
 
 
@@ -333,7 +332,7 @@ def analyze(capture: Path, workdir: Path) -> dict[str, Any]:
     try:
         run([capture], json_out=out, quiet=True)
     except ConfauditError as err:
-        raise ReferenceError(f"confaudit analyze failed: {err}") from None
+        raise ReferenceInputError(f"confaudit analyze failed: {err}") from None
     return json.loads(out.read_text(encoding="utf-8"))
 
 
@@ -349,6 +348,8 @@ class CaptureResult:
     """confaudit flows that nDPI does not list ("f<N> transport src:port dst:port protocol")."""
     stale: str | None
     """Why the reference does not describe this capture (then it is left out of the total), else None."""
+    complete: bool
+    """The bundle's ``complete``: False when confaudit could not read the whole capture."""
 
 
 def check_capture(capture: Path, reference: Path, workdir: Path) -> CaptureResult:
@@ -357,7 +358,7 @@ def check_capture(capture: Path, reference: Path, workdir: Path) -> CaptureResul
     extra = tuple(f"{f['id']} {f['transport']} {f['src']}:{f['sport']} {f['dst']}:{f['dport']} {f['protocol']}"
                   for f in unmatched_bundle_flows(flows, bundle))
     return CaptureResult(capture.name, tuple(compare(capture.name, flows, bundle)), extra,
-                         STALE_REFERENCES.get(capture.name))
+                         STALE_REFERENCES.get(capture.name), bundle.get("complete") is True)
 
 
 def run_all(pairs: Sequence[tuple[Path, Path]]) -> list[CaptureResult]:
@@ -383,7 +384,8 @@ def report_lines(results: Sequence[CaptureResult]) -> list[str]:
     head = f"{'capture':42} {'DPI flows':>9} {'agree':>6} {'differ':>6} {'missing':>7} {'pkts!=':>6} {'agreement':>9}"
     lines = [head, "-" * len(head)]
     for r in results:
-        lines.append(_row(r.name, tally(r.comparisons), "  (stale reference: not in the total)" if r.stale else ""))
+        note = ("  (stale reference: not in the total)" if r.stale else "") + ("" if r.complete else "  INCOMPLETE")
+        lines.append(_row(r.name, tally(r.comparisons), note))
     comps = measured(results)
     lines += ["-" * len(head), _row("overall", tally(comps)), "", "Not agreeing (Confidence: DPI):"]
     for c in comps:
@@ -406,6 +408,7 @@ def results_json(results: Sequence[CaptureResult]) -> dict[str, Any]:
 
     return {"target_confidence": TARGET_CONFIDENCE, "overall": with_rate(tally(measured(results))),
             "captures": {r.name: {"tally": with_rate(tally(r.comparisons)), "stale_reference": r.stale,
+                                  "complete": r.complete,
                                   "extra_confaudit_flows": list(r.extra),
                                   "flows": [asdict(c) | {"tuple": c.ndpi.tuple_text()} for c in r.comparisons]}
                          for r in results}}
@@ -421,12 +424,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         pairs = reference_pairs(args.captures, args.references)
         if not pairs:
-            raise ReferenceError(f"{args.captures}: no nDPI reference files found")
+            raise ReferenceInputError(f"{args.captures}: no nDPI reference files found")
         for capture, _ in pairs:
             if not capture.is_file():
-                raise ReferenceError(f"{capture}: capture named by a reference file is missing")
+                raise ReferenceInputError(f"{capture}: capture named by a reference file is missing")
         results = run_all(pairs)
-    except ReferenceError as err:
+    except ReferenceInputError as err:
         sys.stderr.write(f"ndpi_agreement: error: {err}\n")
         return 3
     sys.stdout.write("\n".join(report_lines(results)) + "\n")

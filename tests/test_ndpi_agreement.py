@@ -71,6 +71,10 @@ def test_parser_single_name_unidirectional_ipv6_vlan_and_portless_lines() -> Non
     assert (vlan.master, vlan.app, vlan.ip_protocol) == ("STUN", "Skype_TeamsCall", 6)
     assert (icmp.ip_protocol, icmp.client.port, icmp.server.port) == (1, 0, 0)
     assert (unknown.master, unknown.app) == ("Unknown", None)
+    # The ids, not the dots, tell a master.app pair from one protocol whose name has a dot
+    dotted = N.parse_ndpi_line("\t1\tUDP 10.0.0.1:1 <-> 10.0.0.2:2 [proto: 7/Dotted.Name][Confidence: DPI]"
+                               "[1 pkts/60 bytes <-> 1 pkts/90 bytes]")
+    assert (dotted.master, dotted.app) == ("Dotted.Name", None)
 
 
 @pytest.mark.parametrize("line, problem", [
@@ -82,12 +86,12 @@ def test_parser_single_name_unidirectional_ipv6_vlan_and_portless_lines() -> Non
      "bad address"),
 ])
 def test_malformed_flow_line_names_file_line_and_problem(line: str, problem: str) -> None:
-    with pytest.raises(N.ReferenceError, match=rf"^ref\.out:3: .*{problem}"):
+    with pytest.raises(N.ReferenceInputError, match=rf"^ref\.out:3: .*{problem}"):
         N.parse_ndpi_out(f"header\n{WA_CALL}\n{line}\n", "ref.out")
 
 
 def test_a_file_without_flows_is_refused() -> None:
-    with pytest.raises(N.ReferenceError, match=r"^x\.out: no flow lines"):
+    with pytest.raises(N.ReferenceInputError, match=r"^x\.out: no flow lines"):
         N.parse_ndpi_out("DNS\t8\t1126\t4\n\t1\t 192.168.2.4 \t 1\n", "x.out")
 
 
@@ -189,6 +193,7 @@ def real_results(shared_captures: Path, tmp_path_factory: pytest.TempPathFactory
 
 def test_every_ndpi_flow_is_a_confaudit_flow_with_the_same_packet_count(real_results: list) -> None:
     """Flow accounting: 5-tuples and packet counts agree wherever the reference describes the capture on disk."""
+    assert [r.name for r in real_results if not r.complete] == []
     wrong = [f"{c.capture} #{c.ndpi.index} {c.ndpi.tuple_text()}: {c.status}, packets {c.ndpi.packets} vs "
              f"{c.confaudit_packets}" for c in N.measured(real_results) if c.status == "missing" or not c.packets_match]
     assert wrong == []
