@@ -100,3 +100,27 @@ def test_weak_cipher_names() -> None:
     for good in ("TLS_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
                  "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", None):
         assert not weak_cipher_name(good), good
+
+
+def test_a_tie_goes_to_the_recognised_protocol() -> None:
+    """teams.pcap: a STUN Binding success and one unparsed reply on a 2-packet flow is a STUN flow."""
+    assert flow_protocol({"other": 1, "stun": 1}) == "stun"
+    assert flow_protocol({"other": 2, "stun": 1}) == "other"
+
+
+def test_mdns_announcements_without_questions_are_dns(tmp_path) -> None:
+    import struct
+
+    from pcap_testbuild import ether, ipv4, pcap, udp
+
+    from confaudit.analysis.capture import analyze_captures
+
+    name = b"\x07printer\x05local\x00"
+    answer = name + struct.pack("!HHIH", 1, 0x8001, 120, 4) + bytes([192, 168, 1, 9])
+    message = struct.pack("!HHHHHH", 0, 0x8400, 0, 1, 0, 0) + answer
+    path = tmp_path / "mdns.pcap"
+    path.write_bytes(pcap([(1_700_000_000.0 + i, ether(ipv4("192.168.1.9", "224.0.0.251", 17, udp(5353, 5353, message))))
+                           for i in range(3)]))
+    part = analyze_captures([path])
+    assert part["flows"][0]["protocol"] == "dns"
+    assert part["dns"][0]["name"] == "printer.local" and part["dns"][0]["answers"] == ["192.168.1.9"]

@@ -268,6 +268,8 @@ def dns_records(flow_id: str, samples: list[Sample], tcp: bool) -> list[dict[str
         if msg is None:
             continue
         answers = [a for a in msg.answers if getattr(a, "section", "answer") == "answer"]
+        if not msg.questions and msg.response and msg.complete and answers:
+            out.extend(_announcements(flow_id, sample, answers))  # mDNS announcements carry no question
         for question in msg.questions[:4]:
             qname = text(question.name, 256) or ""
             values, cnames = _answers_for(qname, answers)
@@ -282,6 +284,19 @@ def dns_records(flow_id: str, samples: list[Sample], tcp: bool) -> list[dict[str
                 "first_packet": packet_ref(sample),
             })
     return out
+
+
+def _announcements(flow_id: str, sample: Sample, answers: list[Any]) -> list[dict[str, Any]]:
+    """One entry per owner name and type of an unsolicited response (mDNS, RFC 6762 §8.3)."""
+    from confaudit.analysis.refs import packet_ref
+
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for a in answers:
+        key = (text(a.name, 256) or "", str(a.type_name or a.type))
+        grouped.setdefault(key, []).append(text(a.value, 256) or "")
+    return [{"name": name, "type": rtype, "response": True, "rcode": 0, "answers": sorted(set(values))[:MAX_VALUES],
+             "cnames": [], "flow": flow_id, "first_packet": packet_ref(sample)}
+            for (name, rtype), values in sorted(grouped.items())[:4]]
 
 
 def _answers_for(qname: str, answers: list[Any]) -> tuple[list[str], list[str]]:

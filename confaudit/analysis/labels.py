@@ -155,7 +155,8 @@ def spread(total: int, weights: dict[str, int]) -> dict[str, int]:
 
 def flow_protocol(labels: dict[str, int]) -> str:
     """The flow's label: its most frequent packet label, ignoring payload-less TCP segments."""
-    ranked = sorted(((n, label) for label, n in labels.items() if label != "tcp"), key=lambda x: (-x[0], x[1]))
+    # a tie goes to the protocol that was recognised rather than to "other"
+    ranked = sorted(((n, label) for label, n in labels.items() if label != "tcp"), key=lambda x: (-x[0], x[1] == "other", x[1]))
     if not ranked:
         return "tcp" if "tcp" in labels else "other"
     return ranked[0][1]
