@@ -31,20 +31,24 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
         from confaudit.evidence.parquet import write_parquet
 
         write_parquet(bundle, parquet)
-    console = _console() if not quiet or not bundle.get("complete", True) else None  # rich is slow to import
+    complete = bundle.get("complete") is True
+    console = _console() if not quiet or not complete else None  # rich is slow to import
     if not quiet:
         from confaudit.analysis.summary import render_summary
 
         render_summary(bundle, console)
-    if not bundle.get("complete", True):
+    if not complete:
         from confaudit.analysis.summary import clean
         from rich.text import Text
 
-        console.print(Text("WARNING: the evidence is INCOMPLETE (an input could not be read to the end); "
-                           "absence of a finding is not evidence of absence.", style="bold yellow"))
+        console.print(Text("WARNING: the evidence is INCOMPLETE (an input could not be read to the end, a session's "
+                           "files do not match its manifest, or a parser failed); absence of a finding is not evidence "
+                           "of absence.", style="bold yellow"))
         for item in bundle.get("inputs", []):
             for warning in item.get("warnings", [])[:5]:
                 console.print(Text(f"  {clean(item.get('path'), 200)}: {clean(warning, 300)}"))
+        for warning in bundle.get("warnings", [])[:10]:
+            console.print(Text(f"  {clean(warning, 300)}"))
     return 0
 
 

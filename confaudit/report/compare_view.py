@@ -58,7 +58,7 @@ def _vendor(run: Mapping[str, Any], bundle: Mapping[str, Any], href: str, clean:
     session = bundle.get("session") if isinstance(bundle.get("session"), Mapping) else {}
     return {"name": clean.text(run.get("vendor") or "unknown", 80), "href": href, "overall": score.get("overall"),
             "coverage": score_coverage(run, clean), "planes": planes(bundle),
-            "counts": {str(k): as_int(v) for k, v in as_map(score.get("counts")).items()}, "complete": bool(run.get("evidence_complete", True)) and bool(bundle.get("complete", True)),
+            "counts": {str(k): as_int(v) for k, v in as_map(score.get("counts")).items()}, "complete": run.get("evidence_complete") is True and bundle.get("complete") is True,
             "simulated": bool(session.get("simulated")) if session else None,
             "by_category": {str(k): (v.get("score") if isinstance(v, Mapping) else None)
                             for k, v in as_map(score.get("by_category")).items()}}

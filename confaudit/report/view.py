@@ -188,7 +188,7 @@ def audit_view(run: Mapping[str, Any], bundle: Mapping[str, Any]) -> dict[str, A
     return {
         "vendor": clean.text(run.get("vendor") or "unknown vendor", 120),
         "claims_path": clean.text(run.get("claims_path"), 300),
-        "complete": bool(run.get("evidence_complete", True)) and bool(bundle.get("complete", True)),
+        "complete": run.get("evidence_complete") is True and bundle.get("complete") is True,
         "tool_version": clean.text(tool.get("version"), 40), "schema_version": clean.text(bundle.get("schema_version"), 20),
         "warnings": [clean.text(w, 400) for w in warnings[:MAX_WARNINGS]],
         "warnings_more": max(len(warnings) - MAX_WARNINGS, 0),
