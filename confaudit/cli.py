@@ -63,11 +63,12 @@ def analyze(
     account: Annotated[Optional[list[str]], typer.Option("--account", help="The auditor's own e-mail or phone used in the call, to find it in outgoing data even when hashed (repeatable).")] = None,
     entity_list: Annotated[Optional[list[Path]], typer.Option("--entity-list", help="Extra entity map (JSON) of domains to companies; its name and licence are recorded.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on the terminal.")] = False,
+    vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name).")] = None,
 ) -> None:
     """Turn captures and recorded sessions into one evidence bundle."""
     _run("analyze", inputs=inputs, json_out=json_out, parquet=parquet, keylog=keylog,
          first_party=first_party or [], room_names=room_name or [], participants=participant or [],
-         accounts=account or [], entity_lists=entity_list or [], quiet=quiet)
+         accounts=account or [], entity_lists=entity_list or [], quiet=quiet, vendor=vendor)
 
 
 @app.command()
@@ -104,9 +105,10 @@ def score(
     sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts, combined into one evidence bundle (or an evidence JSON).")],
     claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).")],
     keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.")] = None,
+    vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name); must be the claims file's vendor.")] = None,
 ) -> None:
     """Score evidence against a vendor's claims: a table per claim and category."""
-    _run("score", sessions=sessions, claims=claims, keylog=keylog)
+    _run("score", sessions=sessions, claims=claims, keylog=keylog, vendor=vendor)
 
 
 @app.command()
@@ -119,13 +121,14 @@ def check(
     sarif: Annotated[Optional[Path], typer.Option("--sarif", help="SARIF 2.1.0, results located at each claim's line.")] = None,
     markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown summary (PR comment, step summary).")] = None,
     keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.")] = None,
+    vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name); must be the claims file's vendor.")] = None,
 ) -> None:
     """CI gate: exit 0 pass, 1 contradicted at/above --fail-on, 2 usage, 3 bad input, 4 internal."""
     if fail_on not in _SEVERITIES:
         sys.stderr.write(f"confaudit: error: --fail-on must be one of {', '.join(_SEVERITIES)}\n")
         raise typer.Exit(2)
     _run("check", sessions=sessions, claims=claims, fail_on=fail_on, json_out=json_out,
-         junit=junit, sarif=sarif, markdown=markdown, keylog=keylog)
+         junit=junit, sarif=sarif, markdown=markdown, keylog=keylog, vendor=vendor)
 
 
 @app.command()
@@ -145,14 +148,15 @@ def report(
     claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).")],
     out: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
     keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.")] = None,
+    vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name); must be the claims file's vendor.")] = None,
 ) -> None:
     """Write a self-contained HTML audit report."""
-    _run("report", sessions=sessions, claims=claims, out=out, keylog=keylog)
+    _run("report", sessions=sessions, claims=claims, out=out, keylog=keylog, vendor=vendor)
 
 
 @app.command()
 def compare(
-    sessions: Annotated[list[Path], typer.Argument(help="One session (or evidence JSON) per vendor.")],
+    sessions: Annotated[list[str], typer.Argument(help="One session, capture or evidence JSON per vendor; VENDOR=PATH names the vendor (captures carry none).")],
     claims_dir: Annotated[Path, typer.Option("--claims-dir", help="Directory of claims files; matched to sessions by vendor.")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Comparison HTML to write.")] = None,
     markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown matrix.")] = None,

@@ -9,7 +9,8 @@ from typing import Any, Callable, Sequence
 
 def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | None = None, keylog: Path | None = None,
         first_party: Sequence[str] = (), room_names: Sequence[str] = (), participants: Sequence[str] = (),
-        entity_lists: Sequence[Path] = (), quiet: bool = False, accounts: Sequence[str] = ()) -> int:
+        entity_lists: Sequence[Path] = (), quiet: bool = False, accounts: Sequence[str] = (),
+        vendor: str | None = None) -> int:
     """Build the bundle, write the requested files atomically, print the summary; 0 even when incomplete."""
     from confaudit.evidence.build import build_evidence
 
@@ -22,7 +23,7 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
     with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
         bundle = build_evidence(list(inputs), keylog=keylog, first_party=first_party, room_names=room_names,
                                 participants=participants, accounts=accounts, entity_lists=entity_lists,
-                                progress=progress)
+                                progress=progress, vendor=vendor)
     if json_out is not None:
         from confaudit.jsonio import write_json
 

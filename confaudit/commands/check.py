@@ -97,10 +97,10 @@ def summary_lines(run: RunResult, fail_on: str, code: int) -> list[str]:
 
 def run(*, sessions: list[Path], claims: Path, fail_on: str = "high", json_out: Path | None = None,
         junit: Path | None = None, sarif: Path | None = None, markdown: Path | None = None,
-        keylog: Path | None = None) -> int:
+        keylog: Path | None = None, vendor: str | None = None) -> int:
     from confaudit.rules.runner import display_path, run_claims
 
-    result, _bundle = run_claims(sessions, claims, keylog)
+    result, _bundle = run_claims(sessions, claims, keylog, vendor)
     code = gate(result, fail_on)
     write_reports(result, json_out=json_out, junit=junit, sarif=sarif, markdown=markdown,
                   claims_uri=display_path(claims))

@@ -39,14 +39,22 @@ def _session_vendor(path: Path) -> str:
     return vendor.strip() if isinstance(vendor, str) else ""
 
 
-def _evaluate(session: Path, claims_files: list[Any]) -> tuple[Any, Any, str]:
+def split_vendor(arg: str) -> tuple[str, Path]:
+    """``VENDOR=PATH`` -> (vendor, path); a plain path (even one holding '=') -> ("", path)."""
+    name, sep, rest = arg.partition("=")
+    if sep and name.strip() and rest and not Path(arg).exists():
+        return name.strip(), Path(rest)
+    return "", Path(arg)
+
+
+def _evaluate(session: Path, claims_files: list[Any], given_vendor: str = "") -> tuple[Any, Any, str]:
     """(RunResult, bundle with the vendor's first parties marked, why this claims file)."""
     from confaudit.evidence.build import build_evidence
     from confaudit.report.matching import ClaimsCandidate, MatchError, manifest_vendor, match_claims
     from confaudit.rules.engine import evaluate, with_first_party
 
     candidates = [ClaimsCandidate(cf.path, cf.vendor, tuple(cf.first_party)) for cf in claims_files]
-    vendor = _session_vendor(session)
+    vendor = given_vendor or _session_vendor(session)
     if vendor:
         bundle: Any = None
     else:  # raw captures or an evidence JSON: analyse once, then match on the parties seen
@@ -58,8 +66,9 @@ def _evaluate(session: Path, claims_files: list[Any]) -> tuple[Any, Any, str]:
         raise UsageError(f"{session}: {err}") from None
     chosen = claims_files[candidates.index(match.candidate)]
     if bundle is None:
-        bundle = build_evidence([session], first_party=chosen.first_party)
-    return evaluate(chosen, bundle), with_first_party(bundle, tuple(chosen.first_party)), match.reason
+        bundle = build_evidence([session], first_party=chosen.first_party, vendor=given_vendor or None)
+    reason = f"named on the command line ({given_vendor}=...)" if given_vendor else match.reason
+    return evaluate(chosen, bundle), with_first_party(bundle, tuple(chosen.first_party)), reason
 
 
 def report_name(vendor: str, taken: set[str]) -> str:
@@ -74,7 +83,7 @@ def report_name(vendor: str, taken: set[str]) -> str:
     return name
 
 
-def run(sessions: list[Path], claims_dir: Path, out: Path | None = None, markdown: Path | None = None,
+def run(sessions: list[Path | str], claims_dir: Path, out: Path | None = None, markdown: Path | None = None,
         json_out: Path | None = None) -> int:
     """Evaluate every session, then write all outputs (rendered fully before any is written)."""
     from confaudit.jsonio import atomic_write_text, dumps_canonical
@@ -88,8 +97,9 @@ def run(sessions: list[Path], claims_dir: Path, out: Path | None = None, markdow
         raise UsageError("give at least one session")
     claims_files = _claims_files(Path(claims_dir))
     entries, taken, seen_vendors = [], set(), {}
-    for session in sessions:
-        result, bundle, reason = _evaluate(Path(session), claims_files)
+    for arg in sessions:
+        vendor, session = split_vendor(str(arg))
+        result, bundle, reason = _evaluate(session, claims_files, vendor)
         if result.vendor in seen_vendors:
             raise UsageError(f"{session} and {seen_vendors[result.vendor]} both match vendor {result.vendor!r}; "
                              "compare one session per vendor")

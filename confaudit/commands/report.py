@@ -8,7 +8,7 @@ from pathlib import Path
 from confaudit.errors import InputError
 
 
-def run(sessions: list[Path], claims: Path, out: Path, keylog: Path | None = None) -> int:
+def run(sessions: list[Path], claims: Path, out: Path, keylog: Path | None = None, vendor: str | None = None) -> int:
     """Build evidence, evaluate the claims, render and write the HTML atomically."""
     from confaudit.jsonio import atomic_write_text
     from confaudit.report.html import render_audit
@@ -16,7 +16,7 @@ def run(sessions: list[Path], claims: Path, out: Path, keylog: Path | None = Non
 
     if Path(out).is_dir():
         raise InputError(out, "--out is a directory; give an HTML file name")
-    result, bundle = run_claims(sessions, claims, keylog)
+    result, bundle = run_claims(sessions, claims, keylog, vendor)
     html = render_audit(result, bundle)
     atomic_write_text(out, html)
     sys.stderr.write(f"confaudit: wrote {out} ({len(html.encode('utf-8')):,} bytes)\n")

@@ -54,11 +54,11 @@ def render(run: RunResult, console) -> None:
         console.print("[yellow]part of the evidence could not be read; affected claims are inconclusive[/]")
 
 
-def run(*, sessions: list[Path], claims: Path, keylog: Path | None = None) -> int:
+def run(*, sessions: list[Path], claims: Path, keylog: Path | None = None, vendor: str | None = None) -> int:
     from rich.console import Console
 
     from confaudit.rules.runner import run_claims
 
-    result, _bundle = run_claims(sessions, claims, keylog)
+    result, _bundle = run_claims(sessions, claims, keylog, vendor)
     render(result, Console(highlight=False, soft_wrap=False))
     return 0

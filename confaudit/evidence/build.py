@@ -145,8 +145,13 @@ def build_evidence(
     accounts: Iterable[str] = (),
     entity_lists: Iterable[Path] = (),
     progress: Progress | None = None,
+    vendor: str | None = None,
 ) -> dict[str, Any]:
-    """Analyse every input and fold the results into one bundle dict (deterministic)."""
+    """Analyse every input and fold the results into one bundle dict (deterministic).
+
+    ``vendor`` names the audited vendor when the inputs do not (a capture carries no vendor name,
+    and vendors such as Teams and Skype share first-party names); it wins over a session manifest's.
+    """
     if not paths:
         raise UsageError("no inputs given")
     sorted_inputs = _sort_inputs(paths)
@@ -177,6 +182,7 @@ def build_evidence(
         _merge(bundle, load_http_sources(sorted_inputs.http_sources))
         link_http_to_flows(bundle)
 
+    bundle["vendor"] = _vendor(vendor, sorted_inputs.sessions, bundle["warnings"])
     if sorted_inputs.sessions:
         from confaudit.capture.session import session_provenance
 
@@ -210,6 +216,21 @@ def _input_digests(inputs: list[dict[str, Any]]) -> dict[Path, str]:
     """SHA-256 of every input file as it was read (resolved path -> hex), so sessions verify those bytes."""
     return {Path(i["path"]).resolve(): i["sha256"] for i in inputs
             if isinstance(i.get("path"), str) and isinstance(i.get("sha256"), str) and len(i["sha256"]) == 64}
+
+
+def _vendor(given: str | None, sessions: list[Any], warnings: list[str]) -> dict[str, str] | None:
+    """``{"name", "source"}`` of the audited vendor: the command line, else the session manifests, else None."""
+    recorded = sorted({s.vendor.strip() for s in sessions if s.vendor.strip()})
+    name = (given or "").strip()
+    if name:
+        if recorded and recorded != [name]:
+            warnings.append(f"--vendor {name} overrides the vendor recorded in the session manifest ({', '.join(recorded)})")
+        return {"name": name[:200], "source": "command line"}
+    if len(recorded) == 1:
+        return {"name": recorded[0][:200], "source": "session manifest"}
+    if recorded:
+        raise UsageError(f"the sessions name different vendors ({', '.join(recorded)}); analyse them separately or pass --vendor")
+    return None
 
 
 def _known_values(sessions: list[Any], first_party: Iterable[str], room_names: Iterable[str],

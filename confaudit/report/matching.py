@@ -81,7 +81,10 @@ def _matches(first_party: str, names: Iterable[str]) -> bool:
 
 
 def manifest_vendor(bundle: Mapping[str, Any]) -> str:
-    """Vendor recorded in the bundle's session provenance, or ''."""
+    """Vendor recorded in the bundle (``--vendor``) or its session provenance, or ''."""
+    recorded = bundle.get("vendor")
+    if isinstance(recorded, Mapping) and isinstance(recorded.get("name"), str) and recorded["name"].strip():
+        return recorded["name"].strip()
     session = bundle.get("session")
     vendor = session.get("vendor") if isinstance(session, Mapping) else None
     return vendor.strip() if isinstance(vendor, str) else ""

@@ -9,20 +9,30 @@ from typing import Any
 from confaudit.rules.model import ClaimsFile, RunResult
 
 
-def build_bundle(inputs: Sequence[Path], claims: ClaimsFile | None, keylog: Path | None = None) -> dict[str, Any]:
+def build_bundle(inputs: Sequence[Path], claims: ClaimsFile | None, keylog: Path | None = None,
+                 vendor: str | None = None) -> dict[str, Any]:
     from confaudit.evidence.build import build_evidence
 
     first_party = claims.first_party if claims is not None else ()
-    return build_evidence([Path(p) for p in inputs], keylog=keylog, first_party=first_party)
+    return build_evidence([Path(p) for p in inputs], keylog=keylog, first_party=first_party, vendor=vendor)
 
 
-def run_claims(inputs: Sequence[Path], claims_path: Path, keylog: Path | None = None) -> tuple[RunResult, dict[str, Any]]:
-    """Validate the claims file first (cheap, exit 3 before any heavy analysis), then build and evaluate."""
+def run_claims(inputs: Sequence[Path], claims_path: Path, keylog: Path | None = None,
+               vendor: str | None = None) -> tuple[RunResult, dict[str, Any]]:
+    """Validate the claims file first (cheap, exit 3 before any heavy analysis), then build and evaluate.
+
+    ``vendor`` (``--vendor``) must name the claims file's vendor: a Skype capture is never scored
+    against Teams' claims by accident.
+    """
+    from confaudit.errors import UsageError
+    from confaudit.report.matching import normalise_vendor
     from confaudit.rules.claims import load_claims
     from confaudit.rules.engine import evaluate
 
     claims = load_claims(claims_path)
-    bundle = build_bundle(inputs, claims, keylog)
+    if vendor and normalise_vendor(vendor) != normalise_vendor(claims.vendor):
+        raise UsageError(f"--vendor {vendor!r} is not the vendor of {claims_path} ({claims.vendor!r})")
+    bundle = build_bundle(inputs, claims, keylog, vendor=vendor)
     return evaluate(claims, bundle), bundle
 
 
