@@ -7,6 +7,7 @@ from collections import defaultdict
 import pytest
 
 from confaudit.wire.dtls import dtls_handshake_info, parse_dtls_records
+from confaudit.wire.tls import is_weak_version
 from wire_hello_build import (
     alpn_ext, certificate_body, certificate_der, client_hello_body, dtls_fragment, dtls_record, ext,
     server_hello_body, vec,
@@ -82,6 +83,39 @@ def test_records_stop_cleanly_on_garbage() -> None:
     assert "4 bytes after the last DTLS record" in dtls_handshake_info([good + b"\x17\xfe\xfd\x00"]).problems[0]
     assert parse_dtls_records(b"\x16\x03\x01\x00\x05hello") == ()  # TLS, not DTLS
     assert parse_dtls_records(b"") == ()
+
+
+def openssl_bad_ver_client_hello() -> bytes:
+    """The first flight of a real OpenSSL client speaking DTLS1_BAD_VER (AnyConnect's pre-RFC DTLS)."""
+    from OpenSSL import SSL
+
+    ctx = SSL.Context(SSL.DTLS_METHOD)
+    ctx.set_min_proto_version(0x0100)
+    ctx.set_max_proto_version(0x0100)
+    ctx.set_cipher_list(b"ALL:@SECLEVEL=0")
+    conn = SSL.Connection(ctx)
+    conn.set_connect_state()
+    with pytest.raises(SSL.WantReadError):
+        conn.do_handshake()
+    return conn.bio_read(65536)
+
+
+def test_pre_rfc_dtls_0x0100_records_and_version_label() -> None:
+    hello = openssl_bad_ver_client_hello()
+    records = parse_dtls_records(hello)
+    assert [(r.content_type_name, r.version) for r in records] == [("handshake", 0x0100)] and records[0].end == len(hello)
+    # OpenSSL's server side no longer speaks 0x0100, so the server flight is crafted with the same layout.
+    hvr = dtls_record(22, dtls_fragment(3, b"\x01\x00" + vec(1, b"k" * 20), 0, 0, 23), version=0x0100)
+    sh = server_hello_body(version=0x0100, suite=0x002F)
+    flight = dtls_record(22, dtls_fragment(2, sh, 1, 0, len(sh)), version=0x0100) + dtls_record(20, b"\x01", version=0x0100)
+    info = dtls_handshake_info([hello, hvr, flight], from_client=[True, False, False])
+    assert info.client_hello.legacy_version == 0x0100 and info.client_hello.complete and info.hello_verify_request
+    assert info.to_dict()["client_hello"]["legacy_version_name"] == "DTLS 1.0 (pre-RFC 0x0100)"
+    assert info.version == 0x0100 and info.version_label == "DTLS 1.0 (pre-RFC 0x0100)"
+    assert info.server_hello.cipher_suite_name == "TLS_RSA_WITH_AES_128_CBC_SHA" and not info.problems
+    assert info.record_counts == {"handshake": 3, "change_cipher_spec": 1}
+    assert is_weak_version(0x0100)
+    assert parse_dtls_records(b"\x16\x01\x01" + bytes(10)) == ()  # 0x0101 is no DTLS version
 
 
 def _dtls_flows(path):

@@ -30,6 +30,15 @@ def test_request_and_websocket_upgrade() -> None:
     assert parse_http_request_head(b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 100000).complete is False
 
 
+def test_content_length_only_from_ascii_digits() -> None:
+    def length(value: bytes) -> int | None:
+        return parse_http_request_head(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + value + b"\r\n\r\n").content_length
+
+    assert length(b" 12 ") == 12 and length(b"0") == 0
+    assert length(b"\xb2") is None  # latin-1 superscript two: str.isdigit() says yes, int() raises
+    assert length(b"9" * 5000) is None and length(b"-1") is None and length(b"") is None
+
+
 def test_real_local_server_bytes() -> None:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802

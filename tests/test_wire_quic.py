@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from confaudit.wire.quic import is_quic_short_header, parse_quic_long_header, quic_client_hello, quic_version_name
+from confaudit.wire.gquic import parse_gquic_message, parse_gquic_public_header
+from confaudit.wire.quic import (
+    gquic_client_hello, is_quic_short_header, parse_quic_long_header, quic_client_hello, quic_version_name,
+)
 from wire_pcap_util import mutations, udp
 
 
@@ -26,7 +29,7 @@ def test_real_client_initial_header_and_sni(version: int, name: str) -> None:
     assert head.version == version and head.version_name == name and head.packet_type == "initial"
     assert len(head.dcid) == 16 and head.token_len == 0 and head.fixed_bit
     hello = quic_client_hello(datagrams)
-    assert hello == ("media.vendor.example", ("h3", "webrtc"), version)
+    assert hello == ("media.vendor.example", ("h3", "webrtc"), version, None)
 
 
 def test_client_hello_spanning_several_initial_datagrams() -> None:
@@ -59,7 +62,7 @@ def test_real_captures(shared_captures) -> None:
     meet = udp(shared_captures / "google_meet.pcapng")
     heads = [parse_quic_long_header(s.payload) for s in meet]
     assert all(h and h.version == 1 for h in heads) and len(heads) == 6
-    assert quic_client_hello([s.payload for s in meet if s.dport == 443]) == ("meet.google.com", ("h3",), 1)
+    assert quic_client_hello([s.payload for s in meet if s.dport == 443]) == ("meet.google.com", ("h3",), 1, None)
     v2 = udp(shared_captures / "quic-v2.pcapng")
     longs = [h for s in v2 if (h := parse_quic_long_header(s.payload))]
     assert [h.packet_type for h in longs] == ["initial", "initial", "handshake"]
@@ -98,7 +101,7 @@ def test_initial_key_derivation_matches_rfc_vectors() -> None:
                                                      bytes.fromhex("45b95e15235d6f45a6b19cbcb0294ba9"))
     draft = client_initial_keys(0xFF00001D, dcid)
     assert draft.key.hex() == "175257a31eb09dea9366d8bb79ad80ba" and draft.iv.hex() == "6b26114b9cba2b63a9e8dd4f"
-    assert client_initial_keys(0x51303530, dcid) is None
+    assert client_initial_keys(0x51303436, dcid) is None  # Q046 is null-encrypted, not Initial-protected
 
 
 def _reprotect(datagram: bytes, new_version: int) -> bytes:
@@ -143,9 +146,9 @@ def test_own_initial_decryption(shared_captures) -> None:
     assert decrypt_client_hello(big)[1].alpn == tuple(alpn) and decrypt_client_hello(big[:1]) is None
     draft29 = [_reprotect(d, 0xFF00001D) for d in aioquic_initials(1)]
     assert parse_quic_long_header(draft29[0]).version_name == "draft-29"
-    assert quic_client_hello(draft29) == ("media.vendor.example", ("h3", "webrtc"), 0xFF00001D)
-    assert quic_client_hello(meet) == ("meet.google.com", ("h3",), 1)
-    assert quic_client_hello(aioquic_initials(0x6B3343CF)) == ("media.vendor.example", ("h3", "webrtc"), 0x6B3343CF)
+    assert quic_client_hello(draft29) == ("media.vendor.example", ("h3", "webrtc"), 0xFF00001D, None)
+    assert quic_client_hello(meet) == ("meet.google.com", ("h3",), 1, None)
+    assert quic_client_hello(aioquic_initials(0x6B3343CF)) == ("media.vendor.example", ("h3", "webrtc"), 0x6B3343CF, None)
     assert decrypt_client_hello([d[:-1] + bytes([d[-1] ^ 1]) for d in meet[:1]]) is None  # tag check fails
 
 
@@ -162,3 +165,106 @@ def test_own_decryption_agrees_with_mitmproxys_parser(shared_captures) -> None:
         assert ours is not None and theirs is not None
         assert ours.sni == theirs.sni
         assert ours.alpn == tuple(p.decode() for p in theirs.alpn_protocols)
+
+
+GQUIC_CAPTURES = ("quic046.pcap", "quic_q50.pcap", "youtube_quic.pcap", "telegram.pcap", "wechat.pcap")
+
+
+def _client_flows(path) -> dict[int, list[bytes]]:
+    """Client→server datagrams to UDP 443, per client port, in capture order."""
+    flows: dict[int, list[bytes]] = {}
+    for s in udp(path):
+        if s.dport == 443:
+            flows.setdefault(s.sport, []).append(s.payload)
+    return flows
+
+
+def _tshark_chlos(path) -> dict[int, tuple[str, str]]:
+    """client port -> (SNI, UAID) of the CHLOs Wireshark's gQUIC dissector reads."""
+    import subprocess
+
+    from conftest import require_binary
+
+    out = subprocess.run([require_binary("tshark"), "-r", str(path), "-Y", "gquic.tag.sni", "-T", "fields",
+                          "-e", "udp.srcport", "-e", "gquic.tag.sni", "-e", "gquic.tag.uaid"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    return {int(port): (sni, ua) for port, sni, ua in (line.split("\t") for line in out.splitlines())}
+
+
+@pytest.mark.parametrize("name", GQUIC_CAPTURES)
+def test_gquic_client_hello_matches_tshark_and_ndpi(shared_captures, name: str) -> None:
+    """Q035 (public header), Q046 (long header, null-encrypted) and Q050 (Initial decrypted with its salt)."""
+    path = shared_captures / "ndpi-devset" / name
+    expected = _tshark_chlos(path)
+    assert expected
+    ndpi = (shared_captures / "ndpi-devset" / f"{name}.out").read_text()
+    for port, (sni, ua) in expected.items():
+        datagrams = _client_flows(path)[port]
+        hello = quic_client_hello(datagrams)
+        assert hello == gquic_client_hello(datagrams)
+        assert (hello.sni, hello.user_agent, hello.alpn) == (sni, ua, ())
+        assert quic_version_name(hello.version) == "Google " + hello.version.to_bytes(4, "big").decode()
+        assert f":{port} <-> " in ndpi and f"[Hostname/SNI: {sni}]" in ndpi and f"[User-Agent: {ua}]" in ndpi
+        assert f"[QUIC ver: {hello.version.to_bytes(4, 'big').decode()}]" in ndpi
+    flows = _client_flows(path)
+    assert all(gquic_client_hello(flows[p]) is None for p in flows if p not in expected)  # no CHLO, no claim
+
+
+def test_gquic_headers_and_fail_closed(shared_captures) -> None:
+    ndpi = shared_captures / "ndpi-devset"
+    q046 = _client_flows(ndpi / "quic046.pcap")[50587]
+    head = parse_quic_long_header(q046[0])
+    assert (head.version_name, head.packet_type, head.dcid, head.scid) == ("Google Q046", "initial", "b4a4f9f5f42edd39", "")
+    assert head.token_len is None and head.payload_len is None  # Q046 has neither field
+    q050 = parse_quic_long_header(_client_flows(ndpi / "quic_q50.pcap")[39203][0])
+    assert (q050.version_name, q050.packet_type, q050.dcid, q050.token_len, q050.payload_len) == (
+        "Google Q050", "initial", "df4a089e4eff5e7a", 0, 1332)  # tshark: quic.dcid, quic.length
+    youtube = _client_flows(ndpi / "youtube_quic.pcap")[54997]
+    public = parse_gquic_public_header(youtube[0])
+    # tshark: gquic.cid 607216825723351187 (the same 8 bytes read little-endian, as before Q039), packet number 1
+    assert (public.version_name, public.connection_id, public.packet_number) == ("Google Q035", "9370e15e7c446d08", 1)
+    # One flipped byte inside the CHLO breaks the null-encryption hash: nothing is read, nothing claimed.
+    for packets in (q046, youtube):
+        damaged = bytearray(packets[0])
+        damaged[200] ^= 0x01
+        assert gquic_client_hello([bytes(damaged)]) is None
+    q050_damaged = bytearray(_client_flows(ndpi / "quic_q50.pcap")[39203][0])
+    q050_damaged[-1] ^= 0x01  # AEAD tag
+    assert gquic_client_hello([bytes(q050_damaged)]) is None
+    # Only the server's side of a Q0xx connection: its REJ is readable, but no client hello is claimed.
+    server = [s.payload for s in udp(ndpi / "gquic_only_from_server.pcap")]
+    assert quic_client_hello(server) is None and gquic_client_hello(server) is None
+    assert not any(parse_gquic_public_header(p) for p in server)  # servers send no version field
+    rej = parse_gquic_message(server[0][server[0].index(b"REJ\x00") :])
+    assert rej.tag == "REJ" and [t for t, _ in rej.entries][:3] == ["STK", "SNO", "PROF"]
+    config = parse_gquic_message(rej.value("SCFG"))
+    assert config.tag == "SCFG" and config.value("AEAD") == b"AESGCC20"  # nDPI's "PLAIN TEXT (AESGCC20)"
+
+
+def _fnv1a_128(data: bytes) -> int:
+    h = 0x6C62272E07BB014262B821756295C58D
+    for byte in data:
+        h = ((h ^ byte) * 0x0000000001000000000000000000013B) % (1 << 128)
+    return h
+
+
+def q043_packet(stream: bytes, packet_number: int = 7) -> bytes:
+    """A null-encrypted Q043 client packet carrying ``stream`` at offset 0 of stream 1, built by the spec."""
+    header = b"\x19" + bytes(range(1, 9)) + b"Q043" + packet_number.to_bytes(2, "big")  # version flag, CID, 2-byte PN
+    frames = b"\xa4\x01" + b"\x00\x00" + len(stream).to_bytes(2, "big") + stream  # STREAM id 1, 2-byte offset, length
+    frames += b"\x00" * 40  # PADDING to the end
+    digest = _fnv1a_128(header + frames + b"Client")
+    return header + (digest % (1 << 64)).to_bytes(8, "little") + ((digest >> 64) % (1 << 32)).to_bytes(4, "little") + frames
+
+
+def test_q043_public_header_big_endian_and_names() -> None:
+    """Q039-Q043 keep Q035's layout with big-endian fields: a Q043 client packet built by the spec."""
+    chlo = (b"CHLO" + (2).to_bytes(2, "little") + b"\0\0" + b"SNI\0" + (11).to_bytes(4, "little")
+            + b"UAID" + (18).to_bytes(4, "little") + b"q43.example" + b"agent/1")
+    packet = q043_packet(chlo)
+    assert parse_gquic_public_header(packet).packet_number == 7
+    assert quic_client_hello([packet]) == ("q43.example", (), 0x51303433, "agent/1")
+    assert quic_version_name(0x54303531) == "Google T051" and quic_version_name(0x51303400 | 0xB1).startswith("unknown")
+    # A client opens its crypto stream with the CHLO: one behind 20 other messages is not looked for.
+    assert quic_client_hello([q043_packet(b"SCUP\0\0\0\0" * 3 + chlo)]).sni == "q43.example"
+    assert quic_client_hello([q043_packet(b"SCUP\0\0\0\0" * 20 + chlo)]) is None

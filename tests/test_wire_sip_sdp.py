@@ -111,6 +111,18 @@ def test_sip_request_and_response() -> None:
     assert parse_sip(b"GET / HTTP/1.1\r\n\r\n") is None and parse_sip(b"\x00\x01") is None
 
 
+def test_numbers_that_str_isdigit_accepts_but_int_rejects() -> None:
+    """Fuzz findings: these raised ValueError and lost the whole SIP message or SDP description."""
+    sdp = parse_sdp("v=0\nm=audio 9 RTP/AVP 111\na=rtpmap:111\x1f opus/48000/2\na=ssrc:7\x1f cname:x\n"
+                    "a=extmap:3\x1f urn:x\na=rtpmap:\u00b2 bad/1\n")  # str.strip() removes \x1f, int() does not
+    media = sdp.media[0]
+    assert media.payload_types[0].codec == "opus" and media.ssrcs == ((7, "x", None),) and media.extmap == ((3, "urn:x"),)
+    assert not sdp.problems
+    for length in ("\u00b2", "9" * 5000):  # latin-1/UTF-8 superscript two; more digits than int() converts
+        msg = parse_sip(f"OPTIONS sip:x SIP/2.0\r\nCSeq: {length} OPTIONS\r\nContent-Length: {length}\r\n\r\nbody".encode())
+        assert msg is not None and msg.cseq is None and msg.body == "body" and msg.complete
+
+
 def test_real_sip_capture(shared_captures) -> None:
     msgs = [m for s in udp(shared_captures / "sip.pcap") if (m := parse_sip(s.payload))]
     assert len(msgs) == 81

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confaudit.wire._records import hex_capped, record_dict, safe_text
+from confaudit.wire.errors import ParseError
 from confaudit.wire.names import DNS_TYPES
 
 _MAX_POINTER_JUMPS = 32
@@ -18,10 +19,6 @@ OPCODES = {0: "QUERY", 1: "IQUERY", 2: "STATUS", 4: "NOTIFY", 5: "UPDATE"}
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 _SVC_KEYS = {0: "mandatory", 1: "alpn", 2: "no-default-alpn", 3: "port", 4: "ipv4hint", 5: "ech", 6: "ipv6hint"}
 _COUNTS = struct.Struct("!HHHH")
-
-
-class _Bad(Exception):
-    """Internal: structure broken at this point."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,29 +98,29 @@ def _name(msg: bytes, pos: int) -> tuple[str, int]:
     size = len(msg)
     while True:
         if pos >= size:
-            raise _Bad("name runs past the end")
+            raise ParseError("name runs past the end")
         length = msg[pos]
         if length & 0xC0 == 0xC0:
             if pos + 1 >= size:
-                raise _Bad("truncated pointer")
+                raise ParseError("truncated pointer")
             target = ((length & 0x3F) << 8) | msg[pos + 1]
             if end is None:
                 end = pos + 2
             jumps += 1
             if jumps > _MAX_POINTER_JUMPS or target >= pos:  # only backward pointers: no loops
-                raise _Bad("compression pointer loop or out of range")
+                raise ParseError("compression pointer loop or out of range")
             pos = target
             continue
         if length & 0xC0:
-            raise _Bad("reserved label type")
+            raise ParseError("reserved label type")
         if length == 0:
             return ".".join(labels).lower(), end if end is not None else pos + 1
         label = msg[pos + 1 : pos + 1 + length]
         if len(label) < length:
-            raise _Bad("truncated label")
+            raise ParseError("truncated label")
         total += length + 1
         if total > _MAX_NAME:
-            raise _Bad("name longer than 255 bytes")
+            raise ParseError("name longer than 255 bytes")
         labels.append(label.decode("utf-8", "replace").replace(".", "\\."))  # as safe_text; labels are <= 63 bytes
         pos += 1 + length
 
@@ -178,19 +175,15 @@ def _rdata_value(msg: bytes, rtype: int, start: int, rdata: bytes) -> str | None
 
 
 def parse_dns(data: bytes, tcp: bool = False) -> DnsMessage | None:
-    """Parse a DNS message (``tcp=True``: 2-byte length prefix first). None when not even a header."""
-    try:
-        msg = bytes(data)
-        if tcp:
-            if len(msg) < 2:
-                return None
-            msg = msg[2 : 2 + int.from_bytes(msg[:2], "big")]
-        return _parse(msg)
-    except Exception:  # noqa: BLE001
-        return None
+    """Parse a DNS message (``tcp=True``: 2-byte length prefix first). None when not even a header.
 
-
-def _parse(msg: bytes) -> DnsMessage | None:
+    Sections that break off early give a message with ``complete=False`` and the reason in ``problems``.
+    """
+    msg = bytes(data)
+    if tcp:
+        if len(msg) < 2:
+            return None
+        msg = msg[2 : 2 + int.from_bytes(msg[:2], "big")]
     if len(msg) < 12:
         return None
     flags = int.from_bytes(msg[2:4], "big")
@@ -203,7 +196,7 @@ def _parse(msg: bytes) -> DnsMessage | None:
         for _ in range(min(counts[0], _MAX_RECORDS)):
             name, pos = _name(msg, pos)
             if pos + 4 > len(msg):
-                raise _Bad("truncated question")
+                raise ParseError("truncated question")
             qtype = int.from_bytes(msg[pos : pos + 2], "big")
             questions.append(DnsQuestion(name, qtype, DNS_TYPES.get(qtype)))
             pos += 4
@@ -211,24 +204,24 @@ def _parse(msg: bytes) -> DnsMessage | None:
             for _ in range(min(count, _MAX_RECORDS - len(answers))):
                 name, pos = _name(msg, pos)
                 if pos + 10 > len(msg):
-                    raise _Bad("truncated resource record")
+                    raise ParseError("truncated resource record")
                 rtype = int.from_bytes(msg[pos : pos + 2], "big")
                 ttl = int.from_bytes(msg[pos + 4 : pos + 8], "big")
                 rdlen = int.from_bytes(msg[pos + 8 : pos + 10], "big")
                 start = pos + 10
                 rdata = msg[start : start + rdlen]
                 if len(rdata) < rdlen:
-                    raise _Bad("truncated rdata")
+                    raise ParseError("truncated rdata")
                 pos = start + rdlen
                 if rtype == 41:
                     continue
                 try:
                     value = _rdata_value(msg, rtype, start, rdata)
-                except (_Bad, ValueError, IndexError) as exc:
+                except ParseError as exc:
                     value = None
                     problems.append(f"undecodable {DNS_TYPES.get(rtype, rtype)} rdata: {exc}")
                 answers.append(DnsAnswer(section, name, rtype, DNS_TYPES.get(rtype), ttl, value))
-    except _Bad as exc:
+    except ParseError as exc:
         problems.append(str(exc))
     expected = counts[0] + counts[1] + counts[2] + counts[3]
     seen_all = not problems or all(p.startswith("undecodable") for p in problems)

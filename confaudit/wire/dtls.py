@@ -1,4 +1,8 @@
-"""DTLS records (1.0/1.2/1.3, incl. the RFC 9147 unified header) and handshake summary of one flow."""
+"""DTLS records (1.0/1.2/1.3, incl. the RFC 9147 unified header) and handshake summary of one flow.
+
+Also OpenSSL's pre-standard DTLS1_BAD_VER (record and hello version 0x0100), still spoken by old
+Cisco AnyConnect-era stacks.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,9 @@ from confaudit.wire.names import SRTP_NULL_PROFILES, SRTP_PROFILES, tls_version_
 
 CONTENT_TYPES = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data",
                  24: "heartbeat", 25: "tls12_cid", 26: "ack"}
-DTLS_VERSIONS = (0xFEFF, 0xFEFD, 0xFEFC)
+DTLS1_BAD_VER = 0x0100
+"""OpenSSL's DTLS 1.0 before RFC 4347 was final (SSL_OP_CISCO_ANYCONNECT)."""
+DTLS_VERSIONS = (0xFEFF, 0xFEFD, 0xFEFC, DTLS1_BAD_VER)
 _MAX_RECORDS = 256
 _MAX_MESSAGE = 1 << 17  # a ClientHello/Certificate bigger than 128 KiB is not plausible
 _MAX_MESSAGES = 64
@@ -35,7 +41,7 @@ class DtlsRecord:
     content_type_name: str | None
     """"handshake", "application_data", ..."""
     version: int | None
-    """Record version (0xfeff, 0xfefd, 0xfefc); None for unified headers."""
+    """Record version (0xfeff, 0xfefd, 0xfefc, or 0x0100 for DTLS1_BAD_VER); None for unified headers."""
     epoch: int
     """Epoch (for unified headers: only the low 2 bits, see epoch_bits)."""
     sequence_number: int
@@ -79,7 +85,7 @@ class DtlsHandshakeInfo:
     version: int | None
     """Negotiated version number (0xfefd, 0xfefc, ...) when it can be told."""
     version_label: str | None
-    """"DTLS 1.0", "DTLS 1.2" or "DTLS 1.3"."""
+    """"DTLS 1.0", "DTLS 1.2", "DTLS 1.3" or "DTLS 1.0 (pre-RFC 0x0100)"."""
     srtp_profile: int | None
     """SRTP protection profile the server chose."""
     srtp_profile_name: str | None
@@ -129,13 +135,7 @@ def _unified(data: bytes, offset: int) -> tuple[DtlsRecord | None, int]:
 
 def parse_dtls_records(data: bytes) -> tuple[DtlsRecord, ...]:
     """All records of one datagram; stops cleanly (returning what was parsed) at the first garbage."""
-    try:
-        return _records(bytes(data))
-    except Exception:  # noqa: BLE001
-        return ()
-
-
-def _records(data: bytes) -> tuple[DtlsRecord, ...]:
+    data = bytes(data)
     out: list[DtlsRecord] = []
     offset = 0
     while offset < len(data) and len(out) < _MAX_RECORDS:
@@ -238,14 +238,6 @@ def dtls_handshake_info(
     ``from_client`` (one flag per datagram) keeps the two peers' message sequences apart; without
     it, conflicting fragments are still kept apart by content.
     """
-    try:
-        return _handshake_info(datagrams, from_client)
-    except Exception as exc:  # noqa: BLE001 - fail closed: say nothing was decodable, and why
-        return DtlsHandshakeInfo(None, 0, False, None, (), (), None, None, None, None, False, {}, 0,
-                                 (f"handshake summary failed: {type(exc).__name__}",))
-
-
-def _handshake_info(datagrams: Iterable[bytes], from_client: Sequence[bool] | None) -> DtlsHandshakeInfo:
     reasm = _Reassembler()
     counts: dict[str, int] = {}
     unified = 0

@@ -1,7 +1,8 @@
 """ClientHello / ServerHello / Certificate bodies, shared by the TLS and DTLS parsers.
 
-The functions take one reassembled handshake message body (after the handshake header) and never
-raise; a body that ends early gives a record with ``complete=False``.
+The functions take one reassembled handshake message body (after the handshake header). Every read
+is bounds-checked, so malformed bodies do not raise: one that ends early gives a record with
+``complete=False``, an undecodable certificate a record with ``parse_error``.
 """
 
 from __future__ import annotations
@@ -212,13 +213,7 @@ def _u16_list(raw: bytes) -> tuple[int, ...]:
 
 def parse_client_hello_body(body: bytes, dtls: bool) -> ClientHello | None:
     """Parse a ClientHello body; None when not even the version is present."""
-    try:
-        return _client_hello(bytes(body), dtls)
-    except Exception:  # noqa: BLE001 - hostile bytes never raise
-        return None
-
-
-def _client_hello(body: bytes, dtls: bool) -> ClientHello | None:
+    body = bytes(body)
     if len(body) < 2:
         return None
     r = _Reader(body)
@@ -255,13 +250,7 @@ def _client_hello(body: bytes, dtls: bool) -> ClientHello | None:
 
 def parse_server_hello_body(body: bytes) -> ServerHello | None:
     """Parse a ServerHello body; None when not even the version is present."""
-    try:
-        return _server_hello(bytes(body))
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _server_hello(body: bytes) -> ServerHello | None:
+    body = bytes(body)
     if len(body) < 2:
         return None
     r = _Reader(body)
@@ -298,38 +287,40 @@ def _server_hello(body: bytes) -> ServerHello | None:
 
 def parse_certificate_body(body: bytes) -> tuple[CertificateInfo, ...]:
     """Names of each certificate in a TLS ≤ 1.2 Certificate message body (leaf first)."""
-    try:
-        r = _Reader(_Reader(bytes(body)).vector(3))
-        out: list[CertificateInfo] = []
-        while r.pos < len(r.data) and len(out) < _MAX_CERTS:
-            der = r.vector(3)
-            if r.short:
-                break
-            out.append(certificate_names(der))
-        return tuple(out)
-    except Exception:  # noqa: BLE001
-        return ()
+    r = _Reader(_Reader(bytes(body)).vector(3))
+    out: list[CertificateInfo] = []
+    while r.pos < len(r.data) and len(out) < _MAX_CERTS:
+        der = r.vector(3)
+        if r.short:
+            break
+        out.append(certificate_names(der))
+    return tuple(out)
+
+
+def _common_name(name: Any) -> str | None:
+    from cryptography.x509.oid import NameOID
+
+    attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(attrs[0].value)[:255] if attrs else None
 
 
 def certificate_names(der: bytes) -> CertificateInfo:
     """Subject/issuer CN and SAN DNS names of one DER certificate (cryptography imported lazily)."""
-    try:
-        from cryptography import x509
-        from cryptography.x509.oid import NameOID
+    from cryptography import x509
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # malformed-but-loadable certificates are the norm in captures
-            cert = x509.load_der_x509_certificate(bytes(der))
-
-        def cn(name: Any) -> str | None:
-            attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-            return str(attrs[0].value)[:255] if attrs else None
-
+    # cryptography parses lazily: malformed DER surfaces as ValueError (or one of these) at load or
+    # at first access of the subject, issuer or extensions.
+    malformed = (ValueError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # malformed-but-loadable certificates are the norm in captures
         try:
-            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            dns = tuple(str(n)[:255] for n in san.get_values_for_type(x509.DNSName))[:100]
-        except x509.ExtensionNotFound:
-            dns = ()
-        return CertificateInfo(subject_cn=cn(cert.subject), issuer_cn=cn(cert.issuer), san_dns=dns, parse_error=None)
-    except Exception as exc:  # noqa: BLE001
-        return CertificateInfo(subject_cn=None, issuer_cn=None, san_dns=(), parse_error=type(exc).__name__)
+            cert = x509.load_der_x509_certificate(bytes(der))
+            subject, issuer = _common_name(cert.subject), _common_name(cert.issuer)
+            try:
+                san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                dns = tuple(str(n)[:255] for n in san.get_values_for_type(x509.DNSName))[:100]
+            except x509.ExtensionNotFound:
+                dns = ()
+        except malformed as exc:
+            return CertificateInfo(subject_cn=None, issuer_cn=None, san_dns=(), parse_error=type(exc).__name__)
+    return CertificateInfo(subject_cn=subject, issuer_cn=issuer, san_dns=dns, parse_error=None)

@@ -15,8 +15,9 @@ from confaudit.wire._records import record_dict
 _MAX_HEAD = 65536
 _MAX_HEADERS = 256
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}"
-_REQUEST_LINE = re.compile(rf"^({_TOKEN}) (\S{{1,8192}}) (HTTP/\d(?:\.\d)?)$")
-_STATUS_LINE = re.compile(r"^(HTTP/\d(?:\.\d)?) (\d{3})(?: (.{0,512}))?$")
+_REQUEST_LINE = re.compile(rf"^({_TOKEN}) (\S{{1,8192}}) (HTTP/[0-9](?:\.[0-9])?)$")
+_STATUS_LINE = re.compile(r"^(HTTP/[0-9](?:\.[0-9])?) ([0-9]{3})(?: (.{0,512}))?$")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,12 @@ class HttpHead:
         """First value of a header, case-insensitive."""
         low = name.lower()
         return next((v for k, v in self.headers if k.lower() == low), None)
+
+    @property
+    def content_length(self) -> int | None:
+        """Content-Length as a number; None when absent or not ASCII digits (a latin-1 '²' is not a length)."""
+        value = (self.header("content-length") or "").strip()
+        return int(value) if _DIGITS.fullmatch(value) else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (values RAW: redact first)."""
@@ -83,29 +90,23 @@ def _upgrade(headers: tuple[tuple[str, str], ...]) -> bool:
 
 def parse_http_request_head(data: bytes) -> HttpHead | None:
     """Request head at the start of ``data``; None when the first line is not an HTTP request line."""
-    try:
-        lines, complete = _head(data)
-        match = _REQUEST_LINE.match(lines[0])
-        if not match:
-            return None
-        headers = _headers(lines[1:])
-        host = next((v for k, v in headers if k.lower() == "host"), None)
-        return HttpHead(True, match.group(1), match.group(2), match.group(3), None, None, headers, host,
-                        _upgrade(headers), complete)
-    except Exception:  # noqa: BLE001
+    lines, complete = _head(data)
+    match = _REQUEST_LINE.match(lines[0])
+    if not match:
         return None
+    headers = _headers(lines[1:])
+    host = next((v for k, v in headers if k.lower() == "host"), None)
+    return HttpHead(True, match.group(1), match.group(2), match.group(3), None, None, headers, host,
+                    _upgrade(headers), complete)
 
 
 def parse_http_response_head(data: bytes) -> HttpHead | None:
     """Response head at the start of ``data``; None when the first line is not a status line."""
-    try:
-        lines, complete = _head(data)
-        match = _STATUS_LINE.match(lines[0])
-        if not match:
-            return None
-        headers = _headers(lines[1:])
-        status = int(match.group(2))
-        return HttpHead(False, None, None, match.group(1), status, match.group(3) or "", headers, None,
-                        status == 101 and _upgrade(headers), complete)
-    except Exception:  # noqa: BLE001
+    lines, complete = _head(data)
+    match = _STATUS_LINE.match(lines[0])
+    if not match:
         return None
+    headers = _headers(lines[1:])
+    status = int(match.group(2))
+    return HttpHead(False, None, None, match.group(1), status, match.group(3) or "", headers, None,
+                    status == 101 and _upgrade(headers), complete)

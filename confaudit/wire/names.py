@@ -113,8 +113,9 @@ TLS_VERSIONS: dict[int, str] = {
     0xFEFF: "DTLS 1.0",
     0xFEFD: "DTLS 1.2",
     0xFEFC: "DTLS 1.3",
+    0x0100: "DTLS 1.0 (pre-RFC 0x0100)",  # OpenSSL's DTLS1_BAD_VER (Cisco AnyConnect)
 }
-WEAK_TLS_VERSIONS: frozenset[int] = frozenset({0x0002, 0x0300, 0x0301, 0x0302, 0xFEFF})
+WEAK_TLS_VERSIONS: frozenset[int] = frozenset({0x0002, 0x0300, 0x0301, 0x0302, 0xFEFF, 0x0100})
 
 TLS_EXTENSIONS: dict[int, str] = {
     0: "server_name", 1: "max_fragment_length", 5: "status_request", 10: "supported_groups",
@@ -224,11 +225,19 @@ QUIC_VERSIONS: dict[int, str] = {
     0x51303433: "Google Q043",
     0x51303436: "Google Q046",
     0x51303530: "Google Q050",
+    0x54303530: "Google T050",
+    0x54303531: "Google T051",
     0xFACEB001: "mvfst draft-22",
     0xFACEB002: "mvfst draft-27",
     0xFACEB00E: "mvfst experimental",
     0x709A50C4: "QUIC v2 draft-01",
 }
+
+
+def is_gquic_version(version: int) -> bool:
+    """Google QUIC: Q0xx and T0xx, the version field being ASCII ("Q046"; digits only)."""
+    raw = (version & 0xFFFFFFFF).to_bytes(4, "big")
+    return raw[:1] in (b"Q", b"T") and raw[1:].isdigit()
 
 
 def quic_version_name(version: int) -> str:
@@ -239,11 +248,8 @@ def quic_version_name(version: int) -> str:
         return f"draft-{version & 0xFF}"
     if version & 0xFFFFFFF0 == 0xFACEB000:
         return f"mvfst 0x{version:08x}"
-    if version >> 24 == 0x51 and (version >> 16) & 0xFF == 0x30:
-        try:
-            return "Google " + version.to_bytes(4, "big").decode("ascii")
-        except UnicodeDecodeError:
-            pass
+    if is_gquic_version(version):
+        return "Google " + (version & 0xFFFFFFFF).to_bytes(4, "big").decode("ascii")
     if version & 0x0F0F0F0F == 0x0A0A0A0A:
         return "reserved (grease)"
     return f"unknown 0x{version:08x}"

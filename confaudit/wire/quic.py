@@ -1,8 +1,9 @@
-"""QUIC packet headers (RFC 8999/9000, v2 RFC 9369) and the SNI/ALPN of a client's Initial.
+"""QUIC packet headers (RFC 8999/9000, v2 RFC 9369, Google Q046/Q05x) and the SNI of a client's first packets.
 
 ``quic_client_hello`` decrypts Initial packets (keys derive from public, version-specific salts)
 with ``quic_initial`` (``cryptography``; v1, v2 and drafts, checked against the RFC 9001/9369
 vectors). The tests cross-check its answers against mitmproxy's own parser on real captures.
+Google QUIC (Q035-Q050) carries its hello as a tag/value CHLO instead of TLS: ``gquic``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from confaudit.wire._records import record_dict
-from confaudit.wire.names import QUIC_VERSIONS, quic_version_name
+from confaudit.wire.errors import ParseError
+from confaudit.wire.names import QUIC_VERSIONS, is_gquic_version, quic_version_name
+from confaudit.wire.quic_initial import read_varint
 
 __all__ = ["QUIC_VERSIONS", "QuicLongHeader", "QuicHello", "parse_quic_long_header", "is_quic_short_header",
-           "quic_client_hello", "quic_version_name"]
+           "quic_client_hello", "gquic_client_hello", "quic_version_name"]
 
 QUIC_V1 = 0x00000001
 QUIC_V2 = 0x6B3343CF
+Q046 = 0x51303436
 _V1_TYPES = ("initial", "0rtt", "handshake", "retry")
 _V2_TYPES = ("retry", "initial", "0rtt", "handshake")  # RFC 9369 §3.2 reassigns the type bits
 _MAX_HELLO_DATAGRAMS = 16
@@ -40,9 +44,9 @@ class QuicLongHeader:
     scid: str
     """Source connection id (hex)."""
     token_len: int | None
-    """Token length (Initial packets only)."""
+    """Token length (Initial packets only; None for Q046, which has no token)."""
     payload_len: int | None
-    """Length field (Initial/0-RTT/Handshake)."""
+    """Length field (Initial/0-RTT/Handshake; None for Q046, which has none)."""
     supported_versions: tuple[int, ...]
     """Versions listed by a version-negotiation packet."""
 
@@ -52,72 +56,80 @@ class QuicLongHeader:
 
 
 class QuicHello(NamedTuple):
-    """What a client's Initial packets reveal."""
+    """What a client's first packets reveal."""
 
     sni: str | None
     alpn: tuple[str, ...]
     version: int
+    user_agent: str | None = None
+    """gQUIC only: the UAID tag of the CHLO (IETF QUIC puts no user agent in the hello)."""
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int] | None:
-    if pos >= len(data):
-        return None
-    size = 1 << (data[pos] >> 6)
-    if pos + size > len(data):
-        return None
-    value = data[pos] & 0x3F
-    for b in data[pos + 1 : pos + size]:
-        value = (value << 8) | b
-    return value, pos + size
+def _layout(version: int) -> str | None:
+    """"ietf" for v1/v2/drafts and Google's Q05x/T05x, "q046" for Q046's 4-bit CID lengths, None if unknown."""
+    if version in (QUIC_V1, QUIC_V2) or version & 0xFFFFFF00 == 0xFF000000:
+        return "ietf"
+    if version & 0xFFFFFF00 in (0x51303500, 0x54303500) and 0x30 <= version & 0xFF <= 0x39:
+        return "ietf"
+    return "q046" if version == Q046 else None
 
 
 def parse_quic_long_header(data: bytes) -> QuicLongHeader | None:
     """Parse a long header (first bit set); None when it is not one or is truncated."""
     try:
         return _long(bytes(data))
-    except Exception:  # noqa: BLE001
+    except ParseError:
         return None
+
+
+def _cid(data: bytes, pos: int, length: int) -> bytes:
+    cid = data[pos : pos + length]
+    if len(cid) < length:
+        raise ParseError("truncated connection id")
+    return cid
 
 
 def _long(data: bytes) -> QuicLongHeader | None:
     if len(data) < 7 or not data[0] & 0x80:
         return None
     version = int.from_bytes(data[1:5], "big")
-    known = version in (QUIC_V1, QUIC_V2) or version & 0xFFFFFF00 == 0xFF000000
+    layout = _layout(version)
     pos = 5
-    dcid_len = data[pos]
-    if known and dcid_len > 20:
-        return None
-    dcid = data[pos + 1 : pos + 1 + dcid_len]
-    pos += 1 + dcid_len
-    if pos >= len(data) or len(dcid) < dcid_len:
-        return None
-    scid_len = data[pos]
-    if known and scid_len > 20:
-        return None
-    scid = data[pos + 1 : pos + 1 + scid_len]
-    pos += 1 + scid_len
-    if len(scid) < scid_len:
-        return None
+    if layout == "q046":
+        dcid_len, scid_len = data[5] >> 4, data[5] & 0x0F
+        dcid_len, scid_len = dcid_len + 3 if dcid_len else 0, scid_len + 3 if scid_len else 0
+        dcid = _cid(data, 6, dcid_len)
+        scid = _cid(data, 6 + dcid_len, scid_len)
+        pos = 6 + dcid_len + scid_len
+    else:
+        dcid_len = data[pos]
+        if layout and dcid_len > 20:
+            return None
+        dcid = _cid(data, pos + 1, dcid_len)
+        pos += 1 + dcid_len
+        if pos >= len(data):
+            raise ParseError("truncated before the source connection id")
+        scid_len = data[pos]
+        if layout and scid_len > 20:
+            return None
+        scid = _cid(data, pos + 1, scid_len)
+        pos += 1 + scid_len
     packet_type: str | None
     token_len = payload_len = None
     versions: tuple[int, ...] = ()
     if version == 0:
         packet_type = "version_negotiation"
         versions = tuple(int.from_bytes(data[i : i + 4], "big") for i in range(pos, len(data) - 3, 4))[:64]
-    elif known:
+    elif layout:
         bits = (data[0] >> 4) & 0x03
         packet_type = (_V2_TYPES if version == QUIC_V2 else _V1_TYPES)[bits]
-        if packet_type == "initial":
-            token = _varint(data, pos)
-            if token is None or token[1] + token[0] > len(data):
-                return None
-            token_len, pos = token[0], token[1] + token[0]
-        if packet_type != "retry":
-            length = _varint(data, pos)
-            if length is None:
-                return None
-            payload_len = length[0]
+        if layout == "ietf" and packet_type == "initial":
+            token_len, pos = read_varint(data, pos)
+            pos += token_len
+            if pos > len(data):
+                raise ParseError("token past the end")
+        if layout == "ietf" and packet_type != "retry":
+            payload_len, pos = read_varint(data, pos)
     else:
         packet_type = None
     return QuicLongHeader(version, quic_version_name(version), packet_type, bool(data[0] & 0x40), dcid.hex(),
@@ -141,13 +153,26 @@ def quic_client_hello(datagrams: list[bytes]) -> QuicHello | None:
     """SNI, ALPN and version from a client's first Initial datagram(s); None if undecidable.
 
     Pass the client→server datagrams of one connection in order; non-Initial ones are skipped.
+    Google QUIC connections (a Q0xx version first) are read by ``gquic_client_hello``.
     """
+    from confaudit.wire.gquic import parse_gquic_public_header
+
     initials: list[bytes] = []
     version = None
     dcid = None
     for datagram in datagrams:
         head = parse_quic_long_header(datagram)
-        if head is None or head.packet_type != "initial":
+        if head is None:
+            try:
+                public = parse_gquic_public_header(datagram)
+            except ParseError:
+                public = None
+            if public is not None and dcid is None:
+                return gquic_client_hello(datagrams)
+            continue
+        if dcid is None and is_gquic_version(head.version):
+            return gquic_client_hello(datagrams)
+        if head.packet_type != "initial":
             continue
         if dcid is None:
             dcid, version = head.dcid, head.version
@@ -165,3 +190,17 @@ def quic_client_hello(datagrams: list[bytes]) -> QuicHello | None:
         return None
     return QuicHello(found[1].sni, found[1].alpn, found[0])
 
+
+def gquic_client_hello(datagrams: list[bytes]) -> QuicHello | None:
+    """SNI, user agent and version from a Google QUIC client's CHLO (Q035-Q046 in clear, Q050 decrypted).
+
+    Pass the client→server datagrams of one connection in order; None when no CHLO can be read.
+    gQUIC negotiates no ALPN, so ``alpn`` is empty.
+    """
+    from confaudit.wire.gquic import client_hello_message
+
+    found = client_hello_message(datagrams)
+    if found is None:
+        return None
+    version, message = found
+    return QuicHello(message.sni, (), version, message.user_agent)

@@ -1,8 +1,8 @@
 """Decrypt a QUIC client's Initial packets with the public, version-specific keys (RFC 9001 §5,
 RFC 9369 §3.3) and read its TLS ClientHello.
 
-Fallback for ``quic.quic_client_hello`` when mitmproxy's internal parser is unavailable or the
-version is a draft aioquic no longer speaks. Pure function of the datagrams; never raises.
+Versions: v1, v2, drafts 23-32, and Google's Q050 (same scheme as draft-23, its own salt; its
+Initials carry a gQUIC CHLO, read by ``gquic``). Pure functions of the datagrams.
 """
 
 from __future__ import annotations
@@ -11,13 +11,16 @@ import hashlib
 import hmac
 from typing import NamedTuple
 
+from confaudit.wire.errors import ParseError
 from confaudit.wire.hello import ClientHello, parse_client_hello_body
 
 _V1_SALT = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
 _V2_SALT = bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9")
 _DRAFT29_SALT = bytes.fromhex("afbfec289993d24c9e9786f19c6111e04390a899")
 _DRAFT23_SALT = bytes.fromhex("c3eef712c72ebb5a11a7d2432bb46365bef9f502")
+_Q050_SALT = bytes.fromhex("504574efd066fe2f9d945cfcdbd3a7f0d3b56b45")  # chromium quiche, quic_crypto_utils.cc
 _V2 = 0x6B3343CF
+Q050 = 0x51303530
 _MAX_DATAGRAMS = 16
 _MAX_CRYPTO = 1 << 16
 
@@ -30,11 +33,21 @@ class InitialKeys(NamedTuple):
     hp: bytes
 
 
+class InitialPacket(NamedTuple):
+    """A client Initial packet opened with its public keys."""
+
+    version: int
+    dcid: bytes
+    plaintext: bytes
+
+
 def _salt_and_prefix(version: int) -> tuple[bytes, str] | None:
     if version == 1:
         return _V1_SALT, "quic"
     if version == _V2:
         return _V2_SALT, "quicv2"
+    if version == Q050:
+        return _Q050_SALT, "quic"
     if version & 0xFFFFFF00 == 0xFF000000:
         draft = version & 0xFF
         if 29 <= draft <= 32:
@@ -67,38 +80,52 @@ def client_initial_keys(version: int, dcid: bytes) -> InitialKeys | None:
                        _expand_label(client, f"{prefix} hp", 16))
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, position after it) of the QUIC variable-length integer at ``pos`` (RFC 9000 §16)."""
+    if pos >= len(data):
+        raise ParseError("varint past the end")
     size = 1 << (data[pos] >> 6)
     if pos + size > len(data):
-        raise ValueError("truncated varint")
-    value = data[pos] & 0x3F
-    for b in data[pos + 1 : pos + size]:
-        value = (value << 8) | b
-    return value, pos + size
+        raise ParseError("truncated varint")
+    return int.from_bytes(data[pos : pos + size], "big") & ((1 << (8 * size - 2)) - 1), pos + size
 
 
-def _decrypt_initial(datagram: bytes) -> tuple[int, bytes, bytes] | None:
-    """(version, dcid, plaintext frames) of the Initial packet at the start of ``datagram``."""
+def _cid(data: bytes, pos: int) -> tuple[bytes, int]:
+    if pos >= len(data):
+        raise ParseError("connection id length past the end")
+    end = pos + 1 + data[pos]
+    if end > len(data):
+        raise ParseError("truncated connection id")
+    return data[pos + 1 : end], end
+
+
+def decrypt_initial(datagram: bytes) -> InitialPacket | None:
+    """The client Initial packet at the start of ``datagram``, opened; None when it is not one we can open.
+
+    Raises ParseError when the long header claims more bytes than the datagram holds.
+    """
+    from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+    datagram = bytes(datagram)
     if len(datagram) < 7 or not datagram[0] & 0x80:
         return None
     version = int.from_bytes(datagram[1:5], "big")
     initial_bits = 1 if version == _V2 else 0
     if (datagram[0] >> 4) & 0x03 != initial_bits:
         return None
-    pos = 5
-    dcid = datagram[pos + 1 : pos + 1 + datagram[pos]]
-    pos += 1 + datagram[pos]
-    pos += 1 + datagram[pos]
-    token_len, pos = _varint(datagram, pos)
-    pos += token_len
-    length, pn_offset = _varint(datagram, pos)
-    end = pn_offset + length
+    dcid, pos = _cid(datagram, 5)
     keys = client_initial_keys(version, dcid)
-    if keys is None or end > len(datagram) or pn_offset + 20 > len(datagram):
+    if keys is None:
         return None
+    _scid, pos = _cid(datagram, pos)
+    token_len, pos = read_varint(datagram, pos)
+    pos += token_len
+    length, pn_offset = read_varint(datagram, pos)
+    end = pn_offset + length
+    if end > len(datagram) or pn_offset + 20 > end:
+        raise ParseError("Initial packet length past the end of the datagram")
     sample = datagram[pn_offset + 4 : pn_offset + 20]
     mask = Cipher(algorithms.AES(keys.hp), modes.ECB()).encryptor().update(sample)
     first = datagram[0] ^ (mask[0] & 0x0F)
@@ -106,8 +133,11 @@ def _decrypt_initial(datagram: bytes) -> tuple[int, bytes, bytes] | None:
     pn_bytes = bytes(b ^ m for b, m in zip(datagram[pn_offset : pn_offset + pn_len], mask[1 : 1 + pn_len]))
     header = bytes([first]) + datagram[1:pn_offset] + pn_bytes
     nonce = bytes(a ^ b for a, b in zip(keys.iv, int.from_bytes(pn_bytes, "big").to_bytes(12, "big")))
-    plain = AESGCM(keys.key).decrypt(nonce, datagram[pn_offset + pn_len : end], header)
-    return version, dcid, plain
+    try:
+        plain = AESGCM(keys.key).decrypt(nonce, datagram[pn_offset + pn_len : end], header)
+    except InvalidTag:
+        return None  # not the client's Initial for this DCID (a server Initial, a damaged or foreign packet)
+    return InitialPacket(version, dcid, plain)
 
 
 def _crypto_frames(plain: bytes) -> list[tuple[int, bytes]]:
@@ -120,15 +150,17 @@ def _crypto_frames(plain: bytes) -> list[tuple[int, bytes]]:
         if ftype in (0x00, 0x01):
             continue
         if ftype in (0x02, 0x03):
-            _largest, pos = _varint(plain, pos)
-            _delay, pos = _varint(plain, pos)
-            count, pos = _varint(plain, pos)
-            _first, pos = _varint(plain, pos)
+            _largest, pos = read_varint(plain, pos)
+            _delay, pos = read_varint(plain, pos)
+            count, pos = read_varint(plain, pos)
+            _first, pos = read_varint(plain, pos)
             for _ in range(min(count, 256) * 2 + (3 if ftype == 0x03 else 0)):
-                _, pos = _varint(plain, pos)
+                _, pos = read_varint(plain, pos)
         elif ftype == 0x06:
-            offset, pos = _varint(plain, pos)
-            size, pos = _varint(plain, pos)
+            offset, pos = read_varint(plain, pos)
+            size, pos = read_varint(plain, pos)
+            if pos + size > len(plain):
+                raise ParseError("CRYPTO frame longer than the packet")
             out.append((offset, plain[pos : pos + size]))
             pos += size
         else:
@@ -137,29 +169,30 @@ def _crypto_frames(plain: bytes) -> list[tuple[int, bytes]]:
 
 
 def decrypt_client_hello(datagrams: list[bytes]) -> tuple[int, ClientHello] | None:
-    """(version, ClientHello) from a client's Initial datagrams in order; None when undecidable."""
-    try:
-        buffer = bytearray()
-        pieces: dict[int, bytes] = {}
-        version = dcid = None
-        for datagram in datagrams[:_MAX_DATAGRAMS]:
-            try:
-                found = _decrypt_initial(bytes(datagram))
-            except Exception:  # noqa: BLE001 - not an Initial we can open: skip it
-                continue
-            if found is None or (dcid is not None and found[1] != dcid):
-                continue
-            version, dcid = found[0], found[1]
-            for offset, data in _crypto_frames(found[2]):
-                if offset + len(data) <= _MAX_CRYPTO:
-                    pieces[offset] = data
-            while len(buffer) in pieces:
-                buffer += pieces.pop(len(buffer))
-            if len(buffer) >= 4 and buffer[0] == 1:
-                length = int.from_bytes(buffer[1:4], "big")
-                if len(buffer) >= 4 + length:
-                    hello = parse_client_hello_body(bytes(buffer[4 : 4 + length]), dtls=False)
-                    return (version, hello) if hello is not None else None
-        return None
-    except Exception:  # noqa: BLE001
-        return None
+    """(version, ClientHello) from a client's Initial datagrams in order; None when undecidable.
+
+    Malformed datagrams are skipped (they cannot hold the hello).
+    """
+    buffer = bytearray()
+    pieces: dict[int, bytes] = {}
+    dcid = None
+    for datagram in datagrams[:_MAX_DATAGRAMS]:
+        try:
+            found = decrypt_initial(datagram)
+            frames = _crypto_frames(found.plaintext) if found is not None else []
+        except ParseError:
+            continue
+        if found is None or (dcid is not None and found.dcid != dcid):
+            continue
+        dcid = found.dcid
+        for offset, data in frames:
+            if offset + len(data) <= _MAX_CRYPTO:
+                pieces[offset] = data
+        while len(buffer) in pieces:
+            buffer += pieces.pop(len(buffer))
+        if len(buffer) >= 4 and buffer[0] == 1:
+            length = int.from_bytes(buffer[1:4], "big")
+            if len(buffer) >= 4 + length:
+                hello = parse_client_hello_body(bytes(buffer[4 : 4 + length]), dtls=False)
+                return (found.version, hello) if hello is not None else None
+    return None

@@ -154,13 +154,7 @@ def _extension(data: bytes, pos: int) -> tuple[int, list[tuple[int, bytes]], int
 
 def parse_rtp(data: bytes) -> RtpHeader | None:
     """RTP v2 header; None for non-RTP, truncated headers and RTCP-range second bytes (RFC 5761 §4)."""
-    try:
-        return _rtp(bytes(data))
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _rtp(data: bytes) -> RtpHeader | None:
+    data = bytes(data)
     if len(data) < 12 or data[0] >> 6 != 2 or 192 <= data[1] <= 223:
         return None
     cc = data[0] & 0x0F
@@ -223,13 +217,7 @@ def _sdes_cnames(body: bytes, chunks: int) -> tuple[str, ...] | None:
 
 def parse_rtcp(data: bytes) -> RtcpCompound | None:
     """Walk an RTCP compound; None unless at least the first packet validates."""
-    try:
-        return _rtcp(bytes(data))
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _rtcp(data: bytes) -> RtcpCompound | None:
+    data = bytes(data)
     packets: list[RtcpPacket] = []
     pos = 0
     while pos + 4 <= len(data) and len(packets) < _MAX_RTCP_PACKETS:

@@ -142,7 +142,8 @@ class SdpSession:
 
 def _int(text: str) -> int | None:
     text = text.strip()
-    return int(text) if text.isdigit() and len(text) <= 12 else None
+    # ASCII digits only: str.isdigit() also accepts '²', which int() rejects
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
 
 
 def _candidate(value: str) -> IceCandidate | None:
@@ -175,12 +176,14 @@ class _Section:
             pt, _, enc = value.partition(" ")
             codec, _, rest = enc.partition("/")
             clock, _, channels = rest.partition("/")
-            if _int(pt) is not None and len(self.rtpmap) < _MAX_PER_LIST:
-                self.rtpmap[int(pt)] = (codec.strip(), _int(clock), _int(channels))
+            number = _int(pt)
+            if number is not None and len(self.rtpmap) < _MAX_PER_LIST:
+                self.rtpmap[number] = (codec.strip(), _int(clock), _int(channels))
         elif name == "fmtp":
             pt, _, params = value.partition(" ")
-            if _int(pt) is not None and len(self.fmtp) < _MAX_PER_LIST:
-                self.fmtp[int(pt)] = params.strip()
+            number = _int(pt)
+            if number is not None and len(self.fmtp) < _MAX_PER_LIST:
+                self.fmtp[number] = params.strip()
         elif name == "crypto":
             parts = value.split(maxsplit=3)
             if len(parts) >= 3 and len(self.crypto) < _MAX_PER_LIST:
@@ -196,13 +199,15 @@ class _Section:
         elif name == "ssrc":
             ssrc, _, rest = value.partition(" ")
             key, _, val = rest.partition(":")
-            if _int(ssrc) is not None and len(self.ssrcs) < _MAX_PER_LIST:
-                self.ssrcs.setdefault(int(ssrc), {}).setdefault(key.strip(), val.strip())
+            number = _int(ssrc)
+            if number is not None and len(self.ssrcs) < _MAX_PER_LIST:
+                self.ssrcs.setdefault(number, {}).setdefault(key.strip(), val.strip())
         elif name == "extmap":
             ident, _, uri = value.partition(" ")
             ident = ident.partition("/")[0]
-            if _int(ident) is not None and len(self.extmap) < _MAX_PER_LIST:
-                self.extmap.append((int(ident), uri.split()[0] if uri.split() else ""))
+            number = _int(ident)
+            if number is not None and len(self.extmap) < _MAX_PER_LIST:
+                self.extmap.append((number, uri.split()[0] if uri.split() else ""))
         elif name == "group":
             self.groups.append(value)
         elif value == "" and name in _DIRECTIONS | {"rtcp-mux"}:
@@ -251,13 +256,6 @@ def _media(sec: _Section, session: _Section) -> SdpMedia:
 
 def parse_sdp(text: str | bytes) -> SdpSession:
     """Parse SDP text (\\n or \\r\\n line ends); unreadable lines are listed in ``problems``."""
-    try:
-        return _parse(text)
-    except Exception as exc:  # noqa: BLE001
-        return SdpSession(None, None, None, (), (), None, None, None, (f"parse failed: {type(exc).__name__}",))
-
-
-def _parse(text: str | bytes) -> SdpSession:
     if isinstance(text, (bytes, bytearray, memoryview)):
         text = bytes(text[:_MAX_TEXT]).decode("utf-8", errors="replace")
     problems: list[str] = []

@@ -15,8 +15,9 @@ from confaudit.wire._records import record_dict
 _MAX_HEAD = 65536
 _MAX_BODY = 65536
 _MAX_HEADERS = 256
-_REQUEST = re.compile(r"^([A-Z][A-Z0-9_.!%*+`'~-]{0,31}) (\S{1,2048}) (SIP/\d\.\d)$")
-_STATUS = re.compile(r"^(SIP/\d\.\d) ([1-6]\d\d)(?: (.{0,256}))?$")
+_REQUEST = re.compile(r"^([A-Z][A-Z0-9_.!%*+`'~-]{0,31}) (\S{1,2048}) (SIP/[0-9]\.[0-9])$")
+_STATUS = re.compile(r"^(SIP/[0-9]\.[0-9]) ([1-6][0-9][0-9])(?: (.{0,256}))?$")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 _COMPACT = {"i": "call-id", "f": "from", "t": "to", "m": "contact", "c": "content-type", "l": "content-length",
             "v": "via", "s": "subject", "k": "supported", "e": "content-encoding"}
 _SECRET_HEADERS = {"authorization", "proxy-authorization"}
@@ -84,14 +85,7 @@ def _split(text: str) -> tuple[str, str, bool]:
 
 def parse_sip(data: bytes) -> SipMessage | None:
     """Parse the first SIP message in ``data``; None when the first line is not SIP."""
-    try:
-        return _parse(bytes(data[: _MAX_HEAD + _MAX_BODY]))
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _parse(data: bytes) -> SipMessage | None:
-    text = data.decode("utf-8", errors="replace")
+    text = bytes(data[: _MAX_HEAD + _MAX_BODY]).decode("utf-8", errors="replace")
     head, body, ended = _split(text)
     if len(head) > _MAX_HEAD:
         return None
@@ -119,8 +113,8 @@ def _parse(data: bytes) -> SipMessage | None:
         values.setdefault(key, value)
     shown = tuple((k, "(present)" if k in _SECRET_HEADERS else v) for k, v in headers)
     cseq_num, _, cseq_method = values.get("cseq", "").partition(" ")
-    length = values.get("content-length", "")
-    expected = int(length) if length.strip().isdigit() else None
+    length = values.get("content-length", "").strip()
+    expected = int(length) if _DIGITS.fullmatch(length) else None  # str.isdigit() also takes '²', int() does not
     body_bytes = body.encode("utf-8", errors="replace")
     complete = ended and (expected is None or len(body_bytes) >= expected)
     if expected is not None:
@@ -130,7 +124,7 @@ def _parse(data: bytes) -> SipMessage | None:
         request_uri=req.group(2) if req else None, status_code=int(status.group(2)) if status else None,
         reason=(status.group(3) or "") if status else None, version=(req.group(3) if req else status.group(1)),
         call_id=values.get("call-id"), from_=values.get("from"), to=values.get("to"),
-        cseq=int(cseq_num) if cseq_num.isdigit() else None, cseq_method=cseq_method.strip() or None,
+        cseq=int(cseq_num) if _DIGITS.fullmatch(cseq_num) else None, cseq_method=cseq_method.strip() or None,
         user_agent=values.get("user-agent"), server=values.get("server"), contact=values.get("contact"),
         content_type=values.get("content-type"),
         authorization_present=any(k in _SECRET_HEADERS for k, _ in headers),

@@ -1,7 +1,7 @@
 """STUN / TURN messages (RFC 5389/8489, RFC 8656), TURN ChannelData and STUN-over-TCP framing.
 
-Never raises: anything that is not a well-formed STUN header gives None; damaged attribute lists
-give a record with ``problems`` filled in.
+Anything that is not a well-formed STUN header gives None; damaged attribute lists give a record
+with ``problems`` filled in.
 """
 
 from __future__ import annotations
@@ -163,13 +163,7 @@ def parse_stun(data: bytes, allow_classic: bool = False) -> StunMessage | None:
 
     Messages without the magic cookie are accepted only with ``allow_classic=True`` (RFC 3489).
     """
-    try:
-        return _parse_stun(bytes(data), allow_classic)
-    except Exception:  # noqa: BLE001 - a parser of hostile bytes must never raise
-        return None
-
-
-def _parse_stun(data: bytes, allow_classic: bool) -> StunMessage | None:
+    data = bytes(data)
     if len(data) < 20 or data[0] & 0xC0:
         return None
     msg_type, length, cookie, tid = _HEADER.unpack_from(data)

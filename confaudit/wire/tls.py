@@ -125,64 +125,58 @@ def _messages(handshake: bytes) -> list[tuple[int, bytes, bool]]:
 
 def parse_tls_client_hello(stream: bytes) -> ClientHello | _NeedMore | None:
     """ClientHello from the client→server stream start; NEED_MORE if cut short; None if not TLS."""
-    try:
-        data = bytes(stream)
-        if not data:
-            return NEED_MORE
-        if data[0] & 0x80:
-            return None  # SSLv2-compatible hello (or not TLS at all)
-        found = _handshake_bytes(data)
-        if found is None:
-            return None
-        handshake, _cut = found
-        if len(handshake) < 4:
-            return NEED_MORE if len(data) < 5 or _cut or not handshake else None
-        if handshake[0] != 1:
-            return None
-        length = int.from_bytes(handshake[1:4], "big")
-        if length > _MAX_HANDSHAKE:
-            return None
-        if len(handshake) < 4 + length:
-            return NEED_MORE
-        return parse_client_hello_body(handshake[4 : 4 + length], dtls=False)
-    except Exception:  # noqa: BLE001
+    data = bytes(stream)
+    if not data:
+        return NEED_MORE
+    if data[0] & 0x80:
+        return None  # SSLv2-compatible hello (or not TLS at all)
+    found = _handshake_bytes(data)
+    if found is None:
         return None
+    handshake, _cut = found
+    if len(handshake) < 4:
+        return NEED_MORE if len(data) < 5 or _cut or not handshake else None
+    if handshake[0] != 1:
+        return None
+    length = int.from_bytes(handshake[1:4], "big")
+    if length > _MAX_HANDSHAKE:
+        return None
+    if len(handshake) < 4 + length:
+        return NEED_MORE
+    return parse_client_hello_body(handshake[4 : 4 + length], dtls=False)
 
 
 def parse_tls_server_hello(stream: bytes) -> TlsServerHello | _NeedMore | None:
     """ServerHello (+ clear-text Certificate names) from the server→client stream start."""
-    try:
-        data = bytes(stream)
-        if not data:
-            return NEED_MORE
-        if data[0] & 0x80:
-            return None
-        found = _handshake_bytes(data)
-        if found is None:
-            return None
-        handshake, _cut = found
-        messages = _messages(handshake)
-        if not messages or not messages[0][2]:
-            if len(handshake) >= 4 and handshake[0] != 2:
-                return None
-            return NEED_MORE
-        msg_type, body, _ = messages[0]
-        if msg_type != 2:
-            return None
-        hello = parse_server_hello_body(body)
-        if hello is None:
-            return None
-        certs: tuple[CertificateInfo, ...] = ()
-        for mtype, mbody, complete in messages[1:]:
-            if mtype == 11 and complete and hello.version < 0x0304:
-                certs = parse_certificate_body(mbody)
-                break
-        names = sorted({n for c in certs[:1] for n in ((c.subject_cn,) if c.subject_cn else ()) + c.san_dns})
-        return TlsServerHello(
-            hello=hello, version=hello.version, version_name=tls_version_name(hello.version),
-            weak=is_weak_version(hello.version), cipher_suite=hello.cipher_suite,
-            cipher_suite_name=hello.cipher_suite_name, alpn=hello.alpn, certificates=certs,
-            certificate_names=tuple(names),
-        )
-    except Exception:  # noqa: BLE001
+    data = bytes(stream)
+    if not data:
+        return NEED_MORE
+    if data[0] & 0x80:
         return None
+    found = _handshake_bytes(data)
+    if found is None:
+        return None
+    handshake, _cut = found
+    messages = _messages(handshake)
+    if not messages or not messages[0][2]:
+        if len(handshake) >= 4 and handshake[0] != 2:
+            return None
+        return NEED_MORE
+    msg_type, body, _ = messages[0]
+    if msg_type != 2:
+        return None
+    hello = parse_server_hello_body(body)
+    if hello is None:
+        return None
+    certs: tuple[CertificateInfo, ...] = ()
+    for mtype, mbody, complete in messages[1:]:
+        if mtype == 11 and complete and hello.version < 0x0304:
+            certs = parse_certificate_body(mbody)
+            break
+    names = sorted({n for c in certs[:1] for n in ((c.subject_cn,) if c.subject_cn else ()) + c.san_dns})
+    return TlsServerHello(
+        hello=hello, version=hello.version, version_name=tls_version_name(hello.version),
+        weak=is_weak_version(hello.version), cipher_suite=hello.cipher_suite,
+        cipher_suite_name=hello.cipher_suite_name, alpn=hello.alpn, certificates=certs,
+        certificate_names=tuple(names),
+    )

@@ -101,13 +101,7 @@ def _rtp_offset(inner: bytes, inner_type: int) -> int | None:
 
 def parse_zoom_media(data: bytes) -> ZoomPacket | None:
     """Parse one UDP payload as Zoom media; None when neither header form fits."""
-    try:
-        return _parse(bytes(data))
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _parse(data: bytes) -> ZoomPacket | None:
+    data = bytes(data)
     if len(data) >= 9 and data[0] == SFU_MEDIA and data[7] in _DIRECTIONS:
         mode, base, direction = "sfu", 8, _DIRECTIONS[data[7]]
     elif data and data[0] in INNER_TYPES and data[4:8] != _STUN_COOKIE:
