@@ -29,7 +29,7 @@ RTP = 7
 RTCP = 8
 """RTP version 2 with an RTCP packet type (192-223) in the second byte."""
 QUIC_LONG = 9
-"""QUIC long header (form and fixed bits set) with a non-zero version."""
+"""QUIC long header (form and fixed bits set) with a non-zero version, or a Google QUIC public header with a version."""
 TLS_RECORD = 10
 """TLS record header (type 20-23, version 3.x)."""
 TEXT = 11
@@ -80,6 +80,10 @@ def classify(head: Any, payload_len: Any, proto: Any) -> Any:
     # RFC 9287 lets endpoints clear the fixed bit: a known version after the form bit still marks QUIC.
     long_header = (((b0 & 0xC0) == 0xC0) & (version != 0)) | (((b0 & 0x80) == 0x80) & known)
     out[udp & long_header & (plen >= 7)] = QUIC_LONG
+    # Google QUIC up to Q043: a client's public header (version flag, 8-byte connection id) names "Q0dd" at bytes 9-12
+    digit11, digit12 = (head[:, 11] >= 0x30) & (head[:, 11] <= 0x39), (head[:, 12] >= 0x30) & (head[:, 12] <= 0x39)
+    gquic = ((b0 & 0x8B) == 0x09) & (head[:, 9] == 0x51) & (head[:, 10] == 0x30) & digit11 & digit12
+    out[udp & gquic & (plen >= 14)] = QUIC_LONG
 
     channel = udp & (b0 >= 64) & (b0 <= 79) & (length16 + 4 <= plen) & (plen <= length16 + 7)
     out[channel] = CHANNEL_DATA

@@ -227,13 +227,14 @@ def leaf_names(info: Any) -> list[str]:
 
 def quic_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
     """QUIC version and, when the Initial can be decrypted, the ClientHello SNI/ALPN."""
+    from confaudit.wire.gquic import parse_gquic_public_header
     from confaudit.wire.quic import parse_quic_long_header, quic_client_hello
 
     versions: Counter[int] = Counter()
     names: dict[int, str] = {}
     kept: list[Sample] = []
     for sample in samples:
-        header = parse_quic_long_header(sample.payload)
+        header = parse_quic_long_header(sample.payload) or parse_gquic_public_header(sample.payload)
         if header is None or header.version == 0:  # version 0 = Version Negotiation
             continue
         versions[int(header.version)] += 1
