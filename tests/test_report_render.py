@@ -192,3 +192,12 @@ def test_overall_score_carries_coverage_and_names_untested_claims() -> None:
     card = html[html.index('<div class="label">Overall score</div>'):]
     card = card[:card.index('<div class="card">')]
     assert "tested 7 of 7 claims" in card and "most claims untested" not in card and "Not tested, so" not in html
+
+
+def test_packet_references_with_odd_digits_resolve_to_nothing() -> None:
+    """A bundle from elsewhere may carry "²:1" or a 5000-digit frame: no crash, just no link."""
+    from confaudit.report.evidence_refs import EvidenceIndex
+
+    index = EvidenceIndex({"inputs": [{"path": "call.pcap"}]})
+    assert index._packet("0:5") == {"path": "call.pcap", "frame": 5}
+    assert index._packet("\u00b2:1") is None and index._packet("0:" + "9" * 5000) is None

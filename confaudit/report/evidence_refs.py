@@ -43,7 +43,9 @@ class EvidenceIndex:
         """``<input_index>:<frame>`` -> {input path, frame}."""
         index, _, frame = ref_id.partition(":")
         inputs = as_list(self._bundle.get("inputs"))
-        if not (index.isdigit() and frame.isdigit()) or int(index) >= len(inputs):
+        # isdigit() alone accepts "²" and unbounded lengths, which int() then rejects
+        if not all(part.isascii() and part.isdigit() and len(part) <= 12 for part in (index, frame)) \
+                or int(index) >= len(inputs):
             return None
         source = inputs[int(index)]
         return {"path": source.get("path") if isinstance(source, Mapping) else None, "frame": int(frame)}
