@@ -82,7 +82,7 @@ def assemble(table: FlowTable, streams: StreamTable, store: SampleStore) -> dict
             if tls:
                 ev["tls"].append(tls)
                 f["tls"] = True
-            http = _safe(DT.http_requests, fid, tcp) if tcp and not tls else None
+            http = _safe(DT.http_requests, fid, tcp, redactor) if tcp and not tls else None
             if http:
                 ev["http"].extend(http)
                 f["http"] = True
