@@ -7,6 +7,8 @@ secrets (PINs, passwords). Every method is pure and idempotent: redacting redact
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -19,7 +21,7 @@ from urllib.parse import quote, unquote_plus, urlsplit
 
 KEY_ENV = "CONFAUDIT_REDACTION_KEY"
 TOKEN_RE = re.compile(r"\[REDACTED [A-Za-z0-9_.\-]{1,40} #[0-9a-f]{8}\]")
-_URL_TOKEN_RE = re.compile(r"\[REDACTED(?:%20| |\+)[A-Za-z0-9_.\-]{1,40}(?:%20| |\+)(?:%23|#)[0-9a-f]{8}\]")
+_URL_TOKEN_RE = re.compile(r"(?:\[|%5B)REDACTED(?:%20| |\+)[A-Za-z0-9_.\-]{1,40}(?:%20| |\+)(?:%23|#)[0-9a-f]{8}(?:\]|%5D)")
 _MAX_DEPTH = 200
 
 # Header names redacted whole (case-insensitive), plus any name containing one of the fragments.
@@ -43,6 +45,9 @@ _SECRET_FRAGMENTS = ("token", "secret", "password", "passwd", "csrf", "xsrf", "a
                      "passcode", "privatekey", "sessionid", "sessionkey", "accesskey")
 _SESSION_WORDS = {"session", "sid", "key"}
 _SESSION_COMPANIONS = {"id", "key", "token", "secret", "api", "access", "private", "secret", "x", "session", "sid"}
+# Words naming an object or array whose strings are all credentials ({"credentials": [{"type": .., "value": ..}]}).
+_CONTAINER_WORDS = {"password", "passwords", "passwd", "secret", "secrets", "credential", "credentials", "token",
+                    "tokens", "apikey", "apikeys", "privatekey", "passphrase"}
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("private-key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S)),
@@ -55,6 +60,11 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _AUTH_SCHEME_RE = re.compile(r"\b(Bearer|Basic|Digest|Token|Negotiate)(\s+)([A-Za-z0-9._~+/=\-]{6,})", re.I)
 _USERINFO_RE = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,15}://)([^/\s@\[\]\"'<>]{1,256}@)")
+# RFC 3261 section 19.1.1: sip:user:password@host (deprecated, still sent by softphones and SIP-over-WebSocket);
+# the password grammar has no ":;/?@", which also keeps the scan linear.
+_SIP_PASSWORD_RE = re.compile(r"(?i)\b(sips?:[^:@\s<>\"'\[\]]{1,256}:)([^@\s<>\"'\[\]:;/?]{1,256})@")
+_SIP_SCHEME_RE = re.compile(r"(?i)sips?:")
+_BASE64_RE = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_\-]{16,}={0,2}")
 _ASSIGNMENT_RE = re.compile(
     r"(?i)(?<![A-Za-z0-9_.\-])(?P<name>[A-Za-z0-9_.\-]{0,40}?(?:password|passwd|pwd|secret|token|api[_\-]?key"
     r"|access[_\-]?key|signature|credential|passcode|session[_\-]?id|csrf|xsrf)[A-Za-z0-9_.\-]{0,40})"
@@ -62,12 +72,14 @@ _ASSIGNMENT_RE = re.compile(
 # Cheap pre-check: text without any of these fragments cannot match a pattern below.
 _MAYBE_SECRET_RE = re.compile(
     r"eyJ|AKIA|ASIA|AIza|gh[pousr]_|github_pat_|xox|_live_|_test_|PRIVATE KEY|bearer|basic|digest|token|negotiate"
-    r"|://|passw|pwd|secret|api|access|signature|credential|passcode|session|csrf|xsrf|a=ice-pwd|a=crypto", re.I)
+    r"|://|passw|pwd|secret|api|access|signature|credential|passcode|session|csrf|xsrf|a=ice-pwd|a=crypto|sips?:"
+    r"|W3si", re.I)
 # JSON keys that may name a secret without any fragment above (pin, sid, code, key, username of TURN, ...).
 _MAYBE_SECRET_KEY_RE = re.compile(r'"[^"\\]{0,40}(?:pin|sid|code|key|otp|sig|auth|jwt|username|cookie|saml|assertion)'
                                   r'[^"\\]{0,40}"\s*:', re.I)
 _ICE_PWD_RE = re.compile(r"(a=ice-pwd:)([A-Za-z0-9+/=]+)")
 _CRYPTO_RE = re.compile(r"(a=crypto:[^\r\n\\]{0,200}?inline:)([A-Za-z0-9+/=]+)")
+_INLINE_KEY_RE = re.compile(r"(inline:)([A-Za-z0-9+/=]+)")
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -91,6 +103,12 @@ def is_secret_name(name: str) -> bool:
     if any(w in _SECRET_WORDS for w in words) or any(f in joined for f in _SECRET_FRAGMENTS):
         return True
     return any(w in _SESSION_WORDS for w in words) and all(w in _SESSION_COMPANIONS for w in words)
+
+
+def is_secret_container(name: str) -> bool:
+    """True for a key whose object or array value holds only credentials (credentials, tokens, secrets, ...)."""
+    words = _words(name)
+    return any(w in _CONTAINER_WORDS for w in words) or "".join(words) in _CONTAINER_WORDS
 
 
 def is_secret_header(name: str) -> bool:
@@ -136,6 +154,10 @@ class Redactor:
     def _url_token(self, kind: str, value: str) -> str:
         return quote(self.token(kind, value), safe="[]")
 
+    def _userinfo_token(self, value: str) -> str:
+        # Brackets fully escaped: urllib reads any "[...]" in a netloc as an IPv6 host and raises.
+        return quote(self.token("userinfo", value), safe="")
+
     # ---- structure -------------------------------------------------------------------------
     def headers(self, headers: Iterable[tuple[str, str]] | Iterable[list[str]]) -> list[tuple[str, str]]:
         """Redact credential headers by name (cookie names kept), URLs in Referer/Location, patterns elsewhere."""
@@ -153,6 +175,8 @@ class Redactor:
                 value = value if TOKEN_RE.fullmatch(value) else self.token(low, value)
             elif low in _URL_HEADERS:
                 value = self.url(value)
+            elif low in ("host", ":authority"):
+                value = self.authority(value)
             else:
                 value = self.text(value)
             out.append((name, value))
@@ -193,7 +217,7 @@ class Redactor:
             if is_secret_name(key):
                 value = self.token(key, value)
             else:
-                value = self.text(value)
+                value = self.string(value)
             out.append([self.text(key), value])
         return out
 
@@ -207,7 +231,7 @@ class Redactor:
                 raw_val = raw_val if _URL_TOKEN_RE.fullmatch(raw_val) else self._url_token(key, _unquote(raw_val))
             elif eq:
                 decoded = _unquote(raw_val)
-                redacted = self.text(decoded)
+                redacted = self.string(decoded)
                 if redacted != decoded:
                     raw_val = quote(redacted, safe="[]")
             else:
@@ -218,8 +242,19 @@ class Redactor:
             pieces.append(f"{raw_key}{eq}{raw_val}")
         return "&".join(pieces)
 
+    def authority(self, value: str) -> str:
+        """A Host header or URL authority: userinfo before the last ``@`` tokenised, host and port kept."""
+        if "@" not in value:
+            return value
+        userinfo, _, hostport = value.rpartition("@")
+        if TOKEN_RE.fullmatch(userinfo) or _URL_TOKEN_RE.fullmatch(userinfo):
+            return value
+        return f"{self._userinfo_token(_unquote(userinfo))}@{hostport}"
+
     def url(self, url: str) -> str:
         """Redact userinfo, secret query/fragment parameters and token patterns in the path."""
+        if _SIP_SCHEME_RE.match(url):  # no "//": the userinfo sits in what urllib calls the path
+            return self.text(url)
         try:
             parts = urlsplit(url)
         except ValueError:  # e.g. a client-controlled host "evil.[x]": still redact the query by name
@@ -231,7 +266,7 @@ class Redactor:
         if "@" in netloc:
             userinfo, _, hostport = netloc.rpartition("@")
             if not _URL_TOKEN_RE.fullmatch(userinfo):
-                userinfo = self._url_token("userinfo", _unquote(userinfo))
+                userinfo = self._userinfo_token(_unquote(userinfo))
             netloc = f"{userinfo}@{hostport}"
         path = parts.path
         decoded_path = _unquote(path)
@@ -249,8 +284,9 @@ class Redactor:
             out += f"#{fragment}"
         return out
 
-    def json(self, obj: Any, _depth: int = 0) -> Any:
-        """Redact a parsed JSON value: secret keys by name, TURN iceServers creds, patterns in strings."""
+    def json(self, obj: Any, _depth: int = 0, _within: str | None = None) -> Any:
+        """Redact a parsed JSON value: secret keys by name, every string inside a credentials object or
+        array, TURN iceServers creds, then JSON, URLs and base64 nested in strings, then patterns."""
         if obj is None or isinstance(obj, (bool, int, float)):
             return obj
         if _depth > _MAX_DEPTH:
@@ -264,16 +300,21 @@ class Redactor:
                         and not isinstance(value, (dict, list, bool)):
                     out[key] = self.token(skey, str(value))
                 else:
-                    out[key] = self.json(value, _depth + 1)
+                    within = skey if isinstance(value, (dict, list)) and is_secret_container(skey) else _within
+                    out[key] = self.json(value, _depth + 1, within)
             return out
         if isinstance(obj, list):
-            return [self.json(v, _depth + 1) for v in obj]
+            return [self.json(v, _depth + 1, _within) for v in obj]
         if isinstance(obj, str):
-            return self._json_string(obj, _depth)
+            return self.token(_within, obj) if _within else self.string(obj, _depth)
         return obj
 
-    def _json_string(self, value: str, depth: int) -> str:
+    def string(self, value: str, _depth: int = 0) -> str:
+        """Redact one captured string of unknown shape: JSON, a URL or base64 (of JSON, a form, text)
+        inside it by structure, everything else by pattern. Encodings are kept as found."""
         stripped = value.strip()
+        if _depth > _MAX_DEPTH:
+            return self.token("deep-string", value[:100000])
         if stripped[:1] in ("{", "[") and len(value) < 4_000_000:
             import json
 
@@ -281,15 +322,51 @@ class Redactor:
                 inner = json.loads(value)
             except (ValueError, RecursionError):
                 return self.text(value)
-            redacted = self.json(inner, depth + 1)
+            redacted = self.json(inner, _depth + 1)
             if redacted != inner:
                 return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
             return value
         if "://" in stripped[:16] and " " not in stripped:
             return self.url(value)
+        if len(stripped) < 4_000_000 and _BASE64_RE.fullmatch(stripped):
+            inner_redacted = self._base64(stripped, _depth)
+            if inner_redacted is not None:
+                return value.replace(stripped, inner_redacted)
         return self.text(value)
 
+    def _base64(self, value: str, depth: int) -> str | None:
+        """Base64 of text with a secret in it: the redacted text, encoded the same way; None otherwise."""
+        urlsafe = "-" in value or "_" in value
+        decode = base64.urlsafe_b64decode if urlsafe else base64.b64decode
+        try:  # random identifiers look like base64 too: their first 6 bytes are rarely all text
+            if not all(32 <= b < 127 or b in (9, 10, 13) for b in decode(value[:8])):
+                return None
+        except (binascii.Error, ValueError):
+            return None
+        unpadded = value.rstrip("=")
+        try:
+            raw = decode(unpadded + "=" * (-len(unpadded) % 4))
+            decoded = raw.decode("utf-8")
+        except (binascii.Error, ValueError):  # not base64 after all, or not UTF-8 text
+            return None
+        if not decoded.strip() or any(ch < " " and ch not in "\t\r\n" for ch in decoded):
+            return None
+        if "=" in decoded and "&" in decoded and not decoded.lstrip().startswith(("{", "[")):
+            redacted = self.form(decoded)
+        else:
+            redacted = self.string(decoded, depth + 1)
+        if redacted == decoded:
+            return None
+        encoded = (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(redacted.encode("utf-8")).decode("ascii")
+        return encoded if value.endswith("=") else encoded.rstrip("=")
+
     # ---- patterns --------------------------------------------------------------------------
+    def sdes_key(self, key_params: str) -> str:
+        """Token of the ``inline:`` master key in an ``a=crypto`` line's key-params: the token :meth:`sdp`
+        gives the same key, so they link. Other key methods: a token of all the key-params."""
+        match = _INLINE_KEY_RE.search(key_params)
+        return self.token("srtp-key", match.group(2) if match else key_params)
+
     def sdp(self, text: str) -> str:
         """Redact ``a=ice-pwd`` values and SDES ``a=crypto ... inline:`` master keys."""
         text = _ICE_PWD_RE.sub(lambda m: m.group(1) + self.token("ice-pwd", m.group(2)), text)
@@ -303,6 +380,7 @@ class Redactor:
             text = pattern.sub(lambda m, k=kind: self.token(k, m.group(0)), text)
         text = _AUTH_SCHEME_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{self.token(m.group(1).lower(), m.group(3))}", text)
         text = _USERINFO_RE.sub(self._userinfo_sub, text)
+        text = _SIP_PASSWORD_RE.sub(lambda m: m.group(1) + self.token("sip-password", m.group(2)) + "@", text)
         text = _ASSIGNMENT_RE.sub(self._assignment_sub, text)
         return self.sdp(text)
 
@@ -310,7 +388,7 @@ class Redactor:
         userinfo = m.group(2)[:-1]
         if TOKEN_RE.fullmatch(userinfo) or _URL_TOKEN_RE.fullmatch(userinfo):
             return m.group(0)
-        return f"{m.group(1)}{self._url_token('userinfo', _unquote(userinfo))}@"
+        return f"{m.group(1)}{self._userinfo_token(_unquote(userinfo))}@"
 
     def _assignment_sub(self, m: re.Match[str]) -> str:
         end = m.end("val")

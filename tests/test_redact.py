@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -129,6 +130,7 @@ def test_default_key_from_env_and_from_0600_file(tmp_path, monkeypatch: pytest.M
 @pytest.mark.parametrize("hostile", [
     "A" * 300_000, "password" * 40_000, "a=crypto:" * 30_000, "eyJ" * 100_000, "http://" * 50_000,
     "Bearer " * 50_000, "-----BEGIN PRIVATE KEY-----" * 10_000, "ab.-" * 80_000, "x://" + "b" * 200_000,
+    "sip:a:" * 50_000, "sip:" + "a" * 300_000 + ":" + "b" * 300_000,
 ])
 def test_patterns_stay_linear_on_adversarial_text(hostile: str) -> None:
     import time
@@ -137,3 +139,61 @@ def test_patterns_stay_linear_on_adversarial_text(hostile: str) -> None:
     once = R.text(hostile)
     assert R.text(once) == once
     assert time.perf_counter() - start < 5.0
+
+
+def test_sip_uri_password_is_a_token_user_and_host_kept() -> None:
+    line = "INVITE sip:alice:hunter2pw@sip.example.test;transport=udp SIP/2.0 <sips:bob:s3cr3t@h.test>"
+    out = R.text(line)
+    assert "hunter2pw" not in out and "s3cr3t" not in out
+    assert out.startswith("INVITE sip:alice:[REDACTED sip-password #") and "@sip.example.test;transport=udp" in out
+    assert R.text(out) == out
+    assert R.url("sip:alice:hunter2pw@sip.example.test") == R.text("sip:alice:hunter2pw@sip.example.test")
+    for plain in ("sip:alice@sip.example.test:5060", "sip:sip.example.test:5060;transport=tcp", "SIP/2.0 200 OK"):
+        assert R.text(plain) == plain
+
+
+def test_userinfo_tokens_keep_urls_parseable_and_host_headers_redacted() -> None:
+    from urllib.parse import urlsplit
+
+    url = R.url("https://auditor:pw-123@rooms.test:8443/a?b=1")
+    assert "pw-123" not in url and urlsplit(url).hostname == "rooms.test" and urlsplit(url).port == 8443
+    assert R.url(url) == url and R.text(url) == url
+    host = R.authority("auditor:pw-123@rooms.test:8080")
+    assert "pw-123" not in host and host.endswith("@rooms.test:8080") and R.authority(host) == host
+    assert urlsplit(f"http://{host}/x").hostname == "rooms.test"
+    assert R.authority("rooms.test:8080") == "rooms.test:8080"
+    headers = dict(R.headers([("Host", "u:pw-123@rooms.test"), (":authority", "u:pw-123@rooms.test")]))
+    assert all("pw-123" not in v and v.endswith("@rooms.test") for v in headers.values())
+
+
+def test_strings_inside_credential_containers_are_tokens_numbers_kept() -> None:
+    obj = {"credentials": [{"type": "password", "value": "kc-pw-1"}], "tokens": {"access": "ta-1", "expires_in": 300},
+           "room": {"name": "blue", "topic": "Ada"}}
+    out = R.json(obj)
+    assert "kc-pw-1" not in repr(out) and "ta-1" not in repr(out)
+    assert out["tokens"]["expires_in"] == 300 and out["room"] == {"name": "blue", "topic": "Ada"}
+    assert R.json(out) == out
+
+
+def test_base64_of_json_or_form_is_redacted_inside_and_encoded_back() -> None:
+    import base64
+
+    blob = base64.b64encode(b'{"api_key":"k-456","screen":"1920x1080"}').decode()
+    out = R.json({"payload": blob})["payload"]
+    inner = json.loads(base64.b64decode(out))
+    assert inner["screen"] == "1920x1080" and inner["api_key"].startswith("[REDACTED api_key #")
+    urlsafe = base64.urlsafe_b64encode(b"user=ada&password=p?w>1").decode().rstrip("=")
+    form = R.form(f"data={urlsafe}&v=1")
+    decoded = base64.urlsafe_b64decode(form.split("&")[0][5:] + "==").decode()
+    assert "p?w>1" not in decoded and decoded.startswith("user=ada&password=") and form.endswith("&v=1")
+    for keep in ("QWxhZGRpbjpvcGVuIHNlc2FtZQ==", "abcdEFGH12345678ijklMNOP", "eyJzY3JlZW4iOiIxOTIweDEwODAifQ"):
+        assert R.string(keep) == keep  # base64 without a secret inside, random ids: untouched
+    assert R.json(R.json({"payload": blob})) == R.json({"payload": blob})
+
+
+def test_sdes_key_links_with_the_sdp_text_token() -> None:
+    key = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+    token = R.sdes_key(f"inline:{key}|2^20|1:32")
+    assert TOKEN_RE.fullmatch(token) and token.startswith("[REDACTED srtp-key #")
+    assert token in R.sdp(f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^20|1:32\r\n")
+    assert TOKEN_RE.fullmatch(R.sdes_key("KEY-METHOD-OTHER:abc")) and R.sdes_key(token) == token

@@ -1,5 +1,10 @@
-"""A dozen planted secrets in different positions never reach any output: evidence JSON, Parquet,
-observations, terminal summary. Real proxy, real TLS upstream, real client, plus a HAR with WebSocket SDP."""
+"""Planted secrets never reach any output.
+
+1. Live: a dozen secrets through the real proxy, TLS upstream and client, plus a HAR with WebSocket SDP,
+   checked in the evidence JSON, Parquet, observations and terminal summary.
+2. Offline: distinct secrets in every input type (tests/planted_secrets.py) through every command that
+   writes output, checked in every file and terminal output, raw, URL-encoded and base64 at any alignment.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import pytest
 
 from confaudit.capture.lab import LabResolver, TlsUpstream
 from confaudit.capture.live import CaptureConfig, run_capture
+from confaudit.redact import Redactor
 
 HOST = "rooms.example-rooms.test"
 SECRETS = {
@@ -120,3 +126,89 @@ def test_no_planted_secret_reaches_any_output(tmp_path: Path) -> None:
     # ... and no output does.
     leaks = [(name, where) for name, secret in SECRETS.items() for where, text in outputs.items() if secret in text]
     assert leaks == []
+
+
+# ---- every input type, every command, every output ------------------------------------------------
+CLAIMS = Path(__file__).resolve().parents[1] / "samples" / "claims"
+
+
+def _confaudit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "confaudit", *args], capture_output=True, text=True, timeout=300)
+
+
+def _output_texts(out: Path, terminal: dict[str, str]) -> dict[str, str]:
+    """Every written file (Parquet both as raw bytes and decoded) plus each command's terminal output."""
+    import pyarrow.parquet as pq
+
+    texts = dict(terminal)
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        name = str(path.relative_to(out))
+        texts[name] = path.read_bytes().decode("latin-1")
+        if path.suffix == ".parquet":
+            texts[name + " (decoded)"] = json.dumps(pq.read_table(path).to_pylist(), default=str)
+    return texts
+
+
+@pytest.mark.timeout(600)
+def test_distinct_secrets_in_every_input_type_reach_no_output(tmp_path: Path) -> None:
+    """Inputs: a pcap (plaintext HTTP heads, SIP INVITE/REGISTER with SDP, STUN and TURN), a HAR (query,
+    userinfo, Host, Cookie, Bearer, JSON/form/multipart/NDJSON/base64 bodies, Set-Cookie, WebSocket text and
+    binary), a .mitm from mitmproxy's writer (query, headers, nested credentials, error, WebSocket), an
+    unredacted observations.jsonl (URL, path, Basic auth, form, multipart, binary body and messages, error)
+    and a key log. Outputs: analyze --json/--parquet, check --json/--sarif/--junit/--markdown, report,
+    compare --out/--markdown/--json (with the per-vendor reports), score, diff --json, every terminal."""
+    from planted_secrets import LINKED, SECRETS, secret_forms, write_har, write_session
+
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    out.mkdir()
+    rooms = write_session(inputs / "rooms", "Example Rooms", capture=True, observations=True)
+    jitsi = write_session(inputs / "jitsi", "Jitsi Meet", flows=True)
+    har = inputs / "devtools.har"
+    write_har(har)
+    raw_inputs = b"".join(p.read_bytes() for p in inputs.rglob("*") if p.is_file()).decode("latin-1")
+    missing = [name for name, secret in SECRETS.items() if not any(f in raw_inputs for f in secret_forms(secret))]
+    assert missing == [], "planted secrets absent from the inputs"
+    all_inputs = [str(rooms), str(jitsi), str(har)]
+    claims = str(CLAIMS / "example-rooms.yaml")
+    evidence = out / "evidence.json"
+    runs = {
+        "analyze": _confaudit("analyze", *all_inputs, "--json", str(evidence), "--parquet", str(out / "parquet")),
+        "check": _confaudit("check", *all_inputs, "--claims", claims, "--json", str(out / "findings.json"),
+                            "--sarif", str(out / "results.sarif"), "--junit", str(out / "junit.xml"),
+                            "--markdown", str(out / "summary.md")),
+        "report": _confaudit("report", *all_inputs, "--claims", claims, "--out", str(out / "audit.html")),
+        "compare": _confaudit("compare", str(rooms), str(jitsi), "--claims-dir", str(CLAIMS),
+                              "--out", str(out / "compare" / "comparison.html"), "--markdown", str(out / "comparison.md"),
+                              "--json", str(out / "comparison.json")),
+        "score": _confaudit("score", *all_inputs, "--claims", claims),
+        "diff": _confaudit("diff", str(evidence), str(jitsi), "--claims", claims, "--json", str(out / "diff.json")),
+    }
+    for name, done in runs.items():
+        assert done.returncode in ((0, 1) if name == "check" else (0,)), f"{name}: {done.stderr}"
+
+    texts = _output_texts(out, {f"{name} (terminal)": d.stdout + d.stderr for name, d in runs.items()})
+    assert len(texts) >= 20, sorted(texts)
+    leaks: dict[str, set[str]] = {}
+    for name, secret in {**SECRETS, "linked": LINKED}.items():
+        for form in secret_forms(secret):
+            leaks.setdefault(name, set()).update(where + ("" if form == secret else " (encoded)")
+                                                 for where, text in texts.items() if form in text)
+    leaked = {name: sorted(where) for name, where in sorted(leaks.items()) if where}
+    assert not leaked, "secret -> outputs holding it:\n" + "\n".join(f"  {n}: {', '.join(w)}" for n, w in leaked.items())
+
+    # The inputs were really read: every section the secrets sit in is present in the bundle.
+    bundle = json.loads(evidence.read_text())
+    assert {h["source"] for h in bundle["http"]} == {"har", "mitm", "live"}
+    assert {w["source"] for w in bundle["websocket"]} == {"har", "mitm", "live"}
+    assert len(bundle["http_plain"]) == 3 and len(bundle["sip"]) == 3 and bundle["sdp"][0]["crypto_present"]
+    assert sorted(len(s["usernames"]) for s in bundle["stun"]) == [2]
+    # Linkable: the same secret in a packet and in a HAR query gets the same token.
+    token = Redactor.default().token("x", LINKED).split("#")[1]
+    assert token in bundle["http_plain"][0]["target"] and any(token in h["url"] for h in bundle["http"])
+    sdes = bundle["sdp"][0]["media"][0]["crypto"][0]["key"]
+    assert sdes.startswith("[REDACTED srtp-key #")
+    assert any(sdes in w["content"] for w in bundle["websocket"] if w["source"] == "har")
+    # Useful: non-secrets stay readable.
+    assert bundle["http_plain"][0]["target"].startswith("/x?access_token=") and "room=blue" in bundle["http_plain"][0]["target"]
+    assert bundle["http_plain"][1]["host"].endswith("@plain.example-rooms.test")
+    assert bundle["sip"][0]["first_line"].startswith("INVITE sip:alice:") and "@sip.example-rooms.test" in bundle["sip"][0]["first_line"]

@@ -60,8 +60,12 @@ def weak_cipher_name(name: str | None) -> bool:
     return isinstance(name, str) and any(part in name + "_" for part in _WEAK_CIPHER_PARTS)
 
 
-def http_requests(flow_id: str, samples: list[Sample]) -> list[dict[str, Any]]:
-    """Plaintext HTTP request heads in the first bytes of the client side of one TCP flow (keep-alive aware)."""
+def http_requests(flow_id: str, samples: list[Sample], redactor: Any) -> list[dict[str, Any]]:
+    """Plaintext HTTP request heads in the first bytes of the client side of one TCP flow (keep-alive aware).
+
+    The target (query, userinfo of an absolute URI, tokens in the path) and the Host (userinfo) are
+    redacted before they are clipped, so a cut can never leave half a secret readable.
+    """
     from confaudit.wire.http import parse_http_request_head
 
     for side in (True, False):
@@ -77,8 +81,8 @@ def http_requests(flow_id: str, samples: list[Sample]) -> list[dict[str, Any]]:
             out.append({
                 "flow": flow_id,
                 "method": text(head.method, 32),
-                "host": text(head.host, 256) if head.host else None,
-                "target": text(head.target, 256),
+                "host": text(redactor.authority(head.host), 256) if head.host else None,
+                "target": text(redactor.url(head.target), 256),
                 "websocket_upgrade": bool(head.websocket_upgrade),
                 "first_packet": packet_ref(part[0]),
             })
@@ -100,14 +104,14 @@ def sip_messages(flow_id: str, samples: list[Sample], redactor: Any) -> tuple[li
         msg = parse_sip(sample.payload)
         if msg is None:
             continue
-        first_line = (f"{msg.method} {text(msg.request_uri, 128)}" if msg.is_request
-                      else f"{msg.status_code} {text(msg.reason, 64)}")
+        first_line = (f"{msg.method} {text(redactor.text(msg.request_uri), 128)}" if msg.is_request
+                      else f"{msg.status_code} {text(redactor.text(msg.reason or ''), 64)}")
         ref = packet_ref(sample)
         sips.append({
             "flow": flow_id,
-            "first_line": text(redactor.text(first_line), 256),
+            "first_line": text(first_line, 256),
             "call_id": redactor.token("sip-call-id", msg.call_id) if getattr(msg, "call_id", None) else None,
-            "user_agent": text(msg.user_agent or msg.server, 128),
+            "user_agent": text(redactor.text(msg.user_agent or msg.server or ""), 128) or None,
             "authorization": bool(msg.authorization_present),
             "content_type": text(msg.content_type, 64),
             "packet": ref,
@@ -119,7 +123,11 @@ def sip_messages(flow_id: str, samples: list[Sample], redactor: Any) -> tuple[li
 
 
 def sdp_entry(session: Any, ref: dict[str, str], source: str, flow_id: str | None, redactor: Any) -> dict[str, Any]:
-    """A JSON-ready SDP summary; a=crypto keys and ice-pwd never leave unredacted."""
+    """A JSON-ready SDP summary; a=crypto keys and ice-pwd never leave unredacted.
+
+    Tokens are those of the SDP text redaction (``Redactor.sdp``), so a key seen here and in a
+    WebSocket offer links.
+    """
     media = []
     candidates = []
     for m in (session.media or ())[:MAX_ITEMS]:
@@ -133,7 +141,7 @@ def sdp_entry(session: Any, ref: dict[str, str], source: str, flow_id: str | Non
             "codecs": [text(p.codec, 64) for p in pts],
             "clock_rates": [int(p.clock) if p.clock else None for p in pts],
             "crypto": [{"tag": c.tag, "suite": text(c.suite, 64),
-                        "key": redactor.token("sdp-crypto", c.key_params)} for c in (m.crypto or ())][:8],
+                        "key": redactor.sdes_key(c.key_params)} for c in (m.crypto or ())][:8],
             "fingerprint": text(" ".join(m.fingerprint or session.fingerprint or ()), 200) or None,
             "setup": text(m.setup, 16),
             "ice_ufrag": text(m.ice_ufrag or session.ice_ufrag, 64),

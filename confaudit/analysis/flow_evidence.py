@@ -93,7 +93,7 @@ def _tcp(gid: int, fid: str, store: SampleStore, redactor: Any, bugs: ParserBugs
         if tls:
             ev.sections["tls"].append(tls)
             found.tls = True
-        http = bugs.call("http", DT.http_requests, fid, tcp) if not tls else None
+        http = bugs.call("http", DT.http_requests, fid, tcp, redactor) if not tls else None
         if http:
             ev.sections["http"].extend(http)
             found.http = True

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import re
 import zlib
 from typing import Any
 
-from confaudit.redact import Redactor, may_hold_secret
+from confaudit.redact import Redactor, is_secret_name, may_hold_secret
 
 TEXT_CAP = 256 * 1024
 """Characters of decoded, redacted text kept per body."""
@@ -20,6 +21,12 @@ DECODE_LIMIT = 4 * 1024 * 1024
 _TEXT_TYPES = re.compile(r"^(text/|application/(?:[\w.+-]*\+)?(?:json|xml|javascript|x-www-form-urlencoded|sdp|graphql|csp-report|reports\+json|x-ndjson))", re.I)
 _BINARY_TYPES = re.compile(r"^(image|audio|video|font)/|application/(?:octet-stream|protobuf|x-protobuf|grpc|zip|gzip|pdf|wasm)", re.I)
 _CUT_AT = re.compile(r"[\s&,;\"'<>]")
+_FORMISH = re.compile(r"[\w.%+\-\[\]]+=[^\s]*")
+_BOUNDARY_PARAM = re.compile(r'boundary="?([^";,\s]{1,200})"?', re.I)
+_BOUNDARY_LINE = re.compile(r"--([!-~]{1,200})\r?\n")
+_PART_NAME = re.compile(r'\bname="([^"]{1,200})"|\bname=([^";\s]{1,200})', re.I)
+_PART_TYPE = re.compile(r"^content-type:[ \t]*([^\r\n]{0,200})", re.I | re.M)
+_MAX_NESTED_PARTS = 4
 
 
 def decompress(raw: bytes, encoding: str, limit: int = DECODE_LIMIT) -> tuple[bytes, str | None]:
@@ -87,22 +94,83 @@ def looks_textual(data: bytes, content_type: str) -> bool:
     return not any(b < 9 or 13 < b < 32 for b in head)
 
 
-def redact_text(text: str, content_type: str, redactor: Redactor) -> str:
-    """Redact by structure (JSON keys, form fields, SDP lines) and then by pattern."""
-    if not may_hold_secret(text):
-        return text
+def redact_text(text: str, content_type: str, redactor: Redactor, _depth: int = 0) -> str:
+    """Redact by structure (multipart and form fields by name, JSON and NDJSON keys, base64 of JSON,
+    SDP lines) and then by pattern."""
     stripped = text.lstrip()
     low = content_type.lower()
+    boundary = _multipart_boundary(stripped, content_type)
+    if boundary and _depth < _MAX_NESTED_PARTS:
+        return _redact_multipart(text, boundary, redactor, _depth)
+    if "x-www-form-urlencoded" in low or (_FORMISH.fullmatch(stripped[:2000]) and "&" in stripped[:2000]):
+        return redactor.form(text)  # no pre-check: a bare pin=, sid= or code= names a secret
+    if not may_hold_secret(text):
+        return text
     if stripped[:1] in ("{", "[") or "json" in low:
         try:
             obj = json.loads(text)
         except (ValueError, RecursionError):
-            pass
+            lines = _json_lines(text, redactor)
+            if lines is not None:
+                return lines
         else:
             return json.dumps(redactor.json(obj), ensure_ascii=False, separators=(",", ":"))
-    if "x-www-form-urlencoded" in low or (re.fullmatch(r"[\w.%+\-\[\]]+=[^\s]*", stripped[:2000]) and "&" in stripped[:2000]):
-        return redactor.form(text)
-    return redactor.text(text)
+        return redactor.text(text)
+    return redactor.string(text)  # base64 of JSON, a URL, or free text
+
+
+def _json_lines(text: str, redactor: Redactor) -> str | None:
+    """NDJSON / JSON Lines with each line redacted as JSON; None when no line is JSON."""
+    out, parsed = [], 0
+    for line in text.split("\n"):
+        try:
+            obj = json.loads(line) if line.strip() else None
+        except (ValueError, RecursionError):  # e.g. the last line cut by the capture's cap
+            out.append(redactor.text(line))
+            continue
+        if obj is None:
+            out.append(line)
+            continue
+        parsed += 1
+        out.append(json.dumps(redactor.json(obj), ensure_ascii=False, separators=(",", ":")))
+    return "\n".join(out) if parsed else None
+
+
+def _multipart_boundary(stripped: str, content_type: str) -> str | None:
+    """The boundary from the Content-Type, else from a body that opens with ``--boundary`` and a part header."""
+    if "multipart/" in content_type.lower():
+        match = _BOUNDARY_PARAM.search(content_type)  # case kept: boundaries are case-sensitive
+        if match:
+            return match.group(1)
+    match = _BOUNDARY_LINE.match(stripped)
+    if match and "content-disposition:" in stripped[:1000].lower():
+        return match.group(1)
+    return None
+
+
+def _redact_multipart(text: str, boundary: str, redactor: Redactor, depth: int) -> str:
+    """Each part: its value tokenised when its form field name is a secret, else redacted by its own type."""
+    delimiter = "--" + boundary
+    pieces = text.split(delimiter)
+    out = [redactor.text(pieces[0])]
+    for piece in pieces[1:]:
+        head_end = min((i for i in (piece.find("\r\n\r\n"), piece.find("\n\n")) if i >= 0), default=-1)
+        if piece.startswith("--") or head_end < 0:  # closing delimiter and epilogue, or a part cut in its head
+            out.append(redactor.text(piece))
+            continue
+        sep = "\r\n\r\n" if piece.startswith("\r\n\r\n", head_end) else "\n\n"
+        head, value = piece[:head_end], piece[head_end + len(sep):]
+        trail = "\r\n" if value.endswith("\r\n") else ("\n" if value.endswith("\n") else "")
+        value = value[:len(value) - len(trail)]
+        name_match = _PART_NAME.search(head)
+        name = (name_match.group(1) or name_match.group(2)) if name_match else ""
+        type_match = _PART_TYPE.search(head)
+        if name and value and is_secret_name(name):
+            value = redactor.token(name, value)
+        else:
+            value = redact_text(value, type_match.group(1) if type_match else "", redactor, depth + 1)
+        out.append(redactor.text(head) + sep + value + trail)
+    return delimiter.join(out)
 
 
 def body_record(raw: bytes | None, content_type: str, content_encoding: str, redactor: Redactor,
@@ -142,6 +210,16 @@ def body_record(raw: bytes | None, content_type: str, content_encoding: str, red
     record.update(base64=base64.b64encode(redact_binary(kept, redactor)).decode("ascii"),
                   truncated=decoded_truncated or len(data) > binary_cap, cap=binary_cap)
     return record
+
+
+def redact_base64(value: str, redactor: Redactor) -> str:
+    """Base64 of a binary payload (as written in observations) redacted like :func:`redact_binary`."""
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return redactor.token("unreadable-base64", value)  # cannot be checked, so nothing of it is shown
+    redacted = redact_binary(data, redactor)
+    return value if redacted == data else base64.b64encode(redacted).decode("ascii")
 
 
 def redact_binary(data: bytes, redactor: Redactor) -> bytes:

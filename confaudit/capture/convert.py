@@ -38,12 +38,12 @@ def _query_pairs(req: Any) -> list[tuple[str, str]]:
         return parse_qsl(str(req.path).partition("?")[2].partition("#")[0], keep_blank_values=True)
 
 
-def _path_of(url: str, raw_path: str) -> str:
-    """The URL's path; a client-controlled Host such as ``evil.[x]`` must not make the record vanish."""
+def _path_of(url: str, raw_path: str, redactor: Redactor) -> str:
+    """The (redacted) URL's path; a client-controlled Host such as ``evil.[x]`` must not make the record vanish."""
     try:
         return urlsplit(url).path
     except ValueError:
-        return str(raw_path).split("?", 1)[0].split("#", 1)[0]
+        return redactor.url(str(raw_path).split("?", 1)[0].split("#", 1)[0])
 
 
 def http_record(flow: Any, redactor: Redactor, source: str) -> dict[str, Any]:
@@ -57,9 +57,9 @@ def http_record(flow: Any, redactor: Redactor, source: str) -> dict[str, Any]:
         "method": req.method,
         "url": url,
         "scheme": req.scheme,
-        "host": req.pretty_host,
+        "host": redactor.authority(req.pretty_host),
         "port": req.port,
-        "path": _path_of(url, req.path),
+        "path": _path_of(url, req.path, redactor),
         "query": redactor.query_pairs(_query_pairs(req)),
         "http_version": req.http_version,
         "status": resp.status_code if resp is not None else None,
@@ -99,7 +99,7 @@ def websocket_record(flow: Any, message: Any, redactor: Redactor, source: str) -
         "size": len(message.content),
         "content": content,
         "truncated": truncated,
-        "host": flow.request.pretty_host,
+        "host": redactor.authority(flow.request.pretty_host),
         "url": redactor.url(flow.request.pretty_url),
         "source": source,
     }

@@ -80,29 +80,50 @@ def _check_record(record: Any) -> None:
             raise ValueError(f"field {key} has the wrong type")
 
 
+# Fields of the addon's records that _reredact redacts by their structure; every other field is
+# redacted as JSON (secret names, then patterns in every string), whatever a writer put there.
+_STRUCTURED = {"url", "host", "path", "query", "request_headers", "response_headers", "request_body",
+               "response_body", "content", "error"}
+
+
 def _reredact(record: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    """Redaction is idempotent: apply it again to whatever the file says."""
-    if record["kind"] == "http":
+    """Redaction is idempotent: apply it again to every field of whatever the file says."""
+    from confaudit.capture.body import redact_base64, redact_text
+
+    if isinstance(record.get("url"), str):
         record["url"] = redactor.url(record["url"])
-        for key in ("request_headers", "response_headers"):
-            headers = record.get(key)
-            if isinstance(headers, list):
-                pairs = [h for h in headers if isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h)]
-                record[key] = [list(p) for p in redactor.headers(pairs)]
-        if isinstance(record.get("query"), list):
-            record["query"] = redactor.query_pairs(q for q in record["query"] if isinstance(q, list) and len(q) == 2)
-        for key in ("request_body", "response_body"):
-            body = record.get(key)
-            if isinstance(body, dict) and isinstance(body.get("text"), str):
-                from confaudit.capture.body import redact_text
-
+    if isinstance(record.get("path"), str):
+        record["path"] = redactor.url(record["path"])
+    if isinstance(record.get("host"), str):
+        record["host"] = redactor.authority(redactor.text(record["host"]))
+    if isinstance(record.get("error"), str):
+        record["error"] = redactor.text(record["error"])[:500]
+    for key in ("request_headers", "response_headers"):
+        headers = record.get(key)
+        if isinstance(headers, list):
+            pairs = [h for h in headers if isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h)]
+            record[key] = [list(p) for p in redactor.headers(pairs)]
+    if isinstance(record.get("query"), list):
+        record["query"] = redactor.query_pairs(q for q in record["query"] if isinstance(q, list) and len(q) == 2)
+    for key in ("request_body", "response_body"):
+        body = record.get(key)
+        if isinstance(body, dict):
+            if isinstance(body.get("text"), str):
                 body["text"] = redact_text(body["text"][:TEXT_CAP], str(body.get("content_type", "")), redactor)
-    elif record["kind"] == "websocket" and record.get("type") == "text" and isinstance(record.get("content"), str):
-        from confaudit.capture.body import redact_text
-
-        record["content"] = redact_text(record["content"][:TEXT_CAP], "", redactor)
-        if isinstance(record.get("url"), str):
-            record["url"] = redactor.url(record["url"])
+            if isinstance(body.get("base64"), str):
+                body["base64"] = redact_base64(body["base64"], redactor)
+            record[key] = {k: v if k in ("text", "base64") else redactor.json(v) for k, v in body.items()}
+        elif body is not None:
+            record[key] = redactor.json(body)
+    content = record.get("content")
+    if isinstance(content, str):
+        record["content"] = (redact_base64(content, redactor) if record.get("type") == "binary"
+                             else redact_text(content[:TEXT_CAP], "", redactor))
+    elif content is not None:
+        record["content"] = redactor.json(content)
+    for key, value in record.items():
+        if key not in _STRUCTURED and key != "kind":
+            record[key] = redactor.json(value)
     return record
 
 

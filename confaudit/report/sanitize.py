@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from confaudit.report.filters import clip
 
 
-_URL_TOKEN_RE = re.compile(r"\[REDACTED(?:%20|\+| )([A-Za-z0-9_.\-]{1,40})(?:%20|\+| )(?:%23|#)([0-9a-f]{8})\]")
+_URL_TOKEN_RE = re.compile(r"(?:\[|%5B)REDACTED(?:%20|\+| )([A-Za-z0-9_.\-]{1,40})(?:%20|\+| )(?:%23|#)([0-9a-f]{8})(?:\]|%5D)")
 
 
 def readable_tokens(text: str) -> str:
