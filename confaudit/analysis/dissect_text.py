@@ -86,8 +86,7 @@ def http_requests(flow_id: str, samples: list[Sample], redactor: Any) -> list[di
                 "websocket_upgrade": bool(head.websocket_upgrade),
                 "first_packet": packet_ref(part[0]),
             })
-            length = next((v for k, v in head.headers if k.lower() == "content-length"), "0")
-            offset = end + 4 + (int(length) if length.strip().isdigit() else 0)
+            offset = end + 4 + (head.content_length or 0)
         if out:
             return out
     return []
