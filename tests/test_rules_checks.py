@@ -91,8 +91,12 @@ def test_tls_version_spellings() -> None:
 
 def test_analytics_counts_as_tracking_only_when_asked(tmp_path: Path) -> None:
     rule = (RULES / "no_advertising" / "rule.yaml").read_text()
+    page = [["origin", "https://app.vendor.example"], ["sec-fetch-dest", "empty"]]
     bundle = {"complete": True, "dns": [{"name": "x"}], "parties": [
-        {"id": "p1", "domain": "google-analytics.com", "entity": "Google", "first_party": False, "entity_categories": ["analytics"]}]}
+        {"id": "p1", "domain": "google-analytics.com", "entity": "Google", "first_party": False, "entity_categories": ["analytics"],
+         "hosts": ["www.google-analytics.com"]}],
+        "http": [{"id": "h1", "host": "www.google-analytics.com", "url": "https://www.google-analytics.com/g/collect",
+                  "request_headers": page}]}
     assert evaluate(load_claims(RULES / "no_advertising" / "rule.yaml"), bundle).findings[0].verdict == "supported"
     strict = tmp_path / "rule.yaml"
     strict.write_text(rule.replace("    severity: high", "    include_analytics: true\n    severity: high"))
