@@ -62,6 +62,8 @@ def test_published_ranges_longest_prefix_and_user_lists(tmp_path: Path) -> None:
     assert emap.lookup_address("91.108.8.8").entity == "Telegram"
     assert emap.lookup_address("31.13.93.48").entity == "Meta"  # WhatsApp relay in whatsapp_login_call.pcap
     assert emap.lookup_address("192.0.2.1") is None and emap.lookup_address("not-an-address") is None
+    party = _enrich({"tls": [{"flow": "f1", "sni": "91.108.8.8", "version": "TLS 1.2"}]}, ["Telegram"])["parties"][0]
+    assert (party["entity"], party["entity_source"], party["first_party"]) == ("Telegram", "network", True)
     mine = tmp_path / "mine.json"
     mine.write_text(json.dumps({"name": "mine", "licence": "CC0", "entities": [
         {"entity": "Narrow Co", "domains": [], "networks": ["52.114.250.0/24"], "source": "test"}]}))
@@ -128,7 +130,11 @@ def test_flows_follow_their_requests_names_media_and_ports() -> None:
                   {"id": "f5", "transport": "udp", "src": "10.0.0.2", "sport": 5353, "dst": "224.0.0.251", "dport": 5353},
                   {"id": "f6", "transport": "tcp", "src": "10.0.0.2", "sport": 50006, "dst": "203.0.113.77", "dport": 443,
                    "protocol": "tls"},
-                  {"id": "f7", "transport": "tcp", "src": "10.0.0.2", "sport": 50007, "dst": "198.51.100.3", "dport": 443}],
+                  {"id": "f7", "transport": "tcp", "src": "10.0.0.2", "sport": 50007, "dst": "198.51.100.3", "dport": 443},
+                  {"id": "f8", "transport": "udp", "src": "10.0.0.2", "sport": 50008, "dst": "203.0.113.8", "dport": 50008},
+                  {"id": "f9", "transport": "udp", "src": "10.0.0.2", "sport": 50009, "dst": "203.0.113.9", "dport": 3480}],
+        "media_streams": [{"id": "m1", "flow": "f8"}],
+        "media_path": {"endpoints": [{"address": "203.0.113.9", "role": "server", "flows": ["f9"]}]},
         "http": [_req("h1", "https://cdn.thirdparty.example/lib.js", flow="f1")],
         "dns": [{"name": "api.vendor.example", "answers": ["198.51.100.2"]}],
         "stun": [{"flow": "f3", "messages": 4, "classic": 0}, {"flow": "f6", "messages": 2, "classic": 2}],
@@ -136,10 +142,10 @@ def test_flows_follow_their_requests_names_media_and_ports() -> None:
     }, ["vendor.example"])
     roles = _roles(bundle, "flows", "id")
     assert roles == {"f1": "third_party_of_vendor", "f2": "vendor", "f3": "vendor", "f4": "background",
-                     "f5": "background", "f6": "unknown", "f7": "unknown"}
+                     "f5": "background", "f6": "unknown", "f7": "unknown", "f8": "vendor", "f9": "vendor"}
     reasons = {f["id"]: f["attribution"]["reasons"][0] for f in bundle["flows"]}
     assert "api.vendor.example" in reasons["f2"] and "STUN/TURN" in reasons["f3"] and "udp/123" in reasons["f4"]
-    assert "multicast" in reasons["f5"]
+    assert "multicast" in reasons["f5"] and "media stream m1" in reasons["f8"] and "media path (server" in reasons["f9"]
     # TLS application data reads as "classic" STUN: it must not make a TLS flow the call's
     assert "STUN" not in reasons["f6"] and bundle["tls"][0]["attribution"]["role"] == "unknown"
 

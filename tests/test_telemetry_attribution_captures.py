@@ -175,3 +175,31 @@ def test_same_session_with_the_tracker_called_by_another_page_is_background() ->
     finding = _finding(moved, claims, "rooms-vendors-get-room-name")
     assert finding.verdict == "supported", finding.explanation
     assert "not judged" in finding.explanation
+
+
+@pytest.mark.parametrize(("capture", "names"), [
+    # nDPI's development captures: the messaging companies a real capture shows
+    ("KakaoTalk_chat.pcap", {"katalk.kakao.com": "Kakao", "booking.loco.kakao.com": "Kakao"}),
+    ("wechat.pcap", {"res.wx.qq.com": "Tencent (WeChat)", "webpush.web.wechat.com": "Tencent (WeChat)"}),
+    ("snapchat_call_v1.pcapng", {"str1-euwest1-34-246-231-140.addlive.io": "Snap"}),
+    ("snapchat.pcap", {"feelinsonice-hrd.appspot.com": "Snap"}),
+])
+def test_messaging_companies_of_real_captures_are_on_the_entity_map(shared_captures: Path, capture: str,
+                                                                    names: dict[str, str]) -> None:
+    bundle = _bundle(shared_captures / "ndpi-devset" / capture)
+    entity_of = {h: p["entity"] for p in bundle["parties"] for h in p["hosts"]}
+    for host, entity in names.items():
+        assert entity_of.get(host) == entity, (host, entity_of.get(host))
+    special = [h for p in bundle["parties"] for h in p["hosts"] if h.endswith((".local", ".lan", ".arpa")) or "." not in h]
+    assert special == [], "special-use names became parties"
+
+
+def test_telegram_data_centres_and_lan_noise(shared_captures: Path) -> None:
+    bundle = _bundle(shared_captures / "ndpi-devset" / "telegram.pcap")
+    view = with_first_party(bundle, ("Telegram",))
+    dc = [f for f in view["flows"] if f["dst"].startswith("91.108.")]
+    assert len(dc) >= 10 and {f["attribution"]["role"] for f in dc} == {"vendor"}
+    assert "Telegram's published range" in dc[0]["attribution"]["reasons"][0]
+    by_port = {f["dport"]: f["attribution"] for f in view["flows"] if f["dport"] in (1900, 5353, 67, 137, 53)}
+    assert {a["role"] for a in by_port.values()} == {"background"}, by_port
+    assert not any(p["domain"].endswith(".local") for p in view["parties"])

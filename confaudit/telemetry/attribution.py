@@ -139,13 +139,13 @@ class _Http:
     def __init__(self, records: list[Mapping[str, Any]], namer: Namer) -> None:
         self.records, self.namer = records, namer
         self.frames: set[str] = set()  # origins of frames the vendor's pages loaded
+        frames = [rec for rec in records if destination(rec) in FRAME_DESTINATIONS]
         changed, depth = True, 0
         while changed and depth < MAX_FRAME_DEPTH:
             changed, depth = False, depth + 1
-            for rec in records:
+            for rec in frames:
                 origin = origin_of(rec.get("url"))
-                if origin and origin not in self.frames and destination(rec) in FRAME_DESTINATIONS \
-                        and any(self.vendor_page(i.origin) for i in initiators(rec)):
+                if origin and origin not in self.frames and any(self.vendor_page(i.origin) for i in initiators(rec)):
                     self.frames.add(origin)
                     changed = True
 

@@ -128,6 +128,7 @@ _SPECIAL_SUFFIXES = {
 _PRIVATE_TLDS = frozenset({"lan", "home", "internal", "intranet", "private", "corp"})
 
 
+@lru_cache(maxsize=65536)
 def special_use_name(host: str) -> str | None:
     """Why ``host`` can never name a party (mDNS, reverse lookups, private suffixes ...), or None for a real name."""
     name = normalise_host(host)
@@ -140,12 +141,13 @@ def special_use_name(host: str) -> str | None:
         if name == suffix or name.endswith("." + suffix):
             return why
     if len(labels) == 1:
-        return "a single-label name, not an Internet host name (browsers resolve random ones to detect DNS hijacking)"
+        return "a single-label name, not an Internet host name"
     if labels[-1] in _PRIVATE_TLDS:
         return f"a private local-network name (.{labels[-1]}, RFC 6762 appendix G)"
     return None
 
 
+@lru_cache(maxsize=65536)
 def is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(normalise_host(host).split("%")[0])
