@@ -32,6 +32,17 @@ def test_fixture_verdict(case: Path) -> None:
         assert all({"kind", "id", "detail"} <= set(ref) for ref in finding.evidence)
 
 
+ATTRIBUTED = ("transport_encryption", "data_collection", "third_party_sharing", "no_advertising")
+SUPPORTED = [c for c in CASES if c.parent.name in ATTRIBUTED and c.stem.startswith("supported--")]
+
+
+@pytest.mark.parametrize("case", SUPPORTED, ids=[f"{c.parent.name}/{c.stem}" for c in SUPPORTED])
+def test_a_supported_verdict_cites_what_was_checked(case: Path) -> None:
+    finding = _evaluate(case)
+    assert finding.verdict == "supported" and finding.evidence, finding.explanation
+    assert all({"kind", "id", "detail"} <= set(ref) for ref in finding.evidence)
+
+
 @pytest.mark.parametrize("kind", sorted(k for k in CHECK_KINDS if k != "document_only"))
 def test_every_kind_has_the_three_verdict_fixtures(kind: str) -> None:
     stems = {p.stem.split("--", 1)[0] for p in (RULES / kind).glob("*.json")}

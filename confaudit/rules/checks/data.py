@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from confaudit.rules.checks._common import (MAX_REFS, NameMatcher, judged, listing, obj, outcome, party_names, plural,
-                                            record_id, records, ref, role, scope_of, scope_words, str_set, text, were)
+                                            record_id, records, ref, role, role_reason, scope_of, scope_words, str_set, text,
+                                            were)
 from confaudit.rules.model import Outcome
 
 GUEST_PHASES = frozenset({"guest", "logged-out", "logged_out", "loggedout", "signed-out", "signed_out", "no-account"})
@@ -63,6 +64,23 @@ def _by_role(flows: list[tuple[int, Mapping[str, Any]]], scope: str
     return counted, unknown, len(flows) - len(counted) - len(unknown)
 
 
+def _background_refs(flows: list[Mapping[str, Any]], scope: str, limit: int = 3) -> list[dict[str, str]]:
+    """References to data flows of the device's background, marked as not judged."""
+    left = [(i, f) for i, f in enumerate(flows) if not judged(role(f), scope) and role(f) == "background"][:limit]
+    return [ref("data_flow", record_id(f, f"d{i}"), f"not judged (background): {text(f.get('category'), 30)} to "
+                f"{text(f.get('party'), 80)}; {role_reason(f)}") for i, f in left]
+
+
+def _requests_checked(bundle: Mapping[str, Any], scope: str, limit: int = 5) -> list[dict[str, str]]:
+    """The vendor's decoded requests and messages, for a verdict that rests on what they did not carry."""
+    out = []
+    for kind in ("http", "websocket"):
+        for i, rec in enumerate(records(bundle, kind) or []):
+            if judged(role(rec), scope) and len(out) < limit:
+                out.append(ref(kind, record_id(rec, f"{kind[0]}{i}"), f"checked: {text(rec.get('host'), 100)} ({role(rec)})"))
+    return out
+
+
 def _left_out(background: int) -> str:
     return f" ({plural(background, 'data flow')} of the device's background {'was' if background == 1 else 'were'} not judged)" \
         if background else ""
@@ -108,6 +126,13 @@ def data_collection(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Out
             return outcome("inconclusive", f"Data outside the stated categories ({listing(doubtful)}) was sent{where} in "
                            f"requests that cannot be attributed to the vendor or to the device's background{left_out}.", refs)
         # Nothing outside the list anywhere but the background: the vendor's part cannot hold more either.
+        if not flows and not unknown:
+            checked = _requests_checked(bundle, scope)
+            if not checked:
+                return outcome("not_observable", f"No decoded request {scope_words(scope)}{where} was seen to look "
+                               f"for collected data{left_out}.", _background_refs(flows_all, scope))
+            return outcome("supported", f"The {plural(len(checked), 'decoded request')} {scope_words(scope)}{where} "
+                           f"carried no data of any category{left_out}.", checked)
         seen = _categories(flows + unknown)
         chosen = {c for c, items in seen.items() if any(not _inherent(f) for _, f in items)}
         refs = [r for c in sorted(chosen) for i, f in seen[c][:2] for r in _flow_refs(f, i)]
@@ -216,6 +241,8 @@ def third_party_sharing(bundle: Mapping[str, Any], params: Mapping[str, Any]) ->
     judged_parties = _third_parties_seen(parties, scope)
     contacted = sorted({str(p.get("domain") or p.get("entity")) for p in judged_parties})
     refs = [ref("party", record_id(p, str(p.get("domain"))), f"{text(p.get('entity'))} ({role(p)})") for p in judged_parties][:15]
+    refs += [r for i, f in (counted + unknown)[:5] for r in _flow_refs(f, i)]  # the data flows that were checked
+    refs += _background_refs(flows, scope) or ([] if refs else _requests_checked(bundle, scope))
     contacted_text = f"{plural(len(contacted), 'third party')} contacted: {listing(contacted)}" if contacted else "no third party contacted"
     return outcome("supported", f"No personal data beyond what the claim allows went to third parties {scope_words(scope)} "
                    f"({contacted_text}){_left_out(background)}.", refs)

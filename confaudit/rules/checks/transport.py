@@ -283,7 +283,11 @@ def transport_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
                            f"non-loopback HTTP scheme was seen.{background}", ignored_refs)
         return outcome("not_observable", "The evidence holds no TLS, QUIC, HTTP or WebSocket traffic to judge.")
     note = f" ({plural(exempt, 'certificate revocation check')} over plain HTTP ignored)" if exempt else ""
-    refs = _with_not_judged([r for refs in tls_judged[:10] for r in refs], ignored_refs)
+    cited = [r for refs in tls_judged[:10] for r in refs]
+    cited += [ref("quic", record_id(q, f"quic{i}"), f"QUIC {text(q.get('sni'), 100)}".strip()) for i, q in enumerate(quic[:5])]
+    cited += [ref("http", record_id(h, f"h{i}"), f"HTTPS to {text(h.get('host'), 100)}") for i, h in enumerate(https[:5])]
+    cited += [ref("websocket", record_id(w, f"w{i}"), f"WSS to {text(_host_of(str(w.get('url'))), 100)}") for i, w in enumerate(wss[:5])]
+    refs = _with_not_judged(cited, ignored_refs)
     return outcome("supported", f"{sentence(all_of(encrypted, 'observed TLS, QUIC, HTTPS or WSS exchange'))} "
                    f"{scope_words(scope)} {were(encrypted)} at {version_name(minimum)} or newer, with no plaintext HTTP, "
                    f"WebSocket or SIP{note}.{background}", refs)
