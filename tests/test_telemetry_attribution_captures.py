@@ -58,6 +58,9 @@ def test_whatsapp_call_apple_rc4_servers_are_background_not_a_contradiction(shar
         expected = {"e13.whatsapp.net": "vendor", "query.ess.apple.com": "background", "lucas-imac.local": "background"}
         assert rec["attribution"]["role"] == expected[rec["name"]], rec
     assert not [p for p in view["parties"] if p["domain"].endswith(".local")], "an mDNS name became a party"
+    # TLS to Apple's push port whose records parse as "classic" STUN: not the call's, and in Apple's 17.0.0.0/8
+    push = next(h for h in view["traffic_attribution"]["hosts"] if h["host"] == "17.110.229.14:5223/tcp")
+    assert push["role"] == "unknown" and "Apple's published range 17.0.0.0/8" in push["reasons"][0]
     finding = _finding(bundle, claims, "whatsapp-transport")
     assert finding.verdict == "not_observable", finding.explanation
     assert "p53-buy.itunes.apple.com" in finding.explanation and "not judged" in finding.explanation
