@@ -38,7 +38,8 @@ DELETION = "    check: document_only\n    category: data_deletion\n    severity:
 
 
 def test_webex_contradicts_tls12_and_writes_every_report(shared_captures: Path, tmp_path: Path) -> None:
-    claims = claims_file(tmp_path, TLS12_HIGH, NO_ANALYTICS, DELETION)
+    # A packet capture cannot tie Google Analytics to the Webex app: only a device-wide claim can be contradicted by it.
+    claims = claims_file(tmp_path, TLS12_HIGH, NO_ANALYTICS + "    scope: device\n", DELETION)
     out = tmp_path / "out"
     result = invoke("check", shared_captures / "webex.pcap", "--claims", claims, "--json", out / "f.json",
                     "--junit", out / "f.xml", "--sarif", out / "f.sarif", "--markdown", out / "f.md")
@@ -165,10 +166,11 @@ def test_truncated_capture_never_passes(shared_captures: Path, tmp_path: Path) -
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 
 
-def _har_entry(url: str, body: dict | None, started: str) -> dict:
+def _har_entry(url: str, body: dict | None, started: str, page: str = "https://rooms.vendor.test/room/1") -> dict:
     text = json.dumps(body) if body is not None else ""
     request = {"method": "POST" if body is not None else "GET", "url": url, "httpVersion": "HTTP/1.1",
-               "headers": [{"name": "User-Agent", "value": UA}, {"name": "Content-Type", "value": "application/json"}],
+               "headers": [{"name": "User-Agent", "value": UA}, {"name": "Content-Type", "value": "application/json"},
+                           {"name": "Referer", "value": page}],
                "queryString": [], "cookies": [], "headersSize": -1, "bodySize": len(text)}
     if body is not None:
         request["postData"] = {"mimeType": "application/json", "text": text}

@@ -80,7 +80,8 @@ def test_understated_passes_and_says_so() -> None:
 
 def test_junit_survives_hostile_text() -> None:
     run = golden_run({"complete": True, "dns": [{}], "parties": [
-        {"domain": "x\x00\x1b]8;;http://evil\x07<script>&\"'", "entity": "\ud800?", "entity_categories": ["ads"], "first_party": False}]})
+        {"domain": "x\x00\x1b]8;;http://evil\x07<script>&\"'", "entity": "\ud800?", "entity_categories": ["ads"], "first_party": False,
+         "attribution": {"role": "third_party_of_vendor", "reasons": ["requested by the vendor's page"]}}]})
     text = to_junit(run)
     root = validate_junit(text)
     assert "\x1b" not in text and "\x00" not in text

@@ -17,15 +17,6 @@ from confaudit.rules.engine import evaluate
 RULES = Path(__file__).parent / "rules"
 CASES = sorted(RULES.glob("*/*.json"))
 PASSING = [c for c in CASES if c.stem.split("--", 1)[0] in ("supported", "understated")]
-UNCITED_OUTSIDE_THIS_SCOPE = {
-    # rules/checks/data.py (traffic attribution work): no_advertising must cite the parties it checked,
-    # data_collection/third_party_sharing the requests or parties they looked at when nothing was sent.
-    "no_advertising/supported--no-ads", "no_advertising/supported--first-party-ad-company",
-    "third_party_sharing/supported--first-party-by-claims-file", "data_collection/supported--only-nothing-sent",
-    # rules/checks/transport.py: the supported outcome cites only `tls` records, none for HTTPS/QUIC/WSS.
-    "transport_encryption/supported--https-and-quic-without-tls-records",
-}
-"""Passing fixtures whose check (owned elsewhere) still cites nothing; strict xfail, so a fix must remove them here."""
 
 
 def _case_id(case: Path) -> str:
@@ -50,10 +41,8 @@ def test_fixture_verdict(case: Path) -> None:
 
 
 @pytest.mark.parametrize("case", PASSING, ids=[_case_id(c) for c in PASSING])
-def test_a_pass_always_cites_evidence(case: Path, request: pytest.FixtureRequest) -> None:
+def test_a_pass_always_cites_evidence(case: Path) -> None:
     """supported and understated rest on something seen: at least one well-formed evidence reference."""
-    if _case_id(case) in UNCITED_OUTSIDE_THIS_SCOPE:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="check owned by another change cites nothing yet"))
     finding = _evaluate(case)
     assert finding.verdict in ("supported", "understated")
     assert finding.evidence, f"{finding.verdict} without evidence: {finding.explanation}"
@@ -137,8 +126,12 @@ def test_tls_version_spellings() -> None:
 
 def test_analytics_counts_as_tracking_only_when_asked(tmp_path: Path) -> None:
     rule = (RULES / "no_advertising" / "rule.yaml").read_text()
+    page = [["origin", "https://app.vendor.example"], ["sec-fetch-dest", "empty"]]
     bundle = {"complete": True, "dns": [{"name": "x"}], "parties": [
-        {"id": "p1", "domain": "google-analytics.com", "entity": "Google", "first_party": False, "entity_categories": ["analytics"]}]}
+        {"id": "p1", "domain": "google-analytics.com", "entity": "Google", "first_party": False, "entity_categories": ["analytics"],
+         "hosts": ["www.google-analytics.com"]}],
+        "http": [{"id": "h1", "host": "www.google-analytics.com", "url": "https://www.google-analytics.com/g/collect",
+                  "request_headers": page}]}
     assert evaluate(load_claims(RULES / "no_advertising" / "rule.yaml"), bundle).findings[0].verdict == "supported"
     strict = tmp_path / "rule.yaml"
     strict.write_text(rule.replace("    severity: high", "    include_analytics: true\n    severity: high"))

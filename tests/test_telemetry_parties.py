@@ -142,13 +142,13 @@ def test_bad_user_list_is_one_line_input_error(tmp_path: Path, content: str) -> 
 
 def test_first_party_by_entity_name_or_domain_or_url() -> None:
     emap = load_entity_maps([])
-    fp = first_party_from(["meta", "https://example-rooms.test:8443/room/x", "rooms.invalid"], emap)
+    fp = first_party_from(["meta", "https://example-rooms.test:8443/room/x", "rooms.example"], emap)
     assert fp.entities == {"meta", "lab fixture: example-rooms"}
-    assert fp.domains == {"example-rooms.test", "rooms.invalid"}
-    bundle = _enrich({"tls": [{"sni": "static.xx.fbcdn.net"}, {"sni": "api.rooms.invalid"}, {"sni": "x.sentry.io"}]},
-                     first_party=["Meta", "rooms.invalid"])
+    assert fp.domains == {"example-rooms.test", "rooms.example"}
+    bundle = _enrich({"tls": [{"sni": "static.xx.fbcdn.net"}, {"sni": "api.rooms.example"}, {"sni": "x.sentry.io"}]},
+                     first_party=["Meta", "rooms.example"])
     assert {p["domain"]: p["first_party"] for p in bundle["parties"]} == {
-        "fbcdn.net": True, "rooms.invalid": True, "sentry.io": False}
+        "fbcdn.net": True, "rooms.example": True, "sentry.io": False}
 
 
 def test_real_capture_sni_parties(shared_captures: Path) -> None:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 from confaudit.capture.body import DECODE_LIMIT, body_record, message_content
 from confaudit.errors import InputError
 from confaudit.redact import Redactor
+from confaudit.telemetry.initiators import har_initiator
 
 
 def _need(cond: bool, path: Path, where: str, what: str) -> None:
@@ -109,6 +110,9 @@ def har_records(har: Any, path: Path, redactor: Redactor) -> tuple[list[dict[str
             "server": {"ip": server_ip.strip("[]"), "port": port} if isinstance(server_ip, str) and server_ip else None,
             "source": "har", "flow": None, "duration_ms": _number(entry.get("time")), "error": None,
         })
+        initiator = har_initiator(entry)  # Chrome's _initiator: which page or script asked (origins only)
+        if initiator is not None:
+            records[-1]["initiator"] = initiator
         records.extend(_websocket_records(entry, uuid, parts.hostname or "", url, path, where, redactor))
     return records, []
 

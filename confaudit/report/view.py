@@ -27,6 +27,8 @@ MAX_WARNINGS = 50
 VERDICT_ORDER = ("contradicted", "error", "understated", "inconclusive", "not_observable", "supported", "document_only")
 MAX_UNTESTED_SHOWN = 30
 """Untested claims named beside the score; the rest are counted."""
+MAX_BACKGROUND = 200
+"""Background and unattributed hosts listed in the report."""
 
 
 def _list(value: Any) -> list[Mapping[str, Any]]:
@@ -105,6 +107,23 @@ def _parties(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
             "more": max(len(ranked) - MAX_PARTIES, 0), "count": len(parties),
             "third_party_count": sum(1 for p in parties if p.get("first_party") is False),
             "data_flows": flow_rows, "data_flows_more": max(len(flows) - MAX_DATA_FLOWS, 0)}
+
+
+def _background(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any] | None:
+    """Hosts the analysis attributed to the device's background or to no one, with their reasons."""
+    summary = bundle.get("traffic_attribution")
+    if not isinstance(summary, Mapping):
+        return None
+    hosts = [h for h in _list(summary.get("hosts")) if h.get("role") in ("background", "unknown")]
+    rows = [{"host": clean.text(h.get("host"), 160), "role": "background" if h.get("role") == "background" else "unknown",
+             "reasons": [clean.text(r, 400) for r in as_list(h.get("reasons"))[:4]],
+             "records": clean.text(", ".join(f"{k} {v}" for k, v in sorted(h["records"].items()))
+                                   if isinstance(h.get("records"), Mapping) else "", 200)}
+            for h in hosts[:MAX_BACKGROUND]]
+    first_party = [clean.text(n, 120) for n in as_list(summary.get("first_party"))[:20]]
+    return {"rows": rows, "more": max(len(hosts) - MAX_BACKGROUND, 0) + as_int(summary.get("hosts_omitted")),
+            "background": sum(1 for h in hosts if h.get("role") == "background"),
+            "unknown": sum(1 for h in hosts if h.get("role") == "unknown"), "first_party": first_party}
 
 
 def _session(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any] | None:
@@ -201,6 +220,7 @@ def audit_view(run: Mapping[str, Any], bundle: Mapping[str, Any]) -> dict[str, A
         "score": _score(run, clean),
         "findings": findings,
         "parties": _parties(bundle, clean),
+        "background": _background(bundle, clean),
         "timeline": build_timeline(bundle, lambda s: clean.text(s, 40)),
         "media": media_view(bundle, clean),
         "methods": method_rows([clean.text(f.get("check"), 60) for f in _list(run.get("findings"))]),

@@ -13,12 +13,15 @@ from typing import Any
 
 from confaudit.errors import ClaimsError
 from confaudit.rules.checks import CHECK_KINDS, DOCUMENT_ONLY, Param
+from confaudit.rules.checks._common import SCOPES
 from confaudit.rules.model import SEVERITIES, Claim, ClaimsFile
 
 MAX_CLAIMS_BYTES = 2 * 1024 * 1024
 MAX_CLAIMS = 1000
-TOP_KEYS = {"vendor", "first_party", "room_link_pattern", "claims", "schema", "notes", "description"}
-CLAIM_KEYS = {"id", "statement", "source", "check", "severity", "category", "notes"}
+TOP_KEYS = {"vendor", "first_party", "room_link_pattern", "scope", "claims", "schema", "notes", "description"}
+CLAIM_KEYS = {"id", "statement", "source", "check", "severity", "category", "notes", "scope"}
+SCOPED_CHECKS = ("transport_encryption", "data_collection", "third_party_sharing", "no_advertising")
+"""Checks whose traffic ``scope`` can widen from the vendor's traffic (default) to the whole device."""
 SOURCE_KEYS = {"title", "url", "date", "quote", "retrieved", "archive"}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TRUE = {"true", "yes", "on"}
@@ -184,6 +187,7 @@ def load_claims(path: str | Path) -> ClaimsFile:
             re.compile(pattern)
         except re.error as exc:
             raise ld.fail(top["room_link_pattern"][1], f"room_link_pattern is not a valid regular expression: {exc}") from None
+    scope = _scope(ld, top["scope"][1], "scope") if "scope" in top else None
     import yaml
 
     claims_node = top["claims"][1]
@@ -195,7 +199,7 @@ def load_claims(path: str | Path) -> ClaimsFile:
     claims: list[Claim] = []
     seen: set[str] = set()
     for node in claims_node.value:
-        claim = _claim(ld, node, categories)
+        claim = _claim(ld, node, categories, scope)
         if claim.id in seen:
             raise ld.fail(node, f"duplicate claim id '{claim.id}'")
         seen.add(claim.id)
@@ -204,7 +208,14 @@ def load_claims(path: str | Path) -> ClaimsFile:
                       claims=tuple(claims))
 
 
-def _claim(ld: _Loader, node: Any, categories: dict[str, Any]) -> Claim:
+def _scope(ld: _Loader, node: Any, what: str) -> str:
+    value = ld.string(node, what)
+    if value not in SCOPES:
+        raise ld.fail(node, f"{what} '{value}' is not one of {', '.join(SCOPES)}")
+    return value
+
+
+def _claim(ld: _Loader, node: Any, categories: dict[str, Any], file_scope: str | None = None) -> Claim:
     import yaml
 
     if not isinstance(node, yaml.MappingNode):
@@ -235,6 +246,13 @@ def _claim(ld: _Loader, node: Any, categories: dict[str, Any]) -> Claim:
             if spec.required:
                 raise ld.fail(check_node, f"claim '{claim_id}': check '{check}' needs parameter '{spec.name}'")
             params[spec.name] = spec.default
+    if "scope" in keys:
+        key_node, value_node = keys["scope"]
+        if check not in SCOPED_CHECKS:
+            raise ld.fail(key_node, f"claim '{claim_id}': scope applies only to {', '.join(SCOPED_CHECKS)}, not '{check}'")
+        params["scope"] = _scope(ld, value_node, f"claim '{claim_id}': scope")
+    elif file_scope is not None and check in SCOPED_CHECKS:
+        params["scope"] = file_scope
     if check == "room_links" and not params["min_entropy_bits"] and not params["fresh_per_room"]:
         raise ld.fail(check_node, f"claim '{claim_id}': room_links needs min_entropy_bits and/or fresh_per_room: true")
     severity = ld.string(keys["severity"][1], "severity")

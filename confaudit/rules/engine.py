@@ -26,19 +26,22 @@ def fingerprint(vendor: str, claim: Claim) -> str:
 
 
 def with_first_party(bundle: Mapping[str, Any], first_party: tuple[str, ...]) -> Mapping[str, Any]:
-    """A shallow copy whose parties are also marked first-party when the claims file names them."""
+    """A shallow copy whose parties are also marked first-party when the claims file names them, and whose
+    records, parties and data flows are attributed again with those names (vendor, third party of the
+    vendor, background, unknown: confaudit.telemetry.attribution)."""
+    from confaudit.telemetry.attributed import attributed_view
+
+    view = dict(bundle)
     parties = records(bundle, "parties")
-    if not first_party or parties is None:
-        return bundle
-    matcher = NameMatcher(first_party)
-    marked = [dict(p, first_party=True) if p.get("first_party") is not True and matcher.any(party_names(p)) else p
-              for p in parties]
-    view = {**bundle, "parties": marked}
-    flows = records(bundle, "data_flows")
-    if flows is not None:
-        view["data_flows"] = [dict(f, first_party=True) if f.get("first_party") is not True and matcher.any(
-            (f.get("party"), f.get("entity"))) else f for f in flows]
-    return view
+    if first_party and parties is not None:
+        matcher = NameMatcher(first_party)
+        view["parties"] = [dict(p, first_party=True) if p.get("first_party") is not True and matcher.any(party_names(p))
+                           else p for p in parties]
+        flows = records(bundle, "data_flows")
+        if flows is not None:
+            view["data_flows"] = [dict(f, first_party=True) if f.get("first_party") is not True and matcher.any(
+                (f.get("party"), f.get("entity"))) else f for f in flows]
+    return attributed_view(view, first_party)
 
 
 MAX_REASONS_NAMED = 3

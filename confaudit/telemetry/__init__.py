@@ -1,7 +1,9 @@
 """Telemetry: payload decoding, data taxonomy, parties and room links.
 
-Entry point :func:`enrich` adds ``parties``, ``data_flows``, ``phase_summary``, ``room_links`` and
-``entity_lists`` to an evidence bundle in place. A malformed bundle never makes it raise: missing or
+Entry point :func:`enrich` adds ``parties``, ``data_flows``, ``phase_summary``, ``room_links``,
+``entity_lists`` and ``traffic_attribution`` to an evidence bundle in place, and an ``attribution`` (whose
+traffic it is: vendor, third party of the vendor, background, unknown) to every flow, request, TLS/QUIC
+handshake and DNS lookup. A malformed bundle never makes it raise: missing or
 ill-typed sections yield empty results. Only a bad user-supplied entity list raises (InputError).
 """
 
@@ -22,6 +24,9 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
            participants: list[str], entity_lists: list[Path], accounts: list[str] | None = None) -> None:
     """Mutate ``bundle`` in place, adding the telemetry sections."""
     from confaudit.telemetry.assemble import assemble
+    from confaudit.telemetry.attributed import apply_records
+    from confaudit.telemetry.attribution import attribute, summary
+    from confaudit.telemetry.names import vendor_names
     from confaudit.telemetry.events import collect_events, known_values
     from confaudit.telemetry.entities import load_entity_maps
     from confaudit.telemetry.parties import first_party_from
@@ -41,11 +46,17 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     warnings = bundle["warnings"] if isinstance(bundle.get("warnings"), list) else bundle.setdefault("warnings", [])
     try:
         events = collect_events(bundle)
-        assemble(bundle, emap, first_party_from(first, emap), known_values(events, rooms, people, accounts), events)
+        vendor = vendor_names(first, emap)
+        attribution = attribute(bundle, vendor, emap)
+        apply_records(bundle, attribution)
+        assemble(bundle, emap, first_party_from(first, emap), known_values(events, rooms, people, accounts), events,
+                 attribution)
+        bundle["traffic_attribution"] = summary(attribution, vendor)
     except Exception as exc:  # noqa: BLE001 - fail closed: an analysis bug must not lose the whole bundle
         if os.environ.get("CONFAUDIT_DEBUG"):
             raise
         bundle["parties"], bundle["data_flows"], bundle["phase_summary"] = [], [], []
+        bundle["traffic_attribution"] = None
         bundle["complete"] = False
         warnings.append(f"telemetry: analysis failed ({type(exc).__name__}); parties and data flows are missing")
     truncated = sum(p.get("truncated_payloads", 0) for p in bundle["parties"])

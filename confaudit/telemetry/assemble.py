@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from confaudit.telemetry.attribution import Result
 from confaudit.telemetry.entities import EntityMap
 from confaudit.telemetry.events import Event, _dicts
 from confaudit.telemetry.fields import Located, classify_located
@@ -36,8 +37,12 @@ def _add_ref(refs: list[dict[str, str]], ref: dict[str, str]) -> None:
 
 
 def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_known: list[KnownValue] | None,
-             events: list[Event]) -> None:
-    """Classify events, then write parties, data_flows and phase_summary into the bundle."""
+             events: list[Event], attribution: Result | None = None) -> None:
+    """Classify events, then write parties, data_flows and phase_summary into the bundle.
+
+    With ``attribution``, each party and data flow also gets its ``attribution`` (a data flow is as close to
+    the vendor as the closest of all the requests that carried it, not only the referenced ones).
+    """
     from confaudit.redact import Redactor
 
     redactor = Redactor.default()
@@ -135,6 +140,18 @@ def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_kn
 
     party_ids, party_list = party_records(parties, resolutions, fp, flow_bytes)
     flow_list, flow_ids = flow_records(flows, party_ids, parties, resolutions, fp)
+    if attribution is not None:
+        from confaudit.telemetry.attributed import party_attribution
+
+        for party in party_list:
+            found = party_attribution(party, attribution)
+            if found is not None:
+                party["attribution"] = found.to_dict()
+        ref_keys = {flow_ids[key]: flows[key].ref_keys for key in flows if key in flow_ids}
+        for record in flow_list:
+            found = attribution.of_refs(sorted(ref_keys.get(record["id"], ())))
+            if found is not None:
+                record["attribution"] = found.to_dict()
     bundle["parties"] = party_list
     bundle["data_flows"] = flow_list
     bundle["phase_summary"] = phase_records(bundle, windows, per_phase, flow_ids, events)

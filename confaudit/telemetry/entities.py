@@ -1,10 +1,13 @@
 """Entity maps: which company operates a domain, from the built-in map and user-supplied lists.
 
-Formats accepted: confaudit's ``{name, licence, entities: [{entity, domains, categories, source}]}``,
+Formats accepted: confaudit's ``{name, licence, entities: [{entity, domains, networks?, categories, source}]}``
+(``networks``: CIDR blocks the entity publishes, e.g. Microsoft's Teams media ranges),
 Disconnect's ``services.json`` (``{license?, categories: {Cat: [{Entity: {url: [domains]}}]}}``) and
 DuckDuckGo's entity map (``{Entity: {properties: [...], resources: [...]}}``). Later lists override
-earlier ones; the longest matching domain suffix wins. Registrable domains come from the Public
-Suffix List shipped inside ``publicsuffixlist`` (no network).
+earlier ones; the longest matching domain suffix (or network prefix) wins. Registrable domains come
+from the Public Suffix List shipped inside ``publicsuffixlist`` (no network). Special-use names
+(``.local``, ``.arpa``, ``.localhost``, ``.invalid``, private-network suffixes, single labels, DNS-SD
+service names) never name a party: :func:`special_use_name` says why.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 from confaudit.errors import InputError
 
 MAX_ENTRIES = 200_000
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class EntityList:
     sha256: str
     """Hash of the list file's bytes."""
     entries: int
-    """Number of domain entries read."""
+    """Number of domain and network entries read."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class EntityEntry:
     """One domain -> entity fact."""
 
     domain: str
-    """Domain suffix (lower-case, no leading dot)."""
+    """Domain suffix (lower-case, no leading dot), or the CIDR network of an address entry."""
     entity: str
     """Company / organisation name."""
     categories: tuple[str, ...]
@@ -61,12 +65,18 @@ class EntityMap:
 
     def __init__(self) -> None:
         self._by_domain: dict[str, EntityEntry] = {}
+        self._networks: dict[Network, EntityEntry] = {}
+        self._address_cache: dict[str, EntityEntry | None] = {}
         self.lists: list[EntityList] = []
 
     def add(self, meta: EntityList, entries: list[EntityEntry]) -> None:
         self.lists.append(meta)
+        self._address_cache.clear()
         for entry in entries:
-            self._by_domain[entry.domain] = entry
+            if "/" in entry.domain:
+                self._networks[ipaddress.ip_network(entry.domain)] = entry
+            else:
+                self._by_domain[entry.domain] = entry
 
     def lookup(self, host: str) -> EntityEntry | None:
         """The entry for the longest suffix of ``host`` present in the map."""
@@ -76,6 +86,21 @@ class EntityMap:
             if entry is not None:
                 return entry
         return None
+
+    def lookup_address(self, address: str) -> EntityEntry | None:
+        """The entry of the longest network prefix containing ``address`` (None for names and unknown addresses)."""
+        key = normalise_host(address).split("%")[0]
+        if key in self._address_cache:
+            return self._address_cache[key]
+        try:
+            ip = ipaddress.ip_address(key)
+        except ValueError:
+            return None
+        found = max(((net, e) for net, e in self._networks.items() if net.version == ip.version and ip in net),
+                    key=lambda pair: pair[0].prefixlen, default=(None, None))[1]
+        if len(self._address_cache) < 100_000:
+            self._address_cache[key] = found
+        return found
 
     def entity_names(self) -> set[str]:
         return {e.entity for e in self._by_domain.values()}
@@ -92,6 +117,37 @@ def normalise_host(host: str) -> str:
     return host
 
 
+# RFC 6761 / 6762 / 8375 special-use and private-use suffixes: such a name never leaves the local network.
+_SPECIAL_SUFFIXES = {
+    "local": "an mDNS name on the local link (RFC 6762)",
+    "localhost": "a loopback name (RFC 6761 section 6.3)",
+    "invalid": "a name that cannot exist (RFC 6761 section 6.4)",
+    "home.arpa": "a home-network name (RFC 8375)",
+    "arpa": "a reverse-lookup name that stands for an address (RFC 3172)",
+}
+_PRIVATE_TLDS = frozenset({"lan", "home", "internal", "intranet", "private", "corp"})
+
+
+@lru_cache(maxsize=65536)
+def special_use_name(host: str) -> str | None:
+    """Why ``host`` can never name a party (mDNS, reverse lookups, private suffixes ...), or None for a real name."""
+    name = normalise_host(host)
+    if not name or is_ip(name):
+        return None
+    labels = name.split(".")
+    if labels[0].startswith("_") or "_tcp" in labels or "_udp" in labels:
+        return "a DNS service-discovery name (RFC 6763), not a host"
+    for suffix, why in _SPECIAL_SUFFIXES.items():
+        if name == suffix or name.endswith("." + suffix):
+            return why
+    if len(labels) == 1:
+        return "a single-label name, not an Internet host name"
+    if labels[-1] in _PRIVATE_TLDS:
+        return f"a private local-network name (.{labels[-1]}, RFC 6762 appendix G)"
+    return None
+
+
+@lru_cache(maxsize=65536)
 def is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(normalise_host(host).split("%")[0])
@@ -168,21 +224,30 @@ def _domain(value: Any, source: str) -> str:
     return dom
 
 
+def _network(value: Any, source: str) -> str:
+    try:
+        return str(ipaddress.ip_network(str(value).strip(), strict=False))
+    except ValueError:
+        raise InputError(source, f"entity list has an invalid network {str(value)[:80]!r}") from None
+
+
 def _check_size(count: int, source: str) -> None:
     if count > MAX_ENTRIES:
-        raise InputError(source, f"entity list has more than {MAX_ENTRIES} domains")
+        raise InputError(source, f"entity list has more than {MAX_ENTRIES} domains and networks")
 
 
 def _confaudit_shape(items: list[Any], source: str, name: str, licence: str) -> list[EntityEntry]:
     out: list[EntityEntry] = []
     for index, item in enumerate(items):
+        networks = item.get("networks", []) if isinstance(item, dict) else None
         if not isinstance(item, dict) or not isinstance(item.get("entity"), str) \
-                or not isinstance(item.get("domains"), list):
-            raise InputError(source, f"entity list entry {index} needs 'entity' (string) and 'domains' (list)")
+                or not isinstance(item.get("domains"), list) or not isinstance(networks, list):
+            raise InputError(source, f"entity list entry {index} needs 'entity' (string), 'domains' (list) "
+                             "and optionally 'networks' (list)")
         cats = tuple(str(c) for c in item.get("categories") or () if isinstance(c, str))
-        for dom in item["domains"]:
-            out.append(EntityEntry(_domain(dom, source), item["entity"][:200], cats,
-                                   str(item.get("source") or "")[:500], name, licence))
+        keys = [_domain(dom, source) for dom in item["domains"]] + [_network(net, source) for net in networks]
+        for key in keys:
+            out.append(EntityEntry(key, item["entity"][:200], cats, str(item.get("source") or "")[:500], name, licence))
         _check_size(len(out), source)
     return out
 

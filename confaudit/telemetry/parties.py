@@ -1,6 +1,7 @@
 """Who received traffic: hosts from HTTP, WebSocket, TLS/QUIC SNI, DNS and flows, grouped by
 registrable domain and entity. DNS CNAME chains expose cloaked third parties (a first-party
 subdomain aliased to a tracker); TLS certificate names identify hosts the map does not know.
+Special-use names (mDNS ``.local``, reverse lookups, single labels ...) are never parties.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from confaudit.telemetry.entities import EntityEntry, EntityMap, is_ip, normalise_host, registrable_domain
+from confaudit.telemetry.entities import EntityEntry, EntityMap, is_ip, normalise_host, registrable_domain, special_use_name
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Resolution:
     entry: EntityEntry | None
     """The entity-map entry used (None when unknown)."""
     entity_source: str
-    """``host``, ``cname`` (cloaked), ``certificate`` or ``none``."""
+    """``host``, ``cname`` (cloaked), ``certificate``, ``network`` (an address in a published range) or ``none``."""
     cname_target: str | None
     """The CNAME target that revealed a different entity, when cloaked."""
 
@@ -67,7 +68,7 @@ def collect_hosts(bundle: dict[str, Any]) -> tuple[dict[str, HostInfo], dict[str
 
     def info(name: Any) -> HostInfo | None:
         host = normalise_host(name) if isinstance(name, str) else ""
-        if not host or len(host) > 253:
+        if not host or len(host) > 253 or special_use_name(host):
             return None
         return hosts.setdefault(host, HostInfo(host))
 
@@ -177,6 +178,9 @@ def resolve(item: HostInfo, emap: EntityMap) -> Resolution:
             return Resolution(domain, entry.entity, entry, "cname", target)
     if own is not None:
         return Resolution(domain, own.entity, own, "host", None)
+    network = emap.lookup_address(item.host)
+    if network is not None:
+        return Resolution(domain, network.entity, network, "network", None)
     for name in sorted(item.certificate_names):
         entry = emap.lookup(name.lstrip("*."))
         if entry is not None:

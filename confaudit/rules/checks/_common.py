@@ -197,3 +197,36 @@ def number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if value == value else None
+
+
+SCOPES = ("vendor", "device")
+"""Claim scopes: ``vendor`` judges the vendor's traffic and what its pages/app sent to third parties; ``device``
+judges everything captured (the claim is about the whole device)."""
+IN_VENDOR_SCOPE = frozenset({"vendor", "third_party_of_vendor"})
+
+
+def role(item: Mapping[str, Any]) -> str:
+    """The record's attribution role (vendor | third_party_of_vendor | background | unknown); unknown when absent."""
+    attribution = item.get("attribution")
+    value = attribution.get("role") if isinstance(attribution, Mapping) else None
+    return value if value in ("vendor", "third_party_of_vendor", "background", "unknown") else "unknown"
+
+
+def role_reason(item: Mapping[str, Any]) -> str:
+    """The first attribution reason of a record ('' when none)."""
+    attribution = item.get("attribution")
+    reasons = attribution.get("reasons") if isinstance(attribution, Mapping) else None
+    return text(reasons[0], 160) if isinstance(reasons, list) and reasons else ""
+
+
+def scope_of(params: Mapping[str, Any]) -> str:
+    return "device" if params.get("scope") == "device" else "vendor"
+
+
+def judged(item_role: str, scope: str) -> bool:
+    """Whether a record of this role counts for a claim of this scope."""
+    return scope == "device" or item_role in IN_VENDOR_SCOPE
+
+
+def scope_words(scope: str) -> str:
+    return "anywhere on the device" if scope == "device" else "attributable to the vendor"

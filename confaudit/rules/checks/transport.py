@@ -1,13 +1,21 @@
-"""Check ``transport_encryption``: no plaintext HTTP/WebSocket/SIP signalling and no TLS below ``min_tls``."""
+"""Check ``transport_encryption``: no plaintext HTTP/WebSocket/SIP signalling and no TLS below ``min_tls``.
+
+Only traffic attributable to the vendor is judged (its own servers, the call, and third parties its pages
+or app asked for; ``scope: device`` judges everything). Weak or plaintext traffic of the device's background
+(OS and browser services) never contradicts the claim and is listed as not judged; on unattributed traffic
+it makes the verdict inconclusive when nothing attributable to the vendor was weak.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from confaudit.rules.checks._common import all_of, balanced, sentence, flow_ref, listing, outcome, plural, record_id, records, ref, text, were
+from confaudit.rules.checks._common import (MAX_REFS, all_of, balanced, flow_ref, judged, listing, outcome, plural, record_id, records,
+                                            ref, role, role_reason, scope_of, scope_words, sentence, text, were)
 from confaudit.rules.model import Outcome
 
 _NAMED = {"sslv2": (2, 0), "sslv3": (3, 0), "ssl2": (2, 0), "ssl3": (3, 0)}
@@ -73,9 +81,35 @@ def _revocation(url: str, host: str) -> bool:
     return bool(_REVOCATION_PATH.search(path)) or host.lower().startswith(("ocsp.", "crl.", "ocsp-", "crl-"))
 
 
-def _plain_http(bundle: Mapping[str, Any]) -> tuple[list[dict[str, str]], int]:
+@dataclass(frozen=True)
+class Problem:
+    """One plaintext or weak exchange and whose traffic it is."""
+
+    role: str
+    """Attribution role of the record (vendor, third_party_of_vendor, background, unknown)."""
+    host: str
+    """Server name or address, for explanations."""
+    refs: tuple[dict[str, str], ...]
+    """The record reference first, then its flow/packet references."""
+    why: str = ""
+    """First attribution reason (shown when the exchange is not judged)."""
+
+    def as_ignored(self) -> dict[str, str]:
+        primary = self.refs[0]
+        return ref(primary["kind"], primary["id"], f"not judged ({self.role}): {primary['detail']}; {self.why}".rstrip("; "))
+
+
+def _problem(item: Mapping[str, Any], item_role: str, host: str, primary: dict[str, str]) -> Problem:
+    return Problem(item_role, text(host, 120) or "a server", (primary, *flow_ref(item)), role_reason(item))
+
+
+def _flow_roles(bundle: Mapping[str, Any]) -> dict[str, str]:
+    return {str(f["id"]): role(f) for f in records(bundle, "flows") or [] if isinstance(f.get("id"), str)}
+
+
+def _plain_http(bundle: Mapping[str, Any]) -> tuple[list[Problem], int]:
     """Plaintext HTTP requests and ws:// WebSockets (excluding loopback and revocation checks)."""
-    found: list[dict[str, str]] = []
+    found: list[Problem] = []
     exempt = 0
     for i, item in enumerate(records(bundle, "http") or []):
         url = item.get("url") if isinstance(item.get("url"), str) else ""
@@ -88,17 +122,16 @@ def _plain_http(bundle: Mapping[str, Any]) -> tuple[list[dict[str, str]], int]:
         if _revocation(url, str(host)):
             exempt += 1
             continue
-        found.append(ref("http", record_id(item, f"h{i}"), f"plaintext HTTP to {text(host, 120)}"))
-        found.extend(flow_ref(item))
+        found.append(_problem(item, role(item), str(host), ref("http", record_id(item, f"h{i}"), f"plaintext HTTP to {text(host, 120)}")))
     for i, item in enumerate(records(bundle, "websocket") or []):
         url = item.get("url") if isinstance(item.get("url"), str) else ""
         if url.lower().startswith("ws://") and not _loopback(_host_of(url)):
-            found.append(ref("websocket", record_id(item, f"w{i}"), f"unencrypted WebSocket to {text(_host_of(url), 120)}"))
-            found.extend(flow_ref(item))
+            found.append(_problem(item, role(item), _host_of(url), ref("websocket", record_id(item, f"w{i}"),
+                                                                       f"unencrypted WebSocket to {text(_host_of(url), 120)}")))
     return found, exempt
 
 
-def _plain_packet_http(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
+def _plain_packet_http(bundle: Mapping[str, Any]) -> list[Problem]:
     """Cleartext HTTP requests (and ws:// upgrades) the packet analysis saw on the wire."""
     found = []
     for i, item in enumerate(records(bundle, "http_plain") or []):
@@ -109,14 +142,16 @@ def _plain_packet_http(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
         if str(item.get("method") or "").upper() == "CONNECT":
             continue  # a client asking its HTTP proxy for a tunnel; what follows inside is judged on its own
         what = "unencrypted WebSocket upgrade" if item.get("websocket_upgrade") else "plaintext HTTP"
-        found.append(ref("http_plain", record_id(item, f"hp{i}"), f"{what} {text(item.get('method'), 10)} to {text(host, 120) or 'a server'}"))
-        found.extend(flow_ref(item))
+        found.append(_problem(item, role(item), host, ref("http_plain", record_id(item, f"hp{i}"),
+                                                          f"{what} {text(item.get('method'), 10)} to {text(host, 120) or 'a server'}")))
     return found
 
 
-def _plain_sip(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
+def _plain_sip(bundle: Mapping[str, Any]) -> list[Problem]:
     """SIP the packet analysis could read: on the wire in clear text (SIP over TLS is never readable)."""
     found = []
+    flow_roles = _flow_roles(bundle)
+    named = set()
     for i, item in enumerate(records(bundle, "sip") or []):
         if str(item.get("transport") or "").lower() in ("tls", "wss", "sips"):
             continue
@@ -124,20 +159,20 @@ def _plain_sip(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
         words = str(first).split()
         # Only the method or status code: SIP URIs in the first line name people.
         what = words[1] if words and words[0].upper().startswith("SIP/") and len(words) > 1 else (words[0] if words else "message")
-        found.append(ref("sip", record_id(item, f"sip{i}"), f"plaintext SIP {text(what, 20)}"))
-        found.extend(flow_ref(item))
-    named = {r["id"] for r in found if r["kind"] == "flow"}
+        flow = str(item.get("flow") or "")
+        named.add(flow)
+        found.append(_problem(item, flow_roles.get(flow, "unknown"), f"flow {flow}" if flow else "",
+                              ref("sip", record_id(item, f"sip{i}"), f"plaintext SIP {text(what, 20)}")))
     for i, flow in enumerate(records(bundle, "flows") or []):
         fid = record_id(flow, f"f{i}")
         if str(flow.get("protocol") or "").lower() == "sip" and fid not in named:
-            found.append(ref("sip", fid, "plaintext SIP flow"))
-            found.append(ref("flow", fid))
+            found.append(Problem(role(flow), f"flow {fid}", (ref("sip", fid, "plaintext SIP flow"), ref("flow", fid))))
     return found
 
 
-def _plain_flows(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
+def _plain_flows(bundle: Mapping[str, Any]) -> list[Problem]:
     """Flows labelled cleartext HTTP, for bundles without the finer ``http_plain`` section."""
-    found: list[dict[str, str]] = []
+    found: list[Problem] = []
     if records(bundle, "http_plain") is not None:
         return found
     for i, item in enumerate(records(bundle, "flows") or []):
@@ -146,14 +181,15 @@ def _plain_flows(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
             dst = item.get("dst") or item.get("server") or item.get("dst_ip") or ""
             if _loopback(dst if isinstance(dst, str) else ""):
                 continue
-            found.append(ref("flow", record_id(item, f"f{i}"), f"cleartext {label.upper()} flow"))
+            found.append(Problem(role(item), text(dst, 120), (ref("flow", record_id(item, f"f{i}"), f"cleartext {label.upper()} flow"),)))
     return found
 
 
-def _weak_tls(bundle: Mapping[str, Any], minimum: tuple[int, int]) -> tuple[list[dict[str, str]], int]:
-    """TLS handshakes below ``minimum``; the analysis' ``weak`` flag decides only when no version is readable."""
-    found: list[dict[str, str]] = []
-    seen = 0
+def _weak_tls(bundle: Mapping[str, Any], minimum: tuple[int, int]) -> tuple[list[Problem], list[tuple[str, list[dict[str, str]]]]]:
+    """TLS handshakes below ``minimum`` (the analysis' ``weak`` flag decides only when no version is readable),
+    and (role, references) of every handshake with a readable version."""
+    found: list[Problem] = []
+    seen: list[tuple[str, list[dict[str, str]]]] = []
     for i, item in enumerate(records(bundle, "tls") or []):
         wire = None
         for key in ("version", "negotiated_version", "server_version"):
@@ -164,54 +200,94 @@ def _weak_tls(bundle: Mapping[str, Any], minimum: tuple[int, int]) -> tuple[list
         name = text(item.get("sni") or item.get("server") or "", 120) or "a server without SNI"
         cipher = item.get("cipher")
         suffix = f", cipher {text(cipher, 10)}" if isinstance(cipher, str) and cipher else ""
+        item_role = role(item)
         if wire is not None:
-            seen += 1
+            seen.append((item_role, [ref("tls", rid, f"{version_name(wire)} {text(item.get('sni'), 100)}".strip()), *flow_ref(item)]))
             if wire < minimum:
-                found.append(ref("tls", rid, f"{version_name(wire)} negotiated with {name}{suffix}"))
-                found.extend(flow_ref(item))
+                found.append(_problem(item, item_role, name, ref("tls", rid, f"{version_name(wire)} negotiated with {name}{suffix}")))
         elif item.get("weak") is True:
-            found.append(ref("tls", rid, f"a deprecated TLS version negotiated with {name}{suffix}"))
-            found.extend(flow_ref(item))
+            found.append(_problem(item, item_role, name, ref("tls", rid, f"a deprecated TLS version negotiated with {name}{suffix}")))
         if item.get("weak_cipher") is True and not (wire is not None and wire < minimum):
             cipher_name = text(item.get("cipher_name") or cipher or "?", 80)
-            found.append(ref("tls", rid, f"{version_name(wire) if wire else 'TLS'} negotiated with {name}, weak cipher {cipher_name}"))
-            found.extend(flow_ref(item))
+            found.append(_problem(item, item_role, name, ref("tls", rid, f"{version_name(wire) if wire else 'TLS'} negotiated with "
+                                                                          f"{name}, weak cipher {cipher_name}")))
     return found, seen
+
+
+def _described(problems: list[Problem], minimum: tuple[int, int]) -> str:
+    """'2 plaintext HTTP requests and 3 TLS handshakes below TLS 1.2 (TLS 1.0 with a.example and b.example)'."""
+    kinds = {"http": "plaintext HTTP request", "http_plain": "plaintext HTTP request",
+             "websocket": "unencrypted WebSocket", "sip": "plaintext SIP message"}
+    counts: dict[str, int] = {}
+    weak = [p.refs[0] for p in problems if p.refs[0]["kind"] == "tls"]
+    for p in problems:
+        primary = p.refs[0]
+        label = kinds.get(primary["kind"]) or ("cleartext HTTP flow" if primary["detail"].startswith("cleartext") else None)
+        if label:
+            counts[label] = counts.get(label, 0) + 1
+    parts = [plural(n, label) for label, n in counts.items()]
+    if weak:
+        versions = sorted({r["detail"].split(" negotiated", 1)[0] for r in weak})
+        hosts = sorted({r["detail"].split(" negotiated with ", 1)[-1].split(", cipher", 1)[0] for r in weak})
+        parts.append(f"{plural(len(weak), 'TLS handshake')} below {version_name(minimum)} ({listing(versions)} with {listing(hosts, 3)})")
+    return listing(parts, width=400)
+
+
+def _not_judged(problems: list[Problem], what: str) -> str:
+    if not problems:
+        return ""
+    hosts = sorted({p.host for p in problems})
+    return f" {sentence(plural(len(problems), 'weak or plaintext exchange'))} {what} ({listing(hosts, 3)}) {were(len(problems))} not judged."
+
+
+def _with_not_judged(main: list[dict[str, str]], extra: list[dict[str, str]], room: int = 5) -> list[dict[str, str]]:
+    """Judged references first, but keep up to ``room`` not-judged ones inside the capped list."""
+    keep = MAX_REFS - min(len(extra), room)
+    return main[:keep] + extra[:room] + main[keep:] + extra[room:]
 
 
 def transport_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     minimum = tls_version(str(params.get("min_tls", "1.2"))) or (3, 3)
+    scope = scope_of(params)
     plain, exempt = _plain_http(bundle)
     plain += _plain_packet_http(bundle) + _plain_sip(bundle) + _plain_flows(bundle)
     weak, tls_seen = _weak_tls(bundle, minimum)
-    quic = records(bundle, "quic") or []
-    https = [h for h in records(bundle, "http") or [] if str(h.get("scheme") or h.get("url", "")).lower().startswith("https")]
-    wss = [w for w in records(bundle, "websocket") or [] if str(w.get("url", "")).lower().startswith("wss://")]
-    if plain or weak:
-        parts: list[str] = []
-        if plain:
-            kinds = {"http": "plaintext HTTP request", "http_plain": "plaintext HTTP request",
-                     "websocket": "unencrypted WebSocket", "sip": "plaintext SIP message"}
-            counts: dict[str, int] = {}
-            for r in plain:
-                label = kinds.get(r["kind"]) or ("cleartext HTTP flow" if r["detail"].startswith("cleartext") else None)
-                if label:
-                    counts[label] = counts.get(label, 0) + 1
-            parts.extend(plural(n, label) for label, n in counts.items())
-        if weak:
-            versions = sorted({r["detail"].split(" negotiated", 1)[0] for r in weak if r["kind"] == "tls"})
-            hosts = sorted({r["detail"].split(" negotiated with ", 1)[-1].split(", cipher", 1)[0] for r in weak if r["kind"] == "tls"})
-            count = len([r for r in weak if r["kind"] == "tls"])
-            parts.append(f"{plural(count, 'TLS handshake')} below {version_name(minimum)} ({listing(versions)} with "
-                         f"{listing(hosts, 3)})")
-        return outcome("contradicted", f"The capture shows {listing(parts, width=400)}.", balanced(plain + weak))
-    encrypted = tls_seen + len(quic) + len(https) + len(wss)
+    problems = plain + weak
+    counted = [p for p in problems if judged(p.role, scope)]
+    unknown = [p for p in problems if not judged(p.role, scope) and p.role == "unknown"]
+    ignored = [p for p in problems if not judged(p.role, scope) and p.role == "background"]
+    background = _not_judged(ignored, "with the device's background services")
+    ignored_refs = [p.as_ignored() for p in ignored]
+    if counted:
+        third = sum(1 for p in counted if p.role == "third_party_of_vendor")
+        whose = f", {third} of them to third parties the vendor's pages or app asked for" if third else ""
+        later = _not_judged(unknown, "on traffic not attributable to the vendor") + background
+        return outcome("contradicted", f"The capture shows {_described(counted, minimum)} {scope_words(scope)}{whose}.{later}",
+                       _with_not_judged(balanced([r for p in counted for r in p.refs]),
+                                        [p.as_ignored() for p in unknown] + ignored_refs))
+    if unknown:
+        return outcome("inconclusive", f"Nothing {scope_words(scope)} was in clear text or below {version_name(minimum)}, but "
+                       f"{_described(unknown, minimum)} could not be attributed to the vendor or to the device's background "
+                       f"(no first-party name, Origin or call flow ties them to either).{background}",
+                       _with_not_judged(balanced([r for p in unknown for r in p.refs]), ignored_refs))
+    quic = [q for q in records(bundle, "quic") or [] if judged(role(q), scope)]
+    https = [h for h in records(bundle, "http") or [] if judged(role(h), scope)
+             and str(h.get("scheme") or h.get("url", "")).lower().startswith("https")]
+    wss = [w for w in records(bundle, "websocket") or [] if judged(role(w), scope)
+           and str(w.get("url", "")).lower().startswith("wss://")]
+    tls_judged = [refs for item_role, refs in tls_seen if judged(item_role, scope)]
+    encrypted = len(tls_judged) + len(quic) + len(https) + len(wss)
     if encrypted == 0:
-        if any(records(bundle, k) for k in ("tls", "http", "websocket")):
-            return outcome("not_observable", "No connection with a readable TLS version or a non-loopback HTTP scheme was seen.")
+        if any(records(bundle, k) for k in ("tls", "http", "websocket", "quic")):
+            return outcome("not_observable", f"No connection {scope_words(scope)} with a readable TLS version or a "
+                           f"non-loopback HTTP scheme was seen.{background}", ignored_refs)
         return outcome("not_observable", "The evidence holds no TLS, QUIC, HTTP or WebSocket traffic to judge.")
     note = f" ({plural(exempt, 'certificate revocation check')} over plain HTTP ignored)" if exempt else ""
-    refs = [r for i, t in enumerate((records(bundle, "tls") or [])[:10])
-            for r in [ref("tls", record_id(t, f"tls{i}"), f"{text(t.get('version'), 20)} {text(t.get('sni'), 100)}".strip())] + flow_ref(t)]
+    cited = [r for refs in tls_judged[:10] for r in refs]
+    cited += [ref("quic", record_id(q, f"quic{i}"), f"QUIC {text(q.get('sni'), 100)}".strip()) for i, q in enumerate(quic[:5])]
+    cited += [ref("http", record_id(h, f"h{i}"), f"HTTPS to {text(h.get('host'), 100)}") for i, h in enumerate(https[:5])]
+    cited += [ref("websocket", record_id(w, f"w{i}"), f"WSS to {text(_host_of(str(w.get('url'))), 100)}") for i, w in enumerate(wss[:5])]
+    refs = _with_not_judged(cited, ignored_refs)
     return outcome("supported", f"{sentence(all_of(encrypted, 'observed TLS, QUIC, HTTPS or WSS exchange'))} "
-                   f"{were(encrypted)} at {version_name(minimum)} or newer, with no plaintext HTTP, WebSocket or SIP{note}.", refs)
+                   f"{scope_words(scope)} {were(encrypted)} at {version_name(minimum)} or newer, with no plaintext HTTP, "
+                   f"WebSocket or SIP{note}.{background}", refs)

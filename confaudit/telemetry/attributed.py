@@ -1,0 +1,85 @@
+"""Write attributions into a bundle (evidence build) or into a copy of it (check time, when the claims file
+names more of the vendor). At check time a stored attribution closer to the vendor is kept: recomputing
+with the built-in lists only must never make evidence the build attributed to the vendor go away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from confaudit.telemetry.attribution import SECTIONS, Result, attribute, summary
+from confaudit.telemetry.entities import EntityMap
+from confaudit.telemetry.names import ROLES, Attribution, closest, rank, vendor_names
+
+
+def apply_records(bundle: dict[str, Any], result: Result) -> None:
+    """Set ``attribution`` on every record of the attributed sections, in place."""
+    for section in SECTIONS:
+        raw = bundle.get(section)
+        for rec, attribution in zip(raw if isinstance(raw, list) else (), result.records.get(section, ())):
+            if isinstance(rec, dict) and attribution is not None:
+                rec["attribution"] = attribution.to_dict()
+
+
+def party_attribution(party: Mapping[str, Any], result: Result) -> Attribution | None:
+    """The first party is the vendor; any other party is as close to the vendor as the closest of its hosts."""
+    if party.get("first_party") is True:
+        return Attribution("vendor", (f"party {party.get('domain')} is the first party",))
+    hosts = party.get("hosts") if isinstance(party.get("hosts"), list) else []
+    return closest(result.host_role(h) for h in hosts[:200] if isinstance(h, str))
+
+
+def flow_refs(refs: Any) -> list[tuple[str, str]]:
+    """(kind, id) pairs of a data flow's evidence references."""
+    return [(str(r["kind"]), str(r["id"])) for r in refs if isinstance(r, Mapping) and "kind" in r and "id" in r] \
+        if isinstance(refs, list) else []
+
+
+def stored(value: Any) -> Attribution | None:
+    """A record's existing ``attribution`` when well formed."""
+    if isinstance(value, Mapping) and value.get("role") in ROLES:
+        reasons = value.get("reasons") if isinstance(value.get("reasons"), list) else []
+        return Attribution(str(value["role"]), tuple(str(r) for r in reasons))
+    return None
+
+
+def _merged(rec: Mapping[str, Any], new: Attribution | None) -> Mapping[str, Any]:
+    old = stored(rec.get("attribution"))
+    best = old if old is not None and (new is None or rank(old.role) < rank(new.role)) else new
+    return dict(rec, attribution=best.to_dict()) if best is not None else rec
+
+
+@lru_cache(maxsize=1)
+def builtin_entities() -> EntityMap:
+    from confaudit.telemetry.entities import load_entity_maps
+
+    return load_entity_maps([])
+
+
+def attributed_view(bundle: Mapping[str, Any], first_party: Iterable[str]) -> dict[str, Any]:
+    """A shallow copy of ``bundle`` whose records, parties and data flows carry attributions.
+
+    First-party names: ``first_party`` (the claims file), the session's, and parties already marked first party.
+    """
+    session = bundle.get("session") if isinstance(bundle.get("session"), Mapping) else {}
+    extra = session.get("first_party") if isinstance(session.get("first_party"), list) else []
+    parties = [p for p in bundle.get("parties") or () if isinstance(p, Mapping)] if isinstance(bundle.get("parties"), list) else []
+    emap = builtin_entities()
+    vendor = vendor_names([*first_party, *(str(v) for v in extra)], emap, parties)
+    result = attribute(bundle, vendor, emap)
+    view = dict(bundle)
+    for section in SECTIONS:
+        raw = bundle.get(section)
+        if isinstance(raw, list):
+            view[section] = [_merged(rec, a) if isinstance(rec, Mapping) else rec
+                             for rec, a in zip(raw, result.records.get(section, [None] * len(raw)))]
+    if isinstance(bundle.get("parties"), list):
+        view["parties"] = [_merged(p, party_attribution(p, result)) if isinstance(p, Mapping) else p
+                           for p in bundle["parties"]]
+    if isinstance(bundle.get("data_flows"), list):
+        view["data_flows"] = [_merged(d, result.of_refs(flow_refs(d.get("evidence")))) if isinstance(d, Mapping) else d
+                              for d in bundle["data_flows"]]
+    view["traffic_attribution"] = summary(result, vendor)
+    return view

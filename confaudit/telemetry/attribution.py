@@ -1,0 +1,271 @@
+"""Whose traffic it is: every flow, request, TLS/QUIC handshake and DNS lookup is the vendor's, a third
+party's the vendor's pages or app asked for, the device's background (OS and browser services, other
+pages), or unknown -- each with its reasons (docs/evidence.md, "Attribution").
+
+:func:`attribute` is pure: bundle + first-party names in, one :class:`Attribution` per record out. It
+runs when the evidence is built and again at check time (``rules.engine.with_first_party``), when a
+claims file may name more of the vendor. Rules, first match wins:
+
+1. the call's media and signalling (``media_streams[].flow``, ``media_path.endpoints[].flows``,
+   ``stun[].flow``, ``dtls[].flow``, SIP/SDP describing that media) is the vendor's;
+2. a first-party name (SNI, Host, DNS name, certificate name, entity, published address range) is the
+   vendor's, unless the background list names the host more specifically than the first party does;
+3. a request whose Origin/Referer/initiator is a vendor page (or a frame a vendor page loaded), and any
+   name such a request went to, is a third party of the vendor;
+4. OS/browser services (``data/background.json``), special-use names, local addresses, and requests
+   from pages that are not the vendor's are background;
+5. anything else is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from confaudit.telemetry.background import BackgroundList, background_list, local_address
+from confaudit.telemetry.call_flows import address_names, media_flows
+from confaudit.telemetry.entities import EntityMap, normalise_host
+from confaudit.telemetry.initiators import FRAME_DESTINATIONS, destination, host_of_origin, initiators, origin_of
+from confaudit.telemetry.names import ROLES, Attribution, Namer, VendorNames, closest, informative, rank
+
+SECTIONS = ("flows", "http", "websocket", "http_plain", "tls", "quic", "dns", "tls_clienthello", "dns_queries")
+"""Bundle sections whose records get an ``attribution``."""
+_NAME_LABEL = {"http": "Host", "http_plain": "Host", "websocket": "WebSocket host", "tls": "SNI", "quic": "SNI",
+               "tls_clienthello": "SNI", "dns": "DNS name", "dns_queries": "DNS name"}
+MAX_HOSTS = 500
+MAX_FRAME_DEPTH = 8
+"""Frames inside frames followed from a vendor page (each level is one pass over the requests)."""
+
+
+def _dicts(bundle: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = bundle.get(key)
+    return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@dataclass
+class Result:
+    """Attributions of one bundle, parallel to its record lists."""
+
+    records: dict[str, list[Attribution | None]] = field(default_factory=dict)
+    """section -> one attribution per list item (None for items that are not records)."""
+    by_id: dict[tuple[str, str], Attribution] = field(default_factory=dict)
+    """(kind, id) -> attribution, for evidence references (http h<N>, websocket w<N>, flow f<N>)."""
+    hosts: dict[str, tuple[Attribution, dict[str, int]]] = field(default_factory=dict)
+    """host or address -> (attribution, records per kind)."""
+    namer: Namer | None = None
+
+    def host_role(self, host: str) -> Attribution | None:
+        return self.namer.full(host, "host") if self.namer is not None else None
+
+    def of_refs(self, refs: Iterable[tuple[str, str]]) -> Attribution | None:
+        """The attribution closest to the vendor among the records ``refs`` point to."""
+        found = [(kind, rid, self.by_id.get((kind, rid))) for kind, rid in refs]
+        best = closest(a for _, _, a in found)
+        if best is None:
+            return None
+        kind, rid, _ = next(f for f in found if f[2] is best)
+        return Attribution(best.role, (f"sent in {kind} {rid}: {best.reasons[0]}",) if best.reasons else ())
+
+
+class _Http:
+    """Roles of HTTP requests from their initiators, and the names the vendor's pages requested."""
+
+    def __init__(self, records: list[Mapping[str, Any]], namer: Namer) -> None:
+        self.records, self.namer = records, namer
+        self.frames: set[str] = set()  # origins of frames the vendor's pages loaded
+        frames = [rec for rec in records if destination(rec) in FRAME_DESTINATIONS]
+        changed, depth = True, 0
+        while changed and depth < MAX_FRAME_DEPTH:
+            changed, depth = False, depth + 1
+            for rec in frames:
+                origin = origin_of(rec.get("url"))
+                if origin and origin not in self.frames and any(self.vendor_page(i.origin) for i in initiators(rec)):
+                    self.frames.add(origin)
+                    changed = True
+
+    def vendor_page(self, origin: str) -> bool:
+        return origin in self.frames or self.namer.base(host_of_origin(origin), "page").role == "vendor"
+
+    def by_initiator(self, rec: Mapping[str, Any]) -> Attribution | None:
+        host = normalise_host(_str(rec.get("host")) or host_of_origin(origin_of(rec.get("url")) or ""))
+        if not host:
+            return Attribution("unknown", ("the request names no host",))
+        own = self.namer.base(host, "Host")
+        if own.role == "vendor":
+            return own
+        if destination(rec) == "document":  # a top-level page the user opened: its own name decides
+            return None
+        found = initiators(rec)
+        vendor = next((i for i in found if self.vendor_page(i.origin)), None)
+        if vendor is not None:
+            why = f"was requested by the vendor's page {vendor.origin} ({vendor.how})"
+            self.namer.requested.setdefault(host, why)
+            return Attribution("third_party_of_vendor", (f"Host {host} {why}",) + own.reasons[:1])
+        if found:
+            why = f"was requested by the page {found[0].origin} ({found[0].how}), which is not the vendor's"
+            self.namer.unrelated.setdefault(host, why)
+            return Attribution("background", (f"Host {host} {why}",))
+        return None
+
+
+def attribute(bundle: Mapping[str, Any], vendor: VendorNames, emap: EntityMap,
+              background: BackgroundList | None = None) -> Result:
+    """Attribute every record of ``bundle`` (never mutated); see the module docstring for the rules."""
+    from confaudit.telemetry.parties import collect_hosts, resolve
+
+    hosts, _ = collect_hosts(dict(bundle))
+    entities = {h: (r.entity, r.entity_source == "cname") for h, r in ((h, resolve(i, emap)) for h, i in hosts.items())}
+    for party in _dicts(bundle, "parties"):  # entities found with the user's lists at build time
+        for host in party.get("hosts") if isinstance(party.get("hosts"), list) else ():
+            if isinstance(host, str) and isinstance(party.get("entity"), str):
+                entities[normalise_host(host)] = (party["entity"], party.get("entity_source") == "cname")
+    namer = Namer(vendor, background or background_list(), emap, entities)
+    result = Result(namer=namer)
+    http_recs = _dicts(bundle, "http")
+    resolver = _Http(http_recs, namer)
+    first = [resolver.by_initiator(rec) for rec in http_recs]  # fills namer.requested / namer.unrelated
+    http_roles = [a or namer.full(_str(rec.get("host")), "Host") for rec, a in zip(http_recs, first)]
+    by_http_id = {_str(r.get("id")): a for r, a in zip(http_recs, http_roles) if r.get("id")}
+    ws_roles = [_websocket(rec, by_http_id, namer) for rec in _dicts(bundle, "websocket")]
+    roles: dict[str, list[Attribution]] = {"http": http_roles, "websocket": ws_roles}
+    for section in ("http_plain", "tls", "quic", "dns", "tls_clienthello", "dns_queries"):
+        roles[section] = [_named(section, rec, namer) for rec in _dicts(bundle, section)]
+    roles["flows"] = _flow_roles(bundle, roles, namer)
+    flow_role = {_str(f.get("id")): a for f, a in zip(_dicts(bundle, "flows"), roles["flows"]) if f.get("id")}
+    for section in ("tls", "quic"):  # the handshake is its flow's (requests on it, media, DNS answers ...)
+        roles[section] = [flow_role.get(_str(rec.get("flow")), a) if not rec.get("sni") or a.role == "unknown" else a
+                          for rec, a in zip(_dicts(bundle, section), roles[section])]
+    for section in SECTIONS:
+        raw = bundle.get(section)
+        it = iter(roles[section])
+        result.records[section] = [next(it) if isinstance(r, Mapping) else None for r in raw] if isinstance(raw, list) else []
+    for kind, section in (("http", "http"), ("websocket", "websocket"), ("flow", "flows")):
+        for rec, a in zip(_dicts(bundle, section), roles[section]):
+            if isinstance(rec.get("id"), str):
+                result.by_id[(kind, rec["id"])] = a
+    _summarise(bundle, roles, result)
+    return result
+
+
+def _websocket(rec: Mapping[str, Any], by_http_id: Mapping[str, Attribution], namer: Namer) -> Attribution:
+    upgrade = by_http_id.get(_str(rec.get("http_id")))
+    if upgrade is not None:
+        return upgrade.because() if upgrade.role != "unknown" else namer.full(_str(rec.get("host")), "WebSocket host")
+    return namer.full(_str(rec.get("host")) or host_of_origin(origin_of(rec.get("url")) or ""), "WebSocket host")
+
+
+def _name_of(section: str, rec: Mapping[str, Any]) -> str:
+    if section in ("tls", "quic", "tls_clienthello"):
+        return _str(rec.get("sni"))
+    if section == "dns":
+        return _str(rec.get("name"))
+    if section == "dns_queries":
+        questions = rec.get("questions") if isinstance(rec.get("questions"), list) else []
+        return _str(questions[0].get("name")) if questions and isinstance(questions[0], Mapping) else ""
+    host = _str(rec.get("host"))
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _named(section: str, rec: Mapping[str, Any], namer: Namer) -> Attribution:
+    name = _name_of(section, rec)
+    certs = [c.lstrip("*.") for c in rec.get("certificate_names") or () if isinstance(c, str)] \
+        if isinstance(rec.get("certificate_names"), list) else []
+    found = [namer.full(name, _NAME_LABEL[section])] if name else []
+    found += [namer.full(c, "certificate name") for c in certs[:20]]
+    best = informative(found)
+    if best is None:
+        return Attribution("unknown", (f"no {_NAME_LABEL[section]} and no certificate name",))
+    vendor = closest(found)
+    return vendor if vendor is not None and vendor.role == "vendor" else best
+
+
+def _flow_roles(bundle: Mapping[str, Any], roles: Mapping[str, list[Attribution]], namer: Namer) -> list[Attribution]:
+    media = media_flows(bundle)
+    on_flow: dict[str, list[Attribution]] = {}
+    for section in ("http", "websocket"):
+        for rec, a in zip(_dicts(bundle, section), roles[section]):
+            if isinstance(rec.get("flow"), str):
+                on_flow.setdefault(rec["flow"], []).append(a)
+    named: dict[str, list[Attribution]] = {}
+    for section in ("tls", "quic", "http_plain"):
+        for rec, a in zip(_dicts(bundle, section), roles[section]):
+            if isinstance(rec.get("flow"), str) and (section == "http_plain" or rec.get("sni") or rec.get("certificate_names")):
+                named.setdefault(rec["flow"], []).append(a)
+    answered = address_names(bundle)
+    out = []
+    for flow in _dicts(bundle, "flows"):
+        fid = _str(flow.get("id"))
+        if fid in media:
+            out.append(Attribution("vendor", (f"flow {fid} {media[fid]}",)))
+        elif fid in on_flow:
+            out.append(closest(on_flow[fid]).because())  # type: ignore[union-attr]
+        else:
+            out.append(_endpoint(flow, named.get(fid, []), answered, namer))
+    return out
+
+
+def _endpoint(flow: Mapping[str, Any], named: list[Attribution], answered: Mapping[str, set[str]],
+              namer: Namer) -> Attribution:
+    """A flow without requests or media: its names, then its addresses and ports."""
+    remote = [normalise_host(_str(flow.get(side))) for side in ("dst", "src") if flow.get(side)]
+    found = list(named)
+    for address in remote:
+        found += [namer.full(n, f"DNS name (answered {address})") for n in sorted(answered.get(address, ()))[:10]]
+    addressed = [namer.address(a, f"address {a}") for a in remote]
+    vendor = closest(found + addressed)
+    if vendor is not None and vendor.role in ("vendor", "third_party_of_vendor"):
+        return vendor
+    best = informative(found)
+    if best is not None and best.role != "unknown":
+        return best
+    dst = remote[0] if remote else ""
+    local = local_address(dst)
+    if local is not None:
+        return Attribution("background", (f"address {local}",))
+    transport = _str(flow.get("transport"))
+    for port in (flow.get("dport"), flow.get("sport")):
+        service = namer.background.match_port(transport, port)
+        if service is not None:
+            return Attribution("background", (f"{transport}/{port} is {service.operator}: {service.service} ({service.cite()})",))
+    if best is not None:
+        return best
+    return informative(addressed) or Attribution("unknown", ("no name and no address",))
+
+
+def _summarise(bundle: Mapping[str, Any], roles: Mapping[str, list[Attribution]], result: Result) -> None:
+    """One entry per host name (or remote address of an unnamed flow), with its records per kind."""
+    entries: dict[str, list[Any]] = {}
+    for section in SECTIONS:
+        if section == "flows":
+            continue
+        for rec, a in zip(_dicts(bundle, section), roles[section]):
+            name = normalise_host(_name_of(section, rec))
+            if name:
+                entry = entries.setdefault(name, [None, {}])
+                entry[0] = closest([entry[0], a]) if entry[0] is not None else a
+                entry[1][section] = entry[1].get(section, 0) + 1
+    named_flows = {_str(r.get("flow")) for s in ("tls", "quic", "http", "http_plain", "websocket")
+                   for r in _dicts(bundle, s) if _name_of(s, r)}
+    for flow, a in zip(_dicts(bundle, "flows"), roles["flows"]):
+        if _str(flow.get("id")) not in named_flows:
+            key = f"{_str(flow.get('dst'))}:{flow.get('dport')}/{_str(flow.get('transport'))}"
+            entry = entries.setdefault(key, [None, {}])
+            entry[0] = closest([entry[0], a]) if entry[0] is not None else a
+            entry[1]["flows"] = entry[1].get("flows", 0) + 1
+    for host, (a, counts) in sorted(entries.items(), key=lambda kv: (rank(kv[1][0].role), kv[0])):
+        result.hosts[host] = (a, counts)
+
+
+def summary(result: Result, vendor: VendorNames) -> dict[str, Any]:
+    """The bundle's ``traffic_attribution`` section."""
+    counts = {s: {r: sum(1 for a in result.records.get(s, []) if a is not None and a.role == r) for r in ROLES}
+              for s in SECTIONS}
+    hosts = [{"host": h, "role": a.role, "reasons": list(a.reasons), "records": dict(sorted(c.items()))}
+             for h, (a, c) in list(result.hosts.items())[:MAX_HOSTS]]
+    return {"first_party": vendor.listing(), "counts": counts, "hosts": hosts,
+            "hosts_omitted": max(len(result.hosts) - MAX_HOSTS, 0)}

@@ -1,0 +1,82 @@
+"""Which flows are the call's own (media, ICE, DTLS, the SDP signalling of that media), and which names DNS
+gave for an address: the packet-side facts attribution starts from. Documented fields only
+(docs/evidence.md): ``media_streams[].flow``, ``media_path.endpoints[].flows``, ``stun[].flow``,
+``dtls[].flow``, ``sdp[].media``, ``dns[].answers``, ``dns_queries[].answers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from confaudit.telemetry.entities import normalise_host
+
+
+def _dicts(bundle: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = bundle.get(key)
+    return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def media_flows(bundle: Mapping[str, Any]) -> dict[str, str]:
+    """flow id -> why it carries the call's media or signalling."""
+    out: dict[str, str] = {}
+    for stream in _dicts(bundle, "media_streams"):
+        if isinstance(stream.get("flow"), str):
+            out.setdefault(stream["flow"], f"carries the call's media (media stream {_str(stream.get('id')) or '?'})")
+    path = bundle.get("media_path")
+    for endpoint in _dicts(path, "endpoints") if isinstance(path, Mapping) else ():
+        for fid in endpoint.get("flows") if isinstance(endpoint.get("flows"), list) else ():
+            if isinstance(fid, str):
+                out.setdefault(fid, f"is on the call's media path ({_str(endpoint.get('role'))} "
+                                    f"{_str(endpoint.get('address'))})")
+    flows = {f["id"]: f for f in _dicts(bundle, "flows") if isinstance(f.get("id"), str)}
+    for key, what in (("stun", "the call's STUN/TURN (ICE) exchange"), ("dtls", "the call's DTLS handshake")):
+        for rec in _dicts(bundle, key):
+            fid = rec.get("flow")
+            if isinstance(fid, str) and (key == "dtls" or _modern_stun(rec, flows.get(fid, {}))):
+                out.setdefault(fid, f"carries {what}")
+    ends = {}
+    for fid in list(out):
+        flow = flows.get(fid, {})
+        for side in ("src", "dst"):
+            ends[(normalise_host(_str(flow.get(side))), flow.get("sport" if side == "src" else "dport"))] = fid
+    for sdp in _dicts(bundle, "sdp"):
+        for media in _dicts(sdp, "media"):
+            target = ends.get((normalise_host(_str(media.get("connection"))), media.get("port")))
+            if target is not None and isinstance(sdp.get("flow"), str):
+                out.setdefault(sdp["flow"], f"carries the signalling (SDP) of the call's media on flow {target}")
+    return out
+
+
+def _modern_stun(rec: Mapping[str, Any], flow: Mapping[str, Any]) -> bool:
+    """A STUN record that is the call's: a flow labelled STUN/TURN, or messages with the RFC 5389 magic cookie.
+
+    TLS application data (0x17 0x03 ...) parses as a "classic" STUN header, so classic-only messages on a
+    flow labelled otherwise (TLS to Apple's push servers in whatsapp_login_call.pcap) do not count.
+    """
+    if _str(flow.get("protocol")).lower() in ("stun", "turn"):
+        return True
+    messages, classic = rec.get("messages"), rec.get("classic")
+    return isinstance(messages, int) and isinstance(classic, int) and messages > classic
+
+
+def address_names(bundle: Mapping[str, Any]) -> dict[str, set[str]]:
+    """address -> names DNS answered with it (packet DNS and the proxy's DNS mode)."""
+    out: dict[str, set[str]] = {}
+    for rec in _dicts(bundle, "dns"):
+        name = _str(rec.get("name"))
+        for answer in rec.get("answers") if isinstance(rec.get("answers"), list) else ():
+            if isinstance(answer, str) and name:
+                out.setdefault(normalise_host(answer), set()).add(normalise_host(name))
+    for rec in _dicts(bundle, "dns_queries"):
+        questions = [q for q in rec.get("questions") or () if isinstance(q, Mapping)] \
+            if isinstance(rec.get("questions"), list) else []
+        name = _str(questions[0].get("name")) if questions else ""
+        for answer in rec.get("answers") or () if isinstance(rec.get("answers"), list) else ():
+            if isinstance(answer, Mapping) and answer.get("type") in (1, 28) and name:
+                out.setdefault(normalise_host(_str(answer.get("data"))), set()).add(normalise_host(name))
+    return out

@@ -1,0 +1,94 @@
+"""Which page asked for an HTTP request: its Origin and Referer headers and, from Chrome HAR exports, the
+initiator (``initiator.origins``). Only origins (scheme, host, port) are kept: paths can hold room names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+FRAME_DESTINATIONS = frozenset({"iframe", "frame", "embed", "object"})
+"""Sec-Fetch-Dest values of documents that run inside the requesting page (their own requests carry their origin)."""
+
+
+@dataclass(frozen=True)
+class Initiator:
+    """A page origin a request names as its initiator."""
+
+    origin: str
+    """``scheme://host[:port]``, lower-case."""
+    how: str
+    """Where it came from: ``Origin``, ``Referer`` or ``initiator`` (HAR)."""
+
+
+def origin_of(url: Any) -> str | None:
+    """``scheme://host[:port]`` of an http(s)/ws(s) URL, None for ``null``, opaque or malformed values."""
+    if not isinstance(url, str) or "://" not in url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https", "ws", "wss") or not host:
+        return None
+    default = {"http": 80, "ws": 80, "https": 443, "wss": 443}[scheme]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}" + (f":{port}" if port and port != default else "")
+
+
+def host_of_origin(origin: str) -> str:
+    host = origin.split("://", 1)[-1]
+    if host.startswith("["):
+        return host[1:host.index("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+def header(rec: Mapping[str, Any], name: str) -> str | None:
+    """First value of request header ``name`` (case-insensitive), None when absent."""
+    pairs = rec.get("request_headers")
+    for pair in pairs if isinstance(pairs, list) else ():
+        if isinstance(pair, (list, tuple)) and len(pair) == 2 and str(pair[0]).lower() == name:
+            return str(pair[1])
+    return None
+
+
+def initiators(rec: Mapping[str, Any]) -> list[Initiator]:
+    """The page origins that asked for request ``rec``, most direct first, without repeats."""
+    out: list[Initiator] = []
+    for how, value in (("Origin", header(rec, "origin")), ("Referer", header(rec, "referer"))):
+        origin = origin_of(value)
+        if origin is not None:
+            out.append(Initiator(origin, how))
+    initiator = rec.get("initiator")
+    origins = initiator.get("origins") if isinstance(initiator, Mapping) else None
+    for value in origins[:20] if isinstance(origins, list) else ():
+        origin = origin_of(value)
+        if origin is not None:
+            out.append(Initiator(origin, "initiator"))
+    seen: set[str] = set()
+    return [i for i in out if not (i.origin in seen or seen.add(i.origin))]
+
+
+def destination(rec: Mapping[str, Any]) -> str:
+    """The request's Sec-Fetch-Dest (``document``, ``iframe``, ``script``, ``empty`` ...), '' when not sent."""
+    return (header(rec, "sec-fetch-dest") or "").strip().lower()
+
+
+def har_initiator(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Chrome's HAR ``_initiator`` reduced to its type and the origins of the page/scripts on its stack."""
+    raw = entry.get("_initiator")
+    if not isinstance(raw, Mapping):
+        return None
+    urls: list[Any] = [raw.get("url")]
+    stack, depth = raw.get("stack"), 0
+    while isinstance(stack, Mapping) and depth < 16:
+        frames = stack.get("callFrames")
+        urls += [f.get("url") for f in frames[:50] if isinstance(f, Mapping)] if isinstance(frames, list) else []
+        stack, depth = stack.get("parent"), depth + 1
+    origins = list(dict.fromkeys(o for o in (origin_of(u) for u in urls) if o is not None))[:20]
+    kind = raw.get("type")
+    return {"type": str(kind)[:40] if isinstance(kind, str) else None, "origins": origins}
