@@ -264,6 +264,7 @@ def test_understated_is_a_notice_annotation_never_a_failure() -> None:
 
 def test_score_shows_coverage_and_the_caveat_beside_the_number(shared_captures: Path, tmp_path: Path) -> None:
     claims = claims_file(tmp_path, TLS12_LOW, "    check: media_encryption\n    severity: critical\n", DELETION)
+    claims.write_text(claims.read_text().replace("[webex.com]", "[google.com]"))  # the Meet capture's vendor
     scored = invoke("score", shared_captures / "google_meet.pcapng", "--claims", claims)
     assert scored.exit_code == 0, scored.output
     text = " ".join(scored.stdout.split())  # rich wraps long lines

@@ -70,7 +70,10 @@ def test_deleting_the_trackers_lines_never_turns_the_claim_supported(session: Pa
     assert len(kept) < len(lines)
     observations.write_text("".join(kept))
     code, finding, stdout = check(session, tmp_path)
-    assert code == 3, stdout  # INCONCLUSIVE: damaged evidence left a critical claim unsettled
+    # never a pass: 3 (INCONCLUSIVE) for the unsettled critical claim, or 1 where the sample also holds a true
+    # contradiction (its lab client keeps sending audio in the muted phase)
+    assert code in (1, 3), stdout
+    assert "INCONCLUSIVE" in stdout or "CONTRADICTED [high] rooms-no-audio-while-muted" in stdout
     assert finding["verdict"] == "inconclusive"
     assert "observations.jsonl" in finding["explanation"] and "changed after the capture" in finding["explanation"]
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from confaudit.rules.checks._common import obj, records, text
 from confaudit.rules.checks.media import srtp_profile, stream_encryption
-from confaudit.rules.checks.transport import _plain_flows, _plain_http, _plain_packet_http, tls_version, version_name
+from confaudit.rules.checks.transport import plaintext_web, tls_version, version_name
 from confaudit.rules.model import RunResult
 
-PLAIN_HTTP_KINDS = frozenset({"http", "http_plain"})
+PLAIN_HTTP_KINDS = frozenset({"http", "http_plain", "flow"})
 
 
 def _party_key(party: Mapping[str, Any]) -> str:
@@ -41,11 +41,11 @@ def encryption_summary(bundle: Mapping[str, Any]) -> dict[str, Any]:
                        if d.get("srtp_profile")})
     # The transport_encryption check's own predicates, so proxy CONNECT, loopback and OCSP/CRL fetches count
     # exactly as `check` counts them (the flow/packet references beside each item are not counted).
-    web, _revocation_checks = _plain_http(bundle)
-    plain = web + _plain_packet_http(bundle)
+    plain, _revocation_checks = plaintext_web(bundle)
+    kinds = [p.refs[0]["kind"] for p in plain]
     return {"media_streams": dict(sorted(streams.items())), "tls_versions": versions, "srtp_profiles": profiles,
-            "plain_http_requests": sum(1 for r in plain if r["kind"] in PLAIN_HTTP_KINDS) + len(_plain_flows(bundle)),
-            "plain_websockets": sum(1 for r in plain if r["kind"] == "websocket")}
+            "plain_http_requests": sum(1 for k in kinds if k in PLAIN_HTTP_KINDS),
+            "plain_websockets": sum(1 for k in kinds if k == "websocket")}
 
 
 def _topology(bundle: Mapping[str, Any]) -> str:

@@ -185,6 +185,13 @@ def _plain_flows(bundle: Mapping[str, Any]) -> list[Problem]:
     return found
 
 
+def plaintext_web(bundle: Mapping[str, Any]) -> tuple[list[Problem], int]:
+    """Every plaintext HTTP request, ws:// WebSocket and cleartext HTTP flow as ``transport_encryption`` counts
+    them (loopback, proxy CONNECT and OCSP/CRL fetches excluded), whoever's traffic it is; and the exempted count."""
+    web, exempt = _plain_http(bundle)
+    return web + _plain_packet_http(bundle) + _plain_flows(bundle), exempt
+
+
 def _weak_tls(bundle: Mapping[str, Any], minimum: tuple[int, int]) -> tuple[list[Problem], list[tuple[str, list[dict[str, str]]]]]:
     """TLS handshakes below ``minimum`` (the analysis' ``weak`` flag decides only when no version is readable),
     and (role, references) of every handshake with a readable version."""
