@@ -2,7 +2,8 @@
 
 Decided from where the media goes, weighted by media bytes per flow: only RTP/SRTP streams (and
 Zoom media) count, never TURN control, STUN checks or DTLS handshakes. A flow's media is
-- relayed when it travels inside TURN framing (ChannelData, Send/Data indications);
+- relayed when it travels inside TURN framing (ChannelData, Send/Data indications), or raw to the
+  server that allocated a relay for the client on the same 5-tuple (WhatsApp's relays);
 - to a server when the remote side shows vendor-server evidence: a vendor's published media
   network, a DNS/SNI name, a vendor DTLS certificate it presented, STUN SOFTWARE/REALM or vendor
   attributes it sent (not the ones every libwebrtc client sends);
@@ -116,6 +117,12 @@ def _flow_kind(flow: dict[str, Any], relayed: int, stun: dict[str, Any] | None, 
         server = turn_server_side(flow, stun)
         realm = f" (REALM {', '.join(stun['realms'])})" if stun and stun.get("realms") else ""
         return "relay", server, [f"{fid}: media relayed inside TURN framing by {hostport(server[1], server[2])}{realm}"]
+    if stun is not None and any(m.startswith("Allocate success") for m in stun.get("methods", {})):
+        server = turn_server_side(flow, stun)
+        realm = f" (REALM {', '.join(stun['realms'])})" if stun.get("realms") else ""
+        return "relay", server, [f"{fid}: media sent to {hostport(server[1], server[2])}, the TURN-style relay that "
+                                 f"allocated for this client on the same 5-tuple (Allocate success){realm}; it forwards "
+                                 "the media without TURN framing"]
     if zoom is not None:
         if zoom["mode"] == "sfu":
             return "server", dst, [f"{fid}: Zoom SFU encapsulation (0x05 outer header) to {hostport(dst[1], dst[2])}"]
@@ -189,12 +196,13 @@ def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun:
                 entry["network"] = {"vendor": network[0], "network": network[1], "source": network[2]}
             if flow["id"] not in entry["flows"]:
                 entry["flows"].append(flow["id"])
-    for entry in stun:
-        if entry["flow"] not in media and (entry.get("relayed_addresses") or any(
-                m.split(" ")[0] in ("Allocate", "ChannelBind", "Send", "Data") for m in entry.get("methods", {}))):
-            realm = f" (REALM {', '.join(entry['realms'])})" if entry.get("realms") else ""
-            reasons.append(f"{entry['flow']}: a TURN allocation{realm} carried no media packets (control and "
-                           "connectivity checks only): not counted")
+    idle = [e for e in stun if e["flow"] not in media and (e.get("relayed_addresses") or any(
+        m.split(" ")[0] in ("Allocate", "ChannelBind", "Send", "Data") for m in e.get("methods", {})))]
+    if idle:
+        realms = sorted({r for e in idle for r in e.get("realms", [])})
+        flows_text = ", ".join(e["flow"] for e in idle[:8]) + (f" and {len(idle) - 8} more" if len(idle) > 8 else "")
+        reasons.append(f"{len(idle)} TURN allocation(s) ({flows_text}{'; REALM ' + ', '.join(realms) if realms else ''}) "
+                       "carried no media packets (control and connectivity checks only): not counted")
     decided = {k: n for k, n in byte_weights.items() if k != "unknown"}
     if not media:
         topology = "unknown"
