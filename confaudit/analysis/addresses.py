@@ -55,20 +55,20 @@ def address_class(address: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _networks() -> tuple[tuple[Any, str, str], ...]:
+def _networks() -> tuple[tuple[Any, str, str, str], ...]:
     text = resources.files("confaudit.analysis").joinpath("data", "media_networks.json").read_text(encoding="utf-8")
     entries = json.loads(text)["networks"]
-    return tuple((ipaddress.ip_network(e["network"]), e["vendor"], e["source"]) for e in entries)
+    return tuple((ipaddress.ip_network(e["network"]), e["vendor"], e["source"], e["operator"]) for e in entries)
 
 
 @lru_cache(maxsize=4096)
-def media_network(address: str) -> tuple[str, str, str] | None:
-    """(vendor, network, source) when ``address`` is in a vendor's published media network."""
+def media_network(address: str) -> tuple[str, str, str, str] | None:
+    """(service, network, source, operating company) when ``address`` is in a vendor's published media network."""
     try:
         ip = _ip(address)
     except ValueError:
         return None
-    for net, vendor, source in _networks():
+    for net, vendor, source, operator in _networks():
         if net.version == ip.version and ip in net:
-            return vendor, str(net), source
+            return vendor, str(net), source, operator
     return None

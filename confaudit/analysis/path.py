@@ -174,6 +174,7 @@ def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun:
             acc[1] += int(flow["payload_bytes"] * share)
     packets: Counter[str] = Counter()
     byte_weights: Counter[str] = Counter()
+    per_flow: list[dict[str, Any]] = []
     reasons: list[str] = []
     endpoints: dict[tuple[str, int], dict[str, Any]] = {}
     for flow in flows:
@@ -184,6 +185,7 @@ def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun:
                                        (sources or {}).get(flow["id"], {}), dtls_by.get(flow["id"]))
         packets[kind] += n_packets
         byte_weights[kind] += n_bytes
+        per_flow.append({"flow": flow["id"], "topology": kind, "packets": n_packets, "bytes": n_bytes})
         reasons.extend(why)
         for side, address, port in _sides(flow):
             role = ({"relay": "relay", "server": "server"}[kind] if server is not None and side == server[0]
@@ -193,7 +195,8 @@ def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun:
                 "names": sorted(names.get(address, set()))[:16], "flows": []})
             network = media_network(address)
             if network is not None:
-                entry["network"] = {"vendor": network[0], "network": network[1], "source": network[2]}
+                entry["network"] = {"vendor": network[0], "operator": network[3], "network": network[1],
+                                    "source": network[2]}
             if flow["id"] not in entry["flows"]:
                 entry["flows"].append(flow["id"])
     idle = [e for e in stun if e["flow"] not in media and (e.get("relayed_addresses") or any(
@@ -212,10 +215,19 @@ def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun:
         topology = "unknown"
         reasons.append("the media flows show no relay, server or peer evidence")
     else:
-        topology = sorted(decided.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        topology = topology_of(per_flow)
         if len(decided) > 1:
             reasons.append("media took several paths; reported the one carrying the most media bytes: "
                            + ", ".join(f"{k} {byte_weights[k]} bytes in {packets[k]} packets" for k in sorted(byte_weights)))
     return {"topology": topology, "endpoints": sorted(endpoints.values(), key=lambda e: (e["address"], e["port"])),
             "reasons": reasons[:64], "packets_by_topology": dict(sorted(packets.items())),
-            "bytes_by_topology": dict(sorted(byte_weights.items()))}
+            "bytes_by_topology": dict(sorted(byte_weights.items())), "flows": per_flow}
+
+
+def topology_of(flows: list[dict[str, Any]]) -> str:
+    """The topology carrying the most media bytes over ``media_path.flows`` entries; unknown when none is decided."""
+    weights: Counter[str] = Counter()
+    for entry in flows:
+        if entry.get("topology") in ("p2p", "relay", "server"):
+            weights[entry["topology"]] += int(entry.get("bytes") or 0)
+    return sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if weights else "unknown"

@@ -140,10 +140,14 @@ def _third_party_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) ->
 
 
 def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
-    bundle = e["bundle"]
+    from confaudit.rules.checks._common import vendor_media_view
+
+    bundle, _left_out = vendor_media_view(e["bundle"])  # another app's call in the same capture is not the vendor's
     streams = _list(bundle.get("media_streams"))
     enc = Counter(str(s.get("encryption") or "unknown") for s in streams)
-    tls = _list(bundle.get("tls"))
+    from confaudit.rules.checks._common import role
+
+    tls = [t for t in _list(bundle.get("tls")) if role(t) != "background"]  # the OS's own TLS is not the vendor's
     versions = Counter(str(t.get("version") or "?") for t in tls)
     profiles = Counter(str(d.get("srtp_profile") or "none") for d in _list(bundle.get("dtls")))
     e2ee = bundle.get("e2ee") if isinstance(bundle.get("e2ee"), Mapping) else {}

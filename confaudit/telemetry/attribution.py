@@ -197,16 +197,73 @@ def _flow_roles(bundle: Mapping[str, Any], roles: Mapping[str, list[Attribution]
             if isinstance(rec.get("flow"), str) and (section == "http_plain" or rec.get("sni") or rec.get("certificate_names")):
                 named.setdefault(rec["flow"], []).append(a)
     answered = address_names(bundle)
+    endpoint_names = _media_endpoint_names(bundle)
+    handshake_names = _call_flow_names(bundle)
     out = []
     for flow in _dicts(bundle, "flows"):
         fid = _str(flow.get("id"))
         if fid in media:
-            out.append(Attribution("vendor", (f"flow {fid} {media[fid]}",)))
+            other = _other_operator(flow, answered, endpoint_names, namer, handshake_names.get(fid, set()))
+            out.append(other or Attribution("vendor", (f"flow {fid} {media[fid]}",)))
         elif fid in on_flow:
             out.append(closest(on_flow[fid]).because())  # type: ignore[union-attr]
         else:
             out.append(_endpoint(flow, named.get(fid, []), answered, namer))
     return out
+
+
+def _media_endpoint_names(bundle: Mapping[str, Any]) -> dict[str, tuple[set[str], str]]:
+    """address -> (names the media path gave it: DNS, SNI, its DTLS certificate, TURN realm; operator of its media network)."""
+    path = bundle.get("media_path")
+    out: dict[str, tuple[set[str], str]] = {}
+    for endpoint in _dicts(path, "endpoints") if isinstance(path, Mapping) else ():
+        names = endpoint.get("names") if isinstance(endpoint.get("names"), list) else []
+        network = endpoint.get("network") if isinstance(endpoint.get("network"), Mapping) else {}
+        entry = out.setdefault(normalise_host(_str(endpoint.get("address"))), (set(), _str(network.get("operator"))))
+        entry[0].update(n for n in names if isinstance(n, str))
+    return out
+
+
+def _call_flow_names(bundle: Mapping[str, Any]) -> dict[str, set[str]]:
+    """flow id -> names its STUN/TURN and DTLS exchange carried: TURN realms, non-generic certificate names."""
+    out: dict[str, set[str]] = {}
+    for rec in _dicts(bundle, "stun"):
+        realms = rec.get("realms") if isinstance(rec.get("realms"), list) else []
+        out.setdefault(_str(rec.get("flow")), set()).update(r for r in realms if isinstance(r, str) and "." in r)
+    for rec in _dicts(bundle, "dtls"):
+        names = rec.get("certificate_names") if isinstance(rec.get("certificate_names"), list) else []
+        out.setdefault(_str(rec.get("flow")), set()).update(n for n in names if isinstance(n, str) and "." in n)
+    return out
+
+
+def _other_operator(flow: Mapping[str, Any], answered: Mapping[str, set[str]],
+                    endpoint_names: Mapping[str, tuple[set[str], str]], namer: Namer,
+                    own_names: set[str] = frozenset()) -> Attribution | None:
+    """Call media whose far end is positively another operator's (its names, address or media network belong to a
+    known company that is not the vendor): another app's call in the same capture. None when it may be the vendor's."""
+    found = [(name.lstrip("*."), namer.full(name.lstrip("*."), f"flow {_str(flow.get('id'))} named"))
+             for name in sorted(own_names)[:10]]
+    operators = []
+    for side in ("dst", "src"):
+        address = normalise_host(_str(flow.get(side)))
+        names, operator = endpoint_names.get(address, (set(), ""))
+        for name in sorted(answered.get(address, set()) | names)[:10]:
+            found.append((name, namer.full(name, f"media endpoint {address} named")))
+        found.append((address, namer.address(address, f"media endpoint {address}")))
+        if operator:
+            operators.append((address, operator))
+    if any(a.role in ("vendor", "third_party_of_vendor") for _n, a in found) \
+            or any(namer.vendor.match("", operator, False) for _a, operator in operators):
+        return None
+    for address, operator in operators:
+        return Attribution("background", (f"flow {_str(flow.get('id'))} carries another operator's call traffic: "
+                                          f"{address} is in {operator}'s published media network, not the vendor's",))
+    for name, attribution in found:
+        entity = namer.entity(name)[0]
+        if entity and attribution.role in ("unknown", "background"):
+            return Attribution("background", (f"flow {_str(flow.get('id'))} carries another operator's call traffic: "
+                                              f"{name} belongs to {entity}, not the vendor",))
+    return None
 
 
 def _endpoint(flow: Mapping[str, Any], named: list[Attribution], answered: Mapping[str, set[str]],

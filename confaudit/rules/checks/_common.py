@@ -230,3 +230,59 @@ def judged(item_role: str, scope: str) -> bool:
 
 def scope_words(scope: str) -> str:
     return "anywhere on the device" if scope == "device" else "attributable to the vendor"
+
+
+MEDIA_SECTIONS = ("media_streams", "dtls", "sdp", "stun", "zoom")
+"""Bundle sections whose records belong to one flow of a call."""
+
+
+def foreign_call_flows(bundle: Mapping[str, Any]) -> dict[str, str]:
+    """flow id -> why: call traffic attribution gave to another operator (another app's call in the same capture).
+
+    Only a positive background attribution counts: unattributed media stays judged (fail closed).
+    """
+    out = {}
+    for flow in records(bundle, "flows") or []:
+        fid = flow.get("id")
+        if isinstance(fid, str) and role(flow) == "background" and "another operator's call" in role_reason(flow):
+            out[fid] = role_reason(flow)
+    return out
+
+
+def vendor_media_view(bundle: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[dict[str, str]]]:
+    """The bundle without other operators' call traffic (media checks judge the vendor's call), and references
+    to what was left out. The media path's topology is recomputed from the remaining media flows."""
+    foreign = foreign_call_flows(bundle)
+    if not foreign:
+        return bundle, []
+    view = dict(bundle)
+    for key in MEDIA_SECTIONS:
+        items = records(bundle, key)
+        if items is not None:
+            view[key] = [r for r in items if r.get("flow") not in foreign]
+    path = obj(bundle, "media_path")
+    if path is not None and isinstance(path.get("flows"), list):
+        from confaudit.analysis.path import topology_of
+
+        kept = [f for f in path["flows"] if isinstance(f, Mapping) and f.get("flow") not in foreign]
+        view["media_path"] = {**path, "flows": kept, "topology": topology_of(kept),
+                              "endpoints": [e for e in path.get("endpoints") or [] if isinstance(e, Mapping)
+                                            and any(f not in foreign for f in e.get("flows") or [])]}
+    left_out = [ref("flow", fid, f"not judged: {why}") for fid, why in sorted(foreign.items())]
+    return view, left_out
+
+
+def judging_vendor_media(predicate: Any) -> Any:
+    """Wrap a media check so it judges the vendor's call only; the outcome names what was left out."""
+    import functools
+
+    @functools.wraps(predicate)
+    def judge(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
+        view, left_out = vendor_media_view(bundle)
+        result = predicate(view, params)
+        if not left_out:
+            return result
+        note = f" ({plural(len(left_out), 'flow')} of another operator's call in the same capture {were(len(left_out))} not judged.)"
+        return Outcome(result.verdict, result.explanation + note, capped(list(result.evidence) + left_out))
+
+    return judge

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.rules.checks._common import flow_ref, obj, outcome, plural, record_id, records, ref, text
+from confaudit.rules.checks._common import judging_vendor_media, flow_ref, obj, outcome, plural, record_id, records, ref, text
 from confaudit.rules.checks.media import null_dtls, sdp_plain, stream_encryption
 from confaudit.rules.model import Outcome
 
@@ -82,6 +82,7 @@ def observe_e2ee(bundle: Mapping[str, Any]) -> tuple[bool | None, str, list[dict
     return None, "", []
 
 
+@judging_vendor_media
 def end_to_end_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     expect = bool(params.get("expect", True))
     observed, reason, refs = observe_e2ee(bundle)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.rules.checks._common import all_of, balanced, sentence, flow_ref, listing, outcome, plural, record_id, records, ref, text, were
+from confaudit.rules.checks._common import judging_vendor_media, all_of, balanced, sentence, flow_ref, listing, outcome, plural, record_id, records, ref, text, were
 from confaudit.rules.model import Outcome
 
 PLAIN = frozenset({"plain", "plaintext", "rtp", "none", "unencrypted", "clear", "cleartext"})
@@ -92,6 +92,7 @@ def sdp_plain(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
     return found
 
 
+@judging_vendor_media
 def media_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     streams = records(bundle, "media_streams")
     classified = [(stream_encryption(s), s, i) for i, s in enumerate(streams or [])]

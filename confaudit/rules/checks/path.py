@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.rules.checks._common import all_of, sentence, listing, obj, outcome, plural, record_id, records, ref, text, were
+from confaudit.rules.checks._common import judging_vendor_media, all_of, sentence, listing, obj, outcome, plural, record_id, records, ref, text, were
 from confaudit.rules.model import Outcome
 
 TOPOLOGIES = ("p2p", "relay", "server")
@@ -37,6 +37,7 @@ def _endpoint_refs(path: Mapping[str, Any]) -> list[dict[str, str]]:
     return refs
 
 
+@judging_vendor_media
 def media_path(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     allowed = [str(a) for a in params.get("allowed", [])]
     path = obj(bundle, "media_path")
