@@ -229,7 +229,8 @@ def _vendor(given: str | None, sessions: list[Any], warnings: list[str]) -> dict
     if len(recorded) == 1:
         return {"name": recorded[0][:200], "source": "session manifest"}
     if recorded:
-        raise UsageError(f"the sessions name different vendors ({', '.join(recorded)}); analyse them separately or pass --vendor")
+        warnings.append(f"the sessions name different vendors ({', '.join(recorded)}): the bundle names none "
+                        "(pass --vendor to name one)")
     return None
 
 
