@@ -64,14 +64,21 @@ def size_fit(view: StreamView, sizes: Callable[[int], tuple[tuple[int, ...], tup
     return None, mains[0], what + f"; sizes seen {', '.join(f'{n} B x{c}' for n, c in common)} do not fit"
 
 
+MAX_FRAMES = 256
+"""Frames a frame-level test reads at most: far more than a 1e-6 decision needs, and a 1200-byte video
+payload read as 10-byte G.729 frames would otherwise cost thousands (and a binomial tail over them)."""
+
+
 def _frames(view: StreamView, frame_bytes: int, frame_ticks: int) -> list[bytes]:
-    """Whole frames at the start of each sampled payload (count from the step, else from the length)."""
+    """Whole frames at the start of each sampled payload (count from the step, else from the length), at most MAX_FRAMES."""
     step = view.dominant_step
     out: list[bytes] = []
     for payload in view.payloads:
         count = step // frame_ticks if step and step % frame_ticks == 0 else len(payload) // frame_bytes
-        count = min(count, len(payload) // frame_bytes)
+        count = min(count, len(payload) // frame_bytes, MAX_FRAMES - len(out))
         out.extend(payload[i * frame_bytes : (i + 1) * frame_bytes] for i in range(count))
+        if len(out) >= MAX_FRAMES:
+            break
     return out
 
 
