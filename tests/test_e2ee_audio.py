@@ -41,10 +41,10 @@ def handshake():
     return dtls_handshake()
 
 
-def _stream(tmp_path: Path, handshake, opus_frames: tuple[bytes, ...], transform=None) -> dict:
+def _stream(tmp_path: Path, handshake, opus_frames: tuple[bytes, ...], transform=None, payload_type: int = 111) -> dict:
     capture, keylog = tmp_path / "call.pcap", tmp_path / "keys.log"
     keylog.write_text("\n".join(handshake.keylog_lines) + "\n")
-    write_call(capture, handshake, [SynthStream("client", "opus", SSRC, 111, frames=opus_frames)],
+    write_call(capture, handshake, [SynthStream("client", "opus", SSRC, payload_type, frames=opus_frames)],
                seconds=len(opus_frames) * 0.02, transform=transform)
     bundle = {"warnings": [], "complete": True}
     enrich(bundle, captures=[capture], keylogs=[], explicit_keylog=keylog)
@@ -143,12 +143,49 @@ def test_opus_toc_that_reads_as_a_red_header_is_judged_as_opus(handshake, tmp_pa
 
 
 def test_short_real_silk_stream_is_not_called_encrypted_through_a_red_reading(handshake, tmp_path: Path) -> None:
-    """Read as RED, a real SILK stream loses its TOC and decodes like ciphertext; too short to show real
-    audio as it is (0.6 s), it must stay undetermined."""
+    """Read as RED, a real SILK stream loses its TOC and its bytes are refused or decode like ciphertext;
+    too short to show real audio as it is (0.6 s), it must stay undetermined."""
     opus = tuple(encode_opus_pcm(opus_test_signal("vowel", 0.6), bit_rate=12000, options=VOIP))
     stream = _stream(tmp_path, handshake, opus)
     assert stream["inner"] == "undetermined", stream["reasons"]
-    assert "gives encrypted opus" in stream["reasons"][0]
+    assert stream["reasons"][0].startswith("judged as sent, not as RED")
+
+
+class AudioRed:
+    """RFC 2198 as WebRTC sends Opus: the previous frame as a redundant block, then the current one."""
+
+    def __init__(self, inner=None) -> None:
+        self.inner, self.previous = inner, b""
+
+    def __call__(self, kind: str, ssrc: int, payload: bytes) -> bytes:
+        frame = self.inner(kind, ssrc, payload) if self.inner else payload
+        previous, self.previous = self.previous, frame
+        if not previous:
+            return bytes([111]) + frame
+        header = struct.pack("!BHB", 0x80 | 111, (960 << 2) | (len(previous) >> 8), len(previous) & 0xFF)
+        return header + bytes([111]) + previous + frame
+
+
+@pytest.mark.parametrize("layer", [None, "jitsi aes-gcm"])
+def test_opus_in_audio_red_is_unwrapped(tmp_path: Path, handshake, layer: str | None) -> None:
+    """Audio RED (payload type 63 carrying Opus 111 with the previous frame as redundancy) is read as RED."""
+    red = AudioRed(LAYERS[layer]() if layer else None)
+    stream = _stream(tmp_path, handshake, frames("vowel", 12000, VOIP), red, payload_type=63)
+    assert stream["inner"] == ("encrypted" if layer else "codec"), stream["reasons"]
+    assert stream["reasons"][0] == "RED (RFC 2198) unwrapped: primary payload type 111"
+
+
+def test_refused_payloads_without_a_trailer_are_not_called_ciphertext() -> None:
+    """Audio RED read as bare Opus: its 0xEF header passes for a TOC and the decoder refuses almost every
+    packet, out of range where it does decode. Misread framing, not ciphertext: no trailer, no verdict."""
+    from confaudit.e2ee.audio import measure_opus, opus_verdict
+
+    red = AudioRed()
+    payloads = [red("audio", SSRC, f) for f in frames("vowel", 12000, VOIP)]
+    evidence = measure_opus(payloads)
+    assert evidence.decode_errors >= 0.9 * evidence.packets and evidence.toc_config_share > 0.9
+    assert evidence.over_full_scale_share >= 0.1
+    assert opus_verdict(evidence)[0] == "undetermined"
 
 
 def test_counter_trailer_is_found_and_codec_bytes_are_not_one() -> None:

@@ -1,11 +1,12 @@
 """Opus: is the decoded signal real audio? Positive evidence from the decoded level contour.
 
-An Opus decoder is a range decoder: any bytes behind a valid TOC decode without error, the random
-input simply sampling the codec's own parameter model. "Decodes" therefore proves nothing, and an
-inner E2EE layer that keeps the TOC in clear (Jitsi, SFrame-style transforms) decodes to in-range
-noise. What ciphertext cannot produce is continuity: its per-frame gains are drawn afresh every
-frame, so the decoded level jumps by a median 6-12 dB between consecutive 20 ms windows, while real
-audio (speech, music, tones, noise) moves by a median 0.1-3.3 dB (measurements in docs/e2ee.md).
+An Opus decoder is a range decoder: any bytes behind a single-frame TOC decode without error, the
+random input simply sampling the codec's own parameter model. "Decodes" therefore proves nothing,
+and an inner E2EE layer that keeps the TOC in clear (Jitsi, SFrame-style transforms) decodes to
+mostly in-range noise. What ciphertext cannot produce is continuity: its per-frame gains are drawn
+afresh every frame, so the decoded level jumps by a median 4.5-12 dB between consecutive 20 ms
+windows, while real audio (speech, music, tones, noise) moves by a median 0.1-3.3 dB (measurements
+in docs/e2ee.md).
 Each stream is compared with its own reference: the same packets with every byte after the TOC
 replaced by seeded random bytes, decoded the same way. Tiny (DTX/silence) and silent frames are no
 evidence either way.
@@ -27,8 +28,8 @@ CODEC_RATIO = 0.5  # measured: real audio <= 0.42 x the random reference, cipher
 RANDOM_RATIO = 0.6
 MAX_DECODE_ERRORS = 0.05
 ERROR_SHARE = 0.3  # random bytes after a multi-frame TOC break its frame lengths: the decoder refuses
-OVER_FULL_SCALE = 0.1  # measured: real audio <= 9 % of frames (near-full-scale input), ciphertext >= 11 %
-TOC_CONSISTENCY = 0.3  # a clear TOC repeats (bandwidth switches spread it over a few configs); a random one spreads over 32
+OVER_FULL_SCALE = 0.1  # measured: real audio <= 9 % of frames (near-full-scale input), ciphertext 4-92 %
+TOC_CONSISTENCY = 0.3  # a clear TOC repeats (bandwidth switches spread it over a few configs), a random one over 32
 REFERENCE_SEED = 0x0905
 
 
@@ -88,6 +89,7 @@ class AudioEvidence:
     """Inner-E2EE trailer structure found at the payloads' end, if any."""
 
     def as_dict(self) -> dict[str, Any]:
+        """The bundle's ``audio_evidence`` object."""
         return asdict(self)
 
 
@@ -130,7 +132,7 @@ def decode_levels(payloads: list[bytes]) -> LevelContour:
         packets += 1
         try:
             frames = decoder.decode(av.Packet(payload))
-        except (av.error.FFmpegError, ValueError):
+        except av.error.FFmpegError:
             errors += 1
             runs.append([])
             continue
@@ -139,21 +141,23 @@ def decode_levels(payloads: list[bytes]) -> LevelContour:
             tiny += len(payload) <= TINY_PAYLOAD
             runs.append([])
             continue
-        mono = samples.mean(axis=0)
-        if 10 * np.log10(float(np.mean(mono ** 2)) + 1e-30) < SILENT_DBFS:
+        # the level of the channels' mix: random stereo payloads decode to unrelated channels whose mix jumps
+        # further than their summed power (speech: 0.28-0.36 x the reference with the mix, 0.38-0.50 summed)
+        power = samples.mean(axis=0) ** 2
+        if 10 * np.log10(float(np.mean(power)) + 1e-30) < SILENT_DBFS:
             silent += 1
             runs.append([])
             continue
         audible += 1
         over += float(np.abs(samples).max()) > 1.0
-        runs[-1].append(mono)
+        runs[-1].append(power)
     steps: list[Any] = []
     for run in runs:
-        signal = np.concatenate(run) if run else np.zeros(0)
-        windows = len(signal) // WINDOW
+        power = np.concatenate(run) if run else np.zeros(0)
+        windows = len(power) // WINDOW
         if windows >= 2:
-            power = np.mean(signal[:windows * WINDOW].reshape(windows, WINDOW) ** 2, axis=1)
-            steps.append(np.abs(np.diff(10 * np.log10(power + 1e-30))))
+            level = 10 * np.log10(np.mean(power[:windows * WINDOW].reshape(windows, WINDOW), axis=1) + 1e-30)
+            steps.append(np.abs(np.diff(level)))
     all_steps = np.concatenate(steps) if steps else np.zeros(0)
     return LevelContour(packets, tiny, errors, silent, audible, len(all_steps),
                         round(float(np.median(all_steps)), 2) if len(all_steps) else None,
@@ -212,7 +216,8 @@ def opus_verdict(ev: AudioEvidence) -> tuple[str, str]:
     random_like = comparable and own is not None and ev.level_steps >= MIN_LEVEL_STEPS and own >= RANDOM_RATIO * ref
     refused = judged >= MIN_AUDIO_PACKETS and ev.decode_errors >= ERROR_SHARE * judged
     garbage = ev.over_full_scale_share is not None and ev.over_full_scale_share >= OVER_FULL_SCALE
-    if ev.toc_config_share >= TOC_CONSISTENCY and (random_like or refused) and (garbage or ev.trailer):
+    # Refusals alone also come from misread framing (a RED header taken for a TOC): they need the trailer.
+    if ev.toc_config_share >= TOC_CONSISTENCY and ((random_like and (garbage or ev.trailer)) or (refused and ev.trailer)):
         signs = ["the decoded level jumps as it does for random bytes behind the same TOCs" if random_like
                  else "the decoder rejects the payloads past the TOC"]
         if garbage:

@@ -159,18 +159,19 @@ def classify(packets: list[RtpPacket], kind: str | None, codec_hint: str | None)
     A one-byte RED header (F=0, then the primary payload type) is indistinguishable from an Opus TOC
     below 0x80 (SILK and hybrid modes; WebRTC's usual 0x78 reads as "primary payload type 120"). The
     RED reading is kept when what decodes inside it confirms it: a video codec, or Opus in a stream
-    whose packets do carry redundant blocks. Otherwise the stream is judged as it is: stripping a real
+    whose packets mostly carry redundant blocks (as audio RED does). Otherwise the stream is judged as it is: stripping a real
     TOC leaves bytes that decode like ciphertext, a false "encrypted".
     """
     unwrapped, red_note = unwrap_red(packets)
     if red_note is None:
         return _classify(packets, kind, codec_hint, [])
     as_red = _classify(unwrapped, kind, codec_hint, [red_note])
-    redundant = sum(1 for p in packets if p.payload and p.payload[0] & 0x80)
+    redundant = sum(1 for p in packets if p.payload and p.payload[0] & 0x80) >= 0.5 * len(packets)
     if as_red.inner != "undetermined" and (as_red.codec != "opus" or redundant):
         return as_red
     why = (f"{red_note} gives {as_red.inner}" + (f" {as_red.codec}" if as_red.codec else "")
-           + ("" if redundant else ", but no packet carries a redundant block: the one-byte header may be an Opus TOC"))
+           + ("" if redundant else ", but most packets carry no redundant block: the one-byte header may be an "
+              "Opus TOC"))
     return _classify(packets, kind, codec_hint, [f"judged as sent, not as RED ({why})"])
 
 

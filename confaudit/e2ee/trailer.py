@@ -14,10 +14,12 @@ MIN_PAYLOADS = 20
 COUNTER_SHARE = 0.8  # packet loss and reordering in a capture break a few steps, never most
 MAX_OFFSET = 16  # bytes after the counter (Jitsi GCM: 2 trailer bytes; a signature would add more)
 WIDTHS = (4, 2, 1)
+MAX_PAYLOADS = 400  # a trailer runs through the whole stream: its start shows it
 
 
 def counter_trailer(payloads: list[bytes]) -> tuple[int, int, float] | None:
     """(width, bytes after it, share of consecutive payloads where it steps by one) of the first counter found."""
+    payloads = payloads[:MAX_PAYLOADS]
     for width in WIDTHS:
         modulus = 1 << (8 * width)
         for after in range(MAX_OFFSET + 1):
