@@ -205,6 +205,7 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
     kind = (ms or {}).get("kind") if (ms or {}).get("kind") in ("audio", "video") else None
     codec_hint = (ms or {}).get("codec") if isinstance((ms or {}).get("codec"), str) else None
     reasons: list[str] = []
+    audio_evidence = None
     if stream.keyed_via is not None:
         reasons.append(f"keyed by the DTLS session of flow {flow_ids.get(stream.keyed_via) or _flow_text(stream.keyed_via)}, "
                        "which shares an endpoint with this flow (ICE candidate-pair change)")
@@ -223,6 +224,8 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
         verdict = classify(stream.sample, kind, codec_hint)
         inner, codec = verdict.inner, verdict.codec
         reasons.extend(verdict.reasons)
+        if verdict.audio_evidence is not None:
+            audio_evidence = verdict.audio_evidence.as_dict()
         if stream.auth_failed:
             reasons.append(f"{stream.auth_failed} packets failed SRTP authentication (counted, not classified)")
     main_pt = max(stream.payload_types, key=stream.payload_types.get) if stream.payload_types else None
@@ -234,7 +237,7 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
         "packets": stream.packets, "decrypted": stream.decrypted, "auth_failed": stream.auth_failed,
         "duplicates": stream.duplicates, "replay_rejected": stream.replay_rejected,
         "first_packet": {"input": stream.first_frame[0], "frame": stream.first_frame[1]},
-        "inner": inner, "reasons": reasons, "path": path,
+        "inner": inner, "reasons": reasons, "path": path, "audio_evidence": audio_evidence,
     }
 
 

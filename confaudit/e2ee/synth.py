@@ -13,6 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CLIENT = ("127.0.0.1", 40000)
 SERVER = ("127.0.0.1", 40002)
@@ -129,20 +133,76 @@ def encode_video(codec: str, count: int, width: int = 320, height: int = 240, ke
 
 def encode_opus(count: int, frequency: float = 440.0) -> list[bytes]:
     """``count`` 20 ms Opus packets of a tone with a slow tremolo."""
+    import numpy as np
+
+    t = np.arange(count * 960) / 48000
+    tone = np.sin(2 * np.pi * frequency * t) * (0.3 + 0.2 * np.sin(2 * np.pi * 0.5 * t))
+    return encode_opus_pcm(tone, bit_rate=48000)[:count]
+
+
+VOWEL_FORMANTS = (((730, 90), (1090, 110), (2440, 170)), ((270, 60), (2290, 100), (3010, 120)),
+                  ((300, 60), (870, 80), (2240, 120)), ((530, 60), (1840, 100), (2480, 120)))
+"""Formant (frequency, bandwidth) triples of the vowels /a/, /i/, /u/, /e/ (Peterson & Barney averages)."""
+
+
+def opus_test_signal(kind: str, seconds: float) -> np.ndarray:
+    """Mono 48 kHz test audio, full scale 1.0.
+
+    ``tone`` (440 Hz with tremolo), ``chirp`` (200 Hz -> 4 kHz log sweep every 2 s), ``vowel`` (a
+    gliding 100-150 Hz voice through the formants of four vowels, syllable envelope), ``speech``
+    (vowels in 1.2 s bursts with 0.8 s of digital silence between them, for DTX), ``silence``.
+    """
+    import numpy as np
+
+    rate = 48000
+    t = np.arange(int(seconds * rate)) / rate
+    if kind == "tone":
+        return np.sin(2 * np.pi * 440 * t) * (0.3 + 0.2 * np.sin(2 * np.pi * 0.5 * t))
+    if kind == "chirp":
+        sweep = t % 2.0
+        k = np.log(4000 / 200) / 2.0
+        return 0.4 * np.sin(2 * np.pi * 200 * (np.exp(k * sweep) - 1) / k)
+    if kind == "silence":
+        return np.zeros_like(t)
+    if kind not in ("vowel", "speech"):
+        raise ValueError(f"unknown test signal {kind!r}")
+    f0 = 125 + 25 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    vowel_index = (t / 0.3).astype(int) % len(VOWEL_FORMANTS)
+    out = np.zeros_like(t)
+    for harmonic in range(1, 33):
+        freq = harmonic * f0
+        gain = np.zeros_like(t)
+        for n, formants in enumerate(VOWEL_FORMANTS):
+            mask = vowel_index == n
+            for centre, width in formants:
+                gain[mask] += 1 / np.sqrt((1 - (freq[mask] / centre) ** 2) ** 2 + (freq[mask] * width / centre ** 2) ** 2)
+        out += gain / harmonic * np.sin(harmonic * phase)
+    out *= 0.45 / np.abs(out).max() * (0.55 + 0.45 * np.sin(2 * np.pi * 2.0 * t) ** 2)
+    if kind == "speech":
+        out *= (t % 2.0) < 1.2
+    return out
+
+
+def encode_opus_pcm(mono: np.ndarray, *, bit_rate: int, options: dict[str, str] | None = None) -> list[bytes]:
+    """20 ms stereo Opus packets (libopus via PyAV) of 48 kHz mono samples; ``options`` are libopus's
+    (``application``, ``dtx``, ``fec``, ``frame_duration`` ...)."""
     import av
     import numpy as np
 
     enc = av.CodecContext.create("libopus", "w")
-    enc.sample_rate, enc.layout, enc.format, enc.bit_rate = 48000, "stereo", "s16", 48000
+    enc.sample_rate, enc.layout, enc.format, enc.bit_rate = 48000, "stereo", "s16", bit_rate
+    enc.options = dict(options or {})
+    pcm = (np.clip(mono, -1, 1) * 32767).astype(np.int16)
     out: list[bytes] = []
-    for i in range(count):
-        t = (np.arange(960) + i * 960) / 48000
-        mono = (np.sin(2 * np.pi * frequency * t) * (0.3 + 0.2 * np.sin(2 * np.pi * 0.5 * t)) * 32767).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(np.repeat(mono, 2).reshape(1, -1), format="s16", layout="stereo")
+    for start in range(0, len(pcm) - 959, 960):
+        frame = av.AudioFrame.from_ndarray(np.repeat(pcm[start:start + 960], 2).reshape(1, -1), format="s16",
+                                           layout="stereo")
         frame.sample_rate = 48000
-        frame.pts = i * 960
+        frame.pts = start
         out.extend(bytes(p) for p in enc.encode(frame))
-    return out[:count]
+    out.extend(bytes(p) for p in enc.encode(None))
+    return out
 
 
 def packetize(codec: str, frame: bytes, mtu: int = 1100) -> list[bytes]:
@@ -219,6 +279,8 @@ class SynthStream:
     """SSRC."""
     payload_type: int
     """RTP payload type."""
+    frames: tuple[bytes, ...] | None = None
+    """Encoded frames to send in order (20 ms apart for Opus, looped), instead of the built-in pattern."""
 
 
 def write_call(path: Path, handshake: Handshake, streams: list[SynthStream], *, seconds: float,
@@ -296,7 +358,7 @@ def _stream_events(stream: SynthStream, order: int, seconds: float, cycle_second
     audio = stream.codec == "opus"
     interval = 0.02 if audio else 1 / 30
     clock_step = 960 if audio else 3000
-    frames = _cycle(stream.codec, max(1, int(round(cycle_seconds / interval))))
+    frames = stream.frames or _cycle(stream.codec, max(1, int(round(cycle_seconds / interval))))
     total = int(seconds / interval)
     for i in range(total):
         frame = frames[i % len(frames)]
