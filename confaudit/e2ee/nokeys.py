@@ -24,7 +24,7 @@ def bundle_has_no_keys(bundle: dict[str, Any], keylogs: list[Any]) -> bool:
 def _ref_to_frame(ref: Any) -> dict[str, int]:
     if isinstance(ref, dict) and isinstance(ref.get("id"), str) and ":" in ref["id"]:
         index, frame = ref["id"].split(":", 1)
-        if index.isdigit() and frame.isdigit():
+        if all(part.isascii() and part.isdigit() and len(part) <= 12 for part in (index, frame)):
             return {"input": int(index), "frame": int(frame)}
     if isinstance(ref, dict) and isinstance(ref.get("frame"), int):
         return {"input": int(ref.get("input", 0)), "frame": ref["frame"]}

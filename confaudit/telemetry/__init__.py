@@ -53,7 +53,9 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
                  attribution)
         bundle["traffic_attribution"] = summary(attribution, vendor)
     except Exception as exc:  # noqa: BLE001 - fail closed: an analysis bug must not lose the whole bundle
-        if os.environ.get("CONFAUDIT_DEBUG"):
+        from confaudit.wire.errors import strict_from_env
+
+        if os.environ.get("CONFAUDIT_DEBUG") or strict_from_env():  # under test a bug must fail, not become a warning
             raise
         bundle["parties"], bundle["data_flows"], bundle["phase_summary"] = [], [], []
         bundle["traffic_attribution"] = None
