@@ -76,7 +76,7 @@ def test_multipart_text_parts_decoded_binary_parts_opaque() -> None:
            b'{"timezone":"UTC"}\r\n--Bnd7\r\nContent-Disposition: form-data; name="blob"; filename="x"\r\n\r\n'
            b'\x00\x01\xfe\xff\x80\r\n--Bnd7--\r\n')
     decoded = decode_body(_b64body(raw, "multipart/form-data; boundary=Bnd7"))
-    assert _paths(decoded) == {"meta.timezone": "UTC"}
+    assert _paths(decoded) == {"meta.timezone": "UTC", "blob;filename": "x"}
     assert [(o.path, o.size, o.kind) for o in decoded.opaque] == [("blob", 5, "binary")]
 
 

@@ -9,6 +9,7 @@ import re
 import zlib
 from typing import Any
 
+from confaudit.multipart_body import MAX_NESTING, Part, boundary_of, parse_multipart
 from confaudit.redact import Redactor, is_secret_name, may_hold_secret
 
 TEXT_CAP = 256 * 1024
@@ -22,11 +23,7 @@ _TEXT_TYPES = re.compile(r"^(text/|application/(?:[\w.+-]*\+)?(?:json|xml|javasc
 _BINARY_TYPES = re.compile(r"^(image|audio|video|font)/|application/(?:octet-stream|protobuf|x-protobuf|grpc|zip|gzip|pdf|wasm)", re.I)
 _CUT_AT = re.compile(r"[\s&,;\"'<>]")
 _FORMISH = re.compile(r"[\w.%+\-\[\]]+=[^\s]*")
-_BOUNDARY_PARAM = re.compile(r'boundary="?([^";,\s]{1,200})"?', re.I)
 _BOUNDARY_LINE = re.compile(r"--([!-~]{1,200})\r?\n")
-_PART_NAME = re.compile(r'\bname="([^"]{1,200})"|\bname=([^";\s]{1,200})', re.I)
-_PART_TYPE = re.compile(r"^content-type:[ \t]*([^\r\n]{0,200})", re.I | re.M)
-_MAX_NESTED_PARTS = 4
 
 
 def decompress(raw: bytes, encoding: str, limit: int = DECODE_LIMIT) -> tuple[bytes, str | None]:
@@ -100,8 +97,10 @@ def redact_text(text: str, content_type: str, redactor: Redactor, _depth: int = 
     stripped = text.lstrip()
     low = content_type.lower()
     boundary = _multipart_boundary(stripped, content_type)
-    if boundary and _depth < _MAX_NESTED_PARTS:
-        return _redact_multipart(text, boundary, redactor, _depth)
+    if boundary and _depth < MAX_NESTING:
+        redacted = redact_multipart(text.encode("utf-8", "surrogatepass"), boundary, redactor, binary=False, depth=_depth)
+        if redacted is not None:
+            return redacted.decode("utf-8", "surrogatepass")
     if "x-www-form-urlencoded" in low or (_FORMISH.fullmatch(stripped[:2000]) and "&" in stripped[:2000]):
         return redactor.form(text)  # no pre-check: a bare pin=, sid= or code= names a secret
     if not may_hold_secret(text):
@@ -138,39 +137,67 @@ def _json_lines(text: str, redactor: Redactor) -> str | None:
 
 def _multipart_boundary(stripped: str, content_type: str) -> str | None:
     """The boundary from the Content-Type, else from a body that opens with ``--boundary`` and a part header."""
-    if "multipart/" in content_type.lower():
-        match = _BOUNDARY_PARAM.search(content_type)  # case kept: boundaries are case-sensitive
-        if match:
-            return match.group(1)
+    boundary = boundary_of(content_type)
+    if boundary:
+        return boundary
     match = _BOUNDARY_LINE.match(stripped)
     if match and "content-disposition:" in stripped[:1000].lower():
         return match.group(1)
     return None
 
 
-def _redact_multipart(text: str, boundary: str, redactor: Redactor, depth: int) -> str:
-    """Each part: its value tokenised when its form field name is a secret, else redacted by its own type."""
-    delimiter = "--" + boundary
-    pieces = text.split(delimiter)
-    out = [redactor.text(pieces[0])]
-    for piece in pieces[1:]:
-        head_end = min((i for i in (piece.find("\r\n\r\n"), piece.find("\n\n")) if i >= 0), default=-1)
-        if piece.startswith("--") or head_end < 0:  # closing delimiter and epilogue, or a part cut in its head
-            out.append(redactor.text(piece))
-            continue
-        sep = "\r\n\r\n" if piece.startswith("\r\n\r\n", head_end) else "\n\n"
-        head, value = piece[:head_end], piece[head_end + len(sep):]
-        trail = "\r\n" if value.endswith("\r\n") else ("\n" if value.endswith("\n") else "")
-        value = value[:len(value) - len(trail)]
-        name_match = _PART_NAME.search(head)
-        name = (name_match.group(1) or name_match.group(2)) if name_match else ""
-        type_match = _PART_TYPE.search(head)
-        if name and value and is_secret_name(name):
-            value = redactor.token(name, value)
-        else:
-            value = redact_text(value, type_match.group(1) if type_match else "", redactor, depth + 1)
-        out.append(redactor.text(head) + sep + value + trail)
-    return delimiter.join(out)
+def redact_multipart(raw: bytes, boundary: str, redactor: Redactor, binary: bool, depth: int = 0) -> bytes | None:
+    """Each part's value tokenised when its form field name (``name=``, never ``filename=``) is a secret, else
+    redacted by its own type; headers, preamble and epilogue by pattern, delimiters kept. What follows a
+    break in the structure cannot be told apart by name, so it is withheld whole. None when there are no parts.
+
+    ``binary``: ``raw`` is a binary body (pieces read as latin-1) rather than UTF-8 text.
+    """
+    lead = len(raw) - len(raw.lstrip())
+    body = raw[lead:]
+    parsed = parse_multipart(body, boundary)
+    if not parsed.parts and parsed.error is None:
+        return None  # no delimiter in it: not multipart after all
+    out, cursor = [raw[:lead]], 0
+    if parsed.parts:
+        opening = body.rfind(b"--" + boundary.encode("latin-1", "replace"), 0, parsed.parts[0].head[0])
+        out.append(_redact_piece(body[:opening], redactor, binary))
+        cursor = opening
+    for part in parsed.parts:
+        (head_start, head_end), (start, end) = part.head, part.content
+        out += [body[cursor:head_start], _redact_piece(body[head_start:head_end], redactor, binary),
+                body[head_end:start], _redact_value(part, body[start:end], redactor, binary, depth)]
+        cursor = end
+    out.append(body[cursor:parsed.end])
+    rest = body[parsed.end:]
+    if rest and parsed.error is not None:
+        out.append(redactor.token("unparsed-multipart", rest).encode("ascii"))
+    elif rest:
+        out.append(_redact_piece(rest, redactor, binary))
+    return b"".join(out)
+
+
+def _redact_piece(data: bytes, redactor: Redactor, binary: bool) -> bytes:
+    if binary:
+        return redact_binary(data, redactor)
+    return redactor.text(data.decode("utf-8", "surrogatepass")).encode("utf-8", "surrogatepass")
+
+
+def _redact_value(part: Part, value: bytes, redactor: Redactor, binary: bool, depth: int) -> bytes:
+    try:
+        text = value.decode("utf-8", "strict" if binary else "surrogatepass")
+    except UnicodeDecodeError:
+        text = None
+    if part.name and value and is_secret_name(part.name):
+        return redactor.token(part.name, text if text is not None else value).encode("ascii")
+    if text is not None and (not binary or looks_textual(value, part.content_type)):
+        return redact_text(text, part.content_type, redactor, depth + 1).encode("utf-8", "surrogatepass")
+    nested = boundary_of(part.content_type)
+    if nested and depth + 1 < MAX_NESTING:
+        redacted = redact_multipart(value, nested, redactor, binary=True, depth=depth + 1)
+        if redacted is not None:
+            return redacted
+    return redact_binary(value, redactor)
 
 
 def body_record(raw: bytes | None, content_type: str, content_encoding: str, redactor: Redactor,
@@ -207,18 +234,24 @@ def body_record(raw: bytes | None, content_type: str, content_encoding: str, red
         record.update(text=redacted[:text_cap] if not truncated else redacted, truncated=truncated)
         return record
     kept = data[:binary_cap]
-    record.update(base64=base64.b64encode(redact_binary(kept, redactor)).decode("ascii"),
+    boundary = boundary_of(content_type)
+    redacted_parts = redact_multipart(kept, boundary, redactor, binary=True) if boundary else None
+    record.update(base64=base64.b64encode(redacted_parts if redacted_parts is not None
+                                          else redact_binary(kept, redactor)).decode("ascii"),
                   truncated=decoded_truncated or len(data) > binary_cap, cap=binary_cap)
     return record
 
 
-def redact_base64(value: str, redactor: Redactor) -> str:
-    """Base64 of a binary payload (as written in observations) redacted like :func:`redact_binary`."""
+def redact_base64(value: str, redactor: Redactor, content_type: str = "") -> str:
+    """Base64 of a binary payload (as written in observations) redacted like :func:`redact_binary`, or by
+    part name when ``content_type`` says it is multipart."""
     try:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         return redactor.token("unreadable-base64", value)  # cannot be checked, so nothing of it is shown
-    redacted = redact_binary(data, redactor)
+    boundary = boundary_of(content_type)
+    by_part = redact_multipart(data, boundary, redactor, binary=True) if boundary else None
+    redacted = by_part if by_part is not None else redact_binary(data, redactor)
     return value if redacted == data else base64.b64encode(redacted).decode("ascii")
 
 

@@ -111,7 +111,7 @@ def _reredact(record: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
             if isinstance(body.get("text"), str):
                 body["text"] = redact_text(body["text"][:TEXT_CAP], str(body.get("content_type", "")), redactor)
             if isinstance(body.get("base64"), str):
-                body["base64"] = redact_base64(body["base64"], redactor)
+                body["base64"] = redact_base64(body["base64"], redactor, str(body.get("content_type", "")))
             record[key] = {k: v if k in ("text", "base64") else redactor.json(v) for k, v in body.items()}
         elif body is not None:
             record[key] = redactor.json(body)

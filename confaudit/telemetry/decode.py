@@ -56,7 +56,8 @@ class Opaque:
     size: int
     """Size in bytes of the opaque part."""
     kind: str
-    """``protobuf-like``, ``binary``, ``compressed-undecodable`` or ``over-limit``."""
+    """``protobuf-like``, ``binary``, ``compressed-undecodable``, ``over-limit`` or ``malformed-multipart``
+    (the rest of a multipart body after the point where its structure broke)."""
 
 
 @dataclass
@@ -132,8 +133,7 @@ def decode_query(pairs: Any, prefix: str = "") -> Decoded:
 def decode_bytes(data: bytes, content_type: str, prefix: str, transforms: tuple[str, ...], out: Decoded) -> None:
     """Decode a payload by content type, falling back to sniffing its bytes."""
     ctype = content_type.lower()
-    if "multipart/" in ctype:
-        _multipart(data, content_type, prefix, transforms, out)
+    if "multipart/" in ctype and _multipart(data, content_type, prefix, (), transforms, out):
         return
     text = as_text(data)
     if text is None:
@@ -252,32 +252,34 @@ def _maybe_base64(value: str) -> bytes | None:
         return None
 
 
-def _multipart(data: bytes, ctype: str, prefix: str, transforms: tuple[str, ...], out: Decoded) -> None:
-    match = re.search(r'boundary="?([^";]+)"?', ctype, re.I)
-    if not match:
-        _binary(data, prefix, transforms, out)
-        return
-    boundary = b"--" + match.group(1).encode("latin-1", "replace")
-    for index, part in enumerate(data.split(boundary)[1:]):
-        if part.startswith(b"--"):
-            break
-        head, sep, content = part.partition(b"\r\n\r\n")
-        if not sep:
-            head, sep, content = part.partition(b"\n\n")
-        if not sep:
+def _multipart(data: bytes, ctype: str, prefix: str, keys: tuple[str, ...], transforms: tuple[str, ...],
+               out: Decoded, nesting: int = 0) -> bool:
+    """Parts named by their form field name (``name=``), nameless ones by index; False when not multipart."""
+    from confaudit.multipart_body import MAX_NESTING, boundary_of, parse_multipart
+
+    boundary = boundary_of(ctype)
+    parsed = parse_multipart(data, boundary) if boundary else None
+    if parsed is None or not parsed.parts and parsed.error is None:
+        return False  # no boundary, or none of it in the body: read the bytes as what they are
+    steps = (*transforms, "multipart")
+    for index, part in enumerate(parsed.parts):
+        path = _join(prefix, part.name) if part.name is not None else f"{prefix}[{index}]"
+        part_keys = (*keys, part.name) if part.name is not None else keys
+        if part.filename is not None:  # a file's name is what the user called it: content, never the field's name
+            out.add(Field(f"{path};filename", part_keys, part.filename, (*steps, "multipart-filename")))
+        content = data[part.content[0]:part.content[1]]
+        if nesting < MAX_NESTING and _multipart(content, part.content_type, path, part_keys, steps, out, nesting + 1):
             continue
-        head_text = head.decode("latin-1", "replace")
-        name_match = re.search(r'name="([^"]*)"', head_text, re.I)
-        name = name_match.group(1) if name_match else f"part{index}"
-        ctype_match = re.search(r"content-type:\s*([^\r\n]+)", head_text, re.I)
-        part_ctype = ctype_match.group(1) if ctype_match else ""
-        content = content[:-2] if content.endswith(b"\r\n") else content.rstrip(b"\n")
-        path = _join(prefix, name)
         text = as_text(content)
         if text is None:
-            _binary(content, path, (*transforms, "multipart"), out)
+            _binary(content, path, steps, out)
         else:
-            _text(text, part_ctype.lower(), path, (name,), (*transforms, "multipart"), out, 1)
+            _text(text, part.content_type.lower(), path, part_keys, steps, out, 1)
+    if not parsed.complete:
+        out.truncated = True  # cut by the capture, malformed, or over a limit: what follows was not read
+    if parsed.error is not None and len(data) > parsed.end:
+        out.opaque.append(Opaque(prefix or "$", len(data) - parsed.end, "malformed-multipart"))
+    return True
 
 
 def _binary(data: bytes, path: str, transforms: tuple[str, ...], out: Decoded, record_opaque: bool = True) -> None:

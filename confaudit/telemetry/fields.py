@@ -52,10 +52,16 @@ class ClassifiedField:
     """True for data every browser request carries by itself (User-Agent, Accept-Language, cookies)."""
 
 
+FILENAME_MATCH = Match("content", "multipart:filename")
+"""A multipart part's ``filename``: the name a person gave a file (``ada_passport.jpg``) is content."""
+
+
 def classify_field(field: Field, matcher: KnownMatcher) -> list[Match]:
     """Key-name, value-shape and known-value matches, deduplicated by category (first reason kept)."""
     found: dict[str, Match] = {}
-    for match in (*matcher.match(field.value), *classify_key(field.keys), *classify_value(field.value, field.keys)):
+    structural = (FILENAME_MATCH,) if field.transforms[-1:] == ("multipart-filename",) else ()
+    for match in (*structural, *matcher.match(field.value), *classify_key(field.keys),
+                  *classify_value(field.value, field.keys)):
         found.setdefault(match.category, match)
     return list(found.values()) or [Match("technical", "default")]
 

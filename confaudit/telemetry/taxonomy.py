@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from confaudit.telemetry.key_context import from_leaf_words, from_parents, key_words
+
 CATEGORIES = (
     "device", "os", "browser", "screen", "locale", "timezone", "network", "location", "identifier",
     "account", "contact", "usage", "room_name", "participants", "audio_metrics", "content", "technical",
@@ -121,33 +123,6 @@ KEY_WORDS: dict[str, tuple[str, ...]] = {
     "loudness": ("audio_metrics",), "contacts": ("contact",),
 }
 
-# Generic leaf names whose meaning comes from the parent key (device.id, screen.width, user.name).
-GENERIC_LEAVES = {"id", "name", "width", "height", "w", "h", "version", "type", "value", "level", "model",
-                  "title", "code", "string", "label", "list", "count", "full", "short", "hash", "major", "minor",
-                  "text", "body", "address"}
-PARENT_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
-    "device": {"id": ("identifier",), "*": ("device",)},
-    "install": {"*": ("identifier",)}, "installation": {"*": ("identifier",)},
-    "advertising": {"*": ("identifier",)}, "visitor": {"id": ("identifier",)},
-    "anonymous": {"id": ("identifier",)}, "client": {"id": ("identifier",)},
-    "user": {"id": ("identifier",), "name": ("account",), "*": ("account",)},
-    "account": {"*": ("account",)}, "profile": {"*": ("account",)}, "me": {"name": ("account",)},
-    "owner": {"name": ("account",)}, "host": {"name": ("account",)},
-    "screen": {"*": ("screen",)}, "viewport": {"*": ("screen",)}, "window": {"width": ("screen",), "height": ("screen",)},
-    "hw": {"*": ("device",)}, "hardware": {"*": ("device",)},
-    "os": {"*": ("os",)}, "platform": {"*": ("os",)}, "browser": {"*": ("browser",)}, "ua": {"*": ("browser",)},
-    "room": {"*": ("room_name",)}, "meeting": {"*": ("room_name",)}, "conference": {"*": ("room_name",)},
-    "participants": {"*": ("participants",)}, "participant": {"*": ("participants",)},
-    "attendees": {"*": ("participants",)}, "members": {"*": ("participants",)}, "peers": {"*": ("participants",)},
-    "geo": {"*": ("location",)}, "location": {"*": ("location",)},
-    "network": {"*": ("network",)}, "connection": {"*": ("network",)},
-    "audio": {"level": ("audio_metrics",)}, "mic": {"level": ("audio_metrics",)},
-    "microphone": {"level": ("audio_metrics",)}, "contacts": {"*": ("contact",)}, "contact": {"*": ("contact",)},
-    "chat": {"*": ("content",)}, "message": {"text": ("content",), "body": ("content",)}, "transcript": {"*": ("content",)}, "locale": {"*": ("locale",)},
-    "timezone": {"*": ("timezone",)}, "event": {"name": ("usage",), "type": ("usage",)},
-}
-
-_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])")
 _PHONE_RE = re.compile(r"^(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,6}(?:[\s.\-]\d{2,6}){1,4}$|^\+\d{8,15}$")
 _UA_RE = re.compile(r"\bMozilla/\d\.\d \(|\b(?:AppleWebKit|Gecko|Chrome|Firefox|Safari|Edg|OPR)/\d+[.\d]*\b.*\b(?:AppleWebKit|Gecko|Chrome|Firefox|Safari|Mobile|Version)/")
@@ -159,47 +134,42 @@ _IP_CHARS = re.compile(r"^[0-9A-Fa-f:.]+$")
 _VERSION_WORDS = {"version", "ver", "v", "build", "release", "sdk", "appversion", "osversion", "browserversion"}
 
 
-@lru_cache(maxsize=65536)
-def _key_words(key: str) -> tuple[str, ...]:
-    return tuple(w for w in re.split(r"[^a-z0-9]+", _CAMEL_RE.sub("_", key).lower()) if w)
-
-
-def key_words(key: str) -> list[str]:
-    """``userEmail`` -> ['user', 'email']; ``x-client-tz`` -> ['x', 'client', 'tz']."""
-    return list(_key_words(key[:200]))
-
-
 def classify_key(keys: tuple[str, ...]) -> list[Match]:
-    """Categories implied by the field's key names (nearest key last)."""
-    if not keys:
-        return []
+    """Categories implied by the field's key path (nearest key last): the leaf's own name first; a leaf that
+    says nothing alone (``cores``, ``w``, ``v``, ``id``) takes them from the nearest telling parent
+    (``device.cores`` -> device, reason ``key:device>cores``); see :mod:`confaudit.telemetry.key_context`."""
+    return list(_classify_keys(tuple(k[:200] for k in keys))) if keys else []
+
+
+@lru_cache(maxsize=65536)
+def _classify_keys(keys: tuple[str, ...]) -> tuple[Match, ...]:
     leaf = keys[-1]
+    own = _leaf_categories(leaf)
+    decided = None if own else from_leaf_words(leaf)
+    if decided is None:
+        decided = from_parents(keys, explicit_only=bool(own))
+    if decided is not None:
+        categories, reason = decided
+        return tuple(Match(c, reason) for c in categories)
+    return tuple(Match(c, f"key:{leaf[:60]}") for c in own)
+
+
+def _leaf_categories(leaf: str) -> tuple[str, ...]:
+    """What a key name tells by itself: a whole known name, an ``X-`` header name, or telling words in it."""
     words = key_words(leaf)
     joined = "".join(words)
     if joined in KEY_NAMES:
-        return [Match(c, f"key:{leaf[:60]}") for c in KEY_NAMES[joined]]
+        return KEY_NAMES[joined]
     if joined.startswith("x") and joined[1:] in KEY_NAMES:  # X-Client-Timezone style headers
-        return [Match(c, f"key:{leaf[:60]}") for c in KEY_NAMES[joined[1:]]]
+        return KEY_NAMES[joined[1:]]
     cats: list[str] = []
     for word in words:
         for cat in KEY_WORDS.get(word, ()):
             if cat not in cats:
                 cats.append(cat)
-    if cats:
-        return [Match(c, f"key:{leaf[:60]}") for c in cats]
-    generic, parent_words = (joined, []) if joined in GENERIC_LEAVES else (None, [])
-    if generic is None and len(words) > 1 and words[-1] in GENERIC_LEAVES:
-        generic, parent_words = words[-1], list(reversed(words[:-1]))  # deviceId, screen_w
-    if generic is None:
-        return []
-    parent_words += [w for k in reversed(keys[:-1]) for w in reversed(key_words(k))][:3]
-    for word in parent_words:
-        table = PARENT_WORDS.get(word)
-        if table:
-            chosen = table.get(generic, table.get("*"))
-            if chosen:
-                return [Match(c, f"key:{'.'.join(keys[-2:])[:60]}") for c in chosen]
-    return []
+    if not cats and len(words) > 1 and len(words[-1]) > 2:  # the last word names the thing: userCountry
+        return KEY_NAMES.get(words[-1], ())
+    return tuple(cats)
 
 
 def classify_value(value: str, keys: tuple[str, ...] = ()) -> list[Match]:
