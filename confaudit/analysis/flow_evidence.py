@@ -113,7 +113,9 @@ def _datagrams(gid: int, fid: str, counts: list[int], store: SampleStore, redact
     from confaudit.analysis import dissect_text as DT
     from confaudit.analysis import dissect_udp as DU
 
-    stun = bugs.call("stun", DU.stun_summary, fid, store.get(gid, "stun"), redactor)
+    from confaudit.analysis.dissect_stun import stun_summary
+
+    stun = bugs.call("stun", stun_summary, fid, store.get(gid, "stun"), redactor)
     if stun:
         if tcp:
             stun["transport"] = "tcp"

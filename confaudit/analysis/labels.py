@@ -37,7 +37,7 @@ class FlowFacts:
     stun_parsed: int = 0
     """STUN messages (with cookie) parsed."""
     classic_stun: int = 0
-    """Cookie-less (RFC 3489) STUN messages that validated as such (see dissect_udp.stun_summary)."""
+    """Cookie-less (RFC 3489) STUN messages that validated as such (see dissect_stun.stun_summary)."""
     dtls_handshake: bool = False
     """A DTLS handshake record parsed."""
     media: bool = False
