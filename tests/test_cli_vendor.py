@@ -58,3 +58,11 @@ def test_a_path_holding_an_equals_sign_is_still_a_path(tmp_path):
     assert split_vendor(str(odd)) == ("", odd)
     assert split_vendor("Zoom=/x/y.pcap") == ("Zoom", Path("/x/y.pcap"))
     assert split_vendor("/x/y.pcap") == ("", Path("/x/y.pcap"))
+
+
+def test_the_vendor_name_is_a_first_party_entity(tmp_path, shared_captures):
+    """--vendor Zoom alone ties Zoom's TLS and media to the vendor (the entity map knows Zoom's domains)."""
+    run = confaudit("analyze", shared_captures / "zoom2.pcap", "--vendor", "Zoom", "--json", "z.json", "-q", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    flows = json.loads((tmp_path / "z.json").read_text())["flows"]
+    assert {f["attribution"]["role"] for f in flows} == {"vendor"}

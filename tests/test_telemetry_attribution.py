@@ -124,7 +124,9 @@ def test_flows_follow_their_requests_names_media_and_ports() -> None:
     bundle = _enrich({
         "flows": [{"id": "f1", "transport": "tcp", "src": "10.0.0.2", "sport": 50001, "dst": "198.51.100.1", "dport": 443},
                   {"id": "f2", "transport": "tcp", "src": "10.0.0.2", "sport": 50002, "dst": "198.51.100.2", "dport": 443},
-                  {"id": "f3", "transport": "udp", "src": "10.0.0.2", "sport": 50003, "dst": "203.0.113.9", "dport": 3478,
+                  {"id": "f3", "transport": "udp", "src": "10.0.0.2", "sport": 50008, "dst": "203.0.113.9", "dport": 3478,
+                   "protocol": "turn"},
+                  {"id": "f10", "transport": "udp", "src": "10.0.0.2", "sport": 50010, "dst": "203.0.113.10", "dport": 3478,
                    "protocol": "turn"},
                   {"id": "f4", "transport": "udp", "src": "10.0.0.2", "sport": 123, "dst": "203.0.113.50", "dport": 123},
                   {"id": "f5", "transport": "udp", "src": "10.0.0.2", "sport": 5353, "dst": "224.0.0.251", "dport": 5353},
@@ -137,14 +139,18 @@ def test_flows_follow_their_requests_names_media_and_ports() -> None:
         "media_path": {"endpoints": [{"address": "203.0.113.9", "role": "server", "flows": ["f9"]}]},
         "http": [_req("h1", "https://cdn.thirdparty.example/lib.js", flow="f1")],
         "dns": [{"name": "api.vendor.example", "answers": ["198.51.100.2"]}],
-        "stun": [{"flow": "f3", "messages": 4, "classic": 0}, {"flow": "f6", "messages": 2, "classic": 2}],
+        "stun": [{"flow": "f3", "messages": 4, "classic": 0}, {"flow": "f6", "messages": 2, "classic": 2},
+                 {"flow": "f10", "messages": 4, "classic": 0}],
         "tls": [{"flow": "f6", "sni": None, "version": "TLS 1.2", "certificate_names": []}],
     }, ["vendor.example"])
     roles = _roles(bundle, "flows", "id")
+    # f3's TURN shares the socket 10.0.0.2:50008 with the call's media; f10's TURN exchange is tied to no media
     assert roles == {"f1": "third_party_of_vendor", "f2": "vendor", "f3": "vendor", "f4": "background",
-                     "f5": "background", "f6": "unknown", "f7": "unknown", "f8": "vendor", "f9": "vendor"}
+                     "f5": "background", "f6": "unknown", "f7": "unknown", "f8": "vendor", "f9": "vendor",
+                     "f10": "unknown"}
     reasons = {f["id"]: f["attribution"]["reasons"][0] for f in bundle["flows"]}
     assert "api.vendor.example" in reasons["f2"] and "STUN/TURN" in reasons["f3"] and "udp/123" in reasons["f4"]
+    assert "10.0.0.2:50008" in reasons["f3"]
     assert "multicast" in reasons["f5"] and "media stream m1" in reasons["f8"] and "media path (server" in reasons["f9"]
     # TLS application data reads as "classic" STUN: it must not make a TLS flow the call's
     assert "STUN" not in reasons["f6"] and bundle["tls"][0]["attribution"]["role"] == "unknown"

@@ -194,7 +194,8 @@ def build_evidence(
         phases = [p for s in sorted_inputs.sessions for p in s.phases]
         bundle["phases"] = sorted(phases, key=lambda p: (p["ts"], p["phase"]))
 
-    known = _known_values(sorted_inputs.sessions, first_party, room_names, participants)
+    vendor_name = [bundle["vendor"]["name"]] if bundle.get("vendor") else []  # "Zoom" is also an entity name
+    known = _known_values(sorted_inputs.sessions, [*first_party, *vendor_name], room_names, participants)
 
     from confaudit.telemetry import enrich as telemetry_enrich
 

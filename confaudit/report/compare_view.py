@@ -18,6 +18,7 @@ from confaudit.report.filters import as_int, as_list, as_map
 from confaudit.report.methodology import category_title, category_titles
 from confaudit.report.sanitize import Sanitizer
 from confaudit.report.view import finding_anchor, party_anchor, score_coverage
+from confaudit.rules.checks._common import role, vendor_media_view
 
 MAX_THIRD_PARTIES = 100
 NOT_CAPTURED = "not captured"
@@ -116,7 +117,8 @@ def _third_party_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) ->
     keyed: dict[str, list[Mapping[str, Any] | None]] = {}
     for n, e in enumerate(entries):
         for p in _list(e["bundle"].get("parties")):
-            if p.get("first_party") is True:
+            # a third party is the vendor's (or not yet attributed); the device's own background services are not
+            if p.get("first_party") is True or role(p) == "background":
                 continue
             key = str(p.get("entity") or p.get("domain"))
             slot = keyed.setdefault(key, [None] * len(entries))
@@ -140,13 +142,10 @@ def _third_party_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) ->
 
 
 def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
-    from confaudit.rules.checks._common import vendor_media_view
-
     bundle, _left_out = vendor_media_view(e["bundle"])  # another app's call in the same capture is not the vendor's
     streams = _list(bundle.get("media_streams"))
+    zoom = _list(bundle.get("zoom"))
     enc = Counter(str(s.get("encryption") or "unknown") for s in streams)
-    from confaudit.rules.checks._common import role
-
     tls = [t for t in _list(bundle.get("tls")) if role(t) != "background"]  # the OS's own TLS is not the vendor's
     versions = Counter(str(t.get("version") or "?") for t in tls)
     profiles = Counter(str(d.get("srtp_profile") or "none") for d in _list(bundle.get("dtls")))
@@ -157,7 +156,8 @@ def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     return {
         "captured": {"media": seen["media"], "tls": bool(tls) or seen["packets"]},
         "topology": clean.text(_topology(bundle) or ("not determined" if seen["media"] else NOT_CAPTURED), 40),
-        "streams": clean.text(", ".join(f"{n} {k}" for k, n in sorted(enc.items())) or media_absent, 200),
+        "streams": clean.text(", ".join([f"{n} {k}" for k, n in sorted(enc.items())]
+                                        + ([f"Zoom media on {len(zoom)} flow(s)"] if zoom else [])) or media_absent, 200),
         "tls": clean.text(", ".join(f"{k} ×{n}" for k, n in sorted(versions.items()))
                           or ("none found" if seen["packets"] else NOT_CAPTURED), 200),
         "weak_tls": sum(1 for t in tls if t.get("weak")),

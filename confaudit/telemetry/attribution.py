@@ -208,7 +208,10 @@ def _flow_roles(bundle: Mapping[str, Any], roles: Mapping[str, list[Attribution]
         elif fid in on_flow:
             out.append(closest(on_flow[fid]).because())  # type: ignore[union-attr]
         else:
-            out.append(_endpoint(flow, named.get(fid, []), answered, namer))
+            names = handshake_names.get(fid, set())
+            other = _other_operator(flow, answered, endpoint_names, namer, names) if names else None
+            own = [namer.full(n.lstrip("*."), f"flow {fid} named") for n in sorted(names)[:10]]
+            out.append(other or _endpoint(flow, named.get(fid, []) + own, answered, namer))
     return out
 
 
@@ -240,7 +243,10 @@ def _other_operator(flow: Mapping[str, Any], answered: Mapping[str, set[str]],
                     endpoint_names: Mapping[str, tuple[set[str], str]], namer: Namer,
                     own_names: set[str] = frozenset()) -> Attribution | None:
     """Call media whose far end is positively another operator's (its names, address or media network belong to a
-    known company that is not the vendor): another app's call in the same capture. None when it may be the vendor's."""
+    known company that is not the vendor): another app's call in the same capture. None when it may be the vendor's,
+    and always when no vendor is named (then every call in the capture is the one being audited)."""
+    if not namer.vendor:
+        return None
     found = [(name.lstrip("*."), namer.full(name.lstrip("*."), f"flow {_str(flow.get('id'))} named"))
              for name in sorted(own_names)[:10]]
     operators = []

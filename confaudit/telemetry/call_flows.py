@@ -34,11 +34,18 @@ def media_flows(bundle: Mapping[str, Any]) -> dict[str, str]:
                 out.setdefault(fid, f"is on the call's media path ({_str(endpoint.get('role'))} "
                                     f"{_str(endpoint.get('address'))})")
     flows = {f["id"]: f for f in _dicts(bundle, "flows") if isinstance(f.get("id"), str)}
+    media_sockets = {end for fid in out for end in _sockets(flows.get(fid, {}))}
     for key, what in (("stun", "the call's STUN/TURN (ICE) exchange"), ("dtls", "the call's DTLS handshake")):
         for rec in _dicts(bundle, key):
             fid = rec.get("flow")
-            if isinstance(fid, str) and (key == "dtls" or _modern_stun(rec, flows.get(fid, {}))):
-                out.setdefault(fid, f"carries {what}")
+            if not isinstance(fid, str) or not (key == "dtls" or _modern_stun(rec, flows.get(fid, {}))):
+                continue
+            # ICE, TURN and DTLS of the call share a socket with its media (the candidate they gather or key);
+            # an exchange tied to no media flow is judged by its own names, like any other flow
+            shared = _sockets(flows.get(fid, {})) & media_sockets
+            if shared:
+                out.setdefault(fid, f"carries {what} (it shares the socket {_hostport(*sorted(shared)[0])} with the "
+                                    "call's media)")
     ends = {}
     for fid in list(out):
         flow = flows.get(fid, {})
@@ -50,6 +57,15 @@ def media_flows(bundle: Mapping[str, Any]) -> dict[str, str]:
             if target is not None and isinstance(sdp.get("flow"), str):
                 out.setdefault(sdp["flow"], f"carries the signalling (SDP) of the call's media on flow {target}")
     return out
+
+
+def _sockets(flow: Mapping[str, Any]) -> set[tuple[str, int]]:
+    return {(normalise_host(_str(flow.get(side))), int(flow.get(port) or 0))
+            for side, port in (("src", "sport"), ("dst", "dport")) if flow.get(side)}
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _modern_stun(rec: Mapping[str, Any], flow: Mapping[str, Any]) -> bool:

@@ -206,12 +206,15 @@ def third_party_sharing(bundle: Mapping[str, Any], params: Mapping[str, Any]) ->
     if parties is None or flows is None or not _observed_traffic(bundle):
         contacted = _third_parties_seen(parties or [], scope)
         if contacted:
-            names = sorted({str(p.get("domain") or p.get("entity")) for p in contacted})
-            return outcome("inconclusive", f"The capture shows connections to {plural(len(names), 'third party')} "
-                           f"({listing(names)}) but no decoded requests, so neither what they received nor whether the "
-                           "vendor's app sent it can be told.",
-                           [ref("party", record_id(p, str(p.get("domain"))), f"{text(p.get('entity'))} ({role(p)})")
-                            for p in contacted][:15])
+            tied = sorted({str(p.get("domain") or p.get("entity")) for p in contacted if role(p) == "third_party_of_vendor"})
+            loose = sorted({str(p.get("domain") or p.get("entity")) for p in contacted if role(p) != "third_party_of_vendor"})
+            seen = [f"{plural(len(tied), 'third party')} of the vendor ({listing(tied)})"] if tied else []
+            seen += [f"{plural(len(loose), 'host')} nothing ties to the vendor or to the device's background "
+                     f"({listing(loose)})"] if loose else []
+            return outcome("inconclusive", f"The capture shows connections to {' and '.join(seen)} but no decoded "
+                           "requests, so neither what they received nor whether the vendor's app sent it can be told.",
+                           [ref("party", record_id(p, str(p.get("domain"))),
+                                f"{text(p.get('entity')) or 'no known entity'} ({role(p)})") for p in contacted][:15])
         return outcome("not_observable", "The evidence holds no decoded traffic with parties to check who received data.")
     index = _party_index(bundle)
     allowed = NameMatcher(recipients)

@@ -117,6 +117,14 @@ def media_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Ou
     if streams is None and not records(bundle, "dtls"):
         return outcome("not_observable", "The evidence holds no media-stream analysis (no packet capture of the call).")
     if not encrypted and not unknown:
+        zoom = [z for z in records(bundle, "zoom") or [] if z.get("confirmed") is not False]
+        if zoom:
+            refs = [r for i, z in enumerate(zoom[:10]) for r in
+                    [ref("zoom", record_id(z, f"z{i}"), f"Zoom {text(z.get('mode'), 8)} media, "
+                         f"{text(z.get('media_packets'), 12)} sampled media packets")] + flow_ref(z)]
+            return outcome("not_observable", f"The media is in Zoom's own encapsulation ({plural(len(zoom), 'flow')}): the RTP "
+                           "inside it is readable, but its payload's encryption cannot be confirmed from a capture (Zoom "
+                           "exchanges its media keys inside its TLS signalling).", refs)
         return outcome("not_observable", "No audio or video media streams were found in the capture.")
     refs = [ref("media_stream", record_id(s, f"m{i}"), f"{text(s.get('encryption'), 30)} {_stream_detail(s)}")
             for s, i in encrypted[:15]]

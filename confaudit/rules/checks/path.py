@@ -46,7 +46,11 @@ def media_path(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
         return outcome("not_observable", "The capture does not show how the media travelled (no media path could be determined).")
     topology = topology.lower()
     reasons = path.get("reasons") if isinstance(path.get("reasons"), list) else []
-    why = f" ({text(reasons[0], 160)})" if reasons else ""
+    chosen = [f.get("flow") for f in path.get("flows") or [] if isinstance(f, Mapping) and f.get("topology") == topology]
+    # illustrate with a flow that took the reported path (the first one may be a relay the call left)
+    example = next((r for r in reasons if isinstance(r, str) and any(r.startswith(f"{fid}:") for fid in chosen)),
+                   reasons[0] if reasons else None)
+    why = f" ({text(example, 160)})" if example else ""
     refs = _endpoint_refs(path) + [ref("note", "reason", str(r)) for r in reasons[:5]]
     if not refs:  # a bundle without endpoints or reasons: cite the topology and the streams that travelled it
         refs = [ref("media_path", "topology", f"{topology} path reported by the analysis")]

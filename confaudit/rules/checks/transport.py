@@ -294,7 +294,24 @@ def transport_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
     cited += [ref("quic", record_id(q, f"quic{i}"), f"QUIC {text(q.get('sni'), 100)}".strip()) for i, q in enumerate(quic[:5])]
     cited += [ref("http", record_id(h, f"h{i}"), f"HTTPS to {text(h.get('host'), 100)}") for i, h in enumerate(https[:5])]
     cited += [ref("websocket", record_id(w, f"w{i}"), f"WSS to {text(_host_of(str(w.get('url'))), 100)}") for i, w in enumerate(wss[:5])]
-    refs = _with_not_judged(cited, ignored_refs)
+    unread = _unread_flows(bundle, scope)
+    refs = _with_not_judged(cited, ignored_refs + [ref("flow", fid, f"not judged: {what}") for fid, what in unread[:10]])
+    unread_note = (f" {plural(len(unread), 'flow')} {scope_words(scope)} in protocols confaudit does not read "
+                   f"({listing([what for _f, what in unread], 3, 120)}) could not be judged.") if unread else ""
     return outcome("supported", f"{sentence(all_of(encrypted, 'observed TLS, QUIC, HTTPS or WSS exchange'))} "
                    f"{scope_words(scope)} {were(encrypted)} at {version_name(minimum)} or newer, with no plaintext HTTP, "
-                   f"WebSocket or SIP{note}.{background}", refs)
+                   f"WebSocket or SIP{note}.{unread_note}{background}", refs)
+
+
+_READ = frozenset({"tls", "quic", "dns", "http", "sip", "stun", "turn", "dtls", "rtp", "srtp", "rtcp", "srtcp", "zoom", "tcp"})
+
+
+def _unread_flows(bundle: Mapping[str, Any], scope: str) -> list[tuple[str, str]]:
+    """(flow id, description) of flows in scope whose protocol confaudit does not read (labelled ``other``)."""
+    out = []
+    for i, flow in enumerate(records(bundle, "flows") or []):
+        if str(flow.get("protocol") or "") in _READ or not judged(role(flow), scope) or _loopback(flow.get("dst")):
+            continue
+        out.append((record_id(flow, f"f{i}"), f"{text(flow.get('transport'), 5)} {text(flow.get('dst'), 60)}:"
+                                              f"{text(flow.get('dport'), 6)} ({text(flow.get('packets'), 9)} packets)"))
+    return out
