@@ -70,7 +70,7 @@ class ObservationWriter:
                 self._fh.write(b"".join(lines))
                 self._fh.flush()
                 self.records_written += len(lines)
-            except OSError:
+            except (OSError, ValueError):  # ValueError: the file was closed under us (close() timed out)
                 self.write_errors += len(lines)
             if stop:
                 return
