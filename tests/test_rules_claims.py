@@ -126,3 +126,27 @@ def test_hostile_yaml_is_refused_quickly(tmp_path: Path) -> None:
         _error(tmp_path, text)
     with pytest.raises(ClaimsError, match="no such file|No such file"):
         load_claims(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("pattern, words", [
+    (r"'rooms\.example\.com/r/[A-Za-z0-9]+'", "needs a group for the room id: (?P<id>...) or (...)"),
+    (r"'rooms\.example\.com/r/(?=[A-Z])([A-Za-z0-9]+)'", "not accepted by RE2, the linear-time engine confaudit "
+                                                          "matches with: invalid perl operator: (?="),
+    (r"'(a)\1'", "invalid escape sequence: \\1"),
+    (r"'(.{999}.{999}.{999}x)'", "too large to match in bounded time"),
+    (r"'([a-z]*)|/r/'", "matches the empty string"),
+    ('"(a)\\ud800"', "lone surrogate"),
+])
+def test_room_link_pattern_refused_at_its_line_and_column(tmp_path: Path, pattern: str, words: str) -> None:
+    err = _error(tmp_path, GOOD.replace("claims:", f"room_link_pattern: {pattern}\nclaims:", 1))
+    assert (err.line, err.column) == (3, 20), str(err)
+    assert str(err).startswith(f"{tmp_path / 'claims.yaml'}:3:20: room_link_pattern "), str(err)
+    assert words in str(err) and "\n" not in str(err) and err.exit_code == 3
+
+
+def test_room_link_patterns_re2_reads_like_python_re_load(tmp_path: Path) -> None:
+    """RE2 refuses only what needs backtracking; nested quantifiers load, since RE2 runs them in linear time."""
+    for pattern in (r"zoom\.us/j/(\d+)", r"(?P<id>[A-Za-z0-9_-]{8,})", r"(?i)meet\.example/([a-z]{3}-[a-z]{4})",
+                    r"rooms/(\p{L}+)", r"(a+)+$", r"(.*a){20}"):
+        text = GOOD.replace("claims:", f"room_link_pattern: '{pattern}'\nclaims:", 1)
+        assert load_claims(_write(tmp_path, text)).room_link_pattern == pattern

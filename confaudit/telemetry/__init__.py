@@ -75,7 +75,11 @@ def _room_links(bundle: dict[str, Any], session: dict[str, Any], warnings: list[
     from confaudit.telemetry.room_links import analyze_room_links, room_link_candidates
 
     try:
-        return analyze_room_links(room_link_candidates(bundle), pattern)
+        result = analyze_room_links(room_link_candidates(bundle), pattern)
     except ValueError as exc:
         warnings.append(f"telemetry: room links not analysed: {exc}")
         return None
+    if result["stopped"] in ("time", "matches"):
+        warnings.append(f"telemetry: room-link matching stopped by its {result['stopped']} limit after "
+                        f"{result['texts_read']} of {result['texts']} texts")
+    return result

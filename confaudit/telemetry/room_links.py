@@ -3,16 +3,30 @@
 The founding claim to test is a "random mixed-case alphanumeric suffix, new link per room". From
 observed links we report what the samples show; with few samples the alphabet is a lower bound and
 the uniformity check says so instead of passing.
+
+The pattern comes from a claims file someone else wrote: it is compiled and matched by RE2
+(confaudit.user_regex), never by Python's backtracking ``re``, within a budget of matches and time;
+a scan that a limit stopped says so (``stopped``) and is ``complete: false``.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from typing import Any
 
+from confaudit.user_regex import PatternError, ScanBudget, UserMatch, UserPattern, compile_user_pattern, scan
+
 MAX_SAMPLES = 5000
+"""Room ids collected at most; the scan stops there (``stopped: "samples"``)."""
+MAX_MATCHES = 20000
+"""Pattern matches examined at most, with or without an id: a pattern matching nearly everywhere
+(``(x)?a``) stops here (``stopped: "matches"``) instead of rescanning long texts per match."""
+MAX_TEXT_CHARS = 100000
+"""Characters of one text (URL, header, body) that are searched."""
+TIME_BUDGET_S = 10.0
+"""Wall-clock seconds one analysis may spend matching (``stopped: "time"``): the last bound, for
+patterns RE2 cannot run on its fast path over a large capture."""
 MAX_ID_LEN = 512
 CLASS_SIZES = {"lower": 26, "upper": 26, "digit": 10, "-": 1, "_": 1}
 
@@ -29,30 +43,42 @@ def char_class(ch: str) -> str:
     return "other"
 
 
-def compile_pattern(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
-    """Compile a room-link regex; the id is the named group ``id``, else the first group that matched.
+def compile_pattern(pattern: str | UserPattern) -> UserPattern:
+    """Compile a room-link pattern with RE2; the id is the named group ``id``, else the first group that matched.
 
-    ValueError when the regex is invalid or has no group at all.
+    ValueError (one line) when RE2 refuses the pattern, it is too large, has no group at all, or
+    matches the empty string.
     """
-    try:
-        compiled = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"room_link_pattern is not a valid regular expression: {exc}") from None
-    if "id" not in compiled.groupindex and compiled.groups == 0:
+    if isinstance(pattern, UserPattern):
+        compiled = pattern
+    else:
+        try:
+            compiled = compile_user_pattern(pattern)
+        except PatternError as exc:
+            raise ValueError(f"room_link_pattern {exc}") from None
+    if "id" not in compiled.named and compiled.groups == 0:
         raise ValueError("room_link_pattern needs a group for the room id: (?P<id>...) or (...)")
+    if compiled.matches_empty_text():
+        raise ValueError("room_link_pattern matches the empty string, so it would match everywhere; "
+                         "make the room id group need at least one character")
     return compiled
 
 
-def _match_id(match: re.Match[str]) -> str | None:
-    if "id" in match.re.groupindex:
+def _match_id(match: UserMatch) -> str | None:
+    if "id" in match.named:
         return match.group("id")
-    return next((g for g in match.groups() if g), None)
+    return next((g for g in match.groups if g), None)
 
 
-def _samples(urls: Any, compiled: re.Pattern[str]) -> list[tuple[str, str, str | None]]:
-    """(id, url, context) for every match; context = room/session label when items are dicts."""
-    out = []
-    for item in urls if isinstance(urls, (list, tuple)) else ():
+def _samples(urls: Any, compiled: UserPattern, budget: ScanBudget) -> tuple[list[tuple[str, str, str | None]], int, int]:
+    """(id, url, context) for every match, texts given, texts read to the end (the rest cut by a limit).
+
+    context = room/session label when items are dicts.
+    """
+    out: list[tuple[str, str, str | None]] = []
+    items = urls if isinstance(urls, (list, tuple)) else ()
+    texts = read = 0
+    for item in items:
         context = None
         if isinstance(item, dict):
             context = item.get("room") or item.get("session")
@@ -60,13 +86,19 @@ def _samples(urls: Any, compiled: re.Pattern[str]) -> list[tuple[str, str, str |
             item = item.get("url")
         if not isinstance(item, str):
             continue
-        for match in compiled.finditer(item[:100000]):
+        texts += 1
+        if budget.stopped is not None:
+            continue
+        for match in scan(compiled, item[:MAX_TEXT_CHARS], budget):
             ident = _match_id(match)
             if ident and len(ident) <= MAX_ID_LEN:
-                out.append((ident, match.group(0)[:300], context))
-        if len(out) >= MAX_SAMPLES:
-            break
-    return out[:MAX_SAMPLES]
+                out.append((ident, match.text[:300], context))
+                if len(out) >= MAX_SAMPLES:
+                    budget.stopped = "samples"
+                    break
+        if budget.stopped is None:
+            read += 1
+    return out, texts, read
 
 
 def _alphabet_size(classes: set[str], others: set[str]) -> int:
@@ -148,13 +180,15 @@ def _records(bundle: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
 
 
-def analyze_room_links(urls: Any, pattern: str | re.Pattern[str]) -> dict[str, Any]:
+def analyze_room_links(urls: Any, pattern: str | UserPattern, time_budget_s: float = TIME_BUDGET_S) -> dict[str, Any]:
     """Analyse room links in ``urls`` (strings, or dicts ``{url, room|session}``) with ``pattern``.
 
-    Raises ValueError for an invalid pattern (the caller maps it to a claims error).
+    Raises ValueError for an invalid pattern (the caller maps it to a claims error). Matching stops at
+    the first limit reached (samples, matches, ``time_budget_s``), named in ``stopped``.
     """
     compiled = compile_pattern(pattern)
-    samples = _samples(urls, compiled)
+    budget = ScanBudget.start(time_budget_s, MAX_MATCHES)
+    samples, texts, texts_read = _samples(urls, compiled, budget)
     ids = [s[0] for s in samples]
     distinct = sorted(set(ids))
     classes: set[str] = set()
@@ -182,7 +216,9 @@ def analyze_room_links(urls: Any, pattern: str | re.Pattern[str]) -> dict[str, A
             contexts.setdefault(ident, set()).add(ctx)
     occurrences = Counter(ids)
     return {
-        "pattern": compiled.pattern,
+        "pattern": compiled.source,
+        "texts": texts,
+        "texts_read": texts_read,
         "samples": len(samples),
         "distinct_ids": len(distinct),
         "examples": [s[1] for s in samples[:5]],
@@ -197,5 +233,6 @@ def analyze_room_links(urls: Any, pattern: str | re.Pattern[str]) -> dict[str, A
         "min_hamming_distance": _min_distance(distinct),
         "reused_ids": sorted(i for i, ctx in contexts.items() if len(ctx) > 1),
         "repeated_ids": sorted(i for i, n in occurrences.items() if n > 1)[:100],
-        "complete": len(samples) < MAX_SAMPLES,
+        "stopped": budget.stopped,
+        "complete": budget.stopped is None,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,26 +10,40 @@ from confaudit.rules.checks._common import number, obj, outcome, plural, record_
 from confaudit.rules.model import Outcome
 
 MUTED_PHASES = frozenset({"muted", "mute", "mic-off", "microphone-off"})
+CUT_SHORT = {"time": "time limit", "matches": "limit of matches"}
+"""Limits that stop a room-link scan before it has read the evidence (the pattern, not the evidence, is at
+fault): the claim is not judged. The sample limit is not among them: thousands of ids are enough."""
 
 
 def room_link_summary(bundle: Mapping[str, Any], pattern: str | None) -> Mapping[str, Any] | None:
-    """The bundle's room_links, or an analysis of its URLs with the claims file's pattern when absent."""
+    """The bundle's room_links, or an analysis of its URLs with the claims file's pattern when absent.
+
+    The pattern was checked when the claims file was loaded; a ValueError here is a bug and propagates
+    (the engine makes it ``error``), never "no links".
+    """
     summary = obj(bundle, "room_links")
-    if summary and (summary.get("links") or summary.get("samples")):
+    if summary and (summary.get("links") or summary.get("samples") or _cut_short(summary)):
         return summary
     if not pattern:
         return summary
-    try:
-        from confaudit.telemetry.room_links import analyze_room_links
-    except ImportError:
-        return summary
     urls = [h.get("url") for h in records(bundle, "http") or [] if isinstance(h.get("url"), str)]
     urls += [w.get("url") for w in records(bundle, "websocket") or [] if isinstance(w.get("url"), str)]
-    try:
-        result = analyze_room_links(urls, pattern)
-    except ValueError:
-        return summary
-    return result if isinstance(result, Mapping) and result.get("samples") else summary
+    result = _analysis(pattern, tuple(urls))
+    return result if result.get("samples") or _cut_short(result) else summary
+
+
+@functools.lru_cache(maxsize=1)
+def _analysis(pattern: str, urls: tuple[str, ...]) -> Mapping[str, Any]:
+    """One bounded scan per pattern and evidence: every room_links claim of a file asks the same question."""
+    from confaudit.telemetry.room_links import analyze_room_links
+
+    return analyze_room_links(list(urls), pattern)
+
+
+def _cut_short(summary: Mapping[str, Any]) -> str | None:
+    """The limit that stopped the room-link scan before it read the evidence, or None."""
+    stopped = summary.get("stopped")
+    return CUT_SHORT.get(stopped) if isinstance(stopped, str) else None
 
 
 def _freshness(summary: Mapping[str, Any], count: int) -> bool | None:
@@ -46,6 +61,11 @@ def _freshness(summary: Mapping[str, Any], count: int) -> bool | None:
 
 def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     summary = room_link_summary(bundle, params.get("_room_link_pattern"))
+    limit = _cut_short(summary) if summary else None
+    if limit:
+        return outcome("error", f"Matching the room_link_pattern was stopped by its {limit} after "
+                       f"{text(summary.get('texts_read'), 12)} of {text(summary.get('texts'), 12)} texts, so room links "
+                       "were not judged; a simpler, more specific pattern would finish.")
     links = summary.get("links") if summary and isinstance(summary.get("links"), list) else []
     distinct = summary.get("distinct_ids") if summary else None
     count = len(links) or (distinct if isinstance(distinct, int) and not isinstance(distinct, bool) and distinct > 0 else 0)

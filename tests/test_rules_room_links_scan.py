@@ -1,0 +1,53 @@
+"""The room_links check over a scan its limits stopped: ``error`` naming the limit, never "no links"; one
+scan per evaluation however many room_links claims the file has."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from confaudit.rules.checks import rooms
+from confaudit.rules.claims import load_claims
+from confaudit.rules.engine import evaluate
+from confaudit.telemetry import room_links as room_links_module
+
+CLAIM = """  - id: links{n}
+    statement: "Room links are hard to guess."
+    source: {{title: t, url: "https://example.test/p", date: "2024-01-01"}}
+    check: room_links
+    min_entropy_bits: 40
+    severity: high
+"""
+
+
+def _claims(tmp_path: Path, pattern: str, count: int) -> Path:
+    path = tmp_path / "claims.yaml"
+    path.write_text(f"vendor: Example Rooms\nroom_link_pattern: '{pattern}'\nclaims:\n"
+                    + "".join(CLAIM.format(n=n) for n in range(count)), encoding="utf-8")
+    return path
+
+
+def _bundle(urls: list[str]) -> dict:
+    return {"complete": True, "inputs": [{"path": "call.har", "complete": True}],
+            "http": [{"id": f"h{i}", "url": url, "host": "rooms.example.test"} for i, url in enumerate(urls)]}
+
+
+def test_a_scan_stopped_by_the_match_limit_is_an_error_not_no_links(tmp_path: Path) -> None:
+    run = evaluate(load_claims(_claims(tmp_path, "(x)?a", 1)), _bundle(["https://rooms.example.test/r/" + "a" * 99_000]))
+    finding = run.findings[0]
+    assert finding.verdict == "error"
+    assert finding.explanation.startswith("Matching the room_link_pattern was stopped by its limit of matches after "
+                                          "0 of 1 texts, so room links were not judged")
+
+
+def test_many_room_link_claims_share_one_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = room_links_module.analyze_room_links
+    monkeypatch.setattr(room_links_module, "analyze_room_links", lambda urls, pattern: calls.append(pattern) or real(urls, pattern))
+    rooms._analysis.cache_clear()
+    ids = ["Q1w2E3r4T5", "Zz9Yy8Xx7W", "Mn4Bv5Cx6Z"]
+    run = evaluate(load_claims(_claims(tmp_path, r"/r/([A-Za-z0-9]{10})", 50)),
+                   _bundle([f"https://rooms.example.test/r/{i}" for i in ids]))
+    assert {f.verdict for f in run.findings} == {"supported"} and len(run.findings) == 50
+    assert calls == [r"/r/([A-Za-z0-9]{10})"]
