@@ -34,7 +34,7 @@ def _bundle(urls: list[str]) -> dict:
 
 
 def test_a_scan_stopped_by_the_match_limit_is_an_error_not_no_links(tmp_path: Path) -> None:
-    run = evaluate(load_claims(_claims(tmp_path, "(x)?a", 1)), _bundle(["https://rooms.example.test/r/" + "a" * 99_000]))
+    run = evaluate(load_claims(_claims(tmp_path, "(x)?a", 1)), _bundle(["https://rooms.test/r/" + "a" * 99_000]))
     finding = run.findings[0]
     assert finding.verdict == "error"
     assert finding.explanation.startswith("Matching the room_link_pattern was stopped by its limit of matches after "

@@ -197,7 +197,14 @@ def test_room_links_from_session_pattern() -> None:
     links = bundle["room_links"]
     assert links["samples"] == 3 and links["distinct_ids"] == 3 and links["alphabet_size"] == 62
     bad = _run(_bundle(session={"room_link_pattern": "(unclosed"}))
-    assert bad["room_links"] is None and any("room links not analysed" in w for w in bad["warnings"])
+    assert bad["room_links"] is None and any("room links not analysed" in w and "RE2" in w for w in bad["warnings"])
+
+
+def test_room_link_scan_cut_short_by_a_limit_is_a_warning() -> None:
+    bundle = _run(_bundle(session={"room_link_pattern": "(x)?a"},
+                          http=[_http("h1", 1.0, "https://rooms.test/r/" + "a" * 99_000, method="GET")]))
+    assert bundle["room_links"]["stopped"] == "matches" and bundle["room_links"]["complete"] is False
+    assert "telemetry: room-link matching stopped by its matches limit after 0 of 1 texts" in bundle["warnings"]
 
 
 def test_har_through_the_capture_importer(tmp_path: Path) -> None:
