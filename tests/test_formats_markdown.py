@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from confaudit.formats.jsonout import to_json
 from confaudit.formats.markdown import comparison_markdown, esc, to_markdown
 from test_formats_sarif import golden_run, understated_run
@@ -62,3 +64,64 @@ def test_understated_has_its_own_label_after_contradictions() -> None:
     verdicts = [("contradicted" in r, "understated" in r) for r in rows]
     assert verdicts[:3] == [(True, False), (True, False), (False, True)]
     assert "🔷 understated: 1" in to_markdown(under)
+
+
+# What GitHub would link, mention or reference in a comment or step summary if it reached the Markdown raw.
+AUTOLINKABLE = ("www.evil.example/beacon", "write to admin@evil.example", "cc @octocat and @acme/security-team",
+                "fixes #123, acme/rooms#45 and GH-67", "mailto:x@evil.example", "xmpp:x@evil.example/r",
+                "https://evil.example/x", "ftp://evil.example/x", "Www.Evil.Example", "acme@0123456789abcdef01")
+GITHUB_REFERENCE = re.compile(r"(?:^|[^\w])@[a-z0-9]|#[0-9]|\bgh-[0-9]|\bwww\.|://|[a-z0-9]@[a-z0-9]", re.I)
+"""In rendered text, what github.com's mention, reference and autolink filters would still link."""
+
+
+def render_gfm(markdown: str) -> tuple[str, str]:
+    """(HTML, visible text) from cmark-gfm, GitHub's own renderer, with its autolink and table extensions."""
+    import html
+
+    import cmarkgfm
+
+    rendered = cmarkgfm.github_flavored_markdown_to_html(markdown)
+    return rendered, html.unescape(re.sub(r"<[^>]*>", " ", rendered))
+
+
+def assert_inert(markdown: str, *originals: str) -> None:
+    rendered, visible = render_gfm(markdown)
+    assert "<a " not in rendered and "<img" not in rendered, rendered
+    assert not GITHUB_REFERENCE.search(visible), GITHUB_REFERENCE.search(visible)
+    readable = " ".join(visible.replace("\u200b", "").split())
+    for original in originals:  # the text reads the same: only zero-width spaces were added
+        assert " ".join(original.split()) in readable, (original, readable[:400])
+
+
+@pytest.mark.parametrize("text", AUTOLINKABLE)
+def test_escaped_text_is_not_autolinked_mentioned_or_referenced_by_github(text: str) -> None:
+    from confaudit.report.markdown import md_escape
+
+    assert_inert(f"| {esc(text)} | {md_escape(text)} |\n|---|---|\n| {esc(text)} | {md_escape(text)} |\n", text)
+    assert_inert(esc(text), text)
+    assert_inert(md_escape(text), text)
+
+
+def test_check_summary_with_hostile_claims_and_hosts_renders_inert() -> None:
+    from dataclasses import replace
+
+    run = golden_run()
+    hostile = " / ".join(AUTOLINKABLE)
+    statement = "Rooms by www.rooms.example (help@rooms.example, @octocat, #1)"
+    findings = tuple(replace(f, statement=statement, explanation=f"Seen at {hostile}.") for f in run.findings)
+    run = replace(run, vendor="Vendor @octocat www.vendor.example", findings=findings)
+    assert_inert(to_markdown(run), "Vendor @octocat www.vendor.example", statement, f"Seen at {hostile}.")
+    assert_inert(comparison_markdown([run]), "Vendor @octocat www.vendor.example")
+
+
+def test_comparison_summary_with_hostile_captured_names_renders_inert() -> None:
+    from confaudit.report.compare_view import comparison_view
+    from confaudit.report.markdown import comparison_markdown as compare_markdown
+    from confaudit.report.synthetic import synthetic_bundle, synthetic_run
+
+    payload = " www.evil.example @octocat #12 a@evil.example https://evil.example/x"
+    bundle = synthetic_bundle(300, payload=payload, hosts=30)
+    run = synthetic_run(bundle, claims=6, payload=payload)
+    markdown = compare_markdown(comparison_view([{"run": run, "bundle": bundle, "report_href": "audit-vendor.html"}]))
+    assert "evil.example" in markdown
+    assert_inert(markdown)

@@ -1,7 +1,9 @@
 """Markdown summaries (PR comments, ``$GITHUB_STEP_SUMMARY``).
 
-Every captured or claims-file string is escaped: no raw HTML, no link or image syntax survives, so a
-summary cannot beacon or forge content when rendered.
+Every captured or claims-file string is escaped: no raw HTML, no link or image syntax survives, and
+nothing GitHub would autolink or turn into a mention or reference (``www.`` hosts, ``scheme://``
+URLs, e-mail addresses, ``@user``, ``#123``), so a summary cannot beacon, notify or forge content when
+rendered.
 """
 
 from __future__ import annotations
@@ -20,13 +22,25 @@ _FIRST = {"contradicted": 0, "understated": 1}
 """Claims the evidence disagrees with come first: contradicted, then understated (more protection than claimed)."""
 # Cells never start a line, so only inline syntax needs escaping (links, images, emphasis, code, tables, HTML).
 _SPECIAL = re.compile(r"([\\`*_\[\]!|~])")
+ZERO_WIDTH_SPACE = "&#8203;"
+"""Written inside what GitHub would link: it renders as nothing, so the text reads the same, but the
+autolink extension and github.com's mention and reference filters no longer see a link, ``@name`` or
+``#number``. Backslash escapes do not help there: those filters run on the rendered text."""
+_AUTOLINKED = re.compile(r"(?<=:)/(?=/)|@|#(?=[0-9])|www(?=\.)|gh(?=-[0-9])", re.IGNORECASE)
+"""Where to put it: in ``scheme://``, after ``@`` (e-mail addresses, ``mailto:``/``xmpp:``, ``@user``,
+``@org/team``, ``user@sha``), after ``#`` before a digit (``#123``, ``owner/repo#123``), after ``www``
+before a dot, after ``GH`` before ``-123``."""
+
+
+def no_autolinks(markdown: str) -> str:
+    """Already escaped Markdown with every GitHub autolink, mention and issue reference broken invisibly."""
+    return _AUTOLINKED.sub(lambda m: m.group(0) + ZERO_WIDTH_SPACE, markdown)
 
 
 def esc(value: object, limit: int = 500) -> str:
     """Markdown- and HTML-inert text for a table cell."""
     text = clean(value, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _SPECIAL.sub(r"\\\1", text)
-    return text.replace("://", ":&#47;&#47;")  # no autolinks to attacker-chosen hosts
+    return no_autolinks(_SPECIAL.sub(r"\\\1", text))
 
 
 def score_with_coverage(score: Score) -> str:

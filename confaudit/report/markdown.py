@@ -1,22 +1,24 @@
-"""The comparison as Markdown (PR comment, CI step summary): escaped text, no links or images."""
+"""The comparison as Markdown (PR comment, CI step summary): escaped text, no links, images or mentions."""
 
 from __future__ import annotations
 
 import re
 from typing import Any, Mapping
 
+from confaudit.formats.markdown import no_autolinks
 from confaudit.report.filters import human_bytes, score_text, verdict_label, verdict_symbol
 
 _SPECIAL_RE = re.compile(r"([\\`*_{}\[\]()<>#+!|~^$&:])")
 
 
 def md_escape(value: Any, limit: int = 120) -> str:
-    """Cell text that renders literally: one line, Markdown and HTML specials backslash-escaped."""
+    """Cell text that renders literally: one line, Markdown and HTML specials backslash-escaped, nothing
+    GitHub would autolink or turn into a mention or issue reference (``www.``, ``://``, ``@``, ``#1``)."""
     text = " ".join(str(value if value is not None else "").split())
     text = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return _SPECIAL_RE.sub(r"\\\1", text)
+    return no_autolinks(_SPECIAL_RE.sub(r"\\\1", text))
 
 
 def _traffic(cell: Mapping[str, Any] | None) -> str:
