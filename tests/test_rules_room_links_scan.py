@@ -44,7 +44,12 @@ def test_a_scan_stopped_by_the_match_limit_is_an_error_not_no_links(tmp_path: Pa
 def test_many_room_link_claims_share_one_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     real = room_links_module.analyze_room_links
-    monkeypatch.setattr(room_links_module, "analyze_room_links", lambda urls, pattern: calls.append(pattern) or real(urls, pattern))
+
+    def counted(urls: list[str], pattern: str) -> dict:
+        calls.append(pattern)
+        return real(urls, pattern)
+
+    monkeypatch.setattr(room_links_module, "analyze_room_links", counted)
     rooms._analysis.cache_clear()
     ids = ["Q1w2E3r4T5", "Zz9Yy8Xx7W", "Mn4Bv5Cx6Z"]
     run = evaluate(load_claims(_claims(tmp_path, r"/r/([A-Za-z0-9]{10})", 50)),
