@@ -19,7 +19,7 @@ def room_link_summary(bundle: Mapping[str, Any], pattern: str | None) -> Mapping
     """The bundle's room_links, or an analysis of its URLs with the claims file's pattern when absent.
 
     The pattern was checked when the claims file was loaded; a ValueError here is a bug and propagates
-    (the engine makes it ``error``), never "no links".
+    (the engine makes it ``error``), never "no links"; a scan stopped by its limits is ``inconclusive``.
     """
     summary = obj(bundle, "room_links")
     if summary and (summary.get("links") or summary.get("samples") or _cut_short(summary)):
@@ -63,7 +63,8 @@ def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     summary = room_link_summary(bundle, params.get("_room_link_pattern"))
     limit = _cut_short(summary) if summary else None
     if limit:
-        return outcome("error", f"Matching the room_link_pattern was stopped by its {limit} after "
+        # the claims file's pattern, not a confaudit bug: unsettled (inconclusive), never "no links", never exit 4
+        return outcome("inconclusive", f"Matching the room_link_pattern was stopped by its {limit} after "
                        f"{text(summary.get('texts_read'), 12)} of {text(summary.get('texts'), 12)} texts, so room links "
                        "were not judged; a simpler, more specific pattern would finish.")
     links = summary.get("links") if summary and isinstance(summary.get("links"), list) else []
