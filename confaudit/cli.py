@@ -6,15 +6,18 @@ lazily so ``confaudit --help`` never imports scapy, mitmproxy or pandas.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 
-from confaudit.errors import EXIT_INTERNAL, ConfauditError
+from confaudit.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, ConfauditError
 
+# Every path parameter is declared readable=False: click would otherwise refuse an unreadable input with its
+# usage box and exit 2; the command reports it as one line naming the file, exit 3, like any bad input.
 app = typer.Typer(
     name="confaudit",
     help="Audit what video-conference platforms actually do against what they claim.",
@@ -24,6 +27,7 @@ app = typer.Typer(
 )
 
 _SEVERITIES = ("info", "low", "medium", "high", "critical")
+_PATH_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EROFS}
 
 
 def _one_line(text: str) -> str:
@@ -40,28 +44,40 @@ def _run(command: str, **kwargs: object) -> None:
     except ConfauditError as err:
         sys.stderr.write(f"confaudit: error: {_one_line(str(err))}\n")
         raise typer.Exit(err.exit_code) from None
+    except OSError as err:
+        if err.filename is None or err.errno not in _PATH_ERRNOS:
+            _internal_error(err)
+        # A path the OS refuses (unreadable, unwritable, too long, a directory in the way) wherever a
+        # command meets it: the user's input, not a confaudit bug.
+        sys.stderr.write(f"confaudit: error: {_one_line(str(err.filename))}: {_one_line(err.strerror or 'cannot use this path')}\n")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     except KeyboardInterrupt:
         sys.stderr.write("confaudit: interrupted\n")
         raise typer.Exit(130) from None
     except (typer.Exit, SystemExit):
         raise
-    except BaseException as err:  # internal error: one line, no traceback, distinct exit code
-        sys.stderr.write(f"confaudit: internal error: {type(err).__name__}: {_one_line(str(err))}\n")
-        raise typer.Exit(EXIT_INTERNAL) from None
+    except BaseException as err:
+        _internal_error(err)
     raise typer.Exit(int(code or 0))
+
+
+def _internal_error(err: BaseException) -> NoReturn:
+    """One line, no traceback, a distinct exit code."""
+    sys.stderr.write(f"confaudit: internal error: {type(err).__name__}: {_one_line(str(err))}\n")
+    raise typer.Exit(EXIT_INTERNAL) from None
 
 
 @app.command()
 def analyze(
-    inputs: Annotated[list[Path], typer.Argument(help="Captures (pcap, pcapng, .gz), session directories, .mitm flow files, HAR files.")],
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the evidence bundle (JSON) here.")] = None,
-    parquet: Annotated[Optional[Path], typer.Option("--parquet", help="Also write the bundle's tables as Parquet files into this directory.")] = None,
-    keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log (SSLKEYLOGFILE format) of the auditor's own endpoint: decrypt its SRTP and test for an inner E2EE layer.")] = None,
+    inputs: Annotated[list[Path], typer.Argument(help="Captures (pcap, pcapng, .gz), session directories, .mitm flow files, HAR files.", readable=False)],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the evidence bundle (JSON) here.", readable=False)] = None,
+    parquet: Annotated[Optional[Path], typer.Option("--parquet", help="Also write the bundle's tables as Parquet files into this directory.", readable=False)] = None,
+    keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log (SSLKEYLOGFILE format) of the auditor's own endpoint: decrypt its SRTP and test for an inner E2EE layer.", readable=False)] = None,
     first_party: Annotated[Optional[list[str]], typer.Option("--first-party", help="Domain or entity of the vendor (repeatable).")] = None,
     room_name: Annotated[Optional[list[str]], typer.Option("--room-name", help="Known room name, to find it in outgoing data (repeatable).")] = None,
     participant: Annotated[Optional[list[str]], typer.Option("--participant", help="Known participant name, to find it in outgoing data (repeatable).")] = None,
     account: Annotated[Optional[list[str]], typer.Option("--account", help="The auditor's own e-mail or phone used in the call, to find it in outgoing data even when hashed (repeatable).")] = None,
-    entity_list: Annotated[Optional[list[Path]], typer.Option("--entity-list", help="Extra entity map (JSON) of domains to companies; its name and licence are recorded.")] = None,
+    entity_list: Annotated[Optional[list[Path]], typer.Option("--entity-list", help="Extra entity map (JSON) of domains to companies; its name and licence are recorded.", readable=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on the terminal.")] = False,
     vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name).")] = None,
 ) -> None:
@@ -73,7 +89,7 @@ def analyze(
 
 @app.command()
 def capture(
-    out: Annotated[Path, typer.Option("--out", help="Session directory to create.")],
+    out: Annotated[Path, typer.Option("--out", help="Session directory to create.", readable=False)],
     vendor: Annotated[str, typer.Option("--vendor", help="Vendor being audited.")],
     mode: Annotated[str, typer.Option("--mode", help="mitmproxy mode: regular, wireguard, local, reverse:..., socks5, ...")] = "regular",
     listen_host: Annotated[str, typer.Option("--listen-host", help="Address the proxy listens on.")] = "127.0.0.1",
@@ -93,7 +109,7 @@ def capture(
 
 @app.command()
 def mark(
-    session: Annotated[Path, typer.Argument(help="Session directory being recorded.")],
+    session: Annotated[Path, typer.Argument(help="Session directory being recorded.", readable=False)],
     phase: Annotated[str, typer.Argument(help="lobby, joined, muted, unmuted, camera-off, camera-on, screen-share, left, or your own label.")],
 ) -> None:
     """Add a phase marker to a session's timeline (from another terminal)."""
@@ -102,9 +118,9 @@ def mark(
 
 @app.command()
 def score(
-    sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts, combined into one evidence bundle (or an evidence JSON).")],
-    claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).")],
-    keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.")] = None,
+    sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts, combined into one evidence bundle (or an evidence JSON).", readable=False)],
+    claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).", readable=False)],
+    keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.", readable=False)] = None,
     vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name); must be the claims file's vendor.")] = None,
 ) -> None:
     """Score evidence against a vendor's claims: a table per claim and category."""
@@ -113,14 +129,14 @@ def score(
 
 @app.command()
 def check(
-    sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts (or an evidence JSON).")],
-    claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).")],
+    sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts (or an evidence JSON).", readable=False)],
+    claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).", readable=False)],
     fail_on: Annotated[str, typer.Option("--fail-on", help="Lowest severity of a contradicted claim that fails: info|low|medium|high|critical.")] = "high",
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Findings as JSON.")] = None,
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="JUnit XML, one testcase per claim.")] = None,
-    sarif: Annotated[Optional[Path], typer.Option("--sarif", help="SARIF 2.1.0, results located at each claim's line.")] = None,
-    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown summary (PR comment, step summary).")] = None,
-    keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Findings as JSON.", readable=False)] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="JUnit XML, one testcase per claim.", readable=False)] = None,
+    sarif: Annotated[Optional[Path], typer.Option("--sarif", help="SARIF 2.1.0, results located at each claim's line.", readable=False)] = None,
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown summary (PR comment, step summary).", readable=False)] = None,
+    keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.", readable=False)] = None,
     vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name); must be the claims file's vendor.")] = None,
 ) -> None:
     """CI gate: exit 0 pass, 1 contradicted at/above --fail-on, 2 usage, 3 bad input, 4 internal."""
@@ -133,10 +149,10 @@ def check(
 
 @app.command()
 def diff(
-    old: Annotated[Path, typer.Argument(help="Earlier session, capture or evidence JSON.")],
-    new: Annotated[Path, typer.Argument(help="Later session, capture or evidence JSON.")],
-    claims: Annotated[Optional[Path], typer.Option("--claims", help="Claims file, to diff verdicts too.")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the diff as JSON.")] = None,
+    old: Annotated[Path, typer.Argument(help="Earlier session, capture or evidence JSON.", readable=False)],
+    new: Annotated[Path, typer.Argument(help="Later session, capture or evidence JSON.", readable=False)],
+    claims: Annotated[Optional[Path], typer.Option("--claims", help="Claims file, to diff verdicts too.", readable=False)] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the diff as JSON.", readable=False)] = None,
 ) -> None:
     """What changed between two sessions or app versions."""
     _run("diff", old=old, new=new, claims=claims, json_out=json_out)
@@ -144,10 +160,10 @@ def diff(
 
 @app.command()
 def report(
-    sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts (or an evidence JSON).")],
-    claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).")],
-    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
-    keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.")] = None,
+    sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts (or an evidence JSON).", readable=False)],
+    claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).", readable=False)],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.", readable=False)],
+    keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.", readable=False)] = None,
     vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name); must be the claims file's vendor.")] = None,
 ) -> None:
     """Write a self-contained HTML audit report."""
@@ -157,10 +173,10 @@ def report(
 @app.command()
 def compare(
     sessions: Annotated[list[str], typer.Argument(help="One session, capture or evidence JSON per vendor; VENDOR=PATH names the vendor (captures carry none).")],
-    claims_dir: Annotated[Path, typer.Option("--claims-dir", help="Directory of claims files; matched to sessions by vendor.")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="Comparison HTML to write.")] = None,
-    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown matrix.")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Comparison as JSON.")] = None,
+    claims_dir: Annotated[Path, typer.Option("--claims-dir", help="Directory of claims files; matched to sessions by vendor.", readable=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Comparison HTML to write.", readable=False)] = None,
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown matrix.", readable=False)] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Comparison as JSON.", readable=False)] = None,
 ) -> None:
     """Compare vendors: claims x verdicts, data categories, third parties, media encryption."""
     _run("compare", sessions=sessions, claims_dir=claims_dir, out=out, markdown=markdown, json_out=json_out)

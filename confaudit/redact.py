@@ -64,6 +64,10 @@ _USERINFO_RE = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,15}://)([^/\s@\[\]\"'<>
 # the password grammar has no ":;/?@", which also keeps the scan linear.
 _SIP_PASSWORD_RE = re.compile(r"(?i)\b(sips?:[^:@\s<>\"'\[\]]{1,256}:)([^@\s<>\"'\[\]:;/?]{1,256})@")
 _SIP_SCHEME_RE = re.compile(r"(?i)sips?:")
+# A URL's userinfo urllib cannot split: brackets (read as an IPv6 host), or an older confaudit's unescaped
+# token, whose "#" also starts a fragment.
+_BRACKETED_USERINFO_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]{0,15}://)(\[REDACTED [A-Za-z0-9_.\-]{1,40} #[0-9a-f]{8}\]"
+                                    r"|[^/?#\s\[\]]*[\[\]][^/?#\s]*)@")
 _BASE64_RE = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_\-]{16,}={0,2}")
 _ASSIGNMENT_RE = re.compile(
     r"(?i)(?<![A-Za-z0-9_.\-])(?P<name>[A-Za-z0-9_.\-]{0,40}?(?:password|passwd|pwd|secret|token|api[_\-]?key"
@@ -255,6 +259,9 @@ class Redactor:
         """Redact userinfo, secret query/fragment parameters and token patterns in the path."""
         if _SIP_SCHEME_RE.match(url):  # no "//": the userinfo sits in what urllib calls the path
             return self.text(url)
+        bracketed = _BRACKETED_USERINFO_RE.match(url)
+        if bracketed:  # tokenised first (an existing token kept), so the URL splits and no part of it leaks
+            url = f"{bracketed.group(1)}{self._userinfo_token(_unquote(bracketed.group(2)))}@{url[bracketed.end():]}"
         try:
             parts = urlsplit(url)
         except ValueError:  # e.g. a client-controlled host "evil.[x]": still redact the query by name

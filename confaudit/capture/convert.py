@@ -25,17 +25,34 @@ def address(addr: Any) -> dict[str, Any] | None:
     return {"ip": str(addr[0]), "port": int(addr[1]) if isinstance(addr[1], int) else None}
 
 
+def valid_text(value: Any) -> str:
+    """A string from mitmproxy as valid Unicode: the bytes it could not decode (kept as lone surrogates by
+    its ``surrogateescape``) become U+FFFD, so no JSON or Parquet writer meets them."""
+    value = value if isinstance(value, str) else str(value)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return value
+
+
 def _headers(headers: Any) -> list[tuple[str, str]]:
-    return [(str(k), str(v)) for k, v in headers.items(multi=True)]
+    """Header names and values decoded once from their raw bytes (a Latin-1 file name becomes U+FFFD)."""
+    return [(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in headers.fields]
+
+
+def _header(pairs: list[tuple[str, str]], name: str) -> str:
+    return next((v for k, v in pairs if k.lower() == name), "")
 
 
 def _query_pairs(req: Any) -> list[tuple[str, str]]:
     try:
-        return list(req.query.items(multi=True))
+        pairs = list(req.query.items(multi=True))
     except ValueError:  # mitmproxy parses the whole URL, which a hostile Host can make invalid
         from urllib.parse import parse_qsl
 
-        return parse_qsl(str(req.path).partition("?")[2].partition("#")[0], keep_blank_values=True)
+        pairs = parse_qsl(valid_text(req.path).partition("?")[2].partition("#")[0], keep_blank_values=True)
+    return [(valid_text(k), valid_text(v)) for k, v in pairs]
 
 
 def _path_of(url: str, raw_path: str, redactor: Redactor) -> str:
@@ -49,33 +66,35 @@ def _path_of(url: str, raw_path: str, redactor: Redactor) -> str:
 def http_record(flow: Any, redactor: Redactor, source: str) -> dict[str, Any]:
     """One HTTPFlow -> an ``http[]`` record (without id): redacted URL, headers and decoded bodies."""
     req, resp = flow.request, flow.response
-    url = redactor.url(req.pretty_url)
+    url = redactor.url(valid_text(req.pretty_url))
+    req_headers = _headers(req.headers)
+    resp_headers = _headers(resp.headers) if resp is not None else []
     record: dict[str, Any] = {
         "kind": "http",
         "flow_uuid": flow.id,
         "ts": req.timestamp_start,
-        "method": req.method,
+        "method": valid_text(req.method),
         "url": url,
-        "scheme": req.scheme,
-        "host": redactor.authority(req.pretty_host),
+        "scheme": valid_text(req.scheme),
+        "host": redactor.authority(valid_text(req.pretty_host)),
         "port": req.port,
-        "path": _path_of(url, req.path, redactor),
+        "path": _path_of(url, valid_text(req.path), redactor),
         "query": redactor.query_pairs(_query_pairs(req)),
-        "http_version": req.http_version,
+        "http_version": valid_text(req.http_version),
         "status": resp.status_code if resp is not None else None,
-        "request_headers": [list(p) for p in redactor.headers(_headers(req.headers))],
-        "response_headers": [list(p) for p in redactor.headers(_headers(resp.headers))] if resp is not None else [],
-        "request_body": body_record(req.raw_content, req.headers.get("content-type", ""),
-                                    req.headers.get("content-encoding", ""), redactor) if req.raw_content else None,
-        "response_body": body_record(resp.raw_content, resp.headers.get("content-type", ""),
-                                     resp.headers.get("content-encoding", ""), redactor)
+        "request_headers": [list(p) for p in redactor.headers(req_headers)],
+        "response_headers": [list(p) for p in redactor.headers(resp_headers)] if resp is not None else [],
+        "request_body": body_record(req.raw_content, _header(req_headers, "content-type"),
+                                    _header(req_headers, "content-encoding"), redactor) if req.raw_content else None,
+        "response_body": body_record(resp.raw_content, _header(resp_headers, "content-type"),
+                                     _header(resp_headers, "content-encoding"), redactor)
         if resp is not None and resp.raw_content else None,
         "client": address(flow.client_conn.peername),
         "server": address(flow.server_conn.peername),
         "source": source,
         "flow": None,
         "duration_ms": _duration_ms(req, resp),
-        "error": redactor.text(flow.error.msg)[:500] if flow.error else None,
+        "error": redactor.text(valid_text(flow.error.msg))[:500] if flow.error else None,
     }
     return record
 
@@ -99,8 +118,8 @@ def websocket_record(flow: Any, message: Any, redactor: Redactor, source: str) -
         "size": len(message.content),
         "content": content,
         "truncated": truncated,
-        "host": redactor.authority(flow.request.pretty_host),
-        "url": redactor.url(flow.request.pretty_url),
+        "host": redactor.authority(valid_text(flow.request.pretty_host)),
+        "url": redactor.url(valid_text(flow.request.pretty_url)),
         "source": source,
     }
 
@@ -112,7 +131,7 @@ def clienthello_record(ts: float, client_hello: Any, client: Any, server: Any, t
     return {
         "kind": "tls_clienthello",
         "ts": ts,
-        "sni": client_hello.sni,
+        "sni": valid_text(client_hello.sni) if client_hello.sni is not None else None,
         "alpn": alpn[:16],
         "cipher_count": len(client_hello.cipher_suites or []),
         "client": address(client),
@@ -202,14 +221,15 @@ class UdpAggregate:
 def dns_record(flow: Any, redactor: Redactor) -> dict[str, Any]:
     """A DNS flow's questions and answers (names and types; the answers' data as text)."""
     req, resp = flow.request, flow.response
-    questions = [{"name": str(q.name), "type": int(q.type)} for q in (req.questions if req else [])][:16]
+    questions = [{"name": valid_text(q.name), "type": int(q.type)} for q in (req.questions if req else [])][:16]
     answers = []
     for ans in (resp.answers if resp else [])[:64]:
         try:
             data = str(ans)
         except Exception:  # an answer mitmproxy cannot render is still counted
             data = ""
-        answers.append({"name": str(ans.name), "type": int(ans.type), "data": redactor.text(data)[:300]})
+        answers.append({"name": valid_text(ans.name), "type": int(ans.type),
+                        "data": redactor.text(valid_text(data))[:300]})
     return {
         "kind": "dns",
         "ts": req.timestamp if req else None,

@@ -65,15 +65,27 @@ def _header(headers: list[tuple[str, str]], name: str) -> str:
     return next((v for k, v in headers if k.lower() == name), "")
 
 
-def har_records(har: Any, path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], list[str]]:
-    """All HTTP and WebSocket records of a parsed HAR document, and warnings."""
+def har_records(har: Any, path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, list[str]]:
+    """All HTTP and WebSocket records of a parsed HAR document, the entries skipped, and warnings.
+
+    An entry holding a number no double can hold (``"time": 1e400``) is skipped and counted, not read.
+    """
+    from confaudit.jsonio import first_bad_number
+
     _need(isinstance(har, dict) and isinstance(har.get("log"), dict), path, "document", "no 'log' object")
     entries = har["log"].get("entries")
     _need(isinstance(entries, list), path, "log", "'entries' must be a list")
     records: list[dict[str, Any]] = []
+    skipped, warnings = 0, []
     for index, entry in enumerate(entries):
         where = f"entry {index}"
         _need(isinstance(entry, dict), path, where, "must be an object")
+        bad = first_bad_number(entry)
+        if bad is not None:
+            skipped += 1
+            if len(warnings) < 10:
+                warnings.append(f"{path.name}: {where} skipped: number out of range at {bad[:200]}")
+            continue
         req, resp = entry.get("request"), entry.get("response") or {}
         _need(isinstance(req, dict) and isinstance(resp, dict), path, where, "'request'/'response' must be objects")
         raw_url = _str(req, "url", path, where)
@@ -114,7 +126,9 @@ def har_records(har: Any, path: Path, redactor: Redactor) -> tuple[list[dict[str
         if initiator is not None:
             records[-1]["initiator"] = initiator
         records.extend(_websocket_records(entry, uuid, parts.hostname or "", url, path, where, redactor))
-    return records, []
+    if skipped > len(warnings):
+        warnings.append(f"{path.name}: {skipped} entries skipped in all")
+    return records, skipped, warnings
 
 
 def _mime(obj: dict[str, Any], headers: list[tuple[str, str]]) -> str:

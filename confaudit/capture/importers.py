@@ -32,8 +32,15 @@ def sniff_format(path: Path) -> str:
         head = fh.read(4096)
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped[:1] == b"{":
+        from confaudit.jsonio import top_level_keys
+
+        keys, end = top_level_keys(stripped)
+        if b"log" in keys:  # a HAR on one line may hold "kind" in its first KiBs too
+            return "har"
+        if b"kind" in keys or path.suffix == ".jsonl" or (end is not None and stripped[end:].lstrip()[:1] == b"{"):
+            return "observations"
         first_line = stripped.split(b"\n", 1)[0]
-        return "observations" if b'"kind"' in first_line or path.suffix == ".jsonl" else "har"
+        return "observations" if b'"kind"' in first_line else "har"
     if stripped[:1].isdigit():
         return "mitm"
     raise InputError(path, "not an HTTP-side input (expected observations JSONL, HAR or .mitm)")
@@ -56,7 +63,8 @@ def read_observations(path: Path, redactor: Redactor) -> tuple[list[dict[str, An
             except (InputError, UnicodeDecodeError, ValueError) as exc:
                 skipped += 1
                 if len(warnings) < 10:
-                    warnings.append(f"{path.name}:{number}: skipped malformed record ({type(exc).__name__})")
+                    why = exc.problem if isinstance(exc, InputError) else type(exc).__name__
+                    warnings.append(f"{path.name}:{number}: skipped malformed record ({why[:200]})")
                 while len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
                     raw = fh.readline(MAX_LINE_BYTES + 1)
                     if not raw:
@@ -182,8 +190,8 @@ def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int,
     from confaudit.capture.har import har_records
     from confaudit.jsonio import load_json_file
 
-    records, warnings = har_records(load_json_file(path), path, redactor)
-    return records, sum(1 for r in records if r["kind"] == "http"), 0, warnings
+    records, skipped, warnings = har_records(load_json_file(path, numbers=False), path, redactor)
+    return records, sum(1 for r in records if r["kind"] == "http"), skipped, warnings
 
 
 _READERS = {"observations": read_observations, "mitm": read_flow_file, "har": read_har}

@@ -45,6 +45,8 @@ class SessionInputs:
     """observations.jsonl if present, else flows.mitm: never both (no double counting)."""
     phases: list[dict[str, Any]]
     """Timeline markers ``{"phase", "ts"}`` in file order."""
+    phases_skipped: list[str]
+    """One problem per phase marker skipped (a number out of range): the evidence is then incomplete."""
     keylog: Path | None
     """mitmproxy's NSS key log, when non-empty."""
     room_names: list[str] = field(default_factory=list)
@@ -157,12 +159,24 @@ def _stopped(directory: Path) -> float | None:
 
 def read_phases(path: Path) -> list[dict[str, Any]]:
     """Phase markers; a torn last line (crash mid-write) is skipped, anything else malformed is an error."""
-    if not path.is_file():
-        return []
-    lines = path.read_bytes().split(b"\n")
+    return read_phase_markers(path)[0]
+
+
+def read_phase_markers(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """(markers, one problem per marker skipped): a marker whose time no double can hold (``1e400``) is
+    skipped and reported, a torn last line skipped silently (a crash mid-write), anything else malformed
+    is an InputError."""
+    from confaudit.jsonio import first_bad_number
+
+    try:
+        if not path.is_file():
+            return [], []
+        lines = path.read_bytes().split(b"\n")
+    except OSError as exc:
+        raise InputError(path, exc.strerror or "cannot read phase markers") from None
     if len(lines) > MAX_PHASE_LINES:
         raise InputError(path, f"more than {MAX_PHASE_LINES} phase markers")
-    out = []
+    out, skipped = [], []
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
@@ -172,12 +186,16 @@ def read_phases(path: Path) -> list[dict[str, Any]]:
                 and isinstance(entry.get("ts"), (int, float)) and not isinstance(entry.get("ts"), bool)
         except (ValueError, UnicodeDecodeError, RecursionError):
             ok = False
+        bad = first_bad_number(entry) if ok else None
+        if bad is not None:
+            skipped.append(f"{path.name}:{number}: phase marker skipped: number out of range at {bad[:100]}")
+            continue
         if not ok:
             if number == len(lines):
                 continue
             raise InputError(path, f"line {number}: not a phase marker {{\"phase\": str, \"ts\": number}}")
         out.append({"phase": entry["phase"][:64], "ts": float(entry["ts"])})
-    return out
+    return out, skipped
 
 
 def _reject(name: str) -> Any:
@@ -214,10 +232,11 @@ def read_session(directory: Path) -> SessionInputs:
         return [str(v) for v in value if isinstance(v, (str, int))] if isinstance(value, list) else []
 
     vendor = manifest.get("vendor")
+    phases, phases_skipped = read_phase_markers(directory / PHASES)
     return SessionInputs(
         path=directory, manifest=manifest, vendor=vendor if isinstance(vendor, str) else "",
         captures=[pcap] if pcap.is_file() and pcap.stat().st_size > 0 else [],
-        http_sources=http_sources, phases=read_phases(directory / PHASES),
+        http_sources=http_sources, phases=phases, phases_skipped=phases_skipped,
         keylog=keylog if keylog.is_file() and keylog.stat().st_size > 0 else None,
         room_names=names("room_names"), participants=names("participants"), first_party=names("first_party"),
     )

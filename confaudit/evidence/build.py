@@ -11,6 +11,7 @@ Input kinds, detected by content (never by file name alone):
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ from confaudit.evidence import SCHEMA_VERSION
 
 PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1"}
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+PROBE_BYTES = 4096
+"""Bytes read to tell an input's kind: never the whole file."""
 
 Progress = Callable[[str, int, int], None]
 """progress(label, done, total) — called by long-running stages."""
@@ -38,57 +41,64 @@ class _Sorted:
 
 def detect_kind(path: Path) -> str:
     """Return 'session', 'capture', 'mitm', 'har', 'observations' or 'bundle'; raise InputError."""
+    try:
+        return _detect_kind(path)
+    except OSError as exc:  # e.g. a directory or file the OS will not let us read
+        raise InputError(exc.filename or path, exc.strerror or "cannot read file") from None
+
+
+def _detect_kind(path: Path) -> str:
+    if not path.exists():
+        raise InputError(path, "no such file or directory")
     if path.is_dir():
         if (path / "manifest.json").is_file() or (path / "observations.jsonl").is_file():
             return "session"
         raise InputError(path, "directory is not a confaudit session (no manifest.json)")
     if not path.is_file():
         raise InputError(path, "not a regular file (pipes, devices and sockets are not read)")
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(16)
-    except OSError as exc:
-        raise InputError(path, exc.strerror or "cannot read file") from None
-    if not head:
+    with path.open("rb") as fh:
+        probe = fh.read(PROBE_BYTES)
+    if not probe:
         raise InputError(path, "file is empty")
-    if head[:2] == b"\x1f\x8b":
+    if probe[:2] == b"\x1f\x8b":
         try:
             with gzip.open(path, "rb") as gz:
                 inner = gz.read(4)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupt from the first deflate block on
             raise InputError(path, f"corrupt gzip data ({exc})") from None
         if inner in PCAP_MAGICS or inner == PCAPNG_MAGIC:
             return "capture"
         raise InputError(path, "gzip file does not contain a pcap or pcapng capture")
-    if head[:4] in PCAP_MAGICS or head[:4] == PCAPNG_MAGIC:
+    if probe[:4] in PCAP_MAGICS or probe[:4] == PCAPNG_MAGIC:
         return "capture"
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    stripped = probe.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped[:1] == b"{":
-        with path.open("rb") as fh:
-            probe = fh.read(4096)
-        if (b'"schema_version"' in probe or _canonical_bundle(path)) and b'"log"' not in probe[:200]:
-            return "bundle"
-        if path.suffix == ".jsonl" or b'"kind"' in probe.split(b"\n", 1)[0]:
-            return "observations"
-        return "har"
-    if head[:1].isdigit() and b":" in head:
+        return _json_kind(path, stripped)
+    if probe[:1].isdigit() and b":" in probe[:16]:
         return "mitm"
     raise InputError(path, "not a recognised input (expected pcap, pcapng, gzip capture, session directory, .mitm, HAR or evidence JSON)")
 
 
-def _canonical_bundle(path: Path) -> bool:
-    """True when a top-level ``"schema_version"`` key appears as jsonio.dumps_canonical lays it out.
+def _json_kind(path: Path, head: bytes) -> str:
+    """'bundle', 'har' or 'observations' from the top-level keys of the first object in ``head``.
 
-    Sorted keys put it far past the first 4 KiB of a bundle written by ``analyze --json``.
+    A HAR opens with ``log`` and observation records with ``kind``; a bundle's sorted keys put
+    ``schema_version`` past the first KiBs, indented or not, so an object naming neither is read as a
+    bundle (whose loader checks its version and schema) without scanning the file twice.
     """
-    marker = b'\n "schema_version": "'
-    tail = b""
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            if marker in tail + block:
-                return True
-            tail = block[-len(marker):]
-    return False
+    from confaudit.jsonio import top_level_keys
+
+    keys, end = top_level_keys(head)
+    if b"schema_version" in keys:
+        return "bundle"
+    if b"log" in keys:
+        return "har"
+    if b"kind" in keys or path.suffix == ".jsonl" or (end is not None and head[end:].lstrip()[:1] == b"{"):
+        return "observations"
+    if end is not None:
+        raise InputError(path, "JSON object is neither a HAR (log), observation records (kind) nor an evidence "
+                               "bundle (schema_version)")
+    return "bundle"
 
 
 def _sort_inputs(paths: Sequence[Path]) -> _Sorted:
@@ -97,8 +107,6 @@ def _sort_inputs(paths: Sequence[Path]) -> _Sorted:
     out = _Sorted()
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
-            raise InputError(path, "no such file or directory")
         kind = detect_kind(path)
         if kind == "session":
             sess = read_session(path)
@@ -192,6 +200,10 @@ def build_evidence(
             bundle["complete"] = False
             bundle["warnings"].extend(f"session {problem}" for problem in integrity["problems"])
         phases = [p for s in sorted_inputs.sessions for p in s.phases]
+        skipped_markers = [f"session {s.path}: {problem}" for s in sorted_inputs.sessions for problem in s.phases_skipped]
+        if skipped_markers:  # a lost "muted" marker would hide audio sent while muted
+            bundle["complete"] = False
+            bundle["warnings"].extend(skipped_markers)
         bundle["phases"] = sorted(phases, key=lambda p: (p["ts"], p["phase"]))
 
     vendor_name = [bundle["vendor"]["name"]] if bundle.get("vendor") else []  # "Zoom" is also an entity name

@@ -84,16 +84,27 @@ class Located:
     """The decoded field."""
 
 
+def _split_url(url: str) -> tuple[str, str, str]:
+    """(path, query, fragment) of a URL; one urllib cannot split (a client-controlled host such as
+    ``evil.[x]``) still gives its query and fragment, so its request is read like any other."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        head, _, fragment = url.partition("#")
+        return "", head.partition("?")[2], fragment
+    return parts.path, parts.query, parts.fragment
+
+
 def request_located(rec: dict[str, Any]) -> tuple[list[Located], Decoded]:
     """Decoded fields of one HTTP request record, plus the body's decode result (opaque parts)."""
     out: list[Located] = []
     url = rec.get("url") if isinstance(rec.get("url"), str) else ""
+    url_path, url_query, fragment = _split_url(url)
     query = rec.get("query")
     if not isinstance(query, list):
-        query = [list(p) for p in parse_qsl(urlsplit(url).query, keep_blank_values=True)] if "?" in url else []
+        query = [list(p) for p in parse_qsl(url_query, keep_blank_values=True)]
     out.extend(Located("query", f) for f in decode_query(query).fields)
-    path = rec.get("path") if isinstance(rec.get("path"), str) else (urlsplit(url).path if url else "")
-    fragment = urlsplit(url).fragment if url and "#" in url else ""
+    path = rec.get("path") if isinstance(rec.get("path"), str) else url_path
     for location, text in (("path", path), ("fragment", fragment)):
         if text:
             out.append(Located(location, Field("$", (), unquote(text.split("?", 1)[0], errors="replace"), ())))
