@@ -3,7 +3,8 @@
 ConfauditError
  ├── InputError      exit 3: unreadable/hostile capture, HAR, flow file, key log, session dir
  │    └── ClaimsError     exit 3: invalid claims file (carries file:line:column)
- └── UsageError      exit 2: contradictory or missing options
+ ├── OutputError     exit 3: an output cannot be written (nothing new is left, existing files unchanged)
+ └── UsageError      exit 2: contradictory or missing options (also: an output that is one of the inputs)
 Anything else escaping a command is an internal error: exit 4.
 """
 
@@ -47,6 +48,18 @@ class ClaimsError(InputError):
         self.path = str(path)
         self.problem = problem
         Exception.__init__(self, f"{where}: {problem}")
+
+
+class OutputError(ConfauditError):
+    """An output path cannot be written (unwritable, over-long, not a directory, a directory confaudit does
+    not own); raised only after every new file of the command was removed again."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
 
 
 class UsageError(ConfauditError):

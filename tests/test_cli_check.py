@@ -143,12 +143,13 @@ def test_gate_and_github_annotations() -> None:
     assert all("\n" not in line and "\x1b" not in line for line in lines)
 
 
-def test_unwritable_output_is_one_line_exit_3_like_every_command(shared_captures: Path, tmp_path: Path) -> None:
+def test_unwritable_output_is_bad_output_exit_3(shared_captures: Path, tmp_path: Path) -> None:
     claims = claims_file(tmp_path, TLS12_HIGH)
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = invoke("check", shared_captures / "google_meet.pcapng", "--claims", claims, "--json", blocker / "out.json")
-    assert result.exit_code == 3 and "cannot write" in result.stderr and str(blocker / "out.json") in result.stderr
+    assert result.exit_code == 3 and "cannot write the --json output" in result.stderr
+    assert result.stderr.count("\n") == 1 and "is a file, not a directory" in result.stderr
 
 
 def test_truncated_capture_never_passes(shared_captures: Path, tmp_path: Path) -> None:

@@ -152,8 +152,8 @@ def test_killed_capture_is_unverifiable(tmp_path: Path) -> None:
             proc.kill()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["stopped"] is None and manifest["files"] == {}
-    problem = (f"{out}: manifest.json has no stop time: the capture never finished (killed or still running), so its "
-               "files were never hashed and cannot be verified")
+    problem = (f"{out}: manifest.json has no stop time: the capture never finished (killed or still running), so no "
+               "hashes were recorded and its files cannot be verified")
     assert integrity(out) == {"verified": False, "problems": [problem]}
     findings_path = tmp_path / "findings.json"
     done = confaudit("check", out, "--claims", CLAIMS, "--json", findings_path)

@@ -1,14 +1,17 @@
 """Does a session directory still hold exactly what its manifest sealed, and did the capture lose anything?
 
 Every way it may not is named as one problem line: a file changed, missing or added after the
-capture; a manifest that never sealed the files (capture killed) or lacks the counters that would
-show losses; losses the capture itself recorded (proxy hook errors, observation write errors or
-dropped records, kernel packet drops). A session with any problem is not verified, and evidence
-built from it is incomplete.
+capture; a manifest that never sealed the files (capture killed: no hashes recorded) or lacks the
+counters that would show losses; a listed name that is not a plain name in the directory (a path,
+``..``, an absolute path: never opened; nor is a listed symlink followed); losses the capture itself
+recorded (proxy hook errors, observation write errors or dropped records, kernel packet drops). A
+session with any problem is not verified, and evidence built from it is incomplete.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import re
 import stat
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confaudit.capture.session import FLOWS, MANIFEST, MANIFEST_TEMP, OBSERVATIONS, PCAP, sha256_file
+from confaudit.capture.session import FLOWS, MANIFEST, MANIFEST_TEMP, OBSERVATIONS, PCAP
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -48,6 +51,9 @@ class SessionIntegrity:
     """One line per reason the session cannot be trusted to be whole (empty when verified)."""
     files_match: bool
     """The manifest sealed at least one file, every listed file matches and nothing was added."""
+    hashes_recorded: bool
+    """The manifest is finished and records a valid SHA-256 for every file it lists (at least one): without
+    them nothing can be verified, and a report says "no hashes recorded", never that the files still match."""
 
     @property
     def verified(self) -> bool:
@@ -63,10 +69,11 @@ def check_session(directory: Path, manifest: Mapping[str, Any], known_digests: M
     """
     directory = Path(directory)
     if not manifest:
-        return SessionIntegrity((), ("no manifest.json (or an empty one): nothing seals the session's files, so none can be verified",), False)
+        return SessionIntegrity((), ("no manifest.json (or an empty one): nothing seals the session's files, so none "
+                                     "can be verified",), False, False)
     if manifest.get("stopped") is None:
         return SessionIntegrity((), ("manifest.json has no stop time: the capture never finished (killed or still "
-                                     "running), so its files were never hashed and cannot be verified",), False)
+                                     "running), so no hashes were recorded and its files cannot be verified",), False, False)
     listed = manifest.get("files") if isinstance(manifest.get("files"), Mapping) else {}
     problems: list[str] = []
     checks: list[FileCheck] = []
@@ -80,12 +87,13 @@ def check_session(directory: Path, manifest: Mapping[str, Any], known_digests: M
     if not listed:
         names = ", ".join(name for name, _ in added[:10])
         what = f": {len(added)} files in the directory cannot be verified ({names})" if added else ""
-        problems.append(f"manifest.json lists no file hashes{what}")
+        problems.append(f"manifest.json records no file hashes (no hashes recorded){what}")
     else:
         problems.extend(f"{name}: not listed in manifest.json{kind}: added after the capture" for name, kind in added)
     problems.extend(recorded_losses(manifest, set(map(str, listed))))
     files_match = bool(checks) and all(c.matches for c in checks) and not added and len(checks) == len(listed)
-    return SessionIntegrity(tuple(checks), tuple(problems), files_match)
+    hashes_recorded = bool(listed) and len(checks) == len(listed) and all(c.sha256 is not None for c in checks)
+    return SessionIntegrity(tuple(checks), tuple(problems), files_match, hashes_recorded)
 
 
 def recorded_losses(manifest: Mapping[str, Any], listed: set[str]) -> list[str]:
@@ -131,33 +139,64 @@ def _sniffer_losses(sniffer: Any) -> list[str]:
 
 
 def _check_listed(directory: Path, name: str, info: Any, known_digests: Mapping[Path, str]) -> tuple[FileCheck | None, str | None]:
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
-        return None, f"manifest.json lists an invalid file name {name[:80]!r}: not read"
+    why_not = _not_a_file_name(name)
+    if why_not:
+        return None, f"manifest.json lists {name[:80]!r}, {why_not}: never read, so the session cannot be verified"
     info = info if isinstance(info, Mapping) else {}
     recorded = info.get("sha256") if isinstance(info.get("sha256"), str) and _SHA256.match(info["sha256"]) else None
     size = _count(info.get("size"))
     sensitive = bool(info.get("sensitive"))
     path = directory / name
     try:
-        mode = os.lstat(path).st_mode
+        before = os.lstat(path)
     except FileNotFoundError:
         return FileCheck(name, recorded, sensitive, False, False), f"{name}: listed in manifest.json but missing"
-    if not stat.S_ISREG(mode):  # never follow a link or open a FIFO/device in place of the sealed file
-        return FileCheck(name, recorded, sensitive, False, False), f"{name}: not a regular file ({_kind(mode)})"
+    except OSError as exc:
+        return FileCheck(name, recorded, sensitive, False, False), f"{name}: cannot be examined ({exc.strerror or exc})"
+    if not stat.S_ISREG(before.st_mode):  # never follow a link or open a FIFO/device in place of the sealed file
+        return FileCheck(name, recorded, sensitive, False, False), f"{name}: not a regular file ({_kind(before.st_mode)})"
     if recorded is None:
-        return FileCheck(name, None, sensitive, True, False), f"{name}: manifest.json records no valid SHA-256: unverifiable"
+        return (FileCheck(name, None, sensitive, True, False),
+                f"{name}: no hash recorded in manifest.json (no valid SHA-256): unverifiable")
+    if size is not None and before.st_size != size:
+        return (FileCheck(name, recorded, sensitive, True, False),
+                f"{name}: {before.st_size} bytes, manifest.json recorded {size}: changed after the capture")
     try:
-        actual_size = path.stat().st_size
-        if size is not None and actual_size != size:
-            return (FileCheck(name, recorded, sensitive, True, False),
-                    f"{name}: {actual_size} bytes, manifest.json recorded {size}: changed after the capture")
-        digest = known_digests.get(path.resolve()) or sha256_file(path)
+        digest = known_digests.get(path.resolve()) or _sha256_of_entry(path, before)
     except OSError as exc:
         return FileCheck(name, recorded, sensitive, True, False), f"{name}: cannot be read ({exc.strerror or exc})"
     if digest != recorded:
         return (FileCheck(name, recorded, sensitive, True, False),
                 f"{name}: SHA-256 differs from manifest.json: changed after the capture")
     return FileCheck(name, recorded, sensitive, True, True), None
+
+
+def _not_a_file_name(name: str) -> str | None:
+    """Why ``name`` is not the name of an entry directly inside the session directory (None when it is)."""
+    if not name:
+        return "an empty file name"
+    if "\0" in name:
+        return "a name with a NUL character"
+    if name in (".", ".."):
+        return "a directory reference, not a file name"
+    if name.startswith(("/", "\\")):
+        return "an absolute path outside the session directory"
+    if "/" in name or "\\" in name:
+        parts = name.replace("\\", "/").split("/")
+        return ("a path leading out of the session directory ('..')" if ".." in parts
+                else "a path, not a file name in the session directory")
+    return None
+
+
+def _sha256_of_entry(path: Path, seen: os.stat_result) -> str:
+    """SHA-256 of the regular file ``seen`` by lstat, opened without following a link; OSError if it was
+    replaced in between (so a swapped-in link or FIFO is never read or waited on)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        now = os.fstat(fh.fileno())
+        if (now.st_dev, now.st_ino) != (seen.st_dev, seen.st_ino) or not stat.S_ISREG(now.st_mode):
+            raise OSError(errno.ESTALE, "replaced while it was being verified")
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _unlisted_entries(directory: Path, listed: set[str]) -> list[tuple[str, str]]:

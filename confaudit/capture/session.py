@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,12 +217,15 @@ def _load_manifest(path: Path) -> dict[str, Any]:
 def read_session(directory: Path) -> SessionInputs:
     """Everything a session directory holds for analysis; InputError on a corrupt manifest."""
     directory = Path(directory)
-    manifest = _load_manifest(directory / MANIFEST) if (directory / MANIFEST).is_file() else {}
+    if os.path.lexists(directory / MANIFEST) and _regular(directory / MANIFEST) is None:
+        raise InputError(directory / MANIFEST, "not a regular file (a link, directory, pipe or device): a session's "
+                                               "manifest is read only from inside its directory")
+    manifest = _load_manifest(directory / MANIFEST) if os.path.lexists(directory / MANIFEST) else {}
     pcap = directory / PCAP
     observations, flows, keylog = directory / OBSERVATIONS, directory / FLOWS, directory / KEYLOG
-    if observations.is_file() and observations.stat().st_size > 0:
+    if _regular(observations):
         http_sources = [observations]
-    elif flows.is_file() and flows.stat().st_size > 0:
+    elif _regular(flows):
         http_sources = [flows]
     else:
         http_sources = []
@@ -232,14 +236,26 @@ def read_session(directory: Path) -> SessionInputs:
         return [str(v) for v in value if isinstance(v, (str, int))] if isinstance(value, list) else []
 
     vendor = manifest.get("vendor")
-    phases, phases_skipped = read_phase_markers(directory / PHASES)
+    phases, phases_skipped = (
+        read_phase_markers(directory / PHASES) if _regular(directory / PHASES) is not None else ([], [])
+    )
     return SessionInputs(
         path=directory, manifest=manifest, vendor=vendor if isinstance(vendor, str) else "",
-        captures=[pcap] if pcap.is_file() and pcap.stat().st_size > 0 else [],
+        captures=[pcap] if _regular(pcap) else [],
         http_sources=http_sources, phases=phases, phases_skipped=phases_skipped,
-        keylog=keylog if keylog.is_file() and keylog.stat().st_size > 0 else None,
+        keylog=keylog if _regular(keylog) else None,
         room_names=names("room_names"), participants=names("participants"), first_party=names("first_party"),
     )
+
+
+def _regular(path: Path) -> int | None:
+    """Size of ``path`` when it is a regular file itself, else None: a session's files are read only from inside
+    the directory, never through a symlink (its integrity check names such an entry) or from a FIFO or device."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 def session_provenance(sessions: list[SessionInputs], known_digests: dict[Path, str] | None = None) -> dict[str, Any]:
@@ -268,6 +284,7 @@ def session_provenance(sessions: list[SessionInputs], known_digests: dict[Path, 
             "sensitive_files": [f["name"] for f in files if f["sensitive"]],
             "hook_errors": hook_errors, "has_manifest": bool(m),
             "finished": m.get("stopped") is not None, "files_match": integrity.files_match,
+            "hashes_recorded": integrity.hashes_recorded,
             "integrity": {"verified": integrity.verified, "problems": list(integrity.problems)},
         })
     first = entries[0] if entries else {}
@@ -277,6 +294,7 @@ def session_provenance(sessions: list[SessionInputs], known_digests: dict[Path, 
         "stopped": max((e["stopped"] for e in entries if e["stopped"] is not None), default=None),
         "simulated": any(e["simulated"] for e in entries),
         "files_match": bool(entries) and all(e["files_match"] for e in entries),
+        "hashes_recorded": bool(entries) and all(e["hashes_recorded"] for e in entries),
         "hook_errors": sum(int(v) for e in entries for v in e["hook_errors"].values() if isinstance(v, int)),
         "integrity": {"verified": bool(entries) and not problems, "problems": problems},
         "sessions": entries,

@@ -11,27 +11,32 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
         first_party: Sequence[str] = (), room_names: Sequence[str] = (), participants: Sequence[str] = (),
         entity_lists: Sequence[Path] = (), quiet: bool = False, accounts: Sequence[str] = (),
         vendor: str | None = None) -> int:
-    """Build the bundle, write the requested files atomically, print the summary; 0 even when incomplete."""
+    """Build the bundle, write the requested outputs all or none, print the summary; 0 even when incomplete."""
     from confaudit.evidence.build import build_evidence
+    from confaudit.evidence.parquet import parquet_files, parquet_output
+    from confaudit.jsonio import dumps_canonical
+    from confaudit.output_paths import NamedPath, refuse_overlaps
+    from confaudit.output_set import (DirectoryOutput, FileOutput, check_directory_target, check_file_target,
+                                      write_outputs)
 
-    from confaudit.errors import InputError
-
-    if parquet is not None and parquet.exists() and not parquet.is_dir():
-        raise InputError(parquet, "--parquet needs a directory, and this path is a file")
-    if json_out is not None and json_out.is_dir():
-        raise InputError(json_out, "--json needs a file path, and this path is a directory")
+    read = [NamedPath("input", p) for p in inputs] + [NamedPath("--entity-list", p) for p in entity_lists]
+    if keylog is not None:
+        read.append(NamedPath("--keylog", keylog))
+    refuse_overlaps([NamedPath(o, p) for o, p in (("--json", json_out), ("--parquet", parquet)) if p is not None], read)
+    if parquet is not None:  # before the analysis: a directory this run may not replace fails fast
+        check_directory_target(parquet_output(parquet))
+    if json_out is not None:
+        check_file_target("--json", json_out)
     with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
         bundle = build_evidence(list(inputs), keylog=keylog, first_party=first_party, room_names=room_names,
                                 participants=participants, accounts=accounts, entity_lists=entity_lists,
                                 progress=progress, vendor=vendor)
+    outputs: list[FileOutput | DirectoryOutput] = []
     if json_out is not None:
-        from confaudit.jsonio import write_json
-
-        write_json(json_out, bundle)
+        outputs.append(FileOutput("--json", json_out, (dumps_canonical(bundle) + "\n").encode("utf-8")))
     if parquet is not None:
-        from confaudit.evidence.parquet import write_parquet
-
-        write_parquet(bundle, parquet)
+        outputs.append(parquet_output(parquet, parquet_files(bundle)))
+    write_outputs(outputs)
     complete = bundle.get("complete") is True
     console = _console() if not quiet or not complete else None  # rich is slow to import
     if not quiet:

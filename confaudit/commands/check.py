@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from confaudit.errors import EXIT_BAD_INPUT, EXIT_CONTRADICTED, EXIT_INTERNAL, EXIT_OK, UsageError
+from confaudit.errors import EXIT_BAD_INPUT, EXIT_CONTRADICTED, EXIT_INTERNAL, EXIT_OK
 from confaudit.rules.model import RunResult, severity_rank
 
 
@@ -27,26 +27,23 @@ def gate(run: RunResult, fail_on: str) -> int:
 
 def write_reports(run: RunResult, *, json_out: Path | None, junit: Path | None, sarif: Path | None,
                   markdown: Path | None, claims_uri: str) -> None:
+    """Render every requested report, then write them all or none (OutputError, exit 3, when one cannot be)."""
     from confaudit.formats import jsonout
     from confaudit.formats import junit as junit_fmt
     from confaudit.formats import markdown as md_fmt
     from confaudit.formats import sarif as sarif_fmt
-    from confaudit.jsonio import atomic_write_text
+    from confaudit.output_set import FileOutput, write_outputs
 
     rendered = []
     if json_out is not None:
-        rendered.append((json_out, jsonout.to_json(run)))
+        rendered.append(FileOutput("--json", json_out, jsonout.to_json(run).encode("utf-8")))
     if junit is not None:
-        rendered.append((junit, junit_fmt.to_junit(run, claims_uri=claims_uri)))
+        rendered.append(FileOutput("--junit", junit, junit_fmt.to_junit(run, claims_uri=claims_uri).encode("utf-8")))
     if sarif is not None:
-        rendered.append((sarif, sarif_fmt.to_sarif(run, artifact_uri=claims_uri)))
+        rendered.append(FileOutput("--sarif", sarif, sarif_fmt.to_sarif(run, artifact_uri=claims_uri).encode("utf-8")))
     if markdown is not None:
-        rendered.append((markdown, md_fmt.to_markdown(run)))
-    for path, text in rendered:  # render all first, so a formatter bug leaves no partial set of files
-        try:
-            atomic_write_text(path, text)
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        rendered.append(FileOutput("--markdown", markdown, md_fmt.to_markdown(run).encode("utf-8")))
+    write_outputs(rendered)
 
 
 def _gh_escape(value: str, prop: bool = False) -> str:
@@ -98,8 +95,11 @@ def summary_lines(run: RunResult, fail_on: str, code: int) -> list[str]:
 def run(*, sessions: list[Path], claims: Path, fail_on: str = "high", json_out: Path | None = None,
         junit: Path | None = None, sarif: Path | None = None, markdown: Path | None = None,
         keylog: Path | None = None, vendor: str | None = None) -> int:
+    from confaudit.output_paths import refuse_bad_outputs
     from confaudit.rules.runner import display_path, run_claims
 
+    refuse_bad_outputs({"--json": json_out, "--junit": junit, "--sarif": sarif, "--markdown": markdown},
+                       {"input": sessions, "--claims": [claims], "--keylog": [keylog]})
     result, _bundle = run_claims(sessions, claims, keylog, vendor)
     code = gate(result, fail_on)
     write_reports(result, json_out=json_out, junit=junit, sarif=sarif, markdown=markdown,

@@ -85,8 +85,10 @@ def report_name(vendor: str, taken: set[str]) -> str:
 
 def run(sessions: list[Path | str], claims_dir: Path, out: Path | None = None, markdown: Path | None = None,
         json_out: Path | None = None) -> int:
-    """Evaluate every session, then write all outputs (rendered fully before any is written)."""
-    from confaudit.jsonio import atomic_write_text, dumps_canonical
+    """Evaluate every session, then write all outputs or none (each rendered fully before any is written)."""
+    from confaudit.jsonio import dumps_canonical
+    from confaudit.output_paths import NamedPath, refuse_bad_outputs, refuse_overlaps
+    from confaudit.output_set import FileOutput, write_outputs
     from confaudit.report.compare_view import comparison_view
     from confaudit.report.html import render_audit, render_comparison
     from confaudit.report.markdown import comparison_markdown
@@ -95,10 +97,12 @@ def run(sessions: list[Path | str], claims_dir: Path, out: Path | None = None, m
         raise UsageError("give at least one of --out, --markdown, --json")
     if len(sessions) < 1:
         raise UsageError("give at least one session")
+    named_sessions = [split_vendor(str(arg)) for arg in sessions]
     claims_files = _claims_files(Path(claims_dir))
+    inputs = {"input": [session for _, session in named_sessions], "claims file": [Path(cf.path) for cf in claims_files]}
+    refuse_bad_outputs({"--out": out, "--markdown": markdown, "--json": json_out}, inputs)
     entries, taken, seen_vendors = [], set(), {}
-    for arg in sessions:
-        vendor, session = split_vendor(str(arg))
+    for vendor, session in named_sessions:
         result, bundle, reason = _evaluate(session, claims_files, vendor)
         if result.vendor in seen_vendors:
             raise UsageError(f"{session} and {seen_vendors[result.vendor]} both match vendor {result.vendor!r}; "
@@ -107,19 +111,21 @@ def run(sessions: list[Path | str], claims_dir: Path, out: Path | None = None, m
         sys.stderr.write(f"confaudit: {session}: {result.vendor} ({reason})\n")
         entries.append({"run": result.to_dict(), "bundle": bundle, "report_href": report_name(result.vendor, taken)})
 
-    outputs: list[tuple[Path, str]] = []
+    outputs: list[FileOutput] = []
     if out is not None and Path(out).name in taken:
         raise UsageError(f"--out {out} has the name of a per-vendor report written beside it; choose another name")
     if out is not None:
         for e in entries:
-            outputs.append((Path(out).parent / e["report_href"], render_audit(e["run"], e["bundle"])))
-        outputs.append((Path(out), render_comparison(entries)))
+            outputs.append(FileOutput("per-vendor report", Path(out).parent / e["report_href"],
+                                      render_audit(e["run"], e["bundle"]).encode("utf-8")))
+        outputs.append(FileOutput("--out", Path(out), render_comparison(entries).encode("utf-8")))
     view = comparison_view([dict(e, report_href=e["report_href"] if out is not None else "") for e in entries])
     if markdown is not None:
-        outputs.append((Path(markdown), comparison_markdown(view)))
+        outputs.append(FileOutput("--markdown", Path(markdown), comparison_markdown(view).encode("utf-8")))
     if json_out is not None:
-        outputs.append((Path(json_out), dumps_canonical(view["machine"]) + "\n"))
-    for path, text in outputs:
-        atomic_write_text(path, text)
-    sys.stderr.write(f"confaudit: wrote {', '.join(str(p) for p, _ in outputs)}\n")
+        outputs.append(FileOutput("--json", Path(json_out), (dumps_canonical(view["machine"]) + "\n").encode("utf-8")))
+    refuse_overlaps([NamedPath(o.option, o.path) for o in outputs],  # the per-vendor reports too
+                    [NamedPath(role, path) for role, paths in inputs.items() for path in paths])
+    write_outputs(outputs)
+    sys.stderr.write(f"confaudit: wrote {', '.join(str(o.path) for o in outputs)}\n")
     return 0

@@ -142,7 +142,8 @@ def _session(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any] | No
     return {"vendor": clean.text(sess.get("vendor"), 120), "scenario": clean.text(sess.get("scenario"), 500),
             "operator": clean.text(sess.get("operator"), 120), "started": sess.get("started"),
             "stopped": sess.get("stopped"), "simulated": bool(sess.get("simulated")),
-            "files_match": sess.get("files_match"), "files": files, "tools": tools}
+            "files_match": sess.get("files_match"), "hashes_recorded": sess.get("hashes_recorded"),
+            "files": files, "tools": tools}
 
 
 def score_coverage(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
