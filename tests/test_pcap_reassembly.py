@@ -125,6 +125,32 @@ def test_a_second_end_that_disagrees_is_a_conflict_first_wins():
     assert done.payload == DATA and r.conflicting == 1
 
 
+def test_first_wins_agrees_with_a_byte_map_model():
+    """Random overlapping fragments, some with other bytes: the datagram is, byte by byte, the first byte
+    received at each offset, and every fragment that disagreed with bytes already held is counted once."""
+    rng = random.Random(1)
+    for trial in range(2000):
+        total = rng.randrange(8, 200)
+        data = rng.randbytes(total)
+        frags = []
+        for _ in range(rng.randrange(1, 12)):
+            start = rng.randrange(total)
+            stop = rng.randrange(start + 1, total + 1)
+            frags.append((start, rng.randbytes(stop - start) if rng.random() < 0.2 else data[start:stop]))
+        frags.append((0, data))
+        r, first, disagreed, done = Reassembler(), {}, 0, None
+        for offset, piece in frags:
+            clash = False
+            for k, byte in enumerate(piece, offset):
+                clash |= first.setdefault(k, byte) != byte
+            disagreed += clash
+            done = r.add(KEY, 4, T0, offset, offset + len(piece) < total, piece, len(piece), 17, 60)
+            if done is not None:
+                break
+        assert done is not None and done.payload == bytes(first[k] for k in range(total)), trial
+        assert r.conflicting == disagreed, trial
+
+
 # -- fragmented datagrams through the reader and the analysis ---------------------------------
 def sip_invite() -> bytes:
     sdp = ("v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n"

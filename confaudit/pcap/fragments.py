@@ -36,19 +36,20 @@ def reassemble(reassembler: Reassembler, buf: Any, ip: IpColumns, frame: Any, ts
     import numpy as np
 
     frags = ip.fragments
-    versions = ip.columns["ip_version"][frags.index].tolist()
+    columns = (frags.index, ip.columns["ip_version"][frags.index], ts[frags.index], wire_len[frags.index], frags.ident,
+               frags.offset, frags.more, frags.data_off, frags.data_len, frags.captured, frags.proto, frags.l3)
     done: list[tuple[int, Datagram, bytes, bytes, int]] = []
     with memoryview(buf) as view:
-        for row, version, ident, offset, more, data_off, declared, captured, proto, l3 in zip(
-                frags.index.tolist(), versions, frags.ident.tolist(), frags.offset.tolist(), frags.more.tolist(),
-                frags.data_off.tolist(), frags.data_len.tolist(), frags.captured.tolist(), frags.proto.tolist(),
-                frags.l3.tolist()):
-            src, dst = (view[l3 + 12: l3 + 16], view[l3 + 16: l3 + 20]) if version == 4 else \
-                (view[l3 + 8: l3 + 24], view[l3 + 24: l3 + 40])
-            src, dst = bytes(src), bytes(dst)
-            key = (4, src, dst, ident, proto) if version == 4 else (6, src, dst, ident)
-            datagram = reassembler.add(key, version, float(ts[row]), offset, more,
-                                       bytes(view[data_off: data_off + captured]), declared, proto, int(wire_len[row]))
+        for row, version, when, wire, ident, offset, more, data_off, declared, captured, proto, l3 in zip(
+                *(c.tolist() for c in columns)):
+            if version == 4:
+                src, dst = bytes(view[l3 + 12: l3 + 16]), bytes(view[l3 + 16: l3 + 20])
+                key: tuple = (4, src, dst, ident, proto)
+            else:
+                src, dst = bytes(view[l3 + 8: l3 + 24]), bytes(view[l3 + 24: l3 + 40])
+                key = (6, src, dst, ident)
+            datagram = reassembler.add(key, version, when, offset, more, bytes(view[data_off: data_off + captured]),
+                                       declared, proto, wire)
             if datagram is not None:
                 done.append((row, datagram, src, dst, ident))
     reassembler.expire()

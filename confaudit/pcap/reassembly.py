@@ -10,6 +10,7 @@ Everything that does not end as a whole datagram is counted by reason, never dro
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Hashable
@@ -29,6 +30,7 @@ MAX_HELD_BYTES = 16 << 20
 MAX_RECENT = 1024
 """Completed datagrams remembered (until their timeout) to recognise copies of their fragments."""
 
+_NO_END = 1 << 62
 INCOMPLETE = "fragments_incomplete"
 OVER_LIMITS = "fragments_over_limits"
 INVALID = "fragments_invalid"
@@ -165,24 +167,30 @@ class Reassembler:
         if len(pending.data) < end:
             self._held += end - len(pending.data)
             pending.data.extend(bytes(end - len(pending.data)))
+        spans = pending.spans
+        # the spans overlapping or touching [offset, end): spans are sorted, disjoint and never touch
+        first = bisect_right(spans, (offset, _NO_END)) - 1
+        if first < 0 or spans[first][1] < offset:
+            first += 1
+        last = first
         pos, conflict, fresh = offset, False, False
-        for start, stop in pending.spans:
-            if stop <= pos:
-                continue
-            if start >= end:
-                break
+        while last < len(spans) and spans[last][0] <= end:
+            start, stop = spans[last]
             if start > pos:
                 pending.data[pos:start] = data[pos - offset: start - offset]
                 fresh = True
-            upto = min(stop, end)
-            low = max(start, pos)
-            conflict |= pending.data[low:upto] != data[low - offset: upto - offset]
-            pos = upto
+            low, upto = max(start, pos), min(stop, end)
+            if low < upto:
+                conflict |= pending.data[low:upto] != data[low - offset: upto - offset]
+            pos = max(pos, upto)
+            last += 1
         if pos < end:
             pending.data[pos:end] = data[pos - offset:]
             fresh = True
         self.conflicting += conflict
-        pending.spans = _merged([*pending.spans, (offset, end)])
+        joined = (min(offset, spans[first][0]) if last > first else offset,
+                  max(end, spans[last - 1][1]) if last > first else end)
+        spans[first:last] = [joined]
         return fresh or conflict
 
     def _complete(self, key: Hashable, pending: _Pending, ts: float) -> Datagram:
@@ -224,14 +232,3 @@ class Reassembler:
 
 def _timeout(version: int) -> float:
     return IPV4_TIMEOUT_S if version == 4 else IPV6_TIMEOUT_S
-
-
-def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted spans with overlapping and touching ones joined."""
-    out: list[tuple[int, int]] = []
-    for start, stop in sorted(spans):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], stop))
-        else:
-            out.append((start, stop))
-    return out
