@@ -103,6 +103,11 @@ def test_limits_give_up_and_count_every_fragment():
         feed(r, (4, b"a" * 4, b"b" * 4, i, 17), [(0, True, b"12345678")])
     assert r.in_flight == reassembly.MAX_IN_FLIGHT and r.given_up == {reassembly.OVER_LIMITS: 1}
     r = Reassembler()
+    for i in range(reassembly.MAX_IN_FLIGHT + 5):  # one second apart: the oldest time out before the limit
+        feed(r, (4, b"a" * 4, b"b" * 4, i, 17), [(0, True, b"12345678")], ts=T0 + i)
+    window = int(reassembly.IPV4_TIMEOUT_S) + 1
+    assert r.in_flight == window and r.given_up == {reassembly.INCOMPLETE: reassembly.MAX_IN_FLIGHT + 5 - window}
+    r = Reassembler()
     big = bytes(60_000)
     for i in range(300):  # 300 x 60 kB held > 16 MiB
         feed(r, (4, b"a" * 4, b"b" * 4, i, 17), [(0, True, big)])
@@ -338,3 +343,23 @@ def test_ipv6_fragments_from_the_test_builder_and_an_atomic_fragment(tmp_path):
     (packet,) = list(reader.packets())
     assert (packet.frame, packet.sport, packet.dport, packet.payload) == (2, 7000, 8000, l4[8:])
     assert reader.report.complete and reader.report.datagrams_reassembled == 1
+
+
+def test_a_flood_of_fragments_that_never_complete_is_bounded_and_counted(tmp_path):
+    import time
+
+    frames = []
+    for i in range(100_000):
+        packet = bytearray(b.ipv4("10.0.0.1", "10.0.0.2", 17, b"12345678", flags_frag=0x2000 | i % 7))
+        packet[4:6] = struct.pack("!H", i & 0xFFFF)
+        packet[12] = 10 + (i >> 16)  # another source address once the identification wraps
+        frames.append((T0 + i / 1000, b.ether(bytes(packet))))
+    path = tmp_path / "flood.pcap"
+    path.write_bytes(b.pcap(frames))
+    start = time.monotonic()
+    reader = CaptureReader(path)
+    assert sum(len(c) for c in reader.chunks()) == 0
+    assert time.monotonic() - start < 30
+    rep = reader.report
+    assert rep.records_read == 100_000 and not rep.complete
+    assert sum(count for _, count in rep.not_analysed) == 100_000 and len(rep.warnings) <= 2

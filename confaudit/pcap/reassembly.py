@@ -142,6 +142,11 @@ class Reassembler:
 
     # -- inside ----------------------------------------------------------------------------
     def _open(self, key: Hashable, version: int, ts: float) -> _Pending:
+        if self._pending:  # one timed-out datagram out per new one keeps pace with the arrivals
+            oldest_key = next(iter(self._pending))
+            oldest = self._pending[oldest_key]
+            if self._latest - oldest.first_ts > _timeout(oldest.version):
+                self._give_up(oldest_key, INCOMPLETE)
         if len(self._pending) >= MAX_IN_FLIGHT:
             self._give_up(next(iter(self._pending)), OVER_LIMITS)
         pending = self._pending[key] = _Pending(version, ts)
