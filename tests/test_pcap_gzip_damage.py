@@ -93,6 +93,22 @@ def test_corrupt_deflate_block_late_in_the_stream_keeps_what_came_before(tmp_pat
     assert any("corrupt gzip data in member 1 after" in w and "invalid block type" in w for w in rep.warnings)
 
 
+@pytest.mark.parametrize("at,bit", [(0.6, 0), (0.75, 3), (0.9, 5), (0.97, 7)])
+def test_one_flipped_bit_late_in_the_deflate_data_keeps_every_packet_before_it(tmp_path, plain, at, bit):
+    data, expected = plain
+    comp = gzip_tool(data)
+    where = int(len(comp) * at)
+    # what the undamaged bytes before the flip decode to cannot depend on the flip
+    before = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(comp[:where])
+    intact = sum(1 for end in record_ends(data) if end <= len(before))
+    path = tmp_path / "flip.pcap.gz"
+    path.write_bytes(flipped(comp, where, bit))
+    packets, rep = read(path)
+    assert intact > len(record_ends(data)) // 3
+    assert [p for p in packets if p.frame <= intact] == [p for p in expected if p.frame <= intact]
+    assert not rep.complete and any("gzip" in w for w in rep.warnings), rep.warnings
+
+
 def test_cut_inside_the_trailer_keeps_every_packet(tmp_path, plain):
     data, expected = plain
     path = tmp_path / "cut.pcap.gz"
