@@ -100,15 +100,17 @@ def test_tcp_fields_and_options(tmp_path):
     assert (p.proto, p.sport, p.dport, p.tcp_seq, p.tcp_flags, p.payload) == (6, 443, 51000, 0xDEADBEEF, 0x18, b"\x16\x03\x01hello")
 
 
-def test_ipv4_fragments(tmp_path):
+def test_ipv4_fragments_are_reassembled_in_the_frame_of_the_last(tmp_path):
     first = b.ipv4("10.0.0.1", "10.0.0.2", 17, b.udp(1000, 2000, bytes(40)), flags_frag=0x2000)
     later = b.ipv4("10.0.0.1", "10.0.0.2", 17, b"\xaa" * 24, flags_frag=6)
     whole = b.ipv4("10.0.0.1", "10.0.0.2", 17, b.udp(1000, 2000, b"x"), flags_frag=0x4000)  # DF only
-    path = write(tmp_path, b.pcap([b.ether(first), b.ether(later), b.ether(whole)]))
+    frames = [b.ether(first), b.ether(later), b.ether(whole)]
+    path = write(tmp_path, b.pcap(frames))
     packets, rep = read(path)
-    assert fragments(path) == [True, True, False]
-    assert (packets[0].sport, packets[1].sport, packets[1].proto) == (1000, 0, 17)
-    assert packets[1].payload == b"\xaa" * 24 and rep.complete
+    assert fragments(path) == [False, False]
+    assert [(p.frame, p.sport, p.dport, p.proto) for p in packets] == [(2, 1000, 2000, 17), (3, 1000, 2000, 17)]
+    assert packets[0].payload == bytes(40) + b"\xaa" * 24 and packets[0].wire_len == len(frames[0]) + len(frames[1])
+    assert rep.complete and rep.datagrams_reassembled == 1 and rep.records_read == 3
 
 
 def test_tso_zero_total_length_uses_captured_bytes(tmp_path):
@@ -120,13 +122,15 @@ def test_tso_zero_total_length_uses_captured_bytes(tmp_path):
 def test_ipv6_extension_headers_are_skipped(tmp_path):
     l4 = b.udp(7000, 8000, b"media")
     chain = b.ipv6("fe80::1", "ff02::fb", 17, l4, ext=[(0, b"\x01\x00" * 2), (43, bytes(6)), (60, bytes(14))])
-    frag = b.ipv6("2001:db8::5", "2001:db8::6", 17, l4, ext=[(44, b"\x00\x01\x00\x00\x00\x07")])  # M flag set
-    later = b.ipv6("2001:db8::5", "2001:db8::6", 17, b"\xbb" * 16, ext=[(44, b"\x00\x18\x00\x00\x00\x07")])
-    path = write(tmp_path, b.pcap([b.ether(x, 0x86DD) for x in (chain, frag, later)]))
+    frag = b.ipv6("2001:db8::5", "2001:db8::6", 17, l4[:8], ext=[(44, b"\x00\x01\x00\x00\x00\x07")])  # M flag set
+    later = b.ipv6("2001:db8::5", "2001:db8::6", 17, l4[8:], ext=[(60, bytes(6)), (44, b"\x00\x08\x00\x00\x00\x07")])
+    atomic = b.ipv6("2001:db8::5", "2001:db8::6", 17, l4, ext=[(44, b"\x00\x00\x00\x00\x00\x09")])  # RFC 6946
+    path = write(tmp_path, b.pcap([b.ether(x, 0x86DD) for x in (chain, frag, later, atomic)]))
     packets, rep = read(path)
-    assert [(p.proto, p.sport, p.dport) for p in packets] == [(17, 7000, 8000), (17, 7000, 8000), (17, 0, 0)]
-    assert fragments(path) == [False, True, True]
-    assert packets[0].payload == b"media" and packets[2].payload == b"\xbb" * 16 and rep.complete
+    assert [(p.frame, p.proto, p.sport, p.dport) for p in packets] == [(1, 17, 7000, 8000), (3, 17, 7000, 8000),
+                                                                       (4, 17, 7000, 8000)]
+    assert fragments(path) == [False, False, False]
+    assert [p.payload for p in packets] == [b"media"] * 3 and rep.complete and rep.datagrams_reassembled == 1
 
 
 def test_snapped_packets_clip_payload_and_short_ip_headers_are_reported(tmp_path):

@@ -1,6 +1,7 @@
 """The contract between the capture reader and the analysis: a batch of packets as numpy columns.
 
-One row per IPv4/IPv6 packet (non-IP frames are only counted by the reader). Addresses are held
+One row per IPv4/IPv6 packet (non-IP frames are only counted by the reader); a datagram that came
+in fragments is one row, in the frame of its last fragment, once reassembled. Addresses are held
 as two uint64 halves of the IPv6 form; IPv4 is IPv4-mapped (``::ffff:a.b.c.d``), so one key type
 covers both families. Payload bytes stay in ``buf`` and are only sliced for the few packets that
 are dissected.
@@ -32,7 +33,7 @@ class Packet:
     input_index: int
     """Index of the input file in the analysis (0-based)."""
     frame: int
-    """1-based frame number in the file, as Wireshark counts it."""
+    """1-based frame number in the file, as Wireshark counts it (a reassembled datagram: its last fragment's)."""
     ts: float
     """Capture timestamp, seconds since the epoch."""
     ip_version: int
@@ -54,7 +55,7 @@ class Packet:
     payload: bytes
     """Transport payload as captured (may be shorter than the IP length says if snapped)."""
     wire_len: int
-    """Original frame length on the wire."""
+    """Original frame length on the wire (a reassembled datagram: the sum over its fragments' frames)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +65,11 @@ class PacketChunk:
     input_index: int
     """Index of the input file in the analysis (0-based)."""
     frame: Any
-    """int64[n]: 1-based frame number of each row in its file."""
+    """int64[n]: 1-based frame number of each row in its file (a reassembled datagram: its last fragment's)."""
     ts: Any
     """float64[n]: timestamp, seconds since the epoch."""
     wire_len: Any
-    """int64[n]: original frame length."""
+    """int64[n]: original frame length (a reassembled datagram: the sum over its fragments' frames)."""
     ip_version: Any
     """uint8[n]: 4 or 6."""
     proto: Any
@@ -90,7 +91,8 @@ class PacketChunk:
     tcp_seq: Any
     """uint32[n]: TCP sequence number (0 for others)."""
     fragment: Any
-    """bool[n]: True for IP fragments (L4 header absent or payload incomplete)."""
+    """bool[n]: True for IP fragments (L4 header absent or payload incomplete); the reader reassembles
+    fragments, so its rows are never fragments."""
     payload_off: Any
     """int64[n]: offset of the transport payload in ``buf``."""
     payload_len: Any

@@ -1,9 +1,11 @@
 """CaptureReader: stream a pcap/pcapng (optionally gzip) file as numpy packet chunks, fail-closed.
 
 Reading is chunked into one buffer per chunk; a Python loop walks only the record framing, then
-every header field is extracted column-wise. Anything that stops the walk early, records that
-cannot be used and bytes left unread make the read ``complete = False`` with a one-line warning.
-A file from which nothing at all can be read raises :class:`InputError`.
+every header field is extracted column-wise; only IP fragments go through Python, to be
+reassembled (:mod:`confaudit.pcap.fragments`). Anything that stops the walk early, records that
+cannot be used, packets the decoder gives up on (counted per reason) and bytes left unread make
+the read ``complete = False`` with a one-line warning. A file from which nothing at all can be read
+raises :class:`InputError`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from confaudit.pcap.chunk import Packet, PacketChunk
 from confaudit.pcap.isb import packets_dropped
 from confaudit.pcap.pcapfile import FILE_HEADER_BYTES, PcapWalker, is_pcap_magic
 from confaudit.pcap.pcapng import TLS_KEY_LOG, PcapngWalker, is_pcapng_magic
+from confaudit.pcap.reassembly import Reassembler
 from confaudit.pcap.records import WalkResult
-from confaudit.pcap.report import ReadReport
+from confaudit.pcap.report import ReadReport, not_analysed_warnings
 from confaudit.pcap.stream import open_capture_stream
 
 MAX_WARNINGS = 50
@@ -79,6 +82,8 @@ class CaptureReader:
         self._warnings: list[str] = []
         self._damaged = False
         self._unsupported: dict[int, int] = {}
+        self._not_analysed: dict[str, int] = {}
+        self._reassembler = Reassembler()
         self._sha256 = ""
         self._finished = False
         self._started = False
@@ -100,6 +105,13 @@ class CaptureReader:
             warnings.append(f"{unknown} pcapng blocks of unknown type skipped (corrupt, or a newer pcapng)")
         if self._truncated_ip:
             warnings.append(f"{self._truncated_ip} IP packets have an IP header cut short or invalid: not analysed")
+        not_analysed = dict(self._not_analysed)
+        for reason, count in self._reassembler.given_up.items():
+            not_analysed[reason] = not_analysed.get(reason, 0) + count
+        warnings.extend(not_analysed_warnings(not_analysed))
+        if self._reassembler.conflicting:
+            warnings.append(f"{self._reassembler.conflicting} IP fragments overlap bytes received earlier with other "
+                            "content: the earlier bytes were analysed (a receiver may have kept the others)")
         statistics = getattr(self._walker, "statistics", {})
         warnings.extend(self._walker.drop_warnings() if statistics else ())
         # complete means nothing at all was doubtful: every warning, whatever its kind, revokes it
@@ -111,7 +123,8 @@ class CaptureReader:
             non_ip_records=self._non_ip, bytes_consumed=self._bytes_consumed, complete=complete,
             warnings=tuple(warnings), linktypes=tuple(self._walker.linktypes),
             truncated_ip_records=self._truncated_ip, dsb_keylogs=self._keylogs(),
-            packets_dropped=packets_dropped(statistics.values()))
+            packets_dropped=packets_dropped(statistics.values()), not_analysed=tuple(sorted(not_analysed.items())),
+            datagrams_reassembled=self._reassembler.reassembled, fragments_conflicting=self._reassembler.conflicting)
 
     def decryption_secrets(self) -> list[tuple[int, bytes]]:
         """(secrets type, data) of every pcapng Decryption Secrets Block read so far."""
@@ -151,6 +164,7 @@ class CaptureReader:
         self._started = True
         try:
             yield from self._read_all()
+            self._reassembler.finish()
             self._stream.drain()
             self._warnings.extend(self._stream.warnings)
             if self._stream.warnings:
@@ -222,15 +236,33 @@ class CaptureReader:
             if int(lt) not in SUPPORTED:
                 self._unsupported[int(lt)] = self._unsupported.get(int(lt), 0) + int(
                     np.count_nonzero(usable & (batch.linktype == lt)))
-        l3, family = locate_l3(arr, batch.data_off, batch.caplen, batch.linktype)
+        l3, family, deep = locate_l3(arr, batch.data_off, batch.caplen, batch.linktype)
         family = np.where(usable, family, 0).astype(np.uint8)
-        self._non_ip += int(np.count_nonzero(usable & (family == 0)))
+        given_up = 0
+        for reason, where in deep.items():
+            count = int(np.count_nonzero(usable[where]))
+            given_up += count
+            self._gave_up(reason, count)
+        self._non_ip += int(np.count_nonzero(usable & (family == 0))) - given_up
         ip = extract_ip(arr, l3, family, batch.data_off + batch.caplen)
         self._truncated_ip += len(ip.truncated)
+        for reason, count in ip.gave_up.items():
+            self._gave_up(reason, count)
         rows = ip.rows
-        return PacketChunk(
-            input_index=self.input_index, frame=frames[rows], ts=batch.ts[rows],
-            wire_len=batch.wire_len[rows], buf=buf, **ip.columns)
+        frame, ts, wire_len = frames[rows], batch.ts[rows], batch.wire_len[rows]
+        if ip.fragments is None:
+            return PacketChunk(input_index=self.input_index, frame=frame, ts=ts, wire_len=wire_len, buf=buf,
+                               **ip.columns)
+        from confaudit.pcap.fragments import reassemble
+
+        whole = reassemble(self._reassembler, buf, ip, frame, ts, wire_len)
+        for reason, count in whole.gave_up.items():
+            self._gave_up(reason, count)
+        return PacketChunk(input_index=self.input_index, buf=whole.buf, **whole.columns)
+
+    def _gave_up(self, reason: str, count: int) -> None:
+        if count:
+            self._not_analysed[reason] = self._not_analysed.get(reason, 0) + count
 
     def _keylogs(self) -> tuple[str, ...]:
         return tuple(data.decode("utf-8", errors="replace")

@@ -10,7 +10,7 @@ import hashlib
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from confaudit.errors import InputError
 
@@ -117,7 +117,12 @@ class PlainStream:
 
 
 class GzipStream:
-    """Decompresses gzip members one after another, bounded by an expansion-ratio cap."""
+    """Decompresses gzip members one after another, bounded by an expansion-ratio cap.
+
+    Damage never costs what was decoded before it: a member whose CRC-32 or length trailer
+    disagrees keeps its data (with a warning) and reading goes on with the next member; corrupt
+    deflate data ends the stream after the last byte zlib could decode.
+    """
 
     compressed = True
 
@@ -128,6 +133,8 @@ class GzipStream:
         self.warnings: list[str] = []
         self._dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._pending = prefix
+        self._carry = b""
+        self._member = 1
         self._done = False
 
     def remaining_hint(self) -> int | None:
@@ -155,9 +162,8 @@ class GzipStream:
             return data
         return self.raw.read(RAW_READ_BYTES)
 
-    def _start_next_member(self) -> bool:
+    def _start_next_member(self, rest: bytes) -> bool:
         """After a member ends: continue with the next one, or stop (noting trailing garbage)."""
-        rest = self._dec.unused_data
         if not rest:
             rest = self.raw.read(RAW_READ_BYTES)
         if not rest:
@@ -165,6 +171,7 @@ class GzipStream:
         if rest[:2] == b"\x1f\x8b":
             self._dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
             self._pending = rest
+            self._member += 1
             return True
         if rest.strip(b"\x00"):
             self.warnings.append("bytes after the end of the gzip data were ignored")
@@ -173,10 +180,12 @@ class GzipStream:
         return False
 
     def readinto(self, view: memoryview) -> int:
-        total = 0
+        total = min(len(self._carry), len(view))
+        view[:total] = self._carry[:total]
+        self._carry = self._carry[total:]
         while total < len(view) and not self._done:
             if self._dec.eof:
-                if not self._start_next_member():
+                if not self._start_next_member(self._dec.unused_data):
                     self._done = True
                     break
             data = self._next_input()
@@ -184,19 +193,69 @@ class GzipStream:
                 self.warnings.append(f"gzip data is truncated (after {self.out_bytes} decompressed bytes)")
                 self._done = True
                 break
+            before = self._dec.copy()  # zlib drops a call's whole output when it raises: keep the state to redo it
             try:
                 out = self._dec.decompress(data, len(view) - total)
             except zlib.error as exc:
-                if self.out_bytes == 0:
-                    raise InputError(self.raw.path, f"corrupt gzip data ({exc})") from None
-                self.warnings.append(f"corrupt gzip data after {self.out_bytes} decompressed bytes ({exc})")
-                self._done = True
-                break
-            view[total: total + len(out)] = out
-            total += len(out)
+                out = self._after_error(before, data, exc)
+            used = min(len(out), len(view) - total)
+            view[total: total + used] = out[:used]
+            self._carry = out[used:]
+            total += used
             self.out_bytes += len(out)
             self._check_ratio()
         return total
+
+    def _after_error(self, before: Any, data: bytes, exc: zlib.error) -> bytes:
+        """What ``data`` decodes to up to the damage; note the damage, then resume or end the stream."""
+        out, used = decoded_before_error(before, data)
+        reason = str(exc).rsplit(": ", 1)[-1]
+        where = f"after {self.out_bytes + len(out)} decompressed bytes"
+        trailer_left = TRAILER_ERRORS.get(reason)
+        if trailer_left is None or used is None:
+            if self.out_bytes + len(out) == 0:
+                raise InputError(self.raw.path, f"corrupt gzip data ({exc})") from None
+            self.warnings.append(f"corrupt gzip data in member {self._member} {where} ({reason}): the rest of the "
+                                 "file is not read")
+            self._done = True
+            return out
+        check = "CRC-32" if trailer_left else "length"
+        self.warnings.append(f"gzip member {self._member} fails its {check} check ({where}): its data may be damaged")
+        rest = data[used:]
+        while len(rest) < trailer_left and (more := self.raw.read(RAW_READ_BYTES)):
+            rest += more
+        if not self._start_next_member(rest[trailer_left:]):
+            self._done = True
+        return out
+
+
+SALVAGE_STEPS = (4096, 64, 1)
+"""Input bytes fed per call when decoding again up to a zlib error: coarse first, byte by byte at the end."""
+TRAILER_ERRORS = {"incorrect data check": 4, "incorrect length check": 0}
+"""zlib's messages for a gzip member whose deflate data ended well but whose trailer disagrees (CRC-32, then
+ISIZE), with the trailer bytes that follow the one zlib failed on."""
+
+
+def decoded_before_error(state: Any, data: bytes) -> tuple[bytes, int | None]:
+    """(output of ``data`` from decompressor ``state`` up to the byte zlib fails on, bytes of ``data`` used
+    including that byte); None for the second when no byte fails (zlib is deterministic: not expected).
+
+    ``state`` is a copy taken before the failing call; it is consumed.
+    """
+    parts: list[bytes] = []
+    pos = 0
+    for step in SALVAGE_STEPS:
+        while pos < len(data):
+            trial = state.copy()
+            try:
+                parts.append(trial.decompress(data[pos: pos + step]))
+            except zlib.error:
+                if step == 1:
+                    return b"".join(parts), pos + 1
+                break  # retry this piece in smaller steps
+            state = trial
+            pos += step
+    return b"".join(parts), None
 
 
 def open_capture_stream(path: Path) -> tuple[HashingFile, PlainStream | GzipStream]:
