@@ -21,6 +21,7 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 MAX_FLOW_FILE_BYTES = 4 * 1024 * 1024 * 1024
 _SECTIONS = {"http": "http", "websocket": "websocket", "tls_clienthello": "tls_clienthello",
              "udp_flow": "udp_flows", "dns": "dns_queries"}
+_ID_PREFIX = {"tls_clienthello": "t", "udp_flow": "u", "dns": "d"}
 _REQUIRED = {"http": {"ts": (int, float), "method": str, "url": str},
              "websocket": {"ts": (int, float), "http_uuid": str, "type": str},
              "tls_clienthello": {"ts": (int, float)}, "udp_flow": {"ts": (int, float)}, "dns": {}}
@@ -179,11 +180,9 @@ def _hello_from_conn(conn: Any) -> dict[str, Any]:
 
 
 def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
-    from confaudit.capture.har import har_records
-    from confaudit.jsonio import load_json_file
+    from confaudit.capture.har import read_har as read_streamed
 
-    records, warnings = har_records(load_json_file(path), path, redactor)
-    return records, sum(1 for r in records if r["kind"] == "http"), 0, warnings
+    return read_streamed(path, redactor)
 
 
 _READERS = {"observations": read_observations, "mitm": read_flow_file, "har": read_har}
@@ -213,27 +212,33 @@ def _ts(rec: dict[str, Any]) -> float:
 
 
 def assemble(tagged: list[tuple[int, int, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """Number records deterministically (ts, then source order) and join WebSocket messages to their HTTP id."""
+    """Number records deterministically (ts, then source order) and join WebSocket messages to their HTTP id.
+
+    Records get their ids in place (no copies: a HAR of 100,000 requests holds 100,000 of them)."""
     out: dict[str, list[dict[str, Any]]] = {section: [] for section in _SECTIONS.values()}
-    ordered = sorted(tagged, key=lambda t: (_ts(t[2]), t[0], t[1]))
+    tagged.sort(key=lambda t: (_ts(t[2]), t[0], t[1]))
+    upgrades = {(src, str(rec.get("http_uuid"))) for src, _, rec in tagged if rec["kind"] == "websocket"}
     http_ids: dict[tuple[int, str], str] = {}
     http_count = 0
-    for src, _, rec in ordered:
+    for src, _, rec in tagged:
         if rec["kind"] == "http":
             http_count += 1
-            http_ids.setdefault((src, str(rec.get("flow_uuid"))), f"h{http_count}")
-    for src, _, rec in ordered:
+            if (src, str(rec.get("flow_uuid"))) in upgrades:
+                http_ids.setdefault((src, str(rec.get("flow_uuid"))), f"h{http_count}")
+    for src, _, rec in tagged:
         kind = rec.pop("kind")
         section = out[_SECTIONS[kind]]
         if kind == "http":
             rec.pop("flow_uuid", None)
-            rec = {"id": f"h{len(section) + 1}", **rec}
+            rec["id"] = f"h{len(section) + 1}"
         elif kind == "websocket":
-            rec = {"id": f"w{len(section) + 1}", "http_id": http_ids.get((src, str(rec.pop("http_uuid", None)))), "flow": None, **rec}
+            rec["id"] = f"w{len(section) + 1}"
+            rec["http_id"] = http_ids.get((src, str(rec.pop("http_uuid", None))))
+            rec["flow"] = None
         else:
-            prefix = {"tls_clienthello": "t", "udp_flow": "u", "dns": "d"}[kind]
-            rec = {"id": f"{prefix}{len(section) + 1}", **rec}
+            rec["id"] = f"{_ID_PREFIX[kind]}{len(section) + 1}"
         section.append(rec)
+    tagged.clear()
     return out
 
 
