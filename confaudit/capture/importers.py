@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from confaudit.capture import convert
-from confaudit.capture.body import TEXT_CAP
+from confaudit.capture.reredact import reredact
 from confaudit.capture.session import sha256_file
 from confaudit.errors import InputError
 from confaudit.redact import Redactor
@@ -67,7 +67,7 @@ def read_observations(path: Path, redactor: Redactor) -> tuple[list[dict[str, An
                 continue
             read += 1
             if record["kind"] in _SECTIONS:
-                records.append(_reredact(record, redactor))
+                records.append(reredact(record, redactor))
     if read == 0 and skipped and not records:
         raise InputError(path, "no readable observation records")
     return records, read, skipped, warnings
@@ -79,53 +79,6 @@ def _check_record(record: Any) -> None:
     for key, types in _REQUIRED.get(record["kind"], {}).items():
         if not isinstance(record.get(key), types) or isinstance(record.get(key), bool):
             raise ValueError(f"field {key} has the wrong type")
-
-
-# Fields of the addon's records that _reredact redacts by their structure; every other field is
-# redacted as JSON (secret names, then patterns in every string), whatever a writer put there.
-_STRUCTURED = {"url", "host", "path", "query", "request_headers", "response_headers", "request_body",
-               "response_body", "content", "error"}
-
-
-def _reredact(record: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    """Redaction is idempotent: apply it again to every field of whatever the file says."""
-    from confaudit.capture.body import redact_base64, redact_text
-
-    if isinstance(record.get("url"), str):
-        record["url"] = redactor.url(record["url"])
-    if isinstance(record.get("path"), str):
-        record["path"] = redactor.url(record["path"])
-    if isinstance(record.get("host"), str):
-        record["host"] = redactor.authority(redactor.text(record["host"]))
-    if isinstance(record.get("error"), str):
-        record["error"] = redactor.text(record["error"])[:500]
-    for key in ("request_headers", "response_headers"):
-        headers = record.get(key)
-        if isinstance(headers, list):
-            pairs = [h for h in headers if isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h)]
-            record[key] = [list(p) for p in redactor.headers(pairs)]
-    if isinstance(record.get("query"), list):
-        record["query"] = redactor.query_pairs(q for q in record["query"] if isinstance(q, list) and len(q) == 2)
-    for key in ("request_body", "response_body"):
-        body = record.get(key)
-        if isinstance(body, dict):
-            if isinstance(body.get("text"), str):
-                body["text"] = redact_text(body["text"][:TEXT_CAP], str(body.get("content_type", "")), redactor)
-            if isinstance(body.get("base64"), str):
-                body["base64"] = redact_base64(body["base64"], redactor, str(body.get("content_type", "")))
-            record[key] = {k: v if k in ("text", "base64") else redactor.json(v) for k, v in body.items()}
-        elif body is not None:
-            record[key] = redactor.json(body)
-    content = record.get("content")
-    if isinstance(content, str):
-        record["content"] = (redact_base64(content, redactor) if record.get("type") == "binary"
-                             else redact_text(content[:TEXT_CAP], "", redactor))
-    elif content is not None:
-        record["content"] = redactor.json(content)
-    for key, value in record.items():
-        if key not in _STRUCTURED and key != "kind":
-            record[key] = redactor.json(value)
-    return record
 
 
 def read_flow_file(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
