@@ -58,8 +58,17 @@ def split_escape(chunk: bytes) -> tuple[bytes, bytes]:
     return kept, chunk[len(kept):]
 
 
+class TooDeep(ValueError):
+    """JSON nested deeper than a :class:`NestingGuard` allows."""
+
+    def __init__(self, limit: int, safe: bytes) -> None:
+        super().__init__(f"nesting deeper than {limit} levels")
+        self.safe = safe
+        """The checked chunk's bytes before the bracket that went too deep (safe to parse)."""
+
+
 class NestingGuard:
-    """Tracks the bracket depth of JSON fed chunk by chunk; ``check`` raises ValueError past ``limit``."""
+    """Tracks the bracket depth of JSON fed chunk by chunk; ``check`` raises :class:`TooDeep` past ``limit``."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -79,8 +88,9 @@ class NestingGuard:
         positions, chars, self.in_string = structure(data, self.in_string)
         if len(positions):
             levels = self.depth + np.cumsum(_tables()[1][chars], dtype=np.int64)
-            if int(levels.max()) > self.limit:
-                raise ValueError(f"nesting deeper than {self.limit} levels")
+            over = np.flatnonzero(levels > self.limit)
+            if len(over):
+                raise TooDeep(self.limit, data[:int(positions[over[0]])])
             self.depth = int(levels[-1])
         return data
 

@@ -127,33 +127,62 @@ def _json_problem(exc: BaseException) -> str:
     return (str(message).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
-def iter_entries(path: Path) -> Iterator[Any]:
-    """The ``log.entries`` items of a HAR file, one at a time; a file that is not JSON is an InputError."""
-    import ijson
+class HarEntries:
+    """The ``log.entries`` items of a HAR file, one at a time (iterate once).
 
-    from confaudit.jsonstream import NestingGuard
+    A file that is not JSON is an InputError. A file that stops being JSON after some entries (cut short,
+    damaged) is analysed as far as it goes: iteration ends there and :attr:`damage` says why.
+    """
 
-    guard, entries = NestingGuard(MAX_DEPTH), ijson.sendable_list()
-    # Non-integers as Decimal: ``1e400`` stays a number whose entry is skipped, not a parse error for the file.
-    parser = ijson.items_coro(entries, "log.entries.item", use_float=False)
-    try:
-        with path.open("rb") as fh:
-            chunk = fh.read(CHUNK_BYTES)
-            chunk = chunk[3:] if chunk.startswith(b"\xef\xbb\xbf") else chunk
-            while chunk:
-                following = fh.read(CHUNK_BYTES)
-                data = guard.check(chunk, final=not following)
-                if data:
-                    parser.send(data)
-                yield from entries
-                del entries[:]
-                chunk = following
-        parser.close()
-        yield from entries
-    except UnicodeDecodeError:  # a lone UTF-16 surrogate escape decodes to no valid UTF-8
-        raise InputError(path, "invalid JSON: a string holds a lone UTF-16 surrogate") from None
-    except (ijson.JSONError, ValueError) as exc:  # the parser's, the nesting guard's
-        raise InputError(path, f"invalid JSON: {_json_problem(exc)}") from None
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.damage: str | None = None
+        """The parser's problem when the file broke off after at least one entry, else None."""
+        self.count = 0
+        """Entries given so far."""
+
+    def __iter__(self) -> Iterator[Any]:
+        import ijson
+
+        from confaudit.jsonstream import NestingGuard, TooDeep
+
+        guard, entries = NestingGuard(MAX_DEPTH), ijson.sendable_list()
+        # Non-integers as Decimal: ``1e400`` stays a number whose entry is skipped, not a parse error for the file.
+        parser = ijson.items_coro(entries, "log.entries.item", use_float=False)
+        try:
+            with self.path.open("rb") as fh:
+                if fh.read(3) != b"\xef\xbb\xbf":
+                    fh.seek(0)
+                chunk = fh.read(CHUNK_BYTES)
+                while chunk:
+                    following = fh.read(CHUNK_BYTES)
+                    try:
+                        data = guard.check(chunk, final=not following)
+                    except TooDeep as deep:
+                        parser.send(deep.safe)  # the entries before the deep part are still read
+                        raise
+                    if data:
+                        parser.send(data)
+                    yield from self._take(entries)
+                    chunk = following
+            parser.close()
+        except UnicodeDecodeError:  # a lone UTF-16 surrogate escape decodes to no valid UTF-8
+            self._broken(entries, "a string holds a lone UTF-16 surrogate")
+        except (ijson.JSONError, ValueError) as exc:  # the parser's, the nesting guard's
+            self._broken(entries, _json_problem(exc))
+        yield from self._take(entries)  # completed by the end of the file, or before the damage
+
+    def _take(self, entries: list[Any]) -> Iterator[Any]:
+        taken = entries[:]
+        del entries[:]
+        for entry in taken:
+            self.count += 1
+            yield entry
+
+    def _broken(self, pending: list[Any], problem: str) -> None:
+        if not self.count and not pending:
+            raise InputError(self.path, f"invalid JSON: {problem}")
+        self.damage = problem
 
 
 def layout_problem(path: Path) -> tuple[str, str] | None:
@@ -269,7 +298,12 @@ def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int,
     size = path.stat().st_size
     if size > MAX_HAR_BYTES:
         raise InputError(path, f"HAR is {size} bytes, above the {MAX_HAR_BYTES}-byte limit")
-    records, skipped, warnings = har_records(iter_entries(path), path, redactor)
+    entries = HarEntries(path)
+    records, skipped, warnings = har_records(entries, path, redactor)
+    if entries.damage is not None:  # at least one entry (or the rest of one) is lost
+        skipped += 1
+        warnings.append(f"{path.name}: not JSON after entry {entries.count - 1} ({entries.damage}); "
+                        "the rest of the file is not read")
     return records, sum(1 for r in records if r["kind"] == "http"), skipped, warnings
 
 
