@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from confaudit.capture import har
+from confaudit.capture import har, har_stream
 from confaudit.capture.importers import load_http_sources
 from confaudit.errors import InputError
 from confaudit.redact import Redactor
@@ -51,7 +51,7 @@ def test_streamed_records_are_those_of_the_parsed_document(tmp_path: Path, monke
     redactor = Redactor(b"k" * 32)
     parsed = json.loads(path.read_text(encoding="utf-8-sig"))["log"]["entries"]
     expected = har.har_records(parsed, path, redactor)
-    monkeypatch.setattr(har, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(har_stream, "CHUNK_BYTES", chunk)
     records, read, skipped, warnings = har.read_har(path, redactor)
     assert (records, skipped, warnings) == expected and read == 12
     assert len(records) == 12 + 3 * 2 and "[REDACTED" in records[0]["url"] and records[0]["duration_ms"] == 5.25
@@ -65,7 +65,7 @@ def test_numbers_no_double_holds_skip_their_entry_and_are_counted(tmp_path: Path
     path = tmp_path / "numbers.har"
     path.write_text(text)
     for chunk in (3, 1 << 20):
-        monkeypatch.setattr(har, "CHUNK_BYTES", chunk)
+        monkeypatch.setattr(har_stream, "CHUNK_BYTES", chunk)
         bundle = load_http_sources([path])
         source = bundle["inputs"][0]
         assert (source["records_read"], source["records_skipped"], bundle["complete"]) == (3, 3, False)

@@ -76,3 +76,31 @@ def test_nesting_guard_holds_a_trailing_escape_back() -> None:
     guard = NestingGuard(3)
     assert guard.check(b'["ab\\') == b'["ab' and guard.check(b'"[[[[["]', final=True) == b'\\"[[[[["]'
     assert guard.depth == 0
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    (b'{"ts": NaN}', "non-finite number NaN"),
+    (b'{"ts": 1e400}', "number 1e400 is out of range"),
+    (b'{"ts": -' + b"9" * 400 + b"}", "number of 401 digits is out of range"),
+    (b'{"a": "\\ud800x"}', "lone UTF-16 surrogate"),
+    (b'{"a": ' + b"[" * 201 + b"]" * 201 + b"}", "nesting deeper than 200 levels"),
+    (b'{"a": "caf\xe9"}', "can't decode byte 0xe9"),
+])
+def test_parse_line_refuses_what_loads_strict_refuses(line: bytes, problem: str) -> None:
+    from confaudit.errors import InputError
+    from confaudit.jsonio import loads_strict
+    from confaudit.jsonstream import parse_line
+
+    with pytest.raises(ValueError, match=problem):
+        parse_line(line)
+    if b"\xe9" not in line and b"1e400" not in line and b"999" not in line:  # what loads_strict checks today
+        with pytest.raises(InputError):
+            loads_strict(line.decode())
+
+
+def test_parse_line_reads_what_is_valid() -> None:
+    from confaudit.jsonstream import parse_line
+
+    line = ('{"a": "\\ud83d\\ude00 [[[[{{{{", "n": [' + ", ".join(["1e308", "-2.5E-300", "1" * 300, "0"]) + "], "
+            '"deep": ' + "[" * 199 + "]" * 199 + "}").encode()  # the outer object is the 200th level
+    assert parse_line(line) == json.loads(line)

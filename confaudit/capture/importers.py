@@ -7,14 +7,15 @@ session written by an older or foreign addon cannot leak secrets into the bundle
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from confaudit.capture import convert
-from confaudit.capture.reredact import reredact
+from confaudit.capture.reredact import Reredactor
 from confaudit.capture.session import sha256_file
+from confaudit.capture.shared import SharedParts
 from confaudit.errors import InputError
+from confaudit.jsonstream import parse_line
 from confaudit.redact import Redactor
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -42,9 +43,8 @@ def sniff_format(path: Path) -> str:
 
 def read_observations(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
     """(records, read, skipped, warnings); malformed lines are skipped and counted (a torn tail is normal)."""
-    from confaudit.jsonio import loads_strict
-
     records, read, skipped, warnings = [], 0, 0, []
+    again = Reredactor(redactor)
     with path.open("rb") as fh:
         for number, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b""), 1):
             if not raw.strip():
@@ -52,7 +52,7 @@ def read_observations(path: Path, redactor: Redactor) -> tuple[list[dict[str, An
             try:
                 if len(raw) > MAX_LINE_BYTES:
                     raise InputError(path, "line too long")
-                record = loads_strict(raw.decode("utf-8"), path)
+                record = parse_line(raw)
                 _check_record(record)
             except (InputError, UnicodeDecodeError, ValueError) as exc:
                 skipped += 1
@@ -67,7 +67,7 @@ def read_observations(path: Path, redactor: Redactor) -> tuple[list[dict[str, An
                 continue
             read += 1
             if record["kind"] in _SECTIONS:
-                records.append(reredact(record, redactor))
+                records.append(again.record(record))
     if read == 0 and skipped and not records:
         raise InputError(path, "no readable observation records")
     return records, read, skipped, warnings
@@ -90,26 +90,27 @@ def read_flow_file(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]]
     records: list[dict[str, Any]] = []
     read = skipped = 0
     seen_conns: set[str] = set()
+    keep = SharedParts().record  # equal headers, endpoints and values held once
     try:
         with path.open("rb") as fh:
             for flow in io.FlowReader(fh).stream():
                 read += 1
                 if isinstance(flow, http.HTTPFlow):
-                    records.append(convert.http_record(flow, redactor, "mitm"))
+                    records.append(keep(convert.http_record(flow, redactor, "mitm")))
                     if flow.websocket is not None:
-                        records.extend(convert.websocket_record(flow, m, redactor, "mitm") for m in flow.websocket.messages)
+                        records.extend(keep(convert.websocket_record(flow, m, redactor, "mitm")) for m in flow.websocket.messages)
                     conn = flow.client_conn
                     if conn.sni and conn.id not in seen_conns:
                         seen_conns.add(conn.id)
-                        records.append(_hello_from_conn(conn))
+                        records.append(keep(_hello_from_conn(conn)))
                 elif isinstance(flow, udp.UDPFlow):
                     if flow.messages:
                         agg = convert.UdpAggregate(flow.client_conn.peername, flow.server_conn.address, flow.messages[0].timestamp)
                         for m in flow.messages:
                             agg.add(m.content, m.from_client, m.timestamp)
-                        records.append(agg.record())
+                        records.append(keep(agg.record()))
                 elif isinstance(flow, dns.DNSFlow):
-                    records.append(convert.dns_record(flow, redactor))
+                    records.append(keep(convert.dns_record(flow, redactor)))
                 elif isinstance(flow, tcp.TCPFlow):
                     skipped += 1
     except RecursionError:

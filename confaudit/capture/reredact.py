@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from confaudit.capture.body import TEXT_CAP, looks_textual, redact_base64, redact_binary, redact_text
+from confaudit.capture.shared import SharedParts
 from confaudit.multipart_body import boundary_of
 from confaudit.redact import Redactor, is_secret_container, is_secret_header, is_secret_name
 
@@ -32,39 +34,102 @@ RECORD_FIELDS = frozenset({
 _IDENTIFIERS = {"kind", "flow_uuid", "http_uuid"}  # joined on import and never written out
 
 
-def reredact(record: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    """A copy of an observation record with every field redacted again (see the module docstring)."""
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        if key in _IDENTIFIERS:
-            out[key] = value
-        elif key in RECORD_FIELDS:
-            out[key] = _known(key, value, record, redactor)
-        else:
-            name = str(key)
-            credential = is_secret_name(name) or is_secret_header(name) or is_secret_container(name)
-            out[redactor.text(name)] = _keys(_credentials(value, name, redactor) if credential else redactor.json(value),
-                                             redactor)
-    return out
+class Reredactor:
+    """Redacts the records of one file again, remembering what repeats (the same headers, hosts, URLs and short
+    values are in every record): redacted once, and the records share the result (confaudit.capture.shared)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self._shared = SharedParts()
+
+    def _remember(self, kind: str, key: Any, compute: Callable[[], Any], size: int = 0) -> Any:
+        return self._shared.same(kind, key, compute, size)
+
+    def record(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A copy of an observation record with every field redacted again (see the module docstring)."""
+        redactor = self.redactor
+        out: dict[str, Any] = {}
+        for key, value in record.items():
+            if key in _IDENTIFIERS:
+                out[sys.intern(key)] = value
+            elif key in RECORD_FIELDS:
+                out[sys.intern(key)] = self._known(key, value, record)
+            else:
+                name = str(key)
+                credential = is_secret_name(name) or is_secret_header(name) or is_secret_container(name)
+                out[sys.intern(redactor.text(name))] = self._tidy(_credentials(value, name, redactor) if credential
+                                                                  else redactor.json(value))
+        return out
+
+    def _known(self, key: str, value: Any, record: dict[str, Any]) -> Any:
+        redactor = self.redactor
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, str) and key not in _BY_CONTENT:
+            return self._remember(key, value, lambda: self._known_value(key, value, record), len(value))
+        if key in ("request_headers", "response_headers"):
+            pairs = header_pairs(value)
+            return self._remember("headers", tuple(pairs), lambda: [
+                self._remember("header", pair, lambda p=pair: list(redactor.headers([p])[0]), len(pair[0]) + len(pair[1]))
+                for pair in pairs], sum(len(a) + len(b) for a, b in pairs))
+        if key == "query":
+            pairs = query_pairs(value)
+            return self._remember("queries", tuple(pairs), lambda: [
+                self._remember("query", pair, lambda p=pair: redactor.query_pairs([p])[0], len(pair[0]) + len(pair[1]))
+                for pair in pairs], sum(len(a) + len(b) for a, b in pairs))
+        if key in ("client", "server") and isinstance(value, dict) and all(_scalar(v) for v in value.values()):
+            return self._remember(key, tuple(value.items()), lambda: self._known_value(key, value, record))
+        if key == "initiator" and isinstance(value, dict) and len(str(value)) < 4096:
+            return self._remember(key, repr(value), lambda: self._known_value(key, value, record))
+        return self._known_value(key, value, record)
+
+    def _known_value(self, key: str, value: Any, record: dict[str, Any]) -> Any:
+        redactor = self.redactor
+        if key in ("url", "path"):
+            return redactor.url(value) if isinstance(value, str) else _strings(value, redactor.url)
+        if key == "host":
+            host = lambda s: redactor.authority(redactor.text(s))  # noqa: E731
+            return host(value) if isinstance(value, str) else _strings(value, host)
+        if key == "error" and isinstance(value, str):
+            return redactor.text(value)[:500]
+        if key in ("request_body", "response_body") and isinstance(value, dict):
+            return self._body(value)
+        if key == "content" and isinstance(value, str):
+            return redact_base64(value, redactor) if record.get("type") == "binary" else redact_text(value[:TEXT_CAP], "", redactor)
+        return self._tidy(redactor.json(value))
+
+    def _body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A body record: ``text`` by its content type, ``base64`` (and HAR-style base64 ``text``) as the bytes
+        it carries once decompressed; anything else as JSON."""
+        redactor = self.redactor
+        content_type = str(body.get("content_type") or "")
+        out: dict[str, Any] = {}
+        for key, value in body.items():
+            if key == "base64" and isinstance(value, str):
+                out[sys.intern(key)] = _base64_body(value, str(body.get("encoding") or ""), content_type, redactor)
+            elif key == "text" and isinstance(value, str) and str(body.get("encoding")).lower() == "base64":
+                out[sys.intern(key)] = _base64_body(value, "", content_type, redactor)
+            elif key == "text" and isinstance(value, str):
+                out[sys.intern(key)] = redact_text(value[:TEXT_CAP], content_type, redactor)
+            else:
+                out[sys.intern(redactor.text(str(key)))] = self._tidy(redactor.json(value))
+        return out
+
+    def _tidy(self, value: Any) -> Any:
+        """``value`` with secret patterns redacted in its object keys too (a token used as a key name), key names
+        interned and short strings shared (a parser makes new ones for every record)."""
+        if isinstance(value, dict):
+            return {sys.intern(self.redactor.text(k)) if isinstance(k, str) else k: self._tidy(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._tidy(v) for v in value]
+        return self._shared.text(value) if isinstance(value, str) else value
 
 
-def _known(key: str, value: Any, record: dict[str, Any], redactor: Redactor) -> Any:
-    if key in ("url", "path"):
-        return redactor.url(value) if isinstance(value, str) else _strings(value, redactor.url)
-    if key == "host":
-        host = lambda s: redactor.authority(redactor.text(s))  # noqa: E731
-        return host(value) if isinstance(value, str) else _strings(value, host)
-    if key == "error" and isinstance(value, str):
-        return redactor.text(value)[:500]
-    if key in ("request_headers", "response_headers") and value is not None:
-        return [list(p) for p in redactor.headers(header_pairs(value))]
-    if key == "query" and value is not None:
-        return redactor.query_pairs(query_pairs(value))
-    if key in ("request_body", "response_body") and isinstance(value, dict):
-        return _body(value, redactor)
-    if key == "content" and isinstance(value, str):
-        return redact_base64(value, redactor) if record.get("type") == "binary" else redact_text(value[:TEXT_CAP], "", redactor)
-    return _keys(redactor.json(value), redactor)
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+_BY_CONTENT = {"content", "request_headers", "response_headers", "query"}  # redacted by the record's type or per pair
 
 
 def header_pairs(value: Any) -> list[tuple[str, str]]:
@@ -94,23 +159,6 @@ def query_pairs(value: Any) -> list[tuple[str, str]]:
         items = value if isinstance(value, list) else []
     return [(str(k), "" if v is None else str(v)) for item in items
             if isinstance(item, (list, tuple)) and len(item) == 2 for k, v in [item]]
-
-
-def _body(body: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    """A body record: ``text`` by its content type, ``base64`` (and HAR-style base64 ``text``) as the bytes it
-    carries once decompressed; anything else as JSON."""
-    content_type = str(body.get("content_type") or "")
-    out: dict[str, Any] = {}
-    for key, value in body.items():
-        if key == "base64" and isinstance(value, str):
-            out[key] = _base64_body(value, str(body.get("encoding") or ""), content_type, redactor)
-        elif key == "text" and isinstance(value, str) and str(body.get("encoding")).lower() == "base64":
-            out[key] = _base64_body(value, "", content_type, redactor)
-        elif key == "text" and isinstance(value, str):
-            out[key] = redact_text(value[:TEXT_CAP], content_type, redactor)
-        else:
-            out[redactor.text(str(key))] = _keys(redactor.json(value), redactor)
-    return out
 
 
 def _base64_body(value: str, encoding: str, content_type: str, redactor: Redactor) -> str:
@@ -157,13 +205,4 @@ def _credentials(value: Any, name: str, redactor: Redactor) -> Any:
         return [_credentials(v, name, redactor) for v in value]
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return redactor.token(name, str(value))
-    return value
-
-
-def _keys(value: Any, redactor: Redactor) -> Any:
-    """``value`` with secret patterns redacted in its object keys too (a token used as a key name)."""
-    if isinstance(value, dict):
-        return {redactor.text(k) if isinstance(k, str) else k: _keys(v, redactor) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_keys(v, redactor) for v in value]
     return value
