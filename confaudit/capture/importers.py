@@ -15,6 +15,7 @@ from confaudit.capture.reredact import Reredactor
 from confaudit.capture.session import sha256_file
 from confaudit.capture.shared import SharedParts
 from confaudit.errors import InputError
+from confaudit.gcpause import gc_paused
 from confaudit.jsonstream import parse_line
 from confaudit.redact import Redactor
 
@@ -150,7 +151,8 @@ def load_http_sources(paths: list[Path], redactor: Redactor | None = None) -> di
         path = Path(raw)
         try:
             fmt = sniff_format(path)
-            records, read, skipped, warnings = _READERS[fmt](path, redactor)
+            with gc_paused():
+                records, read, skipped, warnings = _READERS[fmt](path, redactor)
             digest = sha256_file(path)
         except OSError as exc:
             raise InputError(path, exc.strerror or "cannot read file") from None

@@ -44,8 +44,10 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     accounts = dedupe([*_strings(list(accounts or [])), *_strings(session.get("accounts")), *_strings(session.get("emails")),
                        *_strings(session.get("phones"))])
     warnings = bundle["warnings"] if isinstance(bundle.get("warnings"), list) else bundle.setdefault("warnings", [])
+    from confaudit.gcpause import gc_paused
+
     try:
-        with collect_events(bundle) as events:
+        with gc_paused(), collect_events(bundle) as events:
             vendor = vendor_names(first, emap)
             attribution = attribute(bundle, vendor, emap)
             apply_records(bundle, attribution)
