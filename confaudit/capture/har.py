@@ -19,6 +19,7 @@ from confaudit.capture.body import DECODE_LIMIT, body_record, message_content
 from confaudit.capture.har_stream import HarEntries, all_in_range, bad_number, layout_problem
 from confaudit.capture.shared import SharedParts
 from confaudit.errors import InputError
+from confaudit.gcpause import gc_paused
 from confaudit.redact import Redactor
 from confaudit.telemetry.initiators import har_initiator
 
@@ -156,7 +157,8 @@ def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int,
     if size > MAX_HAR_BYTES:
         raise InputError(path, f"HAR is {size} bytes, above the {MAX_HAR_BYTES}-byte limit")
     entries = HarEntries(path)
-    records, skipped, warnings = har_records(entries, path, redactor)
+    with gc_paused():
+        records, skipped, warnings = har_records(entries, path, redactor)
     if entries.damage is not None:  # at least one entry (or the rest of one) is lost
         skipped += 1
         warnings.append(f"{path.name}: not JSON after entry {entries.count - 1} ({entries.damage}); "

@@ -46,7 +46,7 @@ def read_observations(path: Path, redactor: Redactor) -> tuple[list[dict[str, An
     """(records, read, skipped, warnings); malformed lines are skipped and counted (a torn tail is normal)."""
     records, read, skipped, warnings = [], 0, 0, []
     again = Reredactor(redactor)
-    with path.open("rb") as fh:
+    with gc_paused(), path.open("rb") as fh:  # records are trees (a .mitm's flows are not: no pause there)
         for number, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b""), 1):
             if not raw.strip():
                 continue
@@ -151,8 +151,7 @@ def load_http_sources(paths: list[Path], redactor: Redactor | None = None) -> di
         path = Path(raw)
         try:
             fmt = sniff_format(path)
-            with gc_paused():
-                records, read, skipped, warnings = _READERS[fmt](path, redactor)
+            records, read, skipped, warnings = _READERS[fmt](path, redactor)
             digest = sha256_file(path)
         except OSError as exc:
             raise InputError(path, exc.strerror or "cannot read file") from None
