@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -123,12 +124,25 @@ def write_new(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def write_all(fd: int, data: bytes) -> None:
-    """Write all of ``data`` to ``fd`` and fsync it."""
-    view = memoryview(data)
+def write_all(fd: int, data: bytes | Iterable[bytes]) -> None:
+    """Write all of ``data`` (bytes, or pieces of it in order) to ``fd`` and fsync it."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        _write_view(fd, memoryview(data))
+    else:
+        pending, size = [], 0
+        for piece in data:  # small pieces gathered, so a bundle's many short keys are not a syscall each
+            pending.append(piece)
+            size += len(piece)
+            if size >= 1 << 20:
+                _write_view(fd, memoryview(b"".join(pending)))
+                pending, size = [], 0
+        _write_view(fd, memoryview(b"".join(pending)))
+    os.fsync(fd)
+
+
+def _write_view(fd: int, view: memoryview) -> None:
     while view:
         view = view[os.write(fd, view):]
-    os.fsync(fd)
 
 
 def fsync_directory(path: Path) -> None:

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,18 +30,23 @@ def _current_umask() -> int:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write via a temp file in the same directory and rename, so no half-written output exists.
+    """Write via a temp file in the same directory and rename, so no half-written output exists."""
+    atomic_write_chunks(path, (data,))
+
+
+def atomic_write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes]) -> None:
+    """:func:`atomic_write_bytes` for output produced piece by piece (never held whole in memory).
 
     An output that cannot be written (read-only or missing permissions, a name too long, a directory in the
     way, a full disk) is a one-line InputError naming it, whatever command writes it."""
     target = Path(path)
     try:
-        _write_and_replace(target, data)
+        _write_and_replace(target, chunks)
     except OSError as exc:
         raise InputError(target, f"cannot write this output: {exc.strerror or type(exc).__name__}") from None
 
 
-def _write_and_replace(target: Path, data: bytes) -> None:
+def _write_and_replace(target: Path, chunks: Iterable[bytes]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # At most 40 characters of the target's name (160 UTF-8 bytes): a legal 255-byte name must not make the
     # temp name overflow NAME_MAX.
@@ -48,7 +54,8 @@ def _write_and_replace(target: Path, data: bytes) -> None:
     try:
         os.fchmod(fd, 0o666 & ~_current_umask())
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in chunks:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -65,7 +72,10 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
-    atomic_write_text(path, dumps_canonical(obj) + "\n")
+    """``dumps_canonical(obj)`` and a newline, written atomically and streamed (confaudit.jsonstream)."""
+    from confaudit.jsonstream import canonical_chunks
+
+    atomic_write_chunks(path, canonical_chunks(obj))
 
 
 def _reject_constant(name: str) -> Any:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,9 @@ class FileOutput:
     """The option that names it, for messages (``--json``)."""
     path: Path
     """Where it goes."""
-    data: bytes
-    """Its complete content."""
+    data: bytes | Iterable[bytes]
+    """Its complete content, or its pieces in order (a large bundle is never held whole); consumed once, while
+    it is staged, before anything is moved into place."""
 
 
 @dataclass(frozen=True)

@@ -136,3 +136,25 @@ def test_huge_har_body_is_capped(tmp_path: Path) -> None:
     path.write_text(json.dumps(_har([entry])))
     body = load_http_sources([path])["http"][0]["response_body"]
     assert body["truncated"] is True and len(body["text"]) <= body["cap"]
+
+
+def test_equal_parts_of_records_are_held_once(tmp_path: Path) -> None:
+    """HAR, observations and .mitm: two requests with the same headers, server and User-Agent share those
+    parts instead of each holding a copy (memory for 100,000 requests), and stay equal to what was read."""
+    har = tmp_path / "same.har"
+    har.write_text(json.dumps(_har([_entry(f"https://x.test/{n}", f"2026-01-01T00:00:0{n}Z") for n in range(2)])))
+    obs = tmp_path / "observations.jsonl"
+    line = {"kind": "http", "ts": 1.0, "method": "GET", "url": "https://x.test/a", "server": {"ip": "::1", "port": 443},
+            "request_headers": [["User-Agent", "UA/1"], ["Cookie", "sid=C00KIE"]], "response_headers": [["a", "b"]]}
+    obs.write_text("".join(json.dumps(dict(line, flow_uuid=f"u{n}", ts=float(n))) + "\n" for n in range(2)))
+    flows = tmp_path / "same.mitm"
+    with flows.open("wb") as fh:
+        writer = mio.FlowWriter(fh)
+        for _ in range(2):
+            writer.add(tflow.tflow(resp=True))
+    for path in (har, obs, flows):
+        first, second = load_http_sources([path])["http"][:2]
+        assert first["request_headers"] == second["request_headers"] and "C00KIE" not in json.dumps(first)
+        assert first["request_headers"] is second["request_headers"], path.name
+        assert first["request_headers"][0] is second["request_headers"][0]
+        assert first["server"] is second["server"] and first["method"] is second["method"]

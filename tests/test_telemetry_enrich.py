@@ -320,3 +320,27 @@ def test_output_is_deterministic() -> None:
         return json.dumps(bundle, sort_keys=True)
 
     assert build() == build()
+
+
+def test_data_flow_references_are_counted_once_each_without_holding_them() -> None:
+    """A field in many events: each (kind, id) counts once, also when several events share one (plain HTTP
+    requests on one flow) or one event carries the field twice; the data flow is as close to the vendor as the
+    closest record that carried it, named by the first such record in (kind, id) order."""
+    flows = [{"id": f, "transport": "tcp", "src": "10.0.0.2", "sport": 40000 + n, "dst": "203.0.113.5", "dport": 80,
+              "first_seen": 1795597200.0 + n, "last_seen": 1795597201.0 + n} for n, f in enumerate(("f1", "f2"))]
+    plain = [{"host": "beacon.tracker.test", "target": f"/p?email={EMAIL}&n={n}", "flow": flow}
+             for n, flow in enumerate(("f1", "f1", "f2", "f1"))]
+    twice = _http("h3", 1795597204.0, f"https://beacon.tracker.test/q?email={EMAIL}&email=second@example.org&mail={EMAIL}")
+    requests = [_http(h, 1795597203.0, f"https://beacon.tracker.test/q?email={EMAIL}") for h in ("h1", "h2")]
+    bundle = _run(_bundle(flows=flows, http_plain=plain, http=[*requests, twice],
+                          tls=[{"id": "t1", "sni": "beacon.tracker.test", "flow": None}]))
+    email = [d for d in bundle["data_flows"] if d["category"] == "account" and d["location"] == "query"]
+    by_path = {d["field_pattern"]: d for d in email}
+    assert sorted(by_path) == ["email", "mail"]
+    assert by_path["email"]["count"] == 8 and by_path["email"]["evidence_count"] == 5
+    assert by_path["email"]["evidence"] == [{"kind": "http", "id": "h1"}, {"kind": "http", "id": "h2"},
+                                            {"kind": "http", "id": "h3"}, {"kind": "flow", "id": "f1"},
+                                            {"kind": "flow", "id": "f2"}]
+    assert by_path["mail"]["evidence_count"] == 1
+    reason = by_path["email"]["attribution"]["reasons"][0]
+    assert reason.startswith("sent in flow f1: ")  # all unknown alike: the first in (kind, id) order speaks

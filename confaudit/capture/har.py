@@ -1,18 +1,29 @@
-"""HAR (Chrome/Firefox DevTools, mitmproxy exports) -> observation records; wrong types are InputErrors."""
+"""HAR (Chrome/Firefox DevTools, mitmproxy exports) -> observation records; wrong types are InputErrors.
+
+The file is streamed entry by entry (confaudit.capture.har_stream), so memory holds the records and
+never the document; equal parts of the records are shared (confaudit.capture.shared).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 from confaudit.capture.body import DECODE_LIMIT, body_record, message_content
+from confaudit.capture.har_stream import HarEntries, all_in_range, bad_number, layout_problem
+from confaudit.capture.shared import SharedParts
 from confaudit.errors import InputError
+from confaudit.gcpause import gc_paused
 from confaudit.redact import Redactor
 from confaudit.telemetry.initiators import har_initiator
+
+MAX_HAR_BYTES = 512 * 1024 * 1024
 
 
 def _need(cond: bool, path: Path, where: str, what: str) -> None:
@@ -45,7 +56,10 @@ def _timestamp(text: str, path: Path, where: str) -> float:
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else None
+    """A non-negative number as float (the parser gives non-integers as Decimal), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    return float(value) if value >= 0 else None
 
 
 def _text_bytes(content: dict[str, Any], path: Path, where: str) -> bytes | None:
@@ -65,70 +79,133 @@ def _header(headers: list[tuple[str, str]], name: str) -> str:
     return next((v for k, v in headers if k.lower() == name), "")
 
 
-def har_records(har: Any, path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, list[str]]:
-    """All HTTP and WebSocket records of a parsed HAR document, the entries skipped, and warnings.
+class _Url(NamedTuple):
+    """A request URL as a record holds it."""
+
+    url: str
+    """Redacted."""
+    scheme: str
+    host: str
+    port: int
+    path: str
+    """The redacted URL's path."""
+    query: list[list[str]]
+    """Redacted [name, value] pairs."""
+
+
+class _Memo(SharedParts):
+    """Redacted headers, query pairs and URLs of one HAR, remembered (it repeats its User-Agent, cookies and
+    content types on every entry) and shared between its records (confaudit.capture.shared)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def _pair(self, kind: str, name: str, value: str) -> list[str]:
+        def redacted() -> list[str]:
+            pair = (self.redactor.headers if kind == "header" else self.redactor.query_pairs)([(name, value)])[0]
+            return [self.text(pair[0]), self.text(pair[1])]
+
+        return self.same(kind, (name, value), redacted, len(name) + len(value))
+
+    def url(self, raw: str) -> _Url:
+        """The request URL redacted and taken apart; ValueError when it is not a URL."""
+        def parsed() -> _Url:
+            parts = urlsplit(raw)
+            port = parts.port or {"https": 443, "wss": 443}.get(parts.scheme, 80)
+            url = self.redactor.url(raw)
+            return _Url(url, self.text(parts.scheme), self.text(parts.hostname or ""), port, urlsplit(url).path,
+                        [self._pair("query", name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)])
+
+        return self.same("url", raw, parsed, len(raw))
+
+    def headers(self, pairs: list[tuple[str, str]]) -> list[list[str]]:
+        return self.same("headers", tuple(pairs), lambda: [self._pair("header", name, value) for name, value in pairs],
+                         sum(len(name) + len(value) for name, value in pairs))
+
+
+def har_records(entries: Iterable[Any], path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, list[str]]:
+    """All HTTP and WebSocket records of a HAR's entries, the entries skipped, and warnings.
 
     An entry holding a number no double can hold (``"time": 1e400``) is skipped and counted, not read.
     """
-    from confaudit.jsonio import first_bad_number
-
-    _need(isinstance(har, dict) and isinstance(har.get("log"), dict), path, "document", "no 'log' object")
-    entries = har["log"].get("entries")
-    _need(isinstance(entries, list), path, "log", "'entries' must be a list")
     records: list[dict[str, Any]] = []
-    skipped, warnings = 0, []
+    memo = _Memo(redactor)
+    skipped, warnings, index = 0, [], -1
     for index, entry in enumerate(entries):
         where = f"entry {index}"
         _need(isinstance(entry, dict), path, where, "must be an object")
-        bad = first_bad_number(entry)
-        if bad is not None:
+        if not all_in_range(entry):
             skipped += 1
             if len(warnings) < 10:
-                warnings.append(f"{path.name}: {where} skipped: number out of range at {bad[:200]}")
+                warnings.append(f"{path.name}: {where} skipped: number out of range at {(bad_number(entry) or '$')[:200]}")
             continue
-        req, resp = entry.get("request"), entry.get("response") or {}
-        _need(isinstance(req, dict) and isinstance(resp, dict), path, where, "'request'/'response' must be objects")
-        raw_url = _str(req, "url", path, where)
-        try:
-            parts = urlsplit(raw_url)
-            port = parts.port or {"https": 443, "wss": 443}.get(parts.scheme, 80)
-        except ValueError:
-            raise InputError(path, f"HAR {where}: request url is not a URL") from None
-        req_headers = _headers(req.get("headers"), path, where)
-        resp_headers = _headers(resp.get("headers"), path, where)
-        status = resp.get("status")
-        _need(status is None or (isinstance(status, int) and not isinstance(status, bool)), path, where, "'status' must be an integer")
-        post = req.get("postData")
-        _need(post is None or isinstance(post, dict), path, where, "'postData' must be an object")
-        content = resp.get("content") or {}
-        _need(isinstance(content, dict), path, where, "'content' must be an object")
-        ts = _timestamp(_str(entry, "startedDateTime", path, where), path, where)
-        uuid = f"har-{index}"
-        url = redactor.url(raw_url)
-        server_ip = entry.get("serverIPAddress")
-        records.append({
-            "kind": "http", "flow_uuid": uuid, "ts": ts, "method": _str(req, "method", path, where), "url": url,
-            "scheme": parts.scheme, "host": (parts.hostname or ""), "port": port, "path": urlsplit(url).path,
-            "query": redactor.query_pairs(parse_qsl(parts.query, keep_blank_values=True)),
-            "http_version": req.get("httpVersion") if isinstance(req.get("httpVersion"), str) else None,
-            "status": status if status else None,
-            "request_headers": [list(p) for p in redactor.headers(req_headers)],
-            "response_headers": [list(p) for p in redactor.headers(resp_headers)],
-            "request_body": body_record(_text_bytes(post, path, where), _mime(post, req_headers), "", redactor)
-            if post and post.get("text") else None,
-            "response_body": body_record(_text_bytes(content, path, where), _mime(content, resp_headers), "", redactor)
-            if content.get("text") else None,
-            "client": None,
-            "server": {"ip": server_ip.strip("[]"), "port": port} if isinstance(server_ip, str) and server_ip else None,
-            "source": "har", "flow": None, "duration_ms": _number(entry.get("time")), "error": None,
-        })
-        initiator = har_initiator(entry)  # Chrome's _initiator: which page or script asked (origins only)
-        if initiator is not None:
-            records[-1]["initiator"] = initiator
-        records.extend(_websocket_records(entry, uuid, parts.hostname or "", url, path, where, redactor))
+        records.append(_http_record(entry, index, path, where, memo))
+        records.extend(_websocket_records(entry, records[-1], path, where, redactor))
+    if index < 0:
+        problem = layout_problem(path)
+        if problem is not None:
+            raise InputError(path, f"HAR {problem[0]}: {problem[1]}")
     if skipped > len(warnings):
         warnings.append(f"{path.name}: {skipped} entries skipped in all")
     return records, skipped, warnings
+
+
+def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
+    """(records, entries read, entries skipped, warnings) of a HAR file."""
+    size = path.stat().st_size
+    if size > MAX_HAR_BYTES:
+        raise InputError(path, f"HAR is {size} bytes, above the {MAX_HAR_BYTES}-byte limit")
+    entries = HarEntries(path)
+    with gc_paused():
+        records, skipped, warnings = har_records(entries, path, redactor)
+    if entries.damage is not None:  # at least one entry (or the rest of one) is lost
+        skipped += 1
+        warnings.append(f"{path.name}: not JSON after entry {entries.count - 1} ({entries.damage}); "
+                        "the rest of the file is not read")
+    return records, sum(1 for r in records if r["kind"] == "http"), skipped, warnings
+
+
+def _http_record(entry: dict[str, Any], index: int, path: Path, where: str, memo: _Memo) -> dict[str, Any]:
+    redactor = memo.redactor
+    req, resp = entry.get("request"), entry.get("response") or {}
+    _need(isinstance(req, dict) and isinstance(resp, dict), path, where, "'request'/'response' must be objects")
+    try:
+        target = memo.url(_str(req, "url", path, where))
+    except ValueError:
+        raise InputError(path, f"HAR {where}: request url is not a URL") from None
+    req_headers = _headers(req.get("headers"), path, where)
+    resp_headers = _headers(resp.get("headers"), path, where)
+    status = resp.get("status")
+    _need(status is None or (isinstance(status, int) and not isinstance(status, bool)), path, where, "'status' must be an integer")
+    post = req.get("postData")
+    _need(post is None or isinstance(post, dict), path, where, "'postData' must be an object")
+    content = resp.get("content") or {}
+    _need(isinstance(content, dict), path, where, "'content' must be an object")
+    ts = _timestamp(_str(entry, "startedDateTime", path, where), path, where)
+    server_ip = entry.get("serverIPAddress")
+    http_version = req.get("httpVersion")
+    record = {
+        "kind": "http", "flow_uuid": f"har-{index}", "ts": ts, "method": memo.text(_str(req, "method", path, where)),
+        "url": target.url, "scheme": target.scheme, "host": target.host, "port": target.port,
+        "path": target.path, "query": target.query,
+        "http_version": memo.text(http_version) if isinstance(http_version, str) else None,
+        "status": status if status else None,
+        "request_headers": memo.headers(req_headers),
+        "response_headers": memo.headers(resp_headers),
+        "request_body": body_record(_text_bytes(post, path, where), memo.text(_mime(post, req_headers)), "", redactor)
+        if post and post.get("text") else None,
+        "response_body": body_record(_text_bytes(content, path, where), memo.text(_mime(content, resp_headers)), "", redactor)
+        if content.get("text") else None,
+        "client": None,
+        "server": memo.same("server", (server_ip, target.port), lambda: {"ip": server_ip.strip("[]"), "port": target.port})
+        if isinstance(server_ip, str) and server_ip else None,
+        "source": "har", "flow": None, "duration_ms": _number(entry.get("time")), "error": None,
+    }
+    initiator = har_initiator(entry)  # Chrome's _initiator: which page or script asked (origins only)
+    if initiator is not None:
+        record["initiator"] = memo.same("initiator", (initiator["type"], *initiator["origins"]), lambda: initiator)
+    return record
 
 
 def _mime(obj: dict[str, Any], headers: list[tuple[str, str]]) -> str:
@@ -136,7 +213,7 @@ def _mime(obj: dict[str, Any], headers: list[tuple[str, str]]) -> str:
     return mime if isinstance(mime, str) else _header(headers, "content-type")
 
 
-def _websocket_records(entry: dict[str, Any], uuid: str, host: str, url: str, path: Path, where: str,
+def _websocket_records(entry: dict[str, Any], upgrade: dict[str, Any], path: Path, where: str,
                        redactor: Redactor) -> list[dict[str, Any]]:
     messages = entry.get("_webSocketMessages")
     if messages is None:
@@ -152,9 +229,9 @@ def _websocket_records(entry: dict[str, Any], uuid: str, host: str, url: str, pa
         data = msg.get("data", "")
         raw = data[:DECODE_LIMIT].encode("utf-8", "replace") if is_text else _b64(data, path, where)
         kind, content, truncated = message_content(raw, is_text, redactor)
-        out.append({"kind": "websocket", "http_uuid": uuid, "ts": ts, "from_client": msg["type"] == "send",
+        out.append({"kind": "websocket", "http_uuid": upgrade["flow_uuid"], "ts": ts, "from_client": msg["type"] == "send",
                     "type": kind, "size": len(raw), "content": content, "truncated": truncated,
-                    "host": host, "url": url, "source": "har"})
+                    "host": upgrade["host"], "url": upgrade["url"], "source": "har"})
     return out
 
 

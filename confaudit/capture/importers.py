@@ -7,20 +7,23 @@ session written by an older or foreign addon cannot leak secrets into the bundle
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from confaudit.capture import convert
-from confaudit.capture.body import TEXT_CAP
+from confaudit.capture.reredact import Reredactor
 from confaudit.capture.session import sha256_file
+from confaudit.capture.shared import SharedParts
 from confaudit.errors import InputError
+from confaudit.gcpause import gc_paused
+from confaudit.jsonstream import NumberOutOfRange, parse_line
 from confaudit.redact import Redactor
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 MAX_FLOW_FILE_BYTES = 4 * 1024 * 1024 * 1024
 _SECTIONS = {"http": "http", "websocket": "websocket", "tls_clienthello": "tls_clienthello",
              "udp_flow": "udp_flows", "dns": "dns_queries"}
+_ID_PREFIX = {"tls_clienthello": "t", "udp_flow": "u", "dns": "d"}
 _REQUIRED = {"http": {"ts": (int, float), "method": str, "url": str},
              "websocket": {"ts": (int, float), "http_uuid": str, "type": str},
              "tls_clienthello": {"ts": (int, float)}, "udp_flow": {"ts": (int, float)}, "dns": {}}
@@ -48,22 +51,22 @@ def sniff_format(path: Path) -> str:
 
 def read_observations(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
     """(records, read, skipped, warnings); malformed lines are skipped and counted (a torn tail is normal)."""
-    from confaudit.jsonio import loads_strict
-
     records, read, skipped, warnings = [], 0, 0, []
-    with path.open("rb") as fh:
+    again = Reredactor(redactor)
+    with gc_paused(), path.open("rb") as fh:  # records are trees (a .mitm's flows are not: no pause there)
         for number, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b""), 1):
             if not raw.strip():
                 continue
             try:
                 if len(raw) > MAX_LINE_BYTES:
                     raise InputError(path, "line too long")
-                record = loads_strict(raw.decode("utf-8"), path)
+                record = parse_line(raw)
                 _check_record(record)
             except (InputError, UnicodeDecodeError, ValueError) as exc:
                 skipped += 1
                 if len(warnings) < 10:
-                    why = exc.problem if isinstance(exc, InputError) else type(exc).__name__
+                    why = exc.problem if isinstance(exc, InputError) else (
+                        str(exc) if isinstance(exc, NumberOutOfRange) else type(exc).__name__)
                     warnings.append(f"{path.name}:{number}: skipped malformed record ({why[:200]})")
                 while len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
                     raw = fh.readline(MAX_LINE_BYTES + 1)
@@ -74,7 +77,7 @@ def read_observations(path: Path, redactor: Redactor) -> tuple[list[dict[str, An
                 continue
             read += 1
             if record["kind"] in _SECTIONS:
-                records.append(_reredact(record, redactor))
+                records.append(again.record(record))
     if read == 0 and skipped and not records:
         raise InputError(path, "no readable observation records")
     return records, read, skipped, warnings
@@ -88,53 +91,6 @@ def _check_record(record: Any) -> None:
             raise ValueError(f"field {key} has the wrong type")
 
 
-# Fields of the addon's records that _reredact redacts by their structure; every other field is
-# redacted as JSON (secret names, then patterns in every string), whatever a writer put there.
-_STRUCTURED = {"url", "host", "path", "query", "request_headers", "response_headers", "request_body",
-               "response_body", "content", "error"}
-
-
-def _reredact(record: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    """Redaction is idempotent: apply it again to every field of whatever the file says."""
-    from confaudit.capture.body import redact_base64, redact_text
-
-    if isinstance(record.get("url"), str):
-        record["url"] = redactor.url(record["url"])
-    if isinstance(record.get("path"), str):
-        record["path"] = redactor.url(record["path"])
-    if isinstance(record.get("host"), str):
-        record["host"] = redactor.authority(redactor.text(record["host"]))
-    if isinstance(record.get("error"), str):
-        record["error"] = redactor.text(record["error"])[:500]
-    for key in ("request_headers", "response_headers"):
-        headers = record.get(key)
-        if isinstance(headers, list):
-            pairs = [h for h in headers if isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h)]
-            record[key] = [list(p) for p in redactor.headers(pairs)]
-    if isinstance(record.get("query"), list):
-        record["query"] = redactor.query_pairs(q for q in record["query"] if isinstance(q, list) and len(q) == 2)
-    for key in ("request_body", "response_body"):
-        body = record.get(key)
-        if isinstance(body, dict):
-            if isinstance(body.get("text"), str):
-                body["text"] = redact_text(body["text"][:TEXT_CAP], str(body.get("content_type", "")), redactor)
-            if isinstance(body.get("base64"), str):
-                body["base64"] = redact_base64(body["base64"], redactor, str(body.get("content_type", "")))
-            record[key] = {k: v if k in ("text", "base64") else redactor.json(v) for k, v in body.items()}
-        elif body is not None:
-            record[key] = redactor.json(body)
-    content = record.get("content")
-    if isinstance(content, str):
-        record["content"] = (redact_base64(content, redactor) if record.get("type") == "binary"
-                             else redact_text(content[:TEXT_CAP], "", redactor))
-    elif content is not None:
-        record["content"] = redactor.json(content)
-    for key, value in record.items():
-        if key not in _STRUCTURED and key != "kind":
-            record[key] = redactor.json(value)
-    return record
-
-
 def read_flow_file(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
     """Records of a mitmproxy .mitm file; any corruption (truncated, deep, wrong types) is an InputError."""
     from mitmproxy import dns, http, io, tcp, udp
@@ -144,26 +100,27 @@ def read_flow_file(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]]
     records: list[dict[str, Any]] = []
     read = skipped = 0
     seen_conns: set[str] = set()
+    keep = SharedParts().record  # equal headers, endpoints and values held once
     try:
         with path.open("rb") as fh:
             for flow in io.FlowReader(fh).stream():
                 read += 1
                 if isinstance(flow, http.HTTPFlow):
-                    records.append(convert.http_record(flow, redactor, "mitm"))
+                    records.append(keep(convert.http_record(flow, redactor, "mitm")))
                     if flow.websocket is not None:
-                        records.extend(convert.websocket_record(flow, m, redactor, "mitm") for m in flow.websocket.messages)
+                        records.extend(keep(convert.websocket_record(flow, m, redactor, "mitm")) for m in flow.websocket.messages)
                     conn = flow.client_conn
                     if conn.sni and conn.id not in seen_conns:
                         seen_conns.add(conn.id)
-                        records.append(_hello_from_conn(conn))
+                        records.append(keep(_hello_from_conn(conn)))
                 elif isinstance(flow, udp.UDPFlow):
                     if flow.messages:
                         agg = convert.UdpAggregate(flow.client_conn.peername, flow.server_conn.address, flow.messages[0].timestamp)
                         for m in flow.messages:
                             agg.add(m.content, m.from_client, m.timestamp)
-                        records.append(agg.record())
+                        records.append(keep(agg.record()))
                 elif isinstance(flow, dns.DNSFlow):
-                    records.append(convert.dns_record(flow, redactor))
+                    records.append(keep(convert.dns_record(flow, redactor)))
                 elif isinstance(flow, tcp.TCPFlow):
                     skipped += 1
     except RecursionError:
@@ -187,11 +144,9 @@ def _hello_from_conn(conn: Any) -> dict[str, Any]:
 
 
 def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
-    from confaudit.capture.har import har_records
-    from confaudit.jsonio import load_json_file
+    from confaudit.capture.har import read_har as read_streamed
 
-    records, skipped, warnings = har_records(load_json_file(path, numbers=False), path, redactor)
-    return records, sum(1 for r in records if r["kind"] == "http"), skipped, warnings
+    return read_streamed(path, redactor)
 
 
 _READERS = {"observations": read_observations, "mitm": read_flow_file, "har": read_har}
@@ -221,27 +176,33 @@ def _ts(rec: dict[str, Any]) -> float:
 
 
 def assemble(tagged: list[tuple[int, int, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """Number records deterministically (ts, then source order) and join WebSocket messages to their HTTP id."""
+    """Number records deterministically (ts, then source order) and join WebSocket messages to their HTTP id.
+
+    Records get their ids in place (no copies: a HAR of 100,000 requests holds 100,000 of them)."""
     out: dict[str, list[dict[str, Any]]] = {section: [] for section in _SECTIONS.values()}
-    ordered = sorted(tagged, key=lambda t: (_ts(t[2]), t[0], t[1]))
+    tagged.sort(key=lambda t: (_ts(t[2]), t[0], t[1]))
+    upgrades = {(src, str(rec.get("http_uuid"))) for src, _, rec in tagged if rec["kind"] == "websocket"}
     http_ids: dict[tuple[int, str], str] = {}
     http_count = 0
-    for src, _, rec in ordered:
+    for src, _, rec in tagged:
         if rec["kind"] == "http":
             http_count += 1
-            http_ids.setdefault((src, str(rec.get("flow_uuid"))), f"h{http_count}")
-    for src, _, rec in ordered:
+            if (src, str(rec.get("flow_uuid"))) in upgrades:
+                http_ids.setdefault((src, str(rec.get("flow_uuid"))), f"h{http_count}")
+    for src, _, rec in tagged:
         kind = rec.pop("kind")
         section = out[_SECTIONS[kind]]
         if kind == "http":
             rec.pop("flow_uuid", None)
-            rec = {"id": f"h{len(section) + 1}", **rec}
+            rec["id"] = f"h{len(section) + 1}"
         elif kind == "websocket":
-            rec = {"id": f"w{len(section) + 1}", "http_id": http_ids.get((src, str(rec.pop("http_uuid", None)))), "flow": None, **rec}
+            rec["id"] = f"w{len(section) + 1}"
+            rec["http_id"] = http_ids.get((src, str(rec.pop("http_uuid", None))))
+            rec["flow"] = None
         else:
-            prefix = {"tls_clienthello": "t", "udp_flow": "u", "dns": "d"}[kind]
-            rec = {"id": f"{prefix}{len(section) + 1}", **rec}
+            rec["id"] = f"{_ID_PREFIX[kind]}{len(section) + 1}"
         section.append(rec)
+    tagged.clear()
     return out
 
 

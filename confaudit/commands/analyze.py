@@ -14,7 +14,7 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
     """Build the bundle, write the requested outputs all or none, print the summary; 0 even when incomplete."""
     from confaudit.evidence.build import build_evidence
     from confaudit.evidence.parquet import parquet_files, parquet_output
-    from confaudit.jsonio import dumps_canonical
+    from confaudit.jsonstream import canonical_chunks
     from confaudit.output_paths import NamedPath, refuse_overlaps
     from confaudit.output_set import (DirectoryOutput, FileOutput, check_directory_target, check_file_target,
                                       write_outputs)
@@ -33,7 +33,7 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
                                 progress=progress, vendor=vendor)
     outputs: list[FileOutput | DirectoryOutput] = []
     if json_out is not None:
-        outputs.append(FileOutput("--json", json_out, (dumps_canonical(bundle) + "\n").encode("utf-8")))
+        outputs.append(FileOutput("--json", json_out, canonical_chunks(bundle)))
     if parquet is not None:
         outputs.append(parquet_output(parquet, parquet_files(bundle)))
     write_outputs(outputs)

@@ -44,13 +44,15 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     accounts = dedupe([*_strings(list(accounts or [])), *_strings(session.get("accounts")), *_strings(session.get("emails")),
                        *_strings(session.get("phones"))])
     warnings = bundle["warnings"] if isinstance(bundle.get("warnings"), list) else bundle.setdefault("warnings", [])
+    from confaudit.gcpause import gc_paused
+
     try:
-        events = collect_events(bundle)
-        vendor = vendor_names(first, emap)
-        attribution = attribute(bundle, vendor, emap)
-        apply_records(bundle, attribution)
-        assemble(bundle, emap, first_party_from(first, emap), known_values(events, rooms, people, accounts), events,
-                 attribution)
+        with gc_paused(), collect_events(bundle) as events:
+            vendor = vendor_names(first, emap)
+            attribution = attribute(bundle, vendor, emap)
+            apply_records(bundle, attribution)
+            assemble(bundle, emap, first_party_from(first, emap), known_values(events, rooms, people, accounts), events,
+                     attribution)
         bundle["traffic_attribution"] = summary(attribution, vendor)
     except Exception as exc:  # noqa: BLE001 - fail closed: an analysis bug must not lose the whole bundle
         from confaudit.wire.errors import strict_from_env

@@ -7,7 +7,8 @@ from typing import Any
 
 from confaudit.telemetry.attribution import Result
 from confaudit.telemetry.entities import EntityMap
-from confaudit.telemetry.events import Event, _dicts
+from confaudit.telemetry.events import EventSpool, _dicts
+from confaudit.telemetry.decode import Field
 from confaudit.telemetry.fields import Located, classify_located
 from confaudit.telemetry.known import KnownMatcher, KnownValue
 from confaudit.telemetry.parties import FirstParty, HostInfo, Resolution, collect_hosts, resolve
@@ -16,6 +17,8 @@ from confaudit.telemetry.records import MAX_REFS, FlowAcc, PartyAcc, flow_record
 
 EXAMPLE_CAP = 120
 MAX_PATTERNS_PER_CATEGORY = 300
+MAX_CACHED = 50_000
+"""Classified (location, path, keys, value) remembered: fields repeat across requests, memory must not grow with them."""
 _INDEX_RE = re.compile(r"\[\d+\]")
 
 
@@ -37,7 +40,7 @@ def _add_ref(refs: list[dict[str, str]], ref: dict[str, str]) -> None:
 
 
 def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_known: list[KnownValue] | None,
-             events: list[Event], attribution: Result | None = None) -> None:
+             events: EventSpool, attribution: Result | None = None) -> None:
     """Classify events, then write parties, data_flows and phase_summary into the bundle.
 
     With ``attribution``, each party and data flow also gets its ``attribution`` (a data flow is as close to
@@ -48,9 +51,9 @@ def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_kn
     redactor = Redactor.default()
     matcher = KnownMatcher(matcher_known or [])
     hosts, _flow_host = collect_hosts(bundle)
-    for event in events:
-        if event.host and event.host not in hosts:
-            hosts[event.host] = HostInfo(event.host, {event.kind})
+    for host, kind in events.hosts.items():
+        if host not in hosts:
+            hosts[host] = HostInfo(host, {kind})
     resolutions: dict[str, Resolution] = {h: resolve(info, emap) for h, info in hosts.items()}
     windows = phase_windows(bundle.get("phases"))
     index = PhaseIndex(windows)
@@ -78,13 +81,15 @@ def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_kn
             if kind in ("tls", "dns"):
                 _add_ref(acc.refs, {"kind": kind, "id": rid})
 
-    for event in events:
+    for ordinal, event in enumerate(events):
         if not event.host:
             continue
         res = resolutions[event.host]
         pkey = (res.domain, res.entity)
         acc = parties[pkey]
         ref = {"kind": event.kind, "id": event.rec_id}
+        ref_key = (event.kind, event.rec_id)
+        found = attribution.by_id.get(ref_key) if attribution is not None else None
         acc.ref_count += 1
         _add_ref(acc.refs, ref)
         if event.kind != "websocket":
@@ -92,10 +97,10 @@ def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_kn
         else:
             acc.messages += 1
         acc.bytes_sent += event.bytes_sent
-        if event.decoded.opaque:
+        if event.opaque_sizes:
             acc.opaque_payloads += 1
-            acc.opaque_bytes += sum(o.size for o in event.decoded.opaque)
-        if event.decoded.truncated:
+            acc.opaque_bytes += sum(event.opaque_sizes)
+        if event.truncated:
             acc.truncated_payloads += 1
         window = index.at(event.ts)
         phase_name = window.phase if window else None
@@ -104,12 +109,15 @@ def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_kn
             stats["messages" if event.kind == "websocket" else "requests"] += 1
             stats["bytes_sent"] += event.bytes_sent
             stats["parties"].add(res.domain)
-        for item in event.located:
-            cache_key = (item.location, item.field.path, item.field.keys, item.field.value)
+        for location, path, keys, value, transforms in event.located:
+            cache_key = (location, path, keys, value)
             classified_list = cache.get(cache_key)
             if classified_list is None:
+                item = Located(location, Field(path, keys, value, transforms))
                 classified_list = [(c, _INDEX_RE.sub("[*]", c.field.path)) for c in classify_located(item, matcher)]
-                if len(cache) < 200_000 and len(item.field.value) < 2000:
+                if len(value) < 2000:
+                    if len(cache) >= MAX_CACHED:
+                        cache.clear()
                     cache[cache_key] = classified_list
             for classified, pattern in classified_list:
                 for match in classified.matches:
@@ -128,8 +136,7 @@ def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_kn
                     flow.count += 1
                     if phase_name is not None and phase_name not in flow.phases:
                         flow.phases.append(phase_name)
-                    if (event.kind, event.rec_id) not in flow.ref_keys:
-                        flow.ref_keys.add((event.kind, event.rec_id))
+                    if flow.carried_by(ordinal, ref_key, events.repeated, found):
                         _add_ref(flow.refs, ref)
                     (acc.implicit if classified.implicit else acc.categories).add(match.category)
                     if window is not None and not classified.implicit:
@@ -147,11 +154,12 @@ def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_kn
             found = party_attribution(party, attribution)
             if found is not None:
                 party["attribution"] = found.to_dict()
-        ref_keys = {flow_ids[key]: flows[key].ref_keys for key in flows if key in flow_ids}
+        closest = {flow_ids[key]: flows[key].closest for key in flows if key in flow_ids}
         for record in flow_list:
-            found = attribution.of_refs(sorted(ref_keys.get(record["id"], ())))
+            best = closest.get(record["id"])
+            found = attribution.of_refs([best[1:3]]) if best is not None else None  # the same as of all its refs
             if found is not None:
                 record["attribution"] = found.to_dict()
     bundle["parties"] = party_list
     bundle["data_flows"] = flow_list
-    bundle["phase_summary"] = phase_records(bundle, windows, per_phase, flow_ids, events)
+    bundle["phase_summary"] = phase_records(bundle, windows, per_phase, flow_ids, events.latest_ts)

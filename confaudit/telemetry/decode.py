@@ -30,6 +30,8 @@ MIN_BASE64_LEN = 12
 _B64_RE = re.compile(r"^[A-Za-z0-9+/_\-]+={0,2}$")
 _NESTING = frozenset(("json-in-string", "base64", "url", "form-in-string"))
 _PCT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
+_HEX_RE = re.compile(r"[0-9a-fA-F]+")
+_PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_\-$@:]{1,128}")
 _FORMISH_RE = re.compile(r"^[^=&\s]{1,64}=[^&\s]*(&[^=&\s]{1,64}=[^&\s]*)+$")
 
 
@@ -241,7 +243,7 @@ def _maybe_base64(value: str) -> bytes | None:
         return None
     if value.isdigit() or value.isalpha() and (value.islower() or value.isupper()):
         return None  # plain words and numbers are valid base64 alphabets but are not encodings
-    if re.fullmatch(r"[0-9a-fA-F]+", value):
+    if _HEX_RE.fullmatch(value):
         return None  # hex digests / ids
     padded = value + "=" * (-len(value) % 4)
     try:
@@ -299,6 +301,6 @@ def _join(path: str, key: str) -> str:
 
 def _key_part(key: str) -> str:
     """A key as it appears in a path; unusual characters are quoted so paths stay unambiguous."""
-    if re.fullmatch(r"[A-Za-z0-9_\-$@:]{1,128}", key):
+    if _PLAIN_KEY_RE.fullmatch(key):
         return key
     return json.dumps(key[:128], ensure_ascii=False)

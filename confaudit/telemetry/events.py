@@ -1,9 +1,16 @@
-"""Decode every HTTP request and client WebSocket message of a bundle, and gather the known values."""
+"""Decode every HTTP request and client WebSocket message of a bundle, and gather the known values.
+
+The decoded events go to an anonymous temporary file as they are made (:class:`EventSpool`) and are
+read back once per pass: the known values need every event before any can be classified, and
+100,000 decoded requests held in memory take about 300 MB.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import marshal
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 from confaudit.telemetry.decode import Decoded, body_bytes
 from confaudit.telemetry.entities import normalise_host
@@ -11,10 +18,14 @@ from confaudit.telemetry.fields import Located, message_located, request_located
 from confaudit.telemetry.known import KnownValue
 from confaudit.telemetry.taxonomy import EMAIL_RE, classify_value
 
+FieldAt = tuple[str, str, tuple[str, ...], str, tuple[str, ...]]
+"""A decoded field where it sat: (location, path, keys, value, transforms), as :class:`fields.Located` holds it."""
+SPOOL_BATCH = 1000
+MAX_REMEMBERED = 50_000
 
-@dataclass(frozen=True)
-class Event:
-    """One request or client message, decoded, before classification."""
+
+class Event(NamedTuple):
+    """One request or client message, decoded, before classification (a tuple, so it spools as one)."""
 
     kind: str
     """Evidence kind: ``http``, ``websocket``, or ``flow`` (cleartext HTTP seen in a packet capture)."""
@@ -24,12 +35,83 @@ class Event:
     """Timestamp as recorded (may be missing or ill-typed in hostile bundles)."""
     host: str
     """Host the message went to (normalised), '' when unknown."""
-    located: list[Located]
+    located: list[FieldAt]
     """Decoded fields with their locations."""
-    decoded: Decoded
-    """Body/message decode result (opaque parts, truncation)."""
+    opaque_sizes: list[int]
+    """Sizes in bytes of the parts the decoder could not read (protobuf-like, binary, over a limit)."""
+    truncated: bool
+    """True when the payload was cut by the capture's cap or a decoding limit."""
     bytes_sent: int
     """Request or message size in bytes."""
+
+
+def _event(kind: str, rec_id: str, ts: Any, host: str, located: list[Located], decoded: Decoded, size: int) -> Event:
+    fields = [(item.location, item.field.path, item.field.keys, item.field.value, item.field.transforms)
+              for item in located]
+    return Event(kind, rec_id, ts, host, fields, [o.size for o in decoded.opaque], decoded.truncated, size)
+
+
+class EventSpool:
+    """Events written once to an anonymous temporary file (marshal, in batches) and read back per pass."""
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        self._file = tempfile.TemporaryFile(prefix="confaudit-events-")
+        self.count = 0
+        self.latest_ts: float | None = None
+        """The latest numeric timestamp of any event (None when none has one)."""
+        self.hosts: dict[str, str] = {}
+        """Every host an event went to, in order of appearance, with the kind of the first such event."""
+        self.repeated: set[tuple[str, str]] = set()
+        """(kind, record id) of the events that share it with another event (plain HTTP requests on one flow)."""
+        try:
+            self._write(events)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _write(self, events: Iterable[Event]) -> None:
+        batch: list[tuple[Any, ...]] = []
+        seen: set[tuple[str, str]] = set()
+        for event in events:
+            self.count += 1
+            ref = (event.kind, event.rec_id)
+            if ref in seen:
+                self.repeated.add(ref)
+            seen.add(ref)
+            if event.host:
+                self.hosts.setdefault(event.host, event.kind)
+            ts = event.ts
+            if isinstance(ts, (int, float)) and not isinstance(ts, bool) and (self.latest_ts is None or ts > self.latest_ts):
+                self.latest_ts = ts
+            batch.append(tuple(event))
+            if len(batch) >= SPOOL_BATCH:
+                self._dump(batch)
+                batch = []
+        if batch:
+            self._dump(batch)
+        self._file.flush()
+
+    def _dump(self, batch: list[tuple[Any, ...]]) -> None:
+        blob = marshal.dumps(batch)  # read back whole: marshal.load on a file reads it piece by piece
+        self._file.write(len(blob).to_bytes(8, "little") + blob)
+
+    def __iter__(self) -> Iterator[Event]:
+        self._file.seek(0)
+        read = 0
+        while read < self.count:
+            size = int.from_bytes(self._file.read(8), "little")
+            batch = marshal.loads(self._file.read(size))
+            read += len(batch)
+            yield from map(Event._make, batch)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> EventSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _dicts(bundle: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -69,31 +151,32 @@ def _host_of(rec: dict[str, Any], http_hosts: dict[str, str]) -> str:
     return ""
 
 
-def collect_events(bundle: dict[str, Any]) -> list[Event]:
+def collect_events(bundle: dict[str, Any]) -> EventSpool:
     """Decode every HTTP request and client->server WebSocket message (order: as in the bundle)."""
-    events: list[Event] = []
+    return EventSpool(iter_events(bundle))
+
+
+def iter_events(bundle: dict[str, Any]) -> Iterator[Event]:
+    """The events of :func:`collect_events`, decoded one at a time."""
     http_hosts: dict[str, str] = {}
     for rec in _dicts(bundle, "http"):
         host = _host_of(rec, {})
         if isinstance(rec.get("id"), str):
             http_hosts[rec["id"]] = host
         located, decoded = request_located(rec)
-        events.append(Event("http", str(rec.get("id", "")), rec.get("ts"), host, located, decoded, _request_bytes(rec)))
+        yield _event("http", str(rec.get("id", "")), rec.get("ts"), host, located, decoded, _request_bytes(rec))
     for rec in _dicts(bundle, "websocket"):
         if rec.get("from_client") is not True:
             continue
         located, decoded = message_located(rec)
         size = rec.get("size") if isinstance(rec.get("size"), int) else 0
-        events.append(Event("websocket", str(rec.get("id", "")), rec.get("ts"), _host_of(rec, http_hosts),
-                            located, decoded, size))
-    events.extend(_plain_http_events(bundle))
-    return events
+        yield _event("websocket", str(rec.get("id", "")), rec.get("ts"), _host_of(rec, http_hosts), located, decoded, size)
+    yield from _plain_http_events(bundle)
 
 
-def _plain_http_events(bundle: dict[str, Any]) -> list[Event]:
+def _plain_http_events(bundle: dict[str, Any]) -> Iterator[Event]:
     """Cleartext HTTP requests the packet analysis saw (request line and Host only): query and path fields."""
     starts = {r["id"]: r.get("first_seen") for r in _dicts(bundle, "flows") if isinstance(r.get("id"), str)}
-    out = []
     for rec in _dicts(bundle, "http_plain"):
         host, target, flow = rec.get("host"), rec.get("target"), rec.get("flow")
         if not isinstance(host, str) or not host or not isinstance(target, str) or not isinstance(flow, str):
@@ -101,12 +184,10 @@ def _plain_http_events(bundle: dict[str, Any]) -> list[Event]:
         url = target if "://" in target[:12] else f"http://{host}{target if target.startswith('/') else '/' + target}"
         located, decoded = request_located({"url": url})
         name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-        out.append(Event("flow", flow, starts.get(flow), normalise_host(name), located, decoded,
-                         len(target) + len(host)))
-    return out
+        yield _event("flow", flow, starts.get(flow), normalise_host(name), located, decoded, len(target) + len(host))
 
 
-def known_values(events: list[Event], room_names: list[str], participants: list[str],
+def known_values(events: Iterable[Event], room_names: list[str], participants: list[str],
                  accounts: list[str]) -> list[KnownValue]:
     """The auditor's known values plus e-mails, phone numbers and User-Agents seen in clear in the traffic."""
     known = [KnownValue("room_name", "room_name", v) for v in room_names]
@@ -115,15 +196,21 @@ def known_values(events: list[Event], room_names: list[str], participants: list[
     seen_emails: set[str] = set()
     seen_phones: set[str] = set()
     seen_ua: set[str] = set()
+    phone: dict[tuple[str, tuple[str, ...]], bool] = {}  # the same short values recur in every request
     for event in events:
-        for item in event.located:
-            if item.location == "header" and item.field.path == "user-agent" and len(seen_ua) < 20:
-                seen_ua.add(item.field.value)
-            elif item.location in ("query", "body", "message") and "@" in item.field.value and len(seen_emails) < 200:
-                seen_emails.update(m.group(0) for m in EMAIL_RE.finditer(item.field.value[:2000]))
-            elif item.location in ("query", "body", "message") and len(item.field.value) <= 24 and len(seen_phones) < 200 \
-                    and any(m.reason == "value:phone" for m in classify_value(item.field.value, item.field.keys)):
-                seen_phones.add(item.field.value.strip())
+        for location, path, keys, value, _ in event.located:
+            if location == "header" and path == "user-agent" and len(seen_ua) < 20:
+                seen_ua.add(value)
+            elif location in ("query", "body", "message") and "@" in value and len(seen_emails) < 200:
+                seen_emails.update(m.group(0) for m in EMAIL_RE.finditer(value[:2000]))
+            elif location in ("query", "body", "message") and len(value) <= 24 and len(seen_phones) < 200:
+                is_phone = phone.get((value, keys))
+                if is_phone is None:
+                    if len(phone) >= MAX_REMEMBERED:
+                        phone.clear()
+                    is_phone = phone[(value, keys)] = any(m.reason == "value:phone" for m in classify_value(value, keys))
+                if is_phone:
+                    seen_phones.add(value.strip())
     known += [KnownValue("browser", "user-agent", v) for v in sorted(seen_ua)]
     known += [KnownValue("account", "email", v) for v in sorted(seen_emails) if v not in accounts]
     known += [KnownValue("account", "phone", v) for v in sorted(seen_phones) if v not in accounts]

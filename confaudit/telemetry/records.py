@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from confaudit.telemetry.events import Event, _dicts
+from confaudit.telemetry.events import _dicts
 from confaudit.telemetry.parties import FirstParty, Resolution
 from confaudit.telemetry.phases import audio_rates, is_muted_phase
 
@@ -37,7 +37,10 @@ class PartyAcc:
 
 @dataclass
 class FlowAcc:
-    """Mutable tally for one (party, category, location, field pattern, implicit) data flow."""
+    """Mutable tally for one (party, category, location, field pattern, implicit) data flow.
+
+    Every event carrying it is counted and weighed as it passes, none is kept: a data flow such as the
+    User-Agent is in every one of 100,000 requests."""
 
     first: Any
     example: str
@@ -46,7 +49,33 @@ class FlowAcc:
     phases: list[str] = field(default_factory=list)
     count: int = 0
     refs: list[dict[str, str]] = field(default_factory=list)
-    ref_keys: set[tuple[str, str]] = field(default_factory=set)
+    ref_count: int = 0
+    """Distinct (kind, id) evidence references that carried it."""
+    last_event: int = -1
+    """Ordinal of the last event counted (an event's fields may hit the flow several times)."""
+    repeated: set[tuple[str, str]] = field(default_factory=set)
+    """References shared by several events (EventSpool.repeated) seen so far: counted once each."""
+    closest: tuple[int, str, str, Any] | None = None
+    """(rank, kind, id, attribution) of the carrying record closest to the vendor, first in (kind, id) order."""
+
+    def carried_by(self, ordinal: int, ref: tuple[str, str], repeated: set[tuple[str, str]],
+                   found: Any | None) -> bool:
+        """Count event number ``ordinal`` (reference ``ref``, attribution ``found``); False when already counted."""
+        if ordinal == self.last_event:
+            return False
+        self.last_event = ordinal
+        if ref in repeated:
+            if ref in self.repeated:
+                return False
+            self.repeated.add(ref)
+        self.ref_count += 1
+        if found is not None:
+            from confaudit.telemetry.names import rank
+
+            candidate = (rank(found.role), ref[0], ref[1], found)
+            if self.closest is None or candidate[:3] < self.closest[:3]:
+                self.closest = candidate
+        return True
 
 
 def entry_fields(res: Resolution) -> dict[str, Any]:
@@ -129,23 +158,24 @@ def flow_records(flows: dict[tuple[Any, ...], FlowAcc], party_ids: dict[tuple[st
             "phases": flow.phases,
             "count": flow.count,
             "evidence": flow.refs,
-            "evidence_count": len(flow.ref_keys),
+            "evidence_count": flow.ref_count,
         })
     return records, ids
 
 
-def capture_end(bundle: dict[str, Any], events: list[Event]) -> float | None:
+def capture_end(bundle: dict[str, Any], latest_event: float | None) -> float | None:
+    """The latest time seen: flows, media streams, and the latest event (EventSpool.latest_ts)."""
     times: list[float] = []
     for key, field_name in (("flows", "last_seen"), ("media_streams", "last_seen")):
         times += [r[field_name] for r in _dicts(bundle, key) if isinstance(r.get(field_name), (int, float))
                   and not isinstance(r.get(field_name), bool)]
-    times += [e.ts for e in events if isinstance(e.ts, (int, float)) and not isinstance(e.ts, bool)]
+    times += [latest_event] if latest_event is not None else []
     return float(max(times)) if times else None
 
 
 def phase_records(bundle: dict[str, Any], windows: list[Any], per_phase: dict[int, dict[str, Any]],
-                   flow_ids: dict[tuple[Any, ...], str], events: list[Event]) -> list[dict[str, Any]]:
-    end = capture_end(bundle, events)
+                   flow_ids: dict[tuple[Any, ...], str], latest_event: float | None) -> list[dict[str, Any]]:
+    end = capture_end(bundle, latest_event)
     spans = {r["id"]: (float(r["first_seen"]), float(r["last_seen"])) for r in _dicts(bundle, "flows")
              if isinstance(r.get("id"), str) and all(isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)
                                                      for k in ("first_seen", "last_seen"))}

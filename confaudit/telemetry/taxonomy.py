@@ -205,7 +205,10 @@ def classify_value(value: str, keys: tuple[str, ...] = ()) -> list[Match]:
 def _ip_value_scope(text: str) -> str | None:
     """``public``/``private``/... when the value is an IP address, or short text embedding an IPv4 address."""
     candidate = text.strip("[]").split("%")[0]
-    if 2 <= len(candidate) <= 45 and _IP_CHARS.match(candidate):
+    # An address string has three dots (IPv4) or at least two colons (IPv6); only those are worth parsing
+    # (a failed parse costs two exceptions, and most short values are numbers and ids).
+    if 2 <= len(candidate) <= 45 and (candidate.count(".") == 3 or candidate.count(":") >= 2) \
+            and _IP_CHARS.match(candidate):
         try:
             return _ip_scope(str(ipaddress.ip_address(candidate)))
         except ValueError:

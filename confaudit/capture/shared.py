@@ -1,0 +1,61 @@
+"""Equal parts of the records of one import, held once.
+
+A capture of 100,000 requests repeats the same User-Agent, cookies, header lists, server addresses and
+short values in every record: built (and redacted) once, the records share them instead of holding a
+copy each, which halves the memory an import needs. Nothing modifies a record's parts after import, so
+sharing is invisible in every output. The memory itself is bounded: past :data:`MAX_REMEMBERED`
+entries it starts over.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+MAX_REMEMBERED = 50_000
+MAX_KEY_CHARS = 4096
+_MISSING = object()
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _short(value: Any) -> bool:
+    return isinstance(value, _SCALARS) and not (isinstance(value, str) and len(value) >= 256)
+
+
+class SharedParts:
+    """A bounded memo: ``same(kind, key, make)`` is the one object made for (kind, key)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[str, Any], Any] = {}
+
+    def same(self, kind: str, key: Any, make: Callable[[], Any], size: int = 0) -> Any:
+        """``size``: how long the key's text is; a key over :data:`MAX_KEY_CHARS` is not remembered (it
+        would rarely repeat and would be held twice)."""
+        if size > MAX_KEY_CHARS:
+            return make()
+        found = self._memo.get((kind, key), _MISSING)
+        if found is _MISSING:
+            if len(self._memo) >= MAX_REMEMBERED:
+                self._memo.clear()
+            found = self._memo[(kind, key)] = make()
+        return found
+
+    def text(self, value: str) -> str:
+        """The first equal string seen (short strings only: long ones rarely repeat)."""
+        return self.same("text", value, lambda: value) if len(value) < 256 else value
+
+    def record(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``record`` (an importer's, already redacted) with its pairs, endpoints and short strings shared."""
+        for key, value in record.items():
+            if isinstance(value, str):
+                record[key] = self.text(value)
+            elif key in ("request_headers", "response_headers", "query") and isinstance(value, list) \
+                    and all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in value):
+                pairs = tuple((a, b) for a, b in value)
+                record[key] = self.same("pairs", pairs, lambda v=pairs: [self.same("pair", p, lambda q=p: list(q)) for p in v],
+                                        sum(len(a) + len(b) for a, b in pairs))
+            elif isinstance(value, dict) and len(value) <= 8 and all(_short(v) for v in value.values()):
+                items = tuple(value.items())
+                record[key] = self.same("object", items, lambda v=value: {sys.intern(k): v[k] for k in v})
+        return record
