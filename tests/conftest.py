@@ -14,6 +14,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CAPTURES = Path(os.environ.get("CONFAUDIT_SHARED", REPO.parent / "shared")) / "captures"
+SAMPLE_SESSION = REPO / "samples" / "sessions" / "example-rooms"
+
+
+@pytest.fixture
+def sample_session_copy(tmp_path: Path) -> Path:
+    """A private copy of the real sample session (samples/sessions/example-rooms), free to damage."""
+    return Path(shutil.copytree(SAMPLE_SESSION, tmp_path / "example-rooms"))
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,16 +15,14 @@ import pytest
 from confaudit.capture.session import read_session, session_provenance
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "samples" / "sessions" / "example-rooms"
 CLAIMS = REPO / "samples" / "claims" / "example-rooms.yaml"
 CONFAUDIT = str(Path(sys.executable).with_name("confaudit"))
 SHARING_CLAIM = "rooms-vendors-get-room-name"
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Path:
-    """A private copy of the real sample session."""
-    return Path(shutil.copytree(SAMPLE, tmp_path / "example-rooms"))
+def session(sample_session_copy: Path) -> Path:
+    return sample_session_copy
 
 
 def integrity(directory: Path) -> dict:
@@ -188,7 +185,9 @@ def test_records_the_writer_never_wrote_are_recorded_as_dropped(tmp_path: Path) 
     out = tmp_path / "s"
     addon = ConfauditAddon()
     addon.open_session(out, vendor="Example Rooms")
-    addon.writer._fh.close()  # the writer thread dies on its next batch (ValueError, not an OSError it counts)
+    addon.writer._queue.put(None)  # the writer thread ends (as if it had died): what follows is never written
+    addon.writer._thread.join(timeout=10)
+    assert not addon.writer._thread.is_alive()
     for number in range(3):
         addon._write({"kind": "http", "number": number})
     manifest = addon.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,16 +14,14 @@ import pytest
 from confaudit.capture.session import read_session, session_provenance
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "samples" / "sessions" / "example-rooms"
 CLAIMS = REPO / "samples" / "claims" / "example-rooms.yaml"
 CONFAUDIT = str(Path(sys.executable).with_name("confaudit"))
 MATCH_ROW = "<th>Files still match their manifest hashes</th><td>"
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Path:
-    """A private copy of the real sample session."""
-    return Path(shutil.copytree(SAMPLE, tmp_path / "example-rooms"))
+def session(sample_session_copy: Path) -> Path:
+    return sample_session_copy
 
 
 def provenance(directory: Path) -> dict:
