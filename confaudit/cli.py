@@ -107,6 +107,27 @@ def capture(
          ignore_hosts=ignore_host or [], panel=not no_panel)
 
 
+@app.command("run")
+def run_scenario(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML, docs/scenarios.md).", readable=False)],
+    out: Annotated[Path, typer.Option("--out", help="Session directory to create.", readable=False)],
+    claims: Annotated[Optional[Path], typer.Option("--claims", help="Claims file: analyze, check and report the session once recorded.", readable=False)] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="HTML audit report (needs --claims).", readable=False)] = None,
+    fail_on: Annotated[str, typer.Option("--fail-on", help="Lowest severity of a contradicted claim that fails: info|low|medium|high|critical.")] = "high",
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Findings as JSON (needs --claims).", readable=False)] = None,
+    sarif: Annotated[Optional[Path], typer.Option("--sarif", help="SARIF 2.1.0 (needs --claims).", readable=False)] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="JUnit XML (needs --claims).", readable=False)] = None,
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown summary (needs --claims).", readable=False)] = None,
+    iface: Annotated[Optional[str], typer.Option("--iface", help="Interface for the packet sniffer (default: lo for lab scenarios, else none).")] = None,
+) -> None:
+    """Record a scenario in real browsers through the capture; with --claims, check it (exit codes as check)."""
+    if fail_on not in _SEVERITIES:
+        sys.stderr.write(f"confaudit: error: --fail-on must be one of {', '.join(_SEVERITIES)}\n")
+        raise typer.Exit(2)
+    _run("run", scenario=scenario, out=out, claims=claims, report=report, fail_on=fail_on, json_out=json_out,
+         sarif=sarif, junit=junit, markdown=markdown, iface=iface)
+
+
 @app.command()
 def mark(
     session: Annotated[Path, typer.Argument(help="Session directory being recorded.", readable=False)],

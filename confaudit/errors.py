@@ -2,7 +2,9 @@
 
 ConfauditError
  ├── InputError      exit 3: unreadable/hostile capture, HAR, flow file, key log, session dir
- │    └── ClaimsError     exit 3: invalid claims file (carries file:line:column)
+ │    ├── ClaimsError     exit 3: invalid claims file (carries file:line:column)
+ │    │    └── ScenarioError   exit 3: invalid scenario file (file:line:column)
+ │    └── ScenarioFailed  exit 3: a scenario step failed (file:line, the step): the session is incomplete
  ├── OutputError     exit 3: an output cannot be written (nothing new is left, existing files unchanged)
  └── UsageError      exit 2: contradictory or missing options (also: an output that is one of the inputs)
 Anything else escaping a command is an internal error: exit 4.
@@ -48,6 +50,20 @@ class ClaimsError(InputError):
         self.path = str(path)
         self.problem = problem
         Exception.__init__(self, f"{where}: {problem}")
+
+
+class ScenarioError(ClaimsError):
+    """A scenario file is invalid; points at file:line:column."""
+
+
+class ScenarioFailed(InputError):
+    """A scenario step failed at run time; the message names the scenario file, the step's line and the step."""
+
+    def __init__(self, path: object, line: int, problem: str) -> None:
+        self.line = line
+        self.path = str(path)
+        self.problem = problem
+        Exception.__init__(self, f"{self.path}:{line}: {problem}")
 
 
 class OutputError(ConfauditError):

@@ -106,6 +106,10 @@ def recorded_losses(manifest: Mapping[str, Any], listed: set[str]) -> list[str]:
         per_hook = ", ".join(f"{k}: {v}" for k, v in sorted(hook_errors.items()) if v)
         problems.append(f"manifest.json records {sum(hook_errors.values())} proxy hook errors ({per_hook}): "
                         "records of that traffic may be missing")
+    run = manifest.get("scenario_run")
+    if isinstance(run, Mapping) and run.get("outcome") != "completed":
+        error = run.get("error") if isinstance(run.get("error"), str) else "no reason recorded"
+        problems.append(f"the scenario run did not complete ({error[:300]}): the session holds only the steps before it")
     stats = manifest.get("stats") if isinstance(manifest.get("stats"), Mapping) else {}
     if listed & {OBSERVATIONS, FLOWS}:
         for key, what in (("write_errors", "observation records that failed to write (write errors)"),

@@ -205,6 +205,14 @@ def build_evidence(
             bundle["complete"] = False
             bundle["warnings"].extend(skipped_markers)
         bundle["phases"] = sorted(phases, key=lambda p: (p["ts"], p["phase"]))
+        from confaudit.scenario.events import session_events
+
+        events, skipped_events = session_events([s.path for s in sorted_inputs.sessions])
+        if events or skipped_events:  # recorded by `confaudit run`: room links created, join attempts, locks
+            bundle["scenario_events"] = events
+        if skipped_events:  # a lost try_join would leave room_lock judged on part of what happened
+            bundle["complete"] = False
+            bundle["warnings"].extend(skipped_events)
 
     vendor_name = [bundle["vendor"]["name"]] if bundle.get("vendor") else []  # "Zoom" is also an entity name
     known = _known_values(sorted_inputs.sessions, [*first_party, *vendor_name], room_names, participants)

@@ -29,14 +29,15 @@ _FALSE = {"false", "no", "off"}
 
 
 class _Loader:
-    """Walks composed YAML nodes, raising ClaimsError at the offending node."""
+    """Walks composed YAML nodes, raising ``error`` (ClaimsError) at the offending node."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, error: type[ClaimsError] = ClaimsError) -> None:
         self.path = path
+        self.error = error
 
     def fail(self, node: Any, problem: str) -> ClaimsError:
         mark = getattr(node, "start_mark", None)
-        return ClaimsError(self.path, problem, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
+        return self.error(self.path, problem, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
 
     def mapping(self, node: Any, what: str, allowed: set[str] | None = None) -> dict[str, tuple[Any, Any]]:
         import yaml
@@ -136,34 +137,36 @@ def _flow_depth_problem(text: str) -> tuple[int, int] | None:
     return None
 
 
-def _parse(path: Path) -> tuple[Any, str]:
+def _parse(path: Path, error: type[ClaimsError] = ClaimsError, what: str = "claims file",
+           max_bytes: int = MAX_CLAIMS_BYTES) -> tuple[Any, str]:
+    """The composed YAML root node of ``path`` (never constructed objects) and its text; ``error`` at file:line:col."""
     import yaml
 
     from confaudit.jsonio import read_capped
 
-    raw = read_capped(path, MAX_CLAIMS_BYTES, "claims file", error=ClaimsError)
+    raw = read_capped(path, max_bytes, what, error=error)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ClaimsError(path, f"not UTF-8 text (byte {exc.start})") from None
+        raise error(path, f"not UTF-8 text (byte {exc.start})") from None
     deep = _flow_depth_problem(text)
     if deep is not None:
-        raise ClaimsError(path, f"brackets nested deeper than {MAX_FLOW_DEPTH} levels", *deep)
+        raise error(path, f"brackets nested deeper than {MAX_FLOW_DEPTH} levels", *deep)
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
-                raise ClaimsError(path, "YAML aliases (*name) are not allowed in claims files",
-                                  event.start_mark.line + 1, event.start_mark.column + 1)
+                raise error(path, f"YAML aliases (*name) are not allowed in {what}s",
+                            event.start_mark.line + 1, event.start_mark.column + 1)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        raise ClaimsError(path, f"invalid YAML: {problem}", mark.line + 1 if mark else None,
-                          mark.column + 1 if mark else None) from None
+        raise error(path, f"invalid YAML: {problem}", mark.line + 1 if mark else None,
+                    mark.column + 1 if mark else None) from None
     except (yaml.YAMLError, RecursionError) as exc:
-        raise ClaimsError(path, f"invalid YAML: {type(exc).__name__}") from None
+        raise error(path, f"invalid YAML: {type(exc).__name__}") from None
     if root is None:
-        raise ClaimsError(path, "file is empty")
+        raise error(path, "file is empty")
     return root, text
 
 

@@ -1,0 +1,80 @@
+"""``confaudit run``: record a scenario (browsers driven through the capture), then, with ``--claims``,
+analyze, check and report it like ``check`` and ``report`` would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+
+def run(scenario: Path, out: Path, claims: Path | None = None, report: Path | None = None, fail_on: str = "high",
+        json_out: Path | None = None, sarif: Path | None = None, junit: Path | None = None,
+        markdown: Path | None = None, iface: str | None = None) -> int:
+    from confaudit.errors import UsageError
+    from confaudit.output_paths import refuse_bad_outputs
+    from confaudit.scenario.loader import load_scenario
+
+    outputs = {"--report": report, "--json": json_out, "--sarif": sarif, "--junit": junit, "--markdown": markdown}
+    if claims is None and any(v is not None for v in outputs.values()):
+        raise UsageError("--report, --json, --sarif, --junit and --markdown need --claims")
+    refuse_bad_outputs(dict(outputs, **{"--out": out}), {"input": [scenario], "--claims": [claims]})
+    loaded = load_scenario(scenario)  # exit 3 with file:line:column before anything starts
+    if claims is not None:
+        from confaudit.rules.claims import load_claims
+
+        load_claims(claims)  # a broken claims file fails before minutes of recording
+    from confaudit.capture.live import prepare_directory
+    from confaudit.scenario.record import record_scenario
+
+    prepare_directory(Path(out))
+    if iface is None and loaded.lab is not None:
+        iface = "lo"  # the lab's media never leaves loopback
+    recording = asyncio.run(record_scenario(loaded, Path(out), iface=iface))
+    if recording.failure is not None:
+        sys.stderr.write(f"confaudit: session {out} is marked incomplete (manifest scenario_run)\n")
+        raise recording.failure
+    outcome = recording.outcome
+    sys.stdout.write(f"scenario {loaded.path.name}: {outcome.steps_done} steps done, {len(outcome.links)} room links, "
+                     f"{len(outcome.screenshots)} screenshots; session written to {out}\n")
+    if claims is None:
+        return 0
+    return _judge(Path(out), claims, fail_on, report, json_out, sarif, junit, markdown)
+
+
+def _judge(session: Path, claims: Path, fail_on: str, report: Path | None, json_out: Path | None,
+           sarif: Path | None, junit: Path | None, markdown: Path | None) -> int:
+    """check's gate and reports, plus report's HTML, written all or none."""
+    from confaudit.commands.check import gate, github_annotations, summary_lines
+    from confaudit.formats import jsonout
+    from confaudit.formats import junit as junit_fmt
+    from confaudit.formats import markdown as md_fmt
+    from confaudit.formats import sarif as sarif_fmt
+    from confaudit.output_set import FileOutput, write_outputs
+    from confaudit.rules.runner import display_path, run_claims
+    from confaudit.scenario.runner import BROWSER_KEYLOG
+
+    keylog = session / BROWSER_KEYLOG
+    result, bundle = run_claims([session], claims, keylog if keylog.is_file() and keylog.stat().st_size else None)
+    code = gate(result, fail_on)
+    uri = display_path(claims)
+    rendered = []
+    if report is not None:
+        from confaudit.report.html import render_audit
+
+        rendered.append(FileOutput("--report", report, render_audit(result, bundle).encode("utf-8")))
+    if json_out is not None:
+        rendered.append(FileOutput("--json", json_out, jsonout.to_json(result).encode("utf-8")))
+    if junit is not None:
+        rendered.append(FileOutput("--junit", junit, junit_fmt.to_junit(result, claims_uri=uri).encode("utf-8")))
+    if sarif is not None:
+        rendered.append(FileOutput("--sarif", sarif, sarif_fmt.to_sarif(result, artifact_uri=uri).encode("utf-8")))
+    if markdown is not None:
+        rendered.append(FileOutput("--markdown", markdown, md_fmt.to_markdown(result).encode("utf-8")))
+    write_outputs(rendered)
+    lines = summary_lines(result, fail_on, code)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        lines = github_annotations(result, fail_on, uri) + lines
+    sys.stdout.write("\n".join(lines) + "\n")
+    return code

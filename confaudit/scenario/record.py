@@ -1,0 +1,103 @@
+"""Record a scenario into a session: the lab room service (when asked for), the capture (proxy +
+sniffer, as ``confaudit capture``), the participants' browsers, then the manifest's ``scenario`` field."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from confaudit.capture import session
+from confaudit.errors import ConfauditError, ScenarioFailed
+from confaudit.scenario.model import Scenario
+from confaudit.scenario.runner import RunOutcome, ScenarioRunner
+
+SCENARIO_COPY = "scenario.yaml"
+LAB_HOSTS_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Recording:
+    """The finished session and how the scenario went."""
+
+    manifest: dict[str, Any]
+    """Final manifest (with its ``scenario`` field)."""
+    outcome: RunOutcome | None
+    """What the run did (None when it failed)."""
+    failure: ConfauditError | None
+    """Why the run stopped early (a failed step names its line), or None."""
+
+
+async def record_scenario(scenario: Scenario, out: Path, iface: str | None = None,
+                          routes: dict[str, int] | None = None) -> Recording:
+    """Run ``scenario`` into the new session directory ``out``; never leaves a browser or the proxy running.
+
+    ``routes`` sends made-up host names to loopback ports (the lab's, or a test's own server) through
+    the proxy's LabResolver, which also answers every other host with a local 403.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        all_routes = dict(routes or {})
+        if scenario.lab is not None:
+            from confaudit.lab.rooms import LabProfile, LabRoomService
+
+            service = LabRoomService(LabProfile(mode=scenario.lab.mode, fail_to_refuse=scenario.lab.fail_to_refuse))
+            running = await stack.enter_async_context(service.running())
+            all_routes.update(running.routes)
+        return await _capture(scenario, Path(out), iface, all_routes)
+
+
+async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dict[str, int]) -> Recording:
+    from confaudit.capture.lab import LabResolver
+    from confaudit.capture.live import CaptureConfig, run_capture
+
+    result: dict[str, Any] = {}
+    tasks: list[asyncio.Task[Any]] = []
+
+    async def drive(state: Any) -> None:
+        try:
+            (out / SCENARIO_COPY).write_bytes(scenario.source)
+            runner = ScenarioRunner(scenario, out, state.listen[0][1], _mitmproxy_ca())
+            result["outcome"] = await runner.run()
+        except ConfauditError as exc:
+            result["failure"] = exc
+        except Exception as exc:  # noqa: BLE001 - recorded as the run's failure; the capture still finishes cleanly
+            result["failure"] = ScenarioFailed(scenario.path, 1, f"scenario run failed: {type(exc).__name__}: {exc}")
+        finally:
+            state.stop.set()
+
+    def ready(state: Any) -> None:
+        tasks.append(asyncio.get_running_loop().create_task(drive(state)))
+
+    names = [p.name for p in scenario.participants]
+    config = CaptureConfig(
+        out=out, vendor=scenario.vendor, listen_port=0, iface=iface,
+        scenario=scenario.description or f"scenario {scenario.path.name}", operator="confaudit run",
+        ssl_insecure=bool(routes), simulated=scenario.lab is not None,
+        extra_addons=(LabResolver(routes),) if routes else (),
+        extra_options={"connection_strategy": "lazy"} if routes else {},
+        known={"participants": names})
+    try:
+        manifest = await run_capture(config, on_ready=ready)
+    finally:
+        for task in tasks:  # the proxy stopped on its own: end the browsers before anything else
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    failure = result.get("failure")
+    fields: dict[str, Any] = {"file": scenario.path.name, "sha256": scenario.sha256,
+                              "outcome": "failed" if failure else "completed"}
+    if failure is not None:
+        fields["error"] = str(failure)[:2000]
+    manifest = dict(manifest, scenario_run=fields)
+    session.write_manifest(out, manifest)
+    return Recording(manifest, result.get("outcome"), failure)
+
+
+def _mitmproxy_ca() -> bytes:
+    """The capture's CA certificate (PEM), created by mitmproxy in its configuration directory at start."""
+    from mitmproxy.options import CONF_BASENAME, CONF_DIR
+
+    return (Path(CONF_DIR).expanduser() / f"{CONF_BASENAME}-ca-cert.pem").read_bytes()

@@ -1,0 +1,250 @@
+"""Execute a scenario's steps in its participants' browsers, each step under its own timeout.
+
+A step that fails stops the run: a screenshot of that participant's page, a ``step_failed`` event, and
+``ScenarioFailed`` naming the step and its line. The browsers are always closed on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from confaudit.capture.session import append_phase
+from confaudit.errors import ScenarioFailed
+from confaudit.scenario.browser import ParticipantBrowser, ca_spki_hash, launch_participant
+from confaudit.scenario.events import append_event
+from confaudit.scenario.model import Scenario, Step
+
+BROWSER_KEYLOG = "browser-keys.log"
+CANARY = "canary.json"
+POLL_S = 0.1
+
+
+class StepError(Exception):
+    """Why a step failed, in words for the error line (``timed out after 5 s``)."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the run did."""
+
+    steps_done: int
+    """Steps that completed."""
+    links: tuple[str, ...]
+    """Room links recorded by new_room steps, in order."""
+    screenshots: tuple[str, ...]
+    """Screenshot files written into the session."""
+
+
+def canary_seed(scenario: Scenario, index: int) -> str:
+    """Each participant's canary seed: new per run (so a replayed capture cannot pass), tied to its name."""
+    import secrets
+
+    return f"{scenario.sha256[:12]}-{index}-{secrets.token_hex(8)}"
+
+
+class ScenarioRunner:
+    """Runs one scenario into one session directory while the capture records."""
+
+    def __init__(self, scenario: Scenario, session: Path, proxy_port: int, ca_pem: bytes) -> None:
+        self.scenario = scenario
+        self.session = Path(session)
+        self.proxy_port = proxy_port
+        self.ca_spki = ca_spki_hash(ca_pem)
+        self.browsers: dict[str, ParticipantBrowser] = {}
+        self.links: list[str] = []
+        self.screenshots: list[str] = []
+
+    async def run(self) -> RunOutcome:
+        from playwright.async_api import async_playwright
+
+        work = tempfile.TemporaryDirectory(prefix="confaudit-run-")
+        done = 0
+        try:
+            async with async_playwright() as playwright:
+                try:
+                    await self._launch_all(playwright, Path(work.name))
+                    for step in self.scenario.steps:
+                        await self._run_step(step)
+                        done += 1
+                finally:
+                    await asyncio.shield(self._close_all())
+        finally:
+            work.cleanup()
+        return RunOutcome(done, tuple(self.links), tuple(self.screenshots))
+
+    async def _launch_all(self, playwright: Any, work: Path) -> None:
+        from confaudit.canary import write_canary_media
+
+        keylog = self.session / BROWSER_KEYLOG
+        keylog.touch(mode=0o600)
+        for index, participant in enumerate(self.scenario.participants):
+            step = Step("open", participant.line, participant.name, 30.0, value=self.scenario.start_url)
+            media = write_canary_media(work / f"media-{index}", canary_seed(self.scenario, index),
+                                       self.scenario.media_seconds)
+            shutil.copyfile(media.spec_json, self.session / (CANARY if index == 0 else f"canary-{index + 1}.json"))
+            try:
+                browser = await asyncio.wait_for(launch_participant(
+                    playwright, participant.name, work / f"profile-{index}", self.proxy_port, self.ca_spki,
+                    media.audio_wav, media.video_y4m, keylog, step.timeout), step.timeout)
+            except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any launch failure ends the run, named
+                raise ScenarioFailed(self.scenario.path, participant.line,
+                                     f"participant '{participant.name}': browser did not start: {_why(exc, step.timeout)}") from None
+            self.browsers[participant.name] = browser
+            await self._guarded(step, browser.page.goto(self.scenario.start_url, timeout=step.timeout * 1000))
+
+    async def _close_all(self) -> None:
+        for browser in self.browsers.values():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(browser.close(), 15)
+
+    async def _guarded(self, step: Step, action: Any) -> Any:
+        try:
+            return await asyncio.wait_for(action, step.timeout)
+        except (asyncio.TimeoutError, StepError, Exception) as exc:  # noqa: BLE001 - every failure stops the run
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            await self._fail(step, _why(exc, step.timeout))
+
+    async def _run_step(self, step: Step) -> None:
+        await self._guarded(step, self._execute(step))
+        if step.phase is not None and (step.kind == "phase" or step.participant == self.scenario.participants[0].name
+                                       or step.phase != _auto_phase(step)):
+            append_phase(self.session, step.phase)
+
+    async def _fail(self, step: Step, why: str) -> None:
+        error = f"step '{step.label()}' {why}"
+        shot = None
+        browser = self.browsers.get(step.participant)
+        if browser is not None:
+            name = f"screenshot-failed-line{step.line}.png"
+            with contextlib.suppress(Exception):  # the page may be the thing that broke
+                await asyncio.wait_for(browser.page.screenshot(path=str(self.session / name), timeout=5000), 8)
+                shot = name
+                self.screenshots.append(name)
+        append_event(self.session, "step_failed", step.label(), step.line, participant=step.participant,
+                     error=error, screenshot=shot)
+        raise ScenarioFailed(self.scenario.path, step.line, error)
+
+    async def _execute(self, step: Step) -> None:
+        browser = self.browsers[step.participant]
+        page, ms = browser.page, step.timeout * 1000
+        kind = step.kind
+        if kind == "goto":
+            await page.goto(step.value, timeout=ms)
+        elif kind in ("click", "mute", "unmute", "camera_off", "camera_on", "screen_share", "leave"):
+            await page.click(step.selector, timeout=ms)
+        elif kind == "lock":
+            await page.click(step.selector, timeout=ms)
+            append_event(self.session, "lock", step.label(), step.line, participant=step.participant)
+        elif kind == "join":
+            await self._join(browser, step.selector, ms)
+        elif kind == "fill":
+            await page.fill(step.selector, step.value, timeout=ms)
+        elif kind == "press":
+            if step.selector:
+                await page.press(step.selector, step.value, timeout=ms)
+            else:
+                await page.keyboard.press(step.value)
+        elif kind == "sleep":
+            await asyncio.sleep(step.seconds)
+        elif kind == "screenshot":
+            name = f"screenshot-{len(self.screenshots) + 1:02d}-{step.value}.png"
+            await page.screenshot(path=str(self.session / name), timeout=ms)
+            self.screenshots.append(name)
+        elif kind in ("wait_for", "expect"):
+            await self._wait(browser, step, ms)
+        elif kind == "new_room":
+            await self._new_room(browser, step, ms)
+        elif kind == "try_join":
+            await self._try_join(step, ms)
+
+    async def _join(self, browser: ParticipantBrowser, join_selector: str, ms: float) -> None:
+        page = browser.page
+        await page.wait_for_selector(join_selector, state="visible", timeout=ms)
+        name_field = page.locator(self.scenario.selectors["name"])
+        if await name_field.count():
+            await name_field.first.fill(browser.name, timeout=ms)
+        await page.click(join_selector, timeout=ms)
+
+    async def _wait(self, browser: ParticipantBrowser, step: Step, ms: float) -> None:
+        page, wait = browser.page, step.wait
+        if wait.request is not None:
+            since = 0 if step.kind == "expect" else len(browser.requests.entries)
+            while browser.requests.find(wait.request, since) is None:
+                await asyncio.sleep(POLL_S)
+        elif wait.url is not None:
+            if step.kind == "expect" and _url_matches(page.url, wait.url):
+                return
+            await page.wait_for_url(lambda url: _url_matches(url, wait.url), timeout=ms)
+        elif wait.selector is not None:
+            locator = page.locator(wait.selector)
+            if wait.text is not None:
+                locator = locator.filter(has_text=wait.text)
+            await locator.first.wait_for(state="visible", timeout=ms)
+        else:
+            await page.get_by_text(wait.text).first.wait_for(state="visible", timeout=ms)
+
+    async def _new_room(self, browser: ParticipantBrowser, step: Step, ms: float) -> None:
+        page = browser.page
+        before = page.url
+        await page.click(step.selector, timeout=ms)
+        await page.wait_for_url(lambda url: url != before, timeout=ms)
+        self.links.append(page.url)
+        append_event(self.session, "new_room", step.label(), step.line, participant=step.participant,
+                     link=page.url, link_index=len(self.links))
+        if step.participant == self.scenario.participants[0].name and step.phase is None:
+            append_phase(self.session, "lobby")
+
+    async def _try_join(self, step: Step, ms: float) -> None:
+        joiner = self.browsers[step.joiner]
+        page = joiner.page
+        link = self.links[(step.link or len(self.links)) - 1]
+        await page.goto(link, timeout=ms)
+        await self._join(joiner, self.scenario.selectors["join"], ms)
+        status = page.locator(self.scenario.selectors["status"])
+        admitted, refused = self.scenario.outcomes["admitted"], self.scenario.outcomes["refused"]
+        outcome = None
+        while outcome is None:
+            text = (await status.first.inner_text(timeout=ms)).strip() if await status.count() else ""
+            outcome = "admitted" if text == admitted else "refused" if text == refused else None
+            if outcome is None:
+                await asyncio.sleep(POLL_S)
+        await asyncio.sleep(self.scenario.settle_seconds)  # media would flow now if the room let it in
+        counters = await joiner.media_counters()
+        append_event(self.session, "try_join", step.label(), step.line, participant=step.joiner, outcome=outcome,
+                     link_index=self.links.index(link) + 1, media_bytes_sent=int(counters.get("sent", 0)),
+                     media_bytes_received=int(counters.get("received", 0)),
+                     peer_connections=int(counters.get("connections", 0)))
+
+
+def _auto_phase(step: Step) -> str | None:
+    from confaudit.scenario.model import STATE_PHASES
+
+    return STATE_PHASES.get(step.kind)
+
+
+def _url_matches(url: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(url, pattern) if any(ch in pattern for ch in "*?[") else pattern in url
+
+
+def _why(exc: BaseException, timeout: float) -> str:
+    """A step's failure in words, one line, without Playwright's multi-line call log."""
+    name = type(exc).__name__
+    if isinstance(exc, asyncio.TimeoutError) or name == "TimeoutError":
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, ScenarioFailed):
+        return exc.problem
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else name
+    return f"failed: {message[:300]}"
+
+
+def _now() -> float:
+    return time.time()
