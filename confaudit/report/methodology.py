@@ -35,6 +35,11 @@ CAN_AND_CANNOT: dict[str, tuple[str, str]] = {
         "Room identifiers observed in traffic and links: their length, character set and whether they repeat.",
         "How the server generates identifiers or rate-limits guessing.",
     ),
+    "room_lock": (
+        "A scenario (confaudit run) locks the room and another participant tries to join: whether the join was "
+        "refused and whether that participant's browser still sent media (its RTP counters).",
+        "Other ways in (dial-in, invitations, moderators' overrides); a lock enforced only for some clients.",
+    ),
     "no_audio_while_muted": (
         "Audio media rates and audio-derived telemetry sent in phases marked muted, compared with unmuted phases.",
         "Local processing of microphone audio that sends nothing; data batched and sent after the capture stopped.",

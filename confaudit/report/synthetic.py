@@ -11,7 +11,7 @@ from typing import Any
 VERDICT_CYCLE = ("supported", "contradicted", "inconclusive", "not_observable", "document_only", "error", "understated")
 CATEGORIES = ("device", "os", "browser", "network", "identifier", "usage", "room_name", "audio_metrics")
 CHECKS = ("transport_encryption", "media_encryption", "end_to_end_encryption", "media_path", "data_collection",
-          "third_party_sharing", "no_advertising", "room_links", "no_audio_while_muted", "data_location", "document_only")
+          "third_party_sharing", "no_advertising", "room_links", "room_lock", "no_audio_while_muted", "data_location", "document_only")
 
 
 def synthetic_bundle(observations: int = 1000, payload: str = "", hosts: int = 300) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from confaudit.rules.checks.data import data_collection, no_advertising, third_p
 from confaudit.rules.checks.e2ee import end_to_end_encryption
 from confaudit.rules.checks.media import media_encryption
 from confaudit.rules.checks.path import TOPOLOGIES, data_location, media_path
-from confaudit.rules.checks.rooms import no_audio_while_muted, room_links
+from confaudit.rules.checks.rooms import no_audio_while_muted, room_links, room_lock
 from confaudit.rules.checks.transport import transport_encryption
 from confaudit.rules.model import Outcome
 
@@ -81,6 +81,7 @@ CHECK_KINDS: dict[str, CheckKind] = {k.name: k for k in (
         Param("min_entropy_bits", "number", 0),
         Param("fresh_per_room", "bool", False),
     ), "participant_control"),
+    CheckKind("room_lock", room_lock, (), "participant_control"),
     CheckKind("no_audio_while_muted", no_audio_while_muted, (Param("max_audio_bps", "number", 12000),), "muted_audio"),
     CheckKind("data_location", data_location, (Param("allowed_countries", "str_list", required=True),), "jurisdiction"),
     CheckKind(DOCUMENT_ONLY, None, (), "documents"),

@@ -1,4 +1,5 @@
-"""Checks ``room_links`` (hard-to-guess, fresh links) and ``no_audio_while_muted``."""
+"""Checks ``room_links`` (hard-to-guess, fresh links), ``room_lock`` (a locked room refuses late joiners)
+and ``no_audio_while_muted``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from confaudit.rules.checks._common import number, obj, outcome, plural, record_
 from confaudit.rules.model import Outcome
 
 MUTED_PHASES = frozenset({"muted", "mute", "mic-off", "microphone-off"})
+SCENARIO_LINK_PATTERN = r"([^/?#]+)/?(?:[?#].*)?$"
+"""Without a claims file's room_link_pattern, a scenario link's room id is its last path segment."""
 CUT_SHORT = {"time": "time limit", "matches": "limit of matches"}
 """Limits that stop a room-link scan before it has read the evidence (the pattern, not the evidence, is at
 fault): the claim is not judged. The sample limit is not among them: thousands of ids are enough."""
@@ -59,8 +62,41 @@ def _freshness(summary: Mapping[str, Any], count: int) -> bool | None:
     return None
 
 
+def scenario_events(bundle: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
+    return [e for e in records(bundle, "scenario_events") or [] if e.get("kind") == kind]
+
+
+def _event_id(event: Mapping[str, Any]) -> str:
+    return f"{text(event.get('session'), 40)}:{text(event.get('line'), 8)}" if event.get("session") else \
+        f"line {text(event.get('line'), 8)}"
+
+
+def scenario_link_summary(bundle: Mapping[str, Any], pattern: str | None) -> Mapping[str, Any] | None:
+    """The room links a scenario's new_room steps created (each a room of its own), analysed like captured
+    links: two steps giving the same id is reuse; distinct ids are fresh links. None without such steps."""
+    made = [e for e in scenario_events(bundle, "new_room") if isinstance(e.get("link"), str)]
+    if not made:
+        return None
+    links = tuple((e["link"], f"new_room:{_event_id(e)}") for e in made)
+    return _scenario_analysis(pattern or SCENARIO_LINK_PATTERN, links)
+
+
+@functools.lru_cache(maxsize=4)
+def _scenario_analysis(pattern: str, links: tuple[tuple[str, str], ...]) -> Mapping[str, Any]:
+    from confaudit.telemetry.room_links import analyze_room_links
+
+    result = analyze_room_links([{"url": url, "room": room} for url, room in links], pattern)
+    return dict(result, source="scenario", rooms=len(links))
+
+
 def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
-    summary = room_link_summary(bundle, params.get("_room_link_pattern"))
+    summary = scenario_link_summary(bundle, params.get("_room_link_pattern"))
+    if summary is not None and summary.get("samples"):
+        return _judge_links(summary, params, scenario=True)
+    return _judge_links(room_link_summary(bundle, params.get("_room_link_pattern")), params, scenario=False)
+
+
+def _judge_links(summary: Mapping[str, Any] | None, params: Mapping[str, Any], scenario: bool) -> Outcome:
     limit = _cut_short(summary) if summary else None
     if limit:
         # the claims file's pattern, not a confaudit bug: unsettled (inconclusive), never "no links", never exit 4
@@ -85,7 +121,8 @@ def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
         shape.append(f"length {text(length.get('min'), 6)}-{text(length.get('max'), 6)}")
     if classes:
         shape.append("alphabet " + "+".join(text(c, 20) for c in classes[:6]))
-    refs = [ref("room_links", "summary", ", ".join(shape))]
+    refs = [ref("room_links", "summary", ", ".join(shape) + (f" from {plural(summary.get('rooms'), 'new_room step')} of "
+                                                         "the scenario" if scenario else ""))]
     reused = summary.get("reused_ids") if isinstance(summary.get("reused_ids"), list) else []
     if reused:
         refs.append(ref("room_links", "reused", f"{plural(len(reused), 'id')} used for several rooms"))
@@ -172,3 +209,50 @@ def no_audio_while_muted(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
         return outcome("not_observable", "A muted phase was marked but the capture has no audio measurements for it.")
     return outcome("supported", f"While muted, audio stayed at or below {max_bps / 1000:.1f} kbit/s (silence) and no "
                    "audio-level telemetry was sent.", refs)
+
+
+def room_lock(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
+    """A scenario locked the room, then another participant tried to join: refused (and sent no media) or not."""
+    locks = scenario_events(bundle, "lock")
+    joins = scenario_events(bundle, "try_join")
+    if not locks:
+        return outcome("not_observable", "No scenario locked a room (a `lock` step followed by `try_join`, "
+                       "recorded by confaudit run), so room locking was not tested.")
+    first_lock = {}
+    for lock in locks:
+        key = lock.get("session")
+        ts = number(lock.get("ts"))
+        if ts is not None and (key not in first_lock or ts < first_lock[key]):
+            first_lock[key] = ts
+    tried = [j for j in joins if j.get("session") in first_lock and (number(j.get("ts")) or 0) > first_lock[j.get("session")]]
+    if not tried:
+        return outcome("not_observable", "The room was locked but no participant tried to join it afterwards.",
+                       [ref("scenario_event", _event_id(lock), "room locked") for lock in locks[:5]])
+    refs = [ref("scenario_event", _event_id(lock), f"room locked by {text(lock.get('participant'), 60)}")
+            for lock in locks[:5]]
+    admitted, leaked, unmeasured, refused = [], [], [], []
+    for join in tried:
+        who = text(join.get("participant"), 60)
+        sent = join.get("media_bytes_sent")
+        sent = sent if isinstance(sent, int) and not isinstance(sent, bool) else None
+        media = "media not measured" if sent is None else f"{sent} media bytes sent"
+        refs.append(ref("scenario_event", _event_id(join), f"try_join by {who}: {text(join.get('outcome'), 10)}, {media}"))
+        if join.get("outcome") == "admitted":
+            admitted.append(who)
+        elif sent is None:
+            unmeasured.append(who)
+        elif sent > 0:
+            leaked.append(f"{who} ({sent} bytes)")
+        else:
+            refused.append(who)
+    if admitted:
+        return outcome("contradicted", f"After the room was locked, {', '.join(admitted)} tried to join and "
+                       f"{'was' if len(admitted) == 1 else 'were'} admitted.", refs)
+    if leaked:
+        return outcome("contradicted", f"After the room was locked, the join was shown as refused but media was still "
+                       f"sent: {', '.join(leaked)}.", refs)
+    if unmeasured:
+        return outcome("inconclusive", f"After the room was locked, {', '.join(unmeasured)} was refused, but whether "
+                       "media still flowed was not measured.", refs)
+    return outcome("supported", f"After the room was locked, {plural(len(refused), 'join attempt')} "
+                   f"({', '.join(refused)}) {'was' if len(refused) == 1 else 'were'} refused and sent no media.", refs)
