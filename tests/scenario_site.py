@@ -1,14 +1,17 @@
-"""A tiny room site on loopback (plain HTTP) for scenario-runner tests that do not need the lab service:
-a landing page whose #new-room opens a fresh room, a room page with #name/#join/#status/#lock."""
+"""A tiny room site for scenario-runner tests that do not need the lab service: a landing page whose
+#new-room opens a fresh room (16 random mixed-case characters), a room page with #name/#join/#status/#lock.
+Served over HTTPS by the lab's TlsUpstream (through the proxy's routes) or over plain HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
 import http.server
-import secrets
 import threading
 from typing import Any
 
-LANDING = b"""<!doctype html><title>site</title><button id="new-room" onclick="location.href='/r/'+Math.random().toString(36).slice(2,14)">new</button>"""
+HOST = "rooms.example-rooms.test"
+LANDING = b"""<!doctype html><title>site</title><button id="new-room" onclick="
+const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+location.href = '/r/' + Array.from(crypto.getRandomValues(new Uint8Array(16)), b => abc[b % 62]).join('');">new</button>"""
 ROOM = b"""<!doctype html><title>room</title><input id="name"><button id="join">join</button><button id="lock">lock</button>
 <p id="status">lobby</p><script>
 document.getElementById('join').onclick = async () => {
@@ -20,51 +23,57 @@ document.getElementById('lock').onclick = () => fetch('/api/lock', {method: 'POS
 </script>"""
 
 
-class ScenarioSite:
-    """Threaded HTTP server on 127.0.0.1; ``admit_when_locked`` plays a room that fails to refuse."""
+class RoomSite:
+    """The site's behaviour; ``admit_when_locked`` plays a service that fails to refuse a late joiner."""
 
     def __init__(self, admit_when_locked: bool = False) -> None:
         self.locked = False
         self.admit_when_locked = admit_when_locked
         self.paths: list[str] = []
-        site = self
+        self.joined: list[str] = []
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes]:
+        self.paths.append(path)
+        if method == "GET":
+            return 200, "text/html", ROOM if path.startswith("/r/") else LANDING
+        if path == "/api/lock":
+            self.locked = True
+        if path == "/api/join":
+            if self.locked and not self.admit_when_locked:
+                return 200, "text/plain", b"refused"
+            self.joined.append(body.decode("utf-8", "replace"))
+        return 200, "text/plain", b"joined"
+
+
+class PlainSite:
+    """``RoomSite`` over plain HTTP on 127.0.0.1 (a threaded server; a context manager)."""
+
+    def __init__(self, site: RoomSite) -> None:
+        self.site = site
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def _send(self, body: bytes, ctype: str = "text/html") -> None:
-                self.send_response(200)
+            def _serve(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                status, ctype, out = site.handle(self.command, self.path, dict(self.headers), body)
+                self.send_response(status)
                 self.send_header("content-type", ctype)
-                self.send_header("content-length", str(len(body)))
+                self.send_header("content-length", str(len(out)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(out)
 
-            def do_GET(self) -> None:
-                site.paths.append(self.path)
-                self._send(ROOM if self.path.startswith("/r/") else LANDING)
-
-            def do_POST(self) -> None:
-                site.paths.append(self.path)
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                if self.path == "/api/lock":
-                    site.locked = True
-                refused = self.path == "/api/join" and site.locked and not site.admit_when_locked
-                self._send(b"refused" if refused else b"joined", "text/plain")
+            do_GET = do_POST = _serve
 
             def log_message(self, *args: Any) -> None:
                 return
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.token = secrets.token_hex(4)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
 
-    def __enter__(self) -> "ScenarioSite":
+    def __enter__(self) -> "PlainSite":
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"

@@ -142,6 +142,8 @@ def _step(ld: _Loader, node: Any, names: list[str], default_timeout: float, sele
         raise ld.fail(node, "a step must be a mapping such as '- click: \"#join\"'")
     fields = ld.mapping(node, "step", set(STEP_KINDS) | MODIFIERS)
     kinds = [k for k in fields if k in STEP_KINDS]
+    if len(kinds) == 2 and "phase" in kinds:  # `phase:` beside another step is that step's marker
+        kinds.remove("phase")
     if len(kinds) != 1:
         found = f"found {', '.join(kinds)}" if kinds else "found none"
         raise ld.fail(node, f"a step needs exactly one of {', '.join(STEP_KINDS)} ({found})")
@@ -151,7 +153,7 @@ def _step(ld: _Loader, node: Any, names: list[str], default_timeout: float, sele
     if "participant" in fields:
         participant = _participant_ref(ld, fields["participant"][1], names)
     timeout = _seconds(ld, fields["timeout"][1], "timeout", MAX_TIMEOUT_S) if "timeout" in fields else default_timeout
-    phase = _phase(ld, fields["phase"][1]) if "phase" in fields else None
+    phase = _phase(ld, fields["phase"][1]) if "phase" in fields and kinds[0] != "phase" else None
     base = {"kind": kind, "line": line, "participant": participant, "timeout": timeout, "phase": phase}
     body = fields[kind][1]
     if kind in ACTION_STEPS:

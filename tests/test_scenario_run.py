@@ -1,0 +1,159 @@
+"""`confaudit run` with real components: Debian's chromium driven by Playwright through the real capture
+proxy, a room site of the test's own (HTTPS via the proxy's routes, or plain HTTP on loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import require_binary
+from scenario_site import HOST, PlainSite, RoomSite
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+ROOM_SCENARIO = """vendor: Example Rooms
+start_url: https://{host}/
+media_seconds: 2
+participants: [Alice, Bob]
+steps:
+  - new_room:
+  - join:
+  - wait_for: {{selector: "#status", text: joined}}
+  - goto: https://{host}/
+  - new_room:
+  - join:
+  - lock:
+  - wait_for: "#locked"
+  - try_join: Bob
+  - expect: {{request: /api/lock}}
+  - screenshot: locked
+"""
+
+CLAIMS = """vendor: Example Rooms
+room_link_pattern: '/r/(?P<id>[A-Za-z0-9]+)'
+claims:
+  - id: locked-rooms
+    statement: "A locked room admits no one else."
+    source: {title: "fixture", url: "https://example.invalid/policy", date: "2026-01-01"}
+    check: room_lock
+    severity: high
+  - id: room-links
+    statement: "Every room gets its own hard-to-guess link."
+    source: {title: "fixture", url: "https://example.invalid/policy", date: "2026-01-01"}
+    check: room_links
+    min_entropy_bits: 64
+    fresh_per_room: true
+    severity: medium
+"""
+
+
+def _chromium_processes(marker: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(marker in part for part in proc.info["cmdline"] or []):
+            found.append(proc)
+    return found
+
+
+def _record(tmp_path: Path, site: RoomSite) -> tuple[Path, object]:
+    from confaudit.capture.lab import TlsUpstream
+    from confaudit.scenario.loader import load_scenario
+    from confaudit.scenario.record import record_scenario
+
+    path = tmp_path / "rooms.yaml"
+    path.write_text(ROOM_SCENARIO.format(host=HOST), encoding="utf-8")
+    upstream = TlsUpstream([HOST], handler=site.handle).start()
+    try:
+        session = tmp_path / "session"
+        recording = asyncio.run(record_scenario(load_scenario(path), session, routes={HOST: upstream.port}))
+    finally:
+        upstream.stop()
+    return session, recording
+
+
+@pytest.mark.parametrize(("admit_when_locked", "lock_verdict", "code"), [(False, "supported", 0), (True, "contradicted", 1)])
+def test_scenario_recorded_end_to_end_and_room_lock_judged(tmp_path: Path, admit_when_locked: bool,
+                                                            lock_verdict: str, code: int) -> None:
+    require_binary("chromium")
+    site = RoomSite(admit_when_locked=admit_when_locked)
+    session, recording = _record(tmp_path, site)
+    assert recording.failure is None, recording.failure
+    assert recording.outcome.steps_done == 11 and len(recording.outcome.links) == 2
+    # the pages came over HTTPS through the proxy, the capture's CA trusted by the browsers
+    assert site.paths.count("/api/lock") == 1 and site.joined[:2] == ["Alice", "Alice"]
+    assert (site.joined[2:] == ["Bob"]) is admit_when_locked
+    manifest = json.loads((session / "manifest.json").read_text())
+    assert manifest["scenario_run"]["outcome"] == "completed" and manifest["scenario_run"]["file"] == "rooms.yaml"
+    assert (session / "scenario.yaml").read_text() == ROOM_SCENARIO.format(host=HOST)
+    import hashlib
+
+    assert manifest["scenario_run"]["sha256"] == hashlib.sha256((session / "scenario.yaml").read_bytes()).hexdigest()
+    for name in ("scenario.yaml", "scenario_events.jsonl", "canary.json", "canary-2.json", "browser-keys.log",
+                 "screenshot-01-locked.png", "phases.jsonl"):
+        assert name in manifest["files"], name
+    assert (session / "screenshot-01-locked.png").read_bytes().startswith(b"\x89PNG")
+    assert b"CLIENT_TRAFFIC_SECRET_0" in (session / "browser-keys.log").read_bytes()
+    assert json.loads((session / "canary.json").read_text()) != json.loads((session / "canary-2.json").read_text())
+    events = [json.loads(line) for line in (session / "scenario_events.jsonl").read_text().splitlines()]
+    assert [e["kind"] for e in events] == ["new_room", "new_room", "lock", "try_join"]
+    assert [e["line"] for e in events] == [6, 10, 12, 14]
+    assert events[0]["link"] != events[1]["link"] and events[1]["link"].startswith(f"https://{HOST}/r/")
+    join = events[3]
+    assert join["participant"] == "Bob" and join["outcome"] == ("admitted" if admit_when_locked else "refused")
+    assert join["media_bytes_sent"] == 0 and join["link_index"] == 2
+    phases = [json.loads(line)["phase"] for line in (session / "phases.jsonl").read_text().splitlines()]
+    assert phases == ["lobby", "joined", "lobby", "joined"]
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(CLAIMS, encoding="utf-8")
+    findings = tmp_path / "findings.json"
+    done = subprocess.run([sys.executable, "-m", "confaudit", "check", str(session), "--claims", str(claims),
+                           "--json", str(findings)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == code, done.stdout + done.stderr
+    verdicts = {f["claim_id"]: f for f in json.loads(findings.read_text())["findings"]}
+    assert verdicts["locked-rooms"]["verdict"] == lock_verdict, verdicts["locked-rooms"]
+    assert verdicts["room-links"]["verdict"] == "supported", verdicts["room-links"]
+    assert "new_room steps of the scenario" in json.dumps(verdicts["room-links"]["evidence"])
+
+
+def test_a_failing_step_names_its_line_and_everything_stops(tmp_path: Path) -> None:
+    require_binary("chromium")
+    path = tmp_path / "broken.yaml"
+    session = tmp_path / "session"
+    with PlainSite(RoomSite()) as site:
+        path.write_text(f"vendor: Example Rooms\nstart_url: {site.url}\nmedia_seconds: 1\nsteps:\n  - new_room:\n"
+                        f"  - click: '#no-such-button'\n    timeout: 2\n  - join:\n", encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "confaudit", "run", str(path), "--out", str(session)],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
+    assert f"confaudit: error: {path}:6: step 'click #no-such-button' timed out after 2 s" in done.stderr
+    assert "Traceback" not in done.stderr
+    manifest = json.loads((session / "manifest.json").read_text())
+    assert manifest["scenario_run"]["outcome"] == "failed" and ":6: step 'click #no-such-button'" in manifest["scenario_run"]["error"]
+    assert manifest["stopped"] is not None
+    events = [json.loads(line) for line in (session / "scenario_events.jsonl").read_text().splitlines()]
+    assert events[-1]["kind"] == "step_failed" and events[-1]["line"] == 6
+    assert (session / events[-1]["screenshot"]).read_bytes().startswith(b"\x89PNG")
+    assert events[-1]["screenshot"] in manifest["files"]
+    # the proxy's port is free again and no browser of the run is left
+    port = manifest["stats"]["listen"][0][1]
+    with socket.socket() as probe:  # SO_REUSEADDR: connections in TIME_WAIT do not count, a listener would
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+        probe.listen()
+    assert not _chromium_processes("confaudit-run-"), "a chromium of the run is still running"
+    # the session reads as incomplete, naming why
+    evidence = tmp_path / "evidence.json"
+    done = subprocess.run([sys.executable, "-m", "confaudit", "analyze", str(session), "--json", str(evidence), "-q"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    bundle = json.loads(evidence.read_text())
+    assert bundle["complete"] is False
+    assert any("scenario run did not complete" in w for w in bundle["warnings"])
+    assert [e["kind"] for e in bundle["scenario_events"]] == ["new_room", "step_failed"]
