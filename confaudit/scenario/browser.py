@@ -95,15 +95,78 @@ class RequestLog:
         return next((url for _, url in self.entries[since:] if fragment in url), None)
 
 
-@dataclass
 class ParticipantBrowser:
-    """A running participant: Playwright's persistent context (its own Chromium process) and its page."""
+    """What the runner asks of a participant's browser, whichever engine drives it. Every wait polls until
+    done: the runner bounds each step with its timeout (and cancels the wait)."""
+
+    name: str
+    requests: RequestLog
+    engine: str
+
+    async def goto(self, url: str, ms: float) -> None: ...
+    async def click(self, selector: str, ms: float) -> None: ...
+    async def fill(self, selector: str, value: str, ms: float) -> None: ...
+    async def press(self, selector: str | None, key: str, ms: float) -> None: ...
+    async def screenshot(self, path: Path, ms: float) -> None: ...
+    async def wait_visible(self, selector: str, text: str | None, ms: float) -> None: ...
+    async def wait_text(self, text: str, ms: float) -> None: ...
+    async def wait_url(self, matches: Any, ms: float) -> None: ...
+    async def current_url(self) -> str: ...
+    async def count(self, selector: str) -> int: ...
+    async def inner_text(self, selector: str, ms: float) -> str: ...
+    async def media_counters(self) -> dict[str, int]: ...
+    async def close(self) -> None: ...
+
+
+@dataclass
+class ChromiumBrowser(ParticipantBrowser):
+    """A running Chromium participant: Playwright's persistent context (its own process) and its page."""
 
     name: str
     context: Any
     page: Any
     requests: RequestLog
     profile: Path
+    engine: str = "chromium"
+
+    async def goto(self, url: str, ms: float) -> None:
+        await self.page.goto(url, timeout=ms)
+
+    async def click(self, selector: str, ms: float) -> None:
+        await self.page.click(selector, timeout=ms)
+
+    async def fill(self, selector: str, value: str, ms: float) -> None:
+        await self.page.fill(selector, value, timeout=ms)
+
+    async def press(self, selector: str | None, key: str, ms: float) -> None:
+        if selector:
+            await self.page.press(selector, key, timeout=ms)
+        else:
+            await self.page.keyboard.press(key)
+
+    async def screenshot(self, path: Path, ms: float) -> None:
+        await self.page.screenshot(path=str(path), timeout=ms)
+
+    async def wait_visible(self, selector: str, text: str | None, ms: float) -> None:
+        locator = self.page.locator(selector)
+        if text is not None:
+            locator = locator.filter(has_text=text)
+        await locator.first.wait_for(state="visible", timeout=ms)
+
+    async def wait_text(self, text: str, ms: float) -> None:
+        await self.page.get_by_text(text).first.wait_for(state="visible", timeout=ms)
+
+    async def wait_url(self, matches: Any, ms: float) -> None:
+        await self.page.wait_for_url(matches, timeout=ms)
+
+    async def current_url(self) -> str:
+        return self.page.url
+
+    async def count(self, selector: str) -> int:
+        return await self.page.locator(selector).count()
+
+    async def inner_text(self, selector: str, ms: float) -> str:
+        return await self.page.locator(selector).first.inner_text(timeout=ms)
 
     async def media_counters(self) -> dict[str, int]:
         """RTP bytes the page's peer connections sent and received so far (0 when it made none)."""
@@ -114,8 +177,8 @@ class ParticipantBrowser:
             await self.context.close()
 
 
-async def launch_participant(playwright: Any, name: str, profile: Path, proxy_port: int, ca_spki: str,
-                             audio_wav: Path, video_y4m: Path, keylog: Path, timeout_s: float) -> ParticipantBrowser:
+async def launch_chromium(playwright: Any, name: str, profile: Path, proxy_port: int, ca_spki: str,
+                         audio_wav: Path, video_y4m: Path, keylog: Path, timeout_s: float) -> ChromiumBrowser:
     """Start one Chromium process for ``name`` (headless, throwaway profile in ``profile``)."""
     import os
 
@@ -130,4 +193,4 @@ async def launch_participant(playwright: Any, name: str, profile: Path, proxy_po
     await context.add_init_script(PEER_CONNECTION_PROBE)
     page = context.pages[0] if context.pages else await context.new_page()
     page.on("websocket", lambda ws: requests.add(ws.url))
-    return ParticipantBrowser(name, context, page, requests, profile)
+    return ChromiumBrowser(name, context, page, requests, profile)

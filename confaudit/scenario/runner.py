@@ -11,14 +11,13 @@ import contextlib
 import fnmatch
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from confaudit.capture.session import append_phase
 from confaudit.errors import ScenarioFailed
-from confaudit.scenario.browser import ParticipantBrowser, ca_spki_hash, launch_participant
+from confaudit.scenario.browser import ParticipantBrowser, ca_spki_hash, launch_chromium
 from confaudit.scenario.events import append_event
 from confaudit.scenario.model import Scenario, Step
 
@@ -91,14 +90,14 @@ class ScenarioRunner:
                                        self.scenario.media_seconds)
             shutil.copyfile(media.spec_json, self.session / (CANARY if index == 0 else f"canary-{index + 1}.json"))
             try:
-                browser = await asyncio.wait_for(launch_participant(
+                browser = await asyncio.wait_for(launch_chromium(
                     playwright, participant.name, work / f"profile-{index}", self.proxy_port, self.ca_spki,
                     media.audio_wav, media.video_y4m, keylog, step.timeout), step.timeout)
             except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any launch failure ends the run, named
                 raise ScenarioFailed(self.scenario.path, participant.line,
                                      f"participant '{participant.name}': browser did not start: {_why(exc, step.timeout)}") from None
             self.browsers[participant.name] = browser
-            await self._guarded(step, browser.page.goto(self.scenario.start_url, timeout=step.timeout * 1000))
+            await self._guarded(step, browser.goto(self.scenario.start_url, step.timeout * 1000))
 
     async def _close_all(self) -> None:
         for browser in self.browsers.values():
@@ -126,7 +125,7 @@ class ScenarioRunner:
         if browser is not None:
             name = f"screenshot-failed-line{step.line}.png"
             with contextlib.suppress(Exception):  # the page may be the thing that broke
-                await asyncio.wait_for(browser.page.screenshot(path=str(self.session / name), timeout=5000), 8)
+                await asyncio.wait_for(browser.screenshot(self.session / name, 5000), 8)
                 shot = name
                 self.screenshots.append(name)
         append_event(self.session, "step_failed", step.label(), step.line, participant=step.participant,
@@ -135,29 +134,26 @@ class ScenarioRunner:
 
     async def _execute(self, step: Step) -> None:
         browser = self.browsers[step.participant]
-        page, ms = browser.page, step.timeout * 1000
+        ms = step.timeout * 1000
         kind = step.kind
         if kind == "goto":
-            await page.goto(step.value, timeout=ms)
+            await browser.goto(step.value, ms)
         elif kind in ("click", "mute", "unmute", "camera_off", "camera_on", "screen_share", "leave"):
-            await page.click(step.selector, timeout=ms)
+            await browser.click(step.selector, ms)
         elif kind == "lock":
-            await page.click(step.selector, timeout=ms)
+            await browser.click(step.selector, ms)
             append_event(self.session, "lock", step.label(), step.line, participant=step.participant)
         elif kind == "join":
             await self._join(browser, step.selector, ms)
         elif kind == "fill":
-            await page.fill(step.selector, step.value, timeout=ms)
+            await browser.fill(step.selector, step.value, ms)
         elif kind == "press":
-            if step.selector:
-                await page.press(step.selector, step.value, timeout=ms)
-            else:
-                await page.keyboard.press(step.value)
+            await browser.press(step.selector, step.value, ms)
         elif kind == "sleep":
             await asyncio.sleep(step.seconds)
         elif kind == "screenshot":
             name = f"screenshot-{len(self.screenshots) + 1:02d}-{step.value}.png"
-            await page.screenshot(path=str(self.session / name), timeout=ms)
+            await browser.screenshot(self.session / name, ms)
             self.screenshots.append(name)
         elif kind in ("wait_for", "expect"):
             await self._wait(browser, step, ms)
@@ -167,53 +163,47 @@ class ScenarioRunner:
             await self._try_join(step, ms)
 
     async def _join(self, browser: ParticipantBrowser, join_selector: str, ms: float) -> None:
-        page = browser.page
-        await page.wait_for_selector(join_selector, state="visible", timeout=ms)
-        name_field = page.locator(self.scenario.selectors["name"])
-        if await name_field.count():
-            await name_field.first.fill(browser.name, timeout=ms)
-        await page.click(join_selector, timeout=ms)
+        await browser.wait_visible(join_selector, None, ms)
+        if await browser.count(self.scenario.selectors["name"]):
+            await browser.fill(self.scenario.selectors["name"], browser.name, ms)
+        await browser.click(join_selector, ms)
 
     async def _wait(self, browser: ParticipantBrowser, step: Step, ms: float) -> None:
-        page, wait = browser.page, step.wait
+        wait = step.wait
         if wait.request is not None:
             since = 0 if step.kind == "expect" else len(browser.requests.entries)
             while browser.requests.find(wait.request, since) is None:
                 await asyncio.sleep(POLL_S)
         elif wait.url is not None:
-            if step.kind == "expect" and _url_matches(page.url, wait.url):
+            if step.kind == "expect" and _url_matches(await browser.current_url(), wait.url):
                 return
-            await page.wait_for_url(lambda url: _url_matches(url, wait.url), timeout=ms)
+            await browser.wait_url(lambda url: _url_matches(url, wait.url), ms)
         elif wait.selector is not None:
-            locator = page.locator(wait.selector)
-            if wait.text is not None:
-                locator = locator.filter(has_text=wait.text)
-            await locator.first.wait_for(state="visible", timeout=ms)
+            await browser.wait_visible(wait.selector, wait.text, ms)
         else:
-            await page.get_by_text(wait.text).first.wait_for(state="visible", timeout=ms)
+            await browser.wait_text(wait.text, ms)
 
     async def _new_room(self, browser: ParticipantBrowser, step: Step, ms: float) -> None:
-        page = browser.page
-        before = page.url
-        await page.click(step.selector, timeout=ms)
-        await page.wait_for_url(lambda url: url != before, timeout=ms)
-        self.links.append(page.url)
+        before = await browser.current_url()
+        await browser.click(step.selector, ms)
+        await browser.wait_url(lambda url: url != before, ms)
+        link = await browser.current_url()
+        self.links.append(link)
         append_event(self.session, "new_room", step.label(), step.line, participant=step.participant,
-                     link=page.url, link_index=len(self.links))
+                     link=link, link_index=len(self.links))
         if step.participant == self.scenario.participants[0].name and step.phase is None:
             append_phase(self.session, "lobby")
 
     async def _try_join(self, step: Step, ms: float) -> None:
         joiner = self.browsers[step.joiner]
-        page = joiner.page
         link = self.links[(step.link or len(self.links)) - 1]
-        await page.goto(link, timeout=ms)
+        await joiner.goto(link, ms)
         await self._join(joiner, self.scenario.selectors["join"], ms)
-        status = page.locator(self.scenario.selectors["status"])
+        status = self.scenario.selectors["status"]
         admitted, refused = self.scenario.outcomes["admitted"], self.scenario.outcomes["refused"]
         outcome = None
         while outcome is None:
-            text = (await status.first.inner_text(timeout=ms)).strip() if await status.count() else ""
+            text = (await joiner.inner_text(status, ms)).strip() if await joiner.count(status) else ""
             outcome = "admitted" if text == admitted else "refused" if text == refused else None
             if outcome is None:
                 await asyncio.sleep(POLL_S)
@@ -244,7 +234,3 @@ def _why(exc: BaseException, timeout: float) -> str:
         return exc.problem
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else name
     return f"failed: {message[:300]}"
-
-
-def _now() -> float:
-    return time.time()
