@@ -87,7 +87,7 @@ def test_a_mistake_is_named_with_its_line(tmp_path: Path, mistake: str, line: in
     (GOOD.replace("start_url: https://rooms.example-rooms.test/\n", ""), 1, "missing required key 'start_url'"),
     (GOOD.replace("  - Bob\n", "  - Alice\n"), 7, "duplicate participant 'Alice'"),
     (GOOD.replace("mode: p2p", "mode: mesh"), 3, "lab.mode must be one of"),
-    (GOOD.replace("timeout: 8", "timeout: 8\nbrowser: firefox"), 5, "Firefox ESR cannot be driven"),
+    (GOOD.replace("timeout: 8", "timeout: 8\nbrowser: safari"), 5, "browser must be one of chromium, firefox"),
     (GOOD.replace("vendor: Example Rooms", "vendor: &v Example Rooms\ndescription: *v"), 2, "aliases"),
     (GOOD.replace("steps:\n", "steps: []\nx:\n"), 9, "unknown key 'x'"),
     (GOOD.replace("  - new_room:\n", "  - try_join: Bob\n  - new_room:\n"), 9, "try_join needs a room link"),

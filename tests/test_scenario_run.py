@@ -157,3 +157,54 @@ def test_a_failing_step_names_its_line_and_everything_stops(tmp_path: Path) -> N
     assert bundle["complete"] is False
     assert any("scenario run did not complete" in w for w in bundle["warnings"])
     assert [e["kind"] for e in bundle["scenario_events"]] == ["new_room", "step_failed"]
+
+
+FIREFOX_SCENARIO = """vendor: Example Rooms
+start_url: https://{host}/
+media_seconds: 2
+browser: firefox
+participants: [Alice, {{name: Bob, browser: chromium}}]
+steps:
+  - new_room:
+  - join:
+  - wait_for: {{selector: "#status", text: joined}}
+  - lock:
+  - wait_for: {{text: locked}}
+  - expect: {{request: /api/lock}}
+  - try_join: Bob
+  - screenshot: firefox
+  - click: "#missing"
+    timeout: 2
+"""
+
+
+def test_firefox_esr_participant_over_webdriver_bidi(tmp_path: Path) -> None:
+    """Debian's Firefox ESR driven without geckodriver: the basic steps, the CA trusted through certutil,
+    its NSS key log, a failing step and no Firefox left behind."""
+    require_binary("chromium")
+    require_binary("firefox-esr")
+    require_binary("certutil")
+    from confaudit.capture.lab import TlsUpstream
+    from confaudit.scenario.loader import load_scenario
+    from confaudit.scenario.record import record_scenario
+
+    path = tmp_path / "firefox.yaml"
+    path.write_text(FIREFOX_SCENARIO.format(host=HOST), encoding="utf-8")
+    site = RoomSite()
+    upstream = TlsUpstream([HOST], handler=site.handle).start()
+    try:
+        session = tmp_path / "session"
+        recording = asyncio.run(record_scenario(load_scenario(path), session, routes={HOST: upstream.port}))
+    finally:
+        upstream.stop()
+    assert recording.failure is not None and str(recording.failure) == f"{path}:15: step 'click #missing' timed out after 2 s"
+    assert site.joined == ["Alice"] and "/api/lock" in site.paths  # Firefox typed the name and clicked, over HTTPS
+    events = [json.loads(line) for line in (session / "scenario_events.jsonl").read_text().splitlines()]
+    assert [e["kind"] for e in events] == ["new_room", "lock", "try_join", "step_failed"]
+    assert events[2]["outcome"] == "refused" and events[2]["participant"] == "Bob"
+    assert (session / "screenshot-01-firefox.png").read_bytes().startswith(b"\x89PNG")
+    assert (session / events[3]["screenshot"]).read_bytes().startswith(b"\x89PNG")
+    keys = (session / "browser-keys.log").read_text()
+    assert "CLIENT_RANDOM" in keys or "CLIENT_TRAFFIC_SECRET_0" in keys
+    assert not (session / "canary.json").exists() and (session / "canary-2.json").exists()  # Bob's Chromium only
+    assert not _chromium_processes("confaudit-run-"), "a browser of the run is still running"

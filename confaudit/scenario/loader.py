@@ -40,7 +40,10 @@ def load_scenario(path: str | Path) -> Scenario:
             raise ld.fail(root, f"missing required key '{required}'")
     start_url = _url(ld, top["start_url"][1], "start_url")
     timeout = _seconds(ld, top["timeout"][1], "timeout", MAX_TIMEOUT_S) if "timeout" in top else DEFAULT_TIMEOUT_S
-    participants = _participants(ld, top.get("participants"))
+    browser = "chromium"
+    if "browser" in top:
+        browser = _browser(ld, top["browser"][1])
+    participants = _participants(ld, top.get("participants"), browser)
     names = [p.name for p in participants]
     selectors = dict(DEFAULT_SELECTORS)
     if "selectors" in top:
@@ -59,10 +62,6 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ld.fail(steps_node, f"more than {MAX_STEPS} steps")
     steps = tuple(_step(ld, node, names, timeout, selectors) for node in steps_node.value)
     _check_links(ld, steps, steps_node)
-    browser = ld.string(top["browser"][1], "browser") if "browser" in top else "chromium"
-    if browser not in BROWSERS:
-        why = " (Firefox ESR cannot be driven from Debian's packages yet: docs/scenarios.md)" if "firefox" in browser else ""
-        raise ld.fail(top["browser"][1], f"browser must be one of {', '.join(BROWSERS)}{why}")
     return Scenario(
         path=p, source=source, sha256=hashlib.sha256(source).hexdigest(),
         vendor=ld.string(top["vendor"][1], "vendor"), start_url=start_url, participants=participants, steps=steps,
@@ -94,11 +93,18 @@ def _seconds(ld: _Loader, node: Any, what: str, maximum: float) -> float:
     return value
 
 
-def _participants(ld: _Loader, entry: tuple[Any, Any] | None) -> tuple[Participant, ...]:
+def _browser(ld: _Loader, node: Any) -> str:
+    browser = ld.string(node, "browser")
+    if browser not in BROWSERS:
+        raise ld.fail(node, f"browser must be one of {', '.join(BROWSERS)}")
+    return browser
+
+
+def _participants(ld: _Loader, entry: tuple[Any, Any] | None, browser: str) -> tuple[Participant, ...]:
     import yaml
 
     if entry is None:
-        return (Participant("Auditor", 1),)
+        return (Participant("Auditor", 1, browser),)
     node = entry[1]
     if not isinstance(node, yaml.SequenceNode) or not node.value:
         raise ld.fail(node, "participants must be a non-empty list")
@@ -106,18 +112,21 @@ def _participants(ld: _Loader, entry: tuple[Any, Any] | None) -> tuple[Participa
         raise ld.fail(node, f"more than {MAX_PARTICIPANTS} participants (one browser each)")
     out: list[Participant] = []
     for item in node.value:
+        own = browser
         if isinstance(item, yaml.ScalarNode):
             name = ld.string(item, "participant")
         else:
-            fields = ld.mapping(item, "participant", {"name"})
+            fields = ld.mapping(item, "participant", {"name", "browser"})
             if "name" not in fields:
                 raise ld.fail(item, "participant: missing required key 'name'")
             name = ld.string(fields["name"][1], "participant name")
+            if "browser" in fields:
+                own = _browser(ld, fields["browser"][1])
         if len(name) > 100 or not name.isprintable():
             raise ld.fail(item, "participant name must be 1-100 printable characters")
         if any(p.name == name for p in out):
             raise ld.fail(item, f"duplicate participant '{name}'")
-        out.append(Participant(name, item.start_mark.line + 1))
+        out.append(Participant(name, item.start_mark.line + 1, own))
     return tuple(out)
 
 

@@ -28,7 +28,7 @@ DEFAULT_OUTCOMES = {"admitted": "joined", "refused": "refused"}
 """Text of the ``status`` element that tells whether a ``try_join`` was admitted or refused."""
 
 LAB_MODES = ("p2p", "sfu", "sfu-e2ee")
-BROWSERS = ("chromium",)
+BROWSERS = ("chromium", "firefox")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Participant:
     """Display name (typed into the name field by ``join``/``try_join``; unique in the scenario)."""
     line: int
     """Line of its entry in the scenario file."""
+    browser: str = "chromium"
+    """Engine of its browser: chromium (Playwright; canary media) or firefox (WebDriver BiDi; Firefox's own fake devices)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ class Scenario:
     steps: tuple[Step, ...]
     """What to do, in order."""
     browser: str = "chromium"
-    """Browser engine (docs/scenarios.md says why Firefox ESR is not driven yet)."""
+    """Default engine of the participants' browsers."""
     media_seconds: float = 10.0
     """Length of the canary media loop each fake device plays."""
     lab: LabSpec | None = None

@@ -56,6 +56,7 @@ class ScenarioRunner:
         self.scenario = scenario
         self.session = Path(session)
         self.proxy_port = proxy_port
+        self.ca_pem = ca_pem
         self.ca_spki = ca_spki_hash(ca_pem)
         self.browsers: dict[str, ParticipantBrowser] = {}
         self.links: list[str] = []
@@ -80,24 +81,31 @@ class ScenarioRunner:
         return RunOutcome(done, tuple(self.links), tuple(self.screenshots))
 
     async def _launch_all(self, playwright: Any, work: Path) -> None:
-        from confaudit.canary import write_canary_media
-
         keylog = self.session / BROWSER_KEYLOG
         keylog.touch(mode=0o600)
         for index, participant in enumerate(self.scenario.participants):
             step = Step("open", participant.line, participant.name, 30.0, value=self.scenario.start_url)
-            media = write_canary_media(work / f"media-{index}", canary_seed(self.scenario, index),
-                                       self.scenario.media_seconds)
-            shutil.copyfile(media.spec_json, self.session / (CANARY if index == 0 else f"canary-{index + 1}.json"))
             try:
-                browser = await asyncio.wait_for(launch_chromium(
-                    playwright, participant.name, work / f"profile-{index}", self.proxy_port, self.ca_spki,
-                    media.audio_wav, media.video_y4m, keylog, step.timeout), step.timeout)
+                browser = await asyncio.wait_for(self._launch(playwright, work, index, keylog, step.timeout), step.timeout)
             except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any launch failure ends the run, named
-                raise ScenarioFailed(self.scenario.path, participant.line,
-                                     f"participant '{participant.name}': browser did not start: {_why(exc, step.timeout)}") from None
+                raise ScenarioFailed(self.scenario.path, participant.line, f"participant '{participant.name}': "
+                                     f"{participant.browser} did not start: {_why(exc, step.timeout)}") from None
             self.browsers[participant.name] = browser
             await self._guarded(step, browser.goto(self.scenario.start_url, step.timeout * 1000))
+
+    async def _launch(self, playwright: Any, work: Path, index: int, keylog: Path, timeout: float) -> ParticipantBrowser:
+        participant = self.scenario.participants[index]
+        profile = work / f"profile-{index}"
+        if participant.browser == "firefox":  # Firefox's fake devices take no file: no canary for it
+            from confaudit.scenario.firefox import launch_firefox
+
+            return await launch_firefox(participant.name, profile, self.proxy_port, self.ca_pem, keylog, timeout)
+        from confaudit.canary import write_canary_media
+
+        media = write_canary_media(work / f"media-{index}", canary_seed(self.scenario, index), self.scenario.media_seconds)
+        shutil.copyfile(media.spec_json, self.session / (CANARY if index == 0 else f"canary-{index + 1}.json"))
+        return await launch_chromium(playwright, participant.name, profile, self.proxy_port, self.ca_spki,
+                                     media.audio_wav, media.video_y4m, keylog, timeout)
 
     async def _close_all(self) -> None:
         for browser in self.browsers.values():
