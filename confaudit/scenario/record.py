@@ -62,8 +62,10 @@ async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dic
             result["outcome"] = await runner.run()
         except ConfauditError as exc:
             result["failure"] = exc
-        except Exception as exc:  # noqa: BLE001 - recorded as the run's failure; the capture still finishes cleanly
-            result["failure"] = ScenarioFailed(scenario.path, 1, f"scenario run failed: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a confaudit bug: the capture still finishes cleanly, then it is raised (exit 4)
+            result["failure"] = ScenarioFailed(scenario.path, 1, f"scenario run stopped by an internal error: "
+                                                                 f"{type(exc).__name__}: {str(exc)[:300]}")
+            result["bug"] = exc
         finally:
             state.stop.set()
 
@@ -93,6 +95,8 @@ async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dic
         fields["error"] = str(failure)[:2000]
     manifest = dict(manifest, scenario_run=fields)
     session.write_manifest(out, manifest)
+    if "bug" in result:
+        raise result["bug"]
     return Recording(manifest, result.get("outcome"), failure)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from confaudit.capture.session import append_phase
-from confaudit.errors import ScenarioFailed
+from confaudit.errors import ScenarioFailed, UsageError
 from confaudit.scenario.browser import ParticipantBrowser, ca_spki_hash, launch_chromium
 from confaudit.scenario.events import append_event
 from confaudit.scenario.model import Scenario, Step
@@ -24,10 +24,6 @@ from confaudit.scenario.model import Scenario, Step
 BROWSER_KEYLOG = "browser-keys.log"
 CANARY = "canary.json"
 POLL_S = 0.1
-
-
-class StepError(Exception):
-    """Why a step failed, in words for the error line (``timed out after 5 s``)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,7 @@ class ScenarioRunner:
             step = Step("open", participant.line, participant.name, 30.0, value=self.scenario.start_url)
             try:
                 browser = await asyncio.wait_for(self._launch(playwright, work, index, keylog, step.timeout), step.timeout)
-            except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any launch failure ends the run, named
+            except (*step_errors(), UsageError) as exc:
                 raise ScenarioFailed(self.scenario.path, participant.line, f"participant '{participant.name}': "
                                      f"{participant.browser} did not start: {_why(exc, step.timeout)}") from None
             self.browsers[participant.name] = browser
@@ -115,9 +111,7 @@ class ScenarioRunner:
     async def _guarded(self, step: Step, action: Any) -> Any:
         try:
             return await asyncio.wait_for(action, step.timeout)
-        except (asyncio.TimeoutError, StepError, Exception) as exc:  # noqa: BLE001 - every failure stops the run
-            if isinstance(exc, asyncio.CancelledError):
-                raise
+        except step_errors() as exc:
             await self._fail(step, _why(exc, step.timeout))
 
     async def _run_step(self, step: Step) -> None:
@@ -221,6 +215,15 @@ class ScenarioRunner:
                      link_index=self.links.index(link) + 1, media_bytes_sent=int(counters.get("sent", 0)),
                      media_bytes_received=int(counters.get("received", 0)),
                      peer_connections=int(counters.get("connections", 0)))
+
+
+def step_errors() -> tuple[type[BaseException], ...]:
+    """What a browser action raises when the page or the browser does not do what the step asks: a timeout,
+    Playwright's error, a BiDi error or a closed connection. Anything else is a confaudit bug (exit 4)."""
+    from playwright.async_api import Error as PlaywrightError
+    from websockets.exceptions import WebSocketException
+
+    return (TimeoutError, PlaywrightError, WebSocketException, RuntimeError, ConnectionError, OSError)
 
 
 def _auto_phase(step: Step) -> str | None:
