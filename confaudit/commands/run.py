@@ -25,10 +25,10 @@ def run(scenario: Path, out: Path, claims: Path | None = None, report: Path | No
         from confaudit.rules.claims import load_claims
 
         load_claims(claims)  # a broken claims file fails before minutes of recording
-    from confaudit.capture.live import prepare_directory
     from confaudit.scenario.record import record_scenario
 
-    prepare_directory(Path(out))
+    if Path(out).exists() and (not Path(out).is_dir() or any(Path(out).iterdir())):
+        raise UsageError(f"{out}: session directory exists and is not empty; choose a new --out")
     if iface is None and loaded.lab is not None:
         iface = "lo"  # the lab's media never leaves loopback
     recording = asyncio.run(record_scenario(loaded, Path(out), iface=iface))

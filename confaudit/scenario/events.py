@@ -18,7 +18,7 @@ def append_event(directory: Path, kind: str, step: str, line: int, **fields: Any
     """Append ``{ts, step, line, kind, ...}`` with one write() and fsync (the file is sealed by the manifest later)."""
     event = {"ts": time.time(), "step": step, "line": line, "kind": kind, **fields}
     data = (json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
-    fd = os.open(Path(directory) / EVENTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(Path(directory) / EVENTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, data)
         os.fsync(fd)

@@ -58,6 +58,7 @@ async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dic
     async def drive(state: Any) -> None:
         try:
             (out / SCENARIO_COPY).write_bytes(scenario.source)
+            (out / SCENARIO_COPY).chmod(0o600)
             runner = ScenarioRunner(scenario, out, state.listen[0][1], _mitmproxy_ca())
             result["outcome"] = await runner.run()
         except ConfauditError as exc:

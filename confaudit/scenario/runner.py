@@ -99,7 +99,9 @@ class ScenarioRunner:
         from confaudit.canary import write_canary_media
 
         media = write_canary_media(work / f"media-{index}", canary_seed(self.scenario, index), self.scenario.media_seconds)
-        shutil.copyfile(media.spec_json, self.session / (CANARY if index == 0 else f"canary-{index + 1}.json"))
+        target = self.session / (CANARY if index == 0 else f"canary-{index + 1}.json")
+        shutil.copyfile(media.spec_json, target)
+        target.chmod(0o600)
         return await launch_chromium(playwright, participant.name, profile, self.proxy_port, self.ca_spki,
                                      media.audio_wav, media.video_y4m, keylog, timeout)
 
@@ -128,6 +130,7 @@ class ScenarioRunner:
             name = f"screenshot-failed-line{step.line}.png"
             with contextlib.suppress(Exception):  # the page may be the thing that broke
                 await asyncio.wait_for(browser.screenshot(self.session / name, 5000), 8)
+                (self.session / name).chmod(0o600)
                 shot = name
                 self.screenshots.append(name)
         append_event(self.session, "step_failed", step.label(), step.line, participant=step.participant,
@@ -156,6 +159,7 @@ class ScenarioRunner:
         elif kind == "screenshot":
             name = f"screenshot-{len(self.screenshots) + 1:02d}-{step.value}.png"
             await browser.screenshot(self.session / name, ms)
+            (self.session / name).chmod(0o600)  # like every session file: screenshots show the call
             self.screenshots.append(name)
         elif kind in ("wait_for", "expect"):
             await self._wait(browser, step, ms)
