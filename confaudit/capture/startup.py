@@ -69,7 +69,8 @@ def check_listen_address(host: str, port: int) -> None:
 
 
 def check_upstream_ca(path: Path) -> None:
-    """``--upstream-ca`` must be a readable PEM file holding at least one CA certificate."""
+    """``--upstream-ca`` must be a readable PEM file holding at least one certificate (a private CA, or a
+    self-signed server certificate trusted as is)."""
     try:
         context = ssl.create_default_context(cafile=str(path))
     except FileNotFoundError:
@@ -80,8 +81,8 @@ def check_upstream_ca(path: Path) -> None:
         raise InputError(path, "permission denied (--upstream-ca)") from None
     except ssl.SSLError as exc:
         raise InputError(path, f"not a PEM certificate file (--upstream-ca): {exc.reason or exc}") from None
-    if not context.get_ca_certs():
-        raise InputError(path, "holds no CA certificate (--upstream-ca)")
+    if not context.cert_store_stats()["x509"]:
+        raise InputError(path, "holds no certificate (--upstream-ca)")
 
 
 def apply_option_specs(opts: Any, specs: tuple[str, ...]) -> None:
@@ -97,6 +98,9 @@ def apply_option_specs(opts: Any, specs: tuple[str, ...]) -> None:
             raise UsageError(f"--set {spec}: confaudit's own options are set by capture's flags (--out, --vendor, ...)")
         if key not in opts:
             raise UsageError(f"--set {spec}: no such mitmproxy option {key!r} (see `mitmdump --options`)")
+        choices = getattr(opts._options.get(key), "choices", None)  # mitmproxy enforces choices only in its UIs
+        if choices and spec.partition("=")[2] not in choices:
+            raise UsageError(f"--set {spec}: {key} must be one of {', '.join(choices)}")
         try:
             opts.set(spec)
         except exceptions.OptionsError as exc:
