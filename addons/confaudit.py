@@ -1,6 +1,6 @@
-"""mitmproxy entry file: ``mitmdump -s addons/confaudit.py --set confaudit_session=DIR``.
+"""mitmproxy entry file of a source checkout: ``mitmdump -s addons/confaudit.py --set confaudit_session=DIR``.
 
-The logic ships in the confaudit package (``confaudit.capture.mitm_addon``) and is unit-tested there.
+The same addon as an installed package's ``mitmdump -s "$(confaudit addon-path)"`` (confaudit/mitmproxy_addon.py).
 """
 
 import os

@@ -100,11 +100,15 @@ def capture(
     operator: Annotated[str, typer.Option("--operator", help="Who ran the capture.")] = "",
     ignore_host: Annotated[Optional[list[str]], typer.Option("--ignore-host", help="Regex of hosts passed through untouched (metadata only).")] = None,
     no_panel: Annotated[bool, typer.Option("--no-panel", help="No live panel (for scripts and CI).")] = False,
+    ssl_insecure: Annotated[bool, typer.Option("--ssl-insecure", help="Do not verify upstream certificates (a lab or a private CA you cannot pass with --upstream-ca).")] = False,
+    upstream_ca: Annotated[Optional[Path], typer.Option("--upstream-ca", help="PEM file of CA certificates to trust for upstream servers (e.g. a company's private CA).", readable=False)] = None,
+    set_option: Annotated[Optional[list[str]], typer.Option("--set", help="key=value: set a mitmproxy option (repeatable; names as in `mitmdump --options`).")] = None,
 ) -> None:
     """Record a live call: mitmproxy with the confaudit addon plus a packet sniffer."""
     _run("capture", out=out, vendor=vendor, mode=mode, listen_host=listen_host, listen_port=listen_port,
          iface=iface, duration=duration, scenario=scenario, operator=operator,
-         ignore_hosts=ignore_host or [], panel=not no_panel)
+         ignore_hosts=ignore_host or [], panel=not no_panel, ssl_insecure=ssl_insecure, upstream_ca=upstream_ca,
+         option_specs=set_option or [])
 
 
 @app.command("run")
@@ -135,6 +139,12 @@ def mark(
 ) -> None:
     """Add a phase marker to a session's timeline (from another terminal)."""
     _run("mark", session=session, phase=phase)
+
+
+@app.command("addon-path")
+def addon_path() -> None:
+    """Print the path of the mitmproxy addon file: mitmdump -s "$(confaudit addon-path)" --set confaudit_session=DIR."""
+    _run("addon_path")
 
 
 @app.command()

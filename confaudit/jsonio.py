@@ -34,25 +34,26 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     atomic_write_chunks(path, (data,))
 
 
-def atomic_write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes]) -> None:
+def atomic_write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes], private: bool = False) -> None:
     """:func:`atomic_write_bytes` for output produced piece by piece (never held whole in memory).
 
     An output that cannot be written (read-only or missing permissions, a name too long, a directory in the
-    way, a full disk) is a one-line InputError naming it, whatever command writes it."""
+    way, a full disk) is a one-line InputError naming it, whatever command writes it. ``private``: mode 0600
+    (personal data) instead of what the umask allows."""
     target = Path(path)
     try:
-        _write_and_replace(target, chunks)
+        _write_and_replace(target, chunks, 0o600 if private else 0o666 & ~_current_umask())
     except OSError as exc:
         raise InputError(target, f"cannot write this output: {exc.strerror or type(exc).__name__}") from None
 
 
-def _write_and_replace(target: Path, chunks: Iterable[bytes]) -> None:
+def _write_and_replace(target: Path, chunks: Iterable[bytes], file_mode: int) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # At most 40 characters of the target's name (160 UTF-8 bytes): a legal 255-byte name must not make the
     # temp name overflow NAME_MAX.
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_current_umask())
+        os.fchmod(fd, file_mode)
         with os.fdopen(fd, "wb") as fh:
             for chunk in chunks:
                 fh.write(chunk)
@@ -71,11 +72,11 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+def write_json(path: str | os.PathLike[str], obj: Any, private: bool = False) -> None:
     """``dumps_canonical(obj)`` and a newline, written atomically and streamed (confaudit.jsonstream)."""
     from confaudit.jsonstream import canonical_chunks
 
-    atomic_write_chunks(path, canonical_chunks(obj))
+    atomic_write_chunks(path, canonical_chunks(obj), private=private)
 
 
 def _reject_constant(name: str) -> Any:

@@ -192,13 +192,17 @@ def test_mitmdump_loads_the_entry_file(tmp_path: Path) -> None:
 
 def test_panel_summary_counts_other_domains() -> None:
     import time as _time
-    from types import SimpleNamespace
 
+    from confaudit.capture.live import LiveState
+    from confaudit.capture.mitm_addon import ConfauditAddon
     from confaudit.capture.panel import render, summary
 
-    addon = SimpleNamespace(hosts={"api.example-rooms.test": 3, "cdn.example-rooms.test": 1, "t.tracker.test": 2},
-                            counts={"http": 6, "websocket": 2, "tls_clienthello": 3}, udp_bytes=125_000, hook_errors={})
-    state = SimpleNamespace(addon=addon, started=_time.time() - 10, sniffer=None, phases=["joined"], listen=[("127.0.0.1", 8080)])
+    # the real classes, not look-alikes: a fake once hid the panel calling a property as a method
+    addon = ConfauditAddon()
+    addon.hosts.update({"api.example-rooms.test": 3, "cdn.example-rooms.test": 1, "t.tracker.test": 2})
+    addon.counts.update({"http": 6, "websocket": 2, "tls_clienthello": 3})
+    addon.udp_bytes = 125_000
+    state = LiveState(started=_time.time() - 10, addon=addon, phases=["joined"], listen=[("127.0.0.1", 8080)])
     s = summary(state, "example-rooms")
     assert s["http"] == 6 and s["hosts"] == 3 and s["other_domains"] == ["tracker.test"]
     assert 90 < s["udp_kbps"] < 110

@@ -27,6 +27,8 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import loopback_http
+from confaudit.capture.live import LiveState
+from confaudit.capture.mitm_addon import ConfauditAddon
 from confaudit.capture.panel import KeyReader, PhaseTail, registrable_domain, render, summary
 from confaudit.capture.session import append_phase, read_phases
 
@@ -229,6 +231,26 @@ def test_capture_ends_cleanly_and_restores_the_terminal(pane: Pane, tmp_path: Pa
     assert [p["phase"] for p in read_phases(out / "phases.jsonl")] == ["joined"]
 
 
+@pytest.mark.slow
+def test_panel_with_a_sniffer_in_a_real_terminal(pane: Pane, upstream: str, tmp_path: Path) -> None:
+    """`capture --iface lo`: the panel keeps showing (it once replaced itself with "panel error (TypeError)")."""
+    out = tmp_path / "session"
+    pane.start(_capture_command(out) + " --iface lo")
+    screen = pane.wait_screen(lambda s: "│ elapsed" in s or "panel error" in s, "the panel")
+    assert "panel error" not in screen, screen
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{_proxy_port(screen)}"}))
+    with opener.open(f"{upstream}/with-sniffer", timeout=10) as response:
+        assert response.status == 200
+    screen = pane.wait_screen(lambda s: "panel error" in s or _panel_row(s, "flows").startswith("1 HTTP"),
+                              "the request in the panel", timeout=5)
+    assert "panel error" not in screen and re.fullmatch(r"\d+ kbit/s", _panel_row(screen, "UDP media")), screen
+    pane.keys("q")
+    assert pane.wait_exit() == 0
+    _assert_clean(pane.screen())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stats"]["sniffer"]["iface"] == "lo" and manifest["stats"]["sniffer"]["packets"] > 0
+
+
 # ---- the pure parts, no terminal needed ------------------------------------------------------------
 
 def test_registrable_domain_keeps_ip_addresses() -> None:
@@ -238,10 +260,12 @@ def test_registrable_domain_keeps_ip_addresses() -> None:
     assert registrable_domain("a.b.Example.co.uk.") == "example.co.uk"
 
 
-def _state(hosts: dict[str, int], phases: list[str] | None = None) -> SimpleNamespace:
-    addon = SimpleNamespace(hosts=hosts, counts={"http": 3}, udp_bytes=0, hook_errors={})
-    return SimpleNamespace(addon=addon, started=time.time() - 65, sniffer=None, listen=[("127.0.0.1", 8080)],
-                           phases=phases or [], stop=None)
+def _state(hosts: dict[str, int], phases: list[str] | None = None, sniffer: object = None) -> LiveState:
+    addon = ConfauditAddon()  # the real addon and state classes: look-alikes hid a property called as a method
+    addon.hosts.update(hosts)
+    addon.counts["http"] = 3
+    return LiveState(started=time.time() - 65, addon=addon, sniffer=sniffer, listen=[("127.0.0.1", 8080)],
+                     phases=phases or [])
 
 
 def _text(renderable: object) -> str:
@@ -259,6 +283,44 @@ def test_render_shows_hostile_names_as_text() -> None:
     assert "\x1b" not in text and "\x07" not in text
     assert "01:05" in text and "3 HTTP" in text
     assert summary(state, "vendor")["http"] == 3
+
+
+def test_render_with_a_real_sniffer_shows_its_udp_rate(tmp_path: Path) -> None:
+    """`capture --iface` hands the panel a PacketSniffer, whose ``stats`` is a property."""
+    import socket
+
+    from confaudit.capture.sniffer import PacketSniffer
+
+    sniffer = PacketSniffer("lo", tmp_path / "capture.pcapng")
+    sniffer.start()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as source:
+            sink.bind(("127.0.0.1", 0))
+            for _ in range(50):
+                source.sendto(b"\x80" + bytes(1199), sink.getsockname())
+        deadline = time.monotonic() + 5
+        while sniffer.stats.udp_bytes < 50 * 1200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        state = _state({}, sniffer=sniffer)
+        text = _text(render(state, "vendor"))
+    finally:
+        sniffer.stop()
+    assert summary(state, "vendor")["udp_kbps"] > 0  # from the sniffer: the addon saw no UDP
+    row = re.search(r"UDP media\s+(?:│\s*)?(\d+) kbit/s", text)
+    assert row and int(row.group(1)) >= 1, text
+
+
+def test_render_shows_failed_upstream_flows_with_the_first_error() -> None:
+    state = _state({"rooms.example-rooms.test": 2})
+    assert "failed upstream" not in _text(render(state, "vendor"))
+    state.addon.upstream.note("rooms.example-rooms.test", "Certificate verify failed: self-signed certificate")
+    state.addon.upstream.note("rooms.example-rooms.test", "Certificate verify failed: again")
+    state.addon.upstream.note("esc\x1b]0;x\x07.test", "reset\x1b[2J")
+    text = _text(render(state, "vendor"))
+    assert re.search(r"failed upstream\s+│ 3 flows \(rooms.example-rooms.test 2, esc\?\]0;x\?.test 1\)", text), text
+    assert re.search(r"first error\s+│ rooms.example-rooms.test: Certificate verify failed: self-signed certificate\s", text)
+    assert "\x1b" not in text and "\x07" not in text
 
 
 def test_phase_tail_follows_markers_from_other_terminals(tmp_path: Path) -> None:

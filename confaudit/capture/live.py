@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import threading
 import time
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confaudit.capture import session
+from confaudit.capture import session, startup
 from confaudit.errors import InputError, UsageError
 
 
@@ -57,6 +56,12 @@ class CaptureConfig:
     """More mitmproxy options (the lab uses connection_strategy=lazy)."""
 
 
+    upstream_ca: Path | None = None
+    """PEM file of CA certificates trusted for upstream servers (mitmproxy's ssl_verify_upstream_trusted_ca)."""
+    option_specs: tuple[str, ...] = ()
+    """``key=value`` settings of mitmproxy options (``--set``), parsed and validated by mitmproxy."""
+
+
 @dataclass
 class LiveState:
     """What the panel shows; updated by the capture loop."""
@@ -69,49 +74,64 @@ class LiveState:
     stop: asyncio.Event | None = None
 
 
-def prepare_directory(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UsageError(f"{out}: session directory exists and is not empty; choose a new --out")
-    out.mkdir(parents=True, exist_ok=True)
-
-
 async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None] | None = None,
                       on_ready: Callable[[LiveState], None] | None = None) -> dict[str, Any]:
-    """Capture until duration, Ctrl-C, SIGTERM or ``state.stop``; return the final manifest."""
-    from mitmproxy import options
+    """Capture until duration, Ctrl-C, SIGTERM or ``state.stop``; return the final manifest.
+
+    Everything that can be refused (options, the listen address, the interface) is checked before the
+    session directory exists; a start that fails after that removes the directory again."""
+    from mitmproxy import exceptions, options
     from mitmproxy.net import tls as mitm_tls
     from mitmproxy.tools.dump import DumpMaster
 
     from confaudit.capture.mitm_addon import ConfauditAddon
 
-    prepare_directory(config.out)
-    keylog = _session_keylog(mitm_tls)
-    keylog.retarget(config.out / session.KEYLOG)
-    opts = options.Options(listen_host=config.listen_host, listen_port=config.listen_port, mode=[config.mode],
-                           ignore_hosts=list(config.ignore_hosts), ssl_insecure=config.ssl_insecure)
+    try:
+        opts = options.Options(listen_host=config.listen_host, listen_port=config.listen_port, mode=[config.mode],
+                               ignore_hosts=list(config.ignore_hosts), ssl_insecure=config.ssl_insecure)
+    except exceptions.OptionsError as exc:
+        raise UsageError(f"mitmproxy options: {exc}") from None
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-    if config.extra_options:
-        opts.update(**config.extra_options)  # options the master's addons declare
-    addon = ConfauditAddon()
-    for extra in config.extra_addons:
-        master.addons.add(extra)
-    master.addons.add(addon)
-    addon.open_session(config.out, vendor=config.vendor, scenario=config.scenario, operator=config.operator,
-                       mode=config.mode, simulated=config.simulated, known=config.known)
-    state = LiveState(started=time.time(), addon=addon, stop=asyncio.Event())
+    startup_errors = startup.StartupErrors.replace_errorcheck(master)
+    try:
+        addon = ConfauditAddon()
+        for extra in config.extra_addons:
+            master.addons.add(extra)
+        master.addons.add(addon)
+        _configure(opts, config)
+        startup.check_listen_address(opts.listen_host, opts.listen_port)
+        sniffer = None
+        if config.iface:
+            from confaudit.capture.sniffer import PacketSniffer
+
+            sniffer = PacketSniffer(config.iface, config.out / session.PCAP)  # an unknown interface fails here
+        created = startup.prepare_directory(config.out)
+    except BaseException:
+        startup_errors.uninstall()
+        raise
+    keylog = _session_keylog(mitm_tls)
+    state = LiveState(started=time.time(), addon=addon, sniffer=sniffer, stop=asyncio.Event())
     loop = asyncio.get_running_loop()
+    runner: asyncio.Task[Any] | None = None
+    try:
+        keylog.retarget(config.out / session.KEYLOG)
+        addon.open_session(config.out, vendor=config.vendor, scenario=config.scenario, operator=config.operator,
+                           mode=config.mode, simulated=config.simulated, known=config.known)
+        if sniffer is not None:
+            sniffer.start()
+        runner = asyncio.create_task(master.run())
+        state.listen = await _wait_listening(master, runner, startup_errors, f"{opts.listen_host}:{opts.listen_port}")
+    except BaseException:
+        await _abandon_start(master, runner, sniffer, keylog, addon)
+        startup.discard_directory(config.out, created)
+        raise
+    finally:
+        startup_errors.uninstall()
     loop.set_exception_handler(_quiet_cancellations)
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, state.stop.set)
-    if config.iface:
-        from confaudit.capture.sniffer import PacketSniffer
-
-        state.sniffer = PacketSniffer(config.iface, config.out / session.PCAP)
-        state.sniffer.start()
-    runner = asyncio.create_task(master.run())
     try:
-        state.listen = await _wait_listening(master, runner)
         if on_ready is not None:
             on_ready(state)
         deadline = None if config.duration is None else time.monotonic() + config.duration
@@ -142,6 +162,30 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
     if sniffer_error is not None:
         raise InputError(config.out / session.PCAP, f"packet capture failed: {sniffer_error} (recorded in the manifest)")
     return manifest
+
+
+def _configure(opts: Any, config: CaptureConfig) -> None:
+    """The lab's options, ``--upstream-ca`` and ``--set``, once every addon has declared its options."""
+    if config.extra_options:
+        opts.update(**config.extra_options)  # options the master's addons declare
+    if config.upstream_ca is not None:
+        startup.check_upstream_ca(config.upstream_ca)
+        opts.update(ssl_verify_upstream_trusted_ca=str(Path(config.upstream_ca).absolute()))
+    startup.apply_option_specs(opts, config.option_specs)
+
+
+async def _abandon_start(master: Any, runner: asyncio.Task[Any] | None, sniffer: Any, keylog: "SessionKeyLog",
+                         addon: Any) -> None:
+    """Stop whatever a failed start had begun, so its files are closed before the directory goes."""
+    master.shutdown()
+    if runner is not None:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(runner, timeout=10)
+    if sniffer is not None:
+        with contextlib.suppress(Exception):
+            sniffer.stop()
+    keylog.retarget(None)
+    addon.close(finish=False)
 
 
 def _stop_sniffer(sniffer: Any) -> tuple[Any, str | None]:
@@ -186,8 +230,7 @@ class SessionKeyLog:
                 self._fh.close()
             self._fh = None
             if path is not None:
-                self._fh = Path(path).open("ab")
-                os.chmod(path, 0o600)
+                self._fh = session.open_private(Path(path))
 
     def __call__(self, connection: Any, keymaterial: bytes) -> None:
         with self._lock:
@@ -206,15 +249,19 @@ def _session_keylog(mitm_tls: Any) -> SessionKeyLog:
     return mitm_tls.log_master_secret
 
 
-async def _wait_listening(master: Any, runner: asyncio.Task[Any]) -> list[tuple[str, int]]:
-    """The proxy's bound addresses, once its servers are up (port 0 resolves to the real port)."""
+async def _wait_listening(master: Any, runner: asyncio.Task[Any], errors: startup.StartupErrors,
+                          address: str) -> list[tuple[str, int]]:
+    """The proxy's bound addresses, once its servers are up (port 0 resolves to the real port); InputError
+    with mitmproxy's own first error when it logged one while starting (a port taken since the check)."""
     proxyserver = master.addons.get("proxyserver")
     for _ in range(200):
+        if errors.messages:
+            raise InputError(address, f"proxy did not start: {errors.messages[0]}")
         if runner.done():
             exc = runner.exception()
-            raise UsageError(f"proxy did not start: {exc}" if exc else "proxy did not start")
+            raise InputError(address, f"proxy did not start: {exc}" if exc else "proxy did not start")
         addrs = [a for a in proxyserver.listen_addrs() if a]
         if addrs:
             return [(str(a[0]), int(a[1])) for a in addrs]
         await asyncio.sleep(0.05)
-    raise UsageError("proxy did not start listening within 10 s")
+    raise InputError(address, "proxy did not start listening within 10 s")

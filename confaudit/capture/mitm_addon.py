@@ -17,6 +17,7 @@ from typing import Any
 
 from confaudit.capture import convert, session
 from confaudit.capture.observations import ObservationWriter
+from confaudit.capture.upstream import UpstreamFailures, failed_connect_error, failed_upstream_error
 from confaudit.redact import Redactor
 
 MAX_WS_MESSAGES_KEPT = 1000
@@ -52,6 +53,7 @@ class ConfauditAddon:
         self.counts: dict[str, int] = {"http": 0, "websocket": 0, "tls_clienthello": 0, "udp_flow": 0, "dns": 0}
         self.hosts: dict[str, int] = {}
         self.udp_bytes = 0
+        self.upstream = UpstreamFailures(self.redactor.text)
         self._passthrough_seen: set[int] = set()
         self._pending: deque[tuple[str, Callable[..., None], tuple[Any, ...]]] = deque()
         self._drain_scheduled = False
@@ -77,12 +79,12 @@ class ConfauditAddon:
     def open_session(self, directory: Path, vendor: str = "", scenario: str = "", operator: str = "",
                      mode: str = "", simulated: bool = False, known: dict[str, list[str]] | None = None) -> None:
         """Create the session directory, its first manifest and the observation writer."""
-        directory.mkdir(parents=True, exist_ok=True)
+        session.make_private_directory(directory)
         self.directory = directory
         self.manifest = session.new_manifest(vendor, scenario, operator, mode, simulated, known)
         session.write_manifest(directory, self.manifest)
         self.writer = ObservationWriter(directory / session.OBSERVATIONS)
-        self._flow_file = (directory / session.FLOWS).open("ab")
+        self._flow_file = session.open_private(directory / session.FLOWS)
 
     def _save_flow(self, flow: Any) -> None:
         """Append the flow to flows.mitm (mitmproxy's format); runs deferred, after the client got its answer."""
@@ -117,7 +119,8 @@ class ConfauditAddon:
         return dict(self.manifest, hook_errors=dict(self.hook_errors), hook_error_samples=list(self.error_samples),
                     stats={"records": dict(self.counts), "hosts": len(self.hosts),
                            "write_errors": self.writer.write_errors if self.writer else 0,
-                           "dropped_records": self.writer.records_dropped if self.writer else 0})
+                           "dropped_records": self.writer.records_dropped if self.writer else 0,
+                           "upstream_failures": self.upstream.manifest_fields()})
 
     def note_error(self, hook: str, exc: BaseException) -> None:
         self.hook_errors[hook] = self.hook_errors.get(hook, 0) + 1
@@ -161,6 +164,15 @@ class ConfauditAddon:
     def error(self, flow: Any) -> None:
         if flow.response is None and getattr(flow, "request", None) is not None:
             self._http(flow)
+            failure = failed_upstream_error(flow)
+            if failure is not None and not flow.metadata.get("confaudit_ignore"):
+                self.upstream.note(flow.request.pretty_host, failure)
+
+    @_contained
+    def http_connect_error(self, flow: Any) -> None:
+        failure = failed_connect_error(flow)
+        if failure is not None and not flow.metadata.get("confaudit_ignore"):
+            self.upstream.note(flow.request.pretty_host, failure)
 
     def _http(self, flow: Any) -> None:
         if flow.metadata.get("confaudit_ignore"):  # set by the lab's router for traffic it blocked itself

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from confaudit import __version__
+from confaudit.capture.session import open_private
 
 FORMAT = "confaudit-observations"
 FLUSH_INTERVAL_S = 0.5
@@ -28,7 +29,7 @@ class ObservationWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists() or self.path.stat().st_size == 0
-        self._fh = self.path.open("ab")
+        self._fh = open_private(self.path)
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._queued_lock = threading.Lock()
         self.records_queued = 0

@@ -32,7 +32,7 @@ def registrable_domain(host: str) -> str:
     return _PSL.privatesuffix(name) or name
 
 
-def _plain(text: Any, limit: int = 200) -> str:
+def plain_text(text: Any, limit: int = 200) -> str:
     """Network- or user-supplied text made safe for the terminal: no control characters (escape
     sequences), bounded length. Markup is never interpreted: cells are rich Text, not markup strings."""
     cleaned = "".join(ch if ch.isprintable() else "?" for ch in str(text))
@@ -54,11 +54,11 @@ def summary(state: Any, vendor: str) -> dict[str, Any]:
     elapsed = max(0.001, time.time() - state.started)
     udp_bytes = addon.udp_bytes
     if state.sniffer is not None:
-        udp_bytes = max(udp_bytes, state.sniffer.stats().udp_bytes)
+        udp_bytes = max(udp_bytes, state.sniffer.stats.udp_bytes)  # a property: the sniffer's live counters
     return {"elapsed": elapsed, "http": addon.counts.get("http", 0), "websocket": addon.counts.get("websocket", 0),
             "tls": addon.counts.get("tls_clienthello", 0), "hosts": len(addon.hosts), "other_domains": others,
             "udp_kbps": udp_bytes * 8 / 1000 / elapsed, "hook_errors": sum(addon.hook_errors.values()),
-            "phases": list(state.phases)}
+            "phases": list(state.phases), "upstream": addon.upstream.summary()}
 
 
 def render(state: Any, vendor: str, notes: list[str] | None = None) -> Any:
@@ -68,22 +68,26 @@ def render(state: Any, vendor: str, notes: list[str] | None = None) -> Any:
     s = summary(state, vendor)
     # Hosts come from Host headers and SNI, phases from `confaudit mark`: plain Text, never markup
     # ("a.[/b]" would raise MarkupError and stop the capture) and never raw control characters.
-    table = Table(title=Text(f"confaudit capture: {_plain(vendor, 80)}"), show_header=False, expand=False)
+    table = Table(title=Text(f"confaudit capture: {plain_text(vendor, 80)}"), show_header=False, expand=False)
     table.add_column(style="bold")
     table.add_column()
     listen = ", ".join(f"{h}:{p}" for h, p in state.listen)
-    table.add_row("proxy", Text(_plain(listen) or "starting"))
+    table.add_row("proxy", Text(plain_text(listen) or "starting"))
     table.add_row("elapsed", f"{int(s['elapsed']) // 60:02d}:{int(s['elapsed']) % 60:02d}")
     table.add_row("flows", f"{s['http']} HTTP, {s['websocket']} WebSocket msgs, {s['tls']} TLS hellos")
     table.add_row("hosts", str(s["hosts"]))
-    shown = ", ".join(_plain(d, 60) for d in s["other_domains"][:8]) + (" ..." if len(s["other_domains"]) > 8 else "")
+    shown = ", ".join(plain_text(d, 60) for d in s["other_domains"][:8]) + (" ..." if len(s["other_domains"]) > 8 else "")
     table.add_row("other domains", Text(f"{len(s['other_domains'])}: {shown}"))
     table.add_row("UDP media", f"{s['udp_kbps']:.0f} kbit/s")
-    table.add_row("phases", Text(" > ".join(_plain(ph, 64) for ph in s["phases"][-6:]) or "-"))
+    table.add_row("phases", Text(" > ".join(plain_text(ph, 64) for ph in s["phases"][-6:]) or "-"))
+    if s["upstream"].flows:
+        # mitmproxy answers these itself (502): without this row a capture of nothing but errors looks healthy
+        table.add_row("failed upstream", Text(plain_text(s["upstream"].counts(), 200), style="red"))
+        table.add_row("first error", Text(plain_text(s["upstream"].first_error, 200), style="red"))
     if s["hook_errors"]:
         table.add_row("hook errors", f"[red]{s['hook_errors']}[/red] (see manifest)")
     for note in (notes or [])[-3:]:
-        table.add_row("note", Text(_plain(note), style="yellow"))
+        table.add_row("note", Text(plain_text(note), style="yellow"))
     table.add_row("keys", "l lobby  j joined  m muted  u unmuted  c cam-off  v cam-on  s share  x left  q stop")
     return table
 

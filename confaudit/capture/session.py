@@ -93,7 +93,27 @@ def new_manifest(vendor: str, scenario: str = "", operator: str = "", mode: str 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
     from confaudit.jsonio import write_json
 
-    write_json(Path(directory) / MANIFEST, manifest)
+    write_json(Path(directory) / MANIFEST, manifest, private=True)
+
+
+def make_private_directory(directory: Path) -> None:
+    """Create the session directory (and missing parents) readable by its owner only: a session holds
+    personal data (decrypted traffic, TLS keys, names). An existing directory is made 0700 too."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+
+
+def open_private(path: Path, mode: str = "ab") -> Any:
+    """Open a session file for writing, created 0600 whatever the umask (an existing file is made 0600)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode.startswith("a") else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        return os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def finish_manifest(directory: Path, manifest: dict[str, Any], stopped: float | None = None) -> dict[str, Any]:
@@ -130,7 +150,7 @@ def append_phase(directory: Path, phase: str, ts: float | None = None) -> dict[s
                                     "hashes, so markers can only be added while it is recording")
     entry = {"phase": label, "ts": time.time() if ts is None else float(ts)}
     line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-    fd = os.open(directory / PHASES, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(directory / PHASES, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # personal data: owner only
     try:
         os.write(fd, line)  # one write() of a short line under O_APPEND: concurrent markers never interleave
         os.fsync(fd)

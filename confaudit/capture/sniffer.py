@@ -229,8 +229,10 @@ class PacketSniffer:
             self._ready.set()
             return
         try:
+            from confaudit.capture.session import open_private
+
             self.out_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.out_path.open("wb") as fh:
+            with open_private(self.out_path, "wb") as fh:  # raw packets: personal data
                 fh.write(pcapng_header(self.linktype, self.iface))
                 fh.flush()
                 self._ready.set()

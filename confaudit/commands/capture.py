@@ -24,7 +24,8 @@ def _instructions(listen: list[tuple[str, int]], mode: str) -> str:
 
 def run(out: Path, vendor: str, mode: str = "regular", listen_host: str = "127.0.0.1", listen_port: int = 8080,
         iface: str | None = None, duration: float | None = None, scenario: str = "", operator: str = "",
-        ignore_hosts: list[str] | None = None, panel: bool = True) -> int:
+        ignore_hosts: list[str] | None = None, panel: bool = True, ssl_insecure: bool = False,
+        upstream_ca: Path | None = None, option_specs: list[str] | None = None) -> int:
     from confaudit.capture.live import CaptureConfig, run_capture
 
     if not vendor.strip():
@@ -35,14 +36,32 @@ def run(out: Path, vendor: str, mode: str = "regular", listen_host: str = "127.0
         raise UsageError("--listen-port must be 0-65535")
     config = CaptureConfig(out=Path(out), vendor=vendor, mode=mode, listen_host=listen_host, listen_port=listen_port,
                            iface=iface, duration=duration, scenario=scenario, operator=operator,
-                           ignore_hosts=tuple(ignore_hosts or ()))
+                           ignore_hosts=tuple(ignore_hosts or ()), ssl_insecure=ssl_insecure,
+                           upstream_ca=Path(upstream_ca) if upstream_ca is not None else None,
+                           option_specs=tuple(option_specs or ()))
     show_panel = panel and sys.stdout.isatty()
     manifest = asyncio.run(_capture(config, show_panel, run_capture))
-    stats = manifest.get("stats", {}).get("records", {})
-    sys.stdout.write(f"session written to {out}: {stats.get('http', 0)} HTTP, {stats.get('websocket', 0)} WebSocket, "
-                     f"{stats.get('tls_clienthello', 0)} TLS hellos, {len(manifest.get('files', {}))} files, "
-                     f"{sum(manifest.get('hook_errors', {}).values())} hook errors\n")
+    sys.stdout.write(closing_line(out, manifest))
     return 0
+
+
+def closing_line(out: Path, manifest: dict[str, Any]) -> str:
+    """The summary printed when a capture ends; failed upstream flows (mitmproxy's own 502s) with the first
+    error, so a session of nothing but TLS failures is never mistaken for a recorded call."""
+    from confaudit.capture.panel import plain_text
+
+    stats = manifest.get("stats", {})
+    records = stats.get("records", {})
+    failures = stats.get("upstream_failures", {})
+    line = (f"session written to {out}: {records.get('http', 0)} HTTP, {records.get('websocket', 0)} WebSocket, "
+            f"{records.get('tls_clienthello', 0)} TLS hellos, {len(manifest.get('files', {}))} files, "
+            f"{sum(manifest.get('hook_errors', {}).values())} hook errors")
+    if failures.get("flows"):
+        hosts = failures.get("hosts", {})
+        line += (f", {failures['flows']} failed upstream ({len(hosts)} host{'s' if len(hosts) != 1 else ''}; "
+                 f"first: {plain_text(failures.get('first_error', ''), 300)}; --upstream-ca FILE or --ssl-insecure "
+                 "if the upstream's certificate is one you trust)")
+    return line + "\n"
 
 
 async def _capture(config: Any, show_panel: bool, run_capture: Any) -> dict[str, Any]:
