@@ -176,11 +176,12 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
     streams_out = []
     # A stream keyed only through a shared endpoint is reported once it authenticates: unrelated flows
     # that happen to share a server port must not show up as authentication failures.
-    kept = [s for s in scan.streams.values() if s.keyed_via is None or s.decrypted]
-    for n, stream in enumerate(sorted(kept, key=lambda s: s.first_frame)):
+    kept = sorted((s for s in scan.streams.values() if s.keyed_via is None or s.decrypted), key=lambda s: s.first_frame)
+    joined = _joined_samples(kept)
+    for n, stream in enumerate(kept):
         flow_id = flow_ids.get(stream.flow)
         path = per_flow_path.get(flow_id or "", overall_path)
-        streams_out.append(_stream_entry(n, stream, flow_ids, media, path, session_ids, canaries))
+        streams_out.append(_stream_entry(n, stream, flow_ids, media, path, session_ids, canaries, joined.get(n)))
 
     srtcp = [{"flow": flow_ids.get(flow), "sender": _endpoint(sender),
               "session": session_ids.get(id(c.session)) if c.session is not None else None,
@@ -205,8 +206,26 @@ def _canaries(canaries: Sequence[SpecSource]) -> dict[str, Any]:
     return {"canaries": [{"path": str(c.path), "sha256": c.sha256, "seed": c.spec.seed} for c in canaries]}
 
 
+def _joined_samples(streams: list[StreamCounts]) -> dict[int, tuple[list[Any], list[int]]]:
+    """One RTP stream split over flows by an ICE candidate-pair change (same DTLS session, same SSRC) is judged on
+    its packets from all of them: a video keyframe sent before the change starts the chain decoded after it.
+    Index in ``streams`` -> (the joined sample in capture order, indexes of the other parts)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for n, stream in enumerate(streams):
+        if stream.session is not None and stream.decrypted:
+            groups.setdefault((id(stream.session), stream.ssrc), []).append(n)
+    out: dict[int, tuple[list[Any], list[int]]] = {}
+    for members in groups.values():
+        if len(members) > 1:
+            sample = [p for n in members for p in streams[n].sample]  # members are in first-packet order
+            for n in members:
+                out[n] = (sample, [m for m in members if m != n])
+    return out
+
+
 def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, path: str,
-                  session_ids: dict[int, int], canaries: Sequence[SpecSource] = ()) -> dict[str, Any]:
+                  session_ids: dict[int, int], canaries: Sequence[SpecSource] = (),
+                  joined: tuple[list[Any], list[int]] | None = None) -> dict[str, Any]:
     flow_id = flow_ids.get(stream.flow)
     plain_sender = f"{stream.sender[0]}:{stream.sender[1]}"  # the packet analysis does not bracket IPv6
     ms = (media.get((flow_id, stream.ssrc, _endpoint(stream.sender))) or media.get((flow_id, stream.ssrc, plain_sender))
@@ -231,7 +250,12 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
     else:
         from confaudit.e2ee.inner import classify
 
-        verdict = classify(stream.sample, kind, codec_hint)
+        sample = stream.sample
+        if joined is not None:
+            sample = joined[0]
+            reasons.append(f"judged with its packets on {', '.join(f'e{m + 1}' for m in joined[1])} (the same SSRC of "
+                           "the same DTLS session on another flow: an ICE candidate-pair change)")
+        verdict = classify(sample, kind, codec_hint)
         inner, codec = verdict.inner, verdict.codec
         reasons.extend(verdict.reasons)
         if verdict.audio_evidence is not None:
@@ -239,7 +263,7 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
         if canaries:
             from confaudit.e2ee.canary import canary_verdict
 
-            inner, codec, canary = canary_verdict(stream.sample, inner, codec, codec_hint, kind, verdict.audio_evidence,
+            inner, codec, canary = canary_verdict(sample, inner, codec, codec_hint, kind, verdict.audio_evidence,
                                                   canaries, reasons)
         if stream.auth_failed:
             reasons.append(f"{stream.auth_failed} packets failed SRTP authentication (counted, not classified)")
