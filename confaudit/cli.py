@@ -80,11 +80,12 @@ def analyze(
     entity_list: Annotated[Optional[list[Path]], typer.Option("--entity-list", help="Extra entity map (JSON) of domains to companies; its name and licence are recorded.", readable=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on the terminal.")] = False,
     vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name).")] = None,
+    canary: Annotated[Optional[Path], typer.Option("--canary", help="Canary spec (canary.json) the auditor's fake devices played: looked for in the media decrypted with --keylog (a session's own canary.json is read too).", readable=False)] = None,
 ) -> None:
     """Turn captures and recorded sessions into one evidence bundle."""
     _run("analyze", inputs=inputs, json_out=json_out, parquet=parquet, keylog=keylog,
          first_party=first_party or [], room_names=room_name or [], participants=participant or [],
-         accounts=account or [], entity_lists=entity_list or [], quiet=quiet, vendor=vendor)
+         accounts=account or [], entity_lists=entity_list or [], quiet=quiet, vendor=vendor, canary=canary)
 
 
 @app.command()

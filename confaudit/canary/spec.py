@@ -153,3 +153,41 @@ def load_spec(path: Path) -> CanarySpec:
     if spec.as_dict() != doc:
         raise InputError(path, "canary spec does not match its seed (edited or from another confaudit version)")
     return spec
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """A canary spec and the file it was read from (the bundle's ``e2ee.canaries[]``)."""
+
+    path: Path
+    """``--canary FILE`` or a session's ``canary.json``."""
+    sha256: str
+    """Hex SHA-256 of the file as read."""
+    spec: CanarySpec
+    """The spec."""
+
+
+def read_specs(explicit: Path | None, session_dirs: list[Path]) -> list[SpecSource]:
+    """``--canary FILE`` first, then every session directory's ``canary.json`` (a regular file, not a link)."""
+    import os
+    import stat
+
+    paths = [Path(explicit)] if explicit is not None else []
+    for directory in session_dirs:
+        candidate = Path(directory) / "canary.json"
+        try:
+            if stat.S_ISREG(os.lstat(candidate).st_mode):
+                paths.append(candidate)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise InputError(candidate, f"cannot read canary spec: {exc.strerror or exc}") from None
+    out: list[SpecSource] = []
+    seen: set[str] = set()
+    for path in paths:
+        spec = load_spec(path)
+        if spec.seed in seen and out and out[-1].spec == spec:
+            continue
+        seen.add(spec.seed)
+        out.append(SpecSource(path, hashlib.sha256(path.read_bytes()).hexdigest(), spec))
+    return out

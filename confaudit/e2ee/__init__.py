@@ -8,14 +8,18 @@ every stream stays ``not_observable``; SDES evidence is reported either way.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from confaudit.errors import InputError
 
+if TYPE_CHECKING:
+    from confaudit.canary.spec import SpecSource
+
 
 def enrich(bundle: dict[str, Any], *, captures: list[Path], keylogs: list[Path],
-           explicit_keylog: Path | None) -> None:
-    """Add ``bundle["e2ee"]``; raises InputError only for a bad ``explicit_keylog``."""
+           explicit_keylog: Path | None, canaries: Sequence[SpecSource] = ()) -> None:
+    """Add ``bundle["e2ee"]``; raises InputError only for a bad ``explicit_keylog``. ``canaries``: canary specs
+    (confaudit.canary) to look for in decrypted media."""
     from confaudit.e2ee.keylog import read_keylog
 
     loaded = []
@@ -32,7 +36,7 @@ def enrich(bundle: dict[str, Any], *, captures: list[Path], keylogs: list[Path],
     from confaudit.e2ee.report import build_e2ee
 
     try:
-        e2ee, complete = build_e2ee(bundle, [Path(c) for c in captures], loaded)
+        e2ee, complete = build_e2ee(bundle, [Path(c) for c in captures], loaded, canaries)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - enrichment must never take the whole analysis down
@@ -43,7 +47,7 @@ def enrich(bundle: dict[str, Any], *, captures: list[Path], keylogs: list[Path],
         from confaudit.e2ee.report import empty_e2ee
         from confaudit.e2ee.sdes import find_sdes
 
-        e2ee, complete = empty_e2ee(loaded, find_sdes(bundle)), False
+        e2ee, complete = empty_e2ee(loaded, find_sdes(bundle)), False  # no canary verdicts: the search never ran
         warnings.append(f"e2ee: analysis stopped ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
                         "streams left not_observable")
     bundle["e2ee"] = e2ee

@@ -7,12 +7,13 @@ The decryption modules are imported only when there is a key to use: the common 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from confaudit.e2ee.keylog import KeyLog, merge_secrets, parse_keylog_text
 from confaudit.e2ee.sdes import find_sdes
 
 if TYPE_CHECKING:
+    from confaudit.canary.spec import SpecSource
     from confaudit.e2ee.scan import CaptureScan, StreamCounts
 
 
@@ -133,8 +134,9 @@ def _scan_captures(captures: list[Path], keylogs: list[KeyLog],
     return scan, keylogs + embedded, complete, problems
 
 
-def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLog]) -> tuple[dict[str, Any], bool]:
-    """The ``e2ee`` object and whether every capture was read completely."""
+def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLog],
+               canaries: Sequence[SpecSource] = ()) -> tuple[dict[str, Any], bool]:
+    """The ``e2ee`` object and whether every capture was read completely (``canaries``: looked for in decrypted media)."""
     from confaudit.e2ee.nokeys import bundle_has_no_keys, sessions_and_streams
 
     if bundle_has_no_keys(bundle, keylogs):
@@ -142,7 +144,7 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
         sessions, streams = sessions_and_streams(bundle, lambda f: per_flow_path.get(str(f), overall_path))
         sdes = find_sdes(bundle)
         return ({"keylogs": [_keylog_entry(log, 0) for log in keylogs], "sessions": sessions, "streams": streams,
-                 "srtcp": [], "sdes": sdes, "summary": _summary(streams, sdes, sessions), "warnings": []}, True)
+                 "srtcp": [], "sdes": sdes, "summary": _summary(streams, sdes, sessions), "warnings": []} | _canaries(canaries), True)
     from confaudit.e2ee.exporter import PROFILES
 
     scan, all_logs, complete, problems = _scan_captures(captures, keylogs, bundle)
@@ -174,11 +176,12 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
     streams_out = []
     # A stream keyed only through a shared endpoint is reported once it authenticates: unrelated flows
     # that happen to share a server port must not show up as authentication failures.
-    kept = [s for s in scan.streams.values() if s.keyed_via is None or s.decrypted]
-    for n, stream in enumerate(sorted(kept, key=lambda s: s.first_frame)):
+    kept = sorted((s for s in scan.streams.values() if s.keyed_via is None or s.decrypted), key=lambda s: s.first_frame)
+    joined = _joined_samples(kept)
+    for n, stream in enumerate(kept):
         flow_id = flow_ids.get(stream.flow)
         path = per_flow_path.get(flow_id or "", overall_path)
-        streams_out.append(_stream_entry(n, stream, flow_ids, media, path, session_ids))
+        streams_out.append(_stream_entry(n, stream, flow_ids, media, path, session_ids, canaries, joined.get(n)))
 
     srtcp = [{"flow": flow_ids.get(flow), "sender": _endpoint(sender),
               "session": session_ids.get(id(c.session)) if c.session is not None else None,
@@ -192,12 +195,37 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
     sdes = find_sdes(bundle)
     e2ee = {"keylogs": [_keylog_entry(log, matched[log.source]) for log in all_logs], "sessions": sessions_out,
             "streams": streams_out, "srtcp": srtcp, "sdes": sdes,
-            "summary": _summary(streams_out, sdes, sessions_out), "warnings": problems}
+            "summary": _summary(streams_out, sdes, sessions_out), "warnings": problems} | _canaries(canaries)
     return e2ee, complete
 
 
+def _canaries(canaries: Sequence[SpecSource]) -> dict[str, Any]:
+    """``{"canaries": [...]}`` when canary specs were given (absent otherwise: bundles without canaries are unchanged)."""
+    if not canaries:
+        return {}
+    return {"canaries": [{"path": str(c.path), "sha256": c.sha256, "seed": c.spec.seed} for c in canaries]}
+
+
+def _joined_samples(streams: list[StreamCounts]) -> dict[int, tuple[list[Any], list[int]]]:
+    """One RTP stream split over flows by an ICE candidate-pair change (same DTLS session, same SSRC) is judged on
+    its packets from all of them: a video keyframe sent before the change starts the chain decoded after it.
+    Index in ``streams`` -> (the joined sample in capture order, indexes of the other parts)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for n, stream in enumerate(streams):
+        if stream.session is not None and stream.decrypted:
+            groups.setdefault((id(stream.session), stream.ssrc), []).append(n)
+    out: dict[int, tuple[list[Any], list[int]]] = {}
+    for members in groups.values():
+        if len(members) > 1:
+            sample = [p for n in members for p in streams[n].sample]  # members are in first-packet order
+            for n in members:
+                out[n] = (sample, [m for m in members if m != n])
+    return out
+
+
 def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, path: str,
-                  session_ids: dict[int, int]) -> dict[str, Any]:
+                  session_ids: dict[int, int], canaries: Sequence[SpecSource] = (),
+                  joined: tuple[list[Any], list[int]] | None = None) -> dict[str, Any]:
     flow_id = flow_ids.get(stream.flow)
     plain_sender = f"{stream.sender[0]}:{stream.sender[1]}"  # the packet analysis does not bracket IPv6
     ms = (media.get((flow_id, stream.ssrc, _endpoint(stream.sender))) or media.get((flow_id, stream.ssrc, plain_sender))
@@ -206,6 +234,7 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
     codec_hint = (ms or {}).get("codec") if isinstance((ms or {}).get("codec"), str) else None
     reasons: list[str] = []
     audio_evidence = None
+    canary = None
     if stream.keyed_via is not None:
         reasons.append(f"keyed by the DTLS session of flow {flow_ids.get(stream.keyed_via) or _flow_text(stream.keyed_via)}, "
                        "which shares an endpoint with this flow (ICE candidate-pair change)")
@@ -221,11 +250,21 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
     else:
         from confaudit.e2ee.inner import classify
 
-        verdict = classify(stream.sample, kind, codec_hint)
+        sample = stream.sample
+        if joined is not None:
+            sample = joined[0]
+            reasons.append(f"judged with its packets on {', '.join(f'e{m + 1}' for m in joined[1])} (the same SSRC of "
+                           "the same DTLS session on another flow: an ICE candidate-pair change)")
+        verdict = classify(sample, kind, codec_hint)
         inner, codec = verdict.inner, verdict.codec
         reasons.extend(verdict.reasons)
         if verdict.audio_evidence is not None:
             audio_evidence = verdict.audio_evidence.as_dict()
+        if canaries:
+            from confaudit.e2ee.canary import canary_verdict
+
+            inner, codec, canary = canary_verdict(sample, inner, codec, codec_hint, kind, verdict.audio_evidence,
+                                                  canaries, reasons)
         if stream.auth_failed:
             reasons.append(f"{stream.auth_failed} packets failed SRTP authentication (counted, not classified)")
     main_pt = max(stream.payload_types, key=stream.payload_types.get) if stream.payload_types else None
@@ -238,6 +277,7 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
         "duplicates": stream.duplicates, "replay_rejected": stream.replay_rejected,
         "first_packet": {"input": stream.first_frame[0], "frame": stream.first_frame[1]},
         "inner": inner, "reasons": reasons, "path": path, "audio_evidence": audio_evidence,
+        "canary": canary,
     }
 
 

@@ -147,6 +147,7 @@ def build_evidence(
     paths: Sequence[Path],
     *,
     keylog: Path | None = None,
+    canary: Path | None = None,
     first_party: Iterable[str] = (),
     room_names: Iterable[str] = (),
     participants: Iterable[str] = (),
@@ -165,8 +166,8 @@ def build_evidence(
     sorted_inputs = _sort_inputs(paths)
     if sorted_inputs.bundles:
         bundle = load_bundle(sorted_inputs.bundles[0])
-        if keylog is not None:
-            raise UsageError("--keylog needs the raw capture, not an evidence JSON")
+        if keylog is not None or canary is not None:
+            raise UsageError(f"{'--keylog' if keylog is not None else '--canary'} needs the raw capture, not an evidence JSON")
         return bundle
 
     bundle: dict[str, Any] = {
@@ -224,10 +225,14 @@ def build_evidence(
     keylogs = ([keylog] if keylog is not None else []) + sorted_inputs.keylogs
     if keylog is not None and not sorted_inputs.captures:
         raise UsageError("--keylog needs at least one packet capture")
+    if canary is not None and not sorted_inputs.captures:
+        raise UsageError("--canary needs at least one packet capture")
     if sorted_inputs.captures:
+        from confaudit.canary.spec import read_specs
         from confaudit.e2ee import enrich as e2ee_enrich
 
-        e2ee_enrich(bundle, captures=sorted_inputs.captures, keylogs=keylogs, explicit_keylog=keylog)
+        canaries = read_specs(canary, [s.path for s in sorted_inputs.sessions])
+        e2ee_enrich(bundle, captures=sorted_inputs.captures, keylogs=keylogs, explicit_keylog=keylog, canaries=canaries)
 
     bundle["complete"] = bundle["complete"] is True and all(i.get("complete") is True for i in bundle["inputs"])
     return bundle

@@ -13,7 +13,10 @@ import contextlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+if TYPE_CHECKING:
+    from confaudit.canary import CanaryMedia
 
 PayloadTransform = Callable[[str, int, bytes], bytes]
 """(kind "audio"|"video", ssrc, encoded payload) -> payload to send instead."""
@@ -102,21 +105,24 @@ class CallRecord:
 
 def run_call(duration: float = 3.0, *, keylog_path: str | Path | None = None,
              capture_path: str | Path | None = None, payload_transform: PayloadTransform | None = None,
-             video: bool = True, audio: bool = True) -> CallRecord:
-    """Run a loopback call for ``duration`` seconds of media and return what was sent."""
+             video: bool = True, audio: bool = True, canary: CanaryMedia | None = None) -> CallRecord:
+    """Run a loopback call for ``duration`` seconds of media and return what was sent.
+
+    ``canary``: both peers play the canary's WAV and Y4M (looped) instead of the built-in tone and bars.
+    """
     if not (video or audio):
         raise ValueError("a call needs audio, video or both")
     return asyncio.run(call(duration, keylog_path=keylog_path, capture_path=capture_path,
-                            payload_transform=payload_transform, video=video, audio=audio))
+                            payload_transform=payload_transform, video=video, audio=audio, canary=canary))
 
 
 async def call(duration: float = 3.0, *, keylog_path: str | Path | None = None,
                capture_path: str | Path | None = None, payload_transform: PayloadTransform | None = None,
-               video: bool = True, audio: bool = True) -> CallRecord:
+               video: bool = True, audio: bool = True, canary: CanaryMedia | None = None) -> CallRecord:
     """Async form of :func:`run_call` (for callers already inside an event loop)."""
     from aiortc import RTCConfiguration, RTCPeerConnection
 
-    from confaudit.lab.tracks import pattern_track, tone_track
+    from confaudit.lab.tracks import canary_tracks, pattern_track, tone_track
 
     keylog = _KeyLog(Path(keylog_path)) if keylog_path is not None else None
     sent_codecs: dict[tuple[str, str], tuple[int, str]] = {}
@@ -127,7 +133,8 @@ async def call(duration: float = 3.0, *, keylog_path: str | Path | None = None,
         try:
             senders: list[tuple[str, str, Any]] = []
             for name, pc in (("offerer", offerer), ("answerer", answerer)):
-                for kind, make, wanted in (("audio", tone_track, audio), ("video", pattern_track, video)):
+                makers = canary_tracks(canary) if canary is not None else {"audio": tone_track, "video": pattern_track}
+                for kind, make, wanted in (("audio", makers["audio"], audio), ("video", makers["video"], video)):
                     if wanted:
                         sender = pc.addTrack(make())
                         _hook_sender(sender, name, kind, payload_transform, sent_codecs)

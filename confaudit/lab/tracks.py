@@ -94,3 +94,16 @@ def pattern_track(fps: int = 15) -> Any:
             return frame
 
     return PatternTrack()
+
+
+def canary_tracks(media: Any) -> dict[str, Any]:
+    """{"audio": factory, "video": factory} playing a CanaryMedia's WAV and Y4M in real time, looped
+    (aiortc's MediaPlayer; one player per track so each stream starts at the top of its file)."""
+
+    def player_track(path: Any, kind: str) -> Any:
+        from aiortc.contrib.media import MediaPlayer
+
+        player = MediaPlayer(str(path), loop=True)
+        return player.audio if kind == "audio" else player.video
+
+    return {"audio": lambda: player_track(media.audio_wav, "audio"), "video": lambda: player_track(media.video_y4m, "video")}

@@ -1,0 +1,69 @@
+"""The known-plaintext test: the canary our own fake devices played, looked for in decrypted media.
+
+Found -> the media is readable wherever the transport ends (``codec``), whatever the structural
+tests said. Not found in a stream that carries media (audible Opus, video frames from keyframes)
+whose codec test was undetermined -> ``encrypted``: the auditor knows what was sent and it is not
+there. A stream that decodes to readable media without the canary (another participant's camera)
+stays ``codec``: absence of our canary says nothing about someone else's media.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from confaudit.canary.detect import CanaryResult
+    from confaudit.canary.spec import SpecSource
+    from confaudit.e2ee.audio import AudioEvidence
+
+
+def _codecs(codec: str | None, codec_hint: str | None, kind: str | None) -> list[str]:
+    for name in (codec, codec_hint):
+        low = (name or "").lower().replace("avc", "h264")
+        for known in ("opus", "vp8", "vp9", "h264"):
+            if known in low.replace(".", ""):
+                return [known]
+    if kind == "audio":
+        return ["opus"]
+    if kind == "video":
+        return ["vp8", "vp9", "h264"]
+    return []
+
+
+def search(packets: list[Any], codec: str | None, codec_hint: str | None, kind: str | None,
+           audio: AudioEvidence | None, canaries: Sequence[SpecSource]) -> CanaryResult | None:
+    """The best result over the canaries and candidate codecs: a find first, else the one with the most media."""
+    from confaudit.canary.detect import search_stream
+
+    audible = audio is not None and audio.audible_frames >= 50
+    results = [r for c in _codecs(codec, codec_hint, kind) for source in canaries
+               if (r := search_stream(packets, c, source.spec, audible=audible)) is not None]
+    if not results:
+        return None
+    return max(results, key=lambda r: (r.found, r.media_carried, r.figures.get("frames_decoded", 0),
+                                       r.figures.get("tonal_windows", 0)))
+
+
+def canary_verdict(packets: list[Any], inner: str, codec: str | None, codec_hint: str | None, kind: str | None,
+                   audio: AudioEvidence | None, canaries: Sequence[SpecSource],
+                   reasons: list[str]) -> tuple[str, str | None, dict[str, Any] | None]:
+    """(inner, codec, the stream's ``canary`` object) after the canary search; appends to ``reasons``."""
+    result = search(packets, codec, codec_hint, kind, audio, canaries)
+    if result is None:
+        return inner, codec, None
+    reasons.append(result.summary)
+    if result.found:
+        if inner != "codec":
+            reasons.append(f"the canary's {result.kind} is in the decrypted media although the codec test said {inner}: "
+                           "readable where the transport ends")
+        else:
+            reasons.append(f"the canary's {result.kind} is in the decrypted media: readable where the transport ends")
+        return "codec", result.codec, result.as_dict()
+    if inner == "undetermined" and result.media_carried:
+        reasons.append(f"the stream carries {result.kind} but not the canary the auditor's devices played: "
+                       "inner encryption (valid for the auditor's own sending streams; others' readable media decodes "
+                       "as codec)")
+        return "encrypted", codec, result.as_dict()
+    if inner == "encrypted":
+        reasons.append("no canary after SRTP decryption either: consistent with inner encryption")
+    return inner, codec, result.as_dict()
