@@ -53,10 +53,11 @@ def _judge(session: Path, claims: Path, fail_on: str, report: Path | None, json_
     from confaudit.formats import sarif as sarif_fmt
     from confaudit.output_set import FileOutput, write_outputs
     from confaudit.rules.runner import display_path, run_claims
+    from confaudit.capture.session import PCAP
     from confaudit.scenario.runner import BROWSER_KEYLOG
 
-    keylog = session / BROWSER_KEYLOG
-    result, bundle = run_claims([session], claims, keylog if keylog.is_file() and keylog.stat().st_size else None)
+    keylog = _nonempty(session / BROWSER_KEYLOG) if _nonempty(session / PCAP) else None  # keys decrypt packets only
+    result, bundle = run_claims([session], claims, keylog)
     code = gate(result, fail_on)
     uri = display_path(claims)
     rendered = []
@@ -78,3 +79,7 @@ def _judge(session: Path, claims: Path, fail_on: str, report: Path | None, json_
         lines = github_annotations(result, fail_on, uri) + lines
     sys.stdout.write("\n".join(lines) + "\n")
     return code
+
+
+def _nonempty(path: Path) -> Path | None:
+    return path if path.is_file() and path.stat().st_size else None
