@@ -208,3 +208,29 @@ def test_firefox_esr_participant_over_webdriver_bidi(tmp_path: Path) -> None:
     assert "CLIENT_RANDOM" in keys or "CLIENT_TRAFFIC_SECRET_0" in keys
     assert not (session / "canary.json").exists() and (session / "canary-2.json").exists()  # Bob's Chromium only
     assert not _chromium_processes("confaudit-run-"), "a browser of the run is still running"
+
+
+def test_run_with_claims_checks_and_reports_like_check(tmp_path: Path) -> None:
+    """`confaudit run --claims` goes on to analyze, check and report: exit 1 for a contradicted high claim,
+    every output written."""
+    require_binary("chromium")
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(CLAIMS, encoding="utf-8")
+    path = tmp_path / "lock.yaml"
+    out = {name: tmp_path / name for name in ("audit.html", "results.sarif", "findings.json", "summary.md")}
+    with PlainSite(RoomSite(admit_when_locked=True)) as site:
+        path.write_text(f"vendor: Example Rooms\nstart_url: {site.url}\nmedia_seconds: 1\nparticipants: [Alice, Bob]\n"
+                        "steps:\n  - new_room:\n  - join:\n  - lock:\n  - wait_for: '#locked'\n  - try_join: Bob\n",
+                        encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "confaudit", "run", str(path), "--out", str(tmp_path / "session"),
+                               "--claims", str(claims), "--fail-on", "high", "--report", str(out["audit.html"]),
+                               "--sarif", str(out["results.sarif"]), "--json", str(out["findings.json"]),
+                               "--markdown", str(out["summary.md"])], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "CONTRADICTED [high] locked-rooms" in done.stdout and "result: FAIL" in done.stdout
+    findings = {f["claim_id"]: f["verdict"] for f in json.loads(out["findings.json"].read_text())["findings"]}
+    assert findings == {"locked-rooms": "contradicted", "room-links": "not_observable"}  # one room: freshness unknown
+    sarif = json.loads(out["results.sarif"].read_text())
+    assert {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]} == {"locked-rooms", "room-links"}
+    assert [r["kind"] for r in sarif["runs"][0]["results"] if r["ruleId"] == "locked-rooms"] == ["fail"]
+    assert "locked-rooms" in out["audit.html"].read_text() and "locked-rooms" in out["summary.md"].read_text()
