@@ -101,3 +101,22 @@ def test_verdict_and_score_changes_carry_coverage() -> None:
 
     line = next(line for line in summary_lines(result) if line.startswith("~ score:"))
     assert "(tested 3 of 5 claims (weight 19 of 23))" in line
+
+
+def test_diff_names_the_scenario_of_each_side() -> None:
+    """Sessions of `confaudit run` carry their scenario file's hash: diff says whether both ran the same one."""
+    from confaudit.commands.diff import summary_lines
+    from confaudit.rules.diff import diff_bundles
+
+    def bundle(sha: str, outcome: str = "completed") -> dict:
+        return {"complete": True, "session": {"sessions": [{"path": "s", "scenario_run": {
+            "file": "lab-p2p.yaml", "sha256": sha, "outcome": outcome}}]}}
+
+    same = diff_bundles(bundle("a" * 64), bundle("a" * 64))
+    assert same["scenario"]["same"] is True
+    assert summary_lines(same) == ["no changes", f"= same scenario on both sides: lab-p2p.yaml (sha256 {'a' * 12}, completed)"]
+    other = diff_bundles(bundle("a" * 64), bundle("b" * 64, "failed"))
+    assert other["scenario"]["same"] is False
+    assert summary_lines(other)[-1].startswith(f"~ scenario: lab-p2p.yaml (sha256 {'a' * 12}, completed) -> "
+                                               f"lab-p2p.yaml (sha256 {'b' * 12}, failed)")
+    assert "scenario" not in diff_bundles({"complete": True}, {"complete": True})

@@ -120,6 +120,12 @@ def test_scenario_recorded_end_to_end_and_room_lock_judged(tmp_path: Path, admit
     assert verdicts["locked-rooms"]["verdict"] == lock_verdict, verdicts["locked-rooms"]
     assert verdicts["room-links"]["verdict"] == "supported", verdicts["room-links"]
     assert "new_room steps of the scenario" in json.dumps(verdicts["room-links"]["evidence"])
+    if not admit_when_locked:  # two runs of one scenario are comparable: diff names the scenario they share
+        done = subprocess.run([sys.executable, "-m", "confaudit", "diff", str(session), str(session)],
+                              capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr
+        assert f"= same scenario on both sides: rooms.yaml (sha256 {manifest['scenario_run']['sha256'][:12]}, completed)" \
+            in done.stdout
 
 
 def test_a_failing_step_names_its_line_and_everything_stops(tmp_path: Path) -> None:

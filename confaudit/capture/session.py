@@ -307,6 +307,9 @@ def session_provenance(sessions: list[SessionInputs], known_digests: dict[Path, 
             "hashes_recorded": integrity.hashes_recorded,
             "integrity": {"verified": integrity.verified, "problems": list(integrity.problems)},
         })
+        run = m.get("scenario_run")
+        if isinstance(run, dict):  # recorded by `confaudit run`: which scenario, byte for byte, and how it ended
+            entries[-1]["scenario_run"] = {k: _s(run.get(k)) for k in ("file", "sha256", "outcome")}
     first = entries[0] if entries else {}
     return {
         "vendor": first.get("vendor", ""), "scenario": first.get("scenario", ""), "operator": first.get("operator", ""),

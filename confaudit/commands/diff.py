@@ -44,7 +44,23 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
                      f"{result['score']['new']} ({coverage_text(cov['new'])})")
     if not all(result["complete"].values()):
         lines.append("warning: an input was read only partly; absent items may be missing evidence, not changes")
-    return lines or ["no changes"]
+    return (lines or ["no changes"]) + _scenario_lines(result.get("scenario"))
+
+
+def _scenario_lines(scenario: dict[str, Any] | None) -> list[str]:
+    """Whether both sides ran the same scenario file, byte for byte (sessions of `confaudit run`)."""
+    from confaudit.formats._safe import clean
+
+    if not scenario:
+        return []
+
+    def runs(side: str) -> str:
+        return ", ".join(f"{clean(r['file'], 100)} (sha256 {r['sha256'][:12]}, {r['outcome']})"
+                         for r in scenario[side]) or "no scenario"
+
+    if scenario["same"]:
+        return [f"= same scenario on both sides: {runs('new')}"]
+    return [f"~ scenario: {runs('old')} -> {runs('new')} (different scenarios: changes may come from them)"]
 
 
 def run(*, old: Path, new: Path, claims: Path | None = None, json_out: Path | None = None) -> int:

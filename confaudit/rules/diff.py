@@ -85,6 +85,11 @@ def diff_bundles(old: Mapping[str, Any], new: Mapping[str, Any], old_run: RunRes
         "complete": {"old": old.get("complete") is True, "new": new.get("complete") is True},
         "verdicts": [],
     }
+    scenarios = {"old": _scenario_runs(old), "new": _scenario_runs(new)}
+    if scenarios["old"] or scenarios["new"]:
+        old_hashes = {r["sha256"] for r in scenarios["old"]}
+        scenarios["same"] = bool(old_hashes) and old_hashes == {r["sha256"] for r in scenarios["new"]}
+        result["scenario"] = scenarios
     if old_run is not None and new_run is not None:
         before = {f.claim_id: f for f in old_run.findings}
         for f in new_run.findings:
@@ -98,3 +103,11 @@ def diff_bundles(old: Mapping[str, Any], new: Mapping[str, Any], old_run: RunRes
     result["changed"] = bool(added or removed or categories or result["encryption"] or result["media_path"]
                              or result["verdicts"] or result.get("score"))
     return result
+
+
+def _scenario_runs(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The scenario file (name, SHA-256, outcome) of each session recorded by `confaudit run`."""
+    session = bundle.get("session") if isinstance(bundle.get("session"), Mapping) else {}
+    entries = session.get("sessions") if isinstance(session.get("sessions"), list) else []
+    return [{k: text(e["scenario_run"].get(k), 80) for k in ("file", "sha256", "outcome")} for e in entries
+            if isinstance(e, Mapping) and isinstance(e.get("scenario_run"), Mapping)]
