@@ -117,3 +117,18 @@ def test_cli_run_options_that_need_claims_are_usage_errors(tmp_path: Path) -> No
     done = subprocess.run([sys.executable, "-m", "confaudit", "run", str(path), "--out", str(path)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
+
+
+def test_a_recorded_room_link_keeps_its_id_but_not_its_fragment() -> None:
+    """The #fragment (an E2EE room's key in the lab) never reaches the session; the id still gets judged."""
+    from confaudit.rules.checks.rooms import scenario_link_summary
+    from confaudit.scenario.runner import recorded_link
+
+    link = recorded_link("https://rooms.example-rooms.test/r/Xk3vQ9mZpL2aTr7w#key=c2VjcmV0LWtleQ")
+    assert link.startswith("https://rooms.example-rooms.test/r/Xk3vQ9mZpL2aTr7w#[REDACTED room-link-fragment #")
+    assert "c2VjcmV0" not in link and recorded_link("https://a.test/r/x") == "https://a.test/r/x"
+    events = [{"kind": "new_room", "link": link, "line": 5, "ts": 1.0, "session": "s"},
+              {"kind": "new_room", "link": recorded_link("https://rooms.example-rooms.test/r/b7YtRw2QzMn4Kp8s#k=other"),
+               "line": 8, "ts": 2.0, "session": "s"}]
+    summary = scenario_link_summary({"scenario_events": events}, None)
+    assert summary["distinct_ids"] == 2 and summary["length"] == {"min": 16, "max": 16} and not summary["reused_ids"]

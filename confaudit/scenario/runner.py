@@ -194,9 +194,9 @@ class ScenarioRunner:
         await browser.click(step.selector, ms)
         await browser.wait_url(lambda url: url != before, ms)
         link = await browser.current_url()
-        self.links.append(link)
+        self.links.append(link)  # used whole by try_join; recorded without its fragment (below)
         append_event(self.session, "new_room", step.label(), step.line, participant=step.participant,
-                     link=link, link_index=len(self.links))
+                     link=recorded_link(link), link_index=len(self.links))
         if step.participant == self.scenario.participants[0].name and step.phase is None:
             append_phase(self.session, "lobby")
 
@@ -219,6 +219,15 @@ class ScenarioRunner:
                      link_index=self.links.index(link) + 1, media_bytes_sent=int(counters.get("sent", 0)),
                      media_bytes_received=int(counters.get("received", 0)),
                      peer_connections=int(counters.get("connections", 0)))
+
+
+def recorded_link(link: str) -> str:
+    """The link as the session records it: a #fragment never reaches a server and often carries the room's
+    end-to-end key, so it is replaced by a keyed token (the room id stays: the room_links check measures it)."""
+    from confaudit.redact import Redactor
+
+    head, sep, fragment = link.partition("#")
+    return head + ("#" + Redactor.default().token("room-link-fragment", fragment) if sep and fragment else "")
 
 
 def step_errors() -> tuple[type[BaseException], ...]:
