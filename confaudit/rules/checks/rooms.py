@@ -218,13 +218,17 @@ def room_lock(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     if not locks:
         return outcome("not_observable", "No scenario locked a room (a `lock` step followed by `try_join`, "
                        "recorded by confaudit run), so room locking was not tested.")
-    first_lock = {}
+    first_lock: dict[str, float] = {}
     for lock in locks:
-        key = lock.get("session")
-        ts = number(lock.get("ts"))
+        key, ts = text(lock.get("session"), 200), number(lock.get("ts"))
         if ts is not None and (key not in first_lock or ts < first_lock[key]):
             first_lock[key] = ts
-    tried = [j for j in joins if j.get("session") in first_lock and (number(j.get("ts")) or 0) > first_lock[j.get("session")]]
+
+    def after_lock(join: Mapping[str, Any]) -> bool:
+        key, ts = text(join.get("session"), 200), number(join.get("ts"))
+        return key in first_lock and ts is not None and ts > first_lock[key]
+
+    tried = [j for j in joins if after_lock(j)]
     if not tried:
         return outcome("not_observable", "The room was locked but no participant tried to join it afterwards.",
                        [ref("scenario_event", _event_id(lock), "room locked") for lock in locks[:5]])
