@@ -1,0 +1,152 @@
+"""The lab room service's SFU for browsers: one aiortc peer connection per admitted participant,
+terminating its DTLS-SRTP and forwarding the ENCODED media (payloads untouched, never re-encoded)
+to every other participant of the room, as confaudit/lab/sfu.py does for two aiortc clients.
+
+Each page offers its own audio+video (sendrecv) plus recvonly pairs, one pair per possible other
+participant ("slots"), so a late joiner is forwarded into a slot that was negotiated up front and
+no renegotiation is needed."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from confaudit.lab.rooms.state import MAX_PARTICIPANTS
+
+SLOTS = MAX_PARTICIPANTS - 1
+"""Media slots per participant: one audio+video pair per other participant."""
+KINDS = ("audio", "video")
+
+
+class FanOut:
+    """Re-assembles one participant's received RTP payloads (one kind) into encoded frames and
+    queues a copy for every subscribed slot (what confaudit.lab.sfu._Forwarder does for one)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.subscribers: set[asyncio.Queue] = set()
+        self._payloads: list[bytes] = []
+        self._timestamp: int | None = None
+        self._origin: int | None = None
+        self.frames = 0
+        """Frames assembled from this participant's media."""
+
+    def push(self, payload: bytes, timestamp: int, marker: bool) -> None:
+        if self._origin is None:
+            self._origin = timestamp
+        if self._timestamp is not None and timestamp != self._timestamp and self._payloads:
+            self._emit()
+        self._timestamp = timestamp
+        self._payloads.append(payload)
+        if self.kind == "audio" or marker:
+            self._emit()
+
+    def _emit(self) -> None:
+        from aiortc.rtcrtpsender import RTCEncodedFrame
+
+        assert self._timestamp is not None and self._origin is not None
+        timestamp = (self._timestamp - self._origin) & 0xFFFFFFFF
+        for queue in self.subscribers:
+            if not queue.full():
+                queue.put_nowait(RTCEncodedFrame(list(self._payloads), timestamp, None))
+        self._payloads = []
+        self.frames += 1
+
+
+@dataclass
+class SfuPeer:
+    """The SFU side of one participant."""
+
+    pc: Any
+    """aiortc RTCPeerConnection to the participant's browser."""
+    sources: dict[str, FanOut]
+    """kind -> what this participant sends (tapped from its receivers)."""
+    slot_queues: list[dict[str, asyncio.Queue]]
+    """slot -> kind -> queue the slot's sender takes frames from."""
+    slot_owner: list[str | None] = field(default_factory=lambda: [None] * SLOTS)
+    """slot -> participant id forwarded into it (None: free)."""
+
+
+class RoomSfu:
+    """SFU for every room of one service; rooms never see each other's media."""
+
+    def __init__(self) -> None:
+        self.peers: dict[tuple[str, str], SfuPeer] = {}
+
+    async def connect(self, room_id: str, participant_id: str, offer_sdp: str) -> str:
+        """Answer a participant's offer; forward its media to the room and the room's to it."""
+        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+        from confaudit.lab.sfu import _forward_sender, _placeholder_track, _tap_receiver
+
+        await self.disconnect(room_id, participant_id)
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        peer = SfuPeer(pc=pc, sources={k: FanOut(k) for k in KINDS},
+                       slot_queues=[{k: asyncio.Queue(maxsize=300) for k in KINDS} for _ in range(SLOTS)])
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            tapped: set[str] = set()
+            for transceiver in pc.getTransceivers():  # the page's own tracks come first, one per kind
+                if transceiver.kind in KINDS and transceiver.kind not in tapped:
+                    tapped.add(transceiver.kind)
+                    _tap_receiver(transceiver.receiver, peer.sources[transceiver.kind])
+            for kind in KINDS:
+                for slot in range(SLOTS):
+                    sender = pc.addTrack(_placeholder_track(kind))
+                    _forward_sender(sender, _QueueHolder(peer.slot_queues[slot][kind]))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception:
+            await pc.close()
+            raise
+        self.peers[(room_id, participant_id)] = peer
+        for (other_room, other_id), other in self.peers.items():
+            if other_room == room_id and other_id != participant_id:
+                _subscribe(other, peer, participant_id)
+                _subscribe(peer, other, other_id)
+        return pc.localDescription.sdp
+
+    async def disconnect(self, room_id: str, participant_id: str) -> None:
+        """Stop forwarding a participant's media and close its connection."""
+        peer = self.peers.pop((room_id, participant_id), None)
+        if peer is None:
+            return
+        for (other_room, _), other in self.peers.items():
+            if other_room != room_id:
+                continue
+            for queues in peer.slot_queues:
+                for kind in KINDS:
+                    other.sources[kind].subscribers.discard(queues[kind])
+            for slot, owner in enumerate(other.slot_owner):
+                if owner == participant_id:
+                    other.slot_owner[slot] = None
+                    for kind in KINDS:
+                        peer.sources[kind].subscribers.discard(other.slot_queues[slot][kind])
+        await peer.pc.close()
+
+    def forwarded_frames(self, room_id: str, participant_id: str) -> int:
+        """Frames the SFU assembled from that participant's media (0: none arrived)."""
+        peer = self.peers.get((room_id, participant_id))
+        return sum(s.frames for s in peer.sources.values()) if peer else 0
+
+    async def close(self) -> None:
+        """Close every connection."""
+        for room_id, participant_id in list(self.peers):
+            await self.disconnect(room_id, participant_id)
+
+
+@dataclass
+class _QueueHolder:
+    """What confaudit.lab.sfu._forward_sender takes frames from (its ``queue``)."""
+
+    queue: asyncio.Queue
+
+
+def _subscribe(receiver: SfuPeer, source: SfuPeer, source_id: str) -> None:
+    """Forward ``source``'s media into the first free slot of ``receiver``."""
+    if source_id in receiver.slot_owner or None not in receiver.slot_owner:
+        return
+    slot = receiver.slot_owner.index(None)
+    receiver.slot_owner[slot] = source_id
+    for kind in KINDS:
+        source.sources[kind].subscribers.add(receiver.slot_queues[slot][kind])
