@@ -9,6 +9,15 @@ CLAIMS=samples/claims/example-rooms.yaml
 OUT=out/demo
 mkdir -p "$OUT/real"
 
+if [ "${DEMO_RECORD:-0}" = 1 ]; then  # `DEMO_RECORD=1 make demo`: record the lab call fresh (about 30 s)
+  rm -rf "$OUT/recorded-session"
+  echo "== confaudit run samples/scenarios/lab-p2p.yaml (Debian's chromium, lab room service on loopback)"
+  "$BIN/confaudit" run samples/scenarios/lab-p2p.yaml --out "$OUT/recorded-session"
+  SESSION="$OUT/recorded-session"
+  CLAIMS=samples/scenarios/example-rooms-lab-claims.yaml
+  echo
+fi
+
 echo "== confaudit analyze $SESSION"
 "$BIN/confaudit" analyze "$SESSION" --json "$OUT/evidence.json" --parquet "$OUT/parquet"
 
