@@ -240,3 +240,27 @@ def test_run_with_claims_checks_and_reports_like_check(tmp_path: Path) -> None:
     assert {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]} == {"locked-rooms", "room-links"}
     assert [r["kind"] for r in sarif["runs"][0]["results"] if r["ruleId"] == "locked-rooms"] == ["fail"]
     assert "locked-rooms" in out["audit.html"].read_text() and "locked-rooms" in out["summary.md"].read_text()
+
+
+def test_ctrl_c_stops_the_run_seals_an_incomplete_session_and_leaves_nothing(tmp_path: Path) -> None:
+    require_binary("chromium")
+    import signal
+    import time
+
+    path, session = tmp_path / "long.yaml", tmp_path / "session"
+    with PlainSite(RoomSite()) as site:
+        path.write_text(f"vendor: Example Rooms\nstart_url: {site.url}\nmedia_seconds: 1\nsteps:\n  - new_room:\n"
+                        "  - sleep: 120\n", encoding="utf-8")
+        proc = subprocess.Popen([sys.executable, "-m", "confaudit", "run", str(path), "--out", str(session)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not (session / "scenario_events.jsonl").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)  # new_room done: the run is in its sleep step
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    assert err.strip().endswith(f"{path}:6: step 'sleep 120 s' interrupted: the capture stopped before the scenario "
+                                "finished (Ctrl-C, SIGTERM, or the proxy stopped)") and "Traceback" not in err
+    manifest = json.loads((session / "manifest.json").read_text())
+    assert manifest["stopped"] is not None and manifest["scenario_run"]["outcome"] == "failed"
+    assert not _chromium_processes("confaudit-run-")

@@ -59,7 +59,7 @@ async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dic
         try:
             (out / SCENARIO_COPY).write_bytes(scenario.source)
             (out / SCENARIO_COPY).chmod(0o600)
-            runner = ScenarioRunner(scenario, out, state.listen[0][1], _mitmproxy_ca())
+            runner = result["runner"] = ScenarioRunner(scenario, out, state.listen[0][1], _mitmproxy_ca())
             result["outcome"] = await runner.run()
         except ConfauditError as exc:
             result["failure"] = exc
@@ -90,6 +90,11 @@ async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dic
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
     failure = result.get("failure")
+    if failure is None and "outcome" not in result:  # Ctrl-C, SIGTERM or the proxy stopped under the browsers
+        step = getattr(result.get("runner"), "current", None)
+        failure = ScenarioFailed(scenario.path, step.line if step else 1,
+                                 (f"step '{step.label()}' " if step else "") + "interrupted: the capture stopped "
+                                 "before the scenario finished (Ctrl-C, SIGTERM, or the proxy stopped)")
     fields: dict[str, Any] = {"file": scenario.path.name, "sha256": scenario.sha256,
                               "outcome": "failed" if failure else "completed"}
     if failure is not None:

@@ -55,6 +55,7 @@ class ScenarioRunner:
         self.ca_pem = ca_pem
         self.ca_spki = ca_spki_hash(ca_pem)
         self.browsers: dict[str, ParticipantBrowser] = {}
+        self.current: Step | None = None
         self.links: list[str] = []
         self.screenshots: list[str] = []
 
@@ -71,7 +72,7 @@ class ScenarioRunner:
                         await self._run_step(step)
                         done += 1
                 finally:
-                    await asyncio.shield(self._close_all())
+                    await self._close_all()  # also when cancelled: the cancellation was delivered already
         finally:
             work.cleanup()
         return RunOutcome(done, tuple(self.links), tuple(self.screenshots))
@@ -81,6 +82,7 @@ class ScenarioRunner:
         keylog.touch(mode=0o600)
         for index, participant in enumerate(self.scenario.participants):
             step = Step("open", participant.line, participant.name, 30.0, value=self.scenario.start_url)
+            self.current = step
             try:
                 browser = await asyncio.wait_for(self._launch(playwright, work, index, keylog, step.timeout), step.timeout)
             except (*step_errors(), UsageError) as exc:
@@ -117,6 +119,7 @@ class ScenarioRunner:
             await self._fail(step, _why(exc, step.timeout))
 
     async def _run_step(self, step: Step) -> None:
+        self.current = step
         await self._guarded(step, self._execute(step))
         if step.phase is not None and (step.kind == "phase" or step.participant == self.scenario.participants[0].name
                                        or step.phase != _auto_phase(step)):
