@@ -220,6 +220,12 @@ async def test_two_chromium_participants_call_p2p_then_the_lock_decides_a_third(
             assert await alice.text_content("#mic") == "unmute"
             await alice.click("#camera")
             assert await alice.text_content("#camera") == "camera on"
+            await alice.click("#screen")
+            await alice.wait_for_function("() => document.getElementById('screen').textContent === 'stop sharing'")
+            sent_video = ("() => [...window.lab.peers.values()].map(pc => pc.getSenders()"
+                          ".find(s => s.track && s.track.kind === 'video').track.label)")
+            assert all(label.startswith("screen") for label in await alice.evaluate(sent_video))
+            assert await alice.evaluate("window.lab.errors") == []
             await bob.click("#leave")
             assert await bob.text_content("#status") == "left"
             await alice.wait_for_function("() => document.querySelectorAll('#participants li').length === arguments[0]"
@@ -228,7 +234,7 @@ async def test_two_chromium_participants_call_p2p_then_the_lock_decides_a_third(
             await browser.close()
         first_party = [t["event"] for t in lab.telemetry if t["host"] == ROOM_HOST]
         tracker = [t["event"] for t in lab.telemetry if t["host"] == TRACKER_HOST]
-        for action in ("new_room", "lobby", "join", "joined", "lock", "mute", "camera-off", "leave"):
+        for action in ("new_room", "lobby", "join", "joined", "lock", "mute", "camera-off", "screen-share", "leave"):
             assert action in first_party, (action, first_party)
         assert ("refused" in first_party) is not fail_to_refuse
         assert {"lobby", "join", "lock", "mute", "camera-off", "leave"} <= set(tracker)
