@@ -4,7 +4,6 @@ self-signed certificate for made-up hostnames, and an addon routing those hostna
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import http.server
 import json
@@ -115,104 +114,76 @@ BLACKHOLE = ("127.0.0.1", 9)
 """Where connections to any other host go: the discard port on loopback (nothing leaves the machine)."""
 
 
-_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-"""RFC 6455 section 1.3 (a mistyped GUID here once made every browser reject our 101 with code 1006)."""
-
-
 def websocket_accept(key: str | bytes) -> str:
     """The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 section 4.2.2)."""
-    import base64
-    import hashlib
+    from websockets.utils import accept_key
 
-    raw = key.encode() if isinstance(key, str) else key
-    return base64.b64encode(hashlib.sha1(raw.strip() + _WS_GUID).digest()).decode()
-
-
-def _read_frame(rfile: Any) -> tuple[int, bytes] | None:
-    head = rfile.read(2)
-    if len(head) < 2:
-        return None
-    opcode, length = head[0] & 0x0F, head[1] & 0x7F
-    if length == 126:
-        length = int.from_bytes(rfile.read(2), "big")
-    elif length == 127:
-        length = int.from_bytes(rfile.read(8), "big")
-    if length > 1 << 20:
-        return None
-    mask = rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
-    data = rfile.read(length)
-    return opcode, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-
-
-def _frame(opcode: int, payload: bytes) -> bytes:
-    n = len(payload)
-    size = bytes([n]) if n < 126 else (bytes([126]) + n.to_bytes(2, "big") if n < 65536 else bytes([127]) + n.to_bytes(8, "big"))
-    return bytes([0x80 | opcode]) + size + payload
+    return accept_key((key.decode("latin-1") if isinstance(key, bytes) else key).strip())
 
 
 def websocket_echo(handler: Any) -> None:
-    """Minimal RFC 6455 server: accept, then answer each text/binary message with ``echo:`` + it."""
-    accept = websocket_accept(handler.headers.get("sec-websocket-key", ""))
-    handler.send_response(101)
-    handler.send_header("upgrade", "websocket")
-    handler.send_header("connection", "Upgrade")
-    handler.send_header("sec-websocket-accept", accept)
-    handler.end_headers()
-    handler.wfile.flush()
-    while True:
-        frame = _read_frame(handler.rfile)
-        if frame is None or frame[0] == 8:
-            with contextlib.suppress(OSError):
-                handler.wfile.write(_frame(8, b"\x03\xe8"))
-                handler.wfile.flush()
-            handler.close_connection = True
-            return
-        if frame[0] in (1, 2, 9):  # text, binary: echo; ping: pong
-            handler.wfile.write(_frame(10 if frame[0] == 9 else frame[0], (b"" if frame[0] == 9 else b"echo:") + frame[1]))
-            handler.wfile.flush()
+    """Serve a WebSocket upgrade received by an ``http.server`` handler with the ``websockets`` library's
+    Sans-I/O server: answer each text/binary message with ``echo:`` + it (pings, close: the library)."""
+    from websockets.frames import Opcode
+    from websockets.protocol import State
+    from websockets.server import ServerProtocol
+
+    protocol = ServerProtocol(max_size=1 << 20)
+    head = handler.requestline + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in handler.headers.items()) + "\r\n"
+    protocol.receive_data(head.encode("latin-1"))
+    request = next(e for e in protocol.events_received())
+    protocol.send_response(protocol.accept(request))
+    handler.close_connection = True
+
+    def flush() -> bool:
+        """Write what the protocol has to send; False once it asks for the TCP connection to end."""
+        for data in protocol.data_to_send():
+            if not data:
+                return False
+            handler.wfile.write(data)
+        handler.wfile.flush()
+        return True
+
+    try:
+        while flush() and protocol.state is not State.CLOSED:
+            data = handler.rfile.read1(65536)
+            if data:
+                protocol.receive_data(data)
+            else:
+                protocol.receive_eof()
+            for event in protocol.events_received():
+                if event.opcode is Opcode.TEXT:
+                    protocol.send_text(b"echo:" + event.data)
+                elif event.opcode is Opcode.BINARY:
+                    protocol.send_binary(b"echo:" + event.data)
+    except (OSError, ValueError):  # the peer vanished (ValueError: I/O on a closed file)
+        return
 
 
 def websocket_exchange(proxy_port: int, host: str, path: str, messages: list[str], timeout: float = 20.0) -> list[bytes]:
-    """A real WebSocket client through the HTTP proxy (CONNECT, TLS, upgrade): send each text message,
-    read one reply per message, close. Returns the replies."""
-    import base64
-    import os
+    """A real WebSocket client (the ``websockets`` library) through the HTTP proxy (CONNECT, TLS,
+    upgrade): send each text message, read one reply per message, close. Returns the replies."""
     import socket
 
+    from websockets.sync.client import connect
+
     raw = socket.create_connection(("127.0.0.1", proxy_port), timeout=timeout)
-    raw.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
-    if b" 200 " not in raw.recv(4096):
-        raise OSError("proxy refused CONNECT")
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # mitmproxy's CA is not trusted here
-    with context.wrap_socket(raw, server_hostname=host) as conn:
-        key = base64.b64encode(os.urandom(16)).decode()
-        conn.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-        rfile = conn.makefile("rb")
-        status = rfile.readline()
-        if b" 101 " not in status:
-            raise OSError(f"WebSocket upgrade refused: {status[:60]!r}")
-        accepts = []
-        while (line := rfile.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.strip().lower() == "sec-websocket-accept":
-                accepts.append(value.strip())
-        if accepts != [websocket_accept(key)]:  # what a browser checks (RFC 6455 section 4.1)
-            raise OSError(f"WebSocket upgrade: wrong Sec-WebSocket-Accept {accepts!r}")
+    try:
+        raw.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
+        if b" 200 " not in raw.recv(4096):
+            raise OSError("proxy refused CONNECT")
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # mitmproxy's CA is not trusted here
         replies = []
-        for text in messages:
-            payload, mask = text.encode(), os.urandom(4)
-            n = len(payload)
-            size = bytes([0x80 | n]) if n < 126 else (bytes([0x80 | 126]) + n.to_bytes(2, "big") if n < 65536
-                                                       else bytes([0x80 | 127]) + n.to_bytes(8, "big"))
-            conn.sendall(bytes([0x81]) + size + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-            frame = _read_frame(rfile)
-            replies.append(frame[1] if frame else b"")
-        close_mask = os.urandom(4)
-        conn.sendall(bytes([0x88, 0x82]) + close_mask + bytes(b ^ close_mask[i] for i, b in enumerate(b"\x03\xe8")))
-        _read_frame(rfile)
-    return replies
+        with connect(f"wss://{host}{path}", sock=raw, ssl=context, server_hostname=host, open_timeout=timeout,
+                     close_timeout=timeout) as ws:
+            for text in messages:
+                ws.send(text)
+                reply = ws.recv(timeout)
+                replies.append(reply.encode() if isinstance(reply, str) else reply)
+        return replies
+    finally:
+        raw.close()
 
 
 class LabResolver:

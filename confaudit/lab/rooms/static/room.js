@@ -4,7 +4,7 @@
 const cfg = JSON.parse(document.getElementById("lab-config").textContent);
 const $ = id => document.getElementById(id);
 const lab = window.lab = {status: "lobby", peers: new Map(), sfu: null, e2ee: {encrypted: 0, decrypted: 0, failed: 0},
-                          errors: [], ws: null, id: null, stream: null, mic: true, camera: true};
+                          errors: [], ws: null, id: null, stream: null, screen: null, mic: true, camera: true};
 $("room-id").textContent = cfg.room;
 
 function telemetry(event, extra) {
@@ -18,7 +18,7 @@ function telemetry(event, extra) {
 function setStatus(status) { lab.status = status; $("status").textContent = status; document.body.dataset.status = status; }
 function fail(where, error) { lab.errors.push(where + ": " + String(error)); console.error(where, error); }
 function send(message) { if (lab.ws && lab.ws.readyState === WebSocket.OPEN) lab.ws.send(JSON.stringify(message)); }
-function controls(enabled) { for (const id of ["mic", "camera", "lock", "leave"]) $(id).disabled = !enabled; }
+function controls(enabled) { for (const id of ["mic", "camera", "screen", "lock", "leave"]) $(id).disabled = !enabled; }
 
 // Only loopback candidates: the lab's media never uses another interface of the machine.
 const loopbackOnly = sdp => sdp.split("\r\n").filter(l => !l.startsWith("a=candidate:") ||
@@ -72,7 +72,8 @@ function show(track) {
 // --- p2p: the newcomer offers to every participant already in the room; the service relays ---
 function p2pConnection(peerId) {
   const pc = newPeerConnection();
-  lab.stream.getTracks().forEach(t => pc.addTrack(t, lab.stream));
+  lab.stream.getAudioTracks().forEach(t => pc.addTrack(t, lab.stream));
+  pc.addTrack(videoTrack(), lab.stream);
   pc.ontrack = e => show(e.track);
   lab.peers.set(peerId, pc);
   return pc;
@@ -101,7 +102,7 @@ async function connectSfu() {
   const pc = lab.sfu = newPeerConnection();
   const e2ee = cfg.mode === "sfu-e2ee";
   for (const kind of ["audio", "video"]) {
-    const track = kind === "audio" ? lab.stream.getAudioTracks()[0] : lab.stream.getVideoTracks()[0];
+    const track = kind === "audio" ? lab.stream.getAudioTracks()[0] : videoTrack();
     const t = pc.addTransceiver(track, {direction: "sendrecv", streams: [lab.stream]});
     if (e2ee) { transform(t.sender, "encrypt", kind); transform(t.receiver, "decrypt", kind); }
   }
@@ -159,11 +160,20 @@ async function onMessage(m) {
   }
 }
 
+function videoTrack() { return lab.screen ? lab.screen.getVideoTracks()[0] : lab.stream.getVideoTracks()[0]; }
+async function sendVideo(track) {  // the first video sender of every connection carries camera or screen
+  for (const pc of [...lab.peers.values(), lab.sfu].filter(Boolean)) {
+    const sender = pc.getSenders().find(s => s.track && s.track.kind === "video");
+    if (sender) await sender.replaceTrack(track);
+  }
+}
+
 function stopMedia() {
   for (const pc of lab.peers.values()) pc.close();
   lab.peers.clear();
   if (lab.sfu) { lab.sfu.close(); lab.sfu = null; }
   if (lab.stream) lab.stream.getTracks().forEach(t => t.stop());
+  if (lab.screen) { lab.screen.getTracks().forEach(t => t.stop()); lab.screen = null; }
 }
 
 $("join").addEventListener("click", async () => {
@@ -193,6 +203,23 @@ $("camera").addEventListener("click", () => {
   $("camera").textContent = lab.camera ? "camera off" : "camera on";
   send({type: "state", mic: lab.mic, camera: lab.camera});
   telemetry(lab.camera ? "camera-on" : "camera-off");
+});
+$("screen").addEventListener("click", async () => {
+  try {
+    if (lab.screen) {
+      lab.screen.getTracks().forEach(t => t.stop()); lab.screen = null;
+      await sendVideo(lab.stream.getVideoTracks()[0]);
+      $("screen").textContent = "share screen";
+      telemetry("screen-share-stop");
+    } else {
+      lab.screen = await navigator.mediaDevices.getDisplayMedia({video: true});
+      await sendVideo(lab.screen.getVideoTracks()[0]);
+      $("screen").textContent = "stop sharing";
+      telemetry("screen-share");
+    }
+  } catch (error) {
+    fail("screen", error);
+  }
 });
 $("lock").addEventListener("click", () => { send({type: "lock"}); telemetry("lock"); });
 $("leave").addEventListener("click", () => {

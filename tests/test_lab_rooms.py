@@ -1,0 +1,271 @@
+"""The lab room service (confaudit.lab.rooms): room ids, the lock and its refusal (and the
+fail_to_refuse fault), signalling over the websockets library, telemetry, and real headless
+Chromium participants (Debian's, driven by Playwright; no browser download) in p2p, sfu and
+sfu-e2ee rooms with media flowing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import urllib.parse
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from conftest import require_binary
+from confaudit.lab.rooms import ROOM_HOST, ROOM_ID_PATTERN, TRACKER_HOST, LabProfile, LabRoomService, new_room_id
+from confaudit.lab.rooms.signalling import REFUSED_CLOSE_CODE
+from confaudit.lab.rooms.state import Participant, Room
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream",
+                  "--use-fake-ui-for-media-stream"]
+STATUS_IS = "s => document.getElementById('status').textContent === s"
+
+
+# --- state, no I/O ---
+
+def test_room_ids_are_fresh_mixed_case_and_match_the_documented_pattern() -> None:
+    ids = {new_room_id() for _ in range(200)}
+    assert len(ids) == 200
+    for room_id in ids:
+        assert ROOM_ID_PATTERN.fullmatch(room_id), room_id
+        assert any(c.islower() for c in room_id) and any(c.isupper() for c in room_id), room_id
+
+
+def test_locked_room_refuses_unless_the_profile_fails_to_refuse() -> None:
+    room = Room("AbCdEfGhIjKlMnOp")
+    assert room.join(Participant("1", "alice"), LabProfile()).admitted
+    room.locked = True
+    refused = room.join(Participant("2", "mallory"), LabProfile())
+    assert (refused.admitted, refused.reason) == (False, "locked")
+    assert [p.name for p in room.admitted()] == ["alice"] and room.refused == ["mallory"]
+    faulty = room.join(Participant("3", "mallory"), LabProfile(fail_to_refuse=True))
+    assert (faulty.admitted, faulty.reason) == (True, "locked-but-admitted")
+    with pytest.raises(ValueError, match="lab mode must be one of"):
+        LabProfile(mode="mesh")  # type: ignore[arg-type]
+
+
+# --- the service over TLS, with a websockets client (no browser) ---
+
+def _tls() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # the lab's self-signed certificate
+    return context
+
+
+async def _http(port: int, method: str, path: str, host: str = ROOM_HOST, body: bytes = b"") -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=_tls(), server_hostname=host)
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n"
+                 f"Connection: close\r\n\r\n".encode() + body)
+    data = await reader.read()
+    writer.close()
+    head, _, payload = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), payload
+
+
+async def _ws(port: int) -> Any:
+    from websockets.asyncio.client import connect
+
+    return await connect(f"wss://{ROOM_HOST}/ws", ssl=_tls(), server_hostname=ROOM_HOST,
+                         host="127.0.0.1", port=port)
+
+
+async def _join(port: int, room: str, name: str) -> tuple[Any, dict[str, Any]]:
+    ws = await _ws(port)
+    await ws.send(json.dumps({"type": "join", "room": room, "name": name}))
+    return ws, await _until(ws, ("joined", "refused", "error"))
+
+
+async def _until(ws: Any, types: tuple[str, ...]) -> dict[str, Any]:
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if message["type"] in types:
+            return message
+
+
+async def test_new_room_twice_gives_two_ids_and_unknown_rooms_do_not_exist() -> None:
+    async with LabRoomService().running() as lab:
+        rooms = [json.loads((await _http(lab.https_port, "POST", "/api/rooms"))[1]) for _ in range(2)]
+        assert rooms[0]["id"] != rooms[1]["id"]
+        for room in rooms:
+            assert ROOM_ID_PATTERN.fullmatch(room["id"]) and room["path"] == f"/r/{room['id']}"
+            status, page = await _http(lab.https_port, "GET", room["path"])
+            assert status == 200 and b'id="join"' in page and room["id"].encode() in page
+        assert (await _http(lab.https_port, "GET", "/r/" + new_room_id()))[0] == 404
+        assert (await _http(lab.https_port, "GET", "/r/<script>"))[0] == 404
+        status, _ = await _http(lab.https_port, "POST", "/api/telemetry", body=b'{"event": "lobby"}')
+        assert status == 204
+        status, _ = await _http(lab.https_port, "POST", "/collect", host=TRACKER_HOST, body=b'{"event": "mute"}')
+        assert status == 204
+        assert [(t["host"], t["event"]) for t in lab.telemetry] == [(ROOM_HOST, "lobby"), (TRACKER_HOST, "mute")]
+        assert lab.routes == {ROOM_HOST: lab.https_port, TRACKER_HOST: lab.https_port}
+
+
+@pytest.mark.parametrize("fail_to_refuse", [False, True])
+async def test_lock_refuses_a_late_joiner_and_relays_nothing_for_it(fail_to_refuse: bool) -> None:
+    async with LabRoomService(LabProfile(fail_to_refuse=fail_to_refuse)).running() as lab:
+        room = json.loads((await _http(lab.https_port, "POST", "/api/rooms"))[1])["id"]
+        alice, joined = await _join(lab.https_port, room, "alice")
+        assert joined["type"] == "joined" and joined["peers"] == []
+        await alice.send(json.dumps({"type": "lock"}))
+        assert (await _until(alice, ("locked",)))["by"] == "alice"
+        late, answer = await _join(lab.https_port, room, "mallory")
+        if not fail_to_refuse:
+            assert answer == {"type": "refused", "reason": "locked"}
+            await asyncio.wait_for(late.wait_closed(), 5)
+            assert late.close_code == REFUSED_CLOSE_CODE
+            assert [p.name for p in lab.registry.get(room).admitted()] == ["alice"]
+            assert [e["event"] for e in lab.signalling.events] == ["join", "lock", "refused"]
+        else:
+            assert answer["type"] == "joined" and [p["name"] for p in answer["peers"]] == ["alice"]
+            await late.send(json.dumps({"type": "signal", "to": joined["id"], "data": {"type": "offer", "sdp": "v=0"}}))
+            relayed = await _until(alice, ("signal",))
+            assert relayed == {"type": "signal", "from": answer["id"], "data": {"type": "offer", "sdp": "v=0"}}
+            assert [e["event"] for e in lab.signalling.events] == ["join", "lock", "join"]
+        await alice.close()
+        await late.close()
+
+
+async def test_unknown_room_and_messages_before_join_are_answered_with_errors() -> None:
+    async with LabRoomService().running() as lab:
+        ws = await _ws(lab.https_port)
+        await ws.send(json.dumps({"type": "signal", "to": "x", "data": {}}))
+        assert (await _until(ws, ("error",)))["error"] == "join first"
+        await ws.send("not json")
+        assert (await _until(ws, ("error",)))["error"] == "join first"
+        await ws.send(json.dumps({"type": "join", "room": new_room_id(), "name": "x"}))
+        assert (await _until(ws, ("error",)))["error"] == "no such room"
+        await asyncio.wait_for(ws.wait_closed(), 5)
+
+
+# --- real browsers ---
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Any]:
+    require_binary("chromium")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        yield playwright.chromium
+
+
+class Participants:
+    """One headless Chromium; each participant is its own browser context (own profile state)."""
+
+    def __init__(self, browser: Any, lab: Any) -> None:
+        self.browser, self.lab = browser, lab
+
+    async def new_room(self, name: str) -> tuple[Any, str]:
+        page = await (await self.browser.new_context()).new_page()
+        await page.goto(self.lab.url("/"))
+        await page.click("#new-room")
+        await page.wait_for_url("**/r/**")
+        await self._join(page, name)
+        return page, page.url
+
+    async def join(self, link: str, name: str, expect: str = "joined") -> Any:
+        page = await (await self.browser.new_context()).new_page()
+        await page.goto(link)
+        await self._join(page, name, expect)
+        return page
+
+    async def _join(self, page: Any, name: str, expect: str = "joined") -> None:
+        await page.fill("#name", name)
+        await page.click("#join")
+        await page.wait_for_function(STATUS_IS, arg=expect, timeout=15_000)
+
+
+async def _receives_media(page: Any, timeout: float = 20.0) -> int:
+    """RTP bytes the page received (inbound-rtp stats), once more than none arrived (0 on timeout)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (received := int(await page.evaluate("window.lab.bytesReceived()"))) == 0:
+        if asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    return received
+
+
+async def _launch(chromium: Any, lab: Any) -> Any:
+    return await chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS + lab.direct_chromium_args())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fail_to_refuse", [False, True])
+async def test_two_chromium_participants_call_p2p_then_the_lock_decides_a_third(chromium: Any,
+                                                                                fail_to_refuse: bool) -> None:
+    async with LabRoomService(LabProfile("p2p", fail_to_refuse=fail_to_refuse)).running() as lab:
+        browser = await _launch(chromium, lab)
+        try:
+            people = Participants(browser, lab)
+            alice, link = await people.new_room("Alice")
+            assert ROOM_ID_PATTERN.fullmatch(urllib.parse.urlsplit(link).path.removeprefix("/r/"))
+            bob = await people.join(link, "Bob")
+            assert await _receives_media(alice) > 0 and await _receives_media(bob) > 0
+            await alice.click("#lock")
+            await alice.wait_for_selector("#locked")
+            await bob.wait_for_selector("#locked")
+            mallory = await people.join(link, "Mallory", "joined" if fail_to_refuse else "refused")
+            names = ["Alice", "Bob", "Mallory"] if fail_to_refuse else ["Alice", "Bob"]
+            await alice.wait_for_function("n => document.querySelectorAll('#participants li').length === n",
+                                          arg=len(names))
+            assert await alice.locator("#participants li").all_text_contents() == names
+            if fail_to_refuse:
+                assert await _receives_media(mallory) > 0
+            else:
+                assert await mallory.evaluate("window.lab.peers.size") == 0
+            await alice.click("#mic")
+            assert await alice.text_content("#mic") == "unmute"
+            await alice.click("#camera")
+            assert await alice.text_content("#camera") == "camera on"
+            await alice.click("#screen")
+            await alice.wait_for_function("() => document.getElementById('screen').textContent === 'stop sharing'")
+            sent_video = ("() => [...window.lab.peers.values()].map(pc => pc.getSenders()"
+                          ".find(s => s.track && s.track.kind === 'video').track.label)")
+            assert all(label.startswith("screen") for label in await alice.evaluate(sent_video))
+            assert await alice.evaluate("window.lab.errors") == []
+            await bob.click("#leave")
+            assert await bob.text_content("#status") == "left"
+            await alice.wait_for_function("() => document.querySelectorAll('#participants li').length === arguments[0]"
+                                          .replace("arguments[0]", str(len(names) - 1)))
+        finally:
+            await browser.close()
+        first_party = [t["event"] for t in lab.telemetry if t["host"] == ROOM_HOST]
+        tracker = [t["event"] for t in lab.telemetry if t["host"] == TRACKER_HOST]
+        for action in ("new_room", "lobby", "join", "joined", "lock", "mute", "camera-off", "screen-share", "leave"):
+            assert action in first_party, (action, first_party)
+        assert ("refused" in first_party) is not fail_to_refuse
+        assert {"lobby", "join", "lock", "mute", "camera-off", "leave"} <= set(tracker)
+        assert all(t["body"].get("room") for t in lab.telemetry if t["event"] not in ("page_view",))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["sfu", "sfu-e2ee"])
+async def test_sfu_rooms_forward_media_and_e2ee_pages_encrypt_every_frame(chromium: Any, mode: str) -> None:
+    async with LabRoomService(LabProfile(mode)).running() as lab:
+        browser = await _launch(chromium, lab)
+        try:
+            people = Participants(browser, lab)
+            alice, link = await people.new_room("Alice")
+            assert ("#k=" in link) is (mode == "sfu-e2ee")  # the media key stays in the fragment
+            bob = await people.join(link, "Bob")
+            assert await _receives_media(alice) > 0 and await _receives_media(bob) > 0
+            room_id = urllib.parse.urlsplit(link).path.removeprefix("/r/")
+            sfu = lab.signalling.sfu
+            assert sfu is not None and len(sfu.peers) == 2
+            assert all(sfu.forwarded_frames(room_id, pid) > 0 for _, pid in sfu.peers)
+            await alice.click("#lock")
+            await alice.wait_for_selector("#locked")
+            await people.join(link, "Mallory", "refused")
+            assert len(sfu.peers) == 2  # no SFU connection, so no media accepted, for the refused participant
+            if mode == "sfu-e2ee":
+                await bob.wait_for_function("window.lab.e2ee.decrypted > 0 && window.lab.e2ee.encrypted > 0")
+                stats = await bob.evaluate("window.lab.e2ee")
+                assert stats["failed"] == 0, stats
+            else:
+                assert await bob.evaluate("window.lab.e2ee.encrypted") == 0
+        finally:
+            await browser.close()
+        assert "#k=" not in json.dumps(lab.telemetry)  # the key never reached the service
