@@ -34,10 +34,15 @@ def search(packets: list[Any], codec: str | None, codec_hint: str | None, kind: 
            audio: AudioEvidence | None, canaries: Sequence[SpecSource]) -> CanaryResult | None:
     """The best result over the canaries and candidate codecs: a find first, else the one with the most media."""
     from confaudit.canary.detect import search_stream
+    from confaudit.e2ee.inner import unwrap_red
 
     audible = audio is not None and audio.audible_frames >= 50
-    results = [r for c in _codecs(codec, codec_hint, kind) for source in canaries
-               if (r := search_stream(packets, c, source.spec, audible=audible)) is not None]
+    variants = [packets]
+    unwrapped, red = unwrap_red(packets)
+    if red is not None:  # RFC 2198 RED (Chromium's audio RED, Firefox's RED video): the canary is in the primary blocks
+        variants.append(unwrapped)
+    results = [r for variant in variants for c in _codecs(codec, codec_hint, kind) for source in canaries
+               if (r := search_stream(variant, c, source.spec, audible=audible)) is not None]
     if not results:
         return None
     return max(results, key=lambda r: (r.found, r.media_carried, r.figures.get("frames_decoded", 0),
