@@ -205,5 +205,5 @@ def test_verdict_rules_of_the_known_plaintext_test(canary, tmp_path: Path) -> No
     assert canary_verdict(_packets(speech), "codec", "opus", None, "audio", None, sources, reasons)[0] == "codec"
     silence = encode_opus_pcm(np.zeros(4 * 48000), bit_rate=24000, options={"application": "voip", "dtx": "1"})
     inner, _, result = canary_verdict(_packets(silence), "undetermined", None, None, "audio", None, sources, reasons)
-    assert inner == "undetermined" and result["found"] is False
+    assert inner == "undetermined" and result["found"] is False, result
     assert any("not the canary" in r for r in reasons)
