@@ -207,3 +207,23 @@ def test_verdict_rules_of_the_known_plaintext_test(canary, tmp_path: Path) -> No
     inner, _, result = canary_verdict(_packets(silence), "undetermined", None, None, "audio", None, sources, reasons)
     assert inner == "undetermined" and result["found"] is False, result
     assert any("not the canary" in r for r in reasons)
+
+
+def test_session_canary_json_is_read_and_checked(sample_session_copy: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from confaudit.cli import app
+
+    media = write_canary_media(tmp_path / "media", "session-seed", seconds=1.0)
+    (sample_session_copy / "canary.json").write_bytes(media.spec_json.read_bytes())
+    out = tmp_path / "bundle.json"
+    result = CliRunner().invoke(app, ["analyze", str(sample_session_copy), "--json", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    bundle = json.loads(out.read_text())
+    [source] = bundle["e2ee"]["canaries"]
+    assert source["seed"] == "session-seed" and source["path"].endswith("canary.json")
+    assert any("canary.json: not listed in manifest.json" in w for w in bundle["warnings"])  # the runner must list it
+    (sample_session_copy / "canary.json").write_text('{"format": "confaudit-canary/1", "seed": "x", "seconds": 99999}')
+    result = CliRunner().invoke(app, ["analyze", str(sample_session_copy), "--json", str(tmp_path / "b2.json")])
+    assert result.exit_code == 3 and "canary.json: canary spec: \"seconds\"" in result.output
+    assert not (tmp_path / "b2.json").exists()
