@@ -146,3 +146,84 @@ def test_cli_analyze_canary_option(tmp_path: Path, canary) -> None:
     bad.write_text("{}")
     result = CliRunner().invoke(app, ["analyze", str(capture), "--keylog", str(keylog), "--canary", str(bad)])
     assert result.exit_code == 3 and f"{bad}: not a canary spec" in result.output
+
+
+def test_report_shows_the_canary_column(tmp_path: Path, canary) -> None:
+    from confaudit.report.html import render_audit
+    from confaudit.report.synthetic import synthetic_bundle, synthetic_run
+
+    streams = _analyse(tmp_path, canary)
+    bundle = synthetic_bundle(2)
+    bundle["e2ee"] = {"keylogs": [], "sessions": [], "srtcp": [], "sdes": [], "summary": {"conclusion": "mixed"},
+                      "streams": [streams[AUDIO_SSRC], streams[VIDEO_SSRC] | {"canary": None},
+                                  streams[VIDEO_SSRC] | {"id": "e9", "canary": {**streams[VIDEO_SSRC]["canary"],
+                                                                                "found": False, "kind": "<video>"}}]}
+    html = render_audit(synthetic_run(bundle, claims=2), bundle)
+    table = html[html.index("End-to-end encryption test"):]
+    assert "<th>Canary</th>" in table
+    assert "found (audio: 200 of 200 tone windows)" in table
+    assert "absent (&lt;video&gt;: 120 of 120 frames)" in table and "<video>:" not in table
+    assert table.count("<td>-</td>") == 1  # the stream with no canary searched
+
+
+def test_canary_found_inside_red(tmp_path: Path, canary) -> None:
+    """Audio RED (RFC 2198, as Chromium sends it): the previous frame as a redundant block, then the primary."""
+    media, opus, _vp8 = canary
+    wrapped = []
+    for i, frame in enumerate(opus):
+        previous = opus[i - 1] if i else b""
+        # redundant block header: F=1, PT, 14-bit timestamp offset (960), 10-bit length; then F=0, PT
+        header = bytes([0x80 | 111]) + ((960 << 10) | len(previous)).to_bytes(3, "big") + bytes([111])
+        wrapped.append(header + previous + frame)
+    handshake = dtls_handshake()
+    capture, keylog = tmp_path / "red.pcap", tmp_path / "keys.log"
+    keylog.write_text("\n".join(handshake.keylog_lines) + "\n")
+    write_call(capture, handshake, [SynthStream("client", "opus", AUDIO_SSRC, 63, frames=tuple(wrapped))], seconds=3.0)
+    bundle = {"warnings": [], "complete": True}
+    enrich(bundle, captures=[capture], keylogs=[], explicit_keylog=keylog, canaries=read_specs(media.spec_json, []))
+    [stream] = [s for s in bundle["e2ee"]["streams"] if s["ssrc"] == AUDIO_SSRC]
+    assert stream["canary"]["found"] is True and stream["inner"] == "codec", stream["reasons"]
+
+
+def _packets(frames) -> list[RtpPacket]:
+    return [RtpPacket(1000 + i, i * 960, False, 111, f) for i, f in enumerate(frames)]
+
+
+def test_verdict_rules_of_the_known_plaintext_test(canary, tmp_path: Path) -> None:
+    """found -> codec whatever the codec test said; absent with media -> encrypted only when the codec test could
+    not tell; absent in readable media stays codec; absent in silence decides nothing."""
+    from confaudit.e2ee.canary import canary_verdict
+
+    media, opus, _ = canary
+    sources = read_specs(media.spec_json, [])
+    reasons: list[str] = []
+    for before in ("undetermined", "encrypted", "codec"):
+        inner, codec, found = canary_verdict(_packets(opus), before, None, None, "audio", None, sources, reasons)
+        assert (inner, codec, found["found"]) == ("codec", "opus", True)
+    speech = encode_opus_pcm(opus_test_signal("vowel", 4.0), bit_rate=24000)
+    assert canary_verdict(_packets(speech), "undetermined", None, None, "audio", None, sources, reasons)[0] == "encrypted"
+    assert canary_verdict(_packets(speech), "codec", "opus", None, "audio", None, sources, reasons)[0] == "codec"
+    silence = encode_opus_pcm(np.zeros(4 * 48000), bit_rate=24000, options={"application": "voip", "dtx": "1"})
+    inner, _, result = canary_verdict(_packets(silence), "undetermined", None, None, "audio", None, sources, reasons)
+    assert inner == "undetermined" and result["found"] is False, result
+    assert any("not the canary" in r for r in reasons)
+
+
+def test_session_canary_json_is_read_and_checked(sample_session_copy: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from confaudit.cli import app
+
+    media = write_canary_media(tmp_path / "media", "session-seed", seconds=1.0)
+    (sample_session_copy / "canary.json").write_bytes(media.spec_json.read_bytes())
+    out = tmp_path / "bundle.json"
+    result = CliRunner().invoke(app, ["analyze", str(sample_session_copy), "--json", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    bundle = json.loads(out.read_text())
+    [source] = bundle["e2ee"]["canaries"]
+    assert source["seed"] == "session-seed" and source["path"].endswith("canary.json")
+    assert any("canary.json: not listed in manifest.json" in w for w in bundle["warnings"])  # the runner must list it
+    (sample_session_copy / "canary.json").write_text('{"format": "confaudit-canary/1", "seed": "x", "seconds": 99999}')
+    result = CliRunner().invoke(app, ["analyze", str(sample_session_copy), "--json", str(tmp_path / "b2.json")])
+    assert result.exit_code == 3 and "canary.json: canary spec: \"seconds\"" in result.output
+    assert not (tmp_path / "b2.json").exists()

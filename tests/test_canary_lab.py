@@ -56,3 +56,37 @@ def test_canary_absent_under_the_lab_inner_e2ee(tmp_path: Path) -> None:
             assert canary["figures"]["frames_matched"] == 0
         else:
             assert (canary["figures"]["match_share"] or 0) < 0.4
+
+
+def _sfu(tmp_path: Path, transform) -> tuple[object, dict[int, dict]]:
+    from confaudit.lab.sfu import run_sfu_call
+
+    media = write_canary_media(tmp_path / "canary", "lab-sfu-seed", seconds=4.0)
+    keylog, capture = tmp_path / "alice-keys.log", tmp_path / "sfu.pcapng"
+    record = run_sfu_call(3.0, keylog_path=keylog, capture_path=capture, payload_transform=transform, canary=media)
+    bundle = {"warnings": [], "complete": True, "media_path": {"topology": "server"}}
+    enrich(bundle, captures=[capture], keylogs=[], explicit_keylog=keylog, canaries=read_specs(media.spec_json, []))
+    streams = {s["ssrc"]: s for s in bundle["e2ee"]["streams"]}
+    alice = list(record.sent["alice"].values()) + list(record.forwarded["alice"].values())
+    return record, {ssrc: streams[ssrc] for ssrc in alice}
+
+
+@pytest.mark.slow
+def test_canary_read_by_the_sfu_without_e2ee(tmp_path: Path) -> None:
+    """The auditor's leg carries their own media and bob's as forwarded: both canaries are readable at the server."""
+    _record, streams = _sfu(tmp_path, None)
+    assert len(streams) == 4
+    for stream in streams.values():
+        assert stream["path"] == "server" and stream["inner"] == "codec", stream["reasons"]
+        assert stream["canary"]["found"] is True, stream["reasons"]
+    assert sorted(s["canary"]["kind"] for s in streams.values()) == ["audio", "audio", "video", "video"]
+
+
+@pytest.mark.slow
+def test_canary_absent_at_the_sfu_with_inner_e2ee(tmp_path: Path) -> None:
+    from confaudit.lab.e2ee_transform import FrameEncryptor
+
+    _record, streams = _sfu(tmp_path, FrameEncryptor())
+    assert len(streams) == 4
+    for stream in streams.values():
+        assert stream["inner"] == "encrypted" and stream["canary"]["found"] is False, stream["reasons"]

@@ -34,14 +34,25 @@ def search(packets: list[Any], codec: str | None, codec_hint: str | None, kind: 
            audio: AudioEvidence | None, canaries: Sequence[SpecSource]) -> CanaryResult | None:
     """The best result over the canaries and candidate codecs: a find first, else the one with the most media."""
     from confaudit.canary.detect import search_stream
+    from confaudit.e2ee.inner import unwrap_red
 
     audible = audio is not None and audio.audible_frames >= 50
-    results = [r for c in _codecs(codec, codec_hint, kind) for source in canaries
-               if (r := search_stream(packets, c, source.spec, audible=audible)) is not None]
-    if not results:
-        return None
-    return max(results, key=lambda r: (r.found, r.media_carried, r.figures.get("frames_decoded", 0),
-                                       r.figures.get("tonal_windows", 0)))
+
+    def best(variant: list[Any]) -> CanaryResult | None:
+        results = [r for c in _codecs(codec, codec_hint, kind) for source in canaries
+                   if (r := search_stream(variant, c, source.spec, audible=audible)) is not None]
+        return max(results, key=lambda r: (r.found, r.media_carried, r.figures.get("frames_decoded", 0),
+                                           r.figures.get("tonal_windows", 0))) if results else None
+
+    as_sent = best(packets)
+    unwrapped, red = unwrap_red(packets)
+    if red is not None and not (as_sent and as_sent.found):
+        # RFC 2198 RED (Chromium's audio RED, Firefox's RED video): the canary is in the primary blocks. Only a find
+        # counts from this reading: an Opus TOC below 0x80 reads as a RED header too, and stripping it yields noise.
+        as_red = best(unwrapped)
+        if as_red is not None and as_red.found:
+            return as_red
+    return as_sent
 
 
 def canary_verdict(packets: list[Any], inner: str, codec: str | None, codec_hint: str | None, kind: str | None,

@@ -158,18 +158,19 @@ def _lab_environment(keylog: Path | None, logged_certificates: set[int]) -> Iter
 
 def run_sfu_call(duration: float = 3.0, *, keylog_path: str | Path | None = None,
                  capture_path: str | Path | None = None,
-                 payload_transform: PayloadTransform | None = None) -> SfuCallRecord:
-    """Run the SFU call for ``duration`` seconds of media; see the module docstring."""
+                 payload_transform: PayloadTransform | None = None, canary: Any = None) -> SfuCallRecord:
+    """Run the SFU call for ``duration`` seconds of media; see the module docstring. ``canary`` (a
+    confaudit.canary.CanaryMedia): both participants play it instead of the built-in tone and bars."""
     return asyncio.run(sfu_call(duration, keylog_path=keylog_path, capture_path=capture_path,
-                                payload_transform=payload_transform))
+                                payload_transform=payload_transform, canary=canary))
 
 
 async def sfu_call(duration: float = 3.0, *, keylog_path: str | Path | None = None,
                    capture_path: str | Path | None = None,
-                   payload_transform: PayloadTransform | None = None) -> SfuCallRecord:
+                   payload_transform: PayloadTransform | None = None, canary: Any = None) -> SfuCallRecord:
     from aiortc import RTCConfiguration, RTCPeerConnection
 
-    from confaudit.lab.tracks import pattern_track, tone_track
+    from confaudit.lab.tracks import canary_tracks, pattern_track, tone_track
 
     names = ("alice", "bob")
     clients = {n: RTCPeerConnection(RTCConfiguration(iceServers=[])) for n in names}
@@ -180,7 +181,8 @@ async def sfu_call(duration: float = 3.0, *, keylog_path: str | Path | None = No
     with _lab_environment(Path(keylog_path) if keylog_path else None, {id(alice_cert)}) as lines:
         try:
             for name, pc in clients.items():
-                for kind, track in (("audio", tone_track()), ("video", pattern_track())):
+                makers = canary_tracks(canary) if canary is not None else {"audio": tone_track, "video": pattern_track}
+                for kind, track in (("audio", makers["audio"]()), ("video", makers["video"]())):
                     sender = pc.addTrack(track)
                     if payload_transform is not None:
                         _transform_sender(sender, kind, payload_transform)

@@ -90,6 +90,7 @@ def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
                          "packets": s.get("packets"), "decrypted": s.get("decrypted"),
                          "inner": clean.text(s.get("inner") if not isinstance(s.get("inner"), Mapping)
                                              else s["inner"].get("verdict") or s["inner"].get("class"), 80),
+                         "canary": _canary_cell(s.get("canary"), clean),
                          "reasons": _join(s.get("reasons"), clean, 300)} for s in e2ee_streams[:MAX_ROWS]],
             "streams_more": max(len(e2ee_streams) - MAX_ROWS, 0),
         }
@@ -102,3 +103,16 @@ def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
         "quic": quic, "quic_more": quic_more, "dtls": dtls, "dtls_more": dtls_more, "stun": stun, "stun_more": stun_more,
         "e2ee": e2ee_view,
     }
+
+
+def _canary_cell(canary: Any, clean: Any) -> str:
+    """The E2EE table's canary column: found/absent with its headline figure, or a dash when not searched."""
+    if not isinstance(canary, Mapping):
+        return "-"
+    figures = canary.get("figures") if isinstance(canary.get("figures"), Mapping) else {}
+    kind = canary.get("kind")
+    if kind == "audio":
+        figure = f"{figures.get('matched_windows')} of {figures.get('tonal_windows')} tone windows"
+    else:
+        figure = f"{figures.get('frames_matched')} of {figures.get('frames_decoded')} frames"
+    return clean.text(f"{'found' if canary.get('found') is True else 'absent'} ({kind}: {figure})", 120)
