@@ -61,6 +61,19 @@ def test_port_in_use_leaves_nothing_and_a_retry_with_the_same_out_works(tmp_path
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
+def test_udp_port_in_use_refuses_wireguard_mode(tmp_path: Path) -> None:
+    """The check binds what the mode listens on: WireGuard is UDP, on the port of its spec."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        out = tmp_path / "s"
+        done = _capture(out, "--mode", f"wireguard@{port}", "--duration", "1")
+    _one_line_error(done, 3, f"127.0.0.1:{port} (UDP): cannot listen", "in use")
+    assert not out.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_unknown_interface_leaves_nothing(tmp_path: Path) -> None:
     out = tmp_path / "s"
     done = _capture(out, "--listen-port", "0", "--iface", "nosuch0", "--duration", "1")
@@ -77,7 +90,7 @@ def test_port_taken_after_the_check_is_reported_from_mitmproxys_startup(tmp_path
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The race the early check cannot close: mitmproxy itself fails to bind. Its startup error is caught (no
     "Error logged during startup, exiting...", no sys.exit) and the directory removed again."""
-    monkeypatch.setattr(startup, "check_listen_address", lambda host, port: None)
+    monkeypatch.setattr(startup, "check_listen_addresses", lambda opts: None)
     port = busy_port.getsockname()[1]
     out = tmp_path / "s"
     config = CaptureConfig(out=out, vendor="v", listen_port=port, iface="lo", duration=5)

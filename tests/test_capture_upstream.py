@@ -153,3 +153,52 @@ def test_unreachable_upstream_behind_connect_counts_too(tmp_path: Path) -> None:
     assert failures["flows"] == 1 and failures["hosts"] == {ROOM_HOST: 1}
     assert failures["first_error"].startswith(f"{ROOM_HOST}: Cannot connect to 127.0.0.1:{dead_port}")
     assert "If you plan" not in failures["first_error"]
+
+
+def _flow(**kwargs):
+    from mitmproxy.test import tflow
+
+    return tflow.tflow(**kwargs)
+
+
+def test_which_failed_flows_are_upstream_failures() -> None:
+    from mitmproxy import flow as mflow
+    from mitmproxy import http
+
+    from confaudit.capture.upstream import failed_connect_error, failed_upstream_error
+
+    verify = _flow(err=mflow.Error("Certificate verify failed: unable to get local issuer certificate"))
+    verify.response = None
+    verify.server_conn.error = "Certificate verify failed: unable to get local issuer certificate"
+    assert failed_upstream_error(verify) == "Certificate verify failed: unable to get local issuer certificate"
+    reset = _flow(err=mflow.Error("Server disconnected."))  # the request went out whole, no answer came
+    reset.response = None
+    assert failed_upstream_error(reset) == "Server disconnected."
+    half = _flow(err=mflow.Error("HTTP/1 protocol error: peer closed connection without sending complete message body"))
+    half.response, half.request.timestamp_end = None, None  # the client never finished its request
+    assert failed_upstream_error(half) is None
+    gone = _flow(err=mflow.Error("Client disconnected."))
+    gone.response = None
+    assert failed_upstream_error(gone) is None
+    assert failed_upstream_error(_flow(resp=True)) is None
+
+    hint = " If you plan to redirect requests away from this server, consider setting `connection_strategy` to `lazy`."
+    refused = _flow(resp=http.Response.make(502, "Cannot connect to a.test:443: Connection refused" + hint))
+    assert failed_connect_error(refused) == "Cannot connect to a.test:443: Connection refused"
+    dropped = _flow(resp=http.Response.make(502, "Cannot connect to 127.0.0.1:443: client disconnected" + hint))
+    assert failed_connect_error(dropped) is None  # a browser's spare connection, dropped by the browser
+    assert failed_connect_error(_flow(resp=http.Response.make(407, b"auth"))) is None
+
+
+def test_failure_counts_are_bounded_and_redacted() -> None:
+    from confaudit.capture import upstream
+    from confaudit.redact import Redactor
+
+    failures = upstream.UpstreamFailures(Redactor.default().text)
+    failures.note("a.test", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLW5vdC1yZWFs rejected")
+    for i in range(upstream.MAX_HOSTS + 10):
+        failures.note(f"h{i}.test", "refused")
+    fields = failures.manifest_fields()
+    assert fields["flows"] == upstream.MAX_HOSTS + 11 and len(fields["hosts"]) == upstream.MAX_HOSTS + 1
+    assert fields["hosts"][upstream.OTHER_HOSTS] == 11
+    assert fields["first_error"].startswith("a.test: ") and "eyJhbGciOiJIUzI1NiJ9" not in fields["first_error"]

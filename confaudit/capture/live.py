@@ -99,7 +99,7 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
             master.addons.add(extra)
         master.addons.add(addon)
         _configure(opts, config)
-        startup.check_listen_address(opts.listen_host, opts.listen_port)
+        startup.check_listen_addresses(opts)
         sniffer = None
         if config.iface:
             from confaudit.capture.sniffer import PacketSniffer

@@ -50,22 +50,39 @@ def discard_directory(out: Path, created: Path | None) -> None:
             entry.unlink(missing_ok=True)
 
 
-def check_listen_address(host: str, port: int) -> None:
-    """Bind the proxy's address once (as mitmproxy will, SO_REUSEADDR) and let it go again: a port in use or
-    an address not on this machine is reported before anything is written. Port 0 always binds."""
+def check_listen_addresses(opts: Any) -> None:
+    """Bind every address the proxy's modes will listen on once (as mitmproxy will: SO_REUSEADDR, TCP and/or
+    UDP by mode) and let it go again: a port in use or an address not on this machine is reported before
+    anything is written. Port 0 always binds; modes without an address (local) are skipped."""
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    for spec in opts.mode:
+        mode = ProxyMode.parse(spec)
+        port = mode.listen_port(opts.listen_port)
+        if port is None:
+            continue
+        kinds = {"tcp": (socket.SOCK_STREAM,), "udp": (socket.SOCK_DGRAM,)}.get(
+            mode.transport_protocol, (socket.SOCK_STREAM, socket.SOCK_DGRAM))
+        for kind in kinds:
+            check_listen_address(mode.listen_host(opts.listen_host), port, kind)
+
+
+def check_listen_address(host: str, port: int, kind: int = socket.SOCK_STREAM) -> None:
+    """One bind of ``host:port`` (``kind``: SOCK_STREAM or SOCK_DGRAM); InputError naming it when refused."""
     try:
-        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(host or None, port, type=kind, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise InputError(f"--listen-host {host}", f"cannot resolve: {exc.strerror}") from None
     family, _, _, _, address = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    with socket.socket(family, kind) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as exc:
             hint = "; another proxy running? pick another --listen-port (0: any free port)" \
                 if exc.errno == errno.EADDRINUSE else ""
-            raise InputError(f"{host}:{port}", f"cannot listen: {exc.strerror or exc}{hint}") from None
+            what = "" if kind == socket.SOCK_STREAM else " (UDP)"
+            raise InputError(f"{host or '*'}:{port}{what}", f"cannot listen: {exc.strerror or exc}{hint}") from None
 
 
 def check_upstream_ca(path: Path) -> None:

@@ -11,6 +11,8 @@ MAX_HOSTS = 1000
 OTHER_HOSTS = "(other hosts)"
 _CONNECT_HINT = " If you plan to redirect"
 """Where mitmproxy's 502 text for a failed CONNECT stops describing the error and starts advising."""
+_CLIENT_GONE = ": client disconnected"
+"""mitmproxy's error when the client closed its CONNECT before the upstream connection was up."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,13 @@ def failed_upstream_error(flow: Any) -> str | None:
 
 
 def failed_connect_error(flow: Any) -> str | None:
-    """The error of a CONNECT that mitmproxy answered itself with a 5xx (upstream unreachable), or None
-    (a 407 asking for proxy credentials is no upstream failure)."""
+    """The error of a CONNECT that mitmproxy answered itself with a 5xx (upstream unreachable), or None: a 407
+    asking for proxy credentials is no upstream failure, nor a client that gave up on its CONNECT (browsers
+    open spare connections and drop them) while mitmproxy was still connecting."""
     response = flow.response
     if response is None:
         return str(flow.error.msg) if flow.error is not None else "CONNECT failed"
     if response.status_code < 500:
         return None
-    text = response.get_text(strict=False) or f"HTTP {response.status_code}"
-    return text.split(_CONNECT_HINT, 1)[0].strip()
+    text = (response.get_text(strict=False) or f"HTTP {response.status_code}").split(_CONNECT_HINT, 1)[0].strip()
+    return None if text.endswith(_CLIENT_GONE) else text

@@ -15,6 +15,7 @@ def _instructions(listen: list[tuple[str, int]], mode: str) -> str:
     lines = [f"proxy listening on {', '.join(f'{h}:{p}' for h, p in listen)} (mode {mode})"]
     if mode == "regular":
         lines.append(f"  browser: chromium --proxy-server=http://{host}:{port}  (or system proxy {host}:{port})")
+        lines.append("  loopback targets: add '--proxy-bypass-list=<-loopback>' (Chromium never proxies them otherwise)")
     if mode.startswith("wireguard"):
         lines.append("  phone: import the WireGuard config printed at http://mitm.it after connecting")
     lines.append("  trust mitmproxy's CA: ~/.mitmproxy/mitmproxy-ca-cert.pem, or browse to http://mitm.it through the proxy")
