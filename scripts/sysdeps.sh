@@ -6,9 +6,8 @@ want=()
 command -v tshark >/dev/null 2>&1 || want+=(tshark)
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
 command -v firefox-esr >/dev/null 2>&1 || want+=(firefox-esr)
-command -v certutil >/dev/null 2>&1 || want+=(libnss3-tools)  # Firefox scenario participants trust the capture CA
 command -v tmux >/dev/null 2>&1 || want+=(tmux)
-command -v certutil >/dev/null 2>&1 || want+=(libnss3-tools)  # NSS databases for the browser recipe test
+command -v certutil >/dev/null 2>&1 || want+=(libnss3-tools)  # NSS databases for the browser recipe test and Firefox scenario participants
 # real G.729 and GSM encoders for the codec-recognition tests (libraries, so ask dpkg)
 dpkg -s libbcg729-0 >/dev/null 2>&1 || want+=(libbcg729-0)
 dpkg -s libgsm1 >/dev/null 2>&1 || want+=(libgsm1)
