@@ -173,7 +173,9 @@ class ChromiumBrowser(ParticipantBrowser):
         return await self.page.evaluate(MEDIA_COUNTERS)
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):  # the browser may already be gone (crash, closed page)
+        from playwright.async_api import Error as PlaywrightError
+
+        with contextlib.suppress(PlaywrightError):  # the browser may already be gone (crash, closed page)
             await self.context.close()
 
 

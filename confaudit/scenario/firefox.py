@@ -112,10 +112,12 @@ class BidiConnection:
         return reply.get("result") or {}
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
+        from websockets.exceptions import WebSocketException
+
+        with contextlib.suppress(WebSocketException, OSError):
             await self.ws.close()
         self.reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
+        with contextlib.suppress(asyncio.CancelledError, WebSocketException, OSError):
             await self.reader
 
 
@@ -205,7 +207,9 @@ class FirefoxBrowser(ParticipantBrowser):
         return {k: int(v) for k, v in counters.items()} if isinstance(counters, dict) else {}
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
+        from websockets.exceptions import WebSocketException
+
+        with contextlib.suppress(TimeoutError, RuntimeError, ConnectionError, WebSocketException):  # already gone
             await asyncio.wait_for(self.bidi.call("browser.close", {}), 5)
         await self.bidi.close()
         if self.process.poll() is None:

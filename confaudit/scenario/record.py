@@ -87,7 +87,7 @@ async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dic
         for task in tasks:  # the proxy stopped on its own: end the browsers before anything else
             if not task.done():
                 task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            with contextlib.suppress(asyncio.CancelledError):  # drive() keeps every other error
                 await task
     failure = result.get("failure")
     if failure is None and "outcome" not in result:  # Ctrl-C, SIGTERM or the proxy stopped under the browsers

@@ -86,8 +86,10 @@ class ScenarioRunner:
             try:
                 browser = await asyncio.wait_for(self._launch(playwright, work, index, keylog, step.timeout), step.timeout)
             except (*step_errors(), UsageError) as exc:
-                raise ScenarioFailed(self.scenario.path, participant.line, f"participant '{participant.name}': "
-                                     f"{participant.browser} did not start: {_why(exc, step.timeout)}") from None
+                error = f"participant '{participant.name}': {participant.browser} did not start: {_why(exc, step.timeout)}"
+                append_event(self.session, "step_failed", step.label(), step.line, participant=participant.name,
+                             error=error, screenshot=None)
+                raise ScenarioFailed(self.scenario.path, participant.line, error) from None
             self.browsers[participant.name] = browser
             await self._guarded(step, browser.goto(self.scenario.start_url, step.timeout * 1000))
 
@@ -121,9 +123,16 @@ class ScenarioRunner:
     async def _run_step(self, step: Step) -> None:
         self.current = step
         await self._guarded(step, self._execute(step))
-        if step.phase is not None and (step.kind == "phase" or step.participant == self.scenario.participants[0].name
-                                       or step.phase != _auto_phase(step)):
+        if self._writes_phase(step):
             append_phase(self.session, step.phase)
+
+    def _writes_phase(self, step: Step) -> bool:
+        """Explicit phases always; an action step's own phase only for the first participant (the auditor's
+        endpoint, whose traffic the phases describe): Bob muting does not make the auditor muted."""
+        if step.phase is None:
+            return False
+        explicit = step.kind == "phase" or step.phase != _auto_phase(step)
+        return explicit or step.participant == self.scenario.participants[0].name
 
     async def _fail(self, step: Step, why: str) -> None:
         error = f"step '{step.label()}' {why}"
@@ -131,7 +140,7 @@ class ScenarioRunner:
         browser = self.browsers.get(step.participant)
         if browser is not None:
             name = f"screenshot-failed-line{step.line}.png"
-            with contextlib.suppress(Exception):  # the page may be the thing that broke
+            with contextlib.suppress(*step_errors()):  # the page may be the thing that broke
                 await asyncio.wait_for(browser.screenshot(self.session / name, 5000), 8)
                 (self.session / name).chmod(0o600)
                 shot = name
