@@ -69,11 +69,14 @@ def test_a_valid_scenario_becomes_steps_with_lines_phases_and_defaults(tmp_path:
     ("  - sleep: soon\n", 25, "sleep must be a number of seconds"),
     ("  - click: '#a'\n    timeout: -1\n", 26, "timeout must be more than 0"),
     ("  - wait_for: {url: '**/r/*', request: /x}\n", 25, "needs one of selector"),
-    ("  - fill: {selector: '#name'}\n", 25, "missing required key 'value'"),
+    ("  - fill: {selector: '#name'}\n", 25, "exactly one of value or env"),
+    ("  - fill: {value: x}\n", 25, "missing required key 'selector'"),
     ("  - try_join: {participant: Bob, link: 3}\n", 25, "try_join needs a room link recorded"),
     ("  - screenshot: ../../etc/x\n", 25, "screenshot name"),
     ("  - goto: file:///etc/passwd\n", 25, "goto must be an http(s) URL"),
     ("  - click: [unclosed\n", 26, "invalid YAML"),
+    ("  - fill: {selector: '#pw', value: x, env: PW}\n", 25, "exactly one of value or env"),
+    ("  - fill: {selector: '#pw', env: CONFAUDIT_TEST_UNSET_VARIABLE}\n", 25, "CONFAUDIT_TEST_UNSET_VARIABLE is not set"),
 ])
 def test_a_mistake_is_named_with_its_line(tmp_path: Path, mistake: str, line: int, words: str) -> None:
     path = _write(tmp_path, GOOD + mistake)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -134,17 +135,24 @@ def test_a_failing_step_names_its_line_and_everything_stops(tmp_path: Path) -> N
     session = tmp_path / "session"
     with PlainSite(RoomSite()) as site:
         path.write_text(f"vendor: Example Rooms\nstart_url: {site.url}\nmedia_seconds: 1\nsteps:\n  - new_room:\n"
-                        f"  - click: '#no-such-button'\n    timeout: 2\n  - join:\n", encoding="utf-8")
+                        "  - fill: {selector: '#name', env: CONFAUDIT_TEST_SECRET}\n  - click: '#join'\n"
+                        "  - wait_for: {selector: '#status', text: joined}\n"
+                        "  - click: '#no-such-button'\n    timeout: 2\n  - join:\n", encoding="utf-8")
+        secret = "s3cret-from-the-environment"
         done = subprocess.run([sys.executable, "-m", "confaudit", "run", str(path), "--out", str(session)],
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, env=dict(os.environ, CONFAUDIT_TEST_SECRET=secret))
+        assert site.site.joined == [secret]  # typed from the environment
     assert done.returncode == 3, done.stderr
-    assert f"confaudit: error: {path}:6: step 'click #no-such-button' timed out after 2 s" in done.stderr
+    assert f"confaudit: error: {path}:9: step 'click #no-such-button' timed out after 2 s" in done.stderr
+    for name in ("scenario.yaml", "scenario_events.jsonl", "manifest.json", "phases.jsonl"):
+        assert secret not in (session / name).read_text(), name
+    assert secret not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
     manifest = json.loads((session / "manifest.json").read_text())
-    assert manifest["scenario_run"]["outcome"] == "failed" and ":6: step 'click #no-such-button'" in manifest["scenario_run"]["error"]
+    assert manifest["scenario_run"]["outcome"] == "failed" and ":9: step 'click #no-such-button'" in manifest["scenario_run"]["error"]
     assert manifest["stopped"] is not None
     events = [json.loads(line) for line in (session / "scenario_events.jsonl").read_text().splitlines()]
-    assert events[-1]["kind"] == "step_failed" and events[-1]["line"] == 6
+    assert events[-1]["kind"] == "step_failed" and events[-1]["line"] == 9
     assert (session / events[-1]["screenshot"]).read_bytes().startswith(b"\x89PNG")
     assert events[-1]["screenshot"] in manifest["files"]
     # the proxy's port is free again and no browser of the run is left

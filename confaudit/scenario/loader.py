@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -177,10 +178,17 @@ def _step(ld: _Loader, node: Any, names: list[str], default_timeout: float, sele
     if kind == "click":
         return Step(**base, selector=ld.string(body, "click selector"))
     if kind == "fill":
-        args = ld.mapping(body, "fill", {"selector", "value"})
-        _need(ld, body, args, "fill", ("selector", "value"))
-        return Step(**base, selector=ld.string(args["selector"][1], "fill selector"),
-                    value=ld.string(args["value"][1], "fill value", allow_empty=True))
+        args = ld.mapping(body, "fill", {"selector", "value", "env"})
+        _need(ld, body, args, "fill", ("selector",))
+        if ("value" in args) == ("env" in args):
+            raise ld.fail(body, "fill needs exactly one of value or env (the name of an environment variable)")
+        selector = ld.string(args["selector"][1], "fill selector")
+        if "env" in args:  # passwords and accounts stay out of the file; checked now, read when the step runs
+            name = ld.string(args["env"][1], "fill env")
+            if name not in os.environ:
+                raise ld.fail(args["env"][1], f"environment variable {name} is not set")
+            return Step(**base, selector=selector, value_env=name)
+        return Step(**base, selector=selector, value=ld.string(args["value"][1], "fill value", allow_empty=True))
     if kind == "press":
         if isinstance(body, yaml.ScalarNode):
             return Step(**base, value=ld.string(body, "press key"))

@@ -92,6 +92,8 @@ class Step:
     """try_join: the participant who tries to join."""
     link: int | None = None
     """try_join: which recorded room link (1-based, None: the latest)."""
+    value_env: str | None = None
+    """fill: environment variable holding the text (a password), read when the step runs, never recorded."""
 
     def label(self) -> str:
         """How errors name the step: ``click #join``, ``wait_for request /api/telemetry``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -163,7 +164,7 @@ class ScenarioRunner:
         elif kind == "join":
             await self._join(browser, step.selector, ms)
         elif kind == "fill":
-            await browser.fill(step.selector, step.value, ms)
+            await browser.fill(step.selector, os.environ.get(step.value_env, "") if step.value_env else step.value, ms)
         elif kind == "press":
             await browser.press(step.selector, step.value, ms)
         elif kind == "sleep":
