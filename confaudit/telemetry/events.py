@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from confaudit.telemetry.decode import Decoded, body_bytes
 from confaudit.telemetry.entities import normalise_host
-from confaudit.telemetry.fields import Located, message_located, request_located
+from confaudit.telemetry.fields import Located, SharedLists, message_located, request_located
 from confaudit.telemetry.known import KnownValue
 from confaudit.telemetry.taxonomy import EMAIL_RE, classify_value
 
@@ -159,11 +159,12 @@ def collect_events(bundle: dict[str, Any]) -> EventSpool:
 def iter_events(bundle: dict[str, Any]) -> Iterator[Event]:
     """The events of :func:`collect_events`, decoded one at a time."""
     http_hosts: dict[str, str] = {}
+    shared = SharedLists()
     for rec in _dicts(bundle, "http"):
         host = _host_of(rec, {})
         if isinstance(rec.get("id"), str):
             http_hosts[rec["id"]] = host
-        located, decoded = request_located(rec)
+        located, decoded = request_located(rec, shared)
         yield _event("http", str(rec.get("id", "")), rec.get("ts"), host, located, decoded, _request_bytes(rec))
     for rec in _dicts(bundle, "websocket"):
         if rec.get("from_client") is not True:

@@ -95,22 +95,57 @@ def _split_url(url: str) -> tuple[str, str, str]:
     return parts.path, parts.query, parts.fragment
 
 
-def request_located(rec: dict[str, Any]) -> tuple[list[Located], Decoded]:
+class SharedLists:
+    """Decoded fields of the header and query lists an import shares between its records (every request of a
+    session repeats its headers: confaudit.capture.shared), decoded once per list object."""
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[Any, list[Located]]] = {}
+
+    def located(self, kind: str, value: Any, decode: Any) -> list[Located]:
+        found = self._memo.get(id(value))
+        if found is not None and found[0] is value:  # the list held alive in the memo: its id is not reused
+            return found[1]
+        if len(self._memo) >= self.LIMIT:
+            self._memo.clear()
+        located = decode(kind, value)
+        self._memo[id(value)] = (value, located)
+        return located
+
+
+def _located(kind: str, value: Any) -> list[Located]:
+    if kind == "query":
+        return [Located("query", f) for f in decode_query(value).fields]
+    out = []
+    for name, text in _pairs(value):
+        if not name.startswith(":"):
+            low = name.strip().lower()
+            out.append(Located("header", Field(low, (low,), text, ())))
+    return out
+
+
+def request_located(rec: dict[str, Any], shared: SharedLists | None = None) -> tuple[list[Located], Decoded]:
     """Decoded fields of one HTTP request record, plus the body's decode result (opaque parts)."""
-    out: list[Located] = []
     url = rec.get("url") if isinstance(rec.get("url"), str) else ""
     url_path, url_query, fragment = _split_url(url)
     query = rec.get("query")
     if not isinstance(query, list):
         query = [list(p) for p in parse_qsl(url_query, keep_blank_values=True)]
-    out.extend(Located("query", f) for f in decode_query(query).fields)
+    headers = rec.get("request_headers")
+    if shared is not None and isinstance(query, list) and query:
+        out = list(shared.located("query", query, _located))
+    else:
+        out = _located("query", query)
     path = rec.get("path") if isinstance(rec.get("path"), str) else url_path
     for location, text in (("path", path), ("fragment", fragment)):
         if text:
             out.append(Located(location, Field("$", (), unquote(text.split("?", 1)[0], errors="replace"), ())))
-    for name, value in _pairs(rec.get("request_headers")):
-        if not name.startswith(":"):
-            out.append(Located("header", Field(name.strip().lower(), (name.strip().lower(),), value, ())))
+    if shared is not None and isinstance(headers, list) and headers:
+        out.extend(shared.located("header", headers, _located))
+    else:
+        out.extend(_located("header", headers))
     body = decode_body(rec.get("request_body"))
     out.extend(Located("body", f) for f in body.fields)
     return out, body
