@@ -95,6 +95,15 @@ def _split_url(url: str) -> tuple[str, str, str]:
     return parts.path, parts.query, parts.fragment
 
 
+FieldAt = tuple[str, str, tuple[str, ...], str, tuple[str, ...]]
+"""A decoded field where it sat: (location, path, keys, value, transforms), what :class:`Located` holds as a plain
+tuple (built for every field of every request: a frozen dataclass costs several times more)."""
+
+
+def _at(location: str, item: Field) -> FieldAt:
+    return (location, item.path, item.keys, item.value, item.transforms)
+
+
 class SharedLists:
     """Decoded fields of the header and query lists an import shares between its records (every request of a
     session repeats its headers: confaudit.capture.shared), decoded once per list object."""
@@ -102,31 +111,31 @@ class SharedLists:
     LIMIT = 50_000
 
     def __init__(self) -> None:
-        self._memo: dict[int, tuple[Any, list[Located]]] = {}
+        self._memo: dict[int, tuple[Any, list[FieldAt]]] = {}
 
-    def located(self, kind: str, value: Any, decode: Any) -> list[Located]:
+    def fields(self, kind: str, value: Any) -> list[FieldAt]:
         found = self._memo.get(id(value))
         if found is not None and found[0] is value:  # the list held alive in the memo: its id is not reused
             return found[1]
         if len(self._memo) >= self.LIMIT:
             self._memo.clear()
-        located = decode(kind, value)
-        self._memo[id(value)] = (value, located)
-        return located
+        fields = _list_fields(kind, value)
+        self._memo[id(value)] = (value, fields)
+        return fields
 
 
-def _located(kind: str, value: Any) -> list[Located]:
+def _list_fields(kind: str, value: Any) -> list[FieldAt]:
     if kind == "query":
-        return [Located("query", f) for f in decode_query(value).fields]
+        return [_at("query", f) for f in decode_query(value).fields]
     out = []
     for name, text in _pairs(value):
         if not name.startswith(":"):
             low = name.strip().lower()
-            out.append(Located("header", Field(low, (low,), text, ())))
+            out.append(("header", low, (low,), text, ()))
     return out
 
 
-def request_located(rec: dict[str, Any], shared: SharedLists | None = None) -> tuple[list[Located], Decoded]:
+def request_fields(rec: dict[str, Any], shared: SharedLists | None = None) -> tuple[list[FieldAt], Decoded]:
     """Decoded fields of one HTTP request record, plus the body's decode result (opaque parts)."""
     url = rec.get("url") if isinstance(rec.get("url"), str) else ""
     url_path, url_query, fragment = _split_url(url)
@@ -134,28 +143,25 @@ def request_located(rec: dict[str, Any], shared: SharedLists | None = None) -> t
     if not isinstance(query, list):
         query = [list(p) for p in parse_qsl(url_query, keep_blank_values=True)]
     headers = rec.get("request_headers")
-    if shared is not None and isinstance(query, list) and query:
-        out = list(shared.located("query", query, _located))
-    else:
-        out = _located("query", query)
+    out = list(shared.fields("query", query)) if shared is not None and query else _list_fields("query", query)
     path = rec.get("path") if isinstance(rec.get("path"), str) else url_path
     for location, text in (("path", path), ("fragment", fragment)):
         if text:
-            out.append(Located(location, Field("$", (), unquote(text.split("?", 1)[0], errors="replace"), ())))
+            out.append((location, "$", (), unquote(text.split("?", 1)[0], errors="replace"), ()))
     if shared is not None and isinstance(headers, list) and headers:
-        out.extend(shared.located("header", headers, _located))
+        out.extend(shared.fields("header", headers))
     else:
-        out.extend(_located("header", headers))
+        out.extend(_list_fields("header", headers))
     body = decode_body(rec.get("request_body"))
-    out.extend(Located("body", f) for f in body.fields)
+    out.extend([("body", f.path, f.keys, f.value, f.transforms) for f in body.fields])
     return out, body
 
 
-def message_located(rec: dict[str, Any]) -> tuple[list[Located], Decoded]:
+def message_fields(rec: dict[str, Any]) -> tuple[list[FieldAt], Decoded]:
     """Decoded fields of one client->server WebSocket message."""
     decoded = decode_message(rec.get("content"), str(rec.get("type") or "text"))
     decoded.truncated = decoded.truncated or rec.get("truncated") is True
-    return [Located("message", f) for f in decoded.fields], decoded
+    return [_at("message", f) for f in decoded.fields], decoded
 
 
 def classify_located(item: Located, matcher: KnownMatcher) -> list[ClassifiedField]:
