@@ -25,6 +25,9 @@ class Measured:
     """Exit code (negative: killed by that signal)."""
     stderr: str
     """Last lines of the child's standard error."""
+    cpu_s: float = 0.0
+    """User plus system CPU seconds of the child and the children it waited for: on a shared machine it
+    varies far less with the load than the wall time does."""
 
 
 def run_measured(cmd: list[str], timeout: float = 1800.0, env: dict[str, str] | None = None) -> Measured:
@@ -49,7 +52,8 @@ def run_measured(cmd: list[str], timeout: float = 1800.0, env: dict[str, str] | 
     if proc.stderr:
         proc.stderr.close()
     peak = max(usage.ru_maxrss * 1024, tree_peak) / 1e6
-    return Measured(wall, peak, proc.returncode, "\n".join(err.strip().splitlines()[-3:]))
+    return Measured(wall, peak, proc.returncode, "\n".join(err.strip().splitlines()[-3:]),
+                    usage.ru_utime + usage.ru_stime)
 
 
 def _tree_rss_bytes(pid: int) -> int:
