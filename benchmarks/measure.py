@@ -11,6 +11,8 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,16 @@ class Measured:
     varies far less with the load than the wall time does."""
 
 
-def run_measured(cmd: list[str], timeout: float = 1800.0, env: dict[str, str] | None = None) -> Measured:
+def run_measured(cmd: list[str], timeout: float = 1800.0, env: dict[str, str] | None = None,
+                 stdout: Path | None = None) -> Measured:
+    """``stdout``: a file to keep the child's standard output in (the output a benchmark checks), else discarded."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    with open(stdout, "wb") if stdout is not None else open(os.devnull, "wb") as sink:
+        return _run(cmd, timeout, env, sink, start)
+
+
+def _run(cmd: list[str], timeout: float, env: dict[str, str] | None, sink: Any, start: float) -> Measured:
+    proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.PIPE, env=env)
     deadline = start + timeout
     status, usage = 0, None
     tree_peak = 0
