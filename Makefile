@@ -25,6 +25,7 @@ test: $(STAMP) sysdeps
 # Bytecode is compiled first, as a wheel install does (this machine sets PYTHONDONTWRITEBYTECODE,
 # which would otherwise make every measured run compile the package from source).
 bench: $(STAMP) sysdeps
+	@$(BIN)/python -m pip install -q -e '.[bench]'
 	@$(BIN)/python -m compileall -q confaudit benchmarks
 	$(BIN)/python -m benchmarks.run
 

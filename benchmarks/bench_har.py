@@ -67,7 +67,8 @@ def _report_problem(out: Path) -> str | None:
 
 def _rows(name: str, measured: Measured, problem: str | None, peer: Measured) -> list[dict]:
     failed = problem or (f"exit {measured.returncode}: {measured.stderr}" if measured.returncode else None)
-    note = f" ({ENTRIES:,} entries)" + (f"; {failed}" if failed else "")
+    note = (f" ({ENTRIES:,} entries; CPU {measured.cpu_s:.1f} s, peer {peer.cpu_s:.1f} s)"
+            + (f"; {failed}" if failed else ""))
     return [
         {"name": f"har_{name}_seconds", "value": round(measured.wall_s, 2), "unit": "s", "peer": "json.load of the HAR",
          "peer_value": round(peer.wall_s, 2), "ratio": round(measured.wall_s / peer.wall_s, 1),

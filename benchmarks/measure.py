@@ -11,6 +11,8 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,11 +27,21 @@ class Measured:
     """Exit code (negative: killed by that signal)."""
     stderr: str
     """Last lines of the child's standard error."""
+    cpu_s: float = 0.0
+    """User plus system CPU seconds of the child and the children it waited for: on a shared machine it
+    varies far less with the load than the wall time does."""
 
 
-def run_measured(cmd: list[str], timeout: float = 1800.0, env: dict[str, str] | None = None) -> Measured:
+def run_measured(cmd: list[str], timeout: float = 1800.0, env: dict[str, str] | None = None,
+                 stdout: Path | None = None) -> Measured:
+    """``stdout``: a file to keep the child's standard output in (the output a benchmark checks), else discarded."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    with open(stdout, "wb") if stdout is not None else open(os.devnull, "wb") as sink:
+        return _run(cmd, timeout, env, sink, start)
+
+
+def _run(cmd: list[str], timeout: float, env: dict[str, str] | None, sink: Any, start: float) -> Measured:
+    proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.PIPE, env=env)
     deadline = start + timeout
     status, usage = 0, None
     tree_peak = 0
@@ -49,7 +61,8 @@ def run_measured(cmd: list[str], timeout: float = 1800.0, env: dict[str, str] | 
     if proc.stderr:
         proc.stderr.close()
     peak = max(usage.ru_maxrss * 1024, tree_peak) / 1e6
-    return Measured(wall, peak, proc.returncode, "\n".join(err.strip().splitlines()[-3:]))
+    return Measured(wall, peak, proc.returncode, "\n".join(err.strip().splitlines()[-3:]),
+                    usage.ru_utime + usage.ru_stime)
 
 
 def _tree_rss_bytes(pid: int) -> int:

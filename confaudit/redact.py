@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit
@@ -87,15 +88,33 @@ _INLINE_KEY_RE = re.compile(r"(inline:)([A-Za-z0-9+/=]+)")
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
+# _MAYBE_SECRET_RE's alternatives as lower-case literals: searched in lower-cased ASCII text they are found six
+# times faster than by the case-insensitive alternation, which tries every branch at every position.
+_MAYBE_SECRET_LITERALS = ("eyj", "akia", "asia", "aiza", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox",
+                          "_live_", "_test_", "private key", "bearer", "basic", "digest", "token", "negotiate", "://",
+                          "passw", "pwd", "secret", "api", "access", "signature", "credential", "passcode", "session",
+                          "csrf", "xsrf", "a=crypto", "sip:", "sips:", "w3si")
+_MAYBE_SECRET_LOWER_RE = re.compile("|".join(map(re.escape, _MAYBE_SECRET_LITERALS)))
+
+
+def _maybe_secret_fragment(text: str) -> bool:
+    """``_MAYBE_SECRET_RE.search(text)`` as a bool (non-ASCII text takes the regex: Unicode case folding
+    matches more than ``str.lower`` gives, the long s ``ſ`` for ``s``)."""
+    if not text.isascii():
+        return _MAYBE_SECRET_RE.search(text) is not None
+    return _MAYBE_SECRET_LOWER_RE.search(text.lower()) is not None
+
+
 def may_hold_secret(text: str) -> bool:
     """Cheap test: False means neither a secret key name nor a token pattern can occur in ``text``."""
-    return bool(_MAYBE_SECRET_RE.search(text) or _MAYBE_SECRET_KEY_RE.search(text))
+    return _maybe_secret_fragment(text) or _MAYBE_SECRET_KEY_RE.search(text) is not None
 
 
 def _words(name: str) -> list[str]:
     return [w for w in re.split(r"[^a-z0-9]+", _CAMEL_RE.sub("_", name).lower()) if w]
 
 
+@lru_cache(maxsize=8192)  # names repeat in every request; the answer depends on the name alone
 def is_secret_name(name: str) -> bool:
     """True for a query, form or JSON key that names a credential (access_token, apiKey, sid, ...)."""
     words = _words(name)
@@ -381,7 +400,7 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """Redact token patterns anywhere in free text (JWT, Bearer/Basic, vendor keys, password=, SDP keys)."""
-        if not text or not _MAYBE_SECRET_RE.search(text):
+        if not text or not _maybe_secret_fragment(text):
             return text
         for kind, pattern in _PATTERNS:
             text = pattern.sub(lambda m, k=kind: self.token(k, m.group(0)), text)

@@ -11,6 +11,8 @@ command -v certutil >/dev/null 2>&1 || want+=(libnss3-tools)  # NSS databases fo
 # real G.729 and GSM encoders for the codec-recognition tests (libraries, so ask dpkg)
 dpkg -s libbcg729-0 >/dev/null 2>&1 || want+=(libbcg729-0)
 dpkg -s libgsm1 >/dev/null 2>&1 || want+=(libgsm1)
+# nDPI's ndpiReader: the flow-classification peer of `make bench` (benchmarks/bench_analyze.py)
+command -v ndpiReader >/dev/null 2>&1 || want+=(libndpi-bin)
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "sysdeps: missing ${want[*]} and cannot install them (need root and apt-get); tests that need them will skip" >&2

@@ -197,3 +197,27 @@ def test_sdes_key_links_with_the_sdp_text_token() -> None:
     assert TOKEN_RE.fullmatch(token) and token.startswith("[REDACTED srtp-key #")
     assert token in R.sdp(f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^20|1:32\r\n")
     assert TOKEN_RE.fullmatch(R.sdes_key("KEY-METHOD-OTHER:abc")) and R.sdes_key(token) == token
+
+
+def test_the_fast_secret_precheck_answers_as_the_case_insensitive_pattern() -> None:
+    """``_maybe_secret_fragment`` (lower-cased literals on ASCII text) must say what ``_MAYBE_SECRET_RE`` says:
+    a miss would let a secret through unredacted."""
+    import random
+
+    from confaudit.redact import _MAYBE_SECRET_RE, _maybe_secret_fragment
+
+    branches = re.sub(r"\(\?[a-z]+\)", "", _MAYBE_SECRET_RE.pattern).split("|")
+    examples = {"gh[pousr]_": ["ghp_", "GHO_", "ghu_", "GhS_", "ghr_"], "sips?:": ["sip:", "SIPS:"]}
+    pieces = [p for branch in branches for p in examples.get(branch, [branch])]
+    assert all(_MAYBE_SECRET_RE.fullmatch(p) for p in pieces)  # every branch has examples
+    rng = random.Random(14)
+    alphabet = "abcdefgkpstxyzABEJKPSTXYZ0123456789_:/=-. [{\"'"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+        if rng.random() < 0.6:
+            piece = "".join(c.upper() if rng.random() < 0.5 else c.lower() for c in rng.choice(pieces))
+            cut = rng.randint(0, len(text))
+            text = text[:cut] + piece + text[cut:]
+        assert _maybe_secret_fragment(text) is bool(_MAYBE_SECRET_RE.search(text)), text
+    for text in ("\u017fecret", "pa\u017f\u017fword", "\u212aey", "tok\u0435n"):  # Unicode case folding: regex path
+        assert _maybe_secret_fragment(text) is bool(_MAYBE_SECRET_RE.search(text)), text

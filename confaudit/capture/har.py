@@ -114,7 +114,8 @@ class _Memo(SharedParts):
             parts = urlsplit(raw)
             port = parts.port or {"https": 443, "wss": 443}.get(parts.scheme, 80)
             url = self.redactor.url(raw)
-            return _Url(url, self.text(parts.scheme), self.text(parts.hostname or ""), port, urlsplit(url).path,
+            path = parts.path if url == raw else urlsplit(url).path  # most URLs hold nothing to redact
+            return _Url(url, self.text(parts.scheme), self.text(parts.hostname or ""), port, path,
                         [self._pair("query", name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)])
 
         return self.same("url", raw, parsed, len(raw))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from confaudit.errors import InputError
 from confaudit.jsonstream import MAX_NUMBER
@@ -85,45 +85,60 @@ class HarEntries:
     def __iter__(self) -> Iterator[Any]:
         import ijson
 
-        from confaudit.jsonstream import NestingGuard, TooDeep
-
-        guard, entries = NestingGuard(MAX_DEPTH), ijson.sendable_list()
-        # Non-integers as Decimal: ``1e400`` stays a number whose entry is skipped, not a parse error for the file.
-        parser = ijson.items_coro(entries, "log.entries.item", use_float=False)
         try:
             with self.path.open("rb") as fh:
-                if fh.read(3) != b"\xef\xbb\xbf":
-                    fh.seek(0)
-                chunk = fh.read(CHUNK_BYTES)
-                while chunk:
-                    following = fh.read(CHUNK_BYTES)
-                    try:
-                        data = guard.check(chunk, final=not following)
-                    except TooDeep as deep:
-                        parser.send(deep.safe)  # the entries before the deep part are still read
-                        raise
-                    if data:
-                        parser.send(data)
-                    yield from self._take(entries)
-                    chunk = following
-            parser.close()
+                # Non-integers as Decimal: ``1e400`` stays a number whose entry is skipped, not a parse error for
+                # the file. ijson's C generator reads the guarded bytes itself (its coroutine interface costs
+                # twice as much per entry).
+                for entry in ijson.items(_GuardedReader(fh), "log.entries.item", use_float=False, buf_size=CHUNK_BYTES):
+                    self.count += 1
+                    yield entry
         except UnicodeDecodeError:  # a lone UTF-16 surrogate escape decodes to no valid UTF-8
-            self._broken(entries, "a string holds a lone UTF-16 surrogate")
+            self._broken("a string holds a lone UTF-16 surrogate")
         except (ijson.JSONError, ValueError) as exc:  # the parser's, the nesting guard's
-            self._broken(entries, _json_problem(exc))
-        yield from self._take(entries)  # completed by the end of the file, or before the damage
+            self._broken(_json_problem(exc))
 
-    def _take(self, entries: list[Any]) -> Iterator[Any]:
-        taken = entries[:]
-        del entries[:]
-        for entry in taken:
-            self.count += 1
-            yield entry
-
-    def _broken(self, pending: list[Any], problem: str) -> None:
-        if not self.count and not pending:
+    def _broken(self, problem: str) -> None:
+        if not self.count:
             raise InputError(self.path, f"invalid JSON: {problem}")
         self.damage = problem
+
+
+class _GuardedReader:
+    """A file's bytes as the parser asks for them, checked by a :class:`NestingGuard` first (a leading UTF-8
+    BOM dropped). Past the nesting limit it gives the bytes before the deep part, then raises TooDeep, so
+    the entries before it are still read."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        from confaudit.jsonstream import NestingGuard
+
+        self._fh = fh
+        self._guard = NestingGuard(MAX_DEPTH)
+        if fh.read(3) != b"\xef\xbb\xbf":
+            fh.seek(0)
+        self._following = fh.read(CHUNK_BYTES)
+        self._checked = memoryview(b"")
+        self._deep: Exception | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        from confaudit.jsonstream import TooDeep
+
+        while not self._checked:  # a chunk of backslashes only is held back whole: the next one follows
+            if self._deep is not None:
+                raise self._deep
+            chunk = self._following
+            if not chunk:
+                return b""
+            self._following = self._fh.read(CHUNK_BYTES)
+            try:
+                self._checked = memoryview(self._guard.check(chunk, final=not self._following))
+            except TooDeep as deep:
+                self._deep, self._checked = deep, memoryview(deep.safe)
+                if not deep.safe:
+                    raise
+        size = len(self._checked) if size is None or size < 0 else size
+        given, self._checked = self._checked[:size], self._checked[size:]
+        return bytes(given)
 
 
 def layout_problem(path: Path) -> tuple[str, str] | None:

@@ -14,7 +14,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
 from confaudit.telemetry.payload_bytes import MAX_DECODED_BYTES, as_text, body_bytes, decompress
@@ -35,9 +35,8 @@ _PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_\-$@:]{1,128}")
 _FORMISH_RE = re.compile(r"^[^=&\s]{1,64}=[^&\s]*(&[^=&\s]{1,64}=[^&\s]*)+$")
 
 
-@dataclass(frozen=True)
-class Field:
-    """One scalar value found in a payload."""
+class Field(NamedTuple):
+    """One scalar value found in a payload (a named tuple: one is built per value of every request)."""
 
     path: str
     """Field path, e.g. ``body.events[3].device.ua`` or ``query.tz``."""

@@ -14,12 +14,10 @@ from typing import Any, NamedTuple
 
 from confaudit.telemetry.decode import Decoded, body_bytes
 from confaudit.telemetry.entities import normalise_host
-from confaudit.telemetry.fields import Located, message_located, request_located
+from confaudit.telemetry.fields import FieldAt, SharedLists, message_fields, request_fields
 from confaudit.telemetry.known import KnownValue
 from confaudit.telemetry.taxonomy import EMAIL_RE, classify_value
 
-FieldAt = tuple[str, str, tuple[str, ...], str, tuple[str, ...]]
-"""A decoded field where it sat: (location, path, keys, value, transforms), as :class:`fields.Located` holds it."""
 SPOOL_BATCH = 1000
 MAX_REMEMBERED = 50_000
 
@@ -45,10 +43,8 @@ class Event(NamedTuple):
     """Request or message size in bytes."""
 
 
-def _event(kind: str, rec_id: str, ts: Any, host: str, located: list[Located], decoded: Decoded, size: int) -> Event:
-    fields = [(item.location, item.field.path, item.field.keys, item.field.value, item.field.transforms)
-              for item in located]
-    return Event(kind, rec_id, ts, host, fields, [o.size for o in decoded.opaque], decoded.truncated, size)
+def _event(kind: str, rec_id: str, ts: Any, host: str, located: list[FieldAt], decoded: Decoded, size: int) -> Event:
+    return Event(kind, rec_id, ts, host, located, [o.size for o in decoded.opaque], decoded.truncated, size)
 
 
 class EventSpool:
@@ -159,16 +155,17 @@ def collect_events(bundle: dict[str, Any]) -> EventSpool:
 def iter_events(bundle: dict[str, Any]) -> Iterator[Event]:
     """The events of :func:`collect_events`, decoded one at a time."""
     http_hosts: dict[str, str] = {}
+    shared = SharedLists()
     for rec in _dicts(bundle, "http"):
         host = _host_of(rec, {})
         if isinstance(rec.get("id"), str):
             http_hosts[rec["id"]] = host
-        located, decoded = request_located(rec)
+        located, decoded = request_fields(rec, shared)
         yield _event("http", str(rec.get("id", "")), rec.get("ts"), host, located, decoded, _request_bytes(rec))
     for rec in _dicts(bundle, "websocket"):
         if rec.get("from_client") is not True:
             continue
-        located, decoded = message_located(rec)
+        located, decoded = message_fields(rec)
         size = rec.get("size") if isinstance(rec.get("size"), int) else 0
         yield _event("websocket", str(rec.get("id", "")), rec.get("ts"), _host_of(rec, http_hosts), located, decoded, size)
     yield from _plain_http_events(bundle)
@@ -182,7 +179,7 @@ def _plain_http_events(bundle: dict[str, Any]) -> Iterator[Event]:
         if not isinstance(host, str) or not host or not isinstance(target, str) or not isinstance(flow, str):
             continue
         url = target if "://" in target[:12] else f"http://{host}{target if target.startswith('/') else '/' + target}"
-        located, decoded = request_located({"url": url})
+        located, decoded = request_fields({"url": url})
         name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
         yield _event("flow", flow, starts.get(flow), normalise_host(name), located, decoded, len(target) + len(host))
 

@@ -95,32 +95,73 @@ def _split_url(url: str) -> tuple[str, str, str]:
     return parts.path, parts.query, parts.fragment
 
 
-def request_located(rec: dict[str, Any]) -> tuple[list[Located], Decoded]:
+FieldAt = tuple[str, str, tuple[str, ...], str, tuple[str, ...]]
+"""A decoded field where it sat: (location, path, keys, value, transforms), what :class:`Located` holds as a plain
+tuple (built for every field of every request: a frozen dataclass costs several times more)."""
+
+
+def _at(location: str, item: Field) -> FieldAt:
+    return (location, item.path, item.keys, item.value, item.transforms)
+
+
+class SharedLists:
+    """Decoded fields of the header and query lists an import shares between its records (every request of a
+    session repeats its headers: confaudit.capture.shared), decoded once per list object."""
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[Any, list[FieldAt]]] = {}
+
+    def fields(self, kind: str, value: Any) -> list[FieldAt]:
+        found = self._memo.get(id(value))
+        if found is not None and found[0] is value:  # the list held alive in the memo: its id is not reused
+            return found[1]
+        if len(self._memo) >= self.LIMIT:
+            self._memo.clear()
+        fields = _list_fields(kind, value)
+        self._memo[id(value)] = (value, fields)
+        return fields
+
+
+def _list_fields(kind: str, value: Any) -> list[FieldAt]:
+    if kind == "query":
+        return [_at("query", f) for f in decode_query(value).fields]
+    out = []
+    for name, text in _pairs(value):
+        if not name.startswith(":"):
+            low = name.strip().lower()
+            out.append(("header", low, (low,), text, ()))
+    return out
+
+
+def request_fields(rec: dict[str, Any], shared: SharedLists | None = None) -> tuple[list[FieldAt], Decoded]:
     """Decoded fields of one HTTP request record, plus the body's decode result (opaque parts)."""
-    out: list[Located] = []
     url = rec.get("url") if isinstance(rec.get("url"), str) else ""
     url_path, url_query, fragment = _split_url(url)
     query = rec.get("query")
     if not isinstance(query, list):
         query = [list(p) for p in parse_qsl(url_query, keep_blank_values=True)]
-    out.extend(Located("query", f) for f in decode_query(query).fields)
+    headers = rec.get("request_headers")
+    out = list(shared.fields("query", query)) if shared is not None and query else _list_fields("query", query)
     path = rec.get("path") if isinstance(rec.get("path"), str) else url_path
     for location, text in (("path", path), ("fragment", fragment)):
         if text:
-            out.append(Located(location, Field("$", (), unquote(text.split("?", 1)[0], errors="replace"), ())))
-    for name, value in _pairs(rec.get("request_headers")):
-        if not name.startswith(":"):
-            out.append(Located("header", Field(name.strip().lower(), (name.strip().lower(),), value, ())))
+            out.append((location, "$", (), unquote(text.split("?", 1)[0], errors="replace"), ()))
+    if shared is not None and isinstance(headers, list) and headers:
+        out.extend(shared.fields("header", headers))
+    else:
+        out.extend(_list_fields("header", headers))
     body = decode_body(rec.get("request_body"))
-    out.extend(Located("body", f) for f in body.fields)
+    out.extend([("body", f.path, f.keys, f.value, f.transforms) for f in body.fields])
     return out, body
 
 
-def message_located(rec: dict[str, Any]) -> tuple[list[Located], Decoded]:
+def message_fields(rec: dict[str, Any]) -> tuple[list[FieldAt], Decoded]:
     """Decoded fields of one client->server WebSocket message."""
     decoded = decode_message(rec.get("content"), str(rec.get("type") or "text"))
     decoded.truncated = decoded.truncated or rec.get("truncated") is True
-    return [Located("message", f) for f in decoded.fields], decoded
+    return [_at("message", f) for f in decoded.fields], decoded
 
 
 def classify_located(item: Located, matcher: KnownMatcher) -> list[ClassifiedField]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,11 @@ def origin_of(url: Any) -> str | None:
     """``scheme://host[:port]`` of an http(s)/ws(s) URL, None for ``null``, opaque or malformed values."""
     if not isinstance(url, str) or "://" not in url:
         return None
+    return _origin_of_url(url)
+
+
+@lru_cache(maxsize=8192)  # every request of a page names the same Origin, Referer and scripts
+def _origin_of_url(url: str) -> str | None:
     try:
         parts = urlsplit(url.strip())
         host, port = parts.hostname, parts.port

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confaudit.telemetry.events import _dicts
+from confaudit.telemetry.names import rank
 from confaudit.telemetry.parties import FirstParty, Resolution
 from confaudit.telemetry.phases import audio_rates, is_muted_phase
 
@@ -70,8 +71,6 @@ class FlowAcc:
             self.repeated.add(ref)
         self.ref_count += 1
         if found is not None:
-            from confaudit.telemetry.names import rank
-
             candidate = (rank(found.role), ref[0], ref[1], found)
             if self.closest is None or candidate[:3] < self.closest[:3]:
                 self.closest = candidate
