@@ -156,3 +156,12 @@ def test_a_value_of_the_wrong_type_raises_instead_of_changing_the_column_type() 
     spec = next(s for s in table_specs() if s.name == "flows")
     with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError, TypeError)):
         table({"flows": [{"id": "f1", "packets": "many"}]}, spec)
+
+
+def test_docs_list_every_table_and_its_timestamps() -> None:
+    from confaudit.evidence.parquet import table_specs
+
+    doc = (REPO / "docs" / "outputs.md").read_text(encoding="utf-8")
+    for spec in table_specs():
+        stamps = ", ".join(f"`{c.name}`" for c in spec.columns if c.kind == "timestamp") or "—"
+        assert f"| `{spec.name}` |" in doc and doc.split(f"| `{spec.name}` |")[1].split("\n")[0].endswith(f"| {stamps} |"), spec.name
