@@ -165,3 +165,26 @@ def test_docs_list_every_table_and_its_timestamps() -> None:
     for spec in table_specs():
         stamps = ", ".join(f"`{c.name}`" for c in spec.columns if c.kind == "timestamp") or "—"
         assert f"| `{spec.name}` |" in doc and doc.split(f"| `{spec.name}` |")[1].split("\n")[0].endswith(f"| {stamps} |"), spec.name
+
+
+def test_numbers_a_column_cannot_hold_are_null_not_a_crash(shared_captures: Path, tmp_path: Path) -> None:
+    """An evidence JSON whose integers pass 64 bits or whose times pass what timestamp[us] holds (valid JSON
+    numbers): the tables keep their types, those cells are null, the JSON keeps the exact values."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    bundle, _directory = _analyze(tmp_path, "base", shared_captures / "teams.pcap")
+    bundle["flows"][0]["bytes"] = 2 ** 70
+    bundle["flows"][1]["first_seen"] = 1e300
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text(json.dumps(bundle))
+    done = subprocess.run([sys.executable, "-m", "confaudit", "analyze", str(hostile), "--parquet", str(tmp_path / "pq"),
+                           "--json", str(tmp_path / "again.json"), "-q"],
+                          capture_output=True, text=True, timeout=300, cwd=REPO, env={**os.environ, **ENV})
+    assert done.returncode == 0, done.stderr
+    rows = pq.read_table(tmp_path / "pq" / "flows.parquet").to_pylist()
+    assert rows[0]["bytes"] is None and rows[1]["first_seen"] is None
+    assert rows[2]["first_seen"] is not None and rows[1]["bytes"] == bundle["flows"][1]["bytes"]
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["flows"][0]["bytes"] == 2 ** 70 and again["flows"][1]["first_seen"] == 1e300

@@ -11,8 +11,8 @@ an empty table with its real columns, so ``select ssrc from media_streams`` work
 
 Columns are the record schema's ``properties`` in name order. Types: integer -> int64, number ->
 float64, boolean -> bool, string or enum -> string, a timestamp (``$ref: #/$defs/timestamp``, epoch
-seconds) -> ``timestamp[us, tz=UTC]``; anything nested (objects, lists, mixed types) -> canonical JSON
-text (DuckDB: ``json_extract``). A record key the schema does not list still gets a JSON-text column
+seconds) -> ``timestamp[us, tz=UTC]`` (a number a column cannot hold is null there, exact in the JSON);
+anything nested (objects, lists, mixed types) -> canonical JSON text (DuckDB: ``json_extract``). A record key the schema does not list still gets a JSON-text column
 after the schema's (never silently dropped); a test keeps real bundles free of them.
 
 ``--parquet DIR`` is owned by confaudit: each run replaces the whole directory atomically (see
@@ -164,17 +164,25 @@ def _rows(bundle: dict[str, Any], spec: TableSpec) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+INT64 = range(-(1 << 63), 1 << 63)
+
+
 def _convert(kind: str, value: Any) -> Any:
+    """A JSON value as its column's arrow value; a number the column cannot hold (an integer past 64 bits, a
+    time past year 294,000) is null there, the JSON keeping it exact."""
     if value is None:
         return None
     if kind == "json":
         return dumps_canonical(value, indent=None)
     if kind == "timestamp":
-        return round(value * 1_000_000)
+        micros = round(value * 1_000_000) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        return micros if not isinstance(micros, int) or micros in INT64 else None
     if kind == "float":
-        return float(value)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
     if kind == "int" and isinstance(value, float) and value.is_integer():  # JSON Schema: 3.0 is an integer
-        return int(value)
+        value = int(value)
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+        return None
     return value
 
 
