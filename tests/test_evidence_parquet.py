@@ -148,14 +148,43 @@ def test_an_unknown_key_is_kept_as_json_text_not_dropped() -> None:
     assert got[0]["zz_new"] == '{"a":1}' and got[0]["ts"] == datetime(1970, 1, 1, 0, 0, 1, 500000, tzinfo=timezone.utc)
 
 
-def test_a_value_of_the_wrong_type_raises_instead_of_changing_the_column_type() -> None:
+def test_a_value_of_another_type_keeps_the_column_type() -> None:
+    """Foreign observation writers put odd shapes in typed fields: the column keeps its type (string columns
+    take JSON text, others null) instead of failing the run or changing the table's schema."""
     import pyarrow as pa
 
-    from confaudit.evidence.parquet import table, table_specs
+    from confaudit.evidence.parquet import arrow_schema, table, table_specs
 
-    spec = next(s for s in table_specs() if s.name == "flows")
-    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError, TypeError)):
-        table({"flows": [{"id": "f1", "packets": "many"}]}, spec)
+    spec = next(s for s in table_specs() if s.name == "http")
+    got = table({"http": [{"id": "h1", "status": "two hundred", "port": 44.0, "ts": "noon", "error": {"code": 7},
+                           "duration_ms": True}]}, spec)
+    assert got.schema.equals(arrow_schema(spec))
+    row = got.to_pylist()[0]
+    assert row["status"] is None and row["port"] == 44 and row["ts"] is None and row["duration_ms"] is None
+    assert row["error"] == '{"code":7}'
+    assert got.schema.field("port").type == pa.int64()
+
+
+def test_foreign_observations_with_odd_types_still_give_typed_tables(tmp_path: Path) -> None:
+    import os
+
+    import pyarrow.parquet as pq
+
+    records = [{"kind": "header", "format": "confaudit-observations", "version": 1, "tool": "foreign 0.0"},
+               {"kind": "http", "flow_uuid": "x1", "ts": 1795597220.0, "method": "GET", "url": "https://a.example/x",
+                "scheme": "https", "host": "a.example", "port": "443", "path": "/x", "query": [], "status": "OK",
+                "request_headers": [], "response_headers": [], "request_body": None, "response_body": None,
+                "client": None, "server": None, "source": "live", "flow": None, "duration_ms": "3", "error": None}]
+    observations = tmp_path / "observations.jsonl"
+    observations.write_text("".join(json.dumps(r) + "\n" for r in records))
+    done = subprocess.run([sys.executable, "-m", "confaudit", "analyze", str(observations), "--json", str(tmp_path / "e.json"),
+                           "--parquet", str(tmp_path / "pq"), "-q"], capture_output=True, text=True, timeout=300,
+                          cwd=REPO, env={**os.environ, **ENV})
+    assert done.returncode == 0, done.stderr
+    table = pq.read_table(tmp_path / "pq" / "http.parquet")
+    row = table.to_pylist()[0]
+    assert row["url"] == "https://a.example/x" and row["status"] is None and row["port"] is None
+    assert row["ts"].timestamp() == 1795597220.0
 
 
 def test_docs_list_every_table_and_its_timestamps() -> None:

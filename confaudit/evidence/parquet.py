@@ -11,7 +11,7 @@ an empty table with its real columns, so ``select ssrc from media_streams`` work
 
 Columns are the record schema's ``properties`` in name order. Types: integer -> int64, number ->
 float64, boolean -> bool, string or enum -> string, a timestamp (``$ref: #/$defs/timestamp``, epoch
-seconds) -> ``timestamp[us, tz=UTC]`` (a number a column cannot hold is null there, exact in the JSON);
+seconds) -> ``timestamp[us, tz=UTC]`` (a value a column cannot hold is null there, exact in the JSON);
 anything nested (objects, lists, mixed types) -> canonical JSON text (DuckDB: ``json_extract``). A record key the schema does not list still gets a JSON-text column
 after the schema's (never silently dropped); a test keeps real bundles free of them.
 
@@ -167,23 +167,31 @@ def _rows(bundle: dict[str, Any], spec: TableSpec) -> list[Any]:
 INT64 = range(-(1 << 63), 1 << 63)
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _convert(kind: str, value: Any) -> Any:
-    """A JSON value as its column's arrow value; a number the column cannot hold (an integer past 64 bits, a
-    time past year 294,000) is null there, the JSON keeping it exact."""
+    """A JSON value as its column's arrow value. A value its column cannot hold (an integer past 64 bits, a time
+    past year 294,000, a string in a number column from a foreign observations writer) is null there, and
+    a non-string value in a string column is JSON text; the bundle JSON keeps every value exact."""
     if value is None:
         return None
-    if kind == "json":
+    if kind == "json" or (kind == "string" and not isinstance(value, str)):
         return dumps_canonical(value, indent=None)
-    if kind == "timestamp":
-        micros = round(value * 1_000_000) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-        return micros if not isinstance(micros, int) or micros in INT64 else None
-    if kind == "float":
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-    if kind == "int" and isinstance(value, float) and value.is_integer():  # JSON Schema: 3.0 is an integer
-        value = int(value)
-    if kind == "int" and isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+    if kind == "string":
+        return value
+    if kind == "bool":
+        return value if isinstance(value, bool) else None
+    if not _number(value):
         return None
-    return value
+    if kind == "float":
+        return float(value)
+    if kind == "timestamp":
+        value = round(value * 1_000_000)
+    elif isinstance(value, float):  # JSON Schema: 3.0 is an integer; 3.5 is not
+        value = int(value) if value.is_integer() else None
+    return value if value is None or value in INT64 else None
 
 
 def _arrow_type(kind: str) -> Any:
