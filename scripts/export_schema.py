@@ -1,4 +1,6 @@
-"""Write docs/evidence.schema.json: the bundle schema merged from confaudit/evidence/schema/*.json."""
+"""Write the published schemas: docs/evidence.schema.json (the bundle schema merged from
+confaudit/evidence/schema/*.json) and docs/{findings,comparison,diff}.schema.json (copies of
+confaudit/formats/schema/*.schema.json)."""
 
 from __future__ import annotations
 
@@ -16,11 +18,16 @@ def merged_schema_text() -> str:
 
 
 def main() -> int:
+    from confaudit.formats.schemas import OUTPUTS
     from confaudit.jsonio import atomic_write_text
 
-    target = REPO / "docs" / "evidence.schema.json"
-    atomic_write_text(target, merged_schema_text())
-    sys.stdout.write(f"wrote {target}\n")
+    texts = {REPO / "docs" / "evidence.schema.json": merged_schema_text()}
+    for name in OUTPUTS:
+        source = REPO / "confaudit" / "formats" / "schema" / f"{name}.schema.json"
+        texts[REPO / "docs" / f"{name}.schema.json"] = source.read_text(encoding="utf-8")
+    for target, text in texts.items():
+        atomic_write_text(target, text)
+        sys.stdout.write(f"wrote {target}\n")
     return 0
 
 

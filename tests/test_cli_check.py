@@ -6,14 +6,13 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import jsonschema
 import pytest
+from sarif_schema import assert_valid_sarif
 from typer.testing import CliRunner
 
 from confaudit.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
-SARIF_SCHEMA = json.loads((REPO / "tests" / "golden" / "sarif-2.1.0-subset.schema.json").read_text())
 SOURCE = '{title: "Vendor security page", url: "https://vendor.example/security", date: "2026-01-01"}'
 runner = CliRunner()
 
@@ -51,7 +50,7 @@ def test_webex_contradicts_tls12_and_writes_every_report(shared_captures: Path, 
     assert findings["c1"]["verdict"] == "contradicted" and "google-analytics.com" in findings["c1"]["explanation"]
     assert findings["c2"]["verdict"] == "document_only"
     sarif = json.loads((out / "f.sarif").read_text())
-    jsonschema.Draft7Validator(SARIF_SCHEMA).validate(sarif)
+    assert_valid_sarif(sarif)
     results = sarif["runs"][0]["results"]
     assert [r["ruleId"] for r in results] == ["c0", "c1"]
     assert results[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
@@ -242,7 +241,7 @@ def test_understated_claim_passes_the_gate_on_a_recorded_p2p_call(tmp_path: Path
     assert finding["verdict"] == "understated" and any(e["kind"] == "dtls" for e in finding["evidence"])
     assert doc["score"]["overall"] == 100.0 and doc["score"]["counts"]["understated"] == 1
     sarif = json.loads((out / "f.sarif").read_text())
-    jsonschema.Draft7Validator(SARIF_SCHEMA).validate(sarif)
+    assert_valid_sarif(sarif)
     assert [(r["kind"], r["level"]) for r in sarif["runs"][0]["results"]] == [("fail", "note")]
     junit = ET.fromstring((out / "f.xml").read_bytes())
     assert junit.get("failures") == "0" and junit.find(".//testcase/properties/property").get("value") == "understated"

@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-import jsonschema
 import pytest
+from sarif_schema import assert_valid_sarif
 
 from confaudit import __version__
 from confaudit.formats.sarif import to_sarif
@@ -16,7 +16,6 @@ from confaudit.rules.engine import evaluate
 
 GOLDEN = Path(__file__).parent / "golden"
 UNDERSTATED = Path(__file__).parent / "rules" / "end_to_end_encryption.expect-false"
-SCHEMA = json.loads((GOLDEN / "sarif-2.1.0-subset.schema.json").read_text(encoding="utf-8"))
 
 
 def golden_run(bundle: dict | None = None):
@@ -47,13 +46,13 @@ def test_sarif_matches_golden_and_schema() -> None:
     text = _normalise(to_sarif(golden_run(), artifact_uri="tests/golden/claims.yaml"))
     check_golden("expected.sarif", text)
     doc = json.loads(text)
-    jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+    assert_valid_sarif(doc)
 
 
 def test_results_sit_on_claim_lines_with_verdict_kinds() -> None:
     run = golden_run()
     doc = json.loads(to_sarif(run, artifact_uri="claims/golden.yaml", include_all=True))
-    jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+    assert_valid_sarif(doc)
     lines = (GOLDEN / "claims.yaml").read_text().splitlines()
     results = {r["ruleId"]: r for r in doc["runs"][0]["results"]}
     assert len(results) == len(run.findings)
@@ -88,7 +87,7 @@ def test_understated_is_a_note_never_a_security_alert() -> None:
     assert run.findings[0].verdict == "understated" and run.findings[0].severity == "high"
     for include_all in (False, True):
         doc = json.loads(to_sarif(run, include_all=include_all))
-        jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+        assert_valid_sarif(doc)
         [result] = doc["runs"][0]["results"]
         assert (result["kind"], result["level"]) == ("fail", "note")
         assert result["properties"]["verdict"] == "understated" and result["message"]["text"].startswith("Understated: ")
@@ -112,7 +111,7 @@ def test_crashed_check_is_a_tool_notification(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(checks.CHECK_KINDS, "transport_encryption", checks.CheckKind(
         kind.name, lambda b, p: 1 / 0, kind.params, kind.category))
     doc = json.loads(to_sarif(golden_run()))
-    jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+    assert_valid_sarif(doc)
     invocation = doc["runs"][0]["invocations"][0]
     assert invocation["executionSuccessful"] is False
     assert invocation["toolExecutionNotifications"][0]["associatedRule"] == {"id": "golden-tls", "index": 0}
@@ -139,5 +138,5 @@ def test_every_sample_claims_file_gives_valid_sarif(sample: Path) -> None:
     run = evaluate(load_claims(sample), {"complete": True})
     for include_all in (False, True):
         doc = json.loads(to_sarif(run, include_all=include_all))
-        jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+        assert_valid_sarif(doc)
     assert len(doc["runs"][0]["results"]) == len(run.findings)

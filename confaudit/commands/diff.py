@@ -67,7 +67,7 @@ def run(*, old: Path, new: Path, claims: Path | None = None, json_out: Path | No
     from confaudit.jsonio import dumps_canonical
     from confaudit.output_paths import refuse_bad_outputs
     from confaudit.output_set import FileOutput, write_outputs
-    from confaudit.rules.diff import diff_bundles
+    from confaudit.rules.diff import diff_bundles, diff_document
     from confaudit.rules.runner import build_bundle
 
     refuse_bad_outputs({"--json": json_out}, {"old": [old], "new": [new], "--claims": [claims]})
@@ -85,6 +85,6 @@ def run(*, old: Path, new: Path, claims: Path | None = None, json_out: Path | No
         old_run, new_run = evaluate(claims_file, old_bundle), evaluate(claims_file, new_bundle)
     result = diff_bundles(old_bundle, new_bundle, old_run, new_run)
     if json_out is not None:
-        write_outputs([FileOutput("--json", json_out, (dumps_canonical(result) + "\n").encode("utf-8"))])
+        write_outputs([FileOutput("--json", json_out, (dumps_canonical(diff_document(result)) + "\n").encode("utf-8"))])
     print("\n".join(summary_lines(result)))
     return 0

@@ -23,6 +23,10 @@ from confaudit.evidence import SCHEMA_VERSION
 
 PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1"}
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+OTHER_OUTPUTS = {"confaudit-findings": "confaudit findings (check --json)",
+                 "confaudit-comparison": "a confaudit comparison (compare --json)",
+                 "confaudit-diff": "a confaudit diff (diff --json)"}
+"""JSON outputs of confaudit that carry ``schema_version`` too, by their ``format``."""
 PROBE_BYTES = 4096
 """Bytes read to tell an input's kind: never the whole file."""
 
@@ -134,6 +138,8 @@ def load_bundle(path: Path) -> dict[str, Any]:
     bundle = load_json_file(path)
     if not isinstance(bundle, dict) or "schema_version" not in bundle:
         raise InputError(path, "not a confaudit evidence bundle")
+    if bundle.get("format") in OTHER_OUTPUTS:  # they share the version key, not the shape
+        raise InputError(path, f"{OTHER_OUTPUTS[bundle['format']]}, not an evidence bundle (give the bundle or the raw inputs)")
     major = str(bundle["schema_version"]).split(".")[0]
     if major != SCHEMA_VERSION.split(".")[0]:
         raise InputError(path, f"evidence schema {bundle['schema_version']} is not supported (this confaudit reads {SCHEMA_VERSION})")

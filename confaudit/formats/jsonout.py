@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from confaudit import __version__
 from confaudit.jsonio import dumps_canonical
+from confaudit.formats.schemas import FINDINGS_SCHEMA_VERSION
 from confaudit.rules.model import RunResult
-
-FORMAT_VERSION = "1.0"
 
 
 def to_dict(run: RunResult) -> dict:
-    return {"format": "confaudit-findings", "format_version": FORMAT_VERSION,
+    """The findings document (docs/findings.schema.json)."""
+    return {"format": "confaudit-findings", "schema_version": FINDINGS_SCHEMA_VERSION,
             "tool": {"name": "confaudit", "version": __version__}, **run.to_dict()}
 
 

@@ -15,6 +15,7 @@ kinds (``pass``, ``review``, ``informational``) for SARIF viewers that honour th
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from confaudit import __version__
 from confaudit.formats._safe import clean
@@ -45,8 +46,18 @@ def _rule_name(claim_id: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", claim_id) if part) or "Claim"
 
 
+_URI_SAFE = "-._~!$&'()*+,;=@/"
+_PCT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def _uri(path: str) -> str:
-    return path.replace("\\", "/")
+    """A path as a relative URI reference (SARIF wants a valid URI: spaces, ':', non-ASCII percent-encoded)."""
+    return quote(path.replace("\\", "/"), safe=_URI_SAFE)
+
+
+def _help_uri(url: str) -> str:
+    """An http(s) URL as a valid RFC 3986 URI: characters a URI cannot hold are percent-encoded, escapes kept."""
+    return quote(_PCT.sub("%25", url), safe=_URI_SAFE + ":?#[]%")
 
 
 def _rule(f: Finding, vendor: str) -> dict:
@@ -70,7 +81,7 @@ def _rule(f: Finding, vendor: str) -> dict:
         rule["properties"]["security-severity"] = SECURITY_SEVERITY["info"]
     url = str(source.get("url") or "")
     if url.startswith(("https://", "http://")):
-        rule["helpUri"] = url
+        rule["helpUri"] = _help_uri(url)
     return rule
 
 

@@ -184,7 +184,9 @@ def comparison_view(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "media": [_media(e, clean) for e in runs],
         "score_rows": [{"category": clean.text(category_title(c, category_titles()), 120), "scores": [v["by_category"].get(c) for v in vendors]} for c in categories],
     }
-    view["machine"] = clean.data({"format": "confaudit-comparison", "version": 1,
+    from confaudit.formats.schemas import COMPARISON_SCHEMA_VERSION
+
+    view["machine"] = clean.data({"format": "confaudit-comparison", "schema_version": COMPARISON_SCHEMA_VERSION,
                                   **{k: view[k] for k in ("vendors", "web_missing", "verdict_rows", "data_rows",
                                                           "third_party_rows", "third_party_more", "media", "score_rows")}})
     return view

@@ -191,7 +191,9 @@ def embedded_json(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
         if len(evidence) > MAX_EVIDENCE_JSON:
             item["evidence_omitted"] = len(evidence) - MAX_EVIDENCE_JSON
         findings.append(item)
-    return clean.data({"format": "confaudit-findings", "version": 1, "vendor": run.get("vendor"),
+    from confaudit.formats.schemas import FINDINGS_SCHEMA_VERSION
+
+    return clean.data({"format": "confaudit-findings", "schema_version": FINDINGS_SCHEMA_VERSION, "vendor": run.get("vendor"),
                        "claims_path": run.get("claims_path"), "evidence_complete": run.get("evidence_complete"),
                        "score": run.get("score"), "findings": findings})
 
