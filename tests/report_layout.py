@@ -20,10 +20,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-b
 ARTIFACTS = Path(os.environ.get("CONFAUDIT_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))
 """Where screenshots are kept (git-ignored); override with $CONFAUDIT_TEST_ARTIFACTS."""
 
-# Elements whose right edge passes the viewport; on screen, boxes inside a scroll container
+# Elements whose right edge passes the page column (the window, or <main>'s content box when that is
+# narrower); on screen, boxes inside a scroll container
 # (overflow-x auto/scroll) are allowed to (the container scrolls), in print nothing is.
 _OVERFLOW_JS = """(allowScroll) => {
   const width = document.documentElement.clientWidth;
+  // The page column: content may not leave it (on screen it is narrower than the window).
+  const main = document.querySelector('main');
+  const ms = getComputedStyle(main);
+  const limit = Math.min(width, main.getBoundingClientRect().right - parseFloat(ms.paddingRight));
   const inScroller = (el) => {
     for (let p = el.parentElement; p; p = p.parentElement) {
       const o = getComputedStyle(p).overflowX;
@@ -32,10 +37,10 @@ _OVERFLOW_JS = """(allowScroll) => {
     return false;
   };
   const out = [];
-  for (const el of document.querySelectorAll('body *')) {
+  for (const el of document.querySelectorAll('main *')) {
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
-    if (r.right > width + 1 && !(allowScroll && inScroller(el))) {
+    if (r.right > limit + 1 && !(allowScroll && inScroller(el))) {
       out.push(`${el.tagName.toLowerCase()}.${el.className} right=${Math.round(r.right)} "${(el.textContent || '').trim().slice(0, 40)}"`);
     }
   }
@@ -43,7 +48,7 @@ _OVERFLOW_JS = """(allowScroll) => {
   for (const box of document.querySelectorAll('.table-wrap')) {
     if (box.scrollWidth > box.clientWidth + 1) cut.push(`${box.firstElementChild.className || 'table'} ${box.scrollWidth}>${box.clientWidth}`);
   }
-  return {width, scrollWidth: document.documentElement.scrollWidth, overflowing: out.slice(0, 20),
+  return {width, limit, scrollWidth: document.documentElement.scrollWidth, overflowing: out.slice(0, 20),
           overflowCount: out.length, scrolledTables: cut};
 }"""
 
