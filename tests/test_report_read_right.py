@@ -184,7 +184,7 @@ def test_keys_present_but_none_matched() -> None:
     used = keys_used(_bundle(keylogs=[{"path": "keys.log", "lines": 40, "dtls_sessions_matched": 0, "kinds": {"CLIENT_RANDOM": 40}}],
                              sessions=[{"keys": "missing"}, {"keys": "missing"}]))
     assert used.case == "no_match"
-    assert used.headline == "Key log present (keys.log), but none of its keys matched the 2 DTLS handshakes; so media content was not examined."
+    assert used.headline == "Key log present (keys.log), but none of its keys matched the 2 DTLS handshakes, so media content was not examined."
     assert "40 secrets" in used.media
 
 

@@ -162,7 +162,7 @@ def keys_used(bundle: Mapping[str, Any]) -> KeysUsed:
         names = ", ".join(u.name for u in uses)
         total = sum(u.secrets for u in uses)
         if handshakes:
-            headline = f"Key log present ({names}), but none of its keys matched the {hs}; {not_examined}."
+            headline = f"Key log present ({names}), but none of its keys matched the {hs}, {not_examined}."
             media = (f"{names} holds {_plural(total, 'secret')}, but none belongs to any of the {hs} in the capture "
                      f"(keys of another session or another endpoint?), {not_examined}.")
         else:
