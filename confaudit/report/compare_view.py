@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any, Mapping, Sequence
 
 from confaudit.report.filters import as_int, as_list, as_map
+from confaudit.report.keys_text import keys_used
 from confaudit.report.methodology import category_title, category_titles
 from confaudit.report.sanitize import Sanitizer
 from confaudit.report.view import finding_anchor, party_anchor, score_coverage
@@ -163,6 +164,7 @@ def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
         "weak_tls": sum(1 for t in tls if t.get("weak")),
         "srtp": clean.text(", ".join(f"{k} ×{n}" for k, n in sorted(profiles.items())) or media_absent, 200),
         "e2ee": clean.text(str(summary.get("conclusion") or "not tested").replace("_", " "), 120),
+        "key_use": clean.text(keys_used(e["bundle"]).headline, 400),
         "href": _href(e["report_href"], "media"),
     }
 

@@ -6,6 +6,8 @@ from collections import Counter
 from typing import Any, Mapping
 
 from confaudit.report.filters import as_list
+from confaudit.report.keys_text import keys_used
+from confaudit.report.media_labels import stream_label
 from confaudit.report.sanitize import Sanitizer
 
 MAX_ROWS = 200
@@ -40,17 +42,49 @@ def _shown(rows: list[tuple[tuple[str, ...], int]], clean: Sanitizer,
     return shown, max(len(rows) - MAX_ROWS, 0)
 
 
+class _Notes:
+    """Numbered notes under a table: a reason repeated on many rows is written once."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def number(self, text: str) -> int | None:
+        if not text:
+            return None
+        if text not in self.texts:
+            self.texts.append(text)
+        return self.texts.index(text) + 1
+
+
+def _stream_row(s: Mapping[str, Any], clean: Sanitizer, sdp_captured: bool, notes: _Notes) -> dict[str, Any]:
+    label = stream_label(s, sdp_captured=sdp_captured)
+    return {
+        "id": clean.text(s.get("id"), 40), "flow": clean.text(s.get("flow"), 40), "ssrc": clean.text(s.get("ssrc"), 20),
+        "payload_type": clean.text(s.get("payload_type"), 10), "kind": label.kind, "codec": clean.text(label.codec, 60),
+        "summary": clean.text(label.summary, 120), "basis": clean.text(label.basis, 200),
+        "unknown_note": notes.number(clean.text(label.unknown_reason, 600)),
+        "encryption": clean.text(s.get("encryption") or "unknown", 40),
+        "encrypted": str(s.get("encryption") or "").lower() not in ("", "none", "plain", "rtp", "unencrypted", "unknown"),
+        "packets": s.get("packets"), "reasons_note": notes.number(_join(s.get("reasons"), clean, 300)),
+    }
+
+
+def _keys(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
+    """Which keys were used (HTTPS source, key logs, DTLS sessions opened), redacted."""
+    used = keys_used(bundle)
+    return {"case": used.case, "headline": clean.text(used.headline, 600), "https": clean.text(used.https, 600),
+            "media": clean.text(used.media, 600),
+            "keylogs": [{"name": clean.text(k.name, 200), "role": k.role, "secrets": k.secrets,
+                         "labels": clean.text(k.labels, 300), "dtls_matched": k.dtls_matched} for k in used.keylogs[:50]]}
+
+
 def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     """Everything the media section shows; each list capped with a count of what was left out."""
     streams = _records(bundle, "media_streams")
     enc = Counter(str(s.get("encryption") or "unknown") for s in streams)
-    stream_rows = [{
-        "id": clean.text(s.get("id"), 40), "flow": clean.text(s.get("flow"), 40), "ssrc": clean.text(s.get("ssrc"), 20),
-        "kind": clean.text(s.get("kind"), 20), "codec": clean.text(s.get("codec") or "unknown", 40),
-        "encryption": clean.text(s.get("encryption") or "unknown", 40),
-        "encrypted": str(s.get("encryption") or "").lower() not in ("", "none", "plain", "rtp", "unencrypted", "unknown"),
-        "packets": s.get("packets"), "reasons": _join(s.get("reasons"), clean, 300),
-    } for s in streams[:MAX_ROWS]]
+    sdp_captured = bool(_records(bundle, "sdp"))
+    notes = _Notes()
+    stream_rows = [_stream_row(s, clean, sdp_captured, notes) for s in streams[:MAX_ROWS]]
 
     path = bundle.get("media_path") if isinstance(bundle.get("media_path"), Mapping) else None
     path_view = None
@@ -86,7 +120,8 @@ def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
             "conclusion": clean.text(str(summary.get("conclusion") or "not determined").replace("_", " "), 300),
             "keylogs": len(as_list(e2ee.get("keylogs"))),
             "streams": [{"id": clean.text(s.get("id"), 20), "sender": clean.text(s.get("sender"), 80),
-                         "ssrc": clean.text(s.get("ssrc"), 20), "codec": clean.text(s.get("codec") or "?", 40),
+                         "ssrc": clean.text(s.get("ssrc"), 20),
+                         "codec": clean.text(stream_label(s, sdp_captured=sdp_captured).summary, 80),
                          "packets": s.get("packets"), "decrypted": s.get("decrypted"),
                          "inner": clean.text(s.get("inner") if not isinstance(s.get("inner"), Mapping)
                                              else s["inner"].get("verdict") or s["inner"].get("class"), 80),
@@ -96,12 +131,12 @@ def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
         }
 
     return {
-        "streams": stream_rows, "streams_more": max(len(streams) - MAX_ROWS, 0), "stream_count": len(streams),
+        "streams": stream_rows, "stream_notes": notes.texts, "streams_more": max(len(streams) - MAX_ROWS, 0), "stream_count": len(streams),
         "encryption_counts": [{"state": clean.text(k, 40), "count": v} for k, v in sorted(enc.items())],
         "path": path_view,
         "tls": tls, "tls_more": tls_more, "tls_count": len(tls_raw),
         "quic": quic, "quic_more": quic_more, "dtls": dtls, "dtls_more": dtls_more, "stun": stun, "stun_more": stun_more,
-        "e2ee": e2ee_view,
+        "e2ee": e2ee_view, "key_use": _keys(bundle, clean),
     }
 
 
