@@ -2,45 +2,168 @@
 
 Only this module exits. Command bodies live in ``confaudit.commands.<name>`` and are imported
 lazily so ``confaudit --help`` never imports scapy, mitmproxy or pandas.
+
+Conventions every command follows (tests/test_cli_conventions.py checks each registered command):
+``-q/--quiet``, ``-v/--verbose`` and ``--debug`` (also accepted before the command name), ``-`` as an
+output option's value for stdout and as an input for stdin, and one-line errors with the exit codes of
+:mod:`confaudit.errors` (0 ok, 1 a claim contradicted, 2 usage, 3 bad input or unwritable output,
+4 internal error, 130 interrupted).
 """
 
 from __future__ import annotations
 
 import errno
 import importlib
+import re
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from confaudit.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, ConfauditError
+from confaudit import terminal
+from confaudit.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_USAGE, ConfauditError, UsageError
+from confaudit.stdin_input import is_stream, relabel
+
+_LIST_TYPE = re.compile(r"^list\[(\w+)\]$")
+
+
+def _plain_metavars(params: list[Any]) -> None:
+    """Help shows a flag as a flag (no ``<bool>``) and a repeatable option by its item (``<str>``, not
+    ``<list[str]>``)."""
+    for param in params:
+        if getattr(param, "param_type_name", "") != "option" or param.metavar is not None:
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif getattr(param, "multiple", False) and hasattr(param, "bare_type"):
+            match = _LIST_TYPE.match(param.bare_type())
+            if match:
+                param.metavar = f"<{match.group(1).lower()}>"
+
+
+class ConventionalCommand(TyperCommand):
+    """A confaudit command: help shows its flags as flags."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # with the --help option, made on demand
+        _plain_metavars(params)
+        return params
+
+
+class ConventionalGroup(TyperGroup):
+    """The ``confaudit`` group: its own flags (--version, the completion ones) shown as flags too."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        _plain_metavars(params)
+        return params
+
+
+class _App(typer.Typer):
+    """Every command registered on it (``@app.command()``) is a :class:`ConventionalCommand`."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", ConventionalCommand)
+        return super().command(*args, **kwargs)
+
 
 # Every path parameter is declared readable=False: click would otherwise refuse an unreadable input with its
 # usage box and exit 2; the command reports it as one line naming the file, exit 3, like any bad input.
-app = typer.Typer(
+app = _App(
     name="confaudit",
     help="Audit what video-conference platforms actually do against what they claim.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    cls=ConventionalGroup,
+    epilog="Exit codes: 0 ok, 1 a claim contradicted (check), 2 usage, 3 bad input or unwritable output, "
+           "4 internal error (--debug shows its traceback). An output option given - writes to stdout; "
+           "an input given - reads stdin.",
 )
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and warnings.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print each stage's time and counts (stderr).")]
+Debug = Annotated[bool, typer.Option("--debug", help="On an internal error (exit 4), print its traceback.")]
 
 _SEVERITIES = ("info", "low", "medium", "high", "critical")
 _PATH_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EROFS}
+_INPUT_OPTIONS = ("inputs", "sessions", "old", "new")
+"""The parameters that name inputs: ``-`` there reads standard input."""
 
 
 def _one_line(text: str) -> str:
     # Captured bytes can reach error text: strip control characters so nothing forges output.
-    cleaned = "".join(ch if ch.isprintable() else "?" for ch in text.replace("\n", " "))
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in relabel(text).replace("\n", " "))
     return cleaned[:2000]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from confaudit import __version__
+
+        sys.stdout.write(f"confaudit {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def conventions(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version,
+                                          is_eager=True)] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
+) -> None:
+    """Audit what video-conference platforms actually do against what they claim."""
+    terminal.configure(quiet=quiet, verbose=verbose, debug=debug)
+
+
+def _conventions(quiet: bool, verbose: bool, debug: bool) -> None:
+    """A command's own -q/-v/--debug, added to those given before its name."""
+    before = terminal.settings()
+    quiet, verbose, debug = quiet or before.quiet, verbose or before.verbose, debug or before.debug
+    if quiet and verbose:
+        sys.stderr.write("confaudit: error: -q/--quiet and -v/--verbose contradict each other; give one\n")
+        raise typer.Exit(EXIT_USAGE)
+    terminal.configure(quiet=quiet, verbose=verbose, debug=debug)
+
+
+def _stdin_argument(kwargs: dict[str, Any]) -> tuple[str, int | None, str] | None:
+    """(parameter, index in its list or None, vendor prefix) of the one input given as ``-``; None if none."""
+    found = []
+    for key in _INPUT_OPTIONS:
+        value = kwargs.get(key)
+        items = value if isinstance(value, list) else [value]
+        for index, item in enumerate(items):
+            text = "" if item is None else str(item)
+            prefix = text[:-1] if text.endswith("=-") and isinstance(item, str) else ""
+            if is_stream(text) or prefix:
+                found.append((key, index if isinstance(value, list) else None, prefix))
+    if len(found) > 1:
+        raise UsageError("- (standard input) is given for more than one input; it can be read once")
+    return found[0] if found else None
+
+
+def _call(command: str, kwargs: dict[str, Any]) -> int:
+    module = importlib.import_module(f"confaudit.commands.{command}")
+    piped = _stdin_argument(kwargs)
+    if piped is None:
+        return module.run(**kwargs)
+    from confaudit.stdin_input import piped_input
+
+    key, index, prefix = piped
+    with piped_input() as path:
+        value: Any = f"{prefix}{path}" if prefix else path
+        if index is not None:
+            value = [*kwargs[key][:index], value, *kwargs[key][index + 1:]]
+        return module.run(**{**kwargs, key: value})
 
 
 def _run(command: str, **kwargs: object) -> None:
     """Import ``confaudit.commands.<command>`` and call its ``run``; translate failures."""
     try:
-        module = importlib.import_module(f"confaudit.commands.{command}")
-        code = module.run(**kwargs)
+        code = _call(command, kwargs)
     except ConfauditError as err:
         sys.stderr.write(f"confaudit: error: {_one_line(str(err))}\n")
         raise typer.Exit(err.exit_code) from None
@@ -62,8 +185,13 @@ def _run(command: str, **kwargs: object) -> None:
 
 
 def _internal_error(err: BaseException) -> NoReturn:
-    """One line, no traceback, a distinct exit code."""
-    sys.stderr.write(f"confaudit: internal error: {type(err).__name__}: {_one_line(str(err))}\n")
+    """One line, no traceback (unless --debug), a distinct exit code."""
+    if terminal.settings().debug:
+        import traceback
+
+        traceback.print_exception(err, file=sys.stderr)
+    hint = "" if terminal.settings().debug else " (--debug shows the traceback)"
+    sys.stderr.write(f"confaudit: internal error: {type(err).__name__}: {_one_line(str(err))}{hint}\n")
     raise typer.Exit(EXIT_INTERNAL) from None
 
 
@@ -78,13 +206,16 @@ def analyze(
     participant: Annotated[Optional[list[str]], typer.Option("--participant", help="Known participant name, to find it in outgoing data (repeatable).")] = None,
     account: Annotated[Optional[list[str]], typer.Option("--account", help="The auditor's own e-mail or phone used in the call, to find it in outgoing data even when hashed (repeatable).")] = None,
     entity_list: Annotated[Optional[list[Path]], typer.Option("--entity-list", help="Extra entity map (JSON) of domains to companies; its name and licence are recorded.", readable=False)] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on the terminal.")] = False,
     vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name).")] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
 ) -> None:
     """Turn captures and recorded sessions into one evidence bundle."""
+    _conventions(quiet, verbose, debug)
     _run("analyze", inputs=inputs, json_out=json_out, parquet=parquet, keylog=keylog,
          first_party=first_party or [], room_names=room_name or [], participants=participant or [],
-         accounts=account or [], entity_lists=entity_list or [], quiet=quiet, vendor=vendor)
+         accounts=account or [], entity_lists=entity_list or [], vendor=vendor)
 
 
 @app.command()
@@ -100,8 +231,12 @@ def capture(
     operator: Annotated[str, typer.Option("--operator", help="Who ran the capture.")] = "",
     ignore_host: Annotated[Optional[list[str]], typer.Option("--ignore-host", help="Regex of hosts passed through untouched (metadata only).")] = None,
     no_panel: Annotated[bool, typer.Option("--no-panel", help="No live panel (for scripts and CI).")] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
 ) -> None:
     """Record a live call: mitmproxy with the confaudit addon plus a packet sniffer."""
+    _conventions(quiet, verbose, debug)
     _run("capture", out=out, vendor=vendor, mode=mode, listen_host=listen_host, listen_port=listen_port,
          iface=iface, duration=duration, scenario=scenario, operator=operator,
          ignore_hosts=ignore_host or [], panel=not no_panel)
@@ -111,8 +246,12 @@ def capture(
 def mark(
     session: Annotated[Path, typer.Argument(help="Session directory being recorded.", readable=False)],
     phase: Annotated[str, typer.Argument(help="lobby, joined, muted, unmuted, camera-off, camera-on, screen-share, left, or your own label.")],
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
 ) -> None:
     """Add a phase marker to a session's timeline (from another terminal)."""
+    _conventions(quiet, verbose, debug)
     _run("mark", session=session, phase=phase)
 
 
@@ -122,8 +261,12 @@ def score(
     claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).", readable=False)],
     keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.", readable=False)] = None,
     vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name); must be the claims file's vendor.")] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
 ) -> None:
     """Score evidence against a vendor's claims: a table per claim and category."""
+    _conventions(quiet, verbose, debug)
     _run("score", sessions=sessions, claims=claims, keylog=keylog, vendor=vendor)
 
 
@@ -138,8 +281,12 @@ def check(
     markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown summary (PR comment, step summary).", readable=False)] = None,
     keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.", readable=False)] = None,
     vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name); must be the claims file's vendor.")] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
 ) -> None:
     """CI gate: exit 0 pass, 1 contradicted at/above --fail-on, 2 usage, 3 bad input, 4 internal."""
+    _conventions(quiet, verbose, debug)
     if fail_on not in _SEVERITIES:
         sys.stderr.write(f"confaudit: error: --fail-on must be one of {', '.join(_SEVERITIES)}\n")
         raise typer.Exit(2)
@@ -153,8 +300,12 @@ def diff(
     new: Annotated[Path, typer.Argument(help="Later session, capture or evidence JSON.", readable=False)],
     claims: Annotated[Optional[Path], typer.Option("--claims", help="Claims file, to diff verdicts too.", readable=False)] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the diff as JSON.", readable=False)] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
 ) -> None:
     """What changed between two sessions or app versions."""
+    _conventions(quiet, verbose, debug)
     _run("diff", old=old, new=new, claims=claims, json_out=json_out)
 
 
@@ -165,8 +316,12 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="HTML file to write.", readable=False)],
     keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.", readable=False)] = None,
     vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name); must be the claims file's vendor.")] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
 ) -> None:
     """Write a self-contained HTML audit report."""
+    _conventions(quiet, verbose, debug)
     _run("report", sessions=sessions, claims=claims, out=out, keylog=keylog, vendor=vendor)
 
 
@@ -177,13 +332,36 @@ def compare(
     out: Annotated[Optional[Path], typer.Option("--out", help="Comparison HTML to write.", readable=False)] = None,
     markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown matrix.", readable=False)] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Comparison as JSON.", readable=False)] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
 ) -> None:
     """Compare vendors: claims x verdicts, data categories, third parties, media encryption."""
+    _conventions(quiet, verbose, debug)
     _run("compare", sessions=sessions, claims_dir=claims_dir, out=out, markdown=markdown, json_out=json_out)
 
 
-def main() -> None:
-    app()
+def _click_exception() -> type[Exception]:
+    # typer's click (vendored from typer 0.2x, the click package before): found from a public exception
+    # class, so this works with either.
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def main(args: list[str] | None = None) -> NoReturn:
+    """Run the CLI; a usage error is one line (the option and the reason) and exit 2, not click's box."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="confaudit", standalone_mode=False)
+    except _click_exception() as err:
+        if not err.format_message():  # no arguments at all: the help was shown
+            sys.exit(err.exit_code)
+        where = f"confaudit {err.ctx.info_name}" if getattr(err, "ctx", None) is not None and err.ctx.parent else "confaudit"
+        sys.stderr.write(f"confaudit: error: {_one_line(err.format_message())} (see {where} --help)\n")
+        code = err.exit_code
+    except typer.Abort:
+        sys.stderr.write("confaudit: aborted\n")
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from confaudit import terminal
 from confaudit.errors import UsageError
 
 
@@ -26,7 +27,9 @@ def run(out: Path, vendor: str, mode: str = "regular", listen_host: str = "127.0
         iface: str | None = None, duration: float | None = None, scenario: str = "", operator: str = "",
         ignore_hosts: list[str] | None = None, panel: bool = True) -> int:
     from confaudit.capture.live import CaptureConfig, run_capture
+    from confaudit.output_paths import refuse_stream
 
+    refuse_stream("--out", out, "it names the session directory to create")
     if not vendor.strip():
         raise UsageError("--vendor must not be empty")
     if duration is not None and duration <= 0:
@@ -36,18 +39,18 @@ def run(out: Path, vendor: str, mode: str = "regular", listen_host: str = "127.0
     config = CaptureConfig(out=Path(out), vendor=vendor, mode=mode, listen_host=listen_host, listen_port=listen_port,
                            iface=iface, duration=duration, scenario=scenario, operator=operator,
                            ignore_hosts=tuple(ignore_hosts or ()))
-    show_panel = panel and sys.stdout.isatty()
+    show_panel = panel and not terminal.settings().quiet and sys.stdout.isatty()
     manifest = asyncio.run(_capture(config, show_panel, run_capture))
     stats = manifest.get("stats", {}).get("records", {})
-    sys.stdout.write(f"session written to {out}: {stats.get('http', 0)} HTTP, {stats.get('websocket', 0)} WebSocket, "
+    terminal.say(f"session written to {out}: {stats.get('http', 0)} HTTP, {stats.get('websocket', 0)} WebSocket, "
                      f"{stats.get('tls_clienthello', 0)} TLS hellos, {len(manifest.get('files', {}))} files, "
-                     f"{sum(manifest.get('hook_errors', {}).values())} hook errors\n")
+                     f"{sum(manifest.get('hook_errors', {}).values())} hook errors")
     return 0
 
 
 async def _capture(config: Any, show_panel: bool, run_capture: Any) -> dict[str, Any]:
     if not show_panel:
-        return await run_capture(config, on_ready=lambda s: sys.stdout.write(_instructions(s.listen, config.mode)))
+        return await run_capture(config, on_ready=lambda s: terminal.say(_instructions(s.listen, config.mode)))
     from rich.live import Live
 
     from confaudit.capture.panel import KeyReader, PhaseTail, render

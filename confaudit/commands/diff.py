@@ -48,6 +48,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
 
 
 def run(*, old: Path, new: Path, claims: Path | None = None, json_out: Path | None = None) -> int:
+    from confaudit import __version__, terminal
     from confaudit.jsonio import dumps_canonical
     from confaudit.output_paths import refuse_bad_outputs
     from confaudit.output_set import FileOutput, write_outputs
@@ -69,6 +70,7 @@ def run(*, old: Path, new: Path, claims: Path | None = None, json_out: Path | No
         old_run, new_run = evaluate(claims_file, old_bundle), evaluate(claims_file, new_bundle)
     result = diff_bundles(old_bundle, new_bundle, old_run, new_run)
     if json_out is not None:
-        write_outputs([FileOutput("--json", json_out, (dumps_canonical(result) + "\n").encode("utf-8"))])
-    print("\n".join(summary_lines(result)))
+        document = {"tool": {"name": "confaudit", "version": __version__}, **result}
+        write_outputs([FileOutput("--json", json_out, (dumps_canonical(document) + "\n").encode("utf-8"))])
+    terminal.say("\n".join(summary_lines(result)))
     return 0
