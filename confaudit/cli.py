@@ -30,10 +30,16 @@ _LIST_TYPE = re.compile(r"^list\[(\w+)\]$")
 
 
 def _plain_metavars(params: list[Any]) -> None:
-    """Help shows a flag as a flag (no ``<bool>``) and a repeatable option by its item (``<str>``, not
-    ``<list[str]>``)."""
+    """Help shows a flag as a flag (no ``<bool>``) and a repeatable option or argument by its item (``<str>``,
+    not ``<list[str]>``)."""
     for param in params:
-        if getattr(param, "param_type_name", "") != "option" or param.metavar is not None:
+        kind = getattr(param, "param_type_name", "")
+        if kind == "argument" and param.nargs != 1 and hasattr(param, "bare_type"):
+            match = _LIST_TYPE.match(param.bare_type())
+            if match:  # typer has no metavar for an argument's type column alone
+                param.display_type = lambda ctx, label=f"<{match.group(1).lower()}>": label
+            continue
+        if kind != "option" or param.metavar is not None:
             continue
         if getattr(param, "is_flag", False):
             param.metavar = ""
@@ -181,6 +187,8 @@ def _run(command: str, **kwargs: object) -> None:
         raise
     except BaseException as err:
         _internal_error(err)
+    finally:
+        terminal.configure()  # an in-process caller (tests, scripts) gets the defaults back
     raise typer.Exit(int(code or 0))
 
 
@@ -197,8 +205,8 @@ def _internal_error(err: BaseException) -> NoReturn:
 
 @app.command()
 def analyze(
-    inputs: Annotated[list[Path], typer.Argument(help="Captures (pcap, pcapng, .gz), session directories, .mitm flow files, HAR files.", readable=False)],
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the evidence bundle (JSON) here.", readable=False)] = None,
+    inputs: Annotated[list[Path], typer.Argument(help="Captures (pcap, pcapng, .gz), session directories, .mitm flow files, HAR files; - reads one from stdin.", readable=False)],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the evidence bundle (JSON) here (- for stdout).", readable=False)] = None,
     parquet: Annotated[Optional[Path], typer.Option("--parquet", help="Also write the bundle's tables as Parquet files into this directory.", readable=False)] = None,
     keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log (SSLKEYLOGFILE format) of the auditor's own endpoint: decrypt its SRTP and test for an inner E2EE layer.", readable=False)] = None,
     first_party: Annotated[Optional[list[str]], typer.Option("--first-party", help="Domain or entity of the vendor (repeatable).")] = None,
@@ -275,10 +283,10 @@ def check(
     sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts (or an evidence JSON).", readable=False)],
     claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).", readable=False)],
     fail_on: Annotated[str, typer.Option("--fail-on", help="Lowest severity of a contradicted claim that fails: info|low|medium|high|critical.")] = "high",
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Findings as JSON.", readable=False)] = None,
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="JUnit XML, one testcase per claim.", readable=False)] = None,
-    sarif: Annotated[Optional[Path], typer.Option("--sarif", help="SARIF 2.1.0, results located at each claim's line.", readable=False)] = None,
-    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown summary (PR comment, step summary).", readable=False)] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Findings as JSON (- for stdout).", readable=False)] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="JUnit XML, one testcase per claim (- for stdout).", readable=False)] = None,
+    sarif: Annotated[Optional[Path], typer.Option("--sarif", help="SARIF 2.1.0, results located at each claim's line (- for stdout).", readable=False)] = None,
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown summary (PR comment, step summary; - for stdout).", readable=False)] = None,
     keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.", readable=False)] = None,
     vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name); must be the claims file's vendor.")] = None,
     quiet: Quiet = False,
@@ -299,7 +307,7 @@ def diff(
     old: Annotated[Path, typer.Argument(help="Earlier session, capture or evidence JSON.", readable=False)],
     new: Annotated[Path, typer.Argument(help="Later session, capture or evidence JSON.", readable=False)],
     claims: Annotated[Optional[Path], typer.Option("--claims", help="Claims file, to diff verdicts too.", readable=False)] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the diff as JSON.", readable=False)] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the diff as JSON (- for stdout).", readable=False)] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     debug: Debug = False,
@@ -313,7 +321,7 @@ def diff(
 def report(
     sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts (or an evidence JSON).", readable=False)],
     claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).", readable=False)],
-    out: Annotated[Path, typer.Option("--out", help="HTML file to write.", readable=False)],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write (- for stdout).", readable=False)],
     keylog: Annotated[Optional[Path], typer.Option("--keylog", help="NSS key log of the auditor's endpoint.", readable=False)] = None,
     vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name); must be the claims file's vendor.")] = None,
     quiet: Quiet = False,
@@ -330,8 +338,8 @@ def compare(
     sessions: Annotated[list[str], typer.Argument(help="One session, capture or evidence JSON per vendor; VENDOR=PATH names the vendor (captures carry none).")],
     claims_dir: Annotated[Path, typer.Option("--claims-dir", help="Directory of claims files; matched to sessions by vendor.", readable=False)],
     out: Annotated[Optional[Path], typer.Option("--out", help="Comparison HTML to write.", readable=False)] = None,
-    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown matrix.", readable=False)] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Comparison as JSON.", readable=False)] = None,
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown matrix (- for stdout).", readable=False)] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Comparison as JSON (- for stdout).", readable=False)] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     debug: Debug = False,

@@ -121,6 +121,10 @@ def write_outputs(outputs: Sequence[FileOutput | DirectoryOutput]) -> list[Path]
     _discard(moves)  # the previous content now sits at the temporary name (or aside)
     if streamed is not None:
         _emit(streamed, next(o.option for o in outputs if is_stream(o.path)), written=bool(moves))
+    from confaudit import terminal
+
+    for output in outputs:
+        terminal.detail(f"wrote {output.option} to {_shown(output.path)}")
     return [m.target for m in moves]
 
 
