@@ -17,7 +17,7 @@ import json, sys
 import confaudit
 from confaudit.report.loader import template_dir
 from confaudit.report.html import render_audit, render_comparison
-from confaudit.report.synthetic import synthetic_bundle, synthetic_run
+from benchmarks.synth_report import synthetic_bundle, synthetic_run
 b = synthetic_bundle(50, hosts=6)
 r = synthetic_run(b, claims=3)
 html = render_audit(r, b)

@@ -14,7 +14,9 @@ def build_bundle(inputs: Sequence[Path], claims: ClaimsFile | None, keylog: Path
     from confaudit.evidence.build import build_evidence
 
     first_party = claims.first_party if claims is not None else ()
-    return build_evidence([Path(p) for p in inputs], keylog=keylog, first_party=first_party, vendor=vendor)
+    entity_lists = [Path(p) for p in claims.entity_lists] if claims is not None else []
+    return build_evidence([Path(p) for p in inputs], keylog=keylog, first_party=first_party, vendor=vendor,
+                          entity_lists=entity_lists)
 
 
 def run_claims(inputs: Sequence[Path], claims_path: Path, keylog: Path | None = None,
