@@ -349,6 +349,35 @@ def compare(
     _run("compare", sessions=sessions, claims_dir=claims_dir, out=out, markdown=markdown, json_out=json_out)
 
 
+samples_app = _App(name="samples", help="The sample claims files shipped with confaudit: list them, or copy them to edit.",
+                   no_args_is_help=True, cls=ConventionalGroup)
+app.add_typer(samples_app)
+
+
+@samples_app.command("list")
+def samples_list(
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
+) -> None:
+    """List the sample claims files (vendor, number of claims) and where they are installed."""
+    _conventions(quiet, verbose, debug)
+    _run("samples", action="list")
+
+
+@samples_app.command("copy")
+def samples_copy(
+    directory: Annotated[Path, typer.Argument(help="Directory to copy them into (claims/ inside it).", readable=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace files there that differ from the samples.")] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
+) -> None:
+    """Copy the sample claims files into a directory, to edit them (all or none)."""
+    _conventions(quiet, verbose, debug)
+    _run("samples", action="copy", directory=directory, force=force)
+
+
 def _click_exception() -> type[Exception]:
     # typer's click (vendored from typer 0.2x, the click package before): found from a public exception
     # class, so this works with either.
