@@ -95,6 +95,8 @@ Debug = Annotated[bool, typer.Option("--debug", help="On an internal error (exit
 
 _SEVERITIES = ("info", "low", "medium", "high", "critical")
 _PATH_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EROFS}
+_OPTIONAL_PARTS = {"aiortc": "lab", "aioice": "lab"}
+"""Modules that only an optional part (a pip extra) installs, and that part's name."""
 _INPUT_OPTIONS = ("inputs", "sessions", "old", "new")
 """The parameters that name inputs: ``-`` there reads standard input."""
 
@@ -180,6 +182,13 @@ def _run(command: str, **kwargs: object) -> None:
         # command meets it: the user's input, not a confaudit bug.
         sys.stderr.write(f"confaudit: error: {_one_line(str(err.filename))}: {_one_line(err.strerror or 'cannot use this path')}\n")
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    except ModuleNotFoundError as err:
+        if err.name not in _OPTIONAL_PARTS:
+            _internal_error(err)
+        part = _OPTIONAL_PARTS[err.name]
+        sys.stderr.write(f"confaudit: error: this needs confaudit's optional {part} part ({err.name} is not installed): "
+                         f"pip install 'confaudit[{part}]'\n")
+        raise typer.Exit(EXIT_USAGE) from None
     except KeyboardInterrupt:
         sys.stderr.write("confaudit: interrupted\n")
         raise typer.Exit(130) from None

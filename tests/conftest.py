@@ -61,3 +61,19 @@ def loopback_http(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def confaudit_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The confaudit wheel, built from this checkout once per test session (tests/wheel_support.py)."""
+    from wheel_support import build_wheel
+
+    return build_wheel(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="session")
+def wheel_venv(confaudit_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with confaudit installed from the wheel (its dependencies from the test venv)."""
+    from wheel_support import fresh_venv_with
+
+    return fresh_venv_with(confaudit_wheel, tmp_path_factory.mktemp("wheel-venv") / "venv")

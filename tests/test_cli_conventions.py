@@ -38,7 +38,18 @@ def one_error_line(err: bytes) -> str:
 
 
 def commands() -> dict[str, object]:
-    return typer.main.get_command(app).commands
+    """Every command a user can run, by its words (``samples copy``): sub-groups walked."""
+    found: dict[str, object] = {}
+
+    def walk(group: object, prefix: str) -> None:
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                walk(command, f"{prefix}{name} ")
+            else:
+                found[f"{prefix}{name}"] = command
+
+    walk(typer.main.get_command(app), "")
+    return found
 
 
 # --- version -----------------------------------------------------------------------------------------------
@@ -89,7 +100,7 @@ def test_every_command_takes_the_conventional_options(name: str) -> None:
     command = commands()[name]
     opts = {opt for param in command.params for opt in param.opts}
     assert CONVENTIONS <= opts, f"confaudit {name} lacks {sorted(CONVENTIONS - opts)}"
-    help_text = confaudit(name, "--help").stdout.decode()
+    help_text = confaudit(*name.split(), "--help").stdout.decode()
     assert "<bool>" not in help_text and "<list[" not in help_text, help_text
     for flag in ("--quiet", "-q", "--verbose", "-v", "--debug"):
         assert flag in help_text
@@ -292,3 +303,19 @@ def test_usage_errors_are_one_line_exit_2(args: tuple[object, ...], named: str) 
     out = confaudit(*args)
     assert out.returncode == 2 and out.stdout == b""
     assert named in one_error_line(out.stderr)
+
+
+def test_a_missing_optional_part_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import confaudit.commands.mark as mark
+
+    def needs_the_lab(**kwargs: object) -> int:
+        raise ModuleNotFoundError("No module named 'aiortc'", name="aiortc")
+
+    monkeypatch.setattr(mark, "run", needs_the_lab)
+    result = CliRunner().invoke(app, ["mark", str(TEAMS), "muted"])
+    assert result.exit_code == 2
+    assert result.output == ("confaudit: error: this needs confaudit's optional lab part (aiortc is not installed): "
+                             "pip install 'confaudit[lab]'\n")
+    monkeypatch.setattr(mark, "run", lambda **kwargs: __import__("no_such_module_here"))
+    other = CliRunner().invoke(app, ["mark", str(TEAMS), "muted"])
+    assert other.exit_code == 4 and "internal error: ModuleNotFoundError" in other.output  # a real bug stays one
