@@ -192,8 +192,10 @@ def _run(command: str, **kwargs: object) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("confaudit: interrupted\n")
         raise typer.Exit(130) from None
-    except (typer.Exit, SystemExit):
+    except typer.Exit:
         raise
+    except SystemExit as err:  # a library ended the process itself (mitmproxy: "Error logged during startup")
+        _internal_error(RuntimeError(f"a library exited with status {err.code!r} instead of raising an error"))
     except BaseException as err:
         _internal_error(err)
     finally:

@@ -319,3 +319,17 @@ def test_a_missing_optional_part_names_the_extra_to_install(monkeypatch: pytest.
     monkeypatch.setattr(mark, "run", lambda **kwargs: __import__("no_such_module_here"))
     other = CliRunner().invoke(app, ["mark", str(TEAMS), "muted"])
     assert other.exit_code == 4 and "internal error: ModuleNotFoundError" in other.output  # a real bug stays one
+
+
+def test_a_library_exiting_by_itself_is_an_internal_error_not_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    import confaudit.commands.mark as mark
+
+    def exits(**kwargs: object) -> int:
+        sys.stderr.write("Error logged during startup, exiting...\n")  # what mitmproxy's ErrorCheck does
+        sys.exit(1)
+
+    monkeypatch.setattr(mark, "run", exits)
+    result = CliRunner().invoke(app, ["mark", str(TEAMS), "muted"])
+    assert result.exit_code == 4
+    assert result.output.splitlines()[-1] == ("confaudit: internal error: RuntimeError: a library exited with status 1 "
+                                              "instead of raising an error (--debug shows the traceback)")
