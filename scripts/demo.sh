@@ -10,7 +10,8 @@ OUT=out/demo
 mkdir -p "$OUT/real"
 
 echo "== confaudit analyze $SESSION"
-"$BIN/confaudit" analyze "$SESSION" --json "$OUT/evidence.json" --parquet "$OUT/parquet"
+"$BIN/confaudit" analyze "$SESSION" --entity-list samples/claims/example-rooms.entities.json \
+  --json "$OUT/evidence.json" --parquet "$OUT/parquet"
 
 echo
 echo "== confaudit check (CI gate; exit 1 means a claim at or above --fail-on is contradicted)"
