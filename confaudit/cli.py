@@ -13,71 +13,20 @@ output option's value for stdout and as an input for stdin, and one-line errors 
 from __future__ import annotations
 
 import errno
-import importlib
-import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
-from typer.core import TyperCommand, TyperGroup
 
 from confaudit import terminal
-from confaudit.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_USAGE, ConfauditError, UsageError
-from confaudit.stdin_input import is_stream, relabel
-
-_LIST_TYPE = re.compile(r"^list\[(\w+)\]$")
-
-
-def _plain_metavars(params: list[Any]) -> None:
-    """Help shows a flag as a flag (no ``<bool>``) and a repeatable option or argument by its item (``<str>``,
-    not ``<list[str]>``)."""
-    for param in params:
-        kind = getattr(param, "param_type_name", "")
-        if kind == "argument" and param.nargs != 1 and hasattr(param, "bare_type"):
-            match = _LIST_TYPE.match(param.bare_type())
-            if match:  # typer has no metavar for an argument's type column alone
-                param.display_type = lambda ctx, label=f"<{match.group(1).lower()}>": label
-            continue
-        if kind != "option" or param.metavar is not None:
-            continue
-        if getattr(param, "is_flag", False):
-            param.metavar = ""
-        elif getattr(param, "multiple", False) and hasattr(param, "bare_type"):
-            match = _LIST_TYPE.match(param.bare_type())
-            if match:
-                param.metavar = f"<{match.group(1).lower()}>"
-
-
-class ConventionalCommand(TyperCommand):
-    """A confaudit command: help shows its flags as flags."""
-
-    def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)  # with the --help option, made on demand
-        _plain_metavars(params)
-        return params
-
-
-class ConventionalGroup(TyperGroup):
-    """The ``confaudit`` group: its own flags (--version, the completion ones) shown as flags too."""
-
-    def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)
-        _plain_metavars(params)
-        return params
-
-
-class _App(typer.Typer):
-    """Every command registered on it (``@app.command()``) is a :class:`ConventionalCommand`."""
-
-    def command(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("cls", ConventionalCommand)
-        return super().command(*args, **kwargs)
-
+from confaudit.cli_conventions import ConventionalApp, ConventionalGroup, Debug, Quiet, Verbose, call_command
+from confaudit.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_USAGE, ConfauditError
+from confaudit.stdin_input import relabel
 
 # Every path parameter is declared readable=False: click would otherwise refuse an unreadable input with its
 # usage box and exit 2; the command reports it as one line naming the file, exit 3, like any bad input.
-app = _App(
+app = ConventionalApp(
     name="confaudit",
     help="Audit what video-conference platforms actually do against what they claim.",
     no_args_is_help=True,
@@ -89,16 +38,10 @@ app = _App(
            "an input given - reads stdin.",
 )
 
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors and warnings.")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print each stage's time and counts (stderr).")]
-Debug = Annotated[bool, typer.Option("--debug", help="On an internal error (exit 4), print its traceback.")]
-
 _SEVERITIES = ("info", "low", "medium", "high", "critical")
 _PATH_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EROFS}
 _OPTIONAL_PARTS = {"aiortc": "lab", "aioice": "lab"}
 """Modules that only an optional part (a pip extra) installs, and that part's name."""
-_INPUT_OPTIONS = ("inputs", "sessions", "old", "new")
-"""The parameters that name inputs: ``-`` there reads standard input."""
 
 
 def _one_line(text: str) -> str:
@@ -124,7 +67,8 @@ def conventions(
     debug: Debug = False,
 ) -> None:
     """Audit what video-conference platforms actually do against what they claim."""
-    terminal.configure(quiet=quiet, verbose=verbose, debug=debug)
+    terminal.configure()  # a fresh command: nothing left from an earlier in-process run
+    _conventions(quiet, verbose, debug)
 
 
 def _conventions(quiet: bool, verbose: bool, debug: bool) -> None:
@@ -137,41 +81,10 @@ def _conventions(quiet: bool, verbose: bool, debug: bool) -> None:
     terminal.configure(quiet=quiet, verbose=verbose, debug=debug)
 
 
-def _stdin_argument(kwargs: dict[str, Any]) -> tuple[str, int | None, str] | None:
-    """(parameter, index in its list or None, vendor prefix) of the one input given as ``-``; None if none."""
-    found = []
-    for key in _INPUT_OPTIONS:
-        value = kwargs.get(key)
-        items = value if isinstance(value, list) else [value]
-        for index, item in enumerate(items):
-            text = "" if item is None else str(item)
-            prefix = text[:-1] if text.endswith("=-") and isinstance(item, str) else ""
-            if is_stream(text) or prefix:
-                found.append((key, index if isinstance(value, list) else None, prefix))
-    if len(found) > 1:
-        raise UsageError("- (standard input) is given for more than one input; it can be read once")
-    return found[0] if found else None
-
-
-def _call(command: str, kwargs: dict[str, Any]) -> int:
-    module = importlib.import_module(f"confaudit.commands.{command}")
-    piped = _stdin_argument(kwargs)
-    if piped is None:
-        return module.run(**kwargs)
-    from confaudit.stdin_input import piped_input
-
-    key, index, prefix = piped
-    with piped_input() as path:
-        value: Any = f"{prefix}{path}" if prefix else path
-        if index is not None:
-            value = [*kwargs[key][:index], value, *kwargs[key][index + 1:]]
-        return module.run(**{**kwargs, key: value})
-
-
 def _run(command: str, **kwargs: object) -> None:
     """Import ``confaudit.commands.<command>`` and call its ``run``; translate failures."""
     try:
-        code = _call(command, kwargs)
+        code = call_command(command, kwargs)
     except ConfauditError as err:
         sys.stderr.write(f"confaudit: error: {_one_line(str(err))}\n")
         raise typer.Exit(err.exit_code) from None
@@ -360,7 +273,7 @@ def compare(
     _run("compare", sessions=sessions, claims_dir=claims_dir, out=out, markdown=markdown, json_out=json_out)
 
 
-samples_app = _App(name="samples", help="The sample claims files shipped with confaudit: list them, or copy them to edit.",
+samples_app = ConventionalApp(name="samples", help="The sample claims files shipped with confaudit: list them, or copy them to edit.",
                    no_args_is_help=True, cls=ConventionalGroup)
 app.add_typer(samples_app)
 
