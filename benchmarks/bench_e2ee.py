@@ -19,7 +19,7 @@ TARGET_RATIO = 0.1  # "less time than the call lasted by a wide margin": at most
 
 
 def _synthesise(directory: Path) -> tuple[Path, Path, int]:
-    from confaudit.e2ee.synth import SynthStream, dtls_handshake, write_call
+    from benchmarks.synth_e2ee import SynthStream, dtls_handshake, write_call
 
     handshake = dtls_handshake()
     streams = [SynthStream("client", "opus", 0x1001, 111), SynthStream("client", "vp8", 0x1002, 96),

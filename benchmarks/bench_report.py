@@ -28,7 +28,7 @@ def main() -> list[dict]:
     import pandas as pd
 
     from confaudit.report.html import render_audit, render_comparison
-    from confaudit.report.synthetic import synthetic_bundle, synthetic_run
+    from benchmarks.synth_report import synthetic_bundle, synthetic_run
 
     bundle = synthetic_bundle(OBSERVATIONS, hosts=900)
     run = synthetic_run(bundle, claims=24, evidence_per_finding=5000)

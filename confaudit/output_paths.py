@@ -4,6 +4,9 @@ Paths are compared after resolving symlinks and ``..``, and by device and inode 
 links, bind mounts). An output may not be an input, lie inside an input directory (a session directory is
 sealed by its manifest), hold an input (a directory output is replaced whole), or be, hold or lie inside
 another output of the same command.
+
+An output named ``-`` is standard output: it overlaps no file, but only one output of a command may use it,
+and from then on the command's own text goes to stderr (:mod:`confaudit.terminal`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confaudit.errors import UsageError
+from confaudit.stdin_input import is_stream
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,24 @@ def refuse_bad_outputs(outputs: Mapping[str, Path | None], inputs: Mapping[str, 
         check_file_target(out.role, out.path)
 
 
+def refuse_stream(option: str, path: Path | None, why: str) -> None:
+    """UsageError (exit 2) for ``-`` given to an output that cannot be a stream (``why`` says what it is)."""
+    if is_stream(path):
+        raise UsageError(f"{option} cannot be - (standard output): {why}")
+
+
 def refuse_overlaps(outputs: Sequence[NamedPath], inputs: Sequence[NamedPath]) -> None:
-    """UsageError (exit 2, one line) when an output would overwrite an input or another output."""
-    outs = [_place(o) for o in outputs]
-    ins = [_place(i) for i in inputs]
+    """UsageError (exit 2, one line) when an output would overwrite an input or another output, or when two
+    outputs name ``-``; a single ``-`` output claims stdout for the command."""
+    streamed = [o.role for o in outputs if is_stream(o.path)]
+    if len(streamed) > 1:
+        raise UsageError(f"{' and '.join(streamed)} both name - (standard output); only one output can go there")
+    if streamed:
+        from confaudit import terminal
+
+        terminal.claim_stdout(streamed[0])
+    outs = [_place(o) for o in outputs if not is_stream(o.path)]
+    ins = [_place(i) for i in inputs if not is_stream(i.path)]
     for out in outs:
         for inp in ins:
             if _same(out, inp):

@@ -8,6 +8,11 @@ and never a mix of two runs' files. If staging or moving any output fails, the o
 exchanged back and every temporary is removed: nothing new is left and existing files are as they were.
 Temporary names carry the writer's pid, so a later run removes those of writers that died.
 
+An output named ``-`` goes to standard output (at most one per command, refused earlier by
+:mod:`confaudit.output_paths`): it is staged like the others (in an unlinked temporary file), and written
+to stdout last, after every file output is in place. A reader closing the pipe early leaves the files
+written, and the command fails with a one-line error.
+
 A directory output (``--parquet DIR``) is owned by confaudit: afterwards it holds exactly this run's files
 and a marker listing them. An existing directory is replaced only when it is empty, or holds that marker
 of the same kind and nothing but the files the marker lists (or files the output recognises as written by
@@ -18,7 +23,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +34,10 @@ from typing import Any
 
 from confaudit import atomic_fs
 from confaudit.errors import OutputError
+from confaudit.stdin_input import is_stream
+
+STDOUT_NAME = "<stdout>"
+"""How messages name an output written to standard output."""
 
 MARKER = ".confaudit-output.json"
 """Marks a directory as a confaudit output and lists the files it holds (hidden: dataset readers skip it)."""
@@ -82,31 +94,76 @@ def write_outputs(outputs: Sequence[FileOutput | DirectoryOutput]) -> list[Path]
     moves: list[_Move] = []
     created: list[Path] = []
     current: FileOutput | DirectoryOutput | None = None
+    streamed: Any = None  # the staged stdout output, an unlinked temporary file
     try:
         for current in outputs:
-            _stage(current, moves, created)
+            if is_stream(current.path):
+                streamed = _stage_stream(current)
+            else:
+                _stage(current, moves, created)
         for move in moves:
             current = move.output
             _commit(move)
     except BaseException as exc:
+        if streamed is not None:
+            streamed.close()
         stuck = [m for m in reversed(moves) if m.state != "staged" and not _undo(m)]
         _discard([m for m in moves if m not in stuck])  # a move that could not be undone keeps the old content
         for directory in reversed(created):
             _quietly(os.rmdir, directory)
         if isinstance(exc, OSError) and current is not None:
             outcome = "; ".join(map(_not_restored, stuck)) or "no output was written"
-            raise OutputError(current.path, f"cannot write the {current.option} output: {_reason(exc)}; "
-                                            f"{outcome}") from None
+            raise OutputError(_shown(current.path), f"cannot write the {current.option} output: {_reason(exc)}; "
+                                                    f"{outcome}") from None
         raise
     for parent in sorted({m.target.parent for m in moves}):
         atomic_fs.fsync_directory(parent)
     _discard(moves)  # the previous content now sits at the temporary name (or aside)
+    if streamed is not None:
+        _emit(streamed, next(o.option for o in outputs if is_stream(o.path)), written=bool(moves))
+    from confaudit import terminal
+
+    for output in outputs:
+        terminal.detail(f"wrote {output.option} to {_shown(output.path)}")
     return [m.target for m in moves]
+
+
+def _shown(path: Path) -> Path | str:
+    return STDOUT_NAME if is_stream(path) else path
+
+
+def _stage_stream(output: FileOutput | DirectoryOutput) -> Any:
+    if not isinstance(output, FileOutput):
+        raise ValueError(f"{output.option} is a directory output and cannot go to standard output")
+    staged = tempfile.TemporaryFile(prefix="confaudit-stdout-")
+    try:
+        atomic_fs.write_all(staged.fileno(), output.data)
+    except BaseException:
+        staged.close()
+        raise
+    return staged
+
+
+def _emit(staged: Any, option: str, written: bool) -> None:
+    """Copy the staged stdout output to standard output, last."""
+    try:
+        with staged:
+            staged.seek(0)
+            sys.stdout.flush()  # nothing printed earlier may land inside the output
+            shutil.copyfileobj(staged, sys.stdout.buffer, 1 << 20)
+            sys.stdout.buffer.flush()
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):  # keep the interpreter from failing again on its final flush
+            _quietly(os.dup2, os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        files = "the file outputs were written" if written else "no file output was requested"
+        raise OutputError(STDOUT_NAME, f"cannot write the {option} output: {_reason(exc)}; {files}") from None
 
 
 def check_file_target(option: str, path: Path) -> None:
     """Refuse, before any work, a file output whose path is a directory, a device, a FIFO or a socket (an output
     file is replaced whole, which a stream such as /dev/stdout cannot be)."""
+    if is_stream(path):
+        return  # standard output: written as a stream, last
     try:
         mode = os.stat(path).st_mode
     except (OSError, ValueError):

@@ -19,7 +19,8 @@ if [ "${DEMO_RECORD:-0}" = 1 ]; then  # `DEMO_RECORD=1 make demo`: record the la
 fi
 
 echo "== confaudit analyze $SESSION"
-"$BIN/confaudit" analyze "$SESSION" --json "$OUT/evidence.json" --parquet "$OUT/parquet"
+"$BIN/confaudit" analyze "$SESSION" --entity-list samples/claims/example-rooms.entities.json \
+  --json "$OUT/evidence.json" --parquet "$OUT/parquet"
 
 echo
 echo "== confaudit check (CI gate; exit 1 means a claim at or above --fail-on is contradicted)"

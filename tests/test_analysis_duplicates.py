@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from confaudit.analysis.capture import analyze_captures
-from confaudit.e2ee.synth import SynthStream, dtls_handshake, write_call
+from benchmarks.synth_e2ee import SynthStream, dtls_handshake, write_call
 
 AV = [SynthStream("client", "opus", 0x1111, 111), SynthStream("server", "vp8", 0x2222, 96)]
 

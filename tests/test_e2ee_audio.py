@@ -1,6 +1,6 @@
 """Opus under an inner E2EE layer that keeps the TOC in clear is never called readable (issue 11, section 7).
 
-Real libopus frames (PyAV), real DTLS 1.2 keys and real SRTP (pylibsrtp) through ``confaudit.e2ee.synth``;
+Real libopus frames (PyAV), real DTLS 1.2 keys and real SRTP (pylibsrtp) through ``benchmarks.synth_e2ee``;
 the inner layers are real AES (cryptography): AES-CTR past the TOC with nothing appended, Jitsi's
 AES-GCM frame format (ciphertext and tag, 12-byte IV, IV_LENGTH, key id) and the lab's FrameEncryptor.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from confaudit.e2ee import enrich
-from confaudit.e2ee.synth import SynthStream, dtls_handshake, encode_opus_pcm, opus_test_signal, write_call
+from benchmarks.synth_e2ee import SynthStream, dtls_handshake, encode_opus_pcm, opus_test_signal, write_call
 from confaudit.lab.e2ee_transform import FrameEncryptor
 
 SSRC = 0x1111
@@ -208,7 +208,7 @@ def test_a_few_vp8_ciphertext_frames_that_decode_by_chance_are_not_readable() ->
 
     from confaudit.e2ee.depacketize import RtpPacket
     from confaudit.e2ee.inner import classify, trial_video
-    from confaudit.e2ee.synth import encode_video, packetize
+    from benchmarks.synth_e2ee import encode_video, packetize
 
     rng = random.Random(11)
     plain = encode_video("vp8", 9, keyframe_every=100)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from confaudit.e2ee.synth import SynthStream, dtls_handshake, write_call
+from benchmarks.synth_e2ee import SynthStream, dtls_handshake, write_call
 
 REPO = Path(__file__).resolve().parents[1]
 STREAMS = [SynthStream("client", "opus", 0x0A0A, 111), SynthStream("server", "vp8", 0x0B0B, 96)]

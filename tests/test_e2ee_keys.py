@@ -9,7 +9,7 @@ import pytest
 from confaudit.e2ee.exporter import PROFILES, export_dtls12, export_tls13, split_keying_material
 from confaudit.e2ee.handshake import FlowHandshakes
 from confaudit.e2ee.keylog import parse_keylog_text, read_keylog
-from confaudit.e2ee.synth import CLIENT, SERVER, dtls_handshake
+from benchmarks.synth_e2ee import CLIENT, SERVER, dtls_handshake
 from confaudit.errors import InputError
 
 
@@ -41,7 +41,7 @@ def test_tls13_exporter_matches_openssl() -> None:
     """The RFC 8446 exporter construction, with TLS 1.3's own label prefix, equals OpenSSL's output."""
     from OpenSSL import SSL
 
-    from confaudit.e2ee.synth import _certificate
+    from benchmarks.synth_e2ee import _certificate
 
     cert, key = _certificate()
     lines: list[bytes] = []

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from confaudit.e2ee import enrich
-from confaudit.e2ee.synth import SynthStream, dtls_handshake, write_call
+from benchmarks.synth_e2ee import SynthStream, dtls_handshake, write_call
 from confaudit.lab.e2ee_transform import FrameEncryptor
 
 AV = [SynthStream("client", "opus", 0x1111, 111), SynthStream("server", "vp8", 0x2222, 96)]
@@ -223,7 +223,7 @@ def test_path_comes_from_the_streams_own_flow(tmp_path: Path, handshake) -> None
 def test_invented_ssrcs_are_capped_and_mark_the_result_incomplete(tmp_path: Path, handshake) -> None:
     import struct
 
-    from confaudit.e2ee.synth import CLIENT, SERVER, PcapWriter
+    from benchmarks.synth_e2ee import CLIENT, SERVER, PcapWriter
     from confaudit.e2ee.scan import MAX_STREAMS
 
     cap = tmp_path / "flood.pcap"
@@ -256,7 +256,7 @@ def test_any_bundle_shape_is_survived(tmp_path: Path, handshake, junk: dict) -> 
 def test_media_after_an_ice_pair_change_is_keyed_by_the_shared_endpoint(tmp_path: Path, handshake) -> None:
     import struct
 
-    from confaudit.e2ee.synth import PcapWriter
+    from benchmarks.synth_e2ee import PcapWriter
 
     cap = tmp_path / "moved.pcap"
     write_call(cap, handshake, AV, seconds=2, media_server=("127.0.0.1", 40010))

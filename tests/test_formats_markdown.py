@@ -117,7 +117,7 @@ def test_check_summary_with_hostile_claims_and_hosts_renders_inert() -> None:
 def test_comparison_summary_with_hostile_captured_names_renders_inert() -> None:
     from confaudit.report.compare_view import comparison_view
     from confaudit.report.markdown import comparison_markdown as compare_markdown
-    from confaudit.report.synthetic import synthetic_bundle, synthetic_run
+    from benchmarks.synth_report import synthetic_bundle, synthetic_run
 
     payload = " www.evil.example @octocat #12 a@evil.example https://evil.example/x"
     bundle = synthetic_bundle(300, payload=payload, hosts=30)

@@ -15,7 +15,7 @@ from conftest import require_binary
 from report_support import AUTO_RUNNING, MARKER, PAYLOADS, run_chromium
 from confaudit.report.html import render_audit, render_comparison
 from confaudit.report.loader import template_dir
-from confaudit.report.synthetic import synthetic_bundle, synthetic_run
+from benchmarks.synth_report import synthetic_bundle, synthetic_run
 
 pytestmark = pytest.mark.slow
 

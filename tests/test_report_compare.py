@@ -11,7 +11,7 @@ from confaudit.report.compare_view import comparison_view
 from confaudit.report.html import render_comparison
 from confaudit.report.markdown import comparison_markdown, md_escape
 from confaudit.report.matching import ClaimsCandidate, MatchError, match_claims, normalise_vendor
-from confaudit.report.synthetic import synthetic_bundle, synthetic_run
+from benchmarks.synth_report import synthetic_bundle, synthetic_run
 
 ZOOM = ClaimsCandidate("zoom.yaml", "Zoom", ("zoom.us", "zoom.com", "Zoom"))
 MEET = ClaimsCandidate("meet.yaml", "Google Meet", ("google.com", "gstatic.com", "Google"))

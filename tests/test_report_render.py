@@ -14,7 +14,7 @@ import pytest
 from report_support import PAYLOADS, TEMPLATE_SYNTAX, embedded_json, static_scan
 from confaudit.report.html import DATA_ID, render_audit
 from confaudit.report.loader import make_environment, template_dir
-from confaudit.report.synthetic import synthetic_bundle, synthetic_run
+from benchmarks.synth_report import synthetic_bundle, synthetic_run
 
 ALLOWED_HREF = re.compile(r"^(https?://[^\s]+|#[A-Za-z0-9_.\-]+)$")
 

@@ -27,6 +27,7 @@ from conftest import require_binary
 EMAIL = "auditor.one@example.org"
 ROOM = "Orchid Strategy Room"
 PEOPLE = ["Ada Lovelace", "Grace Hopper"]
+LAB_ENTITIES = Path(__file__).resolve().parents[1] / "samples" / "claims" / "example-rooms.entities.json"
 FIRST = "http://api.example-rooms.test"
 THIRD = "http://collect.tracker.test"
 
@@ -240,10 +241,10 @@ def test_live_call_through_proxy_categories_per_party(live_session: Path) -> Non
 
     bundle = load_http_sources(read_session(live_session).http_sources)
     bundle.update(warnings=[], session={"accounts": [EMAIL]}, phases=[])
-    enrich(bundle, first_party=["example-rooms.test"], room_names=[ROOM], participants=PEOPLE, entity_lists=[])
+    enrich(bundle, first_party=["example-rooms.test"], room_names=[ROOM], participants=PEOPLE, entity_lists=[LAB_ENTITIES])
     parties = {p["domain"]: p for p in bundle["parties"]}
     assert parties["example-rooms.test"]["first_party"] is True and parties["tracker.test"]["first_party"] is False
-    assert parties["tracker.test"]["entity"] == "Lab fixture: tracker"
+    assert parties["tracker.test"]["entity"] == "Lab fixture: tracker"  # from the lab's own list, never built in
     assert _categories(bundle, _requests(bundle, "/v1/t")) == {"browser", "screen", "timezone", "account"}
     assert _categories(bundle, _requests(bundle, "/e")) == {"room_name", "participants"}
     controls = _requests(bundle, "/v1/control") | _requests(bundle, "/control")

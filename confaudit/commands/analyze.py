@@ -12,13 +12,16 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
         entity_lists: Sequence[Path] = (), quiet: bool = False, accounts: Sequence[str] = (),
         vendor: str | None = None, canary: Path | None = None) -> int:
     """Build the bundle, write the requested outputs all or none, print the summary; 0 even when incomplete."""
+    from confaudit import terminal
     from confaudit.evidence.build import build_evidence
     from confaudit.evidence.parquet import parquet_files, parquet_output
     from confaudit.jsonstream import canonical_chunks
-    from confaudit.output_paths import NamedPath, refuse_overlaps
+    from confaudit.output_paths import NamedPath, refuse_overlaps, refuse_stream
     from confaudit.output_set import (DirectoryOutput, FileOutput, check_directory_target, check_file_target,
                                       write_outputs)
 
+    quiet = quiet or terminal.settings().quiet
+    refuse_stream("--parquet", parquet, "it names a directory of tables")
     read = [NamedPath("input", p) for p in inputs] + [NamedPath("--entity-list", p) for p in entity_lists]
     if keylog is not None:
         read.append(NamedPath("--keylog", keylog))

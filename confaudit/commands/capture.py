@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from confaudit import terminal
 from confaudit.errors import UsageError
 
 
@@ -28,7 +29,9 @@ def run(out: Path, vendor: str, mode: str = "regular", listen_host: str = "127.0
         ignore_hosts: list[str] | None = None, panel: bool = True, ssl_insecure: bool = False,
         upstream_ca: Path | None = None, option_specs: list[str] | None = None) -> int:
     from confaudit.capture.live import CaptureConfig, run_capture
+    from confaudit.output_paths import refuse_stream
 
+    refuse_stream("--out", out, "it names the session directory to create")
     if not vendor.strip():
         raise UsageError("--vendor must not be empty")
     if duration is not None and duration <= 0:
@@ -40,9 +43,9 @@ def run(out: Path, vendor: str, mode: str = "regular", listen_host: str = "127.0
                            ignore_hosts=tuple(ignore_hosts or ()), ssl_insecure=ssl_insecure,
                            upstream_ca=Path(upstream_ca) if upstream_ca is not None else None,
                            option_specs=tuple(option_specs or ()))
-    show_panel = panel and sys.stdout.isatty()
+    show_panel = panel and not terminal.settings().quiet and sys.stdout.isatty()
     manifest = asyncio.run(_capture(config, show_panel, run_capture))
-    sys.stdout.write(closing_line(out, manifest))
+    terminal.say(closing_line(out, manifest).rstrip("\n"))
     return 0
 
 
@@ -67,7 +70,7 @@ def closing_line(out: Path, manifest: dict[str, Any]) -> str:
 
 async def _capture(config: Any, show_panel: bool, run_capture: Any) -> dict[str, Any]:
     if not show_panel:
-        return await run_capture(config, on_ready=lambda s: sys.stdout.write(_instructions(s.listen, config.mode)))
+        return await run_capture(config, on_ready=lambda s: terminal.say(_instructions(s.listen, config.mode)))
     from rich.live import Live
 
     from confaudit.capture.panel import KeyReader, PhaseTail, render

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
+from confaudit import terminal
 from confaudit.errors import EXIT_BAD_INPUT, EXIT_CONTRADICTED, EXIT_INTERNAL, EXIT_OK
 from confaudit.rules.model import RunResult, severity_rank
 
@@ -107,5 +107,5 @@ def run(*, sessions: list[Path], claims: Path, fail_on: str = "high", json_out: 
     lines = summary_lines(result, fail_on, code)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         lines = github_annotations(result, fail_on, display_path(claims)) + lines
-    sys.stdout.write("\n".join(lines) + "\n")
+    terminal.say("\n".join(lines))
     return code

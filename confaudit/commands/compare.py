@@ -5,7 +5,6 @@ Sessions are matched to claims files by the rule in :mod:`confaudit.report.match
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +65,8 @@ def _evaluate(session: Path, claims_files: list[Any], given_vendor: str = "") ->
         raise UsageError(f"{session}: {err}") from None
     chosen = claims_files[candidates.index(match.candidate)]
     if bundle is None:
-        bundle = build_evidence([session], first_party=chosen.first_party, vendor=given_vendor or None)
+        bundle = build_evidence([session], first_party=chosen.first_party, vendor=given_vendor or None,
+                                entity_lists=[Path(p) for p in chosen.entity_lists])
     reason = f"named on the command line ({given_vendor}=...)" if given_vendor else match.reason
     return evaluate(chosen, bundle), with_first_party(bundle, tuple(chosen.first_party)), reason
 
@@ -86,8 +86,10 @@ def report_name(vendor: str, taken: set[str]) -> str:
 def run(sessions: list[Path | str], claims_dir: Path, out: Path | None = None, markdown: Path | None = None,
         json_out: Path | None = None) -> int:
     """Evaluate every session, then write all outputs or none (each rendered fully before any is written)."""
+    from confaudit import __version__, terminal
     from confaudit.jsonio import dumps_canonical
-    from confaudit.output_paths import NamedPath, refuse_bad_outputs, refuse_overlaps
+    from confaudit.output_paths import NamedPath, refuse_bad_outputs, refuse_overlaps, refuse_stream
+    from confaudit.stdin_input import is_stream, relabel
     from confaudit.output_set import FileOutput, write_outputs
     from confaudit.report.compare_view import comparison_view
     from confaudit.report.html import render_audit, render_comparison
@@ -97,6 +99,7 @@ def run(sessions: list[Path | str], claims_dir: Path, out: Path | None = None, m
         raise UsageError("give at least one of --out, --markdown, --json")
     if len(sessions) < 1:
         raise UsageError("give at least one session")
+    refuse_stream("--out", out, "the per-vendor reports it links are written beside it; give --markdown - or --json -")
     named_sessions = [split_vendor(str(arg)) for arg in sessions]
     claims_files = _claims_files(Path(claims_dir))
     inputs = {"input": [session for _, session in named_sessions], "claims file": [Path(cf.path) for cf in claims_files]}
@@ -108,7 +111,7 @@ def run(sessions: list[Path | str], claims_dir: Path, out: Path | None = None, m
             raise UsageError(f"{session} and {seen_vendors[result.vendor]} both match vendor {result.vendor!r}; "
                              "compare one session per vendor")
         seen_vendors[result.vendor] = session
-        sys.stderr.write(f"confaudit: {session}: {result.vendor} ({reason})\n")
+        terminal.note(f"confaudit: {relabel(str(session))}: {result.vendor} ({reason})")
         entries.append({"run": result.to_dict(), "bundle": bundle, "report_href": report_name(result.vendor, taken)})
 
     outputs: list[FileOutput] = []
@@ -123,9 +126,9 @@ def run(sessions: list[Path | str], claims_dir: Path, out: Path | None = None, m
     if markdown is not None:
         outputs.append(FileOutput("--markdown", Path(markdown), comparison_markdown(view).encode("utf-8")))
     if json_out is not None:
-        outputs.append(FileOutput("--json", Path(json_out), (dumps_canonical(view["machine"]) + "\n").encode("utf-8")))
+        outputs.append(FileOutput("--json", Path(json_out), (dumps_canonical({"tool": {"name": "confaudit", "version": __version__}, **view["machine"]}) + "\n").encode("utf-8")))
     refuse_overlaps([NamedPath(o.option, o.path) for o in outputs],  # the per-vendor reports too
                     [NamedPath(role, path) for role, paths in inputs.items() for path in paths])
     write_outputs(outputs)
-    sys.stderr.write(f"confaudit: wrote {', '.join(str(o.path) for o in outputs)}\n")
+    terminal.note(f"confaudit: wrote {', '.join('stdout' if is_stream(o.path) else str(o.path) for o in outputs)}")
     return 0

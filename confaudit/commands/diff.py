@@ -64,6 +64,7 @@ def _scenario_lines(scenario: dict[str, Any] | None) -> list[str]:
 
 
 def run(*, old: Path, new: Path, claims: Path | None = None, json_out: Path | None = None) -> int:
+    from confaudit import __version__, terminal
     from confaudit.jsonio import dumps_canonical
     from confaudit.output_paths import refuse_bad_outputs
     from confaudit.output_set import FileOutput, write_outputs
@@ -86,5 +87,5 @@ def run(*, old: Path, new: Path, claims: Path | None = None, json_out: Path | No
     result = diff_bundles(old_bundle, new_bundle, old_run, new_run)
     if json_out is not None:
         write_outputs([FileOutput("--json", json_out, (dumps_canonical(diff_document(result)) + "\n").encode("utf-8"))])
-    print("\n".join(summary_lines(result)))
+    terminal.say("\n".join(summary_lines(result)))
     return 0

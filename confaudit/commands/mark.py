@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from confaudit import terminal
 from confaudit.capture.session import KNOWN_PHASES, append_phase, iso_time
 
 
 def run(session: Path, phase: str) -> int:
     entry = append_phase(Path(session), phase)
     note = "" if entry["phase"] in KNOWN_PHASES else " (custom label)"
-    sys.stdout.write(f"marked {entry['phase']} at {iso_time(entry['ts'])}{note}\n")
+    terminal.say(f"marked {entry['phase']} at {iso_time(entry['ts'])}{note}")
     return 0

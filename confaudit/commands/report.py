@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 
 def run(sessions: list[Path], claims: Path, out: Path, keylog: Path | None = None, vendor: str | None = None) -> int:
     """Build evidence, evaluate the claims, render and write the HTML atomically."""
+    from confaudit import terminal
     from confaudit.output_paths import refuse_bad_outputs
     from confaudit.output_set import FileOutput, write_outputs
     from confaudit.report.html import render_audit
@@ -17,5 +17,5 @@ def run(sessions: list[Path], claims: Path, out: Path, keylog: Path | None = Non
     result, bundle = run_claims(sessions, claims, keylog, vendor)
     html = render_audit(result, bundle).encode("utf-8")
     write_outputs([FileOutput("--out", out, html)])
-    sys.stderr.write(f"confaudit: wrote {out} ({len(html):,} bytes)\n")
+    terminal.note(f"confaudit: wrote {'the report to stdout' if str(out) == '-' else out} ({len(html):,} bytes)")
     return 0

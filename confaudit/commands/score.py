@@ -55,10 +55,13 @@ def render(run: RunResult, console) -> None:
 
 
 def run(*, sessions: list[Path], claims: Path, keylog: Path | None = None, vendor: str | None = None) -> int:
-    from rich.console import Console
-
+    from confaudit import terminal
     from confaudit.rules.runner import run_claims
 
     result, _bundle = run_claims(sessions, claims, keylog, vendor)
-    render(result, Console(highlight=False, soft_wrap=False))
+    stream = terminal.say_stream()
+    if stream is not None:
+        from rich.console import Console
+
+        render(result, Console(file=stream, highlight=False, soft_wrap=False))
     return 0

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confaudit import __version__
+from confaudit import __version__, terminal
 from confaudit.errors import InputError, UsageError
 from confaudit.evidence import SCHEMA_VERSION
+from confaudit.stdin_input import relabel_bundle
 
 PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1"}
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
@@ -169,12 +170,15 @@ def build_evidence(
     """
     if not paths:
         raise UsageError("no inputs given")
-    sorted_inputs = _sort_inputs(paths)
+    with terminal.stage("inputs detected") as counts:
+        sorted_inputs = _sort_inputs(paths)
+        counts.update(captures=len(sorted_inputs.captures), **{"HTTP-side files": len(sorted_inputs.http_sources)},
+                      sessions=len(sorted_inputs.sessions))
     if sorted_inputs.bundles:
-        bundle = load_bundle(sorted_inputs.bundles[0])
         if keylog is not None or canary is not None:
             raise UsageError(f"{'--keylog' if keylog is not None else '--canary'} needs the raw capture, not an evidence JSON")
-        return bundle
+        with terminal.stage("evidence JSON loaded"):
+            return load_bundle(sorted_inputs.bundles[0])
 
     bundle: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -189,13 +193,19 @@ def build_evidence(
     if sorted_inputs.captures:
         from confaudit.analysis.capture import analyze_captures
 
-        _merge(bundle, analyze_captures(sorted_inputs.captures, progress=progress))
+        with terminal.stage("packets analysed") as counts:
+            _merge(bundle, analyze_captures(sorted_inputs.captures, progress=progress))
+            counts.update(packets=sum(int(i.get("records_read") or 0) for i in bundle["inputs"]),
+                          flows=len(bundle.get("flows") or []), **{"media streams": len(bundle.get("media_streams") or [])})
 
     if sorted_inputs.http_sources:
         from confaudit.capture.importers import link_http_to_flows, load_http_sources
 
-        _merge(bundle, load_http_sources(sorted_inputs.http_sources))
-        link_http_to_flows(bundle)
+        with terminal.stage("HTTP side imported") as counts:
+            _merge(bundle, load_http_sources(sorted_inputs.http_sources))
+            link_http_to_flows(bundle)
+            counts.update(**{"HTTP requests": len(bundle.get("http") or []),
+                             "WebSocket messages": len(bundle.get("websocket") or [])})
 
     bundle["vendor"] = _vendor(vendor, sorted_inputs.sessions, bundle["warnings"])
     if sorted_inputs.sessions:
@@ -226,7 +236,9 @@ def build_evidence(
 
     from confaudit.telemetry import enrich as telemetry_enrich
 
-    telemetry_enrich(bundle, entity_lists=list(entity_lists), accounts=list(accounts), **known)
+    with terminal.stage("telemetry decoded and attributed") as counts:
+        telemetry_enrich(bundle, entity_lists=list(entity_lists), accounts=list(accounts), **known)
+        counts.update(parties=len(bundle.get("parties") or []), **{"data flows": len(bundle.get("data_flows") or [])})
 
     keylogs = ([keylog] if keylog is not None else []) + sorted_inputs.keylogs
     if keylog is not None and not sorted_inputs.captures:
@@ -238,8 +250,10 @@ def build_evidence(
         from confaudit.e2ee import enrich as e2ee_enrich
 
         canaries = read_specs(canary, [s.path for s in sorted_inputs.sessions])
-        e2ee_enrich(bundle, captures=sorted_inputs.captures, keylogs=keylogs, explicit_keylog=keylog, canaries=canaries)
+        with terminal.stage("E2EE test"):
+            e2ee_enrich(bundle, captures=sorted_inputs.captures, keylogs=keylogs, explicit_keylog=keylog, canaries=canaries)
 
+    relabel_bundle(bundle)
     bundle["complete"] = bundle["complete"] is True and all(i.get("complete") is True for i in bundle["inputs"])
     return bundle
 

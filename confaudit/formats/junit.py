@@ -4,7 +4,7 @@ contradicted -> <failure>, error -> <error>, not_observable / inconclusive / doc
 <skipped> (with the reason), supported and understated -> a passing testcase (an understated claim
 denies a protection the evidence shows: never a failure). Every testcase carries a ``verdict``
 property (the pytest/Jenkins ``testcase > properties`` form) so readers can tell understated from
-supported; the suite's properties carry the score and its coverage. Follows the common subset that
+supported; the suite's properties carry the tool and its version, the score and its coverage. Follows the common subset that
 Jenkins, GitLab and GitHub test reporters read (testsuites > testsuite > testcase).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from confaudit import __version__
 from confaudit.formats._safe import xml_text
 from confaudit.rules.model import RunResult
 from confaudit.rules.scoring import MOSTLY_UNTESTED_CAVEAT, coverage_text
@@ -32,6 +33,8 @@ def to_junit(run: RunResult, claims_uri: str | None = None) -> str:
     suites = ET.Element("testsuites", name="confaudit")
     suite = ET.SubElement(suites, "testsuite", name=f"confaudit claims: {vendor}")
     props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", name="tool", value="confaudit")
+    ET.SubElement(props, "property", name="tool_version", value=__version__)
     ET.SubElement(props, "property", name="claims_file", value=claims_path)
     ET.SubElement(props, "property", name="evidence_complete", value=str(run.evidence_complete).lower())
     ET.SubElement(props, "property", name="score", value="" if run.score.overall is None else f"{run.score.overall:.1f}")

@@ -70,4 +70,7 @@ def comparison_markdown(view: Mapping[str, Any]) -> str:
     for label, key in (("Media path", "topology"), ("Streams", "streams"), ("SRTP profile", "srtp"),
                        ("TLS versions", "tls"), ("End-to-end test", "e2ee")):
         lines.append(_row([label] + [md_escape(md[key], 80) for md in view["media"]]))
+    from confaudit.formats.markdown import generated_by
+
+    lines += ["", generated_by()]
     return "\n".join(lines) + "\n"

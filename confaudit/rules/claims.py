@@ -18,7 +18,8 @@ from confaudit.rules.model import SEVERITIES, Claim, ClaimsFile
 
 MAX_CLAIMS_BYTES = 2 * 1024 * 1024
 MAX_CLAIMS = 1000
-TOP_KEYS = {"vendor", "first_party", "room_link_pattern", "scope", "claims", "schema", "notes", "description"}
+TOP_KEYS = {"vendor", "first_party", "entity_lists", "room_link_pattern", "scope", "claims", "schema", "notes",
+            "description"}
 CLAIM_KEYS = {"id", "statement", "source", "check", "severity", "category", "notes", "scope"}
 SCOPED_CHECKS = ("transport_encryption", "data_collection", "third_party_sharing", "no_advertising")
 """Checks whose traffic ``scope`` can widen from the vendor's traffic (default) to the whole device."""
@@ -183,6 +184,7 @@ def load_claims(path: str | Path) -> ClaimsFile:
             raise ld.fail(root, f"missing required key '{required}'")
     vendor = ld.string(top["vendor"][1], "vendor")
     first_party = tuple(ld.string_list(top["first_party"][1], "first_party")) if "first_party" in top else ()
+    entity_lists = _entity_lists(ld, top["entity_lists"][1], p) if "entity_lists" in top else ()
     pattern = None
     if "room_link_pattern" in top:
         pattern = _room_link_pattern(ld, top["room_link_pattern"][1])
@@ -204,7 +206,18 @@ def load_claims(path: str | Path) -> ClaimsFile:
         seen.add(claim.id)
         claims.append(claim)
     return ClaimsFile(path=str(path), vendor=vendor, first_party=first_party, room_link_pattern=pattern,
-                      claims=tuple(claims))
+                      claims=tuple(claims), entity_lists=entity_lists)
+
+
+def _entity_lists(ld: _Loader, node: Any, claims_path: Path) -> tuple[str, ...]:
+    """Entity maps the claims file names, as paths beside it (plain relative names: the file stays portable)."""
+    out = []
+    for name in ld.string_list(node, "entity_lists"):
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise ld.fail(node, f"entity_lists: {name!r} must be a path relative to the claims file, inside its directory")
+        out.append(str(claims_path.parent / relative))
+    return tuple(out)
 
 
 def _room_link_pattern(ld: _Loader, node: Any) -> str:

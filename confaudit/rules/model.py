@@ -76,6 +76,8 @@ class ClaimsFile:
     """Regex matching the vendor's room links, if given."""
     claims: tuple[Claim, ...]
     """Claims in file order."""
+    entity_lists: tuple[str, ...] = ()
+    """Entity maps the file names (paths beside it): loaded with the built-in map, as ``--entity-list`` would be."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "vendor": self.vendor, "first_party": list(self.first_party),

@@ -14,7 +14,9 @@ def build_bundle(inputs: Sequence[Path], claims: ClaimsFile | None, keylog: Path
     from confaudit.evidence.build import build_evidence
 
     first_party = claims.first_party if claims is not None else ()
-    return build_evidence([Path(p) for p in inputs], keylog=keylog, first_party=first_party, vendor=vendor)
+    entity_lists = [Path(p) for p in claims.entity_lists] if claims is not None else []
+    return build_evidence([Path(p) for p in inputs], keylog=keylog, first_party=first_party, vendor=vendor,
+                          entity_lists=entity_lists)
 
 
 def run_claims(inputs: Sequence[Path], claims_path: Path, keylog: Path | None = None,
@@ -29,11 +31,16 @@ def run_claims(inputs: Sequence[Path], claims_path: Path, keylog: Path | None = 
     from confaudit.rules.claims import load_claims
     from confaudit.rules.engine import evaluate
 
+    from confaudit import terminal
+
     claims = load_claims(claims_path)
     if vendor and normalise_vendor(vendor) != normalise_vendor(claims.vendor):
         raise UsageError(f"--vendor {vendor!r} is not the vendor of {claims_path} ({claims.vendor!r})")
     bundle = build_bundle(inputs, claims, keylog, vendor=vendor)
-    return evaluate(claims, bundle), bundle
+    with terminal.stage("claims evaluated") as counts:
+        result = evaluate(claims, bundle)
+        counts["claims"] = len(result.findings)
+    return result, bundle
 
 
 def display_path(path: Path) -> str:
