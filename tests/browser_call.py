@@ -96,7 +96,7 @@ def _tls_server(tmp_path: Path):
 
     from cryptography.hazmat.primitives import serialization
 
-    from confaudit.e2ee.synth import _certificate
+    from benchmarks.synth_e2ee import _certificate
 
     cert, key = _certificate()
     pem = tmp_path / "tls.pem"

@@ -19,7 +19,7 @@ from confaudit.canary.detect_audio import search_audio
 from confaudit.canary.spec import make_spec, read_specs
 from confaudit.e2ee import enrich
 from confaudit.e2ee.depacketize import RtpPacket
-from confaudit.e2ee.synth import SynthStream, dtls_handshake, encode_opus_pcm, opus_test_signal, write_call
+from benchmarks.synth_e2ee import SynthStream, dtls_handshake, encode_opus_pcm, opus_test_signal, write_call
 from confaudit.lab.e2ee_transform import FrameEncryptor
 
 SECONDS = 4.0
@@ -150,7 +150,7 @@ def test_cli_analyze_canary_option(tmp_path: Path, canary) -> None:
 
 def test_report_shows_the_canary_column(tmp_path: Path, canary) -> None:
     from confaudit.report.html import render_audit
-    from confaudit.report.synthetic import synthetic_bundle, synthetic_run
+    from benchmarks.synth_report import synthetic_bundle, synthetic_run
 
     streams = _analyse(tmp_path, canary)
     bundle = synthetic_bundle(2)
