@@ -26,7 +26,9 @@ def test_samples_list_names_every_claims_file_with_its_vendor() -> None:
     assert out.returncode == 0 and out.stderr == ""
     rows = {line.split()[0]: line for line in out.stdout.splitlines()[1:]}
     yamls = sorted(p.name for p in (REPO / "samples" / "claims").glob("*.yaml"))
-    assert sorted(k.removeprefix("claims/") for k in rows if k.endswith(".yaml")) == yamls
+    assert sorted(k.removeprefix("claims/") for k in rows if k.startswith("claims/") and k.endswith(".yaml")) == yamls
+    scenarios = sorted(p.name for p in (REPO / "samples" / "scenarios").glob("*.yaml"))
+    assert sorted(k.removeprefix("scenarios/") for k in rows if k.startswith("scenarios/")) == scenarios
     assert "Example Rooms, 10 claims" in rows["claims/example-rooms.yaml"]
     assert "claims/example-rooms.entities.json" in rows
 
