@@ -39,6 +39,14 @@ app = ConventionalApp(
 )
 
 _SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+def _require_severity(fail_on: str) -> None:
+    if fail_on not in _SEVERITIES:
+        sys.stderr.write(f"confaudit: error: --fail-on must be one of {', '.join(_SEVERITIES)}\n")
+        raise typer.Exit(2)
+
+
 _PATH_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EROFS}
 _OPTIONAL_PARTS = {"aiortc": "lab", "aioice": "lab"}
 """Modules that only an optional part (a pip extra) installs, and that part's name."""
@@ -197,9 +205,7 @@ def run_scenario(
 ) -> None:
     """Record a scenario in real browsers through the capture; with --claims, check it (exit codes as check)."""
     _conventions(quiet, verbose, debug)
-    if fail_on not in _SEVERITIES:
-        sys.stderr.write(f"confaudit: error: --fail-on must be one of {', '.join(_SEVERITIES)}\n")
-        raise typer.Exit(2)
+    _require_severity(fail_on)
     _run("run", scenario=scenario, out=out, claims=claims, report=report, fail_on=fail_on, json_out=json_out,
          sarif=sarif, junit=junit, markdown=markdown, iface=iface)
 
@@ -256,9 +262,7 @@ def check(
 ) -> None:
     """CI gate: exit 0 pass, 1 contradicted at/above --fail-on, 2 usage, 3 bad input, 4 internal."""
     _conventions(quiet, verbose, debug)
-    if fail_on not in _SEVERITIES:
-        sys.stderr.write(f"confaudit: error: --fail-on must be one of {', '.join(_SEVERITIES)}\n")
-        raise typer.Exit(2)
+    _require_severity(fail_on)
     _run("check", sessions=sessions, claims=claims, fail_on=fail_on, json_out=json_out,
          junit=junit, sarif=sarif, markdown=markdown, keylog=keylog, vendor=vendor)
 

@@ -69,7 +69,7 @@ _QUOTES_JS = """() => Array.from(document.querySelectorAll('article.finding')).m
 @contextmanager
 def chromium_page(width: int = SCREEN_WIDTH) -> Iterator[Any]:
     """A fresh Playwright page in /usr/bin/chromium (its own temporary profile), closed afterwards."""
-    sync_api = __import__("pytest").importorskip("playwright.sync_api")
+    from playwright import sync_api
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:

@@ -64,7 +64,6 @@ def test_tshark_conversations_match_flows_and_packet_counts(call: tuple[Path, di
 
 
 def test_nfstream_flows_and_labels_agree(call: tuple[Path, dict], tmp_path: Path) -> None:
-    pytest.importorskip("nfstream", reason="NFStream is the bench extra (pip install -e '.[bench]')")
     path, bundle = call
     out = tmp_path / "nfstream.jsonl"
     subprocess.run([sys.executable, "-c", peers.NFSTREAM_SCRIPT, str(path), str(out)], check=True)

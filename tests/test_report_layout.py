@@ -23,7 +23,6 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 SESSION = ROOT / "samples" / "sessions" / "example-rooms"
 CLAIMS = ROOT / "samples" / "claims" / "example-rooms.yaml"
-SHARED = ROOT.parent / "shared" / "captures"
 TAXONOMY = ("device", "os", "browser", "screen", "locale", "timezone", "network", "location", "identifier", "account",
             "contact", "usage", "room_name", "participants", "audio_metrics", "content", "technical")
 LONG_HOST = "telemetry-collector-eu-west-1-production-0042.analytics.some-very-long-tracker-domain.example"
@@ -72,7 +71,7 @@ def _check_page(page, html: Path, out: Path, name: str, *, cards: bool) -> None:
     assert (out / f"{name}-A4.pdf").read_bytes().startswith(b"%PDF-")
 
 
-def test_audit_and_comparison_fit_screen_and_a4_with_quotes_visible(tmp_path: Path) -> None:
+def test_audit_and_comparison_fit_screen_and_a4_with_quotes_visible(tmp_path: Path, shared_captures: Path) -> None:
     out = artifact_dir("report-layout")
     run, bundle = run_claims([SESSION], CLAIMS)
     audit = tmp_path / "audit.html"
@@ -82,10 +81,7 @@ def test_audit_and_comparison_fit_screen_and_a4_with_quotes_visible(tmp_path: Pa
     assert LONG_HOST in wide.read_text(encoding="utf-8")
 
     compare = tmp_path / "compare"
-    captures = [SHARED / "zoom2.pcap", SHARED / "whatsapp_login_call.pcap", SHARED / "google_meet.pcapng"]
-    for capture in captures:
-        if not capture.exists():
-            pytest.skip(f"shared capture missing: {capture}")
+    captures = [shared_captures / "zoom2.pcap", shared_captures / "whatsapp_login_call.pcap", shared_captures / "google_meet.pcapng"]
     done = subprocess.run([sys.executable, "-m", "confaudit", "compare", str(SESSION), *map(str, captures),
                            "--claims-dir", str(CLAIMS.parent), "--out", str(compare / "comparison.html")],
                           capture_output=True, text=True, timeout=300)

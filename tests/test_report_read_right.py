@@ -22,7 +22,6 @@ from confaudit.rules.runner import run_claims
 ROOT = Path(__file__).resolve().parent.parent
 SESSION = ROOT / "samples" / "sessions" / "example-rooms"
 CLAIMS = ROOT / "samples" / "claims" / "example-rooms.yaml"
-SHARED = ROOT.parent / "shared" / "captures"
 
 
 class _Cards(HTMLParser):
@@ -131,10 +130,8 @@ def test_stream_label_names_what_is_known_and_why_the_rest_is_not(stream, sdp, s
     ("teams.pcap", "audio, codec unknown, 16 kHz", "from the RTP timing",
      "no SDP (the call's set-up) was captured and payload type 104 is dynamic"),
 ])
-def test_real_captures_with_and_without_sdp(capture: str, expected: str, basis: str, reason: str | None) -> None:
-    path = SHARED / capture
-    if not path.exists():
-        pytest.skip(f"shared capture missing: {path}")
+def test_real_captures_with_and_without_sdp(capture: str, expected: str, basis: str, reason: str | None, shared_captures: Path) -> None:
+    path = shared_captures / capture
     bundle = build_evidence([path])
     html = render_audit(synthetic_run(bundle, claims=1, evidence_per_finding=0), bundle)
     media = unescape(html[html.index('id="media"'):html.index('<h3>Media path</h3>')])

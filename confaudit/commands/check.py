@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from confaudit import terminal
 from confaudit.errors import EXIT_BAD_INPUT, EXIT_CONTRADICTED, EXIT_INTERNAL, EXIT_OK
@@ -26,15 +27,16 @@ def gate(run: RunResult, fail_on: str) -> int:
 
 
 def write_reports(run: RunResult, *, json_out: Path | None, junit: Path | None, sarif: Path | None,
-                  markdown: Path | None, claims_uri: str) -> None:
-    """Render every requested report, then write them all or none (OutputError, exit 3, when one cannot be)."""
+                  markdown: Path | None, claims_uri: str, extra: tuple[Any, ...] = ()) -> None:
+    """Render every requested report, then write them all, with ``extra`` already rendered outputs (e.g.
+    ``run --report``), or none (OutputError, exit 3, when one cannot be)."""
     from confaudit.formats import jsonout
     from confaudit.formats import junit as junit_fmt
     from confaudit.formats import markdown as md_fmt
     from confaudit.formats import sarif as sarif_fmt
     from confaudit.output_set import FileOutput, write_outputs
 
-    rendered = []
+    rendered = list(extra)
     if json_out is not None:
         rendered.append(FileOutput("--json", json_out, jsonout.to_json(run).encode("utf-8")))
     if junit is not None:
@@ -104,8 +106,13 @@ def run(*, sessions: list[Path], claims: Path, fail_on: str = "high", json_out: 
     code = gate(result, fail_on)
     write_reports(result, json_out=json_out, junit=junit, sarif=sarif, markdown=markdown,
                   claims_uri=display_path(claims))
-    lines = summary_lines(result, fail_on, code)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        lines = github_annotations(result, fail_on, display_path(claims)) + lines
-    terminal.say("\n".join(lines))
+    say_summary(result, fail_on, code, display_path(claims))
     return code
+
+
+def say_summary(run: RunResult, fail_on: str, code: int, claims_uri: str) -> None:
+    """The summary lines (after GitHub workflow annotations when running in GitHub Actions)."""
+    lines = summary_lines(run, fail_on, code)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        lines = github_annotations(run, fail_on, claims_uri) + lines
+    terminal.say("\n".join(lines))

@@ -4,9 +4,10 @@ analyze, check and report it like ``check`` and ``report`` would."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
+
+from confaudit import terminal
 
 
 def run(scenario: Path, out: Path, claims: Path | None = None, report: Path | None = None, fail_on: str = "high",
@@ -36,8 +37,8 @@ def run(scenario: Path, out: Path, claims: Path | None = None, report: Path | No
         sys.stderr.write(f"confaudit: session {out} is marked incomplete (manifest scenario_run)\n")
         raise recording.failure
     outcome = recording.outcome
-    sys.stdout.write(f"scenario {loaded.path.name}: {outcome.steps_done} steps done, {len(outcome.links)} room links, "
-                     f"{len(outcome.screenshots)} screenshots; session written to {out}\n")
+    terminal.say(f"scenario {loaded.path.name}: {outcome.steps_done} steps done, {len(outcome.links)} room links, "
+                 f"{len(outcome.screenshots)} screenshots; session written to {out}")
     if claims is None:
         return 0
     return _judge(Path(out), claims, fail_on, report, json_out, sarif, junit, markdown)
@@ -46,38 +47,24 @@ def run(scenario: Path, out: Path, claims: Path | None = None, report: Path | No
 def _judge(session: Path, claims: Path, fail_on: str, report: Path | None, json_out: Path | None,
            sarif: Path | None, junit: Path | None, markdown: Path | None) -> int:
     """check's gate and reports, plus report's HTML, written all or none."""
-    from confaudit.commands.check import gate, github_annotations, summary_lines
-    from confaudit.formats import jsonout
-    from confaudit.formats import junit as junit_fmt
-    from confaudit.formats import markdown as md_fmt
-    from confaudit.formats import sarif as sarif_fmt
-    from confaudit.output_set import FileOutput, write_outputs
-    from confaudit.rules.runner import display_path, run_claims
     from confaudit.capture.session import PCAP
+    from confaudit.commands.check import gate, say_summary, write_reports
+    from confaudit.output_set import FileOutput
+    from confaudit.rules.runner import display_path, run_claims
     from confaudit.scenario.runner import BROWSER_KEYLOG
 
     keylog = _nonempty(session / BROWSER_KEYLOG) if _nonempty(session / PCAP) else None  # keys decrypt packets only
     result, bundle = run_claims([session], claims, keylog)
     code = gate(result, fail_on)
     uri = display_path(claims)
-    rendered = []
+    extra = []
     if report is not None:
         from confaudit.report.html import render_audit
 
-        rendered.append(FileOutput("--report", report, render_audit(result, bundle).encode("utf-8")))
-    if json_out is not None:
-        rendered.append(FileOutput("--json", json_out, jsonout.to_json(result).encode("utf-8")))
-    if junit is not None:
-        rendered.append(FileOutput("--junit", junit, junit_fmt.to_junit(result, claims_uri=uri).encode("utf-8")))
-    if sarif is not None:
-        rendered.append(FileOutput("--sarif", sarif, sarif_fmt.to_sarif(result, artifact_uri=uri).encode("utf-8")))
-    if markdown is not None:
-        rendered.append(FileOutput("--markdown", markdown, md_fmt.to_markdown(result).encode("utf-8")))
-    write_outputs(rendered)
-    lines = summary_lines(result, fail_on, code)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        lines = github_annotations(result, fail_on, uri) + lines
-    sys.stdout.write("\n".join(lines) + "\n")
+        extra.append(FileOutput("--report", report, render_audit(result, bundle).encode("utf-8")))
+    write_reports(result, json_out=json_out, junit=junit, sarif=sarif, markdown=markdown, claims_uri=uri,
+                  extra=tuple(extra))
+    say_summary(result, fail_on, code, uri)
     return code
 
 
