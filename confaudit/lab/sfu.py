@@ -38,16 +38,19 @@ class SfuCallRecord:
     """participant -> local UDP port of its media path."""
 
 
-class _Forwarder:
-    """Re-assembles forwarded RTP packets into encoded frames for one SFU sender."""
+class FrameFanOut:
+    """Re-assembles one sender's received RTP payloads (one kind) into encoded frames and queues a copy
+    for every subscribed queue (a forwarded sender takes its frames from one)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.queue: asyncio.Queue = asyncio.Queue(maxsize=500)
+        self.subscribers: set[asyncio.Queue] = set()
+        """Queues that get a copy of every frame (a full queue misses it)."""
         self._payloads: list[bytes] = []
         self._timestamp: int | None = None
         self._origin: int | None = None
         self.frames = 0
+        """Frames assembled from this participant's media."""
 
     def push(self, payload: bytes, timestamp: int, marker: bool) -> None:
         if self._origin is None:
@@ -62,11 +65,19 @@ class _Forwarder:
     def _emit(self) -> None:
         from aiortc.rtcrtpsender import RTCEncodedFrame
 
-        frame = RTCEncodedFrame(self._payloads, (self._timestamp - self._origin) & 0xFFFFFFFF, None)
+        assert self._timestamp is not None and self._origin is not None
+        timestamp = (self._timestamp - self._origin) & 0xFFFFFFFF
+        for queue in self.subscribers:
+            if not queue.full():
+                queue.put_nowait(RTCEncodedFrame(list(self._payloads), timestamp, None))
         self._payloads = []
-        if not self.queue.full():
-            self.queue.put_nowait(frame)
-            self.frames += 1
+        self.frames += 1
+
+    def subscribe(self, maxsize: int = 500) -> asyncio.Queue:
+        """A new queue that gets every frame from now on."""
+        queue: asyncio.Queue = asyncio.Queue(maxsize=maxsize)
+        self.subscribers.add(queue)
+        return queue
 
 
 def _placeholder_track(kind: str) -> Any:
@@ -85,14 +96,14 @@ def _placeholder_track(kind: str) -> Any:
     return ForwardedTrack()
 
 
-def _forward_sender(sender: Any, forwarder: _Forwarder) -> None:
+def _forward_sender(sender: Any, frames: asyncio.Queue) -> None:
     async def next_encoded_frame(codec: Any) -> Any:
-        return await forwarder.queue.get()
+        return await frames.get()
 
     sender._next_encoded_frame = next_encoded_frame
 
 
-def _tap_receiver(receiver: Any, forwarder: _Forwarder) -> None:
+def _tap_receiver(receiver: Any, forwarder: FrameFanOut) -> None:
     original = receiver._handle_rtp_packet
     codecs = receiver._RTCRtpReceiver__codecs
 
@@ -176,7 +187,7 @@ async def sfu_call(duration: float = 3.0, *, keylog_path: str | Path | None = No
     clients = {n: RTCPeerConnection(RTCConfiguration(iceServers=[])) for n in names}
     server = {n: RTCPeerConnection(RTCConfiguration(iceServers=[])) for n in names}
     alice_cert = clients["alice"]._RTCPeerConnection__certificates[0]
-    forwarders = {(n, k): _Forwarder(k) for n in names for k in ("audio", "video")}
+    forwarders = {(n, k): FrameFanOut(k) for n in names for k in ("audio", "video")}
     sniffer = None
     with _lab_environment(Path(keylog_path) if keylog_path else None, {id(alice_cert)}) as lines:
         try:
@@ -196,7 +207,7 @@ async def sfu_call(duration: float = 3.0, *, keylog_path: str | Path | None = No
                 for receiver in server[name].getReceivers():
                     _tap_receiver(receiver, forwarders[(name, receiver.track.kind)])
                 for kind in ("audio", "video"):
-                    _forward_sender(server[name].addTrack(_placeholder_track(kind)), forwarders[(other, kind)])
+                    _forward_sender(server[name].addTrack(_placeholder_track(kind)), forwarders[(other, kind)].subscribe())
                 await server[name].setLocalDescription(await server[name].createAnswer())
                 await clients[name].setRemoteDescription(server[name].localDescription)
             await _wait_connected([*clients.values(), *server.values()], 15.0)

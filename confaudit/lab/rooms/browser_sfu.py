@@ -10,48 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.lab.rooms.state import MAX_PARTICIPANTS
+
+if TYPE_CHECKING:
+    from confaudit.lab.sfu import FrameFanOut
 
 SLOTS = MAX_PARTICIPANTS - 1
 """Media slots per participant: one audio+video pair per other participant."""
 KINDS = ("audio", "video")
-
-
-class FanOut:
-    """Re-assembles one participant's received RTP payloads (one kind) into encoded frames and
-    queues a copy for every subscribed slot (what confaudit.lab.sfu._Forwarder does for one)."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self.subscribers: set[asyncio.Queue] = set()
-        self._payloads: list[bytes] = []
-        self._timestamp: int | None = None
-        self._origin: int | None = None
-        self.frames = 0
-        """Frames assembled from this participant's media."""
-
-    def push(self, payload: bytes, timestamp: int, marker: bool) -> None:
-        if self._origin is None:
-            self._origin = timestamp
-        if self._timestamp is not None and timestamp != self._timestamp and self._payloads:
-            self._emit()
-        self._timestamp = timestamp
-        self._payloads.append(payload)
-        if self.kind == "audio" or marker:
-            self._emit()
-
-    def _emit(self) -> None:
-        from aiortc.rtcrtpsender import RTCEncodedFrame
-
-        assert self._timestamp is not None and self._origin is not None
-        timestamp = (self._timestamp - self._origin) & 0xFFFFFFFF
-        for queue in self.subscribers:
-            if not queue.full():
-                queue.put_nowait(RTCEncodedFrame(list(self._payloads), timestamp, None))
-        self._payloads = []
-        self.frames += 1
 
 
 @dataclass
@@ -60,7 +28,7 @@ class SfuPeer:
 
     pc: Any
     """aiortc RTCPeerConnection to the participant's browser."""
-    sources: dict[str, FanOut]
+    sources: dict[str, "FrameFanOut"]
     """kind -> what this participant sends (tapped from its receivers)."""
     slot_queues: list[dict[str, asyncio.Queue]]
     """slot -> kind -> queue the slot's sender takes frames from."""
@@ -78,11 +46,11 @@ class RoomSfu:
         """Answer a participant's offer; forward its media to the room and the room's to it."""
         from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-        from confaudit.lab.sfu import _forward_sender, _placeholder_track, _tap_receiver
+        from confaudit.lab.sfu import FrameFanOut, _forward_sender, _placeholder_track, _tap_receiver
 
         await self.disconnect(room_id, participant_id)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        peer = SfuPeer(pc=pc, sources={k: FanOut(k) for k in KINDS},
+        peer = SfuPeer(pc=pc, sources={k: FrameFanOut(k) for k in KINDS},
                        slot_queues=[{k: asyncio.Queue(maxsize=300) for k in KINDS} for _ in range(SLOTS)])
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
@@ -94,7 +62,7 @@ class RoomSfu:
             for kind in KINDS:
                 for slot in range(SLOTS):
                     sender = pc.addTrack(_placeholder_track(kind))
-                    _forward_sender(sender, _QueueHolder(peer.slot_queues[slot][kind]))
+                    _forward_sender(sender, peer.slot_queues[slot][kind])
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception:
             await pc.close()
@@ -133,13 +101,6 @@ class RoomSfu:
         """Close every connection."""
         for room_id, participant_id in list(self.peers):
             await self.disconnect(room_id, participant_id)
-
-
-@dataclass
-class _QueueHolder:
-    """What confaudit.lab.sfu._forward_sender takes frames from (its ``queue``)."""
-
-    queue: asyncio.Queue
 
 
 def _subscribe(receiver: SfuPeer, source: SfuPeer, source_id: str) -> None:
