@@ -20,7 +20,7 @@ demo: $(STAMP)
 	@bash scripts/demo.sh
 
 test: $(STAMP) sysdeps
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider
 
 # Bytecode is compiled first, as a wheel install does (this machine sets PYTHONDONTWRITEBYTECODE,
 # which would otherwise make every measured run compile the package from source).

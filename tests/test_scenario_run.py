@@ -186,6 +186,7 @@ steps:
   - wait_for: {{text: locked}}
   - expect: {{request: /api/lock}}
   - try_join: Bob
+    timeout: 40
   - screenshot: firefox
   - click: "#missing"
     timeout: 2
@@ -211,7 +212,7 @@ def test_firefox_esr_participant_over_webdriver_bidi(tmp_path: Path) -> None:
         recording = asyncio.run(record_scenario(load_scenario(path), session, routes={HOST: upstream.port}))
     finally:
         upstream.stop()
-    assert recording.failure is not None and str(recording.failure) == f"{path}:15: step 'click #missing' timed out after 2 s"
+    assert recording.failure is not None and str(recording.failure) == f"{path}:16: step 'click #missing' timed out after 2 s"
     assert site.joined == ["Alice"] and "/api/lock" in site.paths  # Firefox typed the name and clicked, over HTTPS
     events = [json.loads(line) for line in (session / "scenario_events.jsonl").read_text().splitlines()]
     assert [e["kind"] for e in events] == ["new_room", "lock", "try_join", "step_failed"]
