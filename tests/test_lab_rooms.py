@@ -155,11 +155,17 @@ async def chromium() -> AsyncIterator[Any]:
 class Participants:
     """One headless Chromium; each participant is its own browser context (own profile state)."""
 
-    def __init__(self, browser: Any, lab: Any) -> None:
-        self.browser, self.lab = browser, lab
+    def __init__(self, browser: Any, lab: Any, init_script: str | None = None) -> None:
+        self.browser, self.lab, self.init_script = browser, lab, init_script
+
+    async def _page(self) -> Any:
+        context = await self.browser.new_context()
+        if self.init_script:
+            await context.add_init_script(self.init_script)
+        return await context.new_page()
 
     async def new_room(self, name: str) -> tuple[Any, str]:
-        page = await (await self.browser.new_context()).new_page()
+        page = await self._page()
         await page.goto(self.lab.url("/"))
         await page.click("#new-room")
         await page.wait_for_url("**/r/**")
@@ -167,7 +173,7 @@ class Participants:
         return page, page.url
 
     async def join(self, link: str, name: str, expect: str = "joined") -> Any:
-        page = await (await self.browser.new_context()).new_page()
+        page = await self._page()
         await page.goto(link)
         await self._join(page, name, expect)
         return page
@@ -242,12 +248,16 @@ async def test_two_chromium_participants_call_p2p_then_the_lock_decides_a_third(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["sfu", "sfu-e2ee"])
-async def test_sfu_rooms_forward_media_and_e2ee_pages_encrypt_every_frame(chromium: Any, mode: str) -> None:
+@pytest.mark.parametrize(("mode", "api"), [("sfu", None), ("sfu-e2ee", "RTCRtpScriptTransform"),
+                                           ("sfu-e2ee", "createEncodedStreams")])
+async def test_sfu_rooms_forward_media_and_e2ee_pages_encrypt_every_frame(chromium: Any, mode: str,
+                                                                          api: str | None) -> None:
+    # Chromium without RTCRtpScriptTransform (before it shipped) takes the createEncodedStreams path.
+    hide_script_transform = "delete window.RTCRtpScriptTransform" if api == "createEncodedStreams" else None
     async with LabRoomService(LabProfile(mode)).running() as lab:
         browser = await _launch(chromium, lab)
         try:
-            people = Participants(browser, lab)
+            people = Participants(browser, lab, hide_script_transform)
             alice, link = await people.new_room("Alice")
             assert ("#k=" in link) is (mode == "sfu-e2ee")  # the media key stays in the fragment
             bob = await people.join(link, "Bob")
@@ -264,6 +274,7 @@ async def test_sfu_rooms_forward_media_and_e2ee_pages_encrypt_every_frame(chromi
                 await bob.wait_for_function("window.lab.e2ee.decrypted > 0 && window.lab.e2ee.encrypted > 0")
                 stats = await bob.evaluate("window.lab.e2ee")
                 assert stats["failed"] == 0, stats
+                assert await bob.evaluate("window.lab.e2eeApi") == api
             else:
                 assert await bob.evaluate("window.lab.e2ee.encrypted") == 0
         finally:

@@ -32,6 +32,7 @@ function gathered(pc) {
 
 // --- inner E2EE (sfu-e2ee): every encoded frame is encrypted in a worker before the SFU sees it ---
 const scriptTransform = typeof RTCRtpScriptTransform !== "undefined";
+lab.e2eeApi = scriptTransform ? "RTCRtpScriptTransform" : "createEncodedStreams";
 let worker = null;
 function mediaKey() {
   const match = /[#&]k=([A-Za-z0-9_-]+)/.exec(location.hash);
