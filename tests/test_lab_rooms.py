@@ -143,6 +143,49 @@ async def test_unknown_room_and_messages_before_join_are_answered_with_errors() 
 
 # --- real browsers ---
 
+def _fragment_key(link: str) -> bytes | None:
+    import base64
+
+    fragment = urllib.parse.urlsplit(link).fragment
+    if not fragment.startswith("k="):
+        return None
+    value = fragment[2:]
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def _encoded_frame(kind: str, payloads: tuple[bytes, ...]) -> bytes:
+    """The encoded frame the sender's transform saw: Opus payloads as they are, VP8 without descriptors."""
+    from confaudit.e2ee.depacketize import vp8_descriptor
+
+    if kind == "audio":
+        return b"".join(payloads)
+    return b"".join(parsed[1] for p in payloads if (parsed := vp8_descriptor(p)) is not None)
+
+
+def _vp8_frame(payloads: tuple[bytes, ...]) -> bool:
+    """A plausible VP8 frame (RFC 6386 9.1): version <= 3, first partition within the frame, keyframe start code."""
+    frame = _encoded_frame("video", payloads)
+    if len(frame) < 3:
+        return False
+    tag = int.from_bytes(frame[:3], "little")
+    keyframe = not tag & 0x01
+    return (tag >> 1) & 0x07 <= 3 and 0 < tag >> 5 <= len(frame) and (not keyframe or frame[3:6] == b"\x9d\x01\x2a")
+
+
+def _open_frame(kind: str, payloads: tuple[bytes, ...], key: bytes) -> bytes | None:
+    """Decrypt one frame of the lab's inner E2EE (docs/lab.md); None when it does not open."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    frame = _encoded_frame(kind, payloads)
+    clear = 1 if kind == "audio" else (3 if frame[:1] and frame[0] & 0x01 else 10)
+    if len(frame) < clear + 16 + 12:
+        return None
+    try:
+        return frame[:clear] + AESGCM(key).decrypt(frame[-12:], frame[clear:-12], frame[:clear])
+    except InvalidTag:
+        return None
+
 @pytest.fixture
 async def chromium() -> AsyncIterator[Any]:
     require_binary("chromium")
@@ -270,6 +313,16 @@ async def test_sfu_rooms_forward_media_and_e2ee_pages_encrypt_every_frame(chromi
             await alice.wait_for_selector("#locked")
             await people.join(link, "Mallory", "refused")
             assert len(sfu.peers) == 2  # no SFU connection, so no media accepted, for the refused participant
+            key = _fragment_key(link)
+            for _, pid in sfu.peers:  # what reached the SFU: ciphertext that only the link's key opens, or plain media
+                for kind in ("audio", "video"):
+                    frames = list(sfu.peers[(room_id, pid)].sources[kind].recent)
+                    assert frames, (pid, kind)
+                    opened = [_open_frame(kind, frame, key) for frame in frames] if key else []
+                    if mode == "sfu-e2ee":
+                        assert all(o is not None for o in opened), (pid, kind, opened.count(None), len(opened))
+                    else:
+                        assert key is None and (kind == "audio" or all(_vp8_frame(f) for f in frames)), frames[:2]
             if mode == "sfu-e2ee":
                 await bob.wait_for_function("window.lab.e2ee.decrypted > 0 && window.lab.e2ee.encrypted > 0")
                 stats = await bob.evaluate("window.lab.e2ee")

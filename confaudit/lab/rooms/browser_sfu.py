@@ -9,6 +9,7 @@ no renegotiation is needed."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from confaudit.lab.rooms.state import MAX_PARTICIPANTS
 SLOTS = MAX_PARTICIPANTS - 1
 """Media slots per participant: one audio+video pair per other participant."""
 KINDS = ("audio", "video")
+RECENT_FRAMES = 30
 
 
 class FanOut:
@@ -31,6 +33,8 @@ class FanOut:
         self._origin: int | None = None
         self.frames = 0
         """Frames assembled from this participant's media."""
+        self.recent: deque[tuple[bytes, ...]] = deque(maxlen=RECENT_FRAMES)
+        """The last frames as the SFU saw them (RTP payloads of each): what an SFU operator could read."""
 
     def push(self, payload: bytes, timestamp: int, marker: bool) -> None:
         if self._origin is None:
@@ -50,6 +54,7 @@ class FanOut:
         for queue in self.subscribers:
             if not queue.full():
                 queue.put_nowait(RTCEncodedFrame(list(self._payloads), timestamp, None))
+        self.recent.append(tuple(self._payloads))
         self._payloads = []
         self.frames += 1
 
