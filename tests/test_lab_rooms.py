@@ -35,6 +35,16 @@ def test_room_ids_are_fresh_mixed_case_and_match_the_documented_pattern() -> Non
         assert any(c.islower() for c in room_id) and any(c.isupper() for c in room_id), room_id
 
 
+def test_a_single_case_candidate_id_is_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import itertools
+
+    from confaudit.lab.rooms import state
+
+    draws = itertools.chain("a" * 16, "B" * 16, "aB" * 8)  # all lower, all upper, then mixed
+    monkeypatch.setattr(state.secrets, "choice", lambda alphabet: next(draws))
+    assert new_room_id() == "aB" * 8
+
+
 def test_locked_room_refuses_unless_the_profile_fails_to_refuse() -> None:
     room = Room("AbCdEfGhIjKlMnOp")
     assert room.join(Participant("1", "alice"), LabProfile()).admitted
