@@ -343,3 +343,72 @@ async def test_sfu_rooms_forward_media_and_e2ee_pages_encrypt_every_frame(chromi
         finally:
             await browser.close()
         assert "#k=" not in json.dumps(lab.telemetry)  # the key never reached the service
+
+
+# --- through the real capture proxy, as a scenario run goes ---
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_lab_through_the_capture_proxy_shows_signalling_and_telemetry_in_the_evidence(tmp_path: Any) -> None:
+    """Browsers reach the service only through mitmproxy + LabResolver(lab.routes); the evidence of the
+    session holds the refused join on the WebSocket and the tracker's beacons."""
+    import subprocess
+    import sys
+
+    require_binary("chromium")
+    from playwright.async_api import async_playwright
+
+    from confaudit.capture.lab import LabResolver
+    from confaudit.capture.live import CaptureConfig, run_capture
+
+    session = tmp_path / "session"
+    outcome: dict[str, Any] = {}
+
+    async def scenario(state: Any, lab: Any) -> None:
+        try:
+            proxy = f"--proxy-server=http://127.0.0.1:{state.listen[0][1]}"
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path="/usr/bin/chromium",
+                    args=CHROMIUM_FLAGS + [proxy, "--proxy-bypass-list=<-loopback>", "--ignore-certificate-errors",
+                                           "--allow-loopback-in-peer-connection"])
+                try:
+                    people = Participants(browser, lab)
+                    alice, link = await people.new_room("Alice")
+                    bob = await people.join(link, "Bob")
+                    outcome["media"] = await _receives_media(bob)
+                    await alice.click("#lock")
+                    await alice.wait_for_selector("#locked")
+                    await people.join(link, "Mallory", "refused")
+                    await alice.click("#leave")
+                    await asyncio.sleep(0.5)
+                finally:
+                    await browser.close()
+        except Exception as error:  # reported by the assertions below, after the capture stopped
+            outcome["error"] = repr(error)
+        finally:
+            state.stop.set()
+
+    async def record() -> None:
+        async with LabRoomService(LabProfile("p2p")).running() as lab:
+            config = CaptureConfig(out=session, vendor="example-rooms", listen_port=0, duration=120,
+                                   ssl_insecure=True, simulated=True, extra_addons=(LabResolver(lab.routes),),
+                                   extra_options={"connection_strategy": "lazy"})
+            await run_capture(config, on_ready=lambda state: asyncio.get_running_loop().create_task(
+                scenario(state, lab)))
+            outcome["events"] = [e["event"] for e in lab.signalling.events]
+
+    asyncio.run(record())
+    assert "error" not in outcome, outcome
+    assert outcome["media"] > 0 and outcome["events"][:4] == ["join", "join", "lock", "refused"], outcome
+    evidence = tmp_path / "evidence.json"
+    done = subprocess.run([sys.executable, "-m", "confaudit", "analyze", str(session), "--json", str(evidence), "-q"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    bundle = json.loads(evidence.read_text())
+    server_said = [json.loads(w["content"]).get("type") for w in bundle["websocket"]
+                   if not w["from_client"] and w["type"] == "text"]
+    assert server_said.count("joined") == 2 and server_said.count("refused") == 1, server_said
+    assert all(w["host"] == ROOM_HOST and w["url"] == f"https://{ROOM_HOST}/ws" for w in bundle["websocket"])
+    tracker = [h for h in bundle["http"] if h["host"] == TRACKER_HOST]
+    assert {h["path"] for h in tracker} == {"/collect"} and len(tracker) >= 10
