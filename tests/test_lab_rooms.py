@@ -139,6 +139,26 @@ async def test_lock_refuses_a_late_joiner_and_relays_nothing_for_it(fail_to_refu
         await late.close()
 
 
+async def test_bad_requests_close_only_their_connection() -> None:
+    async def raw(port: int, data: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=_tls(), server_hostname=ROOM_HOST)
+        writer.write(data)
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        return answer
+
+    async with LabRoomService().running() as lab:
+        assert await raw(lab.https_port, b"\x00\x01 garbage\r\n\r\n") == b""
+        too_big = b"POST /api/telemetry HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b"x" * 2_000_000
+        assert await raw(lab.https_port, too_big) == b""
+        assert lab.telemetry == []
+        upgrade = (b"GET /elsewhere HTTP/1.1\r\nHost: " + ROOM_HOST.encode() + b"\r\nUpgrade: websocket\r\n"
+                   b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        assert (await raw(lab.https_port, upgrade)).startswith(b"HTTP/1.1 404")
+        assert (await _http(lab.https_port, "GET", "/", host="elsewhere.test"))[0] == 421
+        assert (await _http(lab.https_port, "GET", "/"))[0] == 200  # still serving
+
+
 async def test_unknown_room_and_messages_before_join_are_answered_with_errors() -> None:
     async with LabRoomService().running() as lab:
         ws = await _ws(lab.https_port)
