@@ -159,6 +159,18 @@ async def test_bad_requests_close_only_their_connection() -> None:
         assert (await _http(lab.https_port, "GET", "/"))[0] == 200  # still serving
 
 
+async def test_an_unusable_sfu_offer_is_answered_with_an_error() -> None:
+    async with LabRoomService(LabProfile("sfu")).running() as lab:
+        room = json.loads((await _http(lab.https_port, "POST", "/api/rooms"))[1])["id"]
+        ws, joined = await _join(lab.https_port, room, "alice")
+        await ws.send(json.dumps({"type": "sfu-offer", "sdp": "v=0 garbage"}))
+        assert (await _until(ws, ("error", "sfu-answer")))["error"].startswith("sfu-offer: ")
+        assert lab.signalling.sfu is not None and lab.signalling.sfu.peers == {}
+        await ws.send(json.dumps({"type": "lock"}))  # the connection goes on
+        assert (await _until(ws, ("locked",)))["by"] == "alice"
+        await ws.close()
+
+
 async def test_unknown_room_and_messages_before_join_are_answered_with_errors() -> None:
     async with LabRoomService().running() as lab:
         ws = await _ws(lab.https_port)
