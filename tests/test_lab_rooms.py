@@ -444,3 +444,126 @@ def test_lab_through_the_capture_proxy_shows_signalling_and_telemetry_in_the_evi
     assert all(w["host"] == ROOM_HOST and w["url"] == f"https://{ROOM_HOST}/ws" for w in bundle["websocket"])
     tracker = [h for h in bundle["http"] if h["host"] == TRACKER_HOST]
     assert {h["path"] for h in tracker} == {"/collect"} and len(tracker) >= 10
+
+
+# --- Firefox ESR (Debian's, over WebDriver BiDi) in a room with a Chromium participant ---
+
+FIREFOX_PREFS = {
+    "remote.active-protocols": 1,  # WebDriver BiDi only
+    "network.dns.forceResolve": "127.0.0.1",  # every host name is loopback: nothing leaves the machine
+    "media.navigator.streams.fake": True, "media.navigator.permission.disabled": True,
+    "media.peerconnection.ice.loopback": True, "media.peerconnection.ice.obfuscate_host_addresses": False,
+    "media.peerconnection.ice.force_interface": "lo",  # loopback candidates only (ice.loopback alone adds none)
+    "app.update.enabled": False, "app.normandy.enabled": False, "toolkit.telemetry.enabled": False,
+    "datareporting.policy.dataSubmissionEnabled": False, "browser.safebrowsing.malware.enabled": False,
+    "browser.safebrowsing.phishing.enabled": False, "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False, "services.settings.server": "http://127.0.0.1:9/",
+    "browser.startup.homepage": "about:blank",
+}
+
+
+class FirefoxParticipant:
+    """Headless Firefox ESR with a fresh profile, driven over WebDriver BiDi (the websockets client)."""
+
+    def __init__(self, profile: Any) -> None:
+        self.profile, self.process, self.ws, self.context = profile, None, None, ""
+        self._ids = iter(range(1, 1 << 30))
+
+    async def __aenter__(self) -> "FirefoxParticipant":
+        import os
+        import socket
+        import subprocess
+
+        from websockets.asyncio.client import connect
+
+        firefox = require_binary("firefox-esr")
+        (self.profile / "user.js").write_text("".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n"
+                                                      for k, v in FIREFOX_PREFS.items()))
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.process = subprocess.Popen([firefox, "-headless", "-no-remote", "-profile", str(self.profile),
+                                         f"--remote-debugging-port={port}", "about:blank"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                        env=dict(os.environ, HOME=str(self.profile), MOZ_HEADLESS="1"))
+        for _ in range(150):
+            try:
+                self.ws = await connect(f"ws://127.0.0.1:{port}/session")
+                break
+            except OSError:
+                await asyncio.sleep(0.2)
+        assert self.ws is not None, "Firefox ESR did not open its WebDriver BiDi port"
+        await self.call("session.new", {"capabilities": {"alwaysMatch": {"acceptInsecureCerts": True}}})
+        self.context = (await self.call("browsingContext.getTree", {}))["contexts"][0]["context"]
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        import os
+        import signal
+        import subprocess
+
+        if self.ws is not None:
+            await self.ws.close()
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+
+    async def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        ident = next(self._ids)
+        await self.ws.send(json.dumps({"id": ident, "method": method, "params": params}))
+        while True:
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
+            if message.get("id") == ident:
+                assert message.get("type") != "error", message
+                return message["result"]
+
+    async def goto(self, url: str) -> None:
+        await self.call("browsingContext.navigate", {"context": self.context, "url": url, "wait": "complete"})
+
+    async def evaluate(self, expression: str) -> Any:
+        result = await self.call("script.evaluate", {"expression": expression, "target": {"context": self.context},
+                                                     "awaitPromise": True})
+        return result["result"].get("value")
+
+    async def wait_for(self, expression: str, timeout: float = 20.0) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not (value := json.loads(await self.evaluate(f"JSON.stringify({expression})"))):
+            assert asyncio.get_running_loop().time() < deadline, f"Firefox: {expression} stayed false"
+            await asyncio.sleep(0.2)
+        return value
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_firefox_esr_follows_the_dom_contract_next_to_chromium(chromium: Any, tmp_path: Any) -> None:
+    """Firefox ESR joins a Chromium participant's room, is listed, locks it, and a late Chromium joiner is
+    refused. No media assertion: this Firefox ESR gathers no loopback ICE candidate (ice.loopback and
+    force_interface=lo notwithstanding), and the lab's pages pair loopback candidates only."""
+    async with LabRoomService(LabProfile("p2p")).running() as lab, FirefoxParticipant(tmp_path) as firefox:
+        browser = await _launch(chromium, lab)
+        try:
+            people = Participants(browser, lab)
+            alice, link = await people.new_room("Alice")
+            # Firefox resolves every host to 127.0.0.1 (forceResolve), so it needs the service's port in the link.
+            await firefox.goto(link.replace(f"//{ROOM_HOST}/", f"//{ROOM_HOST}:{lab.https_port}/"))
+            assert await firefox.evaluate("document.getElementById('status').textContent") == "lobby"
+            await firefox.evaluate("document.getElementById('name').value = 'Fox'; "
+                                   "document.getElementById('join').click(); 'ok'")
+            await firefox.wait_for("document.getElementById('status').textContent === 'joined'")
+            await alice.wait_for_function("() => document.querySelectorAll('#participants li').length === 2")
+            assert await alice.locator("#participants li").all_text_contents() == ["Alice", "Fox"]
+            await firefox.evaluate("document.getElementById('mic').click(); document.getElementById('lock').click(); 'ok'")
+            await firefox.wait_for("document.getElementById('locked') !== null")
+            assert await firefox.evaluate("document.getElementById('mic').textContent") == "unmute"
+            await alice.wait_for_selector("#locked")
+            await people.join(link, "Mallory", "refused")
+            assert await firefox.evaluate("JSON.stringify(window.lab.errors)") == "[]"
+        finally:
+            await browser.close()
+    assert [e["event"] for e in lab.signalling.events][:4] == ["join", "join", "lock", "refused"]
+    firefox_beacons = {t["event"] for t in lab.telemetry if "Firefox" in str(t["body"].get("ua"))}
+    assert {"lobby", "join", "joined", "mute", "lock"} <= firefox_beacons
