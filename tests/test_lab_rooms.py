@@ -22,6 +22,15 @@ from confaudit.lab.rooms.state import Participant, Room
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream",
                   "--use-fake-ui-for-media-stream"]
+REMOTE_MEDIA_ADDRESSES = """async () => {
+  const addresses = [];
+  for (const pc of window.lab.peers.values()) {
+    const stats = await pc.getStats();
+    stats.forEach(s => { if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded")
+                           addresses.push(stats.get(s.remoteCandidateId).address); });
+  }
+  return addresses;
+}"""
 STATUS_IS = "s => document.getElementById('status').textContent === s"
 
 
@@ -295,6 +304,7 @@ async def test_two_chromium_participants_call_p2p_then_the_lock_decides_a_third(
             assert ROOM_ID_PATTERN.fullmatch(urllib.parse.urlsplit(link).path.removeprefix("/r/"))
             bob = await people.join(link, "Bob")
             assert await _receives_media(alice) > 0 and await _receives_media(bob) > 0
+            assert set(await alice.evaluate(REMOTE_MEDIA_ADDRESSES)) == {"127.0.0.1"}  # IPv4 loopback only
             await alice.click("#lock")
             await alice.wait_for_selector("#locked")
             await bob.wait_for_selector("#locked")
