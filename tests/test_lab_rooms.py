@@ -346,10 +346,11 @@ async def test_two_chromium_participants_call_p2p_then_the_lock_decides_a_third(
 @pytest.mark.parametrize(("mode", "api"), [("sfu", None), ("sfu-e2ee", "RTCRtpScriptTransform"),
                                            ("sfu-e2ee", "createEncodedStreams")])
 async def test_sfu_rooms_forward_media_and_e2ee_pages_encrypt_every_frame(chromium: Any, mode: str,
-                                                                          api: str | None) -> None:
+                                                                          api: str | None, tmp_path: Any) -> None:
     # Chromium without RTCRtpScriptTransform (before it shipped) takes the createEncodedStreams path.
     hide_script_transform = "delete window.RTCRtpScriptTransform" if api == "createEncodedStreams" else None
-    async with LabRoomService(LabProfile(mode)).running() as lab:
+    keylog = tmp_path / "sfu-keys.log"
+    async with LabRoomService(LabProfile(mode), sfu_keylog=keylog).running() as lab:
         browser = await _launch(chromium, lab)
         try:
             people = Participants(browser, lab, hide_script_transform)
@@ -385,6 +386,12 @@ async def test_sfu_rooms_forward_media_and_e2ee_pages_encrypt_every_frame(chromi
         finally:
             await browser.close()
         assert "#k=" not in json.dumps(lab.telemetry)  # the key never reached the service
+    # The SFU's DTLS secrets (one DTLS session per browser): what the vendor reads at its transport end.
+    labels = [line.split()[0] for line in keylog.read_text().splitlines()]
+    assert labels and set(labels) <= {"CLIENT_RANDOM", "EXPORTER_SECRET", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+                                      "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
+                                      "SERVER_TRAFFIC_SECRET_0"}, labels
+    assert len({line.split()[1] for line in keylog.read_text().splitlines()}) == 2
 
 
 # --- through the real capture proxy, as a scenario run goes ---

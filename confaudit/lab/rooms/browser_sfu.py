@@ -76,8 +76,10 @@ class SfuPeer:
 class RoomSfu:
     """SFU for every room of one service; rooms never see each other's media."""
 
-    def __init__(self) -> None:
+    def __init__(self, logged_certificates: set[int] | None = None) -> None:
         self.peers: dict[tuple[str, str], SfuPeer] = {}
+        self.logged_certificates = logged_certificates if logged_certificates is not None else set()
+        """ids of the DTLS certificates whose sessions go to the service's SFU key log."""
 
     async def connect(self, room_id: str, participant_id: str, offer_sdp: str) -> str:
         """Answer a participant's offer; forward its media to the room and the room's to it."""
@@ -87,6 +89,7 @@ class RoomSfu:
 
         await self.disconnect(room_id, participant_id)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.logged_certificates.update(id(c) for c in pc._RTCPeerConnection__certificates)
         peer = SfuPeer(pc=pc, sources={k: FanOut(k) for k in KINDS},
                        slot_queues=[{k: asyncio.Queue(maxsize=300) for k in KINDS} for _ in range(SLOTS)])
         try:
