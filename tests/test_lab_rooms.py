@@ -584,3 +584,54 @@ async def test_firefox_esr_follows_the_dom_contract_next_to_chromium(chromium: A
     assert [e["event"] for e in lab.signalling.events][:4] == ["join", "join", "lock", "refused"]
     firefox_beacons = {t["event"] for t in lab.telemetry if "Firefox" in str(t["body"].get("ua"))}
     assert {"lobby", "join", "joined", "mute", "lock"} <= firefox_beacons
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("mode", ["sfu", "sfu-e2ee"])
+def test_analyze_with_the_sfu_key_log_reads_sfu_media_and_finds_inner_encryption(tmp_path: Any, mode: str) -> None:
+    """The known-plaintext side of the lab: with the SFU's key log, `confaudit analyze` decrypts the SRTP
+    at the SFU and decodes VP8 in an sfu room, and finds only ciphertext behind the clear bytes (audio
+    and video) in an sfu-e2ee room."""
+    import subprocess
+    import sys
+
+    require_binary("chromium")
+    from playwright.async_api import async_playwright
+
+    from confaudit.capture.sniffer import PacketSniffer
+
+    capture, keylog, evidence = tmp_path / "lab.pcapng", tmp_path / "sfu-keys.log", tmp_path / "evidence.json"
+
+    async def call() -> None:
+        async with LabRoomService(LabProfile(mode), sfu_keylog=keylog).running() as lab, \
+                async_playwright() as playwright:
+            browser = await _launch(playwright.chromium, lab)
+            try:
+                people = Participants(browser, lab)
+                _, link = await people.new_room("Alice")
+                bob = await people.join(link, "Bob")
+                assert await _receives_media(bob) > 0
+                await asyncio.sleep(2.5)  # a few seconds of media
+            finally:
+                await browser.close()
+
+    sniffer = PacketSniffer("lo", capture)
+    sniffer.start()
+    try:
+        asyncio.run(call())
+    finally:
+        sniffer.stop()
+    done = subprocess.run([sys.executable, "-m", "confaudit", "analyze", str(capture), "--keylog", str(keylog),
+                           "--json", str(evidence), "-q"], capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stderr
+    e2ee = json.loads(evidence.read_text())["e2ee"]
+    assert e2ee["summary"]["sessions_with_keys"] == 2, e2ee["summary"]
+    verdicts = {(s["kind"], s["inner"]) for s in e2ee["streams"]}
+    if mode == "sfu":
+        assert e2ee["summary"]["conclusion"] == "media_readable_at_transport_end", e2ee["summary"]
+        assert ("video", "codec") in verdicts and not any(inner == "encrypted" for _, inner in verdicts), verdicts
+    else:
+        assert e2ee["summary"]["conclusion"] == "inner_encryption_observed", e2ee["summary"]
+        assert {("audio", "encrypted"), ("video", "encrypted")} <= verdicts, verdicts
+        assert not any(inner == "codec" for _, inner in verdicts), verdicts
