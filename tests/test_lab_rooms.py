@@ -415,11 +415,9 @@ async def test_sfu_forwards_a_late_joiner_admitted_by_a_failing_lock_into_free_s
             await alice.wait_for_selector("#locked")
             mallory = await people.join(link, "Mallory")  # the lock fails to refuse
             assert await _receives_media(mallory) > 0
-            # Audio from each of the two others. Video: only the first slot's (docs/lab.md, known limitation:
-            # aiortc sends nothing on the second video slot's transceiver).
-            for page in (alice, bob, mallory):
+            for page in (alice, bob, mallory):  # audio and video from each of the two others
                 deadline = asyncio.get_running_loop().time() + 20
-                while (streams := await page.evaluate(INBOUND_STREAMS_WITH_MEDIA)) != {"audio": 2, "video": 1}:
+                while (streams := await page.evaluate(INBOUND_STREAMS_WITH_MEDIA)) != {"audio": 2, "video": 2}:
                     assert asyncio.get_running_loop().time() < deadline, (await page.input_value("#name"), streams)
                     await asyncio.sleep(0.2)
             sfu = lab.signalling.sfu

@@ -83,12 +83,14 @@ class RoomSfu:
 
     async def connect(self, room_id: str, participant_id: str, offer_sdp: str) -> str:
         """Answer a participant's offer; forward its media to the room and the room's to it."""
-        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+        from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
         from confaudit.lab.sfu import _forward_sender, _placeholder_track, _tap_receiver
 
         await self.disconnect(room_id, participant_id)
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # max-bundle: with aiortc's default (balanced) the third and later m-lines of a kind keep the
+        # transport of the first one of that kind, which BUNDLE then drops: the second video slot never sent.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.logged_certificates.update(id(c) for c in pc._RTCPeerConnection__certificates)
         peer = SfuPeer(pc=pc, sources={k: FanOut(k) for k in KINDS},
                        slot_queues=[{k: asyncio.Queue(maxsize=300) for k in KINDS} for _ in range(SLOTS)])
