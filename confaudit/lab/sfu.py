@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,10 @@ class SfuCallRecord:
     """participant -> local UDP port of its media path."""
 
 
+RECENT_FRAMES = 30
+"""Frames a fan-out keeps for inspection (tests read what the SFU could read)."""
+
+
 class FrameFanOut:
     """Re-assembles one sender's received RTP payloads (one kind) into encoded frames and queues a copy
     for every subscribed queue (a forwarded sender takes its frames from one)."""
@@ -50,7 +55,9 @@ class FrameFanOut:
         self._timestamp: int | None = None
         self._origin: int | None = None
         self.frames = 0
-        """Frames assembled from this participant's media."""
+        """Frames assembled from this sender's media."""
+        self.recent: deque[tuple[bytes, ...]] = deque(maxlen=RECENT_FRAMES)
+        """The last frames as the SFU saw them (RTP payloads of each): what an SFU operator could read."""
 
     def push(self, payload: bytes, timestamp: int, marker: bool) -> None:
         if self._origin is None:
@@ -70,6 +77,7 @@ class FrameFanOut:
         for queue in self.subscribers:
             if not queue.full():
                 queue.put_nowait(RTCEncodedFrame(list(self._payloads), timestamp, None))
+        self.recent.append(tuple(self._payloads))
         self._payloads = []
         self.frames += 1
 

@@ -39,17 +39,22 @@ class SfuPeer:
 class RoomSfu:
     """SFU for every room of one service; rooms never see each other's media."""
 
-    def __init__(self) -> None:
+    def __init__(self, logged_certificates: set[int] | None = None) -> None:
         self.peers: dict[tuple[str, str], SfuPeer] = {}
+        self.logged_certificates = logged_certificates if logged_certificates is not None else set()
+        """ids of the DTLS certificates whose sessions go to the service's SFU key log."""
 
     async def connect(self, room_id: str, participant_id: str, offer_sdp: str) -> str:
         """Answer a participant's offer; forward its media to the room and the room's to it."""
-        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+        from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
         from confaudit.lab.sfu import FrameFanOut, _forward_sender, _placeholder_track, _tap_receiver
 
         await self.disconnect(room_id, participant_id)
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # max-bundle: with aiortc's default (balanced) the third and later m-lines of a kind keep the
+        # transport of the first one of that kind, which BUNDLE then drops: the second video slot never sent.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.logged_certificates.update(id(c) for c in pc._RTCPeerConnection__certificates)
         peer = SfuPeer(pc=pc, sources={k: FrameFanOut(k) for k in KINDS},
                        slot_queues=[{k: asyncio.Queue(maxsize=300) for k in KINDS} for _ in range(SLOTS)])
         try:

@@ -9,6 +9,10 @@ import contextlib
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import h11
 
 MAX_BODY = 1 << 20
 """Largest request body the lab accepts (telemetry beacons are small)."""
@@ -77,8 +81,8 @@ class HttpsFront:
                     if not isinstance(event, h11.Data) or len(body) + len(event.data) > MAX_BODY:
                         return
                     body += event.data
-                host = headers.get("host", "").rsplit(":", 1)[0].lower() if "]" not in headers.get("host", "") else ""
-                response = await self.handler(HttpRequest(method, host, target, headers, bytes(body)))
+                response = await self.handler(HttpRequest(method, _host(headers.get("host", "")), target, headers,
+                                                          bytes(body)))
                 out = [("content-type", response.content_type), ("content-length", str(len(response.body))),
                        ("cache-control", "no-store"), *response.headers]
                 writer.write(conn.send(h11.Response(status_code=response.status, headers=out)))
@@ -97,7 +101,7 @@ class HttpsFront:
             with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.CancelledError):
                 await writer.wait_closed()
 
-    async def _relay_upgrade(self, conn: object, request: object, target: str, reader: asyncio.StreamReader,
+    async def _relay_upgrade(self, conn: h11.Connection, request: h11.Request, target: str, reader: asyncio.StreamReader,
                              writer: asyncio.StreamWriter) -> None:
         import h11
 
@@ -105,7 +109,6 @@ class HttpsFront:
             writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
             await writer.drain()
             return
-        assert isinstance(conn, h11.Connection) and isinstance(request, h11.Request)
         event = conn.next_event()  # h11 ends the request's (empty) body, then pauses at the upgrade
         if isinstance(event, h11.EndOfMessage):
             event = conn.next_event()
@@ -126,10 +129,15 @@ class HttpsFront:
             writer.close()
 
 
-async def _next_event(conn: object, reader: asyncio.StreamReader) -> object:
+def _host(value: str) -> str:
+    """The Host header's name without its port, lower-case."""
+    name, _, port = value.rpartition(":")
+    return (name if name and port.isdigit() else value).lower()
+
+
+async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> object:
     import h11
 
-    assert isinstance(conn, h11.Connection)
     while (event := conn.next_event()) is h11.NEED_DATA:
         conn.receive_data(await reader.read(65536))
     return event

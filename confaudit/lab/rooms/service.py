@@ -67,8 +67,12 @@ class RunningLab:
 class LabRoomService:
     """``async with LabRoomService(LabProfile(mode="p2p")).running() as lab: ...``"""
 
-    def __init__(self, profile: LabProfile | None = None) -> None:
+    def __init__(self, profile: LabProfile | None = None, sfu_keylog: Path | None = None) -> None:
         self.profile = profile or LabProfile()
+        self.sfu_keylog = sfu_keylog
+        """Where the SFU writes the NSS key log of its DTLS sessions (sfu modes; None: no key log). The
+        service plays the vendor: this is what a vendor could read at its transport end, so the audit can
+        show that in an sfu room the media is readable there and in an sfu-e2ee room it is not."""
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[RunningLab]:
@@ -78,12 +82,14 @@ class LabRoomService:
         from confaudit.capture.lab import self_signed_cert
         from confaudit.lab.rooms.browser_sfu import RoomSfu
 
-        with tempfile.TemporaryDirectory(prefix="confaudit-lab-rooms-") as tmp, _loopback_ice(self.profile):
+        logged_certificates: set[int] = set()
+        with tempfile.TemporaryDirectory(prefix="confaudit-lab-rooms-") as tmp, \
+                _loopback_ice(self.profile, self.sfu_keylog, logged_certificates):
             cert, key = self_signed_cert([ROOM_HOST, TRACKER_HOST], Path(tmp))
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert, key)
             context.set_alpn_protocols(["http/1.1"])
-            sfu = RoomSfu() if self.profile.mode != "p2p" else None
+            sfu = RoomSfu(logged_certificates) if self.profile.mode != "p2p" else None
             signalling = Signalling(self.profile, RoomRegistry(), sfu)
             socket_path = str(Path(tmp) / "ws.sock")
             async with unix_serve(signalling.handler, socket_path, ping_interval=None):
@@ -102,14 +108,15 @@ class LabRoomService:
 
 
 @contextlib.contextmanager
-def _loopback_ice(profile: LabProfile) -> Any:
-    """The SFU gathers 127.0.0.1 candidates only (nothing leaves the machine)."""
+def _loopback_ice(profile: LabProfile, keylog: Path | None, logged_certificates: set[int]) -> Any:
+    """The SFU gathers 127.0.0.1 candidates only (nothing leaves the machine); DTLS contexts made from the
+    certificates in ``logged_certificates`` (the SFU's, added as it connects) log their secrets to ``keylog``."""
     if profile.mode == "p2p":
         yield
         return
     from confaudit.lab.sfu import _lab_environment
 
-    with _lab_environment(None, set()):
+    with _lab_environment(keylog, logged_certificates):
         yield
 
 

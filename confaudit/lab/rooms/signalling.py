@@ -77,7 +77,11 @@ class Signalling:
                         await _send(self._connections[target.id], {"type": "signal", "from": me.id,
                                                                    "data": message.get("data")})
                 elif kind == "sfu-offer" and self.sfu is not None:
-                    answer = await self.sfu.connect(room.id, me.id, str(message.get("sdp", "")))
+                    try:
+                        answer = await self.sfu.connect(room.id, me.id, str(message.get("sdp", "")))
+                    except ValueError as error:  # aiortc's word on an SDP it cannot use
+                        await _send(ws, {"type": "error", "error": f"sfu-offer: {error}"})
+                        continue
                     self._record("sfu-connect", room, me)
                     await _send(ws, {"type": "sfu-answer", "sdp": answer})
                 elif kind == "state":

@@ -20,9 +20,10 @@ function fail(where, error) { lab.errors.push(where + ": " + String(error)); con
 function send(message) { if (lab.ws && lab.ws.readyState === WebSocket.OPEN) lab.ws.send(JSON.stringify(message)); }
 function controls(enabled) { for (const id of ["mic", "camera", "screen", "lock", "leave"]) $(id).disabled = !enabled; }
 
-// Only loopback candidates: the lab's media never uses another interface of the machine.
+// Only IPv4 loopback candidates are signalled, so the media path is 127.0.0.1 on one side and
+// predictable (Chromium prefers IPv6 pairs, which would otherwise carry the call over ::1).
 const loopbackOnly = sdp => sdp.split("\r\n").filter(l => !l.startsWith("a=candidate:") ||
-  / (127\.\d+\.\d+\.\d+|::1) \d+ typ /.test(l)).join("\r\n");
+  / 127\.\d+\.\d+\.\d+ \d+ typ /.test(l)).join("\r\n");
 function gathered(pc) {
   return new Promise(resolve => {
     if (pc.iceGatheringState === "complete") return resolve();
@@ -32,6 +33,7 @@ function gathered(pc) {
 
 // --- inner E2EE (sfu-e2ee): every encoded frame is encrypted in a worker before the SFU sees it ---
 const scriptTransform = typeof RTCRtpScriptTransform !== "undefined";
+lab.e2eeApi = scriptTransform ? "RTCRtpScriptTransform" : "createEncodedStreams";
 let worker = null;
 function mediaKey() {
   const match = /[#&]k=([A-Za-z0-9_-]+)/.exec(location.hash);
