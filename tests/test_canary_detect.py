@@ -227,3 +227,43 @@ def test_session_canary_json_is_read_and_checked(sample_session_copy: Path, tmp_
     result = CliRunner().invoke(app, ["analyze", str(sample_session_copy), "--json", str(tmp_path / "b2.json")])
     assert result.exit_code == 3 and "canary.json: canary spec: \"seconds\"" in result.output
     assert not (tmp_path / "b2.json").exists()
+
+
+def _encoded(media, codec: str, frames: int, size: tuple[int, int]) -> tuple[bytes, ...]:
+    """The canary video scaled to ``size`` (as WebRTC does under load) and encoded with libx264 or libvpx-vp9."""
+    import av
+
+    enc = av.CodecContext.create({"h264": "libx264", "vp9": "libvpx-vp9"}[codec], "w")
+    enc.width, enc.height, enc.pix_fmt = size[0], size[1], "yuv420p"
+    enc.time_base, enc.bit_rate, enc.gop_size = Fraction(1, 30), 100_000, 1000
+    enc.options = ({"tune": "zerolatency", "preset": "ultrafast", "bframes": "0", "repeat-headers": "1"}
+                   if codec == "h264" else {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"})
+    raw = media.video_y4m.read_bytes()
+    body = raw[raw.index(b"\n") + 1:]
+    size_bytes = 320 * 240 * 3 // 2
+    out: list[bytes] = []
+    for i in range(frames):
+        planes = body[i * (size_bytes + 6) + 6:(i + 1) * (size_bytes + 6)]
+        frame = av.VideoFrame(320, 240, "yuv420p")
+        for n, (a, b) in enumerate(((0, 76800), (76800, 96000), (96000, 115200))):
+            frame.planes[n].update(planes[a:b])
+        frame = frame.reformat(width=size[0], height=size[1])
+        frame.pts = i
+        out.extend(bytes(p) for p in enc.encode(frame))
+    out.extend(bytes(p) for p in enc.encode(None))
+    return tuple(out)
+
+
+@pytest.mark.parametrize(("codec", "size"), [("h264", (160, 120)), ("vp9", (640, 480))])
+def test_canary_video_found_in_other_codecs_and_sizes(tmp_path: Path, canary, codec: str, size: tuple[int, int]) -> None:
+    media = canary[0]
+    handshake = dtls_handshake()
+    capture, keylog = tmp_path / "v.pcap", tmp_path / "keys.log"
+    keylog.write_text("\n".join(handshake.keylog_lines) + "\n")
+    write_call(capture, handshake, [SynthStream("client", codec, VIDEO_SSRC, 102, frames=_encoded(media, codec, 60, size))],
+               seconds=2.0)
+    bundle = {"warnings": [], "complete": True}
+    enrich(bundle, captures=[capture], keylogs=[], explicit_keylog=keylog, canaries=read_specs(media.spec_json, []))
+    [stream] = [s for s in bundle["e2ee"]["streams"] if s["ssrc"] == VIDEO_SSRC]
+    assert stream["codec"] == codec and stream["canary"]["found"] is True, stream["reasons"]
+    assert stream["canary"]["figures"]["frames_matched"] >= 55

@@ -80,11 +80,10 @@ def decode_timeline(packets: list[Any]) -> Any:
             continue
         chunks = []
         for frame in frames:
-            arr = frame.to_ndarray().astype(np.float64)
-            arr = arr.reshape(-1, len(frame.layout.channels)).T if not frame.format.is_planar else arr
-            if np.issubdtype(frame.to_ndarray().dtype, np.integer):
-                arr /= 32768.0
-            chunks.append(arr.mean(axis=0))
+            raw = frame.to_ndarray()
+            arr = raw if frame.format.is_planar else raw.reshape(-1, len(frame.layout.channels)).T
+            arr = arr.mean(axis=0)
+            chunks.append(arr / 32768.0 if np.issubdtype(raw.dtype, np.integer) else arr)
         if chunks:
             pieces.append((offset, np.concatenate(chunks)))
     if not pieces:
