@@ -47,7 +47,7 @@ NDPI_DEVSET = ("KakaoTalk_chat.pcap", "dtls_session_id_and_coockie_both.pcap", "
                "snapchat_call_v1.pcapng", "teamspeak3.pcap", "telegram.pcap", "threema.pcap", "tls_2_reasms_b.pcapng",
                "wechat.pcap", "whatsapp.pcap", "whatsapp_login_chat.pcap", "youtube_quic.pcap")
 CASES = ([f"shared/{n}" for n in SHARED_TOP] + [f"ndpi-devset/{n}" for n in NDPI_DEVSET]
-         + ["sample-session/example-rooms"])
+         + ["sample-session/example-rooms", "synthetic-har/example-rooms-2000.har"])
 
 runner = CliRunner()
 
@@ -63,6 +63,11 @@ def render_case(case: str, shared: Path, out: Path, monkeypatch: pytest.MonkeyPa
     group, name = case.split("/", 1)
     if group == "sample-session":
         where, claims = REPO / "samples" / "sessions", CLAIMS / "example-rooms.yaml"
+    elif group == "synthetic-har":  # the HTTP side at some size: the benchmark's deterministic HAR
+        from benchmarks.synth_har import write_har
+
+        where, claims = out.parent, CLAIMS / "example-rooms.yaml"
+        write_har(where / name, 2000)
     else:
         where = shared if group == "shared" else shared / "ndpi-devset"
         claims = CLAIMS / VENDOR_CLAIMS.get(name, "example-rooms.yaml")
