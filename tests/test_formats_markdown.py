@@ -8,7 +8,7 @@ import re
 import pytest
 
 from confaudit.formats.jsonout import to_json
-from confaudit.formats.markdown import comparison_markdown, esc, to_markdown
+from confaudit.formats.markdown import esc, to_markdown
 from test_formats_sarif import golden_run, understated_run
 
 
@@ -28,12 +28,6 @@ def test_markdown_cannot_inject_links_or_html() -> None:
     hostile = "![x](https://evil.example/beacon.png) <img src=x onerror=alert(1)> | col"
     assert "![" not in esc(hostile) and "<img" not in esc(hostile) and "https://" not in esc(hostile)
     assert "\\|" in esc(hostile)
-
-
-def test_comparison_matrix() -> None:
-    run = golden_run()
-    text = comparison_markdown([run, golden_run({"complete": True})])
-    assert text.count("| Golden Vendor |") == 2 and "media\\_encryption" in text
 
 
 def test_json_output_round_trips() -> None:
@@ -111,7 +105,6 @@ def test_check_summary_with_hostile_claims_and_hosts_renders_inert() -> None:
     findings = tuple(replace(f, statement=statement, explanation=f"Seen at {hostile}.") for f in run.findings)
     run = replace(run, vendor="Vendor @octocat www.vendor.example", findings=findings)
     assert_inert(to_markdown(run), "Vendor @octocat www.vendor.example", statement, f"Seen at {hostile}.")
-    assert_inert(comparison_markdown([run]), "Vendor @octocat www.vendor.example")
 
 
 def test_comparison_summary_with_hostile_captured_names_renders_inert() -> None:

@@ -7,9 +7,10 @@ import struct
 import pytest
 
 from confaudit.wire.codecs import (
-    g711_plausible, h264_nal, h264_payload, opus_toc, red_unwrap, stream_structure, vp8_descriptor, vp9_descriptor,
+    g711_plausible, h264_nal, h264_payload, opus_toc, red_unwrap, vp8_descriptor, vp9_descriptor,
 )
 from confaudit.wire.rtp import parse_rtp
+from confaudit.wire.structure import judge_stream as stream_structure
 from wire_media_build import rtp_payloads, srtp_protect, vp9_frames
 from wire_pcap_util import mutations, udp
 

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from confaudit.wire.codecs import stream_structure
 from confaudit.wire.dns import parse_dns
 from confaudit.wire.dtls import dtls_handshake_info
 from confaudit.wire.sdp import parse_sdp
 from confaudit.wire.sip import parse_sip
+from confaudit.wire.structure import judge_stream as stream_structure
 from confaudit.wire.stun import frame_stun_tcp, parse_stun
 from confaudit.wire.tls import NEED_MORE, parse_tls_client_hello
 from confaudit.wire.zoom import score_zoom_payloads

@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from confaudit.wire.codecs import stream_structure
 from confaudit.wire.media_kind import RtpSample, judge_media
+from confaudit.wire.structure import judge_stream as stream_structure
 from wire_media_rtp import (SRTP_PROFILES, AMR_BITS, amr_payload, audio_stream, g729_frames, gsm_frames, ilbc_frame,
                             pyav_frames, samples, srtp)
 

@@ -1,6 +1,6 @@
 """Codec payload structure (RFC 6716 Opus TOC, RFC 7741 VP8, RFC 9628 VP9, RFC 6184 H.264, RFC 2198 RED, G.711).
 
-Used to tell plaintext RTP from SRTP across packets (``stream_structure``) and, by the E2EE
+Used to tell plaintext RTP from SRTP across packets (``confaudit.wire.structure.judge_stream``) and, by the E2EE
 stage, to test decrypted payloads. Pure functions; never raise.
 """
 
@@ -13,7 +13,7 @@ from confaudit.wire._records import record_dict
 from confaudit.wire.g711 import g711_plausible
 
 __all__ = ["H264Nal", "H264Payload", "OpusToc", "Vp8Info", "Vp9Info", "g711_plausible", "h264_nal", "h264_payload",
-           "opus_toc", "red_unwrap", "stream_structure", "vp8_descriptor", "vp9_descriptor"]
+           "opus_toc", "red_unwrap", "vp8_descriptor", "vp9_descriptor"]
 
 _OPUS_BANDWIDTHS = ("NB", "MB", "WB", "SWB", "FB")
 _VP8_START_CODE = b"\x9d\x01\x2a"
@@ -305,9 +305,3 @@ def red_unwrap(payload: bytes) -> tuple[int, bytes, tuple[tuple[int, int, bytes]
         pos += length
     return primary_pt, b[pos:], tuple(blocks)
 
-
-def stream_structure(payloads: list[bytes], codec_hint: str | None = None) -> Any:
-    """Judge a stream's payloads as plaintext codec data or not; see ``confaudit.wire.structure``."""
-    from confaudit.wire.structure import judge_stream
-
-    return judge_stream(payloads, codec_hint)

@@ -41,8 +41,8 @@ class StructureVerdict:
         return record_dict(self)
 
 
-def judge_stream(payloads: list[bytes], codec_hint: str | None) -> StructureVerdict:
-    """See ``confaudit.wire.codecs.stream_structure``."""
+def judge_stream(payloads: list[bytes], codec_hint: str | None = None) -> StructureVerdict:
+    """Judge a stream's payloads as plaintext codec data or not (``codec_hint``: the codec the SDP names)."""
     payloads = [bytes(p) for p in payloads[:_MAX_PACKETS] if p]
     hint = canonical_codec(codec_hint)
     reasons: list[str] = []
