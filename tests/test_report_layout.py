@@ -16,7 +16,7 @@ import pytest
 
 from report_layout import PRINT_WIDTH, SCREEN_WIDTH, artifact_dir, chromium_page, overflow, quotes, screenshots
 from confaudit.report.html import render_audit
-from confaudit.rules.runner import run_claims
+from confaudit.commands.pipeline import run_claims
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from confaudit.report.html import render_audit, render_comparison
 from confaudit.report.keys_text import ROLE_GIVEN, ROLE_PROXY, keys_used
 from confaudit.report.media_labels import stream_label
 from benchmarks.synth_report import synthetic_bundle, synthetic_run
-from confaudit.rules.runner import run_claims
+from confaudit.commands.pipeline import run_claims
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION = ROOT / "samples" / "sessions" / "example-rooms"

@@ -47,7 +47,7 @@ def test_unattributed_media_is_still_judged():
 
 def test_messenger_claims_on_the_mixed_stun_trace(shared_captures):
     """stun.pcap: the only RTP goes to a Meet SFU (Google's network); Messenger's own relay carried none."""
-    from confaudit.rules.runner import run_claims
+    from confaudit.commands.pipeline import run_claims
 
     result, evidence = run_claims([shared_captures / "stun.pcap"], REPO / "samples" / "claims" / "messenger-rooms.yaml")
     findings = {f.claim_id: f for f in result.findings}

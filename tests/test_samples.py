@@ -61,7 +61,7 @@ def test_claims_entity_lists_attribute_the_lab_hosts(tmp_path: Path) -> None:
     assert plain["tracker.test"].get("entity") in (None, "")  # not in the built-in map any more
     report = confaudit("report", SESSION, "--claims", claims, "--out", tmp_path / "a.html")
     assert report.returncode == 0 and "Lab fixture: tracker" in (tmp_path / "a.html").read_text()
-    from confaudit.rules.runner import run_claims
+    from confaudit.commands.pipeline import run_claims
 
     _result, bundle = run_claims([SESSION], claims)
     parties = {p["domain"]: p for p in bundle["parties"]}
@@ -90,7 +90,7 @@ def test_a_missing_entity_list_is_bad_input_naming_it(tmp_path: Path) -> None:
     out = confaudit("check", SESSION, "--claims", claims)
     assert out.returncode == 3 and str(tmp_path / "example-rooms.entities.json") in out.stderr
     assert out.stderr.count("\n") == 1
-    from confaudit.rules.runner import build_bundle
+    from confaudit.commands.pipeline import build_bundle
     from confaudit.rules.claims import load_claims
 
     with pytest.raises(InputError):

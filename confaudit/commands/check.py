@@ -98,7 +98,7 @@ def run(*, sessions: list[Path], claims: Path, fail_on: str = "high", json_out: 
         junit: Path | None = None, sarif: Path | None = None, markdown: Path | None = None,
         keylog: Path | None = None, vendor: str | None = None) -> int:
     from confaudit.output_paths import refuse_bad_outputs
-    from confaudit.rules.runner import display_path, run_claims
+    from confaudit.commands.pipeline import display_path, run_claims
 
     refuse_bad_outputs({"--json": json_out, "--junit": junit, "--sarif": sarif, "--markdown": markdown},
                        {"input": sessions, "--claims": [claims], "--keylog": [keylog]})

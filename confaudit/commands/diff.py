@@ -68,8 +68,9 @@ def run(*, old: Path, new: Path, claims: Path | None = None, json_out: Path | No
     from confaudit.jsonio import dumps_canonical
     from confaudit.output_paths import refuse_bad_outputs
     from confaudit.output_set import FileOutput, write_outputs
-    from confaudit.rules.diff import diff_bundles, diff_document
-    from confaudit.rules.runner import build_bundle
+    from confaudit.formats.jsonout import diff_document
+    from confaudit.rules.diff import diff_bundles
+    from confaudit.commands.pipeline import build_bundle
 
     refuse_bad_outputs({"--json": json_out}, {"old": [old], "new": [new], "--claims": [claims]})
     claims_file = None

@@ -11,7 +11,7 @@ def run(sessions: list[Path], claims: Path, out: Path, keylog: Path | None = Non
     from confaudit.output_paths import refuse_bad_outputs
     from confaudit.output_set import FileOutput, write_outputs
     from confaudit.report.html import render_audit
-    from confaudit.rules.runner import run_claims
+    from confaudit.commands.pipeline import run_claims
 
     refuse_bad_outputs({"--out": out}, {"input": sessions, "--claims": [claims], "--keylog": [keylog]})
     result, bundle = run_claims(sessions, claims, keylog, vendor)

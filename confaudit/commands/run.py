@@ -50,7 +50,7 @@ def _judge(session: Path, claims: Path, fail_on: str, report: Path | None, json_
     from confaudit.capture.session import PCAP
     from confaudit.commands.check import gate, say_summary, write_reports
     from confaudit.output_set import FileOutput
-    from confaudit.rules.runner import display_path, run_claims
+    from confaudit.commands.pipeline import display_path, run_claims
     from confaudit.scenario.runner import BROWSER_KEYLOG
 
     keylog = _nonempty(session / BROWSER_KEYLOG) if _nonempty(session / PCAP) else None  # keys decrypt packets only

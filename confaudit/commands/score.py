@@ -56,7 +56,7 @@ def render(run: RunResult, console) -> None:
 
 def run(*, sessions: list[Path], claims: Path, keylog: Path | None = None, vendor: str | None = None) -> int:
     from confaudit import terminal
-    from confaudit.rules.runner import run_claims
+    from confaudit.commands.pipeline import run_claims
 
     result, _bundle = run_claims(sessions, claims, keylog, vendor)
     stream = terminal.say_stream()

@@ -57,15 +57,6 @@ def _changed(old: Any, new: Any) -> dict[str, Any] | None:
     return None if old == new else {"old": old, "new": new}
 
 
-def diff_document(result: Mapping[str, Any]) -> dict[str, Any]:
-    """A :func:`diff_bundles` result as the ``diff --json`` document (docs/diff.schema.json)."""
-    from confaudit import __version__
-    from confaudit.formats.schemas import DIFF_SCHEMA_VERSION
-
-    return {"format": "confaudit-diff", "schema_version": DIFF_SCHEMA_VERSION,
-            "tool": {"name": "confaudit", "version": __version__}, **result}
-
-
 def diff_bundles(old: Mapping[str, Any], new: Mapping[str, Any], old_run: RunResult | None = None,
                  new_run: RunResult | None = None) -> dict[str, Any]:
     """Changes from ``old`` to ``new``: third parties, data categories per party, encryption, media path, verdicts."""

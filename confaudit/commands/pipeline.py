@@ -1,4 +1,5 @@
-"""The I/O edge shared by ``score``, ``check`` and ``diff``: claims file + inputs -> (RunResult, bundle)."""
+"""Orchestration shared by ``score``, ``check``, ``report``, ``run`` and ``diff``: claims file + inputs -> evidence
+bundle -> (RunResult, bundle). It calls several stages, so it lives with the commands, not in ``rules``."""
 
 from __future__ import annotations
 
