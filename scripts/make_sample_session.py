@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--media-seconds", type=float, default=1.5)
     args = parser.parse_args(argv)
-    from confaudit.capture.lab_room import record_lab_session
+    from confaudit.lab.recorded_room import record_lab_session
 
     out: Path = args.out
     if out.exists():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_binary
-from confaudit.capture.lab_room import PARTICIPANT, ROOM_HOST, ROOM_NAME, TRACKER_HOST, record_lab_session
+from confaudit.lab.recorded_room import PARTICIPANT, ROOM_HOST, ROOM_NAME, TRACKER_HOST, record_lab_session
 
 
 @pytest.mark.slow

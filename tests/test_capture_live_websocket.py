@@ -21,7 +21,7 @@ import pytest
 
 from conftest import require_binary
 from confaudit.capture.lab import LabResolver, TlsUpstream, websocket_accept
-from confaudit.capture.lab_room import ROOM_HOST, headless_browser, wait_for_page
+from confaudit.lab.recorded_room import ROOM_HOST, headless_browser, wait_for_page
 from confaudit.capture.live import CaptureConfig, run_capture
 
 BINARY = [0, 1, 2, 250, 255]

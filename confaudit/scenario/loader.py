@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from confaudit.errors import ScenarioError
-from confaudit.rules.claims import _Loader, _parse
 from confaudit.scenario.model import (ACTION_STEPS, BROWSERS, DEFAULT_OUTCOMES, DEFAULT_SELECTORS, LAB_MODES,
                                       STATE_PHASES, STEP_KINDS, LabSpec, Participant, Scenario, Step, Wait)
+from confaudit.yaml_nodes import NodeReader, parse_yaml
 
 MAX_SCENARIO_BYTES = 1024 * 1024
 MAX_STEPS = 2000
@@ -32,9 +32,9 @@ DEFAULT_TIMEOUT_S = 10.0
 def load_scenario(path: str | Path) -> Scenario:
     """Parse and validate ``path``; ScenarioError(file, problem, line, column) on any problem."""
     p = Path(path)
-    root, text = _parse(p, error=ScenarioError, what="scenario file", max_bytes=MAX_SCENARIO_BYTES)
+    root, text = parse_yaml(p, ScenarioError, "scenario file", MAX_SCENARIO_BYTES)
     source = text.encode("utf-8")  # the bytes validated are the bytes hashed and copied into the session
-    ld = _Loader(str(path), error=ScenarioError)
+    ld = NodeReader(str(path), error=ScenarioError)
     top = ld.mapping(root, "scenario", TOP_KEYS)
     for required in ("vendor", "start_url", "steps"):
         if required not in top:
@@ -75,7 +75,7 @@ def load_scenario(path: str | Path) -> Scenario:
     )
 
 
-def _url(ld: _Loader, node: Any, what: str) -> str:
+def _url(ld: NodeReader, node: Any, what: str) -> str:
     value = ld.string(node, what)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -83,7 +83,7 @@ def _url(ld: _Loader, node: Any, what: str) -> str:
     return value
 
 
-def _seconds(ld: _Loader, node: Any, what: str, maximum: float) -> float:
+def _seconds(ld: NodeReader, node: Any, what: str, maximum: float) -> float:
     raw = ld.scalar(node, what)
     try:
         value = float(raw)
@@ -94,14 +94,14 @@ def _seconds(ld: _Loader, node: Any, what: str, maximum: float) -> float:
     return value
 
 
-def _browser(ld: _Loader, node: Any) -> str:
+def _browser(ld: NodeReader, node: Any) -> str:
     browser = ld.string(node, "browser")
     if browser not in BROWSERS:
         raise ld.fail(node, f"browser must be one of {', '.join(BROWSERS)}")
     return browser
 
 
-def _participants(ld: _Loader, entry: tuple[Any, Any] | None, browser: str) -> tuple[Participant, ...]:
+def _participants(ld: NodeReader, entry: tuple[Any, Any] | None, browser: str) -> tuple[Participant, ...]:
     import yaml
 
     if entry is None:
@@ -131,7 +131,7 @@ def _participants(ld: _Loader, entry: tuple[Any, Any] | None, browser: str) -> t
     return tuple(out)
 
 
-def _lab(ld: _Loader, node: Any) -> LabSpec:
+def _lab(ld: NodeReader, node: Any) -> LabSpec:
     fields = ld.mapping(node, "lab", {"mode", "fail_to_refuse"})
     mode = ld.string(fields["mode"][1], "lab.mode") if "mode" in fields else "p2p"
     if mode not in LAB_MODES:
@@ -145,7 +145,7 @@ def _lab(ld: _Loader, node: Any) -> LabSpec:
     return LabSpec(mode, fail)
 
 
-def _step(ld: _Loader, node: Any, names: list[str], default_timeout: float, selectors: dict[str, str]) -> Step:
+def _step(ld: NodeReader, node: Any, names: list[str], default_timeout: float, selectors: dict[str, str]) -> Step:
     import yaml
 
     if not isinstance(node, yaml.MappingNode):
@@ -230,27 +230,27 @@ def _empty(node: Any) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
 
 
-def _need(ld: _Loader, node: Any, args: dict[str, Any], what: str, keys: tuple[str, ...]) -> None:
+def _need(ld: NodeReader, node: Any, args: dict[str, Any], what: str, keys: tuple[str, ...]) -> None:
     for key in keys:
         if key not in args:
             raise ld.fail(node, f"{what}: missing required key '{key}'")
 
 
-def _participant_ref(ld: _Loader, node: Any, names: list[str]) -> str:
+def _participant_ref(ld: NodeReader, node: Any, names: list[str]) -> str:
     name = ld.string(node, "participant")
     if name not in names:
         raise ld.fail(node, f"unknown participant '{name[:100]}' (participants: {', '.join(names)})")
     return name
 
 
-def _phase(ld: _Loader, node: Any) -> str:
+def _phase(ld: NodeReader, node: Any) -> str:
     label = ld.string(node, "phase")
     if len(label) > 64 or not label.isprintable():
         raise ld.fail(node, "phase must be 1-64 printable characters")
     return label
 
 
-def _wait(ld: _Loader, node: Any, kind: str) -> Wait:
+def _wait(ld: NodeReader, node: Any, kind: str) -> Wait:
     import yaml
 
     if isinstance(node, yaml.ScalarNode):
@@ -263,7 +263,7 @@ def _wait(ld: _Loader, node: Any, kind: str) -> Wait:
     return Wait(**given)
 
 
-def _check_links(ld: _Loader, steps: tuple[Step, ...], node: Any) -> None:
+def _check_links(ld: NodeReader, steps: tuple[Step, ...], node: Any) -> None:
     """A try_join needs a link recorded by an earlier new_room step (its own number, when given)."""
     recorded = 0
     for step, step_node in zip(steps, node.value):
