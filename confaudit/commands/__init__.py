@@ -1,0 +1,1 @@
+"""One module per CLI command: ``run(**options) -> int``, raising ``confaudit.errors`` exceptions; only ``cli.py`` exits."""
