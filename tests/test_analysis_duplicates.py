@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from confaudit.analysis.capture import analyze_captures
+from confaudit.analysis.packet_side import analyze_captures
 from benchmarks.synth_e2ee import SynthStream, dtls_handshake, write_call
 
 AV = [SynthStream("client", "opus", 0x1111, 111), SynthStream("server", "vp8", 0x2222, 96)]

@@ -13,7 +13,7 @@ A, B = "192.168.5.2", "192.168.5.3"
 
 
 def analyze(tmp_path, packets: list[tuple[bytes, float]], name: str = "m.pcap") -> dict:
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     frames = [(arrival + 1_700_000_000.0, ether(ipv4(A, B, 17, udp(40000, 40002, packet)))) for packet, arrival in packets]
     path = tmp_path / name
@@ -97,7 +97,7 @@ def test_encrypted_rtcp_is_srtcp_and_keys_the_flow(tmp_path):
 
 def test_shared_captures_call_nothing_encrypted_plain_and_nothing_plain_encrypted(shared_captures):
     """Across every real capture: sip.pcap's PCMA is the only plaintext; srtp only with a positive reason."""
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     positive = ("use_srtp", "DTLS record", "SRTCP", "RTP/SAVP", "authentication tag", "the same SSRC is judged SRTP")
     files = sorted(p for p in [*shared_captures.glob("*.pcap*"), *(shared_captures / "ndpi-devset").glob("*.pcap*")]

@@ -113,7 +113,7 @@ def test_mdns_announcements_without_questions_are_dns(tmp_path) -> None:
 
     from pcap_testbuild import ether, ipv4, pcap, udp
 
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     name = b"\x07printer\x05local\x00"
     answer = name + struct.pack("!HHIH", 1, 0x8001, 120, 4) + bytes([192, 168, 1, 9])

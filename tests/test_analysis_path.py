@@ -22,7 +22,7 @@ def binding_request(extra: bytes = b"") -> bytes:
 
 
 def analyze(tmp_path, frames):
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     path = tmp_path / "p.pcap"
     path.write_bytes(pcap(frames))
@@ -122,7 +122,7 @@ def _cert(cn: str) -> tuple[bytes, int, int, int]:
 
 def test_a_conference_server_is_a_server_even_when_it_runs_full_ice(shared_captures):
     """skype-conference-call.pcap: the far end checks connectivity like a peer but sends 11 sources."""
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     path = analyze_captures([shared_captures / "skype-conference-call.pcap"])["media_path"]
     assert path["topology"] == "server"
@@ -130,7 +130,7 @@ def test_a_conference_server_is_a_server_even_when_it_runs_full_ice(shared_captu
 
 
 def test_meet_sfu_by_network_and_certificate(shared_captures):
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     path = analyze_captures([shared_captures / "stun_google_meet.pcapng"])["media_path"]
     assert path["topology"] == "server" and set(path["packets_by_topology"]) == {"server"}
@@ -141,7 +141,7 @@ def test_meet_sfu_by_network_and_certificate(shared_captures):
 
 
 def test_whatsapp_call_moves_from_relays_to_a_peer(shared_captures):
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     path = analyze_captures([shared_captures / "whatsapp_login_call.pcap"])["media_path"]
     assert path["topology"] == "p2p"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from analysis_pcapkit import tcp_frame, udp_frame, write_pcap
 
-from confaudit.analysis.capture import analyze_captures
+from confaudit.analysis.packet_side import analyze_captures
 from confaudit.jsonio import dumps_canonical
 
 COOKIE = b"\x21\x12\xa4\x42"
@@ -113,7 +113,7 @@ def test_progress_reports_bytes_per_chunk_up_to_the_total(shared_captures: Path)
 
 
 def test_exhausted_sample_budget_fails_closed(shared_captures: Path, monkeypatch) -> None:
-    import confaudit.analysis.samples as samples
+    import confaudit.analysis.sampling as samples
 
     monkeypatch.setattr(samples, "GLOBAL_BYTE_BUDGET", 2000)
     bundle = analyze_captures([shared_captures / "teams.pcap"])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from confaudit.analysis.capture import analyze_captures
+from confaudit.analysis.packet_side import analyze_captures
 
 
 @lru_cache(maxsize=None)

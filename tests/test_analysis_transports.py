@@ -164,7 +164,7 @@ def test_length_prefixed_chat_on_5222_is_not_stun(tmp_path):
 
 def test_tls_wins_over_a_segment_that_looks_framed(tmp_path, shared_captures):
     """teams.pcap: server segments captured out of order start with RTP-looking bytes; the flows stay TLS."""
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     part = analyze_captures([shared_captures / "teams.pcap"])
     assert not any(f.get("framing") for f in part["flows"])
@@ -172,7 +172,7 @@ def test_tls_wins_over_a_segment_that_looks_framed(tmp_path, shared_captures):
 
 
 def test_ice_tcp_and_turn_tcp_in_a_real_capture(shared_captures):
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     part = analyze_captures([shared_captures / "stun.pcap"])
     modes = {f["framing"]["mode"]: f for f in part["flows"] if f.get("framing")}
@@ -223,7 +223,7 @@ def test_dtls_pre_standard_version_is_dtls(tmp_path):
 
 @pytest.mark.parametrize("name", ["snapchat_call_v1.pcapng", "quic-28.pcap", "youtube_quic.pcap"])
 def test_quic_flows_carry_no_rtp_streams(shared_captures, name):
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     folder = shared_captures / "ndpi-devset"
     part = analyze_captures([folder / name])

@@ -82,7 +82,7 @@ def test_media_inside_channel_data_becomes_streams_with_verdicts(tmp_path):
 
 def test_rtcp_and_stun_inside_channel_data_are_not_streams(shared_captures):
     """Messenger's relay in stun.pcap carries ICE checks and RTCP inside ChannelData, not media."""
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     part = analyze_captures([shared_captures / "stun.pcap"])
     assert not any("turn_channel" in s for s in part["media_streams"])

@@ -23,7 +23,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory):
     capture = out / "call.pcapng"
     keylog = out / "keys.log"
     record = run_call(2.0, keylog_path=keylog, capture_path=capture)
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     return record, analyze_captures([capture]), capture, keylog
 

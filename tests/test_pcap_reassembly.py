@@ -15,7 +15,7 @@ import pytest
 
 import pcap_testbuild as b
 from conftest import require_binary
-from confaudit.analysis.capture import analyze_captures
+from confaudit.analysis.packet_side import analyze_captures
 from confaudit.jsonio import dumps_canonical
 from confaudit.pcap import reassembly
 from confaudit.pcap.reader import CaptureReader

@@ -154,7 +154,7 @@ def test_first_party_by_entity_name_or_domain_or_url() -> None:
 
 
 def test_real_capture_sni_parties(shared_captures: Path) -> None:
-    from confaudit.analysis.capture import analyze_captures
+    from confaudit.analysis.packet_side import analyze_captures
 
     bundle = analyze_captures([shared_captures / "teams.pcap"], progress=None)
     assert bundle.get("tls"), "the packet analysis reports no TLS SNI for teams.pcap"

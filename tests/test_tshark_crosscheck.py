@@ -15,7 +15,7 @@ import pytest
 
 from conftest import require_binary
 
-from confaudit.analysis.capture import analyze_captures
+from confaudit.analysis.packet_side import analyze_captures
 
 FILES = ["google_meet.pcapng", "quic-v2.pcapng", "sip.pcap", "skype-conference-call.pcap", "stun.pcap",
          "stun_google_meet.pcapng", "stun_zoom.pcapng", "teams.pcap", "webex.pcap", "whatsapp_login_call.pcap",

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from confaudit.analysis.refs import hex16, packet_refs, text
-from confaudit.analysis.samples import Sample
+from confaudit.analysis.sampling import Sample
 
 MAX_VALUES = 32
 

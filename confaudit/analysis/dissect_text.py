@@ -6,7 +6,7 @@ from typing import Any
 
 from confaudit.analysis.dissect_udp import leaf_names
 from confaudit.analysis.refs import hex16, packet_ref, packet_refs, text
-from confaudit.analysis.samples import Sample
+from confaudit.analysis.sampling import Sample
 from confaudit.analysis.tcpstream import reassemble
 
 MAX_ITEMS = 32

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confaudit.analysis import classify as C
-from confaudit.analysis.samples import SampleStore
+from confaudit.analysis.sampling import SampleStore
 from confaudit.wire.errors import ParserBugs
 
 SECTIONS = ("stun", "dtls", "quic", "dns", "tls", "http", "sip", "sdp", "zoom_candidates")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from confaudit.analysis.samples import Sample
+from confaudit.analysis.sampling import Sample
 
 MAX_REFS = 8
 MAX_TEXT = 512

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from confaudit.analysis.samples import TCP_BYTES_PER_DIRECTION, Sample
+from confaudit.analysis.sampling import TCP_BYTES_PER_DIRECTION, Sample
 
 
 def reassemble(segments: Iterable[Sample], limit: int = TCP_BYTES_PER_DIRECTION) -> bytes:

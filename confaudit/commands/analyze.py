@@ -45,11 +45,11 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
     complete = bundle.get("complete") is True
     console = _console() if not quiet or not complete else None  # rich is slow to import
     if not quiet:
-        from confaudit.analysis.summary import render_summary
+        from confaudit.commands.analyze_summary import render_summary
 
         render_summary(bundle, console)
     if not complete:
-        from confaudit.analysis.summary import clean
+        from confaudit.commands.analyze_summary import clean
         from rich.text import Text
 
         console.print(Text("WARNING: the evidence is INCOMPLETE (an input could not be read to the end, a session's "
@@ -89,7 +89,7 @@ class _progress:
         return self.update
 
     def update(self, label: str, done: int, total: int) -> None:
-        from confaudit.analysis.summary import clean
+        from confaudit.commands.analyze_summary import clean
 
         self._bar.update(self._task, description=clean(label, 40), completed=done, total=total or None)
 

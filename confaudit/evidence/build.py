@@ -191,7 +191,7 @@ def build_evidence(
     }
 
     if sorted_inputs.captures:
-        from confaudit.analysis.capture import analyze_captures
+        from confaudit.analysis.packet_side import analyze_captures
 
         with terminal.stage("packets analysed") as counts:
             _merge(bundle, analyze_captures(sorted_inputs.captures, progress=progress))

@@ -22,7 +22,7 @@ class _Observer:
         from confaudit.analysis.carried import TcpFramer
         from confaudit.analysis.flows import FlowTable
         from confaudit.analysis.rtpstreams import StreamTable
-        from confaudit.analysis.samples import SampleStore
+        from confaudit.analysis.sampling import SampleStore
         from confaudit.wire.errors import ParserBugs
 
         self.table = FlowTable()
@@ -85,9 +85,9 @@ def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = No
         done_before += sizes[index]
         if progress is not None:
             progress(label, done_before, total)
-    from confaudit.analysis.assemble import assemble
+    from confaudit.analysis.sections import packet_sections
 
-    part = assemble(seen.table, seen.streams, seen.store, seen.bugs, seen.framer)
+    part = packet_sections(seen.table, seen.streams, seen.store, seen.bugs, seen.framer)
     part["inputs"] = inputs
     # Evidence that was counted but not dissected, or that a parser bug lost, could hide a finding: fail closed.
     part["complete"] = (all(bool(i.get("complete", False)) for i in inputs) and not seen.store.budget_exhausted

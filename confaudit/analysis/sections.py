@@ -11,7 +11,7 @@ from confaudit.analysis.flows import FlowTable
 from confaudit.analysis.labels import LABELS, FlowFacts, flow_protocol, message_labels, packet_labels
 from confaudit.analysis.media import FlowKeying, build_streams, sdp_keying
 from confaudit.analysis.rtpstreams import StreamTable, plausible_stream
-from confaudit.analysis.samples import SampleStore
+from confaudit.analysis.sampling import SampleStore
 from confaudit.wire.errors import ParserBugs
 
 _TRANSPORT = {6: "tcp", 17: "udp"}
@@ -56,7 +56,7 @@ def _base_flows(table: FlowTable) -> list[dict[str, Any]]:
     return out
 
 
-def assemble(table: FlowTable, streams: StreamTable, store: SampleStore, bugs: ParserBugs,
+def packet_sections(table: FlowTable, streams: StreamTable, store: SampleStore, bugs: ParserBugs,
              framer: TcpFramer) -> dict[str, Any]:
     from confaudit.analysis.path import endpoint_names, media_path
     from confaudit.redact import Redactor
