@@ -92,8 +92,9 @@ def test_every_result_kind_and_a_crashed_check_validate() -> None:
 def test_paths_and_urls_that_are_no_valid_uri_are_encoded(tmp_path: Path) -> None:
     """A claims path with spaces, ':' or non-ASCII, and a source URL with characters a URI cannot hold."""
     run = _golden_run()
-    odd = dataclasses.replace(run.findings[0], source={**run.findings[0].source,
-                                                         "url": "https://example.org/prіvacy|policy/{v}?q=a b%zz#ü"})
+    first = run.findings[0]
+    odd = dataclasses.replace(first, claim=dataclasses.replace(first.claim, source={
+        **first.source, "url": "https://example.org/prіvacy|policy/{v}?q=a b%zz#ü"}))
     run = dataclasses.replace(run, claims_path="claims dir/naïve:vendor%.yaml", findings=(odd, *run.findings[1:]))
     doc = json.loads(to_sarif(run, include_all=True))
     assert_valid_sarif(doc)
@@ -147,8 +148,8 @@ def test_cli_junit_is_read_by_junitparser_with_the_right_counts(written: dict[st
 def test_junitparser_sees_every_verdict_kind() -> None:
     run = _golden_run()
     verdicts = ["supported", "contradicted", "understated", "not_observable", "inconclusive", "error", "document_only"]
-    findings = tuple(dataclasses.replace(run.findings[i % len(run.findings)], claim_id=f"claim-{v}", verdict=v)
-                     for i, v in enumerate(verdicts))
+    findings = tuple(dataclasses.replace(f, claim=dataclasses.replace(f.claim, id=f"claim-{v}"), verdict=v)
+                     for f, v in ((run.findings[i % len(run.findings)], v) for i, v in enumerate(verdicts)))
     run = dataclasses.replace(run, findings=findings)
     _check_junit(to_junit(run), [f.to_dict() for f in findings])
 

@@ -102,7 +102,8 @@ def test_check_summary_with_hostile_claims_and_hosts_renders_inert() -> None:
     run = golden_run()
     hostile = " / ".join(AUTOLINKABLE)
     statement = "Rooms by www.rooms.example (help@rooms.example, @octocat, #1)"
-    findings = tuple(replace(f, statement=statement, explanation=f"Seen at {hostile}.") for f in run.findings)
+    findings = tuple(replace(f, claim=replace(f.claim, statement=statement), explanation=f"Seen at {hostile}.")
+                     for f in run.findings)
     run = replace(run, vendor="Vendor @octocat www.vendor.example", findings=findings)
     assert_inert(to_markdown(run), "Vendor @octocat www.vendor.example", statement, f"Seen at {hostile}.")
 

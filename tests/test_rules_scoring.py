@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from confaudit.rules.model import Finding
+from confaudit.rules.model import Claim, Finding
 from confaudit.rules.scoring import CAP_WITH_HIGH_CONTRADICTION, rubric, score
 
 
 def _finding(claim_id: str, verdict: str, severity: str = "medium", category: str = "transport_encryption") -> Finding:
-    return Finding(claim_id=claim_id, statement="s", source={}, check="transport_encryption", params={}, severity=severity,
-                   category=category, verdict=verdict, explanation="e.", evidence=(), line=1, column=1,
-                   fingerprint="f", document_only=verdict == "document_only")
+    claim = Claim(id=claim_id, statement="s", source={}, check="transport_encryption", params={}, severity=severity,
+                  category=category, line=1, column=1, document_only=verdict == "document_only")
+    return Finding(claim=claim, verdict=verdict, explanation="e.", evidence=(), fingerprint="f")
 
 
 def test_rubric_covers_nsa_and_eff_criteria_with_verifiability() -> None:

@@ -130,11 +130,8 @@ def evaluate(claims_file: ClaimsFile, bundle: Mapping[str, Any]) -> RunResult:
     findings = []
     for claim in claims_file.claims:
         result = run_claim(claim, view, claims_file.room_link_pattern, complete, reasons)
-        findings.append(Finding(
-            claim_id=claim.id, statement=claim.statement, source=claim.source, check=claim.check, params=claim.params,
-            severity=claim.severity, category=claim.category, verdict=result.verdict, explanation=result.explanation,
-            evidence=tuple(result.evidence), line=claim.line, column=claim.column,
-            fingerprint=fingerprint(claims_file.vendor, claim), document_only=claim.document_only))
+        findings.append(Finding(claim=claim, verdict=result.verdict, explanation=result.explanation,
+                                evidence=tuple(result.evidence), fingerprint=fingerprint(claims_file.vendor, claim)))
     raw_inputs = bundle.get("inputs")
     inputs = tuple(i for i in (raw_inputs if isinstance(raw_inputs, list) else []) if isinstance(i, Mapping))
     return RunResult(vendor=claims_file.vendor, claims_path=claims_file.path, findings=tuple(findings),

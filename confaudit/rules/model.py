@@ -98,44 +98,67 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Finding:
-    """The verdict on one claim, with its evidence."""
+    """The verdict on one claim, with its evidence. The claim's own fields are read through it (``finding.severity``)."""
 
-    claim_id: str
-    """The claim's id."""
-    statement: str
-    """The vendor's words."""
-    source: Mapping[str, str]
-    """Where the vendor said it."""
-    check: str
-    """Check kind."""
-    params: Mapping[str, Any]
-    """Check parameters used."""
-    severity: str
-    """Claim severity."""
-    category: str
-    """Rubric criterion id."""
+    claim: Claim
+    """The claim judged (its id, the vendor's words, source, check and parameters, severity, place in the file)."""
     verdict: str
     """supported|contradicted|understated|not_observable|inconclusive|error|document_only."""
     explanation: str
     """One quotable sentence."""
     evidence: tuple[Mapping[str, str], ...]
     """Evidence references ``{kind, id, detail}`` (flow, packet, http, websocket, media_stream, party ...)."""
-    line: int
-    """Claim line in the claims file."""
-    column: int
-    """Claim column in the claims file."""
     fingerprint: str
     """Stable hash of vendor, claim id and check (same claim -> same fingerprint across runs)."""
-    document_only: bool
-    """True for claims no capture can check."""
+
+    @property
+    def claim_id(self) -> str:
+        return self.claim.id
+
+    @property
+    def statement(self) -> str:
+        return self.claim.statement
+
+    @property
+    def source(self) -> Mapping[str, str]:
+        return self.claim.source
+
+    @property
+    def check(self) -> str:
+        return self.claim.check
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        return self.claim.params
+
+    @property
+    def severity(self) -> str:
+        return self.claim.severity
+
+    @property
+    def category(self) -> str:
+        return self.claim.category
+
+    @property
+    def line(self) -> int:
+        return self.claim.line
+
+    @property
+    def column(self) -> int:
+        return self.claim.column
+
+    @property
+    def document_only(self) -> bool:
+        return self.claim.document_only
 
     def to_dict(self) -> dict[str, Any]:
+        c = self.claim
         return _plain({
-            "claim_id": self.claim_id, "statement": self.statement, "source": dict(self.source),
-            "check": self.check, "params": dict(self.params), "severity": self.severity,
-            "category": self.category, "verdict": self.verdict, "explanation": self.explanation,
-            "evidence": [dict(e) for e in self.evidence], "line": self.line, "column": self.column,
-            "fingerprint": self.fingerprint, "document_only": self.document_only,
+            "claim_id": c.id, "statement": c.statement, "source": dict(c.source),
+            "check": c.check, "params": dict(c.params), "severity": c.severity,
+            "category": c.category, "verdict": self.verdict, "explanation": self.explanation,
+            "evidence": [dict(e) for e in self.evidence], "line": c.line, "column": c.column,
+            "fingerprint": self.fingerprint, "document_only": c.document_only,
         })
 
 
