@@ -14,8 +14,8 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 if getattr(sys.modules.get("confaudit"), "__path__", None) is None:
     sys.modules.pop("confaudit", None)
 try:
-    from confaudit.capture.mitm_addon import ConfauditAddon
+    from confaudit.capture.addons import SessionRecorder
 finally:
     sys.path[:] = _saved
 
-addons = [ConfauditAddon()]
+addons = [SessionRecorder()]

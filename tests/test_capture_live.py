@@ -194,14 +194,14 @@ def test_panel_summary_counts_other_domains() -> None:
     import time as _time
 
     from confaudit.capture.live import LiveState
-    from confaudit.capture.mitm_addon import ConfauditAddon
+    from confaudit.capture.addons import SessionRecorder
     from confaudit.capture.panel import render, summary
 
     # the real classes, not look-alikes: a fake once hid the panel calling a property as a method
-    addon = ConfauditAddon()
+    addon = SessionRecorder()
     addon.hosts.update({"api.example-rooms.test": 3, "cdn.example-rooms.test": 1, "t.tracker.test": 2})
     addon.counts.update({"http": 6, "websocket": 2, "tls_clienthello": 3})
-    addon.udp_bytes = 125_000
+    addon.udp_dns.udp_bytes = 125_000
     state = LiveState(started=_time.time() - 10, addon=addon, phases=["joined"], listen=[("127.0.0.1", 8080)])
     s = summary(state, "example-rooms")
     assert s["http"] == 6 and s["hosts"] == 3 and s["other_domains"] == ["tracker.test"]

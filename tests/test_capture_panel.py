@@ -28,7 +28,7 @@ import pytest
 
 from conftest import loopback_http
 from confaudit.capture.live import LiveState
-from confaudit.capture.mitm_addon import ConfauditAddon
+from confaudit.capture.addons import SessionRecorder
 from confaudit.capture.panel import KeyReader, PhaseTail, registrable_domain, render, summary
 from confaudit.capture.session import append_phase, read_phases
 
@@ -261,7 +261,7 @@ def test_registrable_domain_keeps_ip_addresses() -> None:
 
 
 def _state(hosts: dict[str, int], phases: list[str] | None = None, sniffer: object = None) -> LiveState:
-    addon = ConfauditAddon()  # the real addon and state classes: look-alikes hid a property called as a method
+    addon = SessionRecorder()  # the real addon and state classes: look-alikes hid a property called as a method
     addon.hosts.update(hosts)
     addon.counts["http"] = 3
     return LiveState(started=time.time() - 65, addon=addon, sniffer=sniffer, listen=[("127.0.0.1", 8080)],

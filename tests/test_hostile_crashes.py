@@ -84,9 +84,9 @@ def test_undecodable_path_query_and_header_name_reach_no_writer_as_surrogates(tm
 
 
 async def test_live_addon_writes_latin1_headers_as_replacement_characters(tmp_path: Path) -> None:
-    from confaudit.capture.mitm_addon import ConfauditAddon
+    from confaudit.capture.addons import SessionRecorder
 
-    addon = ConfauditAddon()
+    addon = SessionRecorder()
     with taddons.context(addon) as tctx:
         tctx.configure(addon, confaudit_session=str(tmp_path), confaudit_vendor="Example Rooms")
         flow = tflow.tflow(resp=True)

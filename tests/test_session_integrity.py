@@ -180,16 +180,16 @@ def test_mark_prints_iso_8601_while_recording(tmp_path: Path) -> None:
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_records_the_writer_never_wrote_are_recorded_as_dropped(tmp_path: Path) -> None:
-    from confaudit.capture.mitm_addon import ConfauditAddon
+    from confaudit.capture.addons import SessionRecorder
 
     out = tmp_path / "s"
-    addon = ConfauditAddon()
+    addon = SessionRecorder()
     addon.open_session(out, vendor="Example Rooms")
     addon.writer._queue.put(None)  # the writer thread ends (as if it had died): what follows is never written
     addon.writer._thread.join(timeout=10)
     assert not addon.writer._thread.is_alive()
     for number in range(3):
-        addon._write({"kind": "http", "number": number})
+        addon.write({"kind": "http", "number": number})
     manifest = addon.close()
     assert manifest["stats"]["write_errors"] == 0 and manifest["stats"]["dropped_records"] >= 3
     dropped = manifest["stats"]["dropped_records"]

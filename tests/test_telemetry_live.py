@@ -91,7 +91,7 @@ CALL_PAGE = f"""<!doctype html><title>call</title><script>
 LAB_ADDONS = """
 from mitmproxy import http
 
-from confaudit.capture.mitm_addon import ConfauditAddon
+from confaudit.capture.addons import SessionRecorder
 
 PORT = {port}
 
@@ -103,7 +103,7 @@ class LabRedirect:
     def server_connect(self, data):
         data.server.address = ("127.0.0.1", PORT)
 
-addons = [ConfauditAddon(), LabRedirect()]
+addons = [SessionRecorder(), LabRedirect()]
 """
 
 

@@ -84,7 +84,7 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
     from mitmproxy.net import tls as mitm_tls
     from mitmproxy.tools.dump import DumpMaster
 
-    from confaudit.capture.mitm_addon import ConfauditAddon
+    from confaudit.capture.addons import SessionRecorder
 
     try:
         opts = options.Options(listen_host=config.listen_host, listen_port=config.listen_port, mode=[config.mode],
@@ -94,7 +94,7 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
     startup_errors = startup.StartupErrors.replace_errorcheck(master)
     try:
-        addon = ConfauditAddon()
+        addon = SessionRecorder()
         for extra in config.extra_addons:
             master.addons.add(extra)
         master.addons.add(addon)
