@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from confaudit.capture import convert
-from confaudit.capture.addons.recorder import contained
+from confaudit.capture.addons.containment import Recorder, contained
 from confaudit.capture.upstream import failed_connect_error, failed_upstream_error
-
-if TYPE_CHECKING:
-    from confaudit.capture.addons.recorder import SessionRecorder
 
 
 class HttpRecorder:
     """The ``response``, ``error`` and ``http_connect_error`` hooks."""
 
-    def __init__(self, recorder: SessionRecorder) -> None:
+    def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
 
     @contained

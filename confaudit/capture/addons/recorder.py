@@ -1,18 +1,15 @@
-"""The session recorder addon: options, the session directory, its manifest and writers, and error containment.
-
-Every hook of every confaudit addon is wrapped (``contained``): an exception is counted and written to the
-manifest; traffic flows on untouched. Records are converted on the event loop shortly after the hook returns
+"""The session recorder addon: options, the session directory, its manifest and writers, and the hook errors its
+child addons contain (``containment.contained``): counted and written to the manifest. Records are converted on the event loop shortly after the hook returns
 (``defer``, bounded by the body caps) and written by a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from confaudit.capture import session
 from confaudit.capture.observations import ObservationWriter
@@ -22,21 +19,6 @@ from confaudit.redact import Redactor
 MAX_ERROR_SAMPLES = 20
 DEFER_S = 0.02
 """Conversion waits this long so the response reaches the client first (no added latency)."""
-
-
-class _HasRecorder(Protocol):
-    recorder: "SessionRecorder"
-
-
-def contained(hook: Callable[..., None]) -> Callable[..., None]:
-    """Wrap a hook of an addon that has a ``recorder``: an exception is noted there, never raised into mitmproxy."""
-    @functools.wraps(hook)
-    def wrapper(self: _HasRecorder, *args: Any) -> None:
-        try:
-            hook(self, *args)
-        except Exception as exc:  # a broken hook must never break the audited call
-            self.recorder.note_error(hook.__name__, exc)
-    return wrapper
 
 
 class SessionRecorder:

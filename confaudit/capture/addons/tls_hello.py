@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from confaudit.capture import convert
-from confaudit.capture.addons.recorder import contained
-
-if TYPE_CHECKING:
-    from confaudit.capture.addons.recorder import SessionRecorder
+from confaudit.capture.addons.containment import Recorder, contained
 
 MAX_PASSTHROUGH_REMEMBERED = 100_000
 """Passed-through client connections remembered (each ClientHello recorded once); the set is then cleared."""
@@ -18,7 +15,7 @@ MAX_PASSTHROUGH_REMEMBERED = 100_000
 class ClientHelloRecorder:
     """The ``tls_clienthello`` hook (intercepted TLS) and ``next_layer`` (connections passed through untouched)."""
 
-    def __init__(self, recorder: SessionRecorder) -> None:
+    def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self._passthrough_seen: set[int] = set()
 

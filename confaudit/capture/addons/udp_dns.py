@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from confaudit.capture import convert
-from confaudit.capture.addons.recorder import contained
-
-if TYPE_CHECKING:
-    from confaudit.capture.addons.recorder import SessionRecorder
+from confaudit.capture.addons.containment import Recorder, contained
 
 MAX_OPEN_UDP_FLOWS = 20_000
 """Open UDP aggregates; the oldest is written out when more flows are open."""
@@ -17,7 +14,7 @@ MAX_OPEN_UDP_FLOWS = 20_000
 class UdpDnsRecorder:
     """The ``dns_response``/``dns_error`` and ``udp_message``/``udp_end``/``udp_error`` hooks."""
 
-    def __init__(self, recorder: SessionRecorder) -> None:
+    def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.udp: dict[str, convert.UdpAggregate] = {}
         self.udp_bytes = 0

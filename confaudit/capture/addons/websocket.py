@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from confaudit.capture import convert
-from confaudit.capture.addons.recorder import contained
-
-if TYPE_CHECKING:
-    from confaudit.capture.addons.recorder import SessionRecorder
+from confaudit.capture.addons.containment import Recorder, contained
 
 MAX_WS_MESSAGES_KEPT = 1000
 """WebSocket messages kept on a live flow (older ones are already recorded)."""
@@ -17,7 +14,7 @@ MAX_WS_MESSAGES_KEPT = 1000
 class WebSocketRecorder:
     """The ``websocket_message`` and ``websocket_end`` hooks."""
 
-    def __init__(self, recorder: SessionRecorder) -> None:
+    def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
 
     @contained
