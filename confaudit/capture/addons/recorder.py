@@ -1,6 +1,6 @@
 """The session recorder addon: options, the session directory, its manifest and writers, and the hook errors its
-child addons contain (``containment.contained``): counted and written to the manifest. Records are converted on the event loop shortly after the hook returns
-(``defer``, bounded by the body caps) and written by a thread.
+child addons contain (``containment.contained``), counted and written to the manifest. Records are converted on
+the event loop shortly after the hook returns (``defer``, bounded by the body caps) and written by a thread.
 """
 
 from __future__ import annotations
