@@ -50,6 +50,16 @@ def test_response_with_compression_cname_a_aaaa_txt_https() -> None:
     assert odd.problems == ("undecodable HTTPS rdata: keys not in strictly increasing order",)
 
 
+def test_edns_opt_with_options_is_skipped_not_read_as_records() -> None:
+    q = qname("a.example")
+    opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0, 8) + struct.pack("!HH", 10, 4) + b"\x01\x02\x03\x04"  # COOKIE option
+    body = (q + struct.pack("!HH", 1, 1) + rr(b"\xc0\x0c", 1, bytes([192, 0, 2, 1])) + opt
+            + rr(b"\xc0\x0c", 1, bytes([192, 0, 2, 2])))
+    msg = parse_dns(header(7, 0x8180, 1, 1, 0, 2) + body)
+    assert msg.complete and not msg.problems
+    assert [(a.section, a.value) for a in msg.answers] == [("answer", "192.0.2.1"), ("additional", "192.0.2.2")]
+
+
 def test_pointer_loops_and_truncation_are_reported_not_followed() -> None:
     self_loop = header(1, 0x0100, 1, 0) + b"\xc0\x0c" + b"\0\x01\0\x01"
     msg = parse_dns(self_loop)

@@ -137,8 +137,8 @@ def _value(rtype: int, rdata: Any) -> str | None:
     return _svcb(rdata)  # 64 SVCB, 65 HTTPS
 
 
-def _rdata_value(parser: Any, rtype: int, rdlen: int) -> str | None:
-    """The rendered value of the rdata at the parser's position (``rdlen`` bytes; the parser moves past them)."""
+def _rdata_value(parser: Any, rtype: int, rdlen: int) -> tuple[str | None, str | None]:
+    """(rendered value, problem) of the ``rdlen`` rdata bytes at the parser's position; the parser moves past them."""
     import dns.exception
     import dns.rdata
     import dns.rdataclass
@@ -146,18 +146,14 @@ def _rdata_value(parser: Any, rtype: int, rdlen: int) -> str | None:
     end = parser.current + rdlen
     try:
         if rtype not in _SHOWN_TYPES:
-            return None
+            return None, None
         with parser.restrict_to(rdlen):
             # Class IN whatever the wire says: mDNS sets the top class bit (cache flush, RFC 6762 §10.2).
-            return _value(rtype, dns.rdata.from_wire_parser(dns.rdataclass.IN, rtype, parser))
+            return _value(rtype, dns.rdata.from_wire_parser(dns.rdataclass.IN, rtype, parser)), None
     except dns.exception.DNSException as exc:
-        raise _BadRdata(f"undecodable {DNS_TYPES.get(rtype, rtype)} rdata: {_reason(exc)}") from exc
+        return None, f"undecodable {DNS_TYPES.get(rtype, rtype)} rdata: {_reason(exc)}"
     finally:
         parser.seek(end)
-
-
-class _BadRdata(Exception):
-    """The rdata could not be decoded; the record itself is still in place."""
 
 
 def _reason(exc: Exception) -> str:
@@ -196,12 +192,10 @@ def parse_dns(data: bytes, tcp: bool = False) -> DnsMessage | None:
                 rtype, _rclass, ttl, rdlen = parser.get_struct("!HHIH")
                 if rdlen > parser.remaining():
                     raise dns.exception.FormError("truncated rdata")
-                try:
-                    value = None if rtype == 41 else _rdata_value(parser, rtype, rdlen)
-                except _BadRdata as exc:
-                    value = None
-                    problems.append(str(exc))
-                if rtype != 41:  # OPT is no record
+                value, problem = _rdata_value(parser, rtype, rdlen)
+                if problem is not None:
+                    problems.append(problem)
+                if rtype != 41:  # OPT (EDNS) is no record
                     answers.append(DnsAnswer(section, name, rtype, DNS_TYPES.get(rtype), ttl, value))
     except dns.exception.DNSException as exc:
         problems.append(_reason(exc))
