@@ -26,7 +26,7 @@ def test_response_with_compression_cname_a_aaaa_txt_https() -> None:
     q = qname("Meet.Google.com")
     ptr = b"\xc0\x0c"  # points at the question name
     https = (struct.pack("!H", 1) + b"\0" + struct.pack("!HH", 1, 6) + b"\x02h3\x02h2"
-             + struct.pack("!HH", 4, 4) + bytes([142, 250, 1, 1]) + struct.pack("!HH", 3, 2) + b"\x01\xbb")
+             + struct.pack("!HH", 3, 2) + b"\x01\xbb" + struct.pack("!HH", 4, 4) + bytes([142, 250, 1, 1]))
     body = (q + struct.pack("!HH", 1, 1)
             + rr(ptr, 5, qname("edge.example.net"))
             + rr(ptr, 1, bytes([142, 250, 74, 46]))
@@ -39,10 +39,25 @@ def test_response_with_compression_cname_a_aaaa_txt_https() -> None:
     assert msg.questions[0].name == "meet.google.com" and msg.questions[0].type_name == "A"
     values = [(a.type_name, a.value) for a in msg.answers]
     assert values == [("CNAME", "edge.example.net"), ("A", "142.250.74.46"), ("AAAA", "2001:4860:4864:5::1"),
-                      ("TXT", "helloworld"), ("HTTPS", "1 . alpn=h3,h2 ipv4hint=142.250.1.1 port=443")]
+                      ("TXT", "helloworld"), ("HTTPS", "1 . alpn=h3,h2 port=443 ipv4hint=142.250.1.1")]
     assert msg.answers[0].ttl == 300 and msg.to_dict()["questions"][0]["name"] == "meet.google.com"
     tcp = parse_dns(struct.pack("!H", 12 + len(body)) + header(0xBEEF, 0x8180, 1, 5) + body, tcp=True)
     assert tcp == msg
+    # SvcParams out of key order are malformed (RFC 9460 §2.2): the record stays, its value is not shown.
+    unordered = https[:3] + https[13:19] + https[3:13] + https[19:]
+    odd = parse_dns(header(0xBEEF, 0x8180, 1, 1) + q + struct.pack("!HH", 1, 1) + rr(ptr, 65, unordered))
+    assert odd.complete and odd.answers[0].type_name == "HTTPS" and odd.answers[0].value is None
+    assert odd.problems == ("undecodable HTTPS rdata: keys not in strictly increasing order",)
+
+
+def test_edns_opt_with_options_is_skipped_not_read_as_records() -> None:
+    q = qname("a.example")
+    opt = b"\0" + struct.pack("!HHIH", 41, 1232, 0, 8) + struct.pack("!HH", 10, 4) + b"\x01\x02\x03\x04"  # COOKIE option
+    body = (q + struct.pack("!HH", 1, 1) + rr(b"\xc0\x0c", 1, bytes([192, 0, 2, 1])) + opt
+            + rr(b"\xc0\x0c", 1, bytes([192, 0, 2, 2])))
+    msg = parse_dns(header(7, 0x8180, 1, 1, 0, 2) + body)
+    assert msg.complete and not msg.problems
+    assert [(a.section, a.value) for a in msg.answers] == [("answer", "192.0.2.1"), ("additional", "192.0.2.2")]
 
 
 def test_pointer_loops_and_truncation_are_reported_not_followed() -> None:

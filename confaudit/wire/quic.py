@@ -1,7 +1,7 @@
 """QUIC packet headers (RFC 8999/9000, v2 RFC 9369, Google Q046/Q05x) and the SNI of a client's first packets.
 
 ``quic_client_hello`` decrypts Initial packets (keys derive from public, version-specific salts)
-with ``quic_initial`` (``cryptography``; v1, v2 and drafts, checked against the RFC 9001/9369
+with ``quic_initial`` (aioquic's Initial protection; v1, v2 and drafts, checked against the RFC 9001/9369
 vectors). The tests cross-check its answers against mitmproxy's own parser on real captures.
 Google QUIC (Q035-Q050) carries its hello as a tag/value CHLO instead of TLS: ``gquic``.
 """

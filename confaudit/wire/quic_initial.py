@@ -1,21 +1,20 @@
 """Decrypt a QUIC client's Initial packets with the public, version-specific keys (RFC 9001 §5,
 RFC 9369 §3.3) and read its TLS ClientHello.
 
-Versions: v1, v2, drafts 23-32, and Google's Q050 (same scheme as draft-23, its own salt; its
-Initials carry a gQUIC CHLO, read by ``gquic``). Pure functions of the datagrams.
+Key derivation, header protection and AEAD are aioquic's (``CryptoPair``/``CryptoContext``). aioquic
+knows the Initial salts of v1 and v2 only; for drafts 23-32 and Google's Q050 (same scheme as
+draft-23, its own salt; its Initials carry a gQUIC CHLO, read by ``gquic``) the salt is ours and the
+client secret is handed to aioquic's context. Pure functions of the datagrams.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from confaudit.wire.errors import ParseError
 from confaudit.wire.hello import ClientHello, parse_client_hello_body
 
-_V1_SALT = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
-_V2_SALT = bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9")
+# Initial salts aioquic lacks (it has v1's and v2's): the drafts' (their RFC drafts, appendix A) and Q050's.
 _DRAFT29_SALT = bytes.fromhex("afbfec289993d24c9e9786f19c6111e04390a899")
 _DRAFT23_SALT = bytes.fromhex("c3eef712c72ebb5a11a7d2432bb46365bef9f502")
 _Q050_SALT = bytes.fromhex("504574efd066fe2f9d945cfcdbd3a7f0d3b56b45")  # chromium quiche, quic_crypto_utils.cc
@@ -23,14 +22,6 @@ _V2 = 0x6B3343CF
 Q050 = 0x51303530
 _MAX_DATAGRAMS = 16
 _MAX_CRYPTO = 1 << 16
-
-
-class InitialKeys(NamedTuple):
-    """Client Initial packet protection keys."""
-
-    key: bytes
-    iv: bytes
-    hp: bytes
 
 
 class InitialPacket(NamedTuple):
@@ -41,43 +32,39 @@ class InitialPacket(NamedTuple):
     plaintext: bytes
 
 
-def _salt_and_prefix(version: int) -> tuple[bytes, str] | None:
-    if version == 1:
-        return _V1_SALT, "quic"
-    if version == _V2:
-        return _V2_SALT, "quicv2"
+def _older_salt(version: int) -> bytes | None:
+    """The Initial salt of a pre-RFC version (drafts 23-32, Q050); None for any other version."""
     if version == Q050:
-        return _Q050_SALT, "quic"
+        return _Q050_SALT
     if version & 0xFFFFFF00 == 0xFF000000:
         draft = version & 0xFF
         if 29 <= draft <= 32:
-            return _DRAFT29_SALT, "quic"
+            return _DRAFT29_SALT
         if 23 <= draft <= 28:
-            return _DRAFT23_SALT, "quic"
+            return _DRAFT23_SALT
     return None
 
 
-def _expand_label(secret: bytes, label: str, length: int) -> bytes:
-    full = b"tls13 " + label.encode()
-    info = length.to_bytes(2, "big") + bytes([len(full)]) + full + b"\x00"
-    out, block, counter = b"", b"", 1
-    while len(out) < length:
-        block = hmac.new(secret, block + info + bytes([counter]), hashlib.sha256).digest()
-        out += block
-        counter += 1
-    return out[:length]
+def client_initial_context(version: int, dcid: bytes) -> Any | None:
+    """aioquic ``CryptoContext`` that opens the client's Initial packets of ``version`` for the client-chosen DCID.
 
+    None for versions without Initial protection we know (Q046 and older gQUIC, unknown versions).
+    """
+    from aioquic.quic.crypto import INITIAL_CIPHER_SUITE, CryptoContext, CryptoPair
+    from aioquic.tls import cipher_suite_hash, hkdf_expand_label, hkdf_extract
 
-def client_initial_keys(version: int, dcid: bytes) -> InitialKeys | None:
-    """Keys protecting the client's Initial packets for ``version`` and the client-chosen DCID."""
-    chosen = _salt_and_prefix(version)
-    if chosen is None:
+    if version in (1, _V2):
+        pair = CryptoPair()
+        pair.setup_initial(dcid, is_client=False, version=version)  # the server side receives the client's packets
+        return pair.recv
+    salt = _older_salt(version)
+    if salt is None:
         return None
-    salt, prefix = chosen
-    initial = hmac.new(salt, dcid, hashlib.sha256).digest()
-    client = _expand_label(initial, "client in", 32)
-    return InitialKeys(_expand_label(client, f"{prefix} key", 16), _expand_label(client, f"{prefix} iv", 12),
-                       _expand_label(client, f"{prefix} hp", 16))
+    algorithm = cipher_suite_hash(INITIAL_CIPHER_SUITE)
+    secret = hkdf_expand_label(algorithm, hkdf_extract(algorithm, salt, dcid), b"client in", b"", algorithm.digest_size)
+    context = CryptoContext()
+    context.setup(cipher_suite=INITIAL_CIPHER_SUITE, secret=secret, version=version)  # "quic key/iv/hp" labels, as v1
+    return context
 
 
 def read_varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -104,9 +91,7 @@ def decrypt_initial(datagram: bytes) -> InitialPacket | None:
 
     Raises ParseError when the long header claims more bytes than the datagram holds.
     """
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from aioquic.quic.crypto import CryptoError
 
     datagram = bytes(datagram)
     if len(datagram) < 7 or not datagram[0] & 0x80:
@@ -116,26 +101,20 @@ def decrypt_initial(datagram: bytes) -> InitialPacket | None:
     if (datagram[0] >> 4) & 0x03 != initial_bits:
         return None
     dcid, pos = _cid(datagram, 5)
-    keys = client_initial_keys(version, dcid)
-    if keys is None:
+    context = client_initial_context(version, dcid)
+    if context is None:
         return None
     _scid, pos = _cid(datagram, pos)
     token_len, pos = read_varint(datagram, pos)
     pos += token_len
     length, pn_offset = read_varint(datagram, pos)
     end = pn_offset + length
-    if end > len(datagram) or pn_offset + 20 > end:
+    if end > len(datagram) or pn_offset + 20 > end:  # 20: the longest packet number and the 16-byte sample
         raise ParseError("Initial packet length past the end of the datagram")
-    sample = datagram[pn_offset + 4 : pn_offset + 20]
-    mask = Cipher(algorithms.AES(keys.hp), modes.ECB()).encryptor().update(sample)
-    first = datagram[0] ^ (mask[0] & 0x0F)
-    pn_len = (first & 0x03) + 1
-    pn_bytes = bytes(b ^ m for b, m in zip(datagram[pn_offset : pn_offset + pn_len], mask[1 : 1 + pn_len]))
-    header = bytes([first]) + datagram[1:pn_offset] + pn_bytes
-    nonce = bytes(a ^ b for a, b in zip(keys.iv, int.from_bytes(pn_bytes, "big").to_bytes(12, "big")))
     try:
-        plain = AESGCM(keys.key).decrypt(nonce, datagram[pn_offset + pn_len : end], header)
-    except InvalidTag:
+        # Expected packet number 0: the truncated number is then taken as sent, as a client's first Initials are.
+        _header, plain, _number, _key_update = context.decrypt_packet(datagram[:end], pn_offset, 0)
+    except CryptoError:
         return None  # not the client's Initial for this DCID (a server Initial, a damaged or foreign packet)
     return InitialPacket(version, dcid, plain)
 
