@@ -2,7 +2,8 @@
 
 Measured in one run, warm page cache, each tool in its own process (wall time, peak RSS of the tree):
 - ``confaudit analyze FILE --json OUT -q``: target < 10 s and < 300 MB; the bundle must hold every
-  request and WebSocket message of the file, read completely;
+  request and WebSocket message of the file, read completely, with every request and client message
+  counted by a party and data flows found;
 - ``confaudit report FILE --claims samples/claims/example-rooms.yaml --out OUT``: same targets; the
   report's transport finding must have judged every request;
 - the peers: ``json.load`` of the same file (what holding the document costs before any work is done)
@@ -49,6 +50,12 @@ def _bundle_problem(out: Path) -> str | None:
     counts = (source["records_read"], source["records_skipped"], len(bundle["http"]), len(bundle["websocket"]))
     if counts != (ENTRIES, 0, ENTRIES, WEBSOCKET_MESSAGES) or bundle["complete"] is not True:
         return f"read/skipped/http/websocket {counts}, complete {bundle['complete']}"
+    # Telemetry classified the whole file: the parties account for every request and client message
+    # (half the WebSocket messages are sent by the client), and data flows were found.
+    parties = bundle["parties"]
+    counted = (sum(p["request_count"] for p in parties), sum(p["message_count"] for p in parties))
+    if counted != (ENTRIES, WEBSOCKET_MESSAGES // 2) or not bundle["data_flows"]:
+        return f"parties count requests/messages {counted}, {len(bundle['data_flows'])} data flows"
     return None
 
 

@@ -24,6 +24,7 @@ KEY_ENV = "CONFAUDIT_REDACTION_KEY"
 TOKEN_RE = re.compile(r"\[REDACTED [A-Za-z0-9_.\-]{1,40} #[0-9a-f]{8}\]")
 _URL_TOKEN_RE = re.compile(r"(?:\[|%5B)REDACTED(?:%20| |\+)[A-Za-z0-9_.\-]{1,40}(?:%20| |\+)(?:%23|#)[0-9a-f]{8}(?:\]|%5D)")
 _MAX_DEPTH = 200
+_MAX_REMEMBERED_PIECES = 50_000
 
 # Header names redacted whole (case-insensitive), plus any name containing one of the fragments.
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "api-key", "x-api-key",
@@ -154,6 +155,7 @@ class Redactor:
         if not key:
             raise ValueError("redaction key must not be empty")
         self._key = bytes(key)
+        self._form_pieces: dict[str, str] = {}
 
     @classmethod
     def default(cls) -> "Redactor":
@@ -246,24 +248,36 @@ class Redactor:
 
     def form(self, body: str) -> str:
         """Redact an ``a=1&b=2`` string (form body, query string or fragment), keeping its raw encoding."""
+        memo = self._form_pieces
         pieces = []
         for piece in body.split("&"):
-            raw_key, eq, raw_val = piece.partition("=")
-            key = _unquote(raw_key)
-            if eq and is_secret_name(key):
-                raw_val = raw_val if _URL_TOKEN_RE.fullmatch(raw_val) else self._url_token(key, _unquote(raw_val))
-            elif eq:
-                decoded = _unquote(raw_val)
-                redacted = self.string(decoded)
-                if redacted != decoded:
-                    raw_val = quote(redacted, safe="[]")
-            else:
-                decoded = _unquote(raw_key)
-                redacted = self.text(decoded)
-                if redacted != decoded:
-                    raw_key = quote(redacted, safe="[]")
-            pieces.append(f"{raw_key}{eq}{raw_val}")
+            found = memo.get(piece)
+            if found is None:
+                found = self._form_piece(piece)
+                if len(piece) < 256:  # short pieces repeat (v=1, participant=3, the session's token)
+                    if len(memo) >= _MAX_REMEMBERED_PIECES:
+                        memo.clear()
+                    memo[piece] = found
+            pieces.append(found)
         return "&".join(pieces)
+
+    def _form_piece(self, piece: str) -> str:
+        """One ``key=value`` piece of :meth:`form`, redacted (a pure function of the piece under this key)."""
+        raw_key, eq, raw_val = piece.partition("=")
+        key = _unquote(raw_key)
+        if eq and is_secret_name(key):
+            raw_val = raw_val if _URL_TOKEN_RE.fullmatch(raw_val) else self._url_token(key, _unquote(raw_val))
+        elif eq:
+            decoded = _unquote(raw_val)
+            redacted = self.string(decoded)
+            if redacted != decoded:
+                raw_val = quote(redacted, safe="[]")
+        else:
+            decoded = _unquote(raw_key)
+            redacted = self.text(decoded)
+            if redacted != decoded:
+                raw_key = quote(redacted, safe="[]")
+        return f"{raw_key}{eq}{raw_val}"
 
     def authority(self, value: str) -> str:
         """A Host header or URL authority: userinfo before the last ``@`` tokenised, host and port kept."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
+from confaudit.redact import TOKEN_RE
 from confaudit.telemetry.payload_bytes import MAX_DECODED_BYTES, as_text, body_bytes, decompress
 
 __all__ = ["Decoded", "Field", "Opaque", "as_text", "body_bytes", "decode_body", "decode_message", "decode_query",
@@ -211,7 +212,7 @@ def _scalar(value: str, path: str, keys: tuple[str, ...], transforms: tuple[str,
     stripped = value.strip()
     if len(stripped) < 2 or depth > MAX_DEPTH or sum(map(_NESTING.__contains__, transforms)) >= MAX_NESTED_DECODES:
         return
-    if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+    if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]") and not TOKEN_RE.fullmatch(stripped):  # no JSON
         parsed = _json(stripped)
         if parsed is not _FAIL and isinstance(parsed, (dict, list)):
             _walk(parsed, path, keys, (*transforms, "json-in-string"), out, depth + 1)

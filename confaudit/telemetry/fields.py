@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from confaudit.telemetry.decode import Decoded, Field, decode_body, decode_message, decode_query
+from confaudit.telemetry.decode import MAX_FIELDS, Decoded, Field, decode_body, decode_message, decode_query
 from confaudit.telemetry.known import KnownMatcher
 from confaudit.telemetry.taxonomy import Match, classify_key, classify_value
 
@@ -106,12 +106,14 @@ def _at(location: str, item: Field) -> FieldAt:
 
 class SharedLists:
     """Decoded fields of the header and query lists an import shares between its records (every request of a
-    session repeats its headers: confaudit.capture.shared), decoded once per list object."""
+    session repeats its headers: confaudit.capture.shared), decoded once per list object; a query list that
+    is new (most URLs are) from its pairs, each decoded once per (name, value)."""
 
     LIMIT = 50_000
 
     def __init__(self) -> None:
         self._memo: dict[int, tuple[Any, list[FieldAt]]] = {}
+        self._pairs: dict[tuple[str, str], list[FieldAt]] = {}
 
     def fields(self, kind: str, value: Any) -> list[FieldAt]:
         found = self._memo.get(id(value))
@@ -119,9 +121,27 @@ class SharedLists:
             return found[1]
         if len(self._memo) >= self.LIMIT:
             self._memo.clear()
-        fields = _list_fields(kind, value)
+        fields = self._query_fields(value) if kind == "query" else _list_fields(kind, value)
         self._memo[id(value)] = (value, fields)
         return fields
+
+    def _query_fields(self, value: Any) -> list[FieldAt]:
+        """``_list_fields("query", value)``: a pair decodes alone to the same fields (path and keys from its own
+        name) unless the query reaches the decoder's field limit, which is then left to decode_query."""
+        out: list[FieldAt] = []
+        for pair in value if isinstance(value, list) else ():
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+                continue
+            key = (str(pair[0]), "" if pair[1] is None else str(pair[1]))
+            found = self._pairs.get(key)
+            if found is None:
+                if len(self._pairs) >= self.LIMIT:
+                    self._pairs.clear()
+                found = self._pairs[key] = [_at("query", f) for f in decode_query([key]).fields]
+            out += found
+            if len(out) >= MAX_FIELDS:
+                return _list_fields("query", value)
+        return out
 
 
 def _list_fields(kind: str, value: Any) -> list[FieldAt]:
