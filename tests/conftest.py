@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import http.server
-import os
 import shutil
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_CAPTURES = Path(os.environ.get("CONFAUDIT_SHARED", REPO.parent / "shared")) / "captures"
-SAMPLE_SESSION = REPO / "samples" / "sessions" / "example-rooms"
+from support.environment import SAMPLE_SESSION, SHARED_CAPTURES
 
 
 @pytest.fixture
@@ -43,30 +36,10 @@ def _strict_parsers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONFAUDIT_STRICT_PARSERS", "1")
 
 
-def require_binary(name: str) -> str:
-    """Path of a system binary the Makefile installs; skip with a reason if absent."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed (make test installs it from Debian's packages)")
-    return path
-
-
-@contextlib.contextmanager
-def loopback_http(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    """A threaded HTTP server on 127.0.0.1 (ephemeral port) for the block; yields its base URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture(scope="session")
 def confaudit_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The confaudit wheel, built from this checkout once per test session (tests/wheel_support.py)."""
-    from wheel_support import build_wheel
+    """The confaudit wheel, built from this checkout once per test session (tests/support/wheel_support.py)."""
+    from support.wheel_support import build_wheel
 
     return build_wheel(tmp_path_factory.mktemp("dist"))
 
@@ -74,6 +47,6 @@ def confaudit_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def wheel_venv(confaudit_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with confaudit installed from the wheel (its dependencies from the test venv)."""
-    from wheel_support import fresh_venv_with
+    from support.wheel_support import fresh_venv_with
 
     return fresh_venv_with(confaudit_wheel, tmp_path_factory.mktemp("wheel-venv") / "venv")

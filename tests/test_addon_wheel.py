@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import loopback_http
-from wheel_support import venv_env
+from support.environment import loopback_http
+from support.wheel_support import venv_env
 
 _PROBE_ADDON = """
 import json, os, sys

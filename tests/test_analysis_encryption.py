@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import struct
 
-from pcap_testbuild import ether, ipv4, pcap, udp
-from wire_media_rtp import audio_stream, g729_frames, pyav_frames, srtp, video_frames_aiortc, video_stream
+from support.pcap_testbuild import ether, ipv4, pcap, udp
+from support.wire_media_rtp import audio_stream, g729_frames, pyav_frames, srtp, video_frames_aiortc, video_stream
 
 A, B = "192.168.5.2", "192.168.5.3"
 

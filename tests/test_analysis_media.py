@@ -111,7 +111,7 @@ def test_a_tie_goes_to_the_recognised_protocol() -> None:
 def test_mdns_announcements_without_questions_are_dns(tmp_path) -> None:
     import struct
 
-    from pcap_testbuild import ether, ipv4, pcap, udp
+    from support.pcap_testbuild import ether, ipv4, pcap, udp
 
     from confaudit.analysis.packet_side import analyze_captures
 

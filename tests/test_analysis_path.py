@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import struct
 
-from pcap_testbuild import ether, ipv4, ipv6, pcap, udp
-from test_analysis_transports import T0, attribute, opus_rtp, stun_message
-from wire_hello_build import certificate_body, certificate_der, dtls_fragment, dtls_record
+from support.pcap_testbuild import ether, ipv4, ipv6, pcap, udp
+from support.transport_build import T0, attribute, opus_rtp, stun_message
+from support.wire_hello_build import certificate_body, certificate_der, dtls_fragment, dtls_record
 
 CLIENT, PEER, RELAY = "192.168.1.10", "198.51.100.7", "203.0.113.9"
 

@@ -7,7 +7,7 @@ import struct
 import time
 from pathlib import Path
 
-from analysis_pcapkit import tcp_frame, udp_frame, write_pcap
+from support.analysis_pcapkit import tcp_frame, udp_frame, write_pcap
 
 from confaudit.analysis.packet_side import analyze_captures
 from confaudit.jsonio import dumps_canonical

@@ -6,27 +6,11 @@ import os
 import struct
 
 import pytest
-from pcap_testbuild import ether, ipv4, pcap, tcp, udp
-from wire_media_build import rtp_payloads, srtp_protect
+from support.pcap_testbuild import ether, ipv4, pcap, tcp, udp
+from support.transport_build import COOKIE, T0, attribute, opus_rtp, stun_message
+from support.wire_media_build import rtp_payloads, srtp_protect
 
 CLIENT, PEER, RELAY = "10.0.0.2", "198.51.100.7", "203.0.113.9"
-COOKIE = 0x2112A442
-T0 = 1_700_000_000.0
-
-
-def stun_message(msg_type: int, attributes: bytes = b"", cookie: int = COOKIE, tid: bytes | None = None) -> bytes:
-    return struct.pack("!HHI", msg_type, len(attributes), cookie) + (tid or os.urandom(12)) + attributes
-
-
-def attribute(atype: int, value: bytes) -> bytes:
-    return struct.pack("!HH", atype, len(value)) + value + b"\0" * (-len(value) % 4)
-
-
-def opus_rtp(count: int, ssrc: int = 0x11223344) -> list[bytes]:
-    payloads = rtp_payloads("audio/opus", frames=count)
-    return [struct.pack("!BBHII", 0x80, 111, seq, seq * 960, ssrc) + p for seq, p in enumerate(payloads)]
-
-
 class TcpFlow:
     """Both directions of one TCP connection, with a real SYN so stream starts are known."""
 
@@ -100,7 +84,7 @@ def test_rtp_over_ice_tcp_becomes_a_media_stream(tmp_path):
 
 
 def test_srtp_over_tcp_keyed_by_framed_dtls(tmp_path):
-    from test_analysis_turn_relay import dtls_hellos
+    from support.transport_build import dtls_hellos
 
     hello, server_hello = dtls_hellos()
     flow = TcpFlow((CLIENT, 50010), (PEER, 443)).syn()

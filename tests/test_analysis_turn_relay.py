@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import struct
 
-from analysis_pcapkit import udp_frame, write_pcap
-from wire_hello_build import client_hello_body, dtls_fragment, dtls_record, ext, server_hello_body, vec
-from wire_media_build import rtp_payloads, srtp_protect
+from support.analysis_pcapkit import udp_frame, write_pcap
+from support.transport_build import dtls_hellos
+from support.wire_media_build import rtp_payloads, srtp_protect
 
 CLIENT, TURN = "10.1.1.1", "203.0.113.5"
 
@@ -18,15 +18,6 @@ def channel_data(channel: int, message: bytes) -> bytes:
 
 def allocate_success() -> bytes:
     return struct.pack("!HHI", 0x0103, 0, 0x2112A442) + os.urandom(12)
-
-
-def dtls_hellos() -> tuple[bytes, bytes]:
-    offer = ext(14, vec(2, bytes.fromhex("00070001")) + vec(1, b""))
-    chosen = ext(14, vec(2, b"\x00\x01") + vec(1, b""))
-    ch = client_hello_body(version=0xFEFD, dtls=True, suites=(0xC02B,), extensions=offer)
-    sh = server_hello_body(version=0xFEFD, suite=0xC02B, extensions=chosen)
-    return (dtls_record(22, dtls_fragment(1, ch, 0, 0, len(ch))),
-            dtls_record(22, dtls_fragment(2, sh, 0, 0, len(sh)), seq=0))
 
 
 def plain_rtp(payloads: list[bytes], ssrc: int, pt: int = 111) -> list[bytes]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_call import record_chromium_call
+from support.browser_call import record_chromium_call
 from confaudit.canary import write_canary_media
 from confaudit.evidence.build import build_evidence
 from confaudit.evidence.schema import validate_bundle

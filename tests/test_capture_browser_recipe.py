@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import require_binary
+from support.environment import require_binary
 from confaudit.capture.lab import TlsUpstream
 from confaudit.capture.live import CaptureConfig, run_capture
 from confaudit.capture.importers import load_http_sources

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import loopback_http
+from support.environment import loopback_http
 from confaudit.capture.importers import load_http_sources
 from confaudit.capture.lab import LabResolver, TlsUpstream
 from confaudit.capture.live import CaptureConfig, run_capture

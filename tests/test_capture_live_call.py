@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_binary
+from support.environment import require_binary
 from confaudit.lab.recorded_room import PARTICIPANT, ROOM_HOST, ROOM_NAME, TRACKER_HOST, record_lab_session
 
 

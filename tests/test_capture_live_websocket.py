@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import require_binary
+from support.environment import require_binary
 from confaudit.capture.lab import LabResolver, TlsUpstream, websocket_accept
 from confaudit.lab.recorded_room import ROOM_HOST, headless_browser, wait_for_page
 from confaudit.capture.live import CaptureConfig, run_capture

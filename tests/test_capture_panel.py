@@ -26,7 +26,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import loopback_http
+from support.environment import loopback_http
 from confaudit.capture.live import LiveState
 from confaudit.capture.addons import SessionRecorder
 from confaudit.capture.panel import KeyReader, PhaseTail, registrable_domain, render, summary

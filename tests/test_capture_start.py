@@ -130,7 +130,7 @@ def test_unusable_upstream_ca_is_bad_input(tmp_path: Path) -> None:
 @pytest.mark.timeout(120)
 def test_every_file_of_a_recorded_session_is_private(tmp_path: Path) -> None:
     """With a umask that would let everyone read everything: the session's modes are set explicitly."""
-    from conftest import loopback_http
+    from support.environment import loopback_http
     import http.server
 
     from confaudit.capture.session import append_phase

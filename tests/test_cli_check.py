@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from sarif_schema import assert_valid_sarif
+from support.sarif_schema import assert_valid_sarif
 from typer.testing import CliRunner
 
 from confaudit.cli import app
@@ -129,7 +129,7 @@ def test_gate_and_github_annotations() -> None:
     import sys
 
     sys.path.insert(0, str(REPO / "tests"))
-    from test_formats_sarif import golden_run
+    from support.golden_runs import golden_run
 
     from confaudit.commands.check import gate, github_annotations
 
@@ -252,7 +252,7 @@ def test_understated_is_a_notice_annotation_never_a_failure() -> None:
     import sys
 
     sys.path.insert(0, str(REPO / "tests"))
-    from test_formats_sarif import understated_run
+    from support.golden_runs import understated_run
 
     from confaudit.commands.check import gate, github_annotations
 

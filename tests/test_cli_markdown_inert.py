@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from har_build import UA, har_entry, write_har
-from test_formats_markdown import assert_inert
+from support.har_build import UA, har_entry, write_har
+from support.markdown_inert import assert_inert
 
 CONFAUDIT = Path(sys.executable).with_name("confaudit")
 VENDOR = "Rooms @octocat www.rooms.example"

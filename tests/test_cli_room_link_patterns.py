@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from har_build import har_entry, write_har
+from support.har_build import har_entry, write_har
 
 CONFAUDIT = Path(sys.executable).with_name("confaudit")
 _RNG = random.Random(7)

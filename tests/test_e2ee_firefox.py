@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import loopback_http
+from support.environment import loopback_http
 from confaudit.e2ee import enrich
 
 PAGE = """<!doctype html><html><body><script>

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sarif_schema import assert_valid_sarif, sarif_problems
+from support.sarif_schema import assert_valid_sarif, sarif_problems
 
 from confaudit.formats.junit import to_junit
 from confaudit.formats.sarif import to_sarif

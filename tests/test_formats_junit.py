@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from confaudit.formats.junit import to_junit
-from test_formats_sarif import check_golden, golden_run, understated_run
+from support.golden_runs import check_golden, golden_run, understated_run
 
 SUITE_ATTRS = {"name", "tests", "failures", "errors", "skipped", "time", "timestamp", "hostname", "id", "package"}
 CASE_ATTRS = {"name", "classname", "time", "file", "line", "assertions"}

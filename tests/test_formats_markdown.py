@@ -9,7 +9,8 @@ import pytest
 
 from confaudit.formats.jsonout import to_json
 from confaudit.formats.markdown import esc, to_markdown
-from test_formats_sarif import golden_run, understated_run
+from support.golden_runs import golden_run, understated_run
+from support.markdown_inert import AUTOLINKABLE, assert_inert
 
 
 def test_markdown_lists_every_claim_and_escapes() -> None:
@@ -58,33 +59,6 @@ def test_understated_has_its_own_label_after_contradictions() -> None:
     verdicts = [("contradicted" in r, "understated" in r) for r in rows]
     assert verdicts[:3] == [(True, False), (True, False), (False, True)]
     assert "🔷 understated: 1" in to_markdown(under)
-
-
-# What GitHub would link, mention or reference in a comment or step summary if it reached the Markdown raw.
-AUTOLINKABLE = ("www.evil.example/beacon", "write to admin@evil.example", "cc @octocat and @acme/security-team",
-                "fixes #123, acme/rooms#45 and GH-67", "mailto:x@evil.example", "xmpp:x@evil.example/r",
-                "https://evil.example/x", "ftp://evil.example/x", "Www.Evil.Example", "acme@0123456789abcdef01")
-GITHUB_REFERENCE = re.compile(r"(?:^|[^\w])@[a-z0-9]|#[0-9]|\bgh-[0-9]|\bwww\.|://|[a-z0-9]@[a-z0-9]", re.I)
-"""In rendered text, what github.com's mention, reference and autolink filters would still link."""
-
-
-def render_gfm(markdown: str) -> tuple[str, str]:
-    """(HTML, visible text) from cmark-gfm, GitHub's own renderer, with its autolink and table extensions."""
-    import html
-
-    import cmarkgfm
-
-    rendered = cmarkgfm.github_flavored_markdown_to_html(markdown)
-    return rendered, html.unescape(re.sub(r"<[^>]*>", " ", rendered))
-
-
-def assert_inert(markdown: str, *originals: str) -> None:
-    rendered, visible = render_gfm(markdown)
-    assert "<a " not in rendered and "<img" not in rendered, rendered
-    assert not GITHUB_REFERENCE.search(visible), GITHUB_REFERENCE.search(visible)
-    readable = " ".join(visible.replace("\u200b", "").split())
-    for original in originals:  # the text reads the same: only zero-width spaces were added
-        assert " ".join(original.split()) in readable, (original, readable[:400])
 
 
 @pytest.mark.parametrize("text", AUTOLINKABLE)

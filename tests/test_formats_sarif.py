@@ -3,43 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-from sarif_schema import assert_valid_sarif
+from support.sarif_schema import assert_valid_sarif
 
 from confaudit import __version__
 from confaudit.formats.sarif import to_sarif
 from confaudit.rules.claims import load_claims
 from confaudit.rules.engine import evaluate
-
-GOLDEN = Path(__file__).parent / "golden"
-UNDERSTATED = Path(__file__).parent / "rules" / "end_to_end_encryption.expect-false"
-
-
-def golden_run(bundle: dict | None = None):
-    claims = load_claims(GOLDEN / "claims.yaml")
-    if bundle is None:
-        bundle = json.loads((GOLDEN / "bundle.json").read_text(encoding="utf-8"))
-    return evaluate(claims, bundle)
-
-
-def understated_run():
-    """A high-severity "not end-to-end encrypted" claim on a peer-to-peer DTLS-SRTP call: understated."""
-    bundle = json.loads((UNDERSTATED / "understated--p2p-dtls.json").read_text(encoding="utf-8"))
-    return evaluate(load_claims(UNDERSTATED / "rule.yaml"), bundle)
-
+from support.golden_runs import GOLDEN, check_golden, golden_run, understated_run
 
 def _normalise(text: str) -> str:
     return text.replace(f'"{__version__}"', '"VERSION"')
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("CONFAUDIT_UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} changed; rerun with CONFAUDIT_UPDATE_GOLDEN=1 if intended"
 
 
 def test_sarif_matches_golden_and_schema() -> None:

@@ -19,7 +19,7 @@ from mitmproxy import io as mitm_io
 from mitmproxy.test import taddons, tflow
 
 from confaudit.errors import InputError
-from har_build import har_entry, write_har
+from support.har_build import har_entry, write_har
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "confaudit"]

@@ -11,7 +11,7 @@ import pytest
 
 from confaudit.capture.sniffer import PacketSniffer
 from confaudit.lab.call import run_call
-from conftest import require_binary
+from support.environment import require_binary
 
 PROFILE_CODES = {"SRTP_AES128_CM_SHA1_80": "0x0001", "SRTP_AEAD_AES_128_GCM": "0x0007",
                  "SRTP_AEAD_AES_256_GCM": "0x0008"}

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import require_binary
+from support.environment import require_binary
 from confaudit.lab.rooms import ROOM_HOST, ROOM_ID_PATTERN, TRACKER_HOST, LabProfile, LabRoomService, new_room_id
 from confaudit.lab.rooms.signalling import REFUSED_CLOSE_CODE
 from confaudit.lab.rooms.state import Participant, Room

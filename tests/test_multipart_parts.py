@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from har_build import analyse_har, explicit_flows, har_entry, write_har
+from support.har_build import analyse_har, explicit_flows, har_entry, write_har
 
 from confaudit.capture.body import TEXT_CAP, redact_text
 from confaudit.redact import Redactor

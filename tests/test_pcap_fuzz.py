@@ -11,8 +11,8 @@ import random
 import time
 from pathlib import Path
 
-import pcap_fuzzkit as fk
-import pcap_testbuild as b
+from support import pcap_fuzzkit as fk
+from support import pcap_testbuild as b
 
 PER_FILE_TIMEOUT = 10.0
 SMALL_CHUNK = 4096

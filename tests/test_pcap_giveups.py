@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import pcap_testbuild as b
+from support import pcap_testbuild as b
 from confaudit.pcap.reader import CaptureReader
 
 PAYLOAD = b"\x80\x6f" + bytes(range(30))

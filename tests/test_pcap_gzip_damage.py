@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_binary
+from support.environment import require_binary
 from confaudit.errors import InputError
 from confaudit.pcap.reader import CaptureReader
 

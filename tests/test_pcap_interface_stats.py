@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-import pcap_testbuild as b
-from conftest import require_binary
+from support import pcap_testbuild as b
+from support.environment import require_binary
 from confaudit.pcap.reader import CaptureReader
 
 FRAME = b.ether(b.ipv4("192.0.2.1", "198.51.100.7", 17, b.udp(40000, 3478, b"\x00\x01" + bytes(30))))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import pcap_testbuild as b
-from conftest import require_binary
+from support import pcap_testbuild as b
+from support.environment import require_binary
 from confaudit.errors import InputError
 from confaudit.pcap.reader import CaptureReader
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-import pcap_testbuild as b
-from conftest import require_binary
+from support import pcap_testbuild as b
+from support.environment import require_binary
 from confaudit.analysis.packet_side import analyze_captures
 from confaudit.jsonio import dumps_canonical
 from confaudit.pcap import reassembly
 from confaudit.pcap.reader import CaptureReader
 from confaudit.pcap.reassembly import Reassembler
-from wire_hello_build import client_hello_body, ext, handshake, sni_ext, tls_records, vec
+from support.wire_hello_build import client_hello_body, ext, handshake, sni_ext, tls_records, vec
 
 SDES_KEY = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAo"
 T0 = 1_700_000_000.0

@@ -13,7 +13,7 @@ import zlib
 
 import pytest
 
-import pcap_testbuild as b
+from support import pcap_testbuild as b
 from confaudit.errors import InputError
 from confaudit.pcap.reader import CaptureReader
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from planted_secrets import secret_forms
+from support.planted_secrets import secret_forms
 
 HOST = "rooms.example-rooms.test"
 CLAIMS = Path(__file__).resolve().parents[1] / "samples" / "claims" / "example-rooms.yaml"

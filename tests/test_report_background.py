@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from report_support import PAYLOADS, static_scan
+from support.report_support import PAYLOADS, static_scan
 from confaudit.report.html import render_audit
 from confaudit.rules.claims import load_claims
 from confaudit.rules.engine import evaluate, with_first_party

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_binary
-from report_support import AUTO_RUNNING, MARKER, PAYLOADS, run_chromium
+from support.environment import require_binary
+from support.report_support import AUTO_RUNNING, MARKER, PAYLOADS, run_chromium
 from confaudit.report.html import render_audit, render_comparison
 from confaudit.report.loader import template_dir
 from benchmarks.synth_report import synthetic_bundle, synthetic_run

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from report_support import embedded_json, static_scan
+from support.report_support import embedded_json, static_scan
 
 REPO = Path(__file__).resolve().parents[1]
 CLAIMS = REPO / "samples" / "claims"

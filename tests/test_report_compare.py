@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from report_support import PAYLOADS, static_scan
+from support.report_support import PAYLOADS, static_scan
 from confaudit.report.compare_view import comparison_view
 from confaudit.report.html import render_comparison
 from confaudit.report.markdown import comparison_markdown, md_escape

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from report_layout import PRINT_WIDTH, SCREEN_WIDTH, artifact_dir, chromium_page, overflow, quotes, screenshots
+from support.report_layout import PRINT_WIDTH, SCREEN_WIDTH, artifact_dir, chromium_page, overflow, quotes, screenshots
 from confaudit.report.html import render_audit
 from confaudit.commands.pipeline import run_claims
 

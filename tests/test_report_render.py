@@ -11,7 +11,7 @@ import time
 import jinja2
 import pytest
 
-from report_support import PAYLOADS, TEMPLATE_SYNTAX, embedded_json, static_scan
+from support.report_support import PAYLOADS, TEMPLATE_SYNTAX, embedded_json, static_scan
 from confaudit.report.html import DATA_ID, render_audit
 from confaudit.report.loader import make_environment, template_dir
 from benchmarks.synth_report import synthetic_bundle, synthetic_run

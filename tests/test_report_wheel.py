@@ -87,7 +87,7 @@ def test_wheel_ships_licence_notice_samples_and_no_test_code(confaudit_wheel: Pa
 
 
 def _venv_confaudit(venv: Path, *args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    from wheel_support import venv_env
+    from support.wheel_support import venv_env
 
     return subprocess.run([str(venv / "bin" / "confaudit"), *map(str, args)], capture_output=True, text=True,
                           env={**venv_env(), "COLUMNS": "200"}, cwd=cwd, timeout=240)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_binary
+from support.environment import require_binary
 
 # Only claims the scenario itself settles: the sniffer on lo also records other programs' loopback traffic
 # (other test runs on a shared machine), which the traffic-based claims would judge too.

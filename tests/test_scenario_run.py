@@ -14,8 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import require_binary
-from scenario_site import HOST, PlainSite, RoomSite
+from support.environment import require_binary
+from support.scenario_site import HOST, PlainSite, RoomSite
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

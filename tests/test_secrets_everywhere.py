@@ -2,7 +2,7 @@
 
 1. Live: a dozen secrets through the real proxy, TLS upstream and client, plus a HAR with WebSocket SDP,
    checked in the evidence JSON, Parquet, observations and terminal summary.
-2. Offline: distinct secrets in every input type (tests/planted_secrets.py) through every command that
+2. Offline: distinct secrets in every input type (tests/support/planted_secrets.py) through every command that
    writes output, checked in every file and terminal output, raw, URL-encoded and base64 at any alignment.
 """
 
@@ -157,7 +157,7 @@ def test_distinct_secrets_in_every_input_type_reach_no_output(tmp_path: Path) ->
     unredacted observations.jsonl (URL, path, Basic auth, form, multipart, binary body and messages, error)
     and a key log. Outputs: analyze --json/--parquet, check --json/--sarif/--junit/--markdown, report,
     compare --out/--markdown/--json (with the per-vendor reports), score, diff --json, every terminal."""
-    from planted_secrets import LINKED, SECRETS, secret_forms, write_har, write_session
+    from support.planted_secrets import LINKED, SECRETS, secret_forms, write_har, write_session
 
     inputs, out = tmp_path / "in", tmp_path / "out"
     out.mkdir()

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from har_build import analyse_har, explicit_flows, har_entry, write_har
+from support.har_build import analyse_har, explicit_flows, har_entry, write_har
 
 from confaudit.telemetry.taxonomy import classify_key
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from conftest import require_binary
+from support.environment import require_binary
 
 EMAIL = "auditor.one@example.org"
 ROOM = "Orchid Strategy Room"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_binary
+from support.environment import require_binary
 
 from confaudit.analysis.packet_side import analyze_captures
 

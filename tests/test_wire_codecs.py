@@ -11,8 +11,8 @@ from confaudit.wire.codecs import (
 )
 from confaudit.wire.rtp import parse_rtp
 from confaudit.wire.structure import judge_stream as stream_structure
-from wire_media_build import rtp_payloads, srtp_protect, vp9_frames
-from wire_pcap_util import mutations, udp
+from support.wire_media_build import rtp_payloads, srtp_protect, vp9_frames
+from support.wire_pcap_util import mutations, udp
 
 
 def srtp_payloads(payloads: list[bytes]) -> list[bytes]:

@@ -17,7 +17,7 @@ from confaudit.wire.sip import parse_sip
 from confaudit.wire.stun import frame_stun_tcp, parse_channel_data, parse_stun
 from confaudit.wire.tls import parse_tls_client_hello, parse_tls_server_hello
 from confaudit.wire.zoom import parse_zoom_media
-from wire_pcap_util import transport_payloads
+from support.wire_pcap_util import transport_payloads
 
 PARSERS = [
     lambda d: parse_stun(d, allow_classic=True), parse_channel_data, frame_stun_tcp, parse_rtp, parse_rtcp,

@@ -20,7 +20,7 @@ from confaudit.wire.sdp import parse_sdp
 from confaudit.wire.sip import parse_sip
 from confaudit.wire.stun import MAGIC_COOKIE, parse_stun
 from confaudit.wire.tls import parse_tls_client_hello
-from wire_pcap_util import tcp, transport_payloads, udp
+from support.wire_pcap_util import tcp, transport_payloads, udp
 
 ROOT = Path(__file__).resolve().parent.parent
 

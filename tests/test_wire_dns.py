@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from confaudit.wire.dns import parse_dns
-from wire_pcap_util import mutations, udp
+from support.wire_pcap_util import mutations, udp
 
 
 def qname(name: str) -> bytes:

@@ -8,11 +8,11 @@ import pytest
 
 from confaudit.wire.dtls import dtls_handshake_info, parse_dtls_records
 from confaudit.wire.tls import is_weak_version
-from wire_hello_build import (
+from support.wire_hello_build import (
     alpn_ext, certificate_body, certificate_der, client_hello_body, dtls_fragment, dtls_record, ext,
     server_hello_body, vec,
 )
-from wire_pcap_util import mutations, udp
+from support.wire_pcap_util import mutations, udp
 
 USE_SRTP = ext(14, vec(2, bytes.fromhex("0007000800010005")) + vec(1, b""))
 SV_13 = ext(43, vec(1, bytes.fromhex("fefcfefd")))

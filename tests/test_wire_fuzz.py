@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-import wire_fuzzkit as fz
-from confaudit.wire import codecs, dns, dtls, gquic, hello, http, names, quic, quic_initial, rtp, sdp, sip, stun, tls, zoom
-from wire_hello_build import (
+from support import wire_fuzzkit as fz
+from confaudit.wire import codecs, dns, dtls, gquic, hello, http, names, quic, quic_initial, rtp, sdp, sip, structure, stun, tls, zoom
+from support.wire_hello_build import (
     alpn_ext, certificate_body, certificate_der, client_hello_body, dtls_fragment, dtls_record, ext, handshake,
     server_hello_body, sni_ext, tls_records, vec,
 )
@@ -168,7 +168,7 @@ CHLO = _chlo([(b"PAD\0", b"-" * 40), (b"SNI\0", b"www.example.com"), (b"VER\0", 
 
 
 def _quic_seeds() -> list[bytes]:
-    from test_wire_quic import aioquic_initials
+    from support.quic_initials import aioquic_initials
 
     q046 = bytes([0xC3]) + b"Q046" + b"\x50" + bytes(range(8)) + b"\0\0\0\x01" + bytes(12) + b"\xa0\x01" + len(CHLO).to_bytes(2, "big") + CHLO
     q050 = bytes([0xC3]) + b"Q050" + b"\x08" + bytes(range(8)) + b"\0\0" + b"\x44\x00" + bytes(40)
@@ -179,7 +179,7 @@ def _quic_seeds() -> list[bytes]:
 
 def _crypto_plaintexts() -> tuple[list[bytes], list[bytes], list[bytes]]:
     """(IETF Initial plaintext, gQUIC STREAM frames, Q050 CRYPTO frames) seeds."""
-    from test_wire_quic import aioquic_initials
+    from support.quic_initials import aioquic_initials
 
     ietf = [p.plaintext for d in aioquic_initials(1) if (p := quic_initial.decrypt_initial(d)) is not None]
     ietf.append(b"\x02\x01\x00\x01\x00" + b"\x03\x01\x00\x01\x00\x00\x00\x00" + b"\x06\x00\x05hello" + b"\x01\x00\x00")
@@ -189,7 +189,7 @@ def _crypto_plaintexts() -> tuple[list[bytes], list[bytes], list[bytes]]:
 
 
 def _codec_seeds() -> dict[str, list[bytes]]:
-    from wire_media_build import rtp_payloads, vp9_frames
+    from support.wire_media_build import rtp_payloads, vp9_frames
 
     vp9 = []
     for pid, frame in enumerate(vp9_frames(3)):
@@ -259,7 +259,7 @@ def targets(seeds: dict[str, list[bytes]]) -> list[fz.Target]:
         fz.Target("h264_payload", codecs.h264_payload, s["h264"]),
         fz.Target("red_unwrap", codecs.red_unwrap, s["red"]),
         fz.Target("g711_plausible", lambda d: codecs.g711_plausible(d, (None, "a", "u")[len(d) % 3]), s["pcma"]),
-        fz.Target("stream_structure", lambda ps: codecs.stream_structure(ps * 3, HINTS[len(ps[0]) % len(HINTS)] if ps else None),
+        fz.Target("stream_structure", lambda ps: structure.judge_stream(ps * 3, HINTS[len(ps[0]) % len(HINTS)] if ps else None),
                   media, many=True),
     ]
 
@@ -293,7 +293,7 @@ def test_every_parser_on_mutated_builder_messages() -> None:
 
 
 def _capture_seeds(shared: Path) -> dict[str, list[bytes]]:
-    from wire_pcap_util import transport_payloads
+    from support.wire_pcap_util import transport_payloads
 
     files = [shared / n for n in ("stun.pcap", "stun_google_meet.pcapng", "stun_zoom.pcapng", "google_meet.pcapng",
                                   "quic-v2.pcapng", "sip.pcap", "zoom2.pcap", "teams.pcap", "whatsapp_login_call.pcap")]

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from confaudit.wire.http import parse_http_request_head, parse_http_response_head
-from wire_pcap_util import mutations, tcp
+from support.wire_pcap_util import mutations, tcp
 
 WS_REQUEST = (b"GET /signal?room=abc HTTP/1.1\r\nHost: meet.example:8443\r\nUpgrade: websocket\r\n"
               b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: sid=secret\r\n\r\n")

@@ -11,7 +11,7 @@ import pytest
 
 from confaudit.wire.media_kind import RtpSample, judge_media
 from confaudit.wire.structure import judge_stream as stream_structure
-from wire_media_rtp import (SRTP_PROFILES, AMR_BITS, amr_payload, audio_stream, g729_frames, gsm_frames, ilbc_frame,
+from support.wire_media_rtp import (SRTP_PROFILES, AMR_BITS, amr_payload, audio_stream, g729_frames, gsm_frames, ilbc_frame,
                             pyav_frames, samples, srtp)
 
 
@@ -198,7 +198,7 @@ def test_loss_reordering_and_duplicates_keep_the_judgement() -> None:
 def test_telephone_events_and_red() -> None:
     import struct
 
-    from wire_media_rtp import rtp_packet
+    from support.wire_media_rtp import rtp_packet
 
     events = []
     for digit in range(4):

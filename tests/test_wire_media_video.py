@@ -11,7 +11,7 @@ import pytest
 
 from confaudit.wire.av1 import av1_payload, leb128
 from confaudit.wire.media_kind import RtpSample, judge_media
-from wire_media_rtp import (av1_frames_rtp, audio_stream, samples, srtp, video_frames_aiortc, video_stream,
+from support.wire_media_rtp import (av1_frames_rtp, audio_stream, samples, srtp, video_frames_aiortc, video_stream,
                             vp9_frames_rtp)
 
 

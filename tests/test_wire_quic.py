@@ -8,18 +8,8 @@ from confaudit.wire.gquic import parse_gquic_message, parse_gquic_public_header
 from confaudit.wire.quic import (
     gquic_client_hello, is_quic_short_header, parse_quic_long_header, quic_client_hello, quic_version_name,
 )
-from wire_pcap_util import mutations, udp
-
-
-def aioquic_initials(version: int, sni: str = "media.vendor.example", alpn: list[str] | None = None) -> list[bytes]:
-    from aioquic.quic.configuration import QuicConfiguration
-    from aioquic.quic.connection import QuicConnection
-
-    config = QuicConfiguration(is_client=True, alpn_protocols=alpn or ["h3", "webrtc"], server_name=sni,
-                               supported_versions=[version])
-    conn = QuicConnection(configuration=config)
-    conn.connect(("127.0.0.1", 4433), now=0.0)
-    return [data for data, _addr in conn.datagrams_to_send(now=0.0)]
+from support.quic_initials import aioquic_initials
+from support.wire_pcap_util import mutations, udp
 
 
 @pytest.mark.parametrize(("version", "name"), [(0x00000001, "QUIC v1"), (0x6B3343CF, "QUIC v2")])
@@ -191,7 +181,7 @@ def _tshark_chlos(path) -> dict[int, tuple[str, str]]:
     """client port -> (SNI, UAID) of the CHLOs Wireshark's gQUIC dissector reads."""
     import subprocess
 
-    from conftest import require_binary
+    from support.environment import require_binary
 
     out = subprocess.run([require_binary("tshark"), "-r", str(path), "-Y", "gquic.tag.sni", "-T", "fields",
                           "-e", "udp.srcport", "-e", "gquic.tag.sni", "-e", "gquic.tag.uaid"],

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from confaudit.wire.rtp import parse_rtcp, parse_rtp, srtcp_trailer, static_payload_type
-from wire_pcap_util import mutations, udp
+from support.wire_pcap_util import mutations, udp
 
 
 def rtp(pt=111, seq=7, ts=1000, ssrc=0xDEADBEEF, csrcs=(), ext=b"", payload=b"\xfc" + b"o" * 40, pad=0, marker=False):

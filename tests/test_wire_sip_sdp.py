@@ -9,7 +9,7 @@ import pytest
 
 from confaudit.wire.sdp import parse_sdp
 from confaudit.wire.sip import parse_sip
-from wire_pcap_util import mutations, udp
+from support.wire_pcap_util import mutations, udp
 
 SDES_SDP = """v=0
 o=alice 2890844526 2890844527 IN IP4 198.51.100.1

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from confaudit.wire.stun import MAGIC_COOKIE, frame_stun_tcp, parse_channel_data, parse_stun
-from wire_pcap_util import mutations, udp
+from support.wire_pcap_util import mutations, udp
 
 TID = bytes(range(1, 13))
 

@@ -7,11 +7,11 @@ from collections import Counter
 import pytest
 
 from confaudit.wire.tls import NEED_MORE, parse_tls_client_hello, parse_tls_server_hello, tls_version_name
-from wire_hello_build import (
+from support.wire_hello_build import (
     alpn_ext, certificate_body, certificate_der, client_hello_body, ext, handshake, server_hello_body, sni_ext,
     tls_records, vec,
 )
-from wire_pcap_util import mutations, tcp, tcp_stream
+from support.wire_pcap_util import mutations, tcp, tcp_stream
 
 PQ_KEY_SHARE = ext(51, vec(2, b"\x11\xec" + vec(2, b"\x42" * 1216)))  # X25519MLKEM768-sized share
 

@@ -7,11 +7,11 @@ import subprocess
 
 import pytest
 
-from conftest import require_binary
+from support.environment import require_binary
 from confaudit.wire.dns import parse_dns
 from confaudit.wire.stun import parse_stun
 from confaudit.wire.tls import parse_tls_client_hello
-from wire_pcap_util import tcp, udp
+from support.wire_pcap_util import tcp, udp
 
 
 def tshark_fields(path, display_filter: str, *fields: str) -> dict[int, list[str]]:

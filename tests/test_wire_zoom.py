@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from confaudit.wire.zoom import parse_zoom_media, score_zoom_payloads
-from wire_pcap_util import mutations, udp
+from support.wire_pcap_util import mutations, udp
 
 RTP_AUDIO = struct.pack("!BBHII", 0x80, 112, 1, 960, 0xABCD) + b"\x11" * 40
 

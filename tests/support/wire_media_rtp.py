@@ -187,7 +187,7 @@ def video_frames_aiortc(mime: str, count: int = 24) -> list[list[bytes]]:
     from aiortc.codecs import get_encoder
     from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-    from wire_media_build import _video_frames
+    from support.wire_media_build import _video_frames
 
     encoder = get_encoder(RTCRtpCodecParameters(mimeType=mime, clockRate=90000, payloadType=96))
     return [encoder.encode(frame)[0] for frame in _video_frames(count, 640, 480)]
@@ -195,7 +195,7 @@ def video_frames_aiortc(mime: str, count: int = 24) -> list[list[bytes]]:
 
 def vp9_frames_rtp(count: int = 24, mtu: int = 1000) -> list[list[bytes]]:
     """libvpx-vp9 frames (PyAV) packetised per RFC 9628: I with 15-bit picture ID, B/E, SS with sizes on key frames."""
-    from wire_media_build import vp9_frames
+    from support.wire_media_build import vp9_frames
 
     out = []
     for pid, frame in enumerate(vp9_frames(count)):
@@ -240,7 +240,7 @@ def av1_frames_rtp(count: int = 24, mtu: int = 1000) -> list[list[bytes]]:
     """SVT-AV1 temporal units (PyAV) packetised per the AV1 RTP spec: W=0 length-prefixed elements, Z/Y fragments, N."""
     import av
 
-    from wire_media_build import _video_frames
+    from support.wire_media_build import _video_frames
 
     ctx = av.CodecContext.create("libsvtav1", "w")
     ctx.width, ctx.height, ctx.pix_fmt = 320, 240, "yuv420p"

@@ -7,7 +7,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-SCHEMA_PATH = Path(__file__).parent / "data" / "sarif" / "sarif-schema-2.1.0.json"
+SCHEMA_PATH = Path(__file__).parents[1] / "data" / "sarif" / "sarif-schema-2.1.0.json"
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 WORKER = Path(__file__).with_name("pcap_fuzz_worker.py")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MEMORY_LIMIT = 1 << 30
 INTERESTING = (0, 1, 0xFFFF, 0x7FFFFFFF, 0x7FFFFFF0, 0xFFFFFFFF, 0xFFFFFFF0, 0x80000000, 0x01000001, 262145)
 HUGE = (0xFFFFFFFF, 0x7FFFFFF0, 0x7FFFFFFF, 0x80000000, 0x01000001, 0xFFFFFFF0)

@@ -17,7 +17,7 @@ PRINT_WIDTH = round((210 - 2 * 12) / 25.4 * 96)
 """CSS px of the printable width of A4 with the print stylesheet's 12 mm side margins (703)."""
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(os.environ.get("CONFAUDIT_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))
+ARTIFACTS = Path(os.environ.get("CONFAUDIT_TEST_ARTIFACTS", Path(__file__).parents[1] / "artifacts"))
 """Where screenshots are kept (git-ignored); override with $CONFAUDIT_TEST_ARTIFACTS."""
 
 # Elements whose right edge passes the page column (the window, or <main>'s content box when that is

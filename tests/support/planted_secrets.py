@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
-from analysis_pcapkit import tcp_frame, udp_frame, write_pcap
+from support.analysis_pcapkit import tcp_frame, udp_frame, write_pcap
 
 HOST = "rooms.example-rooms.test"
 SECRETS = {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import loopback_http
+from support.environment import loopback_http
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
