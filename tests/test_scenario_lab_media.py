@@ -70,6 +70,10 @@ def test_lab_sfu_run_decrypts_with_the_sfu_key_log_and_measures_mute(tmp_path: P
                                                                      send_while_muted: bool) -> None:
     require_binary("chromium")
     done, session, findings = _run(tmp_path, mode, send_while_muted)
+    if done.returncode != (1 if send_while_muted else 0) and (session / "manifest.json").exists():
+        # Name the streams behind a wrong verdict: a sniffer on lo also records other programs' calls.
+        muted = [p["audio_media"] for p in _evidence(tmp_path, session)["phase_summary"] if p["muted"]]
+        pytest.fail(f"exit {done.returncode}: {done.stdout[-1500:]} {done.stderr[-1500:]}; muted-phase audio: {muted}")
     assert done.returncode == (1 if send_while_muted else 0), done.stdout + done.stderr[-3000:]
 
     # The SFU's key log is a sealed, sensitive session file, and the session verifies.
