@@ -14,7 +14,7 @@ import pytest
 
 from confaudit.evidence.build import build_evidence
 from confaudit.report.html import render_audit, render_comparison
-from confaudit.report.keys_text import ROLE_GIVEN, ROLE_PROXY, keys_used
+from confaudit.report.keys_text import ROLE_BROWSER, ROLE_GIVEN, ROLE_PROXY, ROLE_SFU, keys_used
 from confaudit.report.media_labels import stream_label
 from benchmarks.synth_report import synthetic_bundle, synthetic_run
 from confaudit.commands.pipeline import run_claims
@@ -175,6 +175,24 @@ def test_keys_dtls_used_counts_streams_decrypted() -> None:
     assert used.case == "dtls_used" and used.keylogs[0].role == ROLE_GIVEN
     assert used.headline == "DTLS keys from keys.log opened 1 of 2 DTLS handshakes: 2 media streams decrypted and examined."
     assert "(500 packets)" in used.media and "1 stream stayed closed" in used.media
+
+
+def test_keys_of_a_lab_run_name_the_sfu_key_log_as_the_transport_end() -> None:
+    tls = {"CLIENT_TRAFFIC_SECRET_0": 14, "EXPORTER_SECRET": 14}
+    logs = [{"path": "sessions/s1/sslkeys.log", "lines": 85, "dtls_sessions_matched": 0, "kinds": tls},
+            {"path": "sessions/s1/browser-keys.log", "lines": 70, "dtls_sessions_matched": 0, "kinds": tls},
+            {"path": "sessions/s1/sfu-keys.log", "lines": 2, "dtls_sessions_matched": 2, "kinds": {"CLIENT_RANDOM": 2}}]
+    used = keys_used(_bundle(keylogs=logs, sessions=[{"keys": "found"}] * 2, streams=[{"decrypted": 300}]))
+    assert [k.role for k in used.keylogs] == [ROLE_PROXY, ROLE_BROWSER, ROLE_SFU]
+    assert used.headline == ("DTLS keys from the lab SFU's key log (transport end) (sfu-keys.log) opened 2 of 2 DTLS "
+                             "handshakes: 1 media stream decrypted and examined.")
+    # Without the SFU's (a p2p lab room), Chromium's own key log holds TLS keys only: said so, not "no match".
+    used = keys_used(_bundle(keylogs=logs[:2], sessions=[{"keys": "missing"}] * 2))
+    assert used.case == "tls_only" and used.media.startswith(
+        "sslkeys.log, browser-keys.log hold the intercepting proxy's and the browsers' own TLS keys of HTTPS "
+        "connections, not keys of the call's media (Chromium logs no DTLS secrets); none of the 2 DTLS handshakes")
+    # A file of that name outside the analysed session is the auditor's own key log.
+    assert keys_used(_bundle(keylogs=[dict(logs[2], path="/elsewhere/sfu-keys.log")])).keylogs[0].role == ROLE_GIVEN
 
 
 def test_keys_present_but_none_matched() -> None:

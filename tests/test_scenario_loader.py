@@ -56,6 +56,8 @@ def test_a_valid_scenario_becomes_steps_with_lines_phases_and_defaults(tmp_path:
     assert steps[18].wait.request == "/api/telemetry"
     leave = steps[19]
     assert (leave.participant, leave.timeout, leave.phase, leave.label()) == ("Bob", 3, "bob-left", "click #leave")
+    assert steps[17].timeout == 30 + 2  # try_join: another browser loads the room and joins, then settles 2 s
+    assert not scenario.lab.send_while_muted
     assert steps[23].label() == "sleep 0.5 s" and steps[24].value == "end"
     import hashlib
 
@@ -135,3 +137,16 @@ def test_a_recorded_room_link_keeps_its_id_but_not_its_fragment() -> None:
                "line": 8, "ts": 2.0, "session": "s"}]
     summary = scenario_link_summary({"scenario_events": events}, None)
     assert summary["distinct_ids"] == 2 and summary["length"] == {"min": 16, "max": 16} and not summary["reused_ids"]
+
+
+def test_try_join_default_timeout_covers_a_loaded_machine_and_a_step_timeout_overrides_it(tmp_path: Path) -> None:
+    text = GOOD.replace("timeout: 8\n", "timeout: 45\nsettle_seconds: 4\n").replace(
+        "lab: {mode: p2p, fail_to_refuse: true}", "lab: {mode: sfu, send_while_muted: true}")
+    scenario = load_scenario(_write(tmp_path, text))
+    assert scenario.lab is not None and scenario.lab.send_while_muted and not scenario.lab.fail_to_refuse
+    try_join = next(s for s in scenario.steps if s.kind == "try_join")
+    assert try_join.timeout == 45 + 4  # the file's own larger timeout, plus the settle wait
+    text = text.replace("  - try_join: {participant: Bob, link: 1}\n", "  - try_join: {participant: Bob, link: 1}\n    timeout: 12\n")
+    assert next(s for s in load_scenario(_write(tmp_path, text)).steps if s.kind == "try_join").timeout == 12
+    with pytest.raises(ScenarioError, match="lab.send_while_muted must be true or false"):
+        load_scenario(_write(tmp_path, GOOD.replace("fail_to_refuse: true", "send_while_muted: maybe")))

@@ -34,6 +34,20 @@ def test_read_session_prefers_observations_never_both(tmp_path: Path) -> None:
     assert read_session(d).http_sources == [d / "flows.mitm"]
 
 
+def test_a_scenario_runs_browser_and_sfu_key_logs_are_read_sealed_and_sensitive(tmp_path: Path) -> None:
+    d = tmp_path / "s"
+    d.mkdir()
+    assert read_session(d).media_keylogs == []
+    (d / "sfu-keys.log").write_text("CLIENT_RANDOM aa bb\n")
+    (d / "browser-keys.log").write_text("CLIENT_RANDOM cc dd\n")
+    manifest = finish_manifest(d, new_manifest("rooms"))
+    assert read_session(d).media_keylogs == [d / "browser-keys.log", d / "sfu-keys.log"]
+    assert manifest["files"]["sfu-keys.log"]["sensitive"] and manifest["files"]["browser-keys.log"]["sensitive"]
+    (d / "sfu-keys.log").write_text("CLIENT_RANDOM aa ee\n")  # keys swapped after the capture: no longer verified
+    problems = session_provenance([read_session(d)])["integrity"]["problems"]
+    assert any("sfu-keys.log" in p for p in problems), problems
+
+
 def test_manifest_marks_raw_files_sensitive_and_provenance_detects_tampering(tmp_path: Path) -> None:
     d = _session(tmp_path)
     manifest = json.loads((d / "manifest.json").read_text())

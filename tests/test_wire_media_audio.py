@@ -221,3 +221,19 @@ def test_malformed_samples_raise_parse_error_only() -> None:
     with pytest.raises(ParseError):
         judge_media([RtpSample("x", 0, False, 10, 0.0, b"")], 0)  # type: ignore[arg-type]
     assert judge_media([], 0).kind == "audio" and judge_media([], 96).kind == "unknown"
+
+
+def test_srtp_opus_that_paused_while_muted_is_still_audio_at_48k() -> None:
+    """A sender that honours mute stops its RTP (Chromium after replaceTrack(null)) and resumes on unmute with the
+    next sequence number and a timestamp that did not advance over the pause: the clock is measured between pauses."""
+    frames = pyav_frames("libopus", 48000, 960, seconds=4.0)
+    stream = srtp(audio_stream(frames, 111, 960, 48000), "gcm")
+    paused = [(packet, arrival + (4.5 if i >= 100 else 0.0)) for i, (packet, arrival) in enumerate(stream)]
+    # sampled as the packet analysis samples (rtpstreams: the first 48 packets, then one in 16)
+    taken = [paused[i] for i in range(len(paused)) if i < 48 or (i - 48) % 16 == 0]
+    judged = judge_media(samples(taken, limit=96), 111)
+    assert (judged.kind, judged.clock_rate) == ("audio", 48000), judged.kind_reasons
+    assert any("in 2 runs between sending pauses" in r for r in judged.kind_reasons), judged.kind_reasons
+    uninterrupted = judge_media(samples([stream[i] for i in range(len(stream)) if i < 48 or (i - 48) % 16 == 0], limit=96), 111)
+    assert (uninterrupted.kind, uninterrupted.clock_rate) == ("audio", 48000)
+    assert not any("pauses" in r for r in uninterrupted.kind_reasons)

@@ -105,8 +105,9 @@ def encryption_verdict(keying: FlowKeying, judgement: Any, moved_from: str | Non
 
 
 def stream_entry(stream_id: str, flow: dict[str, Any], acc: StreamAcc, judgement: Any,
-                 verdict: tuple[str, list[str]]) -> dict[str, Any]:
-    """The media_streams[] entry for one plausible stream (``judgement``: wire.media_kind.MediaJudgement or None)."""
+                 verdict: tuple[str, list[str]], phases_counted: bool = False) -> dict[str, Any]:
+    """The media_streams[] entry for one plausible stream (``judgement``: wire.media_kind.MediaJudgement or None;
+    ``phases_counted``: the analysis counted packets per phase window, so ``phase_counts`` is exact and complete)."""
     encryption, reasons = verdict[0], list(verdict[1])
     if acc.relay == "channel_data" and acc.turn_channel is not None:
         reasons.insert(0, f"carried inside TURN ChannelData (channel 0x{acc.turn_channel:04x}): "
@@ -137,6 +138,9 @@ def stream_entry(stream_id: str, flow: dict[str, Any], acc: StreamAcc, judgement
         "encryption": encryption,
         "reasons": reasons,
     }
+    if phases_counted:  # a window missing from the list had no packet of this stream
+        entry["phase_counts"] = [{"phase_index": index, "packets": n, "bytes": size}
+                                 for index, (n, size) in sorted(acc.phase_counts.items())]
     if acc.relay is not None:
         entry["relay"] = acc.relay
     if acc.turn_channel is not None:
@@ -160,7 +164,7 @@ def sdp_keying(sdps: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, An
 
 
 def build_streams(flows: list[dict[str, Any]], accs: list[StreamAcc], keying: dict[int, FlowKeying],
-                  bugs: ParserBugs) -> list[dict[str, Any]]:
+                  bugs: ParserBugs, phases_counted: bool = False) -> list[dict[str, Any]]:
     """media_streams[] for plausible streams, in first-seen order; SSRCs keyed on one pair carry it to the next."""
     from confaudit.wire.media_kind import judge_media
 
@@ -179,5 +183,5 @@ def build_streams(flows: list[dict[str, Any]], accs: list[StreamAcc], keying: di
         if verdict[0] == "unknown" and other is not None and other != flows[acc.flow]["id"]:
             verdict = encryption_verdict(key, judgement, f"the same SSRC is judged SRTP on flow {other}: the ICE pair moved "
                                                          "and the keying with it")
-        entries.append(stream_entry(f"m{len(entries) + 1}", flows[acc.flow], acc, judgement, verdict))
+        entries.append(stream_entry(f"m{len(entries) + 1}", flows[acc.flow], acc, judgement, verdict, phases_counted))
     return entries

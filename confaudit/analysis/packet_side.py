@@ -18,7 +18,7 @@ Progress = Callable[[str, int, int], None]
 class _Observer:
     """Feeds one chunk (or carried chunk) into the flow, sample and RTP-stream accumulators."""
 
-    def __init__(self) -> None:
+    def __init__(self, phase_starts: Sequence[float] | None = None) -> None:
         from confaudit.analysis.carried import TcpFramer
         from confaudit.analysis.flows import FlowTable
         from confaudit.analysis.rtpstreams import StreamTable
@@ -26,7 +26,7 @@ class _Observer:
         from confaudit.wire.errors import ParserBugs
 
         self.table = FlowTable()
-        self.streams = StreamTable()
+        self.streams = StreamTable(phase_starts)
         self.store = SampleStore()
         self.framer = TcpFramer()
         self.bugs = ParserBugs()
@@ -64,11 +64,16 @@ class _Observer:
                                   relayed.forward, take, relay="indication")
 
 
-def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = None) -> dict[str, Any]:
-    """Analyse the captures (in order; flows merge by 5-tuple across files) into a partial bundle."""
+def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = None,
+                     phase_starts: Sequence[float] | None = None) -> dict[str, Any]:
+    """Analyse the captures (in order; flows merge by 5-tuple across files) into a partial bundle.
+
+    ``phase_starts``: the session's phase marker times; each media stream then counts its packets and bytes per
+    phase window (``phase_counts``), so a muted phase's audio rate is measured, not spread from the stream's totals.
+    """
     from confaudit.pcap.reader import CaptureReader
 
-    seen = _Observer()
+    seen = _Observer(phase_starts)
     inputs: list[dict[str, Any]] = []
     sizes = [_size(p) for p in paths]
     total = sum(sizes)

@@ -9,7 +9,7 @@ their sequence behaviour.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from confaudit.analysis.flows import stable_group_order, unique_first_inverse, unique_rows
 from confaudit.pcap.gather import field as header_field, take_rows
@@ -68,12 +68,18 @@ class StreamAcc:
     """TURN channel number when the stream was seen inside ChannelData (relayed media)."""
     relay: str | None = None
     """How a TURN server relayed the stream: "channel_data", "indication", or None (not relayed)."""
+    phase_counts: dict[int, list[int]] = field(default_factory=dict)
+    """Phase window index -> [packets, bytes] counted packet by packet (only when the analysis was given the
+    session's phase marker times; packets before the first marker are not in any window)."""
 
 
 class StreamTable:
     """All RTP-shaped groups of an analysis."""
 
-    def __init__(self) -> None:
+    def __init__(self, phase_starts: Sequence[float] | None = None) -> None:
+        self.phase_starts = sorted(phase_starts) if phase_starts is not None else None
+        """Sorted phase marker times: window i covers [start_i, start_i+1), as telemetry.phases.PhaseIndex.at; None:
+        no phases known, so no per-phase counts (a muted phase's audio rate is then only an estimate)."""
         self.streams: dict[tuple[int, int, int], StreamAcc] = {}
         self.per_flow: dict[int, int] = {}
         self.untracked: dict[int, int] = {}
@@ -128,8 +134,10 @@ class StreamTable:
                     acc.samples.append(packet)
                 if len(acc.timing) < TIMING_PER_STREAM:
                     acc.timing.append((packet[:TIMING_BYTES], length, float(chunk.ts[row])))
-        self._update_all(accs, order, bounds, seq, rtp_ts, marker, forward[rows],
-                         chunk.payload_len[rows].astype(np.int64) - inner_offset, chunk.ts[rows])
+        lengths = chunk.payload_len[rows].astype(np.int64) - inner_offset
+        self._update_all(accs, order, bounds, seq, rtp_ts, marker, forward[rows], lengths, chunk.ts[rows])
+        if self.phase_starts is not None:
+            _count_phases(accs, inverse, lengths, chunk.ts[rows], self.phase_starts)
 
     @staticmethod
     def _update_all(accs: list[StreamAcc | None], order: Any, bounds: Any, seq: Any, rtp_ts: Any,
@@ -218,6 +226,27 @@ class StreamTable:
             acc = StreamAcc(flow=flow, ssrc=ssrc, payload_type=pt, first_packet=(input_index, frame))
             self.streams[key] = acc
         return acc
+
+
+def _count_phases(accs: list[StreamAcc | None], group: Any, lengths: Any, ts: Any, starts: list[float]) -> None:
+    """Add each row's packet and bytes to its stream's phase window (``group``: the row's index into ``accs``)."""
+    import numpy as np
+
+    window = np.searchsorted(np.asarray(starts, dtype=np.float64), ts, side="right") - 1
+    inside = window >= 0
+    if not inside.any():
+        return
+    width = len(starts)
+    key = group[inside].astype(np.int64) * width + window[inside]
+    keys, slot = np.unique(key, return_inverse=True)
+    packets = np.bincount(slot, minlength=len(keys)).tolist()
+    nbytes = np.bincount(slot, weights=lengths[inside], minlength=len(keys)).astype(np.int64).tolist()
+    for k, n, b in zip(keys.tolist(), packets, nbytes):
+        acc = accs[k // width]
+        if acc is not None:
+            slot_counts = acc.phase_counts.setdefault(k % width, [0, 0])
+            slot_counts[0] += n
+            slot_counts[1] += b
 
 
 def _timing_positions(before: int, members: int, have: int) -> list[int]:

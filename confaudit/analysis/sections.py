@@ -76,7 +76,8 @@ def packet_sections(table: FlowTable, streams: StreamTable, store: SampleStore, 
     skip = {gid for gid, f in ev.flows.items() if any(getattr(f, name) for name in NO_MEDIA)}
     accs = sorted((a for a in streams.streams.values() if plausible_stream(a) and a.flow not in skip),
                   key=lambda a: (a.first_packet, a.ssrc, a.payload_type))
-    media_streams = build_streams(flows, accs, _keying(flows, ev.flows, sdp_map), bugs)
+    media_streams = build_streams(flows, accs, _keying(flows, ev.flows, sdp_map), bugs,
+                                  phases_counted=streams.phase_starts is not None)
     by_flow: dict[str, list[str]] = {}
     for entry in media_streams:
         by_flow.setdefault(entry["flow"], []).append(entry["encryption"])

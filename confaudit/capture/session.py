@@ -23,8 +23,15 @@ OBSERVATIONS = "observations.jsonl"
 FLOWS = "flows.mitm"
 PCAP = "capture.pcapng"
 KEYLOG = "sslkeys.log"
+BROWSER_KEYLOG = "browser-keys.log"
+"""A scenario run's browsers' own key log (SSLKEYLOGFILE): their TLS secrets (Firefox's NSS also logs DTLS)."""
+SFU_KEYLOG = "sfu-keys.log"
+"""A lab scenario run's SFU key log: the DTLS secrets of the lab SFU, the transport end of the browsers' media."""
+MEDIA_KEYLOGS = (BROWSER_KEYLOG, SFU_KEYLOG)
+"""Key logs of the call's endpoints that a scenario run seals into its session, in the order analysis reads them."""
 PHASES = "phases.jsonl"
-SENSITIVE = {FLOWS: "raw proxied traffic, unredacted", PCAP: "raw packets, unredacted", KEYLOG: "TLS session keys"}
+SENSITIVE = {FLOWS: "raw proxied traffic, unredacted", PCAP: "raw packets, unredacted", KEYLOG: "TLS session keys",
+             BROWSER_KEYLOG: "the browsers' TLS (and DTLS) session keys", SFU_KEYLOG: "the lab SFU's DTLS session keys"}
 KNOWN_PHASES = ("lobby", "joined", "muted", "unmuted", "camera-off", "camera-on", "screen-share", "left")
 MAX_PHASE_LINES = 100_000
 _DEPENDENCIES = ("mitmproxy", "scapy", "aiortc", "av", "cryptography", "pyOpenSSL")
@@ -50,6 +57,9 @@ class SessionInputs:
     """One problem per phase marker skipped (a number out of range): the evidence is then incomplete."""
     keylog: Path | None
     """mitmproxy's NSS key log, when non-empty."""
+    media_keylogs: list[Path] = field(default_factory=list)
+    """The call endpoints' key logs a scenario run sealed (MEDIA_KEYLOGS present as regular files): the
+    browsers' own and, in sfu lab runs, the lab SFU's DTLS keys."""
     room_names: list[str] = field(default_factory=list)
     """Room names the auditor recorded in the manifest."""
     participants: list[str] = field(default_factory=list)
@@ -264,6 +274,7 @@ def read_session(directory: Path) -> SessionInputs:
         captures=[pcap] if _regular(pcap) else [],
         http_sources=http_sources, phases=phases, phases_skipped=phases_skipped,
         keylog=keylog if _regular(keylog) else None,
+        media_keylogs=[directory / name for name in MEDIA_KEYLOGS if _regular(directory / name)],
         room_names=names("room_names"), participants=names("participants"), first_party=names("first_party"),
     )
 

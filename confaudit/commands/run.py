@@ -47,14 +47,13 @@ def run(scenario: Path, out: Path, claims: Path | None = None, report: Path | No
 def _judge(session: Path, claims: Path, fail_on: str, report: Path | None, json_out: Path | None,
            sarif: Path | None, junit: Path | None, markdown: Path | None) -> int:
     """check's gate and reports, plus report's HTML, written all or none."""
-    from confaudit.capture.session import PCAP
     from confaudit.commands.check import gate, say_summary, write_reports
     from confaudit.output_set import FileOutput
     from confaudit.commands.pipeline import display_path, run_claims
-    from confaudit.scenario.runner import BROWSER_KEYLOG
 
-    keylog = _nonempty(session / BROWSER_KEYLOG) if _nonempty(session / PCAP) else None  # keys decrypt packets only
-    result, bundle = run_claims([session], claims, keylog)
+    # The session's key logs are read with it (capture.session.read_session): the proxy's and the browsers' for TLS,
+    # and in sfu lab runs the lab SFU's for the DTLS of the media; `confaudit analyze SESSION` reads the same.
+    result, bundle = run_claims([session], claims)
     code = gate(result, fail_on)
     uri = display_path(claims)
     extra = []
@@ -67,6 +66,3 @@ def _judge(session: Path, claims: Path, fail_on: str, report: Path | None, json_
     say_summary(result, fail_on, code, uri)
     return code
 
-
-def _nonempty(path: Path) -> Path | None:
-    return path if path.is_file() and path.stat().st_size else None

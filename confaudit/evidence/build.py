@@ -120,6 +120,7 @@ def _sort_inputs(paths: Sequence[Path]) -> _Sorted:
             out.http_sources.extend(sess.http_sources)
             if sess.keylog is not None:
                 out.keylogs.append(sess.keylog)
+            out.keylogs.extend(sess.media_keylogs)
         elif kind == "capture":
             out.captures.append(path)
         elif kind == "bundle":
@@ -194,7 +195,8 @@ def build_evidence(
         from confaudit.analysis.packet_side import analyze_captures
 
         with terminal.stage("packets analysed") as counts:
-            _merge(bundle, analyze_captures(sorted_inputs.captures, progress=progress))
+            phase_starts = [p["ts"] for s in sorted_inputs.sessions for p in s.phases] if sorted_inputs.sessions else None
+            _merge(bundle, analyze_captures(sorted_inputs.captures, progress=progress, phase_starts=phase_starts))
             counts.update(packets=sum(int(i.get("records_read") or 0) for i in bundle["inputs"]),
                           flows=len(bundle.get("flows") or []), **{"media streams": len(bundle.get("media_streams") or [])})
 

@@ -149,12 +149,16 @@ def _lab_environment(keylog: Path | None, logged_certificates: set[int]) -> Iter
     lock = threading.Lock()
 
     def write(line: bytes) -> None:
+        from confaudit.capture.session import open_private
+
         with lock:
             if keylog is None or line in seen:
                 return
-            seen.add(line)
-            with keylog.open("ab") as fh:
+            # Created (owner-only: session keys) at the first secret, truncating an older log: a scenario run
+            # starts the lab before the capture creates its session directory, which must be empty then.
+            with open_private(keylog, "ab" if seen else "wb") as fh:
                 fh.write(line.rstrip(b"\n") + b"\n")
+            seen.add(line)
             lines[0] += 1
 
     def create_ssl_context(self: Any, srtp_profiles: Any) -> Any:
@@ -163,9 +167,6 @@ def _lab_environment(keylog: Path | None, logged_certificates: set[int]) -> Iter
             ctx.set_keylog_callback(lambda _conn, line: write(line))
         return ctx
 
-    if keylog is not None:
-        keylog.parent.mkdir(parents=True, exist_ok=True)
-        keylog.write_bytes(b"")
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [LOOPBACK]
     RTCCertificate._create_ssl_context = create_ssl_context  # type: ignore[method-assign]
     try:

@@ -16,7 +16,13 @@ from confaudit.report.filters import as_int
 
 PROXY_KEYLOG = "sslkeys.log"
 """A session's own key log (``confaudit.capture.session.KEYLOG``): the proxy's TLS keys of HTTPS connections."""
+BROWSER_KEYLOG = "browser-keys.log"
+"""A scenario run's browsers' key log (``confaudit.capture.session.BROWSER_KEYLOG``)."""
+SFU_KEYLOG = "sfu-keys.log"
+"""A lab scenario run's SFU key log (``confaudit.capture.session.SFU_KEYLOG``)."""
 ROLE_PROXY = "the intercepting proxy's TLS keys (HTTPS)"
+ROLE_BROWSER = "the scenario browsers' own key log (SSLKEYLOGFILE: TLS; DTLS only where the browser logs it)"
+ROLE_SFU = "the lab SFU's key log (transport end)"
 ROLE_EMBEDDED = "secrets embedded in the capture (pcapng)"
 ROLE_GIVEN = "the auditor's key log (--keylog)"
 
@@ -39,7 +45,8 @@ class KeyLogUse:
     labels: str
     """Its secret kinds in words, e.g. '17 TLS 1.3 handshake/traffic secret sets, 3 CLIENT_RANDOM'."""
     role: str
-    """ROLE_PROXY (a session's own sslkeys.log), ROLE_EMBEDDED (pcapng secrets blocks) or ROLE_GIVEN (--keylog)."""
+    """ROLE_PROXY (a session's own sslkeys.log), ROLE_BROWSER / ROLE_SFU (a scenario run's browser-keys.log /
+    sfu-keys.log), ROLE_EMBEDDED (pcapng secrets blocks) or ROLE_GIVEN (--keylog)."""
     dtls_matched: int
     """DTLS handshakes of the capture this key log keyed."""
 
@@ -86,7 +93,14 @@ def _role(path: Any, input_dirs: set[str]) -> str:
     if "#dsb" in text:
         return ROLE_EMBEDDED
     folder, _, name = text.rpartition("/")
-    return ROLE_PROXY if name == PROXY_KEYLOG and folder in input_dirs else ROLE_GIVEN
+    if folder not in input_dirs:
+        return ROLE_GIVEN
+    return {PROXY_KEYLOG: ROLE_PROXY, BROWSER_KEYLOG: ROLE_BROWSER, SFU_KEYLOG: ROLE_SFU}.get(name, ROLE_GIVEN)
+
+
+def _source(use: KeyLogUse) -> str:
+    """A DTLS key source as a report names it: the lab SFU's key log says where the transport ends."""
+    return f"{ROLE_SFU} ({use.name})" if use.role == ROLE_SFU else use.name
 
 
 def _input_dirs(bundle: Mapping[str, Any]) -> set[str]:
@@ -137,7 +151,7 @@ def keys_used(bundle: Mapping[str, Any]) -> KeysUsed:
                  if handshakes else f"No key log was given or found, and the capture holds no DTLS handshake, {not_examined}.")
     elif opened:
         case = "dtls_used"
-        sources = ", ".join(u.name for u in uses if u.dtls_matched) or ", ".join(u.name for u in uses)
+        sources = ", ".join(_source(u) for u in uses if u.dtls_matched) or ", ".join(_source(u) for u in uses)
         closed = len(streams) - len(opened)
         headline = (f"DTLS keys from {sources} opened {keyed} of {hs}: "
                     f"{_plural(len(opened), 'media stream')} decrypted and examined.")
@@ -150,11 +164,14 @@ def keys_used(bundle: Mapping[str, Any]) -> KeysUsed:
         headline = f"DTLS keys matched {keyed} of {hs}, but no media packet decrypted with them; {not_examined}."
         media = (f"Key-log secrets matched {keyed} of {hs} in the capture, but no media packet authenticated with the "
                  f"derived keys (a capture that starts mid-call, or keys of another session), {not_examined}.")
-    elif all(u.role == ROLE_PROXY for u in uses):
+    elif all(u.role in (ROLE_PROXY, ROLE_BROWSER) for u in uses):
         case = "tls_only"
         names = ", ".join(u.name for u in uses)
+        whose = " and ".join(dict.fromkeys("the intercepting proxy's" if u.role == ROLE_PROXY else "the browsers' own"
+                                           for u in uses))
         headline = f"TLS keys of HTTPS connections only ({names}); no DTLS keys, {not_examined}."
-        media = (f"{names} holds the intercepting proxy's TLS keys of HTTPS connections, not keys of the call's media; "
+        media = (f"{names} {'hold' if len(uses) > 1 else 'holds'} {whose} TLS keys of HTTPS connections, not keys of "
+                 "the call's media" + ("" if all(u.role == ROLE_PROXY for u in uses) else " (Chromium logs no DTLS secrets)") + "; "
                  + (f"none of the {hs} in the capture could be opened, {not_examined}." if handshakes
                     else f"the capture holds no DTLS handshake either; {not_examined}."))
     else:

@@ -65,13 +65,27 @@ def ca_spki_hash(ca_pem: bytes) -> str:
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
+NOWHERE = "https://127.0.0.1:9/"
+"""Where Chromium's own services are sent: port 9 is on Chromium's restricted-port list, so every request there fails
+inside the browser (ERR_UNSAFE_PORT) and reaches no network at all, not even the proxy."""
+
+
 def chromium_args(proxy_port: int, ca_spki: str, audio_wav: Path, video_y4m: Path) -> list[str]:
     return [
         "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-domain-reliability", "--no-pings",
         "--disable-client-side-phishing-detection",
+        # Chromium 156 still checks for component updates (update.googleapis.com) with --disable-component-update
+        # and asks accounts.google.com/ListAccounts at start; optimization hints come later in a call. Their
+        # service URLs are switches: point them NOWHERE.
+        f"--component-updater=url-source={NOWHERE}", f"--gaia-url={NOWHERE}",
+        f"--optimization-guide-service-get-hints-url={NOWHERE}",
+        f"--optimization-guide-service-get-models-url={NOWHERE}",
+        # One --disable-features wins over Playwright's own list, so it repeats the parts of that list that keep the
+        # browser quiet (OptimizationHints, NetworkTimeServiceQuerying, AimEnabled, PreconnectToSearch).
         "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,"
-        "AutofillServerCommunication,WebRtcHideLocalIpsWithMdns",
+        "AutofillServerCommunication,WebRtcHideLocalIpsWithMdns,AimEnabled,PreconnectToSearch,"
+        "DestroyProfileOnBrowserClose,AvoidUnnecessaryBeforeUnloadCheckSync,LensOverlay,HttpsUpgrades",
         f"--proxy-server=http://127.0.0.1:{proxy_port}",
         "--proxy-bypass-list=<-loopback>",  # Chromium skips the proxy for loopback unless told not to
         f"--ignore-certificate-errors-spki-list={ca_spki}",

@@ -27,6 +27,9 @@ TOP_KEYS = {"vendor", "start_url", "participants", "steps", "browser", "timeout"
 MODIFIERS = {"participant", "timeout", "phase"}
 WAIT_KEYS = {"selector", "text", "url", "request"}
 DEFAULT_TIMEOUT_S = 10.0
+BROWSER_STEP_TIMEOUT_S = 30.0
+"""Least default timeout of the steps that open a page in another browser and join a call (try_join) and of each
+browser's start: a loaded machine can take longer than DEFAULT_TIMEOUT_S for that."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -61,7 +64,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ld.fail(steps_node, "steps must be a non-empty list")
     if len(steps_node.value) > MAX_STEPS:
         raise ld.fail(steps_node, f"more than {MAX_STEPS} steps")
-    steps = tuple(_step(ld, node, names, timeout, selectors) for node in steps_node.value)
+    settle = _seconds(ld, top["settle_seconds"][1], "settle_seconds", 60.0) if "settle_seconds" in top else 2.0
+    steps = tuple(_step(ld, node, names, timeout, selectors, settle) for node in steps_node.value)
     _check_links(ld, steps, steps_node)
     return Scenario(
         path=p, source=source, sha256=hashlib.sha256(source).hexdigest(),
@@ -71,7 +75,7 @@ def load_scenario(path: str | Path) -> Scenario:
         lab=_lab(ld, top["lab"][1]) if "lab" in top else None,
         description=ld.string(top["description"][1], "description", allow_empty=True) if "description" in top else "",
         selectors=selectors, outcomes=outcomes,
-        settle_seconds=_seconds(ld, top["settle_seconds"][1], "settle_seconds", 60.0) if "settle_seconds" in top else 2.0,
+        settle_seconds=settle,
     )
 
 
@@ -132,20 +136,23 @@ def _participants(ld: NodeReader, entry: tuple[Any, Any] | None, browser: str) -
 
 
 def _lab(ld: NodeReader, node: Any) -> LabSpec:
-    fields = ld.mapping(node, "lab", {"mode", "fail_to_refuse"})
+    faults = ("fail_to_refuse", "send_while_muted")
+    fields = ld.mapping(node, "lab", {"mode", *faults})
     mode = ld.string(fields["mode"][1], "lab.mode") if "mode" in fields else "p2p"
     if mode not in LAB_MODES:
         raise ld.fail(fields["mode"][1], f"lab.mode must be one of {', '.join(LAB_MODES)}")
-    fail = False
-    if "fail_to_refuse" in fields:
-        raw = ld.scalar(fields["fail_to_refuse"][1], "lab.fail_to_refuse").lower()
-        if raw not in ("true", "false"):
-            raise ld.fail(fields["fail_to_refuse"][1], "lab.fail_to_refuse must be true or false")
-        fail = raw == "true"
-    return LabSpec(mode, fail)
+    flags = {}
+    for key in faults:
+        if key in fields:
+            raw = ld.scalar(fields[key][1], f"lab.{key}").lower()
+            if raw not in ("true", "false"):
+                raise ld.fail(fields[key][1], f"lab.{key} must be true or false")
+            flags[key] = raw == "true"
+    return LabSpec(mode, **flags)
 
 
-def _step(ld: NodeReader, node: Any, names: list[str], default_timeout: float, selectors: dict[str, str]) -> Step:
+def _step(ld: NodeReader, node: Any, names: list[str], default_timeout: float, selectors: dict[str, str],
+          settle_seconds: float) -> Step:
     import yaml
 
     if not isinstance(node, yaml.MappingNode):
@@ -210,7 +217,10 @@ def _step(ld: NodeReader, node: Any, names: list[str], default_timeout: float, s
         return Step(**base, value=name)
     if kind == "new_room":
         return Step(**base, selector=selectors["new_room"] if _empty(body) else ld.string(body, "new_room selector"))
-    # try_join: the participant who tries, optionally which recorded link
+    # try_join: the participant who tries, optionally which recorded link. Its default timeout covers another
+    # browser loading the room, joining the call and the settle wait; a step's own `timeout:` is taken as given.
+    if "timeout" not in fields:
+        base["timeout"] = max(default_timeout, BROWSER_STEP_TIMEOUT_S) + settle_seconds
     if isinstance(body, yaml.ScalarNode):
         return Step(**base, joiner=_participant_ref(ld, body, names))
     args = ld.mapping(body, "try_join", {"participant", "link"})

@@ -117,6 +117,8 @@ class LabSpec:
     """p2p | sfu | sfu-e2ee."""
     fail_to_refuse: bool = False
     """Make the lab admit a late joiner to a locked room (tests the contradicted path)."""
+    send_while_muted: bool = False
+    """Make the lab's pages keep sending audio (silence frames) while muted (tests the contradicted path)."""
 
 
 @dataclass(frozen=True)

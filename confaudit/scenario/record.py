@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from confaudit.capture import session
+from confaudit.capture.session import SFU_KEYLOG
 from confaudit.errors import ConfauditError, ScenarioFailed
 from confaudit.scenario.model import Scenario
 from confaudit.scenario.runner import RunOutcome, ScenarioRunner
@@ -42,7 +43,12 @@ async def record_scenario(scenario: Scenario, out: Path, iface: str | None = Non
         if scenario.lab is not None:
             from confaudit.lab.rooms import LabProfile, LabRoomService
 
-            service = LabRoomService(LabProfile(mode=scenario.lab.mode, fail_to_refuse=scenario.lab.fail_to_refuse))
+            # In sfu rooms the lab SFU ends the browsers' DTLS: its key log (sealed with the session) opens their
+            # SRTP, which Chromium's own SSLKEYLOGFILE cannot (Chromium logs no DTLS secrets).
+            sfu_keylog = Path(out) / SFU_KEYLOG if scenario.lab.mode != "p2p" else None
+            profile = LabProfile(mode=scenario.lab.mode, fail_to_refuse=scenario.lab.fail_to_refuse,
+                                 send_while_muted=scenario.lab.send_while_muted)
+            service = LabRoomService(profile, sfu_keylog=sfu_keylog)
             running = await stack.enter_async_context(service.running())
             all_routes.update(running.routes)
         return await _capture(scenario, Path(out), iface, all_routes)

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confaudit.capture.session import append_phase
+from confaudit.capture.session import BROWSER_KEYLOG, append_phase
 from confaudit.errors import ScenarioFailed, UsageError
 from confaudit.scenario.browser import ParticipantBrowser, ca_spki_hash, launch_chromium
 from confaudit.scenario.events import append_event
+from confaudit.scenario.loader import BROWSER_STEP_TIMEOUT_S
 from confaudit.scenario.model import Scenario, Step
 
-BROWSER_KEYLOG = "browser-keys.log"
 CANARY = "canary.json"
 POLL_S = 0.1
 
@@ -82,7 +82,7 @@ class ScenarioRunner:
         keylog = self.session / BROWSER_KEYLOG
         keylog.touch(mode=0o600)
         for index, participant in enumerate(self.scenario.participants):
-            step = Step("open", participant.line, participant.name, 30.0, value=self.scenario.start_url)
+            step = Step("open", participant.line, participant.name, BROWSER_STEP_TIMEOUT_S, value=self.scenario.start_url)
             self.current = step
             try:
                 browser = await asyncio.wait_for(self._launch(playwright, work, index, keylog, step.timeout), step.timeout)

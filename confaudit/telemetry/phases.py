@@ -119,9 +119,15 @@ def _finite(value: float) -> float | None:
 
 
 def _phase_counts(stream: dict[str, Any], window: PhaseWindow) -> tuple[float, float] | None:
+    """(packets, bytes) of the stream in ``window`` when counted per phase, else None (estimate from totals).
+    The packet analysis lists only windows that had packets (``phase_index``), so an unlisted window is zero."""
     counts = stream.get("phase_counts")
     if not isinstance(counts, list):
         return None
+    by_index = [item for item in counts if isinstance(item, dict) and "phase_index" in item]
+    if len(by_index) == len(counts):
+        match = next((item for item in by_index if item.get("phase_index") == window.index), None)
+        return (_num(match.get("packets")) or 0.0, _num(match.get("bytes")) or 0.0) if match else (0.0, 0.0)
     for item in counts:
         if not isinstance(item, dict):
             continue

@@ -152,15 +152,38 @@ def _tolerance(rate: int) -> float:
     return min(0.2, 0.45 * min(abs(math.log(rate / r)) for r in STANDARD_CLOCKS if r != rate))
 
 
-def _spread(points: Sequence[tuple[int, float]], rate: int) -> float:
-    """10th-90th percentile range of arrival minus timestamp/rate (network jitter when ``rate`` is right)."""
-    residuals = sorted(arrival - ts / rate for ts, arrival in points)
+def _spread_runs(runs: Sequence[Sequence[tuple[int, float]]], rate: int) -> float:
+    """10th-90th percentile range of arrival minus timestamp/rate (network jitter when ``rate`` is right), each run's
+    residuals taken from its own first point (a pause shifts the offset between arrival and timestamp)."""
+    residuals = sorted(arrival - ts / rate - (run[0][1] - run[0][0] / rate) for run in runs for ts, arrival in run)
     n = len(residuals)
     return residuals[(9 * (n - 1)) // 10] - residuals[(n - 1) // 10]
 
 
+PAUSE_MIN_S = 0.5
+"""Least arrival gap that can be a sending pause (below it, a gap is jitter or sampling)."""
+
+
+def _runs(points: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
+    """``points`` split at sending pauses: a sender that stops (a muted microphone detached from its sender) and
+    resumes keeps its sequence numbers, but its timestamp does not advance over the pause. A pause is an arrival
+    gap of PAUSE_MIN_S or more across which the timestamp advanced less than half what the median pace predicts."""
+    paces = sorted((b[0] - a[0]) / (b[1] - a[1]) for a, b in zip(points, points[1:]) if b[1] - a[1] > 0)
+    if not paces or paces[len(paces) // 2] <= 0:
+        return [points]
+    pace = paces[len(paces) // 2]
+    runs = [[points[0]]]
+    for a, b in zip(points, points[1:]):
+        gap = b[1] - a[1]
+        if gap >= PAUSE_MIN_S and b[0] - a[0] < 0.5 * pace * gap:
+            runs.append([])
+        runs[-1].append(b)
+    return runs
+
+
 def _measure_clock(packets: Sequence[Packet]) -> tuple[float | None, int | None, str]:
-    """Ticks per second between the first arrivals of distinct timestamps, snapped when jitter allows."""
+    """Ticks per second between the first arrivals of distinct timestamps, snapped when jitter allows; measured
+    within the runs between sending pauses (_runs), so a stream that paused still shows its clock."""
     first: dict[int, float] = {}
     for p in packets:
         if p.arrival is not None and math.isfinite(p.arrival):
@@ -168,19 +191,22 @@ def _measure_clock(packets: Sequence[Packet]) -> tuple[float | None, int | None,
     points = sorted(first.items())
     if len(points) < 3:
         return None, None, f"clock not measurable: {len(points)} distinct timestamps with arrival times"
-    span = points[-1][1] - points[0][1]
-    ticks = points[-1][0] - points[0][0]
+    runs = [run for run in _runs(points) if len(run) >= 2]
+    span = sum(run[-1][1] - run[0][1] for run in runs)
+    ticks = sum(run[-1][0] - run[0][0] for run in runs)
     if ticks <= 0 or span < 0.05:
         return None, None, "clock not measurable: timestamps do not advance with arrival time"
-    slopes = sorted((b[0] - a[0]) / (b[1] - a[1]) for i, a in enumerate(points) for b in points[i + 1:]
-                    if b[1] - a[1] >= max(0.3 * span, 0.02))
+    slopes = sorted((b[0] - a[0]) / (b[1] - a[1]) for run in runs for i, a in enumerate(run) for b in run[i + 1:]
+                    if b[1] - a[1] >= max(0.3 * (run[-1][1] - run[0][1]), 0.02))
     if not slopes or slopes[len(slopes) // 2] <= 0:
         return None, None, "clock not measurable: timestamps do not advance with arrival time"
     measured = slopes[len(slopes) // 2]
-    note = f"timestamps advance {measured:.0f} ticks per second of arrival time over {span:.2f} s ({len(points)} timestamps)"
+    paused = f", in {len(runs)} runs between sending pauses" if len(runs) > 1 else ""
+    note = (f"timestamps advance {measured:.0f} ticks per second of arrival time over {span:.2f} s "
+            f"({len(points)} timestamps{paused})")
     # The right rate leaves only network jitter between arrival and timestamp; a wrong one adds a drift.
-    rate = min(STANDARD_CLOCKS, key=lambda r: _spread(points, r))
-    error = _spread(points, rate) / (ticks / rate)
+    rate = min(STANDARD_CLOCKS, key=lambda r: _spread_runs(runs, r))
+    error = _spread_runs(runs, rate) / (ticks / rate)
     if error > _tolerance(rate) or abs(math.log(measured / rate)) > _tolerance(rate):
         return measured, None, note + f"; jitter too large to tell the clock (best fit {rate} Hz, {error:.0%} spread)"
     return measured, rate, note + f"; fits {rate} Hz with {error:.1%} jitter spread (tolerance {_tolerance(rate):.0%})"

@@ -160,6 +160,7 @@ class _Routes:
         from confaudit.lab.rooms.browser_sfu import SLOTS
 
         config = json.dumps({"room": room_id, "mode": self.lab.profile.mode, "slots": SLOTS,
+                             "send_while_muted": self.lab.profile.send_while_muted,
                              "tracker": f"https://{TRACKER_HOST}/collect"}).replace("<", "\\u003c")
         return _static("room.html").decode().replace("__CONFIG__", config).encode()
 

@@ -30,6 +30,10 @@ class LabProfile:
     fail_to_refuse: bool = False
     """Fault to audit for: a locked room admits late joiners anyway (the room_lock check's
     contradicted case)."""
+    send_while_muted: bool = False
+    """Fault to audit for: mute only disables the microphone track (``track.enabled = false``), so the
+    page keeps sending audio RTP (silence frames) while muted (the no_audio_while_muted check's contradicted
+    case). By default mute detaches the track from every audio sender (``replaceTrack(null)``): no audio RTP."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -72,9 +72,21 @@ function show(track) {
 }
 
 // --- p2p: the newcomer offers to every participant already in the room; the service relays ---
+// Mute as a vendor that honours it: the microphone track leaves every audio sender (replaceTrack(null)), so
+// no audio RTP at all is sent. `track.enabled = false` alone keeps sending silence frames (~50 packets/s):
+// that is the send_while_muted fault of the lab profile.
+function micTrack() { return lab.mic || cfg.send_while_muted ? lab.stream.getAudioTracks()[0] : null; }
+async function applyMic() {
+  lab.stream.getAudioTracks().forEach(t => { t.enabled = lab.mic; });
+  for (const pc of [...lab.peers.values(), lab.sfu].filter(Boolean)) {
+    if (pc.labAudioSender && pc.signalingState !== "closed") await pc.labAudioSender.replaceTrack(micTrack());
+  }
+}
 function p2pConnection(peerId) {
   const pc = newPeerConnection();
-  lab.stream.getAudioTracks().forEach(t => pc.addTrack(t, lab.stream));
+  // addTrack, not addTransceiver: an answerer's remote offer reuses only transceivers that addTrack made.
+  pc.labAudioSender = pc.addTrack(lab.stream.getAudioTracks()[0], lab.stream);
+  if (!micTrack()) pc.labAudioSender.replaceTrack(null).catch(err => fail("mic", err));
   pc.addTrack(videoTrack(), lab.stream);
   pc.ontrack = e => show(e.track);
   lab.peers.set(peerId, pc);
@@ -104,8 +116,9 @@ async function connectSfu() {
   const pc = lab.sfu = newPeerConnection();
   const e2ee = cfg.mode === "sfu-e2ee";
   for (const kind of ["audio", "video"]) {
-    const track = kind === "audio" ? lab.stream.getAudioTracks()[0] : videoTrack();
-    const t = pc.addTransceiver(track, {direction: "sendrecv", streams: [lab.stream]});
+    const track = kind === "audio" ? micTrack() : videoTrack();
+    const t = pc.addTransceiver(track || kind, {direction: "sendrecv", streams: [lab.stream]});
+    if (kind === "audio") pc.labAudioSender = t.sender;
     if (e2ee) { transform(t.sender, "encrypt", kind); transform(t.receiver, "decrypt", kind); }
   }
   for (let slot = 1; slot < cfg.slots; slot++) {
@@ -194,7 +207,7 @@ $("join").addEventListener("click", async () => {
 });
 $("mic").addEventListener("click", () => {
   lab.mic = !lab.mic;
-  lab.stream.getAudioTracks().forEach(t => { t.enabled = lab.mic; });
+  applyMic().catch(err => fail("mic", err));
   $("mic").textContent = lab.mic ? "mute" : "unmute";
   send({type: "state", mic: lab.mic, camera: lab.camera});
   telemetry(lab.mic ? "unmute" : "mute");
