@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from confaudit.analysis.capture import analyze_captures
+from confaudit.analysis.packet_side import analyze_captures
 from confaudit.telemetry.phases import audio_rates, phase_windows
 
 
