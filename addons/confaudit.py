@@ -14,7 +14,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 if getattr(sys.modules.get("confaudit"), "__path__", None) is None:
     sys.modules.pop("confaudit", None)
 try:
-    from confaudit.capture.addons import SessionRecorder
+    from confaudit.live.addons import SessionRecorder
 finally:
     sys.path[:] = _saved
 

@@ -13,6 +13,6 @@ import sys
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 
-from confaudit.capture.addons import SessionRecorder  # noqa: E402  (after the sys.path repair)
+from confaudit.live.addons import SessionRecorder  # noqa: E402  (after the sys.path repair)
 
 addons = [SessionRecorder()]

@@ -9,9 +9,9 @@ from pathlib import Path
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 
-from confaudit.capture.addons import SessionRecorder
-from confaudit.capture.importers import load_http_sources
-from confaudit.capture.session import read_session
+from confaudit.live.addons import SessionRecorder
+from confaudit.importers.http_sources import load_http_sources
+from confaudit.session.directory import read_session
 
 def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -76,7 +76,7 @@ async def test_hook_exception_is_contained_counted_and_in_manifest(tmp_path: Pat
 
 
 def test_hostile_host_header_cannot_hide_a_request_or_leak_its_token() -> None:
-    from confaudit.capture.convert import http_record
+    from confaudit.session.records import http_record
     from confaudit.redact import Redactor
 
     flow = tflow.tflow(resp=True)

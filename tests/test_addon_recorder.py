@@ -10,8 +10,8 @@ from mitmproxy import hooks
 from mitmproxy.addonmanager import traverse
 from mitmproxy.test import taddons, tflow
 
-from confaudit.capture.addons import SessionRecorder
-from confaudit.capture.addons.recorder import MAX_ERROR_SAMPLES
+from confaudit.live.addons import SessionRecorder
+from confaudit.live.addons.recorder import MAX_ERROR_SAMPLES
 
 
 def test_each_hook_goes_to_the_addon_of_its_traffic() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from mitmproxy.test import taddons, tflow
 
-from confaudit.capture.addons import SessionRecorder
-from confaudit.capture.importers import load_http_sources
+from confaudit.live.addons import SessionRecorder
+from confaudit.importers.http_sources import load_http_sources
 
 
 async def test_tls_clienthello_metadata(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ _CLIENT_HELLO_HEX = (
 
 
 def test_first_bytes_of_a_passed_through_connection() -> None:
-    from confaudit.capture.addons.tls_hello import parse_first_hello
+    from confaudit.live.addons.tls_hello import parse_first_hello
 
     hello = parse_first_hello(bytes.fromhex(_CLIENT_HELLO_HEX), "tcp")
     assert hello is not None and hello.sni == "example.com" and hello.alpn_protocols == [b"h2", b"http/1.1"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from mitmproxy.test import taddons, tflow
 
-from confaudit.capture.addons import SessionRecorder
-from confaudit.capture.importers import load_http_sources
+from confaudit.live.addons import SessionRecorder
+from confaudit.importers.http_sources import load_http_sources
 
 
 async def test_udp_is_aggregated_and_payloads_dropped(tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from support.environment import require_binary
-from confaudit.capture.lab import TlsUpstream
-from confaudit.capture.live import CaptureConfig, run_capture
-from confaudit.capture.importers import load_http_sources
+from confaudit.lab.loopback import TlsUpstream
+from confaudit.live.run import CaptureConfig, run_capture
+from confaudit.importers.http_sources import load_http_sources
 
 PAGE = b"""<!doctype html><html><body><script>
 fetch("/loaded?from=page").then(r => r.text()).then(t => fetch("/finished?got=" + encodeURIComponent(t)));

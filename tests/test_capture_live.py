@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from support.environment import loopback_http
-from confaudit.capture.importers import load_http_sources
-from confaudit.capture.lab import LabResolver, TlsUpstream
-from confaudit.capture.live import CaptureConfig, run_capture
-from confaudit.capture.session import read_session, session_provenance
+from confaudit.importers.http_sources import load_http_sources
+from confaudit.lab.loopback import LabResolver, TlsUpstream
+from confaudit.live.run import CaptureConfig, run_capture
+from confaudit.session.directory import read_session, session_provenance
 
 ROOM_HOST = "rooms.example-rooms.test"
 TRACKER_HOST = "telemetry.tracker.test"
@@ -60,7 +60,7 @@ def test_live_capture_records_https_through_real_proxy(tmp_path: Path) -> None:
         def ready(state) -> None:
             async def drive() -> None:
                 statuses.extend(await asyncio.to_thread(_client, state.listen[0][1]))
-                from confaudit.capture.session import append_phase
+                from confaudit.session.directory import append_phase
 
                 append_phase(out, "left")
                 state.stop.set()
@@ -193,9 +193,9 @@ def test_mitmdump_loads_the_entry_file(tmp_path: Path) -> None:
 def test_panel_summary_counts_other_domains() -> None:
     import time as _time
 
-    from confaudit.capture.live import LiveState
-    from confaudit.capture.addons import SessionRecorder
-    from confaudit.capture.panel import render, summary
+    from confaudit.live.run import LiveState
+    from confaudit.live.addons import SessionRecorder
+    from confaudit.live.panel import render, summary
 
     # the real classes, not look-alikes: a fake once hid the panel calling a property as a method
     addon = SessionRecorder()

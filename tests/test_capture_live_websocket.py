@@ -20,9 +20,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from support.environment import require_binary
-from confaudit.capture.lab import LabResolver, TlsUpstream, websocket_accept
+from confaudit.lab.loopback import LabResolver, TlsUpstream, websocket_accept
 from confaudit.lab.recorded_room import ROOM_HOST, headless_browser, wait_for_page
-from confaudit.capture.live import CaptureConfig, run_capture
+from confaudit.live.run import CaptureConfig, run_capture
 
 BINARY = [0, 1, 2, 250, 255]
 PAGE = """<!doctype html><html><body><script>

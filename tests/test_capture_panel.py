@@ -27,10 +27,10 @@ from types import SimpleNamespace
 import pytest
 
 from support.environment import loopback_http
-from confaudit.capture.live import LiveState
-from confaudit.capture.addons import SessionRecorder
-from confaudit.capture.panel import KeyReader, PhaseTail, registrable_domain, render, summary
-from confaudit.capture.session import append_phase, read_phases
+from confaudit.live.run import LiveState
+from confaudit.live.addons import SessionRecorder
+from confaudit.live.panel import KeyReader, PhaseTail, registrable_domain, render, summary
+from confaudit.session.directory import append_phase, read_phases
 
 CONFAUDIT = Path(sys.executable).with_name("confaudit")
 
@@ -289,7 +289,7 @@ def test_render_with_a_real_sniffer_shows_its_udp_rate(tmp_path: Path) -> None:
     """`capture --iface` hands the panel a PacketSniffer, whose ``stats`` is a property."""
     import socket
 
-    from confaudit.capture.sniffer import PacketSniffer
+    from confaudit.live.sniffer import PacketSniffer
 
     sniffer = PacketSniffer("lo", tmp_path / "capture.pcapng")
     sniffer.start()

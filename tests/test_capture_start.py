@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from confaudit.capture import startup
-from confaudit.capture.live import CaptureConfig, run_capture
+from confaudit.live import startup
+from confaudit.live.run import CaptureConfig, run_capture
 from confaudit.errors import InputError
 
 
@@ -133,7 +133,7 @@ def test_every_file_of_a_recorded_session_is_private(tmp_path: Path) -> None:
     from support.environment import loopback_http
     import http.server
 
-    from confaudit.capture.session import append_phase
+    from confaudit.session.directory import append_phase
 
     out = tmp_path / "s"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from confaudit.capture.lab import LabResolver, TlsUpstream
-from confaudit.capture.live import CaptureConfig, run_capture
+from confaudit.lab.loopback import LabResolver, TlsUpstream
+from confaudit.live.run import CaptureConfig, run_capture
 
 ROOM_HOST = "rooms.example-rooms.test"
 
@@ -90,7 +90,7 @@ def test_cli_reports_failed_upstream_or_trusts_the_private_ca(tmp_path: Path, pr
 @pytest.mark.timeout(120)
 def test_panel_shows_failed_upstream_during_a_real_capture(tmp_path: Path, private_upstream: TlsUpstream) -> None:
     """A real master: the panel's numbers come from what mitmproxy's hooks reported, while recording."""
-    from confaudit.capture.panel import render, summary
+    from confaudit.live.panel import render, summary
     from confaudit.commands.capture import closing_line
     from rich.console import Console
 
@@ -165,7 +165,7 @@ def test_which_failed_flows_are_upstream_failures() -> None:
     from mitmproxy import flow as mflow
     from mitmproxy import http
 
-    from confaudit.capture.upstream import failed_connect_error, failed_upstream_error
+    from confaudit.live.upstream import failed_connect_error, failed_upstream_error
 
     verify = _flow(err=mflow.Error("Certificate verify failed: unable to get local issuer certificate"))
     verify.response = None
@@ -191,7 +191,7 @@ def test_which_failed_flows_are_upstream_failures() -> None:
 
 
 def test_failure_counts_are_bounded_and_redacted() -> None:
-    from confaudit.capture import upstream
+    from confaudit.live import upstream
     from confaudit.redact import Redactor
 
     failures = upstream.UpstreamFailures(Redactor.default().text)

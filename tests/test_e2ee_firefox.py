@@ -95,7 +95,7 @@ def _page_server(e2ee: bool):
 
 
 def _record_firefox_call(tmp_path: Path, seconds: float, e2ee: bool = False) -> tuple[Path, Path]:
-    from confaudit.capture.sniffer import PacketSniffer
+    from confaudit.live.sniffer import PacketSniffer
 
     firefox = shutil.which("firefox-esr") or shutil.which("firefox")
     if firefox is None:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from confaudit.capture import har, har_stream
-from confaudit.capture.importers import load_http_sources
+from confaudit.importers import har
+from confaudit.importers import har_stream
+from confaudit.importers.http_sources import load_http_sources
 from confaudit.errors import InputError
 from confaudit.redact import Redactor
 

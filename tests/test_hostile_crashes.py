@@ -84,7 +84,7 @@ def test_undecodable_path_query_and_header_name_reach_no_writer_as_surrogates(tm
 
 
 async def test_live_addon_writes_latin1_headers_as_replacement_characters(tmp_path: Path) -> None:
-    from confaudit.capture.addons import SessionRecorder
+    from confaudit.live.addons import SessionRecorder
 
     addon = SessionRecorder()
     with taddons.context(addon) as tctx:
@@ -330,7 +330,7 @@ def test_library_readers_raise_input_errors_for_unreadable_paths(tmp_path: Path,
     folder.mkdir()
     locked(folder)
     code = ("import sys\nfrom pathlib import Path\nfrom confaudit.errors import InputError\n"
-            "from confaudit.capture.session import read_phase_markers\nfrom confaudit.evidence.build import detect_kind\n"
+            "from confaudit.session.directory import read_phase_markers\nfrom confaudit.evidence.build import detect_kind\n"
             "for call, arg in ((read_phase_markers, sys.argv[1]), (detect_kind, sys.argv[2])):\n"
             "    try:\n        call(Path(arg))\n    except InputError as err:\n        print('InputError', err)\n")
     res = subprocess.run([*prefix, sys.executable, "-c", code, str(session / "phases.jsonl"), str(folder / "x.pcap")],
@@ -417,7 +417,7 @@ def test_evidence_json_in_any_layout_is_recognised_as_a_bundle(shared_captures: 
 
 
 def test_json_kind_is_told_from_top_level_keys_in_the_first_kib(tmp_path: Path) -> None:
-    from confaudit.capture.importers import sniff_format
+    from confaudit.importers.http_sources import sniff_format
     from confaudit.evidence.build import detect_kind
 
     one_line_har = tmp_path / "one-line.har"

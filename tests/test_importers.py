@@ -10,7 +10,7 @@ import pytest
 from mitmproxy import io as mio
 from mitmproxy.test import tflow
 
-from confaudit.capture.importers import link_http_to_flows, load_http_sources
+from confaudit.importers.http_sources import link_http_to_flows, load_http_sources
 from confaudit.errors import InputError
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"

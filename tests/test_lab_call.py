@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from confaudit.capture.sniffer import PacketSniffer
+from confaudit.live.sniffer import PacketSniffer
 from confaudit.lab.call import run_call
 from support.environment import require_binary
 

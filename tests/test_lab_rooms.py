@@ -443,8 +443,8 @@ def test_lab_through_the_capture_proxy_shows_signalling_and_telemetry_in_the_evi
     require_binary("chromium")
     from playwright.async_api import async_playwright
 
-    from confaudit.capture.lab import LabResolver
-    from confaudit.capture.live import CaptureConfig, run_capture
+    from confaudit.lab.loopback import LabResolver
+    from confaudit.live.run import CaptureConfig, run_capture
 
     session = tmp_path / "session"
     outcome: dict[str, Any] = {}
@@ -635,7 +635,7 @@ def test_analyze_with_the_sfu_key_log_reads_sfu_media_and_finds_inner_encryption
     require_binary("chromium")
     from playwright.async_api import async_playwright
 
-    from confaudit.capture.sniffer import PacketSniffer
+    from confaudit.live.sniffer import PacketSniffer
 
     capture, keylog, evidence = tmp_path / "lab.pcapng", tmp_path / "sfu-keys.log", tmp_path / "evidence.json"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from support.har_build import analyse_har, explicit_flows, har_entry, write_har
 
-from confaudit.capture.body import TEXT_CAP, redact_text
+from confaudit.session.bodies import TEXT_CAP, redact_text
 from confaudit.redact import Redactor
 from confaudit.telemetry.decode import decode_body
 
@@ -160,7 +160,7 @@ def test_secret_part_names_are_redacted_however_they_are_written(tmp_path: Path)
 def test_mutated_bodies_never_raise_and_parts_stay_inside_the_body() -> None:
     import random
 
-    from confaudit.capture.body import body_record, redact_multipart
+    from confaudit.session.bodies import body_record, redact_multipart
     from confaudit.multipart_body import parse_multipart
 
     seed = (b'pre\r\n--bnd\r\nContent-Disposition: form-data; name="password"; filename="a.jpg"\r\n'

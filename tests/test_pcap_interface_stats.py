@@ -137,7 +137,7 @@ def test_real_statistics_blocks_agree_with_tshark(shared_captures: Path, name: s
 
 @pytest.mark.slow
 def test_sniffer_records_real_kernel_drops_in_its_statistics_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from confaudit.capture import sniffer as sniffer_module
+    from confaudit.live import sniffer as sniffer_module
 
     # A tiny socket buffer and a receive loop held back while 300 datagrams arrive: the kernel must drop.
     monkeypatch.setattr(sniffer_module, "_grow_receive_buffer",

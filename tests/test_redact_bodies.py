@@ -7,8 +7,8 @@ import base64
 import json
 from pathlib import Path
 
-from confaudit.capture.body import redact_base64, redact_text
-from confaudit.capture.importers import load_http_sources
+from confaudit.session.bodies import redact_base64, redact_text
+from confaudit.importers.http_sources import load_http_sources
 from confaudit.redact import Redactor
 
 R = Redactor(b"unit-test-key")
@@ -71,7 +71,7 @@ def test_every_field_of_a_foreign_observation_record_is_redacted(tmp_path: Path)
 def test_proxy_records_redact_host_userinfo_and_the_path_of_an_unparseable_url() -> None:
     from mitmproxy.test import tflow
 
-    from confaudit.capture.convert import http_record, websocket_record
+    from confaudit.session.records import http_record, websocket_record
 
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwYXRoIn0.c2lnbmF0dXJlLXBhdGgtand0"
     flow = tflow.tflow(resp=True)

@@ -102,7 +102,7 @@ def _records() -> list[dict]:
 
 
 def _session(directory: Path) -> Path:
-    from confaudit.capture.session import finish_manifest, new_manifest
+    from confaudit.session.directory import finish_manifest, new_manifest
 
     directory.mkdir(parents=True)
     (directory / "observations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _records()))

@@ -64,7 +64,7 @@ def _chromium_processes(marker: str) -> list[psutil.Process]:
 
 
 def _record(tmp_path: Path, site: RoomSite) -> tuple[Path, object]:
-    from confaudit.capture.lab import TlsUpstream
+    from confaudit.lab.loopback import TlsUpstream
     from confaudit.scenario.loader import load_scenario
     from confaudit.scenario.record import record_scenario
 
@@ -199,7 +199,7 @@ def test_firefox_esr_participant_over_webdriver_bidi(tmp_path: Path) -> None:
     require_binary("chromium")
     require_binary("firefox-esr")
     require_binary("certutil")
-    from confaudit.capture.lab import TlsUpstream
+    from confaudit.lab.loopback import TlsUpstream
     from confaudit.scenario.loader import load_scenario
     from confaudit.scenario.record import record_scenario
 

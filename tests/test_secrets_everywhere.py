@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from confaudit.capture.lab import LabResolver, TlsUpstream
-from confaudit.capture.live import CaptureConfig, run_capture
+from confaudit.lab.loopback import LabResolver, TlsUpstream
+from confaudit.live.run import CaptureConfig, run_capture
 from confaudit.redact import Redactor
 
 HOST = "rooms.example-rooms.test"

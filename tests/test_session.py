@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from confaudit.capture.session import (append_phase, finish_manifest, new_manifest, read_session,
+from confaudit.session.directory import (append_phase, finish_manifest, new_manifest, read_session,
                                        session_provenance, write_manifest)
 from confaudit.errors import InputError
 

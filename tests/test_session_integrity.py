@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from confaudit.capture.session import read_session, session_provenance
+from confaudit.session.directory import read_session, session_provenance
 
 REPO = Path(__file__).resolve().parents[1]
 CLAIMS = REPO / "samples" / "claims" / "example-rooms.yaml"
@@ -170,7 +170,7 @@ def test_mark_refuses_a_finished_session(session: Path) -> None:
 
 
 def test_mark_prints_iso_8601_while_recording(tmp_path: Path) -> None:
-    from confaudit.capture.session import new_manifest, write_manifest
+    from confaudit.session.directory import new_manifest, write_manifest
 
     write_manifest(tmp_path, new_manifest("Example Rooms"))
     done = confaudit("mark", tmp_path, "joined", timeout=60)
@@ -180,7 +180,7 @@ def test_mark_prints_iso_8601_while_recording(tmp_path: Path) -> None:
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_records_the_writer_never_wrote_are_recorded_as_dropped(tmp_path: Path) -> None:
-    from confaudit.capture.addons import SessionRecorder
+    from confaudit.live.addons import SessionRecorder
 
     out = tmp_path / "s"
     addon = SessionRecorder()
@@ -202,8 +202,8 @@ def test_records_the_writer_never_wrote_are_recorded_as_dropped(tmp_path: Path) 
 def test_sniffer_failure_still_seals_the_session_and_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
-    from confaudit.capture import sniffer as sniffer_module
-    from confaudit.capture.live import CaptureConfig, run_capture
+    from confaudit.live import sniffer as sniffer_module
+    from confaudit.live.run import CaptureConfig, run_capture
     from confaudit.errors import InputError
 
     def disk_full(*args: object) -> bytes:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from confaudit.capture.session import read_session, session_provenance
+from confaudit.session.directory import read_session, session_provenance
 
 REPO = Path(__file__).resolve().parents[1]
 CLAIMS = REPO / "samples" / "claims" / "example-rooms.yaml"
@@ -156,7 +156,7 @@ def test_a_linked_manifest_is_refused_with_one_line(session: Path, tmp_path: Pat
 
 
 def test_a_file_swapped_after_it_was_examined_is_not_hashed(tmp_path: Path) -> None:
-    from confaudit.capture.integrity import _sha256_of_entry
+    from confaudit.session.integrity import _sha256_of_entry
 
     examined, swapped_in = tmp_path / "a", tmp_path / "b"
     examined.write_bytes(b"sealed")

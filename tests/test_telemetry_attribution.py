@@ -170,7 +170,7 @@ def test_har_initiator_origins_only() -> None:
 
 
 def test_har_import_keeps_the_initiator(tmp_path: Path) -> None:
-    from confaudit.capture.importers import load_http_sources
+    from confaudit.importers.http_sources import load_http_sources
 
     har = {"log": {"version": "1.2", "entries": [{
         "startedDateTime": "2026-01-01T00:00:00.000Z", "time": 1,

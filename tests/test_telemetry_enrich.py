@@ -208,7 +208,7 @@ def test_room_link_scan_cut_short_by_a_limit_is_a_warning() -> None:
 
 
 def test_har_through_the_capture_importer(tmp_path: Path) -> None:
-    from confaudit.capture import importers
+    from confaudit.importers import http_sources as importers
     body = json.dumps({"device": {"ua": UA}, "tz": "Asia/Tokyo", "room": ROOM})
     har = {"log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": [{
         "startedDateTime": "2026-11-25T08:00:01.000Z", "time": 5,
@@ -230,7 +230,7 @@ def test_har_through_the_capture_importer(tmp_path: Path) -> None:
 
 
 def test_mitmproxy_flows_through_the_flow_file_importer(tmp_path: Path) -> None:
-    from confaudit.capture import importers
+    from confaudit.importers import http_sources as importers
     from mitmproxy import io as mio
     from mitmproxy.test import tflow
 

@@ -91,7 +91,7 @@ CALL_PAGE = f"""<!doctype html><title>call</title><script>
 LAB_ADDONS = """
 from mitmproxy import http
 
-from confaudit.capture.addons import SessionRecorder
+from confaudit.live.addons import SessionRecorder
 
 PORT = {port}
 
@@ -129,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server API
         pages = {"/room.html": ROOM_PAGE, "/control.html": CONTROL_PAGE, "/call.html": CALL_PAGE}
         if self.path.startswith("/phase?name="):
-            from confaudit.capture.session import append_phase
+            from confaudit.session.directory import append_phase
 
             append_phase(self.server.session_dir, self.path.split("=", 1)[1])  # type: ignore[attr-defined]
             self._reply(204)
@@ -235,8 +235,8 @@ def _categories(bundle: dict[str, Any], request_ids: set[str]) -> set[str]:
 
 @pytest.mark.slow
 def test_live_call_through_proxy_categories_per_party(live_session: Path) -> None:
-    from confaudit.capture.importers import load_http_sources
-    from confaudit.capture.session import read_session
+    from confaudit.importers.http_sources import load_http_sources
+    from confaudit.session.directory import read_session
     from confaudit.telemetry import enrich
 
     bundle = load_http_sources(read_session(live_session).http_sources)

@@ -28,7 +28,7 @@ def run(out: Path, vendor: str, mode: str = "regular", listen_host: str = "127.0
         iface: str | None = None, duration: float | None = None, scenario: str = "", operator: str = "",
         ignore_hosts: list[str] | None = None, panel: bool = True, ssl_insecure: bool = False,
         upstream_ca: Path | None = None, option_specs: list[str] | None = None) -> int:
-    from confaudit.capture.live import CaptureConfig, run_capture
+    from confaudit.live.run import CaptureConfig, run_capture
     from confaudit.output_paths import refuse_stream
 
     refuse_stream("--out", out, "it names the session directory to create")
@@ -52,7 +52,7 @@ def run(out: Path, vendor: str, mode: str = "regular", listen_host: str = "127.0
 def closing_line(out: Path, manifest: dict[str, Any]) -> str:
     """The summary printed when a capture ends; failed upstream flows (mitmproxy's own 502s) with the first
     error, so a session of nothing but TLS failures is never mistaken for a recorded call."""
-    from confaudit.capture.panel import plain_text
+    from confaudit.live.panel import plain_text
 
     stats = manifest.get("stats", {})
     records = stats.get("records", {})
@@ -73,7 +73,7 @@ async def _capture(config: Any, show_panel: bool, run_capture: Any) -> dict[str,
         return await run_capture(config, on_ready=lambda s: terminal.say(_instructions(s.listen, config.mode)))
     from rich.live import Live
 
-    from confaudit.capture.panel import KeyReader, PhaseTail, render
+    from confaudit.live.panel import KeyReader, PhaseTail, render
 
     live = Live(auto_refresh=False, transient=False)
     keys: list[KeyReader] = []

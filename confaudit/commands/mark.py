@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from confaudit import terminal
-from confaudit.capture.session import KNOWN_PHASES, append_phase, iso_time
+from confaudit.session.directory import KNOWN_PHASES, append_phase, iso_time
 
 
 def run(session: Path, phase: str) -> int:

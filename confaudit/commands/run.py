@@ -51,7 +51,7 @@ def _judge(session: Path, claims: Path, fail_on: str, report: Path | None, json_
     from confaudit.output_set import FileOutput
     from confaudit.commands.pipeline import display_path, run_claims
 
-    # The session's key logs are read with it (capture.session.read_session): the proxy's and the browsers' for TLS,
+    # The session's key logs are read with it (session.directory.read_session): the proxy's and the browsers' for TLS,
     # and in sfu lab runs the lab SFU's for the DTLS of the media; `confaudit analyze SESSION` reads the same.
     result, bundle = run_claims([session], claims)
     code = gate(result, fail_on)

@@ -107,7 +107,7 @@ def _json_kind(path: Path, head: bytes) -> str:
 
 
 def _sort_inputs(paths: Sequence[Path]) -> _Sorted:
-    from confaudit.capture.session import read_session
+    from confaudit.session.directory import read_session
 
     out = _Sorted()
     for raw in paths:
@@ -201,7 +201,7 @@ def build_evidence(
                           flows=len(bundle.get("flows") or []), **{"media streams": len(bundle.get("media_streams") or [])})
 
     if sorted_inputs.http_sources:
-        from confaudit.capture.importers import link_http_to_flows, load_http_sources
+        from confaudit.importers.http_sources import link_http_to_flows, load_http_sources
 
         with terminal.stage("HTTP side imported") as counts:
             _merge(bundle, load_http_sources(sorted_inputs.http_sources))
@@ -211,7 +211,7 @@ def build_evidence(
 
     bundle["vendor"] = _vendor(vendor, sorted_inputs.sessions, bundle["warnings"])
     if sorted_inputs.sessions:
-        from confaudit.capture.session import session_provenance
+        from confaudit.session.directory import session_provenance
 
         bundle["session"] = session_provenance(sorted_inputs.sessions, _input_digests(bundle["inputs"]))
         integrity = bundle["session"]["integrity"]

@@ -167,7 +167,7 @@ async def call(duration: float = 3.0, *, keylog_path: str | Path | None = None,
 
 
 def _start_sniffer(path: Path, offer_sdp: str) -> Any:
-    from confaudit.capture.sniffer import PacketSniffer
+    from confaudit.live.sniffer import PacketSniffer
 
     # Every packet of the call has the offerer's candidate port on one side.
     ports = {int(line.split()[5]) for line in offer_sdp.splitlines()

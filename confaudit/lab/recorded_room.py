@@ -18,8 +18,8 @@ from pathlib import Path
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from confaudit.capture.lab import LabResolver, TlsUpstream, websocket_exchange
-from confaudit.capture.session import append_phase
+from confaudit.lab.loopback import LabResolver, TlsUpstream, websocket_exchange
+from confaudit.session.directory import append_phase
 
 ROOM_HOST = "rooms.example-rooms.test"
 TRACKER_HOST = "telemetry.tracker.test"
@@ -162,7 +162,7 @@ async def wait_for_page(browser: subprocess.Popen, done: Callable[[], bool], tim
 def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool = True,
                        timeout: float = 120.0) -> LabRun:
     """Record the lab room into session directory ``out`` (must not exist or be empty)."""
-    from confaudit.capture.live import CaptureConfig, run_capture
+    from confaudit.live.run import CaptureConfig, run_capture
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

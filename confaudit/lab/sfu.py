@@ -149,7 +149,7 @@ def _lab_environment(keylog: Path | None, logged_certificates: set[int]) -> Iter
     lock = threading.Lock()
 
     def write(line: bytes) -> None:
-        from confaudit.capture.session import open_private
+        from confaudit.session.directory import open_private
 
         with lock:
             if keylog is None or line in seen:
@@ -241,7 +241,7 @@ def _local_port(pc: Any) -> int:
 
 
 def _start_sniffer(path: Path, sdps: list[str]) -> Any:
-    from confaudit.capture.sniffer import PacketSniffer
+    from confaudit.live.sniffer import PacketSniffer
 
     ports = {int(line.split()[5]) for sdp in sdps for line in sdp.splitlines()
              if line.startswith("a=candidate:") and len(line.split()) > 5}

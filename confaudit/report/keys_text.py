@@ -15,11 +15,11 @@ from typing import Any, Mapping
 from confaudit.report.filters import as_int
 
 PROXY_KEYLOG = "sslkeys.log"
-"""A session's own key log (``confaudit.capture.session.KEYLOG``): the proxy's TLS keys of HTTPS connections."""
+"""A session's own key log (``confaudit.session.directory.KEYLOG``): the proxy's TLS keys of HTTPS connections."""
 BROWSER_KEYLOG = "browser-keys.log"
-"""A scenario run's browsers' key log (``confaudit.capture.session.BROWSER_KEYLOG``)."""
+"""A scenario run's browsers' key log (``confaudit.session.directory.BROWSER_KEYLOG``)."""
 SFU_KEYLOG = "sfu-keys.log"
-"""A lab scenario run's SFU key log (``confaudit.capture.session.SFU_KEYLOG``)."""
+"""A lab scenario run's SFU key log (``confaudit.session.directory.SFU_KEYLOG``)."""
 ROLE_PROXY = "the intercepting proxy's TLS keys (HTTPS)"
 ROLE_BROWSER = "the scenario browsers' own key log (SSLKEYLOGFILE: TLS; DTLS only where the browser logs it)"
 ROLE_SFU = "the lab SFU's key log (transport end)"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confaudit.capture import session
-from confaudit.capture.session import SFU_KEYLOG
+from confaudit.session import directory as session
+from confaudit.session.directory import SFU_KEYLOG
 from confaudit.errors import ConfauditError, ScenarioFailed
 from confaudit.scenario.model import Scenario
 from confaudit.scenario.runner import RunOutcome, ScenarioRunner
@@ -55,8 +55,8 @@ async def record_scenario(scenario: Scenario, out: Path, iface: str | None = Non
 
 
 async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dict[str, int]) -> Recording:
-    from confaudit.capture.lab import LabResolver
-    from confaudit.capture.live import CaptureConfig, run_capture
+    from confaudit.lab.loopback import LabResolver
+    from confaudit.live.run import CaptureConfig, run_capture
 
     result: dict[str, Any] = {}
     tasks: list[asyncio.Task[Any]] = []

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confaudit.capture.session import BROWSER_KEYLOG, append_phase
+from confaudit.session.directory import BROWSER_KEYLOG, append_phase
 from confaudit.errors import ScenarioFailed, UsageError
 from confaudit.scenario.browser import ParticipantBrowser, ca_spki_hash, launch_chromium
 from confaudit.scenario.events import append_event

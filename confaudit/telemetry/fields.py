@@ -106,7 +106,7 @@ def _at(location: str, item: Field) -> FieldAt:
 
 class SharedLists:
     """Decoded fields of the header and query lists an import shares between its records (every request of a
-    session repeats its headers: confaudit.capture.shared), decoded once per list object; a query list that
+    session repeats its headers: confaudit.importers.shared), decoded once per list object; a query list that
     is new (most URLs are) from its pairs, each decoded once per (name, value)."""
 
     LIMIT = 50_000

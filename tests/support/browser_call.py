@@ -128,7 +128,7 @@ def _tls_server(tmp_path: Path):
 
 def record_chromium_call(tmp_path: Path, media, seconds: float, peer: str = "aiortc") -> tuple[Path, Path]:
     """(capture, key log) of a call of ``seconds`` of media after the connection is up."""
-    from confaudit.capture.sniffer import PacketSniffer
+    from confaudit.live.sniffer import PacketSniffer
     from confaudit.lab.browser_peer import BrowserAnswerer
 
     chromium = shutil.which("chromium")

@@ -295,7 +295,7 @@ def write_observations(path: Path) -> None:
 def write_session(directory: Path, vendor: str, *, capture: bool = False, observations: bool = False,
                   flows: bool = False) -> Path:
     """A session directory as ``confaudit capture`` leaves it (manifest hashed last)."""
-    from confaudit.capture.session import finish_manifest, new_manifest
+    from confaudit.session.directory import finish_manifest, new_manifest
 
     directory.mkdir(parents=True)
     if capture:

@@ -79,7 +79,7 @@ class LabRoomService:
         """Start the service on free loopback ports; stop it (pages' connections and SFU included) on exit."""
         from websockets.asyncio.server import unix_serve
 
-        from confaudit.capture.lab import self_signed_cert
+        from confaudit.lab.loopback import self_signed_cert
         from confaudit.lab.rooms.browser_sfu import RoomSfu
 
         logged_certificates: set[int] = set()

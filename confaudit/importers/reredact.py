@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from confaudit.capture.body import TEXT_CAP, looks_textual, redact_base64, redact_binary, redact_text
-from confaudit.capture.shared import SharedParts
+from confaudit.session.bodies import TEXT_CAP, looks_textual, redact_base64, redact_binary, redact_text
+from confaudit.importers.shared import SharedParts
 from confaudit.multipart_body import boundary_of
 from confaudit.redact import Redactor, is_secret_container, is_secret_header, is_secret_name
 
@@ -36,7 +36,7 @@ _IDENTIFIERS = {"kind", "flow_uuid", "http_uuid"}  # joined on import and never 
 
 class Reredactor:
     """Redacts the records of one file again, remembering what repeats (the same headers, hosts, URLs and short
-    values are in every record): redacted once, and the records share the result (confaudit.capture.shared)."""
+    values are in every record): redacted once, and the records share the result (confaudit.importers.shared)."""
 
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
@@ -165,7 +165,7 @@ def _base64_body(value: str, encoding: str, content_type: str, redactor: Redacto
     """Base64 of a body redacted as the bytes it carries: decompressed first when the record names a
     Content-Encoding those bytes still have (a writer that did not undo it), then by multipart part names,
     as text when they are text, else by pattern."""
-    from confaudit.capture.body import decompress, redact_multipart
+    from confaudit.session.bodies import decompress, redact_multipart
 
     try:
         raw = base64.b64decode(value, validate=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from confaudit.capture import convert
-from confaudit.capture.addons.containment import Recorder, contained
-from confaudit.capture.upstream import failed_connect_error, failed_upstream_error
+from confaudit.session import records as convert
+from confaudit.live.addons.containment import Recorder, contained
+from confaudit.live.upstream import failed_connect_error, failed_upstream_error
 
 
 class HttpRecorder:

@@ -1,7 +1,7 @@
 """HTTP-side inputs (observations.jsonl, .mitm, HAR) -> a partial evidence bundle; pcap cross-links.
 
 Live (observations written by the addon) and offline (.mitm) go through the same converter
-(``confaudit.capture.convert``); everything is redacted again on import (idempotent), so a
+(``confaudit.session.records``); everything is redacted again on import (idempotent), so a
 session written by an older or foreign addon cannot leak secrets into the bundle.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from confaudit.capture import convert
-from confaudit.capture.reredact import Reredactor
-from confaudit.capture.session import sha256_file
-from confaudit.capture.shared import SharedParts
+from confaudit.session import records as convert
+from confaudit.importers.reredact import Reredactor
+from confaudit.session.directory import sha256_file
+from confaudit.importers.shared import SharedParts
 from confaudit.errors import InputError
 from confaudit.gcpause import gc_paused
 from confaudit.jsonstream import NumberOutOfRange, parse_line
@@ -144,7 +144,7 @@ def _hello_from_conn(conn: Any) -> dict[str, Any]:
 
 
 def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
-    from confaudit.capture.har import read_har as read_streamed
+    from confaudit.importers.har import read_har as read_streamed
 
     return read_streamed(path, redactor)
 

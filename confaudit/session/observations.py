@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from confaudit import __version__
-from confaudit.capture.session import open_private
+from confaudit.session.directory import open_private
 
 FORMAT = "confaudit-observations"
 FLUSH_INTERVAL_S = 0.5

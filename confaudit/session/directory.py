@@ -294,7 +294,7 @@ def session_provenance(sessions: list[SessionInputs], known_digests: dict[Path, 
 
     ``known_digests``: SHA-256 of files already hashed while read as inputs (resolved path -> hex).
     """
-    from confaudit.capture.integrity import check_session
+    from confaudit.session.integrity import check_session
 
     entries = []
     problems: list[str] = []

@@ -1,7 +1,7 @@
 """HAR (Chrome/Firefox DevTools, mitmproxy exports) -> observation records; wrong types are InputErrors.
 
-The file is streamed entry by entry (confaudit.capture.har_stream), so memory holds the records and
-never the document; equal parts of the records are shared (confaudit.capture.shared).
+The file is streamed entry by entry (confaudit.importers.har_stream), so memory holds the records and
+never the document; equal parts of the records are shared (confaudit.importers.shared).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
-from confaudit.capture.body import DECODE_LIMIT, body_record, message_content
-from confaudit.capture.har_stream import HarEntries, all_in_range, bad_number, layout_problem
-from confaudit.capture.shared import SharedParts
+from confaudit.session.bodies import DECODE_LIMIT, body_record, message_content
+from confaudit.importers.har_stream import HarEntries, all_in_range, bad_number, layout_problem
+from confaudit.importers.shared import SharedParts
 from confaudit.errors import InputError
 from confaudit.gcpause import gc_paused
 from confaudit.redact import Redactor
@@ -95,7 +95,7 @@ class _Url(NamedTuple):
 
 class _Memo(SharedParts):
     """Redacted headers, query pairs and URLs of one HAR, remembered (it repeats its User-Agent, cookies and
-    content types on every entry) and shared between its records (confaudit.capture.shared)."""
+    content types on every entry) and shared between its records (confaudit.importers.shared)."""
 
     def __init__(self, redactor: Redactor) -> None:
         super().__init__()

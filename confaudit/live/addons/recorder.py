@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from confaudit.capture import session
-from confaudit.capture.observations import ObservationWriter
-from confaudit.capture.upstream import UpstreamFailures
+from confaudit.session import directory as session
+from confaudit.session.observations import ObservationWriter
+from confaudit.live.upstream import UpstreamFailures
 from confaudit.redact import Redactor
 
 MAX_ERROR_SAMPLES = 20
@@ -25,10 +25,10 @@ class SessionRecorder:
     """Records HTTP(S), WebSocket, TLS ClientHello, DNS and UDP aggregates to observations.jsonl (and flows.mitm)."""
 
     def __init__(self, redactor: Redactor | None = None, source: str = "live") -> None:
-        from confaudit.capture.addons.http import HttpRecorder
-        from confaudit.capture.addons.tls_hello import ClientHelloRecorder
-        from confaudit.capture.addons.udp_dns import UdpDnsRecorder
-        from confaudit.capture.addons.websocket import WebSocketRecorder
+        from confaudit.live.addons.http import HttpRecorder
+        from confaudit.live.addons.tls_hello import ClientHelloRecorder
+        from confaudit.live.addons.udp_dns import UdpDnsRecorder
+        from confaudit.live.addons.websocket import WebSocketRecorder
 
         self.recorder = self
         self.redactor = redactor or Redactor.default()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from confaudit.capture import convert
-from confaudit.capture.addons.containment import Recorder, contained
+from confaudit.session import records as convert
+from confaudit.live.addons.containment import Recorder, contained
 
 MAX_WS_MESSAGES_KEPT = 1000
 """WebSocket messages kept on a live flow (older ones are already recorded)."""

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confaudit.capture import session, startup
+from confaudit.session import directory as session
+from confaudit.live import startup
 from confaudit.errors import InputError, UsageError
 
 
@@ -84,7 +85,7 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
     from mitmproxy.net import tls as mitm_tls
     from mitmproxy.tools.dump import DumpMaster
 
-    from confaudit.capture.addons import SessionRecorder
+    from confaudit.live.addons import SessionRecorder
 
     try:
         opts = options.Options(listen_host=config.listen_host, listen_port=config.listen_port, mode=[config.mode],
@@ -102,7 +103,7 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
         startup.check_listen_addresses(opts)
         sniffer = None
         if config.iface:
-            from confaudit.capture.sniffer import PacketSniffer
+            from confaudit.live.sniffer import PacketSniffer
 
             sniffer = PacketSniffer(config.iface, config.out / session.PCAP)  # an unknown interface fails here
         created = startup.prepare_directory(config.out)

@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from confaudit.capture.session import append_phase
+from confaudit.session.directory import append_phase
 
 PHASE_KEYS = {"l": "lobby", "j": "joined", "m": "muted", "u": "unmuted", "c": "camera-off", "v": "camera-on",
               "s": "screen-share", "x": "left"}
@@ -99,13 +99,13 @@ class PhaseTail:
     def __init__(self, directory: Any) -> None:
         from pathlib import Path
 
-        from confaudit.capture.session import PHASES
+        from confaudit.session.directory import PHASES
 
         self.path = Path(directory) / PHASES
         self._seen: tuple[int, int] | None = None
 
     def sync(self, state: Any) -> None:
-        from confaudit.capture.session import read_phases
+        from confaudit.session.directory import read_phases
         from confaudit.errors import ConfauditError
 
         try:

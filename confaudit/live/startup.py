@@ -24,7 +24,7 @@ OWN_OPTION_PREFIX = "confaudit_"
 def prepare_directory(out: Path) -> Path | None:
     """Create the session directory, private; return the topmost directory this call created (what a failed
     start removes again), or None when ``out`` existed (empty) already. UsageError when it is not empty."""
-    from confaudit.capture.session import make_private_directory
+    from confaudit.session.directory import make_private_directory
 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out}: session directory exists and is not empty; choose a new --out")

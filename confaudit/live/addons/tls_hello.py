@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confaudit.capture import convert
-from confaudit.capture.addons.containment import Recorder, contained
+from confaudit.session import records as convert
+from confaudit.live.addons.containment import Recorder, contained
 
 MAX_PASSTHROUGH_REMEMBERED = 100_000
 """Passed-through client connections remembered (each ClientHello recorded once); the set is then cleared."""

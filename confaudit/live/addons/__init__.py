@@ -5,6 +5,6 @@ carries one small addon per kind of traffic as mitmproxy child addons (``addons`
 ClientHello, DNS and UDP. Load with ``mitmdump -s addons/confaudit.py --set confaudit_session=DIR``.
 """
 
-from confaudit.capture.addons.recorder import SessionRecorder
+from confaudit.live.addons.recorder import SessionRecorder
 
 __all__ = ["SessionRecorder"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from confaudit.capture import convert
-from confaudit.capture.addons.containment import Recorder, contained
+from confaudit.session import records as convert
+from confaudit.live.addons.containment import Recorder, contained
 
 MAX_OPEN_UDP_FLOWS = 20_000
 """Open UDP aggregates; the oldest is written out when more flows are open."""

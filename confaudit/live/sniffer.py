@@ -229,7 +229,7 @@ class PacketSniffer:
             self._ready.set()
             return
         try:
-            from confaudit.capture.session import open_private
+            from confaudit.session.directory import open_private
 
             self.out_path.parent.mkdir(parents=True, exist_ok=True)
             with open_private(self.out_path, "wb") as fh:  # raw packets: personal data

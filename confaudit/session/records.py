@@ -10,7 +10,7 @@ import struct
 from typing import Any
 from urllib.parse import urlsplit
 
-from confaudit.capture.body import body_record, message_content
+from confaudit.session.bodies import body_record, message_content
 from confaudit.redact import Redactor
 
 STUN_MAGIC = b"\x21\x12\xa4\x42"

@@ -1,1 +1,0 @@
-"""Live capture (mitmproxy addon, sniffer), session bundles and HTTP-side importers."""

@@ -1,0 +1,1 @@
+"""HTTP-side inputs (observations.jsonl, .mitm, HAR) -> a partial evidence bundle, with bodies decoded and secrets redacted again."""
