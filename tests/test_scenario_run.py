@@ -63,13 +63,14 @@ def _chromium_processes(marker: str) -> list[psutil.Process]:
     return found
 
 
-def _record(tmp_path: Path, site: RoomSite) -> tuple[Path, object]:
+def _record(tmp_path: Path, site: RoomSite, scenario: str = ROOM_SCENARIO,
+            name: str = "rooms.yaml") -> tuple[Path, object]:
     from confaudit.lab.loopback import TlsUpstream
     from confaudit.scenario.loader import load_scenario
     from confaudit.scenario.record import record_scenario
 
-    path = tmp_path / "rooms.yaml"
-    path.write_text(ROOM_SCENARIO.format(host=HOST), encoding="utf-8")
+    path = tmp_path / name
+    path.write_text(scenario.format(host=HOST), encoding="utf-8")
     upstream = TlsUpstream([HOST], handler=site.handle).start()
     try:
         session = tmp_path / "session"
@@ -199,23 +200,14 @@ def test_firefox_esr_participant_over_webdriver_bidi(tmp_path: Path) -> None:
     require_binary("chromium")
     require_binary("firefox-esr")
     require_binary("certutil")
-    from confaudit.lab.loopback import TlsUpstream
-    from confaudit.scenario.loader import load_scenario
-    from confaudit.scenario.record import record_scenario
-
-    path = tmp_path / "firefox.yaml"
-    path.write_text(FIREFOX_SCENARIO.format(host=HOST), encoding="utf-8")
     site = RoomSite()
-    upstream = TlsUpstream([HOST], handler=site.handle).start()
-    try:
-        session = tmp_path / "session"
-        recording = asyncio.run(record_scenario(load_scenario(path), session, routes={HOST: upstream.port}))
-    finally:
-        upstream.stop()
+    session, recording = _record(tmp_path, site, FIREFOX_SCENARIO, "firefox.yaml")
+    path = tmp_path / "firefox.yaml"
     assert recording.failure is not None and str(recording.failure) == f"{path}:16: step 'click #missing' timed out after 2 s"
     assert site.joined == ["Alice"] and "/api/lock" in site.paths  # Firefox typed the name and clicked, over HTTPS
     events = [json.loads(line) for line in (session / "scenario_events.jsonl").read_text().splitlines()]
     assert [e["kind"] for e in events] == ["new_room", "lock", "try_join", "step_failed"]
+    assert events[0]["link"].startswith(f"https://{HOST}/")  # the room page, never Firefox's interim about:blank
     assert events[2]["outcome"] == "refused" and events[2]["participant"] == "Bob"
     assert (session / "screenshot-01-firefox.png").read_bytes().startswith(b"\x89PNG")
     assert (session / events[3]["screenshot"]).read_bytes().startswith(b"\x89PNG")
@@ -273,3 +265,37 @@ def test_ctrl_c_stops_the_run_seals_an_incomplete_session_and_leaves_nothing(tmp
     manifest = json.loads((session / "manifest.json").read_text())
     assert manifest["stopped"] is not None and manifest["scenario_run"]["outcome"] == "failed"
     assert not _chromium_processes("confaudit-run-")
+
+
+async def test_new_room_records_the_room_page_not_an_interim_about_blank(tmp_path: Path) -> None:
+    """A navigating Firefox reports about:blank before the room page (seen in a full-suite run: Bob was then sent
+    to about:blank and try_join timed out). new_room waits for the http(s) room link."""
+    from confaudit.lab.loopback import self_signed_cert
+    from confaudit.scenario.loader import load_scenario
+    from confaudit.scenario.runner import ScenarioRunner
+
+    class NavigatingBrowser:
+        def __init__(self) -> None:
+            self.urls = iter([f"https://{HOST}/", "about:blank", "about:blank", f"https://{HOST}/room/AbC123"])
+            self.url = next(self.urls)
+
+        async def click(self, selector: str, ms: float) -> None:
+            self.url = next(self.urls)
+
+        async def wait_url(self, matches, ms: float) -> None:
+            while not matches(self.url):
+                self.url = next(self.urls)
+
+        async def current_url(self) -> str:
+            return self.url
+
+    path = tmp_path / "rooms.yaml"
+    path.write_text(ROOM_SCENARIO.format(host=HOST), encoding="utf-8")
+    scenario = load_scenario(path)
+    cert, _key = self_signed_cert([HOST], tmp_path)
+    session = tmp_path / "session"
+    session.mkdir()
+    runner = ScenarioRunner(scenario, session, 0, cert.read_bytes())
+    step = next(s for s in scenario.steps if s.kind == "new_room")
+    await runner._new_room(NavigatingBrowser(), step, 1000)
+    assert runner.links == [f"https://{HOST}/room/AbC123"]

@@ -205,7 +205,8 @@ class ScenarioRunner:
     async def _new_room(self, browser: ParticipantBrowser, step: Step, ms: float) -> None:
         before = await browser.current_url()
         await browser.click(step.selector, ms)
-        await browser.wait_url(lambda url: url != before, ms)
+        # A navigating Firefox reports its interim about:blank document first: a room link is an http(s) URL.
+        await browser.wait_url(lambda url: url != before and url.startswith(("https://", "http://")), ms)
         link = await browser.current_url()
         self.links.append(link)  # used whole by try_join; recorded without its fragment (below)
         append_event(self.session, "new_room", step.label(), step.line, participant=step.participant,
