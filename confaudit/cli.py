@@ -40,6 +40,9 @@ app = ConventionalApp(
 
 _SEVERITIES = ("info", "low", "medium", "high", "critical")
 
+FailOn = Annotated[str, typer.Option("--fail-on", help="Lowest severity of a contradicted claim that fails: info|low|medium|high|critical.")]
+"""``--fail-on`` of ``check`` and ``run``."""
+
 
 def _require_severity(fail_on: str) -> None:
     if fail_on not in _SEVERITIES:
@@ -193,7 +196,7 @@ def run_scenario(
     out: Annotated[Path, typer.Option("--out", help="Session directory to create.", readable=False)],
     claims: Annotated[Optional[Path], typer.Option("--claims", help="Claims file: analyze, check and report the session once recorded.", readable=False)] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="HTML audit report (needs --claims).", readable=False)] = None,
-    fail_on: Annotated[str, typer.Option("--fail-on", help="Lowest severity of a contradicted claim that fails: info|low|medium|high|critical.")] = "high",
+    fail_on: FailOn = "high",
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Findings as JSON (needs --claims).", readable=False)] = None,
     sarif: Annotated[Optional[Path], typer.Option("--sarif", help="SARIF 2.1.0 (needs --claims).", readable=False)] = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="JUnit XML (needs --claims).", readable=False)] = None,
@@ -249,7 +252,7 @@ def score(
 def check(
     sessions: Annotated[list[Path], typer.Argument(help="Anything analyze accepts (or an evidence JSON).", readable=False)],
     claims: Annotated[Path, typer.Option("--claims", help="Claims file (YAML).", readable=False)],
-    fail_on: Annotated[str, typer.Option("--fail-on", help="Lowest severity of a contradicted claim that fails: info|low|medium|high|critical.")] = "high",
+    fail_on: FailOn = "high",
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Findings as JSON (- for stdout).", readable=False)] = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="JUnit XML, one testcase per claim (- for stdout).", readable=False)] = None,
     sarif: Annotated[Optional[Path], typer.Option("--sarif", help="SARIF 2.1.0, results located at each claim's line (- for stdout).", readable=False)] = None,
