@@ -80,7 +80,7 @@ def render_case(case: str, shared: Path, out: Path, monkeypatch: pytest.MonkeyPa
     return {o: (out / o).read_bytes() for o in OUTPUTS}
 
 
-def _normalise(name: str, data: bytes, out: Path) -> bytes:
+def _normalise(data: bytes, out: Path) -> bytes:
     # Outputs name the evidence JSON and the claims file by absolute path; the snapshot must not depend on it.
     return data.replace(str(out).encode("utf-8"), b"<out>").replace(str(REPO).encode("utf-8"), b"<repo>")
 
@@ -95,7 +95,7 @@ def test_outputs_match_snapshot(case: str, shared_captures: Path, tmp_path: Path
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    rendered = {n: _normalise(n, d, out) for n, d in render_case(case, shared_captures, out, monkeypatch).items()}
+    rendered = {n: _normalise(d, out) for n, d in render_case(case, shared_captures, out, monkeypatch).items()}
     actual = {n: _digest(d) for n, d in rendered.items()}
     keep = os.environ.get("CONFAUDIT_SNAPSHOT_DIR")
     if keep:
