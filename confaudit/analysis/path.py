@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confaudit.analysis.addresses import PARTICIPANT_CLASSES, address_class, media_network
@@ -224,7 +225,7 @@ def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun:
             "bytes_by_topology": dict(sorted(byte_weights.items())), "flows": per_flow}
 
 
-def topology_of(flows: list[dict[str, Any]]) -> str:
+def topology_of(flows: Sequence[Mapping[str, Any]]) -> str:
     """The topology carrying the most media bytes over ``media_path.flows`` entries; unknown when none is decided."""
     weights: Counter[str] = Counter()
     for entry in flows:

@@ -15,12 +15,15 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from confaudit import __version__, terminal
 from confaudit.errors import InputError, UsageError
 from confaudit.evidence import SCHEMA_VERSION
 from confaudit.stdin_input import relabel_bundle
+
+if TYPE_CHECKING:
+    from confaudit.evidence.model import EvidenceBundle
 
 PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1"}
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
@@ -132,7 +135,7 @@ def _sort_inputs(paths: Sequence[Path]) -> _Sorted:
     return out
 
 
-def load_bundle(path: Path) -> dict[str, Any]:
+def load_bundle(path: Path) -> EvidenceBundle:
     """Read a previously written evidence bundle, checking its version and schema."""
     from confaudit.evidence.schema import validate_bundle
     from confaudit.jsonio import load_json_file
@@ -148,7 +151,7 @@ def load_bundle(path: Path) -> dict[str, Any]:
     problems = validate_bundle(bundle)
     if problems:
         raise InputError(path, f"evidence bundle does not match the schema: {problems[0]}")
-    return bundle
+    return cast("EvidenceBundle", bundle)
 
 
 def build_evidence(
@@ -163,7 +166,7 @@ def build_evidence(
     entity_lists: Iterable[Path] = (),
     progress: Progress | None = None,
     vendor: str | None = None,
-) -> dict[str, Any]:
+) -> EvidenceBundle:
     """Analyse every input and fold the results into one bundle dict (deterministic).
 
     ``vendor`` names the audited vendor when the inputs do not (a capture carries no vendor name,
@@ -257,7 +260,7 @@ def build_evidence(
 
     relabel_bundle(bundle)
     bundle["complete"] = bundle["complete"] is True and all(i.get("complete") is True for i in bundle["inputs"])
-    return bundle
+    return cast("EvidenceBundle", bundle)
 
 
 def _input_digests(inputs: list[dict[str, Any]]) -> dict[Path, str]:

@@ -49,11 +49,11 @@ class _Loader(NodeReader):
             if value != value or value in (float("inf"), float("-inf")) or value < 0:
                 raise self.fail(node, f"{what} must be a finite non-negative number")
             return value
-        values = self.string_list(node, what) if spec.kind == "str_list" else [self.string(node, what)]
+        values: list[str] = self.string_list(node, what) if spec.kind == "str_list" else [self.string(node, what)]
         if spec.choices:
-            for value in values:
-                if value not in spec.choices:
-                    raise self.fail(node, f"{what}: '{value}' is not one of {', '.join(spec.choices)}")
+            for choice in values:
+                if choice not in spec.choices:
+                    raise self.fail(node, f"{what}: '{choice}' is not one of {', '.join(spec.choices)}")
         if spec.kind == "str_list":
             if spec.required and not values:
                 raise self.fail(node, f"{what} must list at least one value")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.rules.checks._common import obj, records, text
+from confaudit.rules.checks._common import as_list, obj, records, text
 from confaudit.rules.checks.media import srtp_profile, stream_encryption
 from confaudit.rules.checks.transport import plaintext_web, tls_version, version_name
 from confaudit.rules.model import RunResult
@@ -49,8 +49,8 @@ def encryption_summary(bundle: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _topology(bundle: Mapping[str, Any]) -> str:
-    path = obj(bundle, "media_path") or {}
-    return text(path.get("topology") or "unknown", 40)
+    path = obj(bundle, "media_path")
+    return text((path.get("topology") if path else None) or "unknown", 40)
 
 
 def _changed(old: Any, new: Any) -> dict[str, Any] | None:
@@ -85,7 +85,7 @@ def diff_bundles(old: Mapping[str, Any], new: Mapping[str, Any], old_run: RunRes
         "complete": {"old": old.get("complete") is True, "new": new.get("complete") is True},
         "verdicts": [],
     }
-    scenarios = {"old": _scenario_runs(old), "new": _scenario_runs(new)}
+    scenarios: dict[str, Any] = {"old": _scenario_runs(old), "new": _scenario_runs(new)}
     if scenarios["old"] or scenarios["new"]:
         old_hashes = {r["sha256"] for r in scenarios["old"]}
         scenarios["same"] = bool(old_hashes) and old_hashes == {r["sha256"] for r in scenarios["new"]}
@@ -107,7 +107,7 @@ def diff_bundles(old: Mapping[str, Any], new: Mapping[str, Any], old_run: RunRes
 
 def _scenario_runs(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
     """The scenario file (name, SHA-256, outcome) of each session recorded by `confaudit run`."""
-    session = bundle.get("session") if isinstance(bundle.get("session"), Mapping) else {}
-    entries = session.get("sessions") if isinstance(session.get("sessions"), list) else []
+    session = obj(bundle, "session")
+    entries = as_list(session.get("sessions")) if session else []
     return [{k: text(e["scenario_run"].get(k), 80) for k in ("file", "sha256", "outcome")} for e in entries
             if isinstance(e, Mapping) and isinstance(e.get("scenario_run"), Mapping)]

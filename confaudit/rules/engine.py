@@ -83,7 +83,8 @@ def _input_reasons(inputs: Any) -> list[str]:
         if not isinstance(entry, Mapping):
             reasons.append("an input entry is malformed")
         elif entry.get("complete") is not True:
-            warnings = entry.get("warnings") if isinstance(entry.get("warnings"), list) else []
+            raw_warnings = entry.get("warnings")
+            warnings = raw_warnings if isinstance(raw_warnings, list) else []
             first = next((w for w in warnings if isinstance(w, str)), "no reason recorded")
             reasons.append(f"{text(entry.get('path'), 120) or 'an input'} was read only in part ({text(first, 200)})")
     return reasons

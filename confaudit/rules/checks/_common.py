@@ -1,33 +1,36 @@
-"""Defensive readers of the evidence bundle and helpers shared by the check predicates.
+"""Readers of the evidence bundle and helpers shared by the check predicates.
 
-The bundle is attacker-influenced and its sections are written by several stages: every lookup
-tolerates a missing key, a None, or a value of the wrong type. A missing section means "not
-observable", never "nothing there".
+Sections are read through the typed readers of confaudit.evidence.model (each record has the
+TypedDict of its section). The bundle is attacker-influenced: a value can still be missing or of the
+wrong type, so lookups tolerate that. A missing section means "not observable", never "nothing there".
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
+from confaudit.evidence.model import section_object, section_records
 from confaudit.rules.model import Outcome
 
 MAX_REFS = 25
 """Evidence references kept per finding; the rest are summarised in one extra reference."""
 
 
-def records(bundle: Mapping[str, Any], key: str) -> list[Mapping[str, Any]] | None:
-    """The dict items of list section ``key``; None when the section is absent or not a list."""
-    value = bundle.get(key) if isinstance(bundle, Mapping) else None
-    if not isinstance(value, list):
-        return None
-    return [item for item in value if isinstance(item, Mapping)]
+records = section_records
+"""Typed list section reader (``records(bundle, "flows") -> list[Flow] | None``); see confaudit.evidence.model."""
+obj = section_object
+"""Typed object section reader (``obj(bundle, "media_path") -> MediaPath | None``)."""
 
 
-def obj(bundle: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
-    """Object section ``key``, or None."""
-    value = bundle.get(key) if isinstance(bundle, Mapping) else None
-    return value if isinstance(value, Mapping) else None
+def as_list(value: object) -> list[Any]:
+    """``value`` when it is a list, else an empty list (a wrong-typed field counts as no entries)."""
+    return value if isinstance(value, list) else []
+
+
+def as_str(value: object) -> str:
+    """``value`` when it is a string, else '' (a wrong-typed field counts as empty)."""
+    return value if isinstance(value, str) else ""
 
 
 def text(value: Any, limit: int = 200) -> str:
@@ -54,8 +57,9 @@ def flow_ref(item: Mapping[str, Any]) -> list[dict[str, str]]:
     flow = item.get("flow") or item.get("flow_id")
     if isinstance(flow, (str, int)) and str(flow):
         out.append(ref("flow", flow))
-    packets = item.get("packets") if isinstance(item.get("packets"), list) else []
-    for candidate in [item.get("packet"), item.get("first_packet")] + packets[:1]:
+    raw_packets = item.get("packets")
+    packets: list[Any] = raw_packets if isinstance(raw_packets, list) else []
+    for candidate in [item.get("packet"), item.get("first_packet"), *packets[:1]]:
         if isinstance(candidate, Mapping) and candidate.get("id") is not None:
             out.append(ref(str(candidate.get("kind") or "packet"), candidate["id"]))
             break
@@ -175,7 +179,7 @@ class NameMatcher:
                 self._seen[name] = hit
         return hit
 
-    def any(self, names: Iterable[str]) -> bool:
+    def any(self, names: Iterable[object]) -> bool:
         return any(self.name(n) for n in names if isinstance(n, str))
 
 
@@ -232,7 +236,8 @@ def scope_words(scope: str) -> str:
     return "anywhere on the device" if scope == "device" else "attributable to the vendor"
 
 
-MEDIA_SECTIONS = ("media_streams", "dtls", "sdp", "stun", "zoom")
+MediaSection = Literal["media_streams", "dtls", "sdp", "stun", "zoom"]
+MEDIA_SECTIONS: tuple[MediaSection, ...] = ("media_streams", "dtls", "sdp", "stun", "zoom")
 """Bundle sections whose records belong to one flow of a call."""
 
 

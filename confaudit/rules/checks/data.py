@@ -14,6 +14,7 @@ from typing import Any
 from confaudit.rules.checks._common import (MAX_REFS, NameMatcher, judged, listing, obj, outcome, party_names, plural,
                                             record_id, records, ref, role, role_reason, scope_of, scope_words, str_set, text,
                                             were)
+from confaudit.evidence.model import DataFlow, Party
 from confaudit.rules.model import Outcome
 
 GUEST_PHASES = frozenset({"guest", "logged-out", "logged_out", "loggedout", "signed-out", "signed_out", "no-account"})
@@ -45,7 +46,7 @@ def _observed_traffic(bundle: Mapping[str, Any]) -> bool:
     return bool(records(bundle, "http") or records(bundle, "websocket"))
 
 
-def _guest_scope(bundle: Mapping[str, Any], flows: list[tuple[int, Mapping[str, Any]]]) -> list[tuple[int, Mapping[str, Any]]] | None:
+def _guest_scope(bundle: Mapping[str, Any], flows: list[tuple[int, DataFlow]]) -> list[tuple[int, DataFlow]] | None:
     """Flows sent while logged out, or None when the evidence does not say who was logged in."""
     session = obj(bundle, "session") or {}
     if str(session.get("account") or "").lower() == "guest":
@@ -56,15 +57,15 @@ def _guest_scope(bundle: Mapping[str, Any], flows: list[tuple[int, Mapping[str, 
     return [(i, f) for i, f in flows if str(f.get("phase", "")).lower() in GUEST_PHASES]
 
 
-def _by_role(flows: list[tuple[int, Mapping[str, Any]]], scope: str
-             ) -> tuple[list[tuple[int, Mapping[str, Any]]], list[tuple[int, Mapping[str, Any]]], int]:
+def _by_role(flows: list[tuple[int, DataFlow]], scope: str
+             ) -> tuple[list[tuple[int, DataFlow]], list[tuple[int, DataFlow]], int]:
     """(judged flows, unattributed flows, number of background flows left out)."""
     counted = [(i, f) for i, f in flows if judged(role(f), scope)]
     unknown = [(i, f) for i, f in flows if not judged(role(f), scope) and role(f) == "unknown"]
     return counted, unknown, len(flows) - len(counted) - len(unknown)
 
 
-def _background_refs(flows: list[Mapping[str, Any]], scope: str, limit: int = 3) -> list[dict[str, str]]:
+def _background_refs(flows: list[DataFlow], scope: str, limit: int = 3) -> list[dict[str, str]]:
     """References to data flows of the device's background, marked as not judged."""
     left = [(i, f) for i, f in enumerate(flows) if not judged(role(f), scope) and role(f) == "background"][:limit]
     return [ref("data_flow", record_id(f, f"d{i}"), f"not judged (background): {text(f.get('category'), 30)} to "
@@ -73,7 +74,7 @@ def _background_refs(flows: list[Mapping[str, Any]], scope: str, limit: int = 3)
 
 def _requests_checked(bundle: Mapping[str, Any], scope: str, limit: int = 5) -> list[dict[str, str]]:
     """The vendor's decoded requests and messages, for a verdict that rests on what they did not carry."""
-    out = []
+    out: list[dict[str, str]] = []
     for kind in ("http", "websocket"):
         for i, rec in enumerate(records(bundle, kind) or []):
             if judged(role(rec), scope) and len(out) < limit:
@@ -155,8 +156,8 @@ def data_collection(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Out
                    f"{scope_words(scope)}{left_out}.", refs)
 
 
-def _categories(flows: list[tuple[int, Mapping[str, Any]]]) -> dict[str, list[tuple[int, Mapping[str, Any]]]]:
-    out: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
+def _categories(flows: list[tuple[int, DataFlow]]) -> dict[str, list[tuple[int, DataFlow]]]:
+    out: dict[str, list[tuple[int, DataFlow]]] = {}
     for i, f in flows:
         if isinstance(f.get("category"), str):
             out.setdefault(f["category"], []).append((i, f))
@@ -171,7 +172,7 @@ def _party_index(bundle: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return index
 
 
-def _sharing_offences(flows: list[tuple[int, Mapping[str, Any]]], index: Mapping[str, Mapping[str, Any]],
+def _sharing_offences(flows: list[tuple[int, DataFlow]], index: Mapping[str, Mapping[str, Any]],
                       allowed: NameMatcher, allowed_data: set[str]) -> tuple[list[Any], list[Any], int]:
     """(flows to undeclared recipients, flows beyond the allowed data, data flows to third parties)."""
     undeclared: list[tuple[int, Mapping[str, Any]]] = []
@@ -193,7 +194,7 @@ def _sharing_offences(flows: list[tuple[int, Mapping[str, Any]]], index: Mapping
     return undeclared, excess, third
 
 
-def _third_parties_seen(parties: list[Mapping[str, Any]], scope: str) -> list[Mapping[str, Any]]:
+def _third_parties_seen(parties: list[Party], scope: str) -> list[Party]:
     return [p for p in parties if p.get("first_party") is not True and (scope == "device" or role(p) != "background")]
 
 
@@ -242,11 +243,11 @@ def third_party_sharing(bundle: Mapping[str, Any], params: Mapping[str, Any]) ->
         return outcome("inconclusive", f"Personal data beyond the allowance went to {listing(who)} in requests that cannot "
                        f"be attributed to the vendor or to the device's background{_left_out(background)}.", refs)
     judged_parties = _third_parties_seen(parties, scope)
-    contacted = sorted({str(p.get("domain") or p.get("entity")) for p in judged_parties})
+    contacted_names = sorted({str(p.get("domain") or p.get("entity")) for p in judged_parties})
     refs = [ref("party", record_id(p, str(p.get("domain"))), f"{text(p.get('entity'))} ({role(p)})") for p in judged_parties][:15]
     refs += [r for i, f in (counted + unknown)[:5] for r in _flow_refs(f, i)]  # the data flows that were checked
     refs += _background_refs(flows, scope) or ([] if refs else _requests_checked(bundle, scope))
-    contacted_text = f"{plural(len(contacted), 'third party')} contacted: {listing(contacted)}" if contacted else "no third party contacted"
+    contacted_text = f"{plural(len(contacted_names), 'third party')} contacted: {listing(contacted_names)}" if contacted_names else "no third party contacted"
     return outcome("supported", f"No personal data beyond what the claim allows went to third parties {scope_words(scope)} "
                    f"({contacted_text}){_left_out(background)}.", refs)
 
@@ -257,7 +258,8 @@ def _ad_hits(party: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
 
 
 def _ad_ref(party: Mapping[str, Any], index: int, hits: list[str]) -> dict[str, str]:
-    lst = party.get("entity_list") if isinstance(party.get("entity_list"), Mapping) else {}
+    raw_list = party.get("entity_list")
+    lst = raw_list if isinstance(raw_list, Mapping) else {}
     source = text(lst.get("name"), 60) or listing(party.get("lists") or [], 3)
     return ref("party", record_id(party, str(party.get("domain") or f"p{index}")),
                f"{text(party.get('domain'), 80)} ({text(party.get('entity'), 60) or 'unknown entity'}: {listing(hits)}; "
@@ -270,7 +272,9 @@ def no_advertising(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outc
     if parties is None or not observed:
         return outcome("not_observable", "The evidence holds no contacted hosts (HTTP, DNS or TLS names) to check for ad tech.")
     scope = scope_of(params)
-    ads, doubtful, ignored = [], [], []
+    ads: list[dict[str, str]] = []
+    doubtful: list[dict[str, str]] = []
+    ignored: list[dict[str, str]] = []
     for i, p in enumerate(parties):
         hits = [] if p.get("first_party") is True else _ad_hits(p, params)
         if not hits:

@@ -21,14 +21,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.rules.checks._common import judging_vendor_media, flow_ref, obj, outcome, plural, record_id, records, ref, text
+from confaudit.rules.checks._common import as_list, judging_vendor_media, flow_ref, obj, outcome, plural, record_id, records, ref, text
 from confaudit.rules.checks.media import null_dtls, sdp_plain, stream_encryption
 from confaudit.rules.model import Outcome
 
 
 def _topology(bundle: Mapping[str, Any]) -> str:
-    path = obj(bundle, "media_path") or {}
-    value = path.get("topology")
+    path = obj(bundle, "media_path")
+    value = path.get("topology") if path else None
     return value.lower() if isinstance(value, str) else "unknown"
 
 
@@ -45,18 +45,19 @@ def observe_e2ee(bundle: Mapping[str, Any]) -> tuple[bool | None, str, list[dict
     null_keyed = null_dtls(bundle)
     if null_keyed:
         return False, "DTLS selected a NULL SRTP profile, so the media travelled unencrypted, readable by any relay", null_keyed
-    e2ee = obj(bundle, "e2ee") or {}
-    sdes = [s for s in e2ee.get("sdes", []) if isinstance(s, Mapping)] if isinstance(e2ee.get("sdes"), list) else []
+    e2ee = obj(bundle, "e2ee")
+    sdes = [s for s in as_list(e2ee.get("sdes")) if isinstance(s, Mapping)] if e2ee else []
     sdp_crypto = [s for s in records(bundle, "sdp") or [] if s.get("crypto_present") is True or s.get("crypto")]
     if sdes or sdp_crypto:
         refs = [r for i, s in enumerate(sdp_crypto)
                 for r in [ref("sdp", record_id(s, f"sdp{i}"), f"SDES a=crypto key in signalling ({text(s.get('source'), 60)})")] + flow_ref(s)]
         for s in sdes:
-            src = s.get("source") if isinstance(s.get("source"), Mapping) else {}
+            raw_src = s.get("source")
+            src = raw_src if isinstance(raw_src, Mapping) else {}
             refs.append(ref(text(src.get("kind") or "sdp", 20), src.get("id") or "?", f"SDES {text(s.get('suite'), 40)} key in signalling"))
         return False, "media keys were sent inside the signalling (SDES a=crypto), so the signalling servers hold them", refs
     topology = _topology(bundle)
-    tested = [s for s in e2ee.get("streams", []) if isinstance(s, Mapping)] if isinstance(e2ee.get("streams"), list) else []
+    tested = [s for s in as_list(e2ee.get("streams")) if isinstance(s, Mapping)] if e2ee else []
     readable, inner = [], []
     for i, s in enumerate(tested):
         verdict = str(s.get("inner") or "").lower()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.rules.checks._common import judging_vendor_media, all_of, sentence, listing, obj, outcome, plural, record_id, records, ref, text, were
+from confaudit.rules.checks._common import as_list, judging_vendor_media, all_of, sentence, listing, obj, outcome, plural, record_id, records, ref, text, were
 from confaudit.rules.model import Outcome
 
 TOPOLOGIES = ("p2p", "relay", "server")
@@ -21,16 +21,17 @@ TOPOLOGIES = ("p2p", "relay", "server")
 
 def _endpoint_refs(path: Mapping[str, Any]) -> list[dict[str, str]]:
     refs = []
-    endpoints = path.get("endpoints") if isinstance(path.get("endpoints"), list) else []
+    endpoints = as_list(path.get("endpoints"))
     for i, ep in enumerate(endpoints):
         if isinstance(ep, Mapping):
             addr = ep.get("address") or ep.get("ip") or ep.get("host") or ""
             role = ep.get("role") or ep.get("kind") or ""
             refs.append(ref("endpoint", record_id(ep, f"ep{i}"), f"{text(role, 30)} {text(addr, 60)}".strip()))
-            names = ep.get("names") if isinstance(ep.get("names"), list) else []
+            names = as_list(ep.get("names"))
             if names:
                 refs[-1]["detail"] = text(f"{refs[-1]['detail']} ({', '.join(str(n) for n in names[:3])})")
-            flows = ep.get("flows") if isinstance(ep.get("flows"), list) else [ep.get("flow")]
+            raw_flows = ep.get("flows")
+            flows = raw_flows if isinstance(raw_flows, list) else [ep.get("flow")]
             refs.extend(ref("flow", f) for f in flows[:5] if isinstance(f, str))
         elif isinstance(ep, str):
             refs.append(ref("endpoint", f"ep{i}", ep))
@@ -41,11 +42,11 @@ def _endpoint_refs(path: Mapping[str, Any]) -> list[dict[str, str]]:
 def media_path(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     allowed = [str(a) for a in params.get("allowed", [])]
     path = obj(bundle, "media_path")
-    topology = path.get("topology") if path else None
-    if not isinstance(topology, str) or topology.lower() not in TOPOLOGIES:
+    reported = path.get("topology") if path else None
+    if path is None or not isinstance(reported, str) or reported.lower() not in TOPOLOGIES:
         return outcome("not_observable", "The capture does not show how the media travelled (no media path could be determined).")
-    topology = topology.lower()
-    reasons = path.get("reasons") if isinstance(path.get("reasons"), list) else []
+    topology = reported.lower()
+    reasons = as_list(path.get("reasons"))
     chosen = [f.get("flow") for f in path.get("flows") or [] if isinstance(f, Mapping) and f.get("topology") == topology]
     # illustrate with a flow that took the reported path (the first one may be a relay the call left)
     example = next((r for r in reasons if isinstance(r, str) and any(r.startswith(f"{fid}:") for fid in chosen)),
@@ -65,12 +66,13 @@ def media_path(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
 def _located(bundle: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
     """(kind, id, name, country) of every endpoint or party that carries a country code."""
     out = []
-    path = obj(bundle, "media_path") or {}
-    for i, ep in enumerate(path.get("endpoints") if isinstance(path.get("endpoints"), list) else []):
+    path = obj(bundle, "media_path")
+    for i, ep in enumerate(as_list(path.get("endpoints")) if path else []):
         if isinstance(ep, Mapping) and isinstance(ep.get("country"), str):
             out.append(("endpoint", record_id(ep, f"ep{i}"), text(ep.get("address") or ep.get("ip"), 60), ep["country"]))
     for i, party in enumerate(records(bundle, "parties") or []):
-        countries = party.get("countries") if isinstance(party.get("countries"), list) else [party.get("country")]
+        raw_countries = party.get("countries")
+        countries = raw_countries if isinstance(raw_countries, list) else [party.get("country")]
         for c in countries:
             if isinstance(c, str) and c:
                 out.append(("party", record_id(party, f"p{i}"), text(party.get("domain"), 80), c))

@@ -7,7 +7,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.rules.checks._common import number, obj, outcome, plural, record_id, records, ref, text
+from confaudit.rules.checks._common import as_list, number, obj, outcome, plural, record_id, records, ref, text
 from confaudit.rules.model import Outcome
 
 MUTED_PHASES = frozenset({"muted", "mute", "mic-off", "microphone-off"})
@@ -113,7 +113,7 @@ def _judge_links(summary: Mapping[str, Any] | None, params: Mapping[str, Any], s
     fresh = _freshness(summary, count)
     # Room links are capabilities to join the auditor's rooms: cite their shape, never the links themselves.
     length = summary.get("length") if isinstance(summary.get("length"), Mapping) else {}
-    classes = summary.get("alphabet_classes") if isinstance(summary.get("alphabet_classes"), list) else []
+    classes = as_list(summary.get("alphabet_classes"))
     shape = [f"{count} distinct ids"]
     if entropy is not None:
         shape.append(f"about {entropy:.1f} bits")
@@ -123,7 +123,7 @@ def _judge_links(summary: Mapping[str, Any] | None, params: Mapping[str, Any], s
         shape.append("alphabet " + "+".join(text(c, 20) for c in classes[:6]))
     refs = [ref("room_links", "summary", ", ".join(shape) + (f" from {plural(summary.get('rooms'), 'new_room step')} of "
                                                          "the scenario" if scenario else ""))]
-    reused = summary.get("reused_ids") if isinstance(summary.get("reused_ids"), list) else []
+    reused = as_list(summary.get("reused_ids"))
     if reused:
         refs.append(ref("room_links", "reused", f"{plural(len(reused), 'id')} used for several rooms"))
     problems, unknown = [], []
@@ -195,7 +195,7 @@ def no_audio_while_muted(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
         if metrics:
             problems.append(f"{plural(metrics, 'audio-level telemetry message')}")
             refs.append(ref("phase", record_id(entry, f"muted{i}"), f"{metrics} audio_metrics flows while muted"))
-            flows = entry.get("audio_metrics_flows") if isinstance(entry.get("audio_metrics_flows"), list) else []
+            flows = as_list(entry.get("audio_metrics_flows"))
             refs.extend(ref("data_flow", d) for d in flows[:10] if isinstance(d, str))
     for i, f in enumerate(records(bundle, "data_flows") or []):
         if f.get("category") == "audio_metrics" and str(f.get("phase", "")).lower() in muted_names:

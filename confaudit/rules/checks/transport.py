@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from confaudit.rules.checks._common import (MAX_REFS, all_of, balanced, flow_ref, judged, listing, outcome, plural, record_id, records,
+from confaudit.rules.checks._common import (MAX_REFS, as_str, all_of, balanced, flow_ref, judged, listing, outcome, plural, record_id, records,
                                             ref, role, role_reason, scope_of, scope_words, sentence, text, were)
 from confaudit.rules.model import Outcome
 
@@ -112,7 +112,7 @@ def _plain_http(bundle: Mapping[str, Any]) -> tuple[list[Problem], int]:
     found: list[Problem] = []
     exempt = 0
     for i, item in enumerate(records(bundle, "http") or []):
-        url = item.get("url") if isinstance(item.get("url"), str) else ""
+        url = as_str(item.get("url"))
         scheme = str(item.get("scheme") or url.split(":", 1)[0]).lower()
         if scheme != "http":
             continue
@@ -123,10 +123,10 @@ def _plain_http(bundle: Mapping[str, Any]) -> tuple[list[Problem], int]:
             exempt += 1
             continue
         found.append(_problem(item, role(item), str(host), ref("http", record_id(item, f"h{i}"), f"plaintext HTTP to {text(host, 120)}")))
-    for i, item in enumerate(records(bundle, "websocket") or []):
-        url = item.get("url") if isinstance(item.get("url"), str) else ""
+    for i, message in enumerate(records(bundle, "websocket") or []):
+        url = as_str(message.get("url"))
         if url.lower().startswith("ws://") and not _loopback(_host_of(url)):
-            found.append(_problem(item, role(item), _host_of(url), ref("websocket", record_id(item, f"w{i}"),
+            found.append(_problem(message, role(message), _host_of(url), ref("websocket", record_id(message, f"w{i}"),
                                                                        f"unencrypted WebSocket to {text(_host_of(url), 120)}")))
     return found, exempt
 
@@ -135,8 +135,8 @@ def _plain_packet_http(bundle: Mapping[str, Any]) -> list[Problem]:
     """Cleartext HTTP requests (and ws:// upgrades) the packet analysis saw on the wire."""
     found = []
     for i, item in enumerate(records(bundle, "http_plain") or []):
-        host = item.get("host") if isinstance(item.get("host"), str) else ""
-        target = item.get("target") if isinstance(item.get("target"), str) else ""
+        host = as_str(item.get("host"))
+        target = as_str(item.get("target"))
         if _loopback(host.rsplit(":", 1)[0] if host.count(":") == 1 else host) or _revocation("http://" + host + target, host):
             continue
         if str(item.get("method") or "").upper() == "CONNECT":
@@ -163,10 +163,10 @@ def _plain_sip(bundle: Mapping[str, Any]) -> list[Problem]:
         named.add(flow)
         found.append(_problem(item, flow_roles.get(flow, "unknown"), f"flow {flow}" if flow else "",
                               ref("sip", record_id(item, f"sip{i}"), f"plaintext SIP {text(what, 20)}")))
-    for i, flow in enumerate(records(bundle, "flows") or []):
-        fid = record_id(flow, f"f{i}")
-        if str(flow.get("protocol") or "").lower() == "sip" and fid not in named:
-            found.append(Problem(role(flow), f"flow {fid}", (ref("sip", fid, "plaintext SIP flow"), ref("flow", fid))))
+    for i, flow_record in enumerate(records(bundle, "flows") or []):
+        fid = record_id(flow_record, f"f{i}")
+        if str(flow_record.get("protocol") or "").lower() == "sip" and fid not in named:
+            found.append(Problem(role(flow_record), f"flow {fid}", (ref("sip", fid, "plaintext SIP flow"), ref("flow", fid))))
     return found
 
 
@@ -247,10 +247,10 @@ def _not_judged(problems: list[Problem], what: str) -> str:
     return f" {sentence(plural(len(problems), 'weak or plaintext exchange'))} {what} ({listing(hosts, 3)}) {were(len(problems))} not judged."
 
 
-def _with_not_judged(main: list[dict[str, str]], extra: list[dict[str, str]], room: int = 5) -> list[dict[str, str]]:
+def _with_not_judged(main: Sequence[Mapping[str, str]], extra: Sequence[Mapping[str, str]], room: int = 5) -> list[Mapping[str, str]]:
     """Judged references first, but keep up to ``room`` not-judged ones inside the capped list."""
     keep = MAX_REFS - min(len(extra), room)
-    return main[:keep] + extra[:room] + main[keep:] + extra[room:]
+    return [*main[:keep], *extra[:room], *main[keep:], *extra[room:]]
 
 
 def transport_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
