@@ -15,6 +15,7 @@ kinds (``pass``, ``review``, ``informational``) for SARIF viewers that honour th
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote
 
 from confaudit import __version__
@@ -65,7 +66,7 @@ def _rule(f: Finding, vendor: str) -> dict:
     statement = clean(f.statement, 1000)
     help_text = (f"{vendor} claims: \"{statement}\" (source: {clean(source.get('title'), 300)}, "
                  f"{clean(source.get('date'), 40)}). confaudit checks it with '{f.check}'.")
-    rule = {
+    rule: dict[str, Any] = {
         "id": f.claim_id,
         "name": _rule_name(f.claim_id),
         "shortDescription": {"text": clean(f"{vendor}: {statement}", 200)},

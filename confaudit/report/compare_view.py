@@ -42,7 +42,7 @@ def _href(base: str, frag: str) -> str:
 
 
 def _topology(bundle: Mapping[str, Any]) -> str | None:
-    path = bundle.get("media_path") if isinstance(bundle.get("media_path"), Mapping) else {}
+    path = as_map(bundle.get("media_path"))
     value = str(path.get("topology") or "").lower()
     return value if value in TOPOLOGIES else None
 
@@ -56,8 +56,8 @@ def planes(bundle: Mapping[str, Any]) -> dict[str, bool]:
 
 
 def _vendor(run: Mapping[str, Any], bundle: Mapping[str, Any], href: str, clean: Sanitizer) -> dict[str, Any]:
-    score = run.get("score") if isinstance(run.get("score"), Mapping) else {}
-    session = bundle.get("session") if isinstance(bundle.get("session"), Mapping) else {}
+    score = as_map(run.get("score"))
+    session = as_map(bundle.get("session"))
     return {"name": clean.text(run.get("vendor") or "unknown", 80), "href": href, "overall": score.get("overall"),
             "coverage": score_coverage(run, clean), "planes": planes(bundle),
             "counts": {str(k): as_int(v) for k, v in as_map(score.get("counts")).items()}, "complete": run.get("evidence_complete") is True and bundle.get("complete") is True,
@@ -128,16 +128,16 @@ def _third_party_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) ->
     web = [planes(e["bundle"])["web"] for e in entries]
     rows = []
     for key, parties in ranked[:MAX_THIRD_PARTIES]:
-        cells = []
-        for e, p, captured in zip(entries, parties, web):
-            if p is None:  # absent: not contacted, or (without decoded web traffic) not captured
+        cells: list[dict[str, Any] | None] = []
+        for e, party, captured in zip(entries, parties, web):
+            if party is None:  # absent: not contacted, or (without decoded web traffic) not captured
                 cells.append(None if captured else {"captured": False})
                 continue
             cells.append({
-                "captured": True, "domain": clean.text(p.get("domain"), 80), "requests": p.get("request_count") or 0,
-                "flow_bytes": p.get("flow_bytes") or 0,
-                "categories": clean.text(", ".join(str(c) for c in as_list(p.get("categories"))[:12]), 200),
-                "href": _href(e["report_href"], party_anchor(p.get("id")))})
+                "captured": True, "domain": clean.text(party.get("domain"), 80), "requests": party.get("request_count") or 0,
+                "flow_bytes": party.get("flow_bytes") or 0,
+                "categories": clean.text(", ".join(str(c) for c in as_list(party.get("categories"))[:12]), 200),
+                "href": _href(e["report_href"], party_anchor(party.get("id")))})
         rows.append({"party": clean.text(key, 80), "cells": cells})
     return rows, max(len(ranked) - MAX_THIRD_PARTIES, 0)
 
@@ -150,8 +150,8 @@ def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     tls = [t for t in _list(bundle.get("tls")) if role(t) != "background"]  # the OS's own TLS is not the vendor's
     versions = Counter(str(t.get("version") or "?") for t in tls)
     profiles = Counter(str(d.get("srtp_profile") or "none") for d in _list(bundle.get("dtls")))
-    e2ee = bundle.get("e2ee") if isinstance(bundle.get("e2ee"), Mapping) else {}
-    summary = e2ee.get("summary") if isinstance(e2ee.get("summary"), Mapping) else {}
+    e2ee = as_map(bundle.get("e2ee"))
+    summary = as_map(e2ee.get("summary"))
     seen = planes(bundle)
     media_absent = "none found" if seen["media"] else NOT_CAPTURED
     return {

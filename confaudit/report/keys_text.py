@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from confaudit.report.filters import as_int
+from confaudit.report.filters import as_int, as_list, as_map
 
 PROXY_KEYLOG = "sslkeys.log"
 """A session's own key log (``confaudit.session.directory.KEYLOG``): the proxy's TLS keys of HTTPS connections."""
@@ -104,7 +104,7 @@ def _source(use: KeyLogUse) -> str:
 
 
 def _input_dirs(bundle: Mapping[str, Any]) -> set[str]:
-    inputs = bundle.get("inputs") if isinstance(bundle.get("inputs"), list) else []
+    inputs = as_list(bundle.get("inputs"))
     return {str(i.get("path") or "").replace("\\", "/").rpartition("/")[0] for i in inputs if isinstance(i, Mapping)}
 
 
@@ -130,7 +130,7 @@ def _records(value: Any) -> list[Mapping[str, Any]]:
 
 def keys_used(bundle: Mapping[str, Any]) -> KeysUsed:
     """What keys were used, and what that means for the media, in plain sentences."""
-    e2ee = bundle.get("e2ee") if isinstance(bundle.get("e2ee"), Mapping) else {}
+    e2ee = as_map(bundle.get("e2ee"))
     dirs = _input_dirs(bundle)
     uses = tuple(KeyLogUse(name=_name(k.get("path")), secrets=as_int(k.get("lines")), labels=_labels(k.get("kinds")),
                            role=_role(k.get("path"), dirs), dtls_matched=as_int(k.get("dtls_sessions_matched")))

@@ -119,7 +119,8 @@ def _timing_gap(reasons: list[str], packets: Any) -> str:
 
 def stream_label(stream: Mapping[str, Any], *, sdp_captured: bool) -> StreamLabel:
     """The label of one ``media_streams[]`` record; ``sdp_captured`` says whether the bundle holds any SDP."""
-    kind = stream.get("kind") if stream.get("kind") in ("audio", "video") else "unknown"
+    raw_kind = stream.get("kind")
+    kind = raw_kind if isinstance(raw_kind, str) and raw_kind in ("audio", "video") else "unknown"
     codec = codec_name(stream.get("codec"))
     reasons = _reasons(stream)
     gaps = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Mapping
 
-from confaudit.report.filters import as_list
+from confaudit.report.filters import as_list, as_map
 from confaudit.report.keys_text import keys_used
 from confaudit.report.media_labels import stream_label
 from confaudit.report.sanitize import Sanitizer
@@ -114,7 +114,7 @@ def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     e2ee = bundle.get("e2ee") if isinstance(bundle.get("e2ee"), Mapping) else None
     e2ee_view = None
     if e2ee:
-        summary = e2ee.get("summary") if isinstance(e2ee.get("summary"), Mapping) else {}
+        summary = as_map(e2ee.get("summary"))
         e2ee_streams = [s for s in as_list(e2ee.get("streams")) if isinstance(s, Mapping)]
         e2ee_view = {
             "conclusion": clean.text(str(summary.get("conclusion") or "not determined").replace("_", " "), 300),
@@ -144,7 +144,7 @@ def _canary_cell(canary: Any, clean: Any) -> str:
     """The E2EE table's canary column: found/absent with its headline figure, or a dash when not searched."""
     if not isinstance(canary, Mapping):
         return "-"
-    figures = canary.get("figures") if isinstance(canary.get("figures"), Mapping) else {}
+    figures = as_map(canary.get("figures"))
     kind = canary.get("kind")
     if kind == "audio":
         figure = f"{figures.get('matched_windows')} of {figures.get('tonal_windows')} tone windows"

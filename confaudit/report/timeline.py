@@ -155,8 +155,8 @@ def build_timeline(bundle: Mapping[str, Any], sanitize_label: Any = str) -> Time
     parties = {str(p.get("id")): p for p in as_list(bundle.get("parties")) if isinstance(p, Mapping)}
     t0 = min(s[0] for s in spans)
     t1 = max(s[1] for s in spans)
-    phase_ts = [(_num(p.get("ts")), p.get("phase")) for p in as_list(bundle.get("phases")) if isinstance(p, Mapping)]
-    phase_ts = [(t, name) for t, name in phase_ts if t is not None]
+    stamped = [(_num(p.get("ts")), p.get("phase")) for p in as_list(bundle.get("phases")) if isinstance(p, Mapping)]
+    phase_ts = [(t, name) for t, name in stamped if t is not None]
     if phase_ts:
         t0 = min(t0, min(t for t, _ in phase_ts))
         t1 = max(t1, max(t for t, _ in phase_ts))

@@ -13,7 +13,7 @@ from confaudit.report.evidence_refs import EvidenceIndex, evidence_rows
 from confaudit.report.filters import anchor
 from confaudit.report.media_view import media_view
 from confaudit.report.methodology import GENERAL_LIMITS, category_title, category_titles, method_rows
-from confaudit.report.filters import as_int, as_list
+from confaudit.report.filters import as_int, as_list, as_map
 from confaudit.report.sanitize import Sanitizer
 from confaudit.report.timeline import build_timeline
 
@@ -52,8 +52,8 @@ def party_anchor(party_id: Any) -> str:
 def _findings(run: Mapping[str, Any], index: EvidenceIndex, clean: Sanitizer) -> list[dict[str, Any]]:
     out = []
     for f in _list(run.get("findings")):
-        source = f.get("source") if isinstance(f.get("source"), Mapping) else {}
-        evidence = f.get("evidence") if isinstance(f.get("evidence"), list) else []
+        source = as_map(f.get("source"))
+        evidence = as_list(f.get("evidence"))
         rows, more = evidence_rows(evidence, index, clean, MAX_EVIDENCE_SHOWN)
         out.append({
             "anchor": finding_anchor(f.get("claim_id")), "claim_id": clean.text(f.get("claim_id"), 120),
@@ -88,9 +88,9 @@ def _parties(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
         pid = str(p.get("id"))
         row_cells = []
         for cat in categories:
-            cell = cells.get((pid, cat)) or cells.get((str(p.get("domain")), cat))
-            row_cells.append({"count": cell["count"], "example": cell["example"], "phases": ", ".join(sorted(cell["phases"]))}
-                             if cell else None)
+            found = cells.get((pid, cat)) or cells.get((str(p.get("domain")), cat))
+            row_cells.append({"count": found["count"], "example": found["example"], "phases": ", ".join(sorted(found["phases"]))}
+                             if found else None)
         rows.append({"anchor": party_anchor(pid), "domain": clean.text(p.get("domain"), 120),
                      "entity": clean.text(p.get("entity") or "unknown", 120), "first_party": p.get("first_party"),
                      "requests": p.get("request_count") or 0, "bytes_sent": p.get("bytes_sent") or 0,
@@ -135,8 +135,8 @@ def _session(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any] | No
         for f in _list(entry.get("files"))[:50]:
             files.append({"name": clean.text(f.get("name"), 120), "sha256": clean.text(f.get("sha256"), 64),
                           "matches": f.get("matches")})
-        tool = entry.get("tool") if isinstance(entry.get("tool"), Mapping) else {}
-        deps = entry.get("dependencies") if isinstance(entry.get("dependencies"), Mapping) else {}
+        tool = as_map(entry.get("tool"))
+        deps = as_map(entry.get("dependencies"))
         for name, version in list(tool.items())[:10] + list(deps.items())[:40]:
             tools.append({"name": clean.text(name, 60), "version": clean.text(version, 60)})
     return {"vendor": clean.text(sess.get("vendor"), 120), "scenario": clean.text(sess.get("scenario"), 500),
@@ -156,7 +156,7 @@ def score_coverage(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
 
     cov = coverage((str(f.get("claim_id")), str(f.get("verdict")), str(f.get("severity")), str(f.get("category")))
                    for f in _list(run.get("findings")))
-    score = run.get("score") if isinstance(run.get("score"), Mapping) else {}
+    score = as_map(run.get("score"))
     scored = isinstance(score.get("overall"), (int, float)) and not isinstance(score.get("overall"), bool)
     return {**cov.to_dict(), "text": coverage_text(cov),
             "caveat": MOSTLY_UNTESTED_CAVEAT if cov.mostly_untested and scored else None,
@@ -167,9 +167,9 @@ def score_coverage(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
 
 def _score(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     titles = category_titles()
-    score = run.get("score") if isinstance(run.get("score"), Mapping) else {}
-    by_cat = score.get("by_category") if isinstance(score.get("by_category"), Mapping) else {}
-    counts = score.get("counts") if isinstance(score.get("counts"), Mapping) else {}
+    score = as_map(run.get("score"))
+    by_cat = as_map(score.get("by_category"))
+    counts = as_map(score.get("counts"))
     return {
         "overall": score.get("overall"), "capped_reason": clean.text(score.get("capped_reason"), 500) or None,
         "coverage": score_coverage(run, clean),
@@ -186,7 +186,7 @@ def embedded_json(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     """The findings for machines: the run dict, redacted, evidence capped per finding."""
     findings = []
     for f in _list(run.get("findings")):
-        evidence = f.get("evidence") if isinstance(f.get("evidence"), list) else []
+        evidence = as_list(f.get("evidence"))
         item = dict(f, evidence=evidence[:MAX_EVIDENCE_JSON])
         if len(evidence) > MAX_EVIDENCE_JSON:
             item["evidence_omitted"] = len(evidence) - MAX_EVIDENCE_JSON
@@ -206,7 +206,7 @@ def audit_view(run: Mapping[str, Any], bundle: Mapping[str, Any]) -> dict[str, A
     inputs = _list(bundle.get("inputs"))
     # Contradictions first: that is what readers look for; file order within a verdict.
     findings = sorted(_findings(run, index, clean), key=lambda f: _verdict_rank(f["verdict"]))
-    tool = bundle.get("tool") if isinstance(bundle.get("tool"), Mapping) else {}
+    tool = as_map(bundle.get("tool"))
     return {
         "vendor": clean.text(run.get("vendor") or "unknown vendor", 120),
         "claims_path": clean.text(run.get("claims_path"), 300),
