@@ -193,7 +193,9 @@ def list_sections(properties: dict[str, Any], writer: Writer) -> str:
     for key, node in sorted(properties.items()):
         items = node.get("items") if node.get("type") == "array" else None
         if isinstance(items, dict):
-            lists.append((key, writer.type_of(items, SECTION_ITEMS.get(key, singular(key)))))
+            item_def = writer.defs.get(items.get("$ref", "").rsplit("/", 1)[-1], items)
+            if item_def.get("properties"):  # records (objects), not e.g. the warnings' strings
+                lists.append((key, writer.type_of(items, SECTION_ITEMS.get(key, singular(key)))))
             continue
         target = writer.defs.get(node.get("$ref", "").rsplit("/", 1)[-1], node)
         refs = [sub for sub in node.get("anyOf", []) if "$ref" in sub]

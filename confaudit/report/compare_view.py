@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
+from confaudit.evidence.model import section_object, section_records as records
 from confaudit.report.filters import as_int, as_list, as_map
 from confaudit.report.keys_text import keys_used
 from confaudit.report.methodology import category_title, category_titles
@@ -42,22 +43,22 @@ def _href(base: str, frag: str) -> str:
 
 
 def _topology(bundle: Mapping[str, Any]) -> str | None:
-    path = as_map(bundle.get("media_path"))
+    path: Mapping[str, Any] = (section_object(bundle, "media_path") or {})
     value = str(path.get("topology") or "").lower()
     return value if value in TOPOLOGIES else None
 
 
 def planes(bundle: Mapping[str, Any]) -> dict[str, bool]:
     """Which kinds of traffic the evidence holds: decoded web requests, media, packets."""
-    return {"web": bool(_list(bundle.get("http")) or _list(bundle.get("websocket"))),
-            "media": bool(_list(bundle.get("media_streams")) or _list(bundle.get("dtls")) or _list(bundle.get("zoom"))
+    return {"web": bool((records(bundle, "http") or []) or (records(bundle, "websocket") or [])),
+            "media": bool((records(bundle, "media_streams") or []) or (records(bundle, "dtls") or []) or (records(bundle, "zoom") or [])
                           or _topology(bundle)),
-            "packets": bool(_list(bundle.get("flows")))}
+            "packets": bool((records(bundle, "flows") or []))}
 
 
 def _vendor(run: Mapping[str, Any], bundle: Mapping[str, Any], href: str, clean: Sanitizer) -> dict[str, Any]:
     score = as_map(run.get("score"))
-    session = as_map(bundle.get("session"))
+    session = (section_object(bundle, "session") or {})
     return {"name": clean.text(run.get("vendor") or "unknown", 80), "href": href, "overall": score.get("overall"),
             "coverage": score_coverage(run, clean), "planes": planes(bundle),
             "counts": {str(k): as_int(v) for k, v in as_map(score.get("counts")).items()}, "complete": run.get("evidence_complete") is True and bundle.get("complete") is True,
@@ -95,7 +96,7 @@ def _data_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> list[d
     for e in entries:
         third: dict[str, set[str]] = {}
         first: dict[str, set[str]] = {}
-        for df in _list(e["bundle"].get("data_flows")):
+        for df in (records(e["bundle"], "data_flows") or []):
             cat = str(df.get("category"))
             if cat not in categories:
                 categories.append(cat)
@@ -117,7 +118,7 @@ def _data_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> list[d
 def _third_party_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> tuple[list[dict[str, Any]], int]:
     keyed: dict[str, list[Mapping[str, Any] | None]] = {}
     for n, e in enumerate(entries):
-        for p in _list(e["bundle"].get("parties")):
+        for p in (records(e["bundle"], "parties") or []):
             # a third party is the vendor's (or not yet attributed); the device's own background services are not
             if p.get("first_party") is True or role(p) == "background":
                 continue
@@ -144,13 +145,13 @@ def _third_party_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) ->
 
 def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     bundle, _left_out = vendor_media_view(e["bundle"])  # another app's call in the same capture is not the vendor's
-    streams = _list(bundle.get("media_streams"))
-    zoom = _list(bundle.get("zoom"))
+    streams = (records(bundle, "media_streams") or [])
+    zoom = (records(bundle, "zoom") or [])
     enc = Counter(str(s.get("encryption") or "unknown") for s in streams)
-    tls = [t for t in _list(bundle.get("tls")) if role(t) != "background"]  # the OS's own TLS is not the vendor's
+    tls = [t for t in (records(bundle, "tls") or []) if role(t) != "background"]  # the OS's own TLS is not the vendor's
     versions = Counter(str(t.get("version") or "?") for t in tls)
-    profiles = Counter(str(d.get("srtp_profile") or "none") for d in _list(bundle.get("dtls")))
-    e2ee = as_map(bundle.get("e2ee"))
+    profiles = Counter(str(d.get("srtp_profile") or "none") for d in (records(bundle, "dtls") or []))
+    e2ee: Mapping[str, Any] = (section_object(bundle, "e2ee") or {})
     summary = as_map(e2ee.get("summary"))
     seen = planes(bundle)
     media_absent = "none found" if seen["media"] else NOT_CAPTURED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from confaudit.evidence.model import section_records as records
 from confaudit.report.filters import as_list
 from confaudit.report.sanitize import Sanitizer
 
@@ -42,7 +43,7 @@ class EvidenceIndex:
     def _packet(self, ref_id: str) -> Mapping[str, Any] | None:
         """``<input_index>:<frame>`` -> {input path, frame}."""
         index, _, frame = ref_id.partition(":")
-        inputs = as_list(self._bundle.get("inputs"))
+        inputs = (records(self._bundle, "inputs") or [])
         # isdigit() alone accepts "²" and unbounded lengths, which int() then rejects
         if not all(part.isascii() and part.isdigit() and len(part) <= 12 for part in (index, frame)) \
                 or int(index) >= len(inputs):

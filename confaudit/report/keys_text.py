@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from confaudit.evidence.model import section_object, section_records as records
 from confaudit.report.filters import as_int, as_list, as_map
 
 PROXY_KEYLOG = "sslkeys.log"
@@ -104,7 +105,7 @@ def _source(use: KeyLogUse) -> str:
 
 
 def _input_dirs(bundle: Mapping[str, Any]) -> set[str]:
-    inputs = as_list(bundle.get("inputs"))
+    inputs = (records(bundle, "inputs") or [])
     return {str(i.get("path") or "").replace("\\", "/").rpartition("/")[0] for i in inputs if isinstance(i, Mapping)}
 
 
@@ -130,7 +131,7 @@ def _records(value: Any) -> list[Mapping[str, Any]]:
 
 def keys_used(bundle: Mapping[str, Any]) -> KeysUsed:
     """What keys were used, and what that means for the media, in plain sentences."""
-    e2ee = as_map(bundle.get("e2ee"))
+    e2ee: Mapping[str, Any] = (section_object(bundle, "e2ee") or {})
     dirs = _input_dirs(bundle)
     uses = tuple(KeyLogUse(name=_name(k.get("path")), secrets=as_int(k.get("lines")), labels=_labels(k.get("kinds")),
                            role=_role(k.get("path"), dirs), dtls_matched=as_int(k.get("dtls_sessions_matched")))

@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Mapping
 
+from confaudit.evidence.model import section_object, section_records as records
 from confaudit.report.filters import as_list, as_map
 from confaudit.report.keys_text import keys_used
 from confaudit.report.media_labels import stream_label
 from confaudit.report.sanitize import Sanitizer
 
 MAX_ROWS = 200
-
-
-def _records(bundle: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
-    value = bundle.get(key)
-    return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
 
 
 def _join(values: Any, clean: Sanitizer, limit: int = 200) -> str:
@@ -80,13 +76,13 @@ def _keys(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
 
 def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     """Everything the media section shows; each list capped with a count of what was left out."""
-    streams = _records(bundle, "media_streams")
+    streams = (records(bundle, "media_streams") or [])
     enc = Counter(str(s.get("encryption") or "unknown") for s in streams)
-    sdp_captured = bool(_records(bundle, "sdp"))
+    sdp_captured = bool((records(bundle, "sdp") or []))
     notes = _Notes()
     stream_rows = [_stream_row(s, clean, sdp_captured, notes) for s in streams[:MAX_ROWS]]
 
-    path = bundle.get("media_path") if isinstance(bundle.get("media_path"), Mapping) else None
+    path = section_object(bundle, "media_path")
     path_view = None
     if path:
         endpoints = [e for e in as_list(path.get("endpoints")) if isinstance(e, Mapping)]
@@ -100,18 +96,18 @@ def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
         }
 
     # Aggregate the raw values first, then redact only the rows shown (tens of thousands of handshakes).
-    tls_raw = _records(bundle, "tls")
+    tls_raw = (records(bundle, "tls") or [])
     tls, tls_more = _shown(_aggregate([(t.get("sni") or "(no SNI)", t.get("version") or "?", t.get("cipher_name") or t.get("cipher") or "?",
                               "weak" if t.get("weak") else "") for t in tls_raw]), clean, (120, 20, 80, 10))
-    quic, quic_more = _shown(_aggregate([(q.get("sni") or "(no SNI)", q.get("version") or "?") for q in _records(bundle, "quic")]),
+    quic, quic_more = _shown(_aggregate([(q.get("sni") or "(no SNI)", q.get("version") or "?") for q in (records(bundle, "quic") or [])]),
                   clean, (120, 40))
     dtls, dtls_more = _shown(_aggregate([(d.get("version") or "?", _flat(d.get("srtp_profiles_offered")),
-                               d.get("srtp_profile") or "none negotiated") for d in _records(bundle, "dtls")]),
+                               d.get("srtp_profile") or "none negotiated") for d in (records(bundle, "dtls") or [])]),
                   clean, (20, 200, 60))
-    stun, stun_more = _shown(_aggregate([(_flat(s.get("realms")), s.get("software") or "") for s in _records(bundle, "stun")]),
+    stun, stun_more = _shown(_aggregate([(_flat(s.get("realms")), s.get("software") or "") for s in (records(bundle, "stun") or [])]),
                   clean, (120, 120))
 
-    e2ee = bundle.get("e2ee") if isinstance(bundle.get("e2ee"), Mapping) else None
+    e2ee = section_object(bundle, "e2ee")
     e2ee_view = None
     if e2ee:
         summary = as_map(e2ee.get("summary"))

@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from confaudit.evidence.model import section_records as records
 from confaudit.report.filters import as_list
 
 MAX_ROWS = 15
@@ -91,13 +92,13 @@ def _num(value: Any) -> float | None:
 def traffic_events(bundle: Mapping[str, Any]) -> list[tuple[float, str]]:
     """(timestamp, party id) of every HTTP request and WebSocket message with a known party."""
     host_party: dict[str, str] = {}
-    for party in as_list(bundle.get("parties")):
+    for party in (records(bundle, "parties") or []):
         if isinstance(party, Mapping):
             for host in as_list(party.get("hosts")):
                 host_party.setdefault(str(host).lower(), str(party.get("id")))
     events: list[tuple[float, str]] = []
     http_host: dict[str, str] = {}
-    for req in as_list(bundle.get("http")):
+    for req in (records(bundle, "http") or []):
         if not isinstance(req, dict):
             continue
         host = str(req.get("host") or "").lower()
@@ -105,7 +106,7 @@ def traffic_events(bundle: Mapping[str, Any]) -> list[tuple[float, str]]:
         ts = _num(req.get("ts"))
         if ts is not None and host in host_party:
             events.append((ts, host_party[host]))
-    for msg in as_list(bundle.get("websocket")):
+    for msg in (records(bundle, "websocket") or []):
         if not isinstance(msg, dict):
             continue
         host = http_host.get(str(msg.get("http_id")), "")
@@ -118,12 +119,12 @@ def traffic_events(bundle: Mapping[str, Any]) -> list[tuple[float, str]]:
 def flow_spans(bundle: Mapping[str, Any]) -> list[tuple[float, float, str, float]]:
     """(first_seen, last_seen, party id, bytes) of every packet flow a party was attributed."""
     flow_party: dict[str, str] = {}
-    for party in as_list(bundle.get("parties")):
+    for party in (records(bundle, "parties") or []):
         if isinstance(party, dict):
             for fid in as_list(party.get("flows")):
                 flow_party.setdefault(str(fid), str(party.get("id")))
     spans = []
-    for flow in as_list(bundle.get("flows")):
+    for flow in (records(bundle, "flows") or []):
         if not isinstance(flow, dict) or str(flow.get("id")) not in flow_party:
             continue
         start, end, size = _num(flow.get("first_seen")), _num(flow.get("last_seen")), _num(flow.get("bytes"))
@@ -152,10 +153,10 @@ def build_timeline(bundle: Mapping[str, Any], sanitize_label: Any = str) -> Time
         spans, unit = flow_spans(bundle), "bytes"
     if not spans:
         return None
-    parties = {str(p.get("id")): p for p in as_list(bundle.get("parties")) if isinstance(p, Mapping)}
+    parties = {str(p.get("id")): p for p in (records(bundle, "parties") or []) if isinstance(p, Mapping)}
     t0 = min(s[0] for s in spans)
     t1 = max(s[1] for s in spans)
-    stamped = [(_num(p.get("ts")), p.get("phase")) for p in as_list(bundle.get("phases")) if isinstance(p, Mapping)]
+    stamped = [(_num(p.get("ts")), p.get("phase")) for p in (records(bundle, "phases") or []) if isinstance(p, Mapping)]
     phase_ts = [(t, name) for t, name in stamped if t is not None]
     if phase_ts:
         t0 = min(t0, min(t for t, _ in phase_ts))
@@ -165,7 +166,7 @@ def build_timeline(bundle: Mapping[str, Any], sanitize_label: Any = str) -> Time
     ranked = sorted(per_party.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
     lanes: list[tuple[str, bool | None, list[float]]] = []
     for pid, counts in ranked[:MAX_ROWS]:
-        party = parties.get(pid, {})
+        party: Mapping[str, Any] = parties.get(pid) or {}
         fp = party.get("first_party")
         lanes.append((sanitize_label(party.get("domain") or pid), fp if isinstance(fp, bool) else None, counts))
     if len(ranked) > MAX_ROWS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Mapping
 
+from confaudit.evidence.model import section_object, section_records as records
 from confaudit.report.evidence_refs import EvidenceIndex, evidence_rows
 from confaudit.report.filters import anchor
 from confaudit.report.media_view import media_view
@@ -68,8 +69,8 @@ def _findings(run: Mapping[str, Any], index: EvidenceIndex, clean: Sanitizer) ->
 
 
 def _parties(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
-    parties = _list(bundle.get("parties"))
-    flows = _list(bundle.get("data_flows"))
+    parties = (records(bundle, "parties") or [])
+    flows = (records(bundle, "data_flows") or [])
     cells: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"count": 0, "example": "", "phases": set()})
     categories: list[str] = []
     for df in flows:
@@ -203,10 +204,10 @@ def audit_view(run: Mapping[str, Any], bundle: Mapping[str, Any]) -> dict[str, A
     clean = Sanitizer()
     index = EvidenceIndex(bundle)
     warnings = [w for w in as_list(bundle.get("warnings")) if isinstance(w, str)]
-    inputs = _list(bundle.get("inputs"))
+    inputs = (records(bundle, "inputs") or [])
     # Contradictions first: that is what readers look for; file order within a verdict.
     findings = sorted(_findings(run, index, clean), key=lambda f: _verdict_rank(f["verdict"]))
-    tool = as_map(bundle.get("tool"))
+    tool: Mapping[str, Any] = (section_object(bundle, "tool") or {})
     return {
         "vendor": clean.text(run.get("vendor") or "unknown vendor", 120),
         "claims_path": clean.text(run.get("claims_path"), 300),
@@ -219,7 +220,7 @@ def audit_view(run: Mapping[str, Any], bundle: Mapping[str, Any]) -> dict[str, A
                     "records_skipped": i.get("records_skipped"), "complete": i.get("complete")} for i in inputs[:100]],
         "inputs_more": max(len(inputs) - 100, 0),
         "session": _session(bundle, clean),
-        "phases": [{"phase": clean.text(p.get("phase"), 60), "ts": p.get("ts")} for p in _list(bundle.get("phases"))[:100]],
+        "phases": [{"phase": clean.text(p.get("phase"), 60), "ts": p.get("ts")} for p in (records(bundle, "phases") or [])[:100]],
         "score": _score(run, clean),
         "findings": findings,
         "parties": _parties(bundle, clean),
