@@ -107,6 +107,10 @@ def test_lab_sfu_run_decrypts_with_the_sfu_key_log_and_measures_mute(tmp_path: P
     # also records other programs' calls (another run of this test on the machine): the run recorded which program
     # owned each UDP socket, and attribution sets aside flows between other programs' sockets.
     other_calls = {f["id"] for f in bundle["flows"] if "another program's call" in " ".join(f["attribution"]["reasons"])}
+    run_sockets = {(e["process"], e["port"]) for e in bundle["scenario_events"] if e["kind"] == "udp_socket" and e["owner"] == "run"}
+    assert all(any(p.startswith(name) for p, _ in run_sockets) for name in ("chrom", "python")), run_sockets  # browsers, SFU
+    own_flows = {s["flow"] for s in e2ee["sessions"] if s["keys"] == "found"}  # the SFU's keys open only this run's
+    assert own_flows and not own_flows & other_calls, (own_flows, other_calls)
     muted = [p for p in bundle["phase_summary"] if p["phase"] == "muted"]
     own = [m for m in muted[0]["audio_media"] if m["flow"] not in other_calls]
     assert len(muted) == 1 and len(own) >= 4, muted
