@@ -128,6 +128,9 @@ def test_installed_wheel_lists_copies_and_uses_its_samples(wheel_venv: Path, tmp
                             "--out", tmp_path / "lab.html", cwd=tmp_path)
     assert audit.returncode == 0, audit.stderr
     assert "Lab fixture: tracker" in (tmp_path / "lab.html").read_text()
+    from support.wheel_support import venv_env
+
+    # without the caller's PYTHONPATH (a worktree run sets it to the checkout, which holds benchmarks/)
     leaked = subprocess.run([str(wheel_venv / "bin" / "python"), "-c", "import benchmarks"], capture_output=True,
-                            text=True, cwd=tmp_path)
+                            text=True, cwd=tmp_path, env=venv_env())
     assert leaked.returncode != 0  # nothing of the checkout is importable from the installed wheel

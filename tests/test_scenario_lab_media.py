@@ -71,7 +71,7 @@ def test_lab_sfu_run_decrypts_with_the_sfu_key_log_and_measures_mute(tmp_path: P
     require_binary("chromium")
     done, session, findings = _run(tmp_path, mode, send_while_muted)
     if done.returncode != (1 if send_while_muted else 0) and (session / "manifest.json").exists():
-        # Name the streams behind a wrong verdict: a sniffer on lo also records other programs' calls.
+        # Name the streams behind a wrong verdict (with their flows' attribution).
         muted = [p["audio_media"] for p in _evidence(tmp_path, session)["phase_summary"] if p["muted"]]
         pytest.fail(f"exit {done.returncode}: {done.stdout[-1500:]} {done.stderr[-1500:]}; muted-phase audio: {muted}")
     assert done.returncode == (1 if send_while_muted else 0), done.stdout + done.stderr[-3000:]
@@ -103,11 +103,19 @@ def test_lab_sfu_run_decrypts_with_the_sfu_key_log_and_measures_mute(tmp_path: P
         assert {("audio", "encrypted", False), ("video", "encrypted", False)} <= canaries, canaries
         assert not any(found for _, _, found in canaries), canaries
 
-    # Mute: measured packet by packet in the muted phase, on every audio stream.
+    # Mute: measured packet by packet in the muted phase, on every audio stream of this run's call. A sniffer on lo
+    # also records other programs' calls (another run of this test on the machine): the run recorded which program
+    # owned each UDP socket, and attribution sets aside flows between other programs' sockets.
+    other_calls = {f["id"] for f in bundle["flows"] if "another program's call" in " ".join(f["attribution"]["reasons"])}
+    run_sockets = {(e["process"], e["port"]) for e in bundle["scenario_events"] if e["kind"] == "udp_socket" and e["owner"] == "run"}
+    assert all(any(p.startswith(name) for p, _ in run_sockets) for name in ("chrom", "python")), run_sockets  # browsers, SFU
+    own_flows = {s["flow"] for s in e2ee["sessions"] if s["keys"] == "found"}  # the SFU's keys open only this run's
+    assert own_flows and not own_flows & other_calls, (own_flows, other_calls)
     muted = [p for p in bundle["phase_summary"] if p["phase"] == "muted"]
-    assert len(muted) == 1 and len(muted[0]["audio_media"]) >= 4, muted
-    assert not any(m["estimated"] for m in muted[0]["audio_media"]), muted
-    bits_per_s = sum(m["bytes_per_s"] for m in muted[0]["audio_media"]) * 8
+    own = [m for m in muted[0]["audio_media"] if m["flow"] not in other_calls]
+    assert len(muted) == 1 and len(own) >= 4, muted
+    assert not any(m["estimated"] for m in own), muted
+    bits_per_s = sum(m["bytes_per_s"] for m in own) * 8
     verdict = {f["claim_id"]: f["verdict"] for f in findings["findings"]}["rooms-mute"]
     if send_while_muted:  # silence frames: about 25 kbit/s per stream
         assert verdict == "contradicted" and bits_per_s > 4 * 12000, (verdict, bits_per_s)

@@ -136,10 +136,18 @@ def keys_used(bundle: Mapping[str, Any]) -> KeysUsed:
     uses = tuple(KeyLogUse(name=_name(k.get("path")), secrets=as_int(k.get("lines")), labels=_labels(k.get("kinds")),
                            role=_role(k.get("path"), dirs), dtls_matched=as_int(k.get("dtls_sessions_matched")))
                  for k in _records(e2ee.get("keylogs")))
-    sessions = _records(e2ee.get("sessions"))
-    handshakes = len(sessions) or len(_records(bundle.get("dtls")))
+    # handshakes and streams of another call in the same capture (another operator's or program's) are not the
+    # vendor's call: counted apart, as the media checks leave them out
+    from confaudit.rules.checks._common import foreign_call_flows
+
+    foreign = foreign_call_flows(bundle)
+    all_sessions = _records(e2ee.get("sessions"))
+    sessions = [s for s in all_sessions if s.get("flow") not in foreign]
+    dtls = [d for d in _records(bundle.get("dtls")) if d.get("flow") not in foreign]
+    handshakes = len(sessions) if all_sessions else len(dtls)
+    set_aside = len(all_sessions) - len(sessions)
     keyed = sum(1 for s in sessions if s.get("keys") == "found")
-    streams = _records(e2ee.get("streams"))
+    streams = [s for s in _records(e2ee.get("streams")) if s.get("flow") not in foreign]
     opened = [s for s in streams if as_int(s.get("decrypted")) > 0]
     packets = sum(as_int(s.get("decrypted")) for s in opened)
     hs = _plural(handshakes, "DTLS handshake")
@@ -187,4 +195,7 @@ def keys_used(bundle: Mapping[str, Any]) -> KeysUsed:
             headline = f"Key log present ({names}), but the capture holds no DTLS handshake; {not_examined}."
             media = (f"{names} holds {_plural(total, 'secret')}, but the capture holds no DTLS handshake, so there were "
                      f"no media keys to derive; {not_examined}.")
+    if set_aside:
+        media += (f" {_plural(set_aside, 'DTLS handshake')} of another call in the same capture (another operator's or "
+                  "program's) not counted.")
     return KeysUsed(headline=headline, https=_https(bundle), media=media, keylogs=uses, case=case)

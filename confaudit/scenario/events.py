@@ -1,5 +1,6 @@
 """``scenario_events.jsonl``: what a scenario run did that the traffic alone cannot tell (room links it
-created, join attempts and their outcome, room locks, the step that failed), one JSON object a line."""
+created, join attempts and their outcome, room locks, the step that failed, which program owned each UDP
+socket), one JSON object a line."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 EVENTS = "scenario_events.jsonl"
-EVENT_KINDS = ("new_room", "try_join", "lock", "step_failed")
+EVENT_KINDS = ("new_room", "try_join", "lock", "step_failed", "udp_socket")
 MAX_EVENT_LINES = 100_000
 
 
@@ -97,12 +98,18 @@ def _problem(entry: Any) -> str | None:
         return "try_join needs outcome 'admitted' or 'refused'"
     if entry["kind"] == "new_room" and not isinstance(entry.get("link"), str):
         return "new_room needs a string 'link'"
+    if entry["kind"] == "udp_socket":
+        port = entry.get("port")
+        if entry.get("owner") not in ("run", "other") or not isinstance(entry.get("address"), str) \
+                or isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            return "udp_socket needs owner 'run' or 'other', a string 'address' and a 'port' 0-65535"
     return None
 
 
 _FIELDS = {"ts": (int, float), "line": int, "kind": str, "step": str, "participant": str, "link": str, "outcome": str,
            "error": str, "screenshot": str, "media_bytes_sent": int, "media_bytes_received": int,
-           "peer_connections": int, "link_index": int, "session": str}
+           "peer_connections": int, "link_index": int, "session": str, "owner": str, "address": str, "port": int,
+           "process": str}
 
 
 def _clean(entry: dict[str, Any]) -> dict[str, Any]:

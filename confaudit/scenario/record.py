@@ -14,6 +14,7 @@ from confaudit.session.directory import SFU_KEYLOG
 from confaudit.errors import ConfauditError, ScenarioFailed
 from confaudit.scenario.model import Scenario
 from confaudit.scenario.runner import RunOutcome, ScenarioRunner
+from confaudit.scenario.sockets import SocketWatch
 
 SCENARIO_COPY = "scenario.yaml"
 LAB_HOSTS_TIMEOUT_S = 30.0
@@ -66,7 +67,8 @@ async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dic
             (out / SCENARIO_COPY).write_bytes(scenario.source)
             (out / SCENARIO_COPY).chmod(0o600)
             runner = result["runner"] = ScenarioRunner(scenario, out, state.listen[0][1], _mitmproxy_ca())
-            result["outcome"] = await runner.run()
+            async with SocketWatch(out):  # which UDP sockets are this run's: other programs' calls are set aside
+                result["outcome"] = await runner.run()
         except ConfauditError as exc:
             result["failure"] = exc
         except Exception as exc:  # a confaudit bug: the capture still finishes cleanly, then it is raised (exit 4)

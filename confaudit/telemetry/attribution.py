@@ -7,7 +7,8 @@ runs when the evidence is built and again at check time (``rules.engine.with_fir
 claims file may name more of the vendor. Rules, first match wins:
 
 1. the call's media and signalling (``media_streams[].flow``, ``media_path.endpoints[].flows``,
-   ``stun[].flow``, ``dtls[].flow``, SIP/SDP describing that media) is the vendor's;
+   ``stun[].flow``, ``dtls[].flow``, SIP/SDP describing that media) is the vendor's, unless it is positively
+   another call: between other programs' sockets (``local_sockets``) or with another operator's far end;
 2. a first-party name (SNI, Host, DNS name, certificate name, entity, published address range) is the
    vendor's, unless the background list names the host more specifically than the first party does;
 3. a request whose Origin/Referer/initiator is a vendor page (or a frame a vendor page loaded), and any
@@ -27,6 +28,7 @@ from confaudit.telemetry.background import BackgroundList, background_list, loca
 from confaudit.telemetry.call_flows import address_names, media_flows
 from confaudit.telemetry.entities import EntityMap, normalise_host
 from confaudit.telemetry.initiators import FRAME_DESTINATIONS, destination, host_of_origin, initiators, origin_of
+from confaudit.telemetry.local_sockets import SocketOwners
 from confaudit.telemetry.names import ROLES, Attribution, Namer, VendorNames, closest, informative, rank
 
 SECTIONS = ("flows", "http", "websocket", "http_plain", "tls", "quic", "dns", "tls_clienthello", "dns_queries")
@@ -199,11 +201,14 @@ def _flow_roles(bundle: Mapping[str, Any], roles: Mapping[str, list[Attribution]
     answered = address_names(bundle)
     endpoint_names = _media_endpoint_names(bundle)
     handshake_names = _call_flow_names(bundle)
+    sockets = SocketOwners(bundle)
     out = []
     for flow in _dicts(bundle, "flows"):
         fid = _str(flow.get("id"))
         if fid in media:
-            other = _other_operator(flow, answered, endpoint_names, namer, handshake_names.get(fid, set()))
+            program = sockets.other_program(flow)
+            other = Attribution("background", (program,)) if program else \
+                _other_operator(flow, answered, endpoint_names, namer, handshake_names.get(fid, set()))
             out.append(other or Attribution("vendor", (f"flow {fid} {media[fid]}",)))
         elif fid in on_flow:
             out.append(closest(on_flow[fid]).because())  # type: ignore[union-attr]

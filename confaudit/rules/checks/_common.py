@@ -241,15 +241,21 @@ MEDIA_SECTIONS: tuple[MediaSection, ...] = ("media_streams", "dtls", "sdp", "stu
 """Bundle sections whose records belong to one flow of a call."""
 
 
+FOREIGN_CALL_REASONS = ("another operator's call", "another program's call")
+"""What attribution says of call traffic that is not the vendor's call: another app's call with another
+operator's far end, or a call between other programs' sockets on the recording machine (telemetry.local_sockets)."""
+
+
 def foreign_call_flows(bundle: Mapping[str, Any]) -> dict[str, str]:
-    """flow id -> why: call traffic attribution gave to another operator (another app's call in the same capture).
+    """flow id -> why: call traffic attribution gave to another operator or another program (another call in the
+    same capture).
 
     Only a positive background attribution counts: unattributed media stays judged (fail closed).
     """
     out = {}
     for flow in records(bundle, "flows") or []:
         fid = flow.get("id")
-        if isinstance(fid, str) and role(flow) == "background" and "another operator's call" in role_reason(flow):
+        if isinstance(fid, str) and role(flow) == "background" and any(r in role_reason(flow) for r in FOREIGN_CALL_REASONS):
             out[fid] = role_reason(flow)
     return out
 
@@ -265,6 +271,11 @@ def vendor_media_view(bundle: Mapping[str, Any]) -> tuple[Mapping[str, Any], lis
         items = records(bundle, key)
         if items is not None:
             view[key] = [r for r in items if r.get("flow") not in foreign]
+    phases = records(bundle, "phase_summary")
+    if phases is not None:  # the audio measured in each phase, stream by stream
+        view["phase_summary"] = [{**p, "audio_media": [m for m in p["audio_media"] if not isinstance(m, Mapping)
+                                                       or m.get("flow") not in foreign]}
+                                 if isinstance(p.get("audio_media"), list) else p for p in phases]
     path = obj(bundle, "media_path")
     if path is not None and isinstance(path.get("flows"), list):
         from confaudit.analysis.path import topology_of
@@ -287,7 +298,8 @@ def judging_vendor_media(predicate: Any) -> Any:
         result = predicate(view, params)
         if not left_out:
             return result
-        note = f" ({plural(len(left_out), 'flow')} of another operator's call in the same capture {were(len(left_out))} not judged.)"
+        whose = " or ".join(r for r in FOREIGN_CALL_REASONS if any(r in str(x.get("detail", "")) for x in left_out))
+        note = f" ({plural(len(left_out), 'flow')} of {whose or FOREIGN_CALL_REASONS[0]} in the same capture {were(len(left_out))} not judged.)"
         return Outcome(result.verdict, result.explanation + note, capped(list(result.evidence) + left_out))
 
     return judge

@@ -7,7 +7,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.rules.checks._common import as_list, number, obj, outcome, plural, record_id, records, ref, text
+from confaudit.rules.checks._common import as_list, judging_vendor_media, number, obj, outcome, plural, record_id, records, ref, text
 from confaudit.rules.model import Outcome
 
 MUTED_PHASES = frozenset({"muted", "mute", "mic-off", "microphone-off"})
@@ -173,6 +173,7 @@ def _is_muted(entry: Mapping[str, Any]) -> bool:
     return entry.get("muted") is True or str(entry.get("phase", "")).lower() in MUTED_PHASES
 
 
+@judging_vendor_media  # a muted client is judged on its own call, not on another call in the same capture
 def no_audio_while_muted(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     max_bps = float(params.get("max_audio_bps", 12000))
     summary = [s for s in records(bundle, "phase_summary") or [] if _is_muted(s)]
