@@ -81,8 +81,8 @@ _MAYBE_SECRET_RE = re.compile(
     r"|://|passw|pwd|secret|api|access|signature|credential|passcode|session|csrf|xsrf|a=ice-pwd|a=crypto|sips?:"
     r"|W3si", re.I)
 # JSON keys that may name a secret without any fragment above (pin, sid, code, key, username of TURN, ...).
-_MAYBE_SECRET_KEY_RE = re.compile(r'"[^"\\]{0,40}(?:pin|sid|code|key|otp|sig|auth|jwt|username|cookie|saml|assertion)'
-                                  r'[^"\\]{0,40}"\s*:', re.I)
+_MAYBE_SECRET_KEY_WORDS = "pin|sid|code|key|otp|sig|auth|jwt|username|cookie|saml|assertion"
+_MAYBE_SECRET_KEY_RE = re.compile(r'"[^"\\]{0,40}(?:' + _MAYBE_SECRET_KEY_WORDS + r')[^"\\]{0,40}"\s*:', re.I)
 _ICE_PWD_RE = re.compile(r"(a=ice-pwd:)([A-Za-z0-9+/=]+)")
 _CRYPTO_RE = re.compile(r"(a=crypto:[^\r\n\\]{0,200}?inline:)([A-Za-z0-9+/=]+)")
 _INLINE_KEY_RE = re.compile(r"(inline:)([A-Za-z0-9+/=]+)")
@@ -98,6 +98,11 @@ _MAYBE_SECRET_LITERALS = ("eyj", "akia", "asia", "aiza", "ghp_", "gho_", "ghu_",
 _MAYBE_SECRET_LOWER_RE = re.compile("|".join(map(re.escape, _MAYBE_SECRET_LITERALS)))
 
 
+# _MAYBE_SECRET_KEY_RE cannot match ASCII text whose lower case holds none of its words: searched first, they
+# spare most texts the pattern, which tries its 40-character windows at every quote.
+_MAYBE_SECRET_KEY_WORDS_RE = re.compile(_MAYBE_SECRET_KEY_WORDS)
+
+
 def _maybe_secret_fragment(text: str) -> bool:
     """``_MAYBE_SECRET_RE.search(text)`` as a bool (non-ASCII text takes the regex: Unicode case folding
     matches more than ``str.lower`` gives, the long s ``ſ`` for ``s``)."""
@@ -108,7 +113,12 @@ def _maybe_secret_fragment(text: str) -> bool:
 
 def may_hold_secret(text: str) -> bool:
     """Cheap test: False means neither a secret key name nor a token pattern can occur in ``text``."""
-    return _maybe_secret_fragment(text) or _MAYBE_SECRET_KEY_RE.search(text) is not None
+    if not text.isascii():
+        return _MAYBE_SECRET_RE.search(text) is not None or _MAYBE_SECRET_KEY_RE.search(text) is not None
+    lowered = text.lower()
+    if _MAYBE_SECRET_LOWER_RE.search(lowered) is not None:
+        return True
+    return _MAYBE_SECRET_KEY_WORDS_RE.search(lowered) is not None and _MAYBE_SECRET_KEY_RE.search(text) is not None
 
 
 def _words(name: str) -> list[str]:

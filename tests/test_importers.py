@@ -158,3 +158,18 @@ def test_equal_parts_of_records_are_held_once(tmp_path: Path) -> None:
         assert first["request_headers"] is second["request_headers"], path.name
         assert first["request_headers"][0] is second["request_headers"][0]
         assert first["server"] is second["server"] and first["method"] is second["method"]
+
+
+def test_shared_parts_hold_equal_short_strings_once_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from confaudit.importers import shared
+
+    monkeypatch.setattr(shared, "MAX_REMEMBERED", 3)
+    parts = shared.SharedParts()
+    first = "".join(["appli", "cation/json"])
+    again = "".join(["application", "/json"])
+    assert first is not again and parts.text(first) is first and parts.text(again) is first
+    long_text = "x" * 256
+    assert parts.text(long_text) is long_text and long_text not in parts._texts  # long strings are not held
+    for n in range(3):
+        parts.text(f"v{n}")
+    assert len(parts._texts) <= 3 and parts.text(again) is again  # started over: held no longer

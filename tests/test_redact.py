@@ -221,3 +221,29 @@ def test_the_fast_secret_precheck_answers_as_the_case_insensitive_pattern() -> N
         assert _maybe_secret_fragment(text) is bool(_MAYBE_SECRET_RE.search(text)), text
     for text in ("\u017fecret", "pa\u017f\u017fword", "\u212aey", "tok\u0435n"):  # Unicode case folding: regex path
         assert _maybe_secret_fragment(text) is bool(_MAYBE_SECRET_RE.search(text)), text
+
+
+def test_the_secret_key_precheck_answers_as_both_patterns() -> None:
+    """``may_hold_secret`` (key words searched in lower-cased ASCII text before the key pattern) must say what
+    the two case-insensitive patterns say: a miss would let a body's secret through unredacted."""
+    import random
+
+    from confaudit.redact import _MAYBE_SECRET_KEY_RE, _MAYBE_SECRET_KEY_WORDS, _MAYBE_SECRET_RE, may_hold_secret
+
+    def reference(text: str) -> bool:
+        return bool(_MAYBE_SECRET_RE.search(text) or _MAYBE_SECRET_KEY_RE.search(text))
+
+    words = _MAYBE_SECRET_KEY_WORDS.split("|")
+    rng = random.Random(141)
+    alphabet = "abcdefgiklnoprstuxyzABEIKNOPSTXYZ0123456789_-. :\"\\"
+    found = 0
+    for _ in range(20_000):
+        pad = ["".join(rng.choice(alphabet) for _ in range(rng.choice((0, 3, 39, 40, 41)))) for _ in range(2)]
+        word = "".join(c.upper() if rng.random() < 0.5 else c for c in rng.choice(words))
+        key = f'"{pad[0]}{word}{pad[1]}"' if rng.random() < 0.7 else f"{pad[0]}{word}{pad[1]}"
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) + key + rng.choice(("", ":", " :", "\t: 1", "x:"))
+        found += reference(text)
+        assert may_hold_secret(text) is reference(text), text
+    assert 2_000 < found < 18_000  # both answers are exercised
+    for text in ('{"\u017fid": 1}', '{"\u212aey": 1}', '{"P\u0130N": 1}', '{"é pin": 1}', '{"room": "a"}'):
+        assert may_hold_secret(text) is reference(text), text

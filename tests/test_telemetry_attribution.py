@@ -211,3 +211,28 @@ def test_hostile_sections_never_break_attribution() -> None:
         assert all(r.get("attribution", {}).get("role") in ("vendor", "third_party_of_vendor", "background", "unknown")
                    for r in view[key] if isinstance(r, dict))
     assert attributed_view({}, [])["traffic_attribution"]["hosts"] == []
+
+
+def test_request_headers_read_as_the_first_matching_pair() -> None:
+    """``RequestHeaders`` (each shared header list indexed once) gives what a scan of the pairs gives: the
+    first pair whose name matches case-insensitively, for shared, unshared and malformed lists alike."""
+    from confaudit.telemetry.initiators import RequestHeaders, header
+
+    def scanned(rec: dict, name: str) -> str | None:
+        pairs = rec.get("request_headers")
+        for pair in pairs if isinstance(pairs, list) else ():
+            if isinstance(pair, (list, tuple)) and len(pair) == 2 and str(pair[0]).lower() == name:
+                return str(pair[1])
+        return None
+
+    shared = [["Origin", "https://a.example"], ["origin", "https://b.example"], ["Sec-Fetch-Dest", " IFrame "]]
+    records = [{"request_headers": shared}, {"request_headers": shared},
+               {"request_headers": [["REFERER", "https://c.example/x"], ["Referer", "https://d.example/"]]},
+               {"request_headers": [["origin"], ["origin", "https://e.example", "extra"], ("Origin", 7), None]},
+               {"request_headers": ("not", "a list")}, {"request_headers": None}, {}]
+    reader = RequestHeaders()
+    for _ in range(2):  # the second round answers from the memo
+        for rec in records:
+            for name in ("origin", "referer", "sec-fetch-dest", "cookie"):
+                assert reader(rec, name) == header(rec, name) == scanned(rec, name), (rec, name)
+    assert reader(records[0], "origin") == "https://a.example" and reader(records[3], "origin") == "7"

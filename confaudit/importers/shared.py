@@ -4,7 +4,7 @@ A capture of 100,000 requests repeats the same User-Agent, cookies, header lists
 short values in every record: built (and redacted) once, the records share them instead of holding a
 copy each, which halves the memory an import needs. Nothing modifies a record's parts after import, so
 sharing is invisible in every output. The memory itself is bounded: past :data:`MAX_REMEMBERED`
-entries it starts over.
+entries (of short strings, or of other parts) it starts over.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class SharedParts:
 
     def __init__(self) -> None:
         self._memo: dict[tuple[str, Any], Any] = {}
+        self._texts: dict[str, str] = {}
 
     def same(self, kind: str, key: Any, make: Callable[[], Any], size: int = 0) -> Any:
         """``size``: how long the key's text is; a key over :data:`MAX_KEY_CHARS` is not remembered (it
@@ -42,8 +43,16 @@ class SharedParts:
         return found
 
     def text(self, value: str) -> str:
-        """The first equal string seen (short strings only: long ones rarely repeat)."""
-        return self.same("text", value, lambda: value) if len(value) < 256 else value
+        """The first equal string seen (short strings only: long ones rarely repeat), from a dict of its own:
+        every record asks for several, and :meth:`same` would build a key and a closure for each."""
+        if len(value) >= 256:
+            return value
+        found = self._texts.get(value)
+        if found is None:
+            if len(self._texts) >= MAX_REMEMBERED:
+                self._texts.clear()
+            found = self._texts[value] = value
+        return found
 
     def record(self, record: dict[str, Any]) -> dict[str, Any]:
         """``record`` (an importer's, already redacted) with its pairs, endpoints and short strings shared."""

@@ -27,7 +27,7 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     from confaudit.telemetry.attributed import apply_records
     from confaudit.telemetry.attribution import attribute, summary
     from confaudit.telemetry.names import vendor_names
-    from confaudit.telemetry.events import collect_events, known_values
+    from confaudit.telemetry.events import collect_events
     from confaudit.telemetry.entities import load_entity_maps
     from confaudit.telemetry.parties import first_party_from
 
@@ -51,8 +51,8 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
             vendor = vendor_names(first, emap)
             attribution = attribute(bundle, vendor, emap)
             apply_records(bundle, attribution)
-            assemble(bundle, emap, first_party_from(first, emap), known_values(events, rooms, people, accounts), events,
-                     attribution)
+            known = events.clear_values.known(rooms, people, accounts)
+            assemble(bundle, emap, first_party_from(first, emap), known, events, attribution)
         bundle["traffic_attribution"] = summary(attribution, vendor)
     except Exception as exc:  # noqa: BLE001 - fail closed: an analysis bug must not lose the whole bundle
         from confaudit.wire.errors import strict_from_env

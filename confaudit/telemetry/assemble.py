@@ -13,7 +13,8 @@ from confaudit.telemetry.fields import Located, classify_located
 from confaudit.telemetry.known import KnownMatcher, KnownValue
 from confaudit.telemetry.parties import FirstParty, HostInfo, Resolution, collect_hosts, resolve
 from confaudit.telemetry.phases import PhaseIndex, phase_windows
-from confaudit.telemetry.records import MAX_REFS, FlowAcc, PartyAcc, flow_records, party_records, phase_records
+from confaudit.telemetry.records import (MAX_REFS, FlowAcc, PartyAcc, closeness, flow_records, party_records,
+                                         phase_records)
 
 EXAMPLE_CAP = 120
 MAX_PATTERNS_PER_CATEGORY = 300
@@ -90,6 +91,7 @@ def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_kn
         ref = {"kind": event.kind, "id": event.rec_id}
         ref_key = (event.kind, event.rec_id)
         found = attribution.by_id.get(ref_key) if attribution is not None else None
+        candidate = closeness(ref_key, found) if found is not None else None
         acc.ref_count += 1
         _add_ref(acc.refs, ref)
         if event.kind != "websocket":
@@ -136,7 +138,7 @@ def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_kn
                     flow.count += 1
                     if phase_name is not None and phase_name not in flow.phases:
                         flow.phases.append(phase_name)
-                    if flow.carried_by(ordinal, ref_key, events.repeated, found):
+                    if flow.carried_by(ordinal, ref_key, events.repeated, candidate):
                         _add_ref(flow.refs, ref)
                     (acc.implicit if classified.implicit else acc.categories).add(match.category)
                     if window is not None and not classified.implicit:

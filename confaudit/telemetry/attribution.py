@@ -27,7 +27,8 @@ from typing import Any
 from confaudit.telemetry.background import BackgroundList, background_list, local_address
 from confaudit.telemetry.call_flows import address_names, media_flows
 from confaudit.telemetry.entities import EntityMap, normalise_host
-from confaudit.telemetry.initiators import FRAME_DESTINATIONS, destination, host_of_origin, initiators, origin_of
+from confaudit.telemetry.initiators import (FRAME_DESTINATIONS, RequestHeaders, destination, host_of_origin, initiators,
+                                            origin_of)
 from confaudit.telemetry.local_sockets import SocketOwners
 from confaudit.telemetry.names import ROLES, Attribution, Namer, VendorNames, closest, informative, rank
 
@@ -79,14 +80,16 @@ class _Http:
 
     def __init__(self, records: list[Mapping[str, Any]], namer: Namer) -> None:
         self.records, self.namer = records, namer
+        self.header = RequestHeaders()
         self.frames: set[str] = set()  # origins of frames the vendor's pages loaded
-        frames = [rec for rec in records if destination(rec) in FRAME_DESTINATIONS]
+        frames = [rec for rec in records if destination(rec, self.header) in FRAME_DESTINATIONS]
         changed, depth = True, 0
         while changed and depth < MAX_FRAME_DEPTH:
             changed, depth = False, depth + 1
             for rec in frames:
                 origin = origin_of(rec.get("url"))
-                if origin and origin not in self.frames and any(self.vendor_page(i.origin) for i in initiators(rec)):
+                if origin and origin not in self.frames \
+                        and any(self.vendor_page(i.origin) for i in initiators(rec, self.header)):
                     self.frames.add(origin)
                     changed = True
 
@@ -100,9 +103,9 @@ class _Http:
         own = self.namer.base(host, "Host")
         if own.role == "vendor":
             return own
-        if destination(rec) == "document":  # a top-level page the user opened: its own name decides
+        if destination(rec, self.header) == "document":  # a top-level page the user opened: its own name decides
             return None
-        found = initiators(rec)
+        found = initiators(rec, self.header)
         vendor = next((i for i in found if self.vendor_page(i.origin)), None)
         if vendor is not None:
             why = f"was requested by the vendor's page {vendor.origin} ({vendor.how})"

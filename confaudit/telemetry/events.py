@@ -1,8 +1,9 @@
 """Decode every HTTP request and client WebSocket message of a bundle, and gather the known values.
 
-The decoded events go to an anonymous temporary file as they are made (:class:`EventSpool`) and are
-read back once per pass: the known values need every event before any can be classified, and
-100,000 decoded requests held in memory take about 300 MB.
+The decoded events go to an anonymous temporary file as they are made (:class:`EventSpool`), which gathers
+the values they carry in clear on the way (:class:`ClearValues`), and are read back once to be classified:
+the known values need every event before any can be classified, and 100,000 decoded requests held in
+memory take about 300 MB.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class EventSpool:
         """Every host an event went to, in order of appearance, with the kind of the first such event."""
         self.repeated: set[tuple[str, str]] = set()
         """(kind, record id) of the events that share it with another event (plain HTTP requests on one flow)."""
+        self.clear_values = ClearValues()
+        """E-mails, phone numbers and User-Agents the events carry in clear."""
         try:
             self._write(events)
         except BaseException:
@@ -76,6 +79,7 @@ class EventSpool:
             seen.add(ref)
             if event.host:
                 self.hosts.setdefault(event.host, event.kind)
+            self.clear_values.add(event)
             ts = event.ts
             if isinstance(ts, (int, float)) and not isinstance(ts, bool) and (self.latest_ts is None or ts > self.latest_ts):
                 self.latest_ts = ts
@@ -184,34 +188,39 @@ def _plain_http_events(bundle: dict[str, Any]) -> Iterator[Event]:
         yield _event("flow", flow, starts.get(flow), normalise_host(name), located, decoded, len(target) + len(host))
 
 
-def known_values(events: Iterable[Event], room_names: list[str], participants: list[str],
-                 accounts: list[str]) -> list[KnownValue]:
-    """The auditor's known values plus e-mails, phone numbers and User-Agents seen in clear in the traffic."""
-    known = [KnownValue("room_name", "room_name", v) for v in room_names]
-    known += [KnownValue("participants", "participant", v) for v in participants]
-    known += [KnownValue("account", _account_label(v), v) for v in accounts]
-    seen_emails: set[str] = set()
-    seen_phones: set[str] = set()
-    seen_ua: set[str] = set()
-    phone: dict[tuple[str, tuple[str, ...]], bool] = {}  # the same short values recur in every request
-    for event in events:
+class ClearValues:
+    """E-mail addresses, phone numbers and User-Agents the events carry in clear, gathered as they pass (:meth:`add`)."""
+
+    def __init__(self) -> None:
+        self.emails: set[str] = set()
+        self.phones: set[str] = set()
+        self.user_agents: set[str] = set()
+        self._phone: dict[tuple[str, tuple[str, ...]], bool] = {}  # the same short values recur in every request
+
+    def add(self, event: Event) -> None:
         for location, path, keys, value, _ in event.located:
-            if location == "header" and path == "user-agent" and len(seen_ua) < 20:
-                seen_ua.add(value)
-            elif location in ("query", "body", "message") and "@" in value and len(seen_emails) < 200:
-                seen_emails.update(m.group(0) for m in EMAIL_RE.finditer(value[:2000]))
-            elif location in ("query", "body", "message") and len(value) <= 24 and len(seen_phones) < 200:
-                is_phone = phone.get((value, keys))
+            if location == "header" and path == "user-agent" and len(self.user_agents) < 20:
+                self.user_agents.add(value)
+            elif location in ("query", "body", "message") and "@" in value and len(self.emails) < 200:
+                self.emails.update(m.group(0) for m in EMAIL_RE.finditer(value[:2000]))
+            elif location in ("query", "body", "message") and len(value) <= 24 and len(self.phones) < 200:
+                is_phone = self._phone.get((value, keys))
                 if is_phone is None:
-                    if len(phone) >= MAX_REMEMBERED:
-                        phone.clear()
-                    is_phone = phone[(value, keys)] = any(m.reason == "value:phone" for m in classify_value(value, keys))
+                    if len(self._phone) >= MAX_REMEMBERED:
+                        self._phone.clear()
+                    is_phone = self._phone[(value, keys)] = any(m.reason == "value:phone" for m in classify_value(value, keys))
                 if is_phone:
-                    seen_phones.add(value.strip())
-    known += [KnownValue("browser", "user-agent", v) for v in sorted(seen_ua)]
-    known += [KnownValue("account", "email", v) for v in sorted(seen_emails) if v not in accounts]
-    known += [KnownValue("account", "phone", v) for v in sorted(seen_phones) if v not in accounts]
-    return known
+                    self.phones.add(value.strip())
+
+    def known(self, room_names: list[str], participants: list[str], accounts: list[str]) -> list[KnownValue]:
+        """The auditor's known values plus the e-mails, phone numbers and User-Agents seen in clear in the traffic."""
+        known = [KnownValue("room_name", "room_name", v) for v in room_names]
+        known += [KnownValue("participants", "participant", v) for v in participants]
+        known += [KnownValue("account", _account_label(v), v) for v in accounts]
+        known += [KnownValue("browser", "user-agent", v) for v in sorted(self.user_agents)]
+        known += [KnownValue("account", "email", v) for v in sorted(self.emails) if v not in accounts]
+        known += [KnownValue("account", "phone", v) for v in sorted(self.phones) if v not in accounts]
+        return known
 
 
 def _account_label(value: str) -> str:

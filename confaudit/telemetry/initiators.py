@@ -4,7 +4,7 @@ initiator (``initiator.origins``). Only origins (scheme, host, port) are kept: p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -54,15 +54,45 @@ def host_of_origin(origin: str) -> str:
 
 
 def header(rec: Mapping[str, Any], name: str) -> str | None:
-    """First value of request header ``name`` (case-insensitive), None when absent."""
-    pairs = rec.get("request_headers")
+    """First value of request header ``name`` (lower-case; matched case-insensitively), None when absent."""
+    return _header_index(rec.get("request_headers")).get(name)
+
+
+def _header_index(pairs: Any) -> dict[str, str]:
+    """Lower-case name -> first value of a request's header pairs."""
+    index: dict[str, str] = {}
     for pair in pairs if isinstance(pairs, list) else ():
-        if isinstance(pair, (list, tuple)) and len(pair) == 2 and str(pair[0]).lower() == name:
-            return str(pair[1])
-    return None
+        if isinstance(pair, (list, tuple)) and len(pair) == 2:
+            index.setdefault(str(pair[0]).lower(), str(pair[1]))
+    return index
 
 
-def initiators(rec: Mapping[str, Any]) -> list[Initiator]:
+class RequestHeaders:
+    """:func:`header` for many records: each header list is read once. An import shares equal header lists
+    between its records (confaudit.importers.shared) and nothing modifies them after, so a list is known by
+    its identity while the memo holds it alive (its id cannot be reused)."""
+
+    LIMIT = 4096
+    """Lists remembered: a bundle read from JSON shares none, and an index per record would cost memory."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[Any, dict[str, str]]] = {}
+
+    def __call__(self, rec: Mapping[str, Any], name: str) -> str | None:
+        pairs = rec.get("request_headers")
+        found = self._memo.get(id(pairs))
+        if found is None or found[0] is not pairs:
+            if len(self._memo) >= self.LIMIT:
+                self._memo.clear()
+            found = self._memo[id(pairs)] = (pairs, _header_index(pairs))
+        return found[1].get(name)
+
+
+HeaderReader = Callable[[Mapping[str, Any], str], "str | None"]
+"""How a request header is read: :func:`header`, or a :class:`RequestHeaders`."""
+
+
+def initiators(rec: Mapping[str, Any], header: HeaderReader = header) -> list[Initiator]:
     """The page origins that asked for request ``rec``, most direct first, without repeats."""
     out: list[Initiator] = []
     for how, value in (("Origin", header(rec, "origin")), ("Referer", header(rec, "referer"))):
@@ -79,7 +109,7 @@ def initiators(rec: Mapping[str, Any]) -> list[Initiator]:
     return [i for i in out if not (i.origin in seen or seen.add(i.origin))]
 
 
-def destination(rec: Mapping[str, Any]) -> str:
+def destination(rec: Mapping[str, Any], header: HeaderReader = header) -> str:
     """The request's Sec-Fetch-Dest (``document``, ``iframe``, ``script``, ``empty`` ...), '' when not sent."""
     return (header(rec, "sec-fetch-dest") or "").strip().lower()
 

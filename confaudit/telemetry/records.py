@@ -60,8 +60,9 @@ class FlowAcc:
     """(rank, kind, id, attribution) of the carrying record closest to the vendor, first in (kind, id) order."""
 
     def carried_by(self, ordinal: int, ref: tuple[str, str], repeated: set[tuple[str, str]],
-                   found: Any | None) -> bool:
-        """Count event number ``ordinal`` (reference ``ref``, attribution ``found``); False when already counted."""
+                   candidate: tuple[int, str, str, Any] | None) -> bool:
+        """Count event number ``ordinal`` (reference ``ref``; ``candidate``: its :func:`closeness`, None when it
+        has no attribution); False when already counted."""
         if ordinal == self.last_event:
             return False
         self.last_event = ordinal
@@ -70,11 +71,14 @@ class FlowAcc:
                 return False
             self.repeated.add(ref)
         self.ref_count += 1
-        if found is not None:
-            candidate = (rank(found.role), ref[0], ref[1], found)
-            if self.closest is None or candidate[:3] < self.closest[:3]:
-                self.closest = candidate
+        if candidate is not None and (self.closest is None or candidate[:3] < self.closest[:3]):
+            self.closest = candidate
         return True
+
+
+def closeness(ref: tuple[str, str], found: Any) -> tuple[int, str, str, Any]:
+    """(rank, kind, id, attribution) of a record with attribution ``found``, for :attr:`FlowAcc.closest`."""
+    return (rank(found.role), ref[0], ref[1], found)
 
 
 def entry_fields(res: Resolution) -> dict[str, Any]:
