@@ -5,6 +5,7 @@ sfu-e2ee rooms with media flowing."""
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import asyncio
 import json
 import ssl
@@ -480,7 +481,7 @@ def test_lab_through_the_capture_proxy_shows_signalling_and_telemetry_in_the_evi
                                    ssl_insecure=True, simulated=True, extra_addons=(LabResolver(lab.routes),),
                                    extra_options={"connection_strategy": "lazy"})
             await run_capture(config, on_ready=lambda state: asyncio.get_running_loop().create_task(
-                scenario(state, lab)))
+                scenario(state, lab)), redactor=Redactor.default())
             outcome["events"] = [e["event"] for e in lab.signalling.events]
 
     asyncio.run(record())

@@ -152,9 +152,9 @@ def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int,
 _READERS = {"observations": read_observations, "mitm": read_flow_file, "har": read_har}
 
 
-def load_http_sources(paths: list[Path], redactor: Redactor | None = None) -> dict[str, Any]:
-    """Partial bundle: inputs[], http[], websocket[], tls_clienthello[], udp_flows[], dns_queries[]."""
-    redactor = redactor or Redactor.default()
+def load_http_sources(paths: list[Path], redactor: Redactor) -> dict[str, Any]:
+    """Partial bundle: inputs[], http[], websocket[], tls_clienthello[], udp_flows[], dns_queries[]; every record is
+    redacted again with ``redactor`` on import."""
     inputs, tagged = [], []
     for index, raw in enumerate(paths):
         path = Path(raw)

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from confaudit.redact import Redactor
+
 
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
@@ -21,8 +23,9 @@ def _strings(value: Any) -> list[str]:
 
 
 def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[str],
-           participants: list[str], entity_lists: list[Path], accounts: list[str] | None = None) -> None:
-    """Mutate ``bundle`` in place, adding the telemetry sections."""
+           participants: list[str], entity_lists: list[Path], redactor: Redactor,
+           accounts: list[str] | None = None) -> None:
+    """Mutate ``bundle`` in place, adding the telemetry sections; ``redactor`` tokenises the example values."""
     from confaudit.telemetry.assemble import assemble
     from confaudit.telemetry.attributed import apply_records
     from confaudit.telemetry.attribution import attribute, summary
@@ -52,7 +55,7 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
             attribution = attribute(bundle, vendor, emap)
             apply_records(bundle, attribution)
             assemble(bundle, emap, first_party_from(first, emap), known_values(events, rooms, people, accounts), events,
-                     attribution)
+                     redactor, attribution)
         bundle["traffic_attribution"] = summary(attribution, vendor)
     except Exception as exc:  # noqa: BLE001 - fail closed: an analysis bug must not lose the whole bundle
         from confaudit.wire.errors import strict_from_env
