@@ -60,8 +60,9 @@ def test_the_scan_sees_every_spelling(tmp_path: Path) -> None:
 
 
 def test_the_edges_make_one() -> None:
-    """The addon entry hands its one Redactor to the recorder; every command that reads inputs makes one."""
-    addon = (PACKAGE / "mitmproxy_addon.py").read_text(encoding="utf-8")
-    assert _constructions(ast.parse(addon))
+    """The addon entries (installed and source checkout) hand their one Redactor to the recorder; every command
+    that reads inputs makes one."""
+    for addon in (PACKAGE / "mitmproxy_addon.py", PACKAGE.parent / "addons" / "confaudit.py"):
+        assert _constructions(ast.parse(addon.read_text(encoding="utf-8"))), addon
     for command in ("analyze", "capture", "check", "compare", "diff", "report", "run", "score"):
         assert _constructions(ast.parse((PACKAGE / "commands" / f"{command}.py").read_text(encoding="utf-8"))), command
