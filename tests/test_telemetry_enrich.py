@@ -197,8 +197,19 @@ def test_room_links_from_session_pattern() -> None:
     _run(bundle)
     links = bundle["room_links"]
     assert links["samples"] == 3 and links["distinct_ids"] == 3 and links["alphabet_size"] == 62
+    assert links["candidate_urls"] == ["https://example-rooms.test/r/Ab3dE6gH9k", "https://api.example-rooms.test/create"]
     bad = _run(_bundle(session={"room_link_pattern": "(unclosed"}))
-    assert bad["room_links"] is None and any("room links not analysed" in w and "RE2" in w for w in bad["warnings"])
+    assert bad["room_links"] == {"candidate_urls": []} and any("room links not analysed" in w and "RE2" in w for w in bad["warnings"])
+
+
+def test_room_link_candidates_without_a_session_pattern() -> None:
+    """The check applies a claims file's pattern to candidate_urls: every HTTP then WebSocket URL, each once."""
+    bundle = _bundle(http=[_http("h1", 1.0, "https://example-rooms.test/r/Ab3dE6gH9k", method="GET"),
+                           _http("h2", 2.0, "https://example-rooms.test/r/Ab3dE6gH9k", method="GET")])
+    bundle["websocket"] = [{"id": "w1", "ts": 3.0, "url": "wss://example-rooms.test/signal?room=Zz1Yy2Xx3W"},
+                           {"id": "w2", "ts": 4.0, "url": None}]
+    assert _run(bundle)["room_links"] == {"candidate_urls": ["https://example-rooms.test/r/Ab3dE6gH9k",
+                                                             "wss://example-rooms.test/signal?room=Zz1Yy2Xx3W"]}
 
 
 def test_room_link_scan_cut_short_by_a_limit_is_a_warning() -> None:
@@ -276,7 +287,7 @@ def test_any_malformed_bundle_gives_empty_results_not_a_crash() -> None:
         assert not any("analysis failed" in w for w in bundle["warnings"]), bundle
     empty: dict[str, Any] = {}
     enrich(empty, first_party=[], room_names=[], participants=[], entity_lists=[], redactor=Redactor.default())
-    assert empty["parties"] == [] and empty["data_flows"] == [] and empty["room_links"] is None
+    assert empty["parties"] == [] and empty["data_flows"] == [] and empty["room_links"] == {"candidate_urls": []}
 
 
 def _mutate(obj: Any, rng: random.Random) -> Any:

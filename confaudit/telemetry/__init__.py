@@ -70,21 +70,6 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     if truncated:
         warnings.append(f"telemetry: {truncated} payload(s) were truncated by the capture cap or a decoding limit; "
                         "fields beyond the cut were not classified")
-    bundle["room_links"] = _room_links(bundle, session, warnings)
+    from confaudit.telemetry.room_links import room_links_section
 
-
-def _room_links(bundle: dict[str, Any], session: dict[str, Any], warnings: list[Any]) -> dict[str, Any] | None:
-    pattern = session.get("room_link_pattern")
-    if not isinstance(pattern, str) or not pattern:
-        return None
-    from confaudit.telemetry.room_links import analyze_room_links, room_link_candidates
-
-    try:
-        result = analyze_room_links(room_link_candidates(bundle), pattern)
-    except ValueError as exc:
-        warnings.append(f"telemetry: room links not analysed: {exc}")
-        return None
-    if result["stopped"] in ("time", "matches"):
-        warnings.append(f"telemetry: room-link matching stopped by its {result['stopped']} limit after "
-                        f"{result['texts_read']} of {result['texts']} texts")
-    return result
+    bundle["room_links"] = room_links_section(bundle, session.get("room_link_pattern"), warnings)
