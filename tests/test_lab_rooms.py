@@ -207,11 +207,11 @@ def _fragment_key(link: str) -> bytes | None:
 
 def _encoded_frame(kind: str, payloads: tuple[bytes, ...]) -> bytes:
     """The encoded frame the sender's transform saw: Opus payloads as they are, VP8 without descriptors."""
-    from confaudit.e2ee.depacketize import vp8_descriptor
+    from confaudit.e2ee.depacketize import vp8_frame_part
 
     if kind == "audio":
         return b"".join(payloads)
-    return b"".join(parsed[1] for p in payloads if (parsed := vp8_descriptor(p)) is not None)
+    return b"".join(parsed[1] for p in payloads if (parsed := vp8_frame_part(p)) is not None)
 
 
 def _vp8_frame(payloads: tuple[bytes, ...]) -> bool:

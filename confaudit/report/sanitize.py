@@ -10,7 +10,6 @@ import re
 from typing import Any, Mapping
 
 from confaudit.redact import Redactor
-
 from confaudit.report.filters import clip
 
 

@@ -26,7 +26,7 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
            participants: list[str], entity_lists: list[Path], redactor: Redactor,
            accounts: list[str] | None = None) -> None:
     """Mutate ``bundle`` in place, adding the telemetry sections; ``redactor`` tokenises the example values."""
-    from confaudit.telemetry.assemble import assemble
+    from confaudit.telemetry.party_sections import write_party_sections
     from confaudit.telemetry.attributed import apply_records
     from confaudit.telemetry.attribution import attribute, summary
     from confaudit.telemetry.names import vendor_names
@@ -54,7 +54,7 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
             vendor = vendor_names(first, emap)
             attribution = attribute(bundle, vendor, emap)
             apply_records(bundle, attribution)
-            assemble(bundle, emap, first_party_from(first, emap), known_values(events, rooms, people, accounts), events,
+            write_party_sections(bundle, emap, first_party_from(first, emap), known_values(events, rooms, people, accounts), events,
                      redactor, attribution)
         bundle["traffic_attribution"] = summary(attribution, vendor)
     except Exception as exc:  # noqa: BLE001 - fail closed: an analysis bug must not lose the whole bundle

@@ -37,7 +37,7 @@ def room_link_urls(bundle: dict[str, Any]) -> list[str]:
 
 def room_link_candidates(bundle: dict[str, Any]) -> list[str]:
     """Strings that may hold room links: URLs, Referer/Location headers, text bodies and messages."""
-    from confaudit.telemetry.decode import body_bytes, decompress
+    from confaudit.telemetry.decode import body_bytes, decompress_payload
 
     out: list[str] = []
     for rec in _records(bundle, "http"):
@@ -50,7 +50,7 @@ def room_link_candidates(bundle: dict[str, Any]) -> list[str]:
         for key in ("request_body", "response_body"):
             raw = body_bytes(rec.get(key))
             if raw:
-                data, _ = decompress(raw, str(rec[key].get("encoding") or ""))
+                data, _ = decompress_payload(raw, str(rec[key].get("encoding") or ""))
                 out.append(data[:1_000_000].decode("utf-8", "replace"))
     for rec in _records(bundle, "websocket"):
         if isinstance(rec.get("content"), str) and rec.get("type") != "binary":

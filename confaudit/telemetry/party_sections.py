@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from confaudit.redact import Redactor
-
 from confaudit.telemetry.attribution import Result
 from confaudit.telemetry.entities import EntityMap
 from confaudit.telemetry.events import EventSpool, _dicts
@@ -41,7 +40,7 @@ def _add_ref(refs: list[dict[str, str]], ref: dict[str, str]) -> None:
         refs.append(ref)
 
 
-def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_known: list[KnownValue] | None,
+def write_party_sections(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_known: list[KnownValue] | None,
              events: EventSpool, redactor: Redactor, attribution: Result | None = None) -> None:
     """Classify events, then write parties, data_flows and phase_summary into the bundle.
 
