@@ -19,7 +19,7 @@ from confaudit.canary import write_canary_media
 from confaudit.canary.detect_audio import search_audio
 from confaudit.canary.spec import make_spec, read_specs
 from confaudit.e2ee import enrich
-from confaudit.e2ee.depacketize import RtpPacket
+from confaudit.wire.depacketize import RtpPacket
 from benchmarks.synth_e2ee import SynthStream, dtls_handshake, encode_opus_pcm, opus_test_signal, write_call
 from confaudit.lab.e2ee_transform import FrameEncryptor
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from confaudit import jsonstream
-from confaudit.jsonio import dumps_canonical, write_json
+from confaudit.jsonio import dumps_canonical
+from confaudit.jsonstream import write_json
 from confaudit.jsonstream import NestingGuard, canonical_chunks
 
 # Characters that matter to a byte scanner: escapes, quotes, brackets and commas inside strings, multi-byte text.

@@ -207,7 +207,7 @@ def _fragment_key(link: str) -> bytes | None:
 
 def _encoded_frame(kind: str, payloads: tuple[bytes, ...]) -> bytes:
     """The encoded frame the sender's transform saw: Opus payloads as they are, VP8 without descriptors."""
-    from confaudit.e2ee.depacketize import vp8_frame_part
+    from confaudit.wire.depacketize import vp8_frame_part
 
     if kind == "audio":
         return b"".join(payloads)

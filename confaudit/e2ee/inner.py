@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from confaudit.e2ee.audio import AudioEvidence
-from confaudit.e2ee.depacketize import (RtpPacket, decodable_chain, group_frames, h264_frame, red_primary, vp8_frame,
+from confaudit.wire.depacketize import (RtpPacket, decodable_chain, group_frames, h264_frame, red_primary, vp8_frame,
                                         vp9_frame)
 
 MIN_VIDEO_FRAMES = 3

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from confaudit.e2ee.depacketize import RtpPacket, parse_decrypted_rtp
+from confaudit.wire.depacketize import RtpPacket, parse_decrypted_rtp
 from confaudit.e2ee.exporter import (PROFILES, export_dtls12, export_tls13, keying_material_length,
                                      split_keying_material)
 from confaudit.e2ee.handshake import DtlsSession, FlowHandshakes

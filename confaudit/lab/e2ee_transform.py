@@ -14,7 +14,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 
-from confaudit.e2ee.depacketize import vp8_frame_part
+from confaudit.wire.depacketize import vp8_frame_part
 
 VP8_KEYFRAME_CLEAR = 10
 VP8_DELTA_CLEAR = 3
