@@ -67,6 +67,7 @@ def test_the_claims_pattern_is_applied_to_the_sections_candidates_only(tmp_path:
     claims = load_claims(_claims(tmp_path, r"/r/([A-Za-z0-9]{10})", 1))
     urls = [f"https://rooms.example.test/r/{i}" for i in ("Q1w2E3r4T5", "Zz9Yy8Xx7W", "Mn4Bv5Cx6Z")]
     without_section = {k: v for k, v in _bundle(urls).items() if k != "room_links"}
-    assert evaluate(claims, without_section).findings[0].verdict == "not_observable"
+    finding = evaluate(claims, without_section).findings[0]
+    assert finding.verdict == "not_observable" and "no room-link candidates" in finding.explanation
     only_section = dict(_bundle(urls), http=[])
     assert evaluate(claims, only_section).findings[0].verdict == "supported"

@@ -91,7 +91,15 @@ def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     summary = scenario_link_summary(bundle, params.get("_room_link_pattern"))
     if summary is not None and summary.get("samples"):
         return _judge_links(summary, params, scenario=True)
-    return _judge_links(room_link_summary(bundle, params.get("_room_link_pattern")), params, scenario=False)
+    pattern = params.get("_room_link_pattern")
+    found = room_link_summary(bundle, pattern)
+    section = obj(bundle, "room_links")
+    if pattern and not (found and (found.get("links") or found.get("samples") or _cut_short(found))) \
+            and not isinstance((section or {}).get("candidate_urls"), list):
+        return outcome("not_observable", "The evidence has no room-link candidates (room_links.candidate_urls, written "
+                       "by the telemetry stage) to match the claims file's room_link_pattern against; analyse the raw "
+                       "inputs again.")
+    return _judge_links(found, params, scenario=False)
 
 
 def _judge_links(summary: Mapping[str, Any] | None, params: Mapping[str, Any], scenario: bool) -> Outcome:
