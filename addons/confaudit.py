@@ -15,7 +15,8 @@ if getattr(sys.modules.get("confaudit"), "__path__", None) is None:
     sys.modules.pop("confaudit", None)
 try:
     from confaudit.live.addons import SessionRecorder
+    from confaudit.redact import Redactor
 finally:
     sys.path[:] = _saved
 
-addons = [SessionRecorder()]
+addons = [SessionRecorder(Redactor.default())]  # the edge: one Redactor (key file) for the session

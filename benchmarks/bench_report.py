@@ -6,6 +6,7 @@ naive "dump the evidence into HTML" report costs). Median of 3 renders after a w
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import statistics
 import time
 
@@ -32,7 +33,7 @@ def main() -> list[dict]:
 
     bundle = synthetic_bundle(OBSERVATIONS, hosts=900)
     run = synthetic_run(bundle, claims=24, evidence_per_finding=5000)
-    seconds, html = _median_seconds(lambda: render_audit(run, bundle))
+    seconds, html = _median_seconds(lambda: render_audit(run, bundle, redactor=Redactor.default()))
     size = len(html.encode("utf-8"))
 
     def naive() -> str:
@@ -43,7 +44,7 @@ def main() -> list[dict]:
     peer_size = len(peer_html.encode("utf-8"))
 
     entries = [{"run": run, "bundle": bundle, "report_href": f"audit-{n}.html"} for n in range(5)]
-    cmp_seconds, cmp_html = _median_seconds(lambda: render_comparison(entries), repeat=1)
+    cmp_seconds, cmp_html = _median_seconds(lambda: render_comparison(entries, redactor=Redactor.default()), repeat=1)
     observed = len(bundle["http"]) + len(bundle["websocket"]) + len(bundle["data_flows"]) + len(bundle["tls"])
     return [
         {"name": "report_render_100k_observations", "value": round(seconds, 3), "unit": "s",

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.extend(run_module(module, args.timeout))
     print_table(rows)
     sys.path.insert(0, str(REPO))
-    from confaudit.jsonio import write_json
+    from confaudit.jsonstream import write_json
 
     write_json(OUT, {"rows": rows, "modules": modules, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     print(f"wrote {OUT}", file=sys.stderr)

@@ -72,13 +72,6 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path: str | os.PathLike[str], obj: Any, private: bool = False) -> None:
-    """``dumps_canonical(obj)`` and a newline, written atomically and streamed (confaudit.jsonstream)."""
-    from confaudit.jsonstream import canonical_chunks
-
-    atomic_write_chunks(path, canonical_chunks(obj), private=private)
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-finite number {name} is not allowed")
 

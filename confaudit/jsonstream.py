@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -113,6 +114,13 @@ def canonical_chunks(obj: Any) -> Iterator[bytes]:
     """UTF-8 bytes of ``dumps_canonical(obj) + "\\n"``, in pieces of about :data:`BATCH_BYTES`."""
     yield from _value(obj, 0)
     yield b"\n"
+
+
+def write_json(path: str | os.PathLike[str], obj: Any, private: bool = False) -> None:
+    """``dumps_canonical(obj)`` and a newline, written atomically and streamed chunk by chunk."""
+    from confaudit.jsonio import atomic_write_chunks
+
+    atomic_write_chunks(path, canonical_chunks(obj), private=private)
 
 
 def _value(obj: Any, depth: int) -> Iterator[bytes]:

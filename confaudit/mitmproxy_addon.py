@@ -14,5 +14,7 @@ _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 
 from confaudit.live.addons import SessionRecorder  # noqa: E402  (after the sys.path repair)
+from confaudit.redact import Redactor  # noqa: E402
 
-addons = [SessionRecorder()]
+# The addon entry is an edge: the one Redactor (it reads or creates the key file) is made here and handed down.
+addons = [SessionRecorder(Redactor.default())]

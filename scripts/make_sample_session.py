@@ -8,6 +8,7 @@ The manifest says ``simulated: true``. Needs root (sniffer) and Debian's chromiu
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import argparse
 import shutil
 import sys
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"{out} exists and is not a session directory; not touching it\n")
             return 2
         shutil.rmtree(out)
-    run = record_lab_session(out, media_seconds=args.media_seconds, aiortc_call=True)
+    run = record_lab_session(out, media_seconds=args.media_seconds, aiortc_call=True, redactor=Redactor.default())
     if run.page_error:
         sys.stderr.write(f"the room page failed: {run.page_error}\n")
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import gzip
 import json
 from pathlib import Path
@@ -37,7 +38,7 @@ def _secret_flow() -> http.HTTPFlow:
 
 
 async def test_http_flow_is_recorded_decoded_and_redacted(tmp_path: Path) -> None:
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     with taddons.context(addon) as tctx:
         tctx.configure(addon, confaudit_session=str(tmp_path), confaudit_vendor="rooms")
         flow = _secret_flow()
@@ -56,12 +57,12 @@ async def test_http_flow_is_recorded_decoded_and_redacted(tmp_path: Path) -> Non
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["vendor"] == "rooms" and manifest["stopped"] is not None
     assert manifest["files"]["observations.jsonl"]["sensitive"] is False
-    bundle = load_http_sources(read_session(tmp_path).http_sources)
+    bundle = load_http_sources(read_session(tmp_path).http_sources, redactor=Redactor.default())
     assert [h["id"] for h in bundle["http"]] == ["h1"] and bundle["inputs"][0]["format"] == "observations"
 
 
 async def test_hook_exception_is_contained_counted_and_in_manifest(tmp_path: Path) -> None:
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     with taddons.context(addon) as tctx:
         tctx.configure(addon, confaudit_session=str(tmp_path))
         broken = tflow.tflow(resp=True)

@@ -3,6 +3,7 @@ finishes, and hook errors contained, counted and redacted."""
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from confaudit.live.addons.recorder import MAX_ERROR_SAMPLES
 
 
 def test_each_hook_goes_to_the_addon_of_its_traffic() -> None:
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     owners: dict[str, list[str]] = {}
     for a in traverse([addon]):
         for name in ("response", "error", "http_connect_error", "websocket_message", "websocket_end",
@@ -34,7 +35,7 @@ def test_each_hook_goes_to_the_addon_of_its_traffic() -> None:
 
 
 async def test_options_open_the_session_and_done_finishes_its_manifest(tmp_path: Path) -> None:
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     with taddons.context(addon) as tctx:
         tctx.configure(addon, confaudit_session=str(tmp_path / "s"), confaudit_vendor="Example Rooms",
                        confaudit_scenario="join and leave", confaudit_operator="tester", confaudit_simulated=True)
@@ -49,7 +50,7 @@ async def test_options_open_the_session_and_done_finishes_its_manifest(tmp_path:
 
 
 async def test_hook_errors_of_every_child_are_counted_capped_and_redacted(tmp_path: Path) -> None:
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     with taddons.context(addon) as tctx:
         tctx.configure(addon, confaudit_session=str(tmp_path))
         for _ in range(MAX_ERROR_SAMPLES + 5):

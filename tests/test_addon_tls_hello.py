@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mitmproxy.test import taddons, tflow
 
+from confaudit.redact import Redactor
 from confaudit.live.addons import SessionRecorder
 from confaudit.importers.http_sources import load_http_sources
 
@@ -18,14 +19,14 @@ async def test_tls_clienthello_metadata(tmp_path: Path) -> None:
 
     hello_bytes = bytes.fromhex(_CLIENT_HELLO_HEX)
     hello = parse_client_hello(hello_bytes)
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     with taddons.context(addon) as tctx:
         tctx.configure(addon, confaudit_session=str(tmp_path))
         context = Context(tflow.tclient_conn(), options.Options())
         context.server = tflow.tserver_conn()
         addon.tls.tls_clienthello(ClientHelloData(context, hello))
         addon.done()
-    rec = load_http_sources([tmp_path / "observations.jsonl"])["tls_clienthello"][0]
+    rec = load_http_sources([tmp_path / "observations.jsonl"], redactor=Redactor.default())["tls_clienthello"][0]
     assert rec["sni"] == hello.sni and rec["passthrough"] is False and rec["id"] == "t1"
 
 

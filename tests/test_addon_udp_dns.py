@@ -6,12 +6,13 @@ from pathlib import Path
 
 from mitmproxy.test import taddons, tflow
 
+from confaudit.redact import Redactor
 from confaudit.live.addons import SessionRecorder
 from confaudit.importers.http_sources import load_http_sources
 
 
 async def test_udp_is_aggregated_and_payloads_dropped(tmp_path: Path) -> None:
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     stun = bytes.fromhex("0001000c2112a442") + b"T" * 12 + bytes.fromhex("00060008") + b"user:abc"
     rtp = bytes([0x80, 111]) + b"\x00" * 40
     with taddons.context(addon) as tctx:
@@ -25,7 +26,7 @@ async def test_udp_is_aggregated_and_payloads_dropped(tmp_path: Path) -> None:
             assert len(flow.messages) == 1
         addon.udp_dns.udp_end(flow)
         addon.done()
-    rec = load_http_sources([tmp_path / "observations.jsonl"])["udp_flows"][0]
+    rec = load_http_sources([tmp_path / "observations.jsonl"], redactor=Redactor.default())["udp_flows"][0]
     assert rec["packets"] == {"from_client": 250, "to_client": 250}
     assert rec["first_byte_classes"] == {"rtp-rtcp": 499, "stun": 1}
     assert rec["stun_attribute_types"] == [6]
@@ -37,7 +38,7 @@ async def test_memory_stays_bounded_over_many_media_packets(tmp_path: Path) -> N
 
     from mitmproxy import udp
 
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     with taddons.context(addon) as tctx:
         tctx.configure(addon, confaudit_session=str(tmp_path))
         flows = [tflow.tudpflow(messages=[]) for _ in range(20)]
@@ -52,12 +53,12 @@ async def test_memory_stays_bounded_over_many_media_packets(tmp_path: Path) -> N
         tracemalloc.stop()
         addon.done()
     assert grown < 2_000_000, grown
-    recs = load_http_sources([tmp_path / "observations.jsonl"])["udp_flows"]
+    recs = load_http_sources([tmp_path / "observations.jsonl"], redactor=Redactor.default())["udp_flows"]
     assert sum(r["packets"]["from_client"] for r in recs) == 40_000
 
 
 async def test_dns_answers_are_recorded_with_questions_and_code(tmp_path: Path) -> None:
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     with taddons.context(addon) as tctx:
         tctx.configure(addon, confaudit_session=str(tmp_path))
         flow = tflow.tdnsflow(resp=True)

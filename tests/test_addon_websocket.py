@@ -6,12 +6,13 @@ from pathlib import Path
 
 from mitmproxy.test import taddons, tflow
 
+from confaudit.redact import Redactor
 from confaudit.live.addons import SessionRecorder
 from confaudit.importers.http_sources import load_http_sources
 
 
 async def test_websocket_messages_both_directions(tmp_path: Path) -> None:
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     with taddons.context(addon) as tctx:
         tctx.configure(addon, confaudit_session=str(tmp_path))
         flow = tflow.twebsocketflow()
@@ -22,7 +23,7 @@ async def test_websocket_messages_both_directions(tmp_path: Path) -> None:
             flow.websocket.messages.append(message)
             addon.websocket.websocket_message(flow)
         addon.done()
-    bundle = load_http_sources([tmp_path / "observations.jsonl"])
+    bundle = load_http_sources([tmp_path / "observations.jsonl"], redactor=Redactor.default())
     ws = bundle["websocket"]
     assert len(ws) == 3 * 2 and {w["from_client"] for w in ws} == {True, False}
     assert {w["type"] for w in ws} == {"text", "binary"}

@@ -4,6 +4,7 @@ of real encoder output: plaintext that looks random is never "srtp", SRTP withou
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import struct
 
 from support.pcap_testbuild import ether, ipv4, pcap, udp
@@ -18,7 +19,7 @@ def analyze(tmp_path, packets: list[tuple[bytes, float]], name: str = "m.pcap") 
     frames = [(arrival + 1_700_000_000.0, ether(ipv4(A, B, 17, udp(40000, 40002, packet)))) for packet, arrival in packets]
     path = tmp_path / name
     path.write_bytes(pcap(sorted(frames)))
-    return analyze_captures([path])
+    return analyze_captures([path], redactor=Redactor.default())
 
 
 def only_stream(part: dict) -> dict:
@@ -104,7 +105,7 @@ def test_shared_captures_call_nothing_encrypted_plain_and_nothing_plain_encrypte
                    if not p.name.endswith(".out"))
     plain = []
     for path in files:
-        for stream in analyze_captures([path])["media_streams"]:
+        for stream in analyze_captures([path], redactor=Redactor.default())["media_streams"]:
             if stream["encryption"] == "plain":
                 plain.append((path.name, stream["codec"]))
             if stream["encryption"] == "srtp":

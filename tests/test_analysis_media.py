@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 from confaudit.analysis import classify as C
 from confaudit.analysis.labels import FlowFacts, flow_protocol, packet_labels
 from confaudit.analysis.media import FlowKeying, encryption_verdict
@@ -121,6 +122,6 @@ def test_mdns_announcements_without_questions_are_dns(tmp_path) -> None:
     path = tmp_path / "mdns.pcap"
     path.write_bytes(pcap([(1_700_000_000.0 + i, ether(ipv4("192.168.1.9", "224.0.0.251", 17, udp(5353, 5353, message))))
                            for i in range(3)]))
-    part = analyze_captures([path])
+    part = analyze_captures([path], redactor=Redactor.default())
     assert part["flows"][0]["protocol"] == "dns"
     assert part["dns"][0]["name"] == "printer.local" and part["dns"][0]["answers"] == ["192.168.1.9"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import struct
 
 from support.pcap_testbuild import ether, ipv4, ipv6, pcap, udp
@@ -26,7 +27,7 @@ def analyze(tmp_path, frames):
 
     path = tmp_path / "p.pcap"
     path.write_bytes(pcap(frames))
-    return analyze_captures([path])
+    return analyze_captures([path], redactor=Redactor.default())
 
 
 def direct_call(t: float, remote: str = PEER, client_extra: bytes = b"", peer_checks: bool = True) -> list:
@@ -124,7 +125,7 @@ def test_a_conference_server_is_a_server_even_when_it_runs_full_ice(shared_captu
     """skype-conference-call.pcap: the far end checks connectivity like a peer but sends 11 sources."""
     from confaudit.analysis.packet_side import analyze_captures
 
-    path = analyze_captures([shared_captures / "skype-conference-call.pcap"])["media_path"]
+    path = analyze_captures([shared_captures / "skype-conference-call.pcap"], redactor=Redactor.default())["media_path"]
     assert path["topology"] == "server"
     assert any("a conference server" in r for r in path["reasons"])
 
@@ -132,7 +133,7 @@ def test_a_conference_server_is_a_server_even_when_it_runs_full_ice(shared_captu
 def test_meet_sfu_by_network_and_certificate(shared_captures):
     from confaudit.analysis.packet_side import analyze_captures
 
-    path = analyze_captures([shared_captures / "stun_google_meet.pcapng"])["media_path"]
+    path = analyze_captures([shared_captures / "stun_google_meet.pcapng"], redactor=Redactor.default())["media_path"]
     assert path["topology"] == "server" and set(path["packets_by_topology"]) == {"server"}
     servers = [e for e in path["endpoints"] if e["role"] == "server"]
     assert servers and all(e["network"]["vendor"] == "Google Meet" and "hangouts" in e["names"] for e in servers)
@@ -143,7 +144,7 @@ def test_meet_sfu_by_network_and_certificate(shared_captures):
 def test_whatsapp_call_moves_from_relays_to_a_peer(shared_captures):
     from confaudit.analysis.packet_side import analyze_captures
 
-    path = analyze_captures([shared_captures / "whatsapp_login_call.pcap"])["media_path"]
+    path = analyze_captures([shared_captures / "whatsapp_login_call.pcap"], redactor=Redactor.default())["media_path"]
     assert path["topology"] == "p2p"
     # the first packets go raw to the relays that allocated for the client on 3478 (31.13.x.48), then to the peer
     assert path["packets_by_topology"] == {"p2p": 607, "relay": 22}

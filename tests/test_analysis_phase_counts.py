@@ -3,6 +3,7 @@ call capture, and the muted-phase audio rate taken from those counts instead of 
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import struct
 from pathlib import Path
 
@@ -33,13 +34,13 @@ def _scapy_counts(capture: Path, stream: dict, cut: float) -> tuple[int, int]:
 
 def test_phase_counts_split_each_stream_at_the_markers(shared_captures: Path) -> None:
     capture = shared_captures / "whatsapp_login_call.pcap"
-    plain = analyze_captures([capture])
+    plain = analyze_captures([capture], redactor=Redactor.default())
     assert all("phase_counts" not in m for m in plain["media_streams"])  # no phases given: no counts claimed
     stream = max(plain["media_streams"], key=lambda m: m["packets"])
     middle = (stream["first_seen"] + stream["last_seen"]) / 2
     start = min(m["first_seen"] for m in plain["media_streams"]) - 1
     after = max(m["last_seen"] for m in plain["media_streams"]) + 10
-    counted = analyze_captures([capture], phase_starts=[after, start, middle])  # any order: sorted by time
+    counted = analyze_captures([capture], phase_starts=[after, start, middle], redactor=Redactor.default())  # any order: sorted by time
     by_id = {m["id"]: m for m in counted["media_streams"]}
     for entry in counted["media_streams"]:
         windows = {c["phase_index"]: (c["packets"], c["bytes"]) for c in entry["phase_counts"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import random
 import struct
 import time
@@ -50,11 +51,11 @@ def test_hostile_payloads_never_break_the_analysis(tmp_path: Path) -> None:
         capture = tmp_path / f"hostile{seed}.pcap"
         frames = _hostile_frames(seed, 1500)
         write_pcap(capture, frames)
-        bundle = build_evidence([capture])
+        bundle = build_evidence([capture], redactor=Redactor.default())
         assert validate_bundle(bundle) == []
         assert sum(bundle["protocol_counts"].values()) == len(frames)
         assert sum(f["packets"] for f in bundle["flows"]) == len(frames)
-        assert dumps_canonical(bundle) == dumps_canonical(build_evidence([capture]))
+        assert dumps_canonical(bundle) == dumps_canonical(build_evidence([capture], redactor=Redactor.default()))
         text = dumps_canonical(bundle)
         assert bundle["sip"]  # the crafted INVITEs are parsed...
         assert "\x1b" not in text  # ...and their escape bytes only ever appear JSON-escaped (\u001b)
@@ -67,7 +68,7 @@ def test_many_flows_are_counted_in_bounded_time(tmp_path: Path) -> None:
     write_pcap(capture, (udp_frame("10.1.0.1", 1024 + (i % 60000), f"203.0.{(i // 250) % 256}.{i % 250 + 1}", 9000, b"\x80\x60" + struct.pack("!HII", i & 0xFFFF, i, i) + b"x" * 20)
                          for i in range(n)))
     started = time.monotonic()
-    bundle = analyze_captures([capture])
+    bundle = analyze_captures([capture], redactor=Redactor.default())
     elapsed = time.monotonic() - started
     assert len(bundle["flows"]) == n
     assert bundle["flows"][0]["id"] == "f1" and bundle["flows"][-1]["id"] == f"f{n}"
@@ -88,7 +89,7 @@ def test_rtp_loss_reorder_and_merge_across_files(tmp_path: Path) -> None:
     half = len(frames) // 2
     write_pcap(tmp_path / "a.pcap", frames[:half])
     write_pcap(tmp_path / "b.pcap", frames[half:], start=1_700_000_100.0)
-    bundle = analyze_captures([tmp_path / "a.pcap", tmp_path / "b.pcap"])
+    bundle = analyze_captures([tmp_path / "a.pcap", tmp_path / "b.pcap"], redactor=Redactor.default())
     assert len(bundle["inputs"]) == 2 and bundle["complete"] is True
     assert len(bundle["flows"]) == 1 and bundle["flows"][0]["packets"] == len(frames)
     (stream,) = bundle["media_streams"]
@@ -104,7 +105,7 @@ def test_rtp_loss_reorder_and_merge_across_files(tmp_path: Path) -> None:
 def test_progress_reports_bytes_per_chunk_up_to_the_total(shared_captures: Path) -> None:
     calls: list[tuple[str, int, int]] = []
     files = [shared_captures / "teams.pcap", shared_captures / "sip.pcap"]
-    analyze_captures(files, progress=lambda label, done, total: calls.append((label, done, total)))
+    analyze_captures(files, progress=lambda label, done, total: calls.append((label, done, total)), redactor=Redactor.default())
     total = sum(f.stat().st_size for f in files)
     assert calls and all(t == total for _l, _d, t in calls)
     done = [d for _l, d, _t in calls]
@@ -116,7 +117,7 @@ def test_exhausted_sample_budget_fails_closed(shared_captures: Path, monkeypatch
     import confaudit.analysis.sampling as samples
 
     monkeypatch.setattr(samples, "GLOBAL_BYTE_BUDGET", 2000)
-    bundle = analyze_captures([shared_captures / "teams.pcap"])
+    bundle = analyze_captures([shared_captures / "teams.pcap"], redactor=Redactor.default())
     assert bundle["complete"] is False
     assert any("sampling budget" in w for w in bundle["warnings"])
     assert all(i["complete"] for i in bundle["inputs"])  # the file itself was read to the end
@@ -129,7 +130,7 @@ def test_header_only_capture_is_complete_and_empty(tmp_path: Path) -> None:
 
     capture = tmp_path / "empty.pcap"
     write_pcap(capture, [])
-    bundle = build_evidence([capture])
+    bundle = build_evidence([capture], redactor=Redactor.default())
     assert validate_bundle(bundle) == []
     assert bundle["complete"] is True and bundle["flows"] == [] and bundle["media_streams"] == []
     assert set(bundle["protocol_counts"].values()) == {0}
@@ -152,7 +153,7 @@ def test_sdes_crypto_in_clear_sip_marks_srtp_and_never_leaks_the_key(tmp_path: P
     frames += [udp_frame("10.0.0.10", 6000, "10.0.0.9", 4000, _rtp(i, i * 160, 0xABCDEF01, rng.randbytes(170))) for i in range(30)]
     capture = tmp_path / "sdes.pcap"
     write_pcap(capture, frames)
-    bundle = analyze_captures([capture])
+    bundle = analyze_captures([capture], redactor=Redactor.default())
     text = dumps_canonical(bundle)
     assert key.decode() not in text and key[:16].decode() not in text
     assert bundle["protocol_counts"]["sip"] == 2 and len(bundle["sdp"]) == 2

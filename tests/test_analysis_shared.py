@@ -6,6 +6,7 @@ from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
+from confaudit.redact import Redactor
 import pytest
 
 from confaudit.analysis.packet_side import analyze_captures
@@ -13,7 +14,7 @@ from confaudit.analysis.packet_side import analyze_captures
 
 @lru_cache(maxsize=None)
 def _bundle(path: str) -> dict:
-    return analyze_captures([Path(path)])
+    return analyze_captures([Path(path)], redactor=Redactor.default())
 
 
 @pytest.fixture()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import os
 import struct
 
@@ -45,7 +46,7 @@ def analyze(tmp_path, frames, name="t.pcap"):
 
     path = tmp_path / name
     path.write_bytes(pcap(frames))
-    bundle = build_evidence([path])
+    bundle = build_evidence([path], redactor=Redactor.default())
     assert validate_bundle(bundle) == []
     assert sum(bundle["protocol_counts"].values()) == sum(f["packets"] for f in bundle["flows"])
     return bundle
@@ -150,7 +151,7 @@ def test_tls_wins_over_a_segment_that_looks_framed(tmp_path, shared_captures):
     """teams.pcap: server segments captured out of order start with RTP-looking bytes; the flows stay TLS."""
     from confaudit.analysis.packet_side import analyze_captures
 
-    part = analyze_captures([shared_captures / "teams.pcap"])
+    part = analyze_captures([shared_captures / "teams.pcap"], redactor=Redactor.default())
     assert not any(f.get("framing") for f in part["flows"])
     assert len(part["tls"]) == 38
 
@@ -158,7 +159,7 @@ def test_tls_wins_over_a_segment_that_looks_framed(tmp_path, shared_captures):
 def test_ice_tcp_and_turn_tcp_in_a_real_capture(shared_captures):
     from confaudit.analysis.packet_side import analyze_captures
 
-    part = analyze_captures([shared_captures / "stun.pcap"])
+    part = analyze_captures([shared_captures / "stun.pcap"], redactor=Redactor.default())
     modes = {f["framing"]["mode"]: f for f in part["flows"] if f.get("framing")}
     assert modes["rfc4571"]["framing"]["labels"] == {"stun": 12}  # 12 ICE-TCP binding checks (frames 3-14)
     assert modes["stun"]["framing"]["labels"]["turn"] >= 19  # Allocate .. Send indications over TCP
@@ -210,7 +211,7 @@ def test_quic_flows_carry_no_rtp_streams(shared_captures, name):
     from confaudit.analysis.packet_side import analyze_captures
 
     folder = shared_captures / "ndpi-devset"
-    part = analyze_captures([folder / name])
+    part = analyze_captures([folder / name], redactor=Redactor.default())
     quic_flows = {f["id"] for f in part["flows"] if f["protocol"] == "quic"}
     assert quic_flows
     assert not [s for s in part["media_streams"] if s["flow"] in quic_flows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import os
 import struct
 
@@ -46,7 +47,7 @@ def test_media_inside_channel_data_becomes_streams_with_verdicts(tmp_path):
     from confaudit.evidence.schema import validate_bundle
 
     path, sent = relayed_call(tmp_path)
-    bundle = build_evidence([path])
+    bundle = build_evidence([path], redactor=Redactor.default())
     assert validate_bundle(bundle) == []
     by_flow = {f["id"]: f for f in bundle["flows"]}
     streams = {s["ssrc"]: s for s in bundle["media_streams"]}
@@ -75,6 +76,6 @@ def test_rtcp_and_stun_inside_channel_data_are_not_streams(shared_captures):
     """Messenger's relay in stun.pcap carries ICE checks and RTCP inside ChannelData, not media."""
     from confaudit.analysis.packet_side import analyze_captures
 
-    part = analyze_captures([shared_captures / "stun.pcap"])
+    part = analyze_captures([shared_captures / "stun.pcap"], redactor=Redactor.default())
     assert not any("turn_channel" in s for s in part["media_streams"])
     assert not any(d.get("turn_channel_data") for d in part["dtls"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import importlib.util
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def test_packet_fragment_declares_every_analysis_key() -> None:
 def test_schema_rejects_a_broken_packet_bundle(shared_captures: Path) -> None:
     from confaudit.evidence.build import build_evidence
 
-    bundle = build_evidence([shared_captures / "sip.pcap"])
+    bundle = build_evidence([shared_captures / "sip.pcap"], redactor=Redactor.default())
     assert validate_bundle(bundle) == []
     bundle["flows"][0]["transport"] = "carrier-pigeon"
     bundle["media_path"]["topology"] = "mesh"
@@ -51,7 +52,7 @@ def test_schema_rejects_a_broken_packet_bundle(shared_captures: Path) -> None:
 def test_every_shared_capture_bundle_validates(shared_captures: Path, name: str) -> None:
     from confaudit.evidence.build import build_evidence
 
-    bundle = build_evidence([shared_captures / name])
+    bundle = build_evidence([shared_captures / name], redactor=Redactor.default())
     assert validate_bundle(bundle) == []
     assert bundle["flows"] and bundle["complete"] is True
 
@@ -59,7 +60,7 @@ def test_every_shared_capture_bundle_validates(shared_captures: Path, name: str)
 def test_merged_multi_input_bundle_validates(shared_captures: Path) -> None:
     from confaudit.evidence.build import build_evidence
 
-    bundle = build_evidence([shared_captures / "stun.pcap", shared_captures / "teams.pcap", shared_captures / "zoom2.pcap"])
+    bundle = build_evidence([shared_captures / "stun.pcap", shared_captures / "teams.pcap", shared_captures / "zoom2.pcap"], redactor=Redactor.default())
     assert validate_bundle(bundle) == []
     assert len(bundle["inputs"]) == 3
     ids = [f["id"] for f in bundle["flows"]]

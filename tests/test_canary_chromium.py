@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from confaudit.redact import Redactor
 import pytest
 
 from support.browser_call import record_chromium_call
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.slow
 def test_canary_found_in_chromium_audio_and_video(tmp_path: Path) -> None:
     media = write_canary_media(tmp_path / "canary", "chromium-canary", seconds=4.0)
     capture, keylog = record_chromium_call(tmp_path, media, 3.0, peer="aiortc")
-    bundle = build_evidence([capture], keylog=keylog, canary=media.spec_json)
+    bundle = build_evidence([capture], keylog=keylog, canary=media.spec_json, redactor=Redactor.default())
     assert validate_bundle(bundle) == []
     e2ee = bundle["e2ee"]
     assert [s["keys"] for s in e2ee["sessions"]] == ["found"]
@@ -47,7 +48,7 @@ def test_chromium_keylog_has_tls_but_no_dtls_secrets(tmp_path: Path) -> None:
     capture, browser_keylog = record_chromium_call(tmp_path, media, 2.0, peer="chromium")
     log = read_keylog(browser_keylog, strict=True)
     assert log.lines > 0, "Chromium wrote its TLS secrets to SSLKEYLOGFILE"
-    bundle = build_evidence([capture], keylog=browser_keylog, canary=media.spec_json)
+    bundle = build_evidence([capture], keylog=browser_keylog, canary=media.spec_json, redactor=Redactor.default())
     e2ee = bundle["e2ee"]
     assert e2ee["sessions"], "the call's DTLS handshake is in the capture"
     assert all(s["keys"] == "missing" for s in e2ee["sessions"])

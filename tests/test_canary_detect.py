@@ -6,6 +6,7 @@ DTLS 1.2 keys and SRTP (confaudit.e2ee.synth), and analysed with ``confaudit ana
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import json
 import wave
 from fractions import Fraction
@@ -18,7 +19,7 @@ from confaudit.canary import write_canary_media
 from confaudit.canary.detect_audio import search_audio
 from confaudit.canary.spec import make_spec, read_specs
 from confaudit.e2ee import enrich
-from confaudit.e2ee.depacketize import RtpPacket
+from confaudit.wire.depacketize import RtpPacket
 from benchmarks.synth_e2ee import SynthStream, dtls_handshake, encode_opus_pcm, opus_test_signal, write_call
 from confaudit.lab.e2ee_transform import FrameEncryptor
 
@@ -158,7 +159,7 @@ def test_report_shows_the_canary_column(tmp_path: Path, canary) -> None:
                       "streams": [streams[AUDIO_SSRC], streams[VIDEO_SSRC] | {"canary": None},
                                   streams[VIDEO_SSRC] | {"id": "e9", "canary": {**streams[VIDEO_SSRC]["canary"],
                                                                                 "found": False, "kind": "<video>"}}]}
-    html = render_audit(synthetic_run(bundle, claims=2), bundle)
+    html = render_audit(synthetic_run(bundle, claims=2), bundle, redactor=Redactor.default())
     table = html[html.index("End-to-end encryption test"):]
     assert "<th>Canary</th>" in table
     assert "found (audio: 200 of 200 tone windows)" in table

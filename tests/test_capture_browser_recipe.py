@@ -6,6 +6,7 @@ the proxy."""
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import asyncio
 import os
 import subprocess
@@ -76,7 +77,7 @@ def _record(tmp_path: Path, bypass_loopback: bool) -> tuple[list[str], dict[str,
     config = CaptureConfig(out=out, vendor="v", listen_port=0, duration=120, upstream_ca=ca,
                            option_specs=(f"confdir={confdir}",))
     try:
-        manifest = asyncio.run(run_capture(config, on_ready=lambda s: asyncio.get_running_loop().create_task(scenario(s))))
+        manifest = asyncio.run(run_capture(config, on_ready=lambda s: asyncio.get_running_loop().create_task(scenario(s)), redactor=Redactor.default()))
     finally:
         upstream.stop()
     log.seek(0)
@@ -91,7 +92,7 @@ def test_documented_recipe_records_a_loopback_https_page(tmp_path: Path) -> None
     paths, manifest, browser_log = _record(tmp_path, bypass_loopback=True)
     paths = [p for p in paths if p != "/favicon.ico"]
     assert paths == ["/", "/loaded?from=page", "/finished?got=loaded-ok"], (paths, browser_log)
-    http = load_http_sources([tmp_path / "session" / "observations.jsonl"])["http"]
+    http = load_http_sources([tmp_path / "session" / "observations.jsonl"], redactor=Redactor.default())["http"]
     recorded = [(h["path"], h["status"]) for h in http if h["host"] == "127.0.0.1" and h["path"] != "/favicon.ico"]
     assert recorded == [("/", 200), ("/loaded", 200), ("/finished", 200)], recorded
     # What the flags do not silence is Chromium's own Google traffic (Chromium 156: an on-demand component
@@ -110,6 +111,6 @@ def test_without_the_loopback_rule_chromium_goes_around_the_proxy(tmp_path: Path
     """Why the docs insist: Chromium never proxies loopback by default, so the session stays empty (and the
     upstream's private certificate, which the browser does not trust, stops the page)."""
     paths, manifest, _ = _record(tmp_path, bypass_loopback=False)
-    http = load_http_sources([tmp_path / "session" / "observations.jsonl"])["http"]
+    http = load_http_sources([tmp_path / "session" / "observations.jsonl"], redactor=Redactor.default())["http"]
     assert not [h for h in http if h["host"] == "127.0.0.1"] and manifest["stats"]["records"]["tls_clienthello"] == 0
     assert not any(p.startswith("/loaded") for p in paths)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import asyncio
 import gzip
 import json
@@ -71,7 +72,7 @@ def test_live_capture_records_https_through_real_proxy(tmp_path: Path) -> None:
                                ssl_insecure=True, simulated=True,
                                extra_addons=(LabResolver({ROOM_HOST: upstream.port, TRACKER_HOST: upstream.port}),),
                                known={"room_names": ["blue-room"]})
-        return await run_capture(config, on_ready=ready)
+        return await run_capture(config, on_ready=ready, redactor=Redactor.default())
 
     try:
         manifest = asyncio.run(scenario())
@@ -87,7 +88,7 @@ def test_live_capture_records_https_through_real_proxy(tmp_path: Path) -> None:
     sess = read_session(out)
     assert sess.http_sources == [out / "observations.jsonl"] and sess.captures == [out / "capture.pcapng"]
     assert sess.room_names == ["blue-room"] and [p["phase"] for p in sess.phases] == ["left"]
-    bundle = load_http_sources(sess.http_sources)
+    bundle = load_http_sources(sess.http_sources, redactor=Redactor.default())
     by_host = {h["host"]: h for h in bundle["http"]}
     assert set(by_host) == {ROOM_HOST, TRACKER_HOST}
     beacon = json.loads(by_host[TRACKER_HOST]["request_body"]["text"])
@@ -101,7 +102,7 @@ def test_live_capture_records_https_through_real_proxy(tmp_path: Path) -> None:
     prov = session_provenance([sess])
     assert prov["files_match"] and prov["simulated"] and prov["vendor"] == "example-rooms"
     # the raw flow file is the same traffic: readable with the shared converter
-    assert len(load_http_sources([out / "flows.mitm"])["http"]) == 2
+    assert len(load_http_sources([out / "flows.mitm"], redactor=Redactor.default())["http"]) == 2
 
 
 def test_mark_appends_from_another_process(tmp_path: Path) -> None:
@@ -185,9 +186,9 @@ def test_mitmdump_loads_the_entry_file(tmp_path: Path) -> None:
         upstream.stop()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["vendor"] == "lab" and manifest["stopped"]
-    bundle = load_http_sources(read_session(out).http_sources)
+    bundle = load_http_sources(read_session(out).http_sources, redactor=Redactor.default())
     assert [h["path"] for h in bundle["http"]] == ["/via-mitmdump"] and "ENTRY-SECRET" not in json.dumps(bundle)
-    assert len(load_http_sources([out / "flows.mitm"])["http"]) == 1
+    assert len(load_http_sources([out / "flows.mitm"], redactor=Redactor.default())["http"]) == 1
 
 
 def test_panel_summary_counts_other_domains() -> None:
@@ -198,7 +199,7 @@ def test_panel_summary_counts_other_domains() -> None:
     from confaudit.live.panel import render, summary
 
     # the real classes, not look-alikes: a fake once hid the panel calling a property as a method
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     addon.hosts.update({"api.example-rooms.test": 3, "cdn.example-rooms.test": 1, "t.tracker.test": 2})
     addon.counts.update({"http": 6, "websocket": 2, "tls_clienthello": 3})
     addon.udp_dns.udp_bytes = 125_000
@@ -234,14 +235,14 @@ def test_ignored_host_is_passed_through_untouched_with_clienthello_metadata(tmp_
                     state.stop.set()
             asyncio.get_running_loop().create_task(drive())
         return await run_capture(CaptureConfig(out=out, vendor="v", listen_port=0, duration=60, ignore_hosts=(ROOM_HOST,),
-                                               extra_addons=(LabResolver({ROOM_HOST: upstream.port}),)), on_ready=ready)
+                                               extra_addons=(LabResolver({ROOM_HOST: upstream.port}),)), on_ready=ready, redactor=Redactor.default())
 
     try:
         asyncio.run(scenario())
     finally:
         upstream.stop()
     assert statuses == [200] and [r["path"] for r in upstream.requests] == ["/pinned"]
-    bundle = load_http_sources([out / "observations.jsonl"])
+    bundle = load_http_sources([out / "observations.jsonl"], redactor=Redactor.default())
     assert bundle["http"] == []  # passed through: no decrypted content
     hellos = [t for t in bundle["tls_clienthello"] if t["sni"] == ROOM_HOST]
     assert hellos and hellos[0]["passthrough"] is True and hellos[0]["alpn"] == ["h2", "http/1.1"]

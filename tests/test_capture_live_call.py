@@ -3,6 +3,7 @@ and one between two aiortc peers, the sniffer on lo; then `confaudit analyze` on
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import json
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from confaudit.lab.recorded_room import PARTICIPANT, ROOM_HOST, ROOM_NAME, TRACK
 def test_lab_call_end_to_end(tmp_path: Path) -> None:
     require_binary("chromium")
     session = tmp_path / "session"
-    run = record_lab_session(session, media_seconds=2.0, aiortc_call=True, timeout=120)
+    run = record_lab_session(session, media_seconds=2.0, aiortc_call=True, timeout=120, redactor=Redactor.default())
     assert run.page_error is None, run.page_error
     assert "/phase/left" in run.upstream_paths and run.aiortc_streams == 4
     out = tmp_path / "evidence.json"

@@ -7,6 +7,7 @@ mistyped RFC 6455 GUID. mitmproxy relays the 101 untouched, so every browser clo
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import asyncio
 import base64
 import json
@@ -69,7 +70,7 @@ def _record(out: Path, strategy: str) -> tuple[list[dict[str, Any]], str]:
                            simulated=True, extra_addons=(LabResolver({ROOM_HOST: upstream.port}),),
                            extra_options={"connection_strategy": strategy})
     try:
-        asyncio.run(run_capture(config, on_ready=lambda state: asyncio.get_running_loop().create_task(scenario(state))))
+        asyncio.run(run_capture(config, on_ready=lambda state: asyncio.get_running_loop().create_task(scenario(state)), redactor=Redactor.default()))
     finally:
         upstream.stop()
         profile.cleanup()

@@ -7,6 +7,7 @@ files and that the terminal mode (icanon, echo) is restored after the capture en
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import asyncio
 import http.server
 import json
@@ -261,7 +262,7 @@ def test_registrable_domain_keeps_ip_addresses() -> None:
 
 
 def _state(hosts: dict[str, int], phases: list[str] | None = None, sniffer: object = None) -> LiveState:
-    addon = SessionRecorder()  # the real addon and state classes: look-alikes hid a property called as a method
+    addon = SessionRecorder(redactor=Redactor.default())  # the real addon and state classes: look-alikes hid a property called as a method
     addon.hosts.update(hosts)
     addon.counts["http"] = 3
     return LiveState(started=time.time() - 65, addon=addon, sniffer=sniffer, listen=[("127.0.0.1", 8080)],

@@ -4,6 +4,7 @@ modes of every file of a recorded session and `mark`'s ISO 8601 time."""
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import asyncio
 import json
 import os
@@ -95,7 +96,7 @@ def test_port_taken_after_the_check_is_reported_from_mitmproxys_startup(tmp_path
     out = tmp_path / "s"
     config = CaptureConfig(out=out, vendor="v", listen_port=port, iface="lo", duration=5)
     with pytest.raises(InputError, match=rf"127\.0\.0\.1:{port}: proxy did not start: .*{port}"):
-        asyncio.run(run_capture(config))
+        asyncio.run(run_capture(config, redactor=Redactor.default()))
     assert not out.exists()
 
 
@@ -153,7 +154,7 @@ def test_every_file_of_a_recorded_session_is_private(tmp_path: Path) -> None:
                 append_phase(out, "joined")
                 state.stop.set()
             asyncio.get_running_loop().create_task(drive())
-        return await run_capture(CaptureConfig(out=out, vendor="v", listen_port=0, iface="lo", duration=60), on_ready=ready)
+        return await run_capture(CaptureConfig(out=out, vendor="v", listen_port=0, iface="lo", duration=60), on_ready=ready, redactor=Redactor.default())
 
     old = os.umask(0)
     try:

@@ -4,6 +4,7 @@ Without flags the capture shows the failed flows (panel, closing line, manifest)
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import asyncio
 import json
 import signal
@@ -112,7 +113,7 @@ def test_panel_shows_failed_upstream_during_a_real_capture(tmp_path: Path, priva
             asyncio.get_running_loop().create_task(drive())
         config = CaptureConfig(out=out, vendor="v", listen_port=0, duration=60,
                                extra_addons=(LabResolver({ROOM_HOST: private_upstream.port}),))
-        return await run_capture(config, on_ready=ready)
+        return await run_capture(config, on_ready=ready, redactor=Redactor.default())
 
     manifest = asyncio.run(scenario())
     assert seen["statuses"] == [502, 502]
@@ -145,7 +146,7 @@ def test_unreachable_upstream_behind_connect_counts_too(tmp_path: Path) -> None:
             asyncio.get_running_loop().create_task(drive())
         config = CaptureConfig(out=tmp_path / "s", vendor="v", listen_port=0, duration=60,
                                extra_addons=(LabResolver({ROOM_HOST: dead_port}),))
-        return await run_capture(config, on_ready=ready)
+        return await run_capture(config, on_ready=ready, redactor=Redactor.default())
 
     manifest = asyncio.run(scenario())
     assert seen == [502]

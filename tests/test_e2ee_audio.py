@@ -206,7 +206,7 @@ def test_a_few_vp8_ciphertext_frames_that_decode_by_chance_are_not_readable() ->
     such frames decodes without a single error, and must still not be called readable."""
     import av
 
-    from confaudit.e2ee.depacketize import RtpPacket
+    from confaudit.wire.depacketize import RtpPacket
     from confaudit.e2ee.inner import classify, trial_video
     from benchmarks.synth_e2ee import encode_video, packetize
 

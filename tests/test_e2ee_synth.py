@@ -189,7 +189,7 @@ def test_hostile_captures_never_crash(tmp_path: Path, handshake) -> None:
 
 
 def test_decoder_paths_survive_random_bytes() -> None:
-    from confaudit.e2ee.depacketize import RtpPacket
+    from confaudit.wire.depacketize import RtpPacket
     from confaudit.e2ee.handshake import FlowHandshakes
     from confaudit.e2ee.inner import classify
 
@@ -276,7 +276,7 @@ def test_media_after_an_ice_pair_change_is_keyed_by_the_shared_endpoint(tmp_path
 
 
 def test_sframe_header_with_counter_is_an_inner_layer() -> None:
-    from confaudit.e2ee.depacketize import RtpPacket
+    from confaudit.wire.depacketize import RtpPacket
     from confaudit.e2ee.inner import classify
 
     packets = []

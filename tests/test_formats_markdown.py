@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import json
 import re
 
@@ -90,6 +91,6 @@ def test_comparison_summary_with_hostile_captured_names_renders_inert() -> None:
     payload = " www.evil.example @octocat #12 a@evil.example https://evil.example/x"
     bundle = synthetic_bundle(300, payload=payload, hosts=30)
     run = synthetic_run(bundle, claims=6, payload=payload)
-    markdown = compare_markdown(comparison_view([{"run": run, "bundle": bundle, "report_href": "audit-vendor.html"}]))
+    markdown = compare_markdown(comparison_view([{"run": run, "bundle": bundle, "report_href": "audit-vendor.html"}], redactor=Redactor.default()))
     assert "evil.example" in markdown
     assert_inert(markdown)

@@ -67,7 +67,7 @@ def test_numbers_no_double_holds_skip_their_entry_and_are_counted(tmp_path: Path
     path.write_text(text)
     for chunk in (3, 1 << 20):
         monkeypatch.setattr(har_stream, "CHUNK_BYTES", chunk)
-        bundle = load_http_sources([path])
+        bundle = load_http_sources([path], redactor=Redactor.default())
         source = bundle["inputs"][0]
         assert (source["records_read"], source["records_skipped"], bundle["complete"]) == (3, 3, False)
         assert [w.split(" at $")[0] for w in source["warnings"]] == [
@@ -82,7 +82,7 @@ def test_deep_nesting_is_refused_before_the_parser_builds_it(tmp_path: Path) -> 
     tracemalloc.start()
     try:
         with pytest.raises(InputError) as err:
-            load_http_sources([path])
+            load_http_sources([path], redactor=Redactor.default())
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -103,7 +103,7 @@ def test_malformed_documents_are_one_line_errors(tmp_path: Path, text: str, prob
     path = tmp_path / "bad.har"
     path.write_text(text)
     with pytest.raises(InputError) as err:
-        load_http_sources([path])
+        load_http_sources([path], redactor=Redactor.default())
     assert str(err.value) == f"{path}: {problem}"
 
 
@@ -115,7 +115,7 @@ def test_a_har_damaged_after_some_entries_is_read_up_to_the_damage(tmp_path: Pat
             "deep": text[:sixth] + "[" * 500 + text[sixth:]}[damage]
     path = tmp_path / "damaged.har"
     path.write_text(text)
-    bundle = load_http_sources([path])
+    bundle = load_http_sources([path], redactor=Redactor.default())
     source = bundle["inputs"][0]
     assert (source["records_read"], source["records_skipped"], bundle["complete"]) == (5, 1, False)
     problem = {"cut": "parse error: premature EOF", "garbage": "lexical error: invalid char in json text.",
@@ -144,11 +144,11 @@ def test_invalid_utf8_is_a_one_line_error_and_an_empty_log_is_empty(tmp_path: Pa
     bad = tmp_path / "latin1.har"
     bad.write_bytes(b'{"log": {"entries": [{"x": "caf\xe9"}]}}')
     with pytest.raises(InputError, match="invalid bytes in UTF8 string") as err:
-        load_http_sources([bad])
+        load_http_sources([bad], redactor=Redactor.default())
     assert "\n" not in str(err.value) and "caf" not in str(err.value)
     empty = tmp_path / "empty.har"
     empty.write_text('{"log": {"version": "1.2", "entries": []}}')
-    bundle = load_http_sources([empty])
+    bundle = load_http_sources([empty], redactor=Redactor.default())
     assert bundle["http"] == [] and bundle["complete"] is True and bundle["inputs"][0]["records_read"] == 0
 
 

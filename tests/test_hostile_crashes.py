@@ -4,6 +4,7 @@ evidence JSON. Every exit code is checked through the real CLI in a subprocess."
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import gzip
 import json
 import os
@@ -86,7 +87,7 @@ def test_undecodable_path_query_and_header_name_reach_no_writer_as_surrogates(tm
 async def test_live_addon_writes_latin1_headers_as_replacement_characters(tmp_path: Path) -> None:
     from confaudit.live.addons import SessionRecorder
 
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     with taddons.context(addon) as tctx:
         tctx.configure(addon, confaudit_session=str(tmp_path), confaudit_vendor="Example Rooms")
         flow = tflow.tflow(resp=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import base64
 import json
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_chrome_har_with_websocket(tmp_path: Path) -> None:
     earlier = _entry("https://rooms.test/api", "2026-11-25T08:00:01+00:00")
     path = tmp_path / "chrome.har"
     path.write_text(json.dumps(_har([later, ws_entry, earlier])))
-    bundle = load_http_sources([path])
+    bundle = load_http_sources([path], redactor=Redactor.default())
     hosts = [h["host"] for h in bundle["http"]]
     assert hosts == ["rooms.test", "rooms.test", "telemetry.tracker.test"]  # ordered by time, ids follow
     assert [h["id"] for h in bundle["http"]] == ["h1", "h2", "h3"]
@@ -64,7 +65,7 @@ def test_mitm_flow_file_uses_the_same_converter(tmp_path: Path) -> None:
         writer = mio.FlowWriter(fh)
         for flow in flows:
             writer.add(flow)
-    bundle = load_http_sources([path])
+    bundle = load_http_sources([path], redactor=Redactor.default())
     assert len(bundle["http"]) == 2 and len(bundle["websocket"]) == 3 and len(bundle["udp_flows"]) == 1
     assert JWT not in json.dumps(bundle) and all(h["source"] == "mitm" for h in bundle["http"])
     assert bundle["inputs"][0]["format"] == "mitm" and "raw TCP" in bundle["inputs"][0]["warnings"][0]
@@ -74,7 +75,7 @@ def test_observations_torn_tail_is_partial_not_silent(tmp_path: Path) -> None:
     path = tmp_path / "observations.jsonl"
     good = {"kind": "http", "flow_uuid": "a", "ts": 5.0, "method": "GET", "url": f"https://x.test/?access_token={JWT}"}
     path.write_text('{"kind":"header","format":"confaudit-observations"}\n' + json.dumps(good) + '\n{"kind":"http","ts":')
-    bundle = load_http_sources([path])
+    bundle = load_http_sources([path], redactor=Redactor.default())
     assert bundle["complete"] is False and bundle["inputs"][0]["records_skipped"] == 1
     assert JWT not in bundle["http"][0]["url"]  # re-redacted on import
 
@@ -117,7 +118,7 @@ def test_hostile_inputs_are_one_line_input_errors(tmp_path: Path, name: str) -> 
     else:
         path.write_text(HOSTILE[name])
     with pytest.raises(InputError) as err:
-        load_http_sources([path])
+        load_http_sources([path], redactor=Redactor.default())
     message = str(err.value)
     assert message.startswith(str(path)) and "\n" not in message
 
@@ -134,7 +135,7 @@ def test_huge_har_body_is_capped(tmp_path: Path) -> None:
     path = tmp_path / "big.har"
     entry = _entry("https://x.test/", "2026-01-01T00:00:00Z", response={"status": 200, "headers": [], "content": {"text": big, "mimeType": "text/plain"}})
     path.write_text(json.dumps(_har([entry])))
-    body = load_http_sources([path])["http"][0]["response_body"]
+    body = load_http_sources([path], redactor=Redactor.default())["http"][0]["response_body"]
     assert body["truncated"] is True and len(body["text"]) <= body["cap"]
 
 
@@ -153,7 +154,7 @@ def test_equal_parts_of_records_are_held_once(tmp_path: Path) -> None:
         for _ in range(2):
             writer.add(tflow.tflow(resp=True))
     for path in (har, obs, flows):
-        first, second = load_http_sources([path])["http"][:2]
+        first, second = load_http_sources([path], redactor=Redactor.default())["http"][:2]
         assert first["request_headers"] == second["request_headers"] and "C00KIE" not in json.dumps(first)
         assert first["request_headers"] is second["request_headers"], path.name
         assert first["request_headers"][0] is second["request_headers"][0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import json
 import random
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from confaudit import jsonstream
-from confaudit.jsonio import dumps_canonical, write_json
+from confaudit.jsonio import dumps_canonical
+from confaudit.jsonstream import write_json
 from confaudit.jsonstream import NestingGuard, canonical_chunks
 
 # Characters that matter to a byte scanner: escapes, quotes, brackets and commas inside strings, multi-byte text.
@@ -40,7 +42,7 @@ def test_a_real_bundle_is_written_as_before(tmp_path: Path, monkeypatch: pytest.
     """The sample session's evidence (capture, flows, observations, telemetry) through write_json."""
     from confaudit.evidence.build import build_evidence
 
-    bundle = build_evidence([Path(__file__).resolve().parents[1] / "samples" / "sessions" / "example-rooms"])
+    bundle = build_evidence([Path(__file__).resolve().parents[1] / "samples" / "sessions" / "example-rooms"], redactor=Redactor.default())
     monkeypatch.setattr(jsonstream, "BATCH_BYTES", 4096)  # many batches per section
     write_json(tmp_path / "evidence.json", bundle)
     assert (tmp_path / "evidence.json").read_bytes() == (dumps_canonical(bundle) + "\n").encode("utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import socket
 import subprocess
 import threading
@@ -25,7 +26,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory):
     record = run_call(2.0, keylog_path=keylog, capture_path=capture)
     from confaudit.analysis.packet_side import analyze_captures
 
-    return record, analyze_captures([capture]), capture, keylog
+    return record, analyze_captures([capture], redactor=Redactor.default()), capture, keylog
 
 
 @pytest.mark.slow
@@ -112,7 +113,7 @@ def test_call_stun_and_topology(recorded) -> None:
     assert bundle["complete"] is True
     assert "ice-pwd" not in repr(record) and record.offer_sdp not in repr(record)
     pwd = next(line.split(":", 1)[1] for line in record.offer_sdp.splitlines() if line.startswith("a=ice-pwd:"))
-    assert pwd not in record.redacted_offer() and "a=ice-pwd:" in record.redacted_offer()
+    assert pwd not in record.redacted_offer(redactor=Redactor.default()) and "a=ice-pwd:" in record.redacted_offer(redactor=Redactor.default())
     _udp, a_addr, a_port, b_addr, b_port = record.five_tuple()
     (flow,) = bundle["flows"]
     assert {(flow["src"], flow["sport"]), (flow["dst"], flow["dport"])} == {(a_addr, a_port), (b_addr, b_port)}

@@ -5,6 +5,7 @@ sfu-e2ee rooms with media flowing."""
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import asyncio
 import json
 import ssl
@@ -206,11 +207,11 @@ def _fragment_key(link: str) -> bytes | None:
 
 def _encoded_frame(kind: str, payloads: tuple[bytes, ...]) -> bytes:
     """The encoded frame the sender's transform saw: Opus payloads as they are, VP8 without descriptors."""
-    from confaudit.e2ee.depacketize import vp8_descriptor
+    from confaudit.wire.depacketize import vp8_frame_part
 
     if kind == "audio":
         return b"".join(payloads)
-    return b"".join(parsed[1] for p in payloads if (parsed := vp8_descriptor(p)) is not None)
+    return b"".join(parsed[1] for p in payloads if (parsed := vp8_frame_part(p)) is not None)
 
 
 def _vp8_frame(payloads: tuple[bytes, ...]) -> bool:
@@ -480,7 +481,7 @@ def test_lab_through_the_capture_proxy_shows_signalling_and_telemetry_in_the_evi
                                    ssl_insecure=True, simulated=True, extra_addons=(LabResolver(lab.routes),),
                                    extra_options={"connection_strategy": "lazy"})
             await run_capture(config, on_ready=lambda state: asyncio.get_running_loop().create_task(
-                scenario(state, lab)))
+                scenario(state, lab)), redactor=Redactor.default())
             outcome["events"] = [e["event"] for e in lab.signalling.events]
 
     asyncio.run(record())

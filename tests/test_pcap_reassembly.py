@@ -4,6 +4,7 @@ tshark (which reassembles by default)."""
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import json
 import random
 import struct
@@ -228,7 +229,7 @@ def captures(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_fragmented_sip_invite_shows_its_sdes_key_redacted(captures):
-    bundle = analyze_captures([captures["sip"]])
+    bundle = analyze_captures([captures["sip"]], redactor=Redactor.default())
     (entry,) = bundle["inputs"]
     assert entry["complete"] and entry["ip_datagrams_reassembled"] == 1 and entry["packets_not_analysed"] == {}
     assert entry["records_read"] == 33 and bundle["complete"]
@@ -267,7 +268,7 @@ def test_a_lost_fragment_is_counted_and_the_invite_is_not_pretended(captures):
     from confaudit.evidence.build import build_evidence
     from confaudit.evidence.schema import validate_bundle
 
-    bundle = build_evidence([captures["sip-lost"]])
+    bundle = build_evidence([captures["sip-lost"]], redactor=Redactor.default())
     assert validate_bundle(bundle) == []
     (entry,) = bundle["inputs"]
     assert not entry["complete"] and not bundle["complete"]
@@ -277,7 +278,7 @@ def test_a_lost_fragment_is_counted_and_the_invite_is_not_pretended(captures):
 
 
 def test_mixed_fragments_reassemble_tls_over_ipv6_and_dns(captures):
-    bundle = analyze_captures([captures["mixed"]])
+    bundle = analyze_captures([captures["mixed"]], redactor=Redactor.default())
     (entry,) = bundle["inputs"]
     assert entry["ip_datagrams_reassembled"] == 2 and entry["packets_not_analysed"] == {"fragments_incomplete": 2}
     (tls,) = bundle["tls"]

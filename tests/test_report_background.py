@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import re
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def _bundle(host: str) -> dict:
 
 def _render(bundle: dict) -> str:
     claims = load_claims(CLAIMS)
-    return render_audit(evaluate(claims, bundle), with_first_party(bundle, claims.first_party))
+    return render_audit(evaluate(claims, bundle), with_first_party(bundle, claims.first_party), redactor=Redactor.default())
 
 
 def test_background_hosts_are_listed_with_their_reasons_apart_from_parties() -> None:
@@ -49,7 +50,7 @@ def test_background_hosts_are_listed_with_their_reasons_apart_from_parties() -> 
 
 def test_section_says_when_evidence_has_no_attribution() -> None:
     bundle = _bundle("x.example")
-    html = render_audit(evaluate(load_claims(CLAIMS), bundle), bundle)  # the bundle itself was never attributed
+    html = render_audit(evaluate(load_claims(CLAIMS), bundle), bundle, redactor=Redactor.default())  # the bundle itself was never attributed
     assert "No traffic attribution in this evidence" in _section(html)
 
 
@@ -60,7 +61,7 @@ def test_captured_names_and_reasons_are_escaped(payload: str) -> None:
     view["traffic_attribution"]["hosts"].append({"host": payload, "role": "unknown", "reasons": [payload],
                                                  "records": {payload: 1}})
     view["traffic_attribution"]["first_party"].append(payload)
-    html = render_audit(evaluate(load_claims(CLAIMS), bundle), view)
+    html = render_audit(evaluate(load_claims(CLAIMS), bundle), view, redactor=Redactor.default())
     scan = static_scan(html)
     assert scan.handlers == [] and scan.srcs == [] and html.count("<script") == 2
     section = _section(html)

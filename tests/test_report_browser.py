@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import re
 import shutil
 import struct
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 def _report(payload: str) -> str:
     bundle = synthetic_bundle(200, payload=payload, hosts=20)
-    return render_audit(synthetic_run(bundle, claims=6, payload=payload, evidence_per_finding=5), bundle)
+    return render_audit(synthetic_run(bundle, claims=6, payload=payload, evidence_per_finding=5), bundle, redactor=Redactor.default())
 
 
 def _vulnerable_templates(tmp_path: Path) -> Path:
@@ -58,7 +59,7 @@ def test_payloads_never_execute_in_audit_or_comparison(tmp_path: Path) -> None:
     entries = [{"run": synthetic_run(bundle, payload=PAYLOADS[3] + PAYLOADS[0]), "bundle": bundle, "report_href": "a.html"},
                {"run": synthetic_run(bundle, payload=PAYLOADS[7]), "bundle": bundle, "report_href": "javascript:x"}]
     page = tmp_path / "comparison.html"
-    page.write_text(render_comparison(entries), encoding="utf-8")
+    page.write_text(render_comparison(entries, redactor=Redactor.default()), encoding="utf-8")
     dom = run_chromium(chromium, page, tmp_path / "profile-c")
     assert 'data-report-script="ran"' in dom
     assert MARKER not in dom
@@ -72,7 +73,7 @@ def test_positive_control_vulnerable_template_executes(tmp_path: Path) -> None:
     for n in AUTO_RUNNING:
         run = synthetic_run(bundle, claims=3, payload=PAYLOADS[n], evidence_per_finding=2)
         page = tmp_path / f"vuln-{n}.html"
-        page.write_text(render_audit(run, bundle, templates=vuln), encoding="utf-8")
+        page.write_text(render_audit(run, bundle, templates=vuln, redactor=Redactor.default()), encoding="utf-8")
         pages.append(page)
     executed = [n for n, dom in zip(AUTO_RUNNING, _load_all(chromium, pages, tmp_path)) if f"{MARKER}-{n}" in dom]
     # Event-driven payloads can miss a run: headless Chromium fires `autofocus` onfocus in about 8 of 10
@@ -96,7 +97,7 @@ def test_csp_blocks_injection_even_in_a_vulnerable_template(tmp_path: Path) -> N
     bundle = synthetic_bundle(100, hosts=5)
     page = tmp_path / "vuln-csp.html"
     page.write_text(render_audit(synthetic_run(bundle, claims=3, payload=PAYLOADS[1] + PAYLOADS[0]), bundle,
-                                 templates=vuln), encoding="utf-8")
+                                 templates=vuln, redactor=Redactor.default()), encoding="utf-8")
     dom = run_chromium(chromium, page, tmp_path / "cprofile")
     assert "onerror" in dom  # the injected markup is really in the page ...
     assert MARKER not in dom  # ... and the hash-only CSP stops it
@@ -123,7 +124,7 @@ def test_screenshot_renders_key_sections(tmp_path: Path) -> None:
     chromium = require_binary("chromium")
     bundle = synthetic_bundle(2000)
     page = tmp_path / "audit.html"
-    page.write_text(render_audit(synthetic_run(bundle), bundle), encoding="utf-8")
+    page.write_text(render_audit(synthetic_run(bundle), bundle, redactor=Redactor.default()), encoding="utf-8")
     dom = run_chromium(chromium, page, tmp_path / "sprofile")
     for section in ("summary", "verdicts", "parties", "timeline", "media", "provenance", "method"):
         assert f'id="{section}"' in dom
@@ -139,7 +140,7 @@ def test_screenshot_renders_key_sections(tmp_path: Path) -> None:
 def _pdf_pages(chromium: str, tmp_path: Path, name: str, evidence_per_finding: int) -> int:
     bundle = synthetic_bundle(500)
     page = tmp_path / f"{name}.html"
-    page.write_text(render_audit(synthetic_run(bundle, claims=6, evidence_per_finding=evidence_per_finding), bundle),
+    page.write_text(render_audit(synthetic_run(bundle, claims=6, evidence_per_finding=evidence_per_finding), bundle, redactor=Redactor.default()),
                     encoding="utf-8")
     pdf = tmp_path / f"{name}.pdf"
     run_chromium(chromium, page, tmp_path / f"{name}-profile", pdf=pdf)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import re
 
 import pytest
@@ -70,7 +71,7 @@ def _entries(payload: str = "") -> list[dict]:
 
 
 def test_matrices_link_to_the_vendor_reports_anchors() -> None:
-    view = comparison_view(_entries())
+    view = comparison_view(_entries(), redactor=Redactor.default())
     assert [v["name"] for v in view["vendors"]] == ["Vendor", "Other"]
     claim_links = [f["href"] for row in view["verdict_rows"] for cell in row["cells"] for f in cell]
     assert "audit-vendor.html#finding-claim-1" in claim_links and "audit-other.html#finding-claim-3" in claim_links
@@ -78,7 +79,7 @@ def test_matrices_link_to_the_vendor_reports_anchors() -> None:
     party_links = [c["href"] for row in view["third_party_rows"] for c in row["cells"] if c]
     assert party_links and all(re.fullmatch(r"audit-(vendor|other)\.html#party-p\d+", h) for h in party_links)
     assert view["media"][0]["topology"] == "server" and "srtp" in view["media"][0]["streams"]
-    html = render_comparison(_entries())
+    html = render_comparison(_entries(), redactor=Redactor.default())
     for section in ("scores", "claims", "data", "third-parties", "media"):
         assert f'id="{section}"' in html
 
@@ -87,7 +88,7 @@ def test_unsafe_report_href_is_not_linked() -> None:
     entries = _entries()
     entries[0]["report_href"] = "javascript:alert(1)"
     entries[1]["report_href"] = "../../etc/passwd"
-    view = comparison_view(entries)
+    view = comparison_view(entries, redactor=Redactor.default())
     assert all(v["href"] == "" for v in view["vendors"])
     assert all(f["href"].startswith("#") for row in view["verdict_rows"] for cell in row["cells"] for f in cell)
 
@@ -95,17 +96,17 @@ def test_unsafe_report_href_is_not_linked() -> None:
 @pytest.mark.parametrize("payload", PAYLOADS[:8])
 def test_comparison_html_and_markdown_escape_captured_text(payload: str) -> None:
     entries = _entries(payload)
-    scan = static_scan(render_comparison(entries))
+    scan = static_scan(render_comparison(entries, redactor=Redactor.default()))
     assert scan.handlers == [] and scan.srcs == [] and len(scan.scripts) == 2
     assert all(re.fullmatch(r"(https?://\S+|[A-Za-z0-9_.\-]*#[A-Za-z0-9_.\-]+|audit-[a-z]+\.html)", h) for h in scan.hrefs)
-    md = comparison_markdown(comparison_view(entries))
+    md = comparison_markdown(comparison_view(entries, redactor=Redactor.default()))
     assert not re.search(r"(?<!\\)<(?!br>)", md)  # every captured < is backslash-escaped
     assert not re.search(r"(?<!\\)\]\(", md) and not re.search(r"(?<!\\)!\[", md)  # no live link or image
     assert md_escape("a|b<i>[x](javascript:y)") == r"a\|b\<i\>\[x\]\(javascript\:y\)"
 
 
 def test_markdown_and_json_summarise_every_vendor() -> None:
-    view = comparison_view(_entries())
+    view = comparison_view(_entries(), redactor=Redactor.default())
     md = comparison_markdown(view)
     caveat = "62 ⚠️ most claims untested: this score rests on a minority of what the vendor claims"
     assert md.startswith("## confaudit comparison") and f"| Overall score | {caveat} | {caveat} |" in md
@@ -118,13 +119,13 @@ def test_markdown_and_json_summarise_every_vendor() -> None:
 
 def test_score_is_never_bare_when_most_claims_are_untested() -> None:
     entries = _entries()
-    html = render_comparison(entries)
+    html = render_comparison(entries, redactor=Redactor.default())
     cell = html[html.index("<th>Overall (0–100)</th>"):]
     cell = cell[:cell.index("</tr>")]
     assert cell.count("tested 2 of") == 2 and cell.count("most claims untested") == 2
     for finding in entries[0]["run"]["findings"]:  # every claim tested: coverage stays, the caveat goes
         finding["verdict"] = "supported"
-    view = comparison_view(entries)
+    view = comparison_view(entries, redactor=Redactor.default())
     assert view["vendors"][0]["coverage"]["caveat"] is None and view["vendors"][0]["coverage"]["text"].startswith("tested 6 of 6")
     assert view["vendors"][1]["coverage"]["caveat"]
 
@@ -135,7 +136,7 @@ def _evaluated(session, claims_path) -> dict:
     from confaudit.rules.engine import evaluate, with_first_party
 
     claims = load_claims(claims_path)
-    bundle = build_evidence([session], first_party=claims.first_party)
+    bundle = build_evidence([session], first_party=claims.first_party, redactor=Redactor.default())
     return {"run": evaluate(claims, bundle).to_dict(), "bundle": with_first_party(bundle, claims.first_party)}
 
 
@@ -151,7 +152,7 @@ def test_planes_missing_from_the_evidence_are_not_captured_never_zero(shared_cap
     pcap_only = dict(_evaluated(shared_captures / "webex.pcap", claims), report_href="audit-webex.html")
     session = dict(_evaluated(repo / "samples" / "sessions" / "example-rooms", repo / "samples" / "claims" / "example-rooms.yaml"),
                    report_href="audit-rooms.html")
-    view = comparison_view([pcap_only, session])
+    view = comparison_view([pcap_only, session], redactor=Redactor.default())
     assert [v["planes"] for v in view["vendors"]] == [{"web": False, "media": False, "packets": True},
                                                       {"web": True, "media": True, "packets": True}]
     assert view["web_missing"] == ["Webex"]
@@ -162,7 +163,7 @@ def test_planes_missing_from_the_evidence_are_not_captured_never_zero(shared_cap
     webex_media, rooms_media = view["media"]
     assert (webex_media["topology"], webex_media["streams"], webex_media["srtp"]) == ("not captured",) * 3
     assert webex_media["tls"] != "not captured" and rooms_media["topology"] == "p2p" and "srtp" in rooms_media["streams"]
-    html = render_comparison([pcap_only, session])
+    html = render_comparison([pcap_only, session], redactor=Redactor.default())
     data = html[html.index('id="data"'):html.index('id="third-parties"')]
     assert data.count(">not captured</td>") == len(view["data_rows"]) and ">0 (0)<" not in data
     md = comparison_markdown(view)

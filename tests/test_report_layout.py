@@ -7,6 +7,7 @@ after layout changes. The assertions are on layout, not pixels.
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import copy
 import subprocess
 import sys
@@ -73,11 +74,11 @@ def _check_page(page, html: Path, out: Path, name: str, *, cards: bool) -> None:
 
 def test_audit_and_comparison_fit_screen_and_a4_with_quotes_visible(tmp_path: Path, shared_captures: Path) -> None:
     out = artifact_dir("report-layout")
-    run, bundle = run_claims([SESSION], CLAIMS)
+    run, bundle = run_claims([SESSION], CLAIMS, redactor=Redactor.default())
     audit = tmp_path / "audit.html"
-    audit.write_text(render_audit(run, bundle), encoding="utf-8")
+    audit.write_text(render_audit(run, bundle, redactor=Redactor.default()), encoding="utf-8")
     wide = tmp_path / "audit-wide.html"
-    wide.write_text(render_audit(run, _widened(bundle)), encoding="utf-8")
+    wide.write_text(render_audit(run, _widened(bundle), redactor=Redactor.default()), encoding="utf-8")
     assert LONG_HOST in wide.read_text(encoding="utf-8")
 
     compare = tmp_path / "compare"

@@ -5,6 +5,7 @@ No browser here (tests/test_report_layout.py looks at the same pages in Chromium
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import copy
 from html import unescape
 from html.parser import HTMLParser
@@ -68,8 +69,8 @@ def _cards(html: str) -> _Cards:
 
 
 def test_quote_and_source_come_before_the_verdict_outside_the_collapsed_evidence() -> None:
-    run, bundle = run_claims([SESSION], CLAIMS)
-    html = render_audit(run, bundle)
+    run, bundle = run_claims([SESSION], CLAIMS, redactor=Redactor.default())
+    html = render_audit(run, bundle, redactor=Redactor.default())
     parsed = _cards(html)
     findings = {f.claim_id: f for f in run.findings}
     assert len(parsed.cards) == len(findings) > 5
@@ -92,7 +93,7 @@ def test_quote_is_escaped_and_a_javascript_source_never_becomes_a_link() -> None
     run = synthetic_run(bundle, claims=2, evidence_per_finding=1)
     run["findings"][0]["statement"] = 'We <b>never</b> "listen" <script>x()</script>'
     run["findings"][0]["source"] = {"title": "Policy <i>page</i>", "url": "javascript:alert(1)"}
-    html = render_audit(run, bundle)
+    html = render_audit(run, bundle, redactor=Redactor.default())
     card = next(c for c in _cards(html).cards if c["id"] == "finding-claim-0")
     assert ("quote", 'We <b>never</b> "listen" <script>x()</script>') in card["parts"]
     assert "javascript:" not in html.split('id="finding-claim-0"')[1].split("</figure>")[0].replace("&#", "")
@@ -132,8 +133,8 @@ def test_stream_label_names_what_is_known_and_why_the_rest_is_not(stream, sdp, s
 ])
 def test_real_captures_with_and_without_sdp(capture: str, expected: str, basis: str, reason: str | None, shared_captures: Path) -> None:
     path = shared_captures / capture
-    bundle = build_evidence([path])
-    html = render_audit(synthetic_run(bundle, claims=1, evidence_per_finding=0), bundle)
+    bundle = build_evidence([path], redactor=Redactor.default())
+    html = render_audit(synthetic_run(bundle, claims=1, evidence_per_finding=0), bundle, redactor=Redactor.default())
     media = unescape(html[html.index('id="media"'):html.index('<h3>Media path</h3>')])
     assert expected in media and basis in media
     if reason:
@@ -220,13 +221,13 @@ def test_keys_embedded_and_har_sources_are_named() -> None:
 
 
 def test_audit_and_comparison_say_which_keys_were_used() -> None:
-    run, bundle = run_claims([SESSION], CLAIMS)
-    html = render_audit(run, bundle)
+    run, bundle = run_claims([SESSION], CLAIMS, redactor=Redactor.default())
+    html = render_audit(run, bundle, redactor=Redactor.default())
     assert "TLS keys of HTTPS connections only (sslkeys.log); no DTLS keys, so media content was not examined." in html
     assert "key log used" not in html and "key logs used" not in html
     other = copy.deepcopy(bundle)
     other.pop("e2ee")
     comparison = render_comparison([{"run": run.to_dict(), "bundle": bundle, "report_href": "a.html"},
-                                    {"run": run.to_dict(), "bundle": other, "report_href": "b.html"}])
+                                    {"run": run.to_dict(), "bundle": other, "report_href": "b.html"}], redactor=Redactor.default())
     assert "TLS keys of HTTPS connections only (sslkeys.log)" in comparison
     assert "No key log; no DTLS keys, so media content was not examined." in comparison

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import base64
 import copy
 import hashlib
@@ -37,7 +38,7 @@ def test_environment_autoescapes_every_template_name_and_rejects_undefined() -> 
 @pytest.mark.parametrize("payload", PAYLOADS + (TEMPLATE_SYNTAX,))
 def test_every_captured_field_is_escaped_and_only_our_script_exists(payload: str) -> None:
     bundle = synthetic_bundle(300, payload=payload, hosts=12)
-    html = render_audit(synthetic_run(bundle, claims=6, payload=payload, evidence_per_finding=3), bundle)
+    html = render_audit(synthetic_run(bundle, claims=6, payload=payload, evidence_per_finding=3), bundle, redactor=Redactor.default())
     scan = static_scan(html)
     assert scan.first_head_tag == "meta" and scan.csp is not None
     assert "default-src 'none'" in scan.csp and "'unsafe-inline'" not in scan.csp
@@ -71,7 +72,7 @@ def test_secrets_planted_in_captured_fields_never_reach_the_report() -> None:
     run = synthetic_run(bundle, claims=3, evidence_per_finding=3)
     run["findings"][0]["evidence"][0] = {"kind": "http", "id": "h1", "detail": f"password={secrets['password']}"}
     run["findings"][1]["explanation"] = f"Sent token {secrets['jwt']} to a third party."
-    html = render_audit(run, bundle)
+    html = render_audit(run, bundle, redactor=Redactor.default())
     for name, secret in secrets.items():
         assert secret not in html, name
     assert "[REDACTED" in html
@@ -79,7 +80,7 @@ def test_secrets_planted_in_captured_fields_never_reach_the_report() -> None:
 
 def test_absent_sections_say_so_and_raw_captures_say_no_manifest() -> None:
     run = synthetic_run(synthetic_bundle(10), claims=2)
-    html = render_audit(run, _minimal_bundle())
+    html = render_audit(run, _minimal_bundle(), redactor=Redactor.default())
     for what in ("RTP/SRTP media streams", "TLS handshakes", "DTLS handshakes", "Media path",
                  "STUN or TURN messages", "Timed traffic attributable to a party", "Data categories sent to parties"):
         assert f"{what}: not observed in this capture." in html, what
@@ -91,18 +92,18 @@ def test_absent_sections_say_so_and_raw_captures_say_no_manifest() -> None:
 def test_incomplete_evidence_and_simulated_capture_are_flagged() -> None:
     bundle = synthetic_bundle(100)
     bundle["complete"] = False
-    html = render_audit(synthetic_run(bundle), bundle)
+    html = render_audit(synthetic_run(bundle), bundle, redactor=Redactor.default())
     assert "Incomplete evidence." in html
     assert "Simulated lab capture." in html
     real = copy.deepcopy(synthetic_bundle(100))
     real["session"]["simulated"] = False
-    assert "Simulated lab capture." not in render_audit(synthetic_run(real), real)
+    assert "Simulated lab capture." not in render_audit(synthetic_run(real), real, redactor=Redactor.default())
 
 
 def test_verdicts_badges_scores_and_evidence_links() -> None:
     bundle = synthetic_bundle(500)
     run = synthetic_run(bundle, claims=7, evidence_per_finding=30)
-    html = render_audit(run, bundle)
+    html = render_audit(run, bundle, redactor=Redactor.default())
     for label in ("Supported", "Contradicted", "Understated", "Inconclusive", "Not observable", "Document only", "Check error"):
         assert f"{label}</span>" in html
     assert '<span class="badge understated">↑ Understated</span>' in html
@@ -119,7 +120,7 @@ def test_large_bundle_is_capped_fast_and_small() -> None:
     bundle = synthetic_bundle(100_000, hosts=900)
     run = synthetic_run(bundle, evidence_per_finding=5000)
     start = time.perf_counter()
-    html = render_audit(run, bundle)
+    html = render_audit(run, bundle, redactor=Redactor.default())
     elapsed = time.perf_counter() - start
     size = len(html.encode("utf-8"))
     assert size < 5_000_000, size
@@ -171,16 +172,16 @@ def test_malformed_records_never_crash_rendering() -> None:
                 _set(bundle, rng.choice(bundle_paths), rng.choice(_ODD_VALUES))
             else:
                 _set(run, rng.choice(run_paths), rng.choice(_ODD_VALUES))
-        html = render_audit(run, bundle)
+        html = render_audit(run, bundle, redactor=Redactor.default())
         assert html.rstrip().endswith("</html>")
         assert "\x00" not in html and "\x1b" not in html and "\u202e" not in html
-        render_comparison([{"run": run, "bundle": bundle, "report_href": "a.html"}])
+        render_comparison([{"run": run, "bundle": bundle, "report_href": "a.html"}], redactor=Redactor.default())
 
 
 def test_overall_score_carries_coverage_and_names_untested_claims() -> None:
     bundle = synthetic_bundle(100)
     run = synthetic_run(bundle, claims=7, evidence_per_finding=2)  # 3 of 7 tested: most claims untested
-    html = render_audit(run, bundle)
+    html = render_audit(run, bundle, redactor=Redactor.default())
     card = html[html.index('<div class="label">Overall score</div>'):]
     card = card[:card.index('<div class="card">')]
     assert ">62<" in card and '<div class="coverage">tested 3 of 7 claims (weight ' in card
@@ -189,7 +190,7 @@ def test_overall_score_carries_coverage_and_names_untested_claims() -> None:
     assert "never lowers the score" in html  # the understated legend, shown because claim-6 is understated
     for f in run["findings"]:
         f["verdict"] = "supported"
-    html = render_audit(run, bundle)
+    html = render_audit(run, bundle, redactor=Redactor.default())
     card = html[html.index('<div class="label">Overall score</div>'):]
     card = card[:card.index('<div class="card">')]
     assert "tested 7 of 7 claims" in card and "most claims untested" not in card and "Not tested, so" not in html

@@ -16,12 +16,13 @@ _PROBE = """
 import json, sys
 import confaudit
 from confaudit.report.loader import template_dir
+from confaudit.redact import Redactor
 from confaudit.report.html import render_audit, render_comparison
 from benchmarks.synth_report import synthetic_bundle, synthetic_run
 b = synthetic_bundle(50, hosts=6)
 r = synthetic_run(b, claims=3)
-html = render_audit(r, b)
-cmp = render_comparison([{"run": r, "bundle": b, "report_href": "audit-vendor.html"}])
+html = render_audit(r, b, redactor=Redactor.default())
+cmp = render_comparison([{"run": r, "bundle": b, "report_href": "audit-vendor.html"}], redactor=Redactor.default())
 print(json.dumps({"package": confaudit.__file__, "templates": str(template_dir()), "ok": "id=\\"verdicts\\"" in html,
                   "cmp": "id=\\"claims\\"" in cmp}))
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from confaudit.redact import Redactor
 from confaudit.rules.checks.e2ee import end_to_end_encryption
 from confaudit.rules.checks.media import media_encryption
 from confaudit.rules.checks.path import media_path
@@ -49,7 +50,7 @@ def test_messenger_claims_on_the_mixed_stun_trace(shared_captures):
     """stun.pcap: the only RTP goes to a Meet SFU (Google's network); Messenger's own relay carried none."""
     from confaudit.commands.pipeline import run_claims
 
-    result, evidence = run_claims([shared_captures / "stun.pcap"], REPO / "samples" / "claims" / "messenger-rooms.yaml")
+    result, evidence = run_claims([shared_captures / "stun.pcap"], REPO / "samples" / "claims" / "messenger-rooms.yaml", redactor=Redactor.default())
     findings = {f.claim_id: f for f in result.findings}
     media = findings["rooms-media-encrypted"]
     assert media.verdict == "not_observable" and "another operator's call" in media.explanation

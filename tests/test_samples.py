@@ -3,6 +3,7 @@ entity lists (the lab's made-up hosts live in the sample's own list, never in th
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import json
 import subprocess
 import sys
@@ -63,7 +64,7 @@ def test_claims_entity_lists_attribute_the_lab_hosts(tmp_path: Path) -> None:
     assert report.returncode == 0 and "Lab fixture: tracker" in (tmp_path / "a.html").read_text()
     from confaudit.commands.pipeline import run_claims
 
-    _result, bundle = run_claims([SESSION], claims)
+    _result, bundle = run_claims([SESSION], claims, redactor=Redactor.default())
     parties = {p["domain"]: p for p in bundle["parties"]}
     assert parties["tracker.test"]["entity"] == "Lab fixture: tracker"
     assert [e["name"] for e in bundle["entity_lists"]] == ["confaudit-builtin", "example-rooms-lab"]
@@ -94,4 +95,4 @@ def test_a_missing_entity_list_is_bad_input_naming_it(tmp_path: Path) -> None:
     from confaudit.rules.claims import load_claims
 
     with pytest.raises(InputError):
-        build_bundle([SESSION], load_claims(claims))
+        build_bundle([SESSION], load_claims(claims), redactor=Redactor.default())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import subprocess
 import sys
 from pathlib import Path
@@ -129,11 +130,11 @@ def test_a_recorded_room_link_keeps_its_id_but_not_its_fragment() -> None:
     from confaudit.rules.checks.rooms import scenario_link_summary
     from confaudit.scenario.runner import recorded_link
 
-    link = recorded_link("https://rooms.example-rooms.test/r/Xk3vQ9mZpL2aTr7w#key=c2VjcmV0LWtleQ")
+    link = recorded_link("https://rooms.example-rooms.test/r/Xk3vQ9mZpL2aTr7w#key=c2VjcmV0LWtleQ", redactor=Redactor.default())
     assert link.startswith("https://rooms.example-rooms.test/r/Xk3vQ9mZpL2aTr7w#[REDACTED room-link-fragment #")
-    assert "c2VjcmV0" not in link and recorded_link("https://a.test/r/x") == "https://a.test/r/x"
+    assert "c2VjcmV0" not in link and recorded_link("https://a.test/r/x", redactor=Redactor.default()) == "https://a.test/r/x"
     events = [{"kind": "new_room", "link": link, "line": 5, "ts": 1.0, "session": "s"},
-              {"kind": "new_room", "link": recorded_link("https://rooms.example-rooms.test/r/b7YtRw2QzMn4Kp8s#k=other"),
+              {"kind": "new_room", "link": recorded_link("https://rooms.example-rooms.test/r/b7YtRw2QzMn4Kp8s#k=other", redactor=Redactor.default()),
                "line": 8, "ts": 2.0, "session": "s"}]
     summary = scenario_link_summary({"scenario_events": events}, None)
     assert summary["distinct_ids"] == 2 and summary["length"] == {"min": 16, "max": 16} and not summary["reused_ids"]

@@ -3,6 +3,7 @@ proxy, a room site of the test's own (HTTPS via the proxy's routes, or plain HTT
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import asyncio
 import json
 import os
@@ -74,7 +75,7 @@ def _record(tmp_path: Path, site: RoomSite, scenario: str = ROOM_SCENARIO,
     upstream = TlsUpstream([HOST], handler=site.handle).start()
     try:
         session = tmp_path / "session"
-        recording = asyncio.run(record_scenario(load_scenario(path), session, routes={HOST: upstream.port}))
+        recording = asyncio.run(record_scenario(load_scenario(path), session, routes={HOST: upstream.port}, redactor=Redactor.default()))
     finally:
         upstream.stop()
     return session, recording
@@ -301,7 +302,7 @@ async def test_new_room_records_the_room_page_not_an_interim_about_blank(tmp_pat
     cert, _key = self_signed_cert([HOST], tmp_path)
     session = tmp_path / "session"
     session.mkdir()
-    runner = ScenarioRunner(scenario, session, 0, cert.read_bytes())
+    runner = ScenarioRunner(scenario, session, 0, cert.read_bytes(), redactor=Redactor.default())
     step = next(s for s in scenario.steps if s.kind == "new_room")
     await runner._new_room(NavigatingBrowser(), step, 1000)
     assert runner.links == [f"https://{HOST}/room/AbC123"]

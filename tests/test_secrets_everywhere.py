@@ -95,7 +95,7 @@ def test_no_planted_secret_reaches_any_output(tmp_path: Path) -> None:
             asyncio.get_running_loop().create_task(drive())
         await run_capture(CaptureConfig(out=session_dir, vendor="example-rooms", listen_port=0, iface="lo", duration=60,
                                         ssl_insecure=True, simulated=True,
-                                        extra_addons=(LabResolver({HOST: upstream.port}),)), on_ready=ready)
+                                        extra_addons=(LabResolver({HOST: upstream.port}),)), on_ready=ready, redactor=Redactor.default())
 
     try:
         asyncio.run(scenario())

@@ -3,6 +3,7 @@ capture recorded make the evidence incomplete, name why, and keep claims from be
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import json
 import re
 import signal
@@ -183,7 +184,7 @@ def test_records_the_writer_never_wrote_are_recorded_as_dropped(tmp_path: Path) 
     from confaudit.live.addons import SessionRecorder
 
     out = tmp_path / "s"
-    addon = SessionRecorder()
+    addon = SessionRecorder(redactor=Redactor.default())
     addon.open_session(out, vendor="Example Rooms")
     addon.writer._queue.put(None)  # the writer thread ends (as if it had died): what follows is never written
     addon.writer._thread.join(timeout=10)
@@ -212,7 +213,7 @@ def test_sniffer_failure_still_seals_the_session_and_is_named(tmp_path: Path, mo
     monkeypatch.setattr(sniffer_module, "pcapng_statistics", disk_full)  # the sniffer's last write fails
     out = tmp_path / "s"
     with pytest.raises(InputError, match="packet capture failed: OSError"):
-        asyncio.run(run_capture(CaptureConfig(out=out, vendor="Example Rooms", listen_port=0, iface="lo", duration=0.5)))
+        asyncio.run(run_capture(CaptureConfig(out=out, vendor="Example Rooms", listen_port=0, iface="lo", duration=0.5), redactor=Redactor.default()))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["stopped"] is not None and "observations.jsonl" in manifest["files"]
     assert manifest["stats"]["sniffer"]["error"] == "OSError: [Errno 28] No space left on device"

@@ -3,6 +3,7 @@ background list, and re-attribution at check time."""
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import copy
 import json
 from pathlib import Path
@@ -23,7 +24,7 @@ PAGE = "https://rooms.vendor.example/room/blue-lagoon"
 
 def _enrich(bundle: dict, first_party: list[str]) -> dict:
     bundle.setdefault("warnings", [])
-    enrich(bundle, first_party=first_party, room_names=[], participants=[], entity_lists=[])
+    enrich(bundle, first_party=first_party, room_names=[], participants=[], entity_lists=[], redactor=Redactor.default())
     return bundle
 
 
@@ -179,7 +180,7 @@ def test_har_import_keeps_the_initiator(tmp_path: Path) -> None:
         "response": {"status": 200, "headers": [], "content": {"size": 0, "mimeType": "image/gif"}}}]}}
     path = tmp_path / "s.har"
     path.write_text(json.dumps(har))
-    rec = load_http_sources([path])["http"][0]
+    rec = load_http_sources([path], redactor=Redactor.default())["http"][0]
     assert rec["initiator"] == {"type": "parser", "origins": ["https://rooms.vendor.example"]}
 
 

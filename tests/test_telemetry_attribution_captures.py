@@ -3,6 +3,7 @@ Apple's captive-portal check in a Teams session, the Webex app's SDKs, and the l
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import copy
 import json
 from functools import lru_cache
@@ -21,7 +22,7 @@ SAMPLE_SESSION = REPO / "samples" / "sessions" / "example-rooms"
 def _bundle_json(path: str) -> str:
     from confaudit.evidence.build import build_evidence
 
-    return json.dumps(build_evidence([Path(path)]))
+    return json.dumps(build_evidence([Path(path)], redactor=Redactor.default()))
 
 
 def _bundle(path: Path) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import base64
 import json
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -23,7 +24,7 @@ def _req(rid: str, url: str, body: str | None = None, ctype: str = "text/plain")
 
 def _categories(*records: dict) -> dict[str, set[str]]:
     bundle = {"warnings": [], "http": list(records)}
-    enrich(bundle, first_party=[], room_names=[], participants=[], entity_lists=[])
+    enrich(bundle, first_party=[], room_names=[], participants=[], entity_lists=[], redactor=Redactor.default())
     return {d["field_path"]: {x["category"] for x in bundle["data_flows"] if x["field_path"] == d["field_path"]
                               and x["location"] == d["location"] and not x["implicit"]}
             for d in bundle["data_flows"] if not d["implicit"]}

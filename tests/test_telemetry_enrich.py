@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import base64
 import hashlib
 import json
@@ -29,7 +30,7 @@ def _bundle(**sections: Any) -> dict[str, Any]:
 
 def _run(bundle: dict[str, Any], **known: Any) -> dict[str, Any]:
     enrich(bundle, first_party=known.get("first_party", ["example-rooms.test"]), room_names=known.get("rooms", [ROOM]),
-           participants=known.get("people", PEOPLE), entity_lists=[])
+           participants=known.get("people", PEOPLE), entity_lists=[], redactor=Redactor.default())
     mine = ("parties", "data_flows", "phase_summary", "room_links", "entity_lists", "<root>")
     problems = [p for p in validate_bundle(bundle) if p.startswith(mine)]  # other stages' fixtures are partial
     assert problems == [], problems[:5]
@@ -196,8 +197,19 @@ def test_room_links_from_session_pattern() -> None:
     _run(bundle)
     links = bundle["room_links"]
     assert links["samples"] == 3 and links["distinct_ids"] == 3 and links["alphabet_size"] == 62
+    assert links["candidate_urls"] == ["https://example-rooms.test/r/Ab3dE6gH9k", "https://api.example-rooms.test/create"]
     bad = _run(_bundle(session={"room_link_pattern": "(unclosed"}))
-    assert bad["room_links"] is None and any("room links not analysed" in w and "RE2" in w for w in bad["warnings"])
+    assert bad["room_links"] == {"candidate_urls": []} and any("room links not analysed" in w and "RE2" in w for w in bad["warnings"])
+
+
+def test_room_link_candidates_without_a_session_pattern() -> None:
+    """The check applies a claims file's pattern to candidate_urls: every HTTP then WebSocket URL, each once."""
+    bundle = _bundle(http=[_http("h1", 1.0, "https://example-rooms.test/r/Ab3dE6gH9k", method="GET"),
+                           _http("h2", 2.0, "https://example-rooms.test/r/Ab3dE6gH9k", method="GET")])
+    bundle["websocket"] = [{"id": "w1", "ts": 3.0, "url": "wss://example-rooms.test/signal?room=Zz1Yy2Xx3W"},
+                           {"id": "w2", "ts": 4.0, "url": None}]
+    assert _run(bundle)["room_links"] == {"candidate_urls": ["https://example-rooms.test/r/Ab3dE6gH9k",
+                                                             "wss://example-rooms.test/signal?room=Zz1Yy2Xx3W"]}
 
 
 def test_room_link_scan_cut_short_by_a_limit_is_a_warning() -> None:
@@ -221,7 +233,7 @@ def test_har_through_the_capture_importer(tmp_path: Path) -> None:
         "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}, "serverIPAddress": "::1"}]}}
     path = tmp_path / "call.har"
     path.write_text(json.dumps(har))
-    partial = importers.load_http_sources([path])
+    partial = importers.load_http_sources([path], redactor=Redactor.default())
     bundle = _bundle(**{k: v for k, v in partial.items() if k not in ("complete", "inputs")})
     _run(bundle, first_party=["example-rooms.test"])
     assert _explicit(bundle) == {"tracker.test": {"browser", "timezone", "room_name", "locale"}}
@@ -249,7 +261,7 @@ def test_mitmproxy_flows_through_the_flow_file_importer(tmp_path: Path) -> None:
         writer = mio.FlowWriter(fh)
         writer.add(http_flow)
         writer.add(ws_flow)
-    partial = importers.load_http_sources([path])
+    partial = importers.load_http_sources([path], redactor=Redactor.default())
     bundle = _bundle(**{k: v for k, v in partial.items() if k not in ("complete", "inputs")})
     _run(bundle, first_party=["example-rooms.test"])
     explicit = _explicit(bundle)
@@ -270,12 +282,12 @@ def test_any_malformed_bundle_gives_empty_results_not_a_crash() -> None:
         for section in rng.sample(SECTIONS, k=rng.randint(1, len(SECTIONS))):
             bundle[section] = rng.choice(HOSTILE_VALUES)
         enrich(bundle, first_party=rng.choice([[], ["x"], ["", " "]]), room_names=rng.choice([[], ["a"], ["abc"]]),
-               participants=[], entity_lists=[])
+               participants=[], entity_lists=[], redactor=Redactor.default())
         assert isinstance(bundle["parties"], list) and isinstance(bundle["data_flows"], list)
         assert not any("analysis failed" in w for w in bundle["warnings"]), bundle
     empty: dict[str, Any] = {}
-    enrich(empty, first_party=[], room_names=[], participants=[], entity_lists=[])
-    assert empty["parties"] == [] and empty["data_flows"] == [] and empty["room_links"] is None
+    enrich(empty, first_party=[], room_names=[], participants=[], entity_lists=[], redactor=Redactor.default())
+    assert empty["parties"] == [] and empty["data_flows"] == [] and empty["room_links"] == {"candidate_urls": []}
 
 
 def _mutate(obj: Any, rng: random.Random) -> Any:
@@ -306,7 +318,7 @@ def test_mutated_realistic_bundles_never_fail_the_analysis() -> None:
     for _ in range(int(os.environ.get("CONFAUDIT_FUZZ_ROUNDS", "150"))):
         bundle = _mutate(json.loads(json.dumps(base)), rng)
         bundle["warnings"] = []
-        enrich(bundle, first_party=["example-rooms.test"], room_names=[ROOM], participants=PEOPLE, entity_lists=[])
+        enrich(bundle, first_party=["example-rooms.test"], room_names=[ROOM], participants=PEOPLE, entity_lists=[], redactor=Redactor.default())
         assert not any("analysis failed" in w for w in bundle["warnings"])
         json.dumps({k: bundle[k] for k in ("parties", "data_flows", "phase_summary", "room_links", "entity_lists")},
                    allow_nan=False)

@@ -8,6 +8,7 @@ exactly those categories per party, and nothing but ``technical`` for the contro
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import json
 import os
 import signal
@@ -92,6 +93,7 @@ LAB_ADDONS = """
 from mitmproxy import http
 
 from confaudit.live.addons import SessionRecorder
+from confaudit.redact import Redactor
 
 PORT = {port}
 
@@ -103,7 +105,7 @@ class LabRedirect:
     def server_connect(self, data):
         data.server.address = ("127.0.0.1", PORT)
 
-addons = [SessionRecorder(), LabRedirect()]
+addons = [SessionRecorder(redactor=Redactor.default()), LabRedirect()]
 """
 
 
@@ -239,9 +241,9 @@ def test_live_call_through_proxy_categories_per_party(live_session: Path) -> Non
     from confaudit.session.directory import read_session
     from confaudit.telemetry import enrich
 
-    bundle = load_http_sources(read_session(live_session).http_sources)
+    bundle = load_http_sources(read_session(live_session).http_sources, redactor=Redactor.default())
     bundle.update(warnings=[], session={"accounts": [EMAIL]}, phases=[])
-    enrich(bundle, first_party=["example-rooms.test"], room_names=[ROOM], participants=PEOPLE, entity_lists=[LAB_ENTITIES])
+    enrich(bundle, first_party=["example-rooms.test"], room_names=[ROOM], participants=PEOPLE, entity_lists=[LAB_ENTITIES], redactor=Redactor.default())
     parties = {p["domain"]: p for p in bundle["parties"]}
     assert parties["example-rooms.test"]["first_party"] is True and parties["tracker.test"]["first_party"] is False
     assert parties["tracker.test"]["entity"] == "Lab fixture: tracker"  # from the lab's own list, never built in
@@ -264,7 +266,7 @@ def test_live_session_through_the_orchestrator(live_session: Path) -> None:
     from confaudit.evidence.build import build_evidence
     from confaudit.evidence.schema import validate_bundle
 
-    bundle = build_evidence([live_session], first_party=["example-rooms.test"], room_names=[ROOM], participants=PEOPLE)
+    bundle = build_evidence([live_session], first_party=["example-rooms.test"], room_names=[ROOM], participants=PEOPLE, redactor=Redactor.default())
     assert validate_bundle(bundle) == []
     categories = {p["domain"]: set(p["categories"]) for p in bundle["parties"]}
     # without the auditor's e-mail the hash stays an unexplained value: technical, never guessed
@@ -276,7 +278,7 @@ def test_live_session_through_the_orchestrator(live_session: Path) -> None:
 def test_live_webrtc_call_candidates_and_audio_metrics_while_muted(live_call_session: Path) -> None:
     from confaudit.evidence.build import build_evidence
 
-    bundle = build_evidence([live_call_session], first_party=["example-rooms.test"])
+    bundle = build_evidence([live_call_session], first_party=["example-rooms.test"], redactor=Redactor.default())
     assert [p["phase"] for p in bundle["phases"]] == ["in_call", "muted"]
     ice = [d for d in bundle["data_flows"] if d["party"] == "tracker.test" and d["category"] == "network"]
     assert ice and ice[0]["field_pattern"] == "cands[*]"

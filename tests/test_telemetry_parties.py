@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from confaudit.telemetry.parties import first_party_from
 
 def _enrich(bundle: dict, first_party: list[str] | None = None, lists: list[Path] | None = None) -> dict:
     bundle.setdefault("warnings", [])
-    enrich(bundle, first_party=first_party or [], room_names=[], participants=[], entity_lists=lists or [])
+    enrich(bundle, first_party=first_party or [], room_names=[], participants=[], entity_lists=lists or [], redactor=Redactor.default())
     return bundle
 
 
@@ -156,7 +157,7 @@ def test_first_party_by_entity_name_or_domain_or_url() -> None:
 def test_real_capture_sni_parties(shared_captures: Path) -> None:
     from confaudit.analysis.packet_side import analyze_captures
 
-    bundle = analyze_captures([shared_captures / "teams.pcap"], progress=None)
+    bundle = analyze_captures([shared_captures / "teams.pcap"], progress=None, redactor=Redactor.default())
     assert bundle.get("tls"), "the packet analysis reports no TLS SNI for teams.pcap"
     _enrich(bundle, first_party=["Microsoft"])
     parties = {p["domain"]: p for p in bundle["parties"]}

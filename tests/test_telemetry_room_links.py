@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from confaudit.telemetry.room_links import MAX_SAMPLES, analyze_room_links
+from confaudit.room_link_stats import MAX_SAMPLES, analyze_room_links
 
 PATTERN = r"https://rooms\.test/r/(?P<id>[A-Za-z0-9_-]+)"
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from confaudit.redact import Redactor
+
 Progress = Callable[[str, int, int], None]
 
 
@@ -65,8 +67,10 @@ class _Observer:
 
 
 def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = None,
-                     phase_starts: Sequence[float] | None = None) -> dict[str, Any]:
+                     phase_starts: Sequence[float] | None = None, *, redactor: Redactor) -> dict[str, Any]:
     """Analyse the captures (in order; flows merge by 5-tuple across files) into a partial bundle.
+
+    ``redactor`` tokenises the secrets the dissectors meet (SDP keys, ICE passwords, SIP credentials).
 
     ``phase_starts``: the session's phase marker times; each media stream then counts its packets and bytes per
     phase window (``phase_counts``), so a muted phase's audio rate is measured, not spread from the stream's totals.
@@ -92,7 +96,7 @@ def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = No
             progress(label, done_before, total)
     from confaudit.analysis.sections import packet_sections
 
-    part = packet_sections(seen.table, seen.streams, seen.store, seen.bugs, seen.framer)
+    part = packet_sections(seen.table, seen.streams, seen.store, seen.bugs, seen.framer, redactor)
     part["inputs"] = inputs
     # Evidence that was counted but not dissected, or that a parser bug lost, could hide a finding: fail closed.
     part["complete"] = (all(bool(i.get("complete", False)) for i in inputs) and not seen.store.budget_exhausted

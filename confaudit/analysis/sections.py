@@ -12,6 +12,7 @@ from confaudit.analysis.labels import LABELS, FlowFacts, flow_protocol, message_
 from confaudit.analysis.media import FlowKeying, build_streams, sdp_keying
 from confaudit.analysis.rtpstreams import StreamTable, plausible_stream
 from confaudit.analysis.sampling import SampleStore
+from confaudit.redact import Redactor
 from confaudit.wire.errors import ParserBugs
 
 _TRANSPORT = {6: "tcp", 17: "udp"}
@@ -57,11 +58,9 @@ def _base_flows(table: FlowTable) -> list[dict[str, Any]]:
 
 
 def packet_sections(table: FlowTable, streams: StreamTable, store: SampleStore, bugs: ParserBugs,
-             framer: TcpFramer) -> dict[str, Any]:
+                    framer: TcpFramer, redactor: Redactor) -> dict[str, Any]:
     from confaudit.analysis.path import endpoint_names, media_path
-    from confaudit.redact import Redactor
 
-    redactor = Redactor.default()
     flows = _base_flows(table)
     class_counts = table.classes.data[: len(flows)].tolist()  # per flow, indexed by classify's class ids
     framed_counts = table.framed_classes.data[: len(flows)].tolist()

@@ -39,7 +39,7 @@ def decoded_luma(codec: str, packets: list[Any]) -> tuple[list[Any], int]:
     """Luma planes of the frames a decoder gets from ``packets`` (gap-free chains from keyframes) and the units fed."""
     import av
 
-    from confaudit.e2ee.depacketize import decodable_chain, h264_frame, vp8_frame, vp9_frame
+    from confaudit.wire.depacketize import decodable_chain, h264_frame, vp8_frame, vp9_frame
 
     units, _keys = decodable_chain(packets, {"vp8": vp8_frame, "vp9": vp9_frame, "h264": h264_frame}[codec])
     decoder = av.CodecContext.create(codec, "r")

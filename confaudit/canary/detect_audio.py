@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from confaudit.canary.spec import SAMPLE_RATE, SEGMENT_MS, SYMBOL_COUNT, CanarySpec
-from confaudit.e2ee.audio import TINY_PAYLOAD
+from confaudit.wire.codecs import OPUS_TINY_PAYLOAD
 
 WINDOW = 960  # 20 ms at 48 kHz: 50 Hz bins, the plan's frequencies on exact bins
 WINDOWS_PER_SEGMENT = SEGMENT_MS * SAMPLE_RATE // 1000 // WINDOW
@@ -69,7 +69,7 @@ def decode_timeline(packets: list[Any]) -> Any:
     base = packets[0].timestamp
     pieces: list[tuple[int, Any]] = []
     for p in packets:
-        if len(p.payload) <= TINY_PAYLOAD:
+        if len(p.payload) <= OPUS_TINY_PAYLOAD:
             continue  # DTX / digital silence: no signal (decoding it runs concealment, which can invent noise)
         offset = (p.timestamp - base) & 0xFFFFFFFF
         if offset >= MAX_SECONDS * SAMPLE_RATE:

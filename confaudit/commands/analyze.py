@@ -14,6 +14,7 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
     """Build the bundle, write the requested outputs all or none, print the summary; 0 even when incomplete."""
     from confaudit import terminal
     from confaudit.evidence.build import build_evidence
+    from confaudit.redact import Redactor
     from confaudit.evidence.parquet import parquet_files, parquet_output
     from confaudit.jsonstream import canonical_chunks
     from confaudit.output_paths import NamedPath, refuse_overlaps, refuse_stream
@@ -35,7 +36,7 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
     with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
         bundle = build_evidence(list(inputs), keylog=keylog, canary=canary, first_party=first_party, room_names=room_names,
                                 participants=participants, accounts=accounts, entity_lists=entity_lists,
-                                progress=progress, vendor=vendor)
+                                progress=progress, vendor=vendor, redactor=Redactor.default())
     outputs: list[FileOutput | DirectoryOutput] = []
     if json_out is not None:
         outputs.append(FileOutput("--json", json_out, canonical_chunks(bundle)))

@@ -9,6 +9,7 @@ from typing import Any
 
 from confaudit import terminal
 from confaudit.errors import UsageError
+from confaudit.redact import Redactor
 
 
 def _instructions(listen: list[tuple[str, int]], mode: str) -> str:
@@ -44,7 +45,7 @@ def run(out: Path, vendor: str, mode: str = "regular", listen_host: str = "127.0
                            upstream_ca=Path(upstream_ca) if upstream_ca is not None else None,
                            option_specs=tuple(option_specs or ()))
     show_panel = panel and not terminal.settings().quiet and sys.stdout.isatty()
-    manifest = asyncio.run(_capture(config, show_panel, run_capture))
+    manifest = asyncio.run(_capture(config, Redactor.default(), show_panel, run_capture))
     terminal.say(closing_line(out, manifest).rstrip("\n"))
     return 0
 
@@ -68,9 +69,9 @@ def closing_line(out: Path, manifest: dict[str, Any]) -> str:
     return line + "\n"
 
 
-async def _capture(config: Any, show_panel: bool, run_capture: Any) -> dict[str, Any]:
+async def _capture(config: Any, redactor: Redactor, show_panel: bool, run_capture: Any) -> dict[str, Any]:
     if not show_panel:
-        return await run_capture(config, on_ready=lambda s: terminal.say(_instructions(s.listen, config.mode)))
+        return await run_capture(config, redactor, on_ready=lambda s: terminal.say(_instructions(s.listen, config.mode)))
     from rich.live import Live
 
     from confaudit.live.panel import KeyReader, PhaseTail, render
@@ -97,7 +98,7 @@ async def _capture(config: Any, show_panel: bool, run_capture: Any) -> dict[str,
         live.update(table, refresh=True)
 
     try:
-        return await run_capture(config, on_tick=tick, on_ready=ready)
+        return await run_capture(config, redactor, on_tick=tick, on_ready=ready)
     finally:
         for reader in keys:
             reader.stop()  # restores the terminal mode before anything else is printed

@@ -99,10 +99,11 @@ def run(*, sessions: list[Path], claims: Path, fail_on: str = "high", json_out: 
         keylog: Path | None = None, vendor: str | None = None) -> int:
     from confaudit.output_paths import refuse_bad_outputs
     from confaudit.commands.pipeline import display_path, run_claims
+    from confaudit.redact import Redactor
 
     refuse_bad_outputs({"--json": json_out, "--junit": junit, "--sarif": sarif, "--markdown": markdown},
                        {"input": sessions, "--claims": [claims], "--keylog": [keylog]})
-    result, _bundle = run_claims(sessions, claims, keylog, vendor)
+    result, _bundle = run_claims(sessions, claims, keylog, vendor, redactor=Redactor.default())
     code = gate(result, fail_on)
     write_reports(result, json_out=json_out, junit=junit, sarif=sarif, markdown=markdown,
                   claims_uri=display_path(claims))

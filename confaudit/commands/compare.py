@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from confaudit.errors import InputError, UsageError
+from confaudit.redact import Redactor
 
 MAX_CLAIMS_FILES = 200
 
@@ -46,7 +47,7 @@ def split_vendor(arg: str) -> tuple[str, Path]:
     return "", Path(arg)
 
 
-def _evaluate(session: Path, claims_files: list[Any], given_vendor: str = "") -> tuple[Any, Any, str]:
+def _evaluate(session: Path, claims_files: list[Any], redactor: Redactor, given_vendor: str = "") -> tuple[Any, Any, str]:
     """(RunResult, bundle with the vendor's first parties marked, why this claims file)."""
     from confaudit.evidence.build import build_evidence
     from confaudit.report.matching import ClaimsCandidate, MatchError, manifest_vendor, match_claims
@@ -57,7 +58,7 @@ def _evaluate(session: Path, claims_files: list[Any], given_vendor: str = "") ->
     if vendor:
         bundle: Any = None
     else:  # raw captures or an evidence JSON: analyse once, then match on the parties seen
-        bundle = build_evidence([session])
+        bundle = build_evidence([session], redactor=redactor)
         vendor = manifest_vendor(bundle)
     try:
         match = match_claims(vendor, bundle or {}, candidates)
@@ -66,7 +67,7 @@ def _evaluate(session: Path, claims_files: list[Any], given_vendor: str = "") ->
     chosen = claims_files[candidates.index(match.candidate)]
     if bundle is None:
         bundle = build_evidence([session], first_party=chosen.first_party, vendor=given_vendor or None,
-                                entity_lists=[Path(p) for p in chosen.entity_lists])
+                                entity_lists=[Path(p) for p in chosen.entity_lists], redactor=redactor)
     reason = f"named on the command line ({given_vendor}=...)" if given_vendor else match.reason
     return evaluate(chosen, bundle), with_first_party(bundle, tuple(chosen.first_party)), reason
 
@@ -104,9 +105,10 @@ def run(sessions: list[Path | str], claims_dir: Path, out: Path | None = None, m
     claims_files = _claims_files(Path(claims_dir))
     inputs = {"input": [session for _, session in named_sessions], "claims file": [Path(cf.path) for cf in claims_files]}
     refuse_bad_outputs({"--out": out, "--markdown": markdown, "--json": json_out}, inputs)
+    redactor = Redactor.default()
     entries, taken, seen_vendors = [], set(), {}
     for vendor, session in named_sessions:
-        result, bundle, reason = _evaluate(session, claims_files, vendor)
+        result, bundle, reason = _evaluate(session, claims_files, redactor, vendor)
         if result.vendor in seen_vendors:
             raise UsageError(f"{session} and {seen_vendors[result.vendor]} both match vendor {result.vendor!r}; "
                              "compare one session per vendor")
@@ -120,9 +122,10 @@ def run(sessions: list[Path | str], claims_dir: Path, out: Path | None = None, m
     if out is not None:
         for e in entries:
             outputs.append(FileOutput("per-vendor report", Path(out).parent / e["report_href"],
-                                      render_audit(e["run"], e["bundle"]).encode("utf-8")))
-        outputs.append(FileOutput("--out", Path(out), render_comparison(entries).encode("utf-8")))
-    view = comparison_view([dict(e, report_href=e["report_href"] if out is not None else "") for e in entries])
+                                      render_audit(e["run"], e["bundle"], redactor=redactor).encode("utf-8")))
+        outputs.append(FileOutput("--out", Path(out), render_comparison(entries, redactor=redactor).encode("utf-8")))
+    view = comparison_view([dict(e, report_href=e["report_href"] if out is not None else "") for e in entries],
+                           redactor)
     if markdown is not None:
         outputs.append(FileOutput("--markdown", Path(markdown), comparison_markdown(view).encode("utf-8")))
     if json_out is not None:

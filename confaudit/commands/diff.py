@@ -71,6 +71,7 @@ def run(*, old: Path, new: Path, claims: Path | None = None, json_out: Path | No
     from confaudit.formats.jsonout import diff_document
     from confaudit.rules.diff import diff_bundles
     from confaudit.commands.pipeline import build_bundle
+    from confaudit.redact import Redactor
 
     refuse_bad_outputs({"--json": json_out}, {"old": [old], "new": [new], "--claims": [claims]})
     claims_file = None
@@ -78,8 +79,9 @@ def run(*, old: Path, new: Path, claims: Path | None = None, json_out: Path | No
         from confaudit.rules.claims import load_claims
 
         claims_file = load_claims(claims)
-    old_bundle = build_bundle([old], claims_file)
-    new_bundle = build_bundle([new], claims_file)
+    redactor = Redactor.default()
+    old_bundle = build_bundle([old], claims_file, redactor=redactor)
+    new_bundle = build_bundle([new], claims_file, redactor=redactor)
     old_run = new_run = None
     if claims_file is not None:
         from confaudit.rules.engine import evaluate

@@ -7,21 +7,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from confaudit.redact import Redactor
 from confaudit.rules.model import ClaimsFile, RunResult
 
 
 def build_bundle(inputs: Sequence[Path], claims: ClaimsFile | None, keylog: Path | None = None,
-                 vendor: str | None = None) -> dict[str, Any]:
+                 vendor: str | None = None, *, redactor: Redactor) -> dict[str, Any]:
     from confaudit.evidence.build import build_evidence
 
     first_party = claims.first_party if claims is not None else ()
     entity_lists = [Path(p) for p in claims.entity_lists] if claims is not None else []
     return build_evidence([Path(p) for p in inputs], keylog=keylog, first_party=first_party, vendor=vendor,
-                          entity_lists=entity_lists)
+                          entity_lists=entity_lists, redactor=redactor)
 
 
 def run_claims(inputs: Sequence[Path], claims_path: Path, keylog: Path | None = None,
-               vendor: str | None = None) -> tuple[RunResult, dict[str, Any]]:
+               vendor: str | None = None, *, redactor: Redactor) -> tuple[RunResult, dict[str, Any]]:
     """Validate the claims file first (cheap, exit 3 before any heavy analysis), then build and evaluate.
 
     ``vendor`` (``--vendor``) must name the claims file's vendor: a Skype capture is never scored
@@ -37,7 +38,7 @@ def run_claims(inputs: Sequence[Path], claims_path: Path, keylog: Path | None = 
     claims = load_claims(claims_path)
     if vendor and normalise_vendor(vendor) != normalise_vendor(claims.vendor):
         raise UsageError(f"--vendor {vendor!r} is not the vendor of {claims_path} ({claims.vendor!r})")
-    bundle = build_bundle(inputs, claims, keylog, vendor=vendor)
+    bundle = build_bundle(inputs, claims, keylog, vendor=vendor, redactor=redactor)
     with terminal.stage("claims evaluated") as counts:
         result = evaluate(claims, bundle)
         counts["claims"] = len(result.findings)

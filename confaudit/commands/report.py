@@ -12,10 +12,12 @@ def run(sessions: list[Path], claims: Path, out: Path, keylog: Path | None = Non
     from confaudit.output_set import FileOutput, write_outputs
     from confaudit.report.html import render_audit
     from confaudit.commands.pipeline import run_claims
+    from confaudit.redact import Redactor
 
     refuse_bad_outputs({"--out": out}, {"input": sessions, "--claims": [claims], "--keylog": [keylog]})
-    result, bundle = run_claims(sessions, claims, keylog, vendor)
-    html = render_audit(result, bundle).encode("utf-8")
+    redactor = Redactor.default()
+    result, bundle = run_claims(sessions, claims, keylog, vendor, redactor=redactor)
+    html = render_audit(result, bundle, redactor=redactor).encode("utf-8")
     write_outputs([FileOutput("--out", out, html)])
     terminal.note(f"confaudit: wrote {'the report to stdout' if str(out) == '-' else out} ({len(html):,} bytes)")
     return 0

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from confaudit import terminal
+from confaudit.redact import Redactor
 
 
 def run(scenario: Path, out: Path, claims: Path | None = None, report: Path | None = None, fail_on: str = "high",
@@ -32,7 +33,8 @@ def run(scenario: Path, out: Path, claims: Path | None = None, report: Path | No
         raise UsageError(f"{out}: session directory exists and is not empty; choose a new --out")
     if iface is None and loaded.lab is not None:
         iface = "lo"  # the lab's media never leaves loopback
-    recording = asyncio.run(record_scenario(loaded, Path(out), iface=iface))
+    redactor = Redactor.default()  # one key for the recording and the reports
+    recording = asyncio.run(record_scenario(loaded, Path(out), iface=iface, redactor=redactor))
     if recording.failure is not None:
         sys.stderr.write(f"confaudit: session {out} is marked incomplete (manifest scenario_run)\n")
         raise recording.failure
@@ -41,11 +43,11 @@ def run(scenario: Path, out: Path, claims: Path | None = None, report: Path | No
                  f"{len(outcome.screenshots)} screenshots; session written to {out}")
     if claims is None:
         return 0
-    return _judge(Path(out), claims, fail_on, report, json_out, sarif, junit, markdown)
+    return _judge(Path(out), claims, fail_on, report, json_out, sarif, junit, markdown, redactor)
 
 
 def _judge(session: Path, claims: Path, fail_on: str, report: Path | None, json_out: Path | None,
-           sarif: Path | None, junit: Path | None, markdown: Path | None) -> int:
+           sarif: Path | None, junit: Path | None, markdown: Path | None, redactor: Redactor) -> int:
     """check's gate and reports, plus report's HTML, written all or none."""
     from confaudit.commands.check import gate, say_summary, write_reports
     from confaudit.output_set import FileOutput
@@ -53,14 +55,14 @@ def _judge(session: Path, claims: Path, fail_on: str, report: Path | None, json_
 
     # The session's key logs are read with it (session.directory.read_session): the proxy's and the browsers' for TLS,
     # and in sfu lab runs the lab SFU's for the DTLS of the media; `confaudit analyze SESSION` reads the same.
-    result, bundle = run_claims([session], claims)
+    result, bundle = run_claims([session], claims, redactor=redactor)
     code = gate(result, fail_on)
     uri = display_path(claims)
     extra = []
     if report is not None:
         from confaudit.report.html import render_audit
 
-        extra.append(FileOutput("--report", report, render_audit(result, bundle).encode("utf-8")))
+        extra.append(FileOutput("--report", report, render_audit(result, bundle, redactor=redactor).encode("utf-8")))
     write_reports(result, json_out=json_out, junit=junit, sarif=sarif, markdown=markdown, claims_uri=uri,
                   extra=tuple(extra))
     say_summary(result, fail_on, code, uri)

@@ -57,8 +57,9 @@ def render(run: RunResult, console) -> None:
 def run(*, sessions: list[Path], claims: Path, keylog: Path | None = None, vendor: str | None = None) -> int:
     from confaudit import terminal
     from confaudit.commands.pipeline import run_claims
+    from confaudit.redact import Redactor
 
-    result, _bundle = run_claims(sessions, claims, keylog, vendor)
+    result, _bundle = run_claims(sessions, claims, keylog, vendor, redactor=Redactor.default())
     stream = terminal.say_stream()
     if stream is not None:
         from rich.console import Console

@@ -33,7 +33,7 @@ def enrich(bundle: dict[str, Any], *, captures: list[Path], keylogs: list[Path],
             loaded.append(read_keylog(Path(path), strict=False))
         except InputError as exc:
             warnings.append(f"e2ee: session key log skipped: {exc}")
-    from confaudit.e2ee.report import build_e2ee
+    from confaudit.e2ee.section import build_e2ee
 
     try:
         e2ee, complete = build_e2ee(bundle, [Path(c) for c in captures], loaded, canaries)
@@ -44,7 +44,7 @@ def enrich(bundle: dict[str, Any], *, captures: list[Path], keylogs: list[Path],
 
         if strict_from_env():  # a bug, not bad input: the test suite must see it
             raise
-        from confaudit.e2ee.report import empty_e2ee
+        from confaudit.e2ee.section import empty_e2ee
         from confaudit.e2ee.sdes import find_sdes
 
         e2ee, complete = empty_e2ee(loaded, find_sdes(bundle)), False  # no canary verdicts: the search never ran

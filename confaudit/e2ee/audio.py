@@ -18,7 +18,8 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
-TINY_PAYLOAD = 3  # DTX and digital-silence frames: the TOC and at most 2 bytes
+from confaudit.wire.codecs import OPUS_TINY_PAYLOAD
+
 SILENT_DBFS = -80.0  # frames decoding below this carry no audible signal to judge
 WINDOW = 960  # 20 ms at 48 kHz
 MIN_AUDIO_PACKETS = 20
@@ -40,7 +41,7 @@ class LevelContour:
     packets: int
     """Non-empty payloads fed to the decoder."""
     tiny: int
-    """Payloads of at most TINY_PAYLOAD bytes (DTX, digital silence)."""
+    """Payloads of at most OPUS_TINY_PAYLOAD bytes (DTX, digital silence)."""
     errors: int
     """Payloads the decoder rejected."""
     silent: int
@@ -137,8 +138,8 @@ def decode_levels(payloads: list[bytes]) -> LevelContour:
             runs.append([])
             continue
         samples = _samples(frames)
-        if len(payload) <= TINY_PAYLOAD or samples is None:
-            tiny += len(payload) <= TINY_PAYLOAD
+        if len(payload) <= OPUS_TINY_PAYLOAD or samples is None:
+            tiny += len(payload) <= OPUS_TINY_PAYLOAD
             runs.append([])
             continue
         # the level of the channels' mix: random stereo payloads decode to unrelated channels whose mix jumps
@@ -167,7 +168,7 @@ def decode_levels(payloads: list[bytes]) -> LevelContour:
 def random_reference(payloads: list[bytes], seed: int = REFERENCE_SEED) -> list[bytes]:
     """The payloads with every byte after the TOC replaced by seeded random bytes (tiny ones kept)."""
     rng = random.Random(seed)
-    return [p[:1] + rng.randbytes(len(p) - 1) if len(p) > TINY_PAYLOAD else p for p in payloads]
+    return [p[:1] + rng.randbytes(len(p) - 1) if len(p) > OPUS_TINY_PAYLOAD else p for p in payloads]
 
 
 def measure_opus(payloads: list[bytes]) -> AudioEvidence:
@@ -192,7 +193,7 @@ def summary(ev: AudioEvidence) -> str:
     own = f"{ev.level_step_median_db:.1f} dB" if ev.level_step_median_db is not None else "n/a"
     ref = f"{ev.random_level_step_median_db:.1f} dB" if ev.random_level_step_median_db is not None else "n/a"
     over = f"{ev.over_full_scale_share:.0%}" if ev.over_full_scale_share is not None else "n/a"
-    return (f"opus: {ev.packets} packets ({ev.tiny_packets} DTX/silence of <= {TINY_PAYLOAD} bytes, "
+    return (f"opus: {ev.packets} packets ({ev.tiny_packets} DTX/silence of <= {OPUS_TINY_PAYLOAD} bytes, "
             f"{ev.silent_frames} silent, {ev.decode_errors} decoder errors); decoded level changes by a median "
             f"{own} between 20 ms windows ({ev.level_steps} steps) vs {ref} for random bytes behind the same TOCs "
             f"({ev.random_level_steps} steps, {ev.random_decode_errors} decoder errors); {over} of frames peak above "

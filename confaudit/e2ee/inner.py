@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from confaudit.e2ee.audio import AudioEvidence
-from confaudit.e2ee.depacketize import (RtpPacket, decodable_chain, group_frames, h264_frame, red_unwrap, vp8_frame,
+from confaudit.wire.depacketize import (RtpPacket, decodable_chain, group_frames, h264_frame, red_primary, vp8_frame,
                                         vp9_frame)
 
 MIN_VIDEO_FRAMES = 3
@@ -69,7 +69,7 @@ def unwrap_red(packets: list[RtpPacket]) -> tuple[list[RtpPacket], str | None]:
     """If the stream is RFC 2198 RED (consistent primary PT), return the primary blocks."""
     if not packets:
         return packets, None
-    unwrapped = [red_unwrap(p.payload) for p in packets]
+    unwrapped = [red_primary(p.payload) for p in packets]
     primaries = [u[0] for u in unwrapped if u is not None]
     if len(primaries) < 0.9 * len(packets):
         return packets, None

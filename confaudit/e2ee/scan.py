@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from confaudit.e2ee.depacketize import RtpPacket, parse_rtp
+from confaudit.wire.depacketize import RtpPacket, parse_decrypted_rtp
 from confaudit.e2ee.exporter import (PROFILES, export_dtls12, export_tls13, keying_material_length,
                                      split_keying_material)
 from confaudit.e2ee.handshake import DtlsSession, FlowHandshakes
@@ -220,7 +220,7 @@ class CaptureScan:
             if decryptor.profile is not None:
                 self.profiles_used[id(stream.session)] = decryptor.profile.code
             if len(stream.sample) < MAX_SAMPLE_PACKETS:
-                parsed = parse_rtp(plain or b"")
+                parsed = parse_decrypted_rtp(plain or b"")
                 if parsed is not None:
                     stream.sample.append(parsed)
         elif outcome is Outcome.REPLAYED:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 from confaudit import __version__, terminal
 from confaudit.errors import InputError, UsageError
 from confaudit.evidence import SCHEMA_VERSION
+from confaudit.redact import Redactor
 from confaudit.stdin_input import relabel_bundle
 
 if TYPE_CHECKING:
@@ -166,11 +167,13 @@ def build_evidence(
     entity_lists: Iterable[Path] = (),
     progress: Progress | None = None,
     vendor: str | None = None,
+    redactor: Redactor,
 ) -> EvidenceBundle:
     """Analyse every input and fold the results into one bundle dict (deterministic).
 
     ``vendor`` names the audited vendor when the inputs do not (a capture carries no vendor name,
     and vendors such as Teams and Skype share first-party names); it wins over a session manifest's.
+    ``redactor`` (made once by the command) tokenises every secret the stages meet.
     """
     if not paths:
         raise UsageError("no inputs given")
@@ -199,7 +202,8 @@ def build_evidence(
 
         with terminal.stage("packets analysed") as counts:
             phase_starts = [p["ts"] for s in sorted_inputs.sessions for p in s.phases] if sorted_inputs.sessions else None
-            _merge(bundle, analyze_captures(sorted_inputs.captures, progress=progress, phase_starts=phase_starts))
+            _merge(bundle, analyze_captures(sorted_inputs.captures, progress=progress, phase_starts=phase_starts,
+                                            redactor=redactor))
             counts.update(packets=sum(int(i.get("records_read") or 0) for i in bundle["inputs"]),
                           flows=len(bundle.get("flows") or []), **{"media streams": len(bundle.get("media_streams") or [])})
 
@@ -207,7 +211,7 @@ def build_evidence(
         from confaudit.importers.http_sources import link_http_to_flows, load_http_sources
 
         with terminal.stage("HTTP side imported") as counts:
-            _merge(bundle, load_http_sources(sorted_inputs.http_sources))
+            _merge(bundle, load_http_sources(sorted_inputs.http_sources, redactor))
             link_http_to_flows(bundle)
             counts.update(**{"HTTP requests": len(bundle.get("http") or []),
                              "WebSocket messages": len(bundle.get("websocket") or [])})
@@ -242,7 +246,7 @@ def build_evidence(
     from confaudit.telemetry import enrich as telemetry_enrich
 
     with terminal.stage("telemetry decoded and attributed") as counts:
-        telemetry_enrich(bundle, entity_lists=list(entity_lists), accounts=list(accounts), **known)
+        telemetry_enrich(bundle, entity_lists=list(entity_lists), accounts=list(accounts), redactor=redactor, **known)
         counts.update(parties=len(bundle.get("parties") or []), **{"data flows": len(bundle.get("data_flows") or [])})
 
     keylogs = ([keylog] if keylog is not None else []) + sorted_inputs.keylogs

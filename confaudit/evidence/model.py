@@ -653,6 +653,8 @@ class PhaseSummary(TypedDict):
 class RoomLinks(TypedDict):
     alphabet_classes: NotRequired[list[str]]
     alphabet_size: NotRequired[int]
+    candidate_urls: NotRequired[list[str]]
+    """Every HTTP request URL, then every WebSocket URL, each once (first occurrence order): what the room_links check matches a claims file's room_link_pattern against when the session's analysis found no links. The check reads these, not the http and websocket sections."""
     complete: NotRequired[bool]
     distinct_ids: NotRequired[int]
     entropy_bits: NotRequired[float]
@@ -809,8 +811,10 @@ class Phase(TypedDict):
 
 
 class ScenarioEvent(TypedDict):
+    address: NotRequired[str]
+    """udp_socket: the socket's local address."""
     error: NotRequired[str]
-    kind: Literal['new_room', 'try_join', 'lock', 'step_failed']
+    kind: Literal['new_room', 'try_join', 'lock', 'step_failed', 'udp_socket']
     line: int
     """Line of the step in the scenario file."""
     link: NotRequired[str]
@@ -820,8 +824,14 @@ class ScenarioEvent(TypedDict):
     media_bytes_sent: NotRequired[int]
     """try_join: RTP bytes the joiner's peer connections sent by the time the outcome settled."""
     outcome: NotRequired[Literal['admitted', 'refused']]
+    owner: NotRequired[Literal['run', 'other']]
+    """udp_socket: a socket of the run's own processes (proxy, lab, browsers) or of another program on the machine."""
     participant: NotRequired[str]
     peer_connections: NotRequired[int]
+    port: NotRequired[int]
+    """udp_socket: the socket's local port."""
+    process: NotRequired[str]
+    """udp_socket: the owning process's name."""
     screenshot: NotRequired[str]
     session: NotRequired[str]
     """Name of the session directory that recorded it."""
@@ -945,9 +955,9 @@ class EvidenceBundle(TypedDict):
     """Packets per label, decided per flow."""
     quic: NotRequired[list[QuicConnection]]
     room_links: NotRequired[RoomLinks | None]
-    """Room-link analysis when the session or claims give room_link_pattern; null otherwise."""
+    """candidate_urls (always, once telemetry ran), plus the room-link analysis (pattern, samples, entropy ...) when the session gives room_link_pattern; null in bundles without telemetry."""
     scenario_events: NotRequired[list[ScenarioEvent]]
-    """What a `confaudit run` scenario did that traffic cannot tell (scenario_events.jsonl of each session): room links created, join attempts and their outcome, room locks, the step that failed. Absent when no session recorded any."""
+    """What a `confaudit run` scenario did that traffic cannot tell (scenario_events.jsonl of each session): room links created, join attempts and their outcome, room locks, the step that failed, which program owned each UDP socket during the run. Absent when no session recorded any."""
     schema_version: str
     """Bundle format version (major.minor)."""
     sdp: NotRequired[list[SdpBody]]

@@ -143,18 +143,18 @@ def _hello_from_conn(conn: Any) -> dict[str, Any]:
     return convert.clienthello_record(conn.timestamp_start or 0.0, hello, conn.peername, None, "tcp", False)
 
 
-def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
-    from confaudit.importers.har import read_har as read_streamed
+def _read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
+    from confaudit.importers.har import read_har  # ijson only when a HAR is read
 
-    return read_streamed(path, redactor)
-
-
-_READERS = {"observations": read_observations, "mitm": read_flow_file, "har": read_har}
+    return read_har(path, redactor)
 
 
-def load_http_sources(paths: list[Path], redactor: Redactor | None = None) -> dict[str, Any]:
-    """Partial bundle: inputs[], http[], websocket[], tls_clienthello[], udp_flows[], dns_queries[]."""
-    redactor = redactor or Redactor.default()
+_READERS = {"observations": read_observations, "mitm": read_flow_file, "har": _read_har}
+
+
+def load_http_sources(paths: list[Path], redactor: Redactor) -> dict[str, Any]:
+    """Partial bundle: inputs[], http[], websocket[], tls_clienthello[], udp_flows[], dns_queries[]; every record is
+    redacted again with ``redactor`` on import."""
     inputs, tagged = [], []
     for index, raw in enumerate(paths):
         path = Path(raw)
@@ -167,7 +167,7 @@ def load_http_sources(paths: list[Path], redactor: Redactor | None = None) -> di
         inputs.append({"path": str(path), "sha256": digest, "format": fmt, "records_read": read,
                        "records_skipped": skipped, "complete": skipped == 0, "warnings": warnings})
         tagged.extend((index, order, rec) for order, rec in enumerate(records))
-    return dict(assemble(tagged), inputs=inputs, complete=all(i["complete"] for i in inputs))
+    return dict(http_side_sections(tagged), inputs=inputs, complete=all(i["complete"] for i in inputs))
 
 
 def _ts(rec: dict[str, Any]) -> float:
@@ -175,7 +175,7 @@ def _ts(rec: dict[str, Any]) -> float:
     return float(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else 0.0
 
 
-def assemble(tagged: list[tuple[int, int, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+def http_side_sections(tagged: list[tuple[int, int, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     """Number records deterministically (ts, then source order) and join WebSocket messages to their HTTP id.
 
     Records get their ids in place (no copies: a HAR of 100,000 requests holds 100,000 of them)."""

@@ -165,7 +165,7 @@ def _base64_body(value: str, encoding: str, content_type: str, redactor: Redacto
     """Base64 of a body redacted as the bytes it carries: decompressed first when the record names a
     Content-Encoding those bytes still have (a writer that did not undo it), then by multipart part names,
     as text when they are text, else by pattern."""
-    from confaudit.session.bodies import decompress, redact_multipart
+    from confaudit.session.bodies import decode_content_encoding, redact_multipart
 
     try:
         raw = base64.b64decode(value, validate=True)
@@ -173,7 +173,7 @@ def _base64_body(value: str, encoding: str, content_type: str, redactor: Redacto
         return redactor.token("unreadable-base64", value)
     data, decoded = raw, False
     if encoding.strip().lower() not in ("", "identity", "none", "base64"):
-        inflated, error = decompress(raw, encoding)
+        inflated, error = decode_content_encoding(raw, encoding)
         data, decoded = (inflated, True) if error is None else (raw, False)  # else: already decoded, as the addon keeps it
     boundary = boundary_of(content_type)
     by_part = redact_multipart(data, boundary, redactor, binary=True) if boundary else None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
     from confaudit.canary import CanaryMedia
+    from confaudit.redact import Redactor
 
 PayloadTransform = Callable[[str, int, bytes], bytes]
 """(kind "audio"|"video", ssrc, encoded payload) -> payload to send instead."""
@@ -90,17 +91,13 @@ class CallRecord:
         offerer = self.peers[0]
         return ("udp", offerer.local[0], offerer.local[1], offerer.remote[0], offerer.remote[1])
 
-    def redacted_offer(self) -> str:
-        """The offer with ICE passwords and keys replaced by redaction tokens."""
-        from confaudit.redact import Redactor
+    def redacted_offer(self, redactor: Redactor) -> str:
+        """The offer with ICE passwords and keys replaced by ``redactor``'s tokens."""
+        return redactor.sdp(self.offer_sdp)
 
-        return Redactor.default().sdp(self.offer_sdp)
-
-    def redacted_answer(self) -> str:
-        """The answer with ICE passwords and keys replaced by redaction tokens."""
-        from confaudit.redact import Redactor
-
-        return Redactor.default().sdp(self.answer_sdp)
+    def redacted_answer(self, redactor: Redactor) -> str:
+        """The answer with ICE passwords and keys replaced by ``redactor``'s tokens."""
+        return redactor.sdp(self.answer_sdp)
 
 
 def run_call(duration: float = 3.0, *, keylog_path: str | Path | None = None,

@@ -14,7 +14,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 
-from confaudit.e2ee.depacketize import vp8_descriptor
+from confaudit.wire.depacketize import vp8_frame_part
 
 VP8_KEYFRAME_CLEAR = 10
 VP8_DELTA_CLEAR = 3
@@ -52,7 +52,7 @@ def clear_prefix(kind: str, payload: bytes) -> tuple[int, int]:
     """(payload-descriptor length, codec bytes left in clear) for one RTP payload."""
     if kind == "audio":
         return 0, min(OPUS_CLEAR, len(payload))
-    parsed = vp8_descriptor(payload)
+    parsed = vp8_frame_part(payload)
     if parsed is None:
         return 0, 0
     starts_frame, body = parsed

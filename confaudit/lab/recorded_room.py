@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from confaudit.lab.loopback import LabResolver, TlsUpstream, websocket_exchange
+from confaudit.redact import Redactor
 from confaudit.session.directory import append_phase
 
 ROOM_HOST = "rooms.example-rooms.test"
@@ -160,8 +161,9 @@ async def wait_for_page(browser: subprocess.Popen, done: Callable[[], bool], tim
 
 
 def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool = True,
-                       timeout: float = 120.0) -> LabRun:
-    """Record the lab room into session directory ``out`` (must not exist or be empty)."""
+                       timeout: float = 120.0, *, redactor: Redactor) -> LabRun:
+    """Record the lab room into session directory ``out`` (must not exist or be empty); ``redactor`` as for
+    ``run_capture``."""
     from confaudit.live.run import CaptureConfig, run_capture
 
     out = Path(out)
@@ -206,7 +208,7 @@ def record_lab_session(out: Path, media_seconds: float = 2.0, aiortc_call: bool 
                            extra_options={"connection_strategy": "lazy"},
                            known={"room_names": [ROOM_NAME], "participants": [PARTICIPANT], "first_party": ["example-rooms.test"]})
     try:
-        manifest = asyncio.run(run_capture(config, on_ready=ready))
+        manifest = asyncio.run(run_capture(config, redactor, on_ready=ready))
     finally:
         upstream.stop()
         profile.cleanup()

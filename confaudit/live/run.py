@@ -19,6 +19,7 @@ from typing import Any
 from confaudit.session import directory as session
 from confaudit.live import startup
 from confaudit.errors import InputError, UsageError
+from confaudit.redact import Redactor
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,11 @@ class LiveState:
     stop: asyncio.Event | None = None
 
 
-async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None] | None = None,
+async def run_capture(config: CaptureConfig, redactor: Redactor, on_tick: Callable[[LiveState], None] | None = None,
                       on_ready: Callable[[LiveState], None] | None = None) -> dict[str, Any]:
     """Capture until duration, Ctrl-C, SIGTERM or ``state.stop``; return the final manifest.
+
+    ``redactor`` tokenises every secret before it is written (the recorder's one key for the whole session).
 
     Everything that can be refused (options, the listen address, the interface) is checked before the
     session directory exists; a start that fails after that removes the directory again."""
@@ -95,7 +98,7 @@ async def run_capture(config: CaptureConfig, on_tick: Callable[[LiveState], None
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
     startup_errors = startup.StartupErrors.replace_errorcheck(master)
     try:
-        addon = SessionRecorder()
+        addon = SessionRecorder(redactor)
         for extra in config.extra_addons:
             master.addons.add(extra)
         master.addons.add(addon)

@@ -21,7 +21,7 @@ from confaudit.pcap.pcapfile import FILE_HEADER_BYTES, PcapWalker, is_pcap_magic
 from confaudit.pcap.pcapng import TLS_KEY_LOG, PcapngWalker, is_pcapng_magic
 from confaudit.pcap.reassembly import Reassembler
 from confaudit.pcap.records import WalkResult
-from confaudit.pcap.report import ReadReport, not_analysed_warnings
+from confaudit.pcap.read_report import ReadReport, not_analysed_warnings
 from confaudit.pcap.stream import open_capture_stream
 
 MAX_WARNINGS = 50

@@ -18,6 +18,7 @@ from confaudit.evidence.model import section_object, section_records as records
 from confaudit.report.filters import as_int, as_list, as_map
 from confaudit.report.keys_text import keys_used
 from confaudit.report.methodology import category_title, category_titles
+from confaudit.redact import Redactor
 from confaudit.report.sanitize import Sanitizer
 from confaudit.report.view import finding_anchor, party_anchor, score_coverage
 from confaudit.rules.checks._common import role, vendor_media_view
@@ -170,9 +171,9 @@ def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     }
 
 
-def comparison_view(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def comparison_view(entries: Sequence[Mapping[str, Any]], redactor: Redactor) -> dict[str, Any]:
     """The whole comparison context (also the ``--json`` output's source)."""
-    clean = Sanitizer()
+    clean = Sanitizer(redactor)
     runs = [{"run": dict(e["run"]), "bundle": e["bundle"], "report_href": _safe_href(e.get("report_href"))}
             for e in entries]
     vendors = [_vendor(e["run"], e["bundle"], e["report_href"], clean) for e in runs]

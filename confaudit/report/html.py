@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from confaudit import __version__
+from confaudit.redact import Redactor
 from confaudit.report.loader import make_environment, read_static, template_dir
 
 DATA_ID = "confaudit-findings"
@@ -36,17 +37,18 @@ def _render(template: str, context: Mapping[str, Any], templates: str | Path | N
         generator_version=__version__, data_id=DATA_ID, **context)
 
 
-def render_audit(run: Any, bundle: Mapping[str, Any], *, templates: str | Path | None = None) -> str:
-    """One vendor's audit report as a complete HTML document."""
+def render_audit(run: Any, bundle: Mapping[str, Any], *, redactor: Redactor, templates: str | Path | None = None) -> str:
+    """One vendor's audit report as a complete HTML document; ``redactor`` tokenises what the page shows."""
     from confaudit.report.view import audit_view
 
-    view = audit_view(as_dict(run), bundle)
+    view = audit_view(as_dict(run), bundle, redactor)
     return _render("audit.html.j2", {"v": view, "machine": view["machine"]}, templates)
 
 
-def render_comparison(entries: Sequence[Mapping[str, Any]], *, templates: str | Path | None = None) -> str:
+def render_comparison(entries: Sequence[Mapping[str, Any]], *, redactor: Redactor,
+                      templates: str | Path | None = None) -> str:
     """The vendors comparison as HTML; ``entries`` are ``{run, bundle, report_href}`` per vendor."""
     from confaudit.report.compare_view import comparison_view
 
-    view = comparison_view(entries)
+    view = comparison_view(entries, redactor)
     return _render("comparison.html.j2", {"c": view, "machine": view["machine"]}, templates)

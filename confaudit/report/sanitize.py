@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from confaudit.redact import Redactor
 from confaudit.report.filters import clip
 
 
@@ -38,10 +39,8 @@ def plain_json(value: Any, depth: int = 0) -> Any:
 class Sanitizer:
     """Redacts and clips display strings with one redaction key."""
 
-    def __init__(self) -> None:
-        from confaudit.redact import Redactor
-
-        self._redactor = Redactor.default()
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
         self._memo: dict[tuple[str, str, int], str] = {}  # tables repeat the same hosts and names many times
 
     def text(self, value: Any, limit: int = 300) -> str:

@@ -14,6 +14,7 @@ from confaudit.report.evidence_refs import EvidenceIndex, evidence_rows
 from confaudit.report.filters import anchor
 from confaudit.report.media_view import media_view
 from confaudit.report.methodology import GENERAL_LIMITS, category_title, category_titles, method_rows
+from confaudit.redact import Redactor
 from confaudit.report.filters import as_int, as_list, as_map
 from confaudit.report.sanitize import Sanitizer
 from confaudit.report.timeline import build_timeline
@@ -199,9 +200,9 @@ def embedded_json(run: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
                        "score": run.get("score"), "findings": findings})
 
 
-def audit_view(run: Mapping[str, Any], bundle: Mapping[str, Any]) -> dict[str, Any]:
+def audit_view(run: Mapping[str, Any], bundle: Mapping[str, Any], redactor: Redactor) -> dict[str, Any]:
     """The complete context of ``audit.html.j2``."""
-    clean = Sanitizer()
+    clean = Sanitizer(redactor)
     index = EvidenceIndex(bundle)
     warnings = [w for w in as_list(bundle.get("warnings")) if isinstance(w, str)]
     inputs = (records(bundle, "inputs") or [])

@@ -113,7 +113,7 @@ def _entity_lists(ld: _Loader, node: Any, claims_path: Path) -> tuple[str, ...]:
 def _room_link_pattern(ld: _Loader, node: Any) -> str:
     """The pattern, compiled here by RE2 as the check will run it: a pattern RE2 refuses, one too large to
     match in bounded time, or one without the room id group fails at its own line and column."""
-    from confaudit.telemetry.room_links import compile_pattern
+    from confaudit.room_link_stats import compile_pattern
 
     pattern = ld.string(node, "room_link_pattern")
     try:

@@ -12,6 +12,7 @@ from typing import Any
 from confaudit.session import directory as session
 from confaudit.session.directory import SFU_KEYLOG
 from confaudit.errors import ConfauditError, ScenarioFailed
+from confaudit.redact import Redactor
 from confaudit.scenario.model import Scenario
 from confaudit.scenario.runner import RunOutcome, ScenarioRunner
 from confaudit.scenario.sockets import SocketWatch
@@ -33,8 +34,10 @@ class Recording:
 
 
 async def record_scenario(scenario: Scenario, out: Path, iface: str | None = None,
-                          routes: dict[str, int] | None = None) -> Recording:
+                          routes: dict[str, int] | None = None, *, redactor: Redactor) -> Recording:
     """Run ``scenario`` into the new session directory ``out``; never leaves a browser or the proxy running.
+
+    ``redactor`` tokenises the secrets the proxy records and the room links' #fragments.
 
     ``routes`` sends made-up host names to loopback ports (the lab's, or a test's own server) through
     the proxy's LabResolver, which also answers every other host with a local 403.
@@ -52,10 +55,11 @@ async def record_scenario(scenario: Scenario, out: Path, iface: str | None = Non
             service = LabRoomService(profile, sfu_keylog=sfu_keylog)
             running = await stack.enter_async_context(service.running())
             all_routes.update(running.routes)
-        return await _capture(scenario, Path(out), iface, all_routes)
+        return await _capture(scenario, Path(out), iface, all_routes, redactor)
 
 
-async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dict[str, int]) -> Recording:
+async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dict[str, int],
+                   redactor: Redactor) -> Recording:
     from confaudit.lab.loopback import LabResolver
     from confaudit.live.run import CaptureConfig, run_capture
 
@@ -66,7 +70,8 @@ async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dic
         try:
             (out / SCENARIO_COPY).write_bytes(scenario.source)
             (out / SCENARIO_COPY).chmod(0o600)
-            runner = result["runner"] = ScenarioRunner(scenario, out, state.listen[0][1], _mitmproxy_ca())
+            runner = result["runner"] = ScenarioRunner(scenario, out, state.listen[0][1], _mitmproxy_ca(),
+                                                        redactor)
             async with SocketWatch(out):  # which UDP sockets are this run's: other programs' calls are set aside
                 result["outcome"] = await runner.run()
         except ConfauditError as exc:
@@ -90,7 +95,7 @@ async def _capture(scenario: Scenario, out: Path, iface: str | None, routes: dic
         extra_options={"connection_strategy": "lazy"} if routes else {},
         known={"participants": names})
     try:
-        manifest = await run_capture(config, on_ready=ready)
+        manifest = await run_capture(config, redactor, on_ready=ready)
     finally:
         for task in tasks:  # the proxy stopped on its own: end the browsers before anything else
             if not task.done():

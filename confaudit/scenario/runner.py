@@ -18,6 +18,7 @@ from typing import Any
 
 from confaudit.session.directory import BROWSER_KEYLOG, append_phase
 from confaudit.errors import ScenarioFailed, UsageError
+from confaudit.redact import Redactor
 from confaudit.scenario.browser import ParticipantBrowser, ca_spki_hash, launch_chromium
 from confaudit.scenario.events import append_event
 from confaudit.scenario.loader import BROWSER_STEP_TIMEOUT_S
@@ -49,8 +50,9 @@ def canary_seed(scenario: Scenario, index: int) -> str:
 class ScenarioRunner:
     """Runs one scenario into one session directory while the capture records."""
 
-    def __init__(self, scenario: Scenario, session: Path, proxy_port: int, ca_pem: bytes) -> None:
+    def __init__(self, scenario: Scenario, session: Path, proxy_port: int, ca_pem: bytes, redactor: Redactor) -> None:
         self.scenario = scenario
+        self.redactor = redactor
         self.session = Path(session)
         self.proxy_port = proxy_port
         self.ca_pem = ca_pem
@@ -210,7 +212,7 @@ class ScenarioRunner:
         link = await browser.current_url()
         self.links.append(link)  # used whole by try_join; recorded without its fragment (below)
         append_event(self.session, "new_room", step.label(), step.line, participant=step.participant,
-                     link=recorded_link(link), link_index=len(self.links))
+                     link=recorded_link(link, self.redactor), link_index=len(self.links))
         if step.participant == self.scenario.participants[0].name and step.phase is None:
             append_phase(self.session, "lobby")
 
@@ -235,13 +237,11 @@ class ScenarioRunner:
                      peer_connections=int(counters.get("connections", 0)))
 
 
-def recorded_link(link: str) -> str:
+def recorded_link(link: str, redactor: Redactor) -> str:
     """The link as the session records it: a #fragment never reaches a server and often carries the room's
     end-to-end key, so it is replaced by a keyed token (the room id stays: the room_links check measures it)."""
-    from confaudit.redact import Redactor
-
     head, sep, fragment = link.partition("#")
-    return head + ("#" + Redactor.default().token("room-link-fragment", fragment) if sep and fragment else "")
+    return head + ("#" + redactor.token("room-link-fragment", fragment) if sep and fragment else "")
 
 
 def step_errors() -> tuple[type[BaseException], ...]:

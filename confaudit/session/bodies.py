@@ -26,7 +26,7 @@ _FORMISH = re.compile(r"[\w.%+\-\[\]]+=[^\s]*")
 _BOUNDARY_LINE = re.compile(r"--([!-~]{1,200})\r?\n")
 
 
-def decompress(raw: bytes, encoding: str, limit: int = DECODE_LIMIT) -> tuple[bytes, str | None]:
+def decode_content_encoding(raw: bytes, encoding: str, limit: int = DECODE_LIMIT) -> tuple[bytes, str | None]:
     """Undo Content-Encoding (gzip, deflate, br, zstd; chained) up to ``limit`` bytes; returns (data, error)."""
     data = raw
     for enc in [e.strip().lower() for e in reversed(encoding.split(",")) if e.strip()]:
@@ -206,7 +206,7 @@ def body_record(raw: bytes | None, content_type: str, content_encoding: str, red
     if raw is None:
         return None
     content_type = (content_type or "")[:200]
-    data, error = decompress(raw, content_encoding or "") if content_encoding else (raw, None)
+    data, error = decode_content_encoding(raw, content_encoding or "") if content_encoding else (raw, None)
     decoded_truncated = len(data) > DECODE_LIMIT
     data = data[:DECODE_LIMIT]
     record: dict[str, Any] = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import stat
 import time
 from dataclasses import dataclass, field
@@ -14,24 +13,9 @@ from typing import Any
 
 from confaudit import __version__
 from confaudit.errors import InputError
+from confaudit.session.layout import (BROWSER_KEYLOG, FLOWS, KEYLOG, MANIFEST, MANIFEST_TEMP, MEDIA_KEYLOGS,  # noqa: F401
+                                      OBSERVATIONS, PCAP, PHASES, SENSITIVE, SFU_KEYLOG)
 
-MANIFEST = "manifest.json"
-MANIFEST_TEMP = re.compile(r"^\.manifest\.json\..+\.tmp$")
-"""The manifest's temporary name while it is written atomically (left behind only by a kill mid-write):
-the one entry of a session directory that no manifest can list."""
-OBSERVATIONS = "observations.jsonl"
-FLOWS = "flows.mitm"
-PCAP = "capture.pcapng"
-KEYLOG = "sslkeys.log"
-BROWSER_KEYLOG = "browser-keys.log"
-"""A scenario run's browsers' own key log (SSLKEYLOGFILE): their TLS secrets (Firefox's NSS also logs DTLS)."""
-SFU_KEYLOG = "sfu-keys.log"
-"""A lab scenario run's SFU key log: the DTLS secrets of the lab SFU, the transport end of the browsers' media."""
-MEDIA_KEYLOGS = (BROWSER_KEYLOG, SFU_KEYLOG)
-"""Key logs of the call's endpoints that a scenario run seals into its session, in the order analysis reads them."""
-PHASES = "phases.jsonl"
-SENSITIVE = {FLOWS: "raw proxied traffic, unredacted", PCAP: "raw packets, unredacted", KEYLOG: "TLS session keys",
-             BROWSER_KEYLOG: "the browsers' TLS (and DTLS) session keys", SFU_KEYLOG: "the lab SFU's DTLS session keys"}
 KNOWN_PHASES = ("lobby", "joined", "muted", "unmuted", "camera-off", "camera-on", "screen-share", "left")
 MAX_PHASE_LINES = 100_000
 _DEPENDENCIES = ("mitmproxy", "scapy", "aiortc", "av", "cryptography", "pyOpenSSL")
@@ -101,7 +85,7 @@ def new_manifest(vendor: str, scenario: str = "", operator: str = "", mode: str 
 
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
-    from confaudit.jsonio import write_json
+    from confaudit.jsonstream import write_json
 
     write_json(Path(directory) / MANIFEST, manifest, private=True)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confaudit.session.directory import FLOWS, MANIFEST, MANIFEST_TEMP, OBSERVATIONS, PCAP
+from confaudit.session.layout import FLOWS, MANIFEST, MANIFEST_TEMP, OBSERVATIONS, PCAP
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from confaudit.redact import Redactor
+
 
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
@@ -21,9 +23,10 @@ def _strings(value: Any) -> list[str]:
 
 
 def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[str],
-           participants: list[str], entity_lists: list[Path], accounts: list[str] | None = None) -> None:
-    """Mutate ``bundle`` in place, adding the telemetry sections."""
-    from confaudit.telemetry.assemble import assemble
+           participants: list[str], entity_lists: list[Path], redactor: Redactor,
+           accounts: list[str] | None = None) -> None:
+    """Mutate ``bundle`` in place, adding the telemetry sections; ``redactor`` tokenises the example values."""
+    from confaudit.telemetry.party_sections import write_party_sections
     from confaudit.telemetry.attributed import apply_records
     from confaudit.telemetry.attribution import attribute, summary
     from confaudit.telemetry.names import vendor_names
@@ -52,7 +55,7 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
             attribution = attribute(bundle, vendor, emap)
             apply_records(bundle, attribution)
             known = events.clear_values.known(rooms, people, accounts)
-            assemble(bundle, emap, first_party_from(first, emap), known, events, attribution)
+            write_party_sections(bundle, emap, first_party_from(first, emap), known, events, redactor, attribution)
         bundle["traffic_attribution"] = summary(attribution, vendor)
     except Exception as exc:  # noqa: BLE001 - fail closed: an analysis bug must not lose the whole bundle
         from confaudit.wire.errors import strict_from_env
@@ -67,21 +70,6 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     if truncated:
         warnings.append(f"telemetry: {truncated} payload(s) were truncated by the capture cap or a decoding limit; "
                         "fields beyond the cut were not classified")
-    bundle["room_links"] = _room_links(bundle, session, warnings)
+    from confaudit.telemetry.room_links import room_links_section
 
-
-def _room_links(bundle: dict[str, Any], session: dict[str, Any], warnings: list[Any]) -> dict[str, Any] | None:
-    pattern = session.get("room_link_pattern")
-    if not isinstance(pattern, str) or not pattern:
-        return None
-    from confaudit.telemetry.room_links import analyze_room_links, room_link_candidates
-
-    try:
-        result = analyze_room_links(room_link_candidates(bundle), pattern)
-    except ValueError as exc:
-        warnings.append(f"telemetry: room links not analysed: {exc}")
-        return None
-    if result["stopped"] in ("time", "matches"):
-        warnings.append(f"telemetry: room-link matching stopped by its {result['stopped']} limit after "
-                        f"{result['texts_read']} of {result['texts']} texts")
-    return result
+    bundle["room_links"] = room_links_section(bundle, session.get("room_link_pattern"), warnings)

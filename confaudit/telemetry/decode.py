@@ -18,10 +18,10 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
 from confaudit.redact import TOKEN_RE
-from confaudit.telemetry.payload_bytes import MAX_DECODED_BYTES, as_text, body_bytes, decompress
+from confaudit.telemetry.payload_bytes import MAX_DECODED_BYTES, as_text, body_bytes, decompress_payload
 
 __all__ = ["Decoded", "Field", "Opaque", "as_text", "body_bytes", "decode_body", "decode_message", "decode_query",
-           "decompress"]
+           "decompress_payload"]
 
 MAX_FIELDS = 5000
 MAX_DEPTH = 24
@@ -87,7 +87,7 @@ def decode_body(body: Any, prefix: str = "") -> Decoded:
     if raw is None or not raw:
         return out
     out.truncated = bool(body.get("truncated"))
-    data, applied = decompress(raw, str(body.get("encoding") or ""))
+    data, applied = decompress_payload(raw, str(body.get("encoding") or ""))
     if applied == "failed":
         out.opaque.append(Opaque(prefix or "$", len(raw), "compressed-undecodable"))
         return out
@@ -112,7 +112,7 @@ def decode_message(content: Any, msg_type: str = "text", prefix: str = "") -> De
         return out
     if not raw:
         return out
-    data, applied = decompress(raw)
+    data, applied = decompress_payload(raw)
     if applied == "failed":
         out.opaque.append(Opaque(prefix or "$", len(raw), "compressed-undecodable"))
         return out
@@ -228,7 +228,7 @@ def _scalar(value: str, path: str, keys: tuple[str, ...], transforms: tuple[str,
         return
     decoded_b64 = _maybe_base64(stripped)
     if decoded_b64 is not None:
-        data, applied = decompress(decoded_b64)
+        data, applied = decompress_payload(decoded_b64)
         steps = (*transforms, "base64") + ((applied,) if applied and applied != "failed" else ())
         text = as_text(data)
         if text is not None and text.strip():

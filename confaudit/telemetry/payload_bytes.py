@@ -26,7 +26,7 @@ def body_bytes(body: Any) -> bytes | None:
     return None
 
 
-def decompress(data: bytes, encoding: str = "") -> tuple[bytes, str | None]:
+def decompress_payload(data: bytes, encoding: str = "") -> tuple[bytes, str | None]:
     """Undo compression, bounded; returns (bytes, name applied | ``failed`` | None).
 
     Capture body records usually hold already-decoded bytes while still naming the original

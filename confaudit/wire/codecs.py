@@ -12,8 +12,11 @@ from typing import Any, NamedTuple
 from confaudit.wire._records import record_dict
 from confaudit.wire.g711 import g711_plausible
 
-__all__ = ["H264Nal", "H264Payload", "OpusToc", "Vp8Info", "Vp9Info", "g711_plausible", "h264_nal", "h264_payload",
-           "opus_toc", "red_unwrap", "vp8_descriptor", "vp9_descriptor"]
+__all__ = ["H264Nal", "H264Payload", "OPUS_TINY_PAYLOAD", "OpusToc", "Vp8Info", "Vp9Info", "g711_plausible", "h264_nal",
+           "h264_payload", "opus_toc", "red_unwrap", "vp8_descriptor", "vp9_descriptor"]
+
+OPUS_TINY_PAYLOAD = 3
+"""Opus payloads of at most this many bytes are DTX and digital-silence frames: the TOC and at most 2 bytes."""
 
 _OPUS_BANDWIDTHS = ("NB", "MB", "WB", "SWB", "FB")
 _VP8_START_CODE = b"\x9d\x01\x2a"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from confaudit.redact import Redactor
 import base64
 import json
 from pathlib import Path
@@ -38,7 +39,7 @@ def analyse_har(path: Path) -> dict[str, Any]:
     """The evidence bundle of one HAR file, through the same path as ``confaudit analyze``."""
     from confaudit.evidence.build import build_evidence
 
-    return build_evidence([path])
+    return build_evidence([path], redactor=Redactor.default())
 
 
 def explicit_flows(bundle: dict[str, Any]) -> dict[str, dict[str, list[str]]]:

@@ -24,14 +24,14 @@ DEFER_S = 0.02
 class SessionRecorder:
     """Records HTTP(S), WebSocket, TLS ClientHello, DNS and UDP aggregates to observations.jsonl (and flows.mitm)."""
 
-    def __init__(self, redactor: Redactor | None = None, source: str = "live") -> None:
+    def __init__(self, redactor: Redactor, source: str = "live") -> None:
         from confaudit.live.addons.http import HttpRecorder
         from confaudit.live.addons.tls_hello import ClientHelloRecorder
         from confaudit.live.addons.udp_dns import UdpDnsRecorder
         from confaudit.live.addons.websocket import WebSocketRecorder
 
         self.recorder = self
-        self.redactor = redactor or Redactor.default()
+        self.redactor = redactor
         self.source = source
         self.directory: Path | None = None
         self.writer: ObservationWriter | None = None

@@ -7,6 +7,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from confaudit import room_link_stats
 from confaudit.rules.checks._common import as_list, judging_vendor_media, number, obj, outcome, plural, record_id, records, ref, text
 from confaudit.rules.model import Outcome
 
@@ -19,7 +20,8 @@ fault): the claim is not judged. The sample limit is not among them: thousands o
 
 
 def room_link_summary(bundle: Mapping[str, Any], pattern: str | None) -> Mapping[str, Any] | None:
-    """The bundle's room_links, or an analysis of its URLs with the claims file's pattern when absent.
+    """The bundle's room_links, or, when that found no links, the claims file's pattern applied to the section's
+    ``candidate_urls`` (the HTTP and WebSocket URLs telemetry put there).
 
     The pattern was checked when the claims file was loaded; a ValueError here is a bug and propagates
     (the engine makes it ``error``), never "no links"; a scan stopped by its limits is ``inconclusive``.
@@ -29,8 +31,8 @@ def room_link_summary(bundle: Mapping[str, Any], pattern: str | None) -> Mapping
         return summary
     if not pattern:
         return summary
-    urls = [h.get("url") for h in records(bundle, "http") or [] if isinstance(h.get("url"), str)]
-    urls += [w.get("url") for w in records(bundle, "websocket") or [] if isinstance(w.get("url"), str)]
+    candidates = summary.get("candidate_urls") if summary else None
+    urls = [u for u in candidates if isinstance(u, str)] if isinstance(candidates, list) else []
     result = _analysis(pattern, tuple(urls))
     return result if result.get("samples") or _cut_short(result) else summary
 
@@ -38,9 +40,7 @@ def room_link_summary(bundle: Mapping[str, Any], pattern: str | None) -> Mapping
 @functools.lru_cache(maxsize=1)
 def _analysis(pattern: str, urls: tuple[str, ...]) -> Mapping[str, Any]:
     """One bounded scan per pattern and evidence: every room_links claim of a file asks the same question."""
-    from confaudit.telemetry.room_links import analyze_room_links
-
-    return analyze_room_links(list(urls), pattern)
+    return room_link_stats.analyze_room_links(list(urls), pattern)
 
 
 def _cut_short(summary: Mapping[str, Any]) -> str | None:
@@ -83,9 +83,7 @@ def scenario_link_summary(bundle: Mapping[str, Any], pattern: str | None) -> Map
 
 @functools.lru_cache(maxsize=4)
 def _scenario_analysis(pattern: str, links: tuple[tuple[str, str], ...]) -> Mapping[str, Any]:
-    from confaudit.telemetry.room_links import analyze_room_links
-
-    result = analyze_room_links([{"url": url, "room": room} for url, room in links], pattern)
+    result = room_link_stats.analyze_room_links([{"url": url, "room": room} for url, room in links], pattern)
     return dict(result, source="scenario", rooms=len(links))
 
 
@@ -93,7 +91,15 @@ def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     summary = scenario_link_summary(bundle, params.get("_room_link_pattern"))
     if summary is not None and summary.get("samples"):
         return _judge_links(summary, params, scenario=True)
-    return _judge_links(room_link_summary(bundle, params.get("_room_link_pattern")), params, scenario=False)
+    pattern = params.get("_room_link_pattern")
+    found = room_link_summary(bundle, pattern)
+    section = obj(bundle, "room_links")
+    if pattern and not (found and (found.get("links") or found.get("samples") or _cut_short(found))) \
+            and not isinstance((section or {}).get("candidate_urls"), list):
+        return outcome("not_observable", "The evidence has no room-link candidates (room_links.candidate_urls, written "
+                       "by the telemetry stage) to match the claims file's room_link_pattern against; analyse the raw "
+                       "inputs again.")
+    return _judge_links(found, params, scenario=False)
 
 
 def _judge_links(summary: Mapping[str, Any] | None, params: Mapping[str, Any], scenario: bool) -> Outcome:

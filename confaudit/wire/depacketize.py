@@ -28,7 +28,7 @@ class RtpPacket:
     """Payload after header, CSRCs, extension and padding."""
 
 
-def parse_rtp(data: bytes) -> RtpPacket | None:
+def parse_decrypted_rtp(data: bytes) -> RtpPacket | None:
     """Parse a (decrypted) RTP packet; None if it is not RTP v2 or its lengths do not fit."""
     if len(data) < 12 or data[0] >> 6 != 2:
         return None
@@ -48,7 +48,7 @@ def parse_rtp(data: bytes) -> RtpPacket | None:
                      bool(data[1] & 0x80), data[1] & 0x7F, data[pos:end])
 
 
-def red_unwrap(payload: bytes) -> tuple[int, bytes] | None:
+def red_primary(payload: bytes) -> tuple[int, bytes] | None:
     """RFC 2198: (primary payload type, primary block) or None if the headers do not fit."""
     pos = 0
     redundant = 0
@@ -69,7 +69,7 @@ def red_unwrap(payload: bytes) -> tuple[int, bytes] | None:
     return primary_pt, payload[pos + redundant:]
 
 
-def vp8_descriptor(payload: bytes) -> tuple[bool, bytes] | None:
+def vp8_frame_part(payload: bytes) -> tuple[bool, bytes] | None:
     """RFC 7741 descriptor: (starts a frame, VP8 bytes) or None."""
     from confaudit.wire.codecs import vp8_descriptor as parse_descriptor
 
@@ -86,7 +86,7 @@ def vp8_keyframe_size(frame: bytes) -> tuple[int, int] | None:
     return int.from_bytes(frame[6:8], "little") & 0x3FFF, int.from_bytes(frame[8:10], "little") & 0x3FFF
 
 
-def vp9_descriptor(payload: bytes) -> tuple[bool, bool, bytes] | None:
+def vp9_frame_part(payload: bytes) -> tuple[bool, bool, bytes] | None:
     """RFC 9628 descriptor: (begins frame, ends frame, VP9 bytes) or None."""
     if not payload:
         return None
@@ -203,7 +203,7 @@ def decodable_chain(packets: list[RtpPacket],
 
 
 def vp8_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
-    parts = [vp8_descriptor(p.payload) for p in group]
+    parts = [vp8_frame_part(p.payload) for p in group]
     if any(x is None for x in parts) or not parts[0][0]:
         return None
     frame = b"".join(x[1] for x in parts)
@@ -211,7 +211,7 @@ def vp8_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
 
 
 def vp9_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
-    parts = [vp9_descriptor(p.payload) for p in group]
+    parts = [vp9_frame_part(p.payload) for p in group]
     if any(x is None for x in parts) or not parts[0][0]:
         return None
     # With spatial layers (SVC) one timestamp carries several layer frames, each opened by a B bit:

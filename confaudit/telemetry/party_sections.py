@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from confaudit.redact import Redactor
 from confaudit.telemetry.attribution import Result
 from confaudit.telemetry.entities import EntityMap
 from confaudit.telemetry.events import EventSpool, _dicts
@@ -40,16 +41,13 @@ def _add_ref(refs: list[dict[str, str]], ref: dict[str, str]) -> None:
         refs.append(ref)
 
 
-def assemble(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_known: list[KnownValue] | None,
-             events: EventSpool, attribution: Result | None = None) -> None:
+def write_party_sections(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_known: list[KnownValue] | None,
+             events: EventSpool, redactor: Redactor, attribution: Result | None = None) -> None:
     """Classify events, then write parties, data_flows and phase_summary into the bundle.
 
     With ``attribution``, each party and data flow also gets its ``attribution`` (a data flow is as close to
     the vendor as the closest of all the requests that carried it, not only the referenced ones).
     """
-    from confaudit.redact import Redactor
-
-    redactor = Redactor.default()
     matcher = KnownMatcher(matcher_known or [])
     hosts, _flow_host = collect_hosts(bundle)
     for host, kind in events.hosts.items():
