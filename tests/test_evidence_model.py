@@ -13,6 +13,7 @@ import pytest
 from confaudit.evidence import model
 from confaudit.evidence.build import build_evidence
 from confaudit.evidence.schema import bundle_schema
+from confaudit.redact import Redactor
 from tests.support.environment import REPO, SAMPLE_SESSION
 
 
@@ -65,7 +66,7 @@ def _item_type(hint: object) -> type | None:
 
 def test_producers_write_no_key_the_model_lacks(tmp_path) -> None:
     """A producer that adds a record key without a schema (and model) entry fails here."""
-    bundle = build_evidence([SAMPLE_SESSION])
+    bundle = build_evidence([SAMPLE_SESSION], redactor=Redactor.default())
     json.loads(json.dumps(bundle))
     assert _unknown_keys(dict(bundle)) == {}
     broken = json.loads(json.dumps(bundle))
