@@ -102,14 +102,15 @@ def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     return _judge_links(found, params, scenario=False)
 
 
-def _judge_links(summary: Mapping[str, Any] | None, params: Mapping[str, Any], scenario: bool) -> Outcome:
-    limit = _cut_short(summary) if summary else None
+def _judge_links(found: Mapping[str, Any] | None, params: Mapping[str, Any], scenario: bool) -> Outcome:
+    summary: Mapping[str, Any] = found or {}
+    limit = _cut_short(summary) if found else None
     if limit:
         # the claims file's pattern, not a confaudit bug: unsettled (inconclusive), never "no links", never exit 4
         return outcome("inconclusive", f"Matching the room_link_pattern was stopped by its {limit} after "
                        f"{text(summary.get('texts_read'), 12)} of {text(summary.get('texts'), 12)} texts, so room links "
                        "were not judged; a simpler, more specific pattern would finish.")
-    links = summary.get("links") if summary and isinstance(summary.get("links"), list) else []
+    links = as_list(summary.get("links"))
     distinct = summary.get("distinct_ids") if summary else None
     count = len(links) or (distinct if isinstance(distinct, int) and not isinstance(distinct, bool) and distinct > 0 else 0)
     if not count:
@@ -127,7 +128,7 @@ def _judge_links(summary: Mapping[str, Any] | None, params: Mapping[str, Any], s
         shape.append(f"length {text(length.get('min'), 6)}-{text(length.get('max'), 6)}")
     if classes:
         shape.append("alphabet " + "+".join(text(c, 20) for c in classes[:6]))
-    refs = [ref("room_links", "summary", ", ".join(shape) + (f" from {plural(summary.get('rooms'), 'new_room step')} of "
+    refs = [ref("room_links", "summary", ", ".join(shape) + (f" from {plural(int(number(summary.get('rooms')) or 0), 'new_room step')} of "
                                                          "the scenario" if scenario else ""))]
     reused = as_list(summary.get("reused_ids"))
     if reused:
@@ -164,10 +165,11 @@ def _audio(entry: Mapping[str, Any]) -> tuple[float | None, float | None, int]:
         rates = [m for m in media if isinstance(m, Mapping)]
         pps_values = [number(m.get("packets_per_s")) for m in rates]
         bps_values = [number(m.get("bytes_per_s")) for m in rates]
-        pps = sum(v for v in pps_values if v is not None) if rates else 0.0
-        bps = sum(v * 8 for v in bps_values if v is not None) if rates else 0.0
+        pps: float | None = sum(v for v in pps_values if v is not None) if rates else 0.0
+        bps: float | None = sum(v * 8 for v in bps_values if v is not None) if rates else 0.0
     else:
-        audio = entry.get("audio") if isinstance(entry.get("audio"), Mapping) else {}
+        raw_audio = entry.get("audio")
+        audio = raw_audio if isinstance(raw_audio, Mapping) else {}
         pps = number(entry.get("audio_pps", audio.get("pps")))
         bps = number(entry.get("audio_bps", audio.get("bps")))
     metrics = entry.get("audio_metrics_flows", entry.get("audio_metrics"))
