@@ -3,7 +3,7 @@
 Only this module exits. Command bodies live in ``confaudit.commands.<name>`` and are imported
 lazily so ``confaudit --help`` never imports scapy, mitmproxy or pandas.
 
-Conventions every command follows (tests/test_cli_conventions.py checks each registered command):
+Conventions every command follows (tests/commands/test_cli_conventions.py checks each registered command):
 ``-q/--quiet``, ``-v/--verbose`` and ``--debug`` (also accepted before the command name), ``-`` as an
 output option's value for stdout and as an input for stdin, and one-line errors with the exit codes of
 :mod:`confaudit.errors` (0 ok, 1 a claim contradicted, 2 usage, 3 bad input or unwritable output,

@@ -3,7 +3,7 @@
 The schema (confaudit/evidence/schema/*.json, published as docs/evidence.schema.json) is the one
 definition of the bundle; this writes its Python shape so producers, checks and reports have types
 to follow. ``--check`` exits 1 when the checked-in model differs from what the schema gives
-(tests/test_evidence_model.py runs it).
+(tests/evidence/test_evidence_model.py runs it).
 
     python scripts/gen_evidence_model.py          # rewrite the model
     python scripts/gen_evidence_model.py --check  # fail when it drifted

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+TESTS = REPO / "tests"
+"""The tests folder: test files live in one subfolder per confaudit package; data beside them (golden/, data/, rules/)."""
 SHARED_CAPTURES = Path(os.environ.get("CONFAUDIT_SHARED", REPO.parent / "shared")) / "captures"
 """The real public captures (../shared/captures; CI always has them)."""
 SAMPLE_SESSION = REPO / "samples" / "sessions" / "example-rooms"
