@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
+from support.environment import REPO
 
 _PROBE = """
 import json, sys
@@ -18,8 +18,6 @@ from confaudit.report.loader import template_dir
 from confaudit.redact import Redactor
 from confaudit.report.html import render_audit, render_comparison
 from benchmarks.synth_report import synthetic_bundle, synthetic_run
-
-from support.environment import REPO
 b = synthetic_bundle(50, hosts=6)
 r = synthetic_run(b, claims=3)
 html = render_audit(r, b, redactor=Redactor.default())
