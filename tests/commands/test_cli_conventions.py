@@ -282,8 +282,10 @@ def test_stdin_is_read_once_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None
 # --- completion and usage errors ----------------------------------------------------------------------------
 
 def test_shell_completion_script_and_completions(tmp_path: Path) -> None:
-    script = subprocess.run(["bash", "-c", f"{sys.executable} -m confaudit --show-completion"], capture_output=True,
-                            text=True, env={**os.environ, "SHELL": "/bin/bash"})
+    # The shell is named rather than detected: typer detects it from the process's ancestors (shellingham), and a
+    # `make test` started in the background has no shell among them ("Shell  not supported.").
+    script = subprocess.run([sys.executable, "-m", "confaudit", "--show-completion", "bash"], capture_output=True,
+                            text=True, env={**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
     assert script.returncode == 0 and "_CONFAUDIT_COMPLETE=complete_bash" in script.stdout
     assert "complete -o default -F _confaudit_completion confaudit" in script.stdout
     words = confaudit(env={"_CONFAUDIT_COMPLETE": "complete_bash", "COMP_WORDS": "confaudit an", "COMP_CWORD": "1"})
