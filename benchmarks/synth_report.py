@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.whole_records import complete_bundle
+
 VERDICT_CYCLE = ("supported", "contradicted", "inconclusive", "not_observable", "document_only", "error", "understated")
 CATEGORIES = ("device", "os", "browser", "network", "identifier", "usage", "room_name", "audio_metrics")
 CHECKS = ("transport_encryption", "media_encryption", "end_to_end_encryption", "media_path", "data_collection",
@@ -56,7 +58,7 @@ def synthetic_bundle(observations: int = 1000, payload: str = "", hosts: int = 3
     streams = [{"id": f"m{i + 1}", "flow": f"f{i % 50 + 1}", "ssrc": 1000 + i, "kind": ("audio", "video")[i % 2],
                 "codec": ("opus", f"vp8{p}")[i % 2], "encryption": ("srtp", "none")[int(i % 7 == 0)],
                 "packets": 100 + i, "reasons": [f"RTP version 2, payload type {96 + i % 4}{p}"]} for i in range(min(observations // 100 + 3, 500))]
-    return {
+    return complete_bundle({
         "schema_version": "1.0", "tool": {"name": "confaudit", "version": "0.1.0"},
         "inputs": [{"path": f"call{p}.pcapng", "sha256": "0" * 64, "format": "pcapng", "records_read": observations,
                     "records_skipped": 0, "complete": True, "warnings": []}],
@@ -80,7 +82,7 @@ def synthetic_bundle(observations: int = 1000, payload: str = "", hosts: int = 3
                                                                "codec": "opus", "packets": 500, "decrypted": 500,
                                                                "inner": f"codec{p}", "reasons": [f"Opus TOC valid{p}"]}],
                  "summary": {"conclusion": f"no inner encryption layer{p}"}},
-    }
+    })
 
 
 def synthetic_run(bundle: dict[str, Any], claims: int = 12, payload: str = "", evidence_per_finding: int = 40) -> dict[str, Any]:

@@ -189,13 +189,16 @@ def render() -> str:
 
 def list_sections(properties: dict[str, Any], writer: Writer) -> str:
     """A typed, overloaded reader of the bundle's list and object sections."""
-    lists, objects = [], []
+    lists: list[tuple[str, str]] = []
+    objects: list[tuple[str, str]] = []
+    required: dict[str, tuple[str, ...]] = {}
     for key, node in sorted(properties.items()):
         items = node.get("items") if node.get("type") == "array" else None
         if isinstance(items, dict):
             item_def = writer.defs.get(items.get("$ref", "").rsplit("/", 1)[-1], items)
             if item_def.get("properties"):  # records (objects), not e.g. the warnings' strings
                 lists.append((key, writer.type_of(items, SECTION_ITEMS.get(key, singular(key)))))
+                required[key] = tuple(item_def.get("required", []))
             continue
         target = writer.defs.get(node.get("$ref", "").rsplit("/", 1)[-1], node)
         refs = [sub for sub in node.get("anyOf", []) if "$ref" in sub]
@@ -204,7 +207,8 @@ def list_sections(properties: dict[str, Any], writer: Writer) -> str:
         if "object" in as_list(target.get("type")) and target.get("properties"):
             name = writer.type_of(refs[0] if refs else node, SECTION_ITEMS.get(key, key)).replace(" | None", "")
             objects.append((key, name.replace("None | ", "")))
-    out = []
+            required[key] = tuple(target.get("required", []))
+    out = [REQUIRED_DOC.format(rows="".join(f"    {k!r}: {v!r},\n" for k, v in sorted(required.items()) if v))]
     for key, item_type in lists:
         out.append(f"@overload\ndef section_records(bundle: Mapping[str, Any], key: Literal[{key!r}]) -> list[{item_type}] | None: ...")
     out.append(RECORDS_IMPL)
@@ -214,28 +218,59 @@ def list_sections(properties: dict[str, Any], writer: Writer) -> str:
     return "\n".join(out)
 
 
+REQUIRED_DOC = '''REQUIRED_KEYS: dict[str, tuple[str, ...]] = {{
+{rows}}}
+"""The keys the schema requires of each list section's records and of each object section."""
+
+
+def missing_keys(key: str, record: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys section ``key``'s schema requires that ``record`` lacks."""
+    return tuple(k for k in REQUIRED_KEYS.get(key, ()) if k not in record)
+
+
+def records_lacking_keys(bundle: Mapping[str, Any]) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """Per section, how many of its records (or the object section itself, counted as one) lack a required
+    key, and which keys: what the typed readers leave out. Empty for a bundle the producers or the schema
+    vouch for."""
+    out: dict[str, tuple[int, tuple[str, ...]]] = {{}}
+    for key in REQUIRED_KEYS:
+        value = bundle.get(key) if isinstance(bundle, Mapping) else None
+        items = value if isinstance(value, list) else [value] if isinstance(value, Mapping) else []
+        lacking = [missing_keys(key, item) for item in items if isinstance(item, Mapping)]
+        lacking = [m for m in lacking if m]
+        if lacking:
+            out[key] = (len(lacking), tuple(sorted({{k for m in lacking for k in m}})))
+    return out
+'''
+
 RECORDS_IMPL = '''
 
 def section_records(bundle: Mapping[str, Any], key: str) -> list[Any] | None:
-    """The object records of list section ``key``; None when the section is absent or not a list (not observable).
+    """The whole object records of list section ``key``; None when the section is absent or not a list (not
+    observable).
 
-    The bundle reaches checks from a file (validated by load_bundle) or from the producers (validated by the
-    tests), and test fixtures hold partial records: a record is left out only when it is not an object, so
-    readers still treat each key as possibly missing.
+    A record that is not an object or lacks a key its schema requires is left out: readers may index the
+    required keys. :func:`records_lacking_keys` counts what was left out (the rules engine makes it a reason
+    the evidence is incomplete). A value may still be of the wrong type in a bundle no schema check has
+    seen, so readers of its fields stay type-careful.
     """
     value = bundle.get(key) if isinstance(bundle, Mapping) else None
     if not isinstance(value, list):
         return None
-    return [item for item in value if isinstance(item, Mapping)]
+    need = REQUIRED_KEYS.get(key, ())
+    return [item for item in value if isinstance(item, Mapping) and all(k in item for k in need)]
 
 '''
 
 OBJECT_IMPL = '''
 
 def section_object(bundle: Mapping[str, Any], key: str) -> Any:
-    """Object section ``key``; None when it is absent, null or not an object (not observable)."""
+    """Object section ``key``; None when it is absent, null, not an object or lacks a required key (not
+    observable; :func:`records_lacking_keys` counts the last case)."""
     value = bundle.get(key) if isinstance(bundle, Mapping) else None
-    return value if isinstance(value, Mapping) else None'''
+    if not isinstance(value, Mapping) or missing_keys(key, value):
+        return None
+    return value'''
 
 
 def main() -> int:

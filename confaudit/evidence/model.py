@@ -981,6 +981,60 @@ class EvidenceBundle(TypedDict):
     zoom: NotRequired[list[ZoomFlow]]
 
 
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    'data_flows': ('id', 'party', 'party_id', 'entity', 'first_party', 'category', 'location', 'field_path', 'field_pattern', 'example', 'reasons', 'implicit', 'phase', 'phases', 'count', 'evidence', 'evidence_count', 'entity_list'),
+    'dns': ('name', 'type', 'answers', 'cnames', 'first_packet'),
+    'dns_queries': ('id', 'questions', 'answers'),
+    'dtls': ('flow', 'version', 'srtp_profiles_offered', 'srtp_profile', 'cipher', 'certificate_names', 'client_random', 'server_random', 'packets'),
+    'e2ee': ('keylogs', 'sessions', 'streams', 'srtcp', 'sdes', 'summary'),
+    'entity_lists': ('name', 'licence', 'source', 'sha256', 'entries'),
+    'flows': ('id', 'transport', 'src', 'sport', 'dst', 'dport', 'packets', 'bytes', 'first_seen', 'last_seen', 'protocol', 'labels', 'first_packet'),
+    'http': ('id', 'ts', 'method', 'url', 'scheme', 'host', 'port', 'path', 'query', 'status', 'request_headers', 'response_headers', 'request_body', 'response_body', 'client', 'server', 'source', 'flow', 'duration_ms'),
+    'http_plain': ('flow', 'method', 'target'),
+    'ice_candidates': ('address', 'port', 'type', 'source'),
+    'inputs': ('path', 'sha256', 'format', 'records_read', 'records_skipped', 'complete', 'warnings'),
+    'media_path': ('topology', 'endpoints', 'reasons'),
+    'media_streams': ('id', 'flow', 'ssrc', 'payload_type', 'kind', 'codec', 'packets', 'bytes', 'direction', 'sequence', 'first_packet', 'encryption', 'reasons'),
+    'parser_errors': ('bugs', 'malformed'),
+    'parties': ('id', 'domain', 'entity', 'first_party', 'hosts', 'sources', 'categories', 'implicit_categories', 'request_count', 'message_count', 'bytes_sent', 'entity_list', 'evidence'),
+    'phase_summary': ('index', 'phase', 'start', 'end', 'muted', 'requests', 'messages', 'parties', 'categories', 'audio_metrics_flows', 'audio_media'),
+    'phases': ('phase', 'ts'),
+    'quic': ('flow', 'version', 'sni', 'alpn'),
+    'scenario_events': ('ts', 'line', 'kind'),
+    'sdp': ('source', 'media', 'crypto_present', 'candidates'),
+    'sip': ('flow', 'first_line', 'packet'),
+    'stun': ('flow', 'messages', 'classic', 'message_types', 'realms', 'software', 'usernames', 'mapped_addresses', 'relayed_addresses', 'peer_addresses', 'vendor_attributes', 'channel_data_packets', 'packets'),
+    'tls': ('flow', 'sni', 'alpn', 'offered_versions', 'version', 'cipher', 'weak', 'ech', 'certificate_names', 'packets'),
+    'tls_clienthello': ('id', 'ts', 'sni', 'alpn', 'passthrough'),
+    'tool': ('name', 'version'),
+    'traffic_attribution': ('first_party', 'counts', 'hosts', 'hosts_omitted'),
+    'udp_flows': ('id', 'ts', 'packets', 'bytes', 'first_byte_classes'),
+    'vendor': ('name', 'source'),
+    'websocket': ('id', 'http_id', 'ts', 'from_client', 'type', 'size', 'content', 'host', 'url'),
+    'zoom': ('flow', 'mode', 'media_types', 'rtp_payload_types'),
+}
+"""The keys the schema requires of each list section's records and of each object section."""
+
+
+def missing_keys(key: str, record: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys section ``key``'s schema requires that ``record`` lacks."""
+    return tuple(k for k in REQUIRED_KEYS.get(key, ()) if k not in record)
+
+
+def records_lacking_keys(bundle: Mapping[str, Any]) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """Per section, how many of its records (or the object section itself, counted as one) lack a required
+    key, and which keys: what the typed readers leave out. Empty for a bundle the producers or the schema
+    vouch for."""
+    out: dict[str, tuple[int, tuple[str, ...]]] = {}
+    for key in REQUIRED_KEYS:
+        value = bundle.get(key) if isinstance(bundle, Mapping) else None
+        items = value if isinstance(value, list) else [value] if isinstance(value, Mapping) else []
+        lacking = [missing_keys(key, item) for item in items if isinstance(item, Mapping)]
+        lacking = [m for m in lacking if m]
+        if lacking:
+            out[key] = (len(lacking), tuple(sorted({k for m in lacking for k in m})))
+    return out
+
 @overload
 def section_records(bundle: Mapping[str, Any], key: Literal['data_flows']) -> list[DataFlow] | None: ...
 @overload
@@ -1032,16 +1086,19 @@ def section_records(bundle: Mapping[str, Any], key: Literal['zoom']) -> list[Zoo
 
 
 def section_records(bundle: Mapping[str, Any], key: str) -> list[Any] | None:
-    """The object records of list section ``key``; None when the section is absent or not a list (not observable).
+    """The whole object records of list section ``key``; None when the section is absent or not a list (not
+    observable).
 
-    The bundle reaches checks from a file (validated by load_bundle) or from the producers (validated by the
-    tests), and test fixtures hold partial records: a record is left out only when it is not an object, so
-    readers still treat each key as possibly missing.
+    A record that is not an object or lacks a key its schema requires is left out: readers may index the
+    required keys. :func:`records_lacking_keys` counts what was left out (the rules engine makes it a reason
+    the evidence is incomplete). A value may still be of the wrong type in a bundle no schema check has
+    seen, so readers of its fields stay type-careful.
     """
     value = bundle.get(key) if isinstance(bundle, Mapping) else None
     if not isinstance(value, list):
         return None
-    return [item for item in value if isinstance(item, Mapping)]
+    need = REQUIRED_KEYS.get(key, ())
+    return [item for item in value if isinstance(item, Mapping) and all(k in item for k in need)]
 
 
 @overload
@@ -1063,6 +1120,9 @@ def section_object(bundle: Mapping[str, Any], key: Literal['vendor']) -> Audited
 
 
 def section_object(bundle: Mapping[str, Any], key: str) -> Any:
-    """Object section ``key``; None when it is absent, null or not an object (not observable)."""
+    """Object section ``key``; None when it is absent, null, not an object or lacks a required key (not
+    observable; :func:`records_lacking_keys` counts the last case)."""
     value = bundle.get(key) if isinstance(bundle, Mapping) else None
-    return value if isinstance(value, Mapping) else None
+    if not isinstance(value, Mapping) or missing_keys(key, value):
+        return None
+    return value

@@ -125,6 +125,12 @@ def _https(bundle: Mapping[str, Any]) -> str:
     return "HTTPS content was read by " + " and ".join(where) + ", not decrypted from the packet capture with a key log."
 
 
+def _flow(record: Mapping[str, Any]) -> str:
+    """The record's flow id, or '' when it has none (a wrong-typed id matches no flow)."""
+    flow = record.get("flow")
+    return flow if isinstance(flow, str) else ""
+
+
 def _records(value: Any) -> list[Mapping[str, Any]]:
     return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
 
@@ -142,12 +148,12 @@ def keys_used(bundle: Mapping[str, Any]) -> KeysUsed:
 
     foreign = foreign_call_flows(bundle)
     all_sessions = _records(e2ee.get("sessions"))
-    sessions = [s for s in all_sessions if s.get("flow") not in foreign]
-    dtls = [d for d in _records(bundle.get("dtls")) if d.get("flow") not in foreign]
+    sessions = [s for s in all_sessions if _flow(s) not in foreign]
+    dtls = [d for d in _records(bundle.get("dtls")) if _flow(d) not in foreign]
     handshakes = len(sessions) if all_sessions else len(dtls)
     set_aside = len(all_sessions) - len(sessions)
     keyed = sum(1 for s in sessions if s.get("keys") == "found")
-    streams = [s for s in _records(e2ee.get("streams")) if s.get("flow") not in foreign]
+    streams = [s for s in _records(e2ee.get("streams")) if _flow(s) not in foreign]
     opened = [s for s in streams if as_int(s.get("decrypted")) > 0]
     packets = sum(as_int(s.get("decrypted")) for s in opened)
     hs = _plural(handshakes, "DTLS handshake")

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from confaudit.evidence.model import records_lacking_keys
 from confaudit.rules.checks import CHECK_KINDS
 from confaudit.rules.checks._common import NameMatcher, party_names, records, text
 from confaudit.rules.model import Claim, ClaimsFile, Finding, Outcome, RunResult
@@ -54,7 +55,8 @@ def incomplete_reasons(bundle: Mapping[str, Any]) -> tuple[str, ...]:
     Fail closed: a missing or malformed ``complete`` flag, input entry or session integrity verdict is
     itself a reason.
     """
-    reasons = [*_session_reasons(bundle.get("session")), *_input_reasons(bundle.get("inputs"))]
+    reasons = [*_session_reasons(bundle.get("session")), *_input_reasons(bundle.get("inputs")),
+               *_left_out_reasons(bundle)]
     if bundle.get("complete") is not True and not reasons:
         warnings = [w for w in bundle.get("warnings") or () if isinstance(w, str)] \
             if isinstance(bundle.get("warnings"), list) else []
@@ -88,6 +90,13 @@ def _input_reasons(inputs: Any) -> list[str]:
             first = next((w for w in warnings if isinstance(w, str)), "no reason recorded")
             reasons.append(f"{text(entry.get('path'), 120) or 'an input'} was read only in part ({text(first, 200)})")
     return reasons
+
+
+def _left_out_reasons(bundle: Mapping[str, Any]) -> list[str]:
+    """Records the typed readers leave out because a required field is missing: the checks never see them."""
+    return [f"{count} {section} record{'s' if count != 1 else ''} lacked required fields "
+            f"({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}) and were not read"
+            for section, (count, keys) in records_lacking_keys(bundle).items()]
 
 
 def evidence_complete(bundle: Mapping[str, Any]) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from support.bundles import complete_bundle
 from support.environment import REPO
 from support.report_layout import PRINT_WIDTH, SCREEN_WIDTH, artifact_dir, chromium_page, overflow, quotes, screenshots
 from confaudit.report.html import render_audit
@@ -40,7 +41,7 @@ def _widened(bundle: dict) -> dict:
         {"party": LONG_HOST, "party_id": "pwide", "first_party": False, "category": cat, "location": "body",
          "field_path": f"events[0].context.{cat}.value_with_a_long_name", "example": "x" * 90, "count": 3}
         for cat in TAXONOMY]
-    return wide
+    return complete_bundle(wide)
 
 
 def _check_page(page, html: Path, out: Path, name: str, *, cards: bool) -> None:

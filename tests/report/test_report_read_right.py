@@ -20,6 +20,7 @@ from confaudit.report.media_labels import stream_label
 from benchmarks.synth_report import synthetic_bundle, synthetic_run
 from confaudit.commands.pipeline import run_claims
 
+from support.bundles import complete_bundle
 from support.environment import REPO
 
 ROOT = REPO
@@ -150,7 +151,7 @@ def _bundle(**e2ee) -> dict:
             "http": [{"source": "live"}] * 3, "websocket": [{"source": "live"}]}
     if e2ee:
         base["e2ee"] = {"keylogs": [], "sessions": [], "streams": [], **e2ee}
-    return base
+    return complete_bundle(base)
 
 
 def test_keys_no_key_log() -> None:

@@ -12,6 +12,7 @@ import time
 import jinja2
 import pytest
 
+from support.bundles import complete_bundle
 from support.report_support import PAYLOADS, TEMPLATE_SYNTAX, embedded_json, static_scan
 from confaudit.report.html import DATA_ID, render_audit
 from confaudit.report.loader import make_environment, template_dir
@@ -200,6 +201,6 @@ def test_packet_references_with_odd_digits_resolve_to_nothing() -> None:
     """A bundle from elsewhere may carry "²:1" or a 5000-digit frame: no crash, just no link."""
     from confaudit.report.evidence_refs import EvidenceIndex
 
-    index = EvidenceIndex({"inputs": [{"path": "call.pcap"}]})
+    index = EvidenceIndex(complete_bundle({"inputs": [{"path": "call.pcap"}]}))
     assert index._packet("0:5") == {"path": "call.pcap", "frame": 5}
     assert index._packet("\u00b2:1") is None and index._packet("0:" + "9" * 5000) is None

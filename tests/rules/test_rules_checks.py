@@ -14,6 +14,7 @@ from confaudit.rules.checks import CHECK_KINDS
 from confaudit.rules.claims import load_claims
 from confaudit.rules.engine import evaluate
 
+from support.bundles import complete_bundle
 from support.environment import TESTS
 
 RULES = TESTS / "rules"
@@ -109,7 +110,8 @@ def test_crashing_check_is_an_error_not_a_pass(monkeypatch: pytest.MonkeyPatch) 
 
 def test_evidence_is_capped_and_counted() -> None:
     claims = load_claims(RULES / "media_encryption" / "rule.yaml")
-    bundle = {"complete": True, "media_streams": [{"id": f"m{i}", "encryption": "plain"} for i in range(500)]}
+    bundle = complete_bundle({"complete": True,
+                              "media_streams": [{"id": f"m{i}", "encryption": "plain"} for i in range(500)]})
     finding = evaluate(claims, bundle).findings[0]
     assert finding.verdict == "contradicted"
     assert len(finding.evidence) == 26 and "475 more" in finding.evidence[-1]["detail"]
@@ -129,11 +131,11 @@ def test_tls_version_spellings() -> None:
 def test_analytics_counts_as_tracking_only_when_asked(tmp_path: Path) -> None:
     rule = (RULES / "no_advertising" / "rule.yaml").read_text()
     page = [["origin", "https://app.vendor.example"], ["sec-fetch-dest", "empty"]]
-    bundle = {"complete": True, "dns": [{"name": "x"}], "parties": [
+    bundle = complete_bundle({"complete": True, "dns": [{"name": "x"}], "parties": [
         {"id": "p1", "domain": "google-analytics.com", "entity": "Google", "first_party": False, "entity_categories": ["analytics"],
          "hosts": ["www.google-analytics.com"]}],
         "http": [{"id": "h1", "host": "www.google-analytics.com", "url": "https://www.google-analytics.com/g/collect",
-                  "request_headers": page}]}
+                  "request_headers": page}]})
     assert evaluate(load_claims(RULES / "no_advertising" / "rule.yaml"), bundle).findings[0].verdict == "supported"
     strict = tmp_path / "rule.yaml"
     strict.write_text(rule.replace("    severity: high", "    include_analytics: true\n    severity: high"))

@@ -8,6 +8,7 @@ from confaudit.rules.claims import load_claims
 from confaudit.rules.diff import diff_bundles
 from confaudit.rules.engine import evaluate
 
+from support.bundles import complete_bundle
 from support.environment import TESTS
 
 GOLDEN = TESTS / "golden"
@@ -23,7 +24,7 @@ def _bundles() -> tuple[dict, dict]:
     new["media_streams"][0]["encryption"] = "srtp"
     new["media_path"] = {"topology": "p2p", "endpoints": [], "reasons": []}
     new["parties"] = [p for p in new["parties"] if p["domain"] != "tracker.example"]
-    return old, new
+    return complete_bundle(old), complete_bundle(new)
 
 
 def test_diff_reports_every_kind_of_change() -> None:
@@ -63,15 +64,16 @@ def test_plaintext_http_counted_with_the_transport_checks_rule() -> None:
 
     claims = load_claims(RULES / "transport_encryption" / "rule.yaml")
     tls = [{"id": "t1", "flow": "f1", "sni": "rooms.vendor.example", "version": "TLS 1.3"}]
-    exempt = {"complete": True, "tls": tls, "http_plain": [
+    exempt = complete_bundle({"complete": True, "tls": tls, "http_plain": [
         {"id": "hp1", "flow": "f2", "method": "CONNECT", "host": "rooms.vendor.example:443", "target": "rooms.vendor.example:443"},
         {"id": "hp2", "flow": "f3", "method": "GET", "host": "ocsp.digicert.com", "target": "/MFEw"},
         {"id": "hp3", "flow": "f4", "method": "GET", "host": "127.0.0.1:8080", "target": "/health"}],
-        "http": [{"id": "h1", "scheme": "http", "url": "http://localhost:3000/app", "host": "localhost"}]}
+        "http": [{"id": "h1", "scheme": "http", "url": "http://localhost:3000/app", "host": "localhost"}]})
     plain = json.loads(json.dumps(exempt))
     plain["http_plain"].append({"id": "hp4", "flow": "f5", "method": "GET", "host": "tracker.example", "target": "/pixel"})
     plain["http"].append({"id": "h2", "scheme": "http", "url": "http://cdn.vendor.example/a.js", "host": "cdn.vendor.example"})
     plain["websocket"] = [{"id": "w1", "url": "ws://rtc.vendor.example/socket"}]
+    plain = complete_bundle(plain)
     assert evaluate(claims, exempt).findings[0].verdict == "supported"
     assert evaluate(claims, plain).findings[0].verdict == "contradicted"
     assert (encryption_summary(exempt)["plain_http_requests"], encryption_summary(exempt)["plain_websockets"]) == (0, 0)

@@ -8,6 +8,7 @@ from confaudit.rules.checks.e2ee import end_to_end_encryption
 from confaudit.rules.checks.media import media_encryption
 from confaudit.rules.checks.path import media_path
 
+from support.bundles import complete_bundle
 from support.environment import REPO
 
 FOREIGN = {"role": "background", "reasons": ["flow f2 carries another operator's call traffic: 142.250.82.99 is in "
@@ -18,7 +19,7 @@ def bundle(foreign_role: dict | None) -> dict:
     flow = {"id": "f2", "transport": "udp", "src": "10.0.0.1", "sport": 5000, "dst": "142.250.82.99", "dport": 3478}
     if foreign_role is not None:
         flow["attribution"] = foreign_role
-    return {
+    return complete_bundle({
         "complete": True, "inputs": [], "flows": [flow],
         "media_streams": [{"id": "m1", "flow": "f2", "ssrc": "0x00000001", "encryption": "plain", "kind": "audio"}],
         "dtls": [], "sdp": [],
@@ -26,7 +27,7 @@ def bundle(foreign_role: dict | None) -> dict:
                                                             "names": [], "flows": ["f2"]}],
                        "reasons": ["f2: media to a vendor server"], "flows": [{"flow": "f2", "topology": "server",
                                                                                 "packets": 40, "bytes": 4000}]},
-    }
+    })
 
 
 def test_plain_rtp_of_another_operators_call_does_not_contradict():

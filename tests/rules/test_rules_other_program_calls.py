@@ -17,6 +17,8 @@ from confaudit.rules.engine import with_first_party
 from confaudit.scenario.events import read_events
 from confaudit.scenario.sockets import SocketWatch
 
+from support.bundles import complete_bundle
+
 RUN_SFU, RUN_BROWSER, OTHER_SFU, OTHER_BROWSER, NOBODY_A, NOBODY_B = 40001, 40002, 40003, 40004, 40005, 40006
 
 
@@ -40,7 +42,7 @@ def _bundle(other_call_bytes_per_s: float, unowned_bytes_per_s: float = 0.0, wil
     audio = [_audio("m1", "f1", 120.0), _audio("m2", "f2", other_call_bytes_per_s),
              _audio("m3", "f3", unowned_bytes_per_s)]
     other_address = "0.0.0.0" if wildcard else "127.0.0.1"
-    return {
+    return complete_bundle({
         "complete": True, "inputs": [], "flows": flows,
         "media_streams": [{"id": a["stream"], "flow": a["flow"], "kind": "audio", "ssrc": f"0x0000000{i}",
                            "encryption": "srtp"} for i, a in enumerate(audio, 1)],
@@ -49,7 +51,7 @@ def _bundle(other_call_bytes_per_s: float, unowned_bytes_per_s: float = 0.0, wil
         "scenario_events": [_socket("run", RUN_SFU, process="python"), _socket("run", RUN_BROWSER),
                             _socket("other", OTHER_SFU, other_address, "python"),
                             _socket("other", OTHER_BROWSER, other_address)],
-    }
+    })
 
 
 def _judge(bundle: dict):
@@ -137,6 +139,6 @@ def test_the_reports_key_headline_counts_the_runs_handshakes_only() -> None:
                                    "dtls_sessions_matched": 1}],
                       "sessions": [{"flow": "f1", "keys": "found"}, {"flow": "f2", "keys": "missing"}],
                       "streams": [{"flow": "f1", "decrypted": 10}, {"flow": "f2", "decrypted": 0}]}
-    used = keys_used(bundle)
+    used = keys_used(complete_bundle(bundle))
     assert "opened 1 of 1 DTLS handshake:" in used.headline, used.headline
     assert "1 DTLS handshake of another call in the same capture" in used.media and "stayed closed" not in used.media

@@ -12,6 +12,8 @@ from confaudit.rules.claims import load_claims
 from confaudit.rules.engine import evaluate
 from confaudit import room_link_stats
 
+from support.bundles import complete_bundle
+
 CLAIM = """  - id: links{n}
     statement: "Room links are hard to guess."
     source: {{title: t, url: "https://example.test/p", date: "2024-01-01"}}
@@ -30,9 +32,9 @@ def _claims(tmp_path: Path, pattern: str, count: int) -> Path:
 
 def _bundle(urls: list[str]) -> dict:
     """As telemetry writes it: the URLs in http[] and again in room_links.candidate_urls."""
-    return {"complete": True, "inputs": [{"path": "call.har", "complete": True}],
-            "http": [{"id": f"h{i}", "url": url, "host": "rooms.example.test"} for i, url in enumerate(urls)],
-            "room_links": {"candidate_urls": list(dict.fromkeys(urls))}}
+    return complete_bundle({"complete": True, "inputs": [{"path": "call.har", "complete": True}],
+                            "http": [{"id": f"h{i}", "url": url, "host": "rooms.example.test"} for i, url in enumerate(urls)],
+                            "room_links": {"candidate_urls": list(dict.fromkeys(urls))}})
 
 
 def test_a_scan_stopped_by_the_match_limit_is_inconclusive_not_no_links(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from confaudit.errors import ClaimsError
 from confaudit.rules.claims import load_claims
 from confaudit.rules.engine import evaluate
 
+from support.bundles import complete_bundle
+
 SOURCE = '{title: t, url: "https://vendor.example/p", date: "2024-01-01"}'
 RC4 = {"version": "TLS 1.2", "cipher": "0x0004", "cipher_name": "TLS_RSA_WITH_RC4_128_MD5", "weak_cipher": True}
 BUNDLE = {"complete": True, "inputs": [{"complete": True}], "tls": [
@@ -26,7 +28,7 @@ def _claims(tmp_path: Path, top: str = "", claim: str = "", check: str = "transp
 
 
 def _verdict(path: Path, bundle: dict = BUNDLE) -> str:
-    return evaluate(load_claims(path), bundle).findings[0].verdict
+    return evaluate(load_claims(path), complete_bundle(bundle)).findings[0].verdict
 
 
 def test_default_scope_is_the_vendor_and_device_scope_judges_everything(tmp_path: Path) -> None:
@@ -59,14 +61,14 @@ def test_bad_scopes_fail_at_their_line_and_column(tmp_path: Path, top: str, clai
 
 def test_no_advertising_cites_every_party_it_checked(tmp_path: Path) -> None:
     page = [["origin", "https://app.vendor.example"]]
-    bundle = {"complete": True, "inputs": [{"complete": True}],
+    bundle = complete_bundle({"complete": True, "inputs": [{"complete": True}],
               "http": [{"id": "h1", "host": "cdn.partner.example", "url": "https://cdn.partner.example/x", "request_headers": page},
                        {"id": "h2", "host": "clients2.google.com", "url": "https://clients2.google.com/service/update2/crx"}],
               "parties": [{"id": "p1", "domain": "vendor.example", "first_party": True, "hosts": ["app.vendor.example"]},
                           {"id": "p2", "domain": "partner.example", "entity": "Partner", "first_party": False,
                            "hosts": ["cdn.partner.example"], "entity_categories": ["cdn"]},
                           {"id": "p3", "domain": "google.com", "entity": "Google", "first_party": False,
-                           "hosts": ["clients2.google.com"], "entity_categories": ["cdn"]}]}
+                           "hosts": ["clients2.google.com"], "entity_categories": ["cdn"]}]})
     finding = evaluate(load_claims(_claims(tmp_path, check="no_advertising")), bundle).findings[0]
     assert finding.verdict == "supported" and "vendor.example and partner.example" in finding.explanation
     cited = {(e["kind"], e["id"]) for e in finding.evidence}

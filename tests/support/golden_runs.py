@@ -9,6 +9,8 @@ from pathlib import Path
 from confaudit.rules.claims import load_claims
 from confaudit.rules.engine import evaluate
 
+from support.bundles import complete_bundle
+
 GOLDEN = Path(__file__).parents[1] / "golden"
 UNDERSTATED = Path(__file__).parents[1] / "rules" / "end_to_end_encryption.expect-false"
 
@@ -17,7 +19,7 @@ def golden_run(bundle: dict | None = None):
     claims = load_claims(GOLDEN / "claims.yaml")
     if bundle is None:
         bundle = json.loads((GOLDEN / "bundle.json").read_text(encoding="utf-8"))
-    return evaluate(claims, bundle)
+    return evaluate(claims, complete_bundle(bundle))
 
 
 def understated_run():

@@ -60,7 +60,7 @@ def flow_ref(item: Mapping[str, Any]) -> list[dict[str, str]]:
     raw_packets = item.get("packets")
     packets: list[Any] = raw_packets if isinstance(raw_packets, list) else []
     for candidate in [item.get("packet"), item.get("first_packet"), *packets[:1]]:
-        if isinstance(candidate, Mapping) and candidate.get("id") is not None:
+        if isinstance(candidate, Mapping) and isinstance(candidate.get("id"), (str, int)) and str(candidate["id"]):
             out.append(ref(str(candidate.get("kind") or "packet"), candidate["id"]))
             break
         if isinstance(candidate, str) and candidate:
@@ -270,17 +270,17 @@ def vendor_media_view(bundle: Mapping[str, Any]) -> tuple[Mapping[str, Any], lis
     for key in MEDIA_SECTIONS:
         items = records(bundle, key)
         if items is not None:
-            view[key] = [r for r in items if r.get("flow") not in foreign]
+            view[key] = [r for r in items if as_str(r.get("flow")) not in foreign]
     phases = records(bundle, "phase_summary")
     if phases is not None:  # the audio measured in each phase, stream by stream
         view["phase_summary"] = [{**p, "audio_media": [m for m in p["audio_media"] if not isinstance(m, Mapping)
-                                                       or m.get("flow") not in foreign]}
+                                                       or as_str(m.get("flow")) not in foreign]}
                                  if isinstance(p.get("audio_media"), list) else p for p in phases]
     path = obj(bundle, "media_path")
     if path is not None and isinstance(path.get("flows"), list):
         from confaudit.analysis.path import topology_of
 
-        kept = [f for f in path["flows"] if isinstance(f, Mapping) and f.get("flow") not in foreign]
+        kept = [f for f in path["flows"] if isinstance(f, Mapping) and as_str(f.get("flow")) not in foreign]
         view["media_path"] = {**path, "flows": kept, "topology": topology_of(kept),
                               "endpoints": [e for e in path.get("endpoints") or [] if isinstance(e, Mapping)
                                             and any(f not in foreign for f in e.get("flows") or [])]}

@@ -7,6 +7,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from confaudit.evidence.model import PhaseSummary
 from confaudit import room_link_stats
 from confaudit.rules.checks._common import as_list, judging_vendor_media, number, obj, outcome, plural, record_id, records, ref, text
 from confaudit.rules.model import Outcome
@@ -154,31 +155,17 @@ def _judge_links(found: Mapping[str, Any] | None, params: Mapping[str, Any], sce
     return outcome("supported", f"The {plural(count, 'distinct room link')} had {desc}{fresh_text}.", refs)
 
 
-def _audio(entry: Mapping[str, Any]) -> tuple[float | None, float | None, int]:
-    """(packets/s, bits/s, audio-metrics flows) of one phase_summary entry.
-
-    Reads the telemetry shape (``audio_media[]`` with ``packets_per_s``/``bytes_per_s`` per stream,
-    ``audio_metrics_flows[]``) and flat or nested ``audio_pps``/``audio_bps`` shapes.
-    """
-    media = entry.get("audio_media")
-    if isinstance(media, list):
-        rates = [m for m in media if isinstance(m, Mapping)]
-        pps_values = [number(m.get("packets_per_s")) for m in rates]
-        bps_values = [number(m.get("bytes_per_s")) for m in rates]
-        pps: float | None = sum(v for v in pps_values if v is not None) if rates else 0.0
-        bps: float | None = sum(v * 8 for v in bps_values if v is not None) if rates else 0.0
-    else:
-        raw_audio = entry.get("audio")
-        audio = raw_audio if isinstance(raw_audio, Mapping) else {}
-        pps = number(entry.get("audio_pps", audio.get("pps")))
-        bps = number(entry.get("audio_bps", audio.get("bps")))
-    metrics = entry.get("audio_metrics_flows", entry.get("audio_metrics"))
-    count = len(metrics) if isinstance(metrics, list) else int(metrics) if isinstance(metrics, int) and not isinstance(metrics, bool) else 0
-    return pps, bps, count
+def _audio(entry: PhaseSummary) -> tuple[float, float, int]:
+    """(packets/s, bits/s, audio-metrics flows) of one phase_summary entry: the rates of its ``audio_media``
+    streams summed (a stream without a rate adds nothing) and its ``audio_metrics_flows`` counted."""
+    rates = [m for m in as_list(entry["audio_media"]) if isinstance(m, Mapping)]
+    pps = sum(v for v in (number(m.get("packets_per_s")) for m in rates) if v is not None)
+    bps = sum(v * 8 for v in (number(m.get("bytes_per_s")) for m in rates) if v is not None)
+    return float(pps), float(bps), len(as_list(entry["audio_metrics_flows"]))
 
 
-def _is_muted(entry: Mapping[str, Any]) -> bool:
-    return entry.get("muted") is True or str(entry.get("phase", "")).lower() in MUTED_PHASES
+def _is_muted(entry: PhaseSummary) -> bool:
+    return entry["muted"] is True or str(entry["phase"]).lower() in MUTED_PHASES
 
 
 @judging_vendor_media  # a muted client is judged on its own call, not on another call in the same capture
@@ -191,16 +178,15 @@ def no_audio_while_muted(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
         return outcome("not_observable", "The session has no 'muted' phase marker, so audio while muted cannot be measured.")
     refs: list[dict[str, str]] = []
     problems = []
-    measured = False
+    measured = bool(summary)  # a muted phase's summary is its measurement: no audio_media is no audio
     for i, entry in enumerate(summary):
         pps, bps, metrics = _audio(entry)
-        measured = measured or bps is not None or pps is not None
-        if bps is not None and bps > max_bps:
+        if bps > max_bps:
             problems.append(f"audio media at {bps / 1000:.1f} kbit/s")
-            refs.append(ref("phase", record_id(entry, f"muted{i}"), f"{bps:.0f} bit/s, {pps or 0:.1f} packets/s of audio while muted"))
-        elif bps is not None or pps is not None:
+            refs.append(ref("phase", record_id(entry, f"muted{i}"), f"{bps:.0f} bit/s, {pps:.1f} packets/s of audio while muted"))
+        else:
             refs.append(ref("phase", record_id(entry, f"muted{i}"),
-                            f"measured while muted: {bps or 0:.0f} bit/s, {pps or 0:.1f} packets/s of audio"))
+                            f"measured while muted: {bps:.0f} bit/s, {pps:.1f} packets/s of audio"))
         if metrics:
             problems.append(f"{plural(metrics, 'audio-level telemetry message')}")
             refs.append(ref("phase", record_id(entry, f"muted{i}"), f"{metrics} audio_metrics flows while muted"))
