@@ -293,8 +293,9 @@ def test_shell_completion_script_and_completions(tmp_path: Path) -> None:
     opts = confaudit(env={"_CONFAUDIT_COMPLETE": "complete_bash", "COMP_WORDS": "confaudit check --fa",
                           "COMP_CWORD": "2"})
     assert opts.stdout.decode().split() == ["--fail-on"]
-    installed = subprocess.run(["bash", "-c", f"{sys.executable} -m confaudit --install-completion"],
-                               capture_output=True, text=True, env={**os.environ, "HOME": str(tmp_path)})
+    installed = subprocess.run([sys.executable, "-m", "confaudit", "--install-completion", "bash"], capture_output=True,
+                               text=True, env={**os.environ, "HOME": str(tmp_path),
+                                               "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
     assert installed.returncode == 0
     assert "_CONFAUDIT_COMPLETE" in (tmp_path / ".bash_completions" / "confaudit.sh").read_text()
 
