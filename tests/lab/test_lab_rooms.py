@@ -28,7 +28,8 @@ REMOTE_MEDIA_ADDRESSES = """async () => {
   for (const pc of window.lab.peers.values()) {
     const stats = await pc.getStats();
     stats.forEach(s => { if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded")
-                           addresses.push(stats.get(s.remoteCandidateId).address); });
+                           addresses.push([stats.get(s.remoteCandidateId).candidateType,
+                                           stats.get(s.remoteCandidateId).address]); });
   }
   return addresses;
 }"""
@@ -305,7 +306,10 @@ async def test_two_chromium_participants_call_p2p_then_the_lock_decides_a_third(
             assert ROOM_ID_PATTERN.fullmatch(urllib.parse.urlsplit(link).path.removeprefix("/r/"))
             bob = await people.join(link, "Bob")
             assert await _receives_media(alice) > 0 and await _receives_media(bob) > 0
-            assert set(await alice.evaluate(REMOTE_MEDIA_ADDRESSES)) == {"127.0.0.1"}  # IPv4 loopback only
+            # IPv4 loopback only. Chromium hides the address of a peer-reflexive remote candidate (""): on a loaded
+            # machine a connectivity check can arrive before the candidate's signalling, and that pair may win.
+            pairs = await alice.evaluate(REMOTE_MEDIA_ADDRESSES)
+            assert pairs and all(address == "127.0.0.1" or (kind, address) == ("prflx", "") for kind, address in pairs), pairs
             await alice.click("#lock")
             await alice.wait_for_selector("#locked")
             await bob.wait_for_selector("#locked")
