@@ -263,8 +263,20 @@ def build_evidence(
             e2ee_enrich(bundle, captures=sorted_inputs.captures, keylogs=keylogs, explicit_keylog=keylog, canaries=canaries)
 
     relabel_bundle(bundle)
+    _mark_partial_records(bundle)
     bundle["complete"] = bundle["complete"] is True and all(i.get("complete") is True for i in bundle["inputs"])
     return cast("EvidenceBundle", bundle)
+
+
+def _mark_partial_records(bundle: dict[str, Any]) -> None:
+    """Records that lack a key their schema requires (a session written by an older or foreign addon can hold
+    them) are kept as read, but the checks will not read them: the bundle says so and is incomplete."""
+    from confaudit.evidence.model import records_lacking_keys
+
+    for section, (count, keys) in records_lacking_keys(bundle).items():
+        bundle["warnings"].append(f"{count} {section} record{'s' if count != 1 else ''} lack required fields "
+                                  f"({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}): not judged by the checks")
+        bundle["complete"] = False
 
 
 def _input_digests(inputs: list[dict[str, Any]]) -> dict[Path, str]:

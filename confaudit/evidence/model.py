@@ -2,8 +2,8 @@
 confaudit/evidence/schema/*.json; do not edit by hand, edit the schema and regenerate).
 
 Keys without NotRequired[...] are present in every valid bundle (load_bundle validates a bundle read from a
-file; tests validate what the producers build); NotRequired keys may be absent: an absent
-section means "not observable", never "nothing there".
+file; tests validate what the producers build), and the typed readers below hand out only records that
+carry them; NotRequired keys may be absent: an absent section means "not observable", never "nothing there".
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def _input_reasons(inputs: Any) -> list[str]:
 def _left_out_reasons(bundle: Mapping[str, Any]) -> list[str]:
     """Records the typed readers leave out because a required field is missing: the checks never see them."""
     return [f"{count} {section} record{'s' if count != 1 else ''} lacked required fields "
-            f"({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}) and were not read"
+            f"({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}) and {'were' if count != 1 else 'was'} not read"
             for section, (count, keys) in records_lacking_keys(bundle).items()]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from confaudit.evidence.model import records_lacking_keys
 from confaudit.rules.checks import CHECK_KINDS
 from confaudit.rules.claims import load_claims
 from confaudit.rules.engine import evaluate
@@ -141,3 +142,21 @@ def test_analytics_counts_as_tracking_only_when_asked(tmp_path: Path) -> None:
     strict.write_text(rule.replace("    severity: high", "    include_analytics: true\n    severity: high"))
     finding = evaluate(load_claims(strict), bundle).findings[0]
     assert finding.verdict == "contradicted" and "google-analytics.com" in finding.explanation
+
+
+def test_fixtures_hold_whole_records() -> None:
+    """Every record of every fixture carries the keys its schema requires (the readers leave out the others)."""
+    partial = {_case_id(c): lacking for c in CASES
+               if (lacking := records_lacking_keys(json.loads(c.read_text(encoding="utf-8"))))}
+    assert not partial, partial
+
+
+def test_a_record_lacking_a_required_key_is_not_read_and_the_evidence_is_incomplete() -> None:
+    """Fail closed: a TLS record without its `weak` flag is neither judged nor silently passed over."""
+    case = RULES / "transport_encryption" / "supported--tls12-and-https.json"
+    bundle = json.loads(case.read_text(encoding="utf-8"))
+    assert evaluate(load_claims(case.parent / "rule.yaml"), bundle).findings[0].verdict == "supported"
+    del bundle["tls"][0]["weak"]
+    finding = evaluate(load_claims(case.parent / "rule.yaml"), bundle).findings[0]
+    assert finding.verdict == "inconclusive"
+    assert "1 tls record lacked required fields (weak) and was not read" in finding.explanation

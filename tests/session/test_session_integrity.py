@@ -15,6 +15,7 @@ import pytest
 
 from confaudit.session.directory import read_session, session_provenance
 
+from support.bundles import complete_bundle
 from support.environment import REPO
 
 CLAIMS = REPO / "samples" / "claims" / "example-rooms.yaml"
@@ -228,8 +229,8 @@ def test_engine_reads_the_session_verdict_itself_and_fails_closed() -> None:
     from confaudit.rules.engine import evaluate
 
     claims = load_claims(REPO / "tests" / "rules" / "no_advertising" / "rule.yaml")
-    bundle = {"complete": True, "inputs": [], "dns": [{"name": "x"}],
-              "parties": [{"id": "p1", "domain": "example-rooms.test", "first_party": True}]}
+    bundle = complete_bundle({"complete": True, "inputs": [], "dns": [{"name": "x"}],
+                              "parties": [{"id": "p1", "domain": "example-rooms.test", "first_party": True}]})
     assert evaluate(claims, bundle).findings[0].verdict == "supported"
     problems = [f"s{i}: f{i}.txt: not listed in manifest.json: added after the capture" for i in range(5)]
     for session, named in (({"integrity": {"verified": False, "problems": problems}}, "session s2: f2.txt"),
@@ -238,6 +239,7 @@ def test_engine_reads_the_session_verdict_itself_and_fails_closed() -> None:
         finding = run.findings[0]
         assert run.evidence_complete is False and finding.verdict == "inconclusive"
         assert named in finding.explanation and "f3.txt" not in finding.explanation
-    partial = {**bundle, "inputs": [{"path": "call.pcapng", "complete": False, "warnings": ["interface 0 dropped 4 packets"]}]}
+    partial = complete_bundle({**bundle, "inputs": [{"path": "call.pcapng", "complete": False,
+                                                     "warnings": ["interface 0 dropped 4 packets"]}]})
     finding = evaluate(claims, partial).findings[0]
     assert finding.verdict == "inconclusive" and "call.pcapng was read only in part (interface 0 dropped 4 packets)" in finding.explanation

@@ -254,7 +254,7 @@ def foreign_call_flows(bundle: Mapping[str, Any]) -> dict[str, str]:
     """
     out = {}
     for flow in records(bundle, "flows") or []:
-        fid = flow.get("id")
+        fid = flow["id"]
         if isinstance(fid, str) and role(flow) == "background" and any(r in role_reason(flow) for r in FOREIGN_CALL_REASONS):
             out[fid] = role_reason(flow)
     return out
@@ -275,14 +275,14 @@ def vendor_media_view(bundle: Mapping[str, Any]) -> tuple[Mapping[str, Any], lis
     if phases is not None:  # the audio measured in each phase, stream by stream
         view["phase_summary"] = [{**p, "audio_media": [m for m in p["audio_media"] if not isinstance(m, Mapping)
                                                        or as_str(m.get("flow")) not in foreign]}
-                                 if isinstance(p.get("audio_media"), list) else p for p in phases]
+                                 if isinstance(p["audio_media"], list) else p for p in phases]
     path = obj(bundle, "media_path")
     if path is not None and isinstance(path.get("flows"), list):
         from confaudit.analysis.path import topology_of
 
         kept = [f for f in path["flows"] if isinstance(f, Mapping) and as_str(f.get("flow")) not in foreign]
         view["media_path"] = {**path, "flows": kept, "topology": topology_of(kept),
-                              "endpoints": [e for e in path.get("endpoints") or [] if isinstance(e, Mapping)
+                              "endpoints": [e for e in path["endpoints"] or [] if isinstance(e, Mapping)
                                             and any(f not in foreign for f in e.get("flows") or [])]}
     left_out = [ref("flow", fid, f"not judged: {why}") for fid, why in sorted(foreign.items())]
     return view, left_out

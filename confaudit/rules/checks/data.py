@@ -51,7 +51,7 @@ def _guest_scope(bundle: Mapping[str, Any], flows: list[tuple[int, DataFlow]]) -
     session = obj(bundle, "session") or {}
     if str(session.get("account") or "").lower() == "guest":
         return flows
-    marked = [p for p in records(bundle, "phases") or [] if str(p.get("phase", "")).lower() in GUEST_PHASES]
+    marked = [p for p in records(bundle, "phases") or [] if str(p["phase"]).lower() in GUEST_PHASES]
     if not marked:
         return None
     return [(i, f) for i, f in flows if str(f.get("phase", "")).lower() in GUEST_PHASES]
@@ -98,7 +98,7 @@ def data_collection(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Out
     flows = list(enumerate(flows_all))
     where = ""
     if phase:
-        if not any(str(p.get("phase", "")) == phase for p in records(bundle, "phases") or []):
+        if not any(str(p["phase"]) == phase for p in records(bundle, "phases") or []):
             return outcome("not_observable", f"The session has no '{text(phase, 40)}' phase marker to scope the claim to.")
         flows = [(i, f) for i, f in flows if str(f.get("phase", "")) == phase]
         where += f" during the '{text(phase, 40)}' phase"
@@ -276,7 +276,7 @@ def no_advertising(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outc
     doubtful: list[dict[str, str]] = []
     ignored: list[dict[str, str]] = []
     for i, p in enumerate(parties):
-        hits = [] if p.get("first_party") is True else _ad_hits(p, params)
+        hits = [] if p["first_party"] is True else _ad_hits(p, params)
         if not hits:
             continue
         item = _ad_ref(p, i, hits)
@@ -290,8 +290,8 @@ def no_advertising(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outc
                        f"({listing(names(doubtful))}) that cannot be attributed to the vendor or to the device's background.",
                        doubtful + ignored)
     checked = [p for p in parties if scope == "device" or role(p) != "background"]
-    refs = [ref("party", record_id(p, str(p.get("domain") or f"p{i}")),
-                f"checked: {text(p.get('domain'), 80)} ({text(p.get('entity'), 60) or 'unknown entity'}; {role(p)})")
+    refs = [ref("party", record_id(p, str(p["domain"] or f"p{i}")),
+                f"checked: {text(p['domain'], 80)} ({text(p['entity'], 60) or 'unknown entity'}; {role(p)})")
             for i, p in enumerate(checked)][:MAX_REFS - 1] + ignored
     note = f"; {plural(len(ignored), 'ad-tech party')} of the device's background {were(len(ignored))} not judged" if ignored else ""
     if not checked:  # nothing named to look up on an entity list: absence of names is not absence of ad tech
@@ -299,5 +299,5 @@ def no_advertising(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outc
                        f"list could be consulted{note}.", refs)
     whose = "on the device" if scope == "device" else "the vendor's traffic or unattributed traffic reached"
     return outcome("supported", f"None of the {plural(len(checked), 'party')} {whose} "
-                   f"({listing([p.get('domain') for p in checked], 6)}) is a known advertising or tracking entity on the "
+                   f"({listing([p['domain'] for p in checked], 6)}) is a known advertising or tracking entity on the "
                    f"entity lists used{note}.", refs)

@@ -28,7 +28,7 @@ from confaudit.rules.model import Outcome
 
 def _topology(bundle: Mapping[str, Any]) -> str:
     path = obj(bundle, "media_path")
-    value = path.get("topology") if path else None
+    value = path["topology"] if path else None
     return value.lower() if isinstance(value, str) else "unknown"
 
 
@@ -46,7 +46,7 @@ def observe_e2ee(bundle: Mapping[str, Any]) -> tuple[bool | None, str, list[dict
     if null_keyed:
         return False, "DTLS selected a NULL SRTP profile, so the media travelled unencrypted, readable by any relay", null_keyed
     e2ee = obj(bundle, "e2ee")
-    sdes = [s for s in as_list(e2ee.get("sdes")) if isinstance(s, Mapping)] if e2ee else []
+    sdes = [s for s in as_list(e2ee["sdes"]) if isinstance(s, Mapping)] if e2ee else []
     sdp_crypto = [s for s in records(bundle, "sdp") or [] if s.get("crypto_present") is True or s.get("crypto")]
     if sdes or sdp_crypto:
         refs = [r for i, s in enumerate(sdp_crypto)
@@ -57,7 +57,7 @@ def observe_e2ee(bundle: Mapping[str, Any]) -> tuple[bool | None, str, list[dict
             refs.append(ref(text(src.get("kind") or "sdp", 20), src.get("id") or "?", f"SDES {text(s.get('suite'), 40)} key in signalling"))
         return False, "media keys were sent inside the signalling (SDES a=crypto), so the signalling servers hold them", refs
     topology = _topology(bundle)
-    tested = [s for s in as_list(e2ee.get("streams")) if isinstance(s, Mapping)] if e2ee else []
+    tested = [s for s in as_list(e2ee["streams"]) if isinstance(s, Mapping)] if e2ee else []
     readable, inner = [], []
     for i, s in enumerate(tested):
         verdict = str(s.get("inner") or "").lower()
@@ -73,10 +73,10 @@ def observe_e2ee(bundle: Mapping[str, Any]) -> tuple[bool | None, str, list[dict
     if inner:
         return True, (f"{plural(len(inner), 'stream')} still carried encrypted payloads after the auditor's own "
                       "transport layer was removed, showing an inner end-to-end layer"), inner
-    keyed = [d for d in records(bundle, "dtls") or [] if d.get("srtp_profile")]
+    keyed = [d for d in records(bundle, "dtls") or [] if d["srtp_profile"]]
     encrypted = [s for s in streams if stream_encryption(s) == "encrypted"]
     if topology == "p2p" and keyed and encrypted and len(encrypted) == len(streams):
-        refs = [ref("dtls", record_id(d, f"dtls{i}"), f"DTLS-SRTP {text(d.get('srtp_profile'), 40)}") for i, d in enumerate(keyed)]
+        refs = [ref("dtls", record_id(d, f"dtls{i}"), f"DTLS-SRTP {text(d['srtp_profile'], 40)}") for i, d in enumerate(keyed)]
         refs += [ref("media_stream", record_id(s, f"m{i}"), f"{text(s.get('encryption'), 30)} on the peer-to-peer path")
                  for i, s in enumerate(streams[:10])]
         return True, "media went directly between the participants over DTLS-SRTP, so no server held the keys", refs

@@ -60,7 +60,7 @@ def null_dtls(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
     """DTLS handshakes that selected a NULL (unencrypted) SRTP profile, with their flows."""
     found = []
     for i, item in enumerate(records(bundle, "dtls") or []):
-        code, name = srtp_profile(item.get("srtp_profile"))
+        code, name = srtp_profile(item["srtp_profile"])
         if (code in NULL_PROFILES) or ("NULL" in name.upper()):
             found.append(ref("dtls", record_id(item, f"dtls{i}"), f"DTLS-SRTP selected {name} (no encryption)"))
             found.extend(flow_ref(item))
@@ -79,7 +79,7 @@ def sdp_plain(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
     for i, item in enumerate(records(bundle, "sdp") or []):
         rid = record_id(item, f"sdp{i}")
         where = flow_ref(item)
-        media = [m for m in item.get("media") if isinstance(m, Mapping)] if isinstance(item.get("media"), list) else []
+        media = [m for m in item["media"] if isinstance(m, Mapping)] if isinstance(item["media"], list) else []
         lines = _crypto_lines(item.get("crypto")) + [line for m in media for line in _crypto_lines(m.get("crypto"))]
         if any("NULL" in line.upper() or "UNENCRYPTED_SRTP" in line.upper() for line in lines):
             found.append(ref("sdp", rid, "a=crypto offers an unencrypted SRTP suite"))
@@ -120,13 +120,13 @@ def media_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Ou
         zoom = [z for z in records(bundle, "zoom") or [] if z.get("confirmed") is not False]
         if zoom:
             refs = [r for i, z in enumerate(zoom[:10]) for r in
-                    [ref("zoom", record_id(z, f"z{i}"), f"Zoom {text(z.get('mode'), 8)} media, "
+                    [ref("zoom", record_id(z, f"z{i}"), f"Zoom {text(z['mode'], 8)} media, "
                          f"{text(z.get('media_packets'), 12)} sampled media packets")] + flow_ref(z)]
             return outcome("not_observable", f"The media is in Zoom's own encapsulation ({plural(len(zoom), 'flow')}): the RTP "
                            "inside it is readable, but its payload's encryption cannot be confirmed from a capture (Zoom "
                            "exchanges its media keys inside its TLS signalling).", refs)
         return outcome("not_observable", "No audio or video media streams were found in the capture.")
-    refs = [ref("media_stream", record_id(s, f"m{i}"), f"{text(s.get('encryption'), 30)} {_stream_detail(s)}")
+    refs = [ref("media_stream", record_id(s, f"m{i}"), f"{text(s['encryption'], 30)} {_stream_detail(s)}")
             for s, i in encrypted[:15]]
     if unknown:
         unknown_refs = [ref("media_stream", record_id(s, f"m{i}"), "encryption undetermined") for s, i in unknown]
@@ -135,6 +135,6 @@ def media_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Ou
                            "determined (neither plain RTP nor SRTP could be confirmed).", unknown_refs)
         return outcome("inconclusive", f"{plural(len(encrypted), 'media stream')} {were(len(encrypted))} encrypted but the encryption of "
                        f"{plural(len(unknown), 'other stream')} could not be determined.", unknown_refs + refs)
-    kinds = sorted({text(s.get("encryption"), 30) for s, _ in encrypted})
+    kinds = sorted({text(s["encryption"], 30) for s, _ in encrypted})
     return outcome("supported", f"{sentence(all_of(len(encrypted), 'observed media stream'))} {were(len(encrypted))} encrypted "
                    f"({listing(kinds)}) and no NULL SRTP profile or plain RTP was negotiated.", refs)

@@ -42,11 +42,11 @@ def _endpoint_refs(path: Mapping[str, Any]) -> list[dict[str, str]]:
 def media_path(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     allowed = [str(a) for a in params.get("allowed", [])]
     path = obj(bundle, "media_path")
-    reported = path.get("topology") if path else None
+    reported = path["topology"] if path else None
     if path is None or not isinstance(reported, str) or reported.lower() not in TOPOLOGIES:
         return outcome("not_observable", "The capture does not show how the media travelled (no media path could be determined).")
     topology = reported.lower()
-    reasons = as_list(path.get("reasons"))
+    reasons = as_list(path["reasons"])
     chosen = [f.get("flow") for f in path.get("flows") or [] if isinstance(f, Mapping) and f.get("topology") == topology]
     # illustrate with a flow that took the reported path (the first one may be a relay the call left)
     example = next((r for r in reasons if isinstance(r, str) and any(r.startswith(f"{fid}:") for fid in chosen)),
@@ -56,7 +56,7 @@ def media_path(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     if not refs:  # a bundle without endpoints or reasons: cite the topology and the streams that travelled it
         refs = [ref("media_path", "topology", f"{topology} path reported by the analysis")]
         for i, s in enumerate((records(bundle, "media_streams") or [])[:10]):
-            refs.append(ref("media_stream", record_id(s, f"m{i}"), text(s.get("encryption"), 30)))
+            refs.append(ref("media_stream", record_id(s, f"m{i}"), text(s["encryption"], 30)))
     if topology in allowed:
         return outcome("supported", f"The media travelled over a {topology} path{why}, which the claim allows.", refs)
     return outcome("contradicted", f"The media travelled over a {topology} path{why}, but the claim allows only "
@@ -67,7 +67,7 @@ def _located(bundle: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
     """(kind, id, name, country) of every endpoint or party that carries a country code."""
     out = []
     path = obj(bundle, "media_path")
-    for i, ep in enumerate(as_list(path.get("endpoints")) if path else []):
+    for i, ep in enumerate(as_list(path["endpoints"]) if path else []):
         if isinstance(ep, Mapping) and isinstance(ep.get("country"), str):
             out.append(("endpoint", record_id(ep, f"ep{i}"), text(ep.get("address") or ep.get("ip"), 60), ep["country"]))
     for i, party in enumerate(records(bundle, "parties") or []):
@@ -75,11 +75,11 @@ def _located(bundle: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
         countries = raw_countries if isinstance(raw_countries, list) else [party.get("country")]
         for c in countries:
             if isinstance(c, str) and c:
-                out.append(("party", record_id(party, f"p{i}"), text(party.get("domain"), 80), c))
+                out.append(("party", record_id(party, f"p{i}"), text(party["domain"], 80), c))
     for i, flow in enumerate(records(bundle, "flows") or []):
         c = flow.get("dst_country") or flow.get("country")
         if isinstance(c, str) and c:
-            out.append(("flow", record_id(flow, f"f{i}"), text(flow.get("dst") or flow.get("server"), 60), c))
+            out.append(("flow", record_id(flow, f"f{i}"), text(flow["dst"] or flow.get("server"), 60), c))
     return out
 
 

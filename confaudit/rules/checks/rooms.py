@@ -64,7 +64,7 @@ def _freshness(summary: Mapping[str, Any], count: int) -> bool | None:
 
 
 def scenario_events(bundle: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
-    return [e for e in records(bundle, "scenario_events") or [] if e.get("kind") == kind]
+    return [e for e in records(bundle, "scenario_events") or [] if e["kind"] == kind]
 
 
 def _event_id(event: Mapping[str, Any]) -> str:
@@ -172,8 +172,8 @@ def _is_muted(entry: PhaseSummary) -> bool:
 def no_audio_while_muted(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     max_bps = float(params.get("max_audio_bps", 12000))
     summary = [s for s in records(bundle, "phase_summary") or [] if _is_muted(s)]
-    muted_names = {str(s.get("phase", "")).lower() for s in summary} | MUTED_PHASES
-    marked = [p for p in records(bundle, "phases") or [] if str(p.get("phase", "")).lower() in MUTED_PHASES]
+    muted_names = {str(s["phase"]).lower() for s in summary} | MUTED_PHASES
+    marked = [p for p in records(bundle, "phases") or [] if str(p["phase"]).lower() in MUTED_PHASES]
     if not summary and not marked:
         return outcome("not_observable", "The session has no 'muted' phase marker, so audio while muted cannot be measured.")
     refs: list[dict[str, str]] = []
@@ -193,9 +193,9 @@ def no_audio_while_muted(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
             flows = as_list(entry.get("audio_metrics_flows"))
             refs.extend(ref("data_flow", d) for d in flows[:10] if isinstance(d, str))
     for i, f in enumerate(records(bundle, "data_flows") or []):
-        if f.get("category") == "audio_metrics" and str(f.get("phase", "")).lower() in muted_names:
-            field = f.get("field_path") or f.get("field")
-            refs.append(ref("data_flow", record_id(f, f"d{i}"), f"{text(field, 60)} to {text(f.get('party'), 60)}"))
+        if f["category"] == "audio_metrics" and str(f["phase"]).lower() in muted_names:
+            field = f["field_path"] or f.get("field")
+            refs.append(ref("data_flow", record_id(f, f"d{i}"), f"{text(field, 60)} to {text(f['party'], 60)}"))
             if not any("telemetry" in p for p in problems):
                 problems.append("audio-level telemetry")
     if problems:

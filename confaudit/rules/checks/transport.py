@@ -104,7 +104,7 @@ def _problem(item: Mapping[str, Any], item_role: str, host: str, primary: dict[s
 
 
 def _flow_roles(bundle: Mapping[str, Any]) -> dict[str, str]:
-    return {str(f["id"]): role(f) for f in records(bundle, "flows") or [] if isinstance(f.get("id"), str)}
+    return {str(f["id"]): role(f) for f in records(bundle, "flows") or [] if isinstance(f["id"], str)}
 
 
 def _plain_http(bundle: Mapping[str, Any]) -> tuple[list[Problem], int]:
@@ -112,11 +112,11 @@ def _plain_http(bundle: Mapping[str, Any]) -> tuple[list[Problem], int]:
     found: list[Problem] = []
     exempt = 0
     for i, item in enumerate(records(bundle, "http") or []):
-        url = as_str(item.get("url"))
-        scheme = str(item.get("scheme") or url.split(":", 1)[0]).lower()
+        url = as_str(item["url"])
+        scheme = str(item["scheme"] or url.split(":", 1)[0]).lower()
         if scheme != "http":
             continue
-        host = item.get("host") or _host_of(url)
+        host = item["host"] or _host_of(url)
         if _loopback(host):
             continue
         if _revocation(url, str(host)):
@@ -124,7 +124,7 @@ def _plain_http(bundle: Mapping[str, Any]) -> tuple[list[Problem], int]:
             continue
         found.append(_problem(item, role(item), str(host), ref("http", record_id(item, f"h{i}"), f"plaintext HTTP to {text(host, 120)}")))
     for i, message in enumerate(records(bundle, "websocket") or []):
-        url = as_str(message.get("url"))
+        url = as_str(message["url"])
         if url.lower().startswith("ws://") and not _loopback(_host_of(url)):
             found.append(_problem(message, role(message), _host_of(url), ref("websocket", record_id(message, f"w{i}"),
                                                                        f"unencrypted WebSocket to {text(_host_of(url), 120)}")))
@@ -136,14 +136,14 @@ def _plain_packet_http(bundle: Mapping[str, Any]) -> list[Problem]:
     found = []
     for i, item in enumerate(records(bundle, "http_plain") or []):
         host = as_str(item.get("host"))
-        target = as_str(item.get("target"))
+        target = as_str(item["target"])
         if _loopback(host.rsplit(":", 1)[0] if host.count(":") == 1 else host) or _revocation("http://" + host + target, host):
             continue
-        if str(item.get("method") or "").upper() == "CONNECT":
+        if str(item["method"] or "").upper() == "CONNECT":
             continue  # a client asking its HTTP proxy for a tunnel; what follows inside is judged on its own
         what = "unencrypted WebSocket upgrade" if item.get("websocket_upgrade") else "plaintext HTTP"
         found.append(_problem(item, role(item), host, ref("http_plain", record_id(item, f"hp{i}"),
-                                                          f"{what} {text(item.get('method'), 10)} to {text(host, 120) or 'a server'}")))
+                                                          f"{what} {text(item['method'], 10)} to {text(host, 120) or 'a server'}")))
     return found
 
 
@@ -155,17 +155,17 @@ def _plain_sip(bundle: Mapping[str, Any]) -> list[Problem]:
     for i, item in enumerate(records(bundle, "sip") or []):
         if str(item.get("transport") or "").lower() in ("tls", "wss", "sips"):
             continue
-        first = item.get("first_line") or item.get("method") or ""
+        first = item["first_line"] or item.get("method") or ""
         words = str(first).split()
         # Only the method or status code: SIP URIs in the first line name people.
         what = words[1] if words and words[0].upper().startswith("SIP/") and len(words) > 1 else (words[0] if words else "message")
-        flow = str(item.get("flow") or "")
+        flow = str(item["flow"] or "")
         named.add(flow)
         found.append(_problem(item, flow_roles.get(flow, "unknown"), f"flow {flow}" if flow else "",
                               ref("sip", record_id(item, f"sip{i}"), f"plaintext SIP {text(what, 20)}")))
     for i, flow_record in enumerate(records(bundle, "flows") or []):
         fid = record_id(flow_record, f"f{i}")
-        if str(flow_record.get("protocol") or "").lower() == "sip" and fid not in named:
+        if str(flow_record["protocol"] or "").lower() == "sip" and fid not in named:
             found.append(Problem(role(flow_record), f"flow {fid}", (ref("sip", fid, "plaintext SIP flow"), ref("flow", fid))))
     return found
 
@@ -176,9 +176,9 @@ def _plain_flows(bundle: Mapping[str, Any]) -> list[Problem]:
     if records(bundle, "http_plain") is not None:
         return found
     for i, item in enumerate(records(bundle, "flows") or []):
-        label = str(item.get("protocol") or item.get("app_protocol") or "").lower()
+        label = str(item["protocol"] or item.get("app_protocol") or "").lower()
         if label in ("http", "http1", "http/1.1", "ws", "websocket-plain"):
-            dst = item.get("dst") or item.get("server") or item.get("dst_ip") or ""
+            dst = item["dst"] or item.get("server") or item.get("dst_ip") or ""
             if _loopback(dst if isinstance(dst, str) else ""):
                 continue
             found.append(Problem(role(item), text(dst, 120), (ref("flow", record_id(item, f"f{i}"), f"cleartext {label.upper()} flow"),)))
@@ -204,15 +204,15 @@ def _weak_tls(bundle: Mapping[str, Any], minimum: tuple[int, int]) -> tuple[list
             if wire:
                 break
         rid = record_id(item, f"tls{i}")
-        name = text(item.get("sni") or item.get("server") or "", 120) or "a server without SNI"
-        cipher = item.get("cipher")
+        name = text(item["sni"] or item.get("server") or "", 120) or "a server without SNI"
+        cipher = item["cipher"]
         suffix = f", cipher {text(cipher, 10)}" if isinstance(cipher, str) and cipher else ""
         item_role = role(item)
         if wire is not None:
-            seen.append((item_role, [ref("tls", rid, f"{version_name(wire)} {text(item.get('sni'), 100)}".strip()), *flow_ref(item)]))
+            seen.append((item_role, [ref("tls", rid, f"{version_name(wire)} {text(item['sni'], 100)}".strip()), *flow_ref(item)]))
             if wire < minimum:
                 found.append(_problem(item, item_role, name, ref("tls", rid, f"{version_name(wire)} negotiated with {name}{suffix}")))
-        elif item.get("weak") is True:
+        elif item["weak"] is True:
             found.append(_problem(item, item_role, name, ref("tls", rid, f"a deprecated TLS version negotiated with {name}{suffix}")))
         if item.get("weak_cipher") is True and not (wire is not None and wire < minimum):
             cipher_name = text(item.get("cipher_name") or cipher or "?", 80)
@@ -279,9 +279,9 @@ def transport_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
                        _with_not_judged(balanced([r for p in unknown for r in p.refs]), ignored_refs))
     quic = [q for q in records(bundle, "quic") or [] if judged(role(q), scope)]
     https = [h for h in records(bundle, "http") or [] if judged(role(h), scope)
-             and str(h.get("scheme") or h.get("url", "")).lower().startswith("https")]
+             and str(h["scheme"] or h["url"]).lower().startswith("https")]
     wss = [w for w in records(bundle, "websocket") or [] if judged(role(w), scope)
-           and str(w.get("url", "")).lower().startswith("wss://")]
+           and str(w["url"]).lower().startswith("wss://")]
     tls_judged = [refs for item_role, refs in tls_seen if judged(item_role, scope)]
     encrypted = len(tls_judged) + len(quic) + len(https) + len(wss)
     if encrypted == 0:
@@ -291,9 +291,9 @@ def transport_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
         return outcome("not_observable", "The evidence holds no TLS, QUIC, HTTP or WebSocket traffic to judge.")
     note = f" ({plural(exempt, 'certificate revocation check')} over plain HTTP ignored)" if exempt else ""
     cited = [r for refs in tls_judged[:10] for r in refs]
-    cited += [ref("quic", record_id(q, f"quic{i}"), f"QUIC {text(q.get('sni'), 100)}".strip()) for i, q in enumerate(quic[:5])]
-    cited += [ref("http", record_id(h, f"h{i}"), f"HTTPS to {text(h.get('host'), 100)}") for i, h in enumerate(https[:5])]
-    cited += [ref("websocket", record_id(w, f"w{i}"), f"WSS to {text(_host_of(str(w.get('url'))), 100)}") for i, w in enumerate(wss[:5])]
+    cited += [ref("quic", record_id(q, f"quic{i}"), f"QUIC {text(q['sni'], 100)}".strip()) for i, q in enumerate(quic[:5])]
+    cited += [ref("http", record_id(h, f"h{i}"), f"HTTPS to {text(h['host'], 100)}") for i, h in enumerate(https[:5])]
+    cited += [ref("websocket", record_id(w, f"w{i}"), f"WSS to {text(_host_of(str(w['url'])), 100)}") for i, w in enumerate(wss[:5])]
     unread = _unread_flows(bundle, scope)
     refs = _with_not_judged(cited, ignored_refs + [ref("flow", fid, f"not judged: {what}") for fid, what in unread[:10]])
     unread_note = (f" {plural(len(unread), 'flow')} {scope_words(scope)} in protocols confaudit does not read "
@@ -310,8 +310,8 @@ def _unread_flows(bundle: Mapping[str, Any], scope: str) -> list[tuple[str, str]
     """(flow id, description) of flows in scope whose protocol confaudit does not read (labelled ``other``)."""
     out = []
     for i, flow in enumerate(records(bundle, "flows") or []):
-        if str(flow.get("protocol") or "") in _READ or not judged(role(flow), scope) or _loopback(flow.get("dst")):
+        if str(flow["protocol"] or "") in _READ or not judged(role(flow), scope) or _loopback(flow["dst"]):
             continue
-        out.append((record_id(flow, f"f{i}"), f"{text(flow.get('transport'), 5)} {text(flow.get('dst'), 60)}:"
-                                              f"{text(flow.get('dport'), 6)} ({text(flow.get('packets'), 9)} packets)"))
+        out.append((record_id(flow, f"f{i}"), f"{text(flow['transport'], 5)} {text(flow['dst'], 60)}:"
+                                              f"{text(flow['dport'], 6)} ({text(flow['packets'], 9)} packets)"))
     return out
