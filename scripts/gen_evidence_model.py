@@ -221,6 +221,7 @@ def list_sections(properties: dict[str, Any], writer: Writer) -> str:
 REQUIRED_DOC = '''REQUIRED_KEYS: dict[str, tuple[str, ...]] = {{
 {rows}}}
 """The keys the schema requires of each list section's records and of each object section."""
+_REQUIRED_SETS = {{section: frozenset(keys) for section, keys in REQUIRED_KEYS.items()}}
 
 
 def missing_keys(key: str, record: Mapping[str, Any]) -> tuple[str, ...]:
@@ -257,8 +258,8 @@ def section_records(bundle: Mapping[str, Any], key: str) -> list[Any] | None:
     value = bundle.get(key) if isinstance(bundle, Mapping) else None
     if not isinstance(value, list):
         return None
-    need = REQUIRED_KEYS.get(key, ())
-    return [item for item in value if isinstance(item, Mapping) and all(k in item for k in need)]
+    need = _REQUIRED_SETS.get(key, frozenset())
+    return [item for item in value if isinstance(item, Mapping) and item.keys() >= need]
 
 '''
 

@@ -1014,6 +1014,7 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     'zoom': ('flow', 'mode', 'media_types', 'rtp_payload_types'),
 }
 """The keys the schema requires of each list section's records and of each object section."""
+_REQUIRED_SETS = {section: frozenset(keys) for section, keys in REQUIRED_KEYS.items()}
 
 
 def missing_keys(key: str, record: Mapping[str, Any]) -> tuple[str, ...]:
@@ -1097,8 +1098,8 @@ def section_records(bundle: Mapping[str, Any], key: str) -> list[Any] | None:
     value = bundle.get(key) if isinstance(bundle, Mapping) else None
     if not isinstance(value, list):
         return None
-    need = REQUIRED_KEYS.get(key, ())
-    return [item for item in value if isinstance(item, Mapping) and all(k in item for k in need)]
+    need = _REQUIRED_SETS.get(key, frozenset())
+    return [item for item in value if isinstance(item, Mapping) and item.keys() >= need]
 
 
 @overload
