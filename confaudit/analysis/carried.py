@@ -199,7 +199,8 @@ class TcpFramer:
                  frame: int, ts: float, out: list[tuple[int, bool, int, float, bytes]]) -> None:
         if side.next_seq is None:
             side.next_seq = seq
-        rel = ((seq - side.next_seq + (1 << 31)) % (1 << 32)) - (1 << 31)
+        expected = side.next_seq
+        rel = ((seq - expected + (1 << 31)) % (1 << 32)) - (1 << 31)
         if rel < 0:  # retransmission or overlap: keep only the new bytes
             data = data[-rel:]
             if not data:
@@ -208,8 +209,8 @@ class TcpFramer:
             side.pending[seq] = (data, frame, ts)
             if len(side.pending) <= MAX_PENDING_SEGMENTS:
                 return
-            skip = min(side.pending, key=lambda s: (s - side.next_seq) % (1 << 32))
-            side.lost_bytes += (skip - side.next_seq) % (1 << 32) + len(side.buf)
+            skip = min(side.pending, key=lambda s: (s - expected) % (1 << 32))
+            side.lost_bytes += (skip - expected) % (1 << 32) + len(side.buf)
             side.buf.clear()  # a message cut by the gap cannot be completed
             side.next_seq = skip
             data, frame, ts = side.pending.pop(skip)
@@ -220,7 +221,7 @@ class TcpFramer:
 
     def _append(self, flow: FramedFlow, side: _Direction, gid: int, fwd: bool, data: bytes, frame: int,
                 ts: float, out: list[tuple[int, bool, int, float, bytes]]) -> None:
-        side.next_seq = (side.next_seq + len(data)) % (1 << 32)
+        side.next_seq = ((side.next_seq or 0) + len(data)) % (1 << 32)  # set by _segment before any append
         side.buf += data
         messages, problem = split_messages(side.buf, flow.mode)
         for message in messages:

@@ -18,18 +18,19 @@ def tls_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
 
     forward = [s for s in samples if s.forward]
     backward = [s for s in samples if not s.forward]
-    hello = server = None
+    hello: wtls.ClientHello | None = None
+    server: wtls.TlsServerHello | None = None
     for client_side, server_side in ((forward, backward), (backward, forward)):
         stream = reassemble(client_side)
         if not stream or stream[0] != 0x16:
             continue
         parsed = wtls.parse_tls_client_hello(stream)
-        if parsed is None or parsed is wtls.NEED_MORE:
+        if not isinstance(parsed, wtls.ClientHello):  # None or NEED_MORE
             continue
         hello = parsed
         reply = reassemble(server_side)
         sh = wtls.parse_tls_server_hello(reply) if reply else None
-        server = None if sh is wtls.NEED_MORE else sh
+        server = sh if isinstance(sh, wtls.TlsServerHello) else None
         break
     if hello is None:
         return None
@@ -159,7 +160,7 @@ def sdp_entry(session: Any, ref: dict[str, str], source: str, flow_id: str | Non
         "origin": text(" ".join(session.origin), 200) if session.origin else None,
         "media": media,
         "crypto_present": any(m["crypto"] for m in media),
-        "secure_profile": any("SAVP" in (m["proto"] or "") for m in media),
+        "secure_profile": any("SAVP" in str(m["proto"] or "") for m in media),
         "candidates": candidates,
         "packet": ref,
     }

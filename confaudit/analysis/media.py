@@ -48,6 +48,7 @@ def rtp_samples(acc: StreamAcc, bugs: ParserBugs) -> list[Any]:
         header = bugs.call("rtp", parse_rtp, full if full is not None else start)
         if header is None:
             continue
+        payload: bytes | None
         if full is not None and len(full) == length:
             payload = full[header.payload_offset: header.payload_offset + header.payload_len]
             payload_len = header.payload_len
@@ -177,7 +178,7 @@ def build_streams(flows: list[dict[str, Any]], accs: list[StreamAcc], keying: di
         verdict = encryption_verdict(key, judgement, None)
         judged.append((acc, key, judgement, verdict))
     keyed = {acc.ssrc: flows[acc.flow]["id"] for acc, _k, _j, (state, _r) in judged if state == "srtp" and acc.ssrc}
-    entries = []
+    entries: list[dict[str, Any]] = []
     for acc, key, judgement, verdict in judged:
         other = keyed.get(acc.ssrc)
         if verdict[0] == "unknown" and other is not None and other != flows[acc.flow]["id"]:

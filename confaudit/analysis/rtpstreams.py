@@ -8,6 +8,7 @@ their sequence behaviour.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -59,9 +60,9 @@ class StreamAcc:
     """Smallest RTP packet length seen (bytes, header included)."""
     max_len: int = 0
     """Largest RTP packet length seen."""
-    samples: list[bytes] = field(default_factory=list)
+    samples: list[builtins.bytes] = field(default_factory=list)
     """The first SAMPLES_PER_STREAM packets (RTP header included, up to SAMPLE_BYTES each)."""
-    timing: list[tuple[bytes, int, float]] = field(default_factory=list)
+    timing: list[tuple[builtins.bytes, int, float]] = field(default_factory=list)
     """Sampled packets as (first TIMING_BYTES bytes, packet length, capture time): the first TIMING_HEAD, then one in
     TIMING_STRIDE, up to TIMING_PER_STREAM (a long key frame cannot fill the sample)."""
     turn_channel: int | None = None

@@ -42,7 +42,7 @@ def decoded_luma(codec: str, packets: list[Any]) -> tuple[list[Any], int]:
     from confaudit.wire.depacketize import decodable_chain, h264_frame, vp8_frame, vp9_frame
 
     units, _keys = decodable_chain(packets, {"vp8": vp8_frame, "vp9": vp9_frame, "h264": h264_frame}[codec])
-    decoder = av.CodecContext.create(codec, "r")
+    decoder: Any = av.CodecContext.create(codec, "r")  # a VideoCodecContext; PyAV's stubs give the base class
     decoder.thread_count = 1
     planes: list[Any] = []
     for data in units:
@@ -66,16 +66,16 @@ def search_stream(packets: list[Any], codec: str | None, spec: CanarySpec, *, au
     """
     name = (codec or "").lower().replace("video/", "").replace("audio/", "")
     if name == "opus":
-        from confaudit.canary.detect_audio import search_audio, summary
+        from confaudit.canary.detect_audio import search_audio, summary as audio_summary
 
         found = search_audio(packets, spec)
         carried = audible or found.audible_windows >= 50
-        return CanaryResult(found.found, "audio", spec.seed, found.as_dict(), summary(found), carried, "opus")
+        return CanaryResult(found.found, "audio", spec.seed, found.as_dict(), audio_summary(found), carried, "opus")
     if name in VIDEO_CODECS:
-        from confaudit.canary.detect_video import search_frames, summary
+        from confaudit.canary.detect_video import search_frames, summary as video_summary
 
         planes, units = decoded_luma(name, packets)
         video = search_frames(planes, spec)
         return CanaryResult(video.found, "video", spec.seed, {**video.as_dict(), "frames_fed": units},
-                            summary(video), units >= 10, name)
+                            video_summary(video), units >= 10, name)
     return None
