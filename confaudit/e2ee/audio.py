@@ -208,13 +208,14 @@ def opus_verdict(ev: AudioEvidence) -> tuple[str, str]:
     comparable = ref is not None and ref > 0 and ev.random_level_steps >= MIN_LEVEL_STEPS
     if judged >= MIN_AUDIO_PACKETS and ev.decode_errors <= MAX_DECODE_ERRORS * judged \
             and ev.level_steps >= MIN_LEVEL_STEPS and own is not None and own <= MAX_STEP_DB:
-        if comparable and own <= CODEC_RATIO * ref:
+        if comparable and ref is not None and own <= CODEC_RATIO * ref:
             return "codec", ("the decoded level follows a continuous contour, unlike random bytes behind the same "
                              "TOCs: real audio, readable media")
         if ev.random_decode_errors >= ERROR_SHARE * judged:
             return "codec", ("the payloads decode where random bytes behind the same TOCs do not, to a continuous "
                              "level contour: real audio, readable media")
-    random_like = comparable and own is not None and ev.level_steps >= MIN_LEVEL_STEPS and own >= RANDOM_RATIO * ref
+    random_like = (comparable and ref is not None and own is not None and ev.level_steps >= MIN_LEVEL_STEPS
+                   and own >= RANDOM_RATIO * ref)
     refused = judged >= MIN_AUDIO_PACKETS and ev.decode_errors >= ERROR_SHARE * judged
     garbage = ev.over_full_scale_share is not None and ev.over_full_scale_share >= OVER_FULL_SCALE
     # Refusals alone also come from misread framing (a RED header taken for a TOC): they need the trailer.

@@ -63,7 +63,7 @@ def parse_keylog_text(text: str, source: str, raw: bytes, *, strict: bool) -> Ke
             problem = "has an odd number of hex digits"
         elif match.group(1) not in ("RSA",) and len(match.group(2)) != 64:
             problem = "has a client random that is not 32 bytes"
-        if problem is not None:
+        if problem is not None or match is None:
             if strict:
                 raise InputError(source, f"key log line {number} {problem}")
             skipped += 1

@@ -14,7 +14,8 @@ def bundle_has_no_keys(bundle: dict[str, Any], keylogs: list[Any]) -> bool:
     """True when no key log has a secret and no capture input embeds one (pcapng DSB)."""
     if any(getattr(log, "secrets", None) for log in keylogs):
         return False
-    inputs = bundle.get("inputs") if isinstance(bundle.get("inputs"), list) else []
+    raw_inputs = bundle.get("inputs")
+    inputs = raw_inputs if isinstance(raw_inputs, list) else []
     if any(isinstance(i, dict) and i.get("decryption_secrets_blocks") for i in inputs):
         return False
     flows = bundle.get("flows")
@@ -87,7 +88,8 @@ def sessions_and_streams(bundle: dict[str, Any], path_of) -> tuple[list[dict[str
         ssrc = _ssrc(ms.get("ssrc"))
         if ssrc is None:
             continue
-        sequence = ms.get("sequence") if isinstance(ms.get("sequence"), dict) else {}
+        raw_sequence = ms.get("sequence")
+        sequence = raw_sequence if isinstance(raw_sequence, dict) else {}
         streams.append({
             "id": f"e{len(streams) + 1}", "flow": ms.get("flow"), "media_stream": ms.get("id"),
             "sender": _bracketed(ms.get("sender")), "ssrc": ssrc, "payload_type": ms.get("payload_type"),

@@ -67,7 +67,7 @@ def read_datagrams(path: Path, input_index: int, status: ReadStatus,
                 mask &= np.isin(chunk.sport, wanted) | np.isin(chunk.dport, wanted)
             for i in np.flatnonzero(mask):
                 yield Datagram(int(chunk.frame[i]), (name(chunk.src_hi[i], chunk.src_lo[i]), int(chunk.sport[i])),
-                               (name(chunk.dst_hi[i], chunk.dst_lo[i]), int(chunk.dport[i])), chunk.payload(i))
+                               (name(chunk.dst_hi[i], chunk.dst_lo[i]), int(chunk.dport[i])), chunk.payload(int(i)))
     except InputError as exc:
         status.complete = False
         status.problem = str(exc)

@@ -136,7 +136,8 @@ class CaptureScan:
         self.handshakes: dict[FlowKey, FlowHandshakes] = {}
         self.streams: dict[tuple[FlowKey, Endpoint, int], StreamCounts] = {}
         self.control: dict[tuple[FlowKey, Endpoint], ControlCounts] = {}
-        self._decryptors: dict[tuple[int, Endpoint], SenderDecryptor | None] = {}
+        self._decryptors: dict[tuple[int, bool], SenderDecryptor | None] = {}
+        """Per (DTLS session id, sender is its client)."""
         self.session_notes: dict[int, str] = {}
         self.profiles_used: dict[int, int] = {}
         self.streams_dropped = 0
@@ -163,7 +164,7 @@ class CaptureScan:
     def _session(self, flow: FlowKey) -> DtlsSession | None:
         sessions = self.handshakes[flow].sessions
         complete = [s for s in sessions if s.server_random is not None]
-        return (complete or sessions or [None])[-1]
+        return complete[-1] if complete else sessions[-1] if sessions else None
 
     def _keying(self, flow: FlowKey, sender: Endpoint) -> tuple[DtlsSession | None, bool, FlowKey | None]:
         """(session, sender is its DTLS client, handshake flow if borrowed) for a media packet."""

@@ -33,7 +33,7 @@ def _endpoint(ep: tuple[str, int]) -> str:
 
 
 def _flow_ids(bundle: dict[str, Any]) -> dict[tuple[tuple[str, int], tuple[str, int]], str]:
-    out = {}
+    out: dict[tuple[tuple[str, int], tuple[str, int]], str] = {}
     flows = bundle.get("flows")
     for flow in flows if isinstance(flows, list) else []:
         if not isinstance(flow, dict):
@@ -44,12 +44,12 @@ def _flow_ids(bundle: dict[str, Any]) -> dict[tuple[tuple[str, int], tuple[str, 
         except (KeyError, TypeError, ValueError):
             continue
         if str(flow.get("transport", "udp")) == "udp":
-            out.setdefault(tuple(sorted((a, b))), str(flow.get("id")))
+            out.setdefault((a, b) if a <= b else (b, a), str(flow.get("id")))
     return out
 
 
 def _media_index(bundle: dict[str, Any]) -> dict[tuple, dict[str, Any]]:
-    out = {}
+    out: dict[tuple, dict[str, Any]] = {}
     streams = bundle.get("media_streams")
     for ms in streams if isinstance(streams, list) else []:
         if not isinstance(ms, dict) or "flow" not in ms:
@@ -69,7 +69,8 @@ def _media_index(bundle: dict[str, Any]) -> dict[tuple, dict[str, Any]]:
 
 def _paths(bundle: dict[str, Any]) -> tuple[dict[str, str], str]:
     """Per-flow path (a server or relay endpoint on the flow) and the capture-wide topology as fallback."""
-    media_path = bundle.get("media_path") if isinstance(bundle.get("media_path"), dict) else {}
+    raw_path = bundle.get("media_path")
+    media_path = raw_path if isinstance(raw_path, dict) else {}
     topology = media_path.get("topology")
     overall = topology if topology in ("p2p", "relay", "server") else "unknown"
     per_flow: dict[str, str] = {}
@@ -152,7 +153,7 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
     media = _media_index(bundle)
     per_flow_path, overall_path = _paths(bundle)
 
-    sessions_out = []
+    sessions_out: list[dict[str, Any]] = []
     session_ids: dict[int, int] = {}
     for flow, hs in sorted(scan.handshakes.items()):
         for session in hs.sessions:
@@ -267,7 +268,7 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
                                                   canaries, reasons)
         if stream.auth_failed:
             reasons.append(f"{stream.auth_failed} packets failed SRTP authentication (counted, not classified)")
-    main_pt = max(stream.payload_types, key=stream.payload_types.get) if stream.payload_types else None
+    main_pt = max(stream.payload_types, key=lambda pt: stream.payload_types[pt]) if stream.payload_types else None
     return {
         "id": f"e{n + 1}", "flow": flow_id, "media_stream": (ms or {}).get("id"),
         "sender": _endpoint(stream.sender), "ssrc": stream.ssrc, "payload_type": main_pt,
