@@ -1030,7 +1030,8 @@ def records_lacking_keys(bundle: Mapping[str, Any]) -> dict[str, tuple[int, tupl
     for key in REQUIRED_KEYS:
         value = bundle.get(key) if isinstance(bundle, Mapping) else None
         items = value if isinstance(value, list) else [value] if isinstance(value, Mapping) else []
-        lacking = [missing_keys(key, item) for item in items if isinstance(item, Mapping)]
+        need = _REQUIRED_SETS[key]
+        lacking = [missing_keys(key, item) for item in items if isinstance(item, Mapping) and not item.keys() >= need]
         lacking = [m for m in lacking if m]
         if lacking:
             out[key] = (len(lacking), tuple(sorted({k for m in lacking for k in m})))

@@ -50,23 +50,26 @@ def media_flows(bundle: Mapping[str, Any]) -> dict[str, str]:
     for fid in list(out):
         flow = flows.get(fid, {})
         for side in ("src", "dst"):
-            ends[(normalise_host(_str(flow.get(side))), _port(flow.get("sport" if side == "src" else "dport")))] = fid
+            port = _port(flow.get("sport" if side == "src" else "dport"))
+            if port is not None:
+                ends[(normalise_host(_str(flow.get(side))), port)] = fid
     for sdp in _dicts(bundle, "sdp"):
         for media in _dicts(sdp, "media"):
-            target = ends.get((normalise_host(_str(media.get("connection"))), _port(media.get("port"))))
+            port = _port(media.get("port"))
+            target = ends.get((normalise_host(_str(media.get("connection"))), port)) if port is not None else None
             if target is not None and isinstance(sdp.get("flow"), str):
                 out.setdefault(sdp["flow"], f"carries the signalling (SDP) of the call's media on flow {target}")
     return out
 
 
 def _sockets(flow: Mapping[str, Any]) -> set[tuple[str, int]]:
-    return {(normalise_host(_str(flow.get(side))), _port(flow.get(port)))
-            for side, port in (("src", "sport"), ("dst", "dport")) if flow.get(side)}
+    return {(normalise_host(_str(flow.get(side))), port) for side, port in
+            (("src", _port(flow.get("sport"))), ("dst", _port(flow.get("dport")))) if flow.get(side) and port is not None}
 
 
-def _port(value: Any) -> int:
-    """A port number, or 0 for anything else (a wrong-typed port in a hand-made bundle matches nothing)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+def _port(value: Any) -> int | None:
+    """A port number, or None for anything else (a wrong-typed port in a hand-made bundle matches nothing)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _hostport(host: str, port: int) -> str:
