@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Any, NoReturn, Optional, Protocol, cast
 
 import typer
 
@@ -352,12 +352,22 @@ def _click_exception() -> type[Exception]:
     return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
+class _ClickError(Protocol):
+    """What :func:`main` reads of a ClickException (typer's vendored click has no public type to name)."""
+
+    exit_code: int
+    ctx: Any
+
+    def format_message(self) -> str: ...
+
+
 def main(args: list[str] | None = None) -> NoReturn:
     """Run the CLI; a usage error is one line (the option and the reason) and exit 2, not click's box."""
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="confaudit", standalone_mode=False)
-    except _click_exception() as err:
+    except _click_exception() as caught:
+        err = cast("_ClickError", caught)  # the class caught is click's ClickException
         if not err.format_message():  # no arguments at all: the help was shown
             sys.exit(err.exit_code)
         where = f"confaudit {err.ctx.info_name}" if getattr(err, "ctx", None) is not None and err.ctx.parent else "confaudit"

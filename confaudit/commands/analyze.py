@@ -44,7 +44,9 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
         outputs.append(parquet_output(parquet, parquet_files(bundle)))
     write_outputs(outputs)
     complete = bundle.get("complete") is True
-    console = _console() if not quiet or not complete else None  # rich is slow to import
+    if quiet and complete:
+        return 0
+    console = _console()  # rich is slow to import: only when something is printed
     if not quiet:
         from confaudit.commands.analyze_summary import render_summary
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from confaudit.analysis.refs import hostport
@@ -31,7 +32,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Any:
     return table
 
 
-def render_summary(bundle: dict[str, Any], console: Any) -> None:
+def render_summary(bundle: Mapping[str, Any], console: Any) -> None:
     """Print inputs, protocol counts, top flows, media streams, TLS/DTLS and the media path."""
     inputs = bundle.get("inputs", [])
     console.print(_table("Inputs", ["path", "format", "records", "skipped", "complete"],

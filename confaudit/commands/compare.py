@@ -106,7 +106,9 @@ def run(sessions: list[Path | str], claims_dir: Path, out: Path | None = None, m
     inputs = {"input": [session for _, session in named_sessions], "claims file": [Path(cf.path) for cf in claims_files]}
     refuse_bad_outputs({"--out": out, "--markdown": markdown, "--json": json_out}, inputs)
     redactor = Redactor.default()
-    entries, taken, seen_vendors = [], set(), {}
+    entries: list[Any] = []
+    taken: set[str] = set()
+    seen_vendors: dict[str, Path] = {}
     for vendor, session in named_sessions:
         result, bundle, reason = _evaluate(session, claims_files, redactor, vendor)
         if result.vendor in seen_vendors:

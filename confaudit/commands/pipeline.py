@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.redact import Redactor
 from confaudit.rules.model import ClaimsFile, RunResult
 
+if TYPE_CHECKING:
+    from confaudit.evidence.model import EvidenceBundle
+
 
 def build_bundle(inputs: Sequence[Path], claims: ClaimsFile | None, keylog: Path | None = None,
-                 vendor: str | None = None, *, redactor: Redactor) -> dict[str, Any]:
+                 vendor: str | None = None, *, redactor: Redactor) -> EvidenceBundle:
     from confaudit.evidence.build import build_evidence
 
     first_party = claims.first_party if claims is not None else ()
@@ -22,7 +25,7 @@ def build_bundle(inputs: Sequence[Path], claims: ClaimsFile | None, keylog: Path
 
 
 def run_claims(inputs: Sequence[Path], claims_path: Path, keylog: Path | None = None,
-               vendor: str | None = None, *, redactor: Redactor) -> tuple[RunResult, dict[str, Any]]:
+               vendor: str | None = None, *, redactor: Redactor) -> tuple[RunResult, EvidenceBundle]:
     """Validate the claims file first (cheap, exit 3 before any heavy analysis), then build and evaluate.
 
     ``vendor`` (``--vendor``) must name the claims file's vendor: a Skype capture is never scored

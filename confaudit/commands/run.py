@@ -35,10 +35,10 @@ def run(scenario: Path, out: Path, claims: Path | None = None, report: Path | No
         iface = "lo"  # the lab's media never leaves loopback
     redactor = Redactor.default()  # one key for the recording and the reports
     recording = asyncio.run(record_scenario(loaded, Path(out), iface=iface, redactor=redactor))
-    if recording.failure is not None:
-        sys.stderr.write(f"confaudit: session {out} is marked incomplete (manifest scenario_run)\n")
-        raise recording.failure
     outcome = recording.outcome
+    if recording.failure is not None or outcome is None:  # no outcome comes only with a failure
+        sys.stderr.write(f"confaudit: session {out} is marked incomplete (manifest scenario_run)\n")
+        raise recording.failure or RuntimeError("the scenario run gave no outcome")
     terminal.say(f"scenario {loaded.path.name}: {outcome.steps_done} steps done, {len(outcome.links)} room links, "
                  f"{len(outcome.screenshots)} screenshots; session written to {out}")
     if claims is None:

@@ -22,6 +22,7 @@ after the schema's (never silently dropped); a test keeps real bundles free of t
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -155,7 +156,7 @@ def table_specs() -> tuple[TableSpec, ...]:
     return tuple(sorted(specs, key=lambda s: s.name))
 
 
-def _rows(bundle: dict[str, Any], spec: TableSpec) -> list[Any]:
+def _rows(bundle: Mapping[str, Any], spec: TableSpec) -> list[Any]:
     if not spec.path:
         return [{c.name: bundle.get(c.name) for c in spec.columns}]
     value: Any = bundle
@@ -208,7 +209,7 @@ def arrow_schema(spec: TableSpec) -> Any:
     return pa.schema([pa.field(c.name, _arrow_type(c.kind)) for c in spec.columns])
 
 
-def table(bundle: dict[str, Any], spec: TableSpec) -> Any:
+def table(bundle: Mapping[str, Any], spec: TableSpec) -> Any:
     """One table of ``bundle`` as a pyarrow Table (a value of the wrong type raises: a confaudit bug)."""
     import pyarrow as pa
 
@@ -223,7 +224,7 @@ def table(bundle: dict[str, Any], spec: TableSpec) -> Any:
     return pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(c.name, _arrow_type(c.kind)) for c in columns]))
 
 
-def parquet_files(bundle: dict[str, Any]) -> dict[str, bytes]:
+def parquet_files(bundle: Mapping[str, Any]) -> dict[str, bytes]:
     """``<table>.parquet`` for every table of :func:`table_specs`, each rendered in full (a bad table raises
     before anything is written)."""
     import pyarrow as pa
