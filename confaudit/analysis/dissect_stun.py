@@ -7,10 +7,13 @@ are replaced by redaction tokens.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.analysis.refs import hex16, packet_refs, text
 from confaudit.analysis.sampling import Sample
+
+if TYPE_CHECKING:
+    from confaudit.evidence.model import StunFlow, StunFlowSidesSrc
 
 MAX_VALUES = 32
 
@@ -60,7 +63,7 @@ def _classic_flow(messages: list[Any], with_cookie: int) -> bool:
     return answered or len(clean) >= MIN_CLASSIC_MESSAGES or with_cookie > 0
 
 
-def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str, Any] | None:
+def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> StunFlow | None:
     """Aggregate the STUN/TURN messages of one flow (cookie-less ones only when the flow validates as classic STUN)."""
     from confaudit.wire.stun import parse_stun
 
@@ -148,7 +151,13 @@ def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str
             account(sample, msg)
     if not parsed:
         return None
-    return {
+
+    def sent_by(v: dict[str, Any]) -> StunFlowSidesSrc:
+        return {"software": sorted(v["software"]), "vendor_attributes": sorted(v["vendor_attributes"]),
+                "realms": sorted(v["realms"]), "binding_requests": v["binding_requests"],
+                "binding_responses": v["binding_responses"], "turn_requests": v["turn_requests"]}
+
+    summary: StunFlow = {
         "flow": flow_id,
         "messages": len(parsed),
         "attributes_from": full,
@@ -165,9 +174,7 @@ def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> dict[str
         "error_codes": dict(sorted(errors.items())),
         "vendor_attributes": [{"type": k, "name": v["name"], "count": v["count"]} for k, v in sorted(vendor.items())],
         "channel_data_packets": 0,
-        "sides": {name: {"software": sorted(v["software"]), "vendor_attributes": sorted(v["vendor_attributes"]),
-                         "realms": sorted(v["realms"]), "binding_requests": v["binding_requests"],
-                         "binding_responses": v["binding_responses"], "turn_requests": v["turn_requests"]}
-                  for name, v in by_side.items()},
+        "sides": {"src": sent_by(by_side["src"]), "dst": sent_by(by_side["dst"])},
         "packets": packet_refs(parsed),
     }
+    return summary

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.analysis.dissect_udp import leaf_names
 from confaudit.analysis.refs import hex16, packet_ref, packet_refs, text
 from confaudit.analysis.sampling import Sample
 from confaudit.analysis.tcpstream import reassemble
 
+if TYPE_CHECKING:
+    from confaudit.evidence.model import IceCandidate, PacketRef, PlainHttpRequest, SdpBody, SipMessage, TlsConnection
+
 MAX_ITEMS = 32
 
 
-def tls_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
+def tls_summary(flow_id: str, samples: list[Sample]) -> TlsConnection | None:
     """ClientHello/ServerHello of one TCP flow from the first bytes of each direction."""
     from confaudit.wire import tls as wtls
 
@@ -35,7 +38,7 @@ def tls_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
     if hello is None:
         return None
     version = getattr(server, "version", None) if server is not None else None
-    return {
+    connection: TlsConnection = {
         "flow": flow_id,
         "sni": text(hello.sni, 256) if hello.sni else None,
         "alpn": [text(a, 64) for a in (hello.alpn or ())][:MAX_ITEMS],
@@ -51,6 +54,7 @@ def tls_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
         "server_hello_seen": server is not None,
         "packets": packet_refs(samples),
     }
+    return connection
 
 
 _WEAK_CIPHER_PARTS = ("_RC4_", "_NULL_", "_EXPORT", "_anon_", "_DES_CBC_", "_DES40_", "_3DES_", "_IDEA_", "_MD5")
@@ -61,7 +65,7 @@ def weak_cipher_name(name: str | None) -> bool:
     return isinstance(name, str) and any(part in name + "_" for part in _WEAK_CIPHER_PARTS)
 
 
-def http_requests(flow_id: str, samples: list[Sample], redactor: Any) -> list[dict[str, Any]]:
+def http_requests(flow_id: str, samples: list[Sample], redactor: Any) -> list[PlainHttpRequest]:
     """Plaintext HTTP request heads in the first bytes of the client side of one TCP flow (keep-alive aware).
 
     The target (query, userinfo of an absolute URI, tokens in the path) and the Host (userinfo) are
@@ -72,7 +76,7 @@ def http_requests(flow_id: str, samples: list[Sample], redactor: Any) -> list[di
     for side in (True, False):
         part = sorted((s for s in samples if s.forward is side), key=lambda s: s.tcp_seq)
         stream = reassemble(part)
-        out: list[dict[str, Any]] = []
+        out: list[PlainHttpRequest] = []
         offset = 0
         while offset < len(stream) and len(out) < MAX_ITEMS:
             head = parse_http_request_head(stream[offset:])
@@ -93,13 +97,13 @@ def http_requests(flow_id: str, samples: list[Sample], redactor: Any) -> list[di
     return []
 
 
-def sip_messages(flow_id: str, samples: list[Sample], redactor: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def sip_messages(flow_id: str, samples: list[Sample], redactor: Any) -> tuple[list[SipMessage], list[SdpBody]]:
     """(sip entries, sdp entries) for the SIP messages of one flow. Keys and ICE passwords redacted."""
     from confaudit.wire.sdp import parse_sdp
     from confaudit.wire.sip import parse_sip
 
-    sips: list[dict[str, Any]] = []
-    sdps: list[dict[str, Any]] = []
+    sips: list[SipMessage] = []
+    sdps: list[SdpBody] = []
     for sample in samples:
         msg = parse_sip(sample.payload)
         if msg is None:
@@ -122,14 +126,14 @@ def sip_messages(flow_id: str, samples: list[Sample], redactor: Any) -> tuple[li
     return sips, sdps
 
 
-def sdp_entry(session: Any, ref: dict[str, str], source: str, flow_id: str | None, redactor: Any) -> dict[str, Any]:
+def sdp_entry(session: Any, ref: PacketRef, source: str, flow_id: str | None, redactor: Any) -> SdpBody:
     """A JSON-ready SDP summary; a=crypto keys and ice-pwd never leave unredacted.
 
     Tokens are those of the SDP text redaction (``Redactor.sdp``), so a key seen here and in a
     WebSocket offer links.
     """
     media = []
-    candidates = []
+    candidates: list[IceCandidate] = []
     for m in (session.media or ())[:MAX_ITEMS]:
         pts = list(m.payload_types or ())[:MAX_ITEMS]
         media.append({
@@ -154,7 +158,7 @@ def sdp_entry(session: Any, ref: dict[str, str], source: str, flow_id: str | Non
                 continue
             candidates.append({"address": text(c.address, 64), "port": int(c.port), "type": text(c.typ, 16) or "unknown",
                                "transport": text(c.transport, 8), "source": ref})
-    return {
+    entry: SdpBody = {
         "source": source,
         "flow": flow_id,
         "origin": text(" ".join(session.origin), 200) if session.origin else None,
@@ -164,3 +168,4 @@ def sdp_entry(session: Any, ref: dict[str, str], source: str, flow_id: str | Non
         "candidates": candidates,
         "packet": ref,
     }
+    return entry

@@ -7,15 +7,18 @@ values are bounded and made JSON-safe; STUN usernames are replaced by redaction 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.analysis.refs import hex16, packet_refs, text
 from confaudit.analysis.sampling import Sample
 
+if TYPE_CHECKING:
+    from confaudit.evidence.model import DnsLookup, DtlsHandshake, DtlsHandshakeCertificatesFrom, QuicConnection, ZoomFlow
+
 MAX_VALUES = 32
 
 
-def dtls_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
+def dtls_summary(flow_id: str, samples: list[Sample]) -> DtlsHandshake | None:
     """The DTLS handshake of one flow (ClientHello/ServerHello/Certificate)."""
     from confaudit.wire.dtls import dtls_handshake_info
 
@@ -24,7 +27,7 @@ def dtls_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
     sh = info.server_hello
     if ch is None and sh is None and not info.record_counts:
         return None
-    return {
+    handshake: DtlsHandshake = {
         "flow": flow_id,
         "version": info.version_label,
         "srtp_profiles_offered": [hex16(p) for p in (ch.use_srtp_profiles if ch else ())],
@@ -44,17 +47,18 @@ def dtls_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
         "record_types": {str(k): int(v) for k, v in sorted(info.record_counts.items())},
         "packets": packet_refs(samples),
     }
+    return handshake
 
 
-def _certificates_by_sender(samples: list[Sample]) -> dict[str, list[str]]:
+def _certificates_by_sender(samples: list[Sample]) -> DtlsHandshakeCertificatesFrom:
     """Leaf certificate names each side sent: a name belongs to the endpoint that presented it."""
     from confaudit.wire.dtls import dtls_handshake_info
 
-    out = {}
-    for side, forward in (("src", True), ("dst", False)):
+    def sent_by(forward: bool) -> list[str]:
         mine = [s.payload for s in samples if s.forward is forward]
-        out[side] = leaf_names(dtls_handshake_info(mine)) if mine else []
-    return out
+        return leaf_names(dtls_handshake_info(mine)) if mine else []
+
+    return {"src": sent_by(True), "dst": sent_by(False)}
 
 
 def leaf_names(info: Any) -> list[str]:
@@ -67,7 +71,7 @@ def leaf_names(info: Any) -> list[str]:
     return sorted({text(n, 256) or "" for n in names})
 
 
-def quic_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
+def quic_summary(flow_id: str, samples: list[Sample]) -> QuicConnection | None:
     """QUIC version and, when the Initial can be decrypted, the ClientHello SNI/ALPN."""
     from confaudit.wire.gquic import parse_gquic_public_header
     from confaudit.wire.quic import parse_quic_long_header, quic_client_hello
@@ -88,7 +92,7 @@ def quic_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
     name = names[version]
     known = not name.startswith("unknown") and "grease" not in name
     hello = quic_client_hello([s.payload for s in kept if s.forward] or [s.payload for s in kept])
-    return {
+    connection: QuicConnection = {
         "flow": flow_id,
         "version": f"0x{version:08x}",
         "version_name": name,
@@ -98,14 +102,15 @@ def quic_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
         "long_header_packets": len(kept),
         "packets": packet_refs(kept),
     }
+    return connection
 
 
-def dns_records(flow_id: str, samples: list[Sample], tcp: bool) -> list[dict[str, Any]]:
+def dns_records(flow_id: str, samples: list[Sample], tcp: bool) -> list[DnsLookup]:
     """One entry per DNS question answered or asked on this flow."""
     from confaudit.analysis.refs import packet_ref
     from confaudit.wire.dns import parse_dns
 
-    out = []
+    out: list[DnsLookup] = []
     for sample in samples:
         msg = parse_dns(sample.payload, tcp=tcp)
         if msg is None:
@@ -129,7 +134,7 @@ def dns_records(flow_id: str, samples: list[Sample], tcp: bool) -> list[dict[str
     return out
 
 
-def _announcements(flow_id: str, sample: Sample, answers: list[Any]) -> list[dict[str, Any]]:
+def _announcements(flow_id: str, sample: Sample, answers: list[Any]) -> list[DnsLookup]:
     """One entry per owner name and type of an unsolicited response (mDNS, RFC 6762 §8.3)."""
     from confaudit.analysis.refs import packet_ref
 
@@ -163,7 +168,7 @@ def _answers_for(qname: str, answers: list[Any]) -> tuple[list[str], list[str]]:
     return sorted(set(values)), chain
 
 
-def zoom_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
+def zoom_summary(flow_id: str, samples: list[Sample]) -> ZoomFlow | None:
     """Zoom media encapsulation of one UDP flow: SFU (0x05 outer header) or P2P (inner header first).
 
     ``confirmed`` is True when embedded RTP/RTCP media was found (wire.zoom's score); a flow whose
@@ -177,7 +182,7 @@ def zoom_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
     if len(zoom_samples) < 5 or len(zoom_samples) * 2 < len(samples):
         return None
     mode = score.mode or Counter(z.mode for _s, z in zoom_samples).most_common(1)[0][0]
-    return {
+    zoom: ZoomFlow = {
         "flow": flow_id,
         "mode": mode,
         "confirmed": bool(score.is_zoom),
@@ -188,3 +193,4 @@ def zoom_summary(flow_id: str, samples: list[Sample]) -> dict[str, Any] | None:
         "rtp_payload_types": {str(k): int(v) for k, v in sorted(score.payload_types.items())},
         "packets": packet_refs([s for s, _z in zoom_samples]),
     }
+    return zoom

@@ -7,11 +7,15 @@ other exception is a counted bug that marks the evidence incomplete (raised unde
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from confaudit.analysis import classify as C
 from confaudit.analysis.sampling import SampleStore
 from confaudit.wire.errors import ParserBugs
+
+if TYPE_CHECKING:
+    from confaudit.evidence.model import (DnsLookup, DtlsHandshake, PlainHttpRequest, QuicConnection, SdpBody,
+                                          SipMessage, StunFlow, TlsConnection, ZoomFlow)
 
 SECTIONS = ("stun", "dtls", "quic", "dns", "tls", "http", "sip", "sdp", "zoom_candidates")
 
@@ -29,7 +33,7 @@ class FlowFindings:
     """STUN messages with the magic cookie."""
     classic_stun: int = 0
     """Cookie-less (RFC 3489) STUN messages that validated as such."""
-    dtls: dict[str, Any] | None = None
+    dtls: DtlsHandshake | None = None
     """The flow's DTLS summary (its own handshake, or one relayed inside TURN)."""
     srtcp: Any = None
     """wire.srtcp.SrtcpEvidence of the flow's RTCP-shaped packets, when it has any."""
@@ -38,11 +42,29 @@ class FlowFindings:
     zoom: bool = False
 
 
+class SectionLists(TypedDict):
+    """The bundle sections the wire parsers feed, flow by flow (``zoom_candidates`` become ``zoom`` once accepted)."""
+
+    stun: list[StunFlow]
+    dtls: list[DtlsHandshake]
+    quic: list[QuicConnection]
+    dns: list[DnsLookup]
+    tls: list[TlsConnection]
+    http: list[PlainHttpRequest]
+    sip: list[SipMessage]
+    sdp: list[SdpBody]
+    zoom_candidates: list[ZoomFlow]
+
+
+def _empty_sections() -> SectionLists:
+    return {"stun": [], "dtls": [], "quic": [], "dns": [], "tls": [], "http": [], "sip": [], "sdp": [], "zoom_candidates": []}
+
+
 @dataclass
 class Evidence:
     """Bundle sections built flow by flow, plus what each flow showed."""
 
-    sections: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {k: [] for k in SECTIONS})
+    sections: SectionLists = field(default_factory=_empty_sections)
     flows: dict[int, FlowFindings] = field(default_factory=dict)
 
 
@@ -77,7 +99,7 @@ def _tls_despite_framing(gid: int, fid: str, store: SampleStore, bugs: ParserBug
     return bool(tcp) and bool(bugs.call("tls", DT.tls_summary, fid, tcp))
 
 
-def _dns(fid: str, samples: list[Any], tcp: bool) -> list[dict[str, Any]]:
+def _dns(fid: str, samples: list[Any], tcp: bool) -> list[DnsLookup]:
     from confaudit.analysis import dissect_udp as DU
 
     return DU.dns_records(fid, samples, tcp)

@@ -11,10 +11,13 @@ because its bytes "look random".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.analysis.rtpstreams import StreamAcc
 from confaudit.wire.errors import ParserBugs
+
+if TYPE_CHECKING:
+    from confaudit.evidence.model import SdpBody
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,7 @@ def stream_entry(stream_id: str, flow: dict[str, Any], acc: StreamAcc, judgement
     return entry
 
 
-def sdp_keying(sdps: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
+def sdp_keying(sdps: list[SdpBody]) -> dict[tuple[str, int], dict[str, Any]]:
     """(address, port) -> secure flag and codecs (payload type -> (codec, kind, clock)) from SDP seen in the clear."""
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for sdp in sdps:

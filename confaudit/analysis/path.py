@@ -19,11 +19,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.analysis.addresses import PARTICIPANT_CLASSES, address_class, media_network
 from confaudit.analysis.labels import STUN_PORTS
 from confaudit.analysis.refs import hostport
+
+if TYPE_CHECKING:
+    from confaudit.evidence.model import DnsLookup, DtlsHandshake, StunFlow, StunFlowSidesDst, StunFlowSidesSrc, TlsConnection, ZoomFlow
 
 CLIENT_STUN_ATTRIBUTES = frozenset({"0xc057", "0xc058", "0xc059", "0xc05a", "0xc05b", "0xc05c", "0xc05d", "0xc060"})
 """GOOG-* attributes libwebrtc sends from every endpoint (browsers, apps, peers): no evidence of a server."""
@@ -38,39 +41,55 @@ def _sides(flow: dict[str, Any]) -> tuple[tuple[str, str, int], tuple[str, str, 
     return ("src", flow["src"], flow["sport"]), ("dst", flow["dst"], flow["dport"])
 
 
-def endpoint_names(tls: list[dict[str, Any]], dtls: list[dict[str, Any]], dns: list[dict[str, Any]],
-                   stun: list[dict[str, Any]], flows_by_id: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+def endpoint_names(tls: list[TlsConnection], dtls: list[DtlsHandshake], dns: list[DnsLookup],
+                   stun: list[StunFlow], flows_by_id: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
     """address -> names: DNS answers, TLS SNI of flows to it, DTLS certificate names it presented, TURN realms it serves."""
     names: dict[str, set[str]] = {}
-    for entry in dns:
-        for value in entry.get("answers", []):
-            names.setdefault(value, set()).add(entry["name"])
-    for entry in tls:
-        flow = flows_by_id.get(entry["flow"])
-        if flow and entry.get("sni"):
-            names.setdefault(flow["dst"], set()).add(entry["sni"])
-    for entry in dtls:
-        flow = flows_by_id.get(entry["flow"])
+    for lookup in dns:
+        for value in lookup.get("answers", []):
+            names.setdefault(value, set()).add(lookup["name"])
+    for connection in tls:
+        flow = flows_by_id.get(connection["flow"])
+        sni = connection.get("sni")
+        if flow and sni:
+            names.setdefault(flow["dst"], set()).add(sni)
+    for handshake in dtls:
+        flow = flows_by_id.get(handshake["flow"])
         if flow:
             for side, address, _port in _sides(flow):
-                for name in entry.get("certificates_from", {}).get(side, []):
+                for name in _certificate_names(handshake, side):
                     if not _GENERIC_CERT.match(name):
                         names.setdefault(address, set()).add(name)
-    for entry in stun:
-        flow = flows_by_id.get(entry["flow"])
-        if flow and entry.get("realms"):
-            server = turn_server_side(flow, entry)
-            for realm in entry["realms"]:
+    for stun_flow in stun:
+        flow = flows_by_id.get(stun_flow["flow"])
+        if flow and stun_flow.get("realms"):
+            server = turn_server_side(flow, stun_flow)
+            for realm in stun_flow["realms"]:
                 names.setdefault(server[1], set()).add(realm)
     return names
 
 
-def turn_server_side(flow: dict[str, Any], stun: dict[str, Any] | None) -> tuple[str, str, int]:
+def _certificate_names(dtls: DtlsHandshake | None, side: str) -> list[str]:
+    """Leaf certificate names the flow's ``side`` (src/dst) presented in its DTLS handshake."""
+    by_side = dtls.get("certificates_from") if dtls else None
+    if not by_side:
+        return []
+    return (by_side.get("src") if side == "src" else by_side.get("dst") if side == "dst" else None) or []
+
+
+def _stun_side(stun: StunFlow | None, side: str) -> StunFlowSidesSrc | StunFlowSidesDst:
+    """What the flow's ``side`` (src/dst) sent in STUN (empty when nothing is known)."""
+    sides = stun.get("sides") if stun else None
+    if not sides:
+        return {}
+    return (sides.get("src") if side == "src" else sides.get("dst") if side == "dst" else None) or {}
+
+
+def turn_server_side(flow: dict[str, Any], stun: StunFlow | None) -> tuple[str, str, int]:
     """(side, address, port) of the STUN/TURN server of a flow: the side receiving TURN requests, else on a STUN port."""
     src, dst = _sides(flow)
-    sides = (stun or {}).get("sides") or {}
-    sent_src = sides.get("src", {}).get("turn_requests", 0)
-    sent_dst = sides.get("dst", {}).get("turn_requests", 0)
+    sent_src = _stun_side(stun, "src").get("turn_requests", 0)
+    sent_dst = _stun_side(stun, "dst").get("turn_requests", 0)
     if sent_src != sent_dst:
         return dst if sent_src > sent_dst else src
     if flow["sport"] in STUN_PORTS and flow["dport"] not in STUN_PORTS:
@@ -78,8 +97,8 @@ def turn_server_side(flow: dict[str, Any], stun: dict[str, Any] | None) -> tuple
     return dst
 
 
-def _server_evidence(side: str, address: str, stun: dict[str, Any] | None, names: dict[str, set[str]],
-                     dtls: dict[str, Any] | None) -> list[str]:
+def _server_evidence(side: str, address: str, stun: StunFlow | None, names: dict[str, set[str]],
+                     dtls: DtlsHandshake | None) -> list[str]:
     """Why ``address`` (the flow's ``side``) is a vendor server; empty when nothing says so.
 
     A loopback or private address hosts many services (a lab, a LAN): names learned from other
@@ -91,12 +110,12 @@ def _server_evidence(side: str, address: str, stun: dict[str, Any] | None, names
     if network is not None:
         hints.append(f"in {network[0]}'s published media network {network[1]}")
     if address_class(address) in PARTICIPANT_CLASSES:
-        own = [n for n in ((dtls or {}).get("certificates_from") or {}).get(side, []) if not _GENERIC_CERT.match(n)]
+        own = [n for n in _certificate_names(dtls, side) if not _GENERIC_CERT.match(n)]
         if own:
             hints.append(f"presented the DTLS certificate {', '.join(sorted(own)[:3])} on this flow")
     elif names.get(address):
         hints.append(f"named {', '.join(sorted(names[address])[:3])}")
-    sent = ((stun or {}).get("sides") or {}).get(side) or {}
+    sent = _stun_side(stun, side)
     # STUN attributes say "server" only from a side that answers and never checks on its own:
     # clients and peers (Teams, libwebrtc) send vendor attributes in their own connectivity checks.
     if sent.get("binding_requests", 0) == 0:
@@ -108,9 +127,9 @@ def _server_evidence(side: str, address: str, stun: dict[str, Any] | None, names
     return hints
 
 
-def _flow_kind(flow: dict[str, Any], relayed: int, stun: dict[str, Any] | None, zoom: dict[str, Any] | None,
+def _flow_kind(flow: dict[str, Any], relayed: int, stun: StunFlow | None, zoom: ZoomFlow | None,
                names: dict[str, set[str]], sources: dict[str, set[int]],
-               dtls: dict[str, Any] | None) -> tuple[str, tuple[str, str, int] | None, list[str]]:
+               dtls: DtlsHandshake | None) -> tuple[str, tuple[str, str, int] | None, list[str]]:
     """(relay|server|p2p|unknown, the server-side (side, address, port) or None, reasons) for one media flow."""
     fid = flow["id"]
     src, dst = _sides(flow)
@@ -143,7 +162,7 @@ def _flow_kind(flow: dict[str, Any], relayed: int, stun: dict[str, Any] | None, 
         return "p2p", None, [f"{fid}: media directly between {address_class(src[1])} address {hostport(src[1], src[2])} "
                              f"and {address_class(dst[1])} address {hostport(dst[1], dst[2])}"]
     remote = dst if local["src"] or not local["dst"] else src
-    checks = (((stun or {}).get("sides") or {}).get(remote[0]) or {}).get("binding_requests", 0)
+    checks = _stun_side(stun, remote[0]).get("binding_requests", 0)
     if checks:
         return "p2p", None, [f"{fid}: media directly to {hostport(remote[1], remote[2])}, a full ICE agent ({checks} "
                              f"connectivity check(s) of its own; SFUs are ICE-lite) sending "
@@ -152,8 +171,8 @@ def _flow_kind(flow: dict[str, Any], relayed: int, stun: dict[str, Any] | None, 
                              "with no relay, server or peer evidence"]
 
 
-def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun: list[dict[str, Any]],
-               zoom: list[dict[str, Any]], dtls: list[dict[str, Any]], names: dict[str, set[str]],
+def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun: list[StunFlow],
+               zoom: list[ZoomFlow], dtls: list[DtlsHandshake], names: dict[str, set[str]],
                sources: dict[str, dict[str, set[int]]] | None = None) -> dict[str, Any]:
     """The bundle's media_path object (``sources``: flow id -> side -> SSRCs that side sent)."""
     stun_by = {s["flow"]: s for s in stun}

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from confaudit.analysis.sampling import Sample
+
+if TYPE_CHECKING:
+    from confaudit.evidence.model import PacketRef
 
 MAX_REFS = 8
 MAX_TEXT = 512
 
 
-def packet_ref(sample: Sample) -> dict[str, str]:
+def packet_ref(sample: Sample) -> PacketRef:
     """{"kind": "packet", "id": "<input>:<frame>"} for a sample."""
     return {"kind": "packet", "id": f"{sample.input_index}:{sample.frame}"}
 
 
-def packet_refs(samples: list[Sample], limit: int = MAX_REFS) -> list[dict[str, str]]:
+def packet_refs(samples: list[Sample], limit: int = MAX_REFS) -> list[PacketRef]:
     """References to the first ``limit`` samples."""
     return [packet_ref(s) for s in samples[:limit]]
 
 
+@overload
+def text(value: str | bytes | bytearray, limit: int = MAX_TEXT) -> str: ...
+@overload
+def text(value: object, limit: int = MAX_TEXT) -> str | None: ...
 def text(value: Any, limit: int = MAX_TEXT) -> str | None:
     """Captured text made JSON-safe: str, bounded, lone surrogates replaced."""
     if value is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.analysis import classify as C
 from confaudit.analysis.carried import TcpFramer
@@ -14,6 +14,9 @@ from confaudit.analysis.rtpstreams import StreamTable, plausible_stream
 from confaudit.analysis.sampling import SampleStore
 from confaudit.redact import Redactor
 from confaudit.wire.errors import ParserBugs
+
+if TYPE_CHECKING:
+    from confaudit.evidence.model import IceCandidate, PacketRef, SdpBody, StunFlow, ZoomFlow
 
 _TRANSPORT = {6: "tcp", 17: "udp"}
 NO_MEDIA = ("quic", "dns", "tls", "http", "zoom")
@@ -78,8 +81,8 @@ def packet_sections(table: FlowTable, streams: StreamTable, store: SampleStore, 
     media_streams = build_streams(flows, accs, _keying(flows, ev.flows, sdp_map), bugs,
                                   phases_counted=streams.phase_starts is not None)
     by_flow: dict[str, list[str]] = {}
-    for entry in media_streams:
-        by_flow.setdefault(entry["flow"], []).append(entry["encryption"])
+    for stream in media_streams:
+        by_flow.setdefault(stream["flow"], []).append(stream["encryption"])
     protocol_counts = {label: 0 for label in LABELS}
     for gid, flow in enumerate(flows):
         found = ev.flows[gid]
@@ -170,8 +173,7 @@ def _warnings(store: SampleStore, streams: StreamTable, framer: TcpFramer, flows
     return warnings
 
 
-def _accept_zoom(flows: list[dict[str, Any]], candidates: list[dict[str, Any]],
-                 stuns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _accept_zoom(flows: list[dict[str, Any]], candidates: list[ZoomFlow], stuns: list[StunFlow]) -> list[ZoomFlow]:
     """Zoom flows: media confirmed, or the SFU outer header, or sharing a socket with a Zoom/classic-STUN flow."""
     def sockets(fid: str) -> set[tuple[str, int]]:
         f = flows[int(fid[1:]) - 1]
@@ -198,14 +200,14 @@ def _ref_key(ref: dict[str, str]) -> tuple[int, int]:
     return int(a), int(b)
 
 
-def _ice_candidates(sdps: list[dict[str, Any]], stuns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
+def _ice_candidates(sdps: list[SdpBody], stuns: list[StunFlow]) -> list[IceCandidate]:
+    out: list[IceCandidate] = []
     for sdp in sdps:
         out.extend(sdp["candidates"])
     for stun in stuns:
-        ref = {"kind": "stun", "id": stun["flow"]}
-        for key, typ in (("mapped_addresses", "mapped"), ("relayed_addresses", "relay")):
-            for rendered in stun[key]:
+        ref: PacketRef = {"kind": "stun", "id": stun["flow"]}
+        for addresses, typ in ((stun["mapped_addresses"], "mapped"), (stun["relayed_addresses"], "relay")):
+            for rendered in addresses:
                 address, _, port = rendered.rpartition(":")
                 out.append({"address": address.strip("[]"), "port": int(port), "type": typ,
                             "transport": stun.get("transport", "udp"), "source": ref})

@@ -302,7 +302,7 @@ class DtlsHandshakeCertificatesFrom(TypedDict):
 
 
 class DtlsHandshake(TypedDict):
-    alpn: NotRequired[list[str | None]]
+    alpn: NotRequired[list[str]]
     certificate_chain_names: NotRequired[list[str]]
     certificate_names: list[str]
     certificates_from: NotRequired[DtlsHandshakeCertificatesFrom]
@@ -376,6 +376,14 @@ FlowId: TypeAlias = str
 Hex16: TypeAlias = str
 
 
+class IceCandidate(TypedDict):
+    address: str
+    port: int
+    source: PacketRef
+    transport: NotRequired[str | None]
+    type: str
+
+
 class MediaStreamPhaseCount(TypedDict):
     bytes: int
     packets: int
@@ -418,7 +426,7 @@ class MediaStream(TypedDict):
 
 
 class QuicConnection(TypedDict):
-    alpn: list[str | None]
+    alpn: list[str]
     attribution: NotRequired[Attribution]
     """Whose traffic a record is: the vendor's (first-party names, the call's media and signalling), a third party the vendor's pages or app asked for, the device's background (OS/browser services, special-use names, local addresses, other pages), or unknown."""
     flow: FlowId
@@ -436,7 +444,7 @@ class PacketRef(TypedDict):
 
 
 class SdpBody(TypedDict):
-    candidates: list[dict[str, Any]]
+    candidates: list[IceCandidate]
     crypto_present: bool
     flow: NotRequired[FlowId | None]
     media: list[dict[str, Any]]
@@ -498,7 +506,7 @@ class StunFlow(TypedDict):
 
 
 class TlsConnection(TypedDict):
-    alpn: list[str | None]
+    alpn: list[str]
     alpn_selected: NotRequired[str | None]
     attribution: NotRequired[Attribution]
     """Whose traffic a record is: the vendor's (first-party names, the call's media and signalling), a third party the vendor's pages or app asked for, the device's background (OS/browser services, special-use names, local addresses, other pages), or unknown."""
@@ -745,14 +753,6 @@ class PlainHttpRequest(TypedDict):
     target: str | None
     """Request target, redacted like http[].url (secret query parameters, userinfo, token patterns), then clipped."""
     websocket_upgrade: NotRequired[bool]
-
-
-class IceCandidate(TypedDict):
-    address: str
-    port: int
-    source: PacketRef
-    transport: NotRequired[str | None]
-    type: str
 
 
 class MediaPathEndpointNetwork(TypedDict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from confaudit.wire._records import record_dict
 from confaudit.wire.rtp import RtcpCompound, RtpHeader, parse_rtcp, parse_rtp
@@ -27,11 +27,15 @@ _RTCP_OFFSET = 16
 _STUN_COOKIE = b"\x21\x12\xa4\x42"
 
 
+ZoomMode = Literal["sfu", "p2p"]
+"""Server-relayed (outer 0x05 header) or peer-to-peer (inner header first)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ZoomPacket:
     """One Zoom media-path packet."""
 
-    mode: str
+    mode: ZoomMode
     """"sfu" (outer 0x05 header: server-relayed) or "p2p" (inner header at offset 0)."""
     direction: str | None
     """"c2s" / "s2c" from outer byte 7 (SFU only)."""
@@ -63,7 +67,7 @@ class ZoomFlowScore:
     """Payloads with a Zoom outer or known inner header."""
     media_packets: int
     """Payloads whose embedded RTP/RTCP parsed at the documented offset."""
-    mode: str | None
+    mode: ZoomMode | None
     """"sfu" or "p2p" by majority of media packets, None when there are none."""
     is_zoom: bool
     """At least 5 media packets and at least half of all payloads in Zoom format."""
@@ -102,6 +106,7 @@ def _rtp_offset(inner: bytes, inner_type: int) -> int | None:
 def parse_zoom_media(data: bytes) -> ZoomPacket | None:
     """Parse one UDP payload as Zoom media; None when neither header form fits."""
     data = bytes(data)
+    mode: ZoomMode
     if len(data) >= 9 and data[0] == SFU_MEDIA and data[7] in _DIRECTIONS:
         mode, base, direction = "sfu", 8, _DIRECTIONS[data[7]]
     elif data and data[0] in INNER_TYPES and data[4:8] != _STUN_COOKIE:
