@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from confaudit.pcap.ipextract import IpColumns, extract_ip
+from confaudit.pcap.ipextract import Fragments, IpColumns, extract_ip
 from confaudit.pcap.reassembly import INVALID, Datagram, Reassembler
 
 PAD_BYTES = 256
@@ -31,17 +31,20 @@ class Reassembled:
     """Reason -> rebuilt datagrams the decoder gave up on (as :attr:`IpColumns.gave_up`)."""
 
 
-def reassemble(reassembler: Reassembler, buf: Any, ip: IpColumns, frame: Any, ts: Any, wire_len: Any) -> Reassembled:
-    """Feed the fragment rows of ``ip`` (``frame``/``ts``/``wire_len`` are per row of ``ip``) to ``reassembler``."""
+def reassemble(reassembler: Reassembler, buf: Any, ip: IpColumns, frags: Fragments, frame: Any, ts: Any,
+               wire_len: Any) -> Reassembled:
+    """Feed ``frags``, the fragment rows of ``ip`` (its ``fragments``), to ``reassembler``.
+
+    ``frame``/``ts``/``wire_len`` are per row of ``ip``.
+    """
     import numpy as np
 
-    frags = ip.fragments
-    columns = (frags.index, ip.columns["ip_version"][frags.index], ts[frags.index], wire_len[frags.index], frags.ident,
-               frags.offset, frags.more, frags.data_off, frags.data_len, frags.captured, frags.proto, frags.l3)
+    fields = (frags.index, ip.columns["ip_version"][frags.index], ts[frags.index], wire_len[frags.index], frags.ident,
+              frags.offset, frags.more, frags.data_off, frags.data_len, frags.captured, frags.proto, frags.l3)
     done: list[tuple[int, Datagram, bytes, bytes, int]] = []
     with memoryview(buf) as view:
         for row, version, when, wire, ident, offset, more, data_off, declared, captured, proto, l3 in zip(
-                *(c.tolist() for c in columns)):
+                *(c.tolist() for c in fields)):
             if version == 4:
                 src, dst = bytes(view[l3 + 12: l3 + 16]), bytes(view[l3 + 16: l3 + 20])
                 key: tuple = (4, src, dst, ident, proto)

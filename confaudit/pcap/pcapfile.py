@@ -18,7 +18,7 @@ _MAGICS = {
 }
 
 
-def is_pcap_magic(head: bytes) -> bool:
+def is_pcap_magic(head: bytes | bytearray) -> bool:
     return len(head) >= 4 and struct.unpack_from("<I", head)[0] in _MAGICS
 
 

@@ -34,7 +34,7 @@ MAX_SECTIONS = 1_000
 _BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
 
 
-def is_pcapng_magic(head: bytes) -> bool:
+def is_pcapng_magic(head: bytes | bytearray) -> bool:
     return head[:4] == b"\x0a\x0d\x0d\x0a"
 
 
@@ -107,10 +107,11 @@ class PcapngWalker:
                         break
             btype, blen = hdr(buf, pos)
             if btype == SHB:
-                endian = _BOM.get(bytes(buf[pos + 8: pos + 12]))
-                if endian is None:
+                bom = _BOM.get(bytes(buf[pos + 8: pos + 12]))
+                if bom is None:
                     stop = f"section header at byte {pos} has a bad byte-order magic"
                     break
+                endian = bom
                 hdr = struct.Struct(endian + "II").unpack_from
                 word = struct.Struct(endian + "I").unpack_from
                 native = endian == NATIVE
@@ -147,7 +148,7 @@ class PcapngWalker:
                 if problem:
                     stop = problem
                     break
-                section = self.section
+                section = self.section = Section(endian)
                 segments.append((len(offsets), section))
             elif section is None:
                 stop = f"block at byte {pos} comes before any section header"
@@ -180,6 +181,7 @@ class PcapngWalker:
 
     # -- non-packet blocks ------------------------------------------------------------------
     def _section_header(self, buf: bytearray, pos: int, blen: int, endian: str) -> str | None:
+        """Why the section header at ``pos`` cannot open a section, or None (counted; the caller opens it)."""
         if blen < 28:
             return f"section header at byte {pos} is too short ({blen} bytes)"
         major = struct.unpack_from(endian + "H", buf, pos + 12)[0]
@@ -188,7 +190,6 @@ class PcapngWalker:
         self.sections += 1
         if self.sections > MAX_SECTIONS:
             return f"more than {MAX_SECTIONS} sections: stopped reading (hostile or corrupt capture)"
-        self.section = Section(endian)
         return None
 
     def _interface(self, buf: bytearray, pos: int, blen: int, section: Section) -> str | None:
@@ -202,13 +203,16 @@ class PcapngWalker:
         for code, value in _options(buf, pos + 16, pos + blen - 4, e):
             if code == 9 and len(value) >= 1:
                 exp = value[0] & 0x7F
+                resolution: int | None
                 if value[0] & 0x80:
-                    units = 2**exp if exp <= 62 else None
+                    resolution = 2**exp if exp <= 62 else None
                 else:
-                    units = 10**exp if exp <= 18 else None
-                if units is None:
+                    resolution = 10**exp if exp <= 18 else None
+                if resolution is None:
                     problem = f"interface {len(section.interfaces)}: unsupported timestamp resolution byte {value[0]}; microseconds assumed"
                     units = 10**6
+                else:
+                    units = resolution
             elif code == 14 and len(value) >= 8:
                 offset = struct.unpack_from(e + "q", value)[0]
         section.interfaces.append(Interface(linktype, snaplen, units, offset))
@@ -274,7 +278,8 @@ class PcapngWalker:
         ts = self._fill_missing_times(ts)
         cut, self._empty_run = degenerate_run_end(usable & (caplen == 0), self._empty_run)
         if cut >= 0:
-            data_off, caplen, wire, ts, linktype, usable = (a[:cut] for a in (data_off, caplen, wire, ts, linktype, usable))
+            data_off, caplen, wire, ts = data_off[:cut], caplen[:cut], wire[:cut], ts[:cut]
+            linktype, usable = linktype[:cut], usable[:cut]
         batch = RecordBatch(data_off=data_off, caplen=caplen, wire_len=wire, ts=ts, linktype=linktype, usable=usable)
         return batch, cut, warnings
 

@@ -20,7 +20,7 @@ from confaudit.pcap.isb import packets_dropped
 from confaudit.pcap.pcapfile import FILE_HEADER_BYTES, PcapWalker, is_pcap_magic
 from confaudit.pcap.pcapng import TLS_KEY_LOG, PcapngWalker, is_pcapng_magic
 from confaudit.pcap.reassembly import Reassembler
-from confaudit.pcap.records import WalkResult
+from confaudit.pcap.records import RecordBatch
 from confaudit.pcap.read_report import ReadReport, not_analysed_warnings
 from confaudit.pcap.stream import open_capture_stream
 
@@ -112,8 +112,12 @@ class CaptureReader:
         if self._reassembler.conflicting:
             warnings.append(f"{self._reassembler.conflicting} IP fragments overlap bytes received earlier with other "
                             "content: the earlier bytes were analysed (a receiver may have kept the others)")
-        statistics = getattr(self._walker, "statistics", {})
-        warnings.extend(self._walker.drop_warnings() if statistics else ())
+        walker = self._walker
+        if isinstance(walker, PcapngWalker):  # classic pcap has no statistics blocks
+            statistics = walker.statistics
+            warnings.extend(walker.drop_warnings() if statistics else ())
+        else:
+            statistics = {}
         # complete means nothing at all was doubtful: every warning, whatever its kind, revokes it
         complete = self._finished and not (warnings or self._damaged or self._records_skipped)
         warnings = _distinct(warnings)
@@ -196,8 +200,9 @@ class CaptureReader:
             at_eof = end < size
             result = self._walker.walk(buf, start, end)
             self._warnings.extend(result.warnings)
-            if result.batch is not None and len(result.batch.data_off):
-                chunk = self._to_chunk(np.frombuffer(buf, dtype=np.uint8), buf, result)
+            batch = result.batch
+            if batch is not None and len(batch.data_off):
+                chunk = self._to_chunk(np.frombuffer(buf, dtype=np.uint8), buf, batch)
                 if len(chunk):
                     yield chunk
             self._bytes_consumed += result.consumed - start
@@ -219,13 +224,12 @@ class CaptureReader:
         self._damaged = True
         self._warnings.append(f"{reason} (read stopped after {self._bytes_consumed} bytes of capture data)")
 
-    def _to_chunk(self, arr: Any, buf: bytearray, result: WalkResult) -> PacketChunk:
+    def _to_chunk(self, arr: Any, buf: bytearray, batch: RecordBatch) -> PacketChunk:
         import numpy as np
 
         from confaudit.pcap.ipextract import extract_ip
         from confaudit.pcap.linklayer import SUPPORTED, locate_l3
 
-        batch = result.batch
         n = len(batch.data_off)
         frames = np.arange(self._records_read + self._records_skipped + 1,
                            self._records_read + self._records_skipped + 1 + n, dtype=np.int64)
@@ -250,12 +254,13 @@ class CaptureReader:
             self._gave_up(reason, count)
         rows = ip.rows
         frame, ts, wire_len = frames[rows], batch.ts[rows], batch.wire_len[rows]
-        if ip.fragments is None:
+        frags = ip.fragments
+        if frags is None:
             return PacketChunk(input_index=self.input_index, frame=frame, ts=ts, wire_len=wire_len, buf=buf,
                                **ip.columns)
         from confaudit.pcap.fragments import reassemble
 
-        whole = reassemble(self._reassembler, buf, ip, frame, ts, wire_len)
+        whole = reassemble(self._reassembler, buf, ip, frags, frame, ts, wire_len)
         for reason, count in whole.gave_up.items():
             self._gave_up(reason, count)
         return PacketChunk(input_index=self.input_index, buf=whole.buf, **whole.columns)

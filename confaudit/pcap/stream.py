@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
+from io import FileIO
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from confaudit.errors import InputError
 
@@ -27,7 +28,7 @@ class HashingFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._fh: BinaryIO = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+            self._fh: FileIO = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
         except OSError as exc:
             raise InputError(path, exc.strerror or "cannot open file") from None
         self._hash = hashlib.sha256()

@@ -164,7 +164,8 @@ def check_amr(view: StreamView, wideband: bool) -> CodecCheck:
     """AMR (8 kHz, 160 ticks/frame) or AMR-WB (16 kHz, 320): CMR, ToC and frame sizes walk each payload."""
     codec, table, ticks = ("AMR-WB", _AMR_WB_BITS, 320) if wideband else ("AMR", _AMR_BITS, 160)
     payloads = view.payloads
-    best_name, best = "octet-aligned", [0] * 0
+    best_name = "octet-aligned"
+    best: list[int | None] = []
     for name, walk in (("octet-aligned", _amr_octet), ("bandwidth-efficient", _amr_efficient)):
         counts = [walk(p, table) for p in payloads]
         if sum(1 for c in counts if c) > sum(1 for c in best if c) or not best:

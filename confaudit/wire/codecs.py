@@ -41,6 +41,7 @@ def opus_toc(payload: bytes) -> OpusToc | None:
         return None
     toc = payload[0]
     config = toc >> 3
+    frame_ms: float  # 2.5 ms CELT frames; the others are whole milliseconds
     if config < 12:
         mode, bandwidth, frame_ms = "SILK", _OPUS_BANDWIDTHS[min(config // 4, 2)], (10, 20, 40, 60)[config % 4]
     elif config < 16:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 H264_PROFILES = frozenset({66, 77, 88, 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135})
 """profile_idc values of real H.264 profiles (an SPS with anything else is not H.264)."""
@@ -203,16 +204,22 @@ def decodable_chain(packets: list[RtpPacket],
 
 
 def vp8_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
-    parts = [vp8_frame_part(p.payload) for p in group]
-    if any(x is None for x in parts) or not parts[0][0]:
+    maybe = [vp8_frame_part(p.payload) for p in group]
+    if any(x is None for x in maybe):
+        return None
+    parts = cast("list[tuple[bool, bytes]]", maybe)  # no None among them, checked just above
+    if not parts[0][0]:
         return None
     frame = b"".join(x[1] for x in parts)
     return frame, vp8_keyframe_size(frame) is not None
 
 
 def vp9_frame(group: list[RtpPacket]) -> tuple[bytes, bool] | None:
-    parts = [vp9_frame_part(p.payload) for p in group]
-    if any(x is None for x in parts) or not parts[0][0]:
+    maybe = [vp9_frame_part(p.payload) for p in group]
+    if any(x is None for x in maybe):
+        return None
+    parts = cast("list[tuple[bool, bool, bytes]]", maybe)  # no None among them, checked just above
+    if not parts[0][0]:
         return None
     # With spatial layers (SVC) one timestamp carries several layer frames, each opened by a B bit:
     # decode the base layer only (the layers are not a valid superframe when simply concatenated).

@@ -142,14 +142,16 @@ def _rdata_value(parser: Any, rtype: int, rdlen: int) -> tuple[str | None, str |
     import dns.exception
     import dns.rdata
     import dns.rdataclass
+    import dns.rdatatype
 
     end = parser.current + rdlen
     try:
         if rtype not in _SHOWN_TYPES:
             return None, None
+        rdtype = dns.rdatatype.RdataType(rtype)  # a member: every shown type is one
         with parser.restrict_to(rdlen):
             # Class IN whatever the wire says: mDNS sets the top class bit (cache flush, RFC 6762 §10.2).
-            return _value(rtype, dns.rdata.from_wire_parser(dns.rdataclass.IN, rtype, parser)), None
+            return _value(rtype, dns.rdata.from_wire_parser(dns.rdataclass.IN, rdtype, parser)), None
     except dns.exception.DNSException as exc:
         return None, f"undecodable {DNS_TYPES.get(rtype, rtype)} rdata: {_reason(exc)}"
     finally:
@@ -206,6 +208,6 @@ def parse_dns(data: bytes, tcp: bool = False) -> DnsMessage | None:
     rcode = flags & 0x0F
     return DnsMessage(
         id=ident, response=bool(flags & 0x8000), opcode=(flags >> 11) & 0x0F, rcode=rcode,
-        rcode_name=RCODES.get(rcode), questions=tuple(questions), answers=tuple(answers), counts=counts,  # type: ignore[arg-type]
+        rcode_name=RCODES.get(rcode), questions=tuple(questions), answers=tuple(answers), counts=counts,
         complete=seen_all and expected <= _MAX_RECORDS, problems=tuple(problems),
     )

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
 
 def _alaw_linear(byte: int) -> int:
     x = byte ^ 0x55
@@ -21,10 +27,10 @@ _ALAW = tuple(_alaw_linear(v) for v in range(256))
 _ULAW = tuple(_ulaw_linear(v) for v in range(256))
 
 
-_TABLES: dict[str, object] = {}
+_TABLES: dict[str, NDArray[np.int32]] = {}
 
 
-def _table(law: str) -> object:
+def _table(law: str) -> NDArray[np.int32]:
     """The 256-entry decode table as a numpy array (built once)."""
     if law not in _TABLES:
         import numpy as np

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from confaudit.wire._records import hex_capped, record_dict, safe_text
 from confaudit.wire.errors import ParseError
@@ -175,7 +175,7 @@ def parse_gquic_public_header(data: bytes) -> GquicPublicHeader | None:
     pn_len = (1, 2, 4, 6)[(data[0] >> 4) & 0x03]
     if 13 + pn_len > len(data):
         raise ParseError("truncated gQUIC packet number")
-    order = "big" if _number(version) >= 39 else "little"
+    order: Literal["big", "little"] = "big" if _number(version) >= 39 else "little"
     packet_number = int.from_bytes(data[13 : 13 + pn_len], order)
     return GquicPublicHeader(version, quic_version_name(version), data[1:9].hex(), packet_number, 13 + pn_len)
 
@@ -189,7 +189,7 @@ def _q046_header_len(data: bytes) -> int | None:
 
 def _stream_frames(plain: bytes, big_endian: bool) -> list[tuple[int, bytes]]:
     """(offset, data) of crypto-stream (id 1) STREAM frames; stops at the first frame a hello packet does not hold."""
-    order = "big" if big_endian else "little"
+    order: Literal["big", "little"] = "big" if big_endian else "little"
     out: list[tuple[int, bytes]] = []
     pos = 0
     while pos < len(plain) and len(out) < 64:

@@ -21,14 +21,20 @@ AUDIO_PTIMES_MS = (2.5, 5, 10, 20, 30, 40, 50, 60, 80, 100, 120)
 
 
 class SampleLike(Protocol):
-    """The fields of ``media_kind.RtpSample`` this module reads."""
+    """The fields of ``media_kind.RtpSample`` this module reads (read-only, so frozen dataclasses fit)."""
 
-    seq: int
-    timestamp: int
-    marker: bool
-    payload_len: int
-    arrival: float
-    payload: bytes | None
+    @property
+    def seq(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def marker(self) -> bool: ...
+    @property
+    def payload_len(self) -> int: ...
+    @property
+    def arrival(self) -> float: ...
+    @property
+    def payload(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)

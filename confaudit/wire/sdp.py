@@ -239,7 +239,7 @@ def _media(sec: _Section, session: _Section) -> SdpMedia:
             static = static_payload_type(pt)
             codec, clock = (static[0], static[2]) if static else (None, None)
         pts.append(SdpPayloadType(pt, codec, clock, channels, sec.fmtp.get(pt)))
-    direction = next((d for d in ("sendonly", "recvonly", "inactive", "sendrecv") if d in sec.flags), None)
+    direction: str | None = next((d for d in ("sendonly", "recvonly", "inactive", "sendrecv") if d in sec.flags), None)
     direction = direction or next((d for d in ("sendonly", "recvonly", "inactive") if d in session.flags), "sendrecv")
     return SdpMedia(
         kind=kind, port=port, proto=proto, formats=formats, payload_types=tuple(pts),

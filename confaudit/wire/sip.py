@@ -92,7 +92,11 @@ def parse_sip(data: bytes) -> SipMessage | None:
     lines = head.replace("\r\n", "\n").split("\n")
     first = lines[0].strip()
     req, status = _REQUEST.match(first), _STATUS.match(first)
-    if not req and not status:
+    if req:
+        version = req.group(3)
+    elif status:
+        version = status.group(1)
+    else:
         return None
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:
@@ -122,7 +126,7 @@ def parse_sip(data: bytes) -> SipMessage | None:
     return SipMessage(
         is_request=bool(req), method=req.group(1) if req else (cseq_method.strip() or None),
         request_uri=req.group(2) if req else None, status_code=int(status.group(2)) if status else None,
-        reason=(status.group(3) or "") if status else None, version=(req.group(3) if req else status.group(1)),
+        reason=(status.group(3) or "") if status else None, version=version,
         call_id=values.get("call-id"), from_=values.get("from"), to=values.get("to"),
         cseq=int(cseq_num) if _DIGITS.fullmatch(cseq_num) else None, cseq_method=cseq_method.strip() or None,
         user_agent=values.get("user-agent"), server=values.get("server"), contact=values.get("contact"),

@@ -83,8 +83,8 @@ def check_vp8(view: StreamView) -> CodecCheck:
     heads = [i for i in present if i.keyframe is not None]
     good_heads = [i for i in heads if (i.keyframe and i.start_code_ok and i.width and i.height)
                   or (i.keyframe is False and (i.tag_version or 0) <= 3 and i.show_frame)]
-    frames, judged = _frame_checks(view, lambda k: (infos[k].start_of_partition and infos[k].partition_id == 0)
-                                   if infos[k] else None)
+    frames, judged = _frame_checks(view, lambda k: (info.start_of_partition and info.partition_id == 0)
+                                   if (info := infos[k]) else None)
     ids, id_judged = _picture_ids(view, [i.picture_id if i else None for i in infos],
                                   lambda a: 1 << 15 if a >= 128 else 1 << 7)
     reasons = [f"VP8: reserved bits clear in {reserved}/{n}; {len(good_heads)}/{len(heads)} frame tags valid "
@@ -101,16 +101,18 @@ def check_vp9(view: StreamView) -> CodecCheck:
     infos = [vp9_descriptor(p.payload) if p.payload else None for p in view.packets]
     n = sum(1 for p in view.packets if p.payload)
     parsed = sum(1 for i in infos if i)
-    begins = [(i, view.packets[k].payload[i.header_len:]) for k, i in enumerate(infos) if i and i.begin_frame]
+    # p.payload is set wherever i is (infos holds None for packets without payload)
+    begins = [(i, p.payload[i.header_len:]) for p, i in zip(view.packets, infos) if i and i.begin_frame and p.payload]
     marker_ok = sum(1 for _, body in begins if body and body[0] >> 6 == 2)
     keys = [i for i, _ in begins if i.sync_code_ok is not None]
     sync = sum(1 for i in keys if i.sync_code_ok)
     follow = follow_judged = 0
     for k in range(len(infos) - 1):
         neighbours = view.adjacent(k) or not view.has_timing  # bare payload lists: assume list order
-        if infos[k] and infos[k + 1] and neighbours:
+        a, b = infos[k], infos[k + 1]
+        if a and b and neighbours:
             follow_judged += 1
-            follow += infos[k].end_frame == infos[k + 1].begin_frame
+            follow += a.end_frame == b.begin_frame
     ids, id_judged = _picture_ids(view, [i.picture_id if i else None for i in infos],
                                   lambda a: 1 << 15 if a >= 128 else 1 << 7)
     reasons = [f"VP9: descriptors parse in {parsed}/{n}; frame marker 0b10 at {marker_ok}/{len(begins)} frame starts; "
@@ -128,7 +130,8 @@ def _inner_nals(payload: bytes) -> list[bytes]:
     kind = payload[0] & 0x1F
     if 1 <= kind <= 23:
         return [payload]
-    out, pos = [], 1
+    out: list[bytes] = []
+    pos = 1
     while kind == 24 and pos + 2 <= len(payload) and len(out) < 64:
         size = int.from_bytes(payload[pos : pos + 2], "big")
         out.append(payload[pos + 2 : pos + 2 + size])
@@ -178,7 +181,8 @@ def check_h264(view: StreamView) -> CodecCheck:
     for frame, complete in groups:
         seen = False
         for k in frame:
-            body = _slice_start(payloads[k]) if payloads[k] else None
+            payload = payloads[k]
+            body = _slice_start(payload) if payload else None
             if body is not None:
                 slices += 1
                 slices_ok += _slice_header_ok(body, complete and not seen)
