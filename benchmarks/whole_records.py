@@ -2,7 +2,7 @@
 about, filled from the evidence schema.
 
 Checks and reports read only records that carry every key their section's schema requires (a record without
-one is left out and the evidence marked incomplete, see confaudit.evidence.model). A builder names the fields
+one is left out and the evidence marked incomplete, see confaudit.evidence_model). A builder names the fields
 its case is about and lets :func:`complete_bundle` give the rest the schema's most neutral value: null where
 the schema allows it, ``unknown`` where the enum has it, otherwise empty or zero. The rule fixtures under
 tests/rules/ were completed this way once and are kept whole on disk (tests/rules/test_rules_checks.py).

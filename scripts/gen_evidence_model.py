@@ -1,4 +1,4 @@
-"""Generate confaudit/evidence/model.py (TypedDicts) from the bundle's JSON Schema fragments.
+"""Generate confaudit/evidence_model.py (TypedDicts) from the bundle's JSON Schema fragments.
 
 The schema (confaudit/evidence/schema/*.json, published as docs/evidence.schema.json) is the one
 definition of the bundle; this writes its Python shape so producers, checks and reports have types
@@ -20,7 +20,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = REPO / "confaudit" / "evidence" / "schema"
-MODEL = REPO / "confaudit" / "evidence" / "model.py"
+MODEL = REPO / "confaudit" / "evidence_model.py"
 
 CLASS_NAMES = {
     "pkt_flow": "Flow", "pkt_flow_id": "FlowId", "pkt_hex16": "Hex16", "pkt_ref": "PacketRef",

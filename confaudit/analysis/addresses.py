@@ -12,7 +12,7 @@ import ipaddress
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in
@@ -28,8 +28,13 @@ def _ip(address: str) -> Any:
     return mapped if mapped is not None else ip
 
 
+AddressClass = Literal["loopback", "private", "cgnat", "link-local", "documentation", "multicast", "unspecified", "reserved",
+                       "public", "invalid"]
+"""Special-use class of an address (never folded into 'private')."""
+
+
 @lru_cache(maxsize=4096)
-def address_class(address: str) -> str:
+def address_class(address: str) -> AddressClass:
     """loopback | private | cgnat | link-local | documentation | multicast | unspecified | reserved | public | invalid."""
     try:
         ip = _ip(address)

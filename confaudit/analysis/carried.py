@@ -15,13 +15,14 @@ protocols never start that way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from confaudit.wire.errors import ParserBugs
 
-RFC4571 = "rfc4571"
+FramingMode = Literal["rfc4571", "stun"]
+RFC4571: FramingMode = "rfc4571"
 """Two-byte length before every frame (ICE-TCP, RFC 6544)."""
-STUN_FRAMING = "stun"
+STUN_FRAMING: FramingMode = "stun"
 """STUN messages and 4-byte-padded ChannelData back to back (TURN over TCP, RFC 8656 §12.5)."""
 MAX_DECIDE_SEGMENTS = 8
 """Payload segments of a TCP flow tried as a frame start before the flow is declared not framed."""
@@ -93,7 +94,7 @@ def _plausible_start(frame: bytes) -> bool:
     return (20 <= frame[0] <= 26 and frame[1] == 0xFE) or (frame[0] >> 6 == 2 and not 192 <= frame[1] <= 223)
 
 
-def framing_of(segment: bytes, stream_start: bool) -> str | None:
+def framing_of(segment: bytes, stream_start: bool) -> FramingMode | None:
     """RFC4571 or STUN_FRAMING when a TCP payload segment starts (or is made of) that framing; None otherwise.
 
     A segment holding the first byte of its direction (its sequence number follows the SYN) may
@@ -131,7 +132,7 @@ class _Direction:
 class FramedFlow:
     """A TCP flow whose payload is split into messages."""
 
-    mode: str
+    mode: FramingMode
     """RFC4571 or STUN_FRAMING."""
     messages: int = 0
     """Whole messages split out so far."""
@@ -233,7 +234,7 @@ class TcpFramer:
             side.pending.clear()
 
 
-def split_messages(buf: bytearray, mode: str) -> tuple[list[bytes], str | None]:
+def split_messages(buf: bytearray, mode: FramingMode) -> tuple[list[bytes], str | None]:
     """Remove every whole message at the front of ``buf``: (messages, why splitting stopped or None).
 
     A non-None reason means the stream holds bytes that are no frame of ``mode`` (in STUN framing:

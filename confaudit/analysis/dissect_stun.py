@@ -13,7 +13,7 @@ from confaudit.analysis.refs import hex16, packet_refs, text
 from confaudit.analysis.sampling import Sample
 
 if TYPE_CHECKING:
-    from confaudit.evidence.model import StunFlow, StunFlowSidesSrc
+    from confaudit.evidence_model import StunFlow, StunFlowSidesSrc
 
 MAX_VALUES = 32
 

@@ -10,7 +10,7 @@ from confaudit.analysis.sampling import Sample
 from confaudit.analysis.tcpstream import reassemble
 
 if TYPE_CHECKING:
-    from confaudit.evidence.model import IceCandidate, PacketRef, PlainHttpRequest, SdpBody, SipMessage, TlsConnection
+    from confaudit.evidence_model import IceCandidate, PacketRef, PlainHttpRequest, SdpBody, SipMessage, TlsConnection
 
 MAX_ITEMS = 32
 

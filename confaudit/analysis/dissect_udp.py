@@ -13,7 +13,7 @@ from confaudit.analysis.refs import hex16, packet_refs, text
 from confaudit.analysis.sampling import Sample
 
 if TYPE_CHECKING:
-    from confaudit.evidence.model import DnsLookup, DtlsHandshake, DtlsHandshakeCertificatesFrom, QuicConnection, ZoomFlow
+    from confaudit.evidence_model import DnsLookup, DtlsHandshake, DtlsHandshakeCertificatesFrom, QuicConnection, ZoomFlow
 
 MAX_VALUES = 32
 

@@ -14,7 +14,7 @@ from confaudit.analysis.sampling import SampleStore
 from confaudit.wire.errors import ParserBugs
 
 if TYPE_CHECKING:
-    from confaudit.evidence.model import (DnsLookup, DtlsHandshake, PlainHttpRequest, QuicConnection, SdpBody,
+    from confaudit.evidence_model import (DnsLookup, DtlsHandshake, Flow, PlainHttpRequest, QuicConnection, SdpBody,
                                           SipMessage, StunFlow, TlsConnection, ZoomFlow)
 
 SECTIONS = ("stun", "dtls", "quic", "dns", "tls", "http", "sip", "sdp", "zoom_candidates")
@@ -68,7 +68,7 @@ class Evidence:
     flows: dict[int, FlowFindings] = field(default_factory=dict)
 
 
-def collect(flows: list[dict[str, Any]], class_counts: list[list[int]], framed: set[int], store: SampleStore,
+def collect(flows: list[Flow], class_counts: list[list[int]], framed: set[int], store: SampleStore,
             redactor: Any, bugs: ParserBugs) -> Evidence:
     """Dissect every flow's samples (UDP datagrams, or the messages of a framed TCP stream).
 

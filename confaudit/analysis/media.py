@@ -11,13 +11,16 @@ because its bytes "look random".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from confaudit.analysis.rtpstreams import StreamAcc
 from confaudit.wire.errors import ParserBugs
 
+Encryption = Literal["srtp", "plain", "unknown"]
+"""A media stream's encryption verdict."""
+
 if TYPE_CHECKING:
-    from confaudit.evidence.model import SdpBody
+    from confaudit.evidence_model import Flow, MediaStream, SdpBody
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,7 @@ def rtp_samples(acc: StreamAcc, bugs: ParserBugs) -> list[Any]:
     return out
 
 
-def encryption_verdict(keying: FlowKeying, judgement: Any, moved_from: str | None) -> tuple[str, list[str]]:
+def encryption_verdict(keying: FlowKeying, judgement: Any, moved_from: str | None) -> tuple[Encryption, list[str]]:
     """("srtp"|"plain"|"unknown", reasons) for one stream, from positive evidence only."""
     secure: list[str] = []
     plain: list[str] = []
@@ -108,8 +111,8 @@ def encryption_verdict(keying: FlowKeying, judgement: Any, moved_from: str | Non
     return "unknown", [why]
 
 
-def stream_entry(stream_id: str, flow: dict[str, Any], acc: StreamAcc, judgement: Any,
-                 verdict: tuple[str, list[str]], phases_counted: bool = False) -> dict[str, Any]:
+def stream_entry(stream_id: str, flow: Flow, acc: StreamAcc, judgement: Any,
+                 verdict: tuple[Encryption, list[str]], phases_counted: bool = False) -> MediaStream:
     """The media_streams[] entry for one plausible stream (``judgement``: wire.media_kind.MediaJudgement or None;
     ``phases_counted``: the analysis counted packets per phase window, so ``phase_counts`` is exact and complete)."""
     encryption, reasons = verdict[0], list(verdict[1])
@@ -118,9 +121,10 @@ def stream_entry(stream_id: str, flow: dict[str, Any], acc: StreamAcc, judgement
                           "media relayed by the TURN server on this flow")
     elif acc.relay == "indication":
         reasons.insert(0, "carried inside TURN Send/Data indications: media relayed by the TURN server on this flow")
-    direction = "both" if acc.forward and acc.backward else "forward" if acc.forward else "backward"
+    direction: Literal["forward", "backward", "both"] = (
+        "both" if acc.forward and acc.backward else "forward" if acc.forward else "backward")
     sender, receiver = f"{flow['src']}:{flow['sport']}", f"{flow['dst']}:{flow['dport']}"
-    entry = {
+    entry: MediaStream = {
         "id": stream_id,
         "flow": flow["id"],
         "ssrc": f"0x{acc.ssrc:08x}",
@@ -167,8 +171,8 @@ def sdp_keying(sdps: list[SdpBody]) -> dict[tuple[str, int], dict[str, Any]]:
     return out
 
 
-def build_streams(flows: list[dict[str, Any]], accs: list[StreamAcc], keying: dict[int, FlowKeying],
-                  bugs: ParserBugs, phases_counted: bool = False) -> list[dict[str, Any]]:
+def build_streams(flows: list[Flow], accs: list[StreamAcc], keying: dict[int, FlowKeying],
+                  bugs: ParserBugs, phases_counted: bool = False) -> list[MediaStream]:
     """media_streams[] for plausible streams, in first-seen order; SSRCs keyed on one pair carry it to the next."""
     from confaudit.wire.media_kind import judge_media
 
@@ -181,7 +185,7 @@ def build_streams(flows: list[dict[str, Any]], accs: list[StreamAcc], keying: di
         verdict = encryption_verdict(key, judgement, None)
         judged.append((acc, key, judgement, verdict))
     keyed = {acc.ssrc: flows[acc.flow]["id"] for acc, _k, _j, (state, _r) in judged if state == "srtp" and acc.ssrc}
-    entries: list[dict[str, Any]] = []
+    entries: list[MediaStream] = []
     for acc, key, judgement, verdict in judged:
         other = keyed.get(acc.ssrc)
         if verdict[0] == "unknown" and other is not None and other != flows[acc.flow]["id"]:

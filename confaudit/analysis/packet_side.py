@@ -10,9 +10,13 @@ topology. Deterministic output.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from confaudit.redact import Redactor
+
+if TYPE_CHECKING:
+    from confaudit.analysis.sections import PacketSections
+    from confaudit.evidence_model import InputSummary
 
 Progress = Callable[[str, int, int], None]
 
@@ -67,7 +71,7 @@ class _Observer:
 
 
 def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = None,
-                     phase_starts: Sequence[float] | None = None, *, redactor: Redactor) -> dict[str, Any]:
+                     phase_starts: Sequence[float] | None = None, *, redactor: Redactor) -> PacketSections:
     """Analyse the captures (in order; flows merge by 5-tuple across files) into a partial bundle.
 
     ``redactor`` tokenises the secrets the dissectors meet (SDP keys, ICE passwords, SIP credentials).
@@ -78,7 +82,7 @@ def analyze_captures(paths: Sequence[str | Path], progress: Progress | None = No
     from confaudit.pcap.reader import CaptureReader
 
     seen = _Observer(phase_starts)
-    inputs: list[dict[str, Any]] = []
+    inputs: list[InputSummary] = []
     sizes = [_size(p) for p in paths]
     total = sum(sizes)
     done_before = 0

@@ -19,14 +19,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from confaudit.analysis.addresses import PARTICIPANT_CLASSES, address_class, media_network
 from confaudit.analysis.labels import STUN_PORTS
 from confaudit.analysis.refs import hostport
 
 if TYPE_CHECKING:
-    from confaudit.evidence.model import DnsLookup, DtlsHandshake, StunFlow, StunFlowSidesDst, StunFlowSidesSrc, TlsConnection, ZoomFlow
+    from confaudit.evidence_model import DnsLookup, DtlsHandshake, Flow, MediaPath, MediaPathEndpoint, MediaPathFlow, MediaStream, StunFlow, StunFlowSidesDst, StunFlowSidesSrc, TlsConnection, ZoomFlow
+
+Topology = Literal["p2p", "relay", "server", "unknown"]
+"""How the media travelled (media_path.topology)."""
 
 CLIENT_STUN_ATTRIBUTES = frozenset({"0xc057", "0xc058", "0xc059", "0xc05a", "0xc05b", "0xc05c", "0xc05d", "0xc060"})
 """GOOG-* attributes libwebrtc sends from every endpoint (browsers, apps, peers): no evidence of a server."""
@@ -37,12 +40,12 @@ _GENERIC_CERT = re.compile(r"^(webrtc|[0-9a-f]{8,}|[0-9]+)$", re.I)
 """Names of self-signed WebRTC endpoint certificates (libwebrtc's "WebRTC", random hex): no vendor in them."""
 
 
-def _sides(flow: dict[str, Any]) -> tuple[tuple[str, str, int], tuple[str, str, int]]:
+def _sides(flow: Flow) -> tuple[tuple[str, str, int], tuple[str, str, int]]:
     return ("src", flow["src"], flow["sport"]), ("dst", flow["dst"], flow["dport"])
 
 
 def endpoint_names(tls: list[TlsConnection], dtls: list[DtlsHandshake], dns: list[DnsLookup],
-                   stun: list[StunFlow], flows_by_id: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+                   stun: list[StunFlow], flows_by_id: dict[str, Flow]) -> dict[str, set[str]]:
     """address -> names: DNS answers, TLS SNI of flows to it, DTLS certificate names it presented, TURN realms it serves."""
     names: dict[str, set[str]] = {}
     for lookup in dns:
@@ -85,7 +88,7 @@ def _stun_side(stun: StunFlow | None, side: str) -> StunFlowSidesSrc | StunFlowS
     return (sides.get("src") if side == "src" else sides.get("dst") if side == "dst" else None) or {}
 
 
-def turn_server_side(flow: dict[str, Any], stun: StunFlow | None) -> tuple[str, str, int]:
+def turn_server_side(flow: Flow, stun: StunFlow | None) -> tuple[str, str, int]:
     """(side, address, port) of the STUN/TURN server of a flow: the side receiving TURN requests, else on a STUN port."""
     src, dst = _sides(flow)
     sent_src = _stun_side(stun, "src").get("turn_requests", 0)
@@ -127,9 +130,9 @@ def _server_evidence(side: str, address: str, stun: StunFlow | None, names: dict
     return hints
 
 
-def _flow_kind(flow: dict[str, Any], relayed: int, stun: StunFlow | None, zoom: ZoomFlow | None,
+def _flow_kind(flow: Flow, relayed: int, stun: StunFlow | None, zoom: ZoomFlow | None,
                names: dict[str, set[str]], sources: dict[str, set[int]],
-               dtls: DtlsHandshake | None) -> tuple[str, tuple[str, str, int] | None, list[str]]:
+               dtls: DtlsHandshake | None) -> tuple[Topology, tuple[str, str, int] | None, list[str]]:
     """(relay|server|p2p|unknown, the server-side (side, address, port) or None, reasons) for one media flow."""
     fid = flow["id"]
     src, dst = _sides(flow)
@@ -171,9 +174,9 @@ def _flow_kind(flow: dict[str, Any], relayed: int, stun: StunFlow | None, zoom: 
                              "with no relay, server or peer evidence"]
 
 
-def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun: list[StunFlow],
+def media_path(flows: list[Flow], streams: list[MediaStream], stun: list[StunFlow],
                zoom: list[ZoomFlow], dtls: list[DtlsHandshake], names: dict[str, set[str]],
-               sources: dict[str, dict[str, set[int]]] | None = None) -> dict[str, Any]:
+               sources: dict[str, dict[str, set[int]]] | None = None) -> MediaPath:
     """The bundle's media_path object (``sources``: flow id -> side -> SSRCs that side sent)."""
     stun_by = {s["flow"]: s for s in stun}
     dtls_by = {d["flow"]: d for d in dtls}
@@ -194,9 +197,9 @@ def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun:
             acc[1] += int(flow["payload_bytes"] * share)
     packets: Counter[str] = Counter()
     byte_weights: Counter[str] = Counter()
-    per_flow: list[dict[str, Any]] = []
+    per_flow: list[MediaPathFlow] = []
     reasons: list[str] = []
-    endpoints: dict[tuple[str, int], dict[str, Any]] = {}
+    endpoints: dict[tuple[str, int], MediaPathEndpoint] = {}
     for flow in flows:
         if flow["id"] not in media:
             continue
@@ -208,8 +211,9 @@ def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun:
         per_flow.append({"flow": flow["id"], "topology": kind, "packets": n_packets, "bytes": n_bytes})
         reasons.extend(why)
         for side, address, port in _sides(flow):
-            role = ({"relay": "relay", "server": "server"}[kind] if server is not None and side == server[0]
-                    else "client" if kind in ("relay", "server") else "peer")
+            role: Literal["client", "peer", "relay", "server"] = (
+                ("relay" if kind == "relay" else "server") if server is not None and side == server[0]
+                else "client" if kind in ("relay", "server") else "peer")
             entry = endpoints.setdefault((address, port), {
                 "address": address, "port": port, "role": role, "address_class": address_class(address),
                 "names": sorted(names.get(address, set()))[:16], "flows": []})
@@ -227,6 +231,7 @@ def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun:
         reasons.append(f"{len(idle)} TURN allocation(s) ({flows_text}{'; REALM ' + ', '.join(realms) if realms else ''}) "
                        "carried no media packets (control and connectivity checks only): not counted")
     decided = {k: n for k, n in byte_weights.items() if k != "unknown"}
+    topology: Topology
     if not media:
         topology = "unknown"
         reasons.append("no media packets in the capture (RTP/SRTP streams or Zoom media): the path cannot be told "
@@ -239,15 +244,18 @@ def media_path(flows: list[dict[str, Any]], streams: list[dict[str, Any]], stun:
         if len(decided) > 1:
             reasons.append("media took several paths; reported the one carrying the most media bytes: "
                            + ", ".join(f"{k} {byte_weights[k]} bytes in {packets[k]} packets" for k in sorted(byte_weights)))
-    return {"topology": topology, "endpoints": sorted(endpoints.values(), key=lambda e: (e["address"], e["port"])),
-            "reasons": reasons[:64], "packets_by_topology": dict(sorted(packets.items())),
-            "bytes_by_topology": dict(sorted(byte_weights.items())), "flows": per_flow}
+    path: MediaPath = {
+        "topology": topology, "endpoints": sorted(endpoints.values(), key=lambda e: (e["address"], e["port"])),
+        "reasons": reasons[:64], "packets_by_topology": dict(sorted(packets.items())),
+        "bytes_by_topology": dict(sorted(byte_weights.items())), "flows": per_flow}
+    return path
 
 
-def topology_of(flows: Sequence[Mapping[str, Any]]) -> str:
+def topology_of(flows: Sequence[Mapping[str, Any]]) -> Topology:
     """The topology carrying the most media bytes over ``media_path.flows`` entries; unknown when none is decided."""
-    weights: Counter[str] = Counter()
+    weights: Counter[Topology] = Counter()
     for entry in flows:
-        if entry.get("topology") in ("p2p", "relay", "server"):
-            weights[entry["topology"]] += int(entry.get("bytes") or 0)
+        topology = entry.get("topology")
+        if topology == "p2p" or topology == "relay" or topology == "server":
+            weights[topology] += int(entry.get("bytes") or 0)
     return sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] if weights else "unknown"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, overload
 from confaudit.analysis.sampling import Sample
 
 if TYPE_CHECKING:
-    from confaudit.evidence.model import PacketRef
+    from confaudit.evidence_model import PacketRef
 
 MAX_REFS = 8
 MAX_TEXT = 512

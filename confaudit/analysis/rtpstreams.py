@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from confaudit.analysis.flows import stable_group_order, unique_first_inverse, unique_rows
 from confaudit.pcap.gather import field as header_field, take_rows
+
+RelayKind = Literal["channel_data", "indication"]
+"""How a TURN server relayed a stream: inside ChannelData, or inside Send/Data indications."""
 
 MAX_STREAMS_PER_FLOW = 64
 SAMPLES_PER_STREAM = 24
@@ -67,7 +70,7 @@ class StreamAcc:
     TIMING_STRIDE, up to TIMING_PER_STREAM (a long key frame cannot fill the sample)."""
     turn_channel: int | None = None
     """TURN channel number when the stream was seen inside ChannelData (relayed media)."""
-    relay: str | None = None
+    relay: RelayKind | None = None
     """How a TURN server relayed the stream: "channel_data", "indication", or None (not relayed)."""
     phase_counts: dict[int, list[int]] = field(default_factory=dict)
     """Phase window index -> [packets, bytes] counted packet by packet (only when the analysis was given the
@@ -87,7 +90,7 @@ class StreamTable:
         """Per flow: RTP-shaped packets not tracked because the flow hit MAX_STREAMS_PER_FLOW."""
 
     def add_rows(self, chunk: Any, rows: Any, gidx: Any, forward: Any,
-                 take_sample: Callable[[int], bool], inner_offset: int = 0, relay: str | None = None) -> None:
+                 take_sample: Callable[[int], bool], inner_offset: int = 0, relay: RelayKind | None = None) -> None:
         """Account the RTP-shaped ``rows`` of ``chunk`` (flow index per row in ``gidx``).
 
         ``inner_offset`` > 0: the RTP packet starts that many bytes into the payload (inside TURN

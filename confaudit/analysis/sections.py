@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from confaudit.analysis import classify as C
 from confaudit.analysis.carried import TcpFramer
@@ -16,18 +16,25 @@ from confaudit.redact import Redactor
 from confaudit.wire.errors import ParserBugs
 
 if TYPE_CHECKING:
-    from confaudit.evidence.model import IceCandidate, PacketRef, SdpBody, StunFlow, ZoomFlow
+    from confaudit.evidence_model import (DnsLookup, DtlsHandshake, Flow, IceCandidate, InputSummary, MediaPath, MediaStream,
+                                          PacketRef, ParserErrors, PlainHttpRequest, QuicConnection, SdpBody, SipMessage,
+                                          StunFlow, TlsConnection, ZoomFlow)
 
-_TRANSPORT = {6: "tcp", 17: "udp"}
+_TRANSPORT: dict[int, Literal["tcp", "udp"]] = {6: "tcp", 17: "udp"}
 NO_MEDIA = ("quic", "dns", "tls", "http", "zoom")
 """Flows confirmed as one of these carry no RTP streams, whatever some packets' first bytes look like."""
+
+
+def _parser_errors(bugs: ParserBugs) -> ParserErrors:
+    counts = bugs.as_dict()
+    return {"bugs": counts["bugs"], "malformed": counts["malformed"]}
 
 
 def _flow_id(gid: int) -> str:
     return f"f{gid + 1}"
 
 
-def _base_flows(table: FlowTable) -> list[dict[str, Any]]:
+def _base_flows(table: FlowTable) -> list[Flow]:
     from confaudit.pcap.chunk import addr_to_str
 
     n = len(table)
@@ -36,7 +43,7 @@ def _base_flows(table: FlowTable) -> list[dict[str, Any]]:
     payload_bytes = table.payload_bytes.data[:n].tolist()
     first_ts, last_ts = table.first_ts.data[:n].tolist(), table.last_ts.data[:n].tolist()
     names: dict[tuple[int, int], str] = {}  # many flows share an address (DNS server, SFU)
-    out = []
+    out: list[Flow] = []
     for gid in range(n):
         (s_hi, s_lo, sport), (d_hi, d_lo, dport) = table.endpoints(gid)
         proto = table.keys[gid][0]
@@ -56,12 +63,36 @@ def _base_flows(table: FlowTable) -> list[dict[str, Any]]:
             "first_seen": first_ts[gid],
             "last_seen": last_ts[gid],
             "first_packet": {"input": table.first_packet[gid][0], "frame": table.first_packet[gid][1]},
+            "labels": {}, "protocol": "unknown",  # set by packet_sections once the flow is dissected
         })
     return out
 
 
+class PacketSections(TypedDict):
+    """The bundle sections the packet side writes (``inputs`` and ``complete`` are added by the caller)."""
+
+    flows: list[Flow]
+    protocol_counts: dict[str, int]
+    media_streams: list[MediaStream]
+    tls: list[TlsConnection]
+    quic: list[QuicConnection]
+    dtls: list[DtlsHandshake]
+    stun: list[StunFlow]
+    dns: list[DnsLookup]
+    sip: list[SipMessage]
+    sdp: list[SdpBody]
+    http_plain: list[PlainHttpRequest]
+    ice_candidates: list[IceCandidate]
+    zoom: list[ZoomFlow]
+    media_path: MediaPath
+    parser_errors: ParserErrors
+    warnings: list[str]
+    inputs: NotRequired[list[InputSummary]]
+    complete: NotRequired[bool]
+
+
 def packet_sections(table: FlowTable, streams: StreamTable, store: SampleStore, bugs: ParserBugs,
-                    framer: TcpFramer, redactor: Redactor) -> dict[str, Any]:
+                    framer: TcpFramer, redactor: Redactor) -> PacketSections:
     from confaudit.analysis.path import endpoint_names, media_path
 
     flows = _base_flows(table)
@@ -122,13 +153,13 @@ def packet_sections(table: FlowTable, streams: StreamTable, store: SampleStore, 
         "zoom": zoom,
         "media_path": media_path(flows, media_streams, sections["stun"], zoom, sections["dtls"], names,
                                  _sources(flows, ev.flows, media_streams)),
-        "parser_errors": bugs.as_dict(),
+        "parser_errors": _parser_errors(bugs),
         "warnings": _warnings(store, streams, framer, flows, bugs),
     }
 
 
-def _sources(flows: list[dict[str, Any]], found: dict[int, FlowFindings],
-             streams: list[dict[str, Any]]) -> dict[str, dict[str, set[int]]]:
+def _sources(flows: list[Flow], found: dict[int, FlowFindings],
+             streams: list[MediaStream]) -> dict[str, dict[str, set[int]]]:
     """flow id -> side -> SSRCs that side sent (media streams and RTCP senders)."""
     out = {flow["id"]: {side: set(found[gid].rtcp_senders[side]) for side in ("src", "dst")}
            for gid, flow in enumerate(flows)}
@@ -140,7 +171,7 @@ def _sources(flows: list[dict[str, Any]], found: dict[int, FlowFindings],
     return out
 
 
-def _keying(flows: list[dict[str, Any]], found: dict[int, FlowFindings],
+def _keying(flows: list[Flow], found: dict[int, FlowFindings],
             sdp_map: dict[tuple[str, int], dict[str, Any]]) -> dict[int, FlowKeying]:
     out = {}
     for gid, flow in enumerate(flows):
@@ -156,7 +187,7 @@ def _keying(flows: list[dict[str, Any]], found: dict[int, FlowFindings],
     return out
 
 
-def _warnings(store: SampleStore, streams: StreamTable, framer: TcpFramer, flows: list[dict[str, Any]],
+def _warnings(store: SampleStore, streams: StreamTable, framer: TcpFramer, flows: list[Flow],
               bugs: ParserBugs) -> list[str]:
     warnings = []
     if store.budget_exhausted:
@@ -173,7 +204,7 @@ def _warnings(store: SampleStore, streams: StreamTable, framer: TcpFramer, flows
     return warnings
 
 
-def _accept_zoom(flows: list[dict[str, Any]], candidates: list[ZoomFlow], stuns: list[StunFlow]) -> list[ZoomFlow]:
+def _accept_zoom(flows: list[Flow], candidates: list[ZoomFlow], stuns: list[StunFlow]) -> list[ZoomFlow]:
     """Zoom flows: media confirmed, or the SFU outer header, or sharing a socket with a Zoom/classic-STUN flow."""
     def sockets(fid: str) -> set[tuple[str, int]]:
         f = flows[int(fid[1:]) - 1]
@@ -195,7 +226,7 @@ def _accept_zoom(flows: list[dict[str, Any]], candidates: list[ZoomFlow], stuns:
     return sorted(accepted, key=lambda c: int(c["flow"][1:]))
 
 
-def _ref_key(ref: dict[str, str]) -> tuple[int, int]:
+def _ref_key(ref: PacketRef) -> tuple[int, int]:
     a, b = ref["id"].split(":")
     return int(a), int(b)
 

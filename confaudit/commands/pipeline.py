@@ -11,7 +11,7 @@ from confaudit.redact import Redactor
 from confaudit.rules.model import ClaimsFile, RunResult
 
 if TYPE_CHECKING:
-    from confaudit.evidence.model import EvidenceBundle
+    from confaudit.evidence_model import EvidenceBundle
 
 
 def build_bundle(inputs: Sequence[Path], claims: ClaimsFile | None, keylog: Path | None = None,

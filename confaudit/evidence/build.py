@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -24,7 +24,7 @@ from confaudit.redact import Redactor
 from confaudit.stdin_input import relabel_bundle
 
 if TYPE_CHECKING:
-    from confaudit.evidence.model import EvidenceBundle
+    from confaudit.evidence_model import EvidenceBundle
 
 PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1"}
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
@@ -202,7 +202,7 @@ def build_evidence(
 
         with terminal.stage("packets analysed") as counts:
             phase_starts = [p["ts"] for s in sorted_inputs.sessions for p in s.phases] if sorted_inputs.sessions else None
-            _merge(bundle, analyze_captures(sorted_inputs.captures, progress=progress, phase_starts=phase_starts,
+            _fold(bundle, analyze_captures(sorted_inputs.captures, progress=progress, phase_starts=phase_starts,
                                             redactor=redactor))
             counts.update(packets=sum(int(i.get("records_read") or 0) for i in bundle["inputs"]),
                           flows=len(bundle.get("flows") or []), **{"media streams": len(bundle.get("media_streams") or [])})
@@ -211,7 +211,7 @@ def build_evidence(
         from confaudit.importers.http_sources import link_http_to_flows, load_http_sources
 
         with terminal.stage("HTTP side imported") as counts:
-            _merge(bundle, load_http_sources(sorted_inputs.http_sources, redactor))
+            _fold(bundle, load_http_sources(sorted_inputs.http_sources, redactor))
             link_http_to_flows(bundle)
             counts.update(**{"HTTP requests": len(bundle.get("http") or []),
                              "WebSocket messages": len(bundle.get("websocket") or [])})
@@ -271,7 +271,7 @@ def build_evidence(
 def _mark_partial_records(bundle: dict[str, Any]) -> None:
     """Records that lack a key their schema requires (a session written by an older or foreign addon can hold
     them) are kept as read, but the checks will not read them: the bundle says so and is incomplete."""
-    from confaudit.evidence.model import records_lacking_keys
+    from confaudit.evidence_model import records_lacking_keys
 
     for section, (count, keys) in records_lacking_keys(bundle).items():
         bundle["warnings"].append(f"{count} {section} record{'s' if count != 1 else ''} lack required fields "
@@ -311,24 +311,15 @@ def _known_values(sessions: list[Any], first_party: Iterable[str], room_names: I
     return {key: list(dict.fromkeys(v for v in values if v)) for key, values in known.items()}
 
 
-def _merge(bundle: dict[str, Any], part: dict[str, Any]) -> None:
-    """Fold a stage's partial bundle in: lists concatenate, dicts update, 'complete' ANDs."""
+def _fold(bundle: dict[str, Any], part: Mapping[str, object]) -> None:
+    """Add one stage's sections to the bundle: its ``inputs`` and ``warnings`` are appended, ``complete`` ANDs, and
+    every other section is the stage's own (two stages writing one section would be a confaudit bug)."""
     for key, value in part.items():
         if key == "complete":
-            bundle["complete"] = bool(bundle["complete"]) and bool(value)
-        elif key not in bundle or bundle[key] is None:
-            bundle[key] = value
-        elif isinstance(bundle[key], list) and isinstance(value, list):
+            bundle["complete"] = bundle["complete"] is True and value is True
+        elif key in ("inputs", "warnings"):
             bundle[key].extend(value)
-        elif isinstance(bundle[key], dict) and isinstance(value, dict):
-            _merge_counts(bundle[key], value)
+        elif key in bundle:
+            raise RuntimeError(f"two pipeline stages wrote the bundle's {key!r} section")
         else:
             bundle[key] = value
-
-
-def _merge_counts(target: dict[str, Any], extra: dict[str, Any]) -> None:
-    for k, v in extra.items():
-        if isinstance(v, (int, float)) and isinstance(target.get(k), (int, float)):
-            target[k] = target[k] + v
-        else:
-            target[k] = v

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.pcap.ipextract import TCP_BAD_DATA_OFFSET, TUNNELLED_FRAGMENTS
 from confaudit.pcap.ipv6chain import IPV6_EXTENSION_PAST_PACKET, IPV6_TOO_MANY_EXTENSIONS, MAX_EXTENSION_HEADERS
 from confaudit.pcap.linklayer import MAX_MPLS_LABELS, MAX_VLAN_TAGS, MPLS_TOO_DEEP, VLAN_TOO_DEEP
 from confaudit.pcap.reassembly import (INCOMPLETE, INVALID, MAX_DATAGRAM_BYTES, MAX_FRAGMENTS, MAX_IN_FLIGHT,
                                        OVER_LIMITS)
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import InputSummary
 
 NOT_ANALYSED = {
     VLAN_TOO_DEEP: f"frames have more than {MAX_VLAN_TAGS} VLAN tags: not analysed",
@@ -75,7 +78,7 @@ class ReadReport:
     fragments_conflicting: int = 0
     """IP fragments that overlapped bytes received earlier with other content (the earlier bytes were kept)."""
 
-    def as_input_dict(self) -> dict[str, Any]:
+    def as_input_dict(self) -> InputSummary:
         """The evidence bundle's ``inputs[]`` entry for this file."""
         return {
             "path": self.path,

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
-from confaudit.evidence.model import section_object, section_records as records
+from confaudit.evidence_model import section_object, section_records as records
 from confaudit.report.filters import as_int, as_list, as_map
 from confaudit.report.keys_text import keys_used
 from confaudit.report.methodology import category_title, category_titles

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from confaudit.evidence.model import section_records as records
+from confaudit.evidence_model import section_records as records
 from confaudit.report.filters import as_list
 from confaudit.report.sanitize import Sanitizer
 

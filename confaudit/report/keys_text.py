@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from confaudit.evidence.model import section_object, section_records as records
+from confaudit.evidence_model import section_object, section_records as records
 from confaudit.report.filters import as_int, as_list, as_map
 
 PROXY_KEYLOG = "sslkeys.log"

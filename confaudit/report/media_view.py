@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Mapping
 
-from confaudit.evidence.model import section_object, section_records as records
+from confaudit.evidence_model import section_object, section_records as records
 from confaudit.report.filters import as_list, as_map
 from confaudit.report.keys_text import keys_used
 from confaudit.report.media_labels import stream_label

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from confaudit.evidence.model import section_records as records
+from confaudit.evidence_model import section_records as records
 from confaudit.report.filters import as_list
 
 MAX_ROWS = 15

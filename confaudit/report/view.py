@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Mapping
 
-from confaudit.evidence.model import section_object, section_records as records
+from confaudit.evidence_model import section_object, section_records as records
 from confaudit.report.evidence_refs import EvidenceIndex, evidence_rows
 from confaudit.report.filters import anchor
 from confaudit.report.media_view import media_view

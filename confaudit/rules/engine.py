@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.evidence.model import records_lacking_keys
+from confaudit.evidence_model import records_lacking_keys
 from confaudit.rules.checks import CHECK_KINDS
 from confaudit.rules.checks._common import NameMatcher, party_names, records, text
 from confaudit.rules.model import Claim, ClaimsFile, Finding, Outcome, RunResult

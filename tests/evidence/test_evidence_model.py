@@ -1,4 +1,4 @@
-"""The typed evidence model (confaudit/evidence/model.py) matches the schema and the readers that use it."""
+"""The typed evidence model (confaudit/evidence_model.py) matches the schema and the readers that use it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typing
 
 import pytest
 
-from confaudit.evidence import model
+from confaudit import evidence_model as model
 from confaudit.evidence.build import build_evidence
 from confaudit.evidence.schema import bundle_schema
 from confaudit.redact import Redactor

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from confaudit.evidence.model import records_lacking_keys
+from confaudit.evidence_model import records_lacking_keys
 from confaudit.rules.checks import CHECK_KINDS
 from confaudit.rules.claims import load_claims
 from confaudit.rules.engine import evaluate

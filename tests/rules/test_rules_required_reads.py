@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from confaudit.evidence.model import REQUIRED_KEYS
+from confaudit.evidence_model import REQUIRED_KEYS
 
 from support.environment import REPO
 

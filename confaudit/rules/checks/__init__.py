@@ -19,7 +19,7 @@ from confaudit.rules.checks.transport import transport_encryption
 from confaudit.rules.model import Outcome
 
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any]], Outcome]
-"""(bundle, params) -> Outcome. The bundle is an EvidenceBundle (confaudit.evidence.model) or a view of one
+"""(bundle, params) -> Outcome. The bundle is an EvidenceBundle (confaudit.evidence_model) or a view of one
 (the engine's first-party view, the vendor-media view); predicates read its sections through
 ``records(bundle, key)`` / ``obj(bundle, key)``, which give each record its section's TypedDict."""
 DOCUMENT_ONLY = "document_only"

@@ -1,6 +1,6 @@
 """Readers of the evidence bundle and helpers shared by the check predicates.
 
-Sections are read through the typed readers of confaudit.evidence.model (each record has the
+Sections are read through the typed readers of confaudit.evidence_model (each record has the
 TypedDict of its section). The bundle is attacker-influenced: a value can still be missing or of the
 wrong type, so lookups tolerate that. A missing section means "not observable", never "nothing there".
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from confaudit.evidence.model import section_object, section_records
+from confaudit.evidence_model import section_object, section_records
 from confaudit.rules.model import Outcome
 
 MAX_REFS = 25
@@ -18,7 +18,7 @@ MAX_REFS = 25
 
 
 records = section_records
-"""Typed list section reader (``records(bundle, "flows") -> list[Flow] | None``); see confaudit.evidence.model."""
+"""Typed list section reader (``records(bundle, "flows") -> list[Flow] | None``); see confaudit.evidence_model."""
 obj = section_object
 """Typed object section reader (``obj(bundle, "media_path") -> MediaPath | None``)."""
 

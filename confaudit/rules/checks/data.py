@@ -14,7 +14,7 @@ from typing import Any
 from confaudit.rules.checks._common import (MAX_REFS, NameMatcher, judged, listing, obj, outcome, party_names, plural,
                                             record_id, records, ref, role, role_reason, scope_of, scope_words, str_set, text,
                                             were)
-from confaudit.evidence.model import DataFlow, Party
+from confaudit.evidence_model import DataFlow, Party
 from confaudit.rules.model import Outcome
 
 GUEST_PHASES = frozenset({"guest", "logged-out", "logged_out", "loggedout", "signed-out", "signed_out", "no-account"})

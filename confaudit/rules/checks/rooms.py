@@ -7,7 +7,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.evidence.model import PhaseSummary
+from confaudit.evidence_model import PhaseSummary
 from confaudit import room_link_stats
 from confaudit.rules.checks._common import as_list, judging_vendor_media, number, obj, outcome, plural, record_id, records, ref, text
 from confaudit.rules.model import Outcome
