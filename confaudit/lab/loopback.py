@@ -124,7 +124,8 @@ def websocket_accept(key: str | bytes) -> str:
 def websocket_echo(handler: Any) -> None:
     """Serve a WebSocket upgrade received by an ``http.server`` handler with the ``websockets`` library's
     Sans-I/O server: answer each text/binary message with ``echo:`` + it (pings, close: the library)."""
-    from websockets.frames import Opcode
+    from websockets.frames import Frame, Opcode
+    from websockets.http11 import Request
     from websockets.protocol import State
     from websockets.server import ServerProtocol
 
@@ -132,6 +133,7 @@ def websocket_echo(handler: Any) -> None:
     head = handler.requestline + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in handler.headers.items()) + "\r\n"
     protocol.receive_data(head.encode("latin-1"))
     request = next(e for e in protocol.events_received())
+    assert isinstance(request, Request)  # a server's first event is the handshake request (websockets does the same)
     protocol.send_response(protocol.accept(request))
     handler.close_connection = True
 
@@ -152,6 +154,7 @@ def websocket_echo(handler: Any) -> None:
             else:
                 protocol.receive_eof()
             for event in protocol.events_received():
+                assert isinstance(event, Frame)  # after the handshake a server receives frames only
                 if event.opcode is Opcode.TEXT:
                     protocol.send_text(b"echo:" + event.data)
                 elif event.opcode is Opcode.BINARY:

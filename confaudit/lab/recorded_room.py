@@ -100,7 +100,7 @@ def _handler(session_dir: Path, media_ms: int) -> Any:
             append_phase(session_dir, path.rsplit("/", 1)[1])
         if path == "/favicon.ico":
             return 404, "text/plain", b"none"
-        answer = {"ok": True}
+        answer: dict[str, object] = {"ok": True}
         if path == "/api/join":
             answer["iceServers"] = [{"urls": [f"turn:turn.{ROOM_HOST}:443"], "username": "1790000000:lab",
                                      "credential": "lab-turn-credential"}]

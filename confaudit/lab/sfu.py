@@ -76,7 +76,8 @@ class FrameFanOut:
         timestamp = (self._timestamp - self._origin) & 0xFFFFFFFF
         for queue in self.subscribers:
             if not queue.full():
-                queue.put_nowait(RTCEncodedFrame(list(self._payloads), timestamp, None))
+                # No audio level (None): aiortc's own sender passes None too, and checks for it, but annotates an int.
+                queue.put_nowait(RTCEncodedFrame(list(self._payloads), timestamp, None))  # type: ignore[arg-type]
         self.recent.append(tuple(self._payloads))
         self._payloads = []
         self.frames += 1
@@ -195,7 +196,8 @@ async def sfu_call(duration: float = 3.0, *, keylog_path: str | Path | None = No
     names = ("alice", "bob")
     clients = {n: RTCPeerConnection(RTCConfiguration(iceServers=[])) for n in names}
     server = {n: RTCPeerConnection(RTCConfiguration(iceServers=[])) for n in names}
-    alice_cert = clients["alice"]._RTCPeerConnection__certificates[0]
+    # aiortc keeps a connection's DTLS certificates in a private (name-mangled) attribute mypy does not model.
+    alice_cert = clients["alice"]._RTCPeerConnection__certificates[0]  # type: ignore[attr-defined]
     forwarders = {(n, k): FrameFanOut(k) for n in names for k in ("audio", "video")}
     sniffer = None
     with _lab_environment(Path(keylog_path) if keylog_path else None, {id(alice_cert)}) as lines:

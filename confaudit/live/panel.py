@@ -156,7 +156,7 @@ class KeyReader:
             self._saved = None
             return
         self._fd = fd
-        self._thread = threading.Thread(target=self._run, name="confaudit-keys", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(fd,), name="confaudit-keys", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -171,17 +171,17 @@ class KeyReader:
             with contextlib.suppress(OSError, termios.error):
                 termios.tcsetattr(self._fd, termios.TCSADRAIN, saved)
 
-    def _run(self) -> None:
+    def _run(self, fd: int) -> None:
         import select
 
         esc = ""  # "" normal, "esc" after ESC, "csi" inside ESC [ ..., "ss3" after ESC O
         while not self._stop.is_set():
             try:
-                ready, _, _ = select.select([self._fd], [], [], 0.1)
+                ready, _, _ = select.select([fd], [], [], 0.1)
                 if not ready:
                     esc = ""  # a lone ESC key press: nothing follows it
                     continue
-                chunk = os.read(self._fd, 64)
+                chunk = os.read(fd, 64)
             except (OSError, ValueError):
                 return
             if not chunk:

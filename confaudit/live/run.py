@@ -114,7 +114,8 @@ async def run_capture(config: CaptureConfig, redactor: Redactor, on_tick: Callab
         startup_errors.uninstall()
         raise
     keylog = _session_keylog(mitm_tls)
-    state = LiveState(started=time.time(), addon=addon, sniffer=sniffer, stop=asyncio.Event())
+    stop = asyncio.Event()
+    state = LiveState(started=time.time(), addon=addon, sniffer=sniffer, stop=stop)
     loop = asyncio.get_running_loop()
     runner: asyncio.Task[Any] | None = None
     try:
@@ -134,18 +135,18 @@ async def run_capture(config: CaptureConfig, redactor: Redactor, on_tick: Callab
     loop.set_exception_handler(_quiet_cancellations)
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, state.stop.set)
+            loop.add_signal_handler(sig, stop.set)
     try:
         if on_ready is not None:
             on_ready(state)
         deadline = None if config.duration is None else time.monotonic() + config.duration
-        while not state.stop.is_set() and not runner.done():
+        while not stop.is_set() and not runner.done():
             if deadline is not None and time.monotonic() >= deadline:
                 break
             if on_tick is not None:
                 on_tick(state)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(state.stop.wait(), timeout=0.25)
+                await asyncio.wait_for(stop.wait(), timeout=0.25)
     finally:
         master.shutdown()
         with contextlib.suppress(Exception):

@@ -12,9 +12,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable
 
 from confaudit.errors import InputError
+
+if TYPE_CHECKING:
+    from scapy.supersocket import SuperSocket
 
 _SNAPLEN = 262_144
 _BATCH = 64
@@ -202,7 +205,7 @@ class PacketSniffer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _open_socket(self) -> object:
+    def _open_socket(self) -> SuperSocket:
         import logging
 
         from scapy.arch.linux import L2ListenSocket, L2Socket
@@ -245,7 +248,8 @@ class PacketSniffer:
         finally:
             sock.close()
 
-    def _loop(self, sock: object, fh: BinaryIO, select_fn: object) -> None:
+    def _loop(self, sock: SuperSocket, fh: BinaryIO,
+              select_fn: Callable[..., tuple[list[Any], list[Any], list[Any]]]) -> None:
         pending: list[bytes] = []
         stats_due = time.monotonic() + _STATS_EVERY_S
         while True:
@@ -255,9 +259,9 @@ class PacketSniffer:
             stopping = self._stop.is_set()
             # After stop(), keep draining until the socket has been quiet for 100 ms: frames sent
             # just before stop() may still be in the kernel's backlog.
-            readable, _, _ = select_fn([sock], [], [], 0.1 if stopping else 0.05)  # type: ignore[operator]
+            readable, _, _ = select_fn([sock], [], [], 0.1 if stopping else 0.05)
             if readable:
-                _cls, frame, ts = sock.recv_raw(_SNAPLEN)  # type: ignore[attr-defined]
+                _cls, frame, ts = sock.recv_raw(_SNAPLEN)
                 if frame is not None:
                     self._accept(frame, ts if ts is not None else time.time(), pending)
             if pending and (len(pending) >= _BATCH or not readable):
@@ -267,10 +271,10 @@ class PacketSniffer:
             if stopping and not readable:
                 return
 
-    def _read_kernel_stats(self, sock: object) -> None:
+    def _read_kernel_stats(self, sock: SuperSocket) -> None:
         """Add the kernel's receive/drop counters since the last read; unreadable makes them unknown for good."""
         try:
-            raw = sock.ins.getsockopt(_SOL_PACKET, _PACKET_STATISTICS, 12)  # type: ignore[attr-defined]
+            raw = sock.ins.getsockopt(_SOL_PACKET, _PACKET_STATISTICS, 12)
             received, dropped = struct.unpack_from("=II", raw)
         except (OSError, AttributeError, struct.error):
             with self._lock:

@@ -16,7 +16,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from confaudit.errors import UsageError
 
@@ -109,7 +109,7 @@ class RequestLog:
         return next((url for _, url in self.entries[since:] if fragment in url), None)
 
 
-class ParticipantBrowser:
+class ParticipantBrowser(Protocol):
     """What the runner asks of a participant's browser, whichever engine drives it. Every wait polls until
     done: the runner bounds each step with its timeout (and cancels the wait)."""
 

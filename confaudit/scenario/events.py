@@ -33,7 +33,8 @@ def session_events(sessions: list[Path]) -> tuple[list[dict[str, Any]], list[str
     import os
     import stat as stat_mod
 
-    events, problems = [], []
+    events: list[dict[str, Any]] = []
+    problems: list[str] = []
     for directory in sessions:
         path = Path(directory) / EVENTS
         try:
@@ -106,10 +107,11 @@ def _problem(entry: Any) -> str | None:
     return None
 
 
-_FIELDS = {"ts": (int, float), "line": int, "kind": str, "step": str, "participant": str, "link": str, "outcome": str,
-           "error": str, "screenshot": str, "media_bytes_sent": int, "media_bytes_received": int,
-           "peer_connections": int, "link_index": int, "session": str, "owner": str, "address": str, "port": int,
-           "process": str}
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "ts": (int, float), "line": int, "kind": str, "step": str, "participant": str, "link": str, "outcome": str,
+    "error": str, "screenshot": str, "media_bytes_sent": int, "media_bytes_received": int,
+    "peer_connections": int, "link_index": int, "session": str, "owner": str, "address": str, "port": int,
+    "process": str}
 
 
 def _clean(entry: dict[str, Any]) -> dict[str, Any]:

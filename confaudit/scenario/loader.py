@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 from confaudit.errors import ScenarioError
 from confaudit.scenario.model import (ACTION_STEPS, BROWSERS, DEFAULT_OUTCOMES, DEFAULT_SELECTORS, LAB_MODES,
-                                      STATE_PHASES, STEP_KINDS, LabSpec, Participant, Scenario, Step, Wait)
+                                      STATE_PHASES, STEP_KINDS, LabSpec, Participant, Scenario, Step, Wait,
+                                      is_lab_mode)
 from confaudit.yaml_nodes import NodeReader, parse_yaml
 
 MAX_SCENARIO_BYTES = 1024 * 1024
@@ -139,7 +140,7 @@ def _lab(ld: NodeReader, node: Any) -> LabSpec:
     faults = ("fail_to_refuse", "send_while_muted")
     fields = ld.mapping(node, "lab", {"mode", *faults})
     mode = ld.string(fields["mode"][1], "lab.mode") if "mode" in fields else "p2p"
-    if mode not in LAB_MODES:
+    if not is_lab_mode(mode):
         raise ld.fail(fields["mode"][1], f"lab.mode must be one of {', '.join(LAB_MODES)}")
     flags = {}
     for key in faults:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeGuard
+
+if TYPE_CHECKING:
+    from confaudit.lab.rooms.state import Mode
 
 STATE_PHASES = {"join": "joined", "mute": "muted", "unmute": "unmuted", "camera_off": "camera-off",
                 "camera_on": "camera-on", "screen_share": "screen-share", "leave": "left"}
@@ -27,8 +31,13 @@ overrides them in its ``selectors`` block."""
 DEFAULT_OUTCOMES = {"admitted": "joined", "refused": "refused"}
 """Text of the ``status`` element that tells whether a ``try_join`` was admitted or refused."""
 
-LAB_MODES = ("p2p", "sfu", "sfu-e2ee")
+LAB_MODES: tuple[Mode, ...] = ("p2p", "sfu", "sfu-e2ee")
 BROWSERS = ("chromium", "firefox")
+
+
+def is_lab_mode(value: str) -> TypeGuard[Mode]:
+    """``value`` is one of LAB_MODES (what the lab room service's LabProfile takes)."""
+    return value in LAB_MODES
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,7 @@ class Step:
 class LabSpec:
     """The ``lab:`` block: start the loopback lab room service and route its hosts through the proxy."""
 
-    mode: str
+    mode: Mode
     """p2p | sfu | sfu-e2ee."""
     fail_to_refuse: bool = False
     """Make the lab admit a late joiner to a locked room (tests the contradicted path)."""

@@ -88,7 +88,7 @@ class ScenarioRunner:
             self.current = step
             try:
                 browser = await asyncio.wait_for(self._launch(playwright, work, index, keylog, step.timeout), step.timeout)
-            except (*step_errors(), UsageError) as exc:
+            except _launch_errors() as exc:
                 error = f"participant '{participant.name}': {participant.browser} did not start: {_why(exc, step.timeout)}"
                 append_event(self.session, "step_failed", step.label(), step.line, participant=participant.name,
                              error=error, screenshot=None)
@@ -126,7 +126,7 @@ class ScenarioRunner:
     async def _run_step(self, step: Step) -> None:
         self.current = step
         await self._guarded(step, self._execute(step))
-        if self._writes_phase(step):
+        if step.phase is not None and self._writes_phase(step):  # (_writes_phase is False without a phase)
             append_phase(self.session, step.phase)
 
     def _writes_phase(self, step: Step) -> bool:
@@ -153,23 +153,33 @@ class ScenarioRunner:
         raise ScenarioFailed(self.scenario.path, step.line, error)
 
     async def _execute(self, step: Step) -> None:
+        # load_scenario gives every step the fields its kind needs (Step's docstrings say which): the asserts
+        # state that to mypy. A step without them would be a confaudit bug (exit 4), not a scenario file's fault.
         browser = self.browsers[step.participant]
         ms = step.timeout * 1000
         kind = step.kind
         if kind == "goto":
+            assert step.value is not None
             await browser.goto(step.value, ms)
         elif kind in ("click", "mute", "unmute", "camera_off", "camera_on", "screen_share", "leave"):
+            assert step.selector is not None
             await browser.click(step.selector, ms)
         elif kind == "lock":
+            assert step.selector is not None
             await browser.click(step.selector, ms)
             append_event(self.session, "lock", step.label(), step.line, participant=step.participant)
         elif kind == "join":
+            assert step.selector is not None
             await self._join(browser, step.selector, ms)
         elif kind == "fill":
-            await browser.fill(step.selector, os.environ.get(step.value_env, "") if step.value_env else step.value, ms)
+            text = os.environ.get(step.value_env, "") if step.value_env else step.value
+            assert step.selector is not None and text is not None
+            await browser.fill(step.selector, text, ms)
         elif kind == "press":
+            assert step.value is not None
             await browser.press(step.selector, step.value, ms)
         elif kind == "sleep":
+            assert step.seconds is not None
             await asyncio.sleep(step.seconds)
         elif kind == "screenshot":
             name = f"screenshot-{len(self.screenshots) + 1:02d}-{step.value}.png"
@@ -191,21 +201,25 @@ class ScenarioRunner:
 
     async def _wait(self, browser: ParticipantBrowser, step: Step, ms: float) -> None:
         wait = step.wait
+        assert wait is not None  # load_scenario gives every wait_for/expect step its condition
         if wait.request is not None:
             since = 0 if step.kind == "expect" else len(browser.requests.entries)
             while browser.requests.find(wait.request, since) is None:
                 await asyncio.sleep(POLL_S)
         elif wait.url is not None:
-            if step.kind == "expect" and _url_matches(await browser.current_url(), wait.url):
+            pattern = wait.url
+            if step.kind == "expect" and _url_matches(await browser.current_url(), pattern):
                 return
-            await browser.wait_url(lambda url: _url_matches(url, wait.url), ms)
+            await browser.wait_url(lambda url: _url_matches(url, pattern), ms)
         elif wait.selector is not None:
             await browser.wait_visible(wait.selector, wait.text, ms)
         else:
+            assert wait.text is not None  # a condition has one of selector, text, url, request (load_scenario)
             await browser.wait_text(wait.text, ms)
 
     async def _new_room(self, browser: ParticipantBrowser, step: Step, ms: float) -> None:
         before = await browser.current_url()
+        assert step.selector is not None  # new_room's default control or the file's (load_scenario)
         await browser.click(step.selector, ms)
         # A navigating Firefox reports its interim about:blank document first: a room link is an http(s) URL.
         await browser.wait_url(lambda url: url != before and url.startswith(("https://", "http://")), ms)
@@ -217,6 +231,7 @@ class ScenarioRunner:
             append_phase(self.session, "lobby")
 
     async def _try_join(self, step: Step, ms: float) -> None:
+        assert step.joiner is not None  # load_scenario: a try_join names a known participant
         joiner = self.browsers[step.joiner]
         link = self.links[(step.link or len(self.links)) - 1]
         await joiner.goto(link, ms)
@@ -251,6 +266,11 @@ def step_errors() -> tuple[type[BaseException], ...]:
     from websockets.exceptions import WebSocketException
 
     return (TimeoutError, PlaywrightError, WebSocketException, RuntimeError, ConnectionError, OSError)
+
+
+def _launch_errors() -> tuple[type[BaseException], ...]:
+    """What a browser's start raises when it does not start: a step error, or UsageError (not installed)."""
+    return (*step_errors(), UsageError)
 
 
 def _auto_phase(step: Step) -> str | None:

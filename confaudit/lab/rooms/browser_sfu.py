@@ -54,7 +54,8 @@ class RoomSfu:
         # max-bundle: with aiortc's default (balanced) the third and later m-lines of a kind keep the
         # transport of the first one of that kind, which BUNDLE then drops: the second video slot never sent.
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-        self.logged_certificates.update(id(c) for c in pc._RTCPeerConnection__certificates)
+        # aiortc keeps a connection's DTLS certificates in a private (name-mangled) attribute mypy does not model.
+        self.logged_certificates.update(id(c) for c in pc._RTCPeerConnection__certificates)  # type: ignore[attr-defined]
         peer = SfuPeer(pc=pc, sources={k: FrameFanOut(k) for k in KINDS},
                        slot_queues=[{k: asyncio.Queue(maxsize=300) for k in KINDS} for _ in range(SLOTS)])
         try:

@@ -46,8 +46,8 @@ class Signalling:
         me: Participant | None = None
         try:
             async for raw in ws:
-                message = _parse(raw)
-                kind = message.get("type") if message else None
+                message = _parse(raw) or {}  # not JSON, or not an object: a message without a type
+                kind = message.get("type")
                 if me is None or room is None:
                     if kind != "join":
                         await _send(ws, {"type": "error", "error": "join first"})
