@@ -39,7 +39,8 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
         {"name": m.name, "licence": m.licence, "source": m.source, "sha256": m.sha256, "entries": m.entries}
         for m in emap.lists
     ]
-    session = bundle.get("session") if isinstance(bundle.get("session"), dict) else {}
+    raw_session = bundle.get("session")
+    session: dict[str, object] = raw_session if isinstance(raw_session, dict) else {}
     dedupe = lambda values: list(dict.fromkeys(values))  # noqa: E731
     first = dedupe([*_strings(first_party), *_strings(session.get("first_party"))])
     rooms = dedupe([*_strings(room_names), *_strings(session.get("room_names"))])

@@ -29,7 +29,8 @@ def party_attribution(party: Mapping[str, Any], result: Result) -> Attribution |
     """The first party is the vendor; any other party is as close to the vendor as the closest of its hosts."""
     if party.get("first_party") is True:
         return Attribution("vendor", (f"party {party.get('domain')} is the first party",))
-    hosts = party.get("hosts") if isinstance(party.get("hosts"), list) else []
+    raw_hosts = party.get("hosts")
+    hosts: list[object] = raw_hosts if isinstance(raw_hosts, list) else []
     return closest(result.host_role(h) for h in hosts[:200] if isinstance(h, str))
 
 
@@ -42,7 +43,8 @@ def flow_refs(refs: Any) -> list[tuple[str, str]]:
 def stored(value: Any) -> Attribution | None:
     """A record's existing ``attribution`` when well formed."""
     if isinstance(value, Mapping) and value.get("role") in ROLES:
-        reasons = value.get("reasons") if isinstance(value.get("reasons"), list) else []
+        raw_reasons = value.get("reasons")
+        reasons: list[object] = raw_reasons if isinstance(raw_reasons, list) else []
         return Attribution(str(value["role"]), tuple(str(r) for r in reasons))
     return None
 
@@ -70,8 +72,10 @@ def attributed_view(bundle: Mapping[str, Any], first_party: Iterable[str]) -> di
 
     First-party names: ``first_party`` (the claims file), the session's, and parties already marked first party.
     """
-    session = bundle.get("session") if isinstance(bundle.get("session"), Mapping) else {}
-    extra = session.get("first_party") if isinstance(session.get("first_party"), list) else []
+    raw_session = bundle.get("session")
+    session: Mapping[str, object] = raw_session if isinstance(raw_session, Mapping) else {}
+    raw_extra = session.get("first_party")
+    extra: list[object] = raw_extra if isinstance(raw_extra, list) else []
     parties = [p for p in bundle.get("parties") or () if isinstance(p, Mapping)] if isinstance(bundle.get("parties"), list) else []
     emap = builtin_entities()
     vendor = vendor_names([*first_party, *(str(v) for v in extra)], emap, parties)

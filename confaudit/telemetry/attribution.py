@@ -21,6 +21,7 @@ claims file may name more of the vendor. Rules, first match wins:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,7 +127,8 @@ def attribute(bundle: Mapping[str, Any], vendor: VendorNames, emap: EntityMap,
     hosts, _ = collect_hosts(dict(bundle))
     entities = {h: (r.entity, r.entity_source == "cname") for h, r in ((h, resolve(i, emap)) for h, i in hosts.items())}
     for party in _dicts(bundle, "parties"):  # entities found with the user's lists at build time
-        for host in party.get("hosts") if isinstance(party.get("hosts"), list) else ():
+        party_hosts = party.get("hosts")
+        for host in party_hosts if isinstance(party_hosts, list) else ():
             if isinstance(host, str) and isinstance(party.get("entity"), str):
                 entities[normalise_host(host)] = (party["entity"], party.get("entity_source") == "cname")
     namer = Namer(vendor, background or background_list(), emap, entities)
@@ -213,7 +215,7 @@ def _flow_roles(bundle: Mapping[str, Any], roles: Mapping[str, list[Attribution]
             other = Attribution("background", (program,)) if program else \
                 _other_operator(flow, answered, endpoint_names, namer, handshake_names.get(fid, set()))
             out.append(other or Attribution("vendor", (f"flow {fid} {media[fid]}",)))
-        elif fid in on_flow:
+        elif fid in on_flow:  # a list only ever appended to: not empty, no None in it, so closest() is not None
             out.append(closest(on_flow[fid]).because())  # type: ignore[union-attr]
         else:
             names = handshake_names.get(fid, set())
@@ -228,8 +230,9 @@ def _media_endpoint_names(bundle: Mapping[str, Any]) -> dict[str, tuple[set[str]
     path = bundle.get("media_path")
     out: dict[str, tuple[set[str], str]] = {}
     for endpoint in _dicts(path, "endpoints") if isinstance(path, Mapping) else ():
-        names = endpoint.get("names") if isinstance(endpoint.get("names"), list) else []
-        network = endpoint.get("network") if isinstance(endpoint.get("network"), Mapping) else {}
+        raw_names, raw_network = endpoint.get("names"), endpoint.get("network")
+        names: list[object] = raw_names if isinstance(raw_names, list) else []
+        network: Mapping[str, object] = raw_network if isinstance(raw_network, Mapping) else {}
         entry = out.setdefault(normalise_host(_str(endpoint.get("address"))), (set(), _str(network.get("operator"))))
         entry[0].update(n for n in names if isinstance(n, str))
     return out
@@ -239,17 +242,19 @@ def _call_flow_names(bundle: Mapping[str, Any]) -> dict[str, set[str]]:
     """flow id -> names its STUN/TURN and DTLS exchange carried: TURN realms, non-generic certificate names."""
     out: dict[str, set[str]] = {}
     for rec in _dicts(bundle, "stun"):
-        realms = rec.get("realms") if isinstance(rec.get("realms"), list) else []
+        raw_realms = rec.get("realms")
+        realms: list[object] = raw_realms if isinstance(raw_realms, list) else []
         out.setdefault(_str(rec.get("flow")), set()).update(r for r in realms if isinstance(r, str) and "." in r)
     for rec in _dicts(bundle, "dtls"):
-        names = rec.get("certificate_names") if isinstance(rec.get("certificate_names"), list) else []
+        raw_names = rec.get("certificate_names")
+        names: list[object] = raw_names if isinstance(raw_names, list) else []
         out.setdefault(_str(rec.get("flow")), set()).update(n for n in names if isinstance(n, str) and "." in n)
     return out
 
 
 def _other_operator(flow: Mapping[str, Any], answered: Mapping[str, set[str]],
                     endpoint_names: Mapping[str, tuple[set[str], str]], namer: Namer,
-                    own_names: set[str] = frozenset()) -> Attribution | None:
+                    own_names: AbstractSet[str] = frozenset()) -> Attribution | None:
     """Call media whose far end is positively another operator's (its names, address or media network belong to a
     known company that is not the vendor): another app's call in the same capture. None when it may be the vendor's,
     and always when no vendor is named (then every call in the capture is the one being audited)."""

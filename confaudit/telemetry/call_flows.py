@@ -29,7 +29,8 @@ def media_flows(bundle: Mapping[str, Any]) -> dict[str, str]:
             out.setdefault(stream["flow"], f"carries the call's media (media stream {_str(stream.get('id')) or '?'})")
     path = bundle.get("media_path")
     for endpoint in _dicts(path, "endpoints") if isinstance(path, Mapping) else ():
-        for fid in endpoint.get("flows") if isinstance(endpoint.get("flows"), list) else ():
+        endpoint_flows = endpoint.get("flows")
+        for fid in endpoint_flows if isinstance(endpoint_flows, list) else ():
             if isinstance(fid, str):
                 out.setdefault(fid, f"is on the call's media path ({_str(endpoint.get('role'))} "
                                     f"{_str(endpoint.get('address'))})")
@@ -93,7 +94,8 @@ def address_names(bundle: Mapping[str, Any]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for rec in _dicts(bundle, "dns"):
         name = _str(rec.get("name"))
-        for answer in rec.get("answers") if isinstance(rec.get("answers"), list) else ():
+        answers = rec.get("answers")
+        for answer in answers if isinstance(answers, list) else ():
             if isinstance(answer, str) and name:
                 out.setdefault(normalise_host(answer), set()).add(normalise_host(name))
     for rec in _dicts(bundle, "dns_queries"):

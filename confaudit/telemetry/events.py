@@ -121,7 +121,8 @@ def _dicts(bundle: dict[str, Any], key: str) -> list[dict[str, Any]]:
 
 def _request_bytes(rec: dict[str, Any]) -> int:
     size = len(str(rec.get("method") or "")) + len(str(rec.get("url") or "")) + 12
-    for pair in rec.get("request_headers") if isinstance(rec.get("request_headers"), list) else ():
+    headers = rec.get("request_headers")
+    for pair in headers if isinstance(headers, list) else ():
         if isinstance(pair, (list, tuple)) and len(pair) == 2:
             size += len(str(pair[0])) + len(str(pair[1])) + 4
     body = rec.get("request_body")
@@ -170,7 +171,8 @@ def iter_events(bundle: dict[str, Any]) -> Iterator[Event]:
         if rec.get("from_client") is not True:
             continue
         located, decoded = message_fields(rec)
-        size = rec.get("size") if isinstance(rec.get("size"), int) else 0
+        raw_size = rec.get("size")
+        size = raw_size if isinstance(raw_size, int) else 0
         yield _event("websocket", str(rec.get("id", "")), rec.get("ts"), _host_of(rec, http_hosts), located, decoded, size)
     yield from _plain_http_events(bundle)
 

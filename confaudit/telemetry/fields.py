@@ -147,7 +147,7 @@ class SharedLists:
 def _list_fields(kind: str, value: Any) -> list[FieldAt]:
     if kind == "query":
         return [_at("query", f) for f in decode_query(value).fields]
-    out = []
+    out: list[FieldAt] = []
     for name, text in _pairs(value):
         if not name.startswith(":"):
             low = name.strip().lower()
@@ -157,7 +157,8 @@ def _list_fields(kind: str, value: Any) -> list[FieldAt]:
 
 def request_fields(rec: dict[str, Any], shared: SharedLists | None = None) -> tuple[list[FieldAt], Decoded]:
     """Decoded fields of one HTTP request record, plus the body's decode result (opaque parts)."""
-    url = rec.get("url") if isinstance(rec.get("url"), str) else ""
+    raw_url = rec.get("url")
+    url = raw_url if isinstance(raw_url, str) else ""
     url_path, url_query, fragment = _split_url(url)
     query = rec.get("query")
     if not isinstance(query, list):

@@ -106,7 +106,12 @@ def initiators(rec: Mapping[str, Any], header: HeaderReader = header) -> list[In
         if origin is not None:
             out.append(Initiator(origin, "initiator"))
     seen: set[str] = set()
-    return [i for i in out if not (i.origin in seen or seen.add(i.origin))]
+    unique: list[Initiator] = []
+    for i in out:
+        if i.origin not in seen:
+            seen.add(i.origin)
+            unique.append(i)
+    return unique
 
 
 def destination(rec: Mapping[str, Any], header: HeaderReader = header) -> str:

@@ -103,10 +103,11 @@ def vendor_names(values: Iterable[str], emap: EntityMap, parties: Iterable[Mappi
             entities.add(entry.entity.lower())
     for party in parties:
         if party.get("first_party") is True:
-            if isinstance(party.get("domain"), str) and party["domain"]:
-                domains.add(normalise_host(party["domain"]))
-            if isinstance(party.get("entity"), str) and party["entity"]:
-                entities.add(party["entity"].lower())
+            domain, entity = party.get("domain"), party.get("entity")
+            if isinstance(domain, str) and domain:
+                domains.add(normalise_host(domain))
+            if isinstance(entity, str) and entity:
+                entities.add(entity.lower())
     return VendorNames(frozenset(domains), frozenset(entities))
 
 

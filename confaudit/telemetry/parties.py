@@ -153,7 +153,8 @@ def _proxy_dns(bundle: dict[str, Any], info: Any, ip_host: dict[str, str]) -> No
             if item is None:
                 continue
             item.sources.add("dns")
-            current, seen = item.host, set()
+            current = item.host
+            seen: set[str] = set()
             while current in aliases and current not in seen and len(seen) < 16:
                 seen.add(current)
                 current = aliases[current]

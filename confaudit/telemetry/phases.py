@@ -73,7 +73,7 @@ def audio_rates(window: PhaseWindow, streams: Any, capture_end: float | None,
     """
     flow_spans = flow_spans or {}
     end = window.end if window.end is not None else capture_end
-    out = []
+    out: list[dict[str, Any]] = []
     for stream in streams if isinstance(streams, list) else ():
         if not isinstance(stream, dict) or str(stream.get("kind") or "").lower() != "audio":
             continue

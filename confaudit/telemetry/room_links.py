@@ -44,7 +44,8 @@ def room_link_candidates(bundle: dict[str, Any]) -> list[str]:
         if isinstance(rec.get("url"), str):
             out.append(rec["url"])
         for key in ("request_headers", "response_headers"):
-            for pair in rec.get(key) if isinstance(rec.get(key), list) else ():
+            pairs = rec.get(key)
+            for pair in pairs if isinstance(pairs, list) else ():
                 if isinstance(pair, (list, tuple)) and len(pair) == 2 and str(pair[0]).lower() in ("referer", "location", "origin"):
                     out.append(str(pair[1]))
         for key in ("request_body", "response_body"):
