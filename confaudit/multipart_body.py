@@ -18,6 +18,7 @@ from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cache
+from typing import overload
 
 MAX_PARTS = 1000
 """Parts read at most per body (more: the parse stops with a limit error)."""
@@ -174,6 +175,10 @@ def _names(headers: list[tuple[str, str]]) -> tuple[str | None, str | None]:
     return name, filename
 
 
+@overload
+def _utf8(value: str) -> str: ...
+@overload
+def _utf8(value: str | None) -> str | None: ...
 def _utf8(value: str | None) -> str | None:
     """Header text was read as latin-1 (every byte kept); browsers send UTF-8, so read it as such when it is."""
     if value is None or value.isascii():

@@ -427,7 +427,10 @@ class Redactor:
         if not text or not _maybe_secret_fragment(text):
             return text
         for kind, pattern in _PATTERNS:
-            text = pattern.sub(lambda m, k=kind: self.token(k, m.group(0)), text)
+            def tokenize(m: re.Match[str], k: str = kind) -> str:
+                return self.token(k, m.group(0))
+
+            text = pattern.sub(tokenize, text)
         text = _AUTH_SCHEME_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{self.token(m.group(1).lower(), m.group(3))}", text)
         text = _USERINFO_RE.sub(self._userinfo_sub, text)
         text = _SIP_PASSWORD_RE.sub(lambda m: m.group(1) + self.token("sip-password", m.group(2)) + "@", text)

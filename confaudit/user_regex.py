@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 MAX_PROGRAM_SIZE = 2000
 """Most RE2 instructions a user pattern may compile to. Room-link patterns need tens (``\\p{L}``
@@ -131,5 +131,9 @@ def scan(pattern: UserPattern, text: str, budget: ScanBudget) -> Iterator[UserMa
             return
 
 
+@overload
+def _decode(value: bytes) -> str: ...
+@overload
+def _decode(value: bytes | None) -> str | None: ...
 def _decode(value: bytes | None) -> str | None:
     return None if value is None else value.decode("utf-8", "replace")

@@ -33,8 +33,9 @@ def _need(cond: bool, path: Path, where: str, what: str) -> None:
 
 def _str(obj: dict[str, Any], key: str, path: Path, where: str, default: str | None = None) -> str:
     value = obj.get(key, default)
-    _need(isinstance(value, str), path, where, f"'{key}' must be a string")
-    return value  # type: ignore[return-value]
+    if not isinstance(value, str):
+        raise InputError(path, f"HAR {where}: '{key}' must be a string")
+    return value
 
 
 def _headers(value: Any, path: Path, where: str) -> list[tuple[str, str]]:
@@ -132,7 +133,8 @@ def har_records(entries: Iterable[Any], path: Path, redactor: Redactor) -> tuple
     """
     records: list[dict[str, Any]] = []
     memo = _Memo(redactor)
-    skipped, warnings, index = 0, [], -1
+    warnings: list[str] = []
+    skipped, index = 0, -1
     for index, entry in enumerate(entries):
         where = f"entry {index}"
         _need(isinstance(entry, dict), path, where, "must be an object")
@@ -170,7 +172,8 @@ def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int,
 def _http_record(entry: dict[str, Any], index: int, path: Path, where: str, memo: _Memo) -> dict[str, Any]:
     redactor = memo.redactor
     req, resp = entry.get("request"), entry.get("response") or {}
-    _need(isinstance(req, dict) and isinstance(resp, dict), path, where, "'request'/'response' must be objects")
+    if not (isinstance(req, dict) and isinstance(resp, dict)):
+        raise InputError(path, f"HAR {where}: 'request'/'response' must be objects")
     try:
         target = memo.url(_str(req, "url", path, where))
     except ValueError:

@@ -24,9 +24,10 @@ MAX_FLOW_FILE_BYTES = 4 * 1024 * 1024 * 1024
 _SECTIONS = {"http": "http", "websocket": "websocket", "tls_clienthello": "tls_clienthello",
              "udp_flow": "udp_flows", "dns": "dns_queries"}
 _ID_PREFIX = {"tls_clienthello": "t", "udp_flow": "u", "dns": "d"}
-_REQUIRED = {"http": {"ts": (int, float), "method": str, "url": str},
-             "websocket": {"ts": (int, float), "http_uuid": str, "type": str},
-             "tls_clienthello": {"ts": (int, float)}, "udp_flow": {"ts": (int, float)}, "dns": {}}
+_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "http": {"ts": (int, float), "method": str, "url": str},
+    "websocket": {"ts": (int, float), "http_uuid": str, "type": str},
+    "tls_clienthello": {"ts": (int, float)}, "udp_flow": {"ts": (int, float)}, "dns": {}}
 
 
 def sniff_format(path: Path) -> str:
@@ -51,7 +52,9 @@ def sniff_format(path: Path) -> str:
 
 def read_observations(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
     """(records, read, skipped, warnings); malformed lines are skipped and counted (a torn tail is normal)."""
-    records, read, skipped, warnings = [], 0, 0, []
+    records: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    read = skipped = 0
     again = Reredactor(redactor)
     with gc_paused(), path.open("rb") as fh:  # records are trees (a .mitm's flows are not: no pause there)
         for number, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b""), 1):
@@ -155,7 +158,8 @@ _READERS = {"observations": read_observations, "mitm": read_flow_file, "har": _r
 def load_http_sources(paths: list[Path], redactor: Redactor) -> dict[str, Any]:
     """Partial bundle: inputs[], http[], websocket[], tls_clienthello[], udp_flows[], dns_queries[]; every record is
     redacted again with ``redactor`` on import."""
-    inputs, tagged = [], []
+    inputs: list[dict[str, Any]] = []
+    tagged: list[tuple[int, int, dict[str, Any]]] = []
     for index, raw in enumerate(paths):
         path = Path(raw)
         try:
@@ -237,14 +241,15 @@ def link_http_to_flows(bundle: dict[str, Any]) -> None:
                 index.setdefault(ep, []).append(flow)
     if not index:
         return
-    by_http: dict[str, str] = {}
+    by_http: dict[str, str | None] = {}
     for rec in bundle.get("http") or []:
-        match = None
+        match: str | None = None
         for side in ("client", "server"):
             ep = rec.get(side)
-            if not isinstance(ep, dict) or match:
+            port = ep.get("port") if isinstance(ep, dict) else None
+            if not isinstance(port, int) or match:  # a wrong-typed port (a list is not even hashable) matches no flow
                 continue
-            for flow in index.get((str(ep.get("ip")), ep.get("port")), []):
+            for flow in index.get((str(ep.get("ip")), port), []):
                 lo, hi = _window(flow)
                 if lo <= _ts(rec) <= hi:
                     match = flow.get("id")

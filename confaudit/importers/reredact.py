@@ -15,6 +15,7 @@ import base64
 import binascii
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -70,12 +71,12 @@ class Reredactor:
         if key in ("request_headers", "response_headers"):
             pairs = header_pairs(value)
             return self._remember("headers", tuple(pairs), lambda: [
-                self._remember("header", pair, lambda p=pair: list(redactor.headers([p])[0]), len(pair[0]) + len(pair[1]))
+                self._remember("header", pair, partial(_redacted_header, redactor, pair), len(pair[0]) + len(pair[1]))
                 for pair in pairs], sum(len(a) + len(b) for a, b in pairs))
         if key == "query":
             pairs = query_pairs(value)
             return self._remember("queries", tuple(pairs), lambda: [
-                self._remember("query", pair, lambda p=pair: redactor.query_pairs([p])[0], len(pair[0]) + len(pair[1]))
+                self._remember("query", pair, partial(_redacted_query, redactor, pair), len(pair[0]) + len(pair[1]))
                 for pair in pairs], sum(len(a) + len(b) for a, b in pairs))
         if key in ("client", "server") and isinstance(value, dict) and all(_scalar(v) for v in value.values()):
             return self._remember(key, tuple(value.items()), lambda: self._known_value(key, value, record))
@@ -123,6 +124,14 @@ class Reredactor:
         if isinstance(value, list):
             return [self._tidy(v) for v in value]
         return self._shared.text(value) if isinstance(value, str) else value
+
+
+def _redacted_header(redactor: Redactor, pair: tuple[str, str]) -> list[str]:
+    return list(redactor.headers([pair])[0])
+
+
+def _redacted_query(redactor: Redactor, pair: tuple[str, str]) -> list[str]:
+    return redactor.query_pairs([pair])[0]
 
 
 def _scalar(value: Any) -> bool:

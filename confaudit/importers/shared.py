@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 MAX_REMEMBERED = 50_000
@@ -61,10 +62,17 @@ class SharedParts:
                 record[key] = self.text(value)
             elif key in ("request_headers", "response_headers", "query") and isinstance(value, list) \
                     and all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in value):
-                pairs = tuple((a, b) for a, b in value)
-                record[key] = self.same("pairs", pairs, lambda v=pairs: [self.same("pair", p, lambda q=p: list(q)) for p in v],
-                                        sum(len(a) + len(b) for a, b in pairs))
+                pairs: tuple[tuple[str, str], ...] = tuple((a, b) for a, b in value)
+                record[key] = self.same("pairs", pairs, partial(self._pairs, pairs), sum(len(a) + len(b) for a, b in pairs))
             elif isinstance(value, dict) and len(value) <= 8 and all(_short(v) for v in value.values()):
                 items = tuple(value.items())
-                record[key] = self.same("object", items, lambda v=value: {sys.intern(k): v[k] for k in v})
+                record[key] = self.same("object", items, partial(_interned, value))
         return record
+
+    def _pairs(self, pairs: tuple[tuple[str, str], ...]) -> list[list[str]]:
+        return [self.same("pair", p, partial(list, p)) for p in pairs]
+
+
+def _interned(value: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``value`` with its key names interned."""
+    return {sys.intern(k): value[k] for k in value}

@@ -9,7 +9,7 @@ import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from confaudit import __version__
 from confaudit.errors import InputError
@@ -273,6 +273,43 @@ def _regular(path: Path) -> int | None:
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
+class _FileEntry(TypedDict):
+    name: str
+    sha256: str | None
+    sensitive: bool
+    present: bool
+    matches: bool
+
+
+class _Integrity(TypedDict):
+    verified: bool
+    problems: list[str]
+
+
+class _SessionEntry(TypedDict):
+    """One session of bundle["session"]["sessions"] (the manifest's own objects are passed through as read)."""
+
+    path: str
+    vendor: str
+    scenario: str
+    operator: str
+    mode: str
+    started: float | None
+    stopped: float | None
+    tool: dict[str, object] | None
+    dependencies: dict[str, object]
+    simulated: bool
+    files: list[_FileEntry]
+    sensitive_files: list[str]
+    hook_errors: dict[str, object]
+    has_manifest: bool
+    finished: bool
+    files_match: bool
+    hashes_recorded: bool
+    integrity: _Integrity
+    scenario_run: NotRequired[dict[str, str]]
+
+
 def session_provenance(sessions: list[SessionInputs], known_digests: dict[Path, str] | None = None) -> dict[str, Any]:
     """bundle["session"]: who/what/when, versions, file hashes, and the integrity verdict per session.
 
@@ -280,21 +317,24 @@ def session_provenance(sessions: list[SessionInputs], known_digests: dict[Path, 
     """
     from confaudit.session.integrity import check_session
 
-    entries = []
+    entries: list[_SessionEntry] = []
     problems: list[str] = []
     for sess in sessions:
         m = sess.manifest
         integrity = check_session(sess.path, m, known_digests)
-        files = [{"name": f.name, "sha256": f.sha256, "sensitive": f.sensitive, "present": f.present, "matches": f.matches}
-                 for f in integrity.files]
-        hook_errors = m.get("hook_errors") if isinstance(m.get("hook_errors"), dict) else {}
+        files: list[_FileEntry] = [
+            {"name": f.name, "sha256": f.sha256, "sensitive": f.sensitive, "present": f.present, "matches": f.matches}
+            for f in integrity.files]
+        recorded_hook_errors = m.get("hook_errors")
+        hook_errors: dict[str, object] = recorded_hook_errors if isinstance(recorded_hook_errors, dict) else {}
+        recorded_tool, recorded_dependencies = m.get("tool"), m.get("dependencies")
         problems.extend(f"{sess.path}: {p}" for p in integrity.problems)
         entries.append({
             "path": sess.path.name, "vendor": sess.vendor, "scenario": _s(m.get("scenario")),
             "operator": _s(m.get("operator")), "mode": _s(m.get("mode")),
             "started": _num(m.get("started")), "stopped": _num(m.get("stopped")),
-            "tool": m.get("tool") if isinstance(m.get("tool"), dict) else None,
-            "dependencies": m.get("dependencies") if isinstance(m.get("dependencies"), dict) else {},
+            "tool": recorded_tool if isinstance(recorded_tool, dict) else None,
+            "dependencies": recorded_dependencies if isinstance(recorded_dependencies, dict) else {},
             "simulated": bool(m.get("simulated", False)), "files": files,
             "sensitive_files": [f["name"] for f in files if f["sensitive"]],
             "hook_errors": hook_errors, "has_manifest": bool(m),
@@ -305,7 +345,7 @@ def session_provenance(sessions: list[SessionInputs], known_digests: dict[Path, 
         run = m.get("scenario_run")
         if isinstance(run, dict):  # recorded by `confaudit run`: which scenario, byte for byte, and how it ended
             entries[-1]["scenario_run"] = {k: _s(run.get(k)) for k in ("file", "sha256", "outcome")}
-    first = entries[0] if entries else {}
+    first: _SessionEntry | dict[str, str] = entries[0] if entries else {}
     return {
         "vendor": first.get("vendor", ""), "scenario": first.get("scenario", ""), "operator": first.get("operator", ""),
         "started": min((e["started"] for e in entries if e["started"] is not None), default=None),

@@ -74,7 +74,8 @@ def check_session(directory: Path, manifest: Mapping[str, Any], known_digests: M
     if manifest.get("stopped") is None:
         return SessionIntegrity((), ("manifest.json has no stop time: the capture never finished (killed or still "
                                      "running), so no hashes were recorded and its files cannot be verified",), False, False)
-    listed = manifest.get("files") if isinstance(manifest.get("files"), Mapping) else {}
+    files = manifest.get("files")
+    listed: Mapping[object, object] = files if isinstance(files, Mapping) else {}
     problems: list[str] = []
     checks: list[FileCheck] = []
     for name, info in sorted(listed.items(), key=lambda item: str(item[0])):
@@ -108,9 +109,11 @@ def recorded_losses(manifest: Mapping[str, Any], listed: set[str]) -> list[str]:
                         "records of that traffic may be missing")
     run = manifest.get("scenario_run")
     if isinstance(run, Mapping) and run.get("outcome") != "completed":
-        error = run.get("error") if isinstance(run.get("error"), str) else "no reason recorded"
+        recorded = run.get("error")
+        error = recorded if isinstance(recorded, str) else "no reason recorded"
         problems.append(f"the scenario run did not complete ({error[:300]}): the session holds only the steps before it")
-    stats = manifest.get("stats") if isinstance(manifest.get("stats"), Mapping) else {}
+    recorded_stats = manifest.get("stats")
+    stats: Mapping[object, object] = recorded_stats if isinstance(recorded_stats, Mapping) else {}
     if listed & {OBSERVATIONS, FLOWS}:
         for key, what in (("write_errors", "observation records that failed to write (write errors)"),
                           ("dropped_records", "observation records queued but never written (dropped)")):

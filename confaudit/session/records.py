@@ -7,7 +7,7 @@ messages are joined by ``flow_uuid`` (mitmproxy's flow id).
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from confaudit.session.bodies import body_record, message_content
@@ -165,13 +165,21 @@ def stun_attribute_types(payload: bytes, limit: int = 32) -> list[int]:
     """Attribute types of a STUN message (never their values)."""
     if len(payload) < 20 or payload[4:8] != STUN_MAGIC:
         return []
-    out, pos = [], 20
+    out: list[int] = []
+    pos = 20
     end = min(len(payload), 20 + struct.unpack("!H", payload[2:4])[0])
     while pos + 4 <= end and len(out) < limit:
         attr_type, attr_len = struct.unpack("!HH", payload[pos:pos + 4])
         out.append(attr_type)
         pos += 4 + attr_len + (-attr_len % 4)
     return out
+
+
+class _Sizes(TypedDict):
+    """Smallest and largest payload of a UDP flow so far (min is None before the first)."""
+
+    min: int | None
+    max: int
 
 
 class UdpAggregate:
@@ -188,7 +196,7 @@ class UdpAggregate:
         self.bytes = {"from_client": 0, "to_client": 0}
         self.classes: dict[str, int] = {}
         self.stun_attrs: set[int] = set()
-        self.sizes = {"min": None, "max": 0}
+        self.sizes: _Sizes = {"min": None, "max": 0}
 
     def add(self, payload: bytes, from_client: bool, ts: float) -> None:
         side = "from_client" if from_client else "to_client"
