@@ -47,7 +47,9 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     people = dedupe([*_strings(participants), *_strings(session.get("participants"))])
     accounts = dedupe([*_strings(list(accounts or [])), *_strings(session.get("accounts")), *_strings(session.get("emails")),
                        *_strings(session.get("phones"))])
-    warnings = bundle["warnings"] if isinstance(bundle.get("warnings"), list) else bundle.setdefault("warnings", [])
+    if not isinstance(bundle.get("warnings"), list):  # a hostile bundle's warnings are no list to append to
+        bundle["warnings"] = []
+    warnings = bundle["warnings"]
     from confaudit.gcpause import gc_paused
 
     try:

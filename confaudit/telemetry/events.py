@@ -172,7 +172,8 @@ def iter_events(bundle: dict[str, Any]) -> Iterator[Event]:
             continue
         located, decoded = message_fields(rec)
         raw_size = rec.get("size")
-        size = raw_size if isinstance(raw_size, int) else 0
+        # as for an HTTP body's declared size: a bool or a negative count is no byte count
+        size = raw_size if isinstance(raw_size, int) and not isinstance(raw_size, bool) and raw_size >= 0 else 0
         yield _event("websocket", str(rec.get("id", "")), rec.get("ts"), _host_of(rec, http_hosts), located, decoded, size)
     yield from _plain_http_events(bundle)
 

@@ -78,7 +78,7 @@ def test_producers_write_no_key_the_model_lacks(tmp_path) -> None:
                     subprocess.run([sys.executable, "-c", "import mypy"], capture_output=True).returncode != 0,
                     reason="mypy is a dev dependency (make test installs it)")
 def test_typed_core_passes_mypy() -> None:
-    """The rules engine and checks read the bundle through the typed readers: mypy holds them to the model."""
+    """The whole package passes mypy: producers build the model's records, checks and reports read them through the typed readers."""
     result = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", "/dev/null"], cwd=REPO,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-4000:]

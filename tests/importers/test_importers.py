@@ -90,6 +90,22 @@ def test_link_http_to_pcap_flows_by_tuple_and_time() -> None:
     assert bundle["http"][0]["flow"] == "f2" and bundle["websocket"][0]["flow"] == "f2"
 
 
+def test_a_wrong_typed_port_links_to_no_flow_instead_of_crashing() -> None:
+    """An imported record's port that is a list or a float (a foreign observations.jsonl) matches no pcap flow; it
+    used to stop the analysis with "unhashable type: 'list'"."""
+    flows = [{"id": "f1", "transport": "tcp", "src": "10.0.0.2", "sport": 50000, "dst": "1.2.3.4", "dport": 443,
+              "first_seen": 99.0, "last_seen": 101.0}]
+    for port in ([443], {"n": 443}, 443.0, "443", True):
+        bundle = {"http": [{"id": "h1", "ts": 100.0, "client": None, "server": {"ip": "1.2.3.4", "port": port}}],
+                  "websocket": [], "flows": [dict(f) for f in flows]}
+        link_http_to_flows(bundle)
+        assert bundle["http"][0]["flow"] is None, port
+    bundle = {"http": [{"id": "h1", "ts": 100.0, "client": None, "server": {"ip": "1.2.3.4", "port": 443}}],
+              "websocket": [], "flows": flows}
+    link_http_to_flows(bundle)
+    assert bundle["http"][0]["flow"] == "f1"
+
+
 HOSTILE = {
     "deep.har": "[" * 100000 + "]" * 100000,
     "nan.har": '{"log": {"entries": [{"time": NaN}]}}',

@@ -356,3 +356,25 @@ def test_data_flow_references_are_counted_once_each_without_holding_them() -> No
     assert by_path["mail"]["evidence_count"] == 1
     reason = by_path["email"]["attribution"]["reasons"][0]
     assert reason.startswith("sent in flow f1: ")  # all unknown alike: the first in (kind, id) order speaks
+
+
+def test_a_bundle_whose_warnings_are_no_list_still_gets_its_warnings() -> None:
+    """A hostile bundle's ``warnings`` string is replaced by a list, so the room-link warning is not an AttributeError."""
+    bundle = _bundle(session={"room_link_pattern": "(unclosed"})
+    bundle["warnings"] = "not a list"
+    enrich(bundle, first_party=[], room_names=[], participants=[], entity_lists=[], redactor=Redactor.default())
+    assert any("room links not analysed" in w for w in bundle["warnings"])
+
+
+def test_a_websocket_size_that_is_no_byte_count_counts_nothing() -> None:
+    """A bool or negative ``size`` is no byte count (as for an HTTP body's declared size): it adds 0 bytes, never subtracts."""
+    def sent(size: Any) -> int:
+        bundle = _bundle(http=[_http("h1", 1.0, "https://vendor.test/ws", method="GET")])
+        bundle["websocket"] = [{"id": "w1", "ts": 2.0, "http_id": "h1", "from_client": True, "type": "text",
+                                "size": size, "content": '{"a": 1}', "truncated": False, "host": "vendor.test",
+                                "url": "wss://vendor.test/ws", "flow": None, "source": "fixture"}]
+        _run(bundle, first_party=["vendor.test"])
+        return next(p["bytes_sent"] for p in bundle["parties"] if p["domain"] == "vendor.test")
+
+    honest = sent(8)
+    assert sent(-1_000_000) == sent(True) == sent(0) == honest - 8 >= 0
