@@ -98,11 +98,11 @@ def _data_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) -> list[d
         third: dict[str, set[str]] = {}
         first: dict[str, set[str]] = {}
         for df in (records(e["bundle"], "data_flows") or []):
-            cat = str(df.get("category"))
+            cat = str(df["category"])
             if cat not in categories:
                 categories.append(cat)
-            target = first if df.get("first_party") is True else third
-            target.setdefault(cat, set()).add(str(df.get("party")))
+            target = first if df["first_party"] is True else third
+            target.setdefault(cat, set()).add(str(df["party"]))
         per_vendor.append((first, third))
     def cell(e: Mapping[str, Any], first: dict[str, set[str]], third: dict[str, set[str]], cat: str, web: bool) -> dict[str, Any]:
         href = _href(e["report_href"], "parties")
@@ -121,9 +121,9 @@ def _third_party_rows(entries: Sequence[Mapping[str, Any]], clean: Sanitizer) ->
     for n, e in enumerate(entries):
         for p in (records(e["bundle"], "parties") or []):
             # a third party is the vendor's (or not yet attributed); the device's own background services are not
-            if p.get("first_party") is True or role(p) == "background":
+            if p["first_party"] is True or role(p) == "background":
                 continue
-            key = str(p.get("entity") or p.get("domain"))
+            key = str(p["entity"] or p["domain"])
             slot = keyed.setdefault(key, [None] * len(entries))
             slot[n] = slot[n] or p
     ranked = sorted(keyed.items(), key=lambda kv: (-sum(1 for p in kv[1] if p), kv[0]))
@@ -148,10 +148,10 @@ def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     bundle, _left_out = vendor_media_view(e["bundle"])  # another app's call in the same capture is not the vendor's
     streams = (records(bundle, "media_streams") or [])
     zoom = (records(bundle, "zoom") or [])
-    enc = Counter(str(s.get("encryption") or "unknown") for s in streams)
+    enc = Counter(str(s["encryption"] or "unknown") for s in streams)
     tls = [t for t in (records(bundle, "tls") or []) if role(t) != "background"]  # the OS's own TLS is not the vendor's
-    versions = Counter(str(t.get("version") or "?") for t in tls)
-    profiles = Counter(str(d.get("srtp_profile") or "none") for d in (records(bundle, "dtls") or []))
+    versions = Counter(str(t["version"] or "?") for t in tls)
+    profiles = Counter(str(d["srtp_profile"] or "none") for d in (records(bundle, "dtls") or []))
     e2ee: Mapping[str, Any] = (section_object(bundle, "e2ee") or {})
     summary = as_map(e2ee.get("summary"))
     seen = planes(bundle)
@@ -163,7 +163,7 @@ def _media(e: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
                                         + ([f"Zoom media on {len(zoom)} flow(s)"] if zoom else [])) or media_absent, 200),
         "tls": clean.text(", ".join(f"{k} ×{n}" for k, n in sorted(versions.items()))
                           or ("none found" if seen["packets"] else NOT_CAPTURED), 200),
-        "weak_tls": sum(1 for t in tls if t.get("weak")),
+        "weak_tls": sum(1 for t in tls if t["weak"]),
         "srtp": clean.text(", ".join(f"{k} ×{n}" for k, n in sorted(profiles.items())) or media_absent, 200),
         "e2ee": clean.text(str(summary.get("conclusion") or "not tested").replace("_", " "), 120),
         "key_use": clean.text(keys_used(e["bundle"]).headline, 400),

@@ -49,7 +49,7 @@ class EvidenceIndex:
                 or int(index) >= len(inputs):
             return None
         source = inputs[int(index)]
-        return {"path": source.get("path") if isinstance(source, Mapping) else None, "frame": int(frame)}
+        return {"path": source["path"] if isinstance(source, Mapping) else None, "frame": int(frame)}
 
 
 def _endpoint(rec: Mapping[str, Any], host: str, port: str) -> str:

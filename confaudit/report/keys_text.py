@@ -106,7 +106,7 @@ def _source(use: KeyLogUse) -> str:
 
 def _input_dirs(bundle: Mapping[str, Any]) -> set[str]:
     inputs = (records(bundle, "inputs") or [])
-    return {str(i.get("path") or "").replace("\\", "/").rpartition("/")[0] for i in inputs if isinstance(i, Mapping)}
+    return {str(i["path"] or "").replace("\\", "/").rpartition("/")[0] for i in inputs if isinstance(i, Mapping)}
 
 
 def _https(bundle: Mapping[str, Any]) -> str:

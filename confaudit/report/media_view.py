@@ -77,7 +77,7 @@ def _keys(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
 def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     """Everything the media section shows; each list capped with a count of what was left out."""
     streams = (records(bundle, "media_streams") or [])
-    enc = Counter(str(s.get("encryption") or "unknown") for s in streams)
+    enc = Counter(str(s["encryption"] or "unknown") for s in streams)
     sdp_captured = bool((records(bundle, "sdp") or []))
     notes = _Notes()
     stream_rows = [_stream_row(s, clean, sdp_captured, notes) for s in streams[:MAX_ROWS]]
@@ -85,10 +85,10 @@ def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     path = section_object(bundle, "media_path")
     path_view = None
     if path:
-        endpoints = [e for e in as_list(path.get("endpoints")) if isinstance(e, Mapping)]
+        endpoints = [e for e in as_list(path["endpoints"]) if isinstance(e, Mapping)]
         path_view = {
-            "topology": clean.text(path.get("topology") or "unknown", 60),
-            "reasons": [clean.text(r, 300) for r in as_list(path.get("reasons"))[:20]],
+            "topology": clean.text(path["topology"] or "unknown", 60),
+            "reasons": [clean.text(r, 300) for r in as_list(path["reasons"])[:20]],
             "endpoints": [{"address": clean.text(e.get("address"), 60), "port": clean.text(e.get("port"), 10),
                            "role": clean.text(e.get("role"), 40), "names": _join(e.get("names"), clean, 200)}
                           for e in endpoints[:MAX_ROWS]],
@@ -97,24 +97,24 @@ def media_view(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
 
     # Aggregate the raw values first, then redact only the rows shown (tens of thousands of handshakes).
     tls_raw = (records(bundle, "tls") or [])
-    tls, tls_more = _shown(_aggregate([(t.get("sni") or "(no SNI)", t.get("version") or "?", t.get("cipher_name") or t.get("cipher") or "?",
-                              "weak" if t.get("weak") else "") for t in tls_raw]), clean, (120, 20, 80, 10))
-    quic, quic_more = _shown(_aggregate([(q.get("sni") or "(no SNI)", q.get("version") or "?") for q in (records(bundle, "quic") or [])]),
+    tls, tls_more = _shown(_aggregate([(t["sni"] or "(no SNI)", t["version"] or "?", t.get("cipher_name") or t["cipher"] or "?",
+                              "weak" if t["weak"] else "") for t in tls_raw]), clean, (120, 20, 80, 10))
+    quic, quic_more = _shown(_aggregate([(q["sni"] or "(no SNI)", q["version"] or "?") for q in (records(bundle, "quic") or [])]),
                   clean, (120, 40))
-    dtls, dtls_more = _shown(_aggregate([(d.get("version") or "?", _flat(d.get("srtp_profiles_offered")),
-                               d.get("srtp_profile") or "none negotiated") for d in (records(bundle, "dtls") or [])]),
+    dtls, dtls_more = _shown(_aggregate([(d["version"] or "?", _flat(d["srtp_profiles_offered"]),
+                               d["srtp_profile"] or "none negotiated") for d in (records(bundle, "dtls") or [])]),
                   clean, (20, 200, 60))
-    stun, stun_more = _shown(_aggregate([(_flat(s.get("realms")), s.get("software") or "") for s in (records(bundle, "stun") or [])]),
+    stun, stun_more = _shown(_aggregate([(_flat(s["realms"]), s["software"] or "") for s in (records(bundle, "stun") or [])]),
                   clean, (120, 120))
 
     e2ee = section_object(bundle, "e2ee")
     e2ee_view = None
     if e2ee:
-        summary = as_map(e2ee.get("summary"))
-        e2ee_streams = [s for s in as_list(e2ee.get("streams")) if isinstance(s, Mapping)]
+        summary = as_map(e2ee["summary"])
+        e2ee_streams = [s for s in as_list(e2ee["streams"]) if isinstance(s, Mapping)]
         e2ee_view = {
             "conclusion": clean.text(str(summary.get("conclusion") or "not determined").replace("_", " "), 300),
-            "keylogs": len(as_list(e2ee.get("keylogs"))),
+            "keylogs": len(as_list(e2ee["keylogs"])),
             "streams": [{"id": clean.text(s.get("id"), 20), "sender": clean.text(s.get("sender"), 80),
                          "ssrc": clean.text(s.get("ssrc"), 20),
                          "codec": clean.text(stream_label(s, sdp_captured=sdp_captured).summary, 80),

@@ -94,23 +94,23 @@ def traffic_events(bundle: Mapping[str, Any]) -> list[tuple[float, str]]:
     host_party: dict[str, str] = {}
     for party in (records(bundle, "parties") or []):
         if isinstance(party, Mapping):
-            for host in as_list(party.get("hosts")):
-                host_party.setdefault(str(host).lower(), str(party.get("id")))
+            for host in as_list(party["hosts"]):
+                host_party.setdefault(str(host).lower(), str(party["id"]))
     events: list[tuple[float, str]] = []
     http_host: dict[str, str] = {}
     for req in (records(bundle, "http") or []):
         if not isinstance(req, dict):
             continue
-        host = str(req.get("host") or "").lower()
-        http_host[str(req.get("id"))] = host
-        ts = _num(req.get("ts"))
+        host = str(req["host"] or "").lower()
+        http_host[str(req["id"])] = host
+        ts = _num(req["ts"])
         if ts is not None and host in host_party:
             events.append((ts, host_party[host]))
     for msg in (records(bundle, "websocket") or []):
         if not isinstance(msg, dict):
             continue
-        host = http_host.get(str(msg.get("http_id")), "")
-        ts = _num(msg.get("ts"))
+        host = http_host.get(str(msg["http_id"]), "")
+        ts = _num(msg["ts"])
         if ts is not None and host in host_party:
             events.append((ts, host_party[host]))
     return events
@@ -122,14 +122,14 @@ def flow_spans(bundle: Mapping[str, Any]) -> list[tuple[float, float, str, float
     for party in (records(bundle, "parties") or []):
         if isinstance(party, dict):
             for fid in as_list(party.get("flows")):
-                flow_party.setdefault(str(fid), str(party.get("id")))
+                flow_party.setdefault(str(fid), str(party["id"]))
     spans = []
     for flow in (records(bundle, "flows") or []):
-        if not isinstance(flow, dict) or str(flow.get("id")) not in flow_party:
+        if not isinstance(flow, dict) or str(flow["id"]) not in flow_party:
             continue
-        start, end, size = _num(flow.get("first_seen")), _num(flow.get("last_seen")), _num(flow.get("bytes"))
+        start, end, size = _num(flow["first_seen"]), _num(flow["last_seen"]), _num(flow["bytes"])
         if start is not None and size:
-            spans.append((start, max(end or start, start), flow_party[str(flow.get("id"))], size))
+            spans.append((start, max(end or start, start), flow_party[str(flow["id"])], size))
     return spans
 
 
@@ -153,10 +153,10 @@ def build_timeline(bundle: Mapping[str, Any], sanitize_label: Any = str) -> Time
         spans, unit = flow_spans(bundle), "bytes"
     if not spans:
         return None
-    parties = {str(p.get("id")): p for p in (records(bundle, "parties") or []) if isinstance(p, Mapping)}
+    parties = {str(p["id"]): p for p in (records(bundle, "parties") or []) if isinstance(p, Mapping)}
     t0 = min(s[0] for s in spans)
     t1 = max(s[1] for s in spans)
-    stamped = [(_num(p.get("ts")), p.get("phase")) for p in (records(bundle, "phases") or []) if isinstance(p, Mapping)]
+    stamped = [(_num(p["ts"]), p["phase"]) for p in (records(bundle, "phases") or []) if isinstance(p, Mapping)]
     phase_ts = [(t, name) for t, name in stamped if t is not None]
     if phase_ts:
         t0 = min(t0, min(t for t, _ in phase_ts))

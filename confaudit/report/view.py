@@ -75,39 +75,39 @@ def _parties(bundle: Mapping[str, Any], clean: Sanitizer) -> dict[str, Any]:
     cells: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"count": 0, "example": "", "phases": set()})
     categories: list[str] = []
     for df in flows:
-        cat = str(df.get("category"))
+        cat = str(df["category"])
         if cat not in categories:
             categories.append(cat)
-        cell = cells[(str(df.get("party_id") or df.get("party")), cat)]
-        cell["count"] += as_int(df.get("count")) or 1
-        cell["example"] = cell["example"] or clean.text(df.get("example"), 60)
-        if df.get("phase"):
-            cell["phases"].add(clean.text(df.get("phase"), 30))
-    ranked = sorted(parties, key=lambda p: (p.get("first_party") is True, -as_int(p.get("request_count")),
-                                            str(p.get("domain"))))
+        cell = cells[(str(df["party_id"] or df["party"]), cat)]
+        cell["count"] += as_int(df["count"]) or 1
+        cell["example"] = cell["example"] or clean.text(df["example"], 60)
+        if df["phase"]:
+            cell["phases"].add(clean.text(df["phase"], 30))
+    ranked = sorted(parties, key=lambda p: (p["first_party"] is True, -as_int(p["request_count"]),
+                                            str(p["domain"])))
     rows = []
     for p in ranked[:MAX_PARTIES]:
-        pid = str(p.get("id"))
+        pid = str(p["id"])
         row_cells = []
         for cat in categories:
-            found = cells.get((pid, cat)) or cells.get((str(p.get("domain")), cat))
+            found = cells.get((pid, cat)) or cells.get((str(p["domain"]), cat))
             row_cells.append({"count": found["count"], "example": found["example"], "phases": ", ".join(sorted(found["phases"]))}
                              if found else None)
-        rows.append({"anchor": party_anchor(pid), "domain": clean.text(p.get("domain"), 120),
-                     "entity": clean.text(p.get("entity") or "unknown", 120), "first_party": p.get("first_party"),
-                     "requests": p.get("request_count") or 0, "bytes_sent": p.get("bytes_sent") or 0,
+        rows.append({"anchor": party_anchor(pid), "domain": clean.text(p["domain"], 120),
+                     "entity": clean.text(p["entity"] or "unknown", 120), "first_party": p["first_party"],
+                     "requests": p["request_count"] or 0, "bytes_sent": p["bytes_sent"] or 0,
                      "flow_bytes": p.get("flow_bytes"),
-                     "hosts": clean.text(", ".join(str(h) for h in as_list(p.get("hosts"))[:10]), 300),
+                     "hosts": clean.text(", ".join(str(h) for h in as_list(p["hosts"])[:10]), 300),
                      "cells": row_cells})
-    flow_rows = [{"party": clean.text(df.get("party"), 120), "category": clean.text(df.get("category"), 40),
-                  "location": clean.text(df.get("location"), 20), "field": clean.text(df.get("field_path"), 200),
-                  "example": clean.text(df.get("example"), 120), "phase": clean.text(df.get("phase") or "", 40),
-                  "count": df.get("count"), "first_party": df.get("first_party")}
-                 for df in sorted(flows, key=lambda d: (d.get("first_party") is True, str(d.get("party")),
-                                                        str(d.get("category"))))[:MAX_DATA_FLOWS]]
+    flow_rows = [{"party": clean.text(df["party"], 120), "category": clean.text(df["category"], 40),
+                  "location": clean.text(df["location"], 20), "field": clean.text(df["field_path"], 200),
+                  "example": clean.text(df["example"], 120), "phase": clean.text(df["phase"] or "", 40),
+                  "count": df["count"], "first_party": df["first_party"]}
+                 for df in sorted(flows, key=lambda d: (d["first_party"] is True, str(d["party"]),
+                                                        str(d["category"])))[:MAX_DATA_FLOWS]]
     return {"categories": [clean.text(c.replace("_", " "), 40) for c in categories], "rows": rows,
             "more": max(len(ranked) - MAX_PARTIES, 0), "count": len(parties),
-            "third_party_count": sum(1 for p in parties if p.get("first_party") is False),
+            "third_party_count": sum(1 for p in parties if p["first_party"] is False),
             "data_flows": flow_rows, "data_flows_more": max(len(flows) - MAX_DATA_FLOWS, 0)}
 
 
@@ -216,12 +216,12 @@ def audit_view(run: Mapping[str, Any], bundle: Mapping[str, Any], redactor: Reda
         "tool_version": clean.text(tool.get("version"), 40), "schema_version": clean.text(bundle.get("schema_version"), 20),
         "warnings": [clean.text(w, 400) for w in warnings[:MAX_WARNINGS]],
         "warnings_more": max(len(warnings) - MAX_WARNINGS, 0),
-        "inputs": [{"path": clean.text(i.get("path"), 300), "sha256": clean.text(i.get("sha256"), 64),
-                    "format": clean.text(i.get("format"), 30), "records_read": i.get("records_read"),
-                    "records_skipped": i.get("records_skipped"), "complete": i.get("complete")} for i in inputs[:100]],
+        "inputs": [{"path": clean.text(i["path"], 300), "sha256": clean.text(i["sha256"], 64),
+                    "format": clean.text(i["format"], 30), "records_read": i["records_read"],
+                    "records_skipped": i["records_skipped"], "complete": i["complete"]} for i in inputs[:100]],
         "inputs_more": max(len(inputs) - 100, 0),
         "session": _session(bundle, clean),
-        "phases": [{"phase": clean.text(p.get("phase"), 60), "ts": p.get("ts")} for p in (records(bundle, "phases") or [])[:100]],
+        "phases": [{"phase": clean.text(p["phase"], 60), "ts": p["ts"]} for p in (records(bundle, "phases") or [])[:100]],
         "score": _score(run, clean),
         "findings": findings,
         "parties": _parties(bundle, clean),

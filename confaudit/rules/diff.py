@@ -18,13 +18,13 @@ def _party_key(party: Mapping[str, Any]) -> str:
 
 
 def _third_parties(bundle: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    return {_party_key(p): p for p in records(bundle, "parties") or [] if p.get("first_party") is not True and _party_key(p)}
+    return {_party_key(p): p for p in records(bundle, "parties") or [] if p["first_party"] is not True and _party_key(p)}
 
 
 def _categories_by_party(bundle: Mapping[str, Any]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for f in records(bundle, "data_flows") or []:
-        party, category = f.get("party"), f.get("category")
+        party, category = f["party"], f["category"]
         if isinstance(party, str) and isinstance(category, str):
             out.setdefault(party, set()).add(category)
     return out
@@ -36,9 +36,9 @@ def encryption_summary(bundle: Mapping[str, Any]) -> dict[str, Any]:
     for s in records(bundle, "media_streams") or []:
         kind = stream_encryption(s)
         streams[kind] = streams.get(kind, 0) + 1
-    versions = sorted({version_name(v) for t in records(bundle, "tls") or [] if (v := tls_version(t.get("version")))})
-    profiles = sorted({srtp_profile(d.get("srtp_profile"))[1] for d in records(bundle, "dtls") or []
-                       if d.get("srtp_profile")})
+    versions = sorted({version_name(v) for t in records(bundle, "tls") or [] if (v := tls_version(t["version"]))})
+    profiles = sorted({srtp_profile(d["srtp_profile"])[1] for d in records(bundle, "dtls") or []
+                       if d["srtp_profile"]})
     # The transport_encryption check's own predicates, so proxy CONNECT, loopback and OCSP/CRL fetches count
     # exactly as `check` counts them (the flow/packet references beside each item are not counted).
     plain, _revocation_checks = plaintext_web(bundle)
@@ -50,7 +50,7 @@ def encryption_summary(bundle: Mapping[str, Any]) -> dict[str, Any]:
 
 def _topology(bundle: Mapping[str, Any]) -> str:
     path = obj(bundle, "media_path")
-    return text((path.get("topology") if path else None) or "unknown", 40)
+    return text((path["topology"] if path else None) or "unknown", 40)
 
 
 def _changed(old: Any, new: Any) -> dict[str, Any] | None:

@@ -36,12 +36,12 @@ def with_first_party(bundle: Mapping[str, Any], first_party: tuple[str, ...]) ->
     parties = records(bundle, "parties")
     if first_party and parties is not None:
         matcher = NameMatcher(first_party)
-        view["parties"] = [dict(p, first_party=True) if p.get("first_party") is not True and matcher.any(party_names(p))
+        view["parties"] = [dict(p, first_party=True) if p["first_party"] is not True and matcher.any(party_names(p))
                            else p for p in parties]
         flows = records(bundle, "data_flows")
         if flows is not None:
-            view["data_flows"] = [dict(f, first_party=True) if f.get("first_party") is not True and matcher.any(
-                (f.get("party"), f.get("entity"))) else f for f in flows]
+            view["data_flows"] = [dict(f, first_party=True) if f["first_party"] is not True and matcher.any(
+                (f["party"], f["entity"])) else f for f in flows]
     return attributed_view(view, first_party)
 
 

@@ -190,7 +190,7 @@ def no_audio_while_muted(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
         if metrics:
             problems.append(f"{plural(metrics, 'audio-level telemetry message')}")
             refs.append(ref("phase", record_id(entry, f"muted{i}"), f"{metrics} audio_metrics flows while muted"))
-            flows = as_list(entry.get("audio_metrics_flows"))
+            flows = as_list(entry["audio_metrics_flows"])
             refs.extend(ref("data_flow", d) for d in flows[:10] if isinstance(d, str))
     for i, f in enumerate(records(bundle, "data_flows") or []):
         if f["category"] == "audio_metrics" and str(f["phase"]).lower() in muted_names:
