@@ -1,11 +1,11 @@
 """Checks, scores, reports, diff and compare index the fields their section's schema requires instead of
 ``.get``-ing them.
 
-The typed readers (``section_records``/``section_object`` of confaudit.evidence.model) leave out records
+The typed readers (``section_records``/``section_object`` of confaudit.evidence_model) leave out records
 lacking a required key, so a ``.get("ssrc")`` on a media stream could only hide a default; a required field
 read with ``.get(key, default)`` would fail open the day the reader changed. This walks the check modules and
 the modules that read a bundle after them (confaudit/rules, report, formats, commands), recognises the readers
-under whatever names each module imports them as (``from confaudit.evidence.model import section_records as
+under whatever names each module imports them as (``from confaudit.evidence_model import section_records as
 records``, the checks' ``records``/``obj`` re-exported by confaudit/rules/checks/_common.py, a module imported
 as a name), and follows the names bound to a section's records: ``for s in records(bundle, "media_streams")
 or []``, ``enumerate(...)``, comprehensions, names assigned (plainly, annotated or with ``:=``) from a reader,
@@ -28,7 +28,7 @@ SCANNED = sorted({*(PACKAGE / "rules" / "checks").glob("*.py"), *(PACKAGE / "rul
                   *(PACKAGE / "commands").glob("*.py")})
 """The modules whose reads of a bundle's records are checked."""
 
-MODEL = "confaudit.evidence.model"
+MODEL = "confaudit.evidence_model"
 LIST, OBJECT = "list", "object"
 READERS = {"section_records": LIST, "section_object": OBJECT}
 """The typed readers as the model defines them: a list section's records, an object section."""
@@ -74,7 +74,7 @@ _CHASING: set[tuple[str, str]] = set()
 @cache
 def offered(module: str, name: str) -> str | None:
     """The typed reader (LIST/OBJECT) that attribute ``name`` of ``module`` is, following the module's
-    top-level imports (``from confaudit.evidence.model import section_records as records``) and re-exports
+    top-level imports (``from confaudit.evidence_model import section_records as records``) and re-exports
     (``records = section_records``); None when it is no reader. A chain of re-exports is finite unless it
     loops, which makes no reader."""
     if module == MODEL:
@@ -102,7 +102,7 @@ def offered(module: str, name: str) -> str | None:
 def reader_names(tree: ast.Module, module: str) -> tuple[Readers, Modules]:
     """The names ``tree`` (the source of ``module``) calls the typed readers by, resolved from its imports
     (at any depth: commands import inside functions) and its top-level ``name = reader`` re-exports; and the
-    confaudit modules it imported as names (``import confaudit.evidence.model as model``)."""
+    confaudit modules it imported as names (``import confaudit.evidence_model as model``)."""
     readers: Readers = {}
     modules: Modules = {}
     for node in ast.walk(tree):
@@ -437,8 +437,8 @@ def test_the_scan_resolves_the_readers_from_imports() -> None:
     for an absent section) is no record; a name also bound to something else, or shadowed by a lambda's
     parameter, is left alone."""
     source = '''
-from confaudit.evidence.model import section_object as section, section_records as rows
-import confaudit.evidence.model as model
+from confaudit.evidence_model import section_object as section, section_records as rows
+import confaudit.evidence_model as model
 
 def report(bundle):
     for p in (rows(bundle, "parties") or [])[:100]:
@@ -479,7 +479,7 @@ def elsewhere(bundle):
     found = {(section, key) for _, section, key in required_gets(ast.parse(source), "confaudit.report.example")}
     assert found == {("parties", "domain"), ("tool", "version"), ("media_path", "topology"), ("quic", "sni"),
                      ("phases", "ts"), ("sip", "first_line"), ("quic", "alpn")}
-    relative = ("from ..evidence.model import section_records as recs\n"
+    relative = ("from ..evidence_model import section_records as recs\n"
                 "def f(b):\n    return [s.get('ssrc') for s in recs(b, 'media_streams') or []]\n")
     assert required_gets(ast.parse(relative), "confaudit.report.example") == [(3, "media_streams", "ssrc")]
 
