@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Mapping
 
-from confaudit.evidence_model import section_object, section_records as records
+from confaudit.evidence_model import MediaStream, section_object, section_records as records
 from confaudit.report.filters import as_list, as_map
 from confaudit.report.keys_text import keys_used
 from confaudit.report.media_labels import stream_label
@@ -52,16 +52,16 @@ class _Notes:
         return self.texts.index(text) + 1
 
 
-def _stream_row(s: Mapping[str, Any], clean: Sanitizer, sdp_captured: bool, notes: _Notes) -> dict[str, Any]:
+def _stream_row(s: MediaStream, clean: Sanitizer, sdp_captured: bool, notes: _Notes) -> dict[str, Any]:
     label = stream_label(s, sdp_captured=sdp_captured)
     return {
-        "id": clean.text(s.get("id"), 40), "flow": clean.text(s.get("flow"), 40), "ssrc": clean.text(s.get("ssrc"), 20),
-        "payload_type": clean.text(s.get("payload_type"), 10), "kind": label.kind, "codec": clean.text(label.codec, 60),
+        "id": clean.text(s["id"], 40), "flow": clean.text(s["flow"], 40), "ssrc": clean.text(s["ssrc"], 20),
+        "payload_type": clean.text(s["payload_type"], 10), "kind": label.kind, "codec": clean.text(label.codec, 60),
         "summary": clean.text(label.summary, 120), "basis": clean.text(label.basis, 200),
         "unknown_note": notes.number(clean.text(label.unknown_reason, 600)),
-        "encryption": clean.text(s.get("encryption") or "unknown", 40),
-        "encrypted": str(s.get("encryption") or "").lower() not in ("", "none", "plain", "rtp", "unencrypted", "unknown"),
-        "packets": s.get("packets"), "reasons_note": notes.number(_join(s.get("reasons"), clean, 300)),
+        "encryption": clean.text(s["encryption"] or "unknown", 40),
+        "encrypted": str(s["encryption"] or "").lower() not in ("", "none", "plain", "rtp", "unencrypted", "unknown"),
+        "packets": s["packets"], "reasons_note": notes.number(_join(s["reasons"], clean, 300)),
     }
 
 

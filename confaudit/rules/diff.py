@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from confaudit.evidence_model import Party
 from confaudit.rules.checks._common import as_list, obj, records, text
 from confaudit.rules.checks.media import srtp_profile, stream_encryption
 from confaudit.rules.checks.transport import plaintext_web, tls_version, version_name
@@ -13,8 +14,8 @@ from confaudit.rules.model import RunResult
 PLAIN_HTTP_KINDS = frozenset({"http", "http_plain", "flow"})
 
 
-def _party_key(party: Mapping[str, Any]) -> str:
-    return text(party.get("domain") or party.get("entity") or "", 200)
+def _party_key(party: Party) -> str:
+    return text(party["domain"] or party["entity"] or "", 200)
 
 
 def _third_parties(bundle: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

@@ -108,7 +108,7 @@ def outcome(verdict: str, explanation: str, refs: Iterable[Mapping[str, str]] = 
     return Outcome(verdict=verdict, explanation=explanation, evidence=capped(refs))
 
 
-def listing(values: Iterable[Any], limit: int = 5, width: int = 80) -> str:
+def listing(values: object, limit: int = 5, width: int = 80) -> str:
     """'a, b and c' (with '... and N more' past ``limit``); non-list values count as empty."""
     items = [text(v, width) for v in values] if isinstance(values, (list, tuple, set, frozenset, dict)) else []
     if not items:

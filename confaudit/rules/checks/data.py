@@ -257,13 +257,13 @@ def _ad_hits(party: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
     return sorted(cats & (AD_CATEGORIES | (ANALYTICS_CATEGORIES if params.get("include_analytics") else frozenset())))
 
 
-def _ad_ref(party: Mapping[str, Any], index: int, hits: list[str]) -> dict[str, str]:
-    raw_list = party.get("entity_list")
-    lst = raw_list if isinstance(raw_list, Mapping) else {}
+def _ad_ref(party: Party, index: int, hits: list[str]) -> dict[str, str]:
+    raw_list = party["entity_list"]
+    lst: Mapping[str, object] = raw_list if isinstance(raw_list, Mapping) else {}
     source = text(lst.get("name"), 60) or listing(party.get("lists") or [], 3)
-    return ref("party", record_id(party, str(party.get("domain") or f"p{index}")),
-               f"{text(party.get('domain'), 80)} ({text(party.get('entity'), 60) or 'unknown entity'}: {listing(hits)}; "
-               f"{text(party.get('request_count', '?'), 12)} requests; list: {source}; {role(party)})")
+    return ref("party", record_id(party, str(party["domain"] or f"p{index}")),
+               f"{text(party['domain'], 80)} ({text(party['entity'], 60) or 'unknown entity'}: {listing(hits)}; "
+               f"{text(party['request_count'], 12)} requests; list: {source}; {role(party)})")
 
 
 def no_advertising(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from confaudit.evidence_model import MediaStream
 from confaudit.rules.checks._common import judging_vendor_media, all_of, balanced, sentence, flow_ref, listing, outcome, plural, record_id, records, ref, text, were
 from confaudit.rules.model import Outcome
 
@@ -36,9 +37,9 @@ def srtp_profile(value: Any) -> tuple[int | None, str]:
     return None, text(raw, 60)
 
 
-def stream_encryption(stream: Mapping[str, Any]) -> str:
+def stream_encryption(stream: MediaStream) -> str:
     """'plain', 'encrypted' or 'unknown' for one media stream record."""
-    value = str(stream.get("encryption") or "").lower()
+    value = str(stream["encryption"] or "").lower()
     if value in PLAIN:
         return "plain"
     if value in UNKNOWN:
