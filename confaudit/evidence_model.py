@@ -72,6 +72,10 @@ class E2eeKeylog(TypedDict):
     sha256: str
 
 
+E2eePath: TypeAlias = Literal['p2p', 'relay', 'server', 'unknown']
+"""How a stream's flow travelled: the media_path endpoint role on that flow (server, relay), else media_path.topology."""
+
+
 class E2eeSdesSource(TypedDict):
     id: str
     kind: str
@@ -126,7 +130,8 @@ class E2eeStream(TypedDict):
     media_stream: str | None
     """media_streams[] id (m<N>) of the same flow and SSRC."""
     packets: int
-    path: Literal['p2p', 'relay', 'server', 'unknown']
+    path: E2eePath
+    """How a stream's flow travelled: the media_path endpoint role on that flow (server, relay), else media_path.topology."""
     payload_type: NotRequired[int | None]
     reasons: list[str]
     replay_rejected: NotRequired[int]
@@ -142,7 +147,8 @@ class E2eeSummary(TypedDict):
     inner_encrypted: int
     inner_undetermined: int
     not_observable: int
-    paths: list[str]
+    paths: list[E2eePath]
+    """The distinct paths of the streams judged codec or encrypted, sorted."""
     sdes_keys_in_signalling: bool
     sessions: int
     sessions_with_keys: int

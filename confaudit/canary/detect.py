@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from confaudit.canary.spec import CanarySpec
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import E2eeCanary
+
+CanaryKind = Literal["audio", "video"]
+"""Which half of the canary a stream was searched for (the bundle's ``streams[].canary.kind``)."""
 
 MAX_VIDEO_FRAMES = 900
 VIDEO_CODECS = ("vp8", "vp9", "h264")
@@ -17,7 +23,7 @@ class CanaryResult:
 
     found: bool
     """The canary was recognised in the decoded media."""
-    kind: str
+    kind: CanaryKind
     """audio | video: which half of the canary was looked for."""
     seed: str
     """The canary's seed (from canary.json)."""
@@ -30,9 +36,11 @@ class CanaryResult:
     codec: str
     """The codec the stream was decoded with."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"found": self.found, "kind": self.kind, "seed": self.seed, "figures": self.figures,
-                "summary": self.summary}
+    def as_dict(self) -> E2eeCanary:
+        """The bundle's ``streams[].canary`` object (``media_carried`` and ``codec`` steer the verdict, not written)."""
+        canary: E2eeCanary = {"found": self.found, "kind": self.kind, "seed": self.seed, "figures": self.figures,
+                              "summary": self.summary}
+        return canary
 
 
 def decoded_luma(codec: str, packets: list[Any]) -> tuple[list[Any], int]:

@@ -14,6 +14,8 @@ from confaudit.errors import InputError
 
 if TYPE_CHECKING:
     from confaudit.canary.spec import SpecSource
+    from confaudit.e2ee.keylog import KeyLog
+    from confaudit.evidence_model import E2eeTest
 
 
 def enrich(bundle: dict[str, Any], *, captures: list[Path], keylogs: list[Path],
@@ -22,7 +24,7 @@ def enrich(bundle: dict[str, Any], *, captures: list[Path], keylogs: list[Path],
     (confaudit.canary) to look for in decrypted media."""
     from confaudit.e2ee.keylog import read_keylog
 
-    loaded = []
+    loaded: list[KeyLog] = []
     warnings: list[str] = []
     if explicit_keylog is not None:
         loaded.append(read_keylog(Path(explicit_keylog), strict=True))
@@ -35,6 +37,7 @@ def enrich(bundle: dict[str, Any], *, captures: list[Path], keylogs: list[Path],
             warnings.append(f"e2ee: session key log skipped: {exc}")
     from confaudit.e2ee.section import build_e2ee
 
+    e2ee: E2eeTest
     try:
         e2ee, complete = build_e2ee(bundle, [Path(c) for c in captures], loaded, canaries)
     except InputError:

@@ -15,10 +15,14 @@ evidence either way.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from confaudit.wire.codecs import OPUS_TINY_PAYLOAD
+
+if TYPE_CHECKING:
+    from confaudit.e2ee.enums import Verdict
+    from confaudit.evidence_model import E2eeAudioEvidence
 
 SILENT_DBFS = -80.0  # frames decoding below this carry no audible signal to judge
 WINDOW = 960  # 20 ms at 48 kHz
@@ -89,9 +93,18 @@ class AudioEvidence:
     trailer: str | None
     """Inner-E2EE trailer structure found at the payloads' end, if any."""
 
-    def as_dict(self) -> dict[str, Any]:
-        """The bundle's ``audio_evidence`` object."""
-        return asdict(self)
+    def as_dict(self) -> E2eeAudioEvidence:
+        """The bundle's ``audio_evidence`` object (every field, as ``dataclasses.asdict`` would give them)."""
+        evidence: E2eeAudioEvidence = {
+            "packets": self.packets, "tiny_packets": self.tiny_packets, "decode_errors": self.decode_errors,
+            "silent_frames": self.silent_frames, "audible_frames": self.audible_frames,
+            "level_steps": self.level_steps, "level_step_median_db": self.level_step_median_db,
+            "random_level_steps": self.random_level_steps,
+            "random_level_step_median_db": self.random_level_step_median_db,
+            "random_decode_errors": self.random_decode_errors, "over_full_scale_share": self.over_full_scale_share,
+            "toc_config": self.toc_config, "toc_config_share": self.toc_config_share, "trailer": self.trailer,
+        }
+        return evidence
 
 
 def _decoder():
@@ -201,7 +214,7 @@ def summary(ev: AudioEvidence) -> str:
             + (f"; trailer: {ev.trailer}" if ev.trailer else ""))
 
 
-def opus_verdict(ev: AudioEvidence) -> tuple[str, str]:
+def opus_verdict(ev: AudioEvidence) -> tuple[Verdict, str]:
     """(codec | encrypted | undetermined, why) for one Opus stream."""
     judged = ev.packets - ev.tiny_packets
     own, ref = ev.level_step_median_db, ev.random_level_step_median_db

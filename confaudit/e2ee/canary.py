@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from confaudit.canary.detect import CanaryResult
     from confaudit.canary.spec import SpecSource
     from confaudit.e2ee.audio import AudioEvidence
+    from confaudit.e2ee.enums import Verdict
+    from confaudit.evidence_model import E2eeCanary
 
 
 def _codecs(codec: str | None, codec_hint: str | None, kind: str | None) -> list[str]:
@@ -55,9 +57,9 @@ def search(packets: list[Any], codec: str | None, codec_hint: str | None, kind: 
     return as_sent
 
 
-def canary_verdict(packets: list[Any], inner: str, codec: str | None, codec_hint: str | None, kind: str | None,
+def canary_verdict(packets: list[Any], inner: Verdict, codec: str | None, codec_hint: str | None, kind: str | None,
                    audio: AudioEvidence | None, canaries: Sequence[SpecSource],
-                   reasons: list[str]) -> tuple[str, str | None, dict[str, Any] | None]:
+                   reasons: list[str]) -> tuple[Verdict, str | None, E2eeCanary | None]:
     """(inner, codec, the stream's ``canary`` object) after the canary search; appends to ``reasons``."""
     result = search(packets, codec, codec_hint, kind, audio, canaries)
     if result is None:

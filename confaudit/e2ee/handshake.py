@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from confaudit.e2ee.enums import DtlsVersion
 
 # ServerHello.random of a TLS 1.3 HelloRetryRequest (RFC 8446 §4.1.3).
 HRR_RANDOM = hashlib.sha256(b"HelloRetryRequest").digest()
@@ -27,7 +31,7 @@ class DtlsSession:
     """ServerHello.random, when seen."""
     cipher_suite: int | None = None
     """ServerHello cipher suite."""
-    version: str = "DTLS 1.2"
+    version: DtlsVersion = "DTLS 1.2"
     """"DTLS 1.0", "DTLS 1.2" or "DTLS 1.3" (from ServerHello / supported_versions)."""
     profiles_offered: list[int] = field(default_factory=list)
     """use_srtp profiles in the ClientHello."""

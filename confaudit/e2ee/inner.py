@@ -14,10 +14,14 @@ either way), so every candidate codec actually decodes the stream:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from confaudit.e2ee.audio import AudioEvidence
 from confaudit.wire.depacketize import (RtpPacket, decodable_chain, group_frames, h264_frame, red_primary, vp8_frame,
                                         vp9_frame)
+
+if TYPE_CHECKING:
+    from confaudit.e2ee.enums import Verdict
 
 MIN_VIDEO_FRAMES = 3
 # Behind Jitsi-style clear bytes (10 of a keyframe, 3 of a delta frame) libavcodec's VP8 decoder accepts
@@ -55,7 +59,7 @@ class CodecTrial:
 class InnerVerdict:
     """Classification of one stream's inner payload."""
 
-    inner: str
+    inner: Verdict
     """codec | encrypted | undetermined."""
     codec: str | None
     """The codec that decoded (or whose clear structure was found)."""

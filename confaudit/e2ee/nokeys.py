@@ -7,7 +7,13 @@ analysis already counted.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
+
+from confaudit.e2ee.enums import DTLS_VERSIONS, MEDIA_KINDS, one_of
+
+if TYPE_CHECKING:
+    from confaudit.e2ee.enums import Topology
+    from confaudit.evidence_model import E2eeSession, E2eeStream
 
 
 def bundle_has_no_keys(bundle: dict[str, Any], keylogs: list[Any]) -> bool:
@@ -56,10 +62,11 @@ def _ssrc(value: Any) -> int | None:
     return None
 
 
-def sessions_and_streams(bundle: dict[str, Any], path_of) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def sessions_and_streams(bundle: dict[str, Any],
+                         path_of: Callable[[Any], Topology]) -> tuple[list[E2eeSession], list[E2eeStream]]:
     """(sessions, streams) built from the analysis; ``path_of(flow_id)`` gives the media path of a flow."""
     flows = {f.get("id"): f for f in bundle.get("flows", []) if isinstance(f, dict)}
-    sessions: list[dict[str, Any]] = []
+    sessions: list[E2eeSession] = []
     session_of_flow: dict[str, int] = {}
     for record in bundle.get("dtls", []):
         if not isinstance(record, dict) or not isinstance(record.get("client_random"), str):
@@ -74,14 +81,14 @@ def sessions_and_streams(bundle: dict[str, Any], path_of) -> tuple[list[dict[str
         sessions.append({
             "flow": record.get("flow"),
             "client": _endpoint(flow.get("src"), flow.get("sport")), "server": _endpoint(flow.get("dst"), flow.get("dport")),
-            "version": record.get("version") if record.get("version") in ("DTLS 1.0", "DTLS 1.2", "DTLS 1.3") else "DTLS 1.2",
+            "version": one_of(record.get("version"), DTLS_VERSIONS, "DTLS 1.2"),
             "client_random": record["client_random"],
             "profile": record.get("srtp_profile_name") or record.get("srtp_profile"),
             "profile_source": "server_hello" if record.get("srtp_profile") else None,
             "profiles_offered": list(record.get("srtp_profiles_offered") or []),
             "keys": "missing", "note": note,
         })
-    streams: list[dict[str, Any]] = []
+    streams: list[E2eeStream] = []
     for ms in bundle.get("media_streams", []):
         if not isinstance(ms, dict) or str(ms.get("flow")) not in session_of_flow:
             continue
@@ -93,7 +100,7 @@ def sessions_and_streams(bundle: dict[str, Any], path_of) -> tuple[list[dict[str
         streams.append({
             "id": f"e{len(streams) + 1}", "flow": ms.get("flow"), "media_stream": ms.get("id"),
             "sender": _bracketed(ms.get("sender")), "ssrc": ssrc, "payload_type": ms.get("payload_type"),
-            "kind": ms.get("kind") if ms.get("kind") in ("audio", "video") else "unknown",
+            "kind": one_of(ms.get("kind"), MEDIA_KINDS, "unknown"),
             "codec": ms.get("codec") if isinstance(ms.get("codec"), str) else None,
             "session": session_of_flow[str(ms.get("flow"))],
             "packets": int(ms.get("packets") or 0), "decrypted": 0, "auth_failed": 0,

@@ -7,7 +7,10 @@ by their stages; this module never copies a key, only the suite and a count).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import E2eeSdes, E2eeSdesSource
 
 CRYPTO_RE = re.compile(r"a=crypto:\s*\d{1,10}\s+([A-Za-z0-9_]{1,64})\s+inline:")
 SECTIONS = ("sdp", "sip", "http", "websocket")
@@ -35,7 +38,7 @@ def _crypto_flag(record: dict[str, Any]) -> bool:
     return False
 
 
-def _ref(section: str, record: dict[str, Any], index: int) -> dict[str, str]:
+def _ref(section: str, record: dict[str, Any], index: int) -> E2eeSdesSource:
     for key in ("source", "ref"):
         ref = record.get(key)
         if isinstance(ref, dict) and "kind" in ref and "id" in ref:
@@ -43,8 +46,8 @@ def _ref(section: str, record: dict[str, Any], index: int) -> dict[str, str]:
     return {"kind": section, "id": str(record.get("id", index))}
 
 
-def find_sdes(bundle: dict[str, Any]) -> list[dict[str, Any]]:
-    """``[{source, suite, count}]`` for every record carrying SDES keys, sorted deterministically."""
+def find_sdes(bundle: dict[str, Any]) -> list[E2eeSdes]:
+    """``[{source, suite, count, keys: "redacted"}]`` for every record carrying SDES keys, sorted deterministically."""
     found: dict[tuple[str, str, str], int] = {}
     for section in SECTIONS:
         records = bundle.get(section)
@@ -65,5 +68,6 @@ def find_sdes(bundle: dict[str, Any]) -> list[dict[str, Any]]:
             for suite, count in suites.items():
                 key = (ref["kind"], ref["id"], suite)
                 found[key] = found.get(key, 0) + count
-    return [{"source": {"kind": k, "id": i}, "suite": s, "count": c, "keys": "redacted"}
-            for (k, i, s), c in sorted(found.items())]
+    sdes: list[E2eeSdes] = [{"source": {"kind": k, "id": i}, "suite": s, "count": c, "keys": "redacted"}
+                            for (k, i, s), c in sorted(found.items())]
+    return sdes

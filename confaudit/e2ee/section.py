@@ -7,24 +7,31 @@ The decryption modules are imported only when there is a key to use: the common 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
+from confaudit.e2ee.enums import DECIDED_TOPOLOGIES, MEDIA_KINDS, member, one_of
 from confaudit.e2ee.keylog import KeyLog, merge_secrets, parse_keylog_text
 from confaudit.e2ee.sdes import find_sdes
 
 if TYPE_CHECKING:
     from confaudit.canary.spec import SpecSource
-    from confaudit.e2ee.scan import CaptureScan, StreamCounts
+    from confaudit.e2ee.enums import Conclusion, Inner, MediaKind, StreamKind, Topology
+    from confaudit.e2ee.handshake import DtlsSession
+    from confaudit.e2ee.scan import CaptureScan, FlowKey, StreamCounts
+    from confaudit.evidence_model import (E2eeAudioEvidence, E2eeCanary, E2eeCanarySource, E2eeKeylog, E2eeSdes,
+                                          E2eeSession, E2eeSrtcp, E2eeStream, E2eeSummary, E2eeTest)
 
 
-def empty_e2ee(keylogs: list[KeyLog], sdes: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"keylogs": [_keylog_entry(k, 0) for k in keylogs], "sessions": [], "streams": [], "srtcp": [],
-            "sdes": sdes, "summary": _summary([], sdes, []), "warnings": []}
+def empty_e2ee(keylogs: list[KeyLog], sdes: list[E2eeSdes]) -> E2eeTest:
+    e2ee: E2eeTest = {"keylogs": [_keylog_entry(k, 0) for k in keylogs], "sessions": [], "streams": [], "srtcp": [],
+                      "sdes": sdes, "summary": _summary([], sdes, []), "warnings": []}
+    return e2ee
 
 
-def _keylog_entry(log: KeyLog, matched: int) -> dict[str, Any]:
-    return {"path": log.source, "sha256": log.sha256, "lines": log.lines, "kinds": log.kinds,
-            "dtls_sessions_matched": matched}
+def _keylog_entry(log: KeyLog, matched: int) -> E2eeKeylog:
+    entry: E2eeKeylog = {"path": log.source, "sha256": log.sha256, "lines": log.lines, "kinds": log.kinds,
+                         "dtls_sessions_matched": matched}
+    return entry
 
 
 def _endpoint(ep: tuple[str, int]) -> str:
@@ -67,21 +74,23 @@ def _media_index(bundle: dict[str, Any]) -> dict[tuple, dict[str, Any]]:
     return out
 
 
-def _paths(bundle: dict[str, Any]) -> tuple[dict[str, str], str]:
+def _paths(bundle: dict[str, Any]) -> tuple[dict[str, Topology], Topology]:
     """Per-flow path (a server or relay endpoint on the flow) and the capture-wide topology as fallback."""
     raw_path = bundle.get("media_path")
     media_path = raw_path if isinstance(raw_path, dict) else {}
-    topology = media_path.get("topology")
-    overall = topology if topology in ("p2p", "relay", "server") else "unknown"
-    per_flow: dict[str, str] = {}
+    overall = one_of(media_path.get("topology"), DECIDED_TOPOLOGIES, "unknown")
+    per_flow: dict[str, Topology] = {}
     endpoints = media_path.get("endpoints")
     for endpoint in endpoints if isinstance(endpoints, list) else []:
-        if not isinstance(endpoint, dict) or endpoint.get("role") not in ("server", "relay"):
+        if not isinstance(endpoint, dict):
+            continue
+        role: Literal["server", "relay"] | None = member(endpoint.get("role"), ("server", "relay"))
+        if role is None:
             continue
         flow_ids = endpoint.get("flows")
         for flow_id in flow_ids if isinstance(flow_ids, list) else []:
             if per_flow.get(str(flow_id)) != "server":
-                per_flow[str(flow_id)] = str(endpoint["role"])
+                per_flow[str(flow_id)] = role
     return per_flow, overall
 
 
@@ -136,7 +145,7 @@ def _scan_captures(captures: list[Path], keylogs: list[KeyLog],
 
 
 def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLog],
-               canaries: Sequence[SpecSource] = ()) -> tuple[dict[str, Any], bool]:
+               canaries: Sequence[SpecSource] = ()) -> tuple[E2eeTest, bool]:
     """The ``e2ee`` object and whether every capture was read completely (``canaries``: looked for in decrypted media)."""
     from confaudit.e2ee.nokeys import bundle_has_no_keys, sessions_and_streams
 
@@ -144,8 +153,12 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
         per_flow_path, overall_path = _paths(bundle)
         sessions, streams = sessions_and_streams(bundle, lambda f: per_flow_path.get(str(f), overall_path))
         sdes = find_sdes(bundle)
-        return ({"keylogs": [_keylog_entry(log, 0) for log in keylogs], "sessions": sessions, "streams": streams,
-                 "srtcp": [], "sdes": sdes, "summary": _summary(streams, sdes, sessions), "warnings": []} | _canaries(canaries), True)
+        unkeyed: E2eeTest = {"keylogs": [_keylog_entry(log, 0) for log in keylogs], "sessions": sessions,
+                             "streams": streams, "srtcp": [], "sdes": sdes, "summary": _summary(streams, sdes, sessions),
+                             "warnings": []}
+        if canaries:  # absent otherwise: bundles without canaries are unchanged
+            unkeyed["canaries"] = _canaries(canaries)
+        return unkeyed, True
     from confaudit.e2ee.exporter import PROFILES
 
     scan, all_logs, complete, problems = _scan_captures(captures, keylogs, bundle)
@@ -153,7 +166,7 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
     media = _media_index(bundle)
     per_flow_path, overall_path = _paths(bundle)
 
-    sessions_out: list[dict[str, Any]] = []
+    sessions_out: list[E2eeSession] = []
     session_ids: dict[int, int] = {}
     for flow, hs in sorted(scan.handshakes.items()):
         for session in hs.sessions:
@@ -163,7 +176,7 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
             found = ("EXPORTER_SECRET" in labels) if session.version == "DTLS 1.3" else ("CLIENT_RANDOM" in labels)
             profile = session.profile or scan.profiles_used.get(id(session))
             session_ids[id(session)] = len(sessions_out)
-            sessions_out.append({
+            entry: E2eeSession = {
                 "flow": flow_ids.get(flow), "client": _endpoint(session.client),
                 "server": _endpoint(flow[1] if flow[0] == session.client else flow[0]),
                 "version": session.version, "client_random": session.client_random.hex(),
@@ -172,9 +185,10 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
                 "profiles_offered": [f"0x{c:04x}" for c in session.profiles_offered],
                 "keys": "found" if found else "missing",
                 "note": scan.session_notes.get(id(session)) or _session_note(session, found),
-            })
+            }
+            sessions_out.append(entry)
 
-    streams_out = []
+    streams_out: list[E2eeStream] = []
     # A stream keyed only through a shared endpoint is reported once it authenticates: unrelated flows
     # that happen to share a server port must not show up as authentication failures.
     kept = sorted((s for s in scan.streams.values() if s.keyed_via is None or s.decrypted), key=lambda s: s.first_frame)
@@ -184,27 +198,27 @@ def build_e2ee(bundle: dict[str, Any], captures: list[Path], keylogs: list[KeyLo
         path = per_flow_path.get(flow_id or "", overall_path)
         streams_out.append(_stream_entry(n, stream, flow_ids, media, path, session_ids, canaries, joined.get(n)))
 
-    srtcp = [{"flow": flow_ids.get(flow), "sender": _endpoint(sender),
-              "session": session_ids.get(id(c.session)) if c.session is not None else None,
-              "packets": c.packets, "decrypted": c.decrypted,
-              "auth_failed": c.auth_failed, "duplicates": c.duplicates}
-             for (flow, sender), c in sorted(scan.control.items()) if flow in scan.handshakes or c.decrypted]
+    srtcp: list[E2eeSrtcp] = [
+        {"flow": flow_ids.get(flow), "sender": _endpoint(sender),
+         "session": session_ids.get(id(c.session)) if c.session is not None else None,
+         "packets": c.packets, "decrypted": c.decrypted, "auth_failed": c.auth_failed, "duplicates": c.duplicates}
+        for (flow, sender), c in sorted(scan.control.items()) if flow in scan.handshakes or c.decrypted]
     matched = {}
     for log in all_logs:
         matched[log.source] = sum(1 for hs in scan.handshakes.values() for s in hs.sessions
                                   if s.client_random in log.secrets)
     sdes = find_sdes(bundle)
-    e2ee = {"keylogs": [_keylog_entry(log, matched[log.source]) for log in all_logs], "sessions": sessions_out,
-            "streams": streams_out, "srtcp": srtcp, "sdes": sdes,
-            "summary": _summary(streams_out, sdes, sessions_out), "warnings": problems} | _canaries(canaries)
+    e2ee: E2eeTest = {"keylogs": [_keylog_entry(log, matched[log.source]) for log in all_logs],
+                      "sessions": sessions_out, "streams": streams_out, "srtcp": srtcp, "sdes": sdes,
+                      "summary": _summary(streams_out, sdes, sessions_out), "warnings": problems}
+    if canaries:  # absent otherwise: bundles without canaries are unchanged
+        e2ee["canaries"] = _canaries(canaries)
     return e2ee, complete
 
 
-def _canaries(canaries: Sequence[SpecSource]) -> dict[str, Any]:
-    """``{"canaries": [...]}`` when canary specs were given (absent otherwise: bundles without canaries are unchanged)."""
-    if not canaries:
-        return {}
-    return {"canaries": [{"path": str(c.path), "sha256": c.sha256, "seed": c.spec.seed} for c in canaries]}
+def _canaries(canaries: Sequence[SpecSource]) -> list[E2eeCanarySource]:
+    """``e2ee.canaries``: the canary specs given."""
+    return [{"path": str(c.path), "sha256": c.sha256, "seed": c.spec.seed} for c in canaries]
 
 
 def _joined_samples(streams: list[StreamCounts]) -> dict[int, tuple[list[Any], list[int]]]:
@@ -224,18 +238,20 @@ def _joined_samples(streams: list[StreamCounts]) -> dict[int, tuple[list[Any], l
     return out
 
 
-def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, path: str,
-                  session_ids: dict[int, int], canaries: Sequence[SpecSource] = (),
-                  joined: tuple[list[Any], list[int]] | None = None) -> dict[str, Any]:
+def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict[FlowKey, str], media: dict[tuple, dict[str, Any]],
+                  path: Topology, session_ids: dict[int, int], canaries: Sequence[SpecSource] = (),
+                  joined: tuple[list[Any], list[int]] | None = None) -> E2eeStream:
     flow_id = flow_ids.get(stream.flow)
     plain_sender = f"{stream.sender[0]}:{stream.sender[1]}"  # the packet analysis does not bracket IPv6
     ms = (media.get((flow_id, stream.ssrc, _endpoint(stream.sender))) or media.get((flow_id, stream.ssrc, plain_sender))
           or media.get((flow_id, stream.ssrc))) if flow_id else None
-    kind = (ms or {}).get("kind") if (ms or {}).get("kind") in ("audio", "video") else None
+    kind = member((ms or {}).get("kind"), MEDIA_KINDS)
     codec_hint = (ms or {}).get("codec") if isinstance((ms or {}).get("codec"), str) else None
     reasons: list[str] = []
-    audio_evidence = None
-    canary = None
+    inner: Inner
+    codec: str | None
+    audio_evidence: E2eeAudioEvidence | None = None
+    canary: E2eeCanary | None = None
     if stream.keyed_via is not None:
         reasons.append(f"keyed by the DTLS session of flow {flow_ids.get(stream.keyed_via) or _flow_text(stream.keyed_via)}, "
                        "which shares an endpoint with this flow (ICE candidate-pair change)")
@@ -269,7 +285,7 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
         if stream.auth_failed:
             reasons.append(f"{stream.auth_failed} packets failed SRTP authentication (counted, not classified)")
     main_pt = max(stream.payload_types, key=lambda pt: stream.payload_types[pt]) if stream.payload_types else None
-    return {
+    entry: E2eeStream = {
         "id": f"e{n + 1}", "flow": flow_id, "media_stream": (ms or {}).get("id"),
         "sender": _endpoint(stream.sender), "ssrc": stream.ssrc, "payload_type": main_pt,
         "kind": kind or _kind_from_codec(codec), "codec": codec or codec_hint,
@@ -280,9 +296,10 @@ def _stream_entry(n: int, stream: StreamCounts, flow_ids: dict, media: dict, pat
         "inner": inner, "reasons": reasons, "path": path, "audio_evidence": audio_evidence,
         "canary": canary,
     }
+    return entry
 
 
-def _session_note(session, found: bool) -> str | None:
+def _session_note(session: DtlsSession, found: bool) -> str | None:
     if session.server_random is None:
         return "ServerHello not in the capture: keys cannot be derived"
     if not found:
@@ -295,13 +312,17 @@ def _flow_text(flow: tuple[tuple[str, int], tuple[str, int]]) -> str:
     return f"{_endpoint(flow[0])}-{_endpoint(flow[1])}"
 
 
-def _kind_from_codec(codec: str | None) -> str:
-    return {"opus": "audio", "vp8": "video", "vp9": "video", "h264": "video"}.get(codec or "", "unknown")
+_CODEC_KINDS: dict[str, MediaKind] = {"opus": "audio", "vp8": "video", "vp9": "video", "h264": "video"}
 
 
-def _summary(streams: list[dict[str, Any]], sdes: list[dict[str, Any]], sessions: list[dict[str, Any]]) -> dict[str, Any]:
+def _kind_from_codec(codec: str | None) -> StreamKind:
+    return _CODEC_KINDS.get(codec or "", "unknown")
+
+
+def _summary(streams: list[E2eeStream], sdes: list[E2eeSdes], sessions: list[E2eeSession]) -> E2eeSummary:
     counts = {k: sum(1 for s in streams if s["inner"] == k) for k in ("codec", "encrypted", "undetermined", "not_observable")}
     paths = sorted({s["path"] for s in streams if s["inner"] in ("codec", "encrypted")})
+    conclusion: Conclusion
     if counts["codec"] and not counts["encrypted"]:
         conclusion = "media_readable_at_transport_end"
     elif counts["encrypted"] and not counts["codec"]:
@@ -310,10 +331,11 @@ def _summary(streams: list[dict[str, Any]], sdes: list[dict[str, Any]], sessions
         conclusion = "mixed"
     else:
         conclusion = "not_observable"
-    return {
+    summary: E2eeSummary = {
         "conclusion": conclusion, "streams": len(streams), "inner_codec": counts["codec"],
         "inner_encrypted": counts["encrypted"], "inner_undetermined": counts["undetermined"],
         "not_observable": counts["not_observable"], "paths": paths,
         "sessions": len(sessions), "sessions_with_keys": sum(1 for s in sessions if s["keys"] == "found"),
         "sdes_keys_in_signalling": bool(sdes),
     }
+    return summary

@@ -188,6 +188,19 @@ def test_refused_payloads_without_a_trailer_are_not_called_ciphertext() -> None:
     assert opus_verdict(evidence)[0] == "undetermined"
 
 
+def test_audio_evidence_object_is_every_field_of_the_measurements() -> None:
+    """as_dict spells the bundle's audio_evidence out key by key (typed against the schema): it must stay the
+    dataclass, every field and nothing else, as the schema's e2ee_audio_evidence requires."""
+    import dataclasses
+
+    from confaudit.e2ee.audio import measure_opus
+    from confaudit.evidence.schema import bundle_schema
+
+    evidence = measure_opus(list(frames("vowel", 24000, VOIP)))
+    assert evidence.as_dict() == dataclasses.asdict(evidence)
+    assert set(evidence.as_dict()) == set(bundle_schema()["$defs"]["e2ee_audio_evidence"]["required"])
+
+
 def test_counter_trailer_is_found_and_codec_bytes_are_not_one() -> None:
     from confaudit.e2ee.trailer import counter_trailer, describe_trailer
 
