@@ -99,7 +99,8 @@ class E2eeSession(TypedDict):
     profile_source: NotRequired[Literal['server_hello', 'authenticated_trial'] | None]
     profiles_offered: NotRequired[list[str]]
     server: str
-    version: Literal['DTLS 1.0', 'DTLS 1.2', 'DTLS 1.3']
+    version: Literal['DTLS 1.0', 'DTLS 1.2', 'DTLS 1.3'] | None
+    """From the ServerHello (legacy_version, supported_versions); null when no ServerHello showed it."""
 
 
 class E2eeSrtcp(TypedDict):

@@ -31,8 +31,9 @@ class DtlsSession:
     """ServerHello.random, when seen."""
     cipher_suite: int | None = None
     """ServerHello cipher suite."""
-    version: DtlsVersion = "DTLS 1.2"
-    """"DTLS 1.0", "DTLS 1.2" or "DTLS 1.3" (from ServerHello / supported_versions)."""
+    version: DtlsVersion | None = None
+    """"DTLS 1.0", "DTLS 1.2" or "DTLS 1.3" (from ServerHello / supported_versions); None until a ServerHello shows it
+    (key derivation then follows DTLS 1.2's, as it did when 1.2 was assumed)."""
     profiles_offered: list[int] = field(default_factory=list)
     """use_srtp profiles in the ClientHello."""
     profile: int | None = None
@@ -165,6 +166,8 @@ class FlowHandshakes:
             session.version = "DTLS 1.3"
         elif legacy == 0xFEFF:
             session.version = "DTLS 1.0"
+        elif legacy == 0xFEFD:
+            session.version = "DTLS 1.2"
         chosen = _srtp_profiles(extensions.get(14, b""))
         if chosen:
             session.profile = chosen[0]

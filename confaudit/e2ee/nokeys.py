@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from confaudit.e2ee.enums import DTLS_VERSIONS, MEDIA_KINDS, one_of
+from confaudit.e2ee.enums import DTLS_VERSIONS, MEDIA_KINDS, member, one_of
 
 if TYPE_CHECKING:
     from confaudit.e2ee.enums import Topology
@@ -81,7 +81,7 @@ def sessions_and_streams(bundle: dict[str, Any],
         sessions.append({
             "flow": record.get("flow"),
             "client": _endpoint(flow.get("src"), flow.get("sport")), "server": _endpoint(flow.get("dst"), flow.get("dport")),
-            "version": one_of(record.get("version"), DTLS_VERSIONS, "DTLS 1.2"),
+            "version": member(record.get("version"), DTLS_VERSIONS),  # None when the handshake did not show it
             "client_random": record["client_random"],
             "profile": record.get("srtp_profile_name") or record.get("srtp_profile"),
             "profile_source": "server_hello" if record.get("srtp_profile") else None,

@@ -35,6 +35,14 @@ def test_zoom_webrtc_hellos_without_server_hello(shared_captures: Path) -> None:
         assert session["keys"] == "missing" and session["note"]
 
 
+def test_a_session_without_server_hello_has_no_version(shared_captures: Path) -> None:
+    """The version is read off the ServerHello; with none captured it is not guessed (it read "DTLS 1.2" before)."""
+    sessions = _e2ee(shared_captures / "stun.pcap")["sessions"]
+    unseen = [s for s in sessions if s["note"] == "ServerHello not in the capture: keys cannot be derived"]
+    assert unseen and all(s["version"] is None for s in unseen)
+    assert all(s["version"] == "DTLS 1.2" for s in sessions if s not in unseen)
+
+
 def test_dsb_key_log_of_a_quic_capture_is_read_but_matches_no_dtls(shared_captures: Path) -> None:
     e2ee = _e2ee(shared_captures / "quic-v2.pcapng")
     [log] = e2ee["keylogs"]
