@@ -151,6 +151,51 @@ def test_fixtures_hold_whole_records() -> None:
     assert not partial, partial
 
 
+GOLDEN_BUNDLE = TESTS / "golden" / "bundle.json"
+VALIDATED = [*CASES, GOLDEN_BUNDLE]
+SCHEMA_EXEMPT: dict[str, str] = {}
+"""Fixtures that break the schema on purpose (a hostile-input case: how a check meets a wrong-typed field),
+by case id, with the reason. Keep it short: every other fixture is a bundle a producer could have written."""
+
+
+def _bundle_id(path: Path) -> str:
+    return "golden/bundle" if path == GOLDEN_BUNDLE else _case_id(path)
+
+
+@pytest.mark.parametrize("path", VALIDATED, ids=[_bundle_id(p) for p in VALIDATED])
+def test_fixture_is_a_valid_bundle(path: Path) -> None:
+    """Every fixture (and the golden bundle) is valid against the whole evidence schema, not only whole records."""
+    from confaudit.evidence.schema import validate_bundle
+
+    if _bundle_id(path) in SCHEMA_EXEMPT:
+        pytest.skip(f"exempt: {SCHEMA_EXEMPT[_bundle_id(path)]}")
+    problems = validate_bundle(json.loads(path.read_text(encoding="utf-8")))
+    assert not problems, (f"{path.relative_to(TESTS)}: {len(problems)} schema violation(s): " + "; ".join(problems[:5])
+                          + (" ..." if len(problems) > 5 else ""))
+
+
+def test_schema_exemptions_are_real() -> None:
+    """An exemption names an existing fixture that still breaks the schema (or it is dropped)."""
+    from confaudit.evidence.schema import validate_bundle
+
+    by_id = {_bundle_id(p): p for p in VALIDATED}
+    for case_id, reason in SCHEMA_EXEMPT.items():
+        assert case_id in by_id and reason, case_id
+        assert validate_bundle(json.loads(by_id[case_id].read_text(encoding="utf-8"))), f"{case_id} is valid: drop its exemption"
+
+
+def test_srtp_profile_spellings() -> None:
+    """The schema writes a DTLS-SRTP profile as '0x0005' (the fixtures do too); an int or a name still reads the same."""
+    from confaudit.rules.checks.media import srtp_profile
+
+    null = (5, "SRTP_NULL_HMAC_SHA1_80")
+    assert srtp_profile("0x0005") == srtp_profile(5) == srtp_profile("5") == srtp_profile("SRTP_NULL_HMAC_SHA1_80") == null
+    assert srtp_profile({"id": 5}) == null
+    assert srtp_profile("0x0007") == srtp_profile(7) == (7, "SRTP_AEAD_AES_128_GCM")
+    assert srtp_profile(None) == srtp_profile(True) == (None, "")
+    assert srtp_profile("0x00ff") == (255, "0x00ff")
+
+
 def test_a_record_lacking_a_required_key_is_not_read_and_the_evidence_is_incomplete() -> None:
     """Fail closed: a TLS record without its `weak` flag is neither judged nor silently passed over."""
     case = RULES / "transport_encryption" / "supported--tls12-and-https.json"
