@@ -236,9 +236,15 @@ class HttpExchange(TypedDict):
 
 class ProxyUdpFlow(TypedDict):
     bytes: dict[str, Any]
+    client: NotRequired[HttpEndpoint | None]
     first_byte_classes: dict[str, int]
     id: str
     packets: dict[str, Any]
+    server: NotRequired[HttpEndpoint | None]
+    size_max: NotRequired[int]
+    """Largest payload in bytes."""
+    size_min: NotRequired[int | None]
+    """Smallest payload in bytes."""
     stun_attribute_types: NotRequired[list[int]]
     ts: Timestamp
     """Unix time in seconds (UTC), fractional. Parquet: timestamp[us, tz=UTC]."""
@@ -848,9 +854,33 @@ class ScenarioEvent(TypedDict):
     """Unix time in seconds (UTC), fractional. Parquet: timestamp[us, tz=UTC]."""
 
 
+class SessionProvenanceSessionFile(TypedDict):
+    """One file the manifest lists, compared with the directory."""
+
+    matches: NotRequired[bool]
+    """Present, and its size and SHA-256 equal what the manifest recorded."""
+    name: NotRequired[str]
+    """File name inside the session directory."""
+    present: NotRequired[bool]
+    """A regular file of that name exists."""
+    sensitive: NotRequired[bool]
+    """The manifest marks the file as holding unredacted data."""
+    sha256: NotRequired[str | None]
+    """SHA-256 the manifest recorded (null when it recorded none usable)."""
+
+
+class SessionProvenanceSessionScenarioRun(TypedDict):
+    """Sessions recorded by `confaudit run`: the scenario file's name and SHA-256 and how the run ended (empty strings for what the manifest does not record)."""
+
+    file: NotRequired[str]
+    outcome: NotRequired[str]
+    """completed or failed as the manifest records it."""
+    sha256: NotRequired[str]
+
+
 class SessionProvenanceSession(TypedDict):
     dependencies: NotRequired[dict[str, str]]
-    files: NotRequired[list[dict[str, Any]]]
+    files: NotRequired[list[SessionProvenanceSessionFile]]
     files_match: NotRequired[bool]
     finished: NotRequired[bool]
     has_manifest: NotRequired[bool]
@@ -863,6 +893,8 @@ class SessionProvenanceSession(TypedDict):
     path: NotRequired[str]
     """The session directory's name."""
     scenario: NotRequired[str]
+    scenario_run: NotRequired[SessionProvenanceSessionScenarioRun]
+    """Sessions recorded by `confaudit run`: the scenario file's name and SHA-256 and how the run ended (empty strings for what the manifest does not record)."""
     sensitive_files: NotRequired[list[str]]
     simulated: NotRequired[bool]
     started: NotRequired[Timestamp | None]

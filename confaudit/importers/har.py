@@ -1,7 +1,9 @@
 """HAR (Chrome/Firefox DevTools, mitmproxy exports) -> observation records; wrong types are InputErrors.
 
 The file is streamed entry by entry (confaudit.importers.har_stream), so memory holds the records and
-never the document; equal parts of the records are shared (confaudit.importers.shared).
+never the document; equal parts of the records are shared (confaudit.importers.shared). The records are
+the converters' (``session.records.HttpObservation``/``WebSocketObservation``): mypy checks every key and
+value against the schema's ``http``/``websocket`` records.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 from urllib.parse import parse_qsl, urlsplit
 
 from confaudit.session.bodies import DECODE_LIMIT, body_record, message_content
@@ -23,7 +25,13 @@ from confaudit.gcpause import gc_paused
 from confaudit.redact import Redactor
 from confaudit.telemetry.initiators import har_initiator
 
+if TYPE_CHECKING:
+    from confaudit.evidence_model import HttpEndpoint
+    from confaudit.session.records import HttpObservation, WebSocketObservation
+
 MAX_HAR_BYTES = 512 * 1024 * 1024
+HarRecord: TypeAlias = "HttpObservation | WebSocketObservation"
+"""A record a HAR gives: one per request, one per WebSocket message."""
 
 
 def _need(cond: bool, path: Path, where: str, what: str) -> None:
@@ -126,12 +134,12 @@ class _Memo(SharedParts):
                          sum(len(name) + len(value) for name, value in pairs))
 
 
-def har_records(entries: Iterable[Any], path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, list[str]]:
+def har_records(entries: Iterable[Any], path: Path, redactor: Redactor) -> tuple[list[HarRecord], int, list[str]]:
     """All HTTP and WebSocket records of a HAR's entries, the entries skipped, and warnings.
 
     An entry holding a number no double can hold (``"time": 1e400``) is skipped and counted, not read.
     """
-    records: list[dict[str, Any]] = []
+    records: list[HarRecord] = []
     memo = _Memo(redactor)
     warnings: list[str] = []
     skipped, index = 0, -1
@@ -143,8 +151,9 @@ def har_records(entries: Iterable[Any], path: Path, redactor: Redactor) -> tuple
             if len(warnings) < 10:
                 warnings.append(f"{path.name}: {where} skipped: number out of range at {(bad_number(entry) or '$')[:200]}")
             continue
-        records.append(_http_record(entry, index, path, where, memo))
-        records.extend(_websocket_records(entry, records[-1], path, where, redactor))
+        upgrade = _http_record(entry, index, path, where, memo)
+        records.append(upgrade)
+        records.extend(_websocket_records(entry, upgrade, path, where, redactor))
     if index < 0:
         problem = layout_problem(path)
         if problem is not None:
@@ -154,7 +163,7 @@ def har_records(entries: Iterable[Any], path: Path, redactor: Redactor) -> tuple
     return records, skipped, warnings
 
 
-def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
+def read_har(path: Path, redactor: Redactor) -> tuple[list[HarRecord], int, int, list[str]]:
     """(records, entries read, entries skipped, warnings) of a HAR file."""
     size = path.stat().st_size
     if size > MAX_HAR_BYTES:
@@ -169,7 +178,7 @@ def read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int,
     return records, sum(1 for r in records if r["kind"] == "http"), skipped, warnings
 
 
-def _http_record(entry: dict[str, Any], index: int, path: Path, where: str, memo: _Memo) -> dict[str, Any]:
+def _http_record(entry: dict[str, Any], index: int, path: Path, where: str, memo: _Memo) -> HttpObservation:
     redactor = memo.redactor
     req, resp = entry.get("request"), entry.get("response") or {}
     if not (isinstance(req, dict) and isinstance(resp, dict)):
@@ -189,7 +198,7 @@ def _http_record(entry: dict[str, Any], index: int, path: Path, where: str, memo
     ts = _timestamp(_str(entry, "startedDateTime", path, where), path, where)
     server_ip = entry.get("serverIPAddress")
     http_version = req.get("httpVersion")
-    record = {
+    record: HttpObservation = {
         "kind": "http", "flow_uuid": f"har-{index}", "ts": ts, "method": memo.text(_str(req, "method", path, where)),
         "url": target.url, "scheme": target.scheme, "host": target.host, "port": target.port,
         "path": target.path, "query": target.query,
@@ -202,7 +211,7 @@ def _http_record(entry: dict[str, Any], index: int, path: Path, where: str, memo
         "response_body": body_record(_text_bytes(content, path, where), memo.text(_mime(content, resp_headers)), "", redactor)
         if content.get("text") else None,
         "client": None,
-        "server": memo.same("server", (server_ip, target.port), lambda: {"ip": server_ip.strip("[]"), "port": target.port})
+        "server": memo.same("server", (server_ip, target.port), lambda: _endpoint(server_ip, target.port))
         if isinstance(server_ip, str) and server_ip else None,
         "source": "har", "flow": None, "duration_ms": _number(entry.get("time")), "error": None,
     }
@@ -212,23 +221,28 @@ def _http_record(entry: dict[str, Any], index: int, path: Path, where: str, memo
     return record
 
 
+def _endpoint(ip: str, port: int) -> HttpEndpoint:
+    return {"ip": ip.strip("[]"), "port": port}
+
+
 def _mime(obj: dict[str, Any], headers: list[tuple[str, str]]) -> str:
     mime = obj.get("mimeType")
     return mime if isinstance(mime, str) else _header(headers, "content-type")
 
 
-def _websocket_records(entry: dict[str, Any], upgrade: dict[str, Any], path: Path, where: str,
-                       redactor: Redactor) -> list[dict[str, Any]]:
+def _websocket_records(entry: dict[str, Any], upgrade: HttpObservation, path: Path, where: str,
+                       redactor: Redactor) -> list[WebSocketObservation]:
     messages = entry.get("_webSocketMessages")
     if messages is None:
         return []
     _need(isinstance(messages, list), path, where, "'_webSocketMessages' must be a list")
-    out = []
+    out: list[WebSocketObservation] = []
     for msg in messages:
         _need(isinstance(msg, dict) and isinstance(msg.get("data", ""), str) and msg.get("type") in ("send", "receive"),
               path, where, "a WebSocket message must be {type: send|receive, data: str}")
         ts = _number(msg.get("time"))
-        _need(ts is not None, path, where, "a WebSocket message needs a numeric 'time'")
+        if ts is None:
+            raise InputError(path, f"HAR {where}: a WebSocket message needs a numeric 'time'")
         is_text = msg.get("opcode", 1) != 2
         data = msg.get("data", "")
         raw = data[:DECODE_LIMIT].encode("utf-8", "replace") if is_text else _b64(data, path, where)

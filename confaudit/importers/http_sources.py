@@ -3,15 +3,20 @@
 Live (observations written by the addon) and offline (.mitm) go through the same converter
 (``confaudit.session.records``); everything is redacted again on import (idempotent), so a
 session written by an older or foreign addon cannot leak secrets into the bundle.
+
+The converters' and the HAR importer's records are typed (``records.Observation``: the schema's records
+before they are numbered); the records of an observations file are what the file held, redacted again
+(:data:`ObservationLine`). :func:`http_side_sections` turns both into the bundle's records in place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, cast
 
 from confaudit.session import records as convert
-from confaudit.importers.reredact import Reredactor
+from confaudit.importers.reredact import ObservationLine, Reredactor
 from confaudit.session.directory import sha256_file
 from confaudit.importers.shared import SharedParts
 from confaudit.errors import InputError
@@ -19,11 +24,15 @@ from confaudit.gcpause import gc_paused
 from confaudit.jsonstream import NumberOutOfRange, parse_line
 from confaudit.redact import Redactor
 
+if TYPE_CHECKING:
+    from confaudit.evidence_model import ClientHello, DnsQuery, HttpExchange, InputSummary, ProxyUdpFlow, WebSocketMessage
+    from confaudit.importers.har import HarRecord
+    from confaudit.session.records import ClientHelloObservation, Observation
+
 MAX_LINE_BYTES = 64 * 1024 * 1024
 MAX_FLOW_FILE_BYTES = 4 * 1024 * 1024 * 1024
 _SECTIONS = {"http": "http", "websocket": "websocket", "tls_clienthello": "tls_clienthello",
              "udp_flow": "udp_flows", "dns": "dns_queries"}
-_ID_PREFIX = {"tls_clienthello": "t", "udp_flow": "u", "dns": "d"}
 _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     "http": {"ts": (int, float), "method": str, "url": str},
     "websocket": {"ts": (int, float), "http_uuid": str, "type": str},
@@ -50,9 +59,30 @@ def sniff_format(path: Path) -> str:
     raise InputError(path, "not an HTTP-side input (expected observations JSONL, HAR or .mitm)")
 
 
-def read_observations(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
+ImportedRecord: TypeAlias = "Observation | ObservationLine"
+"""A record of any HTTP-side input, before :func:`http_side_sections` numbers it."""
+
+
+class HttpSideRecords(TypedDict):
+    """The bundle sections the HTTP-side records become (:func:`http_side_sections`)."""
+
+    http: list[HttpExchange]
+    websocket: list[WebSocketMessage]
+    tls_clienthello: list[ClientHello]
+    udp_flows: list[ProxyUdpFlow]
+    dns_queries: list[DnsQuery]
+
+
+class HttpSideSections(HttpSideRecords):
+    """The bundle sections the HTTP side writes (:func:`load_http_sources`; ``evidence.build`` folds them in)."""
+
+    inputs: list[InputSummary]
+    complete: bool
+
+
+def read_observations(path: Path, redactor: Redactor) -> tuple[list[ObservationLine], int, int, list[str]]:
     """(records, read, skipped, warnings); malformed lines are skipped and counted (a torn tail is normal)."""
-    records: list[dict[str, Any]] = []
+    records: list[ObservationLine] = []
     warnings: list[str] = []
     read = skipped = 0
     again = Reredactor(redactor)
@@ -94,13 +124,13 @@ def _check_record(record: Any) -> None:
             raise ValueError(f"field {key} has the wrong type")
 
 
-def read_flow_file(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
+def read_flow_file(path: Path, redactor: Redactor) -> tuple[list[Observation], int, int, list[str]]:
     """Records of a mitmproxy .mitm file; any corruption (truncated, deep, wrong types) is an InputError."""
     from mitmproxy import dns, http, io, tcp, udp
 
     if path.stat().st_size > MAX_FLOW_FILE_BYTES:
         raise InputError(path, f"flow file larger than {MAX_FLOW_FILE_BYTES} bytes")
-    records: list[dict[str, Any]] = []
+    records: list[Observation] = []
     read = skipped = 0
     seen_conns: set[str] = set()
     keep = SharedParts().record  # equal headers, endpoints and values held once
@@ -141,25 +171,26 @@ class _Hello:
         self.sni, self.alpn_protocols, self.cipher_suites = sni, alpn, ciphers
 
 
-def _hello_from_conn(conn: Any) -> dict[str, Any]:
+def _hello_from_conn(conn: Any) -> ClientHelloObservation:
     hello = _Hello(conn.sni, list(conn.alpn_offers or []), list(conn.cipher_list or []))
     return convert.clienthello_record(conn.timestamp_start or 0.0, hello, conn.peername, None, "tcp", False)
 
 
-def _read_har(path: Path, redactor: Redactor) -> tuple[list[dict[str, Any]], int, int, list[str]]:
+def _read_har(path: Path, redactor: Redactor) -> tuple[list[HarRecord], int, int, list[str]]:
     from confaudit.importers.har import read_har  # ijson only when a HAR is read
 
     return read_har(path, redactor)
 
 
-_READERS = {"observations": read_observations, "mitm": read_flow_file, "har": _read_har}
+_Reader: TypeAlias = Callable[[Path, Redactor], tuple[Sequence[ImportedRecord], int, int, list[str]]]
+_READERS: dict[str, _Reader] = {"observations": read_observations, "mitm": read_flow_file, "har": _read_har}
 
 
-def load_http_sources(paths: list[Path], redactor: Redactor) -> dict[str, Any]:
+def load_http_sources(paths: list[Path], redactor: Redactor) -> HttpSideSections:
     """Partial bundle: inputs[], http[], websocket[], tls_clienthello[], udp_flows[], dns_queries[]; every record is
     redacted again with ``redactor`` on import."""
-    inputs: list[dict[str, Any]] = []
-    tagged: list[tuple[int, int, dict[str, Any]]] = []
+    inputs: list[InputSummary] = []
+    tagged: list[tuple[int, int, ImportedRecord]] = []
     for index, raw in enumerate(paths):
         path = Path(raw)
         try:
@@ -171,19 +202,21 @@ def load_http_sources(paths: list[Path], redactor: Redactor) -> dict[str, Any]:
         inputs.append({"path": str(path), "sha256": digest, "format": fmt, "records_read": read,
                        "records_skipped": skipped, "complete": skipped == 0, "warnings": warnings})
         tagged.extend((index, order, rec) for order, rec in enumerate(records))
-    return dict(http_side_sections(tagged), inputs=inputs, complete=all(i["complete"] for i in inputs))
+    return {**http_side_sections(tagged), "inputs": inputs, "complete": all(i["complete"] for i in inputs)}
 
 
-def _ts(rec: dict[str, Any]) -> float:
+def _ts(rec: Mapping[str, object]) -> float:
     ts = rec.get("ts")
     return float(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else 0.0
 
 
-def http_side_sections(tagged: list[tuple[int, int, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+def http_side_sections(tagged: list[tuple[int, int, ImportedRecord]]) -> HttpSideRecords:
     """Number records deterministically (ts, then source order) and join WebSocket messages to their HTTP id.
 
     Records get their ids in place (no copies: a HAR of 100,000 requests holds 100,000 of them)."""
-    out: dict[str, list[dict[str, Any]]] = {section: [] for section in _SECTIONS.values()}
+    out: HttpSideRecords = {"http": [], "websocket": [], "tls_clienthello": [], "udp_flows": [], "dns_queries": []}
+    http, websocket, hellos, udp_flows, dns_queries = (out["http"], out["websocket"], out["tls_clienthello"],
+                                                       out["udp_flows"], out["dns_queries"])
     tagged.sort(key=lambda t: (_ts(t[2]), t[0], t[1]))
     upgrades = {(src, str(rec.get("http_uuid"))) for src, _, rec in tagged if rec["kind"] == "websocket"}
     http_ids: dict[tuple[int, str], str] = {}
@@ -194,18 +227,33 @@ def http_side_sections(tagged: list[tuple[int, int, dict[str, Any]]]) -> dict[st
             if (src, str(rec.get("flow_uuid"))) in upgrades:
                 http_ids.setdefault((src, str(rec.get("flow_uuid"))), f"h{http_count}")
     for src, _, rec in tagged:
-        kind = rec.pop("kind")
-        section = out[_SECTIONS[kind]]
+        # The one step typed by casts: the record becomes its bundle record in place (a copy per record would cost
+        # a HAR of 100,000 requests time and, while both exist, memory), which no TypedDict can express. ``kind``
+        # and the join key go, the ids come: a converter's record (records.Observation) then is its section's
+        # record (tests/session/test_observation_records.py checks the fields line up), and a line of an
+        # observations file is one as far as its writer made it (ObservationLine).
+        record = cast("dict[str, Any]", rec)
+        kind = record.pop("kind")
         if kind == "http":
-            rec.pop("flow_uuid", None)
-            rec["id"] = f"h{len(section) + 1}"
+            record.pop("flow_uuid", None)
+            record["id"] = f"h{len(http) + 1}"
+            http.append(cast("HttpExchange", record))
         elif kind == "websocket":
-            rec["id"] = f"w{len(section) + 1}"
-            rec["http_id"] = http_ids.get((src, str(rec.pop("http_uuid", None))))
-            rec["flow"] = None
-        else:
-            rec["id"] = f"{_ID_PREFIX[kind]}{len(section) + 1}"
-        section.append(rec)
+            record["id"] = f"w{len(websocket) + 1}"
+            record["http_id"] = http_ids.get((src, str(record.pop("http_uuid", None))))
+            record["flow"] = None
+            websocket.append(cast("WebSocketMessage", record))
+        elif kind == "tls_clienthello":
+            record["id"] = f"t{len(hellos) + 1}"
+            hellos.append(cast("ClientHello", record))
+        elif kind == "udp_flow":
+            record["id"] = f"u{len(udp_flows) + 1}"
+            udp_flows.append(cast("ProxyUdpFlow", record))
+        elif kind == "dns":
+            record["id"] = f"d{len(dns_queries) + 1}"
+            dns_queries.append(cast("DnsQuery", record))
+        else:  # the readers keep the five kinds only
+            raise KeyError(kind)
     tagged.clear()
     return out
 

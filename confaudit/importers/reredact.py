@@ -7,6 +7,9 @@ binary bodies, an error object, a URL or Host that is not a string, extra keys. 
 by the structure its name promises when its value has it, by the credential its name implies when it is
 a key the addon never writes (``session_ticket``, ``cookies``, ``auth``: every string in it becomes a
 token), else as JSON (secret names, then patterns in every string); key names are redacted by pattern.
+
+So a record comes out redacted, not reshaped: its fields keep whatever shape the file gave them
+(:data:`ObservationLine`), unlike the converters' typed records (``session.records.Observation``).
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 from urllib.parse import parse_qsl
 
 from confaudit.session.bodies import TEXT_CAP, looks_textual, redact_base64, redact_binary, redact_text
@@ -33,6 +36,13 @@ RECORD_FIELDS = frozenset({
 })
 """Every field confaudit's addon writes in a record of any kind; other keys are a foreign writer's."""
 _IDENTIFIERS = {"kind", "flow_uuid", "http_uuid"}  # joined on import and never written out
+_T = TypeVar("_T")
+
+ObservationLine: TypeAlias = dict[str, Any]
+"""An observations.jsonl record as the file held it, redacted again (:meth:`Reredactor.record`): the importer checks
+its ``kind`` and a few fields' types (``importers.http_sources``); every other field may have any shape (an older or
+foreign writer's), which is why the bundle's readers stay type-careful and records lacking a required key are
+counted (``evidence_model.records_lacking_keys``)."""
 
 
 class Reredactor:
@@ -43,13 +53,13 @@ class Reredactor:
         self.redactor = redactor
         self._shared = SharedParts()
 
-    def _remember(self, kind: str, key: Any, compute: Callable[[], Any], size: int = 0) -> Any:
+    def _remember(self, kind: str, key: Hashable, compute: Callable[[], _T], size: int = 0) -> _T:
         return self._shared.same(kind, key, compute, size)
 
-    def record(self, record: dict[str, Any]) -> dict[str, Any]:
+    def record(self, record: Mapping[str, Any]) -> ObservationLine:
         """A copy of an observation record with every field redacted again (see the module docstring)."""
         redactor = self.redactor
-        out: dict[str, Any] = {}
+        out: ObservationLine = {}
         for key, value in record.items():
             if key in _IDENTIFIERS:
                 out[sys.intern(key)] = value
@@ -62,7 +72,7 @@ class Reredactor:
                                                                   else redactor.json(value))
         return out
 
-    def _known(self, key: str, value: Any, record: dict[str, Any]) -> Any:
+    def _known(self, key: str, value: Any, record: Mapping[str, Any]) -> Any:
         redactor = self.redactor
         if value is None or isinstance(value, (bool, int, float)):
             return value
@@ -84,7 +94,7 @@ class Reredactor:
             return self._remember(key, repr(value), lambda: self._known_value(key, value, record))
         return self._known_value(key, value, record)
 
-    def _known_value(self, key: str, value: Any, record: dict[str, Any]) -> Any:
+    def _known_value(self, key: str, value: Any, record: Mapping[str, Any]) -> Any:
         redactor = self.redactor
         if key in ("url", "path"):
             return redactor.url(value) if isinstance(value, str) else _strings(value, redactor.url)
@@ -99,7 +109,7 @@ class Reredactor:
             return redact_base64(value, redactor) if record.get("type") == "binary" else redact_text(value[:TEXT_CAP], "", redactor)
         return self._tidy(redactor.json(value))
 
-    def _body(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _body(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """A body record: ``text`` by its content type, ``base64`` (and HAR-style base64 ``text``) as the bytes
         it carries once decompressed; anything else as JSON."""
         redactor = self.redactor

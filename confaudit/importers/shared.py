@@ -10,14 +10,16 @@ entries (of short strings, or of other parts) it starts over.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 MAX_REMEMBERED = 50_000
 MAX_KEY_CHARS = 4096
 _MISSING = object()
 _SCALARS = (str, int, float, bool, type(None))
+_T = TypeVar("_T")
+_Record = TypeVar("_Record", bound=Mapping[str, object])
 
 
 def _short(value: Any) -> bool:
@@ -28,12 +30,13 @@ class SharedParts:
     """A bounded memo: ``same(kind, key, make)`` is the one object made for (kind, key)."""
 
     def __init__(self) -> None:
-        self._memo: dict[tuple[str, Any], Any] = {}
+        self._memo: dict[tuple[str, Hashable], Any] = {}
+        """Values of every kind: each kind's come from its callers' ``make``, which all return one type."""
         self._texts: dict[str, str] = {}
 
-    def same(self, kind: str, key: Any, make: Callable[[], Any], size: int = 0) -> Any:
+    def same(self, kind: str, key: Hashable, make: Callable[[], _T], size: int = 0) -> _T:
         """``size``: how long the key's text is; a key over :data:`MAX_KEY_CHARS` is not remembered (it
-        would rarely repeat and would be held twice)."""
+        would rarely repeat and would be held twice). A ``kind`` names values of one type."""
         if size > MAX_KEY_CHARS:
             return make()
         found = self._memo.get((kind, key), _MISSING)
@@ -55,24 +58,28 @@ class SharedParts:
             found = self._texts[value] = value
         return found
 
-    def record(self, record: dict[str, Any]) -> dict[str, Any]:
-        """``record`` (an importer's, already redacted) with its pairs, endpoints and short strings shared."""
-        for key, value in record.items():
+    def record(self, record: _Record) -> _Record:
+        """``record`` (an importer's, already redacted) with its pairs, endpoints and short strings shared: each
+        value is replaced by an equal one of the same type, so the record keeps its type."""
+        if not isinstance(record, dict):
+            return record
+        fields: dict[str, Any] = record
+        for key, value in fields.items():
             if isinstance(value, str):
-                record[key] = self.text(value)
+                fields[key] = self.text(value)
             elif key in ("request_headers", "response_headers", "query") and isinstance(value, list) \
                     and all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in value):
                 pairs: tuple[tuple[str, str], ...] = tuple((a, b) for a, b in value)
-                record[key] = self.same("pairs", pairs, partial(self._pairs, pairs), sum(len(a) + len(b) for a, b in pairs))
+                fields[key] = self.same("pairs", pairs, partial(self._pairs, pairs), sum(len(a) + len(b) for a, b in pairs))
             elif isinstance(value, dict) and len(value) <= 8 and all(_short(v) for v in value.values()):
                 items = tuple(value.items())
-                record[key] = self.same("object", items, partial(_interned, value))
+                fields[key] = self.same("object", items, partial(_interned, value))
         return record
 
     def _pairs(self, pairs: tuple[tuple[str, str], ...]) -> list[list[str]]:
         return [self.same("pair", p, partial(list, p)) for p in pairs]
 
 
-def _interned(value: dict[str, Any]) -> dict[str, Any]:
+def _interned(value: dict[str, object]) -> dict[str, object]:
     """A copy of ``value`` with its key names interned."""
     return {sys.intern(k): value[k] for k in value}

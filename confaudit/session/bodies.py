@@ -7,10 +7,13 @@ import binascii
 import json
 import re
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from confaudit.multipart_body import MAX_NESTING, Part, boundary_of, parse_multipart
 from confaudit.redact import Redactor, is_secret_name, may_hold_secret
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import HttpBody
 
 TEXT_CAP = 256 * 1024
 """Characters of decoded, redacted text kept per body."""
@@ -18,6 +21,9 @@ BINARY_CAP = 64 * 1024
 """Bytes of a binary body kept (base64)."""
 DECODE_LIMIT = 4 * 1024 * 1024
 """Decompressed bytes examined at most: a small gzip bomb cannot exhaust memory."""
+
+WebSocketType = Literal["text", "binary"]
+"""How a WebSocket message's content is held (the schema's ``websocket[].type``): redacted text, or base64."""
 
 _TEXT_TYPES = re.compile(r"^(text/|application/(?:[\w.+-]*\+)?(?:json|xml|javascript|x-www-form-urlencoded|sdp|graphql|csp-report|reports\+json|x-ndjson))", re.I)
 _BINARY_TYPES = re.compile(r"^(image|audio|video|font)/|application/(?:octet-stream|protobuf|x-protobuf|grpc|zip|gzip|pdf|wasm)", re.I)
@@ -201,7 +207,7 @@ def _redact_value(part: Part, value: bytes, redactor: Redactor, binary: bool, de
 
 
 def body_record(raw: bytes | None, content_type: str, content_encoding: str, redactor: Redactor,
-                text_cap: int = TEXT_CAP, binary_cap: int = BINARY_CAP) -> dict[str, Any] | None:
+                text_cap: int = TEXT_CAP, binary_cap: int = BINARY_CAP) -> HttpBody | None:
     """The evidence record of one body, or None when there is no body."""
     if raw is None:
         return None
@@ -209,7 +215,7 @@ def body_record(raw: bytes | None, content_type: str, content_encoding: str, red
     data, error = decode_content_encoding(raw, content_encoding or "") if content_encoding else (raw, None)
     decoded_truncated = len(data) > DECODE_LIMIT
     data = data[:DECODE_LIMIT]
-    record: dict[str, Any] = {
+    record: HttpBody = {
         "content_type": content_type,
         "encoding": (content_encoding or "identity")[:60],
         "size": len(raw) if error else (len(data) if not decoded_truncated else None),
@@ -231,14 +237,16 @@ def body_record(raw: bytes | None, content_type: str, content_encoding: str, red
             cut = max((m.start() for m in _CUT_AT.finditer(text, max(0, len(text) - 512))), default=len(text))
             text = text[:cut]
         redacted = redact_text(text, content_type, redactor)
-        record.update(text=redacted[:text_cap] if not truncated else redacted, truncated=truncated)
+        record["text"] = redacted[:text_cap] if not truncated else redacted
+        record["truncated"] = truncated
         return record
     kept = data[:binary_cap]
     boundary = boundary_of(content_type)
     redacted_parts = redact_multipart(kept, boundary, redactor, binary=True) if boundary else None
-    record.update(base64=base64.b64encode(redacted_parts if redacted_parts is not None
-                                          else redact_binary(kept, redactor)).decode("ascii"),
-                  truncated=decoded_truncated or len(data) > binary_cap, cap=binary_cap)
+    record["base64"] = base64.b64encode(redacted_parts if redacted_parts is not None
+                                        else redact_binary(kept, redactor)).decode("ascii")
+    record["truncated"] = decoded_truncated or len(data) > binary_cap
+    record["cap"] = binary_cap
     return record
 
 
@@ -262,7 +270,8 @@ def redact_binary(data: bytes, redactor: Redactor) -> bytes:
     return data if redacted == text else redacted.encode("latin-1", "replace")
 
 
-def message_content(content: bytes, is_text: bool, redactor: Redactor, cap: int = TEXT_CAP) -> tuple[str, str, bool]:
+def message_content(content: bytes, is_text: bool, redactor: Redactor,
+                    cap: int = TEXT_CAP) -> tuple[WebSocketType, str, bool]:
     """(type, content, truncated) of a WebSocket message: text redacted+capped, binary base64 capped."""
     if not is_text:
         kept = bytes(content[:BINARY_CAP])

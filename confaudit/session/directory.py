@@ -9,12 +9,15 @@ import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from confaudit import __version__
 from confaudit.errors import InputError
 from confaudit.session.layout import (BROWSER_KEYLOG, FLOWS, KEYLOG, MANIFEST, MANIFEST_TEMP, MEDIA_KEYLOGS,  # noqa: F401
                                       OBSERVATIONS, PCAP, PHASES, SENSITIVE, SFU_KEYLOG)
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import Phase, SessionProvenance, SessionProvenanceSession, SessionProvenanceSessionFile
 
 KNOWN_PHASES = ("lobby", "joined", "muted", "unmuted", "camera-off", "camera-on", "screen-share", "left")
 MAX_PHASE_LINES = 100_000
@@ -35,7 +38,7 @@ class SessionInputs:
     """Packet captures (capture.pcapng when non-empty)."""
     http_sources: list[Path]
     """observations.jsonl if present, else flows.mitm: never both (no double counting)."""
-    phases: list[dict[str, Any]]
+    phases: list[Phase]
     """Timeline markers ``{"phase", "ts"}`` in file order."""
     phases_skipped: list[str]
     """One problem per phase marker skipped (a number out of range): the evidence is then incomplete."""
@@ -127,7 +130,7 @@ def finish_manifest(directory: Path, manifest: dict[str, Any], stopped: float | 
     return done
 
 
-def append_phase(directory: Path, phase: str, ts: float | None = None) -> dict[str, Any]:
+def append_phase(directory: Path, phase: str, ts: float | None = None) -> Phase:
     """Append ``{"phase", "ts"}`` to phases.jsonl with fsync (safe from another terminal).
 
     Refused once the session is finished: its manifest has sealed phases.jsonl by its hash.
@@ -142,7 +145,7 @@ def append_phase(directory: Path, phase: str, ts: float | None = None) -> dict[s
     if stopped is not None:
         raise InputError(directory, f"session finished at {iso_time(stopped)}: its files are sealed by the manifest's "
                                     "hashes, so markers can only be added while it is recording")
-    entry = {"phase": label, "ts": time.time() if ts is None else float(ts)}
+    entry: Phase = {"phase": label, "ts": time.time() if ts is None else float(ts)}
     line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
     fd = os.open(directory / PHASES, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # personal data: owner only
     try:
@@ -172,12 +175,12 @@ def _stopped(directory: Path) -> float | None:
     return float(stopped)
 
 
-def read_phases(path: Path) -> list[dict[str, Any]]:
+def read_phases(path: Path) -> list[Phase]:
     """Phase markers; a torn last line (crash mid-write) is skipped, anything else malformed is an error."""
     return read_phase_markers(path)[0]
 
 
-def read_phase_markers(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def read_phase_markers(path: Path) -> tuple[list[Phase], list[str]]:
     """(markers, one problem per marker skipped): a marker whose time no double can hold (``1e400``) is
     skipped and reported, a torn last line skipped silently (a crash mid-write), anything else malformed
     is an InputError."""
@@ -191,7 +194,8 @@ def read_phase_markers(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         raise InputError(path, exc.strerror or "cannot read phase markers") from None
     if len(lines) > MAX_PHASE_LINES:
         raise InputError(path, f"more than {MAX_PHASE_LINES} phase markers")
-    out, skipped = [], []
+    out: list[Phase] = []
+    skipped: list[str] = []
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
@@ -273,80 +277,48 @@ def _regular(path: Path) -> int | None:
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
-class _FileEntry(TypedDict):
-    name: str
-    sha256: str | None
-    sensitive: bool
-    present: bool
-    matches: bool
-
-
-class _Integrity(TypedDict):
-    verified: bool
-    problems: list[str]
-
-
-class _SessionEntry(TypedDict):
-    """One session of bundle["session"]["sessions"] (the manifest's own objects are passed through as read)."""
-
-    path: str
-    vendor: str
-    scenario: str
-    operator: str
-    mode: str
-    started: float | None
-    stopped: float | None
-    tool: dict[str, object] | None
-    dependencies: dict[str, object]
-    simulated: bool
-    files: list[_FileEntry]
-    sensitive_files: list[str]
-    hook_errors: dict[str, object]
-    has_manifest: bool
-    finished: bool
-    files_match: bool
-    hashes_recorded: bool
-    integrity: _Integrity
-    scenario_run: NotRequired[dict[str, str]]
-
-
-def session_provenance(sessions: list[SessionInputs], known_digests: dict[Path, str] | None = None) -> dict[str, Any]:
+def session_provenance(sessions: list[SessionInputs], known_digests: dict[Path, str] | None = None) -> SessionProvenance:
     """bundle["session"]: who/what/when, versions, file hashes, and the integrity verdict per session.
 
     ``known_digests``: SHA-256 of files already hashed while read as inputs (resolved path -> hex).
     """
     from confaudit.session.integrity import check_session
 
-    entries: list[_SessionEntry] = []
+    entries: list[SessionProvenanceSession] = []
     problems: list[str] = []
     for sess in sessions:
         m = sess.manifest
         integrity = check_session(sess.path, m, known_digests)
-        files: list[_FileEntry] = [
+        files: list[SessionProvenanceSessionFile] = [
             {"name": f.name, "sha256": f.sha256, "sensitive": f.sensitive, "present": f.present, "matches": f.matches}
             for f in integrity.files]
         recorded_hook_errors = m.get("hook_errors")
         hook_errors: dict[str, object] = recorded_hook_errors if isinstance(recorded_hook_errors, dict) else {}
         recorded_tool, recorded_dependencies = m.get("tool"), m.get("dependencies")
+        # Passed through as the manifest records them: confaudit writes name -> version strings (the schema's
+        # type), but an edited or foreign manifest may hold other values, which nothing here checks.
+        dependencies: dict[str, str] = recorded_dependencies if isinstance(recorded_dependencies, dict) else {}
         problems.extend(f"{sess.path}: {p}" for p in integrity.problems)
-        entries.append({
+        entry: SessionProvenanceSession = {
             "path": sess.path.name, "vendor": sess.vendor, "scenario": _s(m.get("scenario")),
             "operator": _s(m.get("operator")), "mode": _s(m.get("mode")),
             "started": _num(m.get("started")), "stopped": _num(m.get("stopped")),
             "tool": recorded_tool if isinstance(recorded_tool, dict) else None,
-            "dependencies": recorded_dependencies if isinstance(recorded_dependencies, dict) else {},
+            "dependencies": dependencies,
             "simulated": bool(m.get("simulated", False)), "files": files,
             "sensitive_files": [f["name"] for f in files if f["sensitive"]],
             "hook_errors": hook_errors, "has_manifest": bool(m),
             "finished": m.get("stopped") is not None, "files_match": integrity.files_match,
             "hashes_recorded": integrity.hashes_recorded,
             "integrity": {"verified": integrity.verified, "problems": list(integrity.problems)},
-        })
+        }
         run = m.get("scenario_run")
         if isinstance(run, dict):  # recorded by `confaudit run`: which scenario, byte for byte, and how it ended
-            entries[-1]["scenario_run"] = {k: _s(run.get(k)) for k in ("file", "sha256", "outcome")}
-    first: _SessionEntry | dict[str, str] = entries[0] if entries else {}
-    return {
+            entry["scenario_run"] = {"file": _s(run.get("file")), "sha256": _s(run.get("sha256")),
+                                     "outcome": _s(run.get("outcome"))}
+        entries.append(entry)
+    first: SessionProvenanceSession = entries[0] if entries else {}
+    provenance: SessionProvenance = {
         "vendor": first.get("vendor", ""), "scenario": first.get("scenario", ""), "operator": first.get("operator", ""),
         "started": min((e["started"] for e in entries if e["started"] is not None), default=None),
         "stopped": max((e["stopped"] for e in entries if e["stopped"] is not None), default=None),
@@ -357,6 +329,7 @@ def session_provenance(sessions: list[SessionInputs], known_digests: dict[Path, 
         "integrity": {"verified": bool(entries) and not problems, "problems": problems},
         "sessions": entries,
     }
+    return provenance
 
 
 def _s(value: Any) -> str:

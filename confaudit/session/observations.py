@@ -6,8 +6,8 @@ import json
 import os
 import queue
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from confaudit import __version__
 from confaudit.session.directory import open_private
@@ -16,7 +16,7 @@ FORMAT = "confaudit-observations"
 FLUSH_INTERVAL_S = 0.5
 
 
-def encode_line(record: dict[str, Any]) -> bytes:
+def encode_line(record: Mapping[str, object]) -> bytes:
     """One JSONL line; lone surrogates from captured bytes become '?' instead of failing the write."""
     return (json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
             .encode("utf-8", "replace") + b"\n")
@@ -40,7 +40,7 @@ class ObservationWriter:
         if new:
             self.write({"kind": "header", "format": FORMAT, "version": 1, "tool": f"confaudit {__version__}"})
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: Mapping[str, object]) -> None:
         """Queue one record (non-blocking: serialisation only, no I/O)."""
         line = encode_line(record)
         with self._queued_lock:

@@ -2,23 +2,131 @@
 
 Records carry no bundle ids yet (``importers`` numbers them); an HTTP record and its WebSocket
 messages are joined by ``flow_uuid`` (mitmproxy's flow id).
+
+Each kind of record has a ``TypedDict`` below: the bundle record the schema describes (``HttpExchange``,
+``WebSocketMessage``, ``ClientHello``, ``ProxyUdpFlow``, ``DnsQuery``) without what the import adds (``id``;
+``http_id`` and ``flow`` of a WebSocket message) and with what it takes away (``kind``; the ``flow_uuid`` /
+``http_uuid`` join). Their fields carry the model's types (tests/session/test_observation_records.py checks
+that they line up), so a converter writing a key or value the schema does not have fails mypy here, and
+``importers.http_sources.http_side_sections`` turns them into bundle records in place.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypeAlias, TypedDict
 from urllib.parse import urlsplit
 
-from confaudit.session.bodies import body_record, message_content
+from confaudit.session.bodies import WebSocketType, body_record, message_content
 from confaudit.redact import Redactor
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import (DnsQueryAnswer, DnsQueryQuestion, HttpBody, HttpEndpoint,
+                                          HttpExchangeInitiator, HttpPairs, Timestamp)
 
 STUN_MAGIC = b"\x21\x12\xa4\x42"
 STUN_USERNAME = 0x0006
 MAX_STUN_ATTR_TYPES = 64
 
+HttpSource = Literal["live", "mitm", "har"]
+"""Who saw an exchange or message (the schema's ``source``): the live addon, a .mitm file, a HAR."""
 
-def address(addr: Any) -> dict[str, Any] | None:
+
+class HttpObservation(TypedDict):
+    """An ``http`` record: the bundle's ``HttpExchange`` before the import numbers it."""
+
+    kind: Literal["http"]
+    flow_uuid: str
+    """The flow's id in its source (mitmproxy's, ``har-<entry>``): its WebSocket messages name it."""
+    ts: Timestamp
+    method: str
+    url: str
+    scheme: str
+    host: str
+    port: int | None
+    path: str
+    query: HttpPairs
+    http_version: str | None
+    status: int | None
+    request_headers: HttpPairs
+    response_headers: HttpPairs
+    request_body: HttpBody | None
+    response_body: HttpBody | None
+    client: HttpEndpoint | None
+    server: HttpEndpoint | None
+    source: HttpSource
+    flow: str | None
+    duration_ms: float | None
+    error: str | None
+    initiator: NotRequired[HttpExchangeInitiator]
+
+
+class WebSocketObservation(TypedDict):
+    """A ``websocket`` record: the bundle's ``WebSocketMessage`` before the import numbers it and joins it to its
+    upgrade request (``http_id``, ``flow``)."""
+
+    kind: Literal["websocket"]
+    http_uuid: str
+    """``flow_uuid`` of the upgrade request."""
+    ts: Timestamp
+    from_client: bool
+    type: WebSocketType
+    size: int
+    content: str
+    truncated: bool
+    host: str
+    url: str
+    source: HttpSource
+
+
+class ClientHelloObservation(TypedDict):
+    """A ``tls_clienthello`` record: the bundle's ``ClientHello`` before the import numbers it."""
+
+    kind: Literal["tls_clienthello"]
+    ts: Timestamp
+    sni: str | None
+    alpn: list[str]
+    cipher_count: int
+    client: HttpEndpoint | None
+    server: HttpEndpoint | None
+    transport: str
+    passthrough: bool
+
+
+class UdpFlowObservation(TypedDict):
+    """A ``udp_flow`` record: the bundle's ``ProxyUdpFlow`` before the import numbers it."""
+
+    kind: Literal["udp_flow"]
+    ts: Timestamp
+    ts_last: Timestamp
+    client: HttpEndpoint | None
+    server: HttpEndpoint | None
+    packets: dict[str, Any]
+    bytes: dict[str, Any]
+    first_byte_classes: dict[str, int]
+    stun_attribute_types: list[int]
+    size_min: int | None
+    size_max: int
+
+
+class DnsObservation(TypedDict):
+    """A ``dns`` record: the bundle's ``DnsQuery`` before the import numbers it."""
+
+    kind: Literal["dns"]
+    ts: Timestamp | None
+    questions: list[DnsQueryQuestion]
+    answers: list[DnsQueryAnswer]
+    client: HttpEndpoint | None
+    server: HttpEndpoint | None
+    response_code: int | None
+
+
+Observation: TypeAlias = (HttpObservation | WebSocketObservation | ClientHelloObservation | UdpFlowObservation
+                          | DnsObservation)
+"""Any record the converters (and the HAR importer) write."""
+
+
+def address(addr: Any) -> HttpEndpoint | None:
     """``{"ip", "port"}`` from a socket address tuple, or None."""
     if not addr or not isinstance(addr, (tuple, list)) or len(addr) < 2:
         return None
@@ -63,13 +171,13 @@ def _path_of(url: str, raw_path: str, redactor: Redactor) -> str:
         return redactor.url(str(raw_path).split("?", 1)[0].split("#", 1)[0])
 
 
-def http_record(flow: Any, redactor: Redactor, source: str) -> dict[str, Any]:
+def http_record(flow: Any, redactor: Redactor, source: HttpSource) -> HttpObservation:
     """One HTTPFlow -> an ``http[]`` record (without id): redacted URL, headers and decoded bodies."""
     req, resp = flow.request, flow.response
     url = redactor.url(valid_text(req.pretty_url))
     req_headers = _headers(req.headers)
     resp_headers = _headers(resp.headers) if resp is not None else []
-    record: dict[str, Any] = {
+    record: HttpObservation = {
         "kind": "http",
         "flow_uuid": flow.id,
         "ts": req.timestamp_start,
@@ -106,10 +214,10 @@ def _duration_ms(req: Any, resp: Any) -> float | None:
     return round(max(0.0, end - req.timestamp_start) * 1000.0, 3)
 
 
-def websocket_record(flow: Any, message: Any, redactor: Redactor, source: str) -> dict[str, Any]:
+def websocket_record(flow: Any, message: Any, redactor: Redactor, source: HttpSource) -> WebSocketObservation:
     """One WebSocket message -> a ``websocket[]`` record (without id)."""
     kind, content, truncated = message_content(bytes(message.content), bool(message.is_text), redactor)
-    return {
+    record: WebSocketObservation = {
         "kind": "websocket",
         "http_uuid": flow.id,
         "ts": message.timestamp,
@@ -122,13 +230,14 @@ def websocket_record(flow: Any, message: Any, redactor: Redactor, source: str) -
         "url": redactor.url(valid_text(flow.request.pretty_url)),
         "source": source,
     }
+    return record
 
 
 def clienthello_record(ts: float, client_hello: Any, client: Any, server: Any, transport: str,
-                       passthrough: bool) -> dict[str, Any]:
+                       passthrough: bool) -> ClientHelloObservation:
     """TLS/DTLS/QUIC ClientHello metadata (SNI, ALPN) for one connection, intercepted or not."""
     alpn = [a.decode("ascii", "replace") if isinstance(a, bytes) else str(a) for a in (client_hello.alpn_protocols or [])]
-    return {
+    record: ClientHelloObservation = {
         "kind": "tls_clienthello",
         "ts": ts,
         "sni": valid_text(client_hello.sni) if client_hello.sni is not None else None,
@@ -139,6 +248,7 @@ def clienthello_record(ts: float, client_hello: Any, client: Any, server: Any, t
         "transport": transport,
         "passthrough": passthrough,
     }
+    return record
 
 
 def first_byte_class(payload: bytes) -> str:
@@ -210,8 +320,8 @@ class UdpAggregate:
         self.sizes["min"] = len(payload) if self.sizes["min"] is None else min(self.sizes["min"], len(payload))
         self.sizes["max"] = max(self.sizes["max"], len(payload))
 
-    def record(self) -> dict[str, Any]:
-        return {
+    def record(self) -> UdpFlowObservation:
+        record: UdpFlowObservation = {
             "kind": "udp_flow",
             "ts": self.first_ts,
             "ts_last": self.last_ts,
@@ -224,13 +334,16 @@ class UdpAggregate:
             "size_min": self.sizes["min"],
             "size_max": self.sizes["max"],
         }
+        return record
 
 
-def dns_record(flow: Any, redactor: Redactor) -> dict[str, Any]:
+def dns_record(flow: Any, redactor: Redactor) -> DnsObservation:
     """A DNS flow's questions and answers (names and types; the answers' data as text)."""
     req, resp = flow.request, flow.response
-    questions = [{"name": valid_text(q.name), "type": int(q.type)} for q in (req.questions if req else [])][:16]
-    answers = []
+    every_question: list[DnsQueryQuestion] = [{"name": valid_text(q.name), "type": int(q.type)}
+                                              for q in (req.questions if req else [])]
+    questions = every_question[:16]
+    answers: list[DnsQueryAnswer] = []
     for ans in (resp.answers if resp else [])[:64]:
         try:
             data = str(ans)
@@ -238,7 +351,7 @@ def dns_record(flow: Any, redactor: Redactor) -> dict[str, Any]:
             data = ""
         answers.append({"name": valid_text(ans.name), "type": int(ans.type),
                         "data": redactor.text(valid_text(data))[:300]})
-    return {
+    record: DnsObservation = {
         "kind": "dns",
         "ts": req.timestamp if req else None,
         "questions": questions,
@@ -247,3 +360,4 @@ def dns_record(flow: Any, redactor: Redactor) -> dict[str, Any]:
         "server": address(flow.server_conn.address),
         "response_code": int(resp.response_code) if resp else None,
     }
+    return record

@@ -7,8 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import HttpExchangeInitiator
 
 FRAME_DESTINATIONS = frozenset({"iframe", "frame", "embed", "object"})
 """Sec-Fetch-Dest values of documents that run inside the requesting page (their own requests carry their origin)."""
@@ -119,7 +122,7 @@ def destination(rec: Mapping[str, Any], header: HeaderReader = header) -> str:
     return (header(rec, "sec-fetch-dest") or "").strip().lower()
 
 
-def har_initiator(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+def har_initiator(entry: Mapping[str, Any]) -> HttpExchangeInitiator | None:
     """Chrome's HAR ``_initiator`` reduced to its type and the origins of the page/scripts on its stack."""
     raw = entry.get("_initiator")
     if not isinstance(raw, Mapping):
@@ -132,4 +135,5 @@ def har_initiator(entry: Mapping[str, Any]) -> dict[str, Any] | None:
         stack, depth = stack.get("parent"), depth + 1
     origins = list(dict.fromkeys(o for o in (origin_of(u) for u in urls) if o is not None))[:20]
     kind = raw.get("type")
-    return {"type": str(kind)[:40] if isinstance(kind, str) else None, "origins": origins}
+    initiator: HttpExchangeInitiator = {"type": str(kind)[:40] if isinstance(kind, str) else None, "origins": origins}
+    return initiator

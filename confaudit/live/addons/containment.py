@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from confaudit.session.records import HttpSource, Observation
 
 
 class Recorder(Protocol):
     """What a traffic addon uses of its session recorder."""
 
     redactor: Any
-    source: str
+    source: HttpSource
     counts: dict[str, int]
     hosts: dict[str, int]
     upstream: Any
 
-    def write(self, record: dict[str, Any]) -> None: ...
+    def write(self, record: Observation) -> None: ...
 
     def save_flow(self, flow: Any) -> None: ...
 

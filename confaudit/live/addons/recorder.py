@@ -9,12 +9,15 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.session import directory as session
 from confaudit.session.observations import ObservationWriter
 from confaudit.live.upstream import UpstreamFailures
 from confaudit.redact import Redactor
+
+if TYPE_CHECKING:
+    from confaudit.session.records import HttpSource, Observation
 
 MAX_ERROR_SAMPLES = 20
 DEFER_S = 0.02
@@ -24,7 +27,7 @@ DEFER_S = 0.02
 class SessionRecorder:
     """Records HTTP(S), WebSocket, TLS ClientHello, DNS and UDP aggregates to observations.jsonl (and flows.mitm)."""
 
-    def __init__(self, redactor: Redactor, source: str = "live") -> None:
+    def __init__(self, redactor: Redactor, source: HttpSource = "live") -> None:
         from confaudit.live.addons.http import HttpRecorder
         from confaudit.live.addons.tls_hello import ClientHelloRecorder
         from confaudit.live.addons.udp_dns import UdpDnsRecorder
@@ -110,7 +113,7 @@ class SessionRecorder:
                            "upstream_failures": self.upstream.manifest_fields()})
 
     # ---- what the traffic addons call --------------------------------------------------------
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: Observation) -> None:
         """Count ``record`` by its kind and queue it for the observation writer."""
         self.counts[record["kind"]] = self.counts.get(record["kind"], 0) + 1
         if self.writer is not None:
