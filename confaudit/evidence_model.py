@@ -678,6 +678,8 @@ class RoomLinks(TypedDict):
     """Every HTTP request URL, then every WebSocket URL, each once (first occurrence order): what the room_links check matches a claims file's room_link_pattern against when the session's analysis found no links. The check reads these, not the http and websocket sections."""
     complete: NotRequired[bool]
     distinct_ids: NotRequired[int]
+    entropy_basis: NotRequired[str]
+    """How entropy_bits is estimated (log2(alphabet_size ** min_length), the alphabet being the character classes seen in the samples)."""
     entropy_bits: NotRequired[float]
     entropy_bits_positional: NotRequired[float]
     examples: NotRequired[list[str]]

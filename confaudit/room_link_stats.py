@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.user_regex import PatternError, ScanBudget, UserMatch, UserPattern, compile_user_pattern, scan
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import RoomLinks
 
 MAX_SAMPLES = 5000
 """Room ids collected at most; the scan stops there (``stopped: "samples"``)."""
@@ -154,7 +157,7 @@ def _min_distance(ids: list[str]) -> int | None:
     return best
 
 
-def analyze_room_links(urls: Any, pattern: str | UserPattern, time_budget_s: float = TIME_BUDGET_S) -> dict[str, Any]:
+def analyze_room_links(urls: Any, pattern: str | UserPattern, time_budget_s: float = TIME_BUDGET_S) -> RoomLinks:
     """Analyse room links in ``urls`` (strings, or dicts ``{url, room|session}``) with ``pattern``.
 
     Raises ValueError for an invalid pattern (the caller maps it to a claims error). Matching stops at
@@ -189,7 +192,7 @@ def analyze_room_links(urls: Any, pattern: str | UserPattern, time_budget_s: flo
         if ctx is not None:
             contexts.setdefault(ident, set()).add(ctx)
     occurrences = Counter(ids)
-    return {
+    analysis: RoomLinks = {
         "pattern": compiled.source,
         "texts": texts,
         "texts_read": texts_read,
@@ -210,3 +213,4 @@ def analyze_room_links(urls: Any, pattern: str | UserPattern, time_budget_s: flo
         "stopped": budget.stopped,
         "complete": budget.stopped is None,
     }
+    return analysis

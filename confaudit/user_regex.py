@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 MAX_PROGRAM_SIZE = 2000
 """Most RE2 instructions a user pattern may compile to. Room-link patterns need tens (``\\p{L}``
@@ -63,6 +63,10 @@ class UserPattern:
         return self.regexp.search(b"") is not None
 
 
+ScanStop = Literal["samples", "matches", "time"]
+"""The limit that stopped a scan (the schema's ``telemetry_room_links.stopped``)."""
+
+
 @dataclass
 class ScanBudget:
     """What one analysis may still spend on matching; ``stopped`` names the limit that ran out first."""
@@ -71,8 +75,8 @@ class ScanBudget:
     """``time.monotonic()`` value after which no further search starts."""
     matches: int
     """Matches that may still be produced."""
-    stopped: str | None = None
-    """None while within budget, then "time" or "matches"."""
+    stopped: ScanStop | None = None
+    """None while within budget, then "time" or "matches" (or "samples": the caller collected enough)."""
 
     @classmethod
     def start(cls, seconds: float, matches: int) -> ScanBudget:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.redact import Redactor
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import EntityList
 
 
 def _strings(value: Any) -> list[str]:
@@ -35,10 +38,11 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     from confaudit.telemetry.parties import first_party_from
 
     emap = load_entity_maps(list(entity_lists or ()))  # InputError for a bad user list: exit 3
-    bundle["entity_lists"] = [
+    lists: list[EntityList] = [
         {"name": m.name, "licence": m.licence, "source": m.source, "sha256": m.sha256, "entries": m.entries}
         for m in emap.lists
     ]
+    bundle["entity_lists"] = lists
     raw_session = bundle.get("session")
     session: dict[str, object] = raw_session if isinstance(raw_session, dict) else {}
     dedupe = lambda values: list(dict.fromkeys(values))  # noqa: E731

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from confaudit.telemetry.attribution import SECTIONS, Result, attribute, summary
 from confaudit.telemetry.entities import EntityMap
-from confaudit.telemetry.names import ROLES, Attribution, closest, rank, vendor_names
+from confaudit.telemetry.names import ROLES, Attribution, Role, closest, rank, vendor_names
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import Attribution as AttributionRecord
 
 
 def apply_records(bundle: dict[str, Any], result: Result) -> None:
     """Set ``attribution`` on every record of the attributed sections, in place. Records with equal
     attributions share one (never modified) dict: 100,000 requests to a few hosts need a few dicts."""
-    shared: dict[Attribution, dict[str, object]] = {}
+    shared: dict[Attribution, AttributionRecord] = {}
     for section in SECTIONS:
         raw = bundle.get(section)
         for rec, attribution in zip(raw if isinstance(raw, list) else (), result.records.get(section, ())):
@@ -45,7 +48,7 @@ def stored(value: Any) -> Attribution | None:
     if isinstance(value, Mapping) and value.get("role") in ROLES:
         raw_reasons = value.get("reasons")
         reasons: list[object] = raw_reasons if isinstance(raw_reasons, list) else []
-        return Attribution(str(value["role"]), tuple(str(r) for r in reasons))
+        return Attribution(cast("Role", str(value["role"])), tuple(str(r) for r in reasons))  # one of ROLES: checked above
     return None
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.telemetry.background import BackgroundList, background_list, local_address
 from confaudit.telemetry.call_flows import address_names, media_flows
@@ -32,6 +32,9 @@ from confaudit.telemetry.initiators import (FRAME_DESTINATIONS, RequestHeaders, 
                                             origin_of)
 from confaudit.telemetry.local_sockets import SocketOwners
 from confaudit.telemetry.names import ROLES, Attribution, Namer, VendorNames, closest, informative, rank
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import TrafficAttribution, TrafficAttributionHost
 
 SECTIONS = ("flows", "http", "websocket", "http_plain", "tls", "quic", "dns", "tls_clienthello", "dns_queries")
 """Bundle sections whose records get an ``attribution``."""
@@ -337,11 +340,14 @@ def _summarise(bundle: Mapping[str, Any], roles: Mapping[str, list[Attribution]]
         result.hosts[host] = (a, counts)
 
 
-def summary(result: Result, vendor: VendorNames) -> dict[str, Any]:
+def summary(result: Result, vendor: VendorNames) -> TrafficAttribution:
     """The bundle's ``traffic_attribution`` section."""
-    counts = {s: {r: sum(1 for a in result.records.get(s, []) if a is not None and a.role == r) for r in ROLES}
-              for s in SECTIONS}
-    hosts = [{"host": h, "role": a.role, "reasons": list(a.reasons), "records": dict(sorted(c.items()))}
-             for h, (a, c) in list(result.hosts.items())[:MAX_HOSTS]]
-    return {"first_party": vendor.listing(), "counts": counts, "hosts": hosts,
-            "hosts_omitted": max(len(result.hosts) - MAX_HOSTS, 0)}
+    counts: dict[str, dict[str, int]] = {
+        s: {r: sum(1 for a in result.records.get(s, []) if a is not None and a.role == r) for r in ROLES}
+        for s in SECTIONS}
+    hosts: list[TrafficAttributionHost] = [
+        {"host": h, "role": a.role, "reasons": list(a.reasons), "records": dict(sorted(c.items()))}
+        for h, (a, c) in list(result.hosts.items())[:MAX_HOSTS]]
+    section: TrafficAttribution = {"first_party": vendor.listing(), "counts": counts, "hosts": hosts,
+                                   "hosts_omitted": max(len(result.hosts) - MAX_HOSTS, 0)}
+    return section

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from confaudit.telemetry.decode import MAX_FIELDS, Decoded, Field, decode_body, decode_message, decode_query
 from confaudit.telemetry.known import KnownMatcher
 from confaudit.telemetry.taxonomy import Match, classify_key, classify_value
 
-IMPLICIT_HEADERS: dict[str, tuple[str, ...]] = {
+if TYPE_CHECKING:
+    from confaudit.evidence_model import DataCategory
+
+Location = Literal["query", "path", "fragment", "header", "body", "message"]
+"""Where in a request or message a field sat (the schema's ``telemetry_data_flow.location``)."""
+
+IMPLICIT_HEADERS: dict[str, tuple[DataCategory, ...]] = {
     "user-agent": ("browser",), "accept-language": ("locale",), "sec-ch-ua": ("browser",),
     "sec-ch-ua-full-version": ("browser",), "sec-ch-ua-full-version-list": ("browser",),
     "sec-ch-ua-platform": ("os",), "sec-ch-ua-platform-version": ("os",), "sec-ch-ua-mobile": ("device",),
@@ -42,7 +48,7 @@ TRANSPORT_HEADERS = {
 class ClassifiedField:
     """A field with its categories."""
 
-    location: str
+    location: Location
     """``query``, ``path``, ``header``, ``body`` or ``message``."""
     field: Field
     """The decoded field."""
@@ -78,7 +84,7 @@ def _pairs(value: Any) -> list[tuple[str, str]]:
 class Located:
     """A decoded field and where in the message it sat."""
 
-    location: str
+    location: Location
     """``query``, ``path``, ``fragment``, ``header``, ``body`` or ``message``."""
     field: Field
     """The decoded field."""
@@ -95,12 +101,12 @@ def _split_url(url: str) -> tuple[str, str, str]:
     return parts.path, parts.query, parts.fragment
 
 
-FieldAt = tuple[str, str, tuple[str, ...], str, tuple[str, ...]]
+FieldAt = tuple[Location, str, tuple[str, ...], str, tuple[str, ...]]
 """A decoded field where it sat: (location, path, keys, value, transforms), what :class:`Located` holds as a plain
 tuple (built for every field of every request: a frozen dataclass costs several times more)."""
 
 
-def _at(location: str, item: Field) -> FieldAt:
+def _at(location: Location, item: Field) -> FieldAt:
     return (location, item.path, item.keys, item.value, item.transforms)
 
 
@@ -166,7 +172,8 @@ def request_fields(rec: dict[str, Any], shared: SharedLists | None = None) -> tu
     headers = rec.get("request_headers")
     out = list(shared.fields("query", query)) if shared is not None and query else _list_fields("query", query)
     path = rec.get("path") if isinstance(rec.get("path"), str) else url_path
-    for location, text in (("path", path), ("fragment", fragment)):
+    in_url: tuple[tuple[Location, str | None], ...] = (("path", path), ("fragment", fragment))
+    for location, text in in_url:
         if text:
             out.append((location, "$", (), unquote(text.split("?", 1)[0], errors="replace"), ()))
     if shared is not None and isinstance(headers, list) and headers:

@@ -12,14 +12,35 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from confaudit.evidence_model import DataCategory
+
+    Categories: TypeAlias = tuple[DataCategory, ...]
+    """The categories a key gives (empty: technical)."""
 
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
-DEVICE, OS, BROWSER, SCREEN = ("device",), ("os",), ("browser",), ("screen",)
-LOCALE, TIMEZONE, NETWORK, LOCATION = ("locale",), ("timezone",), ("network",), ("location",)
-IDENTIFIER, ACCOUNT, CONTACT, USAGE = ("identifier",), ("account",), ("contact",), ("usage",)
-ROOM, PARTICIPANTS, AUDIO, CONTENT = ("room_name",), ("participants",), ("audio_metrics",), ("content",)
-TECHNICAL: tuple[str, ...] = ()
+DEVICE: Categories = ("device",)
+OS: Categories = ("os",)
+BROWSER: Categories = ("browser",)
+SCREEN: Categories = ("screen",)
+LOCALE: Categories = ("locale",)
+TIMEZONE: Categories = ("timezone",)
+NETWORK: Categories = ("network",)
+LOCATION: Categories = ("location",)
+IDENTIFIER: Categories = ("identifier",)
+ACCOUNT: Categories = ("account",)
+CONTACT: Categories = ("contact",)
+USAGE: Categories = ("usage",)
+ROOM: Categories = ("room_name",)
+PARTICIPANTS: Categories = ("participants",)
+AUDIO: Categories = ("audio_metrics",)
+CONTENT: Categories = ("content",)
+TECHNICAL: Categories = ()
 
 ID_LEAVES = ("id", "uuid", "guid", "key", "hash", "identifier", "token")
 PERSON_LEAVES = ("name", "displayname", "fullname", "firstname", "lastname", "first", "last", "nickname", "username",
@@ -31,14 +52,14 @@ URL_PARTS = ("href", "pathname", "path", "search", "hash", "host", "hostname", "
              "ancestororigins", "x", "y", "top", "left", "right", "bottom")
 
 
-def _ids(cats: tuple[str, ...] = IDENTIFIER) -> dict[str, tuple[str, ...]]:
+def _ids(cats: Categories = IDENTIFIER) -> dict[str, Categories]:
     return dict.fromkeys(ID_LEAVES, cats)
 
 
 # Telling parent names (lower-case, separators removed) -> {child key: categories, "*": any other child
 # that says nothing by itself}. An explicit entry also wins over a leaf that tells something on its own
 # (``participants[].email`` is about a participant); an empty tuple keeps a child technical.
-PARENTS: dict[str, dict[str, tuple[str, ...]]] = {
+PARENTS: dict[str, dict[str, Categories]] = {
     **dict.fromkeys(("device", "machine", "camera", "mediadevice"), {**_ids(), "mobile": DEVICE, "*": DEVICE}),
     **dict.fromkeys(("hw", "hardware", "gpu", "cpu", "battery", "webgl"), {"*": DEVICE}),
     **dict.fromkeys(("mic", "microphone"), {**dict.fromkeys(("level", "volume", "gain", "energy"), AUDIO),
@@ -104,7 +125,7 @@ def key_words(key: str) -> list[str]:
     return list(_key_words(key[:200]))
 
 
-def _table(name: str) -> dict[str, tuple[str, ...]] | None:
+def _table(name: str) -> dict[str, Categories] | None:
     """The table of a telling name, plurals included (devices, rooms, events)."""
     table = PARENTS.get(name)
     if table is None and len(name) > 3 and name.endswith("s"):
@@ -113,7 +134,7 @@ def _table(name: str) -> dict[str, tuple[str, ...]] | None:
 
 
 @lru_cache(maxsize=16384)
-def parent_table(key: str) -> dict[str, tuple[str, ...]] | None:
+def parent_table(key: str) -> dict[str, Categories] | None:
     """The table of a parent key when its name is telling, by its head (last) words: ``deviceInfo``,
     ``clientDevice`` and ``user_agent`` are telling; ``id``, ``data``, ``settings``, ``peerStats`` are not."""
     words = [w for w in _key_words(key[:200]) if w not in FILLER_WORDS]
@@ -128,7 +149,7 @@ def _child_name(key: str) -> str:
     return "".join(_key_words(key[:200]))
 
 
-def from_leaf_words(leaf: str) -> tuple[tuple[str, ...], str] | None:
+def from_leaf_words(leaf: str) -> tuple[Categories, str] | None:
     """One compound key whose last word says nothing alone: a telling name before it decides, the whole rest
     (``device_manufacturer``, ``location_lat``) or, when the last word is generic (``deviceId``,
     ``userFirstName``), the nearest telling words."""
@@ -149,7 +170,7 @@ def from_leaf_words(leaf: str) -> tuple[tuple[str, ...], str] | None:
     return None
 
 
-def from_parents(keys: tuple[str, ...], explicit_only: bool) -> tuple[tuple[str, ...], str] | None:
+def from_parents(keys: tuple[str, ...], explicit_only: bool) -> tuple[Categories, str] | None:
     """(categories, reason) from the nearest telling parent key, or None when no parent tells anything.
 
     ``explicit_only``: the leaf tells something by itself, so only an entry naming its child overrides it

@@ -9,9 +9,13 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus
 
 from confaudit.telemetry.taxonomy import Match
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import DataCategory
 
 MIN_KNOWN_LEN = 3
 _HASHES = (("md5", hashlib.md5), ("sha1", hashlib.sha1), ("sha256", hashlib.sha256))
@@ -21,7 +25,7 @@ _HASHES = (("md5", hashlib.md5), ("sha1", hashlib.sha1), ("sha256", hashlib.sha2
 class KnownValue:
     """A value the auditor knows and wants to trace."""
 
-    category: str
+    category: DataCategory
     """Taxonomy category this value belongs to (room_name, participants, account, browser)."""
     label: str
     """What it is, for reasons: ``room_name``, ``participant``, ``email``, ``user-agent``."""

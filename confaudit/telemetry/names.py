@@ -6,13 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from confaudit.telemetry.background import BackgroundList, local_address
 from confaudit.telemetry.entities import EntityMap, is_ip, normalise_host, special_use_name
 
-ROLES = ("vendor", "third_party_of_vendor", "unknown", "background")
+if TYPE_CHECKING:
+    from confaudit.evidence_model import Attribution as AttributionRecord
+
+Role = Literal["vendor", "third_party_of_vendor", "unknown", "background"]
+"""Whose traffic a record is (the schema's ``telemetry_attribution.role``)."""
+ROLES: tuple[Role, ...] = ("vendor", "third_party_of_vendor", "unknown", "background")
 """Attribution roles, closest to the vendor first."""
-_RANK = {role: i for i, role in enumerate(ROLES)}
+_RANK: dict[str, int] = {role: i for i, role in enumerate(ROLES)}
 MAX_REASONS = 4
 
 
@@ -20,13 +26,14 @@ MAX_REASONS = 4
 class Attribution:
     """Whose traffic a record is, and why."""
 
-    role: str
+    role: Role
     """vendor | third_party_of_vendor | background | unknown."""
     reasons: tuple[str, ...]
     """Short sentences a reader can check against the evidence and the cited lists."""
 
-    def to_dict(self) -> dict[str, object]:
-        return {"role": self.role, "reasons": list(self.reasons[:MAX_REASONS])}
+    def to_dict(self) -> AttributionRecord:
+        record: AttributionRecord = {"role": self.role, "reasons": list(self.reasons[:MAX_REASONS])}
+        return record
 
     def because(self, *more: str) -> Attribution:
         """The same role with extra reasons appended (deduplicated, capped)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from confaudit.telemetry.entities import EntityEntry, EntityMap, is_ip, normalise_host, registrable_domain, special_use_name
 
@@ -25,6 +25,10 @@ class HostInfo:
     refs: set[tuple[str, str]] = field(default_factory=set)
 
 
+EntitySource = Literal["host", "cname", "certificate", "network", "none"]
+"""How a party's entity was found (the schema's ``telemetry_party.entity_source``)."""
+
+
 @dataclass(frozen=True)
 class Resolution:
     """How a host maps to a party."""
@@ -35,7 +39,7 @@ class Resolution:
     """Entity operating it, or None when no list knows it."""
     entry: EntityEntry | None
     """The entity-map entry used (None when unknown)."""
-    entity_source: str
+    entity_source: EntitySource
     """``host``, ``cname`` (cloaked), ``certificate``, ``network`` (an address in a published range) or ``none``."""
     cname_target: str | None
     """The CNAME target that revealed a different entity, when cloaked."""

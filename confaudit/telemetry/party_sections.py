@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.redact import Redactor
 from confaudit.telemetry.attribution import Result
@@ -17,6 +17,11 @@ from confaudit.telemetry.phases import PhaseIndex, phase_windows
 from confaudit.telemetry.records import (MAX_REFS, FlowAcc, PartyAcc, closeness, flow_records, party_records,
                                          phase_records)
 
+if TYPE_CHECKING:
+    from confaudit.evidence_model import DataCategory, EvidenceRef
+    from confaudit.telemetry.fields import ClassifiedField, Location
+    from confaudit.telemetry.records import FlowKey, PartyKey, PhaseTally
+
 EXAMPLE_CAP = 120
 MAX_PATTERNS_PER_CATEGORY = 300
 MAX_CACHED = 50_000
@@ -24,7 +29,7 @@ MAX_CACHED = 50_000
 _INDEX_RE = re.compile(r"\[\d+\]")
 
 
-def example_value(item: Located, redactor: Any) -> str:
+def example_value(item: ClassifiedField, redactor: Redactor) -> str:
     from confaudit.redact import is_secret_header, is_secret_name
 
     value = item.field.value
@@ -36,7 +41,7 @@ def example_value(item: Located, redactor: Any) -> str:
     return value if len(value) <= EXAMPLE_CAP else value[:EXAMPLE_CAP - 1] + "…"
 
 
-def _add_ref(refs: list[dict[str, str]], ref: dict[str, str]) -> None:
+def _add_ref(refs: list[EvidenceRef], ref: EvidenceRef) -> None:
     if len(refs) < MAX_REFS and ref not in refs:
         refs.append(ref)
 
@@ -56,12 +61,13 @@ def write_party_sections(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty
     resolutions: dict[str, Resolution] = {h: resolve(info, emap) for h, info in hosts.items()}
     windows = phase_windows(bundle.get("phases"))
     index = PhaseIndex(windows)
-    parties: dict[tuple[str, str | None], PartyAcc] = {}
-    flows: dict[tuple[Any, ...], FlowAcc] = {}
-    per_phase: dict[int, dict[str, Any]] = {w.index: {"requests": 0, "messages": 0, "bytes_sent": 0, "parties": set(),
-                                                      "categories": {}, "audio_keys": set()} for w in windows}
-    pattern_counts: dict[tuple[Any, ...], int] = {}
-    cache: dict[tuple[Any, ...], list[Any]] = {}  # events repeat the same fields and values
+    parties: dict[PartyKey, PartyAcc] = {}
+    flows: dict[FlowKey, FlowAcc] = {}
+    per_phase: dict[int, PhaseTally] = {w.index: {"requests": 0, "messages": 0, "bytes_sent": 0, "parties": set(),
+                                                  "categories": {}, "audio_keys": set()} for w in windows}
+    pattern_counts: dict[tuple[PartyKey, DataCategory], int] = {}
+    # events repeat the same fields and values
+    cache: dict[tuple[Location, str, tuple[str, ...], str], list[tuple[ClassifiedField, str]]] = {}
     flow_bytes = {r["id"]: r.get("bytes") for r in _dicts(bundle, "flows") if isinstance(r.get("id"), str)}
 
     aliases = {c for info in hosts.values() for c in info.cnames}
@@ -86,7 +92,7 @@ def write_party_sections(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty
         res = resolutions[event.host]
         pkey = (res.domain, res.entity)
         acc = parties[pkey]
-        ref = {"kind": event.kind, "id": event.rec_id}
+        ref: EvidenceRef = {"kind": event.kind, "id": event.rec_id}
         ref_key = (event.kind, event.rec_id)
         found = attribution.by_id.get(ref_key) if attribution is not None else None
         candidate = closeness(ref_key, found) if found is not None else None

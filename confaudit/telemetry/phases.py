@@ -9,7 +9,10 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from confaudit.evidence_model import PhaseSummaryAudioMediaItem
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class PhaseIndex:
 
 
 def audio_rates(window: PhaseWindow, streams: Any, capture_end: float | None,
-                flow_spans: dict[str, tuple[float, float]] | None = None) -> list[dict[str, Any]]:
+                flow_spans: dict[str, tuple[float, float]] | None = None) -> list[PhaseSummaryAudioMediaItem]:
     """Packets and bytes per second of each audio media stream within the window.
 
     Uses per-phase counts when the stream record carries them (``phase_counts``: list of
@@ -73,7 +76,7 @@ def audio_rates(window: PhaseWindow, streams: Any, capture_end: float | None,
     """
     flow_spans = flow_spans or {}
     end = window.end if window.end is not None else capture_end
-    out: list[dict[str, Any]] = []
+    out: list[PhaseSummaryAudioMediaItem] = []
     for stream in streams if isinstance(streams, list) else ():
         if not isinstance(stream, dict) or str(stream.get("kind") or "").lower() != "audio":
             continue
@@ -100,7 +103,7 @@ def audio_rates(window: PhaseWindow, streams: Any, capture_end: float | None,
             else:
                 share = (hi - lo) / span
             win_packets, win_bytes, estimated = packets * share, size * share, True
-        out.append({
+        rate: PhaseSummaryAudioMediaItem = {
             "stream": str(stream.get("id", "")),
             "flow": stream.get("flow") if isinstance(stream.get("flow"), str) else None,
             "direction": stream.get("direction") if isinstance(stream.get("direction"), str) else None,
@@ -109,7 +112,8 @@ def audio_rates(window: PhaseWindow, streams: Any, capture_end: float | None,
             "packets_per_s": _finite(win_packets / duration) if duration else None,
             "bytes_per_s": _finite(win_bytes / duration) if duration else None,
             "estimated": estimated,
-        })
+        }
+        out.append(rate)
     out.sort(key=lambda r: r["stream"])
     return out
 

@@ -7,15 +7,18 @@ room_links check can apply a claims file's own pattern to the bundle without rea
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confaudit.room_link_stats import analyze_room_links
 
+if TYPE_CHECKING:
+    from confaudit.evidence_model import RoomLinks
 
-def room_links_section(bundle: dict[str, Any], session_pattern: Any, warnings: list[Any]) -> dict[str, Any]:
+
+def room_links_section(bundle: dict[str, Any], session_pattern: Any, warnings: list[Any]) -> RoomLinks:
     """``{"candidate_urls": [...]}``, plus the analysis of ``room_link_candidates`` with ``session_pattern`` when
     the session gives one (a pattern the analysis refuses is a warning, and no analysis)."""
-    section: dict[str, Any] = {}
+    section: RoomLinks = {}
     if isinstance(session_pattern, str) and session_pattern:
         try:
             section = analyze_room_links(room_link_candidates(bundle), session_pattern)

@@ -10,10 +10,14 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from confaudit.telemetry.key_context import from_leaf_words, from_parents, key_words
 
-CATEGORIES = (
+if TYPE_CHECKING:
+    from confaudit.evidence_model import DataCategory
+
+CATEGORIES: tuple[DataCategory, ...] = (
     "device", "os", "browser", "screen", "locale", "timezone", "network", "location", "identifier",
     "account", "contact", "usage", "room_name", "participants", "audio_metrics", "content", "technical",
 )
@@ -23,14 +27,14 @@ CATEGORIES = (
 class Match:
     """One reason a field belongs to a category."""
 
-    category: str
+    category: DataCategory
     """A name from CATEGORIES."""
     reason: str
     """How it was decided: ``key:<name>``, ``value:email``, ``known:room_name sha256`` ..."""
 
 
 # Whole key names (lower-case, separators removed) -> categories.
-KEY_NAMES: dict[str, tuple[str, ...]] = {
+KEY_NAMES: dict[str, tuple[DataCategory, ...]] = {
     **dict.fromkeys(("ua", "useragent", "navigatoruseragent", "browser", "browsername", "browserversion",
                      "browserfamily", "secchua", "appversion", "appcodename", "uastring", "uafullversion"),
                     ("browser",)),
@@ -99,7 +103,7 @@ KEY_NAMES: dict[str, tuple[str, ...]] = {
 
 # Short parameter names of widespread beacons (GA4 /g/collect, Google Ads, Meta Pixel /tr advanced
 # matching, Mixpanel): documented by their vendors, too short to guess from words.
-BEACON_KEYS: dict[str, tuple[str, ...]] = {
+BEACON_KEYS: dict[str, tuple[DataCategory, ...]] = {
     "uafvl": ("browser",), "uap": ("os",), "uapv": ("os",), "uam": ("device",), "uaa": ("device",),
     "uab": ("device",), "uaw": ("device",), "uamb": ("device",), "sw": ("screen",), "sh": ("screen",),
     "uw": ("screen",), "uh": ("screen",), "biw": ("screen",), "bih": ("screen",), 
@@ -112,7 +116,7 @@ BEACON_KEYS: dict[str, tuple[str, ...]] = {
 KEY_NAMES.update(BEACON_KEYS)
 
 # Single words that decide a category wherever they appear inside a compound key (userEmail, geo_city).
-KEY_WORDS: dict[str, tuple[str, ...]] = {
+KEY_WORDS: dict[str, tuple[DataCategory, ...]] = {
     "email": ("account",), "phone": ("account",), "msisdn": ("account",), "useragent": ("browser",),
     "timezone": ("timezone",), "locale": ("locale",), "latitude": ("location",), "longitude": ("location",),
     "geo": ("location",), "idfa": ("identifier",), "fingerprint": ("identifier",), "candidate": ("network",),
@@ -154,7 +158,7 @@ def _classify_keys(keys: tuple[str, ...]) -> tuple[Match, ...]:
     return tuple(Match(c, f"key:{leaf[:60]}") for c in own)
 
 
-def _leaf_categories(leaf: str) -> tuple[str, ...]:
+def _leaf_categories(leaf: str) -> tuple[DataCategory, ...]:
     """What a key name tells by itself: a whole known name, an ``X-`` header name, or telling words in it."""
     words = key_words(leaf)
     joined = "".join(words)
@@ -162,7 +166,7 @@ def _leaf_categories(leaf: str) -> tuple[str, ...]:
         return KEY_NAMES[joined]
     if joined.startswith("x") and joined[1:] in KEY_NAMES:  # X-Client-Timezone style headers
         return KEY_NAMES[joined[1:]]
-    cats: list[str] = []
+    cats: list[DataCategory] = []
     for word in words:
         for cat in KEY_WORDS.get(word, ()):
             if cat not in cats:
