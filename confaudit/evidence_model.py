@@ -460,12 +460,45 @@ class SdpBody(TypedDict):
     candidates: list[IceCandidate]
     crypto_present: bool
     flow: NotRequired[FlowId | None]
-    media: list[dict[str, Any]]
+    media: list[SdpMedia]
+    """One entry per m= section (at most 64)."""
     origin: NotRequired[str | None]
     packet: NotRequired[PacketRef]
     secure_profile: NotRequired[bool]
     """A media section uses a secure profile (RTP/SAVP, SAVPF)."""
     source: str
+
+
+class SdpMediaCryptoItem(TypedDict):
+    key: NotRequired[str]
+    suite: NotRequired[str | None]
+    tag: NotRequired[int | None]
+
+
+class SdpMedia(TypedDict):
+    """One m= section of an SDP body (confaudit/analysis/dissect_text.py sdp_entry writes every key)."""
+
+    clock_rates: NotRequired[list[int | None]]
+    codecs: NotRequired[list[str | None]]
+    connection: NotRequired[str | None]
+    """Connection address (the section's c= line, else the session's)."""
+    crypto: NotRequired[list[SdpMediaCryptoItem]]
+    """SDES a=crypto lines; the key is a redaction token."""
+    direction: NotRequired[str | None]
+    fingerprint: NotRequired[str | None]
+    """DTLS a=fingerprint (the section's, else the session's)."""
+    ice_pwd: NotRequired[str | None]
+    """A redaction token of the ICE password."""
+    ice_ufrag: NotRequired[str | None]
+    kind: NotRequired[str | None]
+    """Media kind: audio, video, application ..."""
+    payload_types: NotRequired[list[int]]
+    port: NotRequired[int | None]
+    """Port of the m= line; 0 rejects the section."""
+    proto: NotRequired[str | None]
+    """Transport protocol: RTP/AVP, RTP/SAVPF, UDP/TLS/RTP/SAVPF ..."""
+    rtcp_mux: NotRequired[bool]
+    setup: NotRequired[str | None]
 
 
 class StunFlowSidesDst(TypedDict):

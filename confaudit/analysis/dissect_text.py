@@ -10,7 +10,7 @@ from confaudit.analysis.sampling import Sample
 from confaudit.analysis.tcpstream import reassemble
 
 if TYPE_CHECKING:
-    from confaudit.evidence_model import IceCandidate, PacketRef, PlainHttpRequest, SdpBody, SipMessage, TlsConnection
+    from confaudit.evidence_model import IceCandidate, PacketRef, PlainHttpRequest, SdpBody, SdpMedia, SipMessage, TlsConnection
 
 MAX_ITEMS = 32
 
@@ -132,7 +132,7 @@ def sdp_entry(session: Any, ref: PacketRef, source: str, flow_id: str | None, re
     Tokens are those of the SDP text redaction (``Redactor.sdp``), so a key seen here and in a
     WebSocket offer links.
     """
-    media = []
+    media: list[SdpMedia] = []
     candidates: list[IceCandidate] = []
     for m in (session.media or ())[:MAX_ITEMS]:
         pts = list(m.payload_types or ())[:MAX_ITEMS]
@@ -145,7 +145,7 @@ def sdp_entry(session: Any, ref: PacketRef, source: str, flow_id: str | None, re
             "codecs": [text(p.codec, 64) for p in pts],
             "clock_rates": [int(p.clock) if p.clock else None for p in pts],
             "crypto": [{"tag": c.tag, "suite": text(c.suite, 64),
-                        "key": redactor.sdes_key(c.key_params)} for c in (m.crypto or ())][:8],
+                        "key": redactor.sdes_key(c.key_params)} for c in tuple(m.crypto or ())[:8]],
             "fingerprint": text(" ".join(m.fingerprint or session.fingerprint or ()), 200) or None,
             "setup": text(m.setup, 16),
             "ice_ufrag": text(m.ice_ufrag or session.ice_ufrag, 64),

@@ -161,13 +161,14 @@ def sdp_keying(sdps: list[SdpBody]) -> dict[tuple[str, int], dict[str, Any]]:
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for sdp in sdps:
         for m in sdp["media"]:
-            if not m.get("connection") or not m.get("port"):
+            connection, port = m.get("connection"), m.get("port")
+            if not connection or not port:
                 continue
             secure = bool(m["crypto"]) or "SAVP" in (m.get("proto") or "")
             clocks = m.get("clock_rates") or [None] * len(m["payload_types"])
             codecs = {pt: (name, m.get("kind") or "unknown", clock)
                       for pt, name, clock in zip(m["payload_types"], m["codecs"], clocks)}
-            out[(m["connection"], int(m["port"]))] = {"secure": secure, "ref": sdp["packet"], "codecs": codecs}
+            out[(connection, int(port))] = {"secure": secure, "ref": sdp["packet"], "codecs": codecs}
     return out
 
 

@@ -73,15 +73,13 @@ def builtin_entities() -> EntityMap:
 def attributed_view(bundle: Mapping[str, Any], first_party: Iterable[str]) -> dict[str, Any]:
     """A shallow copy of ``bundle`` whose records, parties and data flows carry attributions.
 
-    First-party names: ``first_party`` (the claims file), the session's, and parties already marked first party.
+    First-party names: ``first_party`` (the claims file) and parties already marked first party. (A session
+    manifest's ``first_party`` names are applied when the bundle is built; the bundle's ``session`` section
+    does not carry them.)
     """
-    raw_session = bundle.get("session")
-    session: Mapping[str, object] = raw_session if isinstance(raw_session, Mapping) else {}
-    raw_extra = session.get("first_party")
-    extra: list[object] = raw_extra if isinstance(raw_extra, list) else []
     parties = [p for p in bundle.get("parties") or () if isinstance(p, Mapping)] if isinstance(bundle.get("parties"), list) else []
     emap = builtin_entities()
-    vendor = vendor_names([*first_party, *(str(v) for v in extra)], emap, parties)
+    vendor = vendor_names(list(first_party), emap, parties)
     result = attribute(bundle, vendor, emap)
     view = dict(bundle)
     for section in SECTIONS:

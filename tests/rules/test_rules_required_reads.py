@@ -353,9 +353,15 @@ def _scopes(tree: ast.Module, readers: Readers, modules: Modules) -> list[_Scope
     return scopes
 
 
-def required_gets(tree: ast.Module, module: str = "confaudit.rules.checks.example") -> list[tuple[int, str, str]]:
-    """(line, section, key) of each ``record.get("key")`` where ``record`` is a record of a section requiring
-    key; ``module`` is the name ``tree`` is imported by (its imports are resolved from there)."""
+GET, INDEX, HELPER = "get", "index", "helper"
+"""How a key of a record is read: ``record.get("key")``, ``record["key"]``, or by a helper given the record."""
+HELPER_READS = {"record_id": ("id",), "party_names": ("domain", "entity")}
+"""The keys the checks' helpers (confaudit/rules/checks/_common.py) read of the record they are given."""
+
+
+def record_reads(tree: ast.Module, module: str = "confaudit.rules.checks.example") -> list[tuple[int, str, str, str]]:
+    """(line, section, key, GET/INDEX) of each ``record.get("key")`` and ``record["key"]`` where ``record`` is a
+    record of a section; ``module`` is the name ``tree`` is imported by (its imports are resolved from there)."""
     readers, modules = reader_names(tree, module)
     _SCOPE_OF.clear()
     scopes = _scopes(tree, readers, modules)
@@ -375,9 +381,24 @@ def required_gets(tree: ast.Module, module: str = "confaudit.rules.checks.exampl
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
                     and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
                 section, key = scope.record_section(node.func.value), node.args[0].value
-                if section is not None and key in REQUIRED_KEYS.get(section, ()):
-                    found.append((node.lineno, section, key))
+                if section is not None:
+                    found.append((node.lineno, section, key, GET))
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in HELPER_READS
+                    and node.args and (section := scope.record_section(node.args[0])) is not None):
+                found.extend((node.lineno, section, key, HELPER) for key in HELPER_READS[node.func.id])
+            elif (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+                    and isinstance(node.slice.value, str)):
+                section, key = scope.record_section(node.value), node.slice.value
+                if section is not None:
+                    found.append((node.lineno, section, key, INDEX))
     return sorted(set(found))
+
+
+def required_gets(tree: ast.Module, module: str = "confaudit.rules.checks.example") -> list[tuple[int, str, str]]:
+    """(line, section, key) of each ``record.get("key")`` where ``record`` is a record of a section requiring
+    key; ``module`` is the name ``tree`` is imported by (its imports are resolved from there)."""
+    return sorted({(line, section, key) for line, section, key, how in record_reads(tree, module)
+                   if how == GET and key in REQUIRED_KEYS.get(section, ())})
 
 
 def offences(paths: list[Path]) -> list[str]:
@@ -492,3 +513,90 @@ def test_the_scan_follows_a_re_export() -> None:
     tree = ast.parse("from confaudit.rules.checks._common import records as rs\n"
                      "def f(b):\n    return [d.get('srtp_profile') for d in rs(b, 'dtls') or []]\n")
     assert required_gets(tree, "confaudit.rules.diff") == [(3, "dtls", "srtp_profile")]
+
+
+@cache
+def declared_keys() -> dict[str, frozenset[str]]:
+    """Section -> the keys its schema declares for a record (the TypedDict the typed readers' overloads give
+    the section: a list section's record, or an object section)."""
+    import typing
+
+    from confaudit import evidence_model
+
+    out: dict[str, frozenset[str]] = {}
+    for reader in (evidence_model.section_records, evidence_model.section_object):
+        for overload in typing.get_overloads(reader):
+            hints = typing.get_type_hints(overload)
+            (section,) = typing.get_args(hints["key"])
+            record = next(a for a in typing.get_args(hints["return"]) if a is not type(None))
+            if typing.get_origin(record) is list:
+                (record,) = typing.get_args(record)
+            out[section] = frozenset(typing.get_type_hints(record))
+    return out
+
+
+DECLARED_SCANNED = sorted({*(PACKAGE / "rules" / "checks").glob("*.py"), *(PACKAGE / "rules").glob("*.py"),
+                           *(PACKAGE / "report").glob("*.py")})
+"""The modules whose reads of a record are held to the keys its schema declares."""
+
+
+def undeclared_reads(tree: ast.Module, module: str) -> list[tuple[int, str, str]]:
+    """(line, section, key) of each ``record.get("key")`` or ``record["key"]`` of a key the schema does not
+    declare for the record's section: a key no producer writes, whose read only a hand-made bundle can reach."""
+    declared = declared_keys()
+    return sorted({(line, section, key) for line, section, key, _ in record_reads(tree, module)
+                   if section in declared and key not in declared[section]})
+
+
+PENDING = {("confaudit/rules/checks/path.py", "parties", "countries"), ("confaudit/rules/checks/path.py", "parties", "country"),
+           ("confaudit/rules/checks/path.py", "flows", "country"), ("confaudit/rules/checks/path.py", "flows", "dst_country"),
+           ("confaudit/rules/checks/path.py", "flows", "server")}
+"""Undeclared reads another change removes (it rewrites data_location's and media_path's endpoint reads)."""
+
+
+def _undeclared_found() -> set[tuple[str, int, str, str]]:
+    return {(path.relative_to(REPO).as_posix(), line, section, key)
+            for path in DECLARED_SCANNED
+            for line, section, key in undeclared_reads(ast.parse(path.read_text(encoding="utf-8")), _module_name(path))}
+
+
+def test_scanned_modules_read_declared_keys_only() -> None:
+    found = [f"{where}:{line}: {section} declares no {key!r}: read a declared key"
+             for where, line, section, key in sorted(_undeclared_found()) if (where, section, key) not in PENDING]
+    assert not found, "\n".join(found)
+
+
+def test_pending_undeclared_reads_are_still_there() -> None:
+    """An entry of PENDING whose read is gone is dropped from it, so the guard covers that module again."""
+    still = {(where, section, key) for where, _, section, key in _undeclared_found()}
+    assert PENDING <= still, f"no longer read, drop from PENDING: {sorted(PENDING - still)}"
+
+
+def test_the_declared_keys_are_the_models() -> None:
+    declared = declared_keys()
+    assert set(declared) >= {"flows", "sdp", "sip", "tls", "room_links", "session", "media_path"}
+    assert {"crypto_present", "media", "candidates", "source"} <= declared["sdp"]
+    assert "crypto" not in declared["sdp"]
+
+
+def test_the_scan_finds_an_undeclared_read() -> None:
+    """Both forms of a read are found, through the walker's binding forms; declared keys are not."""
+    source = '''
+from confaudit.rules.checks._common import obj, records
+
+def check(bundle, params):
+    for s in records(bundle, "sdp") or []:
+        s.get("crypto")
+        s["crypto_present"]
+    links = obj(bundle, "room_links")
+    links.get("links")
+    links["distinct_ids"]
+    [m["transport"] for m in records(bundle, "sip") or []]
+    params.get("links")
+    for i, t in enumerate(records(bundle, "tls") or []):
+        record_id(t, f"tls{i}")
+    for i, f in enumerate(records(bundle, "flows") or []):
+        record_id(f, f"f{i}")
+'''
+    assert [(s, k) for _, s, k in undeclared_reads(ast.parse(source), "confaudit.rules.checks.example")] \
+        == [("sdp", "crypto"), ("room_links", "links"), ("sip", "transport"), ("tls", "id")]

@@ -54,7 +54,7 @@ def ref(kind: str, rid: Any, detail: str = "") -> dict[str, str]:
 def flow_ref(item: Mapping[str, Any]) -> list[dict[str, str]]:
     """References to the flow and first packet a record names (``flow``, ``packet``, ``first_packet``, ``packets``)."""
     out = []
-    flow = item.get("flow") or item.get("flow_id")
+    flow = item.get("flow")
     if isinstance(flow, (str, int)) and str(flow):
         out.append(ref("flow", flow))
     raw_packets = item.get("packets")
@@ -62,9 +62,6 @@ def flow_ref(item: Mapping[str, Any]) -> list[dict[str, str]]:
     for candidate in [item.get("packet"), item.get("first_packet"), *packets[:1]]:
         if isinstance(candidate, Mapping) and isinstance(candidate.get("id"), (str, int)) and str(candidate["id"]):
             out.append(ref(str(candidate.get("kind") or "packet"), candidate["id"]))
-            break
-        if isinstance(candidate, str) and candidate:
-            out.append(ref("packet", candidate))
             break
     return out
 
@@ -156,7 +153,7 @@ def domain_matches(domain: str, pattern: str) -> bool:
 def party_names(party: Mapping[str, Any]) -> list[str]:
     """Domain and entity names a party record is known by."""
     names = []
-    for key in ("domain", "entity", "host", "name"):
+    for key in ("domain", "entity"):
         value = party.get(key)
         if isinstance(value, str) and value:
             names.append(value)

@@ -31,8 +31,7 @@ ANALYTICS_CATEGORIES = frozenset({"analytics"})
 
 
 def _flow_refs(flow: Mapping[str, Any], index: int) -> list[dict[str, str]]:
-    field = flow.get("field_path") or flow.get("field")
-    detail = f"{text(flow.get('category'), 30)} in {text(field, 80)} to {text(flow.get('party'), 80)}"
+    detail = f"{text(flow.get('category'), 30)} in {text(flow.get('field_path'), 80)} to {text(flow.get('party'), 80)}"
     refs = [ref("data_flow", record_id(flow, f"d{index}"), detail)]
     evidence = flow.get("evidence")
     for item in evidence if isinstance(evidence, list) else [evidence]:
@@ -48,9 +47,6 @@ def _observed_traffic(bundle: Mapping[str, Any]) -> bool:
 
 def _guest_scope(bundle: Mapping[str, Any], flows: list[tuple[int, DataFlow]]) -> list[tuple[int, DataFlow]] | None:
     """Flows sent while logged out, or None when the evidence does not say who was logged in."""
-    session = obj(bundle, "session") or {}
-    if str(session.get("account") or "").lower() == "guest":
-        return flows
     marked = [p for p in records(bundle, "phases") or [] if str(p["phase"]).lower() in GUEST_PHASES]
     if not marked:
         return None
@@ -260,7 +256,7 @@ def _ad_hits(party: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
 def _ad_ref(party: Party, index: int, hits: list[str]) -> dict[str, str]:
     raw_list = party["entity_list"]
     lst: Mapping[str, object] = raw_list if isinstance(raw_list, Mapping) else {}
-    source = text(lst.get("name"), 60) or listing(party.get("lists") or [], 3)
+    source = text(lst.get("name"), 60) or "none"
     return ref("party", record_id(party, str(party["domain"] or f"p{index}")),
                f"{text(party['domain'], 80)} ({text(party['entity'], 60) or 'unknown entity'}: {listing(hits)}; "
                f"{text(party['request_count'], 12)} requests; list: {source}; {role(party)})")

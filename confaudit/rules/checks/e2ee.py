@@ -47,10 +47,11 @@ def observe_e2ee(bundle: Mapping[str, Any]) -> tuple[bool | None, str, list[dict
         return False, "DTLS selected a NULL SRTP profile, so the media travelled unencrypted, readable by any relay", null_keyed
     e2ee = obj(bundle, "e2ee")
     sdes = [s for s in as_list(e2ee["sdes"]) if isinstance(s, Mapping)] if e2ee else []
-    sdp_crypto = [s for s in records(bundle, "sdp") or [] if s["crypto_present"] is True or s.get("crypto")]
+    sdp_crypto = [s for s in records(bundle, "sdp") or [] if s["crypto_present"] is True
+                  or any(isinstance(m, Mapping) and m.get("crypto") for m in as_list(s["media"]))]
     if sdes or sdp_crypto:
         refs = [r for i, s in enumerate(sdp_crypto)
-                for r in [ref("sdp", record_id(s, f"sdp{i}"), f"SDES a=crypto key in signalling ({text(s['source'], 60)})")] + flow_ref(s)]
+                for r in [ref("sdp", f"sdp{i}", f"SDES a=crypto key in signalling ({text(s['source'], 60)})")] + flow_ref(s)]
         for s in sdes:
             raw_src = s.get("source")
             src = raw_src if isinstance(raw_src, Mapping) else {}
@@ -76,7 +77,7 @@ def observe_e2ee(bundle: Mapping[str, Any]) -> tuple[bool | None, str, list[dict
     keyed = [d for d in records(bundle, "dtls") or [] if d["srtp_profile"]]
     encrypted = [s for s in streams if stream_encryption(s) == "encrypted"]
     if topology == "p2p" and keyed and encrypted and len(encrypted) == len(streams):
-        refs = [ref("dtls", record_id(d, f"dtls{i}"), f"DTLS-SRTP {text(d['srtp_profile'], 40)}") for i, d in enumerate(keyed)]
+        refs = [ref("dtls", f"dtls{i}", f"DTLS-SRTP {text(d['srtp_profile'], 40)}") for i, d in enumerate(keyed)]
         refs += [ref("media_stream", record_id(s, f"m{i}"), f"{text(s['encryption'], 30)} on the peer-to-peer path")
                  for i, s in enumerate(streams[:10])]
         return True, "media went directly between the participants over DTLS-SRTP, so no server held the keys", refs

@@ -50,9 +50,7 @@ def stream_encryption(stream: MediaStream) -> str:
 def _stream_detail(stream: Mapping[str, Any]) -> str:
     parts = [text(stream.get("kind"), 20), text(stream.get("codec"), 30)]
     ssrc = stream.get("ssrc")
-    if isinstance(ssrc, int) and not isinstance(ssrc, bool):
-        parts.append(f"SSRC 0x{ssrc & 0xFFFFFFFF:08x}")
-    elif isinstance(ssrc, str):
+    if isinstance(ssrc, str):
         parts.append(f"SSRC {text(ssrc, 12)}")
     return " ".join(p for p in parts if p)
 
@@ -63,7 +61,7 @@ def null_dtls(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
     for i, item in enumerate(records(bundle, "dtls") or []):
         code, name = srtp_profile(item["srtp_profile"])
         if (code in NULL_PROFILES) or ("NULL" in name.upper()):
-            found.append(ref("dtls", record_id(item, f"dtls{i}"), f"DTLS-SRTP selected {name} (no encryption)"))
+            found.append(ref("dtls", f"dtls{i}", f"DTLS-SRTP selected {name} (no encryption)"))
             found.extend(flow_ref(item))
     return found
 
@@ -78,17 +76,17 @@ def sdp_plain(bundle: Mapping[str, Any]) -> list[dict[str, str]]:
     """SDP that negotiates NULL or unencrypted SRTP crypto suites, or plain RTP/AVP media (port 0 = rejected)."""
     found = []
     for i, item in enumerate(records(bundle, "sdp") or []):
-        rid = record_id(item, f"sdp{i}")
+        rid = f"sdp{i}"
         where = flow_ref(item)
         media = [m for m in item["media"] if isinstance(m, Mapping)] if isinstance(item["media"], list) else []
-        lines = _crypto_lines(item.get("crypto")) + [line for m in media for line in _crypto_lines(m.get("crypto"))]
+        lines = [line for m in media for line in _crypto_lines(m.get("crypto"))]
         if any("NULL" in line.upper() or "UNENCRYPTED_SRTP" in line.upper() for line in lines):
             found.append(ref("sdp", rid, "a=crypto offers an unencrypted SRTP suite"))
             found.extend(where)
         for m in media:
-            proto = str(m.get("proto") or m.get("protocol") or m.get("transport") or "")
+            proto = str(m.get("proto") or "")
             if proto.upper() in ("RTP/AVP", "RTP/AVPF") and m.get("port") != 0:
-                found.append(ref("sdp", rid, f"m={text(m.get('kind') or m.get('type') or 'media', 20)} negotiated over plain {proto}"))
+                found.append(ref("sdp", rid, f"m={text(m.get('kind') or 'media', 20)} negotiated over plain {proto}"))
                 found.extend(where)
     return found
 
@@ -121,7 +119,7 @@ def media_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Ou
         zoom = [z for z in records(bundle, "zoom") or [] if z.get("confirmed") is not False]
         if zoom:
             refs = [r for i, z in enumerate(zoom[:10]) for r in
-                    [ref("zoom", record_id(z, f"z{i}"), f"Zoom {text(z['mode'], 8)} media, "
+                    [ref("zoom", f"z{i}", f"Zoom {text(z['mode'], 8)} media, "
                          f"{text(z.get('media_packets'), 12)} sampled media packets")] + flow_ref(z)]
             return outcome("not_observable", f"The media is in Zoom's own encapsulation ({plural(len(zoom), 'flow')}): the RTP "
                            "inside it is readable, but its payload's encryption cannot be confirmed from a capture (Zoom "

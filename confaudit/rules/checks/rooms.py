@@ -28,7 +28,7 @@ def room_link_summary(bundle: Mapping[str, Any], pattern: str | None) -> Mapping
     (the engine makes it ``error``), never "no links"; a scan stopped by its limits is ``inconclusive``.
     """
     summary = obj(bundle, "room_links")
-    if summary and (summary.get("links") or summary.get("samples") or _cut_short(summary)):
+    if summary and (summary.get("samples") or _cut_short(summary)):
         return summary
     if not pattern:
         return summary
@@ -50,10 +50,8 @@ def _cut_short(summary: Mapping[str, Any]) -> str | None:
     return CUT_SHORT.get(stopped) if isinstance(stopped, str) else None
 
 
-def _freshness(summary: Mapping[str, Any], count: int) -> bool | None:
+def _freshness(summary: Mapping[str, Any]) -> bool | None:
     """False when one link served several rooms, True when several distinct links were seen, else None."""
-    if isinstance(summary.get("fresh_per_room"), bool):
-        return summary["fresh_per_room"]
     reused = summary.get("reused_ids")
     if isinstance(reused, list) and reused:
         return False
@@ -95,7 +93,7 @@ def room_links(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     pattern = params.get("_room_link_pattern")
     found = room_link_summary(bundle, pattern)
     section = obj(bundle, "room_links")
-    if pattern and not (found and (found.get("links") or found.get("samples") or _cut_short(found))) \
+    if pattern and not (found and (found.get("samples") or _cut_short(found))) \
             and not isinstance((section or {}).get("candidate_urls"), list):
         return outcome("not_observable", "The evidence has no room-link candidates (room_links.candidate_urls, written "
                        "by the telemetry stage) to match the claims file's room_link_pattern against; analyse the raw "
@@ -111,14 +109,13 @@ def _judge_links(found: Mapping[str, Any] | None, params: Mapping[str, Any], sce
         return outcome("inconclusive", f"Matching the room_link_pattern was stopped by its {limit} after "
                        f"{text(summary.get('texts_read'), 12)} of {text(summary.get('texts'), 12)} texts, so room links "
                        "were not judged; a simpler, more specific pattern would finish.")
-    links = as_list(summary.get("links"))
-    distinct = summary.get("distinct_ids") if summary else None
-    count = len(links) or (distinct if isinstance(distinct, int) and not isinstance(distinct, bool) and distinct > 0 else 0)
+    distinct = summary.get("distinct_ids")
+    count = distinct if isinstance(distinct, int) and not isinstance(distinct, bool) and distinct > 0 else 0
     if not count:
         return outcome("not_observable", "No room links were found in the evidence.")
     minimum = float(params.get("min_entropy_bits", 0) or 0)
     entropy = number(summary.get("entropy_bits"))
-    fresh = _freshness(summary, count)
+    fresh = _freshness(summary)
     # Room links are capabilities to join the auditor's rooms: cite their shape, never the links themselves.
     length = summary.get("length") if isinstance(summary.get("length"), Mapping) else {}
     classes = as_list(summary.get("alphabet_classes"))
@@ -183,19 +180,18 @@ def no_audio_while_muted(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
         pps, bps, metrics = _audio(entry)
         if bps > max_bps:
             problems.append(f"audio media at {bps / 1000:.1f} kbit/s")
-            refs.append(ref("phase", record_id(entry, f"muted{i}"), f"{bps:.0f} bit/s, {pps:.1f} packets/s of audio while muted"))
+            refs.append(ref("phase", f"muted{i}", f"{bps:.0f} bit/s, {pps:.1f} packets/s of audio while muted"))
         else:
-            refs.append(ref("phase", record_id(entry, f"muted{i}"),
+            refs.append(ref("phase", f"muted{i}",
                             f"measured while muted: {bps:.0f} bit/s, {pps:.1f} packets/s of audio"))
         if metrics:
             problems.append(f"{plural(metrics, 'audio-level telemetry message')}")
-            refs.append(ref("phase", record_id(entry, f"muted{i}"), f"{metrics} audio_metrics flows while muted"))
+            refs.append(ref("phase", f"muted{i}", f"{metrics} audio_metrics flows while muted"))
             flows = as_list(entry["audio_metrics_flows"])
             refs.extend(ref("data_flow", d) for d in flows[:10] if isinstance(d, str))
     for i, f in enumerate(records(bundle, "data_flows") or []):
         if f["category"] == "audio_metrics" and str(f["phase"]).lower() in muted_names:
-            field = f["field_path"] or f.get("field")
-            refs.append(ref("data_flow", record_id(f, f"d{i}"), f"{text(field, 60)} to {text(f['party'], 60)}"))
+            refs.append(ref("data_flow", record_id(f, f"d{i}"), f"{text(f['field_path'], 60)} to {text(f['party'], 60)}"))
             if not any("telemetry" in p for p in problems):
                 problems.append("audio-level telemetry")
     if problems:

@@ -142,7 +142,7 @@ def _plain_packet_http(bundle: Mapping[str, Any]) -> list[Problem]:
         if str(item["method"] or "").upper() == "CONNECT":
             continue  # a client asking its HTTP proxy for a tunnel; what follows inside is judged on its own
         what = "unencrypted WebSocket upgrade" if item.get("websocket_upgrade") else "plaintext HTTP"
-        found.append(_problem(item, role(item), host, ref("http_plain", record_id(item, f"hp{i}"),
+        found.append(_problem(item, role(item), host, ref("http_plain", f"hp{i}",
                                                           f"{what} {text(item['method'], 10)} to {text(host, 120) or 'a server'}")))
     return found
 
@@ -153,16 +153,13 @@ def _plain_sip(bundle: Mapping[str, Any]) -> list[Problem]:
     flow_roles = _flow_roles(bundle)
     named = set()
     for i, item in enumerate(records(bundle, "sip") or []):
-        if str(item.get("transport") or "").lower() in ("tls", "wss", "sips"):
-            continue
-        first = item["first_line"] or item.get("method") or ""
-        words = str(first).split()
+        words = str(item["first_line"] or "").split()
         # Only the method or status code: SIP URIs in the first line name people.
         what = words[1] if words and words[0].upper().startswith("SIP/") and len(words) > 1 else (words[0] if words else "message")
         flow = str(item["flow"] or "")
         named.add(flow)
         found.append(_problem(item, flow_roles.get(flow, "unknown"), f"flow {flow}" if flow else "",
-                              ref("sip", record_id(item, f"sip{i}"), f"plaintext SIP {text(what, 20)}")))
+                              ref("sip", f"sip{i}", f"plaintext SIP {text(what, 20)}")))
     for i, flow_record in enumerate(records(bundle, "flows") or []):
         fid = record_id(flow_record, f"f{i}")
         if str(flow_record["protocol"] or "").lower() == "sip" and fid not in named:
@@ -176,9 +173,9 @@ def _plain_flows(bundle: Mapping[str, Any]) -> list[Problem]:
     if records(bundle, "http_plain") is not None:
         return found
     for i, item in enumerate(records(bundle, "flows") or []):
-        label = str(item["protocol"] or item.get("app_protocol") or "").lower()
+        label = str(item["protocol"] or "").lower()
         if label in ("http", "http1", "http/1.1", "ws", "websocket-plain"):
-            dst = item["dst"] or item.get("server") or item.get("dst_ip") or ""
+            dst = item["dst"] or ""
             if _loopback(dst if isinstance(dst, str) else ""):
                 continue
             found.append(Problem(role(item), text(dst, 120), (ref("flow", record_id(item, f"f{i}"), f"cleartext {label.upper()} flow"),)))
@@ -198,13 +195,9 @@ def _weak_tls(bundle: Mapping[str, Any], minimum: tuple[int, int]) -> tuple[list
     found: list[Problem] = []
     seen: list[tuple[str, list[dict[str, str]]]] = []
     for i, item in enumerate(records(bundle, "tls") or []):
-        wire = None
-        for key in ("version", "negotiated_version", "server_version"):
-            wire = tls_version(item.get(key))
-            if wire:
-                break
-        rid = record_id(item, f"tls{i}")
-        name = text(item["sni"] or item.get("server") or "", 120) or "a server without SNI"
+        wire = tls_version(item["version"])
+        rid = f"tls{i}"
+        name = text(item["sni"] or "", 120) or "a server without SNI"
         cipher = item["cipher"]
         suffix = f", cipher {text(cipher, 10)}" if isinstance(cipher, str) and cipher else ""
         item_role = role(item)
@@ -291,7 +284,7 @@ def transport_encryption(bundle: Mapping[str, Any], params: Mapping[str, Any]) -
         return outcome("not_observable", "The evidence holds no TLS, QUIC, HTTP or WebSocket traffic to judge.")
     note = f" ({plural(exempt, 'certificate revocation check')} over plain HTTP ignored)" if exempt else ""
     cited = [r for refs in tls_judged[:10] for r in refs]
-    cited += [ref("quic", record_id(q, f"quic{i}"), f"QUIC {text(q['sni'], 100)}".strip()) for i, q in enumerate(quic[:5])]
+    cited += [ref("quic", f"quic{i}", f"QUIC {text(q['sni'], 100)}".strip()) for i, q in enumerate(quic[:5])]
     cited += [ref("http", record_id(h, f"h{i}"), f"HTTPS to {text(h['host'], 100)}") for i, h in enumerate(https[:5])]
     cited += [ref("websocket", record_id(w, f"w{i}"), f"WSS to {text(_host_of(str(w['url'])), 100)}") for i, w in enumerate(wss[:5])]
     unread = _unread_flows(bundle, scope)
