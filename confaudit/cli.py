@@ -151,6 +151,7 @@ def analyze(
     entity_list: Annotated[Optional[list[Path]], typer.Option("--entity-list", help="Extra entity map (JSON) of domains to companies; its name and licence are recorded.", readable=False)] = None,
     vendor: Annotated[Optional[str], typer.Option("--vendor", help="The vendor audited, recorded in the evidence (a capture carries no vendor name).")] = None,
     canary: Annotated[Optional[Path], typer.Option("--canary", help="Canary spec (canary.json) the auditor's fake devices played: looked for in the media decrypted with --keylog (a session's own canary.json is read too).", readable=False)] = None,
+    country_table: Annotated[Optional[Path], typer.Option("--country-table", help="Offline address -> country table (RIR delegated statistics file, or CSV network,country): locates flows, media path endpoints and parties; its path and SHA-256 are recorded. Nothing is fetched.", readable=False)] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     debug: Debug = False,
@@ -159,7 +160,8 @@ def analyze(
     _conventions(quiet, verbose, debug)
     _run("analyze", inputs=inputs, json_out=json_out, parquet=parquet, keylog=keylog,
          first_party=first_party or [], room_names=room_name or [], participants=participant or [],
-         accounts=account or [], entity_lists=entity_list or [], vendor=vendor, canary=canary)
+         accounts=account or [], entity_lists=entity_list or [], vendor=vendor, canary=canary,
+         country_table=country_table)
 
 
 @app.command()

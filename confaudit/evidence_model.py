@@ -360,6 +360,8 @@ class Flow(TypedDict):
     bytes: int
     dport: int
     dst: str
+    dst_country: NotRequired[str | None]
+    """Country of dst (ISO 3166-1 alpha-2) from the auditor's offline country table (see country_table): where the table's most specific block containing the address was registered or placed. null: dst is a public address the table has no country for (no block, or a ZZ block). Absent: no country table was given, or dst is a special-use address (loopback, private, CGNAT, link-local, documentation ...), which has no country."""
     first_packet: FlowFirstPacket
     first_seen: Timestamp
     """Capture time of the flow's first packet."""
@@ -644,6 +646,8 @@ class Party(TypedDict):
     certificate_names: NotRequired[list[str]]
     cname_chain: NotRequired[list[str]]
     cname_target: NotRequired[str | None]
+    countries: NotRequired[list[str]]
+    """Sorted distinct countries (ISO 3166-1 alpha-2, from the auditor's country table: see country_table) of the addresses the party was reached at: the dst_country of its flows listed in flows. Addresses the table has no country for and special-use addresses add none (their flows say which). Absent when no country table was given or the party has no packet flow (a party seen only through the proxy or a HAR: its upstream addresses are not located)."""
     domain: str
     """Registrable domain (Public Suffix List) or IP literal."""
     entity: str | None
@@ -753,6 +757,23 @@ Timestamp: TypeAlias = float
 """Unix time in seconds (UTC), fractional. Parquet: timestamp[us, tz=UTC]."""
 
 
+class CountryTableProvenance(TypedDict):
+    """The auditor's offline country table (claims file country_table, or analyze --country-table) that filled dst_country on flows, country on media_path endpoints and countries on parties; absent when none was given (then no record carries a country). An RIR delegated file records the country of the block's holder, not where a server stands."""
+
+    format: Literal['rir-delegated', 'csv']
+    """RIR delegated statistics (registry|cc|type|start|value|date|status) or CSV network,country."""
+    located: int
+    """Distinct public addresses of flows (dst) and media path endpoints the table gave a country."""
+    not_located: int
+    """Distinct public addresses of flows (dst) and media path endpoints the table has no country for (their country is null)."""
+    path: str
+    """The table file as given."""
+    rows: int
+    """IPv4 and IPv6 rows read from it."""
+    sha256: str
+    """SHA-256 of the table file's bytes."""
+
+
 class DnsQueryAnswer(TypedDict):
     data: NotRequired[str]
     name: NotRequired[str]
@@ -818,6 +839,8 @@ class MediaPathEndpoint(TypedDict):
     address: str
     address_class: NotRequired[Literal['loopback', 'private', 'cgnat', 'link-local', 'documentation', 'multicast', 'unspecified', 'reserved', 'public', 'invalid']]
     """Special-use class of the address (RFC 1918/4193 private, RFC 6598 CGNAT, RFC 5737/3849 documentation ...); never folded into 'private'."""
+    country: NotRequired[str | None]
+    """Country of the endpoint's address (ISO 3166-1 alpha-2) from the auditor's offline country table (see country_table). null: a public address the table has no country for. Absent: no country table was given, or a special-use address (address_class other than public), which has no country."""
     flows: list[FlowId]
     names: list[str]
     network: NotRequired[MediaPathEndpointNetwork]
@@ -998,6 +1021,8 @@ class EvidenceBundle(TypedDict):
 
     complete: bool
     """False when any input was read only in part: downstream checks must not treat missing data as 'nothing seen'."""
+    country_table: NotRequired[CountryTableProvenance]
+    """The auditor's offline country table (claims file country_table, or analyze --country-table) that filled dst_country on flows, country on media_path endpoints and countries on parties; absent when none was given (then no record carries a country). An RIR delegated file records the country of the block's holder, not where a server stands."""
     data_flows: NotRequired[list[DataFlow]]
     """Which data category reached which party, per field path (docs/taxonomy.md)."""
     dns: NotRequired[list[DnsLookup]]
@@ -1056,6 +1081,7 @@ class EvidenceBundle(TypedDict):
 
 
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    'country_table': ('path', 'sha256', 'rows', 'format', 'located', 'not_located'),
     'data_flows': ('id', 'party', 'party_id', 'entity', 'first_party', 'category', 'location', 'field_path', 'field_pattern', 'example', 'reasons', 'implicit', 'phase', 'phases', 'count', 'evidence', 'evidence_count', 'entity_list'),
     'dns': ('name', 'type', 'answers', 'cnames', 'first_packet'),
     'dns_queries': ('id', 'questions', 'answers'),
@@ -1177,6 +1203,8 @@ def section_records(bundle: Mapping[str, Any], key: str) -> list[Any] | None:
     return [item for item in value if isinstance(item, Mapping) and item.keys() >= need]
 
 
+@overload
+def section_object(bundle: Mapping[str, Any], key: Literal['country_table']) -> CountryTableProvenance | None: ...
 @overload
 def section_object(bundle: Mapping[str, Any], key: Literal['e2ee']) -> E2eeTest | None: ...
 @overload

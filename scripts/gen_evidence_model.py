@@ -42,7 +42,7 @@ CLASS_NAMES = {
 """Names for the schema's $defs (a def without an entry gets its CamelCase name)."""
 
 SECTION_ITEMS = {"sip": "SipMessage", "zoom": "ZoomFlow", "http_plain": "PlainHttpRequest",
-                 "session": "SessionProvenance", "e2ee": "E2eeTest", "vendor": "AuditedVendor", "tool": "ToolInfo"}
+                 "session": "SessionProvenance", "country_table": "CountryTableProvenance", "e2ee": "E2eeTest", "vendor": "AuditedVendor", "tool": "ToolInfo"}
 """Names for the records of bundle sections defined inline (not through a $def)."""
 
 SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "null": "None"}

@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | None = None, keylog: Path | None = None,
         first_party: Sequence[str] = (), room_names: Sequence[str] = (), participants: Sequence[str] = (),
         entity_lists: Sequence[Path] = (), quiet: bool = False, accounts: Sequence[str] = (),
-        vendor: str | None = None, canary: Path | None = None) -> int:
+        vendor: str | None = None, canary: Path | None = None, country_table: Path | None = None) -> int:
     """Build the bundle, write the requested outputs all or none, print the summary; 0 even when incomplete."""
     from confaudit import terminal
     from confaudit.evidence.build import build_evidence
@@ -28,6 +28,8 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
         read.append(NamedPath("--keylog", keylog))
     if canary is not None:
         read.append(NamedPath("--canary", canary))
+    if country_table is not None:
+        read.append(NamedPath("--country-table", country_table))
     refuse_overlaps([NamedPath(o, p) for o, p in (("--json", json_out), ("--parquet", parquet)) if p is not None], read)
     if parquet is not None:  # before the analysis: a directory this run may not replace fails fast
         check_directory_target(parquet_output(parquet))
@@ -36,7 +38,7 @@ def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | No
     with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
         bundle = build_evidence(list(inputs), keylog=keylog, canary=canary, first_party=first_party, room_names=room_names,
                                 participants=participants, accounts=accounts, entity_lists=entity_lists,
-                                progress=progress, vendor=vendor, redactor=Redactor.default())
+                                country_table=country_table, progress=progress, vendor=vendor, redactor=Redactor.default())
     outputs: list[FileOutput | DirectoryOutput] = []
     if json_out is not None:
         outputs.append(FileOutput("--json", json_out, canonical_chunks(bundle)))

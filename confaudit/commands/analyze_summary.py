@@ -69,3 +69,10 @@ def render_summary(bundle: Mapping[str, Any], console: Any) -> None:
             from rich.text import Text
 
             console.print(Text("  - " + clean(reason, 200)))
+    table = bundle.get("country_table")
+    if isinstance(table, Mapping):
+        from rich.text import Text
+
+        console.print(Text(f"Countries: {clean(table.get('located'))} addresses located, {clean(table.get('not_located'))} "
+                           f"not in the table, from {clean(table.get('path'), 200)} ({clean(table.get('format'))}, "
+                           f"{clean(table.get('rows'))} rows, sha256 {clean(table.get('sha256'), 64)})"))

@@ -67,7 +67,9 @@ def _evaluate(session: Path, claims_files: list[Any], redactor: Redactor, given_
     chosen = claims_files[candidates.index(match.candidate)]
     if bundle is None:
         bundle = build_evidence([session], first_party=chosen.first_party, vendor=given_vendor or None,
-                                entity_lists=[Path(p) for p in chosen.entity_lists], redactor=redactor)
+                                entity_lists=[Path(p) for p in chosen.entity_lists],
+                                country_table=Path(chosen.country_table) if chosen.country_table else None,
+                                redactor=redactor)
     reason = f"named on the command line ({given_vendor}=...)" if given_vendor else match.reason
     return evaluate(chosen, bundle), with_first_party(bundle, tuple(chosen.first_party)), reason
 

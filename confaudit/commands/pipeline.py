@@ -20,8 +20,9 @@ def build_bundle(inputs: Sequence[Path], claims: ClaimsFile | None, keylog: Path
 
     first_party = claims.first_party if claims is not None else ()
     entity_lists = [Path(p) for p in claims.entity_lists] if claims is not None else []
+    country_table = Path(claims.country_table) if claims is not None and claims.country_table else None
     return build_evidence([Path(p) for p in inputs], keylog=keylog, first_party=first_party, vendor=vendor,
-                          entity_lists=entity_lists, redactor=redactor)
+                          entity_lists=entity_lists, country_table=country_table, redactor=redactor)
 
 
 def run_claims(inputs: Sequence[Path], claims_path: Path, keylog: Path | None = None,

@@ -24,6 +24,7 @@ from confaudit.redact import Redactor
 from confaudit.stdin_input import relabel_bundle
 
 if TYPE_CHECKING:
+    from confaudit.analysis.countries import CountryTable
     from confaudit.evidence_model import EvidenceBundle
 
 PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1"}
@@ -165,6 +166,7 @@ def build_evidence(
     participants: Iterable[str] = (),
     accounts: Iterable[str] = (),
     entity_lists: Iterable[Path] = (),
+    country_table: Path | None = None,
     progress: Progress | None = None,
     vendor: str | None = None,
     redactor: Redactor,
@@ -173,10 +175,13 @@ def build_evidence(
 
     ``vendor`` names the audited vendor when the inputs do not (a capture carries no vendor name,
     and vendors such as Teams and Skype share first-party names); it wins over a session manifest's.
-    ``redactor`` (made once by the command) tokenises every secret the stages meet.
+    ``redactor`` (made once by the command) tokenises every secret the stages meet. ``country_table`` (the
+    auditor's offline address -> country file) is read before any analysis, so a bad one fails fast; it locates the
+    flows, media path endpoints and parties, also of a finished evidence bundle given as the input.
     """
     if not paths:
         raise UsageError("no inputs given")
+    table = _country_table(country_table)
     with terminal.stage("inputs detected") as counts:
         sorted_inputs = _sort_inputs(paths)
         counts.update(captures=len(sorted_inputs.captures), **{"HTTP-side files": len(sorted_inputs.http_sources)},
@@ -185,7 +190,10 @@ def build_evidence(
         if keylog is not None or canary is not None:
             raise UsageError(f"{'--keylog' if keylog is not None else '--canary'} needs the raw capture, not an evidence JSON")
         with terminal.stage("evidence JSON loaded"):
-            return load_bundle(sorted_inputs.bundles[0])
+            loaded = load_bundle(sorted_inputs.bundles[0])
+        if table is not None:
+            _locate(cast("dict[str, Any]", loaded), table)
+        return loaded
 
     bundle: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -248,6 +256,8 @@ def build_evidence(
     with terminal.stage("telemetry decoded and attributed") as counts:
         telemetry_enrich(bundle, entity_lists=list(entity_lists), accounts=list(accounts), redactor=redactor, **known)
         counts.update(parties=len(bundle.get("parties") or []), **{"data flows": len(bundle.get("data_flows") or [])})
+    if table is not None:
+        _locate(bundle, table)
 
     keylogs = ([keylog] if keylog is not None else []) + sorted_inputs.keylogs
     if keylog is not None and not sorted_inputs.captures:
@@ -266,6 +276,25 @@ def build_evidence(
     _mark_partial_records(bundle)
     bundle["complete"] = bundle["complete"] is True and all(i.get("complete") is True for i in bundle["inputs"])
     return cast("EvidenceBundle", bundle)
+
+
+def _country_table(path: Path | None) -> CountryTable | None:
+    if path is None:
+        return None
+    from confaudit.analysis.countries import load_country_table
+
+    with terminal.stage("country table read") as counts:
+        table = load_country_table(path)
+        counts.update(rows=table.rows)
+    return table
+
+
+def _locate(bundle: dict[str, Any], table: CountryTable) -> None:
+    from confaudit.evidence.countries import apply_country_table
+
+    with terminal.stage("addresses located") as counts:
+        apply_country_table(bundle, table)
+        counts.update(located=bundle["country_table"]["located"], **{"not located": bundle["country_table"]["not_located"]})
 
 
 def _mark_partial_records(bundle: dict[str, Any]) -> None:

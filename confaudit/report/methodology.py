@@ -45,8 +45,10 @@ CAN_AND_CANNOT: dict[str, tuple[str, str]] = {
         "Local processing of microphone audio that sends nothing; data batched and sent after the capture stopped.",
     ),
     "data_location": (
-        "Where the contacted endpoints are registered or named (addresses, DNS names, certificates).",
-        "Where data is stored or processed after it arrives; anycast and CDN addresses can mislead.",
+        "With the auditor's offline country table (registry delegation files or a CSV): the country of every server, "
+        "relay and flow destination address the capture shows.",
+        "Where data is stored or processed after it arrives; a registry's country is the address holder's, and anycast "
+        "and CDN addresses answer from many countries.",
     ),
     "document_only": (
         "Nothing: this claim concerns policies, servers or audits outside any network capture.",

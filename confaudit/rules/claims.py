@@ -19,10 +19,10 @@ from confaudit.yaml_nodes import NodeReader, parse_yaml
 
 MAX_CLAIMS_BYTES = 2 * 1024 * 1024
 MAX_CLAIMS = 1000
-TOP_KEYS = {"vendor", "first_party", "entity_lists", "room_link_pattern", "scope", "claims", "schema", "notes",
-            "description"}
+TOP_KEYS = {"vendor", "first_party", "entity_lists", "country_table", "room_link_pattern", "scope", "claims", "schema",
+            "notes", "description"}
 CLAIM_KEYS = {"id", "statement", "source", "check", "severity", "category", "notes", "scope"}
-SCOPED_CHECKS = ("transport_encryption", "data_collection", "third_party_sharing", "no_advertising")
+SCOPED_CHECKS = ("transport_encryption", "data_collection", "third_party_sharing", "no_advertising", "data_location")
 """Checks whose traffic ``scope`` can widen from the vendor's traffic (default) to the whole device."""
 SOURCE_KEYS = {"title", "url", "date", "quote", "retrieved", "archive"}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -75,6 +75,10 @@ def load_claims(path: str | Path) -> ClaimsFile:
     vendor = ld.string(top["vendor"][1], "vendor")
     first_party = tuple(ld.string_list(top["first_party"][1], "first_party")) if "first_party" in top else ()
     entity_lists = _entity_lists(ld, top["entity_lists"][1], p) if "entity_lists" in top else ()
+    country_table = None
+    if "country_table" in top:
+        node = top["country_table"][1]
+        country_table = _beside(ld, node, p, "country_table", ld.string(node, "country_table"))
     pattern = None
     if "room_link_pattern" in top:
         pattern = _room_link_pattern(ld, top["room_link_pattern"][1])
@@ -96,18 +100,20 @@ def load_claims(path: str | Path) -> ClaimsFile:
         seen.add(claim.id)
         claims.append(claim)
     return ClaimsFile(path=str(path), vendor=vendor, first_party=first_party, room_link_pattern=pattern,
-                      claims=tuple(claims), entity_lists=entity_lists)
+                      claims=tuple(claims), entity_lists=entity_lists, country_table=country_table)
 
 
 def _entity_lists(ld: _Loader, node: Any, claims_path: Path) -> tuple[str, ...]:
     """Entity maps the claims file names, as paths beside it (plain relative names: the file stays portable)."""
-    out = []
-    for name in ld.string_list(node, "entity_lists"):
-        relative = Path(name)
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-            raise ld.fail(node, f"entity_lists: {name!r} must be a path relative to the claims file, inside its directory")
-        out.append(str(claims_path.parent / relative))
-    return tuple(out)
+    return tuple(_beside(ld, node, claims_path, "entity_lists", name) for name in ld.string_list(node, "entity_lists"))
+
+
+def _beside(ld: _Loader, node: Any, claims_path: Path, key: str, name: str) -> str:
+    """A file the claims file names: a plain relative path inside its directory (the file stays portable)."""
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise ld.fail(node, f"{key}: {name!r} must be a path relative to the claims file, inside its directory")
+    return str(claims_path.parent / relative)
 
 
 def _room_link_pattern(ld: _Loader, node: Any) -> str:

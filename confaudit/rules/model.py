@@ -78,6 +78,8 @@ class ClaimsFile:
     """Claims in file order."""
     entity_lists: tuple[str, ...] = ()
     """Entity maps the file names (paths beside it): loaded with the built-in map, as ``--entity-list`` would be."""
+    country_table: str | None = None
+    """The offline country table the file names (a path beside it), as ``analyze --country-table`` would read it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "vendor": self.vendor, "first_party": list(self.first_party),
