@@ -11,6 +11,7 @@ tests/rules/ were completed this way once and are kept whole on disk (tests/rule
 from __future__ import annotations
 
 import copy
+import re
 from functools import cache
 from typing import Any
 
@@ -51,8 +52,23 @@ def neutral(node: dict[str, Any]) -> Any:
         return ["filled in by the test"] * node.get("minItems", 0)
     if kind == "object":
         return {key: neutral(node["properties"][key]) for key in node.get("required", [])}
+    if kind == "string" and "pattern" in node:
+        return _pattern_neutral(node["pattern"])
     return {"string": "", "integer": node.get("minimum", 0), "number": node.get("minimum", 0),
             "boolean": False}[kind]
+
+
+_CLASS_RUN = re.compile(r"\[(0-9a-f|0-9)\](\{(\d+)\}|\+)")
+
+
+@cache
+def _pattern_neutral(pattern: str) -> str:
+    """The all-zero string a ``pattern`` of the schema's shapes accepts: ``^f[0-9]+$`` -> ``f0``, ``^0x[0-9a-f]{8}$``
+    -> ``0x00000000``, ``^[0-9a-f]{64}$`` -> 64 zeros. A pattern of another shape is a ValueError (teach this one)."""
+    value = _CLASS_RUN.sub(lambda m: "0" * int(m.group(3) or 1), pattern.removeprefix("^").removesuffix("$"))
+    if re.escape(value) != value or not re.fullmatch(pattern, value):
+        raise ValueError(f"no neutral value for the schema pattern {pattern!r}")
+    return value
 
 
 def _record_schema(section: str) -> dict[str, Any] | None:

@@ -115,7 +115,8 @@ def test_evidence_is_capped_and_counted() -> None:
                               "media_streams": [{"id": f"m{i}", "encryption": "plain"} for i in range(500)]})
     finding = evaluate(claims, bundle).findings[0]
     assert finding.verdict == "contradicted"
-    assert len(finding.evidence) == 26 and "475 more" in finding.evidence[-1]["detail"]
+    # 500 streams and the one flow (f0, the completed records' neutral flow id) they name
+    assert len(finding.evidence) == 26 and "476 more" in finding.evidence[-1]["detail"]
     assert "500 media streams" in finding.explanation
 
 
