@@ -23,21 +23,17 @@ TOPOLOGIES = ("p2p", "relay", "server")
 
 
 def _endpoint_refs(path: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The media path's endpoints (role, address, names; the schema gives them no id: ``ep<N>`` by position) and
+    up to five of each one's flows."""
     refs = []
     endpoints = as_list(path.get("endpoints"))
     for i, ep in enumerate(endpoints):
         if isinstance(ep, Mapping):
-            addr = ep.get("address") or ep.get("ip") or ep.get("host") or ""
-            role = ep.get("role") or ep.get("kind") or ""
-            refs.append(ref("endpoint", record_id(ep, f"ep{i}"), f"{text(role, 30)} {text(addr, 60)}".strip()))
+            refs.append(ref("endpoint", f"ep{i}", f"{text(ep.get('role') or '', 30)} {text(ep.get('address') or '', 60)}".strip()))
             names = as_list(ep.get("names"))
             if names:
                 refs[-1]["detail"] = text(f"{refs[-1]['detail']} ({', '.join(str(n) for n in names[:3])})")
-            raw_flows = ep.get("flows")
-            flows = raw_flows if isinstance(raw_flows, list) else [ep.get("flow")]
-            refs.extend(ref("flow", f) for f in flows[:5] if isinstance(f, str))
-        elif isinstance(ep, str):
-            refs.append(ref("endpoint", f"ep{i}", ep))
+            refs.extend(ref("flow", f) for f in as_list(ep.get("flows"))[:5] if isinstance(f, str))
     return refs
 
 
