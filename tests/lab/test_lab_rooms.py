@@ -669,8 +669,12 @@ def test_analyze_with_the_sfu_key_log_reads_sfu_media_and_finds_inner_encryption
     e2ee = json.loads(evidence.read_text())["e2ee"]
     assert e2ee["summary"]["sessions_with_keys"] == 2, e2ee["summary"]
     verdicts = {(s["kind"], s["inner"]) for s in e2ee["streams"]}
+    # every stream's verdict and its last reason, so a failure (seen once on a loaded machine: one stream of a
+    # plain sfu room judged inner-encrypted) shows which stream and why
+    streams = [(s["id"], s["kind"], s["codec"], s["inner"], s["packets"], (s["reasons"] or [""])[-1][:300])
+               for s in e2ee["streams"]]
     if mode == "sfu":
-        assert e2ee["summary"]["conclusion"] == "media_readable_at_transport_end", e2ee["summary"]
+        assert e2ee["summary"]["conclusion"] == "media_readable_at_transport_end", (e2ee["summary"], streams)
         assert ("video", "codec") in verdicts and not any(inner == "encrypted" for _, inner in verdicts), verdicts
     else:
         assert e2ee["summary"]["conclusion"] == "inner_encryption_observed", e2ee["summary"]
