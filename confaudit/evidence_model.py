@@ -227,6 +227,8 @@ class HttpExchange(TypedDict):
     response_headers: HttpPairs
     scheme: str
     server: HttpEndpoint | None
+    server_country: NotRequired[str | None]
+    """Country of server.ip (ISO 3166-1 alpha-2) from the auditor's offline country table (see country_table): where the table's most specific block containing the address was registered or placed. null: server.ip is a public address the table has no country for (no block, or a ZZ block). Absent: no country table was given, the record has no server address, or server.ip is a special-use address (loopback, private, CGNAT, link-local, documentation ...), which has no country."""
     source: Literal['live', 'mitm', 'har']
     status: int | None
     ts: Timestamp
@@ -647,7 +649,7 @@ class Party(TypedDict):
     cname_chain: NotRequired[list[str]]
     cname_target: NotRequired[str | None]
     countries: NotRequired[list[str]]
-    """Sorted distinct countries (ISO 3166-1 alpha-2, from the auditor's country table: see country_table) of the addresses the party was reached at: the dst_country of its flows listed in flows. Addresses the table has no country for and special-use addresses add none (their flows say which). Absent when no country table was given or the party has no packet flow (a party seen only through the proxy or a HAR: its upstream addresses are not located)."""
+    """Sorted distinct countries (ISO 3166-1 alpha-2, from the auditor's country table: see country_table) of the addresses the party was reached at: the dst_country of its flows listed in flows and the server_country of the http records whose host is one of its hosts. Addresses the table has no country for and special-use addresses add none (their flows and http records say which). Absent when no country table was given, or the party has neither a packet flow nor an http record carrying server_country (e.g. a party seen only in WebSocket messages, or through a proxy that recorded no server address)."""
     domain: str
     """Registrable domain (Public Suffix List) or IP literal."""
     entity: str | None
@@ -758,14 +760,14 @@ Timestamp: TypeAlias = float
 
 
 class CountryTableProvenance(TypedDict):
-    """The auditor's offline country table (claims file country_table, or analyze --country-table) that filled dst_country on flows, country on media_path endpoints and countries on parties; absent when none was given (then no record carries a country). An RIR delegated file records the country of the block's holder, not where a server stands."""
+    """The auditor's offline country table (claims file country_table, or analyze --country-table) that filled dst_country on flows, country on media_path endpoints, server_country on http records and countries on parties; absent when none was given (then no record carries a country). An RIR delegated file records the country of the block's holder, not where a server stands."""
 
     format: Literal['rir-delegated', 'csv']
     """RIR delegated statistics (registry|cc|type|start|value|date|status) or CSV network,country."""
     located: int
-    """Distinct public addresses of flows (dst) and media path endpoints the table gave a country."""
+    """Distinct public addresses of flows (dst), media path endpoints and http records (server.ip) the table gave a country (an address seen in several records counts once)."""
     not_located: int
-    """Distinct public addresses of flows (dst) and media path endpoints the table has no country for (their country is null)."""
+    """Distinct public addresses of flows (dst), media path endpoints and http records (server.ip) the table has no country for (their country is null; an address seen in several records counts once)."""
     path: str
     """The table file as given."""
     rows: int
@@ -1022,7 +1024,7 @@ class EvidenceBundle(TypedDict):
     complete: bool
     """False when any input was read only in part: downstream checks must not treat missing data as 'nothing seen'."""
     country_table: NotRequired[CountryTableProvenance]
-    """The auditor's offline country table (claims file country_table, or analyze --country-table) that filled dst_country on flows, country on media_path endpoints and countries on parties; absent when none was given (then no record carries a country). An RIR delegated file records the country of the block's holder, not where a server stands."""
+    """The auditor's offline country table (claims file country_table, or analyze --country-table) that filled dst_country on flows, country on media_path endpoints, server_country on http records and countries on parties; absent when none was given (then no record carries a country). An RIR delegated file records the country of the block's holder, not where a server stands."""
     data_flows: NotRequired[list[DataFlow]]
     """Which data category reached which party, per field path (docs/taxonomy.md)."""
     dns: NotRequired[list[DnsLookup]]

@@ -1,7 +1,8 @@
 """Countries from the auditor's offline country table, written into the bundle after telemetry (nothing is fetched).
 
-Fills ``dst_country`` on flows, ``country`` on media path endpoints and ``countries`` on parties, and records the
-table's provenance in ``country_table``. A public address the table has no country for gets ``null`` (named as not
+Fills ``dst_country`` on flows, ``country`` on media path endpoints, ``server_country`` on http records (their
+``server.ip``: a party seen only through the proxy or a HAR) and ``countries`` on parties, and records the table's
+provenance in ``country_table``. A public address the table has no country for gets ``null`` (named as not
 located by the ``data_location`` check, never counted as allowed); a special-use address (loopback, private, CGNAT,
 documentation ...) gets no field at all: it has no country. The lookup itself is
 :mod:`confaudit.analysis.countries`.
@@ -13,14 +14,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from confaudit.analysis.countries import CountryTable, locatable
+from confaudit.telemetry.entities import normalise_host
 
 if TYPE_CHECKING:
-    from confaudit.evidence_model import CountryTableProvenance, Flow, MediaPathEndpoint, Party
+    from confaudit.evidence_model import CountryTableProvenance, Flow, HttpExchange, MediaPathEndpoint, Party
 
 
 def apply_country_table(bundle: dict[str, Any], table: CountryTable) -> None:
-    """Locate every flow's dst, every media path endpoint and every party with ``table`` (replacing the fields a
-    bundle located with another table carried)."""
+    """Locate every flow's dst, every media path endpoint, every http record's server and every party with
+    ``table`` (replacing the fields a bundle located with another table carried)."""
     clear_countries(bundle)
     found: dict[str, str | None] = {}
 
@@ -40,11 +42,22 @@ def apply_country_table(bundle: dict[str, Any], table: CountryTable) -> None:
         address = endpoint.get("address")
         if isinstance(address, str) and locatable(address):
             endpoint["country"] = locate(address)
+    host_countries: dict[str, set[str | None]] = {}  # http host (as telemetry names a party's hosts) -> countries
+    for exchange in _exchanges(bundle):
+        server = exchange.get("server")
+        ip = server.get("ip") if isinstance(server, dict) else None
+        if isinstance(ip, str) and locatable(ip):
+            exchange["server_country"] = locate(ip)
+            if isinstance(host := exchange.get("host"), str):
+                host_countries.setdefault(normalise_host(host), set()).add(exchange["server_country"])
     flow_ids = {f["id"] for f in _flows(bundle) if isinstance(f.get("id"), str)}
     for party in _parties(bundle):
         flows = [f for f in party.get("flows") or [] if isinstance(f, str) and f in flow_ids]
-        if flows:  # reached by packet flows: the countries of their dst addresses (none for unlocated ones)
-            party["countries"] = sorted({c for f in flows if isinstance(c := flow_country.get(f), str)})
+        # requests are attributed to a party by their host (confaudit.telemetry.party_sections): its hosts
+        hosts = [h for h in party.get("hosts") or [] if isinstance(h, str) and h in host_countries]
+        if flows or hosts:  # reached by packet flows or http exchanges: their countries (none for unlocated ones)
+            party["countries"] = sorted({c for f in flows if isinstance(c := flow_country.get(f), str)}
+                                        | {c for h in hosts for c in host_countries[h] if isinstance(c, str)})
     provenance: CountryTableProvenance = {
         "path": table.path, "sha256": table.sha256, "rows": table.rows, "format": table.format,
         "located": sum(1 for c in found.values() if c is not None),
@@ -59,6 +72,8 @@ def clear_countries(bundle: dict[str, Any]) -> None:
         flow.pop("dst_country", None)
     for endpoint in _endpoints(bundle):
         endpoint.pop("country", None)
+    for exchange in _exchanges(bundle):
+        exchange.pop("server_country", None)
     for party in _parties(bundle):
         party.pop("countries", None)
 
@@ -74,6 +89,10 @@ def _flows(bundle: dict[str, Any]) -> Iterator[Flow]:
 def _endpoints(bundle: dict[str, Any]) -> Iterator[MediaPathEndpoint]:
     path = bundle.get("media_path")
     return cast("Iterator[MediaPathEndpoint]", _dicts(path.get("endpoints") if isinstance(path, dict) else None))
+
+
+def _exchanges(bundle: dict[str, Any]) -> Iterator[HttpExchange]:
+    return cast("Iterator[HttpExchange]", _dicts(bundle.get("http")))
 
 
 def _parties(bundle: dict[str, Any]) -> Iterator[Party]:

@@ -18,6 +18,7 @@ from confaudit.rules.checks._common import (all_of, as_list, as_str, foreign_cal
                                             outcome, plural, record_id, records, ref, role, scope_of, scope_words,
                                             sentence, text, were)
 from confaudit.rules.model import Outcome
+from confaudit.telemetry.entities import normalise_host
 
 TOPOLOGIES = ("p2p", "relay", "server")
 
@@ -69,13 +70,14 @@ _PARTICIPANTS = ("client", "peer")
 
 @dataclass
 class _Place:
-    """One located (or locatable) address, or a party's country when its flows are not in the bundle."""
+    """One located (or locatable) address, or a party's country when its flows and http records are not in the bundle."""
 
     address: str
     country: str | None
     role: str
     refs: list[dict[str, str]] = field(default_factory=list)
     flows: list[str] = field(default_factory=list)
+    exchanges: list[str] = field(default_factory=list)
     parties: list[str] = field(default_factory=list)
 
     def seen(self, item_role: str) -> None:
@@ -88,6 +90,9 @@ class _Place:
         if self.flows:
             more = f" and {len(self.flows) - 3} more" if len(self.flows) > 3 else ""
             via.append(f"{'flow' if len(self.flows) == 1 else 'flows'} {', '.join(self.flows[:3])}{more}")
+        if self.exchanges:
+            more = f" and {len(self.exchanges) - 3} more" if len(self.exchanges) > 3 else ""
+            via.append(f"http {', '.join(self.exchanges[:3])}{more}")
         if self.parties:
             via.append(", ".join(self.parties[:2]) + (" ..." if len(self.parties) > 2 else ""))
         return f"{where} ({'; '.join(via)})" if via else where
@@ -99,8 +104,8 @@ def _cc(value: object) -> str | None:
 
 
 def _places(bundle: Mapping[str, Any]) -> tuple[list[_Place], int]:
-    """Every public address of the media path's servers and relays and of the flows' dst that the country table
-    was applied to (country None: not located), merged per address, and how many public addresses of the
+    """Every public address of the media path's servers and relays, of the flows' dst and of the http records'
+    server that the country table was applied to (country None: not located), merged per address, and how many public addresses of the
     participants' own devices (the media path's client and peers) were left out."""
     places: dict[str, _Place] = {}
 
@@ -131,11 +136,15 @@ def _places(bundle: Mapping[str, Any]) -> tuple[list[_Place], int]:
         found.refs.append(ref("endpoint", record_id(ep, f"ep{i}"), f"{text(ep.get('role'), 10)} {address} "
                               f"{'in ' + country if country else 'not located'}"))
     party_of: dict[str, tuple[str, str]] = {}
+    party_of_host: dict[str, tuple[str, str]] = {}  # requests are attributed to a party by host
     parties = records(bundle, "parties") or []
     for i, party in enumerate(parties):
         for fid in as_list(party.get("flows")):
             if isinstance(fid, str):
                 party_of.setdefault(fid, (record_id(party, f"p{i}"), text(party["domain"], 80)))
+        for host in as_list(party["hosts"]):
+            if isinstance(host, str):
+                party_of_host.setdefault(host, (record_id(party, f"p{i}"), text(party["domain"], 80)))
     flow_ids: set[str] = set()
     for i, flow in enumerate(records(bundle, "flows") or []):
         fid, dst = record_id(flow, f"f{i}"), text(flow["dst"], 60)
@@ -149,8 +158,24 @@ def _places(bundle: Mapping[str, Any]) -> tuple[list[_Place], int]:
         if fid in party_of and party_of[fid][1] not in found.parties:
             found.parties.append(party_of[fid][1])
             found.refs.append(ref("party", party_of[fid][0], f"{party_of[fid][1]} reached at {dst}"))
-    for i, party in enumerate(parties):  # a party's countries whose flows the bundle does not hold
-        if any(isinstance(f, str) and f in flow_ids for f in as_list(party.get("flows"))):
+    located_hosts: set[str] = set()
+    for i, exchange in enumerate(records(bundle, "http") or []):
+        server = exchange["server"]
+        ip = server.get("ip") if isinstance(server, Mapping) else None
+        if "server_country" not in exchange or not isinstance(ip, str) or ip in participants:
+            continue
+        hid, address, host = record_id(exchange, f"h{i}"), text(ip, 60), normalise_host(as_str(exchange["host"]))
+        located_hosts.add(host)
+        country = _cc(exchange.get("server_country"))
+        found = place(address, country, role(exchange))
+        found.exchanges.append(f"{hid} ({text(host, 60)})")
+        found.refs.append(ref("http", hid, f"{text(host, 80)} at {address} {'in ' + country if country else 'not located'}"))
+        if host in party_of_host and party_of_host[host][1] not in found.parties:
+            found.parties.append(party_of_host[host][1])
+            found.refs.append(ref("party", party_of_host[host][0], f"{party_of_host[host][1]} reached at {address}"))
+    for i, party in enumerate(parties):  # a party's countries whose flows and http records the bundle does not hold
+        if (any(isinstance(f, str) and f in flow_ids for f in as_list(party.get("flows")))
+                or any(isinstance(h, str) and h in located_hosts for h in as_list(party["hosts"]))):
             continue
         for country in filter(None, map(_cc, as_list(party.get("countries")))):
             pid, domain = record_id(party, f"p{i}"), text(party["domain"], 80)
@@ -168,7 +193,7 @@ def _table_ref(table: Mapping[str, Any]) -> dict[str, str]:
 def data_location(bundle: Mapping[str, Any], params: Mapping[str, Any]) -> Outcome:
     """Every public endpoint of the vendor's traffic is located by the auditor's country table in an allowed country.
 
-    Judged: the media path's servers and relays and the dst of every flow (the claim's ``scope``: the vendor's
+    Judged: the media path's servers and relays, the dst of every flow and the server of every http record (the claim's ``scope``: the vendor's
     traffic, or the whole device). Not judged: the background's and the participants' own addresses (client and
     peers). An address the table has no country for is *not located*, never allowed: it turns *supported* into
     *inconclusive*. Unknown traffic located outside the allowed countries gives *inconclusive*, never contradicted.
