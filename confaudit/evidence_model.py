@@ -505,29 +505,11 @@ class SdpMedia(TypedDict):
     setup: NotRequired[str | None]
 
 
-class StunFlowSidesDst(TypedDict):
-    binding_requests: NotRequired[int]
-    binding_responses: NotRequired[int]
-    realms: NotRequired[list[str]]
-    software: NotRequired[list[str]]
-    turn_requests: NotRequired[int]
-    vendor_attributes: NotRequired[list[str]]
-
-
-class StunFlowSidesSrc(TypedDict):
-    binding_requests: NotRequired[int]
-    binding_responses: NotRequired[int]
-    realms: NotRequired[list[str]]
-    software: NotRequired[list[str]]
-    turn_requests: NotRequired[int]
-    vendor_attributes: NotRequired[list[str]]
-
-
 class StunFlowSides(TypedDict):
     """What each side of the flow sent (src = the flow's first sender): a server answers and never checks on its own; a full ICE agent sends Binding requests."""
 
-    dst: NotRequired[StunFlowSidesDst]
-    src: NotRequired[StunFlowSidesSrc]
+    dst: NotRequired[StunSide]
+    src: NotRequired[StunSide]
 
 
 class StunFlow(TypedDict):
@@ -553,6 +535,15 @@ class StunFlow(TypedDict):
     """tcp when the messages were split out of a framed TCP stream."""
     usernames: list[str]
     vendor_attributes: list[dict[str, Any]]
+
+
+class StunSide(TypedDict):
+    binding_requests: NotRequired[int]
+    binding_responses: NotRequired[int]
+    realms: NotRequired[list[str]]
+    software: NotRequired[list[str]]
+    turn_requests: NotRequired[int]
+    vendor_attributes: NotRequired[list[str]]
 
 
 class TlsConnection(TypedDict):

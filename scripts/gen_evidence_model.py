@@ -25,7 +25,7 @@ MODEL = REPO / "confaudit" / "evidence_model.py"
 CLASS_NAMES = {
     "pkt_flow": "Flow", "pkt_flow_id": "FlowId", "pkt_hex16": "Hex16", "pkt_ref": "PacketRef",
     "pkt_dns": "DnsLookup", "pkt_dtls": "DtlsHandshake", "pkt_media_stream": "MediaStream",
-    "pkt_quic": "QuicConnection", "pkt_ice_candidate": "IceCandidate", "pkt_sdp": "SdpBody", "pkt_sdp_media": "SdpMedia", "pkt_stun": "StunFlow", "pkt_tls": "TlsConnection",
+    "pkt_quic": "QuicConnection", "pkt_ice_candidate": "IceCandidate", "pkt_stun_side": "StunSide", "pkt_sdp": "SdpBody", "pkt_sdp_media": "SdpMedia", "pkt_stun": "StunFlow", "pkt_tls": "TlsConnection",
     "http_record": "HttpExchange", "http_body": "HttpBody", "http_endpoint": "HttpEndpoint",
     "http_pairs": "HttpPairs", "http_clienthello": "ClientHello", "http_udp_flow": "ProxyUdpFlow",
     "http_websocket": "WebSocketMessage", "input": "InputSummary", "session_integrity": "SessionIntegrity",

@@ -13,7 +13,7 @@ from confaudit.analysis.refs import hex16, packet_refs, text
 from confaudit.analysis.sampling import Sample
 
 if TYPE_CHECKING:
-    from confaudit.evidence_model import StunFlow, StunFlowSidesSrc
+    from confaudit.evidence_model import StunFlow, StunSide
 
 MAX_VALUES = 32
 
@@ -152,7 +152,7 @@ def stun_summary(flow_id: str, samples: list[Sample], redactor: Any) -> StunFlow
     if not parsed:
         return None
 
-    def sent_by(v: dict[str, Any]) -> StunFlowSidesSrc:
+    def sent_by(v: dict[str, Any]) -> StunSide:
         return {"software": sorted(v["software"]), "vendor_attributes": sorted(v["vendor_attributes"]),
                 "realms": sorted(v["realms"]), "binding_requests": v["binding_requests"],
                 "binding_responses": v["binding_responses"], "turn_requests": v["turn_requests"]}

@@ -26,7 +26,7 @@ from confaudit.analysis.labels import STUN_PORTS
 from confaudit.analysis.refs import hostport
 
 if TYPE_CHECKING:
-    from confaudit.evidence_model import DnsLookup, DtlsHandshake, Flow, MediaPath, MediaPathEndpoint, MediaPathFlow, MediaStream, StunFlow, StunFlowSidesDst, StunFlowSidesSrc, TlsConnection, ZoomFlow
+    from confaudit.evidence_model import DnsLookup, DtlsHandshake, Flow, MediaPath, MediaPathEndpoint, MediaPathFlow, MediaStream, StunFlow, StunSide, TlsConnection, ZoomFlow
 
 Topology = Literal["p2p", "relay", "server", "unknown"]
 """How the media travelled (media_path.topology)."""
@@ -80,7 +80,7 @@ def _certificate_names(dtls: DtlsHandshake | None, side: str) -> list[str]:
     return (by_side.get("src") if side == "src" else by_side.get("dst") if side == "dst" else None) or []
 
 
-def _stun_side(stun: StunFlow | None, side: str) -> StunFlowSidesSrc | StunFlowSidesDst:
+def _stun_side(stun: StunFlow | None, side: str) -> StunSide:
     """What the flow's ``side`` (src/dst) sent in STUN (empty when nothing is known)."""
     sides = stun.get("sides") if stun else None
     if not sides:
