@@ -1,6 +1,6 @@
 """JSON as bytes at C and numpy speed, for inputs and outputs too large to hold twice.
 
-- :class:`NestingGuard` checks JSON read in chunks before a streaming parser builds it (ijson's item
+- :class:`NestingGuard` checks JSON read in chunks before a streaming parser builds it (a streaming item
   builder costs memory quadratic in the depth: 10,000 nested arrays take 250 MB, 100,000 exhaust memory);
 - :func:`canonical_chunks` lays out ``jsonio.dumps_canonical(obj) + "\\n"`` (sorted keys, indent 1)
   byte for byte from the C encoder's compact output, batch by batch, with msgspec's C formatter: Python
@@ -202,7 +202,7 @@ def parse_line(raw: bytes) -> Any:
         record = json.loads(text, parse_constant=_reject, parse_float=_finite, parse_int=_integer)
     except NumberOutOfRange:
         raise NumberOutOfRange(f"number out of range at {_bad_number_path(text)}") from None
-    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(record):
+    if _SURROGATE_ESCAPE.search(raw) and has_lone_surrogate(record):
         raise ValueError("a string holds a lone UTF-16 surrogate")
     return record
 
@@ -220,7 +220,7 @@ def _bad_number_path(text: str) -> str:
         return "$"
 
 
-def _has_lone_surrogate(obj: Any) -> bool:
+def has_lone_surrogate(obj: Any) -> bool:
     stack = [obj]
     while stack:
         cur = stack.pop()

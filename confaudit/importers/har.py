@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 from urllib.parse import parse_qsl, urlsplit
 
 from confaudit.session.bodies import DECODE_LIMIT, body_record, message_content
-from confaudit.importers.har_stream import HarEntries, all_in_range, bad_number, layout_problem
+from confaudit.importers.har_stream import HarEntries, skip_reason
 from confaudit.importers.shared import SharedParts
 from confaudit.errors import InputError
 from confaudit.gcpause import gc_paused
@@ -65,8 +64,8 @@ def _timestamp(text: str, path: Path, where: str) -> float:
 
 
 def _number(value: Any) -> float | None:
-    """A non-negative number as float (the parser gives non-integers as Decimal), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+    """A non-negative number as float, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if value >= 0 else None
 
@@ -134,30 +133,29 @@ class _Memo(SharedParts):
                          sum(len(name) + len(value) for name, value in pairs))
 
 
-def har_records(entries: Iterable[Any], path: Path, redactor: Redactor) -> tuple[list[HarRecord], int, list[str]]:
+def har_records(entries: Iterable[Any], path: Path, redactor: Redactor,
+                unreadable: Callable[[Any], str | None] = skip_reason) -> tuple[list[HarRecord], int, list[str]]:
     """All HTTP and WebSocket records of a HAR's entries, the entries skipped, and warnings.
 
-    An entry holding a number no double can hold (``"time": 1e400``) is skipped and counted, not read.
+    An entry holding a number no double can hold (``"time": 1e400``) or nested too deep is skipped and counted,
+    not read: ``unreadable`` says why (by default a walk of the entry; the streamed reader knows already).
     """
     records: list[HarRecord] = []
     memo = _Memo(redactor)
     warnings: list[str] = []
-    skipped, index = 0, -1
+    skipped = 0
     for index, entry in enumerate(entries):
         where = f"entry {index}"
         _need(isinstance(entry, dict), path, where, "must be an object")
-        if not all_in_range(entry):
+        reason = unreadable(entry)
+        if reason is not None:
             skipped += 1
             if len(warnings) < 10:
-                warnings.append(f"{path.name}: {where} skipped: number out of range at {(bad_number(entry) or '$')[:200]}")
+                warnings.append(f"{path.name}: {where} skipped: {reason}")
             continue
         upgrade = _http_record(entry, index, path, where, memo)
         records.append(upgrade)
         records.extend(_websocket_records(entry, upgrade, path, where, redactor))
-    if index < 0:
-        problem = layout_problem(path)
-        if problem is not None:
-            raise InputError(path, f"HAR {problem[0]}: {problem[1]}")
     if skipped > len(warnings):
         warnings.append(f"{path.name}: {skipped} entries skipped in all")
     return records, skipped, warnings
@@ -170,7 +168,7 @@ def read_har(path: Path, redactor: Redactor) -> tuple[list[HarRecord], int, int,
         raise InputError(path, f"HAR is {size} bytes, above the {MAX_HAR_BYTES}-byte limit")
     entries = HarEntries(path)
     with gc_paused():
-        records, skipped, warnings = har_records(entries, path, redactor)
+        records, skipped, warnings = har_records(entries, path, redactor, lambda _: entries.unreadable)
     if entries.damage is not None:  # at least one entry (or the rest of one) is lost
         skipped += 1
         warnings.append(f"{path.name}: not JSON after entry {entries.count - 1} ({entries.damage}); "

@@ -177,7 +177,7 @@ def _hello_from_conn(conn: Any) -> ClientHelloObservation:
 
 
 def _read_har(path: Path, redactor: Redactor) -> tuple[list[HarRecord], int, int, list[str]]:
-    from confaudit.importers.har import read_har  # ijson only when a HAR is read
+    from confaudit.importers.har import read_har
 
     return read_har(path, redactor)
 

@@ -75,8 +75,18 @@ def test_numbers_no_double_holds_skip_their_entry_and_are_counted(tmp_path: Path
         assert {h["duration_ms"] for h in bundle["http"]} == {5.25, 7.25, 9.25} and bundle["websocket"] == []
 
 
-def test_deep_nesting_is_refused_before_the_parser_builds_it(tmp_path: Path) -> None:
-    """ijson's item builder costs memory quadratic in the depth (10,000 levels: 250 MB): the guard stops first."""
+def test_a_number_just_above_the_largest_double_is_out_of_range_though_float_rounds_it_down(tmp_path: Path) -> None:
+    text = json.dumps({"log": {"entries": [_entry(n) for n in range(3)]}})
+    text = text.replace('"time": 5.25,', '"time": 1.7976931348623157e308,').replace('"time": 6.25,', '"time": 1.7976931348623158e308,')
+    path = tmp_path / "edge.har"
+    path.write_text(text)
+    source = load_http_sources([path], redactor=Redactor.default())["inputs"][0]
+    assert (source["records_read"], source["records_skipped"]) == (2, 1)
+    assert source["warnings"] == ["edge.har: entry 1 skipped: number out of range at $.time"]
+
+
+def test_nesting_deeper_than_the_decoder_goes_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    """Nesting past what the C decoder goes (about 1,500 levels) ends the file there, in bounded memory."""
     path = tmp_path / "deep.har"
     path.write_text('{"log": {"entries": [{"x": ' + "[" * 3000 + "]" * 3000 + "}, " + json.dumps(_entry(1)) + "]}}")
     tracemalloc.start()
@@ -92,9 +102,12 @@ def test_deep_nesting_is_refused_before_the_parser_builds_it(tmp_path: Path) -> 
 
 @pytest.mark.parametrize(("text", "problem"), [
     ('{"log": {"entries": [{"startedDateTime": "\\udc00"}]}}', "invalid JSON: a string holds a lone UTF-16 surrogate"),
-    ('{"log": {"entries": [], "x": Infinity}}', "invalid JSON: lexical error: invalid char in json text."),
-    ('{"log": {"entries": [{"a": 1', "invalid JSON: parse error: premature EOF"),
-    ('{"log": {"entries": [}', "invalid JSON: parse error: unallowed token at this point in JSON text"),
+    ('{"log": {"entries": [], "x": Infinity}}', "invalid JSON: non-finite number Infinity is not allowed"),
+    ('{"log": {"entries": [{"a": 1', "invalid JSON: the file ends before the JSON does"),
+    ('{"log": {"entries": [}', "invalid JSON: Expecting value at character 21"),
+    ('{"log": {"entries": [{"a": tx}]}}', "invalid JSON: Expecting value at character 27"),
+    ('{"log": {"entries": []}} x', "invalid JSON: extra data after the document at character 25"),
+    ('{"log": {"entries": [NaN]}}', "invalid JSON: non-finite number NaN is not allowed"),
     ('{"log": []}', "HAR document: no 'log' object"),
     ('{"entries": [], "version": "1.2"}', "HAR document: no 'log' object"),
     ('{"log": {"pages": [], "entries": "none"}}', "HAR log: 'entries' must be a list"),
@@ -107,21 +120,37 @@ def test_malformed_documents_are_one_line_errors(tmp_path: Path, text: str, prob
     assert str(err.value) == f"{path}: {problem}"
 
 
-@pytest.mark.parametrize("damage", ["cut", "garbage", "deep"])
+@pytest.mark.parametrize("damage", ["cut", "garbage", "unbalanced", "too deep to decode"])
 def test_a_har_damaged_after_some_entries_is_read_up_to_the_damage(tmp_path: Path, damage: str) -> None:
     text = json.dumps({"log": {"entries": [_entry(n) for n in range(6)]}})
     sixth = text.index('{"startedDateTime": "2026-11-25T09:00:05')
     text = {"cut": text[:sixth + 200], "garbage": text[:sixth] + "\x00\x01" + text[sixth:],
-            "deep": text[:sixth] + "[" * 500 + text[sixth:]}[damage]
+            "unbalanced": text[:sixth] + "[" * 500 + text[sixth:],
+            "too deep to decode": text[:sixth] + "[" * 5000 + "]" * 5000 + ", " + text[sixth:]}[damage]
     path = tmp_path / "damaged.har"
     path.write_text(text)
     bundle = load_http_sources([path], redactor=Redactor.default())
     source = bundle["inputs"][0]
     assert (source["records_read"], source["records_skipped"], bundle["complete"]) == (5, 1, False)
-    problem = {"cut": "parse error: premature EOF", "garbage": "lexical error: invalid char in json text.",
-               "deep": "nesting deeper than 200 levels"}[damage]
+    problem = {"cut": "the file ends before the JSON does", "garbage": f"Expecting value at character {sixth}",
+               "unbalanced": f"Expecting ',' delimiter at character {len(text) - 2}",
+               "too deep to decode": "nesting deeper than 200 levels"}[damage]
     assert source["warnings"] == [f"damaged.har: not JSON after entry 4 ({problem}); the rest of the file is not read"]
     assert [h["duration_ms"] for h in bundle["http"]] == [5.25, 6.25, 7.25, 8.25, 9.25]
+
+
+def test_an_entry_nested_too_deep_is_skipped_and_counted(tmp_path: Path) -> None:
+    """Nesting past 200 levels in the document (197 inside an entry) skips that entry; 197 levels are read."""
+    entries = [_entry(n) for n in range(4)]
+    entries[1]["_deep"] = json.loads("[" * 196 + "]" * 196)  # the entry object + 196 arrays: 197 levels
+    entries[2]["_deep"] = json.loads("[" * 197 + "]" * 197)
+    entries[3]["request"]["comment"] = "[" * 300 + "{" * 300  # brackets in a string do not nest
+    path = _write(tmp_path / "deep.har", entries)
+    bundle = load_http_sources([path], redactor=Redactor.default())
+    source = bundle["inputs"][0]
+    assert (source["records_read"], source["records_skipped"], bundle["complete"]) == (3, 1, False)
+    assert source["warnings"] == ["deep.har: entry 2 skipped: nesting deeper than 200 levels"]
+    assert [h["duration_ms"] for h in bundle["http"]] == [5.25, 6.25, 8.25]
 
 
 def test_the_cli_reads_a_damaged_har_and_refuses_a_hostile_one(tmp_path: Path) -> None:
@@ -143,7 +172,7 @@ def test_the_cli_reads_a_damaged_har_and_refuses_a_hostile_one(tmp_path: Path) -
 def test_invalid_utf8_is_a_one_line_error_and_an_empty_log_is_empty(tmp_path: Path) -> None:
     bad = tmp_path / "latin1.har"
     bad.write_bytes(b'{"log": {"entries": [{"x": "caf\xe9"}]}}')
-    with pytest.raises(InputError, match="invalid bytes in UTF8 string") as err:
+    with pytest.raises(InputError, match="bytes that are not UTF-8 at byte 31") as err:
         load_http_sources([bad], redactor=Redactor.default())
     assert "\n" not in str(err.value) and "caf" not in str(err.value)
     empty = tmp_path / "empty.har"
