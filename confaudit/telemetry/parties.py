@@ -74,7 +74,8 @@ def collect_hosts(bundle: dict[str, Any]) -> tuple[dict[str, HostInfo], dict[str
         host = normalise_host(name) if isinstance(name, str) else ""
         if not host or len(host) > 253 or special_use_name(host):
             return None
-        return hosts.setdefault(host, HostInfo(host))
+        found = hosts.get(host)
+        return found if found is not None else hosts.setdefault(host, HostInfo(host))
 
     for rec in _dicts(bundle, "http"):
         if (item := info(rec.get("host"))) is not None:
