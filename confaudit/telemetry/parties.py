@@ -173,6 +173,20 @@ def _proxy_dns(bundle: dict[str, Any], info: Any, ip_host: dict[str, str]) -> No
                 item.refs.add(("dns", str(rec["id"])))
 
 
+@dataclass(frozen=True)
+class HostInventory:
+    """A bundle's hosts (:func:`collect_hosts`) and their resolutions (:func:`resolve`), made once for both
+    attribution and the party sections (neither modifies them)."""
+
+    hosts: dict[str, HostInfo]
+    resolutions: dict[str, Resolution]
+
+
+def host_inventory(bundle: dict[str, Any], emap: EntityMap) -> HostInventory:
+    hosts, _ = collect_hosts(bundle)
+    return HostInventory(hosts, {h: resolve(info, emap) for h, info in hosts.items()})
+
+
 def resolve(item: HostInfo, emap: EntityMap) -> Resolution:
     """Entity of a host: a tracker behind a CNAME wins (cloaking), then the host, then its certificate."""
     domain = registrable_domain(item.host)

@@ -10,7 +10,7 @@ from confaudit.telemetry.entities import EntityMap
 from confaudit.telemetry.events import EventSpool, _dicts
 from confaudit.telemetry.fold import EventFold, add_ref
 from confaudit.telemetry.known import KnownMatcher, KnownValue
-from confaudit.telemetry.parties import FirstParty, HostInfo, Resolution, collect_hosts, resolve
+from confaudit.telemetry.parties import FirstParty, HostInfo, HostInventory, host_inventory, resolve
 from confaudit.telemetry.phases import PhaseIndex, phase_windows
 from confaudit.telemetry.records import PartyAcc, flow_records, party_records, phase_records
 
@@ -19,17 +19,19 @@ if TYPE_CHECKING:
 
 
 def write_party_sections(bundle: dict[str, Any], emap: EntityMap, fp: FirstParty, matcher_known: list[KnownValue] | None,
-             events: EventSpool, redactor: Redactor, attribution: Result | None = None) -> None:
+             events: EventSpool, redactor: Redactor, attribution: Result | None = None,
+             inventory: HostInventory | None = None) -> None:
     """Classify events, then write parties, data_flows and phase_summary into the bundle.
 
     With ``attribution``, each party and data flow also gets its ``attribution`` (a data flow is as close to
     the vendor as the closest of all the requests that carried it, not only the referenced ones).
     """
-    hosts, _flow_host = collect_hosts(bundle)
+    inv = inventory if inventory is not None else host_inventory(bundle, emap)
+    hosts, resolutions = dict(inv.hosts), dict(inv.resolutions)  # the inventory is shared: not modified here
     for host, kind in events.hosts.items():
         if host not in hosts:
             hosts[host] = HostInfo(host, {kind})
-    resolutions: dict[str, Resolution] = {h: resolve(info, emap) for h, info in hosts.items()}
+            resolutions[host] = resolve(hosts[host], emap)
     windows = phase_windows(bundle.get("phases"))
     parties: dict[PartyKey, PartyAcc] = {}
     per_phase: dict[int, PhaseTally] = {w.index: {"requests": 0, "messages": 0, "bytes_sent": 0, "parties": set(),
