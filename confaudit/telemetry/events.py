@@ -17,7 +17,8 @@ from confaudit.telemetry.decode import Decoded, body_bytes
 from confaudit.telemetry.entities import normalise_host
 from confaudit.telemetry.fields import FieldAt, SharedLists, message_fields, request_fields
 from confaudit.telemetry.known import KnownValue
-from confaudit.telemetry.taxonomy import EMAIL_RE, classify_value
+from confaudit.telemetry.taxonomy import EMAIL_RE
+from confaudit.telemetry.taxonomy import is_phone as is_phone_value
 
 SPOOL_BATCH = 1000
 MAX_REMEMBERED = 50_000
@@ -202,16 +203,19 @@ class ClearValues:
 
     def add(self, event: Event) -> None:
         for location, path, keys, value, _ in event.located:
-            if location == "header" and path == "user-agent" and len(self.user_agents) < 20:
-                self.user_agents.add(value)
-            elif location in ("query", "body", "message") and "@" in value and len(self.emails) < 200:
+            if location == "header":  # of the headers, only the User-Agent
+                if path == "user-agent" and len(self.user_agents) < 20:
+                    self.user_agents.add(value)
+            elif location not in ("query", "body", "message"):
+                continue
+            elif "@" in value and len(self.emails) < 200:
                 self.emails.update(m.group(0) for m in EMAIL_RE.finditer(value[:2000]))
-            elif location in ("query", "body", "message") and len(value) <= 24 and len(self.phones) < 200:
+            elif len(value) <= 24 and len(self.phones) < 200:
                 is_phone = self._phone.get((value, keys))
                 if is_phone is None:
                     if len(self._phone) >= MAX_REMEMBERED:
                         self._phone.clear()
-                    is_phone = self._phone[(value, keys)] = any(m.reason == "value:phone" for m in classify_value(value, keys))
+                    is_phone = self._phone[(value, keys)] = is_phone_value(value, keys)
                 if is_phone:
                     self.phones.add(value.strip())
 

@@ -165,13 +165,17 @@ def request_fields(rec: dict[str, Any], shared: SharedLists | None = None) -> tu
     """Decoded fields of one HTTP request record, plus the body's decode result (opaque parts)."""
     raw_url = rec.get("url")
     url = raw_url if isinstance(raw_url, str) else ""
-    url_path, url_query, fragment = _split_url(url)
-    query = rec.get("query")
-    if not isinstance(query, list):
-        query = [list(p) for p in parse_qsl(url_query, keep_blank_values=True)]
+    query, path = rec.get("query"), rec.get("path")
+    if isinstance(query, list) and isinstance(path, str) and "#" not in url:
+        fragment = ""  # the record's own path and query: the URL has nothing more to give (no fragment)
+    else:
+        url_path, url_query, fragment = _split_url(url)
+        if not isinstance(query, list):
+            query = [list(p) for p in parse_qsl(url_query, keep_blank_values=True)]
+        if not isinstance(path, str):
+            path = url_path
     headers = rec.get("request_headers")
     out = list(shared.fields("query", query)) if shared is not None and query else _list_fields("query", query)
-    path = rec.get("path") if isinstance(rec.get("path"), str) else url_path
     in_url: tuple[tuple[Location, str | None], ...] = (("path", path), ("fragment", fragment))
     for location, text in in_url:
         if text:
