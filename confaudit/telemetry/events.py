@@ -120,12 +120,19 @@ def _dicts(bundle: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
 
 
-def _request_bytes(rec: dict[str, Any]) -> int:
-    size = len(str(rec.get("method") or "")) + len(str(rec.get("url") or "")) + 12
-    headers = rec.get("request_headers")
+def headers_size(headers: Any) -> int:
+    """Bytes of a request's header pairs as sent (name, value, ': ' and CRLF each)."""
+    size = 0
     for pair in headers if isinstance(headers, list) else ():
         if isinstance(pair, (list, tuple)) and len(pair) == 2:
             size += len(str(pair[0])) + len(str(pair[1])) + 4
+    return size
+
+
+def _request_bytes(rec: dict[str, Any], shared: SharedLists | None = None) -> int:
+    headers = rec.get("request_headers")
+    size = len(str(rec.get("method") or "")) + len(str(rec.get("url") or "")) + 12
+    size += shared.size(headers, headers_size) if shared is not None and isinstance(headers, list) else headers_size(headers)
     body = rec.get("request_body")
     if isinstance(body, dict):
         declared = body.get("size")
@@ -167,7 +174,7 @@ def iter_events(bundle: dict[str, Any]) -> Iterator[Event]:
         if isinstance(rec.get("id"), str):
             http_hosts[rec["id"]] = host
         located, decoded = request_fields(rec, shared)
-        yield _event("http", str(rec.get("id", "")), rec.get("ts"), host, located, decoded, _request_bytes(rec))
+        yield _event("http", str(rec.get("id", "")), rec.get("ts"), host, located, decoded, _request_bytes(rec, shared))
     for rec in _dicts(bundle, "websocket"):
         if rec.get("from_client") is not True:
             continue

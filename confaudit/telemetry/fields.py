@@ -8,6 +8,7 @@ chose to send, except when they carry a known value (a room name in the Referer 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -120,6 +121,18 @@ class SharedLists:
     def __init__(self) -> None:
         self._memo: dict[int, tuple[Any, list[FieldAt]]] = {}
         self._pairs: dict[tuple[str, str], list[FieldAt]] = {}
+        self._sizes: dict[int, tuple[Any, int]] = {}
+
+    def size(self, value: Any, measure: Callable[[Any], int]) -> int:
+        """``measure(value)`` of a shared list, measured once per list object."""
+        found = self._sizes.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1]
+        if len(self._sizes) >= self.LIMIT:
+            self._sizes.clear()
+        size = measure(value)
+        self._sizes[id(value)] = (value, size)
+        return size
 
     def fields(self, kind: str, value: Any) -> list[FieldAt]:
         found = self._memo.get(id(value))
