@@ -35,7 +35,7 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     from confaudit.telemetry.names import vendor_names
     from confaudit.telemetry.events import collect_events
     from confaudit.telemetry.entities import load_entity_maps
-    from confaudit.telemetry.parties import first_party_from
+    from confaudit.telemetry.parties import first_party_from, host_inventory
 
     emap = load_entity_maps(list(entity_lists or ()))  # InputError for a bad user list: exit 3
     lists: list[EntityList] = [
@@ -59,10 +59,12 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     try:
         with gc_paused(), collect_events(bundle) as events:
             vendor = vendor_names(first, emap)
-            attribution = attribute(bundle, vendor, emap)
+            inventory = host_inventory(bundle, emap)
+            attribution = attribute(bundle, vendor, emap, inventory=inventory)
             apply_records(bundle, attribution)
             known = events.clear_values.known(rooms, people, accounts)
-            write_party_sections(bundle, emap, first_party_from(first, emap), known, events, redactor, attribution)
+            write_party_sections(bundle, emap, first_party_from(first, emap), known, events, redactor, attribution,
+                                 inventory)
         bundle["traffic_attribution"] = summary(attribution, vendor)
     except Exception as exc:  # noqa: BLE001 - fail closed: an analysis bug must not lose the whole bundle
         from confaudit.wire.errors import strict_from_env

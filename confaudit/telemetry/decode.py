@@ -14,6 +14,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
@@ -207,7 +208,7 @@ def _walk(obj: Any, path: str, keys: tuple[str, ...], transforms: tuple[str, ...
 
 def _scalar(value: str, path: str, keys: tuple[str, ...], transforms: tuple[str, ...], out: Decoded, depth: int) -> None:
     """Record a string value, and also whatever it decodes to (nested JSON, base64, percent-encoding)."""
-    if not out.add(Field(path, keys, value, transforms)):
+    if not out.add(Field(path, keys, value, transforms)) or value in _PLAIN:
         return
     stripped = value.strip()
     if len(stripped) < 2 or depth > MAX_DEPTH or sum(map(_NESTING.__contains__, transforms)) >= MAX_NESTED_DECODES:
@@ -235,6 +236,16 @@ def _scalar(value: str, path: str, keys: tuple[str, ...], transforms: tuple[str,
             _text(text, "", path, keys, steps, out, depth + 1)
         elif text is None and len(data) >= 8:
             _binary(data, path, steps, out, record_opaque=False)
+    elif len(value) <= MAX_PLAIN_LEN:  # decodes to nothing more, wherever it is: known as such when it recurs
+        if len(_PLAIN) >= MAX_PLAIN:
+            _PLAIN.clear()
+        _PLAIN.add(value)
+
+
+MAX_PLAIN = 50_000
+MAX_PLAIN_LEN = 256
+_PLAIN: set[str] = set()
+"""Short values :func:`_scalar` found nothing nested in (no JSON, percent-encoding, form or base64)."""
 
 
 def _maybe_base64(value: str) -> bytes | None:
@@ -299,6 +310,7 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{_key_part(key)}" if path else _key_part(key)
 
 
+@lru_cache(maxsize=4096)  # payloads repeat their key names
 def _key_part(key: str) -> str:
     """A key as it appears in a path; unusual characters are quoted so paths stay unambiguous."""
     if _PLAIN_KEY_RE.fullmatch(key):

@@ -111,7 +111,13 @@ class EntityMap:
 
 
 def normalise_host(host: str) -> str:
-    host = str(host or "").strip().lower().rstrip(".")
+    """Lower-case, without surrounding blanks, trailing dot or IPv6 brackets ('' for a missing or empty value)."""
+    return _normalised(host) if type(host) is str else _normalised(str(host or ""))
+
+
+@lru_cache(maxsize=65536)  # every record of a host names it again: hundreds of thousands of calls, few hosts
+def _normalised(host: str) -> str:
+    host = host.strip().lower().rstrip(".")
     if host.startswith("[") and "]" in host:
         return host[1:host.index("]")]
     return host

@@ -17,7 +17,8 @@ from confaudit.telemetry.decode import Decoded, body_bytes
 from confaudit.telemetry.entities import normalise_host
 from confaudit.telemetry.fields import FieldAt, SharedLists, message_fields, request_fields
 from confaudit.telemetry.known import KnownValue
-from confaudit.telemetry.taxonomy import EMAIL_RE, classify_value
+from confaudit.telemetry.taxonomy import EMAIL_RE
+from confaudit.telemetry.taxonomy import is_phone as is_phone_value
 
 SPOOL_BATCH = 1000
 MAX_REMEMBERED = 50_000
@@ -119,12 +120,19 @@ def _dicts(bundle: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
 
 
-def _request_bytes(rec: dict[str, Any]) -> int:
-    size = len(str(rec.get("method") or "")) + len(str(rec.get("url") or "")) + 12
-    headers = rec.get("request_headers")
+def headers_size(headers: Any) -> int:
+    """Bytes of a request's header pairs as sent (name, value, ': ' and CRLF each)."""
+    size = 0
     for pair in headers if isinstance(headers, list) else ():
         if isinstance(pair, (list, tuple)) and len(pair) == 2:
             size += len(str(pair[0])) + len(str(pair[1])) + 4
+    return size
+
+
+def _request_bytes(rec: dict[str, Any], shared: SharedLists | None = None) -> int:
+    headers = rec.get("request_headers")
+    size = len(str(rec.get("method") or "")) + len(str(rec.get("url") or "")) + 12
+    size += shared.size(headers, headers_size) if shared is not None and isinstance(headers, list) else headers_size(headers)
     body = rec.get("request_body")
     if isinstance(body, dict):
         declared = body.get("size")
@@ -166,7 +174,7 @@ def iter_events(bundle: dict[str, Any]) -> Iterator[Event]:
         if isinstance(rec.get("id"), str):
             http_hosts[rec["id"]] = host
         located, decoded = request_fields(rec, shared)
-        yield _event("http", str(rec.get("id", "")), rec.get("ts"), host, located, decoded, _request_bytes(rec))
+        yield _event("http", str(rec.get("id", "")), rec.get("ts"), host, located, decoded, _request_bytes(rec, shared))
     for rec in _dicts(bundle, "websocket"):
         if rec.get("from_client") is not True:
             continue
@@ -202,16 +210,19 @@ class ClearValues:
 
     def add(self, event: Event) -> None:
         for location, path, keys, value, _ in event.located:
-            if location == "header" and path == "user-agent" and len(self.user_agents) < 20:
-                self.user_agents.add(value)
-            elif location in ("query", "body", "message") and "@" in value and len(self.emails) < 200:
+            if location == "header":  # of the headers, only the User-Agent
+                if path == "user-agent" and len(self.user_agents) < 20:
+                    self.user_agents.add(value)
+            elif location not in ("query", "body", "message"):
+                continue
+            elif "@" in value and len(self.emails) < 200:
                 self.emails.update(m.group(0) for m in EMAIL_RE.finditer(value[:2000]))
-            elif location in ("query", "body", "message") and len(value) <= 24 and len(self.phones) < 200:
+            elif len(value) <= 24 and len(self.phones) < 200:
                 is_phone = self._phone.get((value, keys))
                 if is_phone is None:
                     if len(self._phone) >= MAX_REMEMBERED:
                         self._phone.clear()
-                    is_phone = self._phone[(value, keys)] = any(m.reason == "value:phone" for m in classify_value(value, keys))
+                    is_phone = self._phone[(value, keys)] = is_phone_value(value, keys)
                 if is_phone:
                     self.phones.add(value.strip())
 

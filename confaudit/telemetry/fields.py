@@ -8,6 +8,7 @@ chose to send, except when they carry a known value (a room name in the Referer 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -120,6 +121,18 @@ class SharedLists:
     def __init__(self) -> None:
         self._memo: dict[int, tuple[Any, list[FieldAt]]] = {}
         self._pairs: dict[tuple[str, str], list[FieldAt]] = {}
+        self._sizes: dict[int, tuple[Any, int]] = {}
+
+    def size(self, value: Any, measure: Callable[[Any], int]) -> int:
+        """``measure(value)`` of a shared list, measured once per list object."""
+        found = self._sizes.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1]
+        if len(self._sizes) >= self.LIMIT:
+            self._sizes.clear()
+        size = measure(value)
+        self._sizes[id(value)] = (value, size)
+        return size
 
     def fields(self, kind: str, value: Any) -> list[FieldAt]:
         found = self._memo.get(id(value))
@@ -165,13 +178,17 @@ def request_fields(rec: dict[str, Any], shared: SharedLists | None = None) -> tu
     """Decoded fields of one HTTP request record, plus the body's decode result (opaque parts)."""
     raw_url = rec.get("url")
     url = raw_url if isinstance(raw_url, str) else ""
-    url_path, url_query, fragment = _split_url(url)
-    query = rec.get("query")
-    if not isinstance(query, list):
-        query = [list(p) for p in parse_qsl(url_query, keep_blank_values=True)]
+    query, path = rec.get("query"), rec.get("path")
+    if isinstance(query, list) and isinstance(path, str) and "#" not in url:
+        fragment = ""  # the record's own path and query: the URL has nothing more to give (no fragment)
+    else:
+        url_path, url_query, fragment = _split_url(url)
+        if not isinstance(query, list):
+            query = [list(p) for p in parse_qsl(url_query, keep_blank_values=True)]
+        if not isinstance(path, str):
+            path = url_path
     headers = rec.get("request_headers")
     out = list(shared.fields("query", query)) if shared is not None and query else _list_fields("query", query)
-    path = rec.get("path") if isinstance(rec.get("path"), str) else url_path
     in_url: tuple[tuple[Location, str | None], ...] = (("path", path), ("fragment", fragment))
     for location, text in in_url:
         if text:

@@ -79,42 +79,57 @@ class RequestHeaders:
     """Lists remembered: a bundle read from JSON shares none, and an index per record would cost memory."""
 
     def __init__(self) -> None:
-        self._memo: dict[int, tuple[Any, dict[str, str]]] = {}
+        self._memo: dict[int, tuple[Any, dict[str, str], list[Initiator]]] = {}
 
-    def __call__(self, rec: Mapping[str, Any], name: str) -> str | None:
+    def _read(self, rec: Mapping[str, Any]) -> tuple[Any, dict[str, str], list[Initiator]]:
+        """(pairs, index, the initiators its Origin and Referer name) of the record's header list."""
         pairs = rec.get("request_headers")
         found = self._memo.get(id(pairs))
         if found is None or found[0] is not pairs:
             if len(self._memo) >= self.LIMIT:
                 self._memo.clear()
-            found = self._memo[id(pairs)] = (pairs, _header_index(pairs))
-        return found[1].get(name)
+            index = _header_index(pairs)
+            found = self._memo[id(pairs)] = (pairs, index, _header_initiators(index.get("origin"), index.get("referer")))
+        return found
+
+    def __call__(self, rec: Mapping[str, Any], name: str) -> str | None:
+        return self._read(rec)[1].get(name)
+
+    def initiators(self, rec: Mapping[str, Any]) -> list[Initiator]:
+        """The Origin and Referer initiators of :func:`initiators` (never modified: callers copy)."""
+        return self._read(rec)[2]
 
 
 HeaderReader = Callable[[Mapping[str, Any], str], "str | None"]
 """How a request header is read: :func:`header`, or a :class:`RequestHeaders`."""
 
 
+def _header_initiators(origin: str | None, referer: str | None) -> list[Initiator]:
+    out: list[Initiator] = []
+    for how, value in (("Origin", origin), ("Referer", referer)):
+        found = origin_of(value)
+        if found is not None and all(i.origin != found for i in out):
+            out.append(Initiator(found, how))
+    return out
+
+
 def initiators(rec: Mapping[str, Any], header: HeaderReader = header) -> list[Initiator]:
     """The page origins that asked for request ``rec``, most direct first, without repeats."""
-    out: list[Initiator] = []
-    for how, value in (("Origin", header(rec, "origin")), ("Referer", header(rec, "referer"))):
-        origin = origin_of(value)
-        if origin is not None:
-            out.append(Initiator(origin, how))
+    if isinstance(header, RequestHeaders):
+        out = list(header.initiators(rec))  # its header list read once for all the records sharing it
+    else:
+        out = _header_initiators(header(rec, "origin"), header(rec, "referer"))
     initiator = rec.get("initiator")
     origins = initiator.get("origins") if isinstance(initiator, Mapping) else None
-    for value in origins[:20] if isinstance(origins, list) else ():
+    if not isinstance(origins, list) or not origins:
+        return out
+    seen = {i.origin for i in out}
+    for value in origins[:20]:
         origin = origin_of(value)
-        if origin is not None:
+        if origin is not None and origin not in seen:
+            seen.add(origin)
             out.append(Initiator(origin, "initiator"))
-    seen: set[str] = set()
-    unique: list[Initiator] = []
-    for i in out:
-        if i.origin not in seen:
-            seen.add(i.origin)
-            unique.append(i)
-    return unique
+    return out
 
 
 def destination(rec: Mapping[str, Any], header: HeaderReader = header) -> str:

@@ -74,7 +74,8 @@ def collect_hosts(bundle: dict[str, Any]) -> tuple[dict[str, HostInfo], dict[str
         host = normalise_host(name) if isinstance(name, str) else ""
         if not host or len(host) > 253 or special_use_name(host):
             return None
-        return hosts.setdefault(host, HostInfo(host))
+        found = hosts.get(host)
+        return found if found is not None else hosts.setdefault(host, HostInfo(host))
 
     for rec in _dicts(bundle, "http"):
         if (item := info(rec.get("host"))) is not None:
@@ -170,6 +171,20 @@ def _proxy_dns(bundle: dict[str, Any], info: Any, ip_host: dict[str, str]) -> No
                     ip_host.setdefault(data, item.host)
             if rec.get("id") is not None:
                 item.refs.add(("dns", str(rec["id"])))
+
+
+@dataclass(frozen=True)
+class HostInventory:
+    """A bundle's hosts (:func:`collect_hosts`) and their resolutions (:func:`resolve`), made once for both
+    attribution and the party sections (neither modifies them)."""
+
+    hosts: dict[str, HostInfo]
+    resolutions: dict[str, Resolution]
+
+
+def host_inventory(bundle: dict[str, Any], emap: EntityMap) -> HostInventory:
+    hosts, _ = collect_hosts(bundle)
+    return HostInventory(hosts, {h: resolve(info, emap) for h, info in hosts.items()})
 
 
 def resolve(item: HostInfo, emap: EntityMap) -> Resolution:

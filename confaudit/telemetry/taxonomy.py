@@ -187,9 +187,7 @@ def classify_value(value: str, keys: tuple[str, ...] = ()) -> list[Match]:
     if EMAIL_RE.search(text):
         out.append(Match("account", "value:email"))
     leaf_words = set(key_words(keys[-1])) if keys else set()
-    if len(text) <= 24 and _PHONE_RE.match(text) and sum(ch.isdigit() for ch in text) >= 8 \
-            and not leaf_words & (_VERSION_WORDS | {"ts", "time", "timestamp", "date", "id"}) \
-            and (text.startswith("+") or any(c in text for c in " ()") or leaf_words & {"phone", "tel", "mobile"}):
+    if _phone_shaped(text) and _phone_named(text, leaf_words):
         out.append(Match("account", "value:phone"))
     candidates = _CANDIDATE_RE.findall(text)
     if candidates:
@@ -204,6 +202,25 @@ def classify_value(value: str, keys: tuple[str, ...] = ()) -> list[Match]:
     if _SCREEN_RE.match(text):
         out.append(Match("screen", "value:screen-size"))
     return out
+
+
+def is_phone(value: str, keys: tuple[str, ...] = ()) -> bool:
+    """Whether :func:`classify_value` finds a phone number (``value:phone``) in ``value``, without its other tests."""
+    if not value or len(value) > 20000:
+        return False
+    text = value.strip()
+    return _phone_shaped(text) and _phone_named(text, set(key_words(keys[-1])) if keys else set())
+
+
+def _phone_shaped(text: str) -> bool:
+    return len(text) <= 24 and _PHONE_RE.match(text) is not None and sum(ch.isdigit() for ch in text) >= 8
+
+
+def _phone_named(text: str, leaf_words: set[str]) -> bool:
+    """A phone-shaped value is a phone unless its key names a version, time or id, and if it is written as one
+    (``+``, blanks, parentheses) or its key says so."""
+    return not leaf_words & (_VERSION_WORDS | {"ts", "time", "timestamp", "date", "id"}) \
+        and (text.startswith("+") or any(c in text for c in " ()") or bool(leaf_words & {"phone", "tel", "mobile"}))
 
 
 def _ip_value_scope(text: str) -> str | None:

@@ -1,0 +1,188 @@
+"""Fold decoded events into per-party and per-data-flow tallies (:class:`EventFold`), for :mod:`party_sections`.
+
+Events repeat the same fields (every request of a session sends its headers again), so a field is classified
+once per (location, path, keys, value), and what its classification does to one party's data flows (which
+:class:`FlowAcc` each match counts towards, or that the party's pattern limit omits it) is remembered with it:
+a repeated field only updates the tallies.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from confaudit.redact import Redactor
+from confaudit.telemetry.decode import Field
+from confaudit.telemetry.fields import Located, classify_located
+from confaudit.telemetry.known import KnownMatcher
+from confaudit.telemetry.records import MAX_REFS, FlowAcc, PartyAcc, closeness
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from confaudit.evidence_model import DataCategory, EvidenceRef
+    from confaudit.telemetry.attribution import Result
+    from confaudit.telemetry.events import Event
+    from confaudit.telemetry.fields import ClassifiedField, FieldAt, Location
+    from confaudit.telemetry.parties import Resolution
+    from confaudit.telemetry.phases import PhaseIndex
+    from confaudit.telemetry.records import Closeness, FlowKey, PartyKey, PhaseTally
+
+    Hit: TypeAlias = tuple[FlowAcc | None, str, DataCategory, set[DataCategory], bool, FlowKey]
+    """One match of a classified field for one party: (its data flow, None when the party's pattern limit
+    omits it; reason; category; the party's category set it adds to; implicit; the data flow's key)."""
+
+EXAMPLE_CAP = 120
+MAX_PATTERNS_PER_CATEGORY = 300
+MAX_CACHED = 50_000
+"""Classified (location, path, keys, value) remembered: fields repeat across requests, memory must not grow with them."""
+_INDEX_RE = re.compile(r"\[\d+\]")
+
+
+def example_value(item: ClassifiedField, redactor: Redactor) -> str:
+    from confaudit.redact import is_secret_header, is_secret_name
+
+    value = item.field.value
+    leaf = item.field.keys[-1] if item.field.keys else ""
+    if (item.location == "header" and is_secret_header(leaf)) or (leaf and item.location != "header" and is_secret_name(leaf)):
+        value = redactor.token(leaf, value)
+    else:
+        value = redactor.text(value)
+    return value if len(value) <= EXAMPLE_CAP else value[:EXAMPLE_CAP - 1] + "…"
+
+
+def add_ref(refs: list[EvidenceRef], ref: EvidenceRef) -> None:
+    if len(refs) < MAX_REFS and ref not in refs:
+        refs.append(ref)
+
+
+class _Classified:
+    """A field's classifications with their field patterns, and the hits they make per party (:data:`Hit`)."""
+
+    __slots__ = ("items", "hits")
+
+    def __init__(self, items: list[tuple[ClassifiedField, str]]) -> None:
+        self.items = items
+        self.hits: dict[PartyKey, list[Hit]] = {}
+
+
+class EventFold:
+    """Per-party, per-data-flow and per-phase tallies, fed one event at a time (:meth:`add`)."""
+
+    def __init__(self, parties: dict[PartyKey, PartyAcc], resolutions: dict[str, Resolution], index: PhaseIndex,
+                 per_phase: dict[int, PhaseTally], matcher: KnownMatcher, redactor: Redactor,
+                 repeated: set[tuple[str, str]], attribution: Result | None) -> None:
+        self.parties, self.resolutions, self.index, self.per_phase = parties, resolutions, index, per_phase
+        self.matcher, self.redactor, self.repeated, self.attribution = matcher, redactor, repeated, attribution
+        self.flows: dict[FlowKey, FlowAcc] = {}
+        self.pattern_counts: dict[tuple[PartyKey, DataCategory], int] = {}
+        self.cache: dict[tuple[Location, str, tuple[str, ...], str], _Classified] = {}
+        """Classifications by (location, path, keys, value): the first field seen since the last clear decides
+        (its transforms included)."""
+        self.known: dict[PartyKey, dict[FieldAt, list[Hit]]] = {}
+        """Per party, the hits of whole fields whose classification is in :attr:`cache` (cleared with it)."""
+        self.known_count = 0
+
+    def add(self, ordinal: int, event: Event) -> None:
+        """Count event number ``ordinal`` (events without a host belong to no party)."""
+        if not event.host:
+            return
+        res = self.resolutions[event.host]
+        pkey = (res.domain, res.entity)
+        acc = self.parties[pkey]
+        ref: EvidenceRef = {"kind": event.kind, "id": event.rec_id}
+        ref_key = (event.kind, event.rec_id)
+        found = self.attribution.by_id.get(ref_key) if self.attribution is not None else None
+        candidate = closeness(ref_key, found) if found is not None else None
+        acc.ref_count += 1
+        add_ref(acc.refs, ref)
+        if event.kind != "websocket":
+            acc.requests += 1
+        else:
+            acc.messages += 1
+        acc.bytes_sent += event.bytes_sent
+        if event.opaque_sizes:
+            acc.opaque_payloads += 1
+            acc.opaque_bytes += sum(event.opaque_sizes)
+        if event.truncated:
+            acc.truncated_payloads += 1
+        window = self.index.at(event.ts)
+        phase_name = window.phase if window else None
+        cats: dict[DataCategory, int] | None = None
+        audio: set[FlowKey] | None = None
+        if window is not None:
+            stats = self.per_phase[window.index]
+            stats["messages" if event.kind == "websocket" else "requests"] += 1
+            stats["bytes_sent"] += event.bytes_sent
+            stats["parties"].add(res.domain)
+            cats, audio = stats["categories"], stats["audio_keys"]
+        repeated = self.repeated
+        known = self.known.get(pkey)
+        if known is None:
+            known = self.known[pkey] = {}
+        for located in event.located:
+            hits = known.get(located)
+            if hits is None:
+                hits = self._hits(located, pkey, acc, known)
+            for flow, reason, category, target, implicit, key in hits:
+                if flow is None:
+                    acc.omitted_fields += 1
+                    continue
+                reasons = flow.reasons
+                if reason not in reasons and len(reasons) < 8:
+                    reasons.append(reason)
+                flow.count += 1
+                if phase_name is not None and phase_name not in flow.phases:
+                    flow.phases.append(phase_name)
+                if flow.last_event != ordinal and flow.carried_by(ordinal, ref_key, repeated, candidate):
+                    add_ref(flow.refs, ref)
+                target.add(category)
+                if cats is not None and audio is not None and not implicit:
+                    cats[category] = cats.get(category, 0) + 1
+                    if category == "audio_metrics":
+                        audio.add(key)
+
+    def _hits(self, located: FieldAt, pkey: PartyKey, acc: PartyAcc, known: dict[FieldAt, list[Hit]]) -> list[Hit]:
+        """The hits of one field for party ``pkey``; the data flows they count towards are made here, in order.
+        Remembered in ``known`` (the party's :attr:`known`) while the field's classification is cached."""
+        location, path, keys, value, transforms = located
+        cache_key = (location, path, keys, value)
+        entry = self.cache.get(cache_key)
+        if entry is None:
+            item = Located(location, Field(path, keys, value, transforms))
+            entry = _Classified([(c, _INDEX_RE.sub("[*]", c.field.path)) for c in classify_located(item, self.matcher)])
+            if len(value) >= 2000:
+                return self._resolve(entry, pkey, acc)
+            if len(self.cache) >= MAX_CACHED:
+                self.cache.clear()
+                self._forget()
+            self.cache[cache_key] = entry
+        hits = entry.hits.get(pkey)
+        if hits is None:
+            hits = entry.hits[pkey] = self._resolve(entry, pkey, acc)
+        if self.known_count >= MAX_CACHED:
+            self._forget()
+        known[located] = hits
+        self.known_count += 1
+        return hits
+
+    def _forget(self) -> None:
+        for known in self.known.values():
+            known.clear()
+        self.known_count = 0
+
+    def _resolve(self, entry: _Classified, pkey: PartyKey, acc: PartyAcc) -> list[Hit]:
+        hits: list[Hit] = []
+        for classified, pattern in entry.items:
+            for match in classified.matches:
+                key = (pkey, match.category, classified.location, pattern, classified.implicit)
+                flow = self.flows.get(key)
+                if flow is None:
+                    limit_key = (pkey, match.category)
+                    if self.pattern_counts.get(limit_key, 0) < MAX_PATTERNS_PER_CATEGORY:
+                        self.pattern_counts[limit_key] = self.pattern_counts.get(limit_key, 0) + 1
+                        flow = self.flows[key] = FlowAcc(classified.field.path, example_value(classified, self.redactor),
+                                                         [], list(classified.field.transforms))
+                target = acc.implicit if classified.implicit else acc.categories
+                hits.append((flow, match.reason, match.category, target, classified.implicit, key))
+        return hits
