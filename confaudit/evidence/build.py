@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from confaudit import __version__, terminal
 from confaudit.errors import InputError, UsageError
+from confaudit.gcpause import records_held
 from confaudit.evidence import SCHEMA_VERSION
 from confaudit.redact import Redactor
 from confaudit.stdin_input import relabel_bundle
@@ -156,6 +157,7 @@ def load_bundle(path: Path) -> EvidenceBundle:
     return cast("EvidenceBundle", bundle)
 
 
+@records_held
 def build_evidence(
     paths: Sequence[Path],
     *,

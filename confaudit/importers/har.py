@@ -167,7 +167,7 @@ def read_har(path: Path, redactor: Redactor) -> tuple[list[HarRecord], int, int,
     if size > MAX_HAR_BYTES:
         raise InputError(path, f"HAR is {size} bytes, above the {MAX_HAR_BYTES}-byte limit")
     entries = HarEntries(path)
-    with gc_paused():
+    with gc_paused(keep=True):
         records, skipped, warnings = har_records(entries, path, redactor, lambda _: entries.unreadable)
     if entries.damage is not None:  # at least one entry (or the rest of one) is lost
         skipped += 1

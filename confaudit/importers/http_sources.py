@@ -86,7 +86,7 @@ def read_observations(path: Path, redactor: Redactor) -> tuple[list[ObservationL
     warnings: list[str] = []
     read = skipped = 0
     again = Reredactor(redactor)
-    with gc_paused(), path.open("rb") as fh:  # records are trees (a .mitm's flows are not: no pause there)
+    with gc_paused(keep=True), path.open("rb") as fh:  # records are trees (a .mitm's flows are not: no pause there)
         for number, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b""), 1):
             if not raw.strip():
                 continue

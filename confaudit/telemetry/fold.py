@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 EXAMPLE_CAP = 120
 MAX_PATTERNS_PER_CATEGORY = 300
-MAX_CACHED = 50_000
+MAX_CACHED = 10_000
 """Classified (location, path, keys, value) remembered: fields repeat across requests, memory must not grow with them."""
 _INDEX_RE = re.compile(r"\[\d+\]")
 
