@@ -106,7 +106,7 @@ _MAX_DECIMAL = Decimal(MAX_NUMBER)
 def number_in_range(value: Any) -> bool:
     """True unless ``value`` is a number no double can hold: NaN, +-Infinity, ``1e400``, a 400-digit integer.
 
-    Accepts the numbers ``json`` (int, float) and streaming parsers such as ijson (Decimal) produce.
+    Accepts the numbers ``json`` produces (int, float) and exact ones (Decimal).
     """
     if isinstance(value, float):
         return math.isfinite(value)
