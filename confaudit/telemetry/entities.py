@@ -111,7 +111,10 @@ class EntityMap:
 
 
 def normalise_host(host: str) -> str:
-    """Lower-case, without surrounding blanks, trailing dot or IPv6 brackets ('' for a missing or empty value)."""
+    """Lower-case, without surrounding blanks, trailing dot or IPv6 brackets ('' for a missing or empty value).
+
+    Brackets come off an IPv6 literal only (``[::1]``, ``[::1]:443``): a captured ``Host: [vendor.example]x.test``
+    is kept whole, never read as the vendor's host."""
     return _normalised(host) if type(host) is str else _normalised(str(host or ""))
 
 
@@ -119,8 +122,19 @@ def normalise_host(host: str) -> str:
 def _normalised(host: str) -> str:
     host = host.strip().lower().rstrip(".")
     if host.startswith("[") and "]" in host:
-        return host[1:host.index("]")]
+        inside, _, after = host[1:].partition("]")
+        if _ipv6_literal(inside) and (not after or (after[0] == ":" and after[1:].isdigit())):
+            return inside
     return host
+
+
+def _ipv6_literal(text: str) -> bool:
+    import ipaddress
+
+    try:
+        return isinstance(ipaddress.ip_address(text), ipaddress.IPv6Address)
+    except ValueError:
+        return False
 
 
 # RFC 6761 / 6762 / 8375 special-use and private-use suffixes: such a name never leaves the local network.

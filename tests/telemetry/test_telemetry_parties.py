@@ -170,3 +170,25 @@ def test_real_capture_sni_parties(shared_captures: Path) -> None:
     assert parties["microsoftstream.com"]["first_party"] is True and parties["skype.com"]["first_party"] is True
     assert parties["ntop.org"]["entity"] is None and parties["ntop.org"]["first_party"] is False
     assert all(p["sources"] for p in bundle["parties"]) and bundle["data_flows"] == []
+
+
+@pytest.mark.parametrize(("raw", "host"), [
+    ("[::1]", "::1"), ("[2001:DB8::7]:8443", "2001:db8::7"), (" Meet.Google.com. ", "meet.google.com"),
+    ("[vendor.test]tracker.test", "[vendor.test]tracker.test"), ("[bold red]x.example", "[bold red]x.example"),
+    ("[::1]x.test", "[::1]x.test"), ("[::1]:80x", "[::1]:80x"), (None, ""),
+])
+def test_brackets_come_off_ipv6_literals_only(raw: str, host: str) -> None:
+    from confaudit.telemetry.entities import normalise_host
+
+    assert normalise_host(raw) == host
+
+
+def test_a_bracketed_host_header_cannot_pass_for_the_vendor() -> None:
+    bundle = {"tls": [{"id": "tls1", "flow": "f1", "sni": "rooms.vendor.test", "certificate_names": []}],
+              "flows": [{"id": "f1", "dst": "198.51.100.4", "bytes": 10}, {"id": "f2", "dst": "203.0.113.9", "bytes": 20}],
+              "http_plain": [{"flow": "f2", "method": "GET", "host": "[rooms.vendor.test]beacon.tracker.test",
+                              "target": "/b?email=someone%40example.com"}]}
+    _enrich(bundle, first_party=["vendor.test"])
+    vendor = [p for p in bundle["parties"] if p["domain"] == "vendor.test"]
+    assert len(vendor) == 1 and vendor[0]["hosts"] == ["rooms.vendor.test"] and vendor[0]["request_count"] == 0
+    assert all(f["party"] != "vendor.test" for f in bundle["data_flows"])
