@@ -260,6 +260,11 @@ class _Window:
                 raise _Broken(str(exc)) from None
             except RecursionError:  # deeper than the C decoder goes (about 1,500 levels)
                 raise _Broken(f"nesting deeper than {MAX_DEPTH} levels") from None
+            # A number the window cuts off ("8" of "8.25", "8" of "8e+5") decodes as a shorter one: the
+            # decoder stops at most two characters ("e+") before the window's end then. Read on and decode again.
+            if len(self.text) - end < 3 and self._stop is None and self._more(CHUNK_BYTES):
+                start = self.pos
+                continue
             self.pos = end
             return value, start
 
