@@ -28,7 +28,7 @@ _ALPHABET = b'{}[]",:\\ \n0123456789eE.-+tfnulx\xc3\xa9\xff\x80'
 
 def _base() -> bytes:
     entries = [{"startedDateTime": f"2026-11-25T09:00:0{n}Z", "time": 5.25 + n, "request": {
-        "method": "GET", "url": f"https://api.rooms.test/v1?n={n}", "headers": [{"name": "X", "value": 'q"\\ é 𝄞'}]},
+        "method": "GET", "url": f"https://api.rooms.test/v1?n={n}", "headers": [{"name": "X", "value": 'q"\\ é 𝄞 tab\there\x01'}]},
         "response": {"status": 200, "content": {"size": -1, "text": "[{]}"}}, "_n": [n, 1e3, -0.5, True, None]}
                for n in range(4)]
     doc = {"log": {"version": "1.2", "pages": [{"id": "p", "t": {"a": [1, {"b": "}"}]}}], "entries": entries,
