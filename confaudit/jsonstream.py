@@ -1,6 +1,6 @@
 """JSON as bytes at C and numpy speed, for inputs and outputs too large to hold twice.
 
-- :class:`NestingGuard` checks JSON read in chunks before a streaming parser builds it (a streaming item
+- :class:`NestingGuard` checks JSON bytes (whole or in chunks) before a parser builds them (a streaming item
   builder costs memory quadratic in the depth: 10,000 nested arrays take 250 MB, 100,000 exhaust memory);
 - :func:`canonical_chunks` lays out ``jsonio.dumps_canonical(obj) + "\\n"`` (sorted keys, indent 1)
   byte for byte from the C encoder's compact output, batch by batch, with msgspec's C formatter: Python
