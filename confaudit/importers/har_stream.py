@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from confaudit.errors import InputError
+from confaudit.jsonio import first_bad_number
 from confaudit.jsonstream import MAX_NUMBER, has_lone_surrogate
 
 MAX_DEPTH = 200
 CHUNK_BYTES = 1 << 20
 _MAX_DECIMAL = Decimal(MAX_NUMBER)
 _OUT_OF_RANGE = float("inf")
-"""What the number hooks give for a number no double can hold: :func:`bad_number` finds it."""
+"""What the number hooks give for a number no double can hold: ``jsonio.first_bad_number`` finds it."""
 _ENTRY_DEPTH = MAX_DEPTH - 3
 """The levels an entry may hold: the document, ``log`` and ``entries`` take three of :data:`MAX_DEPTH`."""
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -42,18 +43,10 @@ def _after_space(text: str, pos: int) -> int:
     return found.end() if found else pos
 
 
-def _in_range(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, Decimal):
-        return value.is_finite() and abs(value) <= _MAX_DECIMAL
-    return not isinstance(value, int) or -MAX_NUMBER <= value <= MAX_NUMBER
-
-
 def skip_reason(entry: Any) -> str | None:
     """Why an entry is skipped and counted rather than read: a number no double can hold, nesting past the
     limit (the entry sits three levels deep in the document), else None."""
-    where = bad_number(entry)
+    where = first_bad_number(entry)
     if where is not None:
         return f"number out of range at {where[:200]}"
     stack: list[tuple[Any, int]] = [(entry, 1)]
@@ -63,21 +56,6 @@ def skip_reason(entry: Any) -> str | None:
             return f"nesting deeper than {MAX_DEPTH} levels"
         children = current.values() if isinstance(current, dict) else current
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return None
-
-
-def bad_number(obj: Any) -> str | None:
-    """Where (``$.time``, ``$.request.bodySize``) ``obj`` holds a number no double can hold (``1e400``, a
-    400-digit integer), else None. The same rule as the JSON readers: such an entry is skipped and counted."""
-    stack: list[tuple[str, Any]] = [("$", obj)]
-    while stack:
-        where, cur = stack.pop()
-        if isinstance(cur, dict):
-            stack.extend((f"{where}.{str(k)[:64]}", v) for k, v in cur.items())
-        elif isinstance(cur, list):
-            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(cur))
-        elif not _in_range(cur):
-            return where
     return None
 
 
