@@ -140,22 +140,23 @@ def _object(obj: dict[str, Any], depth: int) -> Iterator[bytes]:
     yield b"\n" + b" " * depth + b"}"
 
 
+MAX_BATCH_ITEMS = 1024
+
+
 def _array(items: Iterable[Any], depth: int) -> Iterator[bytes]:
-    """Items encoded one by one (C speed), laid out a batch at a time: the batch's own brackets are cut off."""
+    """Items encoded a slice at a time (one C call encodes a list exactly as its items joined by ``,``), each
+    slice sized from the last one's bytes per item to about :data:`BATCH_BYTES`, laid out at once: the
+    slice's own brackets are cut off."""
+    seq = items if isinstance(items, (list, tuple)) else list(items)
     tail = len(b"\n" + b" " * depth + b"]")
-    batch: list[bytes] = []
-    size, first = 0, True
-    for item in items:
-        encoded = _COMPACT.encode(item).encode("utf-8")
-        batch.append(encoded)
-        size += len(encoded) + 1
-        if size >= BATCH_BYTES:
-            laid = indent_compact(b"[" + b",".join(batch) + b"]", depth)
-            yield (b"[" if first else b",") + laid[1:-tail]
-            batch, size, first = [], 0, False
-    if batch:
-        laid = indent_compact(b"[" + b",".join(batch) + b"]", depth)
-        yield (b"[" if first else b",") + laid[1:-tail]
+    start, count = 0, 1
+    while start < len(seq):
+        part = seq[start:start + count]
+        encoded = _COMPACT.encode(part).encode("utf-8")
+        laid = indent_compact(encoded, depth)
+        yield (b"[" if start == 0 else b",") + laid[1:-tail]
+        start += len(part)
+        count = max(1, min(MAX_BATCH_ITEMS, BATCH_BYTES * len(part) // max(len(encoded), 1)))
     yield b"\n" + b" " * depth + b"]"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -203,7 +204,18 @@ def _walk(obj: Any, path: str, keys: tuple[str, ...], transforms: tuple[str, ...
     elif isinstance(obj, str):
         _scalar(obj, path, keys, transforms, out, depth)
     else:
-        out.add(Field(path, keys, json.dumps(obj), transforms))
+        out.add(Field(path, keys, _number_text(obj), transforms))
+
+
+def _number_text(value: Any) -> str:
+    """``json.dumps(value)`` of a parsed number or bool, without the encoder's set-up per call."""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if type(value) is int:
+        return int.__repr__(value)
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    return json.dumps(value)
 
 
 def _scalar(value: str, path: str, keys: tuple[str, ...], transforms: tuple[str, ...], out: Decoded, depth: int) -> None:

@@ -10,6 +10,7 @@ import time
 import zlib
 
 import brotli
+import pytest
 import zstandard
 
 from confaudit.telemetry.decode import MAX_FIELDS, decode_body, decode_message, decode_query
@@ -135,3 +136,11 @@ def test_random_bytes_never_raise() -> None:
         decode_body(bad)
     decode_query("not a list")
     decode_query([["only-one"], None, ["k", None]])
+
+
+@pytest.mark.parametrize("value", [True, False, 0, -7, 10**40, 1.5, -0.0, 1e16, 1e-05, 0.1 + 0.2,
+                                   float("nan"), float("inf"), float("-inf")])
+def test_number_fields_read_as_json_writes_them(value: object) -> None:
+    body = {"content_type": "application/json", "text": json.dumps({"n": value})}
+    [field] = decode_body(body).fields
+    assert field.value == json.dumps(value)
