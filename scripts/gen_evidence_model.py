@@ -238,7 +238,8 @@ def records_lacking_keys(bundle: Mapping[str, Any]) -> dict[str, tuple[int, tupl
         value = bundle.get(key) if isinstance(bundle, Mapping) else None
         items = value if isinstance(value, list) else [value] if isinstance(value, Mapping) else []
         need = _REQUIRED_SETS[key]
-        lacking = [missing_keys(key, item) for item in items if isinstance(item, Mapping) and not item.keys() >= need]
+        lacking = [missing_keys(key, item) for item in items
+                   if (type(item) is dict or isinstance(item, Mapping)) and not item.keys() >= need]
         lacking = [m for m in lacking if m]
         if lacking:
             out[key] = (len(lacking), tuple(sorted({{k for m in lacking for k in m}})))
@@ -260,7 +261,8 @@ def section_records(bundle: Mapping[str, Any], key: str) -> list[Any] | None:
     if not isinstance(value, list):
         return None
     need = _REQUIRED_SETS.get(key, frozenset())
-    return [item for item in value if isinstance(item, Mapping) and item.keys() >= need]
+    # the type test spares 100,000 records the slower ABC check
+    return [item for item in value if (type(item) is dict or isinstance(item, Mapping)) and item.keys() >= need]
 
 '''
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import marshal
 import tempfile
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 from confaudit.telemetry.decode import Decoded, body_bytes
 from confaudit.telemetry.entities import normalise_host
@@ -45,14 +45,19 @@ class Event(NamedTuple):
     """Request or message size in bytes."""
 
 
-def _event(kind: str, rec_id: str, ts: Any, host: str, located: list[FieldAt], decoded: Decoded, size: int) -> Event:
-    return Event(kind, rec_id, ts, host, located, [o.size for o in decoded.opaque], decoded.truncated, size)
+EventRow: TypeAlias = "tuple[str, str, Any, str, list[FieldAt], list[int], bool, int]"
+"""An :class:`Event`'s fields as a plain tuple: how one is made and spooled (a NamedTuple costs a Python call)."""
+
+
+def _event(kind: str, rec_id: str, ts: Any, host: str, located: list[FieldAt], decoded: Decoded, size: int) -> EventRow:
+    return (kind, rec_id, ts, host, located, [o.size for o in decoded.opaque] if decoded.opaque else [],
+            decoded.truncated, size)
 
 
 class EventSpool:
     """Events written once to an anonymous temporary file (marshal, in batches) and read back per pass."""
 
-    def __init__(self, events: Iterable[Event]) -> None:
+    def __init__(self, events: Iterable[EventRow]) -> None:
         self._file = tempfile.TemporaryFile(prefix="confaudit-events-")
         self.count = 0
         self.latest_ts: float | None = None
@@ -69,22 +74,22 @@ class EventSpool:
             self._file.close()
             raise
 
-    def _write(self, events: Iterable[Event]) -> None:
-        batch: list[tuple[Any, ...]] = []
+    def _write(self, events: Iterable[EventRow]) -> None:
+        batch: list[EventRow] = []
         seen: set[tuple[str, str]] = set()
         for event in events:
+            kind, rec_id, ts, host, located = event[:5]
             self.count += 1
-            ref = (event.kind, event.rec_id)
+            ref = (kind, rec_id)
             if ref in seen:
                 self.repeated.add(ref)
             seen.add(ref)
-            if event.host:
-                self.hosts.setdefault(event.host, event.kind)
-            self.clear_values.add(event)
-            ts = event.ts
+            if host:
+                self.hosts.setdefault(host, kind)
+            self.clear_values.add(located)
             if isinstance(ts, (int, float)) and not isinstance(ts, bool) and (self.latest_ts is None or ts > self.latest_ts):
                 self.latest_ts = ts
-            batch.append(tuple(event))
+            batch.append(event)
             if len(batch) >= SPOOL_BATCH:
                 self._dump(batch)
                 batch = []
@@ -92,7 +97,7 @@ class EventSpool:
             self._dump(batch)
         self._file.flush()
 
-    def _dump(self, batch: list[tuple[Any, ...]]) -> None:
+    def _dump(self, batch: list[EventRow]) -> None:
         blob = marshal.dumps(batch)  # read back whole: marshal.load on a file reads it piece by piece
         self._file.write(len(blob).to_bytes(8, "little") + blob)
 
@@ -165,7 +170,7 @@ def collect_events(bundle: dict[str, Any]) -> EventSpool:
     return EventSpool(iter_events(bundle))
 
 
-def iter_events(bundle: dict[str, Any]) -> Iterator[Event]:
+def iter_events(bundle: dict[str, Any]) -> Iterator[EventRow]:
     """The events of :func:`collect_events`, decoded one at a time."""
     http_hosts: dict[str, str] = {}
     shared = SharedLists()
@@ -186,7 +191,7 @@ def iter_events(bundle: dict[str, Any]) -> Iterator[Event]:
     yield from _plain_http_events(bundle)
 
 
-def _plain_http_events(bundle: dict[str, Any]) -> Iterator[Event]:
+def _plain_http_events(bundle: dict[str, Any]) -> Iterator[EventRow]:
     """Cleartext HTTP requests the packet analysis saw (request line and Host only): query and path fields."""
     starts = {r["id"]: r.get("first_seen") for r in _dicts(bundle, "flows") if isinstance(r.get("id"), str)}
     for rec in _dicts(bundle, "http_plain"):
@@ -208,8 +213,9 @@ class ClearValues:
         self.user_agents: set[str] = set()
         self._phone: dict[tuple[str, tuple[str, ...]], bool] = {}  # the same short values recur in every request
 
-    def add(self, event: Event) -> None:
-        for location, path, keys, value, _ in event.located:
+    def add(self, located: list[FieldAt]) -> None:
+        """Gather from one event's fields."""
+        for location, path, keys, value, _ in located:
             if location == "header":  # of the headers, only the User-Agent
                 if path == "user-agent" and len(self.user_agents) < 20:
                     self.user_agents.add(value)

@@ -116,10 +116,13 @@ class EventFold:
             stats["bytes_sent"] += event.bytes_sent
             stats["parties"].add(res.domain)
             cats, audio = stats["categories"], stats["audio_keys"]
-        repeated = self.repeated
         known = self.known.get(pkey)
         if known is None:
             known = self.known[pkey] = {}
+        # Per hit: each data flow counts an event once (``last_event``), a reference several events share
+        # (``repeated``) once, keeps its first MAX_REFS references and the one closest to the vendor.
+        shared_ref = ref_key in self.repeated
+        nearer = candidate[:3] if candidate is not None else None
         for located in event.located:
             hits = known.get(located)
             if hits is None:
@@ -134,8 +137,15 @@ class EventFold:
                 flow.count += 1
                 if phase_name is not None and phase_name not in flow.phases:
                     flow.phases.append(phase_name)
-                if flow.last_event != ordinal and flow.carried_by(ordinal, ref_key, repeated, candidate):
-                    add_ref(flow.refs, ref)
+                if flow.last_event != ordinal:
+                    flow.last_event = ordinal
+                    if not shared_ref or ref_key not in flow.repeated:
+                        if shared_ref:
+                            flow.repeated.add(ref_key)
+                        flow.ref_count += 1
+                        if nearer is not None and (flow.closest is None or nearer < flow.closest[:3]):
+                            flow.closest = candidate
+                        add_ref(flow.refs, ref)
                 target.add(category)
                 if cats is not None and audio is not None and not implicit:
                     cats[category] = cats.get(category, 0) + 1

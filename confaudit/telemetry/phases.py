@@ -59,8 +59,10 @@ class PhaseIndex:
         self._starts = [w.start for w in windows]
 
     def at(self, ts: Any) -> PhaseWindow | None:
+        if not self.windows:
+            return None
         value = _num(ts)
-        if value is None or not self.windows:
+        if value is None:
             return None
         pos = bisect.bisect_right(self._starts, value) - 1
         return self.windows[pos] if pos >= 0 else None

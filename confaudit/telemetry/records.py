@@ -73,22 +73,6 @@ class FlowAcc:
     closest: Closeness | None = None
     """(rank, kind, id, attribution) of the carrying record closest to the vendor, first in (kind, id) order."""
 
-    def carried_by(self, ordinal: int, ref: tuple[str, str], repeated: set[tuple[str, str]],
-                   candidate: Closeness | None) -> bool:
-        """Count event number ``ordinal`` (reference ``ref``; ``candidate``: its :func:`closeness`, None when it
-        has no attribution); False when already counted."""
-        if ordinal == self.last_event:
-            return False
-        self.last_event = ordinal
-        if ref in repeated:
-            if ref in self.repeated:
-                return False
-            self.repeated.add(ref)
-        self.ref_count += 1
-        if candidate is not None and (self.closest is None or candidate[:3] < self.closest[:3]):
-            self.closest = candidate
-        return True
-
 
 def closeness(ref: tuple[str, str], found: Attribution) -> Closeness:
     """(rank, kind, id, attribution) of a record with attribution ``found``, for :attr:`FlowAcc.closest`."""
