@@ -63,7 +63,34 @@ class _Classified:
 
     def __init__(self, items: list[tuple[ClassifiedField, str]]) -> None:
         self.items = items
-        self.hits: dict[PartyKey, list[Hit]] = {}
+        self.hits: dict[PartyKey, _Hits] = {}
+
+
+class _Hits:
+    """One field's hits for one party, split for the fold: what each hit does once (a reason, a category
+    for the party: :meth:`apply`) and what it does per event (the data flows it counts towards)."""
+
+    __slots__ = ("hits", "flows", "omitted", "per_phase", "applied")
+
+    def __init__(self, hits: list[Hit]) -> None:
+        self.hits = hits
+        self.flows = [hit[0] for hit in hits if hit[0] is not None]
+        self.omitted = len(hits) - len(self.flows)
+        """Hits the party's pattern limit left without a data flow."""
+        self.per_phase = [(hit[2], hit[5]) for hit in hits if hit[0] is not None and not hit[4]]
+        """(category, data flow key) of the hits a phase counts (not implicit)."""
+        self.applied = False
+
+    def apply(self) -> None:
+        """The reasons and party categories of the hits; doing it again changes nothing, so once is enough
+        (the first time is where the per-hit fold did it: the same reasons are kept, in the same order)."""
+        for flow, reason, category, target, _implicit, _key in self.hits:
+            if flow is not None:
+                reasons = flow.reasons
+                if reason not in reasons and len(reasons) < 8:
+                    reasons.append(reason)
+                target.add(category)
+        self.applied = True
 
 
 class EventFold:
@@ -79,7 +106,7 @@ class EventFold:
         self.cache: dict[tuple[Location, str, tuple[str, ...], str], _Classified] = {}
         """Classifications by (location, path, keys, value): the first field seen since the last clear decides
         (its transforms included)."""
-        self.known: dict[PartyKey, dict[FieldAt, list[Hit]]] = {}
+        self.known: dict[PartyKey, dict[FieldAt, _Hits]] = {}
         """Per party, the hits of whole fields whose classification is in :attr:`cache` (cleared with it)."""
         self.known_count = 0
 
@@ -119,40 +146,43 @@ class EventFold:
         known = self.known.get(pkey)
         if known is None:
             known = self.known[pkey] = {}
-        # Per hit: each data flow counts an event once (``last_event``), a reference several events share
-        # (``repeated``) once, keeps its first MAX_REFS references and the one closest to the vendor.
+        # Per event, each data flow counts the event once (``last_event``) and a reference several events
+        # share (``repeated``) once, and keeps its first MAX_REFS references and the one closest to the vendor.
         shared_ref = ref_key in self.repeated
         nearer = candidate[:3] if candidate is not None else None
+        omitted = 0
         for located in event.located:
-            hits = known.get(located)
-            if hits is None:
-                hits = self._hits(located, pkey, acc, known)
-            for flow, reason, category, target, implicit, key in hits:
-                if flow is None:
-                    acc.omitted_fields += 1
-                    continue
-                reasons = flow.reasons
-                if reason not in reasons and len(reasons) < 8:
-                    reasons.append(reason)
-                flow.count += 1
-                if phase_name is not None and phase_name not in flow.phases:
-                    flow.phases.append(phase_name)
-                if flow.last_event != ordinal:
-                    flow.last_event = ordinal
-                    if not shared_ref or ref_key not in flow.repeated:
-                        if shared_ref:
-                            flow.repeated.add(ref_key)
-                        flow.ref_count += 1
-                        if nearer is not None and (flow.closest is None or nearer < flow.closest[:3]):
-                            flow.closest = candidate
-                        add_ref(flow.refs, ref)
-                target.add(category)
-                if cats is not None and audio is not None and not implicit:
+            field_hits = known.get(located)
+            if field_hits is None:
+                field_hits = self._hits(located, pkey, acc, known)
+            if not field_hits.applied:
+                field_hits.apply()
+            omitted += field_hits.omitted
+            if cats is not None and audio is not None:
+                for category, key in field_hits.per_phase:
                     cats[category] = cats.get(category, 0) + 1
                     if category == "audio_metrics":
                         audio.add(key)
+            for flow in field_hits.flows:
+                flow.count += 1
+                if flow.last_event == ordinal:
+                    continue
+                flow.last_event = ordinal
+                if phase_name is not None and phase_name not in flow.phases:
+                    flow.phases.append(phase_name)
+                if shared_ref:
+                    if ref_key in flow.repeated:
+                        continue
+                    flow.repeated.add(ref_key)
+                flow.ref_count += 1
+                if nearer is not None and (flow.closest is None or nearer < flow.closest[:3]):
+                    flow.closest = candidate
+                refs = flow.refs
+                if len(refs) < MAX_REFS and ref not in refs:
+                    refs.append(ref)
+        acc.omitted_fields += omitted
 
-    def _hits(self, located: FieldAt, pkey: PartyKey, acc: PartyAcc, known: dict[FieldAt, list[Hit]]) -> list[Hit]:
+    def _hits(self, located: FieldAt, pkey: PartyKey, acc: PartyAcc, known: dict[FieldAt, _Hits]) -> _Hits:
         """The hits of one field for party ``pkey``; the data flows they count towards are made here, in order.
         Remembered in ``known`` (the party's :attr:`known`) while the field's classification is cached."""
         location, path, keys, value, transforms = located
@@ -162,14 +192,14 @@ class EventFold:
             item = Located(location, Field(path, keys, value, transforms))
             entry = _Classified([(c, _INDEX_RE.sub("[*]", c.field.path)) for c in classify_located(item, self.matcher)])
             if len(value) >= 2000:
-                return self._resolve(entry, pkey, acc)
+                return _Hits(self._resolve(entry, pkey, acc))
             if len(self.cache) >= MAX_CACHED:
                 self.cache.clear()
                 self._forget()
             self.cache[cache_key] = entry
         hits = entry.hits.get(pkey)
         if hits is None:
-            hits = entry.hits[pkey] = self._resolve(entry, pkey, acc)
+            hits = entry.hits[pkey] = _Hits(self._resolve(entry, pkey, acc))
         if self.known_count >= MAX_CACHED:
             self._forget()
         known[located] = hits

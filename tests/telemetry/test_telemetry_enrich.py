@@ -378,3 +378,25 @@ def test_a_websocket_size_that_is_no_byte_count_counts_nothing() -> None:
 
     honest = sent(8)
     assert sent(-1_000_000) == sent(True) == sent(0) == honest - 8 >= 0
+
+
+def test_a_party_keeps_its_first_field_patterns_per_category_and_counts_the_fields_left_out() -> None:
+    from confaudit.telemetry.fold import MAX_PATTERNS_PER_CATEGORY
+
+    extra = 7
+    # every request sends one header no list knows (a "technical" field) under a name of its own, and the same
+    # known header twice: the first MAX_PATTERNS_PER_CATEGORY names become data flows, the rest are counted
+    recs = [_http(f"h{i}", 1000.0 + i, "https://api.example-rooms.test/x", method="GET",
+                  headers=[[f"X-Probe-{i}", "on"], ["Accept-Language", "en-GB"], ["Accept-Language", "en-GB"]])
+            for i in range(MAX_PATTERNS_PER_CATEGORY + extra)]
+    bundle = _run(_bundle(http=recs))
+    [party] = [p for p in bundle["parties"] if p["domain"] == "example-rooms.test"]
+    probes = [f for f in bundle["data_flows"] if f["field_pattern"].startswith("x-probe-")]
+    assert len(probes) == MAX_PATTERNS_PER_CATEGORY
+    assert {f["field_pattern"] for f in probes} == {f"x-probe-{i}" for i in range(MAX_PATTERNS_PER_CATEGORY)}
+    assert all(f["count"] == 1 and f["evidence_count"] == 1 for f in probes)
+    assert party["omitted_fields"] == extra
+    [language] = [f for f in bundle["data_flows"] if f["field_pattern"] == "accept-language"]
+    assert language["count"] == 2 * len(recs)  # every hit counted
+    assert language["evidence_count"] == len(recs)  # each request once
+    assert language["evidence"] == [{"kind": "http", "id": f"h{i}"} for i in range(20)]
