@@ -1,3 +1,3 @@
-from confaudit.cli import main
+from confaudit.cli import entry
 
-main()
+entry()

@@ -381,5 +381,17 @@ def main(args: list[str] | None = None) -> NoReturn:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+def entry() -> NoReturn:
+    """The ``confaudit`` program: :func:`main`, then an exit that leaves the evidence to the operating system
+    instead of freeing it object by object (confaudit.quick_exit)."""
+    from confaudit import quick_exit
+
+    quick_exit.arm()
+    try:
+        main()
+    except SystemExit as done:
+        quick_exit.leave(done.code)
+
+
 if __name__ == "__main__":
-    main()
+    entry()

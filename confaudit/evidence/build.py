@@ -154,7 +154,9 @@ def load_bundle(path: Path) -> EvidenceBundle:
     problems = validate_bundle(bundle)
     if problems:
         raise InputError(path, f"evidence bundle does not match the schema: {problems[0]}")
-    return cast("EvidenceBundle", bundle)
+    from confaudit.quick_exit import hold
+
+    return hold(cast("EvidenceBundle", bundle))
 
 
 @records_held
@@ -277,7 +279,9 @@ def build_evidence(
     relabel_bundle(bundle)
     _mark_partial_records(bundle)
     bundle["complete"] = bundle["complete"] is True and all(i.get("complete") is True for i in bundle["inputs"])
-    return cast("EvidenceBundle", bundle)
+    from confaudit.quick_exit import hold
+
+    return hold(cast("EvidenceBundle", bundle))  # freed by the process's end, not object by object
 
 
 def _country_table(path: Path | None) -> CountryTable | None:
