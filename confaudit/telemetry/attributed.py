@@ -55,12 +55,41 @@ def stored(value: Any) -> Attribution | None:
 def _merged(rec: Mapping[str, Any], new: Attribution | None) -> Mapping[str, Any]:
     """``rec`` with the closer of its stored and its new attribution; ``rec`` itself when that changes nothing
     (the usual case: a copy of each of 100,000 records would double the memory a check needs)."""
-    old = stored(rec.get("attribution"))
+    merged = _merged_value(rec.get("attribution"), new)
+    return rec if merged is None else dict(rec, attribution=merged)
+
+
+def _merged_value(value: Any, new: Attribution | None) -> AttributionRecord | None:
+    """The attribution :func:`_merged` gives a record whose stored one is ``value``; None to keep the record."""
+    old = stored(value)
     best = old if old is not None and (new is None or rank(old.role) < rank(new.role)) else new
     if best is None:
-        return rec
+        return None
     merged = best.to_dict()
-    return rec if rec.get("attribution") == merged else dict(rec, attribution=merged)
+    return None if value == merged else merged
+
+
+class _Merger:
+    """:func:`_merged` for the records of a bundle, each pair of (stored, new) attribution objects worked out
+    once: the evidence build gives every record of a host one shared attribution dict and ``attribute`` one
+    shared Attribution, so 100,000 records ask a few questions many times. Both objects are held with their
+    answer (their ids cannot be reused)."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[int, int], tuple[Any, Attribution | None, AttributionRecord | None]] = {}
+
+    def __call__(self, rec: Mapping[str, Any], new: Attribution | None) -> Mapping[str, Any]:
+        value = rec.get("attribution")
+        key = (id(value), id(new))
+        found = self._memo.get(key)
+        if found is None or found[0] is not value or found[1] is not new:
+            if len(self._memo) >= self.LIMIT:
+                self._memo.clear()
+            found = self._memo[key] = (value, new, _merged_value(value, new))
+        merged = found[2]
+        return rec if merged is None else dict(rec, attribution=merged)
 
 
 @lru_cache(maxsize=1)
@@ -82,10 +111,11 @@ def attributed_view(bundle: Mapping[str, Any], first_party: Iterable[str]) -> di
     vendor = vendor_names(list(first_party), emap, parties)
     result = attribute(bundle, vendor, emap)
     view = dict(bundle)
+    merged = _Merger()
     for section in SECTIONS:
         raw = bundle.get(section)
         if isinstance(raw, list):
-            view[section] = [_merged(rec, a) if isinstance(rec, Mapping) else rec
+            view[section] = [merged(rec, a) if type(rec) is dict or isinstance(rec, Mapping) else rec
                              for rec, a in zip(raw, result.records.get(section, [None] * len(raw)))]
     if isinstance(bundle.get("parties"), list):
         view["parties"] = [_merged(p, party_attribution(p, result)) if isinstance(p, Mapping) else p

@@ -52,6 +52,20 @@ def _dicts(bundle: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     return [r for r in value if type(r) is dict or isinstance(r, Mapping)] if isinstance(value, list) else []
 
 
+class _Records:
+    """:func:`_dicts` of one bundle, each section filtered once (``attribute`` walks the requests several times)."""
+
+    def __init__(self, bundle: Mapping[str, Any]) -> None:
+        self.bundle = bundle
+        self._found: dict[str, list[Mapping[str, Any]]] = {}
+
+    def __call__(self, key: str) -> list[Mapping[str, Any]]:
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = _dicts(self.bundle, key)
+        return found
+
+
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -98,9 +112,19 @@ class _Http:
                         and any(self.vendor_page(i.origin) for i in initiators(rec, self.header)):
                     self.frames.add(origin)
                     changed = True
+        self._vendor_pages: dict[str, bool] = {}
+        """:meth:`vendor_page` per origin, once the frames are known (every request of a page asks again)."""
 
     def vendor_page(self, origin: str) -> bool:
         return origin in self.frames or self.namer.base(host_of_origin(origin), "page").role == "vendor"
+
+    def _vendor_page_known(self, origin: str) -> bool:
+        found = self._vendor_pages.get(origin)
+        if found is None:
+            if len(self._vendor_pages) >= 65536:
+                self._vendor_pages.clear()
+            found = self._vendor_pages[origin] = self.vendor_page(origin)
+        return found
 
     def by_initiator(self, rec: Mapping[str, Any]) -> Attribution | None:
         host = normalise_host(_str(rec.get("host")) or host_of_origin(origin_of(rec.get("url")) or ""))
@@ -112,7 +136,11 @@ class _Http:
         if destination(rec, self.header) == "document":  # a top-level page the user opened: its own name decides
             return None
         found = initiators(rec, self.header)
-        vendor = next((i for i in found if self.vendor_page(i.origin)), None)
+        vendor = None
+        for candidate in found:
+            if self._vendor_page_known(candidate.origin):
+                vendor = candidate
+                break
         if vendor is not None:
             why = f"was requested by the vendor's page {vendor.origin} ({vendor.how})"
             self.namer.requested.setdefault(host, why)
@@ -132,36 +160,38 @@ def attribute(bundle: Mapping[str, Any], vendor: VendorNames, emap: EntityMap,
 
     found = inventory if inventory is not None else host_inventory(dict(bundle), emap)
     entities = {h: (r.entity, r.entity_source == "cname") for h, r in found.resolutions.items()}
-    for party in _dicts(bundle, "parties"):  # entities found with the user's lists at build time
+    recs = _Records(bundle)
+    for party in recs("parties"):  # entities found with the user's lists at build time
         party_hosts = party.get("hosts")
         for host in party_hosts if isinstance(party_hosts, list) else ():
             if isinstance(host, str) and isinstance(party.get("entity"), str):
                 entities[normalise_host(host)] = (party["entity"], party.get("entity_source") == "cname")
     namer = Namer(vendor, background or background_list(), emap, entities)
     result = Result(namer=namer)
-    http_recs = _dicts(bundle, "http")
+    http_recs = recs("http")
     resolver = _Http(http_recs, namer)
     first = [resolver.by_initiator(rec) for rec in http_recs]  # fills namer.requested / namer.unrelated
     http_roles = [a or namer.full(_str(rec.get("host")), "Host") for rec, a in zip(http_recs, first)]
     by_http_id = {_str(r.get("id")): a for r, a in zip(http_recs, http_roles) if r.get("id")}
-    ws_roles = [_websocket(rec, by_http_id, namer) for rec in _dicts(bundle, "websocket")]
+    ws_roles = [_websocket(rec, by_http_id, namer) for rec in recs("websocket")]
     roles: dict[str, list[Attribution]] = {"http": http_roles, "websocket": ws_roles}
     for section in ("http_plain", "tls", "quic", "dns", "tls_clienthello", "dns_queries"):
-        roles[section] = [_named(section, rec, namer) for rec in _dicts(bundle, section)]
-    roles["flows"] = _flow_roles(bundle, roles, namer)
-    flow_role = {_str(f.get("id")): a for f, a in zip(_dicts(bundle, "flows"), roles["flows"]) if f.get("id")}
+        roles[section] = [_named(section, rec, namer) for rec in recs(section)]
+    roles["flows"] = _flow_roles(bundle, roles, namer, recs)
+    flow_role = {_str(f.get("id")): a for f, a in zip(recs("flows"), roles["flows"]) if f.get("id")}
     for section in ("tls", "quic"):  # the handshake is its flow's (requests on it, media, DNS answers ...)
         roles[section] = [flow_role.get(_str(rec.get("flow")), a) if not rec.get("sni") or a.role == "unknown" else a
-                          for rec, a in zip(_dicts(bundle, section), roles[section])]
+                          for rec, a in zip(recs(section), roles[section])]
     for section in SECTIONS:
         raw = bundle.get(section)
         it = iter(roles[section])
-        result.records[section] = [next(it) if isinstance(r, Mapping) else None for r in raw] if isinstance(raw, list) else []
+        result.records[section] = [next(it) if type(r) is dict or isinstance(r, Mapping) else None
+                                   for r in raw] if isinstance(raw, list) else []
     for kind, section in (("http", "http"), ("websocket", "websocket"), ("flow", "flows")):
-        for rec, a in zip(_dicts(bundle, section), roles[section]):
+        for rec, a in zip(recs(section), roles[section]):
             if isinstance(rec.get("id"), str):
                 result.by_id[(kind, rec["id"])] = a
-    _summarise(bundle, roles, result)
+    _summarise(recs, roles, result)
     return result
 
 
@@ -197,16 +227,17 @@ def _named(section: str, rec: Mapping[str, Any], namer: Namer) -> Attribution:
     return vendor if vendor is not None and vendor.role == "vendor" else best
 
 
-def _flow_roles(bundle: Mapping[str, Any], roles: Mapping[str, list[Attribution]], namer: Namer) -> list[Attribution]:
+def _flow_roles(bundle: Mapping[str, Any], roles: Mapping[str, list[Attribution]], namer: Namer,
+                recs: _Records) -> list[Attribution]:
     media = media_flows(bundle)
     on_flow: dict[str, list[Attribution]] = {}
     for section in ("http", "websocket"):
-        for rec, a in zip(_dicts(bundle, section), roles[section]):
+        for rec, a in zip(recs(section), roles[section]):
             if isinstance(rec.get("flow"), str):
                 on_flow.setdefault(rec["flow"], []).append(a)
     named: dict[str, list[Attribution]] = {}
     for section in ("tls", "quic", "http_plain"):
-        for rec, a in zip(_dicts(bundle, section), roles[section]):
+        for rec, a in zip(recs(section), roles[section]):
             if isinstance(rec.get("flow"), str) and (section == "http_plain" or rec.get("sni") or rec.get("certificate_names")):
                 named.setdefault(rec["flow"], []).append(a)
     answered = address_names(bundle)
@@ -214,7 +245,7 @@ def _flow_roles(bundle: Mapping[str, Any], roles: Mapping[str, list[Attribution]
     handshake_names = _call_flow_names(bundle)
     sockets = SocketOwners(bundle)
     out = []
-    for flow in _dicts(bundle, "flows"):
+    for flow in recs("flows"):
         fid = _str(flow.get("id"))
         if fid in media:
             program = sockets.other_program(flow)
@@ -319,13 +350,13 @@ def _endpoint(flow: Mapping[str, Any], named: list[Attribution], answered: Mappi
     return informative(addressed) or Attribution("unknown", ("no name and no address",))
 
 
-def _summarise(bundle: Mapping[str, Any], roles: Mapping[str, list[Attribution]], result: Result) -> None:
+def _summarise(recs: _Records, roles: Mapping[str, list[Attribution]], result: Result) -> None:
     """One entry per host name (or remote address of an unnamed flow), with its records per kind."""
     entries: dict[str, list[Any]] = {}
     for section in SECTIONS:
         if section == "flows":
             continue
-        for rec, a in zip(_dicts(bundle, section), roles[section]):
+        for rec, a in zip(recs(section), roles[section]):
             name = normalise_host(_name_of(section, rec))
             if name:
                 entry = entries.setdefault(name, [None, {}])
@@ -333,8 +364,8 @@ def _summarise(bundle: Mapping[str, Any], roles: Mapping[str, list[Attribution]]
                     entry[0] = closest([entry[0], a]) if entry[0] is not None else a
                 entry[1][section] = entry[1].get(section, 0) + 1
     named_flows = {_str(r.get("flow")) for s in ("tls", "quic", "http", "http_plain", "websocket")
-                   for r in _dicts(bundle, s) if _name_of(s, r)}
-    for flow, a in zip(_dicts(bundle, "flows"), roles["flows"]):
+                   for r in recs(s) if _name_of(s, r)}
+    for flow, a in zip(recs("flows"), roles["flows"]):
         if _str(flow.get("id")) not in named_flows:
             key = f"{_str(flow.get('dst'))}:{flow.get('dport')}/{_str(flow.get('transport'))}"
             entry = entries.setdefault(key, [None, {}])
