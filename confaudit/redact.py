@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote_plus, urlsplit
+from urllib.parse import SplitResult, quote, unquote_plus, urlsplit
 
 KEY_ENV = "CONFAUDIT_REDACTION_KEY"
 TOKEN_RE = re.compile(r"\[REDACTED [A-Za-z0-9_.\-]{1,40} #[0-9a-f]{8}\]")
@@ -312,6 +312,15 @@ class Redactor:
             base, sep, query = head.partition("?")
             out = self.text(base) + (sep + self.form(query) if sep else "")
             return out + ("#" + (self.form(fragment) if "=" in fragment else self.text(fragment)) if fragment else "")
+        return self._split_url(url, parts)
+
+    def split_url(self, url: str, parts: SplitResult) -> str:
+        """:meth:`url` of ``url`` when the caller has split it already (``parts`` is ``urlsplit(url)``)."""
+        if _SIP_SCHEME_RE.match(url) or _BRACKETED_USERINFO_RE.match(url):
+            return self.url(url)
+        return self._split_url(url, parts)
+
+    def _split_url(self, url: str, parts: SplitResult) -> str:
         netloc = parts.netloc
         if "@" in netloc:
             userinfo, _, hostport = netloc.rpartition("@")

@@ -121,7 +121,7 @@ class _Memo(SharedParts):
         def parsed() -> _Url:
             parts = urlsplit(raw)
             port = parts.port or {"https": 443, "wss": 443}.get(parts.scheme, 80)
-            url = self.redactor.url(raw)
+            url = self.redactor.split_url(raw, parts)
             path = parts.path if url == raw else urlsplit(url).path  # most URLs hold nothing to redact
             return _Url(url, self.text(parts.scheme), self.text(parts.hostname or ""), port, path,
                         [self._pair("query", name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)])

@@ -247,3 +247,20 @@ def test_the_secret_key_precheck_answers_as_both_patterns() -> None:
     assert 2_000 < found < 18_000  # both answers are exercised
     for text in ('{"\u017fid": 1}', '{"\u212aey": 1}', '{"P\u0130N": 1}', '{"é pin": 1}', '{"room": "a"}'):
         assert may_hold_secret(text) is reference(text), text
+
+
+@pytest.mark.parametrize("url", [
+    "https://rooms.example.test/api/rooms/5/state?participant=5&seq=5&access_token=t0123456789ab",
+    "https://user:hunter2@example.test/p?q=1#frag=x&token=abc",
+    "sip:alice:secret@example.test",
+    "https://[::1]:8443/a%20b/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl?x=",
+    "wss://edge.example.test/chat?region=eu#",
+    "https:a?b=c",
+    "foo:////bar?password=x",
+    "/relative/path?api_key=k",
+])
+def test_a_url_split_by_the_caller_is_redacted_as_a_whole_one_is(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    redactor = Redactor.default()
+    assert redactor.split_url(url, urlsplit(url)) == redactor.url(url)
