@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable
+from itertools import chain
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
@@ -45,15 +46,15 @@ def _str(obj: dict[str, Any], key: str, path: Path, where: str, default: str | N
     return value
 
 
-def _headers(value: Any, path: Path, where: str) -> list[tuple[str, str]]:
+def _headers(value: Any, path: Path, where: str) -> tuple[tuple[str, str], ...]:
     value = [] if value is None else value
     _need(isinstance(value, list), path, where, "'headers' must be a list")
     out = []
     for h in value:
-        _need(isinstance(h, dict) and isinstance(h.get("name"), str) and isinstance(h.get("value", ""), str),
-              path, where, "a header must be {name: str, value: str}")
-        out.append((h["name"], h.get("value", "")))
-    return out
+        if not (isinstance(h, dict) and isinstance(name := h.get("name"), str) and isinstance(text := h.get("value", ""), str)):
+            raise InputError(path, f"HAR {where}: a header must be {{name: str, value: str}}")
+        out.append((name, text))
+    return tuple(out)
 
 
 def _timestamp(text: str, path: Path, where: str) -> float:
@@ -83,7 +84,7 @@ def _text_bytes(content: dict[str, Any], path: Path, where: str) -> bytes | None
     return text[:DECODE_LIMIT].encode("utf-8", "replace")
 
 
-def _header(headers: list[tuple[str, str]], name: str) -> str:
+def _header(headers: tuple[tuple[str, str], ...], name: str) -> str:
     return next((v for k, v in headers if k.lower() == name), "")
 
 
@@ -128,9 +129,9 @@ class _Memo(SharedParts):
 
         return self.same("url", raw, parsed, len(raw))
 
-    def headers(self, pairs: list[tuple[str, str]]) -> list[list[str]]:
-        return self.same("headers", tuple(pairs), lambda: [self._pair("header", name, value) for name, value in pairs],
-                         sum(len(name) + len(value) for name, value in pairs))
+    def headers(self, pairs: tuple[tuple[str, str], ...]) -> list[list[str]]:
+        return self.same("headers", pairs, lambda: [self._pair("header", name, value) for name, value in pairs],
+                         sum(map(len, chain.from_iterable(pairs))))
 
 
 def har_records(entries: Iterable[Any], path: Path, redactor: Redactor,
@@ -223,7 +224,7 @@ def _endpoint(ip: str, port: int) -> HttpEndpoint:
     return {"ip": ip.strip("[]"), "port": port}
 
 
-def _mime(obj: dict[str, Any], headers: list[tuple[str, str]]) -> str:
+def _mime(obj: dict[str, Any], headers: tuple[tuple[str, str], ...]) -> str:
     mime = obj.get("mimeType")
     return mime if isinstance(mime, str) else _header(headers, "content-type")
 

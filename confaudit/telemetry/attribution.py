@@ -114,6 +114,10 @@ class _Http:
                     changed = True
         self._vendor_pages: dict[str, bool] = {}
         """:meth:`vendor_page` per origin, once the frames are known (every request of a page asks again)."""
+        self._decided: dict[tuple[str, int, int], tuple[Any, Any, Attribution | None]] = {}
+        """:meth:`by_initiator` per (Host, header list, initiator) of a record, the lists held with the answer (their
+        ids cannot be reused): an import shares both between the requests of a page (confaudit.importers.shared),
+        and nothing else of a record changes the answer."""
 
     def vendor_page(self, origin: str) -> bool:
         return origin in self.frames or self.namer.base(host_of_origin(origin), "page").role == "vendor"
@@ -127,6 +131,20 @@ class _Http:
         return found
 
     def by_initiator(self, rec: Mapping[str, Any]) -> Attribution | None:
+        """The request's role from its initiators (its Host's when the Host is the vendor's); None when they do
+        not decide it. Repeated (Host, header list, initiator) triples are answered from :attr:`_decided`."""
+        host, headers, initiator = rec.get("host"), rec.get("request_headers"), rec.get("initiator")
+        if type(host) is not str or not host:
+            return self._by_initiator(rec)
+        key = (host, id(headers), id(initiator))
+        found = self._decided.get(key)
+        if found is None or found[0] is not headers or found[1] is not initiator:
+            if len(self._decided) >= 65536:
+                self._decided.clear()
+            found = self._decided[key] = (headers, initiator, self._by_initiator(rec))
+        return found[2]
+
+    def _by_initiator(self, rec: Mapping[str, Any]) -> Attribution | None:
         host = normalise_host(_str(rec.get("host")) or host_of_origin(origin_of(rec.get("url")) or ""))
         if not host:
             return Attribution("unknown", ("the request names no host",))

@@ -122,7 +122,8 @@ class EventFold:
         found = self.attribution.by_id.get(ref_key) if self.attribution is not None else None
         candidate = closeness(ref_key, found) if found is not None else None
         acc.ref_count += 1
-        add_ref(acc.refs, ref)
+        if len(acc.refs) < MAX_REFS:
+            add_ref(acc.refs, ref)
         if event.kind != "websocket":
             acc.requests += 1
         else:
@@ -133,7 +134,7 @@ class EventFold:
             acc.opaque_bytes += sum(event.opaque_sizes)
         if event.truncated:
             acc.truncated_payloads += 1
-        window = self.index.at(event.ts)
+        window = self.index.at(event.ts) if self.index.windows else None
         phase_name = window.phase if window else None
         cats: dict[DataCategory, int] | None = None
         audio: set[FlowKey] | None = None

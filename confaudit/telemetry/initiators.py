@@ -120,7 +120,7 @@ def initiators(rec: Mapping[str, Any], header: HeaderReader = header) -> list[In
     else:
         out = _header_initiators(header(rec, "origin"), header(rec, "referer"))
     initiator = rec.get("initiator")
-    origins = initiator.get("origins") if isinstance(initiator, Mapping) else None
+    origins = initiator.get("origins") if type(initiator) is dict or isinstance(initiator, Mapping) else None
     if not isinstance(origins, list) or not origins:
         return out
     seen = {i.origin for i in out}
@@ -140,11 +140,11 @@ def destination(rec: Mapping[str, Any], header: HeaderReader = header) -> str:
 def har_initiator(entry: Mapping[str, Any]) -> HttpExchangeInitiator | None:
     """Chrome's HAR ``_initiator`` reduced to its type and the origins of the page/scripts on its stack."""
     raw = entry.get("_initiator")
-    if not isinstance(raw, Mapping):
+    if raw is None or not (type(raw) is dict or isinstance(raw, Mapping)):
         return None
     urls: list[Any] = [raw.get("url")]
     stack, depth = raw.get("stack"), 0
-    while isinstance(stack, Mapping) and depth < 16:
+    while stack is not None and isinstance(stack, Mapping) and depth < 16:
         frames = stack.get("callFrames")
         urls += [f.get("url") for f in frames[:50] if isinstance(f, Mapping)] if isinstance(frames, list) else []
         stack, depth = stack.get("parent"), depth + 1
