@@ -12,6 +12,7 @@ before they are numbered); the records of an observations file are what the file
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from itertools import count, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict, cast
 
@@ -201,7 +202,7 @@ def load_http_sources(paths: list[Path], redactor: Redactor) -> HttpSideSections
             raise InputError(path, exc.strerror or "cannot read file") from None
         inputs.append({"path": str(path), "sha256": digest, "format": fmt, "records_read": read,
                        "records_skipped": skipped, "complete": skipped == 0, "warnings": warnings})
-        tagged.extend((index, order, rec) for order, rec in enumerate(records))
+        tagged.extend(zip(repeat(index), count(), records))
     return {**http_side_sections(tagged), "inputs": inputs, "complete": all(i["complete"] for i in inputs)}
 
 

@@ -20,6 +20,7 @@ claims file may name more of the vendor. Rules, first match wins:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -377,10 +378,13 @@ def _summarise(recs: _Records, roles: Mapping[str, list[Attribution]], result: R
         for rec, a in zip(recs(section), roles[section]):
             name = normalise_host(_name_of(section, rec))
             if name:
-                entry = entries.setdefault(name, [None, {}])
+                entry = entries.get(name)
+                if entry is None:
+                    entry = entries[name] = [None, {}]
                 if entry[0] is not a:  # records of one host mostly share one attribution: it is the closest
                     entry[0] = closest([entry[0], a]) if entry[0] is not None else a
-                entry[1][section] = entry[1].get(section, 0) + 1
+                counts = entry[1]
+                counts[section] = counts.get(section, 0) + 1
     named_flows = {_str(r.get("flow")) for s in ("tls", "quic", "http", "http_plain", "websocket")
                    for r in recs(s) if _name_of(s, r)}
     for flow, a in zip(recs("flows"), roles["flows"]):
@@ -395,9 +399,10 @@ def _summarise(recs: _Records, roles: Mapping[str, list[Attribution]], result: R
 
 def summary(result: Result, vendor: VendorNames) -> TrafficAttribution:
     """The bundle's ``traffic_attribution`` section."""
-    counts: dict[str, dict[str, int]] = {
-        s: {r: sum(1 for a in result.records.get(s, []) if a is not None and a.role == r) for r in ROLES}
-        for s in SECTIONS}
+    counts: dict[str, dict[str, int]] = {}
+    for s in SECTIONS:
+        per_role = Counter(a.role for a in result.records.get(s, []) if a is not None)
+        counts[s] = {r: per_role[r] for r in ROLES}
     hosts: list[TrafficAttributionHost] = [
         {"host": h, "role": a.role, "reasons": list(a.reasons), "records": dict(sorted(c.items()))}
         for h, (a, c) in list(result.hosts.items())[:MAX_HOSTS]]

@@ -223,8 +223,9 @@ def _scalar(value: str, path: str, keys: tuple[str, ...], transforms: tuple[str,
     if not out.add(Field(path, keys, value, transforms)) or value in _PLAIN:
         return
     stripped = value.strip()
-    if len(stripped) < 2 or depth > MAX_DEPTH or sum(map(_NESTING.__contains__, transforms)) >= MAX_NESTED_DECODES:
-        return
+    if len(stripped) < 2 or stripped.isdigit() or depth > MAX_DEPTH \
+            or sum(map(_NESTING.__contains__, transforms)) >= MAX_NESTED_DECODES:
+        return  # digits hold no JSON, percent-encoding, form or base64: ids and counters end here, unremembered
     if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]") and not TOKEN_RE.fullmatch(stripped):  # no JSON
         parsed = _json(stripped)
         if parsed is not _FAIL and isinstance(parsed, (dict, list)):
