@@ -25,9 +25,13 @@ _held: list[object] = []
 
 
 def arm() -> None:
-    """From now on :func:`hold` keeps what it is given until the process ends (the console entry point only)."""
+    """From now on :func:`hold` keeps what it is given until the process ends, and the records an evidence
+    build froze out of the cyclic collector stay frozen (confaudit.gcpause) -- the console entry point only."""
+    from confaudit.gcpause import keep_frozen
+
     global _armed
     _armed = True
+    keep_frozen()
 
 
 def hold(obj: _T) -> _T:

@@ -65,3 +65,20 @@ def test_a_paused_block_restores_a_disabled_collector() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_process_about_to_end_keeps_the_records_frozen_after_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    from confaudit import gcpause
+
+    monkeypatch.setattr(gcpause, "_thaw", True)
+    gcpause.keep_frozen()
+    try:
+        @records_held
+        def build() -> list[dict[str, int]]:
+            return _read(keep=True)
+
+        before = gc.get_freeze_count()
+        records = build()
+        assert gc.get_freeze_count() >= before + len(records)  # a later full collection will not traverse them
+    finally:
+        gc.unfreeze()  # the test process goes on: nothing stays frozen
