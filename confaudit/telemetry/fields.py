@@ -188,7 +188,10 @@ def request_fields(rec: dict[str, Any], shared: SharedLists | None = None) -> tu
         if not isinstance(path, str):
             path = url_path
     headers = rec.get("request_headers")
-    out = list(shared.fields("query", query)) if shared is not None and query else _list_fields("query", query)
+    if not query:
+        out: list[FieldAt] = []
+    else:
+        out = list(shared.fields("query", query)) if shared is not None else _list_fields("query", query)
     in_url: tuple[tuple[Location, str | None], ...] = (("path", path), ("fragment", fragment))
     for location, text in in_url:
         if text:
@@ -197,8 +200,10 @@ def request_fields(rec: dict[str, Any], shared: SharedLists | None = None) -> tu
         out.extend(shared.fields("header", headers))
     else:
         out.extend(_list_fields("header", headers))
-    body = decode_body(rec.get("request_body"))
-    out.extend([("body", f.path, f.keys, f.value, f.transforms) for f in body.fields])
+    raw_body = rec.get("request_body")
+    body = decode_body(raw_body) if raw_body is not None else Decoded()
+    if body.fields:
+        out.extend([("body", f.path, f.keys, f.value, f.transforms) for f in body.fields])
     return out, body
 
 
