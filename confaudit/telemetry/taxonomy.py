@@ -181,6 +181,12 @@ def classify_value(value: str, keys: tuple[str, ...] = ()) -> list[Match]:
     if not value or len(value) > 20000:
         return []
     text = value.strip()
+    if text.isdigit():  # ids, counters and times: no shape below matches digits alone (tests check each)
+        return []
+    return _shape_matches(text, keys)
+
+
+def _shape_matches(text: str, keys: tuple[str, ...]) -> list[Match]:
     out: list[Match] = []
     if _UA_RE.search(text):
         out.append(Match("browser", "value:user-agent"))
@@ -213,7 +219,9 @@ def is_phone(value: str, keys: tuple[str, ...] = ()) -> bool:
 
 
 def _phone_shaped(text: str) -> bool:
-    return len(text) <= 24 and _PHONE_RE.match(text) is not None and sum(ch.isdigit() for ch in text) >= 8
+    """Digits alone are no phone number's shape (a separator or a ``+`` is), so they end at once."""
+    return len(text) <= 24 and not text.isdigit() and _PHONE_RE.match(text) is not None \
+        and sum(ch.isdigit() for ch in text) >= 8
 
 
 def _phone_named(text: str, leaf_words: set[str]) -> bool:

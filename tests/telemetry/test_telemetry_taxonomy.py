@@ -144,3 +144,15 @@ def test_everything_else_is_technical_and_all_categories_are_known() -> None:
     assert _cats(("build",), "4.2.1") == {"technical"}
     for keys, value in [(("ua",), UA), (("x",), "203.0.113.9")]:
         assert _cats(keys, value) <= set(CATEGORIES)
+
+
+@pytest.mark.parametrize("keys", [(), ("phone",), ("ts",), ("ip",), ("screen",), ("tz",), ("ua",)])
+def test_no_value_shape_matches_digits_alone_so_they_can_skip_the_shape_tests(keys: tuple[str, ...]) -> None:
+    from confaudit.telemetry.taxonomy import _PHONE_RE, _shape_matches
+
+    samples = ["00", "12", "127", "1920", "19201080", "15551234567", "441234567890", "1795597200", "3735928559",
+               "10000000000000000000000", "١٢٣٤٥٦٧٨٩٠", "１２３４５６７８", "0" * 24, "9" * 45]
+    for text in samples:
+        assert text.isdigit()
+        assert _shape_matches(text, keys) == [], text  # what classify_value's digit shortcut skips
+        assert _PHONE_RE.match(text) is None, text  # what _phone_shaped's digit shortcut skips
