@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Callable, Iterable
 from itertools import chain
 from datetime import datetime
@@ -58,26 +57,7 @@ def _headers(value: Any, path: Path, where: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-_UTC_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(?:\.(\d{1,6}))?(?:Z|\+00:00)")
-"""What browsers write: a UTC time to the millisecond (or microsecond). Other forms take ``fromisoformat``."""
-_DAY_STARTS: dict[str, int] = {}
-
-
 def _timestamp(text: str, path: Path, where: str) -> float:
-    utc = _UTC_TIME.fullmatch(text)
-    if utc is not None:
-        day = _DAY_STARTS.get(utc[1])
-        if day is None:
-            try:
-                day = int(datetime.fromisoformat(utc[1] + "T00:00:00+00:00").timestamp())
-            except ValueError:
-                raise InputError(path, f"HAR {where}: startedDateTime is not an ISO 8601 time") from None
-            if len(_DAY_STARTS) >= 4096:
-                _DAY_STARTS.clear()
-            _DAY_STARTS[utc[1]] = day
-        fraction = utc[5] or ""
-        micros = (day + int(utc[2]) * 3600 + int(utc[3]) * 60 + int(utc[4])) * 1_000_000 + int(fraction.ljust(6, "0"))
-        return micros / 1_000_000  # as datetime.timestamp() divides: the same float
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
