@@ -25,6 +25,9 @@ TOKEN_RE = re.compile(r"\[REDACTED [A-Za-z0-9_.\-]{1,40} #[0-9a-f]{8}\]")
 _URL_TOKEN_RE = re.compile(r"(?:\[|%5B)REDACTED(?:%20| |\+)[A-Za-z0-9_.\-]{1,40}(?:%20| |\+)(?:%23|#)[0-9a-f]{8}(?:\]|%5D)")
 _MAX_DEPTH = 200
 _MAX_REMEMBERED_PIECES = 50_000
+_MAX_REMEMBERED_VALUES = 10_000
+"""Short strings, texts and tokens remembered with their redaction (each its own memo; the same value recurs
+in every request of a session: a query key, a token, a header value)."""
 
 # Header names redacted whole (case-insensitive), plus any name containing one of the fragments.
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "api-key", "x-api-key",
@@ -166,6 +169,10 @@ class Redactor:
             raise ValueError("redaction key must not be empty")
         self._key = bytes(key)
         self._form_pieces: dict[str, str] = {}
+        self._strings: dict[str, str] = {}
+        self._tokens: dict[tuple[str, str], str] = {}
+        self._texts: dict[str, str] = {}
+        """:meth:`string` of short values: an import redacts a URL's query as text and again as pairs."""
 
     @classmethod
     def default(cls) -> "Redactor":
@@ -177,6 +184,16 @@ class Redactor:
 
     def token(self, kind: str, value: str | bytes) -> str:
         """``[REDACTED kind #hmac8]``; an existing token is returned unchanged."""
+        if type(value) is str and len(value) < 512:  # a session's token recurs in every request it makes
+            found = self._tokens.get((kind, value))
+            if found is None:
+                if len(self._tokens) >= _MAX_REMEMBERED_VALUES:
+                    self._tokens.clear()
+                found = self._tokens[(kind, value)] = self._token(kind, value)
+            return found
+        return self._token(kind, value)
+
+    def _token(self, kind: str, value: str | bytes) -> str:
         if isinstance(value, str):
             if TOKEN_RE.fullmatch(value):
                 return value
@@ -371,6 +388,16 @@ class Redactor:
     def string(self, value: str, _depth: int = 0) -> str:
         """Redact one captured string of unknown shape: JSON, a URL or base64 (of JSON, a form, text)
         inside it by structure, everything else by pattern. Encodings are kept as found."""
+        if _depth or len(value) >= 256:
+            return self._string(value, _depth)
+        found = self._strings.get(value)
+        if found is None:
+            if len(self._strings) >= _MAX_REMEMBERED_VALUES:
+                self._strings.clear()
+            found = self._strings[value] = self._string(value, 0)
+        return found
+
+    def _string(self, value: str, _depth: int) -> str:
         stripped = value.strip()
         if _depth > _MAX_DEPTH:
             return self.token("deep-string", value[:100000])
@@ -387,7 +414,8 @@ class Redactor:
             return value
         if "://" in stripped[:16] and " " not in stripped:
             return self.url(value)
-        if len(stripped) < 4_000_000 and _BASE64_RE.fullmatch(stripped):
+        # ASCII digits are base64 of bytes no text starts with (the first byte is 0xD0 or more): ids end here
+        if len(stripped) < 4_000_000 and not stripped.isdigit() and _BASE64_RE.fullmatch(stripped):
             inner_redacted = self._base64(stripped, _depth)
             if inner_redacted is not None:
                 return value.replace(stripped, inner_redacted)
@@ -435,6 +463,16 @@ class Redactor:
         """Redact token patterns anywhere in free text (JWT, Bearer/Basic, vendor keys, password=, SDP keys)."""
         if not text or not _maybe_secret_fragment(text):
             return text
+        if len(text) >= 256:
+            return self._text(text)
+        found = self._texts.get(text)  # short texts that may hold a secret recur: a query key, a header value
+        if found is None:
+            if len(self._texts) >= _MAX_REMEMBERED_VALUES:
+                self._texts.clear()
+            found = self._texts[text] = self._text(text)
+        return found
+
+    def _text(self, text: str) -> str:
         for kind, pattern in _PATTERNS:
             def tokenize(m: re.Match[str], k: str = kind) -> str:
                 return self.token(k, m.group(0))
