@@ -242,6 +242,7 @@ def _scalar(value: str, path: str, keys: tuple[str, ...], transforms: tuple[str,
         return
     decoded_b64 = _maybe_base64(stripped)
     if decoded_b64 is not None:
+        found = (len(out.fields), len(out.opaque), out.truncated)
         data, applied = decompress_payload(decoded_b64)
         steps = (*transforms, "base64") + ((applied,) if applied and applied != "failed" else ())
         text = as_text(data)
@@ -249,6 +250,12 @@ def _scalar(value: str, path: str, keys: tuple[str, ...], transforms: tuple[str,
             _text(text, "", path, keys, steps, out, depth + 1)
         elif text is None and len(data) >= 8:
             _binary(data, path, steps, out, record_opaque=False)
+        # a word that is base64 of bytes with nothing readable in them ("call_quality") is as plain as any
+        if (len(out.fields), len(out.opaque), out.truncated) == found and len(value) <= MAX_PLAIN_LEN \
+                and len(out.fields) < MAX_FIELDS:  # (at the field limit, nothing could have been added)
+            if len(_PLAIN) >= MAX_PLAIN:
+                _PLAIN.clear()
+            _PLAIN.add(value)
     elif len(value) <= MAX_PLAIN_LEN:  # decodes to nothing more, wherever it is: known as such when it recurs
         if len(_PLAIN) >= MAX_PLAIN:
             _PLAIN.clear()

@@ -144,3 +144,20 @@ def test_number_fields_read_as_json_writes_them(value: object) -> None:
     body = {"content_type": "application/json", "text": json.dumps({"n": value})}
     [field] = decode_body(body).fields
     assert field.value == json.dumps(value)
+
+
+def test_a_word_that_is_base64_of_nothing_readable_decodes_the_same_every_time() -> None:
+    from confaudit.telemetry import decode
+
+    word = "call_quality"  # url-safe base64 of bytes with no text and no protobuf strings in them
+    decode._PLAIN.discard(word)
+    first = decode_body({"content_type": "application/json", "text": json.dumps({"event": word})})
+    assert word in decode._PLAIN
+    again = decode_body({"content_type": "application/json", "text": json.dumps({"event": word})})
+    assert first.fields == again.fields and first.opaque == again.opaque == []
+    # a base64 value that does hold text is never taken for plain
+    inner = base64.b64encode(b'{"email":"ada@example.org"}').decode()
+    decode._PLAIN.discard(inner)
+    for _ in range(2):
+        found = decode_body({"content_type": "application/json", "text": json.dumps({"blob": inner})})
+        assert any(f.value == "ada@example.org" for f in found.fields) and inner not in decode._PLAIN
