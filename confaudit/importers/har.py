@@ -15,8 +15,9 @@ from itertools import chain
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
+from confaudit.form_pairs import form_pairs
 from confaudit.session.bodies import DECODE_LIMIT, body_record, message_content
 from confaudit.importers.har_stream import HarEntries, skip_reason
 from confaudit.importers.shared import SharedParts
@@ -125,7 +126,7 @@ class _Memo(SharedParts):
             url = self.redactor.split_url(raw, parts)
             path = parts.path if url == raw else urlsplit(url).path  # most URLs hold nothing to redact
             return _Url(url, self.text(parts.scheme), self.text(parts.hostname or ""), port, path,
-                        [self._pair("query", name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)])
+                        [self._pair("query", name, value) for name, value in form_pairs(parts.query)])
 
         return self.same("url", raw, parsed, len(raw))
 

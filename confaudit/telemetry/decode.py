@@ -17,8 +17,9 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
+from confaudit.form_pairs import form_pairs
 from confaudit.redact import TOKEN_RE
 from confaudit.telemetry.payload_bytes import MAX_DECODED_BYTES, as_text, body_bytes, decompress_payload
 
@@ -163,7 +164,7 @@ def _text(text: str, ctype: str, path: str, keys: tuple[str, ...], transforms: t
                     _walk(doc, f"{path}[{i}]", keys, (*transforms, "ndjson"), out, depth + 1)
                 return
     if "x-www-form-urlencoded" in ctype or _FORMISH_RE.match(stripped):
-        for key, value in parse_qsl(stripped, keep_blank_values=True):
+        for key, value in form_pairs(stripped):
             _scalar(value, _join(path, key), (*keys, key), (*transforms, "form"), out, depth + 1)
         return
     _scalar(text, path, keys, transforms, out, depth)
@@ -237,7 +238,7 @@ def _scalar(value: str, path: str, keys: tuple[str, ...], transforms: tuple[str,
             _scalar(decoded, path, keys, (*transforms, "url"), out, depth + 1)
             return
     if _FORMISH_RE.match(stripped) and len(stripped) < 65536:
-        for key, sub in parse_qsl(stripped, keep_blank_values=True):
+        for key, sub in form_pairs(stripped):
             _scalar(sub, _join(path, key), (*keys, key), (*transforms, "form-in-string"), out, depth + 1)
         return
     decoded_b64 = _maybe_base64(stripped)

@@ -11,8 +11,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
+from confaudit.form_pairs import form_pairs
 from confaudit.telemetry.decode import MAX_FIELDS, Decoded, Field, decode_body, decode_message, decode_query
 from confaudit.telemetry.known import KnownMatcher
 from confaudit.telemetry.taxonomy import Match, classify_key, classify_value
@@ -184,7 +185,7 @@ def request_fields(rec: dict[str, Any], shared: SharedLists | None = None) -> tu
     else:
         url_path, url_query, fragment = _split_url(url)
         if not isinstance(query, list):
-            query = [list(p) for p in parse_qsl(url_query, keep_blank_values=True)]
+            query = [list(p) for p in form_pairs(url_query)]
         if not isinstance(path, str):
             path = url_path
     headers = rec.get("request_headers")
