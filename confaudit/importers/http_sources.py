@@ -218,11 +218,7 @@ def http_side_sections(tagged: list[tuple[int, int, ImportedRecord]]) -> HttpSid
     out: HttpSideRecords = {"http": [], "websocket": [], "tls_clienthello": [], "udp_flows": [], "dns_queries": []}
     http, websocket, hellos, udp_flows, dns_queries = (out["http"], out["websocket"], out["tls_clienthello"],
                                                        out["udp_flows"], out["dns_queries"])
-    # sorted on (ts, source, order) tuples built once: a key function would be a Python call per record
-    keyed = [(ts if type(ts := rec.get("ts")) is float else _ts(rec), src, order, rec) for src, order, rec in tagged]
-    keyed.sort()  # (source, order) pairs are unique: records themselves are never compared
-    tagged[:] = [(src, order, rec) for _, src, order, rec in keyed]
-    del keyed
+    tagged.sort(key=lambda t: (_ts(t[2]), t[0], t[1]))
     upgrades = {(src, str(rec.get("http_uuid"))) for src, _, rec in tagged if rec["kind"] == "websocket"}
     http_ids: dict[tuple[int, str], str] = {}
     http_count = 0
