@@ -182,7 +182,8 @@ def render() -> str:
               'file; tests validate what the producers build), and the typed readers below hand out only records that\n'
               'carry them; NotRequired keys may be absent: an absent section means "not observable", never "nothing there".\n"""\n\n'
               "from __future__ import annotations\n\n"
-              "from collections.abc import Mapping\n"
+              "from collections.abc import Iterator, Mapping\n"
+              "from contextlib import contextmanager\n"
               "from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, overload\n")
     return header + "\n\n" + "\n\n\n".join(writer.blocks) + "\n"
 
@@ -260,9 +261,35 @@ def section_records(bundle: Mapping[str, Any], key: str) -> list[Any] | None:
     value = bundle.get(key) if isinstance(bundle, Mapping) else None
     if not isinstance(value, list):
         return None
+    if _read is not None:
+        found = _read.get((id(value), key))
+        if found is not None and found[0] is value and found[1] == len(value):
+            return list(found[2])
     need = _REQUIRED_SETS.get(key, frozenset())
     # the type test spares 100,000 records the slower ABC check
-    return [item for item in value if (type(item) is dict or isinstance(item, Mapping)) and item.keys() >= need]
+    whole = [item for item in value if (type(item) is dict or isinstance(item, Mapping)) and item.keys() >= need]
+    if _read is not None:
+        _read[(id(value), key)] = (value, len(value), whole)
+    return list(whole) if _read is not None else whole
+
+
+_read: dict[tuple[int, str], tuple[list[Any], int, list[Any]]] | None = None
+
+
+@contextmanager
+def sections_read_once() -> Iterator[None]:
+    """Inside, :func:`section_records` filters each section list once: the checks of one evaluation (and the
+    views of one report) read the same sections many times, and nothing modifies a bundle they read. Each
+    caller still gets its own list. Nested uses share the outermost's answers."""
+    global _read
+    if _read is not None:
+        yield
+        return
+    _read = {}
+    try:
+        yield
+    finally:
+        _read = None
 
 '''
 

@@ -10,7 +10,8 @@ topology. Deterministic output.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from confaudit.redact import Redactor
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from confaudit.analysis.flows import stable_group_order, unique_first_inverse, unique_rows
 from confaudit.pcap.gather import field as header_field, take_rows

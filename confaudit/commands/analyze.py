@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def run(inputs: Sequence[Path], json_out: Path | None = None, parquet: Path | None = None, keylog: Path | None = None,

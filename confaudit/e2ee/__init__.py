@@ -8,7 +8,8 @@ every stream stays ``not_observable``; SDES evidence is reported either way.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from confaudit.errors import InputError
 

@@ -9,7 +9,8 @@ stays ``codec``: absence of our canary says nothing about someone else's media.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from confaudit.canary.detect import CanaryResult

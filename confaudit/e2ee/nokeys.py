@@ -7,7 +7,8 @@ analysis already counted.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from confaudit.e2ee.enums import DTLS_VERSIONS, MEDIA_KINDS, member, one_of
 

@@ -7,7 +7,8 @@ The decryption modules are imported only when there is a key to use: the common 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from confaudit.e2ee.enums import DECIDED_TOPOLOGIES, MEDIA_KINDS, member, one_of
 from confaudit.e2ee.keylog import KeyLog, merge_secrets, parse_keylog_text

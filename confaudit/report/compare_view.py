@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from confaudit.evidence_model import section_object, section_records as records
 from confaudit.report.filters import as_int, as_list, as_map

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from confaudit.evidence_model import section_records as records
 from confaudit.report.filters import as_list

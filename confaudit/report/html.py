@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from confaudit import __version__
 from confaudit.redact import Redactor
@@ -39,9 +40,11 @@ def _render(template: str, context: Mapping[str, Any], templates: str | Path | N
 
 def render_audit(run: Any, bundle: Mapping[str, Any], *, redactor: Redactor, templates: str | Path | None = None) -> str:
     """One vendor's audit report as a complete HTML document; ``redactor`` tokenises what the page shows."""
+    from confaudit.evidence_model import sections_read_once
     from confaudit.report.view import audit_view
 
-    view = audit_view(as_dict(run), bundle, redactor)
+    with sections_read_once():  # the views read the same sections again and again
+        view = audit_view(as_dict(run), bundle, redactor)
     return _render("audit.html.j2", {"v": view, "machine": view["machine"]}, templates)
 
 

@@ -10,7 +10,8 @@ decoded ``http[]``/``websocket[]`` records.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from confaudit.evidence_model import section_object, section_records as records
 from confaudit.report.filters import as_int, as_list, as_map

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from confaudit.formats.markdown import no_autolinks
 from confaudit.report.filters import human_bytes, score_text, verdict_label, verdict_symbol

@@ -8,7 +8,8 @@ decides; this module only says it in sentences a reader without RTP knowledge ca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 DYNAMIC_PAYLOAD_TYPES = range(96, 128)
 """RFC 3551: payload types 96-127 mean nothing without the SDP of the call."""

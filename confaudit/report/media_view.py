@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from confaudit.evidence_model import MediaStream, section_object, section_records as records
 from confaudit.report.filters import as_list, as_map

@@ -7,7 +7,8 @@ written by older versions or edited by hand. Only strings that are displayed pas
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from confaudit.redact import Redactor
 from confaudit.report.filters import clip

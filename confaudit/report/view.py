@@ -7,7 +7,8 @@ report stays small whatever the capture size. Depends only on field names, never
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from confaudit.evidence_model import section_object, section_records as records
 from confaudit.report.evidence_refs import EvidenceIndex, evidence_rows

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from confaudit.evidence_model import records_lacking_keys
+from confaudit.evidence_model import records_lacking_keys, sections_read_once
 from confaudit.rules.checks import CHECK_KINDS
 from confaudit.rules.checks._common import NameMatcher, party_names, records, text
 from confaudit.rules.model import Claim, ClaimsFile, Finding, Outcome, RunResult
@@ -138,10 +138,11 @@ def evaluate(claims_file: ClaimsFile, bundle: Mapping[str, Any]) -> RunResult:
     complete = not reasons
     view = with_first_party(bundle, claims_file.first_party)
     findings = []
-    for claim in claims_file.claims:
-        result = run_claim(claim, view, claims_file.room_link_pattern, complete, reasons)
-        findings.append(Finding(claim=claim, verdict=result.verdict, explanation=result.explanation,
-                                evidence=tuple(result.evidence), fingerprint=fingerprint(claims_file.vendor, claim)))
+    with sections_read_once():  # the checks read the same sections of the view again and again
+        for claim in claims_file.claims:
+            result = run_claim(claim, view, claims_file.room_link_pattern, complete, reasons)
+            findings.append(Finding(claim=claim, verdict=result.verdict, explanation=result.explanation,
+                                    evidence=tuple(result.evidence), fingerprint=fingerprint(claims_file.vendor, claim)))
     raw_inputs = bundle.get("inputs")
     inputs = tuple(i for i in (raw_inputs if isinstance(raw_inputs, list) else []) if isinstance(i, Mapping))
     return RunResult(vendor=claims_file.vendor, claims_path=claims_file.path, findings=tuple(findings),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 VERDICTS = ("supported", "contradicted", "understated", "not_observable", "inconclusive", "error", "document_only")

@@ -7,7 +7,8 @@ Cisco AnyConnect-era stacks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from confaudit.wire._records import hex_capped, record_dict
 from confaudit.wire.hello import (

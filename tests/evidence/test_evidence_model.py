@@ -82,3 +82,30 @@ def test_typed_core_passes_mypy() -> None:
     result = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", "/dev/null"], cwd=REPO,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_sections_read_once_filters_a_list_once_and_still_sees_a_changed_one(monkeypatch) -> None:
+    from confaudit import evidence_model
+    from confaudit.evidence_model import section_records, sections_read_once
+
+    calls = []
+    real = evidence_model._REQUIRED_SETS
+
+    class Counting(dict):
+        def get(self, key, default=None):
+            calls.append(key)
+            return real.get(key, default)
+
+    monkeypatch.setattr(evidence_model, "_REQUIRED_SETS", Counting())
+    flows = [{"id": "f1"}]
+    bundle = {"flows": flows}
+    with sections_read_once():
+        first, second = section_records(bundle, "flows"), section_records(bundle, "flows")
+        assert first == second and first is not second  # each caller its own list
+        assert calls == ["flows"]  # filtered once
+        flows.append({"id": "f2"})  # a list that changed is read again
+        assert len(section_records(bundle, "flows") or []) == len(section_records({"flows": list(flows)}, "flows") or [])
+        assert len(calls) == 3
+    section_records(bundle, "flows")
+    section_records(bundle, "flows")
+    assert len(calls) == 5  # outside, every call reads
