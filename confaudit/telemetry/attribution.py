@@ -221,6 +221,10 @@ def _websocket(rec: Mapping[str, Any], by_http_id: Mapping[str, Attribution], na
     return namer.full(_str(rec.get("host")) or host_of_origin(origin_of(rec.get("url")) or ""), "WebSocket host")
 
 
+_FLOW_NAMING = frozenset(("tls", "quic", "http", "http_plain", "websocket"))
+"""Sections whose named records name their flow (such a flow is summarised under the name, not its address)."""
+
+
 def _name_of(section: str, rec: Mapping[str, Any]) -> str:
     if section in ("tls", "quic", "tls_clienthello"):
         return _str(rec.get("sni"))
@@ -372,11 +376,21 @@ def _endpoint(flow: Mapping[str, Any], named: list[Attribution], answered: Mappi
 def _summarise(recs: _Records, roles: Mapping[str, list[Attribution]], result: Result) -> None:
     """One entry per host name (or remote address of an unnamed flow), with its records per kind."""
     entries: dict[str, list[Any]] = {}
+    named_flows: set[str] = set()
+    normalised: dict[str, str] = {}  # the few names 100,000 records carry, each normalised once
     for section in SECTIONS:
         if section == "flows":
             continue
+        flow_named = section in _FLOW_NAMING
         for rec, a in zip(recs(section), roles[section]):
-            name = normalise_host(_name_of(section, rec))
+            raw = _name_of(section, rec)
+            if not raw:
+                continue
+            if flow_named:
+                named_flows.add(_str(rec.get("flow")))
+            name = normalised.get(raw)
+            if name is None:
+                name = normalised[raw] = normalise_host(raw)
             if name:
                 entry = entries.get(name)
                 if entry is None:
@@ -385,8 +399,6 @@ def _summarise(recs: _Records, roles: Mapping[str, list[Attribution]], result: R
                     entry[0] = closest([entry[0], a]) if entry[0] is not None else a
                 counts = entry[1]
                 counts[section] = counts.get(section, 0) + 1
-    named_flows = {_str(r.get("flow")) for s in ("tls", "quic", "http", "http_plain", "websocket")
-                   for r in recs(s) if _name_of(s, r)}
     for flow, a in zip(recs("flows"), roles["flows"]):
         if _str(flow.get("id")) not in named_flows:
             key = f"{_str(flow.get('dst'))}:{flow.get('dport')}/{_str(flow.get('transport'))}"

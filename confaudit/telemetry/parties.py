@@ -69,13 +69,21 @@ def _names(value: Any) -> list[str]:
 def collect_hosts(bundle: dict[str, Any]) -> tuple[dict[str, HostInfo], dict[str, str]]:
     """Host inventory, and a map flow id -> host name (via SNI or DNS answers)."""
     hosts: dict[str, HostInfo] = {}
+    named: dict[str, HostInfo | None] = {}  # each name as recorded, looked up once (records repeat a few hosts)
 
     def info(name: Any) -> HostInfo | None:
+        if type(name) is str and name in named:
+            return named[name]
         host = normalise_host(name) if isinstance(name, str) else ""
         if not host or len(host) > 253 or special_use_name(host):
-            return None
-        found = hosts.get(host)
-        return found if found is not None else hosts.setdefault(host, HostInfo(host))
+            found = None
+        else:
+            found = hosts.get(host)
+            if found is None:
+                found = hosts[host] = HostInfo(host)
+        if type(name) is str:
+            named[name] = found
+        return found
 
     for rec in _dicts(bundle, "http"):
         if (item := info(rec.get("host"))) is not None:
