@@ -114,6 +114,14 @@ def _maybe_secret_fragment(text: str) -> bool:
     return _MAYBE_SECRET_LOWER_RE.search(text.lower()) is not None
 
 
+def latin1_may_hold_secret_pattern(text: str) -> bool:
+    """:func:`_maybe_secret_fragment` of text whose characters are all below U+0100 (bytes read as latin-1), by
+    ``str.lower``: no character there folds to an ASCII letter under Unicode case folding (the long s and the
+    Kelvin sign lie above), and none lowers to one, so the lower-case search finds exactly what the case-blind
+    pattern finds -- at a fraction of its cost on binary payloads."""
+    return _MAYBE_SECRET_LOWER_RE.search(text.lower()) is not None
+
+
 def may_hold_secret(text: str) -> bool:
     """Cheap test: False means neither a secret key name nor a token pattern can occur in ``text``."""
     if not text.isascii():

@@ -10,7 +10,7 @@ import zlib
 from typing import TYPE_CHECKING, Any, Literal
 
 from confaudit.multipart_body import MAX_NESTING, Part, boundary_of, parse_multipart
-from confaudit.redact import Redactor, is_secret_name, may_hold_secret
+from confaudit.redact import Redactor, is_secret_name, latin1_may_hold_secret_pattern, may_hold_secret
 
 if TYPE_CHECKING:
     from confaudit.evidence_model import HttpBody
@@ -266,6 +266,8 @@ def redact_base64(value: str, redactor: Redactor, content_type: str = "") -> str
 def redact_binary(data: bytes, redactor: Redactor) -> bytes:
     """Token patterns inside binary payloads (protobuf strings): redact the ASCII runs that carry them."""
     text = data.decode("latin-1")
+    if not latin1_may_hold_secret_pattern(text):
+        return data  # what Redactor.text gives back unchanged, known without its case-blind search
     redacted = redactor.text(text)
     return data if redacted == text else redacted.encode("latin-1", "replace")
 

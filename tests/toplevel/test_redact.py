@@ -278,3 +278,20 @@ def test_digits_are_never_base64_of_text_so_they_skip_that_test() -> None:
                 continue
             assert head and head[0] >= 0xD0, text  # why Redactor._string skips the base64 test for digits
             assert R.string(text) == text
+
+
+def test_latin1_text_is_screened_for_secrets_as_the_case_blind_pattern_screens_it() -> None:
+    import random
+
+    from confaudit.redact import _MAYBE_SECRET_LITERALS, _MAYBE_SECRET_RE, latin1_may_hold_secret_pattern
+
+    rng = random.Random(5)
+    words = list(_MAYBE_SECRET_LITERALS) + ["a=ice-pwd", "PRIVATE KEY", "Bearer", "SIPS:"]
+    for _ in range(20000):
+        noise = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 40))).decode("latin-1")
+        word = rng.choice(words)
+        word = "".join(c.upper() if rng.random() < 0.5 else c for c in word)
+        for text in (noise, noise[: len(noise) // 2] + word + noise[len(noise) // 2:]):
+            assert latin1_may_hold_secret_pattern(text) == (_MAYBE_SECRET_RE.search(text) is not None), text
+    for high in range(0x80, 0x100):  # no latin-1 letter stands in for an ASCII one
+        assert latin1_may_hold_secret_pattern("to" + chr(high) + "en") == (_MAYBE_SECRET_RE.search("to" + chr(high) + "en") is not None)
