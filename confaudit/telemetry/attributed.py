@@ -69,6 +69,9 @@ def _merged_value(value: Any, new: Attribution | None) -> AttributionRecord | No
     return None if value == merged else merged
 
 
+_NOTHING = object()
+
+
 class _Merger:
     """:func:`_merged` for the records of a bundle, each pair of (stored, new) attribution objects worked out
     once: the evidence build gives every record of a host one shared attribution dict and ``attribute`` one
@@ -79,15 +82,19 @@ class _Merger:
 
     def __init__(self) -> None:
         self._memo: dict[tuple[int, int], tuple[Any, Attribution | None, AttributionRecord | None]] = {}
+        self._last: tuple[Any, Attribution | None, AttributionRecord | None] = (_NOTHING, None, None)
 
     def __call__(self, rec: Mapping[str, Any], new: Attribution | None) -> Mapping[str, Any]:
         value = rec.get("attribution")
-        key = (id(value), id(new))
-        found = self._memo.get(key)
-        if found is None or found[0] is not value or found[1] is not new:
-            if len(self._memo) >= self.LIMIT:
-                self._memo.clear()
-            found = self._memo[key] = (value, new, _merged_value(value, new))
+        found = self._last  # neighbouring records mostly ask the same
+        if found[0] is not value or found[1] is not new:
+            key = (id(value), id(new))
+            known = self._memo.get(key)
+            if known is None or known[0] is not value or known[1] is not new:
+                if len(self._memo) >= self.LIMIT:
+                    self._memo.clear()
+                known = self._memo[key] = (value, new, _merged_value(value, new))
+            found = self._last = known
         merged = found[2]
         return rec if merged is None else dict(rec, attribution=merged)
 
