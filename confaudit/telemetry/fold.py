@@ -109,14 +109,19 @@ class EventFold:
         self.known: dict[PartyKey, dict[FieldAt, _Hits]] = {}
         """Per party, the hits of whole fields whose classification is in :attr:`cache` (cleared with it)."""
         self.known_count = 0
+        self._party_of: dict[str, tuple[PartyKey, PartyAcc, str]] = {}
+        """host -> (party key, tally, domain): the party of each host an event went to, looked up once."""
 
     def add(self, ordinal: int, event: Event) -> None:
         """Count event number ``ordinal`` (events without a host belong to no party)."""
         if not event.host:
             return
-        res = self.resolutions[event.host]
-        pkey = (res.domain, res.entity)
-        acc = self.parties[pkey]
+        party = self._party_of.get(event.host)
+        if party is None:
+            res = self.resolutions[event.host]
+            pkey = (res.domain, res.entity)
+            party = self._party_of[event.host] = (pkey, self.parties[pkey], res.domain)
+        pkey, acc, domain = party
         ref: EvidenceRef = {"kind": event.kind, "id": event.rec_id}
         ref_key = (event.kind, event.rec_id)
         found = self.attribution.by_id.get(ref_key) if self.attribution is not None else None
@@ -142,7 +147,7 @@ class EventFold:
             stats = self.per_phase[window.index]
             stats["messages" if event.kind == "websocket" else "requests"] += 1
             stats["bytes_sent"] += event.bytes_sent
-            stats["parties"].add(res.domain)
+            stats["parties"].add(domain)
             cats, audio = stats["categories"], stats["audio_keys"]
         known = self.known.get(pkey)
         if known is None:
