@@ -202,8 +202,11 @@ def load_http_sources(paths: list[Path], redactor: Redactor) -> HttpSideSections
             raise InputError(path, exc.strerror or "cannot read file") from None
         inputs.append({"path": str(path), "sha256": digest, "format": fmt, "records_read": read,
                        "records_skipped": skipped, "complete": skipped == 0, "warnings": warnings})
-        tagged.extend(zip(repeat(index), count(), records))
-    return {**http_side_sections(tagged), "inputs": inputs, "complete": all(i["complete"] for i in inputs)}
+        with gc_paused(keep=True):  # 100,000 tuples here and in the sort would set off collections that find nothing
+            tagged.extend(zip(repeat(index), count(), records))
+    with gc_paused(keep=True):
+        sections = http_side_sections(tagged)
+    return {**sections, "inputs": inputs, "complete": all(i["complete"] for i in inputs)}
 
 
 def _ts(rec: Mapping[str, object]) -> float:

@@ -57,7 +57,7 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
     from confaudit.gcpause import gc_paused
 
     try:
-        with gc_paused(), collect_events(bundle) as events:
+        with gc_paused(keep=True), collect_events(bundle) as events:
             vendor = vendor_names(first, emap)
             inventory = host_inventory(bundle, emap)
             attribution = attribute(bundle, vendor, emap, inventory=inventory)
@@ -65,7 +65,7 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
             known = events.clear_values.known(rooms, people, accounts)
             write_party_sections(bundle, emap, first_party_from(first, emap), known, events, redactor, attribution,
                                  inventory)
-        bundle["traffic_attribution"] = summary(attribution, vendor)
+            bundle["traffic_attribution"] = summary(attribution, vendor)
     except Exception as exc:  # noqa: BLE001 - fail closed: an analysis bug must not lose the whole bundle
         from confaudit.wire.errors import strict_from_env
 
@@ -81,4 +81,5 @@ def enrich(bundle: dict[str, Any], *, first_party: list[str], room_names: list[s
                         "fields beyond the cut were not classified")
     from confaudit.telemetry.room_links import room_links_section
 
-    bundle["room_links"] = room_links_section(bundle, session.get("room_link_pattern"), warnings)
+    with gc_paused():  # records are trees: a scan of 100,000 URLs sets off collections that find nothing
+        bundle["room_links"] = room_links_section(bundle, session.get("room_link_pattern"), warnings)
