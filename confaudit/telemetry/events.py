@@ -11,7 +11,7 @@ from __future__ import annotations
 import marshal
 import tempfile
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, TypeAlias
 
 from confaudit.telemetry.decode import Decoded, body_bytes
 from confaudit.telemetry.entities import normalise_host
@@ -24,29 +24,19 @@ SPOOL_BATCH = 1000
 MAX_REMEMBERED = 50_000
 
 
-class Event(NamedTuple):
-    """One request or client message, decoded, before classification (a tuple, so it spools as one)."""
-
-    kind: str
-    """Evidence kind: ``http``, ``websocket``, or ``flow`` (cleartext HTTP seen in a packet capture)."""
-    rec_id: str
-    """The record's bundle id (h<N> / w<N>)."""
-    ts: Any
-    """Timestamp as recorded (may be missing or ill-typed in hostile bundles)."""
-    host: str
-    """Host the message went to (normalised), '' when unknown."""
-    located: list[FieldAt]
-    """Decoded fields with their locations."""
-    opaque_sizes: list[int]
-    """Sizes in bytes of the parts the decoder could not read (protobuf-like, binary, over a limit)."""
-    truncated: bool
-    """True when the payload was cut by the capture's cap or a decoding limit."""
-    bytes_sent: int
-    """Request or message size in bytes."""
-
-
 EventRow: TypeAlias = "tuple[str, str, Any, str, list[FieldAt], list[int], bool, int]"
-"""An :class:`Event`'s fields as a plain tuple: how one is made and spooled (a NamedTuple costs a Python call)."""
+"""One request or client message, decoded, before classification -- a plain tuple (made, spooled and read
+back 100,000 times: a NamedTuple costs a Python call each time and an attribute lookup per field):
+
+- ``kind``: evidence kind, ``http``, ``websocket``, or ``flow`` (cleartext HTTP seen in a packet capture);
+- ``rec_id``: the record's bundle id (h<N> / w<N>);
+- ``ts``: timestamp as recorded (may be missing or ill-typed in hostile bundles);
+- ``host``: host the message went to (normalised), '' when unknown;
+- ``located``: decoded fields with their locations;
+- ``opaque_sizes``: sizes in bytes of the parts the decoder could not read (protobuf-like, binary, over a limit);
+- ``truncated``: True when the payload was cut by the capture's cap or a decoding limit;
+- ``bytes_sent``: request or message size in bytes.
+"""
 
 
 def _event(kind: str, rec_id: str, ts: Any, host: str, located: list[FieldAt], decoded: Decoded, size: int) -> EventRow:
@@ -101,14 +91,14 @@ class EventSpool:
         blob = marshal.dumps(batch)  # read back whole: marshal.load on a file reads it piece by piece
         self._file.write(len(blob).to_bytes(8, "little") + blob)
 
-    def __iter__(self) -> Iterator[Event]:
+    def __iter__(self) -> Iterator[EventRow]:
         self._file.seek(0)
         read = 0
         while read < self.count:
             size = int.from_bytes(self._file.read(8), "little")
-            batch = marshal.loads(self._file.read(size))
+            batch: list[EventRow] = marshal.loads(self._file.read(size))
             read += len(batch)
-            yield from map(Event._make, batch)
+            yield from batch
 
     def close(self) -> None:
         self._file.close()

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from confaudit.evidence_model import DataCategory, EvidenceRef
     from confaudit.telemetry.attribution import Result
-    from confaudit.telemetry.events import Event
+    from confaudit.telemetry.events import EventRow
     from confaudit.telemetry.fields import ClassifiedField, FieldAt, Location
     from confaudit.telemetry.parties import Resolution
     from confaudit.telemetry.phases import PhaseIndex
@@ -112,41 +112,42 @@ class EventFold:
         self._party_of: dict[str, tuple[PartyKey, PartyAcc, str]] = {}
         """host -> (party key, tally, domain): the party of each host an event went to, looked up once."""
 
-    def add(self, ordinal: int, event: Event) -> None:
+    def add(self, ordinal: int, event: EventRow) -> None:
         """Count event number ``ordinal`` (events without a host belong to no party)."""
-        if not event.host:
+        kind, rec_id, ts, host, located_fields, opaque_sizes, truncated, bytes_sent = event
+        if not host:
             return
-        party = self._party_of.get(event.host)
+        party = self._party_of.get(host)
         if party is None:
-            res = self.resolutions[event.host]
+            res = self.resolutions[host]
             pkey = (res.domain, res.entity)
-            party = self._party_of[event.host] = (pkey, self.parties[pkey], res.domain)
+            party = self._party_of[host] = (pkey, self.parties[pkey], res.domain)
         pkey, acc, domain = party
-        ref: EvidenceRef = {"kind": event.kind, "id": event.rec_id}
-        ref_key = (event.kind, event.rec_id)
+        ref: EvidenceRef = {"kind": kind, "id": rec_id}
+        ref_key = (kind, rec_id)
         found = self.attribution.by_id.get(ref_key) if self.attribution is not None else None
         candidate = closeness(ref_key, found) if found is not None else None
         acc.ref_count += 1
         if len(acc.refs) < MAX_REFS:
             add_ref(acc.refs, ref)
-        if event.kind != "websocket":
+        if kind != "websocket":
             acc.requests += 1
         else:
             acc.messages += 1
-        acc.bytes_sent += event.bytes_sent
-        if event.opaque_sizes:
+        acc.bytes_sent += bytes_sent
+        if opaque_sizes:
             acc.opaque_payloads += 1
-            acc.opaque_bytes += sum(event.opaque_sizes)
-        if event.truncated:
+            acc.opaque_bytes += sum(opaque_sizes)
+        if truncated:
             acc.truncated_payloads += 1
-        window = self.index.at(event.ts) if self.index.windows else None
+        window = self.index.at(ts) if self.index.windows else None
         phase_name = window.phase if window else None
         cats: dict[DataCategory, int] | None = None
         audio: set[FlowKey] | None = None
         if window is not None:
             stats = self.per_phase[window.index]
-            stats["messages" if event.kind == "websocket" else "requests"] += 1
-            stats["bytes_sent"] += event.bytes_sent
+            stats["messages" if kind == "websocket" else "requests"] += 1
+            stats["bytes_sent"] += bytes_sent
             stats["parties"].add(domain)
             cats, audio = stats["categories"], stats["audio_keys"]
         known = self.known.get(pkey)
@@ -157,7 +158,7 @@ class EventFold:
         shared_ref = ref_key in self.repeated
         nearer = candidate[:3] if candidate is not None else None
         omitted = 0
-        for located in event.located:
+        for located in located_fields:
             field_hits = known.get(located)
             if field_hits is None:
                 field_hits = self._hits(located, pkey, acc, known)
