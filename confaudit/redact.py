@@ -98,12 +98,30 @@ _MAYBE_SECRET_LITERALS = ("eyj", "akia", "asia", "aiza", "ghp_", "gho_", "ghu_",
                           "_live_", "_test_", "private key", "bearer", "basic", "digest", "token", "negotiate", "://",
                           "passw", "pwd", "secret", "api", "access", "signature", "credential", "passcode", "session",
                           "csrf", "xsrf", "a=crypto", "sip:", "sips:", "w3si")
-_MAYBE_SECRET_LOWER_RE = re.compile("|".join(map(re.escape, _MAYBE_SECRET_LITERALS)))
+
+
+def literal_trie(words: Iterable[str]) -> str:
+    """A pattern that finds any of ``words`` where the plain alternation finds one (found or not: not which, nor
+    where), built as a trie: the engine then tries one branch per first letter instead of every word at
+    every position -- half the time of the alternation on a typical body."""
+    def branch(tails: list[str]) -> str:
+        if "" in tails:  # a word ends here: any continuation is found as well
+            return ""
+        firsts: dict[str, list[str]] = {}
+        for tail in tails:
+            firsts.setdefault(tail[0], []).append(tail[1:])
+        alternatives = [re.escape(first) + branch(rest) for first, rest in sorted(firsts.items())]
+        return alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+
+    return branch(sorted(set(words)))
+
+
+_MAYBE_SECRET_LOWER_RE = re.compile(literal_trie(_MAYBE_SECRET_LITERALS))
 
 
 # _MAYBE_SECRET_KEY_RE cannot match ASCII text whose lower case holds none of its words: searched first, they
 # spare most texts the pattern, which tries its 40-character windows at every quote.
-_MAYBE_SECRET_KEY_WORDS_RE = re.compile(_MAYBE_SECRET_KEY_WORDS)
+_MAYBE_SECRET_KEY_WORDS_RE = re.compile(literal_trie(_MAYBE_SECRET_KEY_WORDS.split("|")))
 
 
 def _maybe_secret_fragment(text: str) -> bool:

@@ -295,3 +295,20 @@ def test_latin1_text_is_screened_for_secrets_as_the_case_blind_pattern_screens_i
             assert latin1_may_hold_secret_pattern(text) == (_MAYBE_SECRET_RE.search(text) is not None), text
     for high in range(0x80, 0x100):  # no latin-1 letter stands in for an ASCII one
         assert latin1_may_hold_secret_pattern("to" + chr(high) + "en") == (_MAYBE_SECRET_RE.search("to" + chr(high) + "en") is not None)
+
+
+def test_the_trie_patterns_find_a_secret_word_exactly_where_the_alternation_does() -> None:
+    import random
+
+    from confaudit.redact import _MAYBE_SECRET_KEY_WORDS, _MAYBE_SECRET_LITERALS, literal_trie
+
+    rng = random.Random(3)
+    for words in (list(_MAYBE_SECRET_LITERALS), _MAYBE_SECRET_KEY_WORDS.split("|"), ["ab", "abc", "b", "x.y", "a+"]):
+        trie, plain = re.compile(literal_trie(words)), re.compile("|".join(map(re.escape, words)))
+        alphabet = sorted(set("".join(words))) + [" ", "-", "1"]
+        for _ in range(30000):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
+            if rng.random() < 0.3:
+                at = rng.randrange(len(text) + 1)
+                text = text[:at] + rng.choice(words) + text[at:]
+            assert (trie.search(text) is None) == (plain.search(text) is None), (words[:3], text)
