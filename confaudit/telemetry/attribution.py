@@ -115,6 +115,7 @@ class _Http:
                     changed = True
         self._vendor_pages: dict[str, bool] = {}
         """:meth:`vendor_page` per origin, once the frames are known (every request of a page asks again)."""
+        self._answers: dict[Attribution, Attribution] = {}
         self._decided: dict[tuple[str, int, int], tuple[Any, Any, Attribution | None]] = {}
         """:meth:`by_initiator` per (Host, header list, initiator) of a record, the lists held with the answer (their
         ids cannot be reused): an import shares both between the requests of a page (confaudit.importers.shared),
@@ -142,7 +143,12 @@ class _Http:
         if found is None or found[0] is not headers or found[1] is not initiator:
             if len(self._decided) >= 65536:
                 self._decided.clear()
-            found = self._decided[key] = (headers, initiator, self._by_initiator(rec))
+            decided = self._by_initiator(rec)
+            if decided is not None:  # equal answers as one object: later passes compare them by identity
+                if len(self._answers) >= 65536:
+                    self._answers.clear()
+                decided = self._answers.setdefault(decided, decided)
+            found = self._decided[key] = (headers, initiator, decided)
         return found[2]
 
     def _by_initiator(self, rec: Mapping[str, Any]) -> Attribution | None:

@@ -79,18 +79,23 @@ class RequestHeaders:
     """Lists remembered: a bundle read from JSON shares none, and an index per record would cost memory."""
 
     def __init__(self) -> None:
-        self._memo: dict[int, tuple[Any, dict[str, str], list[Initiator]]] = {}
+        self._memo: dict[int, tuple[Any, dict[str, str], list[Initiator], str]] = {}
 
-    def _read(self, rec: Mapping[str, Any]) -> tuple[Any, dict[str, str], list[Initiator]]:
-        """(pairs, index, the initiators its Origin and Referer name) of the record's header list."""
+    def _read(self, rec: Mapping[str, Any]) -> tuple[Any, dict[str, str], list[Initiator], str]:
+        """(pairs, index, the initiators its Origin and Referer name, its destination) of the record's header list."""
         pairs = rec.get("request_headers")
         found = self._memo.get(id(pairs))
         if found is None or found[0] is not pairs:
             if len(self._memo) >= self.LIMIT:
                 self._memo.clear()
             index = _header_index(pairs)
-            found = self._memo[id(pairs)] = (pairs, index, _header_initiators(index.get("origin"), index.get("referer")))
+            found = self._memo[id(pairs)] = (pairs, index, _header_initiators(index.get("origin"), index.get("referer")),
+                                             (index.get("sec-fetch-dest") or "").strip().lower())
         return found
+
+    def destination(self, rec: Mapping[str, Any]) -> str:
+        """:func:`destination` of ``rec``, worked out once per header list."""
+        return self._read(rec)[3]
 
     def __call__(self, rec: Mapping[str, Any], name: str) -> str | None:
         return self._read(rec)[1].get(name)
@@ -134,6 +139,8 @@ def initiators(rec: Mapping[str, Any], header: HeaderReader = header) -> list[In
 
 def destination(rec: Mapping[str, Any], header: HeaderReader = header) -> str:
     """The request's Sec-Fetch-Dest (``document``, ``iframe``, ``script``, ``empty`` ...), '' when not sent."""
+    if isinstance(header, RequestHeaders):
+        return header.destination(rec)
     return (header(rec, "sec-fetch-dest") or "").strip().lower()
 
 
