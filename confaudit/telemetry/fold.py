@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from confaudit.redact import Redactor
 from confaudit.telemetry.decode import Field
-from confaudit.telemetry.fields import Located, classify_located
+from confaudit.telemetry.fields import ClassifiedField, Located, classify_located
 from confaudit.telemetry.known import KnownMatcher
 from confaudit.telemetry.records import MAX_REFS, FlowAcc, PartyAcc, closeness
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from confaudit.evidence_model import DataCategory, EvidenceRef
     from confaudit.telemetry.attribution import Result
     from confaudit.telemetry.events import EventRow
-    from confaudit.telemetry.fields import ClassifiedField, FieldAt, Location
+    from confaudit.telemetry.fields import FieldAt, Location
     from confaudit.telemetry.parties import Resolution
     from confaudit.telemetry.phases import PhaseIndex
     from confaudit.telemetry.records import Closeness, FlowKey, PartyKey, PhaseTally
@@ -109,6 +109,8 @@ class EventFold:
         self.known: dict[PartyKey, dict[FieldAt, _Hits]] = {}
         """Per party, the hits of whole fields whose classification is in :attr:`cache` (cleared with it)."""
         self.known_count = 0
+        self._digit_places: dict[tuple[Location, str, tuple[str, ...], tuple[str, ...]], list[ClassifiedField]] = {}
+        """Classifications of digits no known value matches, per place (:meth:`_classify`)."""
         self._party_of: dict[str, tuple[PartyKey, PartyAcc, str]] = {}
         """host -> (party key, tally, domain): the party of each host an event went to, looked up once."""
 
@@ -196,8 +198,7 @@ class EventFold:
         cache_key = (location, path, keys, value)
         entry = self.cache.get(cache_key)
         if entry is None:
-            item = Located(location, Field(path, keys, value, transforms))
-            entry = _Classified([(c, _INDEX_RE.sub("[*]", c.field.path)) for c in classify_located(item, self.matcher)])
+            entry = _Classified([(c, _INDEX_RE.sub("[*]", c.field.path)) for c in self._classify(located)])
             if len(value) >= 2000:
                 return _Hits(self._resolve(entry, pkey, acc))
             if len(self.cache) >= MAX_CACHED:
@@ -212,6 +213,23 @@ class EventFold:
         known[located] = hits
         self.known_count += 1
         return hits
+
+    def _classify(self, located: FieldAt) -> list[ClassifiedField]:
+        """``classify_located`` of the field; digits that no known value matches are classified once per place
+        (location, path, keys, transforms) and given the field's own value: no shape test matches digits alone
+        (taxonomy.classify_value), so only the place decides what an id or a counter is."""
+        location, path, keys, value, transforms = located
+        if not (value.isdigit() and not self.matcher.match(value)):
+            return classify_located(Located(location, Field(path, keys, value, transforms)), self.matcher)
+        place = (location, path, keys, transforms)
+        found = self._digit_places.get(place)
+        if found is None:
+            if len(self._digit_places) >= MAX_CACHED:
+                self._digit_places.clear()
+            found = self._digit_places[place] = classify_located(Located(location, Field(path, keys, value, transforms)),
+                                                                 self.matcher)
+        # the field each classification holds, as classify_located builds it (a header's is its own, keyed by name)
+        return [ClassifiedField(c.location, c.field._replace(value=value), c.matches, c.implicit) for c in found]
 
     def _forget(self) -> None:
         for known in self.known.values():
