@@ -99,10 +99,16 @@ def traffic_events(bundle: Mapping[str, Any]) -> list[tuple[float, str]]:
                 host_party.setdefault(str(host).lower(), str(party["id"]))
     events: list[tuple[float, str]] = []
     http_host: dict[str, str] = {}
+    lowered: dict[str, str] = {}  # the few hosts 100,000 requests name, each lower-cased once
     for req in (records(bundle, "http") or []):
         if not isinstance(req, dict):
             continue
-        host = str(req["host"] or "").lower()
+        raw_host = req["host"]
+        host = lowered.get(raw_host) if type(raw_host) is str else None
+        if host is None:
+            host = str(raw_host or "").lower()
+            if type(raw_host) is str:
+                lowered[raw_host] = host
         http_host[str(req["id"])] = host
         ts = _num(req["ts"])
         if ts is not None and host in host_party:
@@ -139,6 +145,9 @@ def _spread(spans: list[tuple[float, float, str, float]], t0: float, span: float
     per_party: dict[str, list[float]] = defaultdict(lambda: [0.0] * BINS)
     for start, end, pid, weight in spans:
         first = min(int((start - t0) / span * BINS), BINS - 1)
+        if end == start:  # a request or message: its whole weight in its one bucket (what the loop below adds)
+            per_party[pid][first] += weight
+            continue
         last = min(int((end - t0) / span * BINS), BINS - 1)
         share = weight / (last - first + 1)
         for idx in range(first, last + 1):
