@@ -124,20 +124,37 @@ def write_new(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def write_all(fd: int, data: bytes | Iterable[bytes]) -> None:
+def write_all(fd: int, data: bytes | Iterable[bytes | memoryview]) -> None:
     """Write all of ``data`` (bytes, or pieces of it in order) to ``fd`` and fsync it."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         _write_view(fd, memoryview(data))
     else:
-        pending, size = [], 0
+        pending: list[bytes | memoryview] = []
+        size = 0
         for piece in data:  # small pieces gathered, so a bundle's many short keys are not a syscall each
             pending.append(piece)
             size += len(piece)
-            if size >= 1 << 20:
-                _write_view(fd, memoryview(b"".join(pending)))
+            if size >= 1 << 20 or len(pending) >= _MAX_PIECES:
+                _write_pieces(fd, pending)
                 pending, size = [], 0
-        _write_view(fd, memoryview(b"".join(pending)))
+        _write_pieces(fd, pending)
     os.fsync(fd)
+
+
+_MAX_PIECES = 512
+"""Pieces gathered into one ``writev`` (Linux takes up to 1,024)."""
+
+
+def _write_pieces(fd: int, pieces: list[bytes | memoryview]) -> None:
+    """The pieces written in order with ``writev`` (one system call, no joined copy), short writes resumed."""
+    views = [memoryview(p) for p in pieces if len(p)]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]
 
 
 def _write_view(fd: int, view: memoryview) -> None:

@@ -34,7 +34,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     atomic_write_chunks(path, (data,))
 
 
-def atomic_write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes], private: bool = False) -> None:
+def atomic_write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes | memoryview], private: bool = False) -> None:
     """:func:`atomic_write_bytes` for output produced piece by piece (never held whole in memory).
 
     An output that cannot be written (read-only or missing permissions, a name too long, a directory in the
@@ -47,7 +47,7 @@ def atomic_write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes], p
         raise InputError(target, f"cannot write this output: {exc.strerror or type(exc).__name__}") from None
 
 
-def _write_and_replace(target: Path, chunks: Iterable[bytes], file_mode: int) -> None:
+def _write_and_replace(target: Path, chunks: Iterable[bytes | memoryview], file_mode: int) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # At most 40 characters of the target's name (160 UTF-8 bytes): a legal 255-byte name must not make the
     # temp name overflow NAME_MAX.

@@ -113,8 +113,9 @@ def indent_compact(compact: bytes, depth: int) -> bytes:
     return laid.replace(b"\n", b"\n" + b" " * depth) if depth else laid
 
 
-def canonical_chunks(obj: Any) -> Iterator[bytes]:
-    """UTF-8 bytes of ``dumps_canonical(obj) + "\\n"``, in pieces of about :data:`BATCH_BYTES`."""
+def canonical_chunks(obj: Any) -> Iterator[bytes | memoryview]:
+    """UTF-8 bytes of ``dumps_canonical(obj) + "\\n"``, in pieces of about :data:`BATCH_BYTES` (bytes, or views of
+    them: ``b"".join`` and ``os.writev`` take both)."""
     yield from _value(obj, 0)
     yield b"\n"
 
@@ -126,7 +127,7 @@ def write_json(path: str | os.PathLike[str], obj: Any, private: bool = False) ->
     atomic_write_chunks(path, canonical_chunks(obj), private=private)
 
 
-def _value(obj: Any, depth: int) -> Iterator[bytes]:
+def _value(obj: Any, depth: int) -> Iterator[bytes | memoryview]:
     if isinstance(obj, dict) and obj and all(isinstance(k, str) for k in obj):
         yield from _object(obj, depth)
     elif isinstance(obj, (list, tuple)) and obj:
@@ -135,7 +136,7 @@ def _value(obj: Any, depth: int) -> Iterator[bytes]:
         yield indent_compact(_COMPACT.encode(obj).encode("utf-8"), depth)
 
 
-def _object(obj: dict[str, Any], depth: int) -> Iterator[bytes]:
+def _object(obj: dict[str, Any], depth: int) -> Iterator[bytes | memoryview]:
     inner = b"\n" + b" " * (depth + 1)
     for n, key in enumerate(sorted(obj)):
         yield (b"{" if n == 0 else b",") + inner + _COMPACT.encode(key).encode("utf-8") + b": "
@@ -146,7 +147,7 @@ def _object(obj: dict[str, Any], depth: int) -> Iterator[bytes]:
 MAX_BATCH_ITEMS = 1024
 
 
-def _array(items: Iterable[Any], depth: int) -> Iterator[bytes]:
+def _array(items: Iterable[Any], depth: int) -> Iterator[bytes | memoryview]:
     """Items encoded a slice at a time (one C call encodes a list exactly as its items joined by ``,``), each
     slice sized from the last one's bytes per item to about :data:`BATCH_BYTES`, laid out at once: the
     slice's own brackets are cut off."""
@@ -157,7 +158,8 @@ def _array(items: Iterable[Any], depth: int) -> Iterator[bytes]:
         part = seq[start:start + count]
         encoded = _COMPACT.encode(part).encode("utf-8")
         laid = indent_compact(encoded, depth)
-        yield (b"[" if start == 0 else b",") + laid[1:-tail]
+        yield b"[" if start == 0 else b","
+        yield memoryview(laid)[1:-tail]  # the slice's own brackets cut off without a copy
         start += len(part)
         count = max(1, min(MAX_BATCH_ITEMS, BATCH_BYTES * len(part) // max(len(encoded), 1)))
     yield b"\n" + b" " * depth + b"]"

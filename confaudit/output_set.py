@@ -55,7 +55,7 @@ class FileOutput:
     """The option that names it, for messages (``--json``)."""
     path: Path
     """Where it goes."""
-    data: bytes | Iterable[bytes]
+    data: bytes | Iterable[bytes | memoryview]
     """Its complete content, or its pieces in order (a large bundle is never held whole); consumed once, while
     it is staged, before anything is moved into place."""
 
