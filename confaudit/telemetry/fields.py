@@ -108,6 +108,11 @@ FieldAt = tuple[Location, str, tuple[str, ...], str, tuple[str, ...]]
 tuple (built for every field of every request: a frozen dataclass costs several times more)."""
 
 
+def _url_part(location: Location, text: str) -> FieldAt:
+    """A URL's path or fragment as one field (percent-decoded, up to any ``?``)."""
+    return (location, "$", (), unquote(text.split("?", 1)[0], errors="replace"), ())
+
+
 def _at(location: Location, item: Field) -> FieldAt:
     return (location, item.path, item.keys, item.value, item.transforms)
 
@@ -123,6 +128,16 @@ class SharedLists:
         self._memo: dict[int, tuple[Any, list[FieldAt]]] = {}
         self._pairs: dict[tuple[str, str], list[FieldAt]] = {}
         self._sizes: dict[int, tuple[Any, int]] = {}
+        self._parts: dict[str, FieldAt] = {}
+
+    def url_part(self, location: Location, text: str) -> FieldAt:
+        """:func:`_url_part`, one field per distinct path (requests repeat their paths: one tuple serves them all)."""
+        found = self._parts.get(text)
+        if found is None or found[0] != location:
+            if len(self._parts) >= self.LIMIT:
+                self._parts.clear()
+            found = self._parts[text] = _url_part(location, text)
+        return found
 
     def size(self, value: Any, measure: Callable[[Any], int]) -> int:
         """``measure(value)`` of a shared list, measured once per list object."""
@@ -193,10 +208,10 @@ def request_fields(rec: dict[str, Any], shared: SharedLists | None = None) -> tu
         out: list[FieldAt] = []
     else:
         out = list(shared.fields("query", query)) if shared is not None else _list_fields("query", query)
-    in_url: tuple[tuple[Location, str | None], ...] = (("path", path), ("fragment", fragment))
-    for location, text in in_url:
-        if text:
-            out.append((location, "$", (), unquote(text.split("?", 1)[0], errors="replace"), ()))
+    if path:
+        out.append(shared.url_part("path", path) if shared is not None else _url_part("path", path))
+    if fragment:
+        out.append(_url_part("fragment", fragment))
     if shared is not None and isinstance(headers, list) and headers:
         out.extend(shared.fields("header", headers))
     else:
