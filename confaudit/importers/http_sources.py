@@ -224,12 +224,7 @@ def http_side_sections(tagged: list[tuple[int, int, ImportedRecord]]) -> HttpSid
     tagged.sort(key=lambda t: (_ts(t[2]), t[0], t[1]))
     upgrades = {(src, str(rec.get("http_uuid"))) for src, _, rec in tagged if rec["kind"] == "websocket"}
     http_ids: dict[tuple[int, str], str] = {}
-    http_count = 0
-    for src, _, rec in tagged:
-        if rec["kind"] == "http":
-            http_count += 1
-            if (src, str(rec.get("flow_uuid"))) in upgrades:
-                http_ids.setdefault((src, str(rec.get("flow_uuid"))), f"h{http_count}")
+    joins: list[tuple[dict[str, Any], tuple[int, str]]] = []  # a message may sort before its upgrade: joined after
     for src, _, rec in tagged:
         # The one step typed by casts: the record becomes its bundle record in place (a copy per record would cost
         # a HAR of 100,000 requests time and, while both exist, memory), which no TypedDict can express. ``kind``
@@ -239,12 +234,16 @@ def http_side_sections(tagged: list[tuple[int, int, ImportedRecord]]) -> HttpSid
         record = cast("dict[str, Any]", rec)
         kind = record.pop("kind")
         if kind == "http":
-            record.pop("flow_uuid", None)
-            record["id"] = f"h{len(http) + 1}"
+            record["id"] = rid = f"h{len(http) + 1}"
+            if upgrades and (join := (src, str(record.pop("flow_uuid", None)))) in upgrades:
+                http_ids.setdefault(join, rid)
+            else:
+                record.pop("flow_uuid", None)
             http.append(cast("HttpExchange", record))
         elif kind == "websocket":
             record["id"] = f"w{len(websocket) + 1}"
-            record["http_id"] = http_ids.get((src, str(record.pop("http_uuid", None))))
+            record["http_id"] = None
+            joins.append((record, (src, str(record.pop("http_uuid", None)))))
             record["flow"] = None
             websocket.append(cast("WebSocketMessage", record))
         elif kind == "tls_clienthello":
@@ -258,6 +257,8 @@ def http_side_sections(tagged: list[tuple[int, int, ImportedRecord]]) -> HttpSid
             dns_queries.append(cast("DnsQuery", record))
         else:  # the readers keep the five kinds only
             raise KeyError(kind)
+    for record, join in joins:
+        record["http_id"] = http_ids.get(join)
     tagged.clear()
     return out
 
