@@ -190,3 +190,19 @@ def test_shared_parts_hold_equal_short_strings_once_and_stay_bounded(monkeypatch
     for n in range(3):
         parts.text(f"v{n}")
     assert len(parts._texts) <= 3 and parts.text(again) is again  # started over: held no longer
+
+
+def test_a_message_that_sorts_before_its_upgrade_is_still_joined_to_it() -> None:
+    from confaudit.importers.http_sources import http_side_sections
+
+    upgrade = {"kind": "http", "flow_uuid": "u1", "ts": 20.0, "host": "a.test"}
+    other = {"kind": "http", "flow_uuid": "u2", "ts": 5.0, "host": "b.test"}
+    early = {"kind": "websocket", "http_uuid": "u1", "ts": 10.0}  # a clock step put it first
+    late = {"kind": "websocket", "http_uuid": "u1", "ts": 30.0}
+    stray = {"kind": "websocket", "http_uuid": "nowhere", "ts": 31.0}
+    out = http_side_sections([(0, 0, upgrade), (0, 1, other), (0, 2, early), (0, 3, late), (0, 4, stray)])
+    assert [(r["id"], r["host"]) for r in out["http"]] == [("h1", "b.test"), ("h2", "a.test")]
+    assert [(m["id"], m["http_id"], list(m)) for m in out["websocket"]] == [
+        ("w1", "h2", ["ts", "id", "http_id", "flow"]), ("w2", "h2", ["ts", "id", "http_id", "flow"]),
+        ("w3", None, ["ts", "id", "http_id", "flow"])]
+    assert all("flow_uuid" not in r for r in out["http"])
