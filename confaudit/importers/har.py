@@ -40,13 +40,6 @@ def _need(cond: bool, path: Path, where: str, what: str) -> None:
         raise InputError(path, f"HAR {where}: {what}")
 
 
-def _str(obj: dict[str, Any], key: str, path: Path, where: str, default: str | None = None) -> str:
-    value = obj.get(key, default)
-    if not isinstance(value, str):
-        raise InputError(path, f"HAR {where}: '{key}' must be a string")
-    return value
-
-
 def _headers(value: Any, path: Path, where: str) -> tuple[tuple[str, str], ...]:
     value = [] if value is None else value
     _need(isinstance(value, list), path, where, "'headers' must be a list")
@@ -110,6 +103,7 @@ class _Memo(SharedParts):
     def __init__(self, redactor: Redactor) -> None:
         super().__init__()
         self.redactor = redactor
+        self._servers: dict[tuple[str, int], HttpEndpoint] = {}
 
     def _pair(self, kind: str, name: str, value: str) -> list[str]:
         def redacted() -> list[str]:
@@ -129,6 +123,15 @@ class _Memo(SharedParts):
                         [self._pair("query", name, value) for name, value in form_pairs(parts.query)])
 
         return self.same("url", raw, parsed, len(raw))
+
+    def server(self, ip: str, port: int) -> HttpEndpoint:
+        """The record's ``server`` endpoint, one dict per (address, port)."""
+        found = self._servers.get((ip, port))
+        if found is None:
+            if len(self._servers) >= 4096:
+                self._servers.clear()
+            found = self._servers[(ip, port)] = _endpoint(ip, port)
+        return found
 
     def headers(self, pairs: tuple[tuple[str, str], ...]) -> list[list[str]]:
         return self.same("headers", pairs, lambda: [self._pair("header", name, value) for name, value in pairs],
@@ -179,45 +182,59 @@ def read_har(path: Path, redactor: Redactor) -> tuple[list[HarRecord], int, int,
 
 
 def _http_record(entry: dict[str, Any], index: int, path: Path, where: str, memo: _Memo) -> HttpObservation:
+    # Checks written out rather than through _need/_str: this runs once per entry of files of 100,000.
     redactor = memo.redactor
     req, resp = entry.get("request"), entry.get("response") or {}
     if not (isinstance(req, dict) and isinstance(resp, dict)):
         raise InputError(path, f"HAR {where}: 'request'/'response' must be objects")
+    raw_url = req.get("url")
+    if not isinstance(raw_url, str):
+        raise InputError(path, f"HAR {where}: 'url' must be a string")
     try:
-        target = memo.url(_str(req, "url", path, where))
+        target = memo.url(raw_url)
     except ValueError:
         raise InputError(path, f"HAR {where}: request url is not a URL") from None
     req_headers = _headers(req.get("headers"), path, where)
     resp_headers = _headers(resp.get("headers"), path, where)
     status = resp.get("status")
-    _need(status is None or (isinstance(status, int) and not isinstance(status, bool)), path, where, "'status' must be an integer")
+    if not (status is None or (isinstance(status, int) and not isinstance(status, bool))):
+        raise InputError(path, f"HAR {where}: 'status' must be an integer")
     post = req.get("postData")
-    _need(post is None or isinstance(post, dict), path, where, "'postData' must be an object")
+    if not (post is None or isinstance(post, dict)):
+        raise InputError(path, f"HAR {where}: 'postData' must be an object")
     content = resp.get("content") or {}
-    _need(isinstance(content, dict), path, where, "'content' must be an object")
-    ts = _timestamp(_str(entry, "startedDateTime", path, where), path, where)
+    if not isinstance(content, dict):
+        raise InputError(path, f"HAR {where}: 'content' must be an object")
+    started = entry.get("startedDateTime")
+    if not isinstance(started, str):
+        raise InputError(path, f"HAR {where}: 'startedDateTime' must be a string")
+    ts = _timestamp(started, path, where)
+    method = req.get("method")
+    if not isinstance(method, str):
+        raise InputError(path, f"HAR {where}: 'method' must be a string")
     server_ip = entry.get("serverIPAddress")
     http_version = req.get("httpVersion")
+    text = memo.text
     record: HttpObservation = {
-        "kind": "http", "flow_uuid": f"har-{index}", "ts": ts, "method": memo.text(_str(req, "method", path, where)),
+        "kind": "http", "flow_uuid": f"har-{index}", "ts": ts, "method": text(method),
         "url": target.url, "scheme": target.scheme, "host": target.host, "port": target.port,
         "path": target.path, "query": target.query,
-        "http_version": memo.text(http_version) if isinstance(http_version, str) else None,
+        "http_version": text(http_version) if isinstance(http_version, str) else None,
         "status": status if status else None,
         "request_headers": memo.headers(req_headers),
         "response_headers": memo.headers(resp_headers),
-        "request_body": body_record(_text_bytes(post, path, where), memo.text(_mime(post, req_headers)), "", redactor)
+        "request_body": body_record(_text_bytes(post, path, where), text(_mime(post, req_headers)), "", redactor)
         if post and post.get("text") else None,
-        "response_body": body_record(_text_bytes(content, path, where), memo.text(_mime(content, resp_headers)), "", redactor)
+        "response_body": body_record(_text_bytes(content, path, where), text(_mime(content, resp_headers)), "", redactor)
         if content.get("text") else None,
         "client": None,
-        "server": memo.same("server", (server_ip, target.port), lambda: _endpoint(server_ip, target.port))
-        if isinstance(server_ip, str) and server_ip else None,
+        "server": memo.server(server_ip, target.port) if isinstance(server_ip, str) and server_ip else None,
         "source": "har", "flow": None, "duration_ms": _number(entry.get("time")), "error": None,
     }
-    initiator = har_initiator(entry)  # Chrome's _initiator: which page or script asked (origins only)
-    if initiator is not None:
-        record["initiator"] = memo.same("initiator", (initiator["type"], *initiator["origins"]), lambda: initiator)
+    if "_initiator" in entry:
+        initiator = har_initiator(entry)  # Chrome's _initiator: which page or script asked (origins only)
+        if initiator is not None:
+            record["initiator"] = memo.same("initiator", (initiator["type"], *initiator["origins"]), lambda: initiator)
     return record
 
 
