@@ -122,7 +122,8 @@ class _Memo(SharedParts):
             return _Url(url, self.text(parts.scheme), self.text(parts.hostname or ""), port, path,
                         [self._pair("query", name, value) for name, value in form_pairs(parts.query)])
 
-        return self.same("url", raw, parsed, len(raw))
+        found = self._memo.get(("url", raw))  # most URLs recur: no closure made for them
+        return found if found is not None else self.same("url", raw, parsed, len(raw))
 
     def server(self, ip: str, port: int) -> HttpEndpoint:
         """The record's ``server`` endpoint, one dict per (address, port)."""
@@ -134,6 +135,9 @@ class _Memo(SharedParts):
         return found
 
     def headers(self, pairs: tuple[tuple[str, str], ...]) -> list[list[str]]:
+        found = self._memo.get(("headers", pairs))  # a session sends the same headers again and again
+        if found is not None:
+            return found
         return self.same("headers", pairs, lambda: [self._pair("header", name, value) for name, value in pairs],
                          sum(map(len, chain.from_iterable(pairs))))
 
@@ -160,7 +164,8 @@ def har_records(entries: Iterable[Any], path: Path, redactor: Redactor,
             continue
         upgrade = _http_record(entry, index, path, where, memo)
         records.append(upgrade)
-        records.extend(_websocket_records(entry, upgrade, path, where, redactor))
+        if "_webSocketMessages" in entry:
+            records.extend(_websocket_records(entry, upgrade, path, where, redactor))
     if skipped > len(warnings):
         warnings.append(f"{path.name}: {skipped} entries skipped in all")
     return records, skipped, warnings
