@@ -68,7 +68,7 @@ class EventSpool:
         batch: list[EventRow] = []
         seen: set[tuple[str, str]] = set()
         for event in events:
-            kind, rec_id, ts, host, located = event[:5]
+            kind, rec_id, ts, host, located, _, _, _ = event
             self.count += 1
             ref = (kind, rec_id)
             if ref in seen:

@@ -184,8 +184,8 @@ class EventFold:
                         continue
                     flow.repeated.add(ref_key)
                 flow.ref_count += 1
-                if nearer is not None and (flow.closest is None or nearer < flow.closest[:3]):
-                    flow.closest = candidate
+                if nearer is not None and (flow.nearest is None or nearer < flow.nearest):
+                    flow.closest, flow.nearest = candidate, nearer
                 refs = flow.refs
                 if len(refs) < MAX_REFS and ref not in refs:
                     refs.append(ref)

@@ -72,6 +72,8 @@ class FlowAcc:
     """References shared by several events (EventSpool.repeated) seen so far: counted once each."""
     closest: Closeness | None = None
     """(rank, kind, id, attribution) of the carrying record closest to the vendor, first in (kind, id) order."""
+    nearest: tuple[int, str, str] | None = None
+    """``closest[:3]``, kept to compare against without slicing it for every event."""
 
 
 def closeness(ref: tuple[str, str], found: Attribution) -> Closeness:
