@@ -138,6 +138,9 @@ def _request_bytes(rec: dict[str, Any], shared: SharedLists | None = None) -> in
     return size
 
 
+_NO_HOSTS: dict[str, str] = {}
+
+
 def _host_of(rec: dict[str, Any], http_hosts: dict[str, str]) -> str:
     host = rec.get("host")
     if isinstance(host, str) and host:
@@ -165,7 +168,7 @@ def iter_events(bundle: dict[str, Any]) -> Iterator[EventRow]:
     http_hosts: dict[str, str] = {}
     shared = SharedLists()
     for rec in _dicts(bundle, "http"):
-        host = _host_of(rec, {})
+        host = _host_of(rec, _NO_HOSTS)
         if isinstance(rec.get("id"), str):
             http_hosts[rec["id"]] = host
         located, decoded = request_fields(rec, shared)
