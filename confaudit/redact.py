@@ -14,7 +14,7 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,7 @@ _URL_TOKEN_RE = re.compile(r"(?:\[|%5B)REDACTED(?:%20| |\+)[A-Za-z0-9_.\-]{1,40}
 _MAX_DEPTH = 200
 _MAX_REMEMBERED_PIECES = 50_000
 _MAX_REMEMBERED_VALUES = 10_000
-"""Short strings, texts and tokens remembered with their redaction (each its own memo; the same value recurs
-in every request of a session: a query key, a token, a header value)."""
+"""Short strings, texts and tokens remembered with their redaction, per memo (:func:`_remembered`)."""
 
 # Header names redacted whole (case-insensitive), plus any name containing one of the fragments.
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "api-key", "x-api-key",
@@ -187,6 +186,17 @@ def _kind_label(kind: str) -> str:
     return label or "secret"
 
 
+def _remembered(memo: dict[Any, str], key: Any, redact: Callable[..., str], *args: Any) -> str:
+    """``redact(*args)``, remembered in ``memo`` under ``key`` (which starts over past
+    :data:`_MAX_REMEMBERED_VALUES`): redaction is a pure function of its input under one key."""
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= _MAX_REMEMBERED_VALUES:
+            memo.clear()
+        found = memo[key] = redact(*args)
+    return found
+
+
 class Redactor:
     """Redacts secrets with HMAC-SHA256 tokens under one key."""
 
@@ -195,10 +205,11 @@ class Redactor:
             raise ValueError("redaction key must not be empty")
         self._key = bytes(key)
         self._form_pieces: dict[str, str] = {}
-        self._strings: dict[str, str] = {}
-        self._tokens: dict[tuple[str, str], str] = {}
-        self._texts: dict[str, str] = {}
-        """:meth:`string` of short values: an import redacts a URL's query as text and again as pairs."""
+        # Short values remembered with their redaction (:func:`_remembered`): an import redacts a URL's query as
+        # text and again as pairs, and a session repeats its keys, token and header values in every request.
+        self._strings: dict[Any, str] = {}
+        self._tokens: dict[Any, str] = {}
+        self._texts: dict[Any, str] = {}
 
     @classmethod
     def default(cls) -> "Redactor":
@@ -211,12 +222,7 @@ class Redactor:
     def token(self, kind: str, value: str | bytes) -> str:
         """``[REDACTED kind #hmac8]``; an existing token is returned unchanged."""
         if type(value) is str and len(value) < 512:  # a session's token recurs in every request it makes
-            found = self._tokens.get((kind, value))
-            if found is None:
-                if len(self._tokens) >= _MAX_REMEMBERED_VALUES:
-                    self._tokens.clear()
-                found = self._tokens[(kind, value)] = self._token(kind, value)
-            return found
+            return _remembered(self._tokens, (kind, value), self._token, kind, value)
         return self._token(kind, value)
 
     def _token(self, kind: str, value: str | bytes) -> str:
@@ -416,12 +422,7 @@ class Redactor:
         inside it by structure, everything else by pattern. Encodings are kept as found."""
         if _depth or len(value) >= 256:
             return self._string(value, _depth)
-        found = self._strings.get(value)
-        if found is None:
-            if len(self._strings) >= _MAX_REMEMBERED_VALUES:
-                self._strings.clear()
-            found = self._strings[value] = self._string(value, 0)
-        return found
+        return _remembered(self._strings, value, self._string, value, 0)
 
     def _string(self, value: str, _depth: int) -> str:
         stripped = value.strip()
@@ -491,12 +492,7 @@ class Redactor:
             return text
         if len(text) >= 256:
             return self._text(text)
-        found = self._texts.get(text)  # short texts that may hold a secret recur: a query key, a header value
-        if found is None:
-            if len(self._texts) >= _MAX_REMEMBERED_VALUES:
-                self._texts.clear()
-            found = self._texts[text] = self._text(text)
-        return found
+        return _remembered(self._texts, text, self._text, text)
 
     def _text(self, text: str) -> str:
         for kind, pattern in _PATTERNS:

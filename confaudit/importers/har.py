@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable
+from functools import partial
 from itertools import chain
 from datetime import datetime
 from pathlib import Path
@@ -103,7 +104,6 @@ class _Memo(SharedParts):
     def __init__(self, redactor: Redactor) -> None:
         super().__init__()
         self.redactor = redactor
-        self._servers: dict[tuple[str, int], HttpEndpoint] = {}
 
     def _pair(self, kind: str, name: str, value: str) -> list[str]:
         def redacted() -> list[str]:
@@ -122,20 +122,11 @@ class _Memo(SharedParts):
             return _Url(url, self.text(parts.scheme), self.text(parts.hostname or ""), port, path,
                         [self._pair("query", name, value) for name, value in form_pairs(parts.query)])
 
-        found = self._memo.get(("url", raw))  # most URLs recur: no closure made for them
+        found: _Url | None = self.known("url", raw)  # most URLs recur: no closure made for them
         return found if found is not None else self.same("url", raw, parsed, len(raw))
 
-    def server(self, ip: str, port: int) -> HttpEndpoint:
-        """The record's ``server`` endpoint, one dict per (address, port)."""
-        found = self._servers.get((ip, port))
-        if found is None:
-            if len(self._servers) >= 4096:
-                self._servers.clear()
-            found = self._servers[(ip, port)] = _endpoint(ip, port)
-        return found
-
     def headers(self, pairs: tuple[tuple[str, str], ...]) -> list[list[str]]:
-        found = self._memo.get(("headers", pairs))  # a session sends the same headers again and again
+        found: list[list[str]] | None = self.known("headers", pairs)  # a session sends the same headers again and again
         if found is not None:
             return found
         return self.same("headers", pairs, lambda: [self._pair("header", name, value) for name, value in pairs],
@@ -187,7 +178,7 @@ def read_har(path: Path, redactor: Redactor) -> tuple[list[HarRecord], int, int,
 
 
 def _http_record(entry: dict[str, Any], index: int, path: Path, where: str, memo: _Memo) -> HttpObservation:
-    # Checks written out rather than through _need/_str: this runs once per entry of files of 100,000.
+    # Checks written out rather than through _need: this runs once per entry of files of 100,000.
     redactor = memo.redactor
     req, resp = entry.get("request"), entry.get("response") or {}
     if not (isinstance(req, dict) and isinstance(resp, dict)):
@@ -233,7 +224,8 @@ def _http_record(entry: dict[str, Any], index: int, path: Path, where: str, memo
         "response_body": body_record(_text_bytes(content, path, where), text(_mime(content, resp_headers)), "", redactor)
         if content.get("text") else None,
         "client": None,
-        "server": memo.server(server_ip, target.port) if isinstance(server_ip, str) and server_ip else None,
+        "server": memo.same("server", (server_ip, target.port), partial(_endpoint, server_ip, target.port))
+        if isinstance(server_ip, str) and server_ip else None,
         "source": "har", "flow": None, "duration_ms": _number(entry.get("time")), "error": None,
     }
     if "_initiator" in entry:

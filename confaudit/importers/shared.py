@@ -46,6 +46,11 @@ class SharedParts:
             found = self._memo[(kind, key)] = make()
         return found
 
+    def known(self, kind: str, key: Hashable) -> Any:
+        """What :meth:`same` made for (kind, key), or None: a caller whose ``make`` is a closure asks first and
+        builds it only when it is needed."""
+        return self._memo.get((kind, key))
+
     def text(self, value: str) -> str:
         """The first equal string seen (short strings only: long ones rarely repeat), from a dict of its own:
         every record asks for several, and :meth:`same` would build a key and a closure for each."""

@@ -128,15 +128,15 @@ class SharedLists:
         self._memo: dict[int, tuple[Any, list[FieldAt]]] = {}
         self._pairs: dict[tuple[str, str], list[FieldAt]] = {}
         self._sizes: dict[int, tuple[Any, int]] = {}
-        self._parts: dict[str, FieldAt] = {}
+        self._paths: dict[str, FieldAt] = {}
 
-    def url_part(self, location: Location, text: str) -> FieldAt:
-        """:func:`_url_part`, one field per distinct path (requests repeat their paths: one tuple serves them all)."""
-        found = self._parts.get(text)
-        if found is None or found[0] != location:
-            if len(self._parts) >= self.LIMIT:
-                self._parts.clear()
-            found = self._parts[text] = _url_part(location, text)
+    def path_field(self, path: str) -> FieldAt:
+        """The ``path`` field of a URL path, one per distinct path (requests repeat their paths)."""
+        found = self._paths.get(path)
+        if found is None:
+            if len(self._paths) >= self.LIMIT:
+                self._paths.clear()
+            found = self._paths[path] = _url_part("path", path)
         return found
 
     def size(self, value: Any, measure: Callable[[Any], int]) -> int:
@@ -209,7 +209,7 @@ def request_fields(rec: dict[str, Any], shared: SharedLists | None = None) -> tu
     else:
         out = list(shared.fields("query", query)) if shared is not None else _list_fields("query", query)
     if path:
-        out.append(shared.url_part("path", path) if shared is not None else _url_part("path", path))
+        out.append(shared.path_field(path) if shared is not None else _url_part("path", path))
     if fragment:
         out.append(_url_part("fragment", fragment))
     if shared is not None and isinstance(headers, list) and headers:
