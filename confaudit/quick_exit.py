@@ -45,7 +45,7 @@ def status_of(code: object) -> int:
     """The exit status ``sys.exit(code)`` gives (a message is written to standard error and gives 1)."""
     if code is None:
         return 0
-    if isinstance(code, int) and not isinstance(code, bool):
+    if isinstance(code, int):  # bool too: sys.exit(True) is status 1, nothing written
         return code & 0xFF
     sys.stderr.write(f"{code}\n")
     return 1

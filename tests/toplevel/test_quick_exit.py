@@ -47,7 +47,7 @@ print("never")
 
 
 @pytest.mark.parametrize(("code", "status", "stderr"), [(None, 0, ""), (0, 0, ""), (3, 3, ""), (256 + 4, 4, ""),
-                                                        ("a message", 1, "a message\n")])
+                                                        (True, 1, ""), ("a message", 1, "a message\n")])
 def test_the_status_is_what_sys_exit_gives(code: object, status: int, stderr: str) -> None:
     done = _script(f"quick_exit.arm()\nquick_exit.leave({code!r})")
     assert (done.returncode, done.stderr) == (status, stderr)
